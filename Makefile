@@ -1,0 +1,56 @@
+# The user-facing verbs (README.md): build, demo, test, bench.
+# `make build` installs the Debian packages that are missing (and only those), then builds.
+
+DEBIAN_PACKAGES := cmake ninja-build g++ pkg-config \
+	libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev libsqlite3-dev \
+	libyaml-cpp-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev \
+	sqlite3 wrk nginx-light python3
+# Node 20 may come from outside Debian (with its own npm): install Debian's only when absent.
+NODE_PACKAGES := $(if $(shell command -v node),,nodejs) $(if $(shell command -v npm),,npm)
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+JOBS ?= $(shell nproc)
+DEMO_DB ?= sqlite:./noderepair-demo.db
+DEMO_LISTEN ?= 127.0.0.1:8080
+
+.PHONY: all deps build asan demo test unit-test blackbox-test bench clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(DEBIAN_PACKAGES) $(NODE_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing missing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	cmake --preset default >/dev/null
+	cmake --build --preset default -j $(JOBS)
+
+asan: deps
+	cmake --preset asan >/dev/null
+	cmake --build --preset asan -j $(JOBS)
+
+demo: build
+	./build/noderepair serve --demo --db $(DEMO_DB) --listen $(DEMO_LISTEN)
+
+unit-test: build asan
+	ctest --preset default
+	ctest --preset asan
+
+tests/node_modules/.package-lock.json: tests/package.json tests/package-lock.json
+	cd tests && npm ci --no-audit --no-fund --loglevel=error
+
+blackbox-test: build tests/node_modules/.package-lock.json
+	cd tests && node --test --test-concurrency=2
+
+test: unit-test blackbox-test
+
+bench: build
+	bench/run.sh
+
+clean:
+	rm -rf build build-asan

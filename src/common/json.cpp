@@ -1,0 +1,199 @@
+#include "common/json.hpp"
+
+#include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/parse.hpp>
+#include <charconv>
+#include <cmath>
+#include <set>
+#include <vector>
+
+namespace noderepair {
+namespace {
+
+// A SAX pass that only checks what Boost.JSON's own parse lets through.
+struct StrictnessChecker {
+    constexpr static std::size_t max_object_size = std::size_t(-1);
+    constexpr static std::size_t max_array_size = std::size_t(-1);
+    constexpr static std::size_t max_key_size = std::size_t(-1);
+    constexpr static std::size_t max_string_size = std::size_t(-1);
+
+    std::vector<std::set<std::string, std::less<>>> keys;
+    std::string key_buffer;
+    std::string problem;
+
+    bool Fail(std::string why, boost::system::error_code& ec) {
+        problem = std::move(why);
+        ec = boost::json::error::syntax;
+        return false;
+    }
+
+    bool on_document_begin(boost::system::error_code&) { return true; }
+    bool on_document_end(boost::system::error_code&) { return true; }
+    bool on_object_begin(boost::system::error_code& ec) {
+        if (keys.size() >= 64) return Fail("JSON nested too deeply", ec);
+        keys.emplace_back();
+        return true;
+    }
+    bool on_object_end(std::size_t, boost::system::error_code&) {
+        keys.pop_back();
+        return true;
+    }
+    bool on_array_begin(boost::system::error_code& ec) {
+        if (keys.size() >= 64) return Fail("JSON nested too deeply", ec);
+        keys.emplace_back();  // arrays take a level of nesting too; their set stays empty
+        return true;
+    }
+    bool on_array_end(std::size_t, boost::system::error_code&) {
+        keys.pop_back();
+        return true;
+    }
+    bool on_key_part(boost::json::string_view s, std::size_t, boost::system::error_code&) {
+        key_buffer.append(s.data(), s.size());
+        return true;
+    }
+    bool on_key(boost::json::string_view s, std::size_t, boost::system::error_code& ec) {
+        key_buffer.append(s.data(), s.size());
+        bool inserted = keys.back().insert(std::move(key_buffer)).second;
+        key_buffer.clear();
+        if (!inserted) return Fail("duplicate key in JSON object", ec);
+        return true;
+    }
+    bool on_string_part(boost::json::string_view, std::size_t, boost::system::error_code&) {
+        return true;
+    }
+    bool on_string(boost::json::string_view, std::size_t, boost::system::error_code&) {
+        return true;
+    }
+    bool on_number_part(boost::json::string_view, boost::system::error_code&) { return true; }
+    bool on_int64(int64_t, boost::json::string_view, boost::system::error_code&) {
+        return true;
+    }
+    bool on_uint64(uint64_t, boost::json::string_view, boost::system::error_code&) {
+        return true;
+    }
+    bool on_double(double d, boost::json::string_view, boost::system::error_code& ec) {
+        if (!std::isfinite(d)) return Fail("number out of range in JSON", ec);
+        return true;
+    }
+    bool on_bool(bool, boost::system::error_code&) { return true; }
+    bool on_null(boost::system::error_code&) { return true; }
+    bool on_comment_part(boost::json::string_view, boost::system::error_code&) { return true; }
+    bool on_comment(boost::json::string_view, boost::system::error_code&) { return true; }
+};
+
+}  // namespace
+
+Result<boost::json::value> ParseStrictJson(std::string_view text) {
+    boost::json::basic_parser<StrictnessChecker> checker{boost::json::parse_options{}};
+    boost::system::error_code ec;
+    checker.write_some(false, text.data(), text.size(), ec);
+    if (ec) {
+        if (!checker.handler().problem.empty()) return InvalidArgument(checker.handler().problem);
+        return InvalidArgument("malformed JSON: " + ec.message());
+    }
+    boost::json::value value = boost::json::parse(
+        boost::json::string_view(text.data(), text.size()), ec);
+    if (ec) return InvalidArgument("malformed JSON: " + ec.message());
+    return value;
+}
+
+void AppendJsonString(std::string& out, std::string_view value) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    out.push_back('"');
+    size_t run = 0;
+    for (size_t i = 0; i < value.size(); ++i) {
+        auto c = static_cast<unsigned char>(value[i]);
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        out.append(value.data() + run, i - run);
+        run = i + 1;
+        switch (c) {
+            case '"': out.append("\\\""); break;
+            case '\\': out.append("\\\\"); break;
+            case '\n': out.append("\\n"); break;
+            case '\r': out.append("\\r"); break;
+            case '\t': out.append("\\t"); break;
+            default:
+                out.append("\\u00");
+                out.push_back(kHex[c >> 4]);
+                out.push_back(kHex[c & 0xf]);
+        }
+    }
+    out.append(value.data() + run, value.size() - run);
+    out.push_back('"');
+}
+
+void JsonWriter::Separate() {
+    if (need_comma_) out_.push_back(',');
+}
+
+JsonWriter& JsonWriter::BeginObject() {
+    Separate();
+    out_.push_back('{');
+    need_comma_ = false;
+    return *this;
+}
+JsonWriter& JsonWriter::EndObject() {
+    out_.push_back('}');
+    need_comma_ = true;
+    return *this;
+}
+JsonWriter& JsonWriter::BeginArray() {
+    Separate();
+    out_.push_back('[');
+    need_comma_ = false;
+    return *this;
+}
+JsonWriter& JsonWriter::EndArray() {
+    out_.push_back(']');
+    need_comma_ = true;
+    return *this;
+}
+JsonWriter& JsonWriter::Key(std::string_view key) {
+    Separate();
+    AppendJsonString(out_, key);
+    out_.push_back(':');
+    need_comma_ = false;
+    return *this;
+}
+JsonWriter& JsonWriter::String(std::string_view value) {
+    Separate();
+    AppendJsonString(out_, value);
+    need_comma_ = true;
+    return *this;
+}
+JsonWriter& JsonWriter::Int(int64_t value) {
+    Separate();
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+    out_.append(buf, end);
+    need_comma_ = true;
+    return *this;
+}
+JsonWriter& JsonWriter::Double(double value) {
+    Separate();
+    char buf[32];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+    out_.append(buf, end);
+    need_comma_ = true;
+    return *this;
+}
+JsonWriter& JsonWriter::Bool(bool value) {
+    Separate();
+    out_.append(value ? "true" : "false");
+    need_comma_ = true;
+    return *this;
+}
+JsonWriter& JsonWriter::Null() {
+    Separate();
+    out_.append("null");
+    need_comma_ = true;
+    return *this;
+}
+JsonWriter& JsonWriter::Raw(std::string_view json) {
+    Separate();
+    out_.append(json);
+    need_comma_ = true;
+    return *this;
+}
+
+}  // namespace noderepair

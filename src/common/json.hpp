@@ -1,0 +1,52 @@
+// Strict JSON in, fast JSON out. Boost.JSON keeps the last of duplicate keys and turns 1e400
+// into infinity; request bodies and fleet files must reject both (DESIGN.md 7).
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/status.hpp"
+
+namespace noderepair {
+
+// Parses one JSON document; rejects duplicate keys, non-finite numbers, trailing data and
+// nesting deeper than 64.
+Result<boost::json::value> ParseStrictJson(std::string_view text);
+
+// Appends JSON tokens to a string; the caller keeps the structure well-formed.
+// Separators are inserted automatically between members and elements.
+class JsonWriter {
+public:
+    explicit JsonWriter(std::string& out) : out_(out) {}
+    JsonWriter& BeginObject();
+    JsonWriter& EndObject();
+    JsonWriter& BeginArray();
+    JsonWriter& EndArray();
+    JsonWriter& Key(std::string_view key);
+    JsonWriter& String(std::string_view value);
+    JsonWriter& Int(int64_t value);
+    JsonWriter& Double(double value);
+    JsonWriter& Bool(bool value);
+    JsonWriter& Null();
+    // Already-serialized JSON, inserted as one value.
+    JsonWriter& Raw(std::string_view json);
+
+    // A key and a string value, skipped when the value is empty (API.md 2: unset optional
+    // fields are omitted).
+    JsonWriter& OptionalString(std::string_view key, std::string_view value) {
+        if (!value.empty()) Key(key).String(value);
+        return *this;
+    }
+
+private:
+    void Separate();
+    std::string& out_;
+    bool need_comma_ = false;
+};
+
+// Appends `value` as a quoted JSON string.
+void AppendJsonString(std::string& out, std::string_view value);
+
+}  // namespace noderepair

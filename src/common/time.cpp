@@ -1,0 +1,95 @@
+#include "common/time.hpp"
+
+#include <cstdio>
+
+namespace noderepair {
+
+Timestamp SystemClock::Now() const {
+    return std::chrono::time_point_cast<std::chrono::microseconds>(
+        std::chrono::system_clock::now());
+}
+
+std::string FormatRfc3339(Timestamp t) {
+    using namespace std::chrono;
+    const auto day = floor<days>(t);
+    const year_month_day ymd{day};
+    const auto since_midnight = t - day;
+    const auto h = duration_cast<hours>(since_midnight);
+    const auto m = duration_cast<minutes>(since_midnight - h);
+    const auto s = duration_cast<seconds>(since_midnight - h - m);
+    auto us = static_cast<long>((since_midnight - h - m - s).count());
+    char buf[40];
+    int n = std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d", int(ymd.year()),
+                          unsigned(ymd.month()), unsigned(ymd.day()), int(h.count()),
+                          int(m.count()), int(s.count()));
+    if (us != 0) {
+        int digits = 6;
+        while (us % 10 == 0) {
+            us /= 10;
+            --digits;
+        }
+        n += std::snprintf(buf + n, sizeof buf - size_t(n), ".%0*ld", digits, us);
+    }
+    buf[n++] = 'Z';
+    return std::string(buf, size_t(n));
+}
+
+namespace {
+
+bool Digits(std::string_view s, size_t pos, size_t count, int& out) {
+    if (pos + count > s.size()) return false;
+    out = 0;
+    for (size_t i = pos; i < pos + count; ++i) {
+        if (s[i] < '0' || s[i] > '9') return false;
+        out = out * 10 + (s[i] - '0');
+    }
+    return true;
+}
+
+}  // namespace
+
+std::optional<Timestamp> ParseRfc3339(std::string_view s) {
+    using namespace std::chrono;
+    int y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0;
+    if (!Digits(s, 0, 4, y) || s.size() < 20 || s[4] != '-' || !Digits(s, 5, 2, mo) ||
+        s[7] != '-' || !Digits(s, 8, 2, d) || (s[10] != 'T' && s[10] != 't') ||
+        !Digits(s, 11, 2, h) || s[13] != ':' || !Digits(s, 14, 2, mi) || s[16] != ':' ||
+        !Digits(s, 17, 2, se)) {
+        return std::nullopt;
+    }
+    const year_month_day ymd{year(y), month(unsigned(mo)), day(unsigned(d))};
+    if (!ymd.ok() || h > 23 || mi > 59 || se > 60) return std::nullopt;
+    size_t pos = 19;
+    int64_t frac_us = 0;
+    if (pos < s.size() && s[pos] == '.') {
+        ++pos;
+        int digits = 0;
+        while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+            if (digits < 6) frac_us = frac_us * 10 + (s[pos] - '0');
+            ++digits;
+            ++pos;
+        }
+        if (digits == 0) return std::nullopt;
+        for (int i = digits; i < 6; ++i) frac_us *= 10;
+    }
+    int64_t offset_s = 0;
+    if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
+        ++pos;
+    } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
+        int oh = 0, om = 0;
+        if (!Digits(s, pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' ||
+            !Digits(s, pos + 4, 2, om)) {
+            return std::nullopt;
+        }
+        offset_s = (oh * 3600 + om * 60) * (s[pos] == '+' ? 1 : -1);
+        pos += 6;
+    } else {
+        return std::nullopt;
+    }
+    if (pos != s.size()) return std::nullopt;
+    auto t = sys_days(ymd) + hours(h) + minutes(mi) + seconds(se) + microseconds(frac_us) -
+             seconds(offset_s);
+    return time_point_cast<microseconds>(t);
+}
+
+}  // namespace noderepair

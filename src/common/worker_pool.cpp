@@ -1,0 +1,40 @@
+#include "common/worker_pool.hpp"
+
+namespace noderepair {
+
+WorkerPool::WorkerPool(int threads) {
+    for (int i = 0; i < threads; ++i) {
+        threads_.emplace_back([this] {
+            while (true) {
+                std::function<void()> task;
+                {
+                    std::unique_lock lock(mu_);
+                    cv_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
+                    if (tasks_.empty()) return;
+                    task = std::move(tasks_.front());
+                    tasks_.pop_front();
+                }
+                task();
+            }
+        });
+    }
+}
+
+WorkerPool::~WorkerPool() {
+    {
+        std::lock_guard lock(mu_);
+        stopping_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+}
+
+void WorkerPool::Post(std::function<void()> task) {
+    {
+        std::lock_guard lock(mu_);
+        tasks_.push_back(std::move(task));
+    }
+    cv_.notify_one();
+}
+
+}  // namespace noderepair

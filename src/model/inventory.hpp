@@ -1,0 +1,38 @@
+// Clusters, instances and hosts (API.md 1, 4.7), as plain data.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/remediation.hpp"
+
+namespace noderepair::model {
+
+struct Host {
+    std::string host_name;
+    int gpu_slots = 0;
+    int used_gpus = 0;
+    bool cordoned = false;
+    std::vector<std::string> instances;  // instance ids placed on it
+};
+
+struct Instance {
+    std::string instance_id;
+    std::string cluster_id;
+    std::string instance_name;
+    int num_gpus = 0;
+    std::string host_name;  // empty when the VM was evicted
+    std::string status;     // "Ready", "Evicted", ...
+    bool auto_repair = true;
+    std::optional<Remediation> latest_remediation;
+};
+
+struct Cluster {
+    std::string cluster_id;
+    std::string cluster_name;
+    std::string status;
+    std::vector<Instance> gpu_worker_nodes;
+};
+
+}  // namespace noderepair::model
