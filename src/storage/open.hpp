@@ -1,0 +1,19 @@
+// Opens the backend a database URL names: `sqlite:PATH` (PostgreSQL comes later).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/status.hpp"
+#include "storage/store.hpp"
+
+namespace noderepair::storage {
+
+struct StoreOptions {
+    // Most changes one group commit takes; 1 turns group commit off (for measurements).
+    int max_batch = 1024;
+};
+
+Result<std::unique_ptr<Store>> OpenStore(const std::string& db_url, StoreOptions options = {});
+
+}  // namespace noderepair::storage

@@ -1,0 +1,135 @@
+#include "storage/sqlite/connection.hpp"
+
+#include <string>
+
+namespace noderepair::storage::sqlite {
+
+Error SqliteError(sqlite3* db, int rc, std::string_view what) {
+    std::string message = std::string(what) + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    switch (rc & 0xff) {
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+        case SQLITE_IOERR:
+        case SQLITE_FULL:
+        case SQLITE_CANTOPEN:
+        case SQLITE_READONLY:
+        case SQLITE_PROTOCOL:
+            return Unavailable("storage unavailable: " + message);
+        case SQLITE_CONSTRAINT:
+            if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+                return AlreadyExists(message);
+            }
+            return Internal(message);
+        default:
+            return Internal(message);
+    }
+}
+
+Statement::~Statement() {
+    if (stmt_ != nullptr) {
+        sqlite3_reset(stmt_);
+        sqlite3_clear_bindings(stmt_);
+    }
+}
+
+Statement& Statement::Bind(int index, int64_t value) {
+    sqlite3_bind_int64(stmt_, index, value);
+    return *this;
+}
+
+Statement& Statement::Bind(int index, std::string_view text) {
+    sqlite3_bind_text(stmt_, index, text.data(), int(text.size()), SQLITE_TRANSIENT);
+    return *this;
+}
+
+Statement& Statement::Bind(int index, std::optional<Timestamp> time) {
+    if (time) return Bind(index, ToMicros(*time));
+    return BindNull(index);
+}
+
+Statement& Statement::BindNull(int index) {
+    sqlite3_bind_null(stmt_, index);
+    return *this;
+}
+
+Statement& Statement::BindOptional(int index, std::string_view text) {
+    if (text.empty()) return BindNull(index);
+    return Bind(index, text);
+}
+
+Result<bool> Statement::Step() {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    sqlite3* db = sqlite3_db_handle(stmt_);
+    return SqliteError(db, sqlite3_extended_errcode(db), "query failed");
+}
+
+Status Statement::Run() {
+    auto stepped = Step();
+    if (!stepped) return stepped.error();
+    return OkStatus();
+}
+
+std::string Statement::Text(int column) const {
+    const auto* text = sqlite3_column_text(stmt_, column);
+    if (text == nullptr) return {};
+    return std::string(reinterpret_cast<const char*>(text),
+                       size_t(sqlite3_column_bytes(stmt_, column)));
+}
+
+std::optional<Timestamp> Statement::Time(int column) const {
+    if (IsNull(column)) return std::nullopt;
+    return FromMicros(Int(column));
+}
+
+Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path) {
+    sqlite3* db = nullptr;
+    int rc = sqlite3_open_v2(path.c_str(), &db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             nullptr);
+    if (rc != SQLITE_OK) {
+        Error error = SqliteError(db, rc, "cannot open database " + path);
+        sqlite3_close(db);
+        return error;
+    }
+    std::unique_ptr<Connection> conn(new Connection(db));
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_extended_result_codes(db, 1);
+    // WAL lets readers run beside the one writer; FULL syncs the WAL on every commit so an
+    // acknowledged change survives a power cut, not only a crash (API.md 4.1).
+    NR_RETURN_IF_ERROR(conn->Exec("PRAGMA journal_mode=WAL"));
+    NR_RETURN_IF_ERROR(conn->Exec("PRAGMA synchronous=FULL"));
+    NR_RETURN_IF_ERROR(conn->Exec("PRAGMA foreign_keys=ON"));
+    NR_RETURN_IF_ERROR(conn->Exec("PRAGMA cache_size=-32768"));
+    return conn;
+}
+
+Connection::~Connection() {
+    for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
+    sqlite3_close_v2(db_);
+}
+
+Result<Statement> Connection::Prepare(const std::string& sql) {
+    auto it = statements_.find(sql);
+    if (it != statements_.end()) return Statement(it->second);
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v3(db_, sql.c_str(), int(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                                &stmt, nullptr);
+    if (rc != SQLITE_OK) return SqliteError(db_, rc, "cannot prepare statement");
+    statements_.emplace(sql, stmt);
+    return Statement(stmt);
+}
+
+Status Connection::Exec(const char* sql) {
+    char* message = nullptr;
+    int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &message);
+    if (rc != SQLITE_OK) {
+        std::string what = message ? message : sqlite3_errstr(rc);
+        sqlite3_free(message);
+        return SqliteError(nullptr, rc, what);
+    }
+    return OkStatus();
+}
+
+}  // namespace noderepair::storage::sqlite

@@ -1,0 +1,651 @@
+#include "storage/sqlite/sqlite_store.hpp"
+
+#include <array>
+#include <utility>
+
+namespace noderepair::storage::sqlite {
+namespace {
+
+using model::Remediation;
+using model::State;
+
+// Versioned migrations: entry i takes the schema from version i to i+1. Append only.
+constexpr std::array<const char*, 1> kMigrations = {
+    R"sql(
+CREATE TABLE clusters(
+    cluster_id TEXT PRIMARY KEY,
+    cluster_name TEXT NOT NULL,
+    status TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE hosts(
+    host_name TEXT PRIMARY KEY,
+    gpu_slots INTEGER NOT NULL,
+    cordoned INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE instances(
+    instance_id TEXT PRIMARY KEY,
+    cluster_id TEXT NOT NULL REFERENCES clusters(cluster_id),
+    instance_name TEXT NOT NULL,
+    num_gpus INTEGER NOT NULL,
+    host_name TEXT REFERENCES hosts(host_name),
+    status TEXT NOT NULL,
+    auto_repair INTEGER NOT NULL DEFAULT 1,
+    latest_remediation_id TEXT
+) WITHOUT ROWID;
+CREATE INDEX instances_by_cluster ON instances(cluster_id, instance_name);
+CREATE INDEX instances_by_host ON instances(host_name);
+CREATE TABLE remediations(
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    cluster_id TEXT NOT NULL,
+    instance_id TEXT NOT NULL,
+    instance_name TEXT NOT NULL,
+    mode INTEGER NOT NULL,
+    requested_mode INTEGER NOT NULL,
+    trigger INTEGER NOT NULL,
+    state INTEGER NOT NULL,
+    reason TEXT,
+    active_health_check_run_id TEXT,
+    passive_health_check_event_id TEXT,
+    requested_by TEXT,
+    reviewed_by TEXT,
+    review_time INTEGER,
+    review_comment TEXT,
+    create_time INTEGER NOT NULL,
+    update_time INTEGER NOT NULL,
+    start_time INTEGER,
+    end_time INTEGER,
+    error_message TEXT
+);
+CREATE INDEX remediations_by_cluster_create ON remediations(cluster_id, create_time, id);
+CREATE INDEX remediations_by_cluster_update ON remediations(cluster_id, update_time, id);
+CREATE INDEX remediations_by_instance_create ON remediations(instance_id, create_time, id);
+CREATE INDEX remediations_by_instance_update ON remediations(instance_id, update_time, id);
+-- At most one active remediation per instance (API.md 1), enforced by the database too.
+CREATE UNIQUE INDEX remediations_one_active ON remediations(instance_id)
+    WHERE state NOT IN (6, 7, 8, 9);
+CREATE TABLE remediation_events(
+    remediation_id TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    time INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    state INTEGER,
+    step TEXT,
+    actor TEXT,
+    detail TEXT,
+    PRIMARY KEY(remediation_id, n)
+) WITHOUT ROWID;
+CREATE TABLE tokens(
+    token_hash TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    role INTEGER NOT NULL,
+    clusters TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE settings(
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+)sql",
+};
+
+constexpr const char* kRemediationColumns =
+    "id, cluster_id, instance_id, instance_name, mode, requested_mode, trigger, state, reason, "
+    "active_health_check_run_id, passive_health_check_event_id, requested_by, reviewed_by, "
+    "review_time, review_comment, create_time, update_time, start_time, end_time, "
+    "error_message";
+
+// Reads the columns of kRemediationColumns starting at `first`.
+Remediation ReadRemediation(const Statement& s, int first = 0) {
+    Remediation r;
+    int c = first;
+    r.id = s.Text(c++);
+    r.cluster_id = s.Text(c++);
+    r.instance_id = s.Text(c++);
+    r.instance_name = s.Text(c++);
+    r.mode = model::Mode(s.Int(c++));
+    r.requested_mode = model::Mode(s.Int(c++));
+    r.trigger = model::Trigger(s.Int(c++));
+    r.state = State(s.Int(c++));
+    r.reason = s.Text(c++);
+    r.active_health_check_run_id = s.Text(c++);
+    r.passive_health_check_event_id = s.Text(c++);
+    r.requested_by = s.Text(c++);
+    r.reviewed_by = s.Text(c++);
+    r.review_time = s.Time(c++);
+    r.review_comment = s.Text(c++);
+    r.create_time = FromMicros(s.Int(c++));
+    r.update_time = FromMicros(s.Int(c++));
+    r.start_time = s.Time(c++);
+    r.end_time = s.Time(c++);
+    r.error_message = s.Text(c++);
+    return r;
+}
+
+// Binds every column of kRemediationColumns from index `first`.
+void BindRemediation(Statement& s, const Remediation& r, int first = 1) {
+    int i = first;
+    s.Bind(i++, r.id);
+    s.Bind(i++, r.cluster_id);
+    s.Bind(i++, r.instance_id);
+    s.Bind(i++, r.instance_name);
+    s.Bind(i++, int64_t(r.mode));
+    s.Bind(i++, int64_t(r.requested_mode));
+    s.Bind(i++, int64_t(r.trigger));
+    s.Bind(i++, int64_t(r.state));
+    s.BindOptional(i++, r.reason);
+    s.BindOptional(i++, r.active_health_check_run_id);
+    s.BindOptional(i++, r.passive_health_check_event_id);
+    s.BindOptional(i++, r.requested_by);
+    s.BindOptional(i++, r.reviewed_by);
+    s.Bind(i++, r.review_time);
+    s.BindOptional(i++, r.review_comment);
+    s.Bind(i++, ToMicros(r.create_time));
+    s.Bind(i++, ToMicros(r.update_time));
+    s.Bind(i++, r.start_time);
+    s.Bind(i++, r.end_time);
+    s.BindOptional(i++, r.error_message);
+}
+
+template <class E>
+int64_t MaskOf(const std::vector<E>& values) {
+    if (values.empty()) return -1;  // every bit: no filter
+    int64_t mask = 0;
+    for (E v : values) mask |= int64_t(1) << int(v);
+    return mask;
+}
+
+std::string JoinClusters(const std::vector<std::string>& clusters) {
+    std::string out;
+    for (const auto& c : clusters) {
+        if (!out.empty()) out.push_back('\n');
+        out += c;
+    }
+    return out;
+}
+
+std::vector<std::string> SplitClusters(const std::string& joined) {
+    std::vector<std::string> out;
+    size_t start = 0;
+    while (start < joined.size()) {
+        size_t end = joined.find('\n', start);
+        if (end == std::string::npos) end = joined.size();
+        out.push_back(joined.substr(start, end - start));
+        start = end + 1;
+    }
+    return out;
+}
+
+// Reader and Txn over one connection. The writer's instance also writes.
+class SqliteTxn final : public Txn {
+public:
+    explicit SqliteTxn(Connection& conn) : conn_(conn) {}
+
+    Result<std::optional<Remediation>> GetRemediation(const std::string& id) override {
+        static const std::string sql =
+            std::string("SELECT ") + kRemediationColumns + " FROM remediations WHERE id = ?1";
+        NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
+        stmt.Bind(1, id);
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) return std::optional<Remediation>();
+        return std::optional<Remediation>(ReadRemediation(stmt));
+    }
+
+    Result<RemediationPage> ListRemediations(const ListQuery& q) override {
+        // One statement text per scope, order and direction; filters are bit masks so the
+        // prepared statements stay few and cached.
+        const bool by_instance = !q.instance_id.empty();
+        const char* time_col = q.order == OrderField::kCreateTime ? "create_time" : "update_time";
+        const char* dir = q.descending ? "DESC" : "ASC";
+        const char* cmp = q.descending ? "<" : ">";
+        std::string sql = std::string("SELECT ") + kRemediationColumns +
+                          " FROM remediations WHERE " +
+                          (by_instance ? "instance_id = ?2 AND cluster_id = ?1"
+                                       : "cluster_id = ?1");
+        if (q.after) sql += std::string(" AND (") + time_col + ", id) " + cmp + " (?3, ?4)";
+        sql += " AND (?5 >> state) & 1 AND (?6 >> mode) & 1 AND (?7 >> trigger) & 1";
+        sql += std::string(" ORDER BY ") + time_col + " " + dir + ", id " + dir + " LIMIT ?8";
+        NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
+        stmt.Bind(1, q.cluster_id);
+        if (by_instance) stmt.Bind(2, q.instance_id);
+        if (q.after) {
+            stmt.Bind(3, q.after->time_us);
+            stmt.Bind(4, q.after->id);
+        }
+        stmt.Bind(5, MaskOf(q.states));
+        stmt.Bind(6, MaskOf(q.modes));
+        stmt.Bind(7, MaskOf(q.triggers));
+        stmt.Bind(8, int64_t(q.limit) + 1);
+        RemediationPage page;
+        page.remediations.reserve(size_t(q.limit));
+        while (true) {
+            NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+            if (!row) break;
+            if (int(page.remediations.size()) == q.limit) {
+                page.has_next = true;
+                break;
+            }
+            page.remediations.push_back(ReadRemediation(stmt));
+        }
+        return page;
+    }
+
+    Result<std::optional<Remediation>> GetActiveRemediation(
+        const std::string& instance_id) override {
+        static const std::string sql = std::string("SELECT ") + kRemediationColumns +
+                                       " FROM remediations WHERE instance_id = ?1 AND state "
+                                       "NOT IN (6, 7, 8, 9)";
+        NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
+        stmt.Bind(1, instance_id);
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) return std::optional<Remediation>();
+        return std::optional<Remediation>(ReadRemediation(stmt));
+    }
+
+    Result<std::vector<model::RemediationEvent>> ListEvents(
+        const std::string& remediation_id) override {
+        NR_ASSIGN_OR_RETURN(auto stmt,
+                            conn_.Prepare("SELECT time, type, state, step, actor, detail FROM "
+                                          "remediation_events WHERE remediation_id = ?1 "
+                                          "ORDER BY n"));
+        stmt.Bind(1, remediation_id);
+        std::vector<model::RemediationEvent> events;
+        while (true) {
+            NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+            if (!row) break;
+            model::RemediationEvent e;
+            e.time = FromMicros(stmt.Int(0));
+            e.type = stmt.Text(1);
+            if (!stmt.IsNull(2)) e.state = State(stmt.Int(2));
+            e.step = stmt.Text(3);
+            e.actor = stmt.Text(4);
+            e.detail = stmt.Text(5);
+            events.push_back(std::move(e));
+        }
+        return events;
+    }
+
+    Result<std::optional<model::Instance>> GetInstance(const std::string& instance_id) override {
+        NR_ASSIGN_OR_RETURN(auto stmt,
+                            conn_.Prepare("SELECT instance_id, cluster_id, instance_name, "
+                                          "num_gpus, host_name, status, auto_repair FROM "
+                                          "instances WHERE instance_id = ?1"));
+        stmt.Bind(1, instance_id);
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) return std::optional<model::Instance>();
+        return std::optional<model::Instance>(ReadInstance(stmt));
+    }
+
+    Result<bool> HasCluster(const std::string& cluster_id) override {
+        NR_ASSIGN_OR_RETURN(auto stmt,
+                            conn_.Prepare("SELECT 1 FROM clusters WHERE cluster_id = ?1"));
+        stmt.Bind(1, cluster_id);
+        return stmt.Step();
+    }
+
+    Result<std::vector<model::Cluster>> ListClusters() override {
+        NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT cluster_id, cluster_name, status "
+                                                     "FROM clusters ORDER BY cluster_id"));
+        std::vector<model::Cluster> clusters;
+        while (true) {
+            NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+            if (!row) break;
+            clusters.push_back({stmt.Text(0), stmt.Text(1), stmt.Text(2), {}});
+        }
+        return clusters;
+    }
+
+    Result<std::optional<model::Cluster>> GetCluster(const std::string& cluster_id) override {
+        model::Cluster cluster;
+        {
+            NR_ASSIGN_OR_RETURN(auto stmt,
+                                conn_.Prepare("SELECT cluster_id, cluster_name, status FROM "
+                                              "clusters WHERE cluster_id = ?1"));
+            stmt.Bind(1, cluster_id);
+            NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+            if (!row) return std::optional<model::Cluster>();
+            cluster = {stmt.Text(0), stmt.Text(1), stmt.Text(2), {}};
+        }
+        static const std::string sql =
+            std::string("SELECT i.instance_id, i.cluster_id, i.instance_name, i.num_gpus, "
+                        "i.host_name, i.status, i.auto_repair, r.") +
+            [] {
+                std::string cols = kRemediationColumns;
+                std::string prefixed;
+                for (size_t pos = 0; pos < cols.size();) {
+                    size_t comma = cols.find(", ", pos);
+                    if (comma == std::string::npos) comma = cols.size();
+                    if (!prefixed.empty()) prefixed += ", r.";
+                    prefixed += cols.substr(pos, comma - pos);
+                    pos = comma + 2;
+                }
+                return prefixed;
+            }() +
+            " FROM instances i LEFT JOIN remediations r ON r.id = i.latest_remediation_id "
+            "WHERE i.cluster_id = ?1 ORDER BY i.instance_name, i.instance_id";
+        NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
+        stmt.Bind(1, cluster_id);
+        while (true) {
+            NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+            if (!row) break;
+            model::Instance instance = ReadInstance(stmt);
+            if (!stmt.IsNull(7)) instance.latest_remediation = ReadRemediation(stmt, 7);
+            cluster.gpu_worker_nodes.push_back(std::move(instance));
+        }
+        return std::optional<model::Cluster>(std::move(cluster));
+    }
+
+    Result<std::vector<model::Host>> ListHosts() override {
+        std::vector<model::Host> hosts;
+        {
+            NR_ASSIGN_OR_RETURN(auto stmt,
+                                conn_.Prepare("SELECT host_name, gpu_slots, cordoned FROM hosts "
+                                              "ORDER BY host_name"));
+            while (true) {
+                NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+                if (!row) break;
+                hosts.push_back({stmt.Text(0), int(stmt.Int(1)), 0, stmt.Int(2) != 0, {}});
+            }
+        }
+        NR_ASSIGN_OR_RETURN(auto stmt,
+                            conn_.Prepare("SELECT host_name, instance_id, num_gpus FROM "
+                                          "instances WHERE host_name IS NOT NULL ORDER BY "
+                                          "host_name, instance_id"));
+        size_t h = 0;
+        while (true) {
+            NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+            if (!row) break;
+            std::string host_name = stmt.Text(0);
+            while (h < hosts.size() && hosts[h].host_name < host_name) ++h;
+            if (h == hosts.size() || hosts[h].host_name != host_name) continue;
+            hosts[h].instances.push_back(stmt.Text(1));
+            hosts[h].used_gpus += int(stmt.Int(2));
+        }
+        return hosts;
+    }
+
+    Result<std::optional<TokenRecord>> FindToken(const std::string& token_hash) override {
+        NR_ASSIGN_OR_RETURN(auto stmt,
+                            conn_.Prepare("SELECT name, role, clusters FROM tokens WHERE "
+                                          "token_hash = ?1"));
+        stmt.Bind(1, token_hash);
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) return std::optional<TokenRecord>();
+        return std::optional<TokenRecord>(
+            TokenRecord{stmt.Text(0), Role(stmt.Int(1)), SplitClusters(stmt.Text(2))});
+    }
+
+    Result<bool> HasAnyToken() override {
+        NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT 1 FROM tokens LIMIT 1"));
+        return stmt.Step();
+    }
+
+    Result<std::optional<std::string>> GetSetting(const std::string& key) override {
+        NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT value FROM settings WHERE key = ?1"));
+        stmt.Bind(1, key);
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) return std::optional<std::string>();
+        return std::optional<std::string>(stmt.Text(0));
+    }
+
+    Status InsertRemediation(const Remediation& r) override {
+        static const std::string sql = std::string("INSERT INTO remediations(") +
+                                       kRemediationColumns +
+                                       ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+                                       "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)";
+        {
+            NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
+            BindRemediation(stmt, r);
+            NR_RETURN_IF_ERROR(stmt.Run());
+        }
+        NR_ASSIGN_OR_RETURN(auto latest,
+                            conn_.Prepare("UPDATE instances SET latest_remediation_id = ?1 "
+                                          "WHERE instance_id = ?2"));
+        latest.Bind(1, r.id).Bind(2, r.instance_id);
+        return latest.Run();
+    }
+
+    Status UpdateRemediation(const Remediation& r, State expected) override {
+        static const std::string sql =
+            "UPDATE remediations SET id = ?1, cluster_id = ?2, instance_id = ?3, "
+            "instance_name = ?4, mode = ?5, requested_mode = ?6, trigger = ?7, state = ?8, "
+            "reason = ?9, active_health_check_run_id = ?10, passive_health_check_event_id = ?11, "
+            "requested_by = ?12, reviewed_by = ?13, review_time = ?14, review_comment = ?15, "
+            "create_time = ?16, update_time = ?17, start_time = ?18, end_time = ?19, "
+            "error_message = ?20 WHERE id = ?1 AND state = ?21";
+        NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
+        BindRemediation(stmt, r);
+        stmt.Bind(21, int64_t(expected));
+        NR_RETURN_IF_ERROR(stmt.Run());
+        if (stmt.Changes() != 1) {
+            return Aborted("remediation " + r.id + " is no longer in the expected state");
+        }
+        return OkStatus();
+    }
+
+    Status AppendEvent(const std::string& remediation_id,
+                       const model::RemediationEvent& e) override {
+        NR_ASSIGN_OR_RETURN(
+            auto stmt,
+            conn_.Prepare("INSERT INTO remediation_events(remediation_id, n, time, type, state, "
+                          "step, actor, detail) VALUES(?1, (SELECT COALESCE(MAX(n), 0) + 1 FROM "
+                          "remediation_events WHERE remediation_id = ?1), ?2, ?3, ?4, ?5, ?6, "
+                          "?7)"));
+        stmt.Bind(1, remediation_id).Bind(2, ToMicros(e.time)).Bind(3, e.type);
+        if (e.state) {
+            stmt.Bind(4, int64_t(*e.state));
+        } else {
+            stmt.BindNull(4);
+        }
+        stmt.BindOptional(5, e.step).BindOptional(6, e.actor).BindOptional(7, e.detail);
+        return stmt.Run();
+    }
+
+    Status InsertToken(const std::string& token_hash, const TokenRecord& token) override {
+        NR_ASSIGN_OR_RETURN(auto stmt,
+                            conn_.Prepare("INSERT INTO tokens(token_hash, name, role, clusters) "
+                                          "VALUES(?1, ?2, ?3, ?4)"));
+        stmt.Bind(1, token_hash)
+            .Bind(2, token.name)
+            .Bind(3, int64_t(token.role))
+            .Bind(4, JoinClusters(token.clusters));
+        return stmt.Run();
+    }
+
+    Status PutSetting(const std::string& key, const std::string& value) override {
+        NR_ASSIGN_OR_RETURN(auto stmt,
+                            conn_.Prepare("INSERT INTO settings(key, value) VALUES(?1, ?2) ON "
+                                          "CONFLICT(key) DO UPDATE SET value = excluded.value"));
+        stmt.Bind(1, key).Bind(2, value);
+        return stmt.Run();
+    }
+
+    Status ImportFleet(const FleetImport& fleet) override {
+        for (const auto& host : fleet.hosts) {
+            NR_ASSIGN_OR_RETURN(auto stmt,
+                                conn_.Prepare("INSERT OR IGNORE INTO hosts(host_name, gpu_slots) "
+                                              "VALUES(?1, ?2)"));
+            stmt.Bind(1, host.host_name).Bind(2, int64_t(host.gpu_slots));
+            NR_RETURN_IF_ERROR(stmt.Run());
+        }
+        for (const auto& cluster : fleet.clusters) {
+            {
+                NR_ASSIGN_OR_RETURN(auto stmt,
+                                    conn_.Prepare("INSERT OR IGNORE INTO clusters(cluster_id, "
+                                                  "cluster_name, status) VALUES(?1, ?2, ?3)"));
+                stmt.Bind(1, cluster.cluster_id).Bind(2, cluster.cluster_name).Bind(3, "Ready");
+                NR_RETURN_IF_ERROR(stmt.Run());
+            }
+            for (const auto& node : cluster.gpu_worker_nodes) {
+                NR_ASSIGN_OR_RETURN(
+                    auto stmt,
+                    conn_.Prepare("INSERT OR IGNORE INTO instances(instance_id, cluster_id, "
+                                  "instance_name, num_gpus, host_name, status) VALUES(?1, ?2, "
+                                  "?3, ?4, ?5, ?6)"));
+                stmt.Bind(1, node.instance_id)
+                    .Bind(2, cluster.cluster_id)
+                    .Bind(3, node.instance_name)
+                    .Bind(4, int64_t(node.num_gpus))
+                    .BindOptional(5, node.host_name)
+                    .Bind(6, node.host_name.empty() ? "Evicted" : "Ready");
+                NR_RETURN_IF_ERROR(stmt.Run());
+            }
+        }
+        return OkStatus();
+    }
+
+private:
+    static model::Instance ReadInstance(const Statement& s) {
+        model::Instance i;
+        i.instance_id = s.Text(0);
+        i.cluster_id = s.Text(1);
+        i.instance_name = s.Text(2);
+        i.num_gpus = int(s.Int(3));
+        i.host_name = s.Text(4);
+        i.status = s.Text(5);
+        i.auto_repair = s.Int(6) != 0;
+        return i;
+    }
+
+    Connection& conn_;
+};
+
+Status Migrate(Connection& conn) {
+    NR_RETURN_IF_ERROR(conn.Exec("BEGIN IMMEDIATE"));
+    auto migrate = [&]() -> Status {
+        NR_ASSIGN_OR_RETURN(auto stmt, conn.Prepare("PRAGMA user_version"));
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        NR_ASSERT(row, "PRAGMA user_version returns one row");
+        const auto version = size_t(stmt.Int(0));
+        if (version > kMigrations.size()) {
+            return Internal("database schema version " + std::to_string(version) +
+                            " is newer than this binary knows (" +
+                            std::to_string(kMigrations.size()) + ")");
+        }
+        for (size_t v = version; v < kMigrations.size(); ++v) {
+            NR_RETURN_IF_ERROR(conn.Exec(kMigrations[v]));
+        }
+        std::string set_version = "PRAGMA user_version = " + std::to_string(kMigrations.size());
+        return conn.Exec(set_version.c_str());
+    }();
+    if (!migrate) {
+        (void)conn.Exec("ROLLBACK");
+        return migrate;
+    }
+    return conn.Exec("COMMIT");
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, int max_batch) {
+    NR_ASSIGN_OR_RETURN(auto writer, Connection::Open(path));
+    NR_RETURN_IF_ERROR(Migrate(*writer));
+    return std::unique_ptr<SqliteStore>(
+        new SqliteStore(path, std::move(writer), max_batch < 1 ? 1 : max_batch));
+}
+
+SqliteStore::SqliteStore(std::string path, std::unique_ptr<Connection> writer, int max_batch)
+    : path_(std::move(path)), max_batch_(size_t(max_batch)), writer_(std::move(writer)) {
+    writer_thread_ = std::thread([this] { WriterLoop(); });
+}
+
+SqliteStore::~SqliteStore() { Close(); }
+
+void SqliteStore::Close() {
+    {
+        std::lock_guard lock(queue_mu_);
+        if (closing_ && !writer_thread_.joinable()) return;
+        closing_ = true;
+    }
+    queue_cv_.notify_all();
+    if (writer_thread_.joinable()) writer_thread_.join();
+}
+
+void SqliteStore::Write(TxnWork work, CommitCallback done) {
+    {
+        std::lock_guard lock(queue_mu_);
+        if (!closing_) {
+            queue_.push_back({std::move(work), std::move(done)});
+            queue_cv_.notify_one();
+            return;
+        }
+    }
+    done(Unavailable("storage is shutting down"));
+}
+
+void SqliteStore::WriterLoop() {
+    std::vector<PendingWrite> batch;
+    while (true) {
+        {
+            std::unique_lock lock(queue_mu_);
+            queue_cv_.wait(lock, [this] { return closing_ || !queue_.empty(); });
+            if (queue_.empty()) return;  // closing and drained
+            while (!queue_.empty() && batch.size() < max_batch_) {
+                batch.push_back(std::move(queue_.front()));
+                queue_.pop_front();
+            }
+        }
+        CommitBatch(batch);
+        batch.clear();
+    }
+}
+
+void SqliteStore::CommitBatch(std::vector<PendingWrite>& batch) {
+    std::vector<Status> outcomes(batch.size());
+    Status begun = writer_->Exec("BEGIN IMMEDIATE");
+    if (!begun) {
+        for (auto& w : batch) w.done(begun);
+        return;
+    }
+    SqliteTxn txn(*writer_);
+    for (size_t i = 0; i < batch.size(); ++i) {
+        // A savepoint per change: a change whose rules fail leaves no trace, the others in
+        // the batch still commit.
+        Status saved = writer_->Exec("SAVEPOINT change");
+        if (!saved) {
+            outcomes[i] = saved;
+            continue;
+        }
+        outcomes[i] = batch[i].work(txn);
+        if (!outcomes[i]) (void)writer_->Exec("ROLLBACK TO change");
+        (void)writer_->Exec("RELEASE change");
+    }
+    Status committed = writer_->Exec("COMMIT");
+    if (!committed) {
+        (void)writer_->Exec("ROLLBACK");
+        for (auto& w : batch) w.done(committed);
+        return;
+    }
+    for (size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(outcomes[i]));
+}
+
+Result<std::unique_ptr<Connection>> SqliteStore::AcquireReader() {
+    {
+        std::lock_guard lock(readers_mu_);
+        if (!idle_readers_.empty()) {
+            auto conn = std::move(idle_readers_.back());
+            idle_readers_.pop_back();
+            return conn;
+        }
+    }
+    return Connection::Open(path_);
+}
+
+void SqliteStore::ReleaseReader(std::unique_ptr<Connection> conn) {
+    std::lock_guard lock(readers_mu_);
+    idle_readers_.push_back(std::move(conn));
+}
+
+Status SqliteStore::Read(const std::function<Status(Reader&)>& read) {
+    NR_ASSIGN_OR_RETURN(auto conn, AcquireReader());
+    Status status = conn->Exec("BEGIN");
+    if (status) {
+        SqliteTxn reader(*conn);
+        status = read(reader);
+        Status ended = conn->Exec("COMMIT");
+        if (status && !ended) status = ended;
+    }
+    ReleaseReader(std::move(conn));
+    return status;
+}
+
+}  // namespace noderepair::storage::sqlite

@@ -1,0 +1,53 @@
+// The SQLite backend: one writer thread that group-commits queued changes (WAL,
+// synchronous=FULL), and a pool of read connections used by the calling threads.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "storage/sqlite/connection.hpp"
+#include "storage/store.hpp"
+
+namespace noderepair::storage::sqlite {
+
+class SqliteStore final : public Store {
+public:
+    static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path, int max_batch);
+    ~SqliteStore() override;
+
+    void Write(TxnWork work, CommitCallback done) override;
+    Status Read(const std::function<Status(Reader&)>& read) override;
+    void Close() override;
+
+private:
+    struct PendingWrite {
+        TxnWork work;
+        CommitCallback done;
+    };
+
+    SqliteStore(std::string path, std::unique_ptr<Connection> writer, int max_batch);
+    void WriterLoop();
+    void CommitBatch(std::vector<PendingWrite>& batch);
+    Result<std::unique_ptr<Connection>> AcquireReader();
+    void ReleaseReader(std::unique_ptr<Connection> conn);
+
+    const std::string path_;
+    const size_t max_batch_;
+    std::unique_ptr<Connection> writer_;
+
+    std::mutex queue_mu_;
+    std::condition_variable queue_cv_;
+    std::deque<PendingWrite> queue_;
+    bool closing_ = false;
+    std::thread writer_thread_;
+
+    std::mutex readers_mu_;
+    std::vector<std::unique_ptr<Connection>> idle_readers_;
+};
+
+}  // namespace noderepair::storage::sqlite

@@ -1,0 +1,117 @@
+// The storage interface every backend implements (SQLite now, PostgreSQL later). Services
+// keep the rules; a backend gives them transactional primitives and group commit.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.hpp"
+#include "model/inventory.hpp"
+#include "model/remediation.hpp"
+
+namespace noderepair::storage {
+
+enum class OrderField { kCreateTime, kUpdateTime };
+
+// Where a page ends: the order key of its last row.
+struct Cursor {
+    int64_t time_us = 0;
+    std::string id;
+};
+
+// One page of remediations of a cluster (or one instance of it), keyset-paged (API.md 4.3).
+struct ListQuery {
+    std::string cluster_id;
+    std::string instance_id;  // empty: every instance of the cluster
+    std::vector<model::State> states;  // any-of; empty: all
+    std::vector<model::Mode> modes;
+    std::vector<model::Trigger> triggers;
+    OrderField order = OrderField::kCreateTime;
+    bool descending = true;
+    std::optional<Cursor> after;
+    int limit = 50;
+};
+
+struct RemediationPage {
+    std::vector<model::Remediation> remediations;
+    bool has_next = false;
+};
+
+enum class Role : uint8_t { kViewer = 1, kOperator = 2, kApprover = 3, kAdmin = 4 };
+
+struct TokenRecord {
+    std::string name;
+    Role role = Role::kViewer;
+    std::vector<std::string> clusters;  // empty: every cluster
+};
+
+// The fleet as a provider describes it, imported into the database on start.
+struct FleetImport {
+    std::vector<model::Cluster> clusters;  // with gpu_worker_nodes (instance_id, name, gpus, host)
+    std::vector<model::Host> hosts;        // host_name, gpu_slots
+};
+
+// Reads. Every method sees one consistent snapshot when called inside a transaction.
+class Reader {
+public:
+    virtual ~Reader() = default;
+    virtual Result<std::optional<model::Remediation>> GetRemediation(const std::string& id) = 0;
+    virtual Result<RemediationPage> ListRemediations(const ListQuery& query) = 0;
+    // The non-terminal remediation of an instance, if any.
+    virtual Result<std::optional<model::Remediation>> GetActiveRemediation(
+        const std::string& instance_id) = 0;
+    virtual Result<std::vector<model::RemediationEvent>> ListEvents(
+        const std::string& remediation_id) = 0;
+    virtual Result<std::optional<model::Instance>> GetInstance(const std::string& instance_id) = 0;
+    virtual Result<bool> HasCluster(const std::string& cluster_id) = 0;
+    // Clusters without their nodes.
+    virtual Result<std::vector<model::Cluster>> ListClusters() = 0;
+    // One cluster with its nodes and each node's latest remediation.
+    virtual Result<std::optional<model::Cluster>> GetCluster(const std::string& cluster_id) = 0;
+    virtual Result<std::vector<model::Host>> ListHosts() = 0;
+    virtual Result<std::optional<TokenRecord>> FindToken(const std::string& token_hash) = 0;
+    virtual Result<bool> HasAnyToken() = 0;
+    virtual Result<std::optional<std::string>> GetSetting(const std::string& key) = 0;
+};
+
+// Reads and writes inside one transaction of the writer.
+class Txn : public Reader {
+public:
+    // Also records it as its instance's latest remediation.
+    virtual Status InsertRemediation(const model::Remediation& remediation) = 0;
+    // Compare-and-set: writes `remediation` only if the stored state is still `expected`;
+    // otherwise Aborted and nothing changes.
+    virtual Status UpdateRemediation(const model::Remediation& remediation,
+                                     model::State expected) = 0;
+    virtual Status AppendEvent(const std::string& remediation_id,
+                               const model::RemediationEvent& event) = 0;
+    virtual Status InsertToken(const std::string& token_hash, const TokenRecord& token) = 0;
+    virtual Status PutSetting(const std::string& key, const std::string& value) = 0;
+    // Adds clusters, hosts and instances not yet stored; keeps the stored state of the rest.
+    virtual Status ImportFleet(const FleetImport& fleet) = 0;
+};
+
+using TxnWork = std::function<Status(Txn&)>;
+using CommitCallback = std::function<void(Status)>;
+
+class Store {
+public:
+    virtual ~Store() = default;
+    // Queues `work` for the next group-commit batch. It runs on the writer thread inside the
+    // batch's transaction; when it fails, only its own changes are rolled back. `done` is
+    // called on the writer thread after the batch committed (with work's own error, or the
+    // commit's error), so a reply sent from it is durable. Keep `done` short.
+    virtual void Write(TxnWork work, CommitCallback done) = 0;
+    // Runs `read` on a pooled read connection in the calling thread, in one read transaction.
+    virtual Status Read(const std::function<Status(Reader&)>& read) = 0;
+    // Stops the writer after the queued batches commit.
+    virtual void Close() = 0;
+
+    // Blocks the caller until `work` committed. Not for I/O threads.
+    Status WriteAndWait(TxnWork work);
+};
+
+}  // namespace noderepair::storage
