@@ -1,0 +1,34 @@
+#include "inventory/service.hpp"
+
+namespace noderepair::inventory {
+
+Result<std::vector<model::Cluster>> InventoryService::ListClusters(const auth::Principal& caller) {
+    std::vector<model::Cluster> clusters;
+    NR_RETURN_IF_ERROR(store_.Read([&](storage::Reader& reader) -> Status {
+        NR_ASSIGN_OR_RETURN(clusters, reader.ListClusters());
+        return OkStatus();
+    }));
+    std::erase_if(clusters, [&](const model::Cluster& c) { return !caller.CanSeeCluster(c.cluster_id); });
+    return clusters;
+}
+
+Result<model::Cluster> InventoryService::GetCluster(const std::string& cluster_id) {
+    std::optional<model::Cluster> cluster;
+    NR_RETURN_IF_ERROR(store_.Read([&](storage::Reader& reader) -> Status {
+        NR_ASSIGN_OR_RETURN(cluster, reader.GetCluster(cluster_id));
+        return OkStatus();
+    }));
+    if (!cluster) return NotFound("cluster " + cluster_id + " not found");
+    return *std::move(cluster);
+}
+
+Result<std::vector<model::Host>> InventoryService::ListHosts() {
+    std::vector<model::Host> hosts;
+    NR_RETURN_IF_ERROR(store_.Read([&](storage::Reader& reader) -> Status {
+        NR_ASSIGN_OR_RETURN(hosts, reader.ListHosts());
+        return OkStatus();
+    }));
+    return hosts;
+}
+
+}  // namespace noderepair::inventory

@@ -1,0 +1,24 @@
+// Read access to clusters, their nodes and hosts (API.md 4.7), filtered by the caller's scope.
+#pragma once
+
+#include <vector>
+
+#include "auth/principal.hpp"
+#include "common/status.hpp"
+#include "model/inventory.hpp"
+#include "storage/store.hpp"
+
+namespace noderepair::inventory {
+
+class InventoryService {
+public:
+    explicit InventoryService(storage::Store& store) : store_(store) {}
+    Result<std::vector<model::Cluster>> ListClusters(const auth::Principal& caller);
+    Result<model::Cluster> GetCluster(const std::string& cluster_id);
+    Result<std::vector<model::Host>> ListHosts();
+
+private:
+    storage::Store& store_;
+};
+
+}  // namespace noderepair::inventory

@@ -1,0 +1,36 @@
+// The simulated provider's inventory: the fleet file of API.md 6 (schema in README.md) or the
+// built-in demo fleet.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include "common/status.hpp"
+#include "storage/store.hpp"
+
+namespace noderepair::providers::simulated {
+
+// Simulated step latencies (API.md 7); 0 runs the engine at full speed.
+struct Timing {
+    std::chrono::milliseconds cordon{0};
+    std::chrono::milliseconds drain{0};
+    std::chrono::milliseconds delete_vm{0};
+    std::chrono::milliseconds provision_vm{0};
+    std::chrono::milliseconds boot{0};
+    std::chrono::milliseconds reboot{0};
+    std::chrono::milliseconds power_cycle{0};
+};
+
+struct Fleet {
+    storage::FleetImport inventory;
+    Timing timing;
+};
+
+// Parses and checks a fleet file's text: unique ids, known hosts, no host over its slots.
+Result<Fleet> ParseFleet(std::string_view json);
+Result<Fleet> LoadFleetFile(const std::string& path);
+// Two clusters of 16 eight-GPU nodes on 40 hosts of 8 GPUs, with demo-friendly timings.
+Fleet DemoFleet();
+
+}  // namespace noderepair::providers::simulated

@@ -1,0 +1,20 @@
+// Opaque list page tokens (API.md 4.3): the order key of the last row returned, bound to the
+// filters and order of the list that made it, with a checksum so an edited token is refused.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "common/status.hpp"
+#include "storage/store.hpp"
+
+namespace noderepair::remediation {
+
+// What a token is bound to: everything in a list query but the position and page size.
+std::string ListFingerprint(const storage::ListQuery& query);
+
+std::string EncodePageToken(const storage::Cursor& cursor, std::string_view fingerprint);
+// InvalidArgument when the token is malformed, edited, or made for another list.
+Result<storage::Cursor> DecodePageToken(std::string_view token, std::string_view fingerprint);
+
+}  // namespace noderepair::remediation

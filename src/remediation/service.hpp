@@ -1,0 +1,96 @@
+// The six remediation operations of API.md 4.1-4.6 and the timeline of 4.8: the rules live
+// here, each change is one transaction of the store. Called from I/O threads; every write
+// answers through a callback after its transaction committed.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "auth/principal.hpp"
+#include "common/status.hpp"
+#include "common/time.hpp"
+#include "model/remediation.hpp"
+#include "remediation/lifecycle.hpp"
+#include "storage/store.hpp"
+
+namespace noderepair::remediation {
+
+template <class T>
+using Reply = std::function<void(Result<T>)>;
+
+// Where a remediation is addressed: the path of API.md 4.2.
+struct Address {
+    std::string cluster_id;
+    std::string instance_id;
+    std::string remediation_id;
+};
+
+struct CreateRequest {
+    std::string cluster_id;
+    std::string instance_id;
+    model::Mode mode = model::Mode::kVmOnly;
+    std::string reason;
+    std::string remediation_id;  // client-chosen, optional
+};
+
+struct ListRequest {
+    std::string cluster_id;
+    std::string instance_id;  // "-": the whole cluster
+    std::vector<model::State> states;
+    std::vector<model::Mode> modes;
+    std::vector<model::Trigger> triggers;
+    storage::OrderField order = storage::OrderField::kCreateTime;
+    bool descending = true;
+    int page_size = 50;
+    std::string page_token;
+};
+
+struct ListResult {
+    std::vector<model::Remediation> remediations;
+    bool has_next = false;
+    std::string next_page_token;
+};
+
+// Review of a remediation waiting for approval (API.md 4.4, 4.5).
+struct Review {
+    std::string comment;
+    std::optional<model::Mode> mode;  // approve only
+};
+
+class RemediationService {
+public:
+    RemediationService(storage::Store& store, const Clock& clock) : store_(store), clock_(clock) {}
+
+    void Create(const auth::Principal& caller, CreateRequest request,
+                Reply<model::Remediation> reply);
+    Result<model::Remediation> Get(const Address& address);
+    Result<ListResult> List(const ListRequest& request);
+    void Approve(const auth::Principal& caller, Address address, Review review,
+                 Reply<model::Remediation> reply);
+    void Reject(const auth::Principal& caller, Address address, Review review,
+                Reply<model::Remediation> reply);
+    void Cancel(const auth::Principal& caller, Address address, Reply<model::Remediation> reply);
+    Result<std::vector<model::RemediationEvent>> Events(const Address& address);
+
+    // Strictly increasing timestamps for this process, so create_time order is commit order
+    // and keyset paging never misses a row that committed before the page was read.
+    Timestamp NextTimestamp();
+
+private:
+    // One compare-and-set transition of the lifecycle table, recorded on the timeline.
+    void Transition(const auth::Principal& caller, Address address, Event event,
+                    std::function<void(model::Remediation&)> change, std::string detail,
+                    Reply<model::Remediation> reply);
+
+    storage::Store& store_;
+    const Clock& clock_;
+    std::atomic<int64_t> last_timestamp_us_{0};
+};
+
+// The message for an operation the state does not allow (FAILED_PRECONDITION).
+std::string WrongStateMessage(std::string_view operation, const model::Remediation& r);
+
+}  // namespace noderepair::remediation
