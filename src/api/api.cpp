@@ -1,0 +1,336 @@
+#include "api/api.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <memory>
+
+#include "api/codec.hpp"
+#include "api/web_assets.hpp"
+#include "common/json.hpp"
+
+namespace noderepair::api {
+namespace {
+
+using auth::Role;
+using model::Remediation;
+
+// Splits "A,B" and repeated keys into one list of values (API.md 4.3; the SDK joins arrays
+// with commas).
+std::vector<std::string> SplitValues(const std::vector<std::string>& raw) {
+    std::vector<std::string> out;
+    for (const auto& value : raw) {
+        size_t start = 0;
+        while (start <= value.size()) {
+            size_t comma = value.find(',', start);
+            if (comma == std::string::npos) comma = value.size();
+            std::string item = value.substr(start, comma - start);
+            while (!item.empty() && item.front() == ' ') item.erase(item.begin());
+            while (!item.empty() && item.back() == ' ') item.pop_back();
+            if (!item.empty()) out.push_back(std::move(item));
+            start = comma + 1;
+        }
+    }
+    return out;
+}
+
+template <class E>
+Status ParseEnumFilter(const HttpRequest& req, const char* key,
+                       std::optional<E> (*parse)(std::string_view), std::vector<E>& out) {
+    for (const auto& name : SplitValues(req.QueryValues(key))) {
+        auto value = parse(name);
+        if (!value) return InvalidArgument("unknown " + std::string(key) + " '" + name + "'");
+        if (std::find(out.begin(), out.end(), *value) == out.end()) out.push_back(*value);
+    }
+    std::sort(out.begin(), out.end());
+    return OkStatus();
+}
+
+// The last value of a parameter spelled either way; nullopt when absent.
+std::optional<std::string> SingleParam(const HttpRequest& req, std::string_view snake,
+                                       std::string_view camel) {
+    auto values = req.QueryValues(snake, camel);
+    if (values.empty()) return std::nullopt;
+    return values.back();
+}
+
+Status ParseOrderBy(const std::string& text, remediation::ListRequest& list) {
+    std::string field;
+    std::string direction;
+    std::string rest;
+    size_t i = 0;
+    auto word = [&](std::string& out) {
+        while (i < text.size() && text[i] == ' ') ++i;
+        while (i < text.size() && text[i] != ' ') {
+            out.push_back(char(std::tolower(static_cast<unsigned char>(text[i++]))));
+        }
+    };
+    word(field);
+    word(direction);
+    word(rest);
+    if (field == "create_time") {
+        list.order = storage::OrderField::kCreateTime;
+    } else if (field == "update_time") {
+        list.order = storage::OrderField::kUpdateTime;
+    } else {
+        return InvalidArgument(
+            "order_by must be create_time or update_time, optionally followed by asc or desc");
+    }
+    if (direction.empty() || direction == "asc") {
+        list.descending = false;
+    } else if (direction == "desc") {
+        list.descending = true;
+    } else {
+        return InvalidArgument("order_by direction must be asc or desc");
+    }
+    if (!rest.empty()) return InvalidArgument("order_by takes one field and a direction");
+    return OkStatus();
+}
+
+Result<remediation::ListRequest> ParseListRequest(const Call& call) {
+    remediation::ListRequest list;
+    list.cluster_id = call.params[0];
+    list.instance_id = call.params[1];
+    const HttpRequest& req = call.request;
+    NR_RETURN_IF_ERROR(ParseEnumFilter(req, "state", &model::ParseState, list.states));
+    NR_RETURN_IF_ERROR(ParseEnumFilter(req, "mode", &model::ParseMode, list.modes));
+    NR_RETURN_IF_ERROR(ParseEnumFilter(req, "trigger", &model::ParseTrigger, list.triggers));
+    if (auto size = SingleParam(req, "page_size", "pageSize"); size && !size->empty()) {
+        long long value = 0;
+        auto [end, ec] = std::from_chars(size->data(), size->data() + size->size(), value);
+        if (ec == std::errc::result_out_of_range) {
+            value = size->front() == '-' ? -1 : 1000;
+        } else if (ec != std::errc() || end != size->data() + size->size()) {
+            return InvalidArgument("page_size must be an integer");
+        }
+        if (value < 0) return InvalidArgument("page_size must not be negative");
+        list.page_size = int(std::min<long long>(value, 1000));
+    }
+    if (auto token = SingleParam(req, "page_token", "pageToken")) list.page_token = *token;
+    if (auto order = SingleParam(req, "order_by", "orderBy"); order && !order->empty()) {
+        NR_RETURN_IF_ERROR(ParseOrderBy(*order, list));
+    }
+    return list;
+}
+
+remediation::Address AddressOf(const Call& call) {
+    return {call.params[0], call.params[1], call.params[2]};
+}
+
+// Turns a service's reply into an HTTP response.
+remediation::Reply<Remediation> ReplyWithRemediation(Responder respond) {
+    return [respond = std::move(respond)](Result<Remediation> result) {
+        if (!result) return respond(ErrorResponse(result.error()));
+        respond(JsonResponse(RemediationJson(*result)));
+    };
+}
+
+Result<remediation::Review> ParseReview(const std::string& body, bool with_mode) {
+    NR_ASSIGN_OR_RETURN(auto object, ParseBodyObject(body));
+    remediation::Review review;
+    NR_ASSIGN_OR_RETURN(review.comment, OptionalStringField(object, "comment"));
+    if (with_mode) {
+        NR_ASSIGN_OR_RETURN(review.mode, OptionalModeField(object, "mode"));
+    }
+    return review;
+}
+
+HttpResponse EngineResponse(bool paused) {
+    std::string body;
+    JsonWriter(body).BeginObject().Key("paused").Bool(paused).EndObject();
+    return JsonResponse(std::move(body));
+}
+
+Error NotInScope(const Call& call) {
+    return PermissionDenied("token '" + call.principal.name + "' is not allowed on cluster " +
+                            call.params[0]);
+}
+
+}  // namespace
+
+Api::Api(ApiServices services, int worker_threads) : s_(services), workers_(worker_threads) {
+    AddRoutes();
+}
+
+void Api::Handle(HttpRequest&& request, Responder respond) {
+    RouteMatch match = router_.Match(request.method, request.segments);
+    if (match.route == nullptr) {
+        if (match.path_known) {
+            return respond(ErrorResponse(
+                {Code::kUnimplemented, "method " + request.method + " is not allowed here"}));
+        }
+        return respond(ErrorResponse(NotFound("no such endpoint")));
+    }
+    const Route* route = match.route;
+    auto call = std::make_shared<Call>(Call{std::move(request), std::move(match.params), {}});
+    workers_.Post([this, route, call, respond = std::move(respond)]() mutable {
+        Authorize(*route, *call, std::move(respond));
+    });
+}
+
+void Api::Authorize(const Route& route, Call& call, Responder respond) {
+    if (route.role) {
+        auto principal = s_.authenticator.Authenticate(call.request.authorization);
+        if (!principal) return respond(ErrorResponse(principal.error()));
+        call.principal = std::move(*principal);
+        if (!call.principal.HasRole(*route.role)) {
+            return respond(ErrorResponse(PermissionDenied(
+                "token '" + call.principal.name + "' has role " +
+                std::string(auth::RoleName(call.principal.role)) + "; this needs " +
+                std::string(auth::RoleName(*route.role)))));
+        }
+        // Every route under /v1/compute/clusters/{cluster_id} is scoped to that cluster.
+        const auto& seg = call.request.segments;
+        if (seg.size() >= 4 && seg[1] == "compute" && seg[2] == "clusters" &&
+            !call.principal.CanSeeCluster(call.params[0])) {
+            return respond(ErrorResponse(NotInScope(call)));
+        }
+    }
+    route.handler(call, std::move(respond));
+}
+
+void Api::AddRoutes() {
+    const std::vector<std::string> kRemediations = {"v1", "compute", "clusters", "{}",
+                                                    "instances", "{}", "remediations"};
+    auto remediation_path = [&](std::initializer_list<std::string> tail) {
+        std::vector<std::string> p = kRemediations;
+        p.insert(p.end(), tail);
+        return p;
+    };
+
+    router_.Add({"GET", {"healthz"}, std::nullopt, [](Call&, Responder respond) {
+                     respond(JsonResponse(R"({"status":"ok"})"));
+                 }});
+    router_.Add({"GET", {"readyz"}, std::nullopt, [this](Call&, Responder respond) {
+                     Status readable = s_.store.Read([](storage::Reader& reader) -> Status {
+                         return reader.GetSetting("engine.paused") ? OkStatus()
+                                                                   : Status(Unavailable(""));
+                     });
+                     if (!readable) {
+                         return respond(ErrorResponse(Unavailable("storage is not readable")));
+                     }
+                     respond(JsonResponse(R"({"status":"ready"})"));
+                 }});
+
+    // Remediations (API.md 4.1-4.6, 4.8).
+    router_.Add({"POST", kRemediations, Role::kOperator, [this](Call& call, Responder respond) {
+                     auto body = ParseBodyObject(call.request.body);
+                     if (!body) return respond(ErrorResponse(body.error()));
+                     remediation::CreateRequest create;
+                     create.cluster_id = call.params[0];
+                     create.instance_id = call.params[1];
+                     auto mode = OptionalModeField(*body, "mode");
+                     if (!mode) return respond(ErrorResponse(mode.error()));
+                     if (!*mode) {
+                         return respond(ErrorResponse(InvalidArgument("mode is required")));
+                     }
+                     create.mode = **mode;
+                     auto reason = OptionalStringField(*body, "reason");
+                     if (!reason) return respond(ErrorResponse(reason.error()));
+                     create.reason = std::move(*reason);
+                     if (auto id = SingleParam(call.request, "remediation_id", "remediationId")) {
+                         create.remediation_id = *id;
+                     }
+                     s_.remediations.Create(call.principal, std::move(create),
+                                            ReplyWithRemediation(std::move(respond)));
+                 }});
+    router_.Add({"GET", kRemediations, Role::kViewer, [this](Call& call, Responder respond) {
+                     auto list = ParseListRequest(call);
+                     if (!list) return respond(ErrorResponse(list.error()));
+                     auto page = s_.remediations.List(*list);
+                     if (!page) return respond(ErrorResponse(page.error()));
+                     respond(JsonResponse(RemediationListJson(*page)));
+                 }});
+    router_.Add({"GET", remediation_path({"{}"}), Role::kViewer,
+                 [this](Call& call, Responder respond) {
+                     auto r = s_.remediations.Get(AddressOf(call));
+                     if (!r) return respond(ErrorResponse(r.error()));
+                     respond(JsonResponse(RemediationJson(*r)));
+                 }});
+    router_.Add({"POST", remediation_path({"{}", "approve"}), Role::kApprover,
+                 [this](Call& call, Responder respond) {
+                     auto review = ParseReview(call.request.body, true);
+                     if (!review) return respond(ErrorResponse(review.error()));
+                     s_.remediations.Approve(call.principal, AddressOf(call), *review,
+                                             ReplyWithRemediation(std::move(respond)));
+                 }});
+    router_.Add({"POST", remediation_path({"{}", "reject"}), Role::kApprover,
+                 [this](Call& call, Responder respond) {
+                     auto review = ParseReview(call.request.body, false);
+                     if (!review) return respond(ErrorResponse(review.error()));
+                     s_.remediations.Reject(call.principal, AddressOf(call), *review,
+                                            ReplyWithRemediation(std::move(respond)));
+                 }});
+    router_.Add({"POST", remediation_path({"{}", "cancel"}), Role::kOperator,
+                 [this](Call& call, Responder respond) {
+                     // No body is defined; a JSON one is still checked so garbage is refused.
+                     auto body = ParseBodyObject(call.request.body);
+                     if (!body) return respond(ErrorResponse(body.error()));
+                     s_.remediations.Cancel(call.principal, AddressOf(call),
+                                            ReplyWithRemediation(std::move(respond)));
+                 }});
+    router_.Add({"GET", remediation_path({"{}", "events"}), Role::kViewer,
+                 [this](Call& call, Responder respond) {
+                     auto events = s_.remediations.Events(AddressOf(call));
+                     if (!events) return respond(ErrorResponse(events.error()));
+                     respond(JsonResponse(EventsJson(*events)));
+                 }});
+
+    // Inventory (API.md 4.7).
+    router_.Add({"GET", {"v1", "compute", "clusters"}, Role::kViewer,
+                 [this](Call& call, Responder respond) {
+                     auto clusters = s_.inventory.ListClusters(call.principal);
+                     if (!clusters) return respond(ErrorResponse(clusters.error()));
+                     respond(JsonResponse(ClusterListJson(*clusters)));
+                 }});
+    router_.Add({"GET", {"v1", "compute", "clusters", "{}"}, Role::kViewer,
+                 [this](Call& call, Responder respond) {
+                     auto cluster = s_.inventory.GetCluster(call.params[0]);
+                     if (!cluster) return respond(ErrorResponse(cluster.error()));
+                     respond(JsonResponse(ClusterJson(*cluster)));
+                 }});
+    router_.Add({"GET", {"v1", "compute", "hosts"}, Role::kViewer,
+                 [this](Call&, Responder respond) {
+                     auto hosts = s_.inventory.ListHosts();
+                     if (!hosts) return respond(ErrorResponse(hosts.error()));
+                     respond(JsonResponse(HostListJson(*hosts)));
+                 }});
+
+    // Engine pause (API.md 6).
+    router_.Add({"GET", {"v1", "engine"}, Role::kViewer, [this](Call&, Responder respond) {
+                     auto paused = s_.engine.IsPaused();
+                     if (!paused) return respond(ErrorResponse(paused.error()));
+                     respond(EngineResponse(*paused));
+                 }});
+    for (bool pause : {true, false}) {
+        router_.Add({"POST", {"v1", pause ? "engine:pause" : "engine:resume"}, Role::kAdmin,
+                     [this, pause](Call&, Responder respond) {
+                         s_.engine.SetPaused(pause, [respond](Result<bool> paused) {
+                             if (!paused) return respond(ErrorResponse(paused.error()));
+                             respond(EngineResponse(*paused));
+                         });
+                     }});
+    }
+
+    // The web console's static files.
+    for (const auto& asset : WebAssets()) {
+        std::string name(asset.path.substr(1));
+        std::vector<std::vector<std::string>> paths = {{name}};
+        if (name == "index.html") paths.push_back({});
+        std::string type = name.ends_with(".html")  ? "text/html; charset=utf-8"
+                           : name.ends_with(".js")  ? "text/javascript; charset=utf-8"
+                           : name.ends_with(".css") ? "text/css; charset=utf-8"
+                           : name.ends_with(".svg") ? "image/svg+xml"
+                                                    : "application/octet-stream";
+        for (auto& path : paths) {
+            router_.Add({"GET", path, std::nullopt, [asset, type](Call&, Responder respond) {
+                             HttpResponse r;
+                             r.body = std::string(asset.content);
+                             r.content_type = type;
+                             respond(std::move(r));
+                         }});
+        }
+    }
+}
+
+}  // namespace noderepair::api

@@ -1,0 +1,37 @@
+// JSON forms of the API's resources (API.md 2, 4.7, 4.8) and the decoding of request bodies.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/json/value.hpp>
+
+#include "common/status.hpp"
+#include "model/inventory.hpp"
+#include "model/remediation.hpp"
+#include "remediation/service.hpp"
+
+namespace noderepair {
+class JsonWriter;
+}
+
+namespace noderepair::api {
+
+void WriteRemediation(JsonWriter& w, const model::Remediation& r);
+std::string RemediationJson(const model::Remediation& r);
+std::string RemediationListJson(const remediation::ListResult& list);
+std::string EventsJson(const std::vector<model::RemediationEvent>& events);
+std::string ClusterJson(const model::Cluster& cluster);
+std::string ClusterListJson(const std::vector<model::Cluster>& clusters);
+std::string HostListJson(const std::vector<model::Host>& hosts);
+
+// A request body as a JSON object: an empty body is `{}`; anything else must be an object.
+Result<boost::json::object> ParseBodyObject(const std::string& body);
+// An optional string member; INVALID_ARGUMENT when present with another type.
+Result<std::string> OptionalStringField(const boost::json::object& body, std::string_view key);
+// An optional mode member; INVALID_ARGUMENT for another type or an unknown name.
+Result<std::optional<model::Mode>> OptionalModeField(const boost::json::object& body,
+                                                     std::string_view key);
+
+}  // namespace noderepair::api

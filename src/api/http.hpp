@@ -1,0 +1,47 @@
+// HTTP requests and responses as plain data, so handlers never include Beast (it compiles
+// slowly; DESIGN.md 6). The server owns the wire; the router and handlers own the meaning.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/status.hpp"
+
+namespace noderepair::api {
+
+struct HttpRequest {
+    std::string method;                 // "GET", "POST", ...
+    std::vector<std::string> segments;  // percent-decoded path segments
+    std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
+    std::string authorization;
+    std::string content_type;
+    std::string body;
+    std::string request_id;
+
+    // Every value of a query parameter, under any of its spellings (API.md 4.3).
+    std::vector<std::string> QueryValues(std::string_view name,
+                                         std::string_view alias = {}) const;
+};
+
+struct HttpResponse {
+    int status = 200;
+    std::string body;
+    std::string content_type = "application/json";
+    std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// Sends the response for one request. Callable from any thread, exactly once.
+using Responder = std::function<void(HttpResponse)>;
+using Handler = std::function<void(HttpRequest&&, Responder)>;
+
+// API.md 3: the grpc-gateway mapping; the only switch over codes.
+int HttpStatusFor(Code code);
+// A google.rpc.Status body with the mapped status and, when retrying cannot help,
+// `x-should-retry: false`.
+HttpResponse ErrorResponse(const Error& error);
+HttpResponse JsonResponse(std::string body, int status = 200);
+
+}  // namespace noderepair::api

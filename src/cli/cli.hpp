@@ -1,0 +1,9 @@
+// The command line: `serve`, `token create` (and the client verbs later). main() calls Run().
+#pragma once
+
+namespace noderepair::cli {
+
+// Returns the process exit code.
+int Run(int argc, char** argv);
+
+}  // namespace noderepair::cli

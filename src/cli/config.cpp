@@ -1,0 +1,110 @@
+#include "cli/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+
+namespace noderepair::cli {
+namespace {
+
+using Setter = std::function<void(const YAML::Node&)>;
+
+// Every key the file may hold, by its dotted path.
+std::map<std::string, Setter> Setters(Config& c) {
+    auto str = [](std::string& out) { return [&out](const YAML::Node& n) { out = n.as<std::string>(); }; };
+    auto num = [](int& out) { return [&out](const YAML::Node& n) { out = n.as<int>(); }; };
+    auto real = [](double& out) { return [&out](const YAML::Node& n) { out = n.as<double>(); }; };
+    auto flag = [](bool& out) { return [&out](const YAML::Node& n) { out = n.as<bool>(); }; };
+    return {
+        {"listen", str(c.listen)},
+        {"db", str(c.db)},
+        {"engine.paused", flag(c.engine.paused)},
+        {"engine.capacity_wait_s", num(c.engine.capacity_wait_s)},
+        {"engine.step_timeout_s", num(c.engine.step_timeout_s)},
+        {"engine.verify_tests",
+         [&c](const YAML::Node& n) { c.engine.verify_tests = n.as<std::vector<std::string>>(); }},
+        {"automation.auto_resolve_ttl_s", num(c.automation.auto_resolve_ttl_s)},
+        {"automation.cooldown_s", num(c.automation.cooldown_s)},
+        {"automation.max_active_fraction", real(c.automation.max_active_fraction)},
+        {"automation.max_active", num(c.automation.max_active)},
+        {"server.rate_limit_per_token_rps", real(c.server.rate_limit_per_token_rps)},
+        {"server.io_threads", num(c.server.io_threads)},
+        {"server.worker_threads", num(c.server.worker_threads)},
+        {"storage.max_batch", num(c.storage.max_batch)},
+        {"hooks.drain", str(c.hooks.drain)},
+        {"hooks.rejoin", str(c.hooks.rejoin)},
+        {"hooks.health_check", str(c.hooks.health_check)},
+    };
+}
+
+Status Apply(const YAML::Node& node, const std::string& prefix,
+             std::map<std::string, Setter>& setters) {
+    for (const auto& entry : node) {
+        const std::string key = prefix + entry.first.as<std::string>();
+        auto setter = setters.find(key);
+        if (setter != setters.end()) {
+            try {
+                setter->second(entry.second);
+            } catch (const YAML::Exception&) {
+                return InvalidArgument("config: '" + key + "' has the wrong type");
+            }
+            continue;
+        }
+        if (entry.second.IsMap()) {
+            NR_RETURN_IF_ERROR(Apply(entry.second, key + ".", setters));
+            continue;
+        }
+        return InvalidArgument("config: unknown key '" + key + "'");
+    }
+    return OkStatus();
+}
+
+Status Check(const Config& c) {
+    if (c.engine.capacity_wait_s < 0 || c.engine.step_timeout_s <= 0 ||
+        c.automation.auto_resolve_ttl_s < 0 || c.automation.cooldown_s < 0 ||
+        c.automation.max_active < 0) {
+        return InvalidArgument("config: durations and caps must not be negative");
+    }
+    if (!(c.automation.max_active_fraction >= 0 && c.automation.max_active_fraction <= 1)) {
+        return InvalidArgument("config: automation.max_active_fraction must be within 0..1");
+    }
+    if (c.server.io_threads < 1 || c.server.worker_threads < 1 || c.storage.max_batch < 1) {
+        return InvalidArgument("config: thread counts and storage.max_batch must be >= 1");
+    }
+    if (c.server.rate_limit_per_token_rps < 0) {
+        return InvalidArgument("config: server.rate_limit_per_token_rps must not be negative");
+    }
+    return OkStatus();
+}
+
+}  // namespace
+
+Result<Config> ParseConfig(const std::string& yaml_text) {
+    Config config;
+    auto setters = Setters(config);
+    try {
+        YAML::Node root = YAML::Load(yaml_text);
+        if (root.IsNull()) return config;
+        if (!root.IsMap()) return InvalidArgument("config: the document must be a mapping");
+        NR_RETURN_IF_ERROR(Apply(root, "", setters));
+    } catch (const YAML::Exception& e) {
+        return InvalidArgument(std::string("config: ") + e.what());
+    }
+    NR_RETURN_IF_ERROR(Check(config));
+    return config;
+}
+
+Result<Config> LoadConfigFile(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return InvalidArgument("cannot read config file " + path);
+    std::stringstream text;
+    text << in.rdbuf();
+    auto config = ParseConfig(text.str());
+    if (!config) return InvalidArgument(path + ": " + config.error().message);
+    return config;
+}
+
+}  // namespace noderepair::cli

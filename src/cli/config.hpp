@@ -1,0 +1,51 @@
+// The server's configuration: the YAML file of API.md 7, then command-line flags on top.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "common/status.hpp"
+
+namespace noderepair::cli {
+
+struct Config {
+    std::string listen = "127.0.0.1:8080";
+    std::string db = "sqlite:./noderepair.db";
+
+    struct Engine {
+        bool paused = false;
+        int capacity_wait_s = 600;
+        int step_timeout_s = 900;
+        std::vector<std::string> verify_tests;
+    } engine;
+
+    struct Automation {
+        int auto_resolve_ttl_s = 300;
+        int cooldown_s = 1800;
+        double max_active_fraction = 0.10;
+        int max_active = 0;
+    } automation;
+
+    struct Server {
+        double rate_limit_per_token_rps = 0;
+        int io_threads = 2;
+        int worker_threads = 2;
+    } server;
+
+    struct Storage {
+        int max_batch = 1024;  // 1 turns group commit off (to measure what it buys)
+    } storage;
+
+    struct Hooks {
+        std::string drain;
+        std::string rejoin;
+        std::string health_check;
+    } hooks;
+};
+
+// Reads a YAML (or JSON) config; unknown keys and wrong types are errors.
+Result<Config> LoadConfigFile(const std::string& path);
+Result<Config> ParseConfig(const std::string& yaml_text);
+
+}  // namespace noderepair::cli

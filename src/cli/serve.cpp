@@ -1,0 +1,128 @@
+#include "cli/serve.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <thread>
+
+#include "api/api.hpp"
+#include "api/server.hpp"
+#include "auth/tokens.hpp"
+#include "common/time.hpp"
+#include "engine/control.hpp"
+#include "inventory/service.hpp"
+#include "providers/simulated/fleet.hpp"
+#include "remediation/service.hpp"
+#include "storage/open.hpp"
+
+namespace noderepair::cli {
+namespace {
+
+int Fail(const std::string& message) {
+    std::fprintf(stderr, "noderepair: %s\n", message.c_str());
+    return 2;
+}
+
+// Imports the fleet into the store: the file, the demo, or (with neither, on an empty
+// database) the demo, so a bare `serve` has something to show.
+Status ImportFleet(storage::Store& store, const ServeFlags& flags) {
+    std::optional<providers::simulated::Fleet> fleet;
+    if (!flags.fleet_file.empty()) {
+        NR_ASSIGN_OR_RETURN(fleet, providers::simulated::LoadFleetFile(flags.fleet_file));
+    } else if (flags.demo) {
+        fleet = providers::simulated::DemoFleet();
+    } else {
+        bool empty = true;
+        NR_RETURN_IF_ERROR(store.Read([&](storage::Reader& reader) -> Status {
+            NR_ASSIGN_OR_RETURN(auto clusters, reader.ListClusters());
+            empty = clusters.empty();
+            return OkStatus();
+        }));
+        if (empty) fleet = providers::simulated::DemoFleet();
+    }
+    if (!fleet) return OkStatus();
+    return store.WriteAndWait(
+        [&](storage::Txn& txn) { return txn.ImportFleet(fleet->inventory); });
+}
+
+// Prints an admin token when the database has none, so a first start can be used at once.
+Status BootstrapAdminToken(storage::Store& store) {
+    bool any = true;
+    NR_RETURN_IF_ERROR(store.Read([&](storage::Reader& reader) -> Status {
+        NR_ASSIGN_OR_RETURN(any, reader.HasAnyToken());
+        return OkStatus();
+    }));
+    if (any) return OkStatus();
+    NR_ASSIGN_OR_RETURN(auto token, auth::CreateToken(store, {"admin", storage::Role::kAdmin, {}}));
+    std::printf("noderepair: admin token: %s\n", token.c_str());
+    std::fflush(stdout);
+    return OkStatus();
+}
+
+}  // namespace
+
+int Serve(const ServeFlags& flags) {
+    Config config;
+    if (!flags.config_file.empty()) {
+        auto loaded = LoadConfigFile(flags.config_file);
+        if (!loaded) return Fail(loaded.error().message);
+        config = std::move(*loaded);
+    }
+    if (flags.listen) config.listen = *flags.listen;
+    if (flags.db) config.db = *flags.db;
+    if (flags.engine_paused) config.engine.paused = true;
+
+    // Signals are taken by one thread with sigwait; every other thread blocks them.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+
+    auto store = storage::OpenStore(config.db, {config.storage.max_batch});
+    if (!store) return Fail(store.error().message);
+    if (Status s = ImportFleet(**store, flags); !s) return Fail(s.error().message);
+    if (config.engine.paused) {
+        Status paused = (*store)->WriteAndWait(
+            [](storage::Txn& txn) { return txn.PutSetting("engine.paused", "true"); });
+        if (!paused) return Fail(paused.error().message);
+    }
+    if (Status s = BootstrapAdminToken(**store); !s) return Fail(s.error().message);
+
+    SystemClock clock;
+    auth::Authenticator authenticator(**store, clock);
+    remediation::RemediationService remediations(**store, clock);
+    inventory::InventoryService inventory(**store);
+    engine::EngineControl engine(**store);
+    {
+        api::Api api({**store, authenticator, remediations, inventory, engine},
+                     config.server.worker_threads);
+        api::HttpServer server({.listen = config.listen, .io_threads = config.server.io_threads},
+                               [&api](api::HttpRequest&& request, api::Responder respond) {
+                                   api.Handle(std::move(request), std::move(respond));
+                               });
+        auto port = server.Listen();
+        if (!port) return Fail(port.error().message);
+        std::string host = config.listen.substr(0, config.listen.rfind(':'));
+        std::printf("noderepair: listening on http://%s:%u\n", host.c_str(), unsigned(*port));
+        std::fflush(stdout);
+
+        std::thread signal_waiter([&server, signals] {
+            int received = 0;
+            sigwait(&signals, &received);
+            std::fprintf(stderr, "noderepair: signal %d, finishing in-flight requests\n",
+                         received);
+            server.Shutdown(std::chrono::seconds(10));
+        });
+        server.Run();
+        // Run() returns only after Shutdown(), so the waiter has finished or is finishing.
+        signal_waiter.join();
+    }
+    (*store)->Close();
+    std::fprintf(stderr, "noderepair: stopped\n");
+    return 0;
+}
+
+}  // namespace noderepair::cli

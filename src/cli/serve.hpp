@@ -1,0 +1,23 @@
+// `noderepair serve`: opens the store, imports the fleet, starts the API and waits for
+// SIGTERM/SIGINT.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "cli/config.hpp"
+
+namespace noderepair::cli {
+
+struct ServeFlags {
+    std::string config_file;
+    std::optional<std::string> listen;
+    std::optional<std::string> db;
+    std::string fleet_file;
+    bool demo = false;
+    bool engine_paused = false;
+};
+
+int Serve(const ServeFlags& flags);
+
+}  // namespace noderepair::cli
