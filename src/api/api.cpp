@@ -148,7 +148,9 @@ Error NotInScope(const Call& call) {
 
 }  // namespace
 
-Api::Api(ApiServices services, int worker_threads) : s_(services), workers_(worker_threads) {
+Api::Api(ApiServices services, int worker_threads)
+    : s_(services),
+      workers_(worker_threads > 0 ? std::make_unique<WorkerPool>(worker_threads) : nullptr) {
     AddRoutes();
 }
 
@@ -163,7 +165,8 @@ void Api::Handle(HttpRequest&& request, Responder respond) {
     }
     const Route* route = match.route;
     auto call = std::make_shared<Call>(Call{std::move(request), std::move(match.params), {}});
-    workers_.Post([this, route, call, respond = std::move(respond)]() mutable {
+    if (!workers_) return Authorize(*route, *call, std::move(respond));
+    workers_->Post([this, route, call, respond = std::move(respond)]() mutable {
         Authorize(*route, *call, std::move(respond));
     });
 }
@@ -173,6 +176,11 @@ void Api::Authorize(const Route& route, Call& call, Responder respond) {
         auto principal = s_.authenticator.Authenticate(call.request.authorization);
         if (!principal) return respond(ErrorResponse(principal.error()));
         call.principal = std::move(*principal);
+        if (!s_.rate_limiter.Allow(call.principal.name)) {
+            return respond(ErrorResponse({Code::kResourceExhausted,
+                                          "rate limit of token '" + call.principal.name +
+                                              "' exceeded; retry shortly"}));
+        }
         if (!call.principal.HasRole(*route.role)) {
             return respond(ErrorResponse(PermissionDenied(
                 "token '" + call.principal.name + "' has role " +

@@ -1,12 +1,13 @@
 // The API of API.md 4 and 6 on top of the services: routing, authentication, role and scope
 // checks, request decoding and response encoding. Handle() is called on I/O threads and
-// queues the work on a worker pool.
+// queues the work on a worker pool, or runs it in place when there is none.
 #pragma once
 
 #include <memory>
 
 #include "api/http.hpp"
 #include "api/router.hpp"
+#include "auth/rate_limiter.hpp"
 #include "auth/tokens.hpp"
 #include "common/worker_pool.hpp"
 #include "engine/control.hpp"
@@ -21,6 +22,7 @@ struct ApiServices {
     remediation::RemediationService& remediations;
     inventory::InventoryService& inventory;
     engine::EngineControl& engine;
+    auth::RateLimiter& rate_limiter;
 };
 
 class Api {
@@ -34,7 +36,8 @@ private:
 
     ApiServices s_;
     Router router_;
-    WorkerPool workers_;
+    // Null when handlers run on the I/O threads themselves (server.worker_threads: 0).
+    std::unique_ptr<WorkerPool> workers_;
 };
 
 }  // namespace noderepair::api

@@ -71,8 +71,10 @@ Status Check(const Config& c) {
     if (!(c.automation.max_active_fraction >= 0 && c.automation.max_active_fraction <= 1)) {
         return InvalidArgument("config: automation.max_active_fraction must be within 0..1");
     }
-    if (c.server.io_threads < 1 || c.server.worker_threads < 1 || c.storage.max_batch < 1) {
-        return InvalidArgument("config: thread counts and storage.max_batch must be >= 1");
+    if (c.server.io_threads < 1 || c.server.worker_threads < 0 || c.storage.max_batch < 1) {
+        return InvalidArgument(
+            "config: server.io_threads and storage.max_batch must be >= 1, "
+            "server.worker_threads >= 0");
     }
     if (c.server.rate_limit_per_token_rps < 0) {
         return InvalidArgument("config: server.rate_limit_per_token_rps must not be negative");

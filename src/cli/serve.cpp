@@ -8,6 +8,7 @@
 
 #include "api/api.hpp"
 #include "api/server.hpp"
+#include "auth/rate_limiter.hpp"
 #include "auth/tokens.hpp"
 #include "common/time.hpp"
 #include "engine/control.hpp"
@@ -96,8 +97,9 @@ int Serve(const ServeFlags& flags) {
     remediation::RemediationService remediations(**store, clock);
     inventory::InventoryService inventory(**store);
     engine::EngineControl engine(**store);
+    auth::RateLimiter rate_limiter(config.server.rate_limit_per_token_rps, clock);
     {
-        api::Api api({**store, authenticator, remediations, inventory, engine},
+        api::Api api({**store, authenticator, remediations, inventory, engine, rate_limiter},
                      config.server.worker_threads);
         api::HttpServer server({.listen = config.listen, .io_threads = config.server.io_threads},
                                [&api](api::HttpRequest&& request, api::Responder respond) {

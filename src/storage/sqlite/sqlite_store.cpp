@@ -637,11 +637,16 @@ void SqliteStore::ReleaseReader(std::unique_ptr<Connection> conn) {
 
 Status SqliteStore::Read(const std::function<Status(Reader&)>& read) {
     NR_ASSIGN_OR_RETURN(auto conn, AcquireReader());
-    Status status = conn->Exec("BEGIN");
+    // Prepared once per connection: sqlite3_exec would parse BEGIN and COMMIT every time.
+    Status status = [&]() -> Status {
+        NR_ASSIGN_OR_RETURN(auto begin, conn->Prepare("BEGIN"));
+        return begin.Run();
+    }();
     if (status) {
         SqliteTxn reader(*conn);
         status = read(reader);
-        Status ended = conn->Exec("COMMIT");
+        auto commit = conn->Prepare("COMMIT");
+        Status ended = commit ? commit->Run() : Status(commit.error());
         if (status && !ended) status = ended;
     }
     ReleaseReader(std::move(conn));
