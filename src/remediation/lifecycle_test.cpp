@@ -24,7 +24,9 @@ TEST(Lifecycle, CancelOnlyBeforeTheEngineTakesIt) {
     for (State s : model::kAllStates) {
         const bool allowed = s == State::kPendingApproval || s == State::kPending;
         EXPECT_EQ(Next(s, Event::kCancel).has_value(), allowed) << int(s);
-        if (allowed) EXPECT_EQ(Next(s, Event::kCancel), State::kCancelled);
+        if (allowed) {
+            EXPECT_EQ(Next(s, Event::kCancel), State::kCancelled);
+        }
     }
 }
 
