@@ -298,8 +298,8 @@ void Api::AddRoutes() {
                      respond(JsonResponse(ClusterJson(*cluster)));
                  }});
     router_.Add({"GET", {"v1", "compute", "hosts"}, Role::kViewer,
-                 [this](Call&, Responder respond) {
-                     auto hosts = s_.inventory.ListHosts();
+                 [this](Call& call, Responder respond) {
+                     auto hosts = s_.inventory.ListHosts(call.principal);
                      if (!hosts) return respond(ErrorResponse(hosts.error()));
                      respond(JsonResponse(HostListJson(*hosts)));
                  }});

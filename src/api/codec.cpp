@@ -138,7 +138,7 @@ std::string HostListJson(const std::vector<model::Host>& hosts) {
         w.Key("used_gpus").Int(h.used_gpus);
         w.Key("cordoned").Bool(h.cordoned);
         w.Key("instances").BeginArray();
-        for (const auto& id : h.instances) w.String(id);
+        for (const auto& i : h.instances) w.String(i.instance_id);
         w.EndArray();
         w.EndObject();
     }

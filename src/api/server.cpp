@@ -4,6 +4,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
+#include <array>
 #include <charconv>
 #include <cstdio>
 #include <thread>
@@ -82,6 +83,8 @@ private:
 
     void OnHeader(beast::error_code ec) {
         if (ec) return OnReadError(ec);
+        // From here on the request is in flight: a shutdown waits for its reply.
+        BeginRequest();
         auto& req = parser_->get();
         // A declared body over the limit is refused before it is read.
         if (auto length = parser_->content_length();
@@ -145,13 +148,11 @@ private:
             return Write(ErrorResponse(parsed.error()));
         }
         req.body = std::move(raw.body());
-        ++server_.in_flight;
         stream_.expires_never();
         // The responder may run on any thread: hop back onto this connection's executor.
         server_.handler(std::move(req), [self = shared_from_this()](HttpResponse response) {
             asio::post(self->stream_.get_executor(),
                        [self, response = std::move(response)]() mutable {
-                           --self->server_.in_flight;
                            self->Write(std::move(response));
                        });
         });
@@ -170,9 +171,45 @@ private:
         stream_.expires_after(server_.options.write_timeout);
         http::async_write(stream_, *res,
                           [self = shared_from_this(), res, close](beast::error_code ec, size_t) {
-                              if (ec || close) return self->Close();
+                              self->EndRequest();
+                              if (ec) return self->Close();
+                              if (close) return self->LingeringClose();
                               self->ReadHeader();
                           });
+    }
+
+    void BeginRequest() {
+        if (counted_) return;
+        counted_ = true;
+        ++server_.in_flight;
+    }
+
+    void EndRequest() {
+        if (!counted_) return;
+        counted_ = false;
+        --server_.in_flight;
+    }
+
+    // After an early reply (say a 413) the client may still be sending its body; closing at
+    // once would reset the connection and lose the reply. Stop sending, then read and drop
+    // what still arrives, for a bounded time and size.
+    void LingeringClose() {
+        beast::error_code ignored;
+        stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        stream_.expires_after(std::chrono::seconds(5));
+        Drain(0);
+    }
+
+    void Drain(size_t drained) {
+        constexpr size_t kMaxDrain = 64 << 20;
+        if (drained > kMaxDrain) return Close();
+        auto chunk = std::make_shared<std::array<char, 16384>>();
+        stream_.async_read_some(asio::buffer(*chunk),
+                                [self = shared_from_this(), chunk, drained](beast::error_code ec,
+                                                                            size_t n) {
+                                    if (ec) return self->Close();
+                                    self->Drain(drained + n);
+                                });
     }
 
     void ReplyAndClose(HttpResponse response) {
@@ -182,6 +219,7 @@ private:
     }
 
     void Close() {
+        EndRequest();
         beast::error_code ignored;
         stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
         stream_.close();
@@ -195,6 +233,7 @@ private:
     unsigned version_ = 11;
     bool keep_alive_ = true;
     bool close_after_write_ = false;
+    bool counted_ = false;  // this connection holds one of server_.in_flight
 };
 
 }  // namespace

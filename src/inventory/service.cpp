@@ -8,7 +8,8 @@ Result<std::vector<model::Cluster>> InventoryService::ListClusters(const auth::P
         NR_ASSIGN_OR_RETURN(clusters, reader.ListClusters());
         return OkStatus();
     }));
-    std::erase_if(clusters, [&](const model::Cluster& c) { return !caller.CanSeeCluster(c.cluster_id); });
+    std::erase_if(clusters,
+                  [&](const model::Cluster& c) { return !caller.CanSeeCluster(c.cluster_id); });
     return clusters;
 }
 
@@ -22,12 +23,17 @@ Result<model::Cluster> InventoryService::GetCluster(const std::string& cluster_i
     return *std::move(cluster);
 }
 
-Result<std::vector<model::Host>> InventoryService::ListHosts() {
+Result<std::vector<model::Host>> InventoryService::ListHosts(const auth::Principal& caller) {
     std::vector<model::Host> hosts;
     NR_RETURN_IF_ERROR(store_.Read([&](storage::Reader& reader) -> Status {
         NR_ASSIGN_OR_RETURN(hosts, reader.ListHosts());
         return OkStatus();
     }));
+    for (auto& host : hosts) {
+        std::erase_if(host.instances, [&](const model::HostedInstance& i) {
+            return !caller.CanSeeCluster(i.cluster_id);
+        });
+    }
     return hosts;
 }
 

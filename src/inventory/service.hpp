@@ -15,7 +15,8 @@ public:
     explicit InventoryService(storage::Store& store) : store_(store) {}
     Result<std::vector<model::Cluster>> ListClusters(const auth::Principal& caller);
     Result<model::Cluster> GetCluster(const std::string& cluster_id);
-    Result<std::vector<model::Host>> ListHosts();
+    // Hosts are shared by every cluster; a scoped caller sees only its clusters' instances.
+    Result<std::vector<model::Host>> ListHosts(const auth::Principal& caller);
 
 private:
     storage::Store& store_;

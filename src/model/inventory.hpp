@@ -9,12 +9,18 @@
 
 namespace noderepair::model {
 
+// An instance whose VM runs on a host.
+struct HostedInstance {
+    std::string instance_id;
+    std::string cluster_id;
+};
+
 struct Host {
     std::string host_name;
     int gpu_slots = 0;
     int used_gpus = 0;
     bool cordoned = false;
-    std::vector<std::string> instances;  // instance ids placed on it
+    std::vector<HostedInstance> instances;
 };
 
 struct Instance {

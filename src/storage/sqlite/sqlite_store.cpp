@@ -347,8 +347,8 @@ public:
             }
         }
         NR_ASSIGN_OR_RETURN(auto stmt,
-                            conn_.Prepare("SELECT host_name, instance_id, num_gpus FROM "
-                                          "instances WHERE host_name IS NOT NULL ORDER BY "
+                            conn_.Prepare("SELECT host_name, instance_id, num_gpus, cluster_id "
+                                          "FROM instances WHERE host_name IS NOT NULL ORDER BY "
                                           "host_name, instance_id"));
         size_t h = 0;
         while (true) {
@@ -357,7 +357,7 @@ public:
             std::string host_name = stmt.Text(0);
             while (h < hosts.size() && hosts[h].host_name < host_name) ++h;
             if (h == hosts.size() || hosts[h].host_name != host_name) continue;
-            hosts[h].instances.push_back(stmt.Text(1));
+            hosts[h].instances.push_back({stmt.Text(1), stmt.Text(3)});
             hosts[h].used_gpus += int(stmt.Int(2));
         }
         return hosts;

@@ -1,0 +1,222 @@
+#include "cli/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <string>
+
+#include "storage/store_contract_test.hpp"
+
+namespace noderepair::cli {
+namespace {
+
+void ExpectRejected(const std::string& yaml) {
+    auto parsed = ParseConfig(yaml);
+    ASSERT_FALSE(parsed) << "accepted:\n" << yaml;
+    EXPECT_EQ(parsed.error().code, Code::kInvalidArgument) << yaml;
+    EXPECT_FALSE(parsed.error().message.empty());
+}
+
+void ExpectDefaults(const Config& c) {
+    EXPECT_EQ(c.listen, "127.0.0.1:8080");
+    EXPECT_EQ(c.db, "sqlite:./noderepair.db");
+    EXPECT_FALSE(c.engine.paused);
+    EXPECT_EQ(c.engine.capacity_wait_s, 600);
+    EXPECT_EQ(c.engine.step_timeout_s, 900);
+    EXPECT_TRUE(c.engine.verify_tests.empty());
+    EXPECT_EQ(c.automation.auto_resolve_ttl_s, 300);
+    EXPECT_EQ(c.automation.cooldown_s, 1800);
+    EXPECT_DOUBLE_EQ(c.automation.max_active_fraction, 0.10);
+    EXPECT_EQ(c.automation.max_active, 0);
+    EXPECT_DOUBLE_EQ(c.server.rate_limit_per_token_rps, 0);
+    EXPECT_EQ(c.hooks.drain, "");
+    EXPECT_EQ(c.hooks.rejoin, "");
+    EXPECT_EQ(c.hooks.health_check, "");
+}
+
+// API.md 7: every key is optional; the defaults are the ones shown there.
+TEST(ParseConfig, EmptyDocumentGivesTheContractDefaults) {
+    for (const char* text : {"", "\n", "# only a comment\n", "---\n"}) {
+        auto parsed = ParseConfig(text);
+        ASSERT_TRUE(parsed) << "'" << text << "': " << parsed.error().message;
+        ExpectDefaults(*parsed);
+    }
+}
+
+TEST(ParseConfig, DefaultConfigStructMatchesTheContract) { ExpectDefaults(Config{}); }
+
+TEST(ParseConfig, ReadsEveryContractKey) {
+    auto parsed = ParseConfig(R"(
+listen: 0.0.0.0:9090
+db: sqlite:/var/lib/noderepair.db
+engine:
+  paused: true
+  capacity_wait_s: 5
+  step_timeout_s: 60
+  verify_tests: [dcgm_diag, nccl_single_node]
+automation:
+  auto_resolve_ttl_s: 30
+  cooldown_s: 0
+  max_active_fraction: 0.5
+  max_active: 3
+server:
+  rate_limit_per_token_rps: 12.5
+hooks:
+  drain: scontrol update NodeName=$NODEREPAIR_NODE State=DRAIN Reason=repair
+  rejoin: /usr/local/bin/rejoin
+  health_check: "/usr/local/bin/check --test=$NODEREPAIR_TEST"
+)");
+    ASSERT_TRUE(parsed) << parsed.error().message;
+    const Config& c = *parsed;
+    EXPECT_EQ(c.listen, "0.0.0.0:9090");
+    EXPECT_EQ(c.db, "sqlite:/var/lib/noderepair.db");
+    EXPECT_TRUE(c.engine.paused);
+    EXPECT_EQ(c.engine.capacity_wait_s, 5);
+    EXPECT_EQ(c.engine.step_timeout_s, 60);
+    EXPECT_EQ(c.engine.verify_tests, (std::vector<std::string>{"dcgm_diag", "nccl_single_node"}));
+    EXPECT_EQ(c.automation.auto_resolve_ttl_s, 30);
+    EXPECT_EQ(c.automation.cooldown_s, 0);
+    EXPECT_DOUBLE_EQ(c.automation.max_active_fraction, 0.5);
+    EXPECT_EQ(c.automation.max_active, 3);
+    EXPECT_DOUBLE_EQ(c.server.rate_limit_per_token_rps, 12.5);
+    EXPECT_EQ(c.hooks.drain, "scontrol update NodeName=$NODEREPAIR_NODE State=DRAIN Reason=repair");
+    EXPECT_EQ(c.hooks.rejoin, "/usr/local/bin/rejoin");
+    EXPECT_EQ(c.hooks.health_check, "/usr/local/bin/check --test=$NODEREPAIR_TEST");
+}
+
+TEST(ParseConfig, ReadsTheExtensionKeys) {
+    auto parsed = ParseConfig(
+        "server: {io_threads: 4, worker_threads: 3}\nstorage: {max_batch: 1}\n");
+    ASSERT_TRUE(parsed) << parsed.error().message;
+    EXPECT_EQ(parsed->server.io_threads, 4);
+    EXPECT_EQ(parsed->server.worker_threads, 3);
+    EXPECT_EQ(parsed->storage.max_batch, 1);
+}
+
+TEST(ParseConfig, KeysNotGivenKeepTheirDefaults) {
+    auto parsed = ParseConfig("engine:\n  paused: true\n");
+    ASSERT_TRUE(parsed) << parsed.error().message;
+    EXPECT_TRUE(parsed->engine.paused);
+    EXPECT_EQ(parsed->engine.capacity_wait_s, 600);
+    EXPECT_EQ(parsed->automation.cooldown_s, 1800);
+    EXPECT_EQ(parsed->listen, "127.0.0.1:8080");
+}
+
+TEST(ParseConfig, AcceptsJson) {
+    auto parsed = ParseConfig(
+        R"({"listen": "127.0.0.1:0", "engine": {"paused": true, "verify_tests": ["gpu_burn"]},
+            "automation": {"max_active_fraction": 1}})");
+    ASSERT_TRUE(parsed) << parsed.error().message;
+    EXPECT_EQ(parsed->listen, "127.0.0.1:0");
+    EXPECT_TRUE(parsed->engine.paused);
+    EXPECT_EQ(parsed->engine.verify_tests, std::vector<std::string>{"gpu_burn"});
+    EXPECT_DOUBLE_EQ(parsed->automation.max_active_fraction, 1.0);
+}
+
+TEST(ParseConfig, AcceptsBoundaryValues) {
+    auto parsed = ParseConfig(
+        "engine: {capacity_wait_s: 0, step_timeout_s: 1}\n"
+        "server: {io_threads: 1, worker_threads: 0, rate_limit_per_token_rps: 0}\n"
+        "storage: {max_batch: 1}\n"
+        "automation: {auto_resolve_ttl_s: 0, cooldown_s: 0, max_active_fraction: 0, "
+        "max_active: 0}\n");
+    ASSERT_TRUE(parsed) << parsed.error().message;
+    EXPECT_EQ(parsed->engine.capacity_wait_s, 0);
+    EXPECT_EQ(parsed->engine.step_timeout_s, 1);
+    EXPECT_DOUBLE_EQ(parsed->automation.max_active_fraction, 0.0);
+    EXPECT_EQ(parsed->server.worker_threads, 0);  // 0: handlers run on the I/O threads
+}
+
+TEST(ParseConfig, RejectsUnknownKeys) {
+    ExpectRejected("bogus: 1\n");
+    ExpectRejected("engine:\n  paused: false\n  pasued: true\n");
+    ExpectRejected("automation:\n  cooldown: 5\n");
+    ExpectRejected("hooks:\n  drain: x\n  pre_drain: y\n");
+    ExpectRejected("unknown_section:\n  nested: 1\n");
+    ExpectRejected("engine:\n  paused:\n    deeper: true\n");
+}
+
+TEST(ParseConfig, UnknownKeyErrorNamesTheKey) {
+    auto parsed = ParseConfig("engine:\n  pasued: true\n");
+    ASSERT_FALSE(parsed);
+    EXPECT_NE(parsed.error().message.find("engine.pasued"), std::string::npos)
+        << parsed.error().message;
+}
+
+TEST(ParseConfig, RejectsWrongTypes) {
+    ExpectRejected("engine: {paused: maybe}\n");
+    ExpectRejected("engine: {paused: [true]}\n");
+    ExpectRejected("engine: {capacity_wait_s: soon}\n");
+    ExpectRejected("engine: {capacity_wait_s: 1.5}\n");
+    ExpectRejected("engine: {step_timeout_s: {a: 1}}\n");
+    ExpectRejected("engine: {verify_tests: dcgm_diag}\n");
+    ExpectRejected("engine: {verify_tests: [[a]]}\n");
+    ExpectRejected("automation: {max_active_fraction: ten}\n");
+    ExpectRejected("automation: {max_active: [1]}\n");
+    ExpectRejected("server: {rate_limit_per_token_rps: fast}\n");
+    ExpectRejected("listen: [127.0.0.1, 8080]\n");
+    ExpectRejected("db: {sqlite: x}\n");
+    ExpectRejected("hooks: {drain: [a, b]}\n");
+    ExpectRejected("engine: 5\n");
+    ExpectRejected("engine: [paused]\n");
+}
+
+TEST(ParseConfig, RejectsIntegersThatDoNotFit) {
+    ExpectRejected("engine: {capacity_wait_s: 99999999999}\n");
+    ExpectRejected("automation: {cooldown_s: -99999999999}\n");
+}
+
+TEST(ParseConfig, RejectsOutOfRangeValues) {
+    ExpectRejected("engine: {capacity_wait_s: -1}\n");
+    ExpectRejected("engine: {step_timeout_s: 0}\n");
+    ExpectRejected("engine: {step_timeout_s: -5}\n");
+    ExpectRejected("automation: {auto_resolve_ttl_s: -1}\n");
+    ExpectRejected("automation: {cooldown_s: -1}\n");
+    ExpectRejected("automation: {max_active: -1}\n");
+    ExpectRejected("automation: {max_active_fraction: 1.01}\n");
+    ExpectRejected("automation: {max_active_fraction: -0.1}\n");
+    ExpectRejected("automation: {max_active_fraction: .nan}\n");
+    ExpectRejected("automation: {max_active_fraction: .inf}\n");
+    ExpectRejected("server: {rate_limit_per_token_rps: -1}\n");
+    ExpectRejected("server: {io_threads: 0}\n");
+    ExpectRejected("server: {worker_threads: -1}\n");
+    ExpectRejected("storage: {max_batch: 0}\n");
+}
+
+TEST(ParseConfig, RejectsDocumentsThatAreNotMappings) {
+    ExpectRejected("- listen\n- db\n");
+    ExpectRejected("just a string\n");
+    ExpectRejected("42\n");
+}
+
+TEST(ParseConfig, RejectsMalformedYaml) {
+    ExpectRejected("engine: {paused: true\n");
+    ExpectRejected("listen: [\n");
+    ExpectRejected("a: b: c\n");
+}
+
+TEST(LoadConfigFile, ReadsAFile) {
+    storage::test_support::ScopedTempDir dir;
+    const std::string path = dir.path() + "/config.yaml";
+    std::ofstream(path) << "listen: 127.0.0.1:0\nengine:\n  paused: true\n";
+    auto loaded = LoadConfigFile(path);
+    ASSERT_TRUE(loaded) << loaded.error().message;
+    EXPECT_EQ(loaded->listen, "127.0.0.1:0");
+    EXPECT_TRUE(loaded->engine.paused);
+}
+
+TEST(LoadConfigFile, ErrorsNameTheFile) {
+    storage::test_support::ScopedTempDir dir;
+    const std::string path = dir.path() + "/bad.yaml";
+    std::ofstream(path) << "bogus: 1\n";
+    auto loaded = LoadConfigFile(path);
+    ASSERT_FALSE(loaded);
+    EXPECT_EQ(loaded.error().code, Code::kInvalidArgument);
+    EXPECT_NE(loaded.error().message.find(path), std::string::npos) << loaded.error().message;
+    auto missing = LoadConfigFile(dir.path() + "/missing.yaml");
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.error().code, Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace noderepair::cli

@@ -1,0 +1,1115 @@
+// The storage contract (store.hpp), run against every backend: what the services above rely
+// on, whichever database is underneath (DESIGN.md 9).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <future>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "storage/open.hpp"
+#include "storage/store.hpp"
+#include "storage/store_contract_test.hpp"
+
+namespace noderepair::storage {
+namespace {
+
+using model::Mode;
+using model::Remediation;
+using model::RemediationEvent;
+using model::State;
+using model::Trigger;
+using test_support::ExpectSameRemediation;
+using test_support::MakeRemediation;
+using test_support::ReadValue;
+using test_support::ScopedTempDir;
+using test_support::TestEpoch;
+using test_support::TestFleet;
+
+// A backend under test. To add one (PostgreSQL), append it to Backends(): its factory makes a
+// URL naming a new, empty database, and returns "" when the backend is not available here
+// (the suite then skips instead of failing).
+struct Backend {
+    std::string name;
+    std::function<std::string(const std::string& temp_dir)> new_database_url;
+};
+
+std::vector<Backend> Backends() {
+    return {
+        {"Sqlite", [](const std::string& dir) { return "sqlite:" + dir + "/store.db"; }},
+    };
+}
+
+Timestamp T(int64_t seconds, int64_t micros = 0) {
+    return TestEpoch() + std::chrono::seconds(seconds) + std::chrono::microseconds(micros);
+}
+
+// Every field set, each to a value of its own.
+Remediation Full(const std::string& id, const std::string& instance_id) {
+    Remediation r = MakeRemediation(id, instance_id, State::kFailed, T(10, 1));
+    r.mode = Mode::kHostAware;
+    r.requested_mode = Mode::kRebootVm;
+    r.trigger = Trigger::kAutomated;
+    r.reason = "GPU fell off the bus: \"xid 79\"\nsee dmesg; caf\xc3\xa9";
+    r.active_health_check_run_id = "run-1";
+    r.passive_health_check_event_id = "alert-fp-1";
+    r.requested_by = "system:health-checks";
+    r.reviewed_by = "bob";
+    r.review_time = T(11, 2);
+    r.review_comment = "go ahead";
+    r.update_time = T(14, 5);
+    r.start_time = T(12, 3);
+    r.end_time = T(13, 4);
+    r.error_message = "no host with free capacity";
+    return r;
+}
+
+class StoreContract : public ::testing::TestWithParam<Backend> {
+protected:
+    void SetUp() override {
+        url_ = GetParam().new_database_url(dir_.path());
+        if (url_.empty()) GTEST_SKIP() << GetParam().name << " is not available here";
+        store_ = test_support::OpenWithTestFleet(url_);
+        ASSERT_NE(store_, nullptr);
+    }
+
+    void TearDown() override {
+        if (store_) store_->Close();
+    }
+
+    // A second, empty database of the same backend.
+    std::unique_ptr<Store> OpenEmpty(const ScopedTempDir& other_dir) {
+        auto opened = OpenStore(GetParam().new_database_url(other_dir.path()));
+        EXPECT_TRUE(opened) << opened.error().message;
+        return opened ? std::move(opened).value() : nullptr;
+    }
+
+    void Reopen() {
+        store_->Close();
+        store_.reset();
+        auto opened = OpenStore(url_);
+        ASSERT_TRUE(opened) << opened.error().message;
+        store_ = std::move(opened).value();
+    }
+
+    Status Write(TxnWork work) { return store_->WriteAndWait(std::move(work)); }
+
+    Status Insert(const Remediation& r) {
+        return Write([r](Txn& txn) { return txn.InsertRemediation(r); });
+    }
+
+    Status Update(const Remediation& r, State expected) {
+        return Write([r, expected](Txn& txn) { return txn.UpdateRemediation(r, expected); });
+    }
+
+    // The value of a read that must succeed.
+    template <class T, class F>
+    T ReadOk(F read) {
+        auto got = ReadValue<T>(*store_, read);
+        EXPECT_TRUE(got) << got.error().message;
+        if (!got) return T{};
+        return std::move(got).value();
+    }
+
+    std::optional<Remediation> Get(const std::string& id) {
+        return ReadOk<std::optional<Remediation>>([&](Reader& r) { return r.GetRemediation(id); });
+    }
+
+    std::optional<State> StateOf(const std::string& id) {
+        auto r = Get(id);
+        return r ? std::optional<State>(r->state) : std::nullopt;
+    }
+
+    std::optional<std::string> ActiveId(const std::string& instance_id) {
+        auto r = Active(instance_id);
+        return r ? std::optional<std::string>(r->id) : std::nullopt;
+    }
+
+    std::optional<Remediation> Active(const std::string& instance_id) {
+        return ReadOk<std::optional<Remediation>>(
+            [&](Reader& r) { return r.GetActiveRemediation(instance_id); });
+    }
+
+    RemediationPage List(const ListQuery& q) {
+        return ReadOk<RemediationPage>([&](Reader& r) { return r.ListRemediations(q); });
+    }
+
+    std::optional<std::string> Setting(const std::string& key) {
+        return ReadOk<std::optional<std::string>>([&](Reader& r) { return r.GetSetting(key); });
+    }
+
+    std::vector<RemediationEvent> Events(const std::string& id) {
+        return ReadOk<std::vector<RemediationEvent>>([&](Reader& r) { return r.ListEvents(id); });
+    }
+
+    ScopedTempDir dir_;
+    std::string url_;
+    std::unique_ptr<Store> store_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::ValuesIn(Backends()),
+                         [](const ::testing::TestParamInfo<Backend>& info) {
+                             return info.param.name;
+                         });
+
+// ---- Fleet import -------------------------------------------------------------------------
+
+TEST_P(StoreContract, EmptyDatabaseHasNothing) {
+    ScopedTempDir other;
+    auto empty = OpenEmpty(other);
+    ASSERT_NE(empty, nullptr);
+    auto clusters = ReadValue<std::vector<model::Cluster>>(
+        *empty, [](Reader& r) { return r.ListClusters(); });
+    ASSERT_TRUE(clusters);
+    EXPECT_TRUE(clusters->empty());
+    auto hosts =
+        ReadValue<std::vector<model::Host>>(*empty, [](Reader& r) { return r.ListHosts(); });
+    ASSERT_TRUE(hosts);
+    EXPECT_TRUE(hosts->empty());
+    auto any_token = ReadValue<bool>(*empty, [](Reader& r) { return r.HasAnyToken(); });
+    ASSERT_TRUE(any_token);
+    EXPECT_FALSE(*any_token);
+    auto has = ReadValue<bool>(*empty, [](Reader& r) { return r.HasCluster("c1"); });
+    ASSERT_TRUE(has);
+    EXPECT_FALSE(*has);
+    empty->Close();
+}
+
+TEST_P(StoreContract, ImportFleetStoresClustersHostsAndInstances) {
+    auto clusters = ReadOk<std::vector<model::Cluster>>([](Reader& r) { return r.ListClusters(); });
+    ASSERT_EQ(clusters.size(), 2u);
+    EXPECT_EQ(clusters[0].cluster_id, "c1");
+    EXPECT_EQ(clusters[0].cluster_name, "cluster one");
+    EXPECT_EQ(clusters[0].status, "Ready");
+    EXPECT_TRUE(clusters[0].gpu_worker_nodes.empty());
+    EXPECT_EQ(clusters[1].cluster_id, "c2");
+
+    auto c1 = ReadOk<std::optional<model::Cluster>>([](Reader& r) { return r.GetCluster("c1"); });
+    ASSERT_TRUE(c1);
+    ASSERT_EQ(c1->gpu_worker_nodes.size(), 4u);
+    for (size_t i = 0; i < 4; ++i) {
+        const model::Instance& node = c1->gpu_worker_nodes[i];
+        EXPECT_EQ(node.instance_id, "i" + std::to_string(i + 1));
+        EXPECT_EQ(node.instance_name, node.instance_id + "-name");
+        EXPECT_EQ(node.cluster_id, "c1");
+        EXPECT_EQ(node.host_name, "h" + std::to_string(i + 1));
+        EXPECT_EQ(node.num_gpus, 8);
+        EXPECT_EQ(node.status, "Ready");
+        EXPECT_TRUE(node.auto_repair);
+        EXPECT_FALSE(node.latest_remediation);
+    }
+
+    auto j2 = ReadOk<std::optional<model::Instance>>([](Reader& r) { return r.GetInstance("j2"); });
+    ASSERT_TRUE(j2);
+    EXPECT_EQ(j2->cluster_id, "c2");
+    EXPECT_EQ(j2->host_name, "");
+    EXPECT_EQ(j2->status, "Evicted");
+
+    auto hosts = ReadOk<std::vector<model::Host>>([](Reader& r) { return r.ListHosts(); });
+    ASSERT_EQ(hosts.size(), 6u);
+    EXPECT_EQ(hosts[0].host_name, "h1");
+    EXPECT_EQ(hosts[0].gpu_slots, 8);
+    EXPECT_EQ(hosts[0].used_gpus, 8);
+    EXPECT_EQ(hosts[0].instances, std::vector<std::string>{"i1"});
+    EXPECT_FALSE(hosts[0].cordoned);
+    EXPECT_EQ(hosts[4].host_name, "h5");
+    EXPECT_EQ(hosts[4].used_gpus, 4);
+    EXPECT_EQ(hosts[5].host_name, "h6");
+    EXPECT_EQ(hosts[5].used_gpus, 0);
+    EXPECT_TRUE(hosts[5].instances.empty());
+
+    EXPECT_TRUE(ReadOk<bool>([](Reader& r) { return r.HasCluster("c2"); }));
+    EXPECT_FALSE(ReadOk<bool>([](Reader& r) { return r.HasCluster("c3"); }));
+    EXPECT_FALSE(ReadOk<std::optional<model::Cluster>>(
+        [](Reader& r) { return r.GetCluster("c3"); }));
+    EXPECT_FALSE(ReadOk<std::optional<model::Instance>>(
+        [](Reader& r) { return r.GetInstance("i9"); }));
+}
+
+TEST_P(StoreContract, ImportFleetTwiceChangesNothing) {
+    auto before = ReadOk<std::optional<model::Cluster>>([](Reader& r) { return r.GetCluster("c1"); });
+    auto hosts_before = ReadOk<std::vector<model::Host>>([](Reader& r) { return r.ListHosts(); });
+    ASSERT_TRUE(Write([](Txn& txn) { return txn.ImportFleet(TestFleet()); }));
+    ASSERT_TRUE(Write([](Txn& txn) { return txn.ImportFleet(TestFleet()); }));
+    auto after = ReadOk<std::optional<model::Cluster>>([](Reader& r) { return r.GetCluster("c1"); });
+    auto hosts_after = ReadOk<std::vector<model::Host>>([](Reader& r) { return r.ListHosts(); });
+    ASSERT_TRUE(before && after);
+    ASSERT_EQ(after->gpu_worker_nodes.size(), before->gpu_worker_nodes.size());
+    ASSERT_EQ(hosts_after.size(), hosts_before.size());
+    for (size_t i = 0; i < hosts_after.size(); ++i) {
+        EXPECT_EQ(hosts_after[i].host_name, hosts_before[i].host_name);
+        EXPECT_EQ(hosts_after[i].used_gpus, hosts_before[i].used_gpus);
+        EXPECT_EQ(hosts_after[i].instances, hosts_before[i].instances);
+    }
+    EXPECT_EQ(ReadOk<std::vector<model::Cluster>>([](Reader& r) { return r.ListClusters(); }).size(),
+              2u);
+}
+
+TEST_P(StoreContract, ImportFleetKeepsStoredRowsAndAddsNewOnes) {
+    const Remediation r = MakeRemediation("r-1", "i1", State::kPending, T(1));
+    ASSERT_TRUE(Insert(r));
+
+    FleetImport changed = TestFleet();
+    changed.clusters[0].cluster_name = "renamed";
+    changed.hosts[0].gpu_slots = 16;
+    changed.clusters[0].gpu_worker_nodes[0].host_name = "h6";
+    changed.clusters[0].gpu_worker_nodes[0].instance_name = "other-name";
+    changed.clusters[0].gpu_worker_nodes[0].num_gpus = 2;
+    changed.hosts.push_back({"h7", 4, 0, false, {}});
+    changed.clusters[0].gpu_worker_nodes.push_back(test_support::TestInstance("i5", "c1", "h7", 4));
+    changed.clusters.push_back({"c3", "cluster three", "Ready", {}});
+    changed.clusters.back().gpu_worker_nodes.push_back(
+        test_support::TestInstance("k1", "c3", "h6", 2));
+    ASSERT_TRUE(Write([changed](Txn& txn) { return txn.ImportFleet(changed); }));
+
+    auto c1 = ReadOk<std::optional<model::Cluster>>([](Reader& r) { return r.GetCluster("c1"); });
+    ASSERT_TRUE(c1);
+    EXPECT_EQ(c1->cluster_name, "cluster one");
+    ASSERT_EQ(c1->gpu_worker_nodes.size(), 5u);
+    const model::Instance& i1 = c1->gpu_worker_nodes[0];
+    EXPECT_EQ(i1.instance_id, "i1");
+    EXPECT_EQ(i1.instance_name, "i1-name");
+    EXPECT_EQ(i1.host_name, "h1");
+    EXPECT_EQ(i1.num_gpus, 8);
+    ASSERT_TRUE(i1.latest_remediation);
+    EXPECT_EQ(i1.latest_remediation->id, "r-1");
+    EXPECT_EQ(c1->gpu_worker_nodes[4].instance_id, "i5");
+
+    auto hosts = ReadOk<std::vector<model::Host>>([](Reader& r) { return r.ListHosts(); });
+    ASSERT_EQ(hosts.size(), 7u);
+    EXPECT_EQ(hosts[0].gpu_slots, 8);
+    EXPECT_EQ(hosts[5].instances, std::vector<std::string>{"k1"});
+    EXPECT_EQ(hosts[6].host_name, "h7");
+    EXPECT_EQ(hosts[6].instances, std::vector<std::string>{"i5"});
+    EXPECT_TRUE(ReadOk<bool>([](Reader& r) { return r.HasCluster("c3"); }));
+    EXPECT_TRUE(Active("i1"));
+}
+
+// ---- Remediations -------------------------------------------------------------------------
+
+TEST_P(StoreContract, InsertThenGetRoundTripsEveryField) {
+    const Remediation r = Full("0190a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b", "i2");
+    ASSERT_TRUE(Insert(r));
+    auto got = Get(r.id);
+    ASSERT_TRUE(got);
+    ExpectSameRemediation(*got, r);
+}
+
+TEST_P(StoreContract, InsertThenGetKeepsUnsetFieldsUnset) {
+    Remediation r = MakeRemediation("r-min", "i1", State::kPending, T(3, 999999));
+    r.instance_name = "";
+    ASSERT_TRUE(Insert(r));
+    auto got = Get("r-min");
+    ASSERT_TRUE(got);
+    ExpectSameRemediation(*got, r);
+    EXPECT_FALSE(got->review_time);
+    EXPECT_FALSE(got->start_time);
+    EXPECT_FALSE(got->end_time);
+    EXPECT_EQ(got->reason, "");
+}
+
+TEST_P(StoreContract, GetOfUnknownIdIsEmpty) {
+    EXPECT_FALSE(Get("nope"));
+    EXPECT_FALSE(Active("i1"));
+    EXPECT_FALSE(Active("unknown-instance"));
+}
+
+TEST_P(StoreContract, InsertOfAnExistingIdFailsAndKeepsTheFirst) {
+    const Remediation first = MakeRemediation("dup", "i1", State::kSucceeded, T(1));
+    ASSERT_TRUE(Insert(first));
+    Remediation second = MakeRemediation("dup", "i2", State::kCancelled, T(2));
+    second.reason = "second";
+    EXPECT_FALSE(Insert(second));
+    auto got = Get("dup");
+    ASSERT_TRUE(got);
+    ExpectSameRemediation(*got, first);
+}
+
+TEST_P(StoreContract, InsertRecordsTheInstancesLatestRemediation) {
+    ASSERT_TRUE(Insert(MakeRemediation("old", "i3", State::kSucceeded, T(1))));
+    ASSERT_TRUE(Insert(MakeRemediation("new", "i3", State::kPending, T(2))));
+    auto c1 = ReadOk<std::optional<model::Cluster>>([](Reader& r) { return r.GetCluster("c1"); });
+    ASSERT_TRUE(c1);
+    const model::Instance& i3 = c1->gpu_worker_nodes[2];
+    ASSERT_EQ(i3.instance_id, "i3");
+    ASSERT_TRUE(i3.latest_remediation);
+    EXPECT_EQ(i3.latest_remediation->id, "new");
+    EXPECT_EQ(i3.latest_remediation->state, State::kPending);
+    EXPECT_FALSE(c1->gpu_worker_nodes[0].latest_remediation);
+}
+
+TEST_P(StoreContract, UpdateWithTheExpectedStateWritesEveryField) {
+    const Remediation pending = MakeRemediation("r-1", "i1", State::kPending, T(1));
+    ASSERT_TRUE(Insert(pending));
+    Remediation changed = Full("r-1", "i1");
+    changed.create_time = pending.create_time;
+    changed.state = State::kRunning;
+    changed.end_time.reset();
+    ASSERT_TRUE(Update(changed, State::kPending));
+    auto got = Get("r-1");
+    ASSERT_TRUE(got);
+    ExpectSameRemediation(*got, changed);
+    ASSERT_TRUE(Active("i1"));
+    EXPECT_EQ(Active("i1")->state, State::kRunning);
+}
+
+TEST_P(StoreContract, UpdateWithAnotherExpectedStateIsAbortedAndChangesNothing) {
+    const Remediation pending = MakeRemediation("r-1", "i1", State::kPending, T(1));
+    ASSERT_TRUE(Insert(pending));
+    Remediation cancelled = pending;
+    cancelled.state = State::kCancelled;
+    cancelled.update_time = cancelled.create_time + std::chrono::seconds(5);
+    cancelled.end_time = cancelled.update_time;
+    for (State wrong : {State::kPendingApproval, State::kRunning, State::kCancelled}) {
+        Status s = Update(cancelled, wrong);
+        ASSERT_FALSE(s) << int(wrong);
+        EXPECT_EQ(s.error().code, Code::kAborted);
+    }
+    auto got = Get("r-1");
+    ASSERT_TRUE(got);
+    ExpectSameRemediation(*got, pending);
+}
+
+TEST_P(StoreContract, UpdateOfAnUnknownIdIsAborted) {
+    Status s = Update(MakeRemediation("ghost", "i1", State::kRunning, T(1)), State::kPending);
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().code, Code::kAborted);
+    EXPECT_FALSE(Get("ghost"));
+}
+
+TEST_P(StoreContract, CompareAndSetLetsExactlyOneOfTwoRacersWin) {
+    ASSERT_TRUE(Insert(MakeRemediation("r-1", "i1", State::kPending, T(1))));
+    Remediation cancel = MakeRemediation("r-1", "i1", State::kCancelled, T(1));
+    Remediation run = MakeRemediation("r-1", "i1", State::kRunning, T(1));
+    std::promise<Status> a;
+    std::promise<Status> b;
+    store_->Write([cancel](Txn& txn) { return txn.UpdateRemediation(cancel, State::kPending); },
+                  [&a](Status s) { a.set_value(s); });
+    store_->Write([run](Txn& txn) { return txn.UpdateRemediation(run, State::kPending); },
+                  [&b](Status s) { b.set_value(s); });
+    const Status first = a.get_future().get();
+    const Status second = b.get_future().get();
+    EXPECT_NE(first.ok(), second.ok());
+    const Status& loser = first.ok() ? second : first;
+    EXPECT_EQ(loser.error().code, Code::kAborted);
+    EXPECT_EQ(StateOf("r-1"), first.ok() ? State::kCancelled : State::kRunning);
+}
+
+// API.md 1: at most one active remediation per instance, whatever the caller checked.
+TEST_P(StoreContract, SecondActiveRemediationOfAnInstanceIsRefused) {
+    for (State active : {State::kPendingApproval, State::kPending, State::kQuarantining,
+                         State::kQuarantined, State::kRunning}) {
+        const std::string first_id = "first-" + std::to_string(int(active));
+        const std::string second_id = "second-" + std::to_string(int(active));
+        Remediation first = MakeRemediation(first_id, "i1", active, T(int(active)));
+        ASSERT_TRUE(Insert(first)) << int(active);
+        EXPECT_FALSE(Insert(MakeRemediation(second_id, "i1", State::kPending, T(20))))
+            << int(active);
+        EXPECT_FALSE(Get(second_id)) << int(active);
+        EXPECT_EQ(ActiveId("i1"), first_id);
+        // Ending the first frees the instance for the next round.
+        Remediation ended = first;
+        ended.state = State::kFailed;
+        ended.end_time = ended.update_time;
+        ASSERT_TRUE(Update(ended, active));
+        EXPECT_FALSE(Active("i1"));
+    }
+}
+
+TEST_P(StoreContract, ReactivatingWhileAnotherIsActiveIsRefused) {
+    const Remediation old = MakeRemediation("old", "i1", State::kCancelled, T(1));
+    ASSERT_TRUE(Insert(old));
+    ASSERT_TRUE(Insert(MakeRemediation("current", "i1", State::kPending, T(2))));
+    Remediation revived = old;
+    revived.state = State::kPending;
+    revived.end_time.reset();
+    EXPECT_FALSE(Update(revived, State::kCancelled));
+    EXPECT_EQ(StateOf("old"), State::kCancelled);
+    EXPECT_EQ(ActiveId("i1"), "current");
+}
+
+TEST_P(StoreContract, TerminalRemediationsAreNotActive) {
+    int n = 0;
+    for (State terminal :
+         {State::kSucceeded, State::kFailed, State::kCancelled, State::kAutoResolved}) {
+        ASSERT_TRUE(Insert(MakeRemediation("t" + std::to_string(n), "i2", terminal, T(n))));
+        ++n;
+    }
+    EXPECT_FALSE(Active("i2"));
+    ASSERT_TRUE(Insert(MakeRemediation("live", "i2", State::kPendingApproval, T(10))));
+    EXPECT_EQ(ActiveId("i2"), "live");
+    EXPECT_FALSE(Active("i1"));  // other instances are not affected
+    ASSERT_TRUE(Insert(MakeRemediation("live-i1", "i1", State::kPending, T(11))));
+}
+
+// ---- Listing ------------------------------------------------------------------------------
+
+constexpr State kTerminal[] = {State::kSucceeded, State::kFailed, State::kCancelled,
+                               State::kAutoResolved};
+
+// 30 remediations in c1 over i1..i4 with ties on both times, ids whose order differs from
+// insertion order, and every mode, trigger and state; 3 more in c2.
+std::vector<Remediation> ListingData() {
+    std::vector<Remediation> all;
+    for (int k = 0; k < 30; ++k) {
+        char id[8];
+        std::snprintf(id, sizeof id, "r%02d", (k * 13) % 30);
+        const std::string instance = "i" + std::to_string(k % 4 + 1);
+        State state = kTerminal[k % 4];
+        if (k >= 26) {
+            constexpr State kActive[] = {State::kPending, State::kRunning,
+                                         State::kPendingApproval, State::kQuarantined};
+            state = kActive[k - 26];
+        }
+        Remediation r = MakeRemediation(id, instance, state, T(k / 3));
+        r.update_time = T(100 + (k * 7) % 5);
+        r.mode = model::kAllModes[k % 5];
+        r.trigger = k % 3 == 0 ? Trigger::kAutomated : Trigger::kManual;
+        all.push_back(r);
+    }
+    for (int k = 0; k < 3; ++k) {
+        all.push_back(MakeRemediation("s" + std::to_string(k), "j1", State::kSucceeded, T(k)));
+    }
+    return all;
+}
+
+class StoreListing : public StoreContract {
+protected:
+    void SetUp() override {
+        StoreContract::SetUp();
+        if (IsSkipped() || HasFatalFailure()) return;
+        data_ = ListingData();
+        ASSERT_TRUE(Write([this](Txn& txn) -> Status {
+            for (const auto& r : data_) NR_RETURN_IF_ERROR(txn.InsertRemediation(r));
+            return OkStatus();
+        }));
+    }
+
+    static int64_t Key(const Remediation& r, OrderField order) {
+        return ToMicros(order == OrderField::kCreateTime ? r.create_time : r.update_time);
+    }
+
+    // The ids `q` selects, in its order, computed here from data_.
+    std::vector<std::string> Expected(const ListQuery& q) const {
+        auto any_of = [](const auto& values, auto v) {
+            return values.empty() || std::find(values.begin(), values.end(), v) != values.end();
+        };
+        std::vector<Remediation> rows;
+        for (const auto& r : data_) {
+            if (r.cluster_id != q.cluster_id) continue;
+            if (!q.instance_id.empty() && r.instance_id != q.instance_id) continue;
+            if (!any_of(q.states, r.state) || !any_of(q.modes, r.mode) ||
+                !any_of(q.triggers, r.trigger)) {
+                continue;
+            }
+            rows.push_back(r);
+        }
+        std::sort(rows.begin(), rows.end(), [&](const Remediation& a, const Remediation& b) {
+            auto ka = std::make_pair(Key(a, q.order), a.id);
+            auto kb = std::make_pair(Key(b, q.order), b.id);
+            return q.descending ? kb < ka : ka < kb;
+        });
+        std::vector<std::string> ids;
+        for (const auto& r : rows) ids.push_back(r.id);
+        return ids;
+    }
+
+    // Walks every page of `q`, page sizes taken in turn from `sizes`.
+    std::vector<std::string> Walk(ListQuery q, std::vector<int> sizes) {
+        std::vector<std::string> ids;
+        q.after.reset();
+        for (size_t page = 0; page < 200; ++page) {
+            q.limit = sizes[page % sizes.size()];
+            const RemediationPage got = List(q);
+            EXPECT_LE(got.remediations.size(), size_t(q.limit));
+            for (const auto& r : got.remediations) ids.push_back(r.id);
+            if (!got.has_next) return ids;
+            EXPECT_EQ(got.remediations.size(), size_t(q.limit)) << "a short page with has_next";
+            if (got.remediations.empty()) break;
+            const Remediation& last = got.remediations.back();
+            q.after = Cursor{Key(last, q.order), last.id};
+        }
+        ADD_FAILURE() << "paging did not end";
+        return ids;
+    }
+
+    std::vector<Remediation> data_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreListing, ::testing::ValuesIn(Backends()),
+                         [](const ::testing::TestParamInfo<Backend>& info) {
+                             return info.param.name;
+                         });
+
+TEST_P(StoreListing, TheDataHasTiesOnBothOrderKeys) {
+    std::set<int64_t> creates;
+    std::set<int64_t> updates;
+    for (const auto& r : data_) {
+        if (r.cluster_id != "c1") continue;
+        creates.insert(Key(r, OrderField::kCreateTime));
+        updates.insert(Key(r, OrderField::kUpdateTime));
+    }
+    EXPECT_LT(creates.size(), 30u);
+    EXPECT_LT(updates.size(), 30u);
+}
+
+TEST_P(StoreListing, WalksEveryOrderWithTiesBrokenById) {
+    for (OrderField order : {OrderField::kCreateTime, OrderField::kUpdateTime}) {
+        for (bool descending : {true, false}) {
+            ListQuery q;
+            q.cluster_id = "c1";
+            q.order = order;
+            q.descending = descending;
+            const auto expected = Expected(q);
+            ASSERT_EQ(expected.size(), 30u);
+            for (const std::vector<int>& sizes :
+                 std::vector<std::vector<int>>{{1}, {4}, {7}, {30}, {1000}, {2, 9, 1}}) {
+                EXPECT_EQ(Walk(q, sizes), expected)
+                    << (order == OrderField::kCreateTime ? "create_time" : "update_time")
+                    << (descending ? " desc" : " asc") << ", first page size " << sizes[0];
+            }
+        }
+    }
+}
+
+TEST_P(StoreListing, FiltersByStateModeAndTrigger) {
+    std::vector<ListQuery> queries(6);
+    for (auto& q : queries) q.cluster_id = "c1";
+    queries[0].states = {State::kSucceeded, State::kFailed};
+    queries[1].states = {State::kPending};
+    queries[2].modes = {Mode::kHostPowerCycle, Mode::kVmOnly};
+    queries[3].triggers = {Trigger::kAutomated};
+    queries[4].states = {State::kCancelled, State::kRunning};
+    queries[4].modes = {Mode::kHostAware, Mode::kRebootVm, Mode::kEvictWithoutReplacement};
+    queries[4].triggers = {Trigger::kManual};
+    queries[5].states = {State::kQuarantining};  // matches nothing
+    for (size_t i = 0; i < queries.size(); ++i) {
+        for (bool descending : {true, false}) {
+            queries[i].descending = descending;
+            const auto expected = Expected(queries[i]);
+            if (i < 5) EXPECT_FALSE(expected.empty()) << "query " << i;
+            EXPECT_EQ(Walk(queries[i], {3}), expected) << "query " << i;
+        }
+    }
+}
+
+TEST_P(StoreListing, ScopesToTheClusterAndInstance) {
+    ListQuery q;
+    q.cluster_id = "c1";
+    q.instance_id = "i2";
+    const auto expected = Expected(q);
+    EXPECT_EQ(expected.size(), 8u);
+    EXPECT_EQ(Walk(q, {3}), expected);
+
+    ListQuery c2;
+    c2.cluster_id = "c2";
+    EXPECT_EQ(Walk(c2, {2}), (std::vector<std::string>{"s2", "s1", "s0"}));
+
+    ListQuery wrong_cluster;
+    wrong_cluster.cluster_id = "c1";
+    wrong_cluster.instance_id = "j1";
+    EXPECT_TRUE(Walk(wrong_cluster, {10}).empty());
+
+    ListQuery unknown;
+    unknown.cluster_id = "c9";
+    EXPECT_TRUE(Walk(unknown, {10}).empty());
+}
+
+TEST_P(StoreListing, HasNextOnlyWhenMoreRowsFollow) {
+    ListQuery q;
+    q.cluster_id = "c1";
+    q.limit = 30;
+    EXPECT_FALSE(List(q).has_next);
+    EXPECT_EQ(List(q).remediations.size(), 30u);
+    q.limit = 29;
+    EXPECT_TRUE(List(q).has_next);
+    EXPECT_EQ(List(q).remediations.size(), 29u);
+    q.limit = 1;
+    const RemediationPage one = List(q);
+    EXPECT_TRUE(one.has_next);
+    ASSERT_EQ(one.remediations.size(), 1u);
+    // Exactly 10 + 10 + 10: the third page is full and has no next.
+    q.limit = 10;
+    q.after.reset();
+    int pages = 0;
+    while (true) {
+        const RemediationPage page = List(q);
+        ++pages;
+        ASSERT_EQ(page.remediations.size(), 10u);
+        if (!page.has_next) break;
+        ASSERT_LT(pages, 3);
+        const auto& last = page.remediations.back();
+        q.after = Cursor{ToMicros(last.create_time), last.id};
+    }
+    EXPECT_EQ(pages, 3);
+}
+
+TEST_P(StoreListing, AfterTheLastRowIsAnEmptyPage) {
+    ListQuery q;
+    q.cluster_id = "c1";
+    q.descending = false;
+    q.after = Cursor{ToMicros(T(1000)), "zzz"};
+    const RemediationPage page = List(q);
+    EXPECT_TRUE(page.remediations.empty());
+    EXPECT_FALSE(page.has_next);
+}
+
+TEST_P(StoreListing, ReturnsWholeRemediations) {
+    ListQuery q;
+    q.cluster_id = "c1";
+    q.limit = 1000;
+    const RemediationPage page = List(q);
+    std::map<std::string, Remediation> by_id;
+    for (const auto& r : data_) by_id[r.id] = r;
+    for (const auto& r : page.remediations) ExpectSameRemediation(r, by_id.at(r.id));
+}
+
+// ---- Events -------------------------------------------------------------------------------
+
+TEST_P(StoreContract, EventsComeBackInAppendOrderWithEveryField) {
+    ASSERT_TRUE(Insert(MakeRemediation("r-1", "i1", State::kPending, T(1))));
+    ASSERT_TRUE(Insert(MakeRemediation("r-2", "i2", State::kPending, T(1))));
+    const std::vector<RemediationEvent> events = {
+        {T(5), "state_change", State::kPending, "", "alice", "created REMEDIATION_MODE_VM_ONLY"},
+        {T(5), "step", std::nullopt, "cordon", "engine", ""},
+        {T(4, 7), "step", std::nullopt, "drain", "", "took \"long\""},  // earlier time, later
+        {T(9), "state_change", State::kFailed, "", "engine", "no capacity"},
+    };
+    ASSERT_TRUE(Write([&](Txn& txn) -> Status {
+        NR_RETURN_IF_ERROR(txn.AppendEvent("r-1", events[0]));
+        NR_RETURN_IF_ERROR(txn.AppendEvent("r-2", {T(6), "step", std::nullopt, "x", "y", "z"}));
+        return txn.AppendEvent("r-1", events[1]);
+    }));
+    ASSERT_TRUE(Write([&](Txn& txn) { return txn.AppendEvent("r-1", events[2]); }));
+    ASSERT_TRUE(Write([&](Txn& txn) { return txn.AppendEvent("r-1", events[3]); }));
+    const auto got = Events("r-1");
+    ASSERT_EQ(got.size(), events.size());
+    for (size_t i = 0; i < events.size(); ++i) {
+        EXPECT_EQ(got[i].time, events[i].time) << i;
+        EXPECT_EQ(got[i].type, events[i].type) << i;
+        EXPECT_EQ(got[i].state, events[i].state) << i;
+        EXPECT_EQ(got[i].step, events[i].step) << i;
+        EXPECT_EQ(got[i].actor, events[i].actor) << i;
+        EXPECT_EQ(got[i].detail, events[i].detail) << i;
+    }
+    const auto other = Events("r-2");
+    ASSERT_EQ(other.size(), 1u);
+    EXPECT_EQ(other[0].step, "x");
+    EXPECT_TRUE(Events("unknown").empty());
+}
+
+// ---- Tokens and settings ------------------------------------------------------------------
+
+TEST_P(StoreContract, TokensAreFoundByHash) {
+    EXPECT_FALSE(ReadOk<bool>([](Reader& r) { return r.HasAnyToken(); }));
+    ASSERT_TRUE(Write([](Txn& txn) -> Status {
+        NR_RETURN_IF_ERROR(txn.InsertToken("hash-admin", {"root", Role::kAdmin, {}}));
+        NR_RETURN_IF_ERROR(txn.InsertToken("hash-op", {"ops", Role::kOperator, {"c1", "c2"}}));
+        NR_RETURN_IF_ERROR(txn.InsertToken("hash-view", {"viewer", Role::kViewer, {"c2"}}));
+        return txn.InsertToken("hash-approve", {"boss", Role::kApprover, {}});
+    }));
+    EXPECT_TRUE(ReadOk<bool>([](Reader& r) { return r.HasAnyToken(); }));
+    auto find = [&](const std::string& hash) {
+        return ReadOk<std::optional<TokenRecord>>([&](Reader& r) { return r.FindToken(hash); });
+    };
+    auto admin = find("hash-admin");
+    ASSERT_TRUE(admin);
+    EXPECT_EQ(admin->name, "root");
+    EXPECT_EQ(admin->role, Role::kAdmin);
+    EXPECT_TRUE(admin->clusters.empty());
+    auto op = find("hash-op");
+    ASSERT_TRUE(op);
+    EXPECT_EQ(op->role, Role::kOperator);
+    EXPECT_EQ(op->clusters, (std::vector<std::string>{"c1", "c2"}));
+    EXPECT_EQ(find("hash-view").value_or(TokenRecord{}).clusters, std::vector<std::string>{"c2"});
+    EXPECT_EQ(find("hash-approve").value_or(TokenRecord{}).role, Role::kApprover);
+    EXPECT_FALSE(find("hash-unknown"));
+    EXPECT_FALSE(find(""));
+}
+
+TEST_P(StoreContract, TokenHashesAreUnique) {
+    ASSERT_TRUE(Write([](Txn& txn) { return txn.InsertToken("h", {"a", Role::kAdmin, {}}); }));
+    EXPECT_FALSE(Write([](Txn& txn) { return txn.InsertToken("h", {"b", Role::kViewer, {}}); }));
+    auto found = ReadOk<std::optional<TokenRecord>>([](Reader& r) { return r.FindToken("h"); });
+    ASSERT_TRUE(found);
+    EXPECT_EQ(found->name, "a");
+}
+
+TEST_P(StoreContract, SettingsAreSetOverwrittenAndRead) {
+    EXPECT_FALSE(Setting("engine.paused"));
+    ASSERT_TRUE(Write([](Txn& txn) { return txn.PutSetting("engine.paused", "true"); }));
+    EXPECT_EQ(Setting("engine.paused"), "true");
+    ASSERT_TRUE(Write([](Txn& txn) { return txn.PutSetting("engine.paused", "false"); }));
+    EXPECT_EQ(Setting("engine.paused"), "false");
+    ASSERT_TRUE(Write([](Txn& txn) { return txn.PutSetting("empty", ""); }));
+    EXPECT_EQ(Setting("empty"), "");
+    EXPECT_FALSE(Setting("other"));
+}
+
+// ---- Transactions and group commit --------------------------------------------------------
+
+TEST_P(StoreContract, WriteAndWaitReturnsTheWorksStatusAndRollsBackAFailure) {
+    Status failed = Write([](Txn& txn) -> Status {
+        NR_RETURN_IF_ERROR(txn.PutSetting("k", "from-failed"));
+        NR_RETURN_IF_ERROR(txn.InsertRemediation(MakeRemediation("r-f", "i1", State::kPending,
+                                                                 T(1))));
+        return FailedPrecondition("rules said no");
+    });
+    ASSERT_FALSE(failed);
+    EXPECT_EQ(failed.error().code, Code::kFailedPrecondition);
+    EXPECT_EQ(failed.error().message, "rules said no");
+    EXPECT_FALSE(Setting("k"));
+    EXPECT_FALSE(Get("r-f"));
+    EXPECT_FALSE(Active("i1"));
+    // The instance's latest remediation pointer was rolled back too.
+    auto c1 = ReadOk<std::optional<model::Cluster>>([](Reader& r) { return r.GetCluster("c1"); });
+    ASSERT_TRUE(c1 && !c1->gpu_worker_nodes.empty());
+    EXPECT_FALSE(c1->gpu_worker_nodes[0].latest_remediation);
+
+    EXPECT_TRUE(Write([](Txn& txn) { return txn.PutSetting("k", "ok"); }));
+    EXPECT_EQ(Setting("k"), "ok");
+}
+
+TEST_P(StoreContract, ReadReturnsTheReadsError) {
+    Status s = store_->Read([](Reader&) -> Status { return NotFound("not here"); });
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().code, Code::kNotFound);
+    EXPECT_EQ(s.error().message, "not here");
+    EXPECT_TRUE(store_->Read([](Reader&) { return OkStatus(); }));
+}
+
+TEST_P(StoreContract, WorkSeesItsOwnAndEarlierChangesOfTheBatch) {
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    std::promise<Status> blocker_done;
+    // Holds the writer so the next writes queue up and commit together.
+    store_->Write(
+        [released](Txn&) {
+            released.wait();
+            return OkStatus();
+        },
+        [&](Status s) { blocker_done.set_value(s); });
+    std::promise<Status> first_done;
+    std::promise<std::optional<std::string>> seen;
+    store_->Write([](Txn& txn) { return txn.PutSetting("batch", "first"); },
+                  [&](Status s) { first_done.set_value(s); });
+    store_->Write(
+        [&](Txn& txn) -> Status {
+            NR_ASSIGN_OR_RETURN(auto value, txn.GetSetting("batch"));
+            seen.set_value(value);
+            return OkStatus();
+        },
+        [](Status) {});
+    release.set_value();
+    EXPECT_TRUE(blocker_done.get_future().get());
+    EXPECT_TRUE(first_done.get_future().get());
+    EXPECT_EQ(seen.get_future().get(), "first");
+}
+
+// Many writers, some failing, in shared batches: each failure leaves no trace, every other
+// change commits, and every callback gets its own outcome (store.hpp Write).
+TEST_P(StoreContract, AFailingWorkInABatchRollsBackOnlyItself) {
+    constexpr int kThreads = 4;
+    constexpr int kPerThread = 40;
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    std::promise<void> blocker_done;
+    store_->Write(
+        [released](Txn&) {
+            released.wait();
+            return OkStatus();
+        },
+        [&](Status) { blocker_done.set_value(); });
+
+    std::mutex mu;
+    std::condition_variable cv;
+    int done_count = 0;
+    std::map<std::string, Status> outcomes;
+    auto fails = [](int t, int i) { return (t * kPerThread + i) % 3 == 0; };
+    auto breaks_constraint = [](int t, int i) { return (t * kPerThread + i) % 7 == 0; };
+    std::vector<std::thread> writers;
+    for (int t = 0; t < kThreads; ++t) {
+        writers.emplace_back([&, t] {
+            for (int i = 0; i < kPerThread; ++i) {
+                const std::string key = "k-" + std::to_string(t) + "-" + std::to_string(i);
+                const bool fail = fails(t, i);
+                const bool constraint = breaks_constraint(t, i);
+                store_->Write(
+                    [=](Txn& txn) -> Status {
+                        NR_RETURN_IF_ERROR(txn.PutSetting(key, "v"));
+                        NR_RETURN_IF_ERROR(txn.InsertRemediation(
+                            MakeRemediation("r-" + key, "i3", State::kSucceeded, T(t, i))));
+                        NR_RETURN_IF_ERROR(txn.AppendEvent(
+                            "r-" + key, {T(t, i), "state_change", State::kSucceeded, "", "t",
+                                         key}));
+                        if (constraint) {
+                            // A store error half-way: the id exists already in this change.
+                            NR_RETURN_IF_ERROR(txn.InsertRemediation(
+                                MakeRemediation("r-" + key, "i3", State::kSucceeded, T(t, i))));
+                        }
+                        if (fail) return FailedPrecondition("planned failure " + key);
+                        return OkStatus();
+                    },
+                    [&, key](Status s) {
+                        std::lock_guard lock(mu);
+                        outcomes.emplace(key, s);
+                        ++done_count;
+                        cv.notify_all();
+                    });
+            }
+        });
+    }
+    for (auto& w : writers) w.join();
+    release.set_value();
+    {
+        std::unique_lock lock(mu);
+        ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30),
+                                [&] { return done_count == kThreads * kPerThread; }));
+    }
+    blocker_done.get_future().wait();
+
+    int committed = 0;
+    for (int t = 0; t < kThreads; ++t) {
+        for (int i = 0; i < kPerThread; ++i) {
+            const std::string key = "k-" + std::to_string(t) + "-" + std::to_string(i);
+            const Status& s = outcomes.at(key);
+            if (breaks_constraint(t, i)) {
+                EXPECT_FALSE(s) << key;
+            } else if (fails(t, i)) {
+                ASSERT_FALSE(s) << key;
+                EXPECT_EQ(s.error().code, Code::kFailedPrecondition) << key;
+                EXPECT_EQ(s.error().message, "planned failure " + key);
+            } else {
+                EXPECT_TRUE(s) << key << ": " << s.error().message;
+            }
+            const bool should_exist = s.ok();
+            committed += should_exist ? 1 : 0;
+            EXPECT_EQ(Setting(key).has_value(), should_exist) << key;
+            EXPECT_EQ(Get("r-" + key).has_value(), should_exist) << key;
+            EXPECT_EQ(Events("r-" + key).size(), should_exist ? 1u : 0u) << key;
+        }
+    }
+    EXPECT_GT(committed, 0);
+    EXPECT_LT(committed, kThreads * kPerThread);
+}
+
+// A reply sent from `done` is durable and visible: the change is committed before it runs.
+TEST_P(StoreContract, DoneRunsAfterTheCommitIsVisibleToOtherThreads) {
+    constexpr int kWrites = 20;
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    store_->Write(
+        [released](Txn&) {
+            released.wait();
+            return OkStatus();
+        },
+        [](Status) {});
+    std::mutex mu;
+    std::condition_variable cv;
+    int finished = 0;
+    std::map<std::string, std::optional<std::string>> seen;
+    for (int i = 0; i < kWrites; ++i) {
+        const std::string key = "visible-" + std::to_string(i);
+        const bool fail = i % 4 == 3;
+        store_->Write(
+            [=](Txn& txn) -> Status {
+                NR_RETURN_IF_ERROR(txn.PutSetting(key, "yes"));
+                return fail ? Aborted("no") : OkStatus();
+            },
+            [&, key](Status) {
+                std::optional<std::string> value;
+                std::thread reader([&] {
+                    auto got = ReadValue<std::optional<std::string>>(
+                        *store_, [&](Reader& r) { return r.GetSetting(key); });
+                    if (got) value = *got;
+                });
+                reader.join();
+                std::lock_guard lock(mu);
+                seen[key] = value;
+                ++finished;
+                cv.notify_all();
+            });
+    }
+    release.set_value();
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return finished == kWrites; }));
+    for (int i = 0; i < kWrites; ++i) {
+        const std::string key = "visible-" + std::to_string(i);
+        if (i % 4 == 3) {
+            EXPECT_FALSE(seen[key]) << key;
+        } else {
+            EXPECT_EQ(seen[key], "yes") << key;
+        }
+    }
+}
+
+TEST_P(StoreContract, WritesOfOneThreadApplyInOrder) {
+    std::promise<void> last;
+    for (int i = 0; i < 100; ++i) {
+        store_->Write([i](Txn& txn) { return txn.PutSetting("counter", std::to_string(i)); },
+                      [i, &last](Status) {
+                          if (i == 99) last.set_value();
+                      });
+    }
+    last.get_future().wait();
+    EXPECT_EQ(Setting("counter"), "99");
+}
+
+TEST_P(StoreContract, ReadsNeverSeeHalfAWrite) {
+    ASSERT_TRUE(Write([](Txn& txn) -> Status {
+        NR_RETURN_IF_ERROR(txn.PutSetting("a", "0"));
+        return txn.PutSetting("b", "0");
+    }));
+    std::atomic<bool> stop{false};
+    std::atomic<int> torn{0};
+    std::atomic<int> reads{0};
+    std::vector<std::thread> readers;
+    for (int t = 0; t < 2; ++t) {
+        readers.emplace_back([&] {
+            while (!stop) {
+                std::optional<std::string> a, b;
+                Status s = store_->Read([&](Reader& r) -> Status {
+                    NR_ASSIGN_OR_RETURN(a, r.GetSetting("a"));
+                    std::this_thread::yield();
+                    NR_ASSIGN_OR_RETURN(b, r.GetSetting("b"));
+                    return OkStatus();
+                });
+                if (!s || a != b) ++torn;
+                ++reads;
+            }
+        });
+    }
+    for (int i = 1; i <= 50; ++i) {
+        const std::string v = std::to_string(i);
+        ASSERT_TRUE(Write([v](Txn& txn) -> Status {
+            NR_RETURN_IF_ERROR(txn.PutSetting("a", v));
+            return txn.PutSetting("b", v);
+        }));
+    }
+    stop = true;
+    for (auto& r : readers) r.join();
+    EXPECT_GT(reads.load(), 0);
+    EXPECT_EQ(torn.load(), 0);
+    EXPECT_EQ(Setting("a"), "50");
+}
+
+TEST_P(StoreContract, CloseCommitsEveryQueuedWriteFirst) {
+    constexpr int kWrites = 200;
+    std::atomic<int> ok{0};
+    std::atomic<int> called{0};
+    for (int i = 0; i < kWrites; ++i) {
+        store_->Write([i](Txn& txn) { return txn.PutSetting("q-" + std::to_string(i), "v"); },
+                      [&](Status s) {
+                          ok += s.ok() ? 1 : 0;
+                          ++called;
+                      });
+    }
+    store_->Close();
+    EXPECT_EQ(called.load(), kWrites);
+    EXPECT_EQ(ok.load(), kWrites);
+    ASSERT_NO_FATAL_FAILURE(Reopen());
+    for (int i = 0; i < kWrites; ++i) EXPECT_TRUE(Setting("q-" + std::to_string(i))) << i;
+}
+
+TEST_P(StoreContract, WriteAfterCloseIsUnavailable) {
+    store_->Close();
+    std::optional<Status> got;
+    store_->Write([](Txn& txn) { return txn.PutSetting("late", "v"); },
+                  [&](Status s) { got = s; });
+    ASSERT_TRUE(got) << "done must be called even when the store is closed";
+    ASSERT_FALSE(*got);
+    EXPECT_EQ(got->error().code, Code::kUnavailable);
+    store_->Close();  // closing twice is harmless
+}
+
+TEST_P(StoreContract, EverythingSurvivesAReopen) {
+    const Remediation r = Full("durable-1", "i4");
+    ASSERT_TRUE(Write([&](Txn& txn) -> Status {
+        NR_RETURN_IF_ERROR(txn.InsertRemediation(r));
+        NR_RETURN_IF_ERROR(
+            txn.AppendEvent(r.id, {T(1), "state_change", State::kFailed, "", "engine", "d"}));
+        NR_RETURN_IF_ERROR(txn.InsertToken("durable-hash", {"n", Role::kApprover, {"c2"}}));
+        return txn.PutSetting("engine.paused", "true");
+    }));
+    ASSERT_NO_FATAL_FAILURE(Reopen());
+    auto got = Get("durable-1");
+    ASSERT_TRUE(got);
+    ExpectSameRemediation(*got, r);
+    const auto events = Events("durable-1");
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0].detail, "d");
+    auto token =
+        ReadOk<std::optional<TokenRecord>>([](Reader& rd) { return rd.FindToken("durable-hash"); });
+    ASSERT_TRUE(token);
+    EXPECT_EQ(token->role, Role::kApprover);
+    EXPECT_EQ(Setting("engine.paused"), "true");
+    EXPECT_EQ(ReadOk<std::vector<model::Host>>([](Reader& rd) { return rd.ListHosts(); }).size(),
+              6u);
+    // The store still works after a reopen (the schema is not re-created or re-migrated).
+    ASSERT_TRUE(Write([](Txn& txn) { return txn.ImportFleet(TestFleet()); }));
+    ASSERT_TRUE(Insert(MakeRemediation("after-reopen", "i1", State::kPending, T(50))));
+}
+
+TEST_P(StoreContract, DestroyingTheStoreCommitsLikeClose) {
+    std::atomic<int> called{0};
+    for (int i = 0; i < 20; ++i) {
+        store_->Write([i](Txn& txn) { return txn.PutSetting("d-" + std::to_string(i), "v"); },
+                      [&](Status) { ++called; });
+    }
+    store_.reset();
+    EXPECT_EQ(called.load(), 20);
+    auto reopened = OpenStore(url_);
+    ASSERT_TRUE(reopened) << reopened.error().message;
+    store_ = std::move(reopened).value();
+    for (int i = 0; i < 20; ++i) EXPECT_TRUE(Setting("d-" + std::to_string(i))) << i;
+}
+
+TEST_P(StoreContract, WithoutGroupCommitFailuresAreStillIsolated) {
+    store_->Close();
+    auto opened = OpenStore(url_, StoreOptions{.max_batch = 1});
+    ASSERT_TRUE(opened) << opened.error().message;
+    store_ = std::move(opened).value();
+    std::promise<void> all_done;
+    std::atomic<int> left{10};
+    std::vector<Status> outcomes(10);
+    for (int i = 0; i < 10; ++i) {
+        store_->Write(
+            [i](Txn& txn) -> Status {
+                NR_RETURN_IF_ERROR(txn.PutSetting("nb-" + std::to_string(i), "v"));
+                return i % 2 ? Internal("odd") : OkStatus();
+            },
+            [&, i](Status s) {
+                outcomes[size_t(i)] = s;
+                if (--left == 0) all_done.set_value();
+            });
+    }
+    all_done.get_future().wait();
+    for (int i = 0; i < 10; ++i) {
+        EXPECT_EQ(outcomes[size_t(i)].ok(), i % 2 == 0) << i;
+        EXPECT_EQ(Setting("nb-" + std::to_string(i)).has_value(), i % 2 == 0) << i;
+    }
+}
+
+TEST(OpenStore, RejectsUnknownOrIncompleteUrls) {
+    for (const char* url : {"", "sqlite:", "mysql://localhost/db", "file.db", "SQLITE:x.db"}) {
+        auto opened = OpenStore(url);
+        ASSERT_FALSE(opened) << url;
+        EXPECT_EQ(opened.error().code, Code::kInvalidArgument) << url;
+    }
+}
+
+TEST(OpenStore, UnwritablePathIsAnError) {
+    auto opened = OpenStore("sqlite:/nonexistent-dir/sub/store.db");
+    EXPECT_FALSE(opened);
+}
+
+}  // namespace
+}  // namespace noderepair::storage
