@@ -24,6 +24,7 @@ std::map<std::string, Setter> Setters(Config& c) {
         {"engine.paused", flag(c.engine.paused)},
         {"engine.capacity_wait_s", num(c.engine.capacity_wait_s)},
         {"engine.step_timeout_s", num(c.engine.step_timeout_s)},
+        {"engine.max_parallel", num(c.engine.max_parallel)},
         {"engine.verify_tests",
          [&c](const YAML::Node& n) { c.engine.verify_tests = n.as<std::vector<std::string>>(); }},
         {"automation.auto_resolve_ttl_s", num(c.automation.auto_resolve_ttl_s)},
@@ -71,6 +72,7 @@ Status Check(const Config& c) {
     if (!(c.automation.max_active_fraction >= 0 && c.automation.max_active_fraction <= 1)) {
         return InvalidArgument("config: automation.max_active_fraction must be within 0..1");
     }
+    if (c.engine.max_parallel < 1) return InvalidArgument("config: engine.max_parallel must be >= 1");
     if (c.server.io_threads < 1 || c.server.worker_threads < 0 || c.storage.max_batch < 1) {
         return InvalidArgument(
             "config: server.io_threads and storage.max_batch must be >= 1, "

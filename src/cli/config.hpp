@@ -18,6 +18,7 @@ struct Config {
         int capacity_wait_s = 600;
         int step_timeout_s = 900;
         std::vector<std::string> verify_tests;
+        int max_parallel = 1000;  // remediations worked on at once
     } engine;
 
     struct Automation {

@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 #include "api/api.hpp"
@@ -12,8 +13,10 @@
 #include "auth/tokens.hpp"
 #include "common/time.hpp"
 #include "engine/control.hpp"
+#include "engine/executor.hpp"
 #include "inventory/service.hpp"
 #include "providers/simulated/fleet.hpp"
+#include "providers/simulated/simulated_provider.hpp"
 #include "remediation/service.hpp"
 #include "storage/open.hpp"
 
@@ -25,9 +28,37 @@ int Fail(const std::string& message) {
     return 2;
 }
 
+constexpr const char* kTimingKey = "simulated.timing_ms";
+
+std::string EncodeTiming(const providers::simulated::Timing& t) {
+    std::string out;
+    for (auto ms : {t.cordon, t.drain, t.delete_vm, t.provision_vm, t.boot, t.reboot,
+                    t.power_cycle}) {
+        if (!out.empty()) out += ',';
+        out += std::to_string(ms.count());
+    }
+    return out;
+}
+
+providers::simulated::Timing DecodeTiming(const std::string& text) {
+    providers::simulated::Timing t;
+    std::chrono::milliseconds* fields[] = {&t.cordon, &t.drain,  &t.delete_vm,  &t.provision_vm,
+                                           &t.boot,   &t.reboot, &t.power_cycle};
+    size_t start = 0;
+    for (auto* field : fields) {
+        if (start > text.size()) break;
+        size_t comma = text.find(',', start);
+        if (comma == std::string::npos) comma = text.size();
+        *field = std::chrono::milliseconds(std::atoll(text.substr(start, comma - start).c_str()));
+        start = comma + 1;
+    }
+    return t;
+}
+
 // Imports the fleet into the store: the file, the demo, or (with neither, on an empty
-// database) the demo, so a bare `serve` has something to show.
-Status ImportFleet(storage::Store& store, const ServeFlags& flags) {
+// database) the demo, so a bare `serve` has something to show. Returns the simulated
+// timings: the fleet's, or those stored by the last start that had a fleet.
+Result<providers::simulated::Timing> ImportFleet(storage::Store& store, const ServeFlags& flags) {
     std::optional<providers::simulated::Fleet> fleet;
     if (!flags.fleet_file.empty()) {
         NR_ASSIGN_OR_RETURN(fleet, providers::simulated::LoadFleetFile(flags.fleet_file));
@@ -42,9 +73,20 @@ Status ImportFleet(storage::Store& store, const ServeFlags& flags) {
         }));
         if (empty) fleet = providers::simulated::DemoFleet();
     }
-    if (!fleet) return OkStatus();
-    return store.WriteAndWait(
-        [&](storage::Txn& txn) { return txn.ImportFleet(fleet->inventory); });
+    if (!fleet) {
+        providers::simulated::Timing timing;
+        NR_RETURN_IF_ERROR(store.Read([&](storage::Reader& reader) -> Status {
+            NR_ASSIGN_OR_RETURN(auto stored, reader.GetSetting(kTimingKey));
+            if (stored) timing = DecodeTiming(*stored);
+            return OkStatus();
+        }));
+        return timing;
+    }
+    NR_RETURN_IF_ERROR(store.WriteAndWait([&](storage::Txn& txn) -> Status {
+        NR_RETURN_IF_ERROR(txn.ImportFleet(fleet->inventory));
+        return txn.PutSetting(kTimingKey, EncodeTiming(fleet->timing));
+    }));
+    return fleet->timing;
 }
 
 // Prints an admin token when the database has none, so a first start can be used at once.
@@ -84,7 +126,8 @@ int Serve(const ServeFlags& flags) {
 
     auto store = storage::OpenStore(config.db, {config.storage.max_batch});
     if (!store) return Fail(store.error().message);
-    if (Status s = ImportFleet(**store, flags); !s) return Fail(s.error().message);
+    auto timing = ImportFleet(**store, flags);
+    if (!timing) return Fail(timing.error().message);
     if (config.engine.paused) {
         Status paused = (*store)->WriteAndWait(
             [](storage::Txn& txn) { return txn.PutSetting("engine.paused", "true"); });
@@ -98,6 +141,13 @@ int Serve(const ServeFlags& flags) {
     inventory::InventoryService inventory(**store);
     engine::EngineControl engine(**store);
     auth::RateLimiter rate_limiter(config.server.rate_limit_per_token_rps, clock);
+    providers::simulated::SimulatedProvider provider(*timing);
+    engine::Executor executor(
+        **store, provider, engine, clock, [&remediations] { return remediations.NextTimestamp(); },
+        {.max_parallel = config.engine.max_parallel,
+         .step_timeout = std::chrono::seconds(config.engine.step_timeout_s),
+         .capacity_wait = std::chrono::seconds(config.engine.capacity_wait_s)});
+    if (Status started = executor.Start(); !started) return Fail(started.error().message);
     {
         api::Api api({**store, authenticator, remediations, inventory, engine, rate_limiter},
                      config.server.worker_threads);
@@ -122,6 +172,8 @@ int Serve(const ServeFlags& flags) {
         // Run() returns only after Shutdown(), so the waiter has finished or is finishing.
         signal_waiter.join();
     }
+    // Every step is committed as it happens; stopping only waits for those in the queue.
+    executor.Stop();
     (*store)->Close();
     std::fprintf(stderr, "noderepair: stopped\n");
     return 0;

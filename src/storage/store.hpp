@@ -54,6 +54,33 @@ struct FleetImport {
     std::vector<model::Host> hosts;        // host_name, gpu_slots
 };
 
+// The engine's durable progress on one remediation (DESIGN.md 3): which step of the mode's
+// workflow it is at and the provider operation that step started.
+struct EngineJob {
+    std::string remediation_id;
+    int step = 0;             // index into the mode's workflow
+    bool started = false;     // the step's operation was started; `handle` names it
+    std::string handle;
+    int attempts = 0;         // failed tries of the current step
+    Timestamp step_started;   // when the current step began (timeouts, capacity wait)
+    Timestamp next_check;     // when the engine should look at it again
+    std::string source_host;  // where the VM ran when the remediation was claimed
+    std::string target_host;  // where its replacement is reserved
+    int num_gpus = 0;
+};
+
+// One operation of the simulated provider, kept so a retry or a restart finds it again.
+struct SimOperation {
+    std::string key;  // the engine step's idempotency key
+    std::string action;
+    std::string instance_id;
+    std::string host;
+    std::string target_host;
+    int num_gpus = 0;
+    Timestamp ready_at;
+    bool applied = false;
+};
+
 // Reads. Every method sees one consistent snapshot when called inside a transaction.
 class Reader {
 public:
@@ -75,6 +102,11 @@ public:
     virtual Result<std::optional<TokenRecord>> FindToken(const std::string& token_hash) = 0;
     virtual Result<bool> HasAnyToken() = 0;
     virtual Result<std::optional<std::string>> GetSetting(const std::string& key) = 0;
+    // Ids of remediations in `state`, oldest first.
+    virtual Result<std::vector<std::string>> ListOldestInState(model::State state,
+                                                               int limit) = 0;
+    virtual Result<std::vector<EngineJob>> ListEngineJobs() = 0;
+    virtual Result<std::optional<EngineJob>> GetEngineJob(const std::string& remediation_id) = 0;
 };
 
 // Reads and writes inside one transaction of the writer.
@@ -92,6 +124,28 @@ public:
     virtual Status PutSetting(const std::string& key, const std::string& value) = 0;
     // Adds clusters, hosts and instances not yet stored; keeps the stored state of the rest.
     virtual Status ImportFleet(const FleetImport& fleet) = 0;
+
+    virtual Status PutEngineJob(const EngineJob& job) = 0;
+    virtual Status DeleteEngineJob(const std::string& remediation_id) = 0;
+
+    // Placement, for providers that keep the fleet in the database.
+    virtual Status SetHostCordoned(const std::string& host_name, bool cordoned) = 0;
+    // Moves an instance's VM to `host_name` (empty: no VM) with a node status.
+    virtual Status SetInstancePlacement(const std::string& instance_id,
+                                        const std::string& host_name,
+                                        const std::string& status) = 0;
+    virtual Status SetInstanceStatus(const std::string& instance_id,
+                                     const std::string& status) = 0;
+    // A host that is not cordoned, is not `exclude_host`, and has `num_gpus` slots free after
+    // its VMs and reservations; the one with most room first.
+    virtual Result<std::optional<std::string>> FindHostWithRoom(int num_gpus,
+                                                                const std::string& exclude_host) = 0;
+    // Slots held on a host for an instance's replacement VM: at most one per instance.
+    virtual Status PutReservation(const std::string& instance_id, const std::string& host_name,
+                                  int num_gpus) = 0;
+    virtual Status DeleteReservation(const std::string& instance_id) = 0;
+    virtual Result<std::optional<SimOperation>> GetSimOperation(const std::string& key) = 0;
+    virtual Status PutSimOperation(const SimOperation& op) = 0;
 };
 
 using TxnWork = std::function<Status(Txn&)>;

@@ -10,7 +10,7 @@ using model::Remediation;
 using model::State;
 
 // Versioned migrations: entry i takes the schema from version i to i+1. Append only.
-constexpr std::array<const char*, 1> kMigrations = {
+constexpr std::array<const char*, 2> kMigrations = {
     R"sql(
 CREATE TABLE clusters(
     cluster_id TEXT PRIMARY KEY,
@@ -84,6 +84,39 @@ CREATE TABLE tokens(
 CREATE TABLE settings(
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
+) WITHOUT ROWID;
+)sql",
+    // 2: the engine's jobs, slot reservations and the simulated provider's operations.
+    R"sql(
+CREATE INDEX remediations_working ON remediations(state, create_time)
+    WHERE state IN (2, 3, 4, 5);
+CREATE TABLE engine_jobs(
+    remediation_id TEXT PRIMARY KEY,
+    step INTEGER NOT NULL,
+    started INTEGER NOT NULL,
+    handle TEXT,
+    attempts INTEGER NOT NULL,
+    step_started INTEGER NOT NULL,
+    next_check INTEGER NOT NULL,
+    source_host TEXT,
+    target_host TEXT,
+    num_gpus INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE reservations(
+    instance_id TEXT PRIMARY KEY,
+    host_name TEXT NOT NULL REFERENCES hosts(host_name),
+    num_gpus INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX reservations_by_host ON reservations(host_name);
+CREATE TABLE sim_operations(
+    key TEXT PRIMARY KEY,
+    action TEXT NOT NULL,
+    instance_id TEXT,
+    host_name TEXT,
+    target_host TEXT,
+    num_gpus INTEGER NOT NULL,
+    ready_at INTEGER NOT NULL,
+    applied INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql",
 };
@@ -346,6 +379,20 @@ public:
                 hosts.push_back({stmt.Text(0), int(stmt.Int(1)), 0, stmt.Int(2) != 0, {}});
             }
         }
+        {
+            // Reserved slots are taken too: a replacement VM is on its way there.
+            NR_ASSIGN_OR_RETURN(auto reserved,
+                                conn_.Prepare("SELECT host_name, SUM(num_gpus) FROM "
+                                              "reservations GROUP BY host_name"));
+            while (true) {
+                NR_ASSIGN_OR_RETURN(bool row, reserved.Step());
+                if (!row) break;
+                std::string host_name = reserved.Text(0);
+                for (auto& host : hosts) {
+                    if (host.host_name == host_name) host.used_gpus += int(reserved.Int(1));
+                }
+            }
+        }
         NR_ASSIGN_OR_RETURN(auto stmt,
                             conn_.Prepare("SELECT host_name, instance_id, num_gpus, cluster_id "
                                           "FROM instances WHERE host_name IS NOT NULL ORDER BY "
@@ -493,7 +540,179 @@ public:
         return OkStatus();
     }
 
+    Result<std::vector<std::string>> ListOldestInState(State state, int limit) override {
+        NR_ASSIGN_OR_RETURN(auto stmt,
+                            conn_.Prepare("SELECT id FROM remediations WHERE state = ?1 ORDER "
+                                          "BY create_time LIMIT ?2"));
+        stmt.Bind(1, int64_t(state)).Bind(2, int64_t(limit));
+        std::vector<std::string> ids;
+        while (true) {
+            NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+            if (!row) break;
+            ids.push_back(stmt.Text(0));
+        }
+        return ids;
+    }
+
+    Result<std::vector<EngineJob>> ListEngineJobs() override {
+        NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(std::string(kJobSelect)));
+        std::vector<EngineJob> jobs;
+        while (true) {
+            NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+            if (!row) break;
+            jobs.push_back(ReadJob(stmt));
+        }
+        return jobs;
+    }
+
+    Result<std::optional<EngineJob>> GetEngineJob(const std::string& remediation_id) override {
+        NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(std::string(kJobSelect) +
+                                                     " WHERE remediation_id = ?1"));
+        stmt.Bind(1, remediation_id);
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) return std::optional<EngineJob>();
+        return std::optional<EngineJob>(ReadJob(stmt));
+    }
+
+    Status PutEngineJob(const EngineJob& j) override {
+        NR_ASSIGN_OR_RETURN(
+            auto stmt,
+            conn_.Prepare("INSERT OR REPLACE INTO engine_jobs(remediation_id, step, started, "
+                          "handle, attempts, step_started, next_check, source_host, "
+                          "target_host, num_gpus) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+                          "?10)"));
+        stmt.Bind(1, j.remediation_id)
+            .Bind(2, int64_t(j.step))
+            .Bind(3, int64_t(j.started))
+            .BindOptional(4, j.handle)
+            .Bind(5, int64_t(j.attempts))
+            .Bind(6, ToMicros(j.step_started))
+            .Bind(7, ToMicros(j.next_check))
+            .BindOptional(8, j.source_host)
+            .BindOptional(9, j.target_host)
+            .Bind(10, int64_t(j.num_gpus));
+        return stmt.Run();
+    }
+
+    Status DeleteEngineJob(const std::string& remediation_id) override {
+        NR_ASSIGN_OR_RETURN(auto stmt,
+                            conn_.Prepare("DELETE FROM engine_jobs WHERE remediation_id = ?1"));
+        stmt.Bind(1, remediation_id);
+        return stmt.Run();
+    }
+
+    Status SetHostCordoned(const std::string& host_name, bool cordoned) override {
+        NR_ASSIGN_OR_RETURN(auto stmt,
+                            conn_.Prepare("UPDATE hosts SET cordoned = ?2 WHERE host_name = ?1"));
+        stmt.Bind(1, host_name).Bind(2, int64_t(cordoned));
+        NR_RETURN_IF_ERROR(stmt.Run());
+        if (stmt.Changes() != 1) return NotFound("host " + host_name + " not found");
+        return OkStatus();
+    }
+
+    Status SetInstancePlacement(const std::string& instance_id, const std::string& host_name,
+                                const std::string& status) override {
+        NR_ASSIGN_OR_RETURN(auto stmt,
+                            conn_.Prepare("UPDATE instances SET host_name = ?2, status = ?3 "
+                                          "WHERE instance_id = ?1"));
+        stmt.Bind(1, instance_id).BindOptional(2, host_name).Bind(3, status);
+        NR_RETURN_IF_ERROR(stmt.Run());
+        if (stmt.Changes() != 1) return NotFound("instance " + instance_id + " not found");
+        return OkStatus();
+    }
+
+    Status SetInstanceStatus(const std::string& instance_id, const std::string& status) override {
+        NR_ASSIGN_OR_RETURN(auto stmt,
+                            conn_.Prepare("UPDATE instances SET status = ?2 WHERE instance_id = "
+                                          "?1"));
+        stmt.Bind(1, instance_id).Bind(2, status);
+        return stmt.Run();
+    }
+
+    Result<std::optional<std::string>> FindHostWithRoom(int num_gpus,
+                                                        const std::string& exclude) override {
+        NR_ASSIGN_OR_RETURN(
+            auto stmt,
+            conn_.Prepare(
+                "SELECT h.host_name, h.gpu_slots - "
+                "COALESCE((SELECT SUM(num_gpus) FROM instances i WHERE i.host_name = "
+                "h.host_name), 0) - "
+                "COALESCE((SELECT SUM(num_gpus) FROM reservations r WHERE r.host_name = "
+                "h.host_name), 0) AS free FROM hosts h WHERE h.cordoned = 0 AND h.host_name "
+                "!= ?2 AND free >= ?1 ORDER BY free DESC, h.host_name LIMIT 1"));
+        stmt.Bind(1, int64_t(num_gpus)).Bind(2, exclude);
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) return std::optional<std::string>();
+        return std::optional<std::string>(stmt.Text(0));
+    }
+
+    Status PutReservation(const std::string& instance_id, const std::string& host_name,
+                          int num_gpus) override {
+        NR_ASSIGN_OR_RETURN(auto stmt,
+                            conn_.Prepare("INSERT OR REPLACE INTO reservations(instance_id, "
+                                          "host_name, num_gpus) VALUES(?1, ?2, ?3)"));
+        stmt.Bind(1, instance_id).Bind(2, host_name).Bind(3, int64_t(num_gpus));
+        return stmt.Run();
+    }
+
+    Status DeleteReservation(const std::string& instance_id) override {
+        NR_ASSIGN_OR_RETURN(auto stmt,
+                            conn_.Prepare("DELETE FROM reservations WHERE instance_id = ?1"));
+        stmt.Bind(1, instance_id);
+        return stmt.Run();
+    }
+
+    Result<std::optional<SimOperation>> GetSimOperation(const std::string& key) override {
+        NR_ASSIGN_OR_RETURN(auto stmt,
+                            conn_.Prepare("SELECT key, action, instance_id, host_name, "
+                                          "target_host, num_gpus, ready_at, applied FROM "
+                                          "sim_operations WHERE key = ?1"));
+        stmt.Bind(1, key);
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) return std::optional<SimOperation>();
+        SimOperation op{stmt.Text(0),         stmt.Text(1), stmt.Text(2),
+                        stmt.Text(3),         stmt.Text(4), int(stmt.Int(5)),
+                        FromMicros(stmt.Int(6)), stmt.Int(7) != 0};
+        return std::optional<SimOperation>(std::move(op));
+    }
+
+    Status PutSimOperation(const SimOperation& op) override {
+        NR_ASSIGN_OR_RETURN(auto stmt,
+                            conn_.Prepare("INSERT OR REPLACE INTO sim_operations(key, action, "
+                                          "instance_id, host_name, target_host, num_gpus, "
+                                          "ready_at, applied) VALUES(?1, ?2, ?3, ?4, ?5, ?6, "
+                                          "?7, ?8)"));
+        stmt.Bind(1, op.key)
+            .Bind(2, op.action)
+            .BindOptional(3, op.instance_id)
+            .BindOptional(4, op.host)
+            .BindOptional(5, op.target_host)
+            .Bind(6, int64_t(op.num_gpus))
+            .Bind(7, ToMicros(op.ready_at))
+            .Bind(8, int64_t(op.applied));
+        return stmt.Run();
+    }
+
 private:
+    static constexpr const char* kJobSelect =
+        "SELECT remediation_id, step, started, handle, attempts, step_started, next_check, "
+        "source_host, target_host, num_gpus FROM engine_jobs";
+
+    static EngineJob ReadJob(const Statement& s) {
+        EngineJob j;
+        j.remediation_id = s.Text(0);
+        j.step = int(s.Int(1));
+        j.started = s.Int(2) != 0;
+        j.handle = s.Text(3);
+        j.attempts = int(s.Int(4));
+        j.step_started = FromMicros(s.Int(5));
+        j.next_check = FromMicros(s.Int(6));
+        j.source_host = s.Text(7);
+        j.target_host = s.Text(8);
+        j.num_gpus = int(s.Int(9));
+        return j;
+    }
+
     static model::Instance ReadInstance(const Statement& s) {
         model::Instance i;
         i.instance_id = s.Text(0);

@@ -1,0 +1,88 @@
+// The engine (DESIGN.md 3): claims PENDING remediations with a compare-and-set, then drives
+// each through its mode's workflow one step at a time. Every advance is one store
+// transaction that records the step and (for the simulated provider) its effect, so a crash at
+// any moment resumes from the last committed step. One thread schedules; the store's writer
+// runs the steps.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include "common/time.hpp"
+#include "engine/control.hpp"
+#include "providers/provider.hpp"
+#include "storage/store.hpp"
+
+namespace noderepair::engine {
+
+struct ExecutorOptions {
+    int max_parallel = 1000;  // remediations worked on at once
+    std::chrono::seconds step_timeout{900};
+    std::chrono::seconds capacity_wait{600};
+    std::chrono::milliseconds claim_interval{50};  // how often PENDING work is looked for
+};
+
+class Executor {
+public:
+    // `next_timestamp` gives the strictly increasing update times the API uses too.
+    Executor(storage::Store& store, providers::Provider& provider, EngineControl& control,
+             const Clock& clock, std::function<Timestamp()> next_timestamp,
+             ExecutorOptions options);
+    ~Executor();
+
+    // Loads unfinished work from the store and starts the scheduling thread.
+    Status Start();
+    // Stops scheduling and waits for the steps already submitted to commit.
+    void Stop();
+
+    // One round of scheduling, for tests that drive a FakeClock: submits due steps and claims,
+    // then waits until they committed.
+    Status RunOnce();
+    size_t InFlight();
+
+private:
+    enum class Outcome { kWaiting, kFinished, kLost };
+    struct Advance {
+        Outcome outcome = Outcome::kLost;
+        Timestamp next_check;
+    };
+
+    void Loop();
+    // Submits due advances and claims; returns when the loop should look again.
+    Timestamp Schedule(std::unique_lock<std::mutex>& lock);
+    void Submit(const std::string& id, bool claim);
+    Result<Advance> ClaimInTxn(storage::Txn& txn, const std::string& id, Timestamp now);
+    Result<Advance> AdvanceInTxn(storage::Txn& txn, const std::string& id, Timestamp now);
+    Result<Advance> Drive(storage::Txn& txn, model::Remediation& r, storage::EngineJob& job,
+                          Timestamp now);
+    Status SetState(storage::Txn& txn, model::Remediation& r, model::State to,
+                    std::string detail);
+    Result<Advance> Fail(storage::Txn& txn, model::Remediation& r, const std::string& why);
+    void WaitForWrites(std::unique_lock<std::mutex>& lock);
+
+    storage::Store& store_;
+    providers::Provider& provider_;
+    EngineControl& control_;
+    const Clock& clock_;
+    std::function<Timestamp()> next_timestamp_;
+    const ExecutorOptions options_;
+
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::unordered_map<std::string, Timestamp> waiting_;  // id -> next check, not submitted
+    std::set<std::pair<Timestamp, std::string>> due_;     // the same, by time
+    std::set<std::string> submitted_;                     // a write is queued for these
+    int writes_in_flight_ = 0;
+    Timestamp next_claim_scan_;
+    bool stopping_ = false;
+    std::thread thread_;
+};
+
+}  // namespace noderepair::engine

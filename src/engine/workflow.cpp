@@ -1,0 +1,51 @@
+#include "engine/workflow.hpp"
+
+namespace noderepair::engine {
+namespace {
+
+using providers::Action;
+using model::State;
+
+constexpr Step kVmOnly[] = {
+    // Slots first: when no host has room the old VM is left as it was (API.md 2.1).
+    {Action::kReserve, State::kRunning},     {Action::kDrain, State::kRunning},
+    {Action::kDeleteVm, State::kRunning},    {Action::kProvisionVm, State::kRunning},
+    {Action::kWaitReady, State::kRunning},   {Action::kRejoin, State::kRunning},
+};
+constexpr Step kHostAware[] = {
+    {Action::kCordonHost, State::kQuarantining}, {Action::kReserve, State::kQuarantining},
+    {Action::kDrain, State::kQuarantining},      {Action::kDeleteVm, State::kRunning},
+    {Action::kProvisionVm, State::kRunning},     {Action::kWaitReady, State::kRunning},
+    {Action::kRejoin, State::kRunning},
+    // No uncordon: the old host is suspect until an operator uncordons it.
+};
+constexpr Step kEvict[] = {
+    {Action::kDrain, State::kRunning},
+    {Action::kEvictVm, State::kRunning},
+};
+constexpr Step kRebootVm[] = {
+    {Action::kDrain, State::kRunning},
+    {Action::kRebootVm, State::kRunning},
+    {Action::kWaitReady, State::kRunning},
+    {Action::kRejoin, State::kRunning},
+};
+constexpr Step kHostPowerCycle[] = {
+    {Action::kCordonHost, State::kQuarantining}, {Action::kDrain, State::kQuarantining},
+    {Action::kPowerCycleHost, State::kRunning},  {Action::kWaitReady, State::kRunning},
+    {Action::kRejoin, State::kRunning},          {Action::kUncordonHost, State::kRunning},
+};
+
+}  // namespace
+
+std::span<const Step> WorkflowFor(model::Mode mode) {
+    switch (mode) {
+        case model::Mode::kVmOnly: return kVmOnly;
+        case model::Mode::kHostAware: return kHostAware;
+        case model::Mode::kEvictWithoutReplacement: return kEvict;
+        case model::Mode::kRebootVm: return kRebootVm;
+        case model::Mode::kHostPowerCycle: return kHostPowerCycle;
+    }
+    return kRebootVm;
+}
+
+}  // namespace noderepair::engine
