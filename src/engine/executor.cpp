@@ -47,6 +47,12 @@ Executor::Executor(storage::Store& store, providers::Provider& provider, EngineC
 Executor::~Executor() { Stop(); }
 
 Status Executor::Start() {
+    NR_RETURN_IF_ERROR(Resume());
+    thread_ = std::thread([this] { Loop(); });
+    return OkStatus();
+}
+
+Status Executor::Resume() {
     std::vector<storage::EngineJob> jobs;
     NR_RETURN_IF_ERROR(store_.Read([&](storage::Reader& reader) -> Status {
         NR_ASSIGN_OR_RETURN(jobs, reader.ListEngineJobs());
@@ -61,7 +67,6 @@ Status Executor::Start() {
         }
         next_claim_scan_ = clock_.Now();
     }
-    thread_ = std::thread([this] { Loop(); });
     return OkStatus();
 }
 
@@ -86,6 +91,7 @@ size_t Executor::InFlight() {
 
 Status Executor::RunOnce() {
     std::unique_lock lock(mu_);
+    next_claim_scan_ = Timestamp{};
     Schedule(lock);
     WaitForWrites(lock);
     return OkStatus();

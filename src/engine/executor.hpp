@@ -39,6 +39,8 @@ public:
 
     // Loads unfinished work from the store and starts the scheduling thread.
     Status Start();
+    // Loads unfinished work only (Start does it too); tests then drive RunOnce().
+    Status Resume();
     // Stops scheduling and waits for the steps already submitted to commit.
     void Stop();
 
