@@ -304,6 +304,25 @@ void Api::AddRoutes() {
                      respond(JsonResponse(HostListJson(*hosts)));
                  }});
 
+    for (bool cordon : {true, false}) {
+        router_.Add({"POST", {"v1", "compute", "hosts", cordon ? "{}:cordon" : "{}:uncordon"},
+                     Role::kAdmin, [this, cordon](Call& call, Responder respond) {
+                         std::string host = call.params[0];
+                         s_.inventory.SetCordoned(host, cordon, [host, cordon, respond](Status s) {
+                             if (!s) return respond(ErrorResponse(s.error()));
+                             std::string body;
+                             JsonWriter(body)
+                                 .BeginObject()
+                                 .Key("host_name")
+                                 .String(host)
+                                 .Key("cordoned")
+                                 .Bool(cordon)
+                                 .EndObject();
+                             respond(JsonResponse(std::move(body)));
+                         });
+                     }});
+    }
+
     // Engine pause (API.md 6).
     router_.Add({"GET", {"v1", "engine"}, Role::kViewer, [this](Call&, Responder respond) {
                      auto paused = s_.engine.IsPaused();

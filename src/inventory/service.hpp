@@ -1,6 +1,7 @@
 // Read access to clusters, their nodes and hosts (API.md 4.7), filtered by the caller's scope.
 #pragma once
 
+#include <functional>
 #include <vector>
 
 #include "auth/principal.hpp"
@@ -17,6 +18,10 @@ public:
     Result<model::Cluster> GetCluster(const std::string& cluster_id);
     // Hosts are shared by every cluster; a scoped caller sees only its clusters' instances.
     Result<std::vector<model::Host>> ListHosts(const auth::Principal& caller);
+
+    // API.md 4.7: an operator's cordon; the engine places nothing on a cordoned host.
+    void SetCordoned(const std::string& host_name, bool cordoned,
+                     std::function<void(Status)> done);
 
 private:
     storage::Store& store_;
