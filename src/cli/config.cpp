@@ -38,6 +38,7 @@ std::map<std::string, Setter> Setters(Config& c) {
         {"hooks.drain", str(c.hooks.drain)},
         {"hooks.rejoin", str(c.hooks.rejoin)},
         {"hooks.health_check", str(c.hooks.health_check)},
+        {"hooks.timeout_s", num(c.hooks.timeout_s)},
     };
 }
 
@@ -72,6 +73,7 @@ Status Check(const Config& c) {
     if (!(c.automation.max_active_fraction >= 0 && c.automation.max_active_fraction <= 1)) {
         return InvalidArgument("config: automation.max_active_fraction must be within 0..1");
     }
+    if (c.hooks.timeout_s < 1) return InvalidArgument("config: hooks.timeout_s must be >= 1");
     if (c.engine.max_parallel < 1) return InvalidArgument("config: engine.max_parallel must be >= 1");
     if (c.server.io_threads < 1 || c.server.worker_threads < 0 || c.storage.max_batch < 1) {
         return InvalidArgument(

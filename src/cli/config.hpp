@@ -42,6 +42,7 @@ struct Config {
         std::string drain;
         std::string rejoin;
         std::string health_check;
+        int timeout_s = 600;  // a hook still running after this fails its step
     } hooks;
 };
 

@@ -85,8 +85,8 @@ hooks:
 }
 
 TEST(ParseConfig, ReadsTheExtensionKeys) {
-    auto parsed = ParseConfig(
-        "server: {io_threads: 4, worker_threads: 3}\nstorage: {max_batch: 1}\n");
+    auto parsed =
+        ParseConfig("server: {io_threads: 4, worker_threads: 3}\nstorage: {max_batch: 1}\n");
     ASSERT_TRUE(parsed) << parsed.error().message;
     EXPECT_EQ(parsed->server.io_threads, 4);
     EXPECT_EQ(parsed->server.worker_threads, 3);

@@ -14,6 +14,7 @@
 #include "common/time.hpp"
 #include "engine/control.hpp"
 #include "engine/executor.hpp"
+#include "engine/hooks.hpp"
 #include "inventory/service.hpp"
 #include "providers/simulated/fleet.hpp"
 #include "providers/simulated/simulated_provider.hpp"
@@ -141,7 +142,11 @@ int Serve(const ServeFlags& flags) {
     inventory::InventoryService inventory(**store);
     engine::EngineControl engine(**store);
     auth::RateLimiter rate_limiter(config.server.rate_limit_per_token_rps, clock);
-    providers::simulated::SimulatedProvider provider(*timing);
+    providers::simulated::SimulatedProvider simulated(*timing);
+    engine::HookedProvider provider(
+        simulated,
+        {config.hooks.drain, config.hooks.rejoin, std::chrono::seconds(config.hooks.timeout_s)},
+        clock);
     engine::Executor executor(
         **store, provider, engine, clock, [&remediations] { return remediations.NextTimestamp(); },
         {.max_parallel = config.engine.max_parallel,

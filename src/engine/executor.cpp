@@ -265,7 +265,10 @@ Result<Executor::Advance> Executor::Drive(storage::Txn& txn, Remediation& r,
         providers::Operation op;
         op.action = step.action;
         op.key = r.id + "/" + std::to_string(job.step);
+        op.remediation_id = r.id;
+        op.cluster_id = r.cluster_id;
         op.instance_id = r.instance_id;
+        op.instance_name = r.instance_name;
         op.host = job.source_host;
         op.target_host = job.target_host;
         op.num_gpus = job.num_gpus;
@@ -276,6 +279,9 @@ Result<Executor::Advance> Executor::Drive(storage::Txn& txn, Remediation& r,
                 return Fail(txn, r, step_name + " failed: " + error.message);
             }
             ++job.attempts;
+            // The next try starts the operation again under the same key: providers dedupe
+            // by key, and a hook that died with a restarted process runs again.
+            job.started = false;
             job.next_check = now + Backoff(job.attempts);
             NR_RETURN_IF_ERROR(txn.AppendEvent(
                 r.id, {next_timestamp_(), "step", std::nullopt, step_name, kActor,

@@ -35,7 +35,10 @@ std::string_view ActionName(Action action);
 struct Operation {
     Action action = Action::kWaitReady;
     std::string key;  // idempotency key: "<remediation id>/<step>"
+    std::string remediation_id;
+    std::string cluster_id;
     std::string instance_id;
+    std::string instance_name;
     std::string host;         // where the instance's VM runs (ran, at claim time)
     std::string target_host;  // kProvisionVm: the reserved host
     int num_gpus = 0;
