@@ -104,7 +104,13 @@ void Executor::Loop() {
         auto delay = wake - clock_.Now();
         auto cap = std::chrono::duration_cast<std::chrono::microseconds>(options_.claim_interval);
         delay = std::clamp<std::chrono::microseconds>(delay, std::chrono::microseconds(0), cap);
-        if (delay.count() > 0) cv_.wait_for(lock, delay);
+        if (delay.count() > 0) {
+            cv_.wait_for(lock, delay);
+        } else if (!due_.empty() && due_.begin()->first <= clock_.Now()) {
+            continue;  // more steps are due right now
+        } else {
+            cv_.wait_for(lock, std::chrono::milliseconds(1));
+        }
     }
 }
 
@@ -143,7 +149,11 @@ Timestamp Executor::Schedule(std::unique_lock<std::mutex>& lock) {
             --room;
         }
     }
-    Timestamp wake = next_claim_scan_;
+    // With no room for new work, only a finishing job (which notifies) or a due step wakes
+    // the loop; a scan time in the past must not make it spin.
+    const bool full =
+        int(waiting_.size() + submitted_.size()) >= options_.max_parallel;
+    Timestamp wake = full ? now + options_.claim_interval : std::max(next_claim_scan_, now);
     if (!due_.empty()) wake = std::min(wake, due_.begin()->first);
     return wake;
 }
@@ -205,9 +215,10 @@ Result<Executor::Advance> Executor::ClaimInTxn(storage::Txn& txn, const std::str
     job.next_check = now;
     job.source_host = instance->host_name;
     job.num_gpus = instance->num_gpus;
-    if (job.source_host.empty() && r.mode != model::Mode::kVmOnly &&
-        r.mode != model::Mode::kHostAware) {
-        return Fail(txn, r, "instance " + r.instance_id + " has no VM to act on");
+    if (job.source_host.empty() && r.mode != model::Mode::kVmOnly) {
+        return Fail(txn, r,
+                    "instance " + r.instance_id +
+                        " has no VM to act on; REMEDIATION_MODE_VM_ONLY provisions a new one");
     }
     return Drive(txn, r, job, now);
 }
@@ -255,11 +266,28 @@ Result<Executor::Advance> Executor::Drive(storage::Txn& txn, Remediation& r,
             return Advance{Outcome::kFinished, now};
         }
         const Step& step = workflow[size_t(job.step)];
-        if (r.state == State::kQuarantining && step.during == State::kRunning) {
-            NR_RETURN_IF_ERROR(SetState(txn, r, State::kQuarantined, "host isolated"));
-        }
         if (r.state != step.during) {
-            NR_RETURN_IF_ERROR(SetState(txn, r, step.during, "remediation action starts"));
+            NR_RETURN_IF_ERROR(SetState(txn, r, step.during,
+                                        step.during == State::kQuarantined
+                                            ? "host isolated and drained"
+                                            : "replacement and recovery"));
+        }
+        // A host that was cordoned before this remediation (by an operator, or a HOST_AWARE
+        // that judged it suspect) stays cordoned when it ends.
+        if (step.action == Action::kCordonHost && !job.started) {
+            NR_ASSIGN_OR_RETURN(auto host, txn.GetHost(job.source_host));
+            if (!host) return Fail(txn, r, "host " + job.source_host + " is not in the fleet");
+            job.host_was_cordoned = host->cordoned;
+        }
+        if (step.action == Action::kUncordonHost && job.host_was_cordoned) {
+            NR_RETURN_IF_ERROR(txn.AppendEvent(
+                r.id, {next_timestamp_(), "step", std::nullopt,
+                       std::string(providers::ActionName(step.action)), kActor,
+                       "skipped: the host was cordoned before this remediation"}));
+            ++job.step;
+            job.step_started = now;
+            job.next_check = now;
+            continue;
         }
         const std::string step_name(providers::ActionName(step.action));
         providers::Operation op;

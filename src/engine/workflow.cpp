@@ -14,7 +14,7 @@ constexpr Step kVmOnly[] = {
 };
 constexpr Step kHostAware[] = {
     {Action::kCordonHost, State::kQuarantining}, {Action::kReserve, State::kQuarantining},
-    {Action::kDrain, State::kQuarantining},      {Action::kDeleteVm, State::kRunning},
+    {Action::kDrain, State::kQuarantining},      {Action::kDeleteVm, State::kQuarantined},
     {Action::kProvisionVm, State::kRunning},     {Action::kWaitReady, State::kRunning},
     {Action::kRejoin, State::kRunning},
     // No uncordon: the old host is suspect until an operator uncordons it.
@@ -30,8 +30,8 @@ constexpr Step kRebootVm[] = {
     {Action::kRejoin, State::kRunning},
 };
 constexpr Step kHostPowerCycle[] = {
-    {Action::kCordonHost, State::kQuarantining}, {Action::kDrain, State::kQuarantining},
-    {Action::kPowerCycleHost, State::kRunning},  {Action::kWaitReady, State::kRunning},
+    {Action::kCordonHost, State::kQuarantining},   {Action::kDrain, State::kQuarantining},
+    {Action::kPowerCycleHost, State::kQuarantined}, {Action::kWaitReady, State::kRunning},
     {Action::kRejoin, State::kRunning},          {Action::kUncordonHost, State::kRunning},
 };
 

@@ -1,6 +1,7 @@
 // What the engine does for each mode (API.md 2.1), as data: the steps in order and the state
-// the remediation shows while each runs. QUARANTINING steps cordon and drain; the move to the
-// first RUNNING step passes through QUARANTINED (API.md 2.2).
+// the remediation shows while each runs (API.md 2.2). Host-cordoning modes are QUARANTINING
+// while they cordon and drain, QUARANTINED while the isolated host's VM is deleted or the host
+// power-cycled, and RUNNING while the node comes back; the others are RUNNING throughout.
 #pragma once
 
 #include <span>

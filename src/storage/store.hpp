@@ -67,6 +67,7 @@ struct EngineJob {
     std::string source_host;  // where the VM ran when the remediation was claimed
     std::string target_host;  // where its replacement is reserved
     int num_gpus = 0;
+    bool host_was_cordoned = false;  // before this remediation cordoned it
 };
 
 // One operation of the simulated provider, kept so a retry or a restart finds it again.
@@ -94,6 +95,8 @@ public:
         const std::string& remediation_id) = 0;
     virtual Result<std::optional<model::Instance>> GetInstance(const std::string& instance_id) = 0;
     virtual Result<bool> HasCluster(const std::string& cluster_id) = 0;
+    // A host without its instances.
+    virtual Result<std::optional<model::Host>> GetHost(const std::string& host_name) = 0;
     // Clusters without their nodes.
     virtual Result<std::vector<model::Cluster>> ListClusters() = 0;
     // One cluster with its nodes and each node's latest remediation.

@@ -24,7 +24,7 @@ namespace noderepair::storage::test_support {
 
 // A fresh directory under the test temp dir, removed with everything in it on destruction.
 class ScopedTempDir {
-public:
+  public:
     ScopedTempDir() {
         std::string pattern = ::testing::TempDir() + "noderepair-test-XXXXXX";
         char* made = mkdtemp(pattern.data());
@@ -40,9 +40,16 @@ public:
 
     const std::string& path() const { return path_; }
 
-private:
+  private:
     std::string path_;
 };
+
+// Passes for an OK Status; a failure shows the error.
+inline ::testing::AssertionResult IsOk(const Status& status) {
+    if (status.ok()) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure()
+           << CodeName(status.error().code) << ": " << status.error().message;
+}
 
 // 2026-01-01T00:00:00Z, the start of every test clock.
 inline Timestamp TestEpoch() {

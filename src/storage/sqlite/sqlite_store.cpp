@@ -100,7 +100,8 @@ CREATE TABLE engine_jobs(
     next_check INTEGER NOT NULL,
     source_host TEXT,
     target_host TEXT,
-    num_gpus INTEGER NOT NULL
+    num_gpus INTEGER NOT NULL,
+    host_was_cordoned INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 CREATE TABLE reservations(
     instance_id TEXT PRIMARY KEY,
@@ -313,6 +314,17 @@ public:
                             conn_.Prepare("SELECT 1 FROM clusters WHERE cluster_id = ?1"));
         stmt.Bind(1, cluster_id);
         return stmt.Step();
+    }
+
+    Result<std::optional<model::Host>> GetHost(const std::string& host_name) override {
+        NR_ASSIGN_OR_RETURN(auto stmt,
+                            conn_.Prepare("SELECT host_name, gpu_slots, cordoned FROM hosts "
+                                          "WHERE host_name = ?1"));
+        stmt.Bind(1, host_name);
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) return std::optional<model::Host>();
+        return std::optional<model::Host>(
+            model::Host{stmt.Text(0), int(stmt.Int(1)), 0, stmt.Int(2) != 0, {}});
     }
 
     Result<std::vector<model::Cluster>> ListClusters() override {
@@ -579,8 +591,8 @@ public:
             auto stmt,
             conn_.Prepare("INSERT OR REPLACE INTO engine_jobs(remediation_id, step, started, "
                           "handle, attempts, step_started, next_check, source_host, "
-                          "target_host, num_gpus) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
-                          "?10)"));
+                          "target_host, num_gpus, host_was_cordoned) VALUES(?1, ?2, ?3, ?4, "
+                          "?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
         stmt.Bind(1, j.remediation_id)
             .Bind(2, int64_t(j.step))
             .Bind(3, int64_t(j.started))
@@ -590,7 +602,8 @@ public:
             .Bind(7, ToMicros(j.next_check))
             .BindOptional(8, j.source_host)
             .BindOptional(9, j.target_host)
-            .Bind(10, int64_t(j.num_gpus));
+            .Bind(10, int64_t(j.num_gpus))
+            .Bind(11, int64_t(j.host_was_cordoned));
         return stmt.Run();
     }
 
@@ -696,7 +709,7 @@ public:
 private:
     static constexpr const char* kJobSelect =
         "SELECT remediation_id, step, started, handle, attempts, step_started, next_check, "
-        "source_host, target_host, num_gpus FROM engine_jobs";
+        "source_host, target_host, num_gpus, host_was_cordoned FROM engine_jobs";
 
     static EngineJob ReadJob(const Statement& s) {
         EngineJob j;
@@ -710,6 +723,7 @@ private:
         j.source_host = s.Text(7);
         j.target_host = s.Text(8);
         j.num_gpus = int(s.Int(9));
+        j.host_was_cordoned = s.Int(10) != 0;
         return j;
     }
 
