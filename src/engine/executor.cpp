@@ -189,9 +189,11 @@ void Executor::Submit(const std::string& id, bool claim) {
                     due_.insert({retry, id});
                 }
             }
-            // Finished or lost work frees a slot: look for PENDING work at once.
+            // Finished or lost work frees a slot: look for PENDING work soon, once for all
+            // the slots a batch of commits frees.
             if ((*result) && (*result)->outcome != Outcome::kWaiting) {
-                next_claim_scan_ = Timestamp{};
+                next_claim_scan_ =
+                    std::min(next_claim_scan_, clock_.Now() + std::chrono::milliseconds(2));
             }
             cv_.notify_all();
         });
