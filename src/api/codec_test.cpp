@@ -80,14 +80,25 @@ void ExpectNoNullOrEmptyString(const json::object& o) {
 
 TEST(RemediationJson, FullRemediationHasExactlyTheContractFields) {
     const json::object o = Parse(RemediationJson(Full()));
-    const std::set<std::string> expected = {
-        "id",           "cluster_id",  "instance_id",
-        "instance_name", "mode",       "trigger",
-        "state",        "reason",      "active_health_check_run_id",
-        "passive_health_check_event_id", "requested_by", "reviewed_by",
-        "review_time",  "review_comment", "create_time",
-        "update_time",  "start_time",  "end_time",
-        "error_message"};
+    const std::set<std::string> expected = {"id",
+                                            "cluster_id",
+                                            "instance_id",
+                                            "instance_name",
+                                            "mode",
+                                            "trigger",
+                                            "state",
+                                            "reason",
+                                            "active_health_check_run_id",
+                                            "passive_health_check_event_id",
+                                            "requested_by",
+                                            "reviewed_by",
+                                            "review_time",
+                                            "review_comment",
+                                            "create_time",
+                                            "update_time",
+                                            "start_time",
+                                            "end_time",
+                                            "error_message"};
     EXPECT_EQ(Keys(o), expected);
     ExpectNoNullOrEmptyString(o);
 }
@@ -117,9 +128,8 @@ TEST(RemediationJson, FullRemediationValues) {
 
 TEST(RemediationJson, OmitsUnsetOptionalFields) {
     const json::object o = Parse(RemediationJson(Minimal()));
-    EXPECT_EQ(Keys(o), (std::set<std::string>{"id", "cluster_id", "instance_id", "mode",
-                                              "trigger", "state", "create_time",
-                                              "update_time"}));
+    EXPECT_EQ(Keys(o), (std::set<std::string>{"id", "cluster_id", "instance_id", "mode", "trigger",
+                                              "state", "create_time", "update_time"}));
     ExpectNoNullOrEmptyString(o);
 }
 
@@ -135,12 +145,15 @@ TEST(RemediationJson, WritesEveryEnumByItsWireName) {
         r.mode = mode;
         EXPECT_EQ(Parse(RemediationJson(r)).at("mode").as_string(), name);
     }
-    const std::pair<State, const char*> states[] = {
-        {State::kPendingApproval, "PENDING_APPROVAL"}, {State::kPending, "PENDING"},
-        {State::kQuarantining, "QUARANTINING"},        {State::kQuarantined, "QUARANTINED"},
-        {State::kRunning, "RUNNING"},                  {State::kSucceeded, "SUCCEEDED"},
-        {State::kFailed, "FAILED"},                    {State::kCancelled, "CANCELLED"},
-        {State::kAutoResolved, "AUTO_RESOLVED"}};
+    const std::pair<State, const char*> states[] = {{State::kPendingApproval, "PENDING_APPROVAL"},
+                                                    {State::kPending, "PENDING"},
+                                                    {State::kQuarantining, "QUARANTINING"},
+                                                    {State::kQuarantined, "QUARANTINED"},
+                                                    {State::kRunning, "RUNNING"},
+                                                    {State::kSucceeded, "SUCCEEDED"},
+                                                    {State::kFailed, "FAILED"},
+                                                    {State::kCancelled, "CANCELLED"},
+                                                    {State::kAutoResolved, "AUTO_RESOLVED"}};
     for (const auto& [state, name] : states) {
         r.state = state;
         EXPECT_EQ(Parse(RemediationJson(r)).at("state").as_string(), name);
@@ -153,8 +166,8 @@ TEST(RemediationJson, TimestampsEndInZWithAtMostMicroseconds) {
     Remediation r = Full();
     r.create_time = T(0, 1);
     const json::object o = Parse(RemediationJson(r));
-    for (const char* key : {"create_time", "update_time", "start_time", "end_time",
-                            "review_time"}) {
+    for (const char* key :
+         {"create_time", "update_time", "start_time", "end_time", "review_time"}) {
         const std::string value(o.at(key).as_string());
         EXPECT_EQ(value.back(), 'Z') << key;
         EXPECT_TRUE(ParseRfc3339(value)) << key << ": " << value;
@@ -195,8 +208,7 @@ TEST(EventsJson, StateChangeAndStepEvents) {
     const auto& list = o.at("events").as_array();
     ASSERT_EQ(list.size(), 2u);
     const auto& first = list[0].as_object();
-    EXPECT_EQ(Keys(first),
-              (std::set<std::string>{"time", "type", "state", "actor", "detail"}));
+    EXPECT_EQ(Keys(first), (std::set<std::string>{"time", "type", "state", "actor", "detail"}));
     EXPECT_EQ(first.at("state").as_string(), "PENDING");
     EXPECT_EQ(first.at("time").as_string(), "2026-01-01T00:00:00Z");
     const auto& second = list[1].as_object();
@@ -235,13 +247,13 @@ TEST(ClusterJson, NodesWithAndWithoutAVm) {
 }
 
 TEST(HostListJson, HostFields) {
-    std::vector<model::Host> hosts = {{"h1", 8, 4, true, {"i1"}}, {"h2", 8, 0, false, {}}};
+    std::vector<model::Host> hosts = {{"h1", 8, 4, true, {{"i1", "c1"}}}, {"h2", 8, 0, false, {}}};
     const json::object o = Parse(HostListJson(hosts));
     const auto& list = o.at("hosts").as_array();
     ASSERT_EQ(list.size(), 2u);
-    EXPECT_EQ(Keys(list[0].as_object()), (std::set<std::string>{"host_name", "gpu_slots",
-                                                                "used_gpus", "cordoned",
-                                                                "instances"}));
+    EXPECT_EQ(
+        Keys(list[0].as_object()),
+        (std::set<std::string>{"host_name", "gpu_slots", "used_gpus", "cordoned", "instances"}));
     EXPECT_EQ(list[0].at("used_gpus").as_int64(), 4);
     EXPECT_TRUE(list[0].at("cordoned").as_bool());
     EXPECT_EQ(list[0].at("instances").as_array().at(0).as_string(), "i1");

@@ -60,9 +60,9 @@ TEST(ErrorResponse, BodyIsAGoogleRpcStatus) {
 
 TEST(ErrorResponse, CodeNumbersAreTheGoogleRpcOnes) {
     const std::pair<Code, int64_t> codes[] = {
-        {Code::kInvalidArgument, 3}, {Code::kFailedPrecondition, 9}, {Code::kNotFound, 5},
-        {Code::kAlreadyExists, 6},   {Code::kUnauthenticated, 16},   {Code::kPermissionDenied, 7},
-        {Code::kResourceExhausted, 8}, {Code::kUnimplemented, 12},   {Code::kInternal, 13},
+        {Code::kInvalidArgument, 3},   {Code::kFailedPrecondition, 9}, {Code::kNotFound, 5},
+        {Code::kAlreadyExists, 6},     {Code::kUnauthenticated, 16},   {Code::kPermissionDenied, 7},
+        {Code::kResourceExhausted, 8}, {Code::kUnimplemented, 12},     {Code::kInternal, 13},
         {Code::kUnavailable, 14}};
     for (const auto& [code, number] : codes) {
         const HttpResponse r = ErrorResponse({code, "m"});
@@ -73,20 +73,34 @@ TEST(ErrorResponse, CodeNumbersAreTheGoogleRpcOnes) {
 
 // API.md 3: non-retriable 4xx and 501 say x-should-retry: false.
 TEST(ErrorResponse, NonRetriableErrorsSayShouldRetryFalse) {
-    for (Code code : {Code::kInvalidArgument, Code::kFailedPrecondition, Code::kNotFound,
-                      Code::kAlreadyExists, Code::kUnauthenticated, Code::kPermissionDenied,
-                      Code::kUnimplemented}) {
+    for (Code code :
+         {Code::kInvalidArgument, Code::kFailedPrecondition, Code::kNotFound, Code::kAlreadyExists,
+          Code::kUnauthenticated, Code::kPermissionDenied, Code::kUnimplemented}) {
         const HttpResponse r = ErrorResponse({code, "m"});
         EXPECT_EQ(Header(r, "x-should-retry"), "false") << CodeName(code);
     }
 }
 
 TEST(ErrorResponse, RetriableErrorsLeaveTheSdkToRetry) {
-    for (Code code : {Code::kResourceExhausted, Code::kUnavailable, Code::kAborted,
-                      Code::kInternal}) {
+    for (Code code :
+         {Code::kResourceExhausted, Code::kUnavailable, Code::kAborted, Code::kInternal}) {
         const HttpResponse r = ErrorResponse({code, "m"});
         EXPECT_EQ(Header(r, "x-should-retry"), std::nullopt) << CodeName(code);
     }
+}
+
+// API.md 3: INTERNAL is for bugs, and "the message never leaks internals" (here, the SQLite
+// text that storage/sqlite/connection.cpp puts into Internal errors).
+TEST(ErrorResponse, InternalErrorsDoNotLeakTheirMessage) {
+    const HttpResponse r =
+        ErrorResponse(Internal("query failed: no such table: remediations_by_cluster_create"));
+    EXPECT_EQ(r.status, 500);
+    const json::value body = json::parse(r.body);
+    EXPECT_EQ(body.at("code").as_int64(), 13);
+    const std::string message(body.at("message").as_string());
+    EXPECT_FALSE(message.empty());
+    EXPECT_EQ(message.find("no such table"), std::string::npos) << message;
+    EXPECT_EQ(message.find("remediations_by_cluster_create"), std::string::npos) << message;
 }
 
 TEST(JsonResponse, CarriesBodyAndStatus) {
@@ -99,10 +113,9 @@ TEST(JsonResponse, CarriesBodyAndStatus) {
 
 TEST(HttpRequest, QueryValuesUnderEitherSpellingInOrder) {
     HttpRequest request;
-    request.query = {{"page_size", "5"}, {"state", "A"}, {"pageSize", "6"},
-                     {"state", "B,C"}, {"other", "x"}};
-    EXPECT_EQ(request.QueryValues("page_size", "pageSize"),
-              (std::vector<std::string>{"5", "6"}));
+    request.query = {
+        {"page_size", "5"}, {"state", "A"}, {"pageSize", "6"}, {"state", "B,C"}, {"other", "x"}};
+    EXPECT_EQ(request.QueryValues("page_size", "pageSize"), (std::vector<std::string>{"5", "6"}));
     EXPECT_EQ(request.QueryValues("state"), (std::vector<std::string>{"A", "B,C"}));
     EXPECT_TRUE(request.QueryValues("missing", "alsoMissing").empty());
     EXPECT_TRUE(request.QueryValues("pagesize").empty());

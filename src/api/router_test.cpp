@@ -16,8 +16,8 @@ Route MakeRoute(std::string method, Segments pattern) {
 
 // The shape of the real route table (API.md 4).
 Router ApiLikeRouter() {
-    const Segments remediations = {"v1", "compute", "clusters", "{}", "instances", "{}",
-                                   "remediations"};
+    const Segments remediations = {"v1",        "compute", "clusters",    "{}",
+                                   "instances", "{}",      "remediations"};
     auto under = [&](Segments more) {
         Segments s = remediations;
         s.insert(s.end(), more.begin(), more.end());
@@ -38,8 +38,8 @@ Router ApiLikeRouter() {
 }
 
 Segments Remediations(std::string cluster, std::string instance) {
-    return {"v1", "compute", "clusters", std::move(cluster), "instances", std::move(instance),
-            "remediations"};
+    return {"v1",        "compute",           "clusters",    std::move(cluster),
+            "instances", std::move(instance), "remediations"};
 }
 
 TEST(Router, MatchesLiteralPath) {
@@ -75,7 +75,8 @@ TEST(Router, PicksTheRouteOfTheMethod) {
 
 TEST(Router, VerbSegmentCapturesWhatPrecedesTheVerb) {
     const Router router = ApiLikeRouter();
-    const RouteMatch cordon = router.Match("POST", {"v1", "compute", "hosts", "gpu-host-01:cordon"});
+    const RouteMatch cordon =
+        router.Match("POST", {"v1", "compute", "hosts", "gpu-host-01:cordon"});
     ASSERT_NE(cordon.route, nullptr);
     EXPECT_EQ(cordon.route->pattern.back(), "{}:cordon");
     EXPECT_EQ(cordon.params, Segments{"gpu-host-01"});

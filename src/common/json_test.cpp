@@ -101,9 +101,9 @@ TEST(ParseStrictJson, RejectsTrailingData) {
 }
 
 TEST(ParseStrictJson, RejectsMalformedDocuments) {
-    for (const char* text : {"", "   ", "{", "{\"a\"}", "{\"a\": }", "[1,]", "{\"a\": 1,}",
-                             "{'a': 1}", "{a: 1}", "NaN", "Infinity", "01", "{\"a\": 1 /* c */}",
-                             "\"unterminated", "\"bad \\x escape\""}) {
+    for (const char* text :
+         {"", "   ", "{", "{\"a\"}", "{\"a\": }", "[1,]", "{\"a\": 1,}", "{'a': 1}", "{a: 1}",
+          "NaN", "Infinity", "01", "{\"a\": 1 /* c */}", "\"unterminated", "\"bad \\x escape\""}) {
         ExpectRejected(text);
     }
 }
@@ -121,11 +121,11 @@ TEST(ParseStrictJson, RejectsNestingDeeperThan64) {
 
 TEST(ParseStrictJson, RejectsInvalidUtf8) {
     ExpectRejected("\"\xff\"");
-    ExpectRejected("\"\xc3\"");              // truncated two-byte sequence
-    ExpectRejected("\"\xc0\xaf\"");          // overlong '/'
-    ExpectRejected("\"\xed\xa0\x80\"");      // encoded surrogate
-    ExpectRejected("{\"k\xfe\": 1}");        // in a key
-    ExpectRejected("{\"k\": \"v\x80\"}");    // stray continuation byte
+    ExpectRejected("\"\xc3\"");            // truncated two-byte sequence
+    ExpectRejected("\"\xc0\xaf\"");        // overlong '/'
+    ExpectRejected("\"\xed\xa0\x80\"");    // encoded surrogate
+    ExpectRejected("{\"k\xfe\": 1}");      // in a key
+    ExpectRejected("{\"k\": \"v\x80\"}");  // stray continuation byte
 }
 
 json::value ParseBack(const std::string& text) {

@@ -35,8 +35,8 @@ std::string Base64Url(std::string_view in) {
     std::string out;
     size_t i = 0;
     for (; i + 2 < in.size(); i += 3) {
-        uint32_t v = uint32_t(uint8_t(in[i])) << 16 | uint32_t(uint8_t(in[i + 1])) << 8 |
-                     uint8_t(in[i + 2]);
+        uint32_t v =
+            uint32_t(uint8_t(in[i])) << 16 | uint32_t(uint8_t(in[i + 1])) << 8 | uint8_t(in[i + 2]);
         for (int s = 18; s >= 0; s -= 6) out.push_back(kAlphabet[(v >> s) & 63]);
     }
     const size_t rest = in.size() - i;
@@ -56,9 +56,9 @@ std::string SignedToken(const std::string& payload) {
 
 TEST(PageToken, RoundTripsTheCursor) {
     const std::string fp = ListFingerprint(BaseQuery());
-    for (const Cursor& c : {Cursor{1767225600123456, "0190a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b"},
-                            Cursor{0, "a"}, Cursor{-5, "fix-1"},
-                            Cursor{9007199254740993, std::string(63, 'z')}}) {
+    for (const Cursor& c :
+         {Cursor{1767225600123456, "0190a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b"}, Cursor{0, "a"},
+          Cursor{-5, "fix-1"}, Cursor{9007199254740993, std::string(63, 'z')}}) {
         const std::string token = EncodePageToken(c, fp);
         auto decoded = DecodePageToken(token, fp);
         ASSERT_TRUE(decoded) << decoded.error().message;
@@ -68,8 +68,8 @@ TEST(PageToken, RoundTripsTheCursor) {
 }
 
 TEST(PageToken, IsUrlSafe) {
-    const std::string token = EncodePageToken({1767225600123456, "abc-def"},
-                                              ListFingerprint(BaseQuery()));
+    const std::string token =
+        EncodePageToken({1767225600123456, "abc-def"}, ListFingerprint(BaseQuery()));
     EXPECT_FALSE(token.empty());
     EXPECT_EQ(token.find_first_not_of(kAlphabet), std::string::npos) << token;
 }
@@ -182,12 +182,12 @@ TEST(PageToken, RejectsSignedTokensWithBadPayloads) {
     // The well-formed payload is accepted, so the rejections below are about the payload.
     ASSERT_TRUE(DecodePageToken(SignedToken("1\n5\nid\n" + fp), fp));
     for (const char* payload : {
-             "2\n5\nid\n",       // unknown version
-             "1\nfive\nid\n",    // time not a number
-             "1\n5x\nid\n",      // trailing garbage in the time
-             "1\n\nid\n",        // empty time
-             "1\n5\nid",         // no final newline
-             "1\n5id\n",         // no separator before the id
+             "2\n5\nid\n",                     // unknown version
+             "1\nfive\nid\n",                  // time not a number
+             "1\n5x\nid\n",                    // trailing garbage in the time
+             "1\n\nid\n",                      // empty time
+             "1\n5\nid",                       // no final newline
+             "1\n5id\n",                       // no separator before the id
              "1\n99999999999999999999\nid\n",  // time out of range
          }) {
         auto decoded = DecodePageToken(SignedToken(std::string(payload) + fp), fp);

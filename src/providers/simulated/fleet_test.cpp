@@ -287,8 +287,8 @@ TEST(DemoFleet, IsAlsoAValidFleetFile) {
 
 TEST(DemoFleet, HasObservableTimings) {
     const Timing t = DemoFleet().timing;
-    for (milliseconds ms : {t.cordon, t.drain, t.delete_vm, t.provision_vm, t.boot, t.reboot,
-                            t.power_cycle}) {
+    for (milliseconds ms :
+         {t.cordon, t.drain, t.delete_vm, t.provision_vm, t.boot, t.reboot, t.power_cycle}) {
         EXPECT_GT(ms, milliseconds(0));
     }
 }
