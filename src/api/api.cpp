@@ -194,7 +194,15 @@ void Api::Authorize(const Route& route, Call& call, Responder respond) {
             return respond(ErrorResponse(NotInScope(call)));
         }
     }
-    route.handler(call, std::move(respond));
+    // The last-resort catch of DESIGN.md 4: our code returns errors as values, but a library
+    // that throws must cost one request a 500, never the server.
+    try {
+        route.handler(call, respond);
+    } catch (const std::exception& e) {
+        respond(ErrorResponse(Internal(std::string("unhandled exception: ") + e.what())));
+    } catch (...) {
+        respond(ErrorResponse(Internal("unhandled exception")));
+    }
 }
 
 void Api::AddRoutes() {

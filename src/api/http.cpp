@@ -1,5 +1,7 @@
 #include "api/http.hpp"
 
+#include <cstdio>
+
 #include "common/json.hpp"
 
 namespace noderepair::api {
@@ -39,12 +41,17 @@ int HttpStatusFor(Code code) {
 HttpResponse ErrorResponse(const Error& error) {
     HttpResponse response;
     response.status = HttpStatusFor(error.code);
+    // API.md 3: an internal error's message never leaks internals (SQL, paths); the log
+    // keeps it.
+    const bool internal = error.code == Code::kInternal || error.code == Code::kUnknown ||
+                          error.code == Code::kDataLoss;
+    if (internal) std::fprintf(stderr, "noderepair: internal error: %s\n", error.message.c_str());
     JsonWriter w(response.body);
     w.BeginObject()
         .Key("code")
         .Int(int(error.code))
         .Key("message")
-        .String(error.message)
+        .String(internal ? "internal error; the server log has the details" : error.message)
         .Key("details")
         .BeginArray()
         .EndArray()

@@ -29,8 +29,7 @@ struct StrictnessChecker {
 
     bool on_document_begin(boost::system::error_code&) { return true; }
     bool on_document_end(boost::system::error_code&) { return true; }
-    bool on_object_begin(boost::system::error_code& ec) {
-        if (keys.size() >= 64) return Fail("JSON nested too deeply", ec);
+    bool on_object_begin(boost::system::error_code&) {
         keys.emplace_back();
         return true;
     }
@@ -38,8 +37,7 @@ struct StrictnessChecker {
         keys.pop_back();
         return true;
     }
-    bool on_array_begin(boost::system::error_code& ec) {
-        if (keys.size() >= 64) return Fail("JSON nested too deeply", ec);
+    bool on_array_begin(boost::system::error_code&) {
         keys.emplace_back();  // arrays take a level of nesting too; their set stays empty
         return true;
     }
@@ -84,15 +82,18 @@ struct StrictnessChecker {
 }  // namespace
 
 Result<boost::json::value> ParseStrictJson(std::string_view text) {
-    boost::json::basic_parser<StrictnessChecker> checker{boost::json::parse_options{}};
+    boost::json::parse_options options;
+    options.max_depth = 64;
+    boost::json::basic_parser<StrictnessChecker> checker{options};
     boost::system::error_code ec;
     checker.write_some(false, text.data(), text.size(), ec);
     if (ec) {
         if (!checker.handler().problem.empty()) return InvalidArgument(checker.handler().problem);
+        if (ec == boost::json::error::too_deep) return InvalidArgument("JSON nested deeper than 64");
         return InvalidArgument("malformed JSON: " + ec.message());
     }
     boost::json::value value = boost::json::parse(
-        boost::json::string_view(text.data(), text.size()), ec);
+        boost::json::string_view(text.data(), text.size()), ec, {}, options);
     if (ec) return InvalidArgument("malformed JSON: " + ec.message());
     return value;
 }

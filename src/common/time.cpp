@@ -81,6 +81,7 @@ std::optional<Timestamp> ParseRfc3339(std::string_view s) {
             !Digits(s, pos + 4, 2, om)) {
             return std::nullopt;
         }
+        if (oh > 23 || om > 59) return std::nullopt;
         offset_s = (oh * 3600 + om * 60) * (s[pos] == '+' ? 1 : -1);
         pos += 6;
     } else {
