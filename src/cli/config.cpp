@@ -21,6 +21,7 @@ std::map<std::string, Setter> Setters(Config& c) {
     return {
         {"listen", str(c.listen)},
         {"db", str(c.db)},
+        {"provider", str(c.provider)},
         {"engine.paused", flag(c.engine.paused)},
         {"engine.capacity_wait_s", num(c.engine.capacity_wait_s)},
         {"engine.step_timeout_s", num(c.engine.step_timeout_s)},
@@ -72,6 +73,9 @@ Status Check(const Config& c) {
     }
     if (!(c.automation.max_active_fraction >= 0 && c.automation.max_active_fraction <= 1)) {
         return InvalidArgument("config: automation.max_active_fraction must be within 0..1");
+    }
+    if (c.provider != "simulated" && c.provider != "libvirt") {
+        return InvalidArgument("config: provider must be simulated or libvirt");
     }
     if (c.hooks.timeout_s < 1) return InvalidArgument("config: hooks.timeout_s must be >= 1");
     if (c.engine.max_parallel < 1) return InvalidArgument("config: engine.max_parallel must be >= 1");

@@ -12,6 +12,9 @@ namespace noderepair::cli {
 struct Config {
     std::string listen = "127.0.0.1:8080";
     std::string db = "sqlite:./noderepair.db";
+    // "simulated" (the fleet file's hosts, simulated) or "libvirt" (each fleet host's
+    // libvirt_uri).
+    std::string provider = "simulated";
 
     struct Engine {
         bool paused = false;

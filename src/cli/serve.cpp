@@ -16,6 +16,7 @@
 #include "engine/executor.hpp"
 #include "engine/hooks.hpp"
 #include "inventory/service.hpp"
+#include "providers/libvirt/libvirt_provider.hpp"
 #include "providers/simulated/fleet.hpp"
 #include "providers/simulated/simulated_provider.hpp"
 #include "remediation/service.hpp"
@@ -104,6 +105,31 @@ Status BootstrapAdminToken(storage::Store& store) {
     return OkStatus();
 }
 
+// The provider the config names. libvirt needs every fleet host's libvirt_uri.
+Result<std::unique_ptr<providers::Provider>> MakeProvider(const Config& config,
+                                                         storage::Store& store,
+                                                         const providers::simulated::Timing& timing) {
+    if (config.provider == "simulated") {
+        return std::unique_ptr<providers::Provider>(
+            std::make_unique<providers::simulated::SimulatedProvider>(timing));
+    }
+    std::vector<model::Host> hosts;
+    NR_RETURN_IF_ERROR(store.Read([&](storage::Reader& reader) -> Status {
+        NR_ASSIGN_OR_RETURN(hosts, reader.ListHosts());
+        return OkStatus();
+    }));
+    std::vector<providers::libvirt::HostUri> uris;
+    for (const auto& host : hosts) {
+        if (host.libvirt_uri.empty()) {
+            return InvalidArgument("provider libvirt: host " + host.host_name +
+                                   " has no libvirt_uri in the fleet file");
+        }
+        uris.push_back({host.host_name, host.libvirt_uri});
+    }
+    NR_ASSIGN_OR_RETURN(auto libvirt, providers::libvirt::LibvirtProvider::Connect(uris));
+    return std::unique_ptr<providers::Provider>(std::move(libvirt));
+}
+
 }  // namespace
 
 int Serve(const ServeFlags& flags) {
@@ -142,9 +168,10 @@ int Serve(const ServeFlags& flags) {
     inventory::InventoryService inventory(**store);
     engine::EngineControl engine(**store);
     auth::RateLimiter rate_limiter(config.server.rate_limit_per_token_rps, clock);
-    providers::simulated::SimulatedProvider simulated(*timing);
+    auto base = MakeProvider(config, **store, *timing);
+    if (!base) return Fail(base.error().message);
     engine::HookedProvider provider(
-        simulated,
+        **base,
         {config.hooks.drain, config.hooks.rejoin, std::chrono::seconds(config.hooks.timeout_s)},
         clock);
     engine::Executor executor(

@@ -21,6 +21,7 @@ struct Host {
     int used_gpus = 0;
     bool cordoned = false;
     std::vector<HostedInstance> instances;
+    std::string libvirt_uri{};  // the libvirt provider's connection to it; empty otherwise
 };
 
 struct Instance {

@@ -88,6 +88,10 @@ Result<Fleet> ParseFleet(std::string_view text) {
         NR_ASSIGN_OR_RETURN(host.host_name, StringMember(h.as_object(), "host_name", "fleet host"));
         NR_ASSIGN_OR_RETURN(host.gpu_slots, IntMember(h.as_object(), "gpu_slots",
                                                       "host " + host.host_name, 0));
+        if (h.as_object().contains("libvirt_uri")) {
+            NR_ASSIGN_OR_RETURN(host.libvirt_uri, StringMember(h.as_object(), "libvirt_uri",
+                                                               "host " + host.host_name));
+        }
         if (!free_slots.emplace(host.host_name, host.gpu_slots).second) {
             return InvalidArgument("fleet: host '" + host.host_name + "' is listed twice");
         }
@@ -166,7 +170,7 @@ Fleet DemoFleet() {
     char name[64];
     for (int h = 1; h <= 40; ++h) {
         std::snprintf(name, sizeof name, "gpu-host-%02d", h);
-        fleet.inventory.hosts.push_back({name, 8, 0, false, {}});
+        fleet.inventory.hosts.push_back({name, 8, 0, false, {}, ""});
     }
     const char* cluster_names[] = {"train-east", "infer-west"};
     int next_host = 1;

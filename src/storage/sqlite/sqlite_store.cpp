@@ -88,6 +88,7 @@ CREATE TABLE settings(
 )sql",
     // 2: the engine's jobs, slot reservations and the simulated provider's operations.
     R"sql(
+ALTER TABLE hosts ADD COLUMN libvirt_uri TEXT;
 CREATE INDEX remediations_working ON remediations(state, create_time)
     WHERE state IN (2, 3, 4, 5);
 CREATE TABLE engine_jobs(
@@ -324,7 +325,7 @@ public:
         NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
         if (!row) return std::optional<model::Host>();
         return std::optional<model::Host>(
-            model::Host{stmt.Text(0), int(stmt.Int(1)), 0, stmt.Int(2) != 0, {}});
+            model::Host{stmt.Text(0), int(stmt.Int(1)), 0, stmt.Int(2) != 0, {}, ""});
     }
 
     Result<std::vector<model::Cluster>> ListClusters() override {
@@ -383,12 +384,13 @@ public:
         std::vector<model::Host> hosts;
         {
             NR_ASSIGN_OR_RETURN(auto stmt,
-                                conn_.Prepare("SELECT host_name, gpu_slots, cordoned FROM hosts "
-                                              "ORDER BY host_name"));
+                                conn_.Prepare("SELECT host_name, gpu_slots, cordoned, libvirt_uri "
+                                              "FROM hosts ORDER BY host_name"));
             while (true) {
                 NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
                 if (!row) break;
-                hosts.push_back({stmt.Text(0), int(stmt.Int(1)), 0, stmt.Int(2) != 0, {}});
+                hosts.push_back(
+                    {stmt.Text(0), int(stmt.Int(1)), 0, stmt.Int(2) != 0, {}, stmt.Text(3)});
             }
         }
         {
@@ -520,10 +522,15 @@ public:
 
     Status ImportFleet(const FleetImport& fleet) override {
         for (const auto& host : fleet.hosts) {
+            // A host's libvirt URI is configuration, not state: a new fleet file updates it.
             NR_ASSIGN_OR_RETURN(auto stmt,
-                                conn_.Prepare("INSERT OR IGNORE INTO hosts(host_name, gpu_slots) "
-                                              "VALUES(?1, ?2)"));
-            stmt.Bind(1, host.host_name).Bind(2, int64_t(host.gpu_slots));
+                                conn_.Prepare("INSERT INTO hosts(host_name, gpu_slots, "
+                                              "libvirt_uri) VALUES(?1, ?2, ?3) ON "
+                                              "CONFLICT(host_name) DO UPDATE SET libvirt_uri = "
+                                              "excluded.libvirt_uri"));
+            stmt.Bind(1, host.host_name)
+                .Bind(2, int64_t(host.gpu_slots))
+                .BindOptional(3, host.libvirt_uri);
             NR_RETURN_IF_ERROR(stmt.Run());
         }
         for (const auto& cluster : fleet.clusters) {
