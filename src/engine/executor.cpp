@@ -206,11 +206,12 @@ Result<Executor::Advance> Executor::ClaimInTxn(storage::Txn& txn, const std::str
     // on the same row, so exactly one wins (API.md 4.6).
     if (!found || found->state != State::kPending) return Advance{Outcome::kLost, now};
     Remediation r = std::move(*found);
-    NR_ASSIGN_OR_RETURN(auto instance, txn.GetInstance(r.instance_id));
-    if (!instance) return Fail(txn, r, "instance " + r.instance_id + " no longer exists");
     const auto workflow = WorkflowFor(r.mode);
     r.start_time = now;
+    // Picked up first: a remediation fails only from a working state (API.md 2.2).
     NR_RETURN_IF_ERROR(SetState(txn, r, workflow.front().during, "picked up by the engine"));
+    NR_ASSIGN_OR_RETURN(auto instance, txn.GetInstance(r.instance_id));
+    if (!instance) return Fail(txn, r, "instance " + r.instance_id + " no longer exists");
     storage::EngineJob job;
     job.remediation_id = r.id;
     job.step_started = now;

@@ -46,7 +46,7 @@ using storage::test_support::TestEpoch;
 // handle. Start/Poll/Release run on the store's writer thread; tests read it between
 // RunOnce() calls.
 class FakeProvider final : public providers::Provider {
-  public:
+public:
     struct Script {
         std::optional<milliseconds> latency;  // unset: the provider's default latency
         int transient_start_errors = 0;       // Start answers Unavailable this many times
@@ -153,7 +153,7 @@ class FakeProvider final : public providers::Provider {
         return n;
     }
 
-  private:
+private:
     struct FakeOp {
         Operation op;
         Timestamp ready_at;
@@ -233,7 +233,7 @@ std::string Describe(const model::RemediationEvent& e) {
 auth::Principal Operator() { return {"alice", auth::Role::kOperator, {}}; }
 
 class ExecutorTest : public ::testing::Test {
-  protected:
+protected:
     void SetUp() override {
         auto opened = storage::OpenStore("sqlite:" + dir_.path() + "/engine.db");
         ASSERT_TRUE(opened) << opened.error().message;
