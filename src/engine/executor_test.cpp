@@ -920,7 +920,7 @@ TEST_F(ExecutorDeathTest, ClaimOfAVanishedInstanceFailsTheRemediationWithoutCras
             std::filesystem::remove_all(dir_.path(), ignored);
             std::_Exit(ok ? 0 : 1);
         },
-        ::testing::ExitedWithCode(0), "state=REMEDIATION_STATE_FAILED");
+        ::testing::ExitedWithCode(0), "state=FAILED");
 }
 
 }  // namespace
