@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <map>
 #include <memory>
 
 #include "api/codec.hpp"
+#include "remediation/page_token.hpp"
 #include "api/web_assets.hpp"
 #include "common/json.hpp"
 
@@ -139,6 +141,58 @@ HttpResponse EngineResponse(bool paused) {
     std::string body;
     JsonWriter(body).BeginObject().Key("paused").Bool(paused).EndObject();
     return JsonResponse(std::move(body));
+}
+
+// Builds the alert a simulated fault raises or clears (API.md 6): the same path as
+// Alertmanager's.
+Result<std::vector<health::IncomingAlert>> SimulatedFault(const std::string& instance_id,
+                                                          const boost::json::object& body,
+                                                          Timestamp now) {
+    auto kind_field = OptionalStringField(body, "kind");
+    if (!kind_field) return kind_field.error();
+    const std::string kind = *kind_field;
+    auto alert = [&](std::string name, std::map<std::string, std::string> extra,
+                     std::string summary) {
+        health::IncomingAlert a;
+        a.labels = {{"alertname", name}, {"instance_id", instance_id}};
+        for (auto& [k, v] : extra) a.labels[k] = v;
+        a.annotations = {{"summary", std::move(summary)}, {"source", "simulated fault"}};
+        a.starts_at = now;
+        a.fingerprint = "sim-" + instance_id + "-" + name;
+        return a;
+    };
+    if (kind == "xid") {
+        const auto* xid = body.if_contains("xid");
+        if (xid == nullptr || !xid->is_int64() || xid->as_int64() <= 0) {
+            return InvalidArgument("an xid fault needs a positive integer 'xid'");
+        }
+        std::string code = std::to_string(xid->as_int64());
+        return std::vector{alert("DmesgXidError", {{"xid", code}}, "XID " + code + " on " + instance_id)};
+    }
+    if (kind == "thermal") {
+        return std::vector{alert("GpuSmClockThermalThrottle", {},
+                                 "GPU SM clocks thermally throttled on " + instance_id)};
+    }
+    if (kind == "slurm_drain") {
+        auto reason = OptionalStringField(body, "reason");
+        if (!reason) return reason.error();
+        return std::vector{alert("SlurmNodeUnavailable",
+                                 {{"reason", reason->empty() ? "Not responding" : *reason}},
+                                 "Slurm node unavailable")};
+    }
+    if (kind == "clear") {
+        std::vector<health::IncomingAlert> cleared;
+        for (const char* name : {"DmesgXidError", "GpuSmClockThermalThrottle",
+                                 "SlurmNodeUnavailable"}) {
+            auto a = alert(name, {}, "");
+            a.firing = false;
+            a.update_only = true;
+            a.ends_at = now;
+            cleared.push_back(std::move(a));
+        }
+        return cleared;
+    }
+    return InvalidArgument("fault kind must be xid, thermal, slurm_drain, degraded or clear");
 }
 
 Error NotInScope(const Call& call) {
@@ -327,6 +381,159 @@ void Api::AddRoutes() {
                                  .Bool(cordon)
                                  .EndObject();
                              respond(JsonResponse(std::move(body)));
+                         });
+                     }});
+    }
+
+    // Health signals (API.md 5).
+    router_.Add({"POST", {"v1", "integrations", "alertmanager"}, Role::kOperator,
+                 [this](Call& call, Responder respond) {
+                     auto alerts = health::ParseAlertmanagerWebhook(call.request.body);
+                     if (!alerts) return respond(ErrorResponse(alerts.error()));
+                     s_.health.Ingest(std::move(*alerts), [respond](auto result) {
+                         if (!result) return respond(ErrorResponse(result.error()));
+                         std::string body;
+                         JsonWriter(body)
+                             .BeginObject()
+                             .Key("alerts")
+                             .Int(result->alerts)
+                             .Key("remediations_created")
+                             .Int(result->remediations_created)
+                             .EndObject();
+                         respond(JsonResponse(std::move(body)));
+                     });
+                 }});
+    router_.Add({"GET", {"v1", "compute", "clusters", "{}", "health", "alerts"}, Role::kViewer,
+                 [this](Call& call, Responder respond) {
+                     storage::AlertQuery query;
+                     query.cluster_id = call.params[0];
+                     auto status = SingleParam(call.request, "status", "status");
+                     if (status && *status == "firing") {
+                         query.firing = true;
+                     } else if (status && *status == "resolved") {
+                         query.firing = false;
+                     } else if (status && !status->empty()) {
+                         return respond(ErrorResponse(
+                             InvalidArgument("status must be firing or resolved")));
+                     }
+                     remediation::ListRequest sizes;
+                     auto size = SingleParam(call.request, "page_size", "pageSize");
+                     if (size && !size->empty()) {
+                         long long value = -1;
+                         auto [end, ec] = std::from_chars(size->data(), size->data() + size->size(), value);
+                         if (ec != std::errc() || end != size->data() + size->size() || value < 0) {
+                             return respond(ErrorResponse(
+                                 InvalidArgument("page_size must be a non-negative integer")));
+                         }
+                         query.limit = value == 0 ? 50 : int(std::min<long long>(value, 1000));
+                     }
+                     const std::string fingerprint =
+                         "alerts\n" + query.cluster_id + "\n" + (status ? *status : "");
+                     if (auto token = SingleParam(call.request, "page_token", "pageToken");
+                         token && !token->empty()) {
+                         auto cursor = remediation::DecodePageToken(*token, remediation::ShortHash(fingerprint));
+                         if (!cursor) return respond(ErrorResponse(cursor.error()));
+                         query.after = *cursor;
+                     }
+                     auto page = s_.health.ListAlerts(query);
+                     if (!page) return respond(ErrorResponse(page.error()));
+                     std::string next;
+                     if (page->has_next) {
+                         const auto& last = page->alerts.back();
+                         next = remediation::EncodePageToken({ToMicros(last.started_at), last.id},
+                                                             remediation::ShortHash(fingerprint));
+                     }
+                     respond(JsonResponse(AlertListJson(*page, next)));
+                 }});
+    router_.Add({"PATCH", {"v1", "compute", "clusters", "{}"}, Role::kAdmin,
+                 [this](Call& call, Responder respond) {
+                     auto body = ParseBodyObject(call.request.body);
+                     if (!body) return respond(ErrorResponse(body.error()));
+                     const auto* automation = body->if_contains("automation");
+                     if (automation == nullptr || !automation->is_object()) {
+                         return respond(ErrorResponse(
+                             InvalidArgument("body needs an 'automation' object")));
+                     }
+                     model::ClusterAutomation a;
+                     auto policy = OptionalStringField(automation->as_object(), "policy");
+                     if (!policy) return respond(ErrorResponse(policy.error()));
+                     if (*policy != "automatic" && *policy != "approve") {
+                         return respond(ErrorResponse(
+                             InvalidArgument("automation.policy must be approve or automatic")));
+                     }
+                     a.automatic = *policy == "automatic";
+                     if (const auto* names = automation->as_object().if_contains("automatic_alerts")) {
+                         if (!names->is_array()) {
+                             return respond(ErrorResponse(InvalidArgument(
+                                 "automation.automatic_alerts must be an array of alert names")));
+                         }
+                         for (const auto& name : names->as_array()) {
+                             if (!name.is_string() || name.as_string().empty()) {
+                                 return respond(ErrorResponse(InvalidArgument(
+                                     "automation.automatic_alerts must be an array of alert names")));
+                             }
+                             a.automatic_alerts.emplace_back(name.as_string());
+                         }
+                     }
+                     std::string cluster_id = call.params[0];
+                     s_.health.SetClusterAutomation(cluster_id, a, [respond, cluster_id, a](Status s) {
+                         if (!s) return respond(ErrorResponse(s.error()));
+                         std::string out;
+                         JsonWriter w(out);
+                         w.BeginObject().Key("cluster_id").String(cluster_id);
+                         w.Key("automation").BeginObject();
+                         w.Key("policy").String(a.automatic ? "automatic" : "approve");
+                         w.Key("automatic_alerts").BeginArray();
+                         for (const auto& name : a.automatic_alerts) w.String(name);
+                         w.EndArray().EndObject().EndObject();
+                         respond(JsonResponse(std::move(out)));
+                     });
+                 }});
+    router_.Add({"PATCH", {"v1", "compute", "clusters", "{}", "instances", "{}"}, Role::kOperator,
+                 [this](Call& call, Responder respond) {
+                     auto body = ParseBodyObject(call.request.body);
+                     if (!body) return respond(ErrorResponse(body.error()));
+                     const auto* flag = body->if_contains("auto_repair");
+                     if (flag == nullptr || !flag->is_bool()) {
+                         return respond(ErrorResponse(
+                             InvalidArgument("body needs a boolean 'auto_repair'")));
+                     }
+                     const bool auto_repair = flag->as_bool();
+                     std::string instance_id = call.params[1];
+                     s_.health.SetAutoRepair(
+                         call.params[0], instance_id, auto_repair,
+                         [respond, instance_id, auto_repair](Status s) {
+                             if (!s) return respond(ErrorResponse(s.error()));
+                             std::string out;
+                             JsonWriter(out)
+                                 .BeginObject()
+                                 .Key("instance_id")
+                                 .String(instance_id)
+                                 .Key("auto_repair")
+                                 .Bool(auto_repair)
+                                 .EndObject();
+                             respond(JsonResponse(std::move(out)));
+                         });
+                 }});
+    if (s_.simulated_faults) {
+        router_.Add({"POST", {"v1", "sim", "instances", "{}", "faults"}, Role::kOperator,
+                     [this](Call& call, Responder respond) {
+                         auto body = ParseBodyObject(call.request.body);
+                         if (!body) return respond(ErrorResponse(body.error()));
+                         const std::string instance_id = call.params[0];
+                         auto alerts = SimulatedFault(instance_id, *body, SystemClock().Now());
+                         if (!alerts) return respond(ErrorResponse(alerts.error()));
+                         s_.health.Ingest(std::move(*alerts), [respond](auto result) {
+                             if (!result) return respond(ErrorResponse(result.error()));
+                             std::string out;
+                             JsonWriter(out)
+                                 .BeginObject()
+                                 .Key("alerts")
+                                 .Int(result->alerts)
+                                 .Key("remediations_created")
+                                 .Int(result->remediations_created)
+                                 .EndObject();
+                             respond(JsonResponse(std::move(out)));
                          });
                      }});
     }

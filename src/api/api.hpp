@@ -11,6 +11,7 @@
 #include "auth/tokens.hpp"
 #include "common/worker_pool.hpp"
 #include "engine/control.hpp"
+#include "health/service.hpp"
 #include "inventory/service.hpp"
 #include "remediation/service.hpp"
 
@@ -23,6 +24,8 @@ struct ApiServices {
     inventory::InventoryService& inventory;
     engine::EngineControl& engine;
     auth::RateLimiter& rate_limiter;
+    health::HealthService& health;
+    bool simulated_faults = true;  // POST /v1/sim/... exists only with the simulated provider
 };
 
 class Api {

@@ -1,5 +1,7 @@
 #include "api/codec.hpp"
 
+#include <map>
+
 #include "common/json.hpp"
 
 namespace noderepair::api {
@@ -9,7 +11,72 @@ void OptionalTime(JsonWriter& w, std::string_view key, const std::optional<Times
     if (t) w.Key(key).String(FormatRfc3339(*t));
 }
 
+void WriteStringMap(JsonWriter& w, const std::map<std::string, std::string>& m) {
+    w.BeginObject();
+    for (const auto& [k, v] : m) w.Key(k).String(v);
+    w.EndObject();
+}
+
 }  // namespace
+
+void WriteLinkedAlert(JsonWriter& w, const model::Alert& a, bool with_labels) {
+    w.BeginObject();
+    w.Key("passive_health_check_alert_id").String(a.id);
+    w.Key("alert_name").String(a.alert_name);
+    w.Key("cluster_id").String(a.cluster_id);
+    w.OptionalString("instance_id", a.instance_id);
+    w.Key("target_vm").String(a.target_vm);
+    w.Key("severity").String(model::WireName(a.severity));
+    w.Key("started_at").String(FormatRfc3339(a.started_at));
+    OptionalTime(w, "resolved_at", a.resolved_at);
+    w.Key("annotations");
+    WriteStringMap(w, a.annotations);
+    const auto annotation = model::AnnotationOf(a);
+    w.Key("annotation").BeginObject();
+    w.Key("title").String(annotation.title);
+    w.Key("description").String(annotation.description);
+    w.Key("summary_line").String(annotation.summary_line);
+    if (!annotation.xid_events.empty()) {
+        w.Key("xid").BeginObject().Key("events").BeginArray();
+        for (const auto& e : annotation.xid_events) {
+            w.BeginObject()
+                .Key("xid_code")
+                .String(e.xid_code)
+                .Key("mnemonic")
+                .String(e.mnemonic)
+                .Key("count")
+                .Int(e.count)
+                .EndObject();
+        }
+        w.EndArray().EndObject();
+    }
+    if (annotation.slurm_reason) {
+        w.Key("slurm_node_unavailable").BeginObject().Key("reason").String(*annotation.slurm_reason).EndObject();
+    }
+    w.EndObject();
+    w.OptionalString("node_remediation_intent_id", a.remediation_id);
+    if (with_labels) {
+        w.Key("fingerprint").String(a.fingerprint);
+        w.Key("labels");
+        WriteStringMap(w, a.labels);
+        w.Key("firing").Bool(!a.resolved_at.has_value());
+        // Held back by the blast radius: taken up when the cluster has room (API.md 5).
+        w.Key("waiting").Bool(a.waiting);
+    }
+    w.EndObject();
+}
+
+std::string AlertListJson(const storage::AlertPage& page, const std::string& next_page_token) {
+    std::string out;
+    JsonWriter w(out);
+    w.BeginObject().Key("alerts").BeginArray();
+    for (const auto& a : page.alerts) WriteLinkedAlert(w, a, true);
+    w.EndArray();
+    w.Key("has_next").Bool(page.has_next);
+    w.Key("next_page_token").String(next_page_token);
+    w.EndObject();
+    return out;
+}
 
 void WriteRemediation(JsonWriter& w, const model::Remediation& r) {
     w.BeginObject();
@@ -23,6 +90,11 @@ void WriteRemediation(JsonWriter& w, const model::Remediation& r) {
     w.OptionalString("reason", r.reason);
     w.OptionalString("active_health_check_run_id", r.active_health_check_run_id);
     w.OptionalString("passive_health_check_event_id", r.passive_health_check_event_id);
+    if (!r.linked_alerts.empty()) {
+        w.Key("linked_alerts").BeginArray();
+        for (const auto& a : r.linked_alerts) WriteLinkedAlert(w, a, false);
+        w.EndArray();
+    }
     w.OptionalString("requested_by", r.requested_by);
     w.OptionalString("reviewed_by", r.reviewed_by);
     OptionalTime(w, "review_time", r.review_time);
@@ -90,6 +162,7 @@ void WriteNode(JsonWriter& w, const model::Instance& i) {
     w.Key("status").String(i.status);
     w.Key("num_gpus").Int(i.num_gpus);
     w.Key("auto_repair").Bool(i.auto_repair);
+    w.Key("auto_remediation_enabled").Bool(i.auto_repair);  // the SDK's name for it
     if (i.latest_remediation) {
         w.Key("latest_remediation");
         WriteRemediation(w, *i.latest_remediation);
@@ -107,6 +180,13 @@ std::string ClusterJson(const model::Cluster& c) {
     int gpus = 0;
     for (const auto& node : c.gpu_worker_nodes) gpus += node.num_gpus;
     w.Key("num_gpus").Int(gpus);
+    w.Key("automation").BeginObject();
+    w.Key("policy").String(c.automation.automatic ? "automatic" : "approve");
+    w.Key("automatic_alerts").BeginArray();
+    for (const auto& name : c.automation.automatic_alerts) w.String(name);
+    w.EndArray();
+    w.Key("waiting_signals").Int(c.waiting_signals);
+    w.EndObject();
     w.Key("gpu_worker_nodes").BeginArray();
     for (const auto& node : c.gpu_worker_nodes) WriteNode(w, node);
     w.EndArray();

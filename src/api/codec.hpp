@@ -11,6 +11,7 @@
 #include "model/inventory.hpp"
 #include "model/remediation.hpp"
 #include "remediation/service.hpp"
+#include "storage/store.hpp"
 
 namespace noderepair {
 class JsonWriter;
@@ -25,6 +26,9 @@ std::string EventsJson(const std::vector<model::RemediationEvent>& events);
 std::string ClusterJson(const model::Cluster& cluster);
 std::string ClusterListJson(const std::vector<model::Cluster>& clusters);
 std::string HostListJson(const std::vector<model::Host>& hosts);
+// A passive alert as API.md 5 shows it; `with_labels` adds what the alert list shows.
+void WriteLinkedAlert(JsonWriter& w, const model::Alert& alert, bool with_labels);
+std::string AlertListJson(const storage::AlertPage& page, const std::string& next_page_token);
 
 // A request body as a JSON object: an empty body is `{}`; anything else must be an object.
 Result<boost::json::object> ParseBodyObject(const std::string& body);

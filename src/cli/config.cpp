@@ -32,6 +32,10 @@ std::map<std::string, Setter> Setters(Config& c) {
         {"automation.cooldown_s", num(c.automation.cooldown_s)},
         {"automation.max_active_fraction", real(c.automation.max_active_fraction)},
         {"automation.max_active", num(c.automation.max_active)},
+        {"automation.rules",
+         [&c](const YAML::Node& n) {
+             c.automation.rules = n.as<std::map<std::string, std::string>>();
+         }},
         {"server.rate_limit_per_token_rps", real(c.server.rate_limit_per_token_rps)},
         {"server.io_threads", num(c.server.io_threads)},
         {"server.worker_threads", num(c.server.worker_threads)},

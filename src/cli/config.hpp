@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,9 @@ struct Config {
         int cooldown_s = 1800;
         double max_active_fraction = 0.10;
         int max_active = 0;
+        // alert name -> mode (REMEDIATION_MODE_… or VM_ONLY, …) or "none"; overrides the
+        // default policy table.
+        std::map<std::string, std::string> rules;
     } automation;
 
     struct Server {

@@ -15,6 +15,7 @@
 #include "engine/control.hpp"
 #include "engine/executor.hpp"
 #include "engine/hooks.hpp"
+#include "health/service.hpp"
 #include "inventory/service.hpp"
 #include "providers/libvirt/libvirt_provider.hpp"
 #include "providers/simulated/fleet.hpp"
@@ -180,8 +181,18 @@ int Serve(const ServeFlags& flags) {
          .step_timeout = std::chrono::seconds(config.engine.step_timeout_s),
          .capacity_wait = std::chrono::seconds(config.engine.capacity_wait_s)});
     if (Status started = executor.Start(); !started) return Fail(started.error().message);
+    auto policy = health::Policy::WithOverrides(config.automation.rules);
+    if (!policy) return Fail(policy.error().message);
+    health::HealthService health(
+        **store, clock, std::move(*policy),
+        {std::chrono::seconds(config.automation.auto_resolve_ttl_s),
+         std::chrono::seconds(config.automation.cooldown_s),
+         config.automation.max_active_fraction, config.automation.max_active},
+        [&remediations] { return remediations.NextTimestamp(); });
+    health.Start(std::chrono::seconds(1));
     {
-        api::Api api({**store, authenticator, remediations, inventory, engine, rate_limiter},
+        api::Api api({**store, authenticator, remediations, inventory, engine, rate_limiter, health,
+                      config.provider == "simulated"},
                      config.server.worker_threads);
         api::HttpServer server({.listen = config.listen, .io_threads = config.server.io_threads},
                                [&api](api::HttpRequest&& request, api::Responder respond) {
@@ -206,6 +217,7 @@ int Serve(const ServeFlags& flags) {
     }
     // Every step is committed as it happens; stopping only waits for those in the queue.
     executor.Stop();
+    health.Stop();
     (*store)->Close();
     std::fprintf(stderr, "noderepair: stopped\n");
     return 0;

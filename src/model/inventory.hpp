@@ -35,11 +35,19 @@ struct Instance {
     std::optional<Remediation> latest_remediation;
 };
 
+// How a cluster treats automated remediations (API.md 5).
+struct ClusterAutomation {
+    bool automatic = false;  // false: "approve", they wait in PENDING_APPROVAL
+    std::vector<std::string> automatic_alerts;  // alert names approved at once when automatic
+};
+
 struct Cluster {
     std::string cluster_id;
     std::string cluster_name;
     std::string status;
     std::vector<Instance> gpu_worker_nodes;
+    ClusterAutomation automation;
+    int waiting_signals = 0;  // alerts held back by the blast radius
 };
 
 }  // namespace noderepair::model

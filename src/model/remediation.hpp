@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/time.hpp"
+#include "model/alert.hpp"
 
 namespace noderepair::model {
 
@@ -79,6 +80,8 @@ struct Remediation {
     // What the creator asked for, kept to recognise an idempotent replay after the mode was
     // overridden on approval (API.md 4.1).
     Mode requested_mode = Mode::kVmOnly;
+    // Filled by reads: the passive alerts linked as evidence, resolved ones included.
+    std::vector<Alert> linked_alerts;
 };
 
 // One line of a remediation's timeline (API.md 4.8).

@@ -58,6 +58,8 @@ std::string Checksum(std::string_view payload) {
 
 }  // namespace
 
+std::string ShortHash(std::string_view text) { return Checksum(text); }
+
 std::string ListFingerprint(const storage::ListQuery& q) {
     std::string f = q.cluster_id + '\n' + q.instance_id + '\n';
     auto mask = [](const auto& values) {

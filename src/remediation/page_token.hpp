@@ -13,6 +13,9 @@ namespace noderepair::remediation {
 // What a token is bound to: everything in a list query but the position and page size.
 std::string ListFingerprint(const storage::ListQuery& query);
 
+// 8 bytes of SHA-256: the fingerprint of any other list's filters.
+std::string ShortHash(std::string_view text);
+
 std::string EncodePageToken(const storage::Cursor& cursor, std::string_view fingerprint);
 // InvalidArgument when the token is malformed, edited, or made for another list.
 Result<storage::Cursor> DecodePageToken(std::string_view token, std::string_view fingerprint);

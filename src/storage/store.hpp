@@ -82,6 +82,19 @@ struct SimOperation {
     bool applied = false;
 };
 
+// One page of a cluster's alerts, newest first.
+struct AlertQuery {
+    std::string cluster_id;
+    std::optional<bool> firing;  // nullopt: both
+    std::optional<Cursor> after;  // started_at, id
+    int limit = 50;
+};
+
+struct AlertPage {
+    std::vector<model::Alert> alerts;
+    bool has_next = false;
+};
+
 // Reads. Every method sees one consistent snapshot when called inside a transaction.
 class Reader {
 public:
@@ -110,6 +123,24 @@ public:
                                                                int limit) = 0;
     virtual Result<std::vector<EngineJob>> ListEngineJobs() = 0;
     virtual Result<std::optional<EngineJob>> GetEngineJob(const std::string& remediation_id) = 0;
+
+    // Health signals (API.md 5).
+    virtual Result<AlertPage> ListAlerts(const AlertQuery& query) = 0;
+    // The newest alert with this fingerprint.
+    virtual Result<std::optional<model::Alert>> GetAlertByFingerprint(
+        const std::string& fingerprint) = 0;
+    virtual Result<std::optional<model::Instance>> FindInstanceByName(
+        const std::string& instance_name) = 0;
+    virtual Result<int> CountActiveRemediations(const std::string& cluster_id) = 0;
+    virtual Result<int> CountInstances(const std::string& cluster_id) = 0;
+    // When the instance's last SUCCEEDED, FAILED or CANCELLED remediation ended.
+    virtual Result<std::optional<Timestamp>> LastRemediationEnd(const std::string& instance_id) = 0;
+    // Firing alerts held back by the blast radius, oldest first.
+    virtual Result<std::vector<model::Alert>> ListWaitingAlerts(int limit) = 0;
+    // PENDING_APPROVAL remediations whose linked alerts all resolved at or before `cutoff`.
+    virtual Result<std::vector<std::string>> ListAutoResolvable(Timestamp cutoff, int limit) = 0;
+    virtual Result<model::ClusterAutomation> GetClusterAutomation(
+        const std::string& cluster_id) = 0;
 };
 
 // Reads and writes inside one transaction of the writer.
@@ -149,6 +180,12 @@ public:
     virtual Status DeleteReservation(const std::string& instance_id) = 0;
     virtual Result<std::optional<SimOperation>> GetSimOperation(const std::string& key) = 0;
     virtual Status PutSimOperation(const SimOperation& op) = 0;
+
+    // Inserts or replaces by id.
+    virtual Status PutAlert(const model::Alert& alert) = 0;
+    virtual Status SetClusterAutomation(const std::string& cluster_id,
+                                        const model::ClusterAutomation& automation) = 0;
+    virtual Status SetInstanceAutoRepair(const std::string& instance_id, bool auto_repair) = 0;
 };
 
 using TxnWork = std::function<Status(Txn&)>;

@@ -1,6 +1,9 @@
 #include "storage/sqlite/sqlite_store.hpp"
 
+#include "common/json.hpp"
+
 #include <array>
+#include <map>
 #include <utility>
 
 namespace noderepair::storage::sqlite {
@@ -10,7 +13,7 @@ using model::Remediation;
 using model::State;
 
 // Versioned migrations: entry i takes the schema from version i to i+1. Append only.
-constexpr std::array<const char*, 2> kMigrations = {
+constexpr std::array<const char*, 3> kMigrations = {
     R"sql(
 CREATE TABLE clusters(
     cluster_id TEXT PRIMARY KEY,
@@ -121,7 +124,76 @@ CREATE TABLE sim_operations(
     applied INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql",
+    // 3: passive health alerts, cluster automation policy.
+    R"sql(
+CREATE TABLE alerts(
+    id TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    alert_name TEXT NOT NULL,
+    cluster_id TEXT,
+    instance_id TEXT,
+    target_vm TEXT,
+    severity INTEGER NOT NULL,
+    labels TEXT NOT NULL,
+    annotations TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    resolved_at INTEGER,
+    remediation_id TEXT,
+    waiting INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE INDEX alerts_by_fingerprint ON alerts(fingerprint, started_at);
+CREATE INDEX alerts_by_cluster ON alerts(cluster_id, started_at, id);
+CREATE INDEX alerts_by_remediation ON alerts(remediation_id) WHERE remediation_id IS NOT NULL;
+CREATE INDEX alerts_waiting ON alerts(started_at) WHERE waiting = 1;
+CREATE INDEX instances_by_name ON instances(instance_name);
+CREATE INDEX remediations_active_by_cluster ON remediations(cluster_id)
+    WHERE state NOT IN (6, 7, 8, 9);
+CREATE INDEX remediations_waiting_approval ON remediations(state) WHERE state = 1;
+ALTER TABLE clusters ADD COLUMN automatic INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE clusters ADD COLUMN automatic_alerts TEXT NOT NULL DEFAULT '';
+)sql",
 };
+
+constexpr const char* kAlertColumns =
+    "id, fingerprint, alert_name, cluster_id, instance_id, target_vm, severity, labels, "
+    "annotations, started_at, resolved_at, remediation_id, waiting";
+
+std::string EncodeMap(const std::map<std::string, std::string>& m) {
+    std::string out;
+    JsonWriter w(out);
+    w.BeginObject();
+    for (const auto& [k, v] : m) w.Key(k).String(v);
+    w.EndObject();
+    return out;
+}
+
+std::map<std::string, std::string> DecodeMap(const std::string& text) {
+    std::map<std::string, std::string> out;
+    auto parsed = ParseStrictJson(text);
+    if (!parsed || !parsed->is_object()) return out;
+    for (const auto& [k, v] : parsed->as_object()) {
+        if (v.is_string()) out[std::string(k)] = std::string(v.as_string());
+    }
+    return out;
+}
+
+model::Alert ReadAlert(const Statement& s, int c = 0) {
+    model::Alert a;
+    a.id = s.Text(c++);
+    a.fingerprint = s.Text(c++);
+    a.alert_name = s.Text(c++);
+    a.cluster_id = s.Text(c++);
+    a.instance_id = s.Text(c++);
+    a.target_vm = s.Text(c++);
+    a.severity = model::Severity(s.Int(c++));
+    a.labels = DecodeMap(s.Text(c++));
+    a.annotations = DecodeMap(s.Text(c++));
+    a.started_at = FromMicros(s.Int(c++));
+    a.resolved_at = s.Time(c++);
+    a.remediation_id = s.Text(c++);
+    a.waiting = s.Int(c++) != 0;
+    return a;
+}
 
 constexpr const char* kRemediationColumns =
     "id, cluster_id, instance_id, instance_name, mode, requested_mode, trigger, state, reason, "
@@ -218,11 +290,32 @@ public:
     Result<std::optional<Remediation>> GetRemediation(const std::string& id) override {
         static const std::string sql =
             std::string("SELECT ") + kRemediationColumns + " FROM remediations WHERE id = ?1";
+        std::optional<Remediation> r;
+        {
+            NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
+            stmt.Bind(1, id);
+            NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+            if (!row) return r;
+            r = ReadRemediation(stmt);
+        }
+        NR_RETURN_IF_ERROR(AttachAlerts(*r));
+        return r;
+    }
+
+    // Fills linked_alerts (API.md 5): every alert linked to the remediation, oldest first.
+    Status AttachAlerts(Remediation& r) {
+        static const std::string sql = std::string("SELECT ") + kAlertColumns +
+                                       " FROM alerts WHERE remediation_id = ?1 ORDER BY "
+                                       "started_at, id";
         NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
-        stmt.Bind(1, id);
-        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
-        if (!row) return std::optional<Remediation>();
-        return std::optional<Remediation>(ReadRemediation(stmt));
+        stmt.Bind(1, r.id);
+        r.linked_alerts.clear();
+        while (true) {
+            NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+            if (!row) break;
+            r.linked_alerts.push_back(ReadAlert(stmt));
+        }
+        return OkStatus();
     }
 
     Result<RemediationPage> ListRemediations(const ListQuery& q) override {
@@ -261,6 +354,7 @@ public:
             }
             page.remediations.push_back(ReadRemediation(stmt));
         }
+        for (auto& r : page.remediations) NR_RETURN_IF_ERROR(AttachAlerts(r));
         return page;
     }
 
@@ -335,7 +429,7 @@ public:
         while (true) {
             NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
             if (!row) break;
-            clusters.push_back({stmt.Text(0), stmt.Text(1), stmt.Text(2), {}});
+            clusters.push_back({stmt.Text(0), stmt.Text(1), stmt.Text(2), {}, {}, 0});
         }
         return clusters;
     }
@@ -349,7 +443,16 @@ public:
             stmt.Bind(1, cluster_id);
             NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
             if (!row) return std::optional<model::Cluster>();
-            cluster = {stmt.Text(0), stmt.Text(1), stmt.Text(2), {}};
+            cluster = {stmt.Text(0), stmt.Text(1), stmt.Text(2), {}, {}, 0};
+        }
+        NR_ASSIGN_OR_RETURN(cluster.automation, GetClusterAutomation(cluster_id));
+        {
+            NR_ASSIGN_OR_RETURN(auto waiting,
+                                conn_.Prepare("SELECT COUNT(*) FROM alerts WHERE waiting = 1 "
+                                              "AND cluster_id = ?1"));
+            waiting.Bind(1, cluster_id);
+            NR_ASSIGN_OR_RETURN(bool row, waiting.Step());
+            if (row) cluster.waiting_signals = int(waiting.Int(0));
         }
         static const std::string sql =
             std::string("SELECT i.instance_id, i.cluster_id, i.instance_name, i.num_gpus, "
@@ -711,6 +814,167 @@ public:
             .Bind(7, ToMicros(op.ready_at))
             .Bind(8, int64_t(op.applied));
         return stmt.Run();
+    }
+
+    Result<AlertPage> ListAlerts(const AlertQuery& q) override {
+        std::string sql = std::string("SELECT ") + kAlertColumns +
+                          " FROM alerts WHERE cluster_id = ?1";
+        if (q.after) sql += " AND (started_at, id) < (?2, ?3)";
+        if (q.firing) sql += *q.firing ? " AND resolved_at IS NULL" : " AND resolved_at IS NOT NULL";
+        sql += " ORDER BY started_at DESC, id DESC LIMIT ?4";
+        NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
+        stmt.Bind(1, q.cluster_id);
+        if (q.after) stmt.Bind(2, q.after->time_us).Bind(3, q.after->id);
+        stmt.Bind(4, int64_t(q.limit) + 1);
+        AlertPage page;
+        while (true) {
+            NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+            if (!row) break;
+            if (int(page.alerts.size()) == q.limit) {
+                page.has_next = true;
+                break;
+            }
+            page.alerts.push_back(ReadAlert(stmt));
+        }
+        return page;
+    }
+
+    Result<std::optional<model::Alert>> GetAlertByFingerprint(
+        const std::string& fingerprint) override {
+        static const std::string sql = std::string("SELECT ") + kAlertColumns +
+                                       " FROM alerts WHERE fingerprint = ?1 ORDER BY "
+                                       "started_at DESC LIMIT 1";
+        NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
+        stmt.Bind(1, fingerprint);
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) return std::optional<model::Alert>();
+        return std::optional<model::Alert>(ReadAlert(stmt));
+    }
+
+    Result<std::optional<model::Instance>> FindInstanceByName(const std::string& name) override {
+        NR_ASSIGN_OR_RETURN(auto stmt,
+                            conn_.Prepare("SELECT instance_id, cluster_id, instance_name, "
+                                          "num_gpus, host_name, status, auto_repair FROM "
+                                          "instances WHERE instance_name = ?1 LIMIT 1"));
+        stmt.Bind(1, name);
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) return std::optional<model::Instance>();
+        return std::optional<model::Instance>(ReadInstance(stmt));
+    }
+
+    Result<int> CountActiveRemediations(const std::string& cluster_id) override {
+        NR_ASSIGN_OR_RETURN(auto stmt,
+                            conn_.Prepare("SELECT COUNT(*) FROM remediations WHERE cluster_id "
+                                          "= ?1 AND state NOT IN (6, 7, 8, 9)"));
+        stmt.Bind(1, cluster_id);
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        return row ? int(stmt.Int(0)) : 0;
+    }
+
+    Result<int> CountInstances(const std::string& cluster_id) override {
+        NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT COUNT(*) FROM instances WHERE "
+                                                     "cluster_id = ?1"));
+        stmt.Bind(1, cluster_id);
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        return row ? int(stmt.Int(0)) : 0;
+    }
+
+    Result<std::optional<Timestamp>> LastRemediationEnd(const std::string& instance_id) override {
+        NR_ASSIGN_OR_RETURN(auto stmt,
+                            conn_.Prepare("SELECT MAX(end_time) FROM remediations WHERE "
+                                          "instance_id = ?1 AND state IN (6, 7, 8)"));
+        stmt.Bind(1, instance_id);
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) return std::optional<Timestamp>();
+        return stmt.Time(0);
+    }
+
+    Result<std::vector<model::Alert>> ListWaitingAlerts(int limit) override {
+        static const std::string sql = std::string("SELECT ") + kAlertColumns +
+                                       " FROM alerts WHERE waiting = 1 ORDER BY started_at "
+                                       "LIMIT ?1";
+        NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
+        stmt.Bind(1, int64_t(limit));
+        std::vector<model::Alert> alerts;
+        while (true) {
+            NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+            if (!row) break;
+            alerts.push_back(ReadAlert(stmt));
+        }
+        return alerts;
+    }
+
+    Result<std::vector<std::string>> ListAutoResolvable(Timestamp cutoff, int limit) override {
+        NR_ASSIGN_OR_RETURN(
+            auto stmt,
+            conn_.Prepare("SELECT r.id FROM remediations r WHERE r.state = 1 AND EXISTS "
+                          "(SELECT 1 FROM alerts a WHERE a.remediation_id = r.id) AND NOT "
+                          "EXISTS (SELECT 1 FROM alerts a WHERE a.remediation_id = r.id AND "
+                          "(a.resolved_at IS NULL OR a.resolved_at > ?1)) LIMIT ?2"));
+        stmt.Bind(1, ToMicros(cutoff)).Bind(2, int64_t(limit));
+        std::vector<std::string> ids;
+        while (true) {
+            NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+            if (!row) break;
+            ids.push_back(stmt.Text(0));
+        }
+        return ids;
+    }
+
+    Result<model::ClusterAutomation> GetClusterAutomation(const std::string& cluster_id) override {
+        NR_ASSIGN_OR_RETURN(auto stmt,
+                            conn_.Prepare("SELECT automatic, automatic_alerts FROM clusters "
+                                          "WHERE cluster_id = ?1"));
+        stmt.Bind(1, cluster_id);
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        model::ClusterAutomation a;
+        if (!row) return a;
+        a.automatic = stmt.Int(0) != 0;
+        a.automatic_alerts = SplitClusters(stmt.Text(1));
+        return a;
+    }
+
+    Status PutAlert(const model::Alert& a) override {
+        static const std::string sql = std::string("INSERT OR REPLACE INTO alerts(") +
+                                       kAlertColumns +
+                                       ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+                                       "?12, ?13)";
+        NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
+        stmt.Bind(1, a.id)
+            .Bind(2, a.fingerprint)
+            .Bind(3, a.alert_name)
+            .BindOptional(4, a.cluster_id)
+            .BindOptional(5, a.instance_id)
+            .BindOptional(6, a.target_vm)
+            .Bind(7, int64_t(a.severity))
+            .Bind(8, EncodeMap(a.labels))
+            .Bind(9, EncodeMap(a.annotations))
+            .Bind(10, ToMicros(a.started_at))
+            .Bind(11, a.resolved_at)
+            .BindOptional(12, a.remediation_id)
+            .Bind(13, int64_t(a.waiting));
+        return stmt.Run();
+    }
+
+    Status SetClusterAutomation(const std::string& cluster_id,
+                                const model::ClusterAutomation& a) override {
+        NR_ASSIGN_OR_RETURN(auto stmt,
+                            conn_.Prepare("UPDATE clusters SET automatic = ?2, automatic_alerts "
+                                          "= ?3 WHERE cluster_id = ?1"));
+        stmt.Bind(1, cluster_id).Bind(2, int64_t(a.automatic)).Bind(3, JoinClusters(a.automatic_alerts));
+        NR_RETURN_IF_ERROR(stmt.Run());
+        if (stmt.Changes() != 1) return NotFound("cluster " + cluster_id + " not found");
+        return OkStatus();
+    }
+
+    Status SetInstanceAutoRepair(const std::string& instance_id, bool auto_repair) override {
+        NR_ASSIGN_OR_RETURN(auto stmt,
+                            conn_.Prepare("UPDATE instances SET auto_repair = ?2 WHERE "
+                                          "instance_id = ?1"));
+        stmt.Bind(1, instance_id).Bind(2, int64_t(auto_repair));
+        NR_RETURN_IF_ERROR(stmt.Run());
+        if (stmt.Changes() != 1) return NotFound("instance " + instance_id + " not found");
+        return OkStatus();
     }
 
 private:

@@ -1,0 +1,32 @@
+// Alertmanager's webhook payload (version 4), decoded strictly. Each alert carries its own
+// status: a "firing" group can hold resolved alerts (shared/fixtures/alertmanager).
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.hpp"
+#include "common/time.hpp"
+
+namespace noderepair::health {
+
+struct IncomingAlert {
+    bool firing = true;
+    std::map<std::string, std::string> labels;
+    std::map<std::string, std::string> annotations;
+    Timestamp starts_at;
+    std::optional<Timestamp> ends_at;  // set when resolved
+    std::string fingerprint;
+    bool update_only = false;  // resolve an alert we know, never record a new one
+};
+
+// INVALID_ARGUMENT for anything that is not a version 4 payload.
+Result<std::vector<IncomingAlert>> ParseAlertmanagerWebhook(std::string_view body);
+
+// Alertmanager's fingerprint is a hash of the label set; payloads without one get ours.
+std::string FingerprintOf(const std::map<std::string, std::string>& labels);
+
+}  // namespace noderepair::health
