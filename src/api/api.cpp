@@ -195,6 +195,18 @@ Result<std::vector<health::IncomingAlert>> SimulatedFault(const std::string& ins
     return InvalidArgument("fault kind must be xid, thermal, slurm_drain, degraded or clear");
 }
 
+std::string IngestJson(const health::IngestResult& result) {
+    std::string out;
+    JsonWriter(out)
+        .BeginObject()
+        .Key("alerts")
+        .Int(result.alerts)
+        .Key("remediations_created")
+        .Int(result.remediations_created)
+        .EndObject();
+    return out;
+}
+
 Error NotInScope(const Call& call) {
     return PermissionDenied("token '" + call.principal.name + "' is not allowed on cluster " +
                             call.params[0]);
@@ -392,15 +404,7 @@ void Api::AddRoutes() {
                      if (!alerts) return respond(ErrorResponse(alerts.error()));
                      s_.health.Ingest(std::move(*alerts), [respond](auto result) {
                          if (!result) return respond(ErrorResponse(result.error()));
-                         std::string body;
-                         JsonWriter(body)
-                             .BeginObject()
-                             .Key("alerts")
-                             .Int(result->alerts)
-                             .Key("remediations_created")
-                             .Int(result->remediations_created)
-                             .EndObject();
-                         respond(JsonResponse(std::move(body)));
+                         respond(JsonResponse(IngestJson(*result)));
                      });
                  }});
     router_.Add({"GET", {"v1", "compute", "clusters", "{}", "health", "alerts"}, Role::kViewer,
@@ -515,25 +519,78 @@ void Api::AddRoutes() {
                              respond(JsonResponse(std::move(out)));
                          });
                  }});
+    // Active health checks (API.md 5).
+    const std::vector<std::string> kChecks = {"v1", "compute", "clusters", "{}", "instances",
+                                              "{}", "health_checks"};
+    router_.Add({"POST", kChecks, Role::kOperator, [this](Call& call, Responder respond) {
+                     auto body = ParseBodyObject(call.request.body);
+                     if (!body) return respond(ErrorResponse(body.error()));
+                     const auto* tests = body->if_contains("tests");
+                     if (tests == nullptr || !tests->is_array()) {
+                         return respond(ErrorResponse(
+                             InvalidArgument("body needs 'tests': an array of test names")));
+                     }
+                     std::vector<std::string> names;
+                     for (const auto& t : tests->as_array()) {
+                         if (!t.is_string()) {
+                             return respond(ErrorResponse(
+                                 InvalidArgument("'tests' must be an array of test names")));
+                         }
+                         names.emplace_back(t.as_string());
+                     }
+                     s_.health.StartHealthCheck(call.params[0], call.params[1], std::move(names),
+                                                [respond](Result<model::HealthCheckRun> run) {
+                                                    if (!run) return respond(ErrorResponse(run.error()));
+                                                    respond(JsonResponse(HealthCheckJson(*run)));
+                                                });
+                 }});
+    router_.Add({"GET", kChecks, Role::kViewer, [this](Call& call, Responder respond) {
+                     auto runs = s_.health.ListHealthChecks(call.params[0], call.params[1]);
+                     if (!runs) return respond(ErrorResponse(runs.error()));
+                     respond(JsonResponse(HealthCheckListJson(*runs)));
+                 }});
+    auto one_check = kChecks;
+    one_check.push_back("{}");
+    router_.Add({"GET", one_check, Role::kViewer, [this](Call& call, Responder respond) {
+                     auto run = s_.health.GetHealthCheck(call.params[0], call.params[1],
+                                                         call.params[2]);
+                     if (!run) return respond(ErrorResponse(run.error()));
+                     respond(JsonResponse(HealthCheckJson(*run)));
+                 }});
+
     if (s_.simulated_faults) {
         router_.Add({"POST", {"v1", "sim", "instances", "{}", "faults"}, Role::kOperator,
                      [this](Call& call, Responder respond) {
                          auto body = ParseBodyObject(call.request.body);
                          if (!body) return respond(ErrorResponse(body.error()));
                          const std::string instance_id = call.params[0];
+                         auto kind = OptionalStringField(*body, "kind");
+                         if (!kind) return respond(ErrorResponse(kind.error()));
+                         if (*kind == "degraded" || *kind == "clear") {
+                             // Silent: only an active check finds a degraded host.
+                             const bool degraded = *kind == "degraded";
+                             auto status = std::make_shared<Status>();
+                             s_.health.SetDegraded(instance_id, degraded, [this, instance_id, degraded, body = *body, respond](Status s) {
+                                 if (!s && !(s.error().code == Code::kFailedPrecondition && !degraded)) {
+                                     return respond(ErrorResponse(s.error()));
+                                 }
+                                 if (degraded) {
+                                     return respond(JsonResponse(R"({"alerts":0,"remediations_created":0})"));
+                                 }
+                                 auto alerts = SimulatedFault(instance_id, body, SystemClock().Now());
+                                 if (!alerts) return respond(ErrorResponse(alerts.error()));
+                                 s_.health.Ingest(std::move(*alerts), [respond](auto result) {
+                                     if (!result) return respond(ErrorResponse(result.error()));
+                                     respond(JsonResponse(IngestJson(*result)));
+                                 });
+                             });
+                             return;
+                         }
                          auto alerts = SimulatedFault(instance_id, *body, SystemClock().Now());
                          if (!alerts) return respond(ErrorResponse(alerts.error()));
                          s_.health.Ingest(std::move(*alerts), [respond](auto result) {
                              if (!result) return respond(ErrorResponse(result.error()));
-                             std::string out;
-                             JsonWriter(out)
-                                 .BeginObject()
-                                 .Key("alerts")
-                                 .Int(result->alerts)
-                                 .Key("remediations_created")
-                                 .Int(result->remediations_created)
-                                 .EndObject();
-                             respond(JsonResponse(std::move(out)));
+                             respond(JsonResponse(IngestJson(*result)));
                          });
                      }});
     }

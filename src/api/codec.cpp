@@ -66,6 +66,51 @@ void WriteLinkedAlert(JsonWriter& w, const model::Alert& a, bool with_labels) {
     w.EndObject();
 }
 
+namespace {
+
+void WriteHealthCheck(JsonWriter& w, const model::HealthCheckRun& run) {
+    w.BeginObject();
+    w.Key("id").String(run.id);
+    w.Key("cluster_id").String(run.cluster_id);
+    w.Key("instance_id").String(run.instance_id);
+    w.Key("state").String(model::WireName(run.state));
+    w.Key("tests").BeginArray();
+    for (const auto& t : run.tests) {
+        w.BeginObject()
+            .Key("name")
+            .String(t.name)
+            .Key("state")
+            .String(model::WireName(t.state))
+            .Key("detail")
+            .String(t.detail)
+            .EndObject();
+    }
+    w.EndArray();
+    w.Key("create_time").String(FormatRfc3339(run.create_time));
+    OptionalTime(w, "end_time", run.end_time);
+    w.OptionalString("remediation_id", run.remediation_id);
+    if (run.waiting) w.Key("waiting").Bool(true);
+    w.EndObject();
+}
+
+}  // namespace
+
+std::string HealthCheckJson(const model::HealthCheckRun& run) {
+    std::string out;
+    JsonWriter w(out);
+    WriteHealthCheck(w, run);
+    return out;
+}
+
+std::string HealthCheckListJson(const std::vector<model::HealthCheckRun>& runs) {
+    std::string out;
+    JsonWriter w(out);
+    w.BeginObject().Key("health_checks").BeginArray();
+    for (const auto& run : runs) WriteHealthCheck(w, run);
+    w.EndArray().EndObject();
+    return out;
+}
+
 std::string AlertListJson(const storage::AlertPage& page, const std::string& next_page_token) {
     std::string out;
     JsonWriter w(out);

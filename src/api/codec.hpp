@@ -8,6 +8,7 @@
 #include <boost/json/value.hpp>
 
 #include "common/status.hpp"
+#include "model/health_check.hpp"
 #include "model/inventory.hpp"
 #include "model/remediation.hpp"
 #include "remediation/service.hpp"
@@ -28,6 +29,8 @@ std::string ClusterListJson(const std::vector<model::Cluster>& clusters);
 std::string HostListJson(const std::vector<model::Host>& hosts);
 // A passive alert as API.md 5 shows it; `with_labels` adds what the alert list shows.
 void WriteLinkedAlert(JsonWriter& w, const model::Alert& alert, bool with_labels);
+std::string HealthCheckJson(const model::HealthCheckRun& run);
+std::string HealthCheckListJson(const std::vector<model::HealthCheckRun>& runs);
 std::string AlertListJson(const storage::AlertPage& page, const std::string& next_page_token);
 
 // A request body as a JSON object: an empty body is `{}`; anything else must be an object.

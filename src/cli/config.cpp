@@ -2,6 +2,9 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "model/health_check.hpp"
+#include "model/remediation.hpp"
+
 #include <fstream>
 #include <functional>
 #include <map>
@@ -32,6 +35,10 @@ std::map<std::string, Setter> Setters(Config& c) {
         {"automation.cooldown_s", num(c.automation.cooldown_s)},
         {"automation.max_active_fraction", real(c.automation.max_active_fraction)},
         {"automation.max_active", num(c.automation.max_active)},
+        {"automation.test_modes",
+         [&c](const YAML::Node& n) {
+             c.automation.test_modes = n.as<std::map<std::string, std::string>>();
+         }},
         {"automation.rules",
          [&c](const YAML::Node& n) {
              c.automation.rules = n.as<std::map<std::string, std::string>>();
@@ -77,6 +84,20 @@ Status Check(const Config& c) {
     }
     if (!(c.automation.max_active_fraction >= 0 && c.automation.max_active_fraction <= 1)) {
         return InvalidArgument("config: automation.max_active_fraction must be within 0..1");
+    }
+    for (const auto& test : c.engine.verify_tests) {
+        if (!model::IsKnownTest(test)) {
+            return InvalidArgument("config: engine.verify_tests: unknown test '" + test + "'");
+        }
+    }
+    for (const auto& [test, mode] : c.automation.test_modes) {
+        if (!model::IsKnownTest(test)) {
+            return InvalidArgument("config: automation.test_modes: unknown test '" + test + "'");
+        }
+        if (!model::ParseMode(mode) && !model::ParseMode("REMEDIATION_MODE_" + mode)) {
+            return InvalidArgument("config: automation.test_modes." + test + ": unknown mode '" +
+                                   mode + "'");
+        }
     }
     if (c.provider != "simulated" && c.provider != "libvirt") {
         return InvalidArgument("config: provider must be simulated or libvirt");

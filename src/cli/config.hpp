@@ -33,6 +33,8 @@ struct Config {
         // alert name -> mode (REMEDIATION_MODE_… or VM_ONLY, …) or "none"; overrides the
         // default policy table.
         std::map<std::string, std::string> rules;
+        // active test name -> mode its failure asks for (default HOST_AWARE)
+        std::map<std::string, std::string> test_modes;
     } automation;
 
     struct Server {

@@ -131,6 +131,19 @@ Result<std::unique_ptr<providers::Provider>> MakeProvider(const Config& config,
     return std::unique_ptr<providers::Provider>(std::move(libvirt));
 }
 
+health::CheckOptions CheckOptionsOf(const Config& config) {
+    health::CheckOptions checks;
+    checks.command = config.hooks.health_check;
+    checks.simulated = config.provider == "simulated";
+    checks.timeout = std::chrono::seconds(config.hooks.timeout_s);
+    for (const auto& [test, mode] : config.automation.test_modes) {
+        auto parsed = model::ParseMode(mode);
+        if (!parsed) parsed = model::ParseMode("REMEDIATION_MODE_" + mode);
+        if (parsed) checks.test_modes[test] = *parsed;  // checked when the config was read
+    }
+    return checks;
+}
+
 }  // namespace
 
 int Serve(const ServeFlags& flags) {
@@ -172,14 +185,14 @@ int Serve(const ServeFlags& flags) {
     auto base = MakeProvider(config, **store, *timing);
     if (!base) return Fail(base.error().message);
     engine::HookedProvider provider(
-        **base,
-        {config.hooks.drain, config.hooks.rejoin, std::chrono::seconds(config.hooks.timeout_s)},
-        clock);
+        **base, {config.hooks.drain, config.hooks.rejoin, config.hooks.health_check,
+                 config.engine.verify_tests, std::chrono::seconds(config.hooks.timeout_s)});
     engine::Executor executor(
         **store, provider, engine, clock, [&remediations] { return remediations.NextTimestamp(); },
         {.max_parallel = config.engine.max_parallel,
          .step_timeout = std::chrono::seconds(config.engine.step_timeout_s),
-         .capacity_wait = std::chrono::seconds(config.engine.capacity_wait_s)});
+         .capacity_wait = std::chrono::seconds(config.engine.capacity_wait_s),
+         .verify_tests = config.engine.verify_tests});
     if (Status started = executor.Start(); !started) return Fail(started.error().message);
     auto policy = health::Policy::WithOverrides(config.automation.rules);
     if (!policy) return Fail(policy.error().message);
@@ -188,8 +201,9 @@ int Serve(const ServeFlags& flags) {
         {std::chrono::seconds(config.automation.auto_resolve_ttl_s),
          std::chrono::seconds(config.automation.cooldown_s),
          config.automation.max_active_fraction, config.automation.max_active},
-        [&remediations] { return remediations.NextTimestamp(); });
-    health.Start(std::chrono::seconds(1));
+        CheckOptionsOf(config), [&remediations] { return remediations.NextTimestamp(); });
+    // Often enough that a simulated check answers within a fraction of a second.
+    health.Start(std::chrono::milliseconds(200));
     {
         api::Api api({**store, authenticator, remediations, inventory, engine, rate_limiter, health,
                       config.provider == "simulated"},

@@ -282,11 +282,15 @@ Result<Executor::Advance> Executor::Drive(storage::Txn& txn, Remediation& r,
             if (!host) return Fail(txn, r, "host " + job.source_host + " is not in the fleet");
             job.host_was_cordoned = host->cordoned;
         }
-        if (step.action == Action::kUncordonHost && job.host_was_cordoned) {
+        const bool keep_cordon = step.action == Action::kUncordonHost && job.host_was_cordoned;
+        const bool nothing_to_verify =
+            step.action == Action::kVerify && options_.verify_tests.empty();
+        if (keep_cordon || nothing_to_verify) {
             NR_RETURN_IF_ERROR(txn.AppendEvent(
                 r.id, {next_timestamp_(), "step", std::nullopt,
                        std::string(providers::ActionName(step.action)), kActor,
-                       "skipped: the host was cordoned before this remediation"}));
+                       keep_cordon ? "skipped: the host was cordoned before this remediation"
+                                   : "skipped: no engine.verify_tests"}));
             ++job.step;
             job.step_started = now;
             job.next_check = now;
@@ -304,6 +308,7 @@ Result<Executor::Advance> Executor::Drive(storage::Txn& txn, Remediation& r,
         op.target_host = job.target_host;
         op.num_gpus = job.num_gpus;
         op.other_host = r.mode == model::Mode::kHostAware;
+        if (step.action == Action::kVerify) op.tests = options_.verify_tests;
 
         auto transient_or_fail = [&](const Error& error) -> Result<Advance> {
             if (!IsTransient(error.code) || job.attempts + 1 >= kMaxTransientAttempts) {

@@ -14,6 +14,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include "common/time.hpp"
 #include "engine/control.hpp"
@@ -27,6 +28,7 @@ struct ExecutorOptions {
     std::chrono::seconds step_timeout{900};
     std::chrono::seconds capacity_wait{600};
     std::chrono::milliseconds claim_interval{50};  // how often PENDING work is looked for
+    std::vector<std::string> verify_tests;  // run before rejoin; none: the step is skipped
 };
 
 class Executor {

@@ -54,6 +54,7 @@ public:
         bool permanent_start_error = false;   // Start answers FailedPrecondition
         bool permanent_poll_error = false;    // Poll answers FailedPrecondition
         bool never_finishes = false;          // Poll stays Running, asks again in 1 s
+        std::string failing_test;  // Poll answers FailedPrecondition naming it, if op.tests has it
     };
 
     void SetDefaultLatency(milliseconds latency) {
@@ -99,6 +100,10 @@ public:
             return Unavailable("flaky poll of " + name);
         }
         if (script.permanent_poll_error) return FailedPrecondition(name + " went wrong");
+        if (!script.failing_test.empty() &&
+            std::count(op.op.tests.begin(), op.op.tests.end(), script.failing_test) > 0) {
+            return FailedPrecondition("test " + script.failing_test + " failed on " + op.op.host);
+        }
         OperationStatus status;
         if (script.never_finishes) {
             status.poll_at = now + seconds(1);
@@ -197,6 +202,23 @@ FakeProvider::Script NeverFinishes() {
     s.never_finishes = true;
     return s;
 }
+FakeProvider::Script FailingTest(std::string test) {
+    FakeProvider::Script s;
+    s.failing_test = std::move(test);
+    return s;
+}
+
+const std::vector<std::string> kVerifyTests = {"dcgm-diag-r2", "nccl-allreduce"};
+
+// Options under which the verify step runs (engine.verify_tests set), so that every step of
+// every workflow reaches the provider.
+ExecutorOptions WithVerifyTests() {
+    ExecutorOptions options;
+    options.verify_tests = kVerifyTests;
+    return options;
+}
+
+constexpr const char* kVerifySkipped = "step verify: skipped: no engine.verify_tests";
 
 std::string ModeLabel(Mode mode) {
     switch (mode) {
@@ -367,7 +389,7 @@ TEST_P(ExecutorModeTest, RunsToSucceededThroughTheStatesOfItsSteps) {
     const Mode mode = GetParam();
     const auto workflow = WorkflowFor(mode);
     provider_.SetDefaultLatency(seconds(1));
-    NewExecutor();
+    NewExecutor(WithVerifyTests());
     const Remediation r = Create("i1", mode);
     ASSERT_EQ(StateOf(r.id), State::kPending);
     const Timestamp claimed_at = clock_.Now();
@@ -392,6 +414,10 @@ TEST_P(ExecutorModeTest, RunsToSucceededThroughTheStatesOfItsSteps) {
         if (workflow[k].action == Action::kProvisionVm) {
             EXPECT_EQ(starts.back().target_host, "h6") << "the reserved host is provisioned";
         }
+        // The active tests go to the verify step alone.
+        EXPECT_EQ(starts.back().tests,
+                  workflow[k].action == Action::kVerify ? kVerifyTests : std::vector<std::string>{})
+            << at;
         auto job = JobOf(r.id);
         ASSERT_TRUE(job) << at;
         EXPECT_EQ(job->step, int(k)) << at;
@@ -457,12 +483,66 @@ TEST_P(ExecutorModeTest, RunsToSucceededThroughTheStatesOfItsSteps) {
 }
 
 TEST_P(ExecutorModeTest, InstantStepsFinishInOneRound) {
-    NewExecutor();
+    NewExecutor(WithVerifyTests());
     const Remediation r = Create("i2", GetParam());
     RunOnce();
     EXPECT_EQ(StateOf(r.id), State::kSucceeded);
     EXPECT_EQ(provider_.StartCalls().size(), WorkflowFor(GetParam()).size());
     EXPECT_FALSE(JobOf(r.id));
+}
+
+// Without engine.verify_tests there is nothing to verify: the step is skipped, with an event
+// that says why, and the provider never hears of it. Every other step keeps its index (and
+// so its idempotency key).
+TEST_P(ExecutorModeTest, WithoutVerifyTestsTheVerifyStepIsSkipped) {
+    const Mode mode = GetParam();
+    const auto workflow = WorkflowFor(mode);
+    provider_.SetDefaultLatency(seconds(1));
+    NewExecutor();
+    const Remediation r = Create("i1", mode);
+    ASSERT_TRUE(RunUntilTerminal(r.id, seconds(1)));
+    EXPECT_EQ(StateOf(r.id), State::kSucceeded) << Stored(r.id).error_message;
+    EXPECT_TRUE(StartKeysOf(Action::kVerify).empty());
+
+    std::vector<std::string> expected_keys;
+    std::vector<std::string> expected_steps;
+    for (size_t k = 0; k < workflow.size(); ++k) {
+        const std::string name(ActionName(workflow[k].action));
+        if (workflow[k].action == Action::kVerify) {
+            expected_steps.push_back(kVerifySkipped);
+            continue;
+        }
+        expected_keys.push_back(Key(r.id, k));
+        if (workflow[k].action == Action::kReserve) {
+            expected_steps.push_back("step " + name + ": waiting for a host with free GPU slots");
+            expected_steps.push_back("step " + name + ": reserved 8 GPUs on h6");
+        } else {
+            expected_steps.push_back("step " + name + ": started");
+            expected_steps.push_back("step " + name + ": done");
+        }
+    }
+    std::vector<std::string> keys;
+    for (const auto& op : provider_.StartCalls()) {
+        keys.push_back(op.key);
+        EXPECT_TRUE(op.tests.empty()) << op.key;
+    }
+    EXPECT_EQ(keys, expected_keys);
+    std::vector<std::string> steps;
+    for (const auto& line : TimelineOf(r.id)) {
+        if (line.starts_with("step ")) steps.push_back(line);
+    }
+    EXPECT_EQ(steps, expected_steps);
+
+    // The skip is an engine event of the step, without a state.
+    int skips = 0;
+    for (const auto& e : EventsOf(r.id)) {
+        if (e.type != "step" || e.step != "verify") continue;
+        ++skips;
+        EXPECT_EQ(e.detail, "skipped: no engine.verify_tests");
+        EXPECT_FALSE(e.state);
+        EXPECT_EQ(e.actor, "engine");
+    }
+    EXPECT_EQ(skips, mode == Mode::kEvictWithoutReplacement ? 0 : 1);
 }
 
 // ---- A permanent error at each step ---------------------------------------------------------
@@ -493,7 +573,7 @@ TEST_P(ExecutorStepTest, PermanentErrorFailsNamingTheStepAndReleases) {
     const Step& failing = WorkflowFor(mode)[k];
     const std::string name(ActionName(failing.action));
     provider_.Set(failing.action, PermanentStartError());
-    NewExecutor();
+    NewExecutor(WithVerifyTests());
     const Remediation r = Create("i1", mode);
     RunOnce();
 
@@ -532,7 +612,7 @@ TEST_P(ExecutorStepTest, ResumesFromEachStepWithoutStartingAnythingTwice) {
     const auto [mode, k] = GetParam();
     const auto workflow = WorkflowFor(mode);
     provider_.SetDefaultLatency(seconds(1));
-    NewExecutor();
+    NewExecutor(WithVerifyTests());
     const Remediation r = Create("i1", mode);
     for (size_t i = 0; i < k; ++i) {
         RunOnce();
@@ -545,7 +625,7 @@ TEST_P(ExecutorStepTest, ResumesFromEachStepWithoutStartingAnythingTwice) {
     // A restart: the old executor goes, a new one finds the job in the store.
     exec_.reset();
     clock_.Advance(milliseconds(300));
-    Executor& resumed = NewExecutor();
+    Executor& resumed = NewExecutor(WithVerifyTests());
     EXPECT_EQ(resumed.InFlight(), 1u);
     EXPECT_EQ(StateOf(r.id), workflow[k].during);
     ASSERT_TRUE(RunUntilTerminal(r.id, milliseconds(500)));
@@ -691,6 +771,84 @@ TEST_F(ExecutorTest, PermanentPollErrorFailsTheStep) {
         << failed.error_message;
     EXPECT_EQ(provider_.Released(), std::vector<std::string>{"i1"});
     EXPECT_TRUE(StartKeysOf(Action::kUncordonHost).empty());
+}
+
+// ---- Verify ---------------------------------------------------------------------------------
+
+// A failed active test keeps the node out: the remediation fails naming the test, whatever
+// it holds is released, and the node never rejoins (nor, after a power cycle, is its host
+// uncordoned).
+TEST_F(ExecutorTest, FailingVerifyFailsNamingTheTestAndNeverRejoins) {
+    provider_.Set(Action::kVerify, FailingTest("nccl-allreduce"));
+    NewExecutor(WithVerifyTests());
+    const std::vector<std::pair<const char*, Mode>> cases = {{"i1", Mode::kVmOnly},
+                                                             {"i2", Mode::kHostAware},
+                                                             {"i3", Mode::kRebootVm},
+                                                             {"i4", Mode::kHostPowerCycle}};
+    std::vector<std::string> released;
+    for (const auto& [instance, mode] : cases) {
+        const std::string label(model::WireName(mode));
+        const Remediation r = Create(instance, mode);
+        RunOnce();
+        const Remediation failed = Stored(r.id);
+        EXPECT_EQ(failed.state, State::kFailed) << label;
+        EXPECT_NE(failed.error_message.find("verify"), std::string::npos)
+            << label << ": " << failed.error_message;
+        EXPECT_NE(failed.error_message.find("test nccl-allreduce failed"), std::string::npos)
+            << label << ": " << failed.error_message;
+        released.push_back(instance);
+        EXPECT_EQ(provider_.Released(), released) << label;
+        EXPECT_FALSE(JobOf(r.id)) << label;
+        const auto timeline = TimelineOf(r.id);
+        ASSERT_FALSE(timeline.empty());
+        EXPECT_EQ(timeline.back(), "state FAILED") << label;
+        EXPECT_EQ(std::count(timeline.begin(), timeline.end(), kVerifySkipped), 0) << label;
+    }
+    EXPECT_EQ(StartKeysOf(Action::kVerify).size(), cases.size());
+    for (const auto& op : provider_.StartCalls()) {
+        if (op.action == Action::kVerify) {
+            EXPECT_EQ(op.tests, kVerifyTests) << op.key;
+        }
+    }
+    EXPECT_TRUE(StartKeysOf(Action::kRejoin).empty());
+    EXPECT_TRUE(StartKeysOf(Action::kUncordonHost).empty());
+    EXPECT_EQ(exec_->InFlight(), 0u);
+}
+
+// Tests that pass let the node rejoin; the verify step is one operation like any other.
+TEST_F(ExecutorTest, PassingVerifyLetsTheNodeRejoin) {
+    provider_.Set(Action::kVerify, FailingTest("some-other-test"));
+    NewExecutor(WithVerifyTests());
+    const Remediation r = Create("i1", Mode::kRebootVm);
+    RunOnce();
+    EXPECT_EQ(StateOf(r.id), State::kSucceeded) << Stored(r.id).error_message;
+    EXPECT_EQ(StartKeysOf(Action::kVerify), std::vector<std::string>{Key(r.id, 3)});
+    EXPECT_EQ(StartKeysOf(Action::kRejoin), std::vector<std::string>{Key(r.id, 4)});
+    EXPECT_TRUE(provider_.Released().empty());
+}
+
+// A restart while the node boots, without verify tests: the resumed engine skips verify once
+// and rejoins under the rejoin step's own key.
+TEST_F(ExecutorTest, ResumeBeforeASkippedVerifySkipsItOnce) {
+    provider_.SetDefaultLatency(seconds(1));
+    NewExecutor();
+    const Remediation r = Create("i1", Mode::kRebootVm);
+    for (int i = 0; i < 2; ++i) {
+        RunOnce();
+        clock_.Advance(seconds(1));
+    }
+    RunOnce();  // wait_ready (step 2) started
+    auto job = JobOf(r.id);
+    ASSERT_TRUE(job);
+    ASSERT_EQ(job->step, 2);
+    exec_.reset();
+    NewExecutor();
+    ASSERT_TRUE(RunUntilTerminal(r.id, milliseconds(500)));
+    EXPECT_EQ(StateOf(r.id), State::kSucceeded);
+    const auto timeline = TimelineOf(r.id);
+    EXPECT_EQ(std::count(timeline.begin(), timeline.end(), kVerifySkipped), 1);
+    EXPECT_TRUE(StartKeysOf(Action::kVerify).empty());
+    EXPECT_EQ(StartKeysOf(Action::kRejoin), std::vector<std::string>{Key(r.id, 4)});
 }
 
 // ---- Timeouts -------------------------------------------------------------------------------

@@ -1,17 +1,18 @@
-// Drain and rejoin hooks (config hooks.drain / hooks.rejoin): shell commands that take a node
-// out of its scheduler gracefully and put it back (Slurm `scontrol`, Kubernetes `kubectl
-// drain`). A Provider decorator: the drain and rejoin steps run the hook instead of the
-// provider's own action; every other step goes to the provider. Runs on the store's writer
-// thread like any provider call, and never waits for a command: Start spawns, Poll reaps.
+// Drain, rejoin and verify hooks (config hooks.drain / hooks.rejoin / hooks.health_check):
+// shell commands that take a node out of its scheduler gracefully and put it back (Slurm
+// `scontrol`, Kubernetes `kubectl drain`), and run the active tests of engine.verify_tests.
+// A Provider decorator: those steps run the hook instead of the provider's own action; every
+// other step goes to the provider. Runs on the store's writer thread like any provider call,
+// and never waits for a command: Start spawns, Poll reaps.
 #pragma once
-
-#include <sys/types.h>
 
 #include <chrono>
 #include <map>
 #include <mutex>
 #include <string>
+#include <vector>
 
+#include "common/subprocess.hpp"
 #include "providers/provider.hpp"
 
 namespace noderepair::engine {
@@ -19,14 +20,15 @@ namespace noderepair::engine {
 struct HookCommands {
     std::string drain;
     std::string rejoin;
+    std::string health_check;  // one active test, named by $NODEREPAIR_TEST; exit 0 = pass
+    std::vector<std::string> verify_tests;
     std::chrono::seconds timeout{600};
 };
 
 class HookedProvider final : public providers::Provider {
 public:
-    HookedProvider(providers::Provider& inner, HookCommands commands, const Clock& clock)
-        : inner_(inner), commands_(std::move(commands)), clock_(clock) {}
-    ~HookedProvider() override;
+    HookedProvider(providers::Provider& inner, HookCommands commands)
+        : inner_(inner), commands_(std::move(commands)) {}
 
     Result<std::string> Start(storage::Txn& txn, const providers::Operation& op,
                               Timestamp now) override;
@@ -36,18 +38,15 @@ public:
 
 private:
     struct Running {
-        pid_t pid = -1;
-        std::string stderr_path;
-        std::string name;  // "drain" or "rejoin"
+        Subprocess process;
+        std::string name;  // "drain", "rejoin", "verify"
         Timestamp deadline;
     };
-    const std::string* CommandFor(providers::Action action) const;
-    Result<Running> Spawn(const std::string& command, const providers::Operation& op,
-                          Timestamp now);
+    // The command for this step, or empty when the provider does it.
+    std::string CommandFor(providers::Action action) const;
 
     providers::Provider& inner_;
     const HookCommands commands_;
-    const Clock& clock_;
     std::mutex mu_;
     std::map<std::string, Running> running_;  // by handle
 };

@@ -10,13 +10,14 @@ constexpr Step kVmOnly[] = {
     // Slots first: when no host has room the old VM is left as it was (API.md 2.1).
     {Action::kReserve, State::kRunning},     {Action::kDrain, State::kRunning},
     {Action::kDeleteVm, State::kRunning},    {Action::kProvisionVm, State::kRunning},
-    {Action::kWaitReady, State::kRunning},   {Action::kRejoin, State::kRunning},
+    {Action::kWaitReady, State::kRunning},   {Action::kVerify, State::kRunning},
+    {Action::kRejoin, State::kRunning},
 };
 constexpr Step kHostAware[] = {
     {Action::kCordonHost, State::kQuarantining}, {Action::kReserve, State::kQuarantining},
     {Action::kDrain, State::kQuarantining},      {Action::kDeleteVm, State::kQuarantined},
     {Action::kProvisionVm, State::kRunning},     {Action::kWaitReady, State::kRunning},
-    {Action::kRejoin, State::kRunning},
+    {Action::kVerify, State::kRunning},          {Action::kRejoin, State::kRunning},
     // No uncordon: the old host is suspect until an operator uncordons it.
 };
 constexpr Step kEvict[] = {
@@ -27,12 +28,14 @@ constexpr Step kRebootVm[] = {
     {Action::kDrain, State::kRunning},
     {Action::kRebootVm, State::kRunning},
     {Action::kWaitReady, State::kRunning},
+    {Action::kVerify, State::kRunning},
     {Action::kRejoin, State::kRunning},
 };
 constexpr Step kHostPowerCycle[] = {
     {Action::kCordonHost, State::kQuarantining},   {Action::kDrain, State::kQuarantining},
     {Action::kPowerCycleHost, State::kQuarantined}, {Action::kWaitReady, State::kRunning},
-    {Action::kRejoin, State::kRunning},          {Action::kUncordonHost, State::kRunning},
+    {Action::kVerify, State::kRunning},            {Action::kRejoin, State::kRunning},
+    {Action::kUncordonHost, State::kRunning},
 };
 
 }  // namespace

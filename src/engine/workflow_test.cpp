@@ -37,19 +37,20 @@ bool Contains(const std::vector<Action>& actions, Action action) {
 }
 
 // API.md 2.1: every mode that takes a node away drains it first; all but EVICT finish with
-// wait-ready and rejoin.
+// wait-ready, verify (engine.verify_tests) and rejoin.
 TEST(Workflow, VmOnlyReservesBeforeDeletingAndReplacesTheVm) {
     EXPECT_EQ(ActionsOf(Mode::kVmOnly),
               (std::vector<Action>{Action::kReserve, Action::kDrain, Action::kDeleteVm,
-                                   Action::kProvisionVm, Action::kWaitReady, Action::kRejoin}));
-    EXPECT_EQ(StatesOf(Mode::kVmOnly), std::vector<State>(6, State::kRunning));
+                                   Action::kProvisionVm, Action::kWaitReady, Action::kVerify,
+                                   Action::kRejoin}));
+    EXPECT_EQ(StatesOf(Mode::kVmOnly), std::vector<State>(7, State::kRunning));
 }
 
 TEST(Workflow, HostAwareCordonsFirstReservesBeforeDeletingAndNeverUncordons) {
     const auto actions = ActionsOf(Mode::kHostAware);
     EXPECT_EQ(actions, (std::vector<Action>{Action::kCordonHost, Action::kReserve, Action::kDrain,
                                             Action::kDeleteVm, Action::kProvisionVm,
-                                            Action::kWaitReady, Action::kRejoin}));
+                                            Action::kWaitReady, Action::kVerify, Action::kRejoin}));
     EXPECT_EQ(actions.front(), Action::kCordonHost);
     EXPECT_LT(IndexOf(actions, Action::kReserve), IndexOf(actions, Action::kDeleteVm));
     // The old host is suspect until an operator uncordons it (API.md 2.1).
@@ -62,7 +63,7 @@ TEST(Workflow, HostAwareCordonsFirstReservesBeforeDeletingAndNeverUncordons) {
             << providers::ActionName(a);
     }
     EXPECT_NE(states[size_t(IndexOf(actions, Action::kDeleteVm))], State::kQuarantining);
-    for (Action a : {Action::kProvisionVm, Action::kWaitReady, Action::kRejoin}) {
+    for (Action a : {Action::kProvisionVm, Action::kWaitReady, Action::kVerify, Action::kRejoin}) {
         EXPECT_EQ(states[size_t(IndexOf(actions, a))], State::kRunning) << providers::ActionName(a);
     }
 }
@@ -74,25 +75,27 @@ TEST(Workflow, EvictDrainsAndDeletesWithoutProvisioning) {
     EXPECT_FALSE(Contains(actions, Action::kReserve));
     EXPECT_FALSE(Contains(actions, Action::kWaitReady));
     EXPECT_FALSE(Contains(actions, Action::kRejoin));
+    EXPECT_FALSE(Contains(actions, Action::kVerify)) << "no node comes back to verify";
     EXPECT_EQ(StatesOf(Mode::kEvictWithoutReplacement), std::vector<State>(2, State::kRunning));
 }
 
 TEST(Workflow, RebootStaysOnItsHost) {
     const auto actions = ActionsOf(Mode::kRebootVm);
     EXPECT_EQ(actions, (std::vector<Action>{Action::kDrain, Action::kRebootVm, Action::kWaitReady,
-                                            Action::kRejoin}));
+                                            Action::kVerify, Action::kRejoin}));
     for (Action moves : {Action::kReserve, Action::kDeleteVm, Action::kEvictVm,
                          Action::kProvisionVm, Action::kCordonHost, Action::kPowerCycleHost}) {
         EXPECT_FALSE(Contains(actions, moves)) << providers::ActionName(moves);
     }
-    EXPECT_EQ(StatesOf(Mode::kRebootVm), std::vector<State>(4, State::kRunning));
+    EXPECT_EQ(StatesOf(Mode::kRebootVm), std::vector<State>(5, State::kRunning));
 }
 
 TEST(Workflow, HostPowerCycleCordonsFirstAndUncordonsLast) {
     const auto actions = ActionsOf(Mode::kHostPowerCycle);
     EXPECT_EQ(actions,
               (std::vector<Action>{Action::kCordonHost, Action::kDrain, Action::kPowerCycleHost,
-                                   Action::kWaitReady, Action::kRejoin, Action::kUncordonHost}));
+                                   Action::kWaitReady, Action::kVerify, Action::kRejoin,
+                                   Action::kUncordonHost}));
     // Keeps host and instance identity: nothing is deleted or placed.
     for (Action moves :
          {Action::kReserve, Action::kDeleteVm, Action::kEvictVm, Action::kProvisionVm}) {
@@ -102,7 +105,7 @@ TEST(Workflow, HostPowerCycleCordonsFirstAndUncordonsLast) {
     EXPECT_EQ(states[size_t(IndexOf(actions, Action::kCordonHost))], State::kQuarantining);
     EXPECT_EQ(states[size_t(IndexOf(actions, Action::kDrain))], State::kQuarantining);
     EXPECT_NE(states[size_t(IndexOf(actions, Action::kPowerCycleHost))], State::kQuarantining);
-    for (Action a : {Action::kWaitReady, Action::kRejoin, Action::kUncordonHost}) {
+    for (Action a : {Action::kWaitReady, Action::kVerify, Action::kRejoin, Action::kUncordonHost}) {
         EXPECT_EQ(states[size_t(IndexOf(actions, a))], State::kRunning) << providers::ActionName(a);
     }
 }
@@ -121,10 +124,14 @@ TEST(Workflow, EveryModeHasStepsAndDrainsBeforeTheNodeGoes) {
             }
         }
         if (mode != Mode::kEvictWithoutReplacement) {
+            // The node is back, then tested, then takes work again: nothing in between.
             const long ready = IndexOf(actions, Action::kWaitReady);
+            const long verify = IndexOf(actions, Action::kVerify);
             const long rejoin = IndexOf(actions, Action::kRejoin);
             ASSERT_GE(ready, 0) << model::WireName(mode);
-            EXPECT_EQ(rejoin, ready + 1) << model::WireName(mode);
+            EXPECT_EQ(verify, ready + 1) << model::WireName(mode);
+            EXPECT_EQ(rejoin, verify + 1) << model::WireName(mode);
+            EXPECT_EQ(StatesOf(mode)[size_t(verify)], State::kRunning) << model::WireName(mode);
         }
         // Each action at most once: a step id is an idempotency key, not a loop.
         for (Action a : actions) {

@@ -3,8 +3,10 @@
 #include <cctype>
 #include <cmath>
 #include <future>
+#include <memory>
 
 #include "common/ids.hpp"
+#include "providers/simulated/simulated_provider.hpp"
 
 namespace noderepair::health {
 namespace {
@@ -40,11 +42,13 @@ model::RemediationEvent StateEvent(Timestamp t, State s, std::string actor, std:
 }  // namespace
 
 HealthService::HealthService(storage::Store& store, const Clock& clock, Policy policy,
-                             AutomationOptions options, std::function<Timestamp()> next_timestamp)
+                             AutomationOptions options, CheckOptions checks,
+                             std::function<Timestamp()> next_timestamp)
     : store_(store),
       clock_(clock),
       policy_(std::move(policy)),
       options_(options),
+      checks_(std::move(checks)),
       next_timestamp_(std::move(next_timestamp)) {}
 
 HealthService::~HealthService() { Stop(); }
@@ -132,38 +136,35 @@ Result<IngestResult> HealthService::IngestInTxn(storage::Txn& txn,
     return result;
 }
 
-Result<bool> HealthService::Consider(storage::Txn& txn, Alert& alert,
-                                     const model::Instance& instance, Timestamp now) {
-    const Rule rule = policy_.RuleFor(alert);
+Result<SignalOutcome> HealthService::Act(storage::Txn& txn, const Signal& signal,
+                                         const model::Instance& instance, Timestamp now) {
     NR_ASSIGN_OR_RETURN(auto active, txn.GetActiveRemediation(instance.instance_id));
     if (active) {
         // Evidence for whatever already runs; only a waiting automated one is escalated.
-        alert.remediation_id = active->id;
-        alert.waiting = false;
-        if (rule.mode && active->trigger == model::Trigger::kAutomated &&
+        if (signal.mode && active->trigger == model::Trigger::kAutomated &&
             active->state == State::kPendingApproval &&
-            EscalationRank(*rule.mode) > EscalationRank(active->mode)) {
+            EscalationRank(*signal.mode) > EscalationRank(active->mode)) {
             Remediation r = std::move(*active);
             const std::string detail = "escalated from " + std::string(model::WireName(r.mode)) +
-                                       " to " + std::string(model::WireName(*rule.mode)) +
-                                       " by " + alert.alert_name;
-            r.mode = *rule.mode;
+                                       " to " + std::string(model::WireName(*signal.mode)) +
+                                       " by " + signal.name;
+            r.mode = *signal.mode;
             r.update_time = next_timestamp_();
             NR_RETURN_IF_ERROR(txn.UpdateRemediation(r, State::kPendingApproval));
             NR_RETURN_IF_ERROR(txn.AppendEvent(
                 r.id, StateEvent(r.update_time, r.state, kSystemActor, detail)));
+            return SignalOutcome{SignalOutcome::Kind::kJoined, r.id};
         }
-        return false;
+        return SignalOutcome{SignalOutcome::Kind::kJoined, active->id};
     }
-    if (!rule.mode || !instance.auto_repair) return false;
+    if (!signal.mode || !instance.auto_repair) return SignalOutcome{};
     NR_ASSIGN_OR_RETURN(auto last_end, txn.LastRemediationEnd(instance.instance_id));
-    if (last_end && now < *last_end + options_.cooldown) return false;
+    if (last_end && now < *last_end + options_.cooldown) return SignalOutcome{};
     NR_ASSIGN_OR_RETURN(int active_count, txn.CountActiveRemediations(instance.cluster_id));
     NR_ASSIGN_OR_RETURN(int instances, txn.CountInstances(instance.cluster_id));
     if (active_count >=
         BlastRadiusLimit(instances, options_.max_active_fraction, options_.max_active)) {
-        alert.waiting = true;  // taken up by the sweeper when room frees
-        return false;
+        return SignalOutcome{SignalOutcome::Kind::kWaiting, ""};
     }
     NR_ASSIGN_OR_RETURN(auto automation, txn.GetClusterAutomation(instance.cluster_id));
     Remediation r;
@@ -172,37 +173,72 @@ Result<bool> HealthService::Consider(storage::Txn& txn, Alert& alert,
     r.cluster_id = instance.cluster_id;
     r.instance_id = instance.instance_id;
     r.instance_name = instance.instance_name;
-    r.mode = r.requested_mode = *rule.mode;
+    r.mode = r.requested_mode = *signal.mode;
     r.trigger = model::Trigger::kAutomated;
     r.state = State::kPendingApproval;
-    r.reason = ReasonFor(alert, *rule.mode);
-    r.passive_health_check_event_id = alert.id;
+    r.reason = signal.reason;
+    r.passive_health_check_event_id = signal.alert_id;
+    r.active_health_check_run_id = signal.run_id;
     r.requested_by = kSystemActor;
     const bool in_scope =
         automation.automatic &&
         (automation.automatic_alerts.empty() ||
          std::find(automation.automatic_alerts.begin(), automation.automatic_alerts.end(),
-                   alert.alert_name) != automation.automatic_alerts.end());
+                   signal.name) != automation.automatic_alerts.end());
     // API.md 5: an eviction takes capacity away for good; a person always decides it.
     const bool auto_approve = in_scope && r.mode != model::Mode::kEvictWithoutReplacement;
     NR_RETURN_IF_ERROR(txn.InsertRemediation(r));
     NR_RETURN_IF_ERROR(txn.AppendEvent(
-        r.id, StateEvent(r.create_time, r.state, kSystemActor, "created from alert " +
-                                                                   alert.alert_name + " " +
-                                                                   alert.id)));
+        r.id, StateEvent(r.create_time, r.state, kSystemActor, "created from " + signal.name)));
     if (auto_approve) {
         r.state = State::kPending;
         r.update_time = next_timestamp_();
         r.reviewed_by = kAutoApproved;
         r.review_time = r.update_time;
-        r.review_comment = "cluster automation policy is automatic for " + alert.alert_name;
+        r.review_comment = "cluster automation policy is automatic for " + signal.name;
         NR_RETURN_IF_ERROR(txn.UpdateRemediation(r, State::kPendingApproval));
         NR_RETURN_IF_ERROR(txn.AppendEvent(
             r.id, StateEvent(r.update_time, r.state, kAutoApproved, r.review_comment)));
     }
-    alert.remediation_id = r.id;
-    alert.waiting = false;
-    return true;
+    return SignalOutcome{SignalOutcome::Kind::kCreated, r.id};
+}
+
+Result<bool> HealthService::Consider(storage::Txn& txn, Alert& alert,
+                                     const model::Instance& instance, Timestamp now) {
+    const Rule rule = policy_.RuleFor(alert);
+    Signal signal{alert.alert_name, rule.mode, rule.mode ? ReasonFor(alert, *rule.mode) : "",
+                  alert.id, ""};
+    NR_ASSIGN_OR_RETURN(auto outcome, Act(txn, signal, instance, now));
+    alert.remediation_id = outcome.remediation_id;
+    alert.waiting = outcome.kind == SignalOutcome::Kind::kWaiting;
+    return outcome.kind == SignalOutcome::Kind::kCreated;
+}
+
+Result<bool> HealthService::ConsiderRun(storage::Txn& txn, model::HealthCheckRun& run,
+                                        Timestamp now) {
+    NR_ASSIGN_OR_RETURN(auto instance, txn.GetInstance(run.instance_id));
+    run.waiting = false;
+    if (!instance) return false;
+    const model::TestResult* failed = nullptr;
+    for (const auto& t : run.tests) {
+        if (t.state == model::CheckState::kFailed) {
+            failed = &t;
+            break;
+        }
+    }
+    if (failed == nullptr) return false;
+    auto mode_it = checks_.test_modes.find(failed->name);
+    const model::Mode mode =
+        mode_it == checks_.test_modes.end() ? model::Mode::kHostAware : mode_it->second;
+    Signal signal{"health_check:" + failed->name, mode,
+                  "active health check " + failed->name + " failed" +
+                      (failed->detail.empty() ? "" : ": " + failed->detail) + " -> " +
+                      std::string(model::WireName(mode)),
+                  "", run.id};
+    NR_ASSIGN_OR_RETURN(auto outcome, Act(txn, signal, *instance, now));
+    run.remediation_id = outcome.remediation_id;
+    run.waiting = outcome.kind == SignalOutcome::Kind::kWaiting;
+    return outcome.kind == SignalOutcome::Kind::kCreated;
 }
 
 Status HealthService::SweepInTxn(storage::Txn& txn) {
@@ -232,7 +268,83 @@ Status HealthService::SweepInTxn(storage::Txn& txn) {
         }
         NR_RETURN_IF_ERROR(txn.PutAlert(alert));
     }
+    NR_ASSIGN_OR_RETURN(auto waiting_runs, txn.ListWaitingHealthChecks(1000));
+    for (auto& run : waiting_runs) {
+        NR_RETURN_IF_ERROR(ConsiderRun(txn, run, now));
+        NR_RETURN_IF_ERROR(txn.PutHealthCheckRun(run));
+    }
+    NR_ASSIGN_OR_RETURN(auto running, txn.ListRunningHealthChecks(1000));
+    for (auto& run : running) NR_RETURN_IF_ERROR(AdvanceRun(txn, run, now));
     return OkStatus();
+}
+
+Status HealthService::AdvanceRun(storage::Txn& txn, model::HealthCheckRun& run, Timestamp now) {
+    NR_ASSIGN_OR_RETURN(auto instance, txn.GetInstance(run.instance_id));
+    bool changed = false;
+    for (auto& test : run.tests) {
+        if (test.state != model::CheckState::kRunning) continue;
+        if (!instance || instance->host_name.empty()) {
+            test.state = model::CheckState::kSkipped;
+            test.detail = "the instance has no VM";
+            changed = true;
+            continue;
+        }
+        if (!checks_.command.empty()) {
+            // One command at a time per run; a restart loses the process and runs it again.
+            const std::string key = run.id + "/" + test.name;
+            auto it = running_tests_.find(key);
+            if (it == running_tests_.end()) {
+                NR_ASSIGN_OR_RETURN(
+                    auto process,
+                    Subprocess::Spawn(checks_.command,
+                                      {{"NODEREPAIR_TEST", test.name},
+                                       {"NODEREPAIR_CLUSTER_ID", run.cluster_id},
+                                       {"NODEREPAIR_INSTANCE_ID", run.instance_id},
+                                       {"NODEREPAIR_INSTANCE_NAME", instance->instance_name},
+                                       {"NODEREPAIR_NODE", instance->instance_name},
+                                       {"NODEREPAIR_HOST", instance->host_name},
+                                       {"NODEREPAIR_HEALTH_CHECK_ID", run.id}}));
+                running_tests_.emplace(key, RunningTest{std::move(process), now + checks_.timeout});
+                break;
+            }
+            auto exit = it->second.process.Poll();
+            if (!exit && now < it->second.deadline) break;
+            test.state = exit && exit->success ? model::CheckState::kPassed
+                                               : model::CheckState::kFailed;
+            test.detail = exit ? (exit->output.empty() ? exit->how : exit->output)
+                               : "timed out after " + std::to_string(checks_.timeout.count()) + " s";
+            running_tests_.erase(it);
+            changed = true;
+            continue;
+        }
+        if (!checks_.simulated) {
+            test.state = model::CheckState::kSkipped;
+            test.detail = "no hooks.health_check is configured to run it";
+        } else {
+            NR_ASSIGN_OR_RETURN(
+                auto degraded,
+                txn.GetSetting(providers::simulated::DegradedHostKey(instance->host_name)));
+            const bool fails = degraded && model::IsGpuTest(test.name);
+            test.state = fails ? model::CheckState::kFailed : model::CheckState::kPassed;
+            test.detail = fails ? "simulated: host " + instance->host_name + " is degraded"
+                                : "simulated: passed";
+        }
+        changed = true;
+    }
+    bool done = true;
+    bool failed = false;
+    for (const auto& t : run.tests) {
+        done = done && t.state != model::CheckState::kRunning;
+        failed = failed || t.state == model::CheckState::kFailed;
+    }
+    if (done) {
+        run.state = failed ? model::CheckState::kFailed : model::CheckState::kPassed;
+        run.end_time = now;
+        if (failed) NR_RETURN_IF_ERROR(ConsiderRun(txn, run, now));
+        changed = true;
+    }
+    if (!changed) return OkStatus();
+    return txn.PutHealthCheckRun(run);
 }
 
 Status HealthService::SweepOnce() {
@@ -263,6 +375,79 @@ void HealthService::Stop() {
     }
     cv_.notify_all();
     if (sweeper_.joinable()) sweeper_.join();
+}
+
+void HealthService::StartHealthCheck(const std::string& cluster_id,
+                                     const std::string& instance_id,
+                                     std::vector<std::string> tests,
+                                     std::function<void(Result<model::HealthCheckRun>)> done) {
+    if (tests.empty()) return done(InvalidArgument("tests must name at least one test"));
+    for (const auto& t : tests) {
+        if (!model::IsKnownTest(t)) return done(InvalidArgument("unknown test '" + t + "'"));
+    }
+    auto run = std::make_shared<model::HealthCheckRun>();
+    run->cluster_id = cluster_id;
+    run->instance_id = instance_id;
+    for (auto& t : tests) run->tests.push_back({std::move(t), model::CheckState::kRunning, ""});
+    store_.Write(
+        [this, run](storage::Txn& txn) -> Status {
+            NR_ASSIGN_OR_RETURN(auto instance, txn.GetInstance(run->instance_id));
+            if (!instance || instance->cluster_id != run->cluster_id) {
+                return NotFound("instance " + run->instance_id + " not found in cluster " +
+                                run->cluster_id);
+            }
+            run->create_time = next_timestamp_();
+            run->id = NewUuidV7(run->create_time);
+            return txn.PutHealthCheckRun(*run);
+        },
+        [run, done = std::move(done)](Status committed) {
+            if (!committed) return done(committed.error());
+            done(*run);
+        });
+}
+
+Result<model::HealthCheckRun> HealthService::GetHealthCheck(const std::string& cluster_id,
+                                                            const std::string& instance_id,
+                                                            const std::string& run_id) {
+    std::optional<model::HealthCheckRun> run;
+    NR_RETURN_IF_ERROR(store_.Read([&](storage::Reader& reader) -> Status {
+        NR_ASSIGN_OR_RETURN(run, reader.GetHealthCheckRun(run_id));
+        return OkStatus();
+    }));
+    if (!run || run->cluster_id != cluster_id || run->instance_id != instance_id) {
+        return NotFound("health check " + run_id + " not found for instance " + instance_id +
+                        " in cluster " + cluster_id);
+    }
+    return *std::move(run);
+}
+
+Result<std::vector<model::HealthCheckRun>> HealthService::ListHealthChecks(
+    const std::string& cluster_id, const std::string& instance_id) {
+    std::vector<model::HealthCheckRun> runs;
+    NR_RETURN_IF_ERROR(store_.Read([&](storage::Reader& reader) -> Status {
+        NR_ASSIGN_OR_RETURN(auto instance, reader.GetInstance(instance_id));
+        if (!instance || instance->cluster_id != cluster_id) {
+            return NotFound("instance " + instance_id + " not found in cluster " + cluster_id);
+        }
+        NR_ASSIGN_OR_RETURN(runs, reader.ListHealthCheckRuns(instance_id, 100));
+        return OkStatus();
+    }));
+    return runs;
+}
+
+void HealthService::SetDegraded(const std::string& instance_id, bool degraded,
+                                std::function<void(Status)> done) {
+    store_.Write(
+        [instance_id, degraded](storage::Txn& txn) -> Status {
+            NR_ASSIGN_OR_RETURN(auto instance, txn.GetInstance(instance_id));
+            if (!instance) return NotFound("instance " + instance_id + " not found");
+            if (instance->host_name.empty()) {
+                return FailedPrecondition("instance " + instance_id + " has no VM");
+            }
+            const std::string key = providers::simulated::DegradedHostKey(instance->host_name);
+            return degraded ? txn.PutSetting(key, "true") : txn.DeleteSetting(key);
+        },
+        std::move(done));
 }
 
 Result<storage::AlertPage> HealthService::ListAlerts(const storage::AlertQuery& query) {

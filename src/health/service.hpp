@@ -7,15 +7,19 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <map>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "common/status.hpp"
+#include "common/subprocess.hpp"
 #include "common/time.hpp"
 #include "health/alertmanager.hpp"
 #include "health/policy.hpp"
+#include "model/health_check.hpp"
 #include "model/inventory.hpp"
 #include "storage/store.hpp"
 
@@ -33,10 +37,34 @@ struct IngestResult {
     int remediations_created = 0;
 };
 
+// How active checks run: a command per test, or the simulated fleet's verdict.
+struct CheckOptions {
+    std::string command;  // hooks.health_check; empty: simulated (or SKIPPED without a fleet)
+    bool simulated = true;
+    std::chrono::seconds timeout{600};
+    // test name -> mode of the remediation its failure asks for (default HOST_AWARE).
+    std::map<std::string, model::Mode> test_modes;
+};
+
+// A health signal asking for a remediation: a firing alert or a failed active run.
+struct Signal {
+    std::string name;  // the alert name, or "health_check:<test>"
+    std::optional<model::Mode> mode;
+    std::string reason;
+    std::string alert_id;  // passive_health_check_event_id
+    std::string run_id;    // active_health_check_run_id
+};
+
+struct SignalOutcome {
+    enum class Kind { kIgnored, kJoined, kCreated, kWaiting } kind = Kind::kIgnored;
+    std::string remediation_id;  // kJoined, kCreated
+};
+
 class HealthService {
 public:
     HealthService(storage::Store& store, const Clock& clock, Policy policy,
-                  AutomationOptions options, std::function<Timestamp()> next_timestamp);
+                  AutomationOptions options, CheckOptions checks,
+                  std::function<Timestamp()> next_timestamp);
     ~HealthService();
 
     // Stores the alerts and acts on each by its own status; `done` after commit.
@@ -48,7 +76,21 @@ public:
     void SetAutoRepair(const std::string& cluster_id, const std::string& instance_id,
                        bool auto_repair, std::function<void(Status)> done);
 
-    // The sweeper: held-back signals and auto-resolve, every `interval`.
+    // Active health checks (API.md 5): starts a run of known tests; it answers RUNNING and
+    // the sweeper carries it out.
+    void StartHealthCheck(const std::string& cluster_id, const std::string& instance_id,
+                          std::vector<std::string> tests,
+                          std::function<void(Result<model::HealthCheckRun>)> done);
+    Result<model::HealthCheckRun> GetHealthCheck(const std::string& cluster_id,
+                                                 const std::string& instance_id,
+                                                 const std::string& run_id);
+    Result<std::vector<model::HealthCheckRun>> ListHealthChecks(const std::string& cluster_id,
+                                                                const std::string& instance_id);
+    // The silent `degraded` fault (API.md 6): the instance's host fails GPU tests until cleared.
+    void SetDegraded(const std::string& instance_id, bool degraded,
+                     std::function<void(Status)> done);
+
+    // The sweeper: held-back signals, auto-resolve and active checks, every `interval`.
     void Start(std::chrono::milliseconds interval);
     void Stop();
     // One sweep, committed before it returns (tests).
@@ -59,17 +101,29 @@ public:
 
 private:
     Result<IngestResult> IngestInTxn(storage::Txn& txn, const std::vector<IncomingAlert>& alerts);
-    // Links the alert to the instance's active remediation (escalating it), or creates an
-    // automated one, or holds the signal back. Returns whether it created one.
+    // Joins the instance's active remediation (escalating a waiting automated one), or creates
+    // an automated one, or holds the signal back by the blast radius.
+    Result<SignalOutcome> Act(storage::Txn& txn, const Signal& signal,
+                              const model::Instance& instance, Timestamp now);
+    // Act for an alert; records the outcome on it. Returns whether a remediation was created.
     Result<bool> Consider(storage::Txn& txn, model::Alert& alert, const model::Instance& instance,
                           Timestamp now);
+    Result<bool> ConsiderRun(storage::Txn& txn, model::HealthCheckRun& run, Timestamp now);
     Status SweepInTxn(storage::Txn& txn);
+    // Runs the next test of a run (simulated at once, or one command at a time).
+    Status AdvanceRun(storage::Txn& txn, model::HealthCheckRun& run, Timestamp now);
 
     storage::Store& store_;
     const Clock& clock_;
     const Policy policy_;
     const AutomationOptions options_;
+    const CheckOptions checks_;
     std::function<Timestamp()> next_timestamp_;
+    struct RunningTest {
+        Subprocess process;
+        Timestamp deadline;
+    };
+    std::map<std::string, RunningTest> running_tests_;  // "<run id>/<test>", writer thread only
 
     std::mutex mu_;
     std::condition_variable cv_;

@@ -14,6 +14,7 @@ std::string_view ActionName(Action action) {
         case Action::kRebootVm: return "reboot_vm";
         case Action::kPowerCycleHost: return "power_cycle_host";
         case Action::kWaitReady: return "wait_ready";
+        case Action::kVerify: return "verify";
         case Action::kRejoin: return "rejoin";
     }
     return "unknown";

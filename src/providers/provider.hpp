@@ -9,6 +9,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.hpp"
 #include "common/time.hpp"
@@ -27,6 +28,7 @@ enum class Action {
     kRebootVm,
     kPowerCycleHost,  // every VM of the host restarts with it
     kWaitReady,
+    kVerify,          // engine.verify_tests pass before the node rejoins
     kRejoin,          // the node takes work again (the rejoin hook, when configured)
 };
 
@@ -43,6 +45,7 @@ struct Operation {
     std::string target_host;  // kProvisionVm: the reserved host
     int num_gpus = 0;
     bool other_host = false;  // kReserve: the replacement must not go to `host`
+    std::vector<std::string> tests;  // kVerify: the active tests to run
 };
 
 struct OperationStatus {

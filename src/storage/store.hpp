@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/status.hpp"
+#include "model/health_check.hpp"
 #include "model/inventory.hpp"
 #include "model/remediation.hpp"
 
@@ -141,6 +142,13 @@ public:
     virtual Result<std::vector<std::string>> ListAutoResolvable(Timestamp cutoff, int limit) = 0;
     virtual Result<model::ClusterAutomation> GetClusterAutomation(
         const std::string& cluster_id) = 0;
+    virtual Result<std::optional<model::HealthCheckRun>> GetHealthCheckRun(
+        const std::string& run_id) = 0;
+    // An instance's runs, newest first.
+    virtual Result<std::vector<model::HealthCheckRun>> ListHealthCheckRuns(
+        const std::string& instance_id, int limit) = 0;
+    virtual Result<std::vector<model::HealthCheckRun>> ListRunningHealthChecks(int limit) = 0;
+    virtual Result<std::vector<model::HealthCheckRun>> ListWaitingHealthChecks(int limit) = 0;
 };
 
 // Reads and writes inside one transaction of the writer.
@@ -186,6 +194,9 @@ public:
     virtual Status SetClusterAutomation(const std::string& cluster_id,
                                         const model::ClusterAutomation& automation) = 0;
     virtual Status SetInstanceAutoRepair(const std::string& instance_id, bool auto_repair) = 0;
+    // Inserts or replaces by id.
+    virtual Status PutHealthCheckRun(const model::HealthCheckRun& run) = 0;
+    virtual Status DeleteSetting(const std::string& key) = 0;
 };
 
 using TxnWork = std::function<Status(Txn&)>;

@@ -8,7 +8,7 @@ namespace {
 constexpr Action kActions[] = {
     Action::kCordonHost, Action::kUncordonHost, Action::kDrain,       Action::kReserve,
     Action::kDeleteVm,   Action::kEvictVm,      Action::kProvisionVm, Action::kRebootVm,
-    Action::kPowerCycleHost, Action::kWaitReady, Action::kRejoin,
+    Action::kPowerCycleHost, Action::kWaitReady, Action::kRejoin, Action::kVerify,
 };
 
 std::optional<Action> ParseAction(std::string_view name) {
@@ -23,6 +23,10 @@ constexpr auto kCapacityRetry = std::chrono::milliseconds(500);
 
 }  // namespace
 
+std::string DegradedHostKey(const std::string& host_name) {
+    return "simulated.degraded_host." + host_name;
+}
+
 std::chrono::milliseconds SimulatedProvider::LatencyOf(Action action) const {
     switch (action) {
         case Action::kCordonHost:
@@ -35,7 +39,8 @@ std::chrono::milliseconds SimulatedProvider::LatencyOf(Action action) const {
         case Action::kPowerCycleHost: return timing_.power_cycle;
         case Action::kWaitReady: return timing_.boot;
         case Action::kReserve:
-        case Action::kRejoin: return std::chrono::milliseconds(0);
+        case Action::kRejoin:
+        case Action::kVerify: return std::chrono::milliseconds(0);
     }
     return std::chrono::milliseconds(0);
 }
@@ -52,6 +57,9 @@ Result<std::string> SimulatedProvider::Start(storage::Txn& txn, const Operation&
                                  op.num_gpus,
                                  now + LatencyOf(op.action),
                                  false};
+    if (op.action == Action::kVerify && !op.tests.empty()) {
+        record.target_host = op.tests.front();  // the test a degraded host fails first
+    }
     if (op.action == Action::kReserve) {
         // The host that must be avoided rides in target_host until a host is reserved.
         record.target_host.clear();
@@ -86,6 +94,7 @@ Status SimulatedProvider::Apply(storage::Txn& txn, const storage::SimOperation& 
         case Action::kPowerCycleHost: return txn.SetInstanceStatus(op.instance_id, "Booting");
         case Action::kWaitReady: return txn.SetInstanceStatus(op.instance_id, "NotReady");
         case Action::kRejoin: return txn.SetInstanceStatus(op.instance_id, "Ready");
+        case Action::kVerify: return OkStatus();  // checked in Poll
         case Action::kReserve: return OkStatus();  // placed in Poll
     }
     return OkStatus();
@@ -121,6 +130,16 @@ Result<OperationStatus> SimulatedProvider::Poll(storage::Txn& txn, const std::st
     if (now < op.ready_at) {
         status.poll_at = op.ready_at;
         return status;
+    }
+    if (op.action == ActionName(Action::kVerify)) {
+        // A degraded host (simulated fault) fails every active test of its VMs.
+        NR_ASSIGN_OR_RETURN(auto instance, txn.GetInstance(op.instance_id));
+        const std::string host = instance ? instance->host_name : std::string();
+        NR_ASSIGN_OR_RETURN(auto degraded, txn.GetSetting(DegradedHostKey(host)));
+        if (degraded) {
+            return FailedPrecondition("verify test " + op.target_host + " failed: host " + host +
+                                      " is degraded");
+        }
     }
     NR_RETURN_IF_ERROR(Apply(txn, op));
     op.applied = true;

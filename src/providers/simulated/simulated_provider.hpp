@@ -9,6 +9,10 @@
 
 namespace noderepair::providers::simulated {
 
+// The setting that marks a host degraded (the silent `degraded` fault of API.md 6): active
+// tests of its VMs fail.
+std::string DegradedHostKey(const std::string& host_name);
+
 class SimulatedProvider final : public Provider {
 public:
     explicit SimulatedProvider(Timing timing) : timing_(timing) {}

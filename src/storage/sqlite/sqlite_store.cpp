@@ -13,7 +13,7 @@ using model::Remediation;
 using model::State;
 
 // Versioned migrations: entry i takes the schema from version i to i+1. Append only.
-constexpr std::array<const char*, 3> kMigrations = {
+constexpr std::array<const char*, 4> kMigrations = {
     R"sql(
 CREATE TABLE clusters(
     cluster_id TEXT PRIMARY KEY,
@@ -152,7 +152,79 @@ CREATE INDEX remediations_waiting_approval ON remediations(state) WHERE state = 
 ALTER TABLE clusters ADD COLUMN automatic INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE clusters ADD COLUMN automatic_alerts TEXT NOT NULL DEFAULT '';
 )sql",
+    // 4: active health check runs.
+    R"sql(
+CREATE TABLE health_check_runs(
+    id TEXT PRIMARY KEY,
+    cluster_id TEXT NOT NULL,
+    instance_id TEXT NOT NULL,
+    state INTEGER NOT NULL,
+    tests TEXT NOT NULL,
+    create_time INTEGER NOT NULL,
+    end_time INTEGER,
+    remediation_id TEXT,
+    waiting INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE INDEX health_check_runs_by_instance ON health_check_runs(instance_id, create_time, id);
+CREATE INDEX health_check_runs_running ON health_check_runs(create_time) WHERE state = 1;
+CREATE INDEX health_check_runs_waiting ON health_check_runs(create_time) WHERE waiting = 1;
+)sql",
 };
+
+constexpr const char* kRunColumns =
+    "id, cluster_id, instance_id, state, tests, create_time, end_time, remediation_id, waiting";
+
+std::string EncodeTests(const std::vector<model::TestResult>& tests) {
+    std::string out;
+    JsonWriter w(out);
+    w.BeginArray();
+    for (const auto& t : tests) {
+        w.BeginObject()
+            .Key("name")
+            .String(t.name)
+            .Key("state")
+            .Int(int(t.state))
+            .Key("detail")
+            .String(t.detail)
+            .EndObject();
+    }
+    w.EndArray();
+    return out;
+}
+
+std::vector<model::TestResult> DecodeTests(const std::string& text) {
+    std::vector<model::TestResult> out;
+    auto parsed = ParseStrictJson(text);
+    if (!parsed || !parsed->is_array()) return out;
+    for (const auto& v : parsed->as_array()) {
+        if (!v.is_object()) continue;
+        const auto& o = v.as_object();
+        model::TestResult t;
+        if (const auto* n = o.if_contains("name"); n && n->is_string()) t.name = n->as_string();
+        if (const auto* st = o.if_contains("state"); st && st->is_int64()) {
+            t.state = model::CheckState(st->as_int64());
+        }
+        if (const auto* d = o.if_contains("detail"); d && d->is_string()) {
+            t.detail = d->as_string();
+        }
+        out.push_back(std::move(t));
+    }
+    return out;
+}
+
+model::HealthCheckRun ReadRun(const Statement& s) {
+    model::HealthCheckRun r;
+    r.id = s.Text(0);
+    r.cluster_id = s.Text(1);
+    r.instance_id = s.Text(2);
+    r.state = model::CheckState(s.Int(3));
+    r.tests = DecodeTests(s.Text(4));
+    r.create_time = FromMicros(s.Int(5));
+    r.end_time = s.Time(6);
+    r.remediation_id = s.Text(7);
+    r.waiting = s.Int(8) != 0;
+    return r;
+}
 
 constexpr const char* kAlertColumns =
     "id, fingerprint, alert_name, cluster_id, instance_id, target_vm, severity, labels, "
@@ -977,7 +1049,73 @@ public:
         return OkStatus();
     }
 
+    Result<std::optional<model::HealthCheckRun>> GetHealthCheckRun(const std::string& id) override {
+        NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(std::string("SELECT ") + kRunColumns +
+                                                     " FROM health_check_runs WHERE id = ?1"));
+        stmt.Bind(1, id);
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) return std::optional<model::HealthCheckRun>();
+        return std::optional<model::HealthCheckRun>(ReadRun(stmt));
+    }
+
+    Result<std::vector<model::HealthCheckRun>> ListHealthCheckRuns(const std::string& instance_id,
+                                                                   int limit) override {
+        return Runs(std::string("SELECT ") + kRunColumns +
+                        " FROM health_check_runs WHERE instance_id = ?1 ORDER BY create_time "
+                        "DESC, id DESC LIMIT ?2",
+                    instance_id, limit);
+    }
+
+    Result<std::vector<model::HealthCheckRun>> ListRunningHealthChecks(int limit) override {
+        return Runs(std::string("SELECT ") + kRunColumns +
+                        " FROM health_check_runs WHERE state = 1 AND ?1 = ?1 ORDER BY "
+                        "create_time LIMIT ?2",
+                    "", limit);
+    }
+
+    Result<std::vector<model::HealthCheckRun>> ListWaitingHealthChecks(int limit) override {
+        return Runs(std::string("SELECT ") + kRunColumns +
+                        " FROM health_check_runs WHERE waiting = 1 AND ?1 = ?1 ORDER BY "
+                        "create_time LIMIT ?2",
+                    "", limit);
+    }
+
+    Status PutHealthCheckRun(const model::HealthCheckRun& r) override {
+        NR_ASSIGN_OR_RETURN(auto stmt,
+                            conn_.Prepare(std::string("INSERT OR REPLACE INTO health_check_runs(") +
+                                          kRunColumns + ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
+        stmt.Bind(1, r.id)
+            .Bind(2, r.cluster_id)
+            .Bind(3, r.instance_id)
+            .Bind(4, int64_t(r.state))
+            .Bind(5, EncodeTests(r.tests))
+            .Bind(6, ToMicros(r.create_time))
+            .Bind(7, r.end_time)
+            .BindOptional(8, r.remediation_id)
+            .Bind(9, int64_t(r.waiting));
+        return stmt.Run();
+    }
+
+    Status DeleteSetting(const std::string& key) override {
+        NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("DELETE FROM settings WHERE key = ?1"));
+        stmt.Bind(1, key);
+        return stmt.Run();
+    }
+
 private:
+    Result<std::vector<model::HealthCheckRun>> Runs(const std::string& sql, const std::string& arg,
+                                                    int limit) {
+        NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
+        stmt.Bind(1, arg).Bind(2, int64_t(limit));
+        std::vector<model::HealthCheckRun> runs;
+        while (true) {
+            NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+            if (!row) break;
+            runs.push_back(ReadRun(stmt));
+        }
+        return runs;
+    }
+
     static constexpr const char* kJobSelect =
         "SELECT remediation_id, step, started, handle, attempts, step_started, next_check, "
         "source_host, target_host, num_gpus, host_was_cordoned FROM engine_jobs";

@@ -1,0 +1,1185 @@
+#include "health/service.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <future>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "remediation/service.hpp"
+#include "storage/store_contract_test.hpp"
+
+namespace noderepair::health {
+namespace {
+
+using model::Alert;
+using model::Mode;
+using model::Remediation;
+using model::Severity;
+using model::State;
+using model::Trigger;
+using storage::test_support::IsOk;
+using storage::test_support::MakeRemediation;
+using storage::test_support::ReadValue;
+using storage::test_support::ScopedTempDir;
+using storage::test_support::TestEpoch;
+using namespace std::chrono_literals;
+
+constexpr const char* kSystemActor = "system:health-checks";
+
+auth::Principal Operator() { return {"alice", auth::Role::kOperator, {}}; }
+auth::Principal Approver() { return {"bob", auth::Role::kApprover, {}}; }
+
+// Room for every instance of the test fleet's c1 (4 instances), so only the tests about the
+// blast radius meet it.
+AutomationOptions Roomy() {
+    AutomationOptions o;
+    o.max_active_fraction = 1.0;
+    return o;
+}
+
+// A firing alert named `name` on the instance the labels name.
+IncomingAlert Firing(const std::string& name, std::map<std::string, std::string> labels,
+                     const std::string& fingerprint, Timestamp starts_at) {
+    IncomingAlert a;
+    a.firing = true;
+    a.labels = std::move(labels);
+    a.labels["alertname"] = name;
+    a.starts_at = starts_at;
+    a.fingerprint = fingerprint;
+    return a;
+}
+
+IncomingAlert Resolved(IncomingAlert a, std::optional<Timestamp> ends_at) {
+    a.firing = false;
+    a.ends_at = ends_at;
+    return a;
+}
+
+template <class T>
+Result<T> AwaitResult(const std::function<void(std::function<void(Result<T>)>)>& call) {
+    auto promise = std::make_shared<std::promise<Result<T>>>();
+    auto future = promise->get_future();
+    call([promise](Result<T> r) { promise->set_value(std::move(r)); });
+    return future.get();
+}
+
+Status AwaitStatus(const std::function<void(std::function<void(Status)>)>& call) {
+    auto promise = std::make_shared<std::promise<Status>>();
+    auto future = promise->get_future();
+    call([promise](Status s) { promise->set_value(std::move(s)); });
+    return future.get();
+}
+
+class HealthServiceTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        store_ = storage::test_support::OpenWithTestFleet("sqlite:" + dir_.path() + "/health.db");
+        ASSERT_NE(store_, nullptr);
+        remediations_ = std::make_unique<remediation::RemediationService>(*store_, clock_);
+        clock_.Advance(1h);
+        StartHealth(Roomy());
+    }
+
+    void TearDown() override {
+        health_.reset();
+        if (store_) store_->Close();
+    }
+
+    void StartHealth(AutomationOptions options, Policy policy = Policy()) {
+        health_.reset();
+        health_ = std::make_unique<HealthService>(
+            *store_, clock_, std::move(policy), options, CheckOptions{},
+            [this] { return remediations_->NextTimestamp(); });
+    }
+
+    Result<IngestResult> Ingest(std::vector<IncomingAlert> alerts) {
+        return AwaitResult<IngestResult>([&](std::function<void(Result<IngestResult>)> done) {
+            health_->Ingest(std::move(alerts), std::move(done));
+        });
+    }
+
+    // Ingests and expects success with `created` new remediations.
+    void IngestOk(std::vector<IncomingAlert> alerts, int created) {
+        const int count = int(alerts.size());
+        auto result = Ingest(std::move(alerts));
+        ASSERT_TRUE(result) << result.error().message;
+        EXPECT_EQ(result->alerts, count);
+        EXPECT_EQ(result->remediations_created, created);
+    }
+
+    template <class T, class F>
+    T ReadOk(F read) {
+        auto got = ReadValue<T>(*store_, read);
+        EXPECT_TRUE(got) << got.error().message;
+        if (!got) return T{};
+        return std::move(got).value();
+    }
+
+    // The alert with this fingerprint; a test failure when there is none.
+    Alert AlertOf(const std::string& fingerprint) {
+        auto a = FindAlert(fingerprint);
+        if (!a) ADD_FAILURE() << "no alert with fingerprint " << fingerprint;
+        return a ? *a : Alert{};
+    }
+
+    Remediation GetOk(const std::string& id) {
+        auto r = Get(id);
+        if (!r) ADD_FAILURE() << "no remediation " << id;
+        return r ? *r : Remediation{};
+    }
+
+    Remediation ActiveOk(const std::string& instance_id) {
+        auto r = Active(instance_id);
+        if (!r) ADD_FAILURE() << "no active remediation of " << instance_id;
+        return r ? *r : Remediation{};
+    }
+
+    std::optional<Remediation> Get(const std::string& id) {
+        return ReadOk<std::optional<Remediation>>(
+            [&](storage::Reader& r) { return r.GetRemediation(id); });
+    }
+
+    std::optional<Remediation> Active(const std::string& instance_id) {
+        auto active = ReadOk<std::optional<Remediation>>(
+            [&](storage::Reader& r) { return r.GetActiveRemediation(instance_id); });
+        if (!active) return active;
+        return Get(active->id);  // with its linked alerts
+    }
+
+    std::optional<Alert> FindAlert(const std::string& fingerprint) {
+        return ReadOk<std::optional<Alert>>(
+            [&](storage::Reader& r) { return r.GetAlertByFingerprint(fingerprint); });
+    }
+
+    // Every remediation of a cluster, newest first.
+    std::vector<Remediation> All(const std::string& cluster_id = "c1") {
+        storage::ListQuery q;
+        q.cluster_id = cluster_id;
+        q.limit = 1000;
+        return ReadOk<storage::RemediationPage>(
+                   [&](storage::Reader& r) { return r.ListRemediations(q); })
+            .remediations;
+    }
+
+    std::vector<Alert> Alerts(const std::string& cluster_id = "c1") {
+        storage::AlertQuery q;
+        q.cluster_id = cluster_id;
+        q.limit = 1000;
+        return ReadOk<storage::AlertPage>([&](storage::Reader& r) { return r.ListAlerts(q); })
+            .alerts;
+    }
+
+    int ActiveCount(const std::string& cluster_id) {
+        return ReadOk<int>(
+            [&](storage::Reader& r) { return r.CountActiveRemediations(cluster_id); });
+    }
+
+    int WaitingSignals(const std::string& cluster_id) {
+        auto cluster = ReadOk<std::optional<model::Cluster>>(
+            [&](storage::Reader& r) { return r.GetCluster(cluster_id); });
+        EXPECT_TRUE(cluster);
+        return cluster ? cluster->waiting_signals : -1;
+    }
+
+    std::vector<model::RemediationEvent> Events(const std::string& id) {
+        return ReadOk<std::vector<model::RemediationEvent>>(
+            [&](storage::Reader& r) { return r.ListEvents(id); });
+    }
+
+    Result<Remediation> CreateManual(const std::string& instance_id, Mode mode = Mode::kVmOnly) {
+        remediation::CreateRequest request;
+        request.cluster_id = instance_id.starts_with("j") ? "c2" : "c1";
+        request.instance_id = instance_id;
+        request.mode = mode;
+        request.reason = "manual";
+        return AwaitResult<Remediation>([&](remediation::Reply<Remediation> reply) {
+            remediations_->Create(Operator(), request, std::move(reply));
+        });
+    }
+
+    Result<Remediation> Cancel(const Remediation& r) {
+        return AwaitResult<Remediation>([&](remediation::Reply<Remediation> reply) {
+            remediations_->Cancel(Operator(), {r.cluster_id, r.instance_id, r.id},
+                                  std::move(reply));
+        });
+    }
+
+    Result<Remediation> Approve(const Remediation& r) {
+        return AwaitResult<Remediation>([&](remediation::Reply<Remediation> reply) {
+            remediations_->Approve(Approver(), {r.cluster_id, r.instance_id, r.id}, {},
+                                   std::move(reply));
+        });
+    }
+
+    Status InsertDirect(const Remediation& r) {
+        return store_->WriteAndWait([r](storage::Txn& txn) { return txn.InsertRemediation(r); });
+    }
+
+    Status SetAutomation(const std::string& cluster_id, model::ClusterAutomation automation) {
+        return AwaitStatus([&](std::function<void(Status)> done) {
+            health_->SetClusterAutomation(cluster_id, automation, std::move(done));
+        });
+    }
+
+    Status SetAutoRepair(const std::string& cluster_id, const std::string& instance_id,
+                         bool auto_repair) {
+        return AwaitStatus([&](std::function<void(Status)> done) {
+            health_->SetAutoRepair(cluster_id, instance_id, auto_repair, std::move(done));
+        });
+    }
+
+    Timestamp Now() const { return clock_.Now(); }
+
+    ScopedTempDir dir_;
+    FakeClock clock_{TestEpoch()};
+    std::unique_ptr<storage::Store> store_;
+    std::unique_ptr<remediation::RemediationService> remediations_;
+    std::unique_ptr<HealthService> health_;
+};
+
+// ---- Creating ------------------------------------------------------------------------------
+
+TEST_F(HealthServiceTest, FiringAlertCreatesAnAutomatedRemediationAsTheContractSays) {
+    const Timestamp started = Now() - 30s;
+    IncomingAlert in = Firing("DmesgGpuFallenOffBus", {{"instance_id", "i1"}}, "fp-1", started);
+    in.annotations = {{"summary", "GPU 3 fell off the bus"}, {"description", "dmesg says so"}};
+    IngestOk({in}, 1);
+
+    auto r = Active("i1");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->id.size(), 36u) << r->id;
+    EXPECT_EQ(r->cluster_id, "c1");
+    EXPECT_EQ(r->instance_id, "i1");
+    EXPECT_EQ(r->instance_name, "i1-name");
+    EXPECT_EQ(r->mode, Mode::kHostAware);
+    EXPECT_EQ(r->requested_mode, Mode::kHostAware);
+    EXPECT_EQ(r->trigger, Trigger::kAutomated);
+    EXPECT_EQ(r->state, State::kPendingApproval);
+    EXPECT_EQ(r->requested_by, kSystemActor);
+    EXPECT_NE(r->reason.find("DmesgGpuFallenOffBus"), std::string::npos) << r->reason;
+    EXPECT_EQ(r->active_health_check_run_id, "");
+    EXPECT_EQ(r->reviewed_by, "");
+    EXPECT_FALSE(r->review_time);
+    EXPECT_EQ(r->review_comment, "");
+    EXPECT_FALSE(r->start_time);
+    EXPECT_FALSE(r->end_time);
+    EXPECT_EQ(r->error_message, "");
+    EXPECT_EQ(r->create_time, r->update_time);
+    EXPECT_GE(r->create_time, Now());
+
+    ASSERT_EQ(r->linked_alerts.size(), 1u);
+    const Alert& a = r->linked_alerts[0];
+    EXPECT_EQ(r->passive_health_check_event_id, a.id);
+    EXPECT_FALSE(a.id.empty());
+    EXPECT_EQ(a.fingerprint, "fp-1");
+    EXPECT_EQ(a.alert_name, "DmesgGpuFallenOffBus");
+    EXPECT_EQ(a.cluster_id, "c1");
+    EXPECT_EQ(a.instance_id, "i1");
+    EXPECT_EQ(a.target_vm, "i1-name");
+    EXPECT_EQ(a.severity, Severity::kCritical);
+    EXPECT_EQ(a.labels, in.labels);
+    EXPECT_EQ(a.annotations, in.annotations);
+    EXPECT_EQ(a.started_at, started);
+    EXPECT_FALSE(a.resolved_at);
+    EXPECT_EQ(a.remediation_id, r->id);
+    EXPECT_FALSE(a.waiting);
+
+    auto events = Events(r->id);
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0].type, "state_change");
+    EXPECT_EQ(events[0].state, State::kPendingApproval);
+    EXPECT_EQ(events[0].actor, kSystemActor);
+    EXPECT_EQ(events[0].time, r->create_time);
+}
+
+TEST_F(HealthServiceTest, XidAlertCarriesItsCodeIntoTheReasonAndMode) {
+    IngestOk({Firing("DmesgXidError", {{"instance_id", "i1"}, {"xid", "79"}}, "fp", Now())}, 1);
+    auto r = Active("i1");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->mode, Mode::kHostAware);
+    EXPECT_NE(r->reason.find("79"), std::string::npos) << r->reason;
+    ASSERT_EQ(r->linked_alerts.size(), 1u);
+    EXPECT_EQ(r->linked_alerts[0].severity, Severity::kCritical);
+}
+
+TEST_F(HealthServiceTest, MapsAnInstanceByNodeTargetVmOrHostnameLabel) {
+    IngestOk({Firing("NpdXfsShutdown", {{"node", "i1-name"}}, "fp-node", Now()),
+              Firing("NpdXfsShutdown", {{"target_vm", "i2-name"}}, "fp-vm", Now()),
+              Firing("NpdXfsShutdown", {{"hostname", "i3-name"}}, "fp-host", Now())},
+             3);
+    for (const auto& [fp, instance] : std::map<std::string, std::string>{
+             {"fp-node", "i1"}, {"fp-vm", "i2"}, {"fp-host", "i3"}}) {
+        SCOPED_TRACE(fp);
+        auto a = FindAlert(fp);
+        ASSERT_TRUE(a);
+        EXPECT_EQ(a->cluster_id, "c1");
+        EXPECT_EQ(a->instance_id, instance);
+        EXPECT_EQ(a->target_vm, instance + "-name");
+        auto r = Active(instance);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->mode, Mode::kVmOnly);
+        EXPECT_EQ(a->remediation_id, r->id);
+    }
+}
+
+TEST_F(HealthServiceTest, InstanceIdLabelWinsOverANodeLabel) {
+    IngestOk({Firing("NpdXfsShutdown", {{"instance_id", "i2"}, {"node", "i1-name"}}, "fp", Now())},
+             1);
+    EXPECT_TRUE(Active("i2"));
+    EXPECT_FALSE(Active("i1"));
+}
+
+TEST_F(HealthServiceTest, AlertForAnUnknownInstanceIsRecordedOnly) {
+    IngestOk({Firing("DmesgGpuFallenOffBus", {{"node", "gpu-node-99"}}, "fp-unknown", Now()),
+              Firing("DmesgGpuFallenOffBus", {{"instance_id", "nope"}}, "fp-unknown-id", Now()),
+              Firing("DmesgGpuFallenOffBus", {}, "fp-unlabelled", Now())},
+             0);
+    auto a = FindAlert("fp-unknown");
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->cluster_id, "");
+    EXPECT_EQ(a->instance_id, "");
+    EXPECT_EQ(a->target_vm, "gpu-node-99");
+    EXPECT_EQ(a->remediation_id, "");
+    EXPECT_FALSE(a->waiting);
+    EXPECT_EQ(a->severity, Severity::kCritical);
+    EXPECT_TRUE(FindAlert("fp-unknown-id"));
+    EXPECT_TRUE(FindAlert("fp-unlabelled"));
+    EXPECT_TRUE(All("c1").empty());
+    EXPECT_TRUE(All("c2").empty());
+}
+
+TEST_F(HealthServiceTest, AlertMatchingNoRuleIsRecordedWithoutARemediation) {
+    IngestOk({Firing("NodeDown", {{"instance_id", "i1"}}, "fp-a", Now()),
+              Firing("SlurmNodeUnavailable", {{"instance_id", "i2"}, {"reason", "drain"}}, "fp-b",
+                     Now()),
+              Firing("KubeNodeDiskPressure", {{"instance_id", "i3"}}, "fp-c", Now())},
+             0);
+    EXPECT_TRUE(All().empty());
+    auto a = FindAlert("fp-a");
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->instance_id, "i1");
+    EXPECT_EQ(a->remediation_id, "");
+    EXPECT_FALSE(a->waiting);
+    EXPECT_EQ(Alerts().size(), 3u);
+}
+
+TEST_F(HealthServiceTest, ResolvedAlertNeverCreatesARemediation) {
+    IngestOk({Resolved(Firing("DmesgGpuFallenOffBus", {{"instance_id", "i1"}}, "fp", Now() - 60s),
+                       Now() - 10s)},
+             0);
+    EXPECT_TRUE(All().empty());
+    auto a = FindAlert("fp");
+    ASSERT_TRUE(a);
+    ASSERT_TRUE(a->resolved_at);
+    EXPECT_EQ(*a->resolved_at, Now() - 10s);
+    EXPECT_FALSE(a->waiting);
+}
+
+TEST_F(HealthServiceTest, ResolvedAlertInAFiringGroupIsActedOnByItsOwnStatus) {
+    const Timestamp started = Now() - 60s;
+    IngestOk({Firing("NpdKernelDeadlock", {{"node", "i1-name"}}, "fp-1", started),
+              Resolved(Firing("NpdKernelDeadlock", {{"node", "i2-name"}}, "fp-2", started),
+                       started + 3s)},
+             1);
+    EXPECT_TRUE(Active("i1"));
+    EXPECT_FALSE(Active("i2"));
+    auto resolved = FindAlert("fp-2");
+    ASSERT_TRUE(resolved);
+    ASSERT_TRUE(resolved->resolved_at);
+    EXPECT_EQ(*resolved->resolved_at, started + 3s);
+    EXPECT_EQ(resolved->instance_id, "i2");
+    EXPECT_EQ(resolved->remediation_id, "");
+    auto firing = FindAlert("fp-1");
+    ASSERT_TRUE(firing);
+    EXPECT_FALSE(firing->resolved_at);
+}
+
+// ---- Deduplication -------------------------------------------------------------------------
+
+TEST_F(HealthServiceTest, RepeatsOfAFingerprintNeverDuplicate) {
+    const Timestamp started = Now() - 60s;
+    IncomingAlert in = Firing("NpdKernelDeadlock", {{"instance_id", "i1"}}, "fp", started);
+    IngestOk({in}, 1);
+    auto first = FindAlert("fp");
+    ASSERT_TRUE(first);
+    for (int i = 0; i < 4; ++i) {
+        clock_.Advance(30s);
+        in.annotations["summary"] = "repeat " + std::to_string(i);
+        IngestOk({in}, 0);
+    }
+    IngestOk({in, in, in}, 0);
+    auto alerts = Alerts();
+    ASSERT_EQ(alerts.size(), 1u);
+    EXPECT_EQ(alerts[0].id, first->id);
+    EXPECT_EQ(alerts[0].started_at, started);
+    EXPECT_EQ(alerts[0].annotations.at("summary"), "repeat 3") << "a repeat refreshes it";
+    EXPECT_EQ(All().size(), 1u);
+    auto r = Active("i1");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->linked_alerts.size(), 1u);
+}
+
+TEST_F(HealthServiceTest, RepeatsInOneBatchOfANewFingerprintMakeOneAlert) {
+    IncomingAlert in = Firing("NpdKernelDeadlock", {{"instance_id", "i1"}}, "fp", Now());
+    IngestOk({in, in, in}, 1);
+    EXPECT_EQ(Alerts().size(), 1u);
+    EXPECT_EQ(All().size(), 1u);
+}
+
+TEST_F(HealthServiceTest, RepeatWithALaterStartWhileStillFiringIsTheSameAlert) {
+    const Timestamp started = Now() - 60s;
+    IngestOk({Firing("NpdKernelDeadlock", {{"instance_id", "i1"}}, "fp", started)}, 1);
+    IngestOk({Firing("NpdKernelDeadlock", {{"instance_id", "i1"}}, "fp", started + 5s)}, 0);
+    ASSERT_EQ(Alerts().size(), 1u);
+}
+
+TEST_F(HealthServiceTest, ResolveOfAKnownAlertUpdatesItInPlace) {
+    const Timestamp started = Now() - 60s;
+    IncomingAlert in = Firing("NpdKernelDeadlock", {{"instance_id", "i1"}}, "fp", started);
+    IngestOk({in}, 1);
+    IngestOk({Resolved(in, started + 20s)}, 0);
+    auto alerts = Alerts();
+    ASSERT_EQ(alerts.size(), 1u);
+    ASSERT_TRUE(alerts[0].resolved_at);
+    EXPECT_EQ(*alerts[0].resolved_at, started + 20s);
+    auto r = Active("i1");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->state, State::kPendingApproval);
+    ASSERT_EQ(r->linked_alerts.size(), 1u);
+    EXPECT_TRUE(r->linked_alerts[0].resolved_at) << "linked alerts include resolved ones";
+    // A second resolve keeps the first resolve time.
+    IngestOk({Resolved(in, started + 50s)}, 0);
+    auto again = FindAlert("fp");
+    ASSERT_TRUE(again);
+    ASSERT_TRUE(again->resolved_at);
+    EXPECT_EQ(*again->resolved_at, started + 20s);
+}
+
+TEST_F(HealthServiceTest, ResolveWithoutEndsAtUsesTheClock) {
+    IncomingAlert in = Firing("NpdKernelDeadlock", {{"instance_id", "i1"}}, "fp", Now() - 60s);
+    IngestOk({in}, 1);
+    clock_.Advance(7s);
+    IngestOk({Resolved(in, std::nullopt)}, 0);
+    auto a = FindAlert("fp");
+    ASSERT_TRUE(a);
+    ASSERT_TRUE(a->resolved_at);
+    EXPECT_EQ(*a->resolved_at, Now());
+}
+
+// ---- Linking and escalation ----------------------------------------------------------------
+
+TEST_F(HealthServiceTest, FiringAlertIsLinkedToAnActiveManualRemediation) {
+    auto manual = CreateManual("i1", Mode::kRebootVm);
+    ASSERT_TRUE(manual) << manual.error().message;
+    IngestOk({Firing("DmesgGpuFallenOffBus", {{"instance_id", "i1"}}, "fp", Now())}, 0);
+    auto r = Get(manual->id);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->mode, Mode::kRebootVm) << "a manual one is never escalated";
+    EXPECT_EQ(r->state, State::kPending);
+    EXPECT_EQ(r->trigger, Trigger::kManual);
+    EXPECT_EQ(r->update_time, manual->update_time);
+    ASSERT_EQ(r->linked_alerts.size(), 1u);
+    EXPECT_EQ(r->linked_alerts[0].fingerprint, "fp");
+    EXPECT_EQ(AlertOf("fp").remediation_id, manual->id);
+    EXPECT_EQ(All().size(), 1u);
+    EXPECT_EQ(Events(manual->id).size(), 1u);
+}
+
+TEST_F(HealthServiceTest, AlertWithoutARuleIsStillLinkedAsEvidence) {
+    auto manual = CreateManual("i1");
+    ASSERT_TRUE(manual) << manual.error().message;
+    IngestOk({Firing("SlurmNodeUnavailable", {{"instance_id", "i1"}}, "fp", Now())}, 0);
+    auto r = Get(manual->id);
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->linked_alerts.size(), 1u);
+    EXPECT_EQ(r->linked_alerts[0].alert_name, "SlurmNodeUnavailable");
+}
+
+TEST_F(HealthServiceTest, FiringAlertIsLinkedToARunningAutomatedRemediationWithoutEscalation) {
+    for (State state :
+         {State::kPending, State::kQuarantining, State::kQuarantined, State::kRunning}) {
+        SCOPED_TRACE(std::string(model::WireName(state)));
+        Remediation r = MakeRemediation("auto-" + std::to_string(int(state)), "i1", state,
+                                        remediations_->NextTimestamp());
+        r.trigger = Trigger::kAutomated;
+        r.mode = r.requested_mode = Mode::kRebootVm;
+        ASSERT_TRUE(IsOk(InsertDirect(r)));
+        const std::string fp = "fp-" + std::to_string(int(state));
+        IngestOk({Firing("DmesgGpuFallenOffBus", {{"instance_id", "i1"}}, fp, Now())}, 0);
+        auto got = Get(r.id);
+        ASSERT_TRUE(got);
+        EXPECT_EQ(got->mode, Mode::kRebootVm);
+        EXPECT_EQ(got->state, state);
+        ASSERT_EQ(got->linked_alerts.size(), 1u);
+        EXPECT_EQ(got->linked_alerts[0].fingerprint, fp);
+        // Finish it so the next state gets its turn on the same instance.
+        Remediation done = *got;
+        done.state = State::kSucceeded;
+        done.end_time = Now();
+        ASSERT_TRUE(IsOk(store_->WriteAndWait(
+            [done, state](storage::Txn& txn) { return txn.UpdateRemediation(done, state); })));
+    }
+}
+
+TEST_F(HealthServiceTest, EscalatesAWaitingAutomatedRemediationOnlyUpwards) {
+    IngestOk({Firing("DmesgXidError", {{"instance_id", "i1"}, {"xid", "13"}}, "fp-13", Now())}, 1);
+    auto r = Active("i1");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->mode, Mode::kRebootVm);
+    const std::string id = r->id;
+    const Timestamp created = r->update_time;
+
+    clock_.Advance(1s);
+    IngestOk({Firing("NpdXfsShutdown", {{"instance_id", "i1"}}, "fp-xfs", Now())}, 0);
+    r = Get(id);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->mode, Mode::kVmOnly);
+    EXPECT_EQ(r->state, State::kPendingApproval);
+    EXPECT_GT(r->update_time, created);
+    EXPECT_EQ(r->linked_alerts.size(), 2u);
+
+    clock_.Advance(1s);
+    IngestOk({Firing("DmesgXidError", {{"instance_id", "i1"}, {"xid", "79"}}, "fp-79", Now())}, 0);
+    r = Get(id);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->mode, Mode::kHostAware);
+    const Timestamp escalated = r->update_time;
+
+    // Lighter signals are linked but never lower the mode.
+    clock_.Advance(1s);
+    IngestOk({Firing("NpdReadonlyFilesystem", {{"instance_id", "i1"}}, "fp-ro", Now()),
+              Firing("KubeNodeMemoryPressure", {{"instance_id", "i1"}}, "fp-mem", Now()),
+              Firing("GpuPcieReplayRateHigh", {{"instance_id", "i1"}}, "fp-pcie", Now())},
+             0);
+    r = Get(id);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->mode, Mode::kHostAware);
+    EXPECT_EQ(r->update_time, escalated) << "an equal or lighter signal changes nothing";
+    EXPECT_EQ(r->linked_alerts.size(), 6u);
+    EXPECT_EQ(r->passive_health_check_event_id, AlertOf("fp-13").id) << "the alert that created it";
+    EXPECT_EQ(All().size(), 1u);
+
+    // One creation event plus one per escalation.
+    auto events = Events(id);
+    ASSERT_EQ(events.size(), 3u);
+    EXPECT_NE(events[1].detail.find("NpdXfsShutdown"), std::string::npos) << events[1].detail;
+    EXPECT_NE(events[2].detail.find("DmesgXidError"), std::string::npos) << events[2].detail;
+}
+
+TEST_F(HealthServiceTest, ApprovedAutomatedRemediationIsNotEscalated) {
+    IngestOk({Firing("NpdKernelDeadlock", {{"instance_id", "i1"}}, "fp-1", Now())}, 1);
+    auto r = Active("i1");
+    ASSERT_TRUE(r);
+    auto approved = Approve(*r);
+    ASSERT_TRUE(approved) << approved.error().message;
+    IngestOk({Firing("DmesgGpuFallenOffBus", {{"instance_id", "i1"}}, "fp-2", Now())}, 0);
+    auto got = Get(r->id);
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->mode, Mode::kRebootVm);
+    EXPECT_EQ(got->state, State::kPending);
+    EXPECT_EQ(got->linked_alerts.size(), 2u);
+}
+
+TEST_F(HealthServiceTest, ManualRemediationWaitingForApprovalIsNotEscalated) {
+    Remediation manual =
+        MakeRemediation("manual-1", "i1", State::kPendingApproval, remediations_->NextTimestamp());
+    manual.mode = manual.requested_mode = Mode::kRebootVm;
+    ASSERT_TRUE(IsOk(InsertDirect(manual)));
+    IngestOk({Firing("DmesgGpuFallenOffBus", {{"instance_id", "i1"}}, "fp", Now())}, 0);
+    auto got = Get("manual-1");
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->mode, Mode::kRebootVm);
+    EXPECT_EQ(got->linked_alerts.size(), 1u);
+}
+
+TEST_F(HealthServiceTest, ModesOutsideTheEscalationChainAreNeverReplaced) {
+    // HOST_POWER_CYCLE and EVICT_WITHOUT_REPLACEMENT are not on REBOOT_VM < VM_ONLY <
+    // HOST_AWARE: a REBOOT_VM signal must not turn them into a reboot.
+    auto policy = Policy::WithOverrides(
+        {{"PowerGone", "HOST_POWER_CYCLE"}, {"NodeGone", "EVICT_WITHOUT_REPLACEMENT"}});
+    ASSERT_TRUE(policy) << policy.error().message;
+    StartHealth(Roomy(), *policy);
+    IngestOk({Firing("PowerGone", {{"instance_id", "i1"}}, "fp-power", Now()),
+              Firing("NodeGone", {{"instance_id", "i2"}}, "fp-gone", Now())},
+             2);
+    ASSERT_EQ(ActiveOk("i1").mode, Mode::kHostPowerCycle);
+    ASSERT_EQ(ActiveOk("i2").mode, Mode::kEvictWithoutReplacement);
+    IngestOk({Firing("NpdKernelDeadlock", {{"instance_id", "i1"}}, "fp-1", Now()),
+              Firing("NpdKernelDeadlock", {{"instance_id", "i2"}}, "fp-2", Now())},
+             0);
+    EXPECT_EQ(ActiveOk("i1").mode, Mode::kHostPowerCycle);
+    EXPECT_EQ(ActiveOk("i2").mode, Mode::kEvictWithoutReplacement);
+}
+
+// ---- Cooldown ------------------------------------------------------------------------------
+
+TEST_F(HealthServiceTest, CooldownHoldsNewRemediationsUntilItsLastMicrosecond) {
+    auto manual = CreateManual("i1");
+    ASSERT_TRUE(manual) << manual.error().message;
+    auto cancelled = Cancel(*manual);
+    ASSERT_TRUE(cancelled) << cancelled.error().message;
+    ASSERT_TRUE(cancelled->end_time);
+    const Timestamp ended = *cancelled->end_time;
+
+    clock_.Set(ended + 1800s - 1us);
+    IngestOk({Firing("DmesgGpuFallenOffBus", {{"instance_id", "i1"}}, "fp-early", Now())}, 0);
+    EXPECT_FALSE(Active("i1"));
+    auto early = FindAlert("fp-early");
+    ASSERT_TRUE(early);
+    EXPECT_EQ(early->remediation_id, "");
+    EXPECT_FALSE(early->waiting) << "cooldown is not the blast radius";
+    // Other instances are not cooling down.
+    IngestOk({Firing("DmesgGpuFallenOffBus", {{"instance_id", "i2"}}, "fp-other", Now())}, 1);
+
+    clock_.Set(ended + 1800s);
+    IngestOk({Firing("DmesgGpuFallenOffBus", {{"instance_id", "i1"}}, "fp-late", Now())}, 1);
+    auto r = Active("i1");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->passive_health_check_event_id, AlertOf("fp-late").id);
+}
+
+TEST_F(HealthServiceTest, CooldownFollowsSucceededFailedAndCancelledButNotAutoResolved) {
+    AutomationOptions options = Roomy();
+    options.cooldown = 600s;
+    StartHealth(options);
+    const Timestamp ended = Now() - 100s;
+    const std::map<std::string, State> ends = {{"i1", State::kSucceeded},
+                                               {"i2", State::kFailed},
+                                               {"i3", State::kCancelled},
+                                               {"i4", State::kAutoResolved}};
+    for (const auto& [instance, state] : ends) {
+        Remediation r = MakeRemediation("old-" + instance, instance, state, ended - 50s);
+        r.end_time = ended;
+        ASSERT_TRUE(IsOk(InsertDirect(r)));
+    }
+    std::vector<IncomingAlert> alerts;
+    for (const auto& [instance, state] : ends) {
+        alerts.push_back(
+            Firing("NpdXfsShutdown", {{"instance_id", instance}}, "a-" + instance, Now()));
+    }
+    IngestOk(alerts, 1);
+    EXPECT_FALSE(Active("i1"));
+    EXPECT_FALSE(Active("i2"));
+    EXPECT_FALSE(Active("i3"));
+    EXPECT_TRUE(Active("i4"));
+
+    // The newest end counts: an older remediation ending long ago does not shorten it.
+    Remediation older = MakeRemediation("older-i1", "i1", State::kFailed, ended - 9000s);
+    older.end_time = ended - 8000s;
+    ASSERT_TRUE(IsOk(InsertDirect(older)));
+    clock_.Set(ended + 600s - 1us);
+    alerts.clear();
+    for (const char* instance : {"i1", "i2", "i3"}) {
+        alerts.push_back(Firing("NpdXfsShutdown", {{"instance_id", instance}},
+                                std::string("b-") + instance, Now()));
+    }
+    IngestOk(alerts, 0);
+    clock_.Advance(1us);
+    for (auto& a : alerts) a.fingerprint = "c-" + a.labels.at("instance_id");
+    IngestOk(alerts, 3);
+}
+
+// ---- Auto-resolve --------------------------------------------------------------------------
+
+TEST_F(HealthServiceTest, AutoResolvesExactlyAtTheTtlAfterTheLastResolve) {
+    const Timestamp started = Now() - 60s;
+    IncomingAlert in = Firing("NpdKernelDeadlock", {{"instance_id", "i1"}}, "fp", started);
+    IngestOk({in}, 1);
+    const std::string id = ActiveOk("i1").id;
+    const Timestamp resolved = Now() + 10s;
+    clock_.Set(resolved + 2s);
+    IngestOk({Resolved(in, resolved)}, 0);
+
+    ASSERT_TRUE(IsOk(health_->SweepOnce()));
+    EXPECT_EQ(GetOk(id).state, State::kPendingApproval);
+
+    clock_.Set(resolved + 300s - 1us);
+    ASSERT_TRUE(IsOk(health_->SweepOnce()));
+    EXPECT_EQ(GetOk(id).state, State::kPendingApproval);
+
+    clock_.Set(resolved + 300s);
+    ASSERT_TRUE(IsOk(health_->SweepOnce()));
+    auto r = Get(id);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->state, State::kAutoResolved);
+    ASSERT_TRUE(r->end_time);
+    EXPECT_EQ(*r->end_time, r->update_time);
+    EXPECT_GE(r->update_time, resolved + 300s);
+    EXPECT_FALSE(r->start_time);
+    EXPECT_EQ(r->reviewed_by, "");
+    auto events = Events(id);
+    ASSERT_EQ(events.size(), 2u);
+    EXPECT_EQ(events[1].state, State::kAutoResolved);
+    EXPECT_EQ(events[1].actor, kSystemActor);
+    EXPECT_EQ(events[1].time, r->update_time);
+
+    // Sweeping again changes nothing.
+    ASSERT_TRUE(IsOk(health_->SweepOnce()));
+    EXPECT_EQ(GetOk(id).update_time, r->update_time);
+    EXPECT_EQ(Events(id).size(), 2u);
+}
+
+TEST_F(HealthServiceTest, AutoResolveWaitsForEveryLinkedAlert) {
+    AutomationOptions options = Roomy();
+    options.auto_resolve_ttl = 60s;
+    StartHealth(options);
+    IncomingAlert a = Firing("NpdKernelDeadlock", {{"instance_id", "i1"}}, "fp-a", Now());
+    IncomingAlert b = Firing("SlurmNodeUnavailable", {{"instance_id", "i1"}}, "fp-b", Now());
+    IngestOk({a, b}, 1);
+    const std::string id = ActiveOk("i1").id;
+    IngestOk({Resolved(a, Now())}, 0);
+    clock_.Advance(1h);
+    ASSERT_TRUE(IsOk(health_->SweepOnce()));
+    EXPECT_EQ(GetOk(id).state, State::kPendingApproval);
+
+    const Timestamp last = Now();
+    IngestOk({Resolved(b, last)}, 0);
+    clock_.Set(last + 60s - 1us);
+    ASSERT_TRUE(IsOk(health_->SweepOnce()));
+    EXPECT_EQ(GetOk(id).state, State::kPendingApproval);
+    clock_.Set(last + 60s);
+    ASSERT_TRUE(IsOk(health_->SweepOnce()));
+    EXPECT_EQ(GetOk(id).state, State::kAutoResolved);
+}
+
+TEST_F(HealthServiceTest, AlertFiringAgainBeforeTheTtlStopsAutoResolve) {
+    const Timestamp started = Now() - 60s;
+    IncomingAlert in = Firing("NpdKernelDeadlock", {{"instance_id", "i1"}}, "fp", started);
+    IngestOk({in}, 1);
+    const std::string id = ActiveOk("i1").id;
+    IngestOk({Resolved(in, Now())}, 0);
+    clock_.Advance(100s);
+    IngestOk({in}, 0);  // fires again, same occurrence
+    clock_.Advance(1h);
+    ASSERT_TRUE(IsOk(health_->SweepOnce()));
+    EXPECT_EQ(GetOk(id).state, State::kPendingApproval);
+    EXPECT_EQ(Alerts().size(), 1u);
+}
+
+TEST_F(HealthServiceTest, OnlyRemediationsWaitingForApprovalAreAutoResolved) {
+    IncomingAlert in = Firing("NpdKernelDeadlock", {{"instance_id", "i1"}}, "fp", Now());
+    IngestOk({in}, 1);
+    auto r = Active("i1");
+    ASSERT_TRUE(r);
+    ASSERT_TRUE(Approve(*r));
+    IngestOk({Resolved(in, Now())}, 0);
+    clock_.Advance(1h);
+    ASSERT_TRUE(IsOk(health_->SweepOnce()));
+    EXPECT_EQ(GetOk(r->id).state, State::kPending);
+}
+
+TEST_F(HealthServiceTest, RemediationWithoutLinkedAlertsIsNotAutoResolved) {
+    Remediation r =
+        MakeRemediation("bare", "i1", State::kPendingApproval, remediations_->NextTimestamp());
+    r.trigger = Trigger::kAutomated;
+    ASSERT_TRUE(IsOk(InsertDirect(r)));
+    clock_.Advance(1h);
+    ASSERT_TRUE(IsOk(health_->SweepOnce()));
+    EXPECT_EQ(GetOk("bare").state, State::kPendingApproval);
+}
+
+TEST_F(HealthServiceTest, AlertFiringAgainAfterAutoResolveIsANewOccurrence) {
+    IncomingAlert in = Firing("NpdKernelDeadlock", {{"instance_id", "i1"}}, "fp", Now() - 60s);
+    IngestOk({in}, 1);
+    const auto first = AlertOf("fp");
+    IngestOk({Resolved(in, Now())}, 0);
+    clock_.Advance(1h);
+    ASSERT_TRUE(IsOk(health_->SweepOnce()));
+    ASSERT_FALSE(Active("i1"));
+
+    in.starts_at = Now();
+    IngestOk({in}, 1);  // AUTO_RESOLVED starts no cooldown
+    auto again = FindAlert("fp");
+    ASSERT_TRUE(again);
+    EXPECT_NE(again->id, first.id);
+    EXPECT_EQ(again->started_at, Now());
+    EXPECT_EQ(Alerts().size(), 2u);
+    EXPECT_EQ(ActiveOk("i1").passive_health_check_event_id, again->id);
+}
+
+// ---- Blast radius --------------------------------------------------------------------------
+
+TEST(HealthBlastRadius, LimitIsTheFloorOfTheFractionAtLeastOneCappedByMaxActive) {
+    struct Row {
+        int instances;
+        double fraction;
+        int max_active;
+        int limit;
+    };
+    for (const Row& row : std::vector<Row>{
+             {5, 0.1, 0, 1},     {10, 0.1, 0, 1},    {19, 0.1, 0, 1},   {20, 0.1, 0, 2},
+             {29, 0.1, 0, 2},    {30, 0.1, 0, 3},    {100, 0.1, 0, 10}, {1000, 0.1, 0, 100},
+             {0, 0.1, 0, 1},     {0, 0.1, 5, 1},     {100, 0.1, 3, 3},  {100, 0.1, 10, 10},
+             {100, 0.1, 50, 10}, {5, 0.1, 3, 1},     {10, 0.3, 0, 3},   {10, 0.7, 0, 7},
+             {100, 0.29, 0, 29}, {100, 0.57, 0, 57}, {4, 1.0, 0, 4},    {4, 0.0, 0, 1},
+             {7, 0.5, 0, 3},     {100, 0.1, 1, 1},   {3, 2.0, 0, 6},    {100, 0.1, -1, 10},
+         }) {
+        EXPECT_EQ(HealthService::BlastRadiusLimit(row.instances, row.fraction, row.max_active),
+                  row.limit)
+            << row.instances << " instances, fraction " << row.fraction << ", max_active "
+            << row.max_active;
+    }
+}
+
+TEST_F(HealthServiceTest, SignalsBeyondTheBlastRadiusWaitAndAreTakenUpWhenRoomFrees) {
+    StartHealth(AutomationOptions{});  // 0.1 of 4 instances: one at a time
+    IngestOk({Firing("NpdKernelDeadlock", {{"instance_id", "i1"}}, "fp-1", Now() - 3s),
+              Firing("NpdKernelDeadlock", {{"instance_id", "i2"}}, "fp-2", Now() - 2s),
+              Firing("NpdKernelDeadlock", {{"instance_id", "i3"}}, "fp-3", Now() - 1s)},
+             1);
+    EXPECT_EQ(ActiveCount("c1"), 1);
+    auto first = Active("i1");
+    ASSERT_TRUE(first);
+    for (const char* fp : {"fp-2", "fp-3"}) {
+        auto a = FindAlert(fp);
+        ASSERT_TRUE(a);
+        EXPECT_TRUE(a->waiting) << fp;
+        EXPECT_EQ(a->remediation_id, "") << fp;
+    }
+    EXPECT_EQ(WaitingSignals("c1"), 2);
+    // Another cluster has its own radius.
+    IngestOk({Firing("NpdKernelDeadlock", {{"instance_id", "j1"}}, "fp-j1", Now())}, 1);
+
+    // Nothing frees: a sweep changes nothing.
+    ASSERT_TRUE(IsOk(health_->SweepOnce()));
+    EXPECT_EQ(ActiveCount("c1"), 1);
+    EXPECT_EQ(WaitingSignals("c1"), 2);
+
+    ASSERT_TRUE(Cancel(*first));
+    EXPECT_EQ(ActiveCount("c1"), 0);
+    ASSERT_TRUE(IsOk(health_->SweepOnce()));
+    EXPECT_EQ(ActiveCount("c1"), 1);
+    auto taken = Active("i2");
+    ASSERT_TRUE(taken) << "the oldest waiting signal goes first";
+    EXPECT_EQ(taken->passive_health_check_event_id, AlertOf("fp-2").id);
+    EXPECT_EQ(taken->trigger, Trigger::kAutomated);
+    EXPECT_EQ(taken->state, State::kPendingApproval);
+    EXPECT_FALSE(AlertOf("fp-2").waiting);
+    EXPECT_TRUE(AlertOf("fp-3").waiting);
+    EXPECT_EQ(WaitingSignals("c1"), 1);
+}
+
+TEST_F(HealthServiceTest, ManualRemediationsCountTowardsTheBlastRadius) {
+    StartHealth(AutomationOptions{});
+    ASSERT_TRUE(CreateManual("i4"));
+    IngestOk({Firing("NpdKernelDeadlock", {{"instance_id", "i1"}}, "fp", Now())}, 0);
+    EXPECT_TRUE(AlertOf("fp").waiting);
+}
+
+TEST_F(HealthServiceTest, MaxActiveCapsTheBlastRadius) {
+    AutomationOptions options = Roomy();
+    options.max_active = 2;
+    StartHealth(options);
+    IngestOk({Firing("NpdKernelDeadlock", {{"instance_id", "i1"}}, "fp-1", Now()),
+              Firing("NpdKernelDeadlock", {{"instance_id", "i2"}}, "fp-2", Now()),
+              Firing("NpdKernelDeadlock", {{"instance_id", "i3"}}, "fp-3", Now())},
+             2);
+    EXPECT_EQ(ActiveCount("c1"), 2);
+    EXPECT_TRUE(AlertOf("fp-3").waiting);
+}
+
+TEST_F(HealthServiceTest, WaitingSignalThatResolvesIsNotTakenUp) {
+    StartHealth(AutomationOptions{});
+    IncomingAlert second = Firing("NpdKernelDeadlock", {{"instance_id", "i2"}}, "fp-2", Now());
+    IngestOk({Firing("NpdKernelDeadlock", {{"instance_id", "i1"}}, "fp-1", Now()), second}, 1);
+    ASSERT_TRUE(AlertOf("fp-2").waiting);
+    IngestOk({Resolved(second, Now())}, 0);
+    EXPECT_FALSE(AlertOf("fp-2").waiting);
+    EXPECT_EQ(WaitingSignals("c1"), 0);
+    ASSERT_TRUE(Cancel(ActiveOk("i1")));
+    ASSERT_TRUE(IsOk(health_->SweepOnce()));
+    EXPECT_FALSE(Active("i2"));
+    EXPECT_EQ(ActiveCount("c1"), 0);
+}
+
+TEST_F(HealthServiceTest, WaitingSignalIsLinkedWhenItsInstanceGotARemediationMeanwhile) {
+    StartHealth(AutomationOptions{});
+    IngestOk({Firing("NpdKernelDeadlock", {{"instance_id", "i1"}}, "fp-1", Now()),
+              Firing("NpdKernelDeadlock", {{"instance_id", "i2"}}, "fp-2", Now())},
+             1);
+    ASSERT_TRUE(Cancel(ActiveOk("i1")));
+    auto manual = CreateManual("i2");
+    ASSERT_TRUE(manual) << manual.error().message;
+    ASSERT_TRUE(IsOk(health_->SweepOnce()));
+    auto a = FindAlert("fp-2");
+    EXPECT_FALSE(a->waiting);
+    EXPECT_EQ(a->remediation_id, manual->id);
+    EXPECT_EQ(ActiveCount("c1"), 1);
+}
+
+class HealthStormTest : public HealthServiceTest {
+protected:
+    static constexpr int kInstances = 100;
+
+    void SetUp() override {
+        HealthServiceTest::SetUp();
+        storage::FleetImport fleet;
+        model::Cluster big{"big", "big cluster", "Ready", {}};
+        for (int i = 0; i < kInstances; ++i) {
+            big.gpu_worker_nodes.push_back(storage::test_support::TestInstance(Name(i), "big", ""));
+        }
+        fleet.clusters = {big};
+        ASSERT_TRUE(
+            IsOk(store_->WriteAndWait([fleet](storage::Txn& t) { return t.ImportFleet(fleet); })));
+        StartHealth(AutomationOptions{});  // 0.1 of 100: ten at a time
+    }
+
+    static std::string Name(int i) { return "b" + std::to_string(i); }
+
+    // Alert k of the storm hits instance k % 100, each one a bit later than the one before.
+    std::vector<IncomingAlert> Storm(int from, int to) {
+        static const char* kNames[] = {"NpdKernelDeadlock", "DmesgGpuFallenOffBus",
+                                       "NpdXfsShutdown", "GpuEccDoubleBitError"};
+        std::vector<IncomingAlert> out;
+        for (int k = from; k < to; ++k) {
+            out.push_back(Firing(kNames[k % 4], {{"instance_id", Name(k % kInstances)}},
+                                 "storm-" + std::to_string(k),
+                                 TestEpoch() + std::chrono::microseconds(k)));
+        }
+        return out;
+    }
+
+    int WaitingAlerts() {
+        int n = 0;
+        for (const auto& a : Alerts("big")) n += a.waiting ? 1 : 0;
+        return n;
+    }
+};
+
+TEST_F(HealthStormTest, FiveHundredAlertsCreateExactlyTheLimit) {
+    // Five concurrent webhooks, committed by the store's group commit.
+    std::vector<std::future<Result<IngestResult>>> pending;
+    for (int batch = 0; batch < 5; ++batch) {
+        auto promise = std::make_shared<std::promise<Result<IngestResult>>>();
+        pending.push_back(promise->get_future());
+        health_->Ingest(Storm(batch * 100, batch * 100 + 100),
+                        [promise](Result<IngestResult> r) { promise->set_value(std::move(r)); });
+    }
+    int created = 0;
+    int alerts = 0;
+    for (auto& f : pending) {
+        auto r = f.get();
+        ASSERT_TRUE(r) << r.error().message;
+        created += r->remediations_created;
+        alerts += r->alerts;
+    }
+    EXPECT_EQ(alerts, 500);
+    EXPECT_EQ(created, 10);
+    EXPECT_EQ(ActiveCount("big"), 10);
+    EXPECT_EQ(All("big").size(), 10u);
+    EXPECT_EQ(Alerts("big").size(), 500u);
+    // Ten instances have a remediation with all five of their alerts; the other 90 wait.
+    EXPECT_EQ(WaitingAlerts(), 450);
+    EXPECT_EQ(WaitingSignals("big"), 450);
+    for (const auto& r : All("big")) {
+        EXPECT_EQ(r.linked_alerts.size(), 5u) << r.instance_id;
+        EXPECT_EQ(r.state, State::kPendingApproval);
+    }
+    // Other clusters are untouched.
+    EXPECT_TRUE(All("c1").empty());
+}
+
+TEST_F(HealthStormTest, FreedRoomIsTakenUpExactlyToTheLimitOldestFirst) {
+    IngestOk(Storm(0, 500), 10);
+    for (int i = 0; i < 10; ++i) ASSERT_TRUE(Active(Name(i))) << Name(i);
+
+    // Cancel three of them, one through the store directly as another process would.
+    ASSERT_TRUE(Cancel(ActiveOk("b0")));
+    ASSERT_TRUE(Cancel(ActiveOk("b1")));
+    Remediation third = *Active("b2");
+    third.state = State::kCancelled;
+    third.end_time = third.update_time = remediations_->NextTimestamp();
+    ASSERT_TRUE(IsOk(store_->WriteAndWait(
+        [third](storage::Txn& t) { return t.UpdateRemediation(third, State::kPendingApproval); })));
+    ASSERT_EQ(ActiveCount("big"), 7);
+
+    ASSERT_TRUE(IsOk(health_->SweepOnce()));
+    EXPECT_EQ(ActiveCount("big"), 10);
+    EXPECT_EQ(All("big").size(), 13u);
+    for (const char* taken : {"b10", "b11", "b12"}) {
+        auto r = Active(taken);
+        ASSERT_TRUE(r) << taken << " had the oldest waiting signals";
+        EXPECT_EQ(r->linked_alerts.size(), 5u) << taken;
+    }
+    EXPECT_FALSE(Active("b13"));
+    EXPECT_EQ(WaitingAlerts(), 435);
+
+    // Sweeping again takes nothing more.
+    ASSERT_TRUE(IsOk(health_->SweepOnce()));
+    EXPECT_EQ(ActiveCount("big"), 10);
+    EXPECT_EQ(All("big").size(), 13u);
+    EXPECT_EQ(WaitingAlerts(), 435);
+}
+
+// ---- Automation policy and opt-out ---------------------------------------------------------
+
+TEST_F(HealthServiceTest, AutomaticPolicyApprovesInScopeAlertsAtOnce) {
+    ASSERT_TRUE(IsOk(SetAutomation("c1", {true, {"DmesgXidError", "NpdKernelDeadlock"}})));
+    auto stored = ReadOk<model::ClusterAutomation>(
+        [](storage::Reader& r) { return r.GetClusterAutomation("c1"); });
+    EXPECT_TRUE(stored.automatic);
+
+    IngestOk({Firing("DmesgXidError", {{"instance_id", "i1"}, {"xid", "13"}}, "fp-1", Now()),
+              Firing("NpdXfsShutdown", {{"instance_id", "i2"}}, "fp-2", Now())},
+             2);
+    auto approved = Active("i1");
+    ASSERT_TRUE(approved);
+    EXPECT_EQ(approved->state, State::kPending);
+    EXPECT_EQ(approved->trigger, Trigger::kAutomated);
+    EXPECT_EQ(approved->requested_by, kSystemActor);
+    EXPECT_EQ(approved->reviewed_by, "auto-approved");
+    ASSERT_TRUE(approved->review_time);
+    EXPECT_EQ(*approved->review_time, approved->update_time);
+    EXPECT_GT(approved->update_time, approved->create_time);
+    EXPECT_FALSE(approved->start_time);
+    ASSERT_EQ(approved->linked_alerts.size(), 1u);
+    auto events = Events(approved->id);
+    ASSERT_EQ(events.size(), 2u);
+    EXPECT_EQ(events[0].state, State::kPendingApproval);
+    EXPECT_EQ(events[1].state, State::kPending);
+    EXPECT_EQ(events[1].actor, "auto-approved");
+
+    auto out_of_scope = Active("i2");
+    ASSERT_TRUE(out_of_scope);
+    EXPECT_EQ(out_of_scope->state, State::kPendingApproval);
+    EXPECT_EQ(out_of_scope->reviewed_by, "");
+}
+
+TEST_F(HealthServiceTest, ApprovePolicyLeavesThemWaiting) {
+    ASSERT_TRUE(IsOk(SetAutomation("c1", {true, {"NpdKernelDeadlock"}})));
+    ASSERT_TRUE(IsOk(SetAutomation("c1", {false, {"NpdKernelDeadlock"}})));
+    IngestOk({Firing("NpdKernelDeadlock", {{"instance_id", "i1"}}, "fp", Now())}, 1);
+    EXPECT_EQ(ActiveOk("i1").state, State::kPendingApproval);
+}
+
+TEST_F(HealthServiceTest, AutomaticPolicyOfOneClusterDoesNotApproveAnother) {
+    ASSERT_TRUE(IsOk(SetAutomation("c2", {true, {"NpdKernelDeadlock"}})));
+    IngestOk({Firing("NpdKernelDeadlock", {{"instance_id", "i1"}}, "fp-1", Now()),
+              Firing("NpdKernelDeadlock", {{"instance_id", "j1"}}, "fp-2", Now())},
+             2);
+    EXPECT_EQ(ActiveOk("i1").state, State::kPendingApproval);
+    EXPECT_EQ(ActiveOk("j1").state, State::kPending);
+}
+
+TEST_F(HealthServiceTest, EvictionIsNeverApprovedAutomatically) {
+    auto policy =
+        Policy::WithOverrides({{"NodeGone", "REMEDIATION_MODE_EVICT_WITHOUT_REPLACEMENT"}});
+    ASSERT_TRUE(policy) << policy.error().message;
+    StartHealth(Roomy(), *policy);
+    ASSERT_TRUE(IsOk(SetAutomation("c1", {true, {"NodeGone", "NpdKernelDeadlock"}})));
+    IngestOk({Firing("NodeGone", {{"instance_id", "i1"}}, "fp-1", Now()),
+              Firing("NpdKernelDeadlock", {{"instance_id", "i2"}}, "fp-2", Now())},
+             2);
+    auto evict = Active("i1");
+    ASSERT_TRUE(evict);
+    EXPECT_EQ(evict->mode, Mode::kEvictWithoutReplacement);
+    EXPECT_EQ(evict->state, State::kPendingApproval);
+    EXPECT_EQ(evict->reviewed_by, "");
+    EXPECT_EQ(ActiveOk("i2").state, State::kPending);
+}
+
+TEST_F(HealthServiceTest, AutomaticPolicyStillRespectsTheBlastRadius) {
+    StartHealth(AutomationOptions{});
+    ASSERT_TRUE(IsOk(SetAutomation("c1", {true, {"NpdKernelDeadlock"}})));
+    IngestOk({Firing("NpdKernelDeadlock", {{"instance_id", "i1"}}, "fp-1", Now()),
+              Firing("NpdKernelDeadlock", {{"instance_id", "i2"}}, "fp-2", Now())},
+             1);
+    EXPECT_EQ(ActiveOk("i1").state, State::kPending);
+    EXPECT_TRUE(AlertOf("fp-2").waiting);
+    EXPECT_EQ(ActiveCount("c1"), 1);
+}
+
+TEST_F(HealthServiceTest, SetClusterAutomationOfAnUnknownClusterIsNotFound) {
+    Status s = SetAutomation("nope", {true, {}});
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().code, Code::kNotFound);
+}
+
+TEST_F(HealthServiceTest, AutoRepairOffRecordsAlertsButCreatesNothing) {
+    ASSERT_TRUE(IsOk(SetAutoRepair("c1", "i1", false)));
+    auto instance = ReadOk<std::optional<model::Instance>>(
+        [](storage::Reader& r) { return r.GetInstance("i1"); });
+    ASSERT_TRUE(instance);
+    EXPECT_FALSE(instance->auto_repair);
+
+    IngestOk({Firing("DmesgGpuFallenOffBus", {{"instance_id", "i1"}}, "fp-1", Now()),
+              Firing("DmesgGpuFallenOffBus", {{"instance_id", "i2"}}, "fp-2", Now())},
+             1);
+    EXPECT_FALSE(Active("i1"));
+    auto a = FindAlert("fp-1");
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->instance_id, "i1");
+    EXPECT_EQ(a->remediation_id, "");
+    EXPECT_FALSE(a->waiting);
+
+    // Manual remediation still works, and later alerts are linked to it as evidence.
+    auto manual = CreateManual("i1");
+    ASSERT_TRUE(manual) << manual.error().message;
+    IngestOk({Firing("NpdXfsShutdown", {{"instance_id", "i1"}}, "fp-3", Now())}, 0);
+    EXPECT_EQ(AlertOf("fp-3").remediation_id, manual->id);
+
+    // Back on: automation resumes (after the manual one's cooldown).
+    ASSERT_TRUE(Cancel(*manual));
+    ASSERT_TRUE(IsOk(SetAutoRepair("c1", "i1", true)));
+    clock_.Advance(1801s);
+    IngestOk({Firing("NpdXfsShutdown", {{"instance_id", "i1"}}, "fp-4", Now())}, 1);
+}
+
+TEST_F(HealthServiceTest, SetAutoRepairChecksTheInstanceBelongsToTheCluster) {
+    Status wrong = SetAutoRepair("c2", "i1", false);
+    ASSERT_FALSE(wrong);
+    EXPECT_EQ(wrong.error().code, Code::kNotFound);
+    Status unknown = SetAutoRepair("c1", "nope", false);
+    ASSERT_FALSE(unknown);
+    EXPECT_EQ(unknown.error().code, Code::kNotFound);
+    auto instance = ReadOk<std::optional<model::Instance>>(
+        [](storage::Reader& r) { return r.GetInstance("i1"); });
+    ASSERT_TRUE(instance);
+    EXPECT_TRUE(instance->auto_repair);
+}
+
+TEST_F(HealthServiceTest, ListAlertsOfAnUnknownClusterIsNotFound) {
+    storage::AlertQuery q;
+    q.cluster_id = "nope";
+    auto page = health_->ListAlerts(q);
+    ASSERT_FALSE(page);
+    EXPECT_EQ(page.error().code, Code::kNotFound);
+}
+
+TEST_F(HealthServiceTest, ListAlertsShowsTheClustersAlerts) {
+    IngestOk({Firing("NodeDown", {{"instance_id", "i1"}}, "fp-1", Now() - 2s),
+              Firing("NodeDown", {{"instance_id", "j1"}}, "fp-2", Now() - 1s)},
+             0);
+    storage::AlertQuery q;
+    q.cluster_id = "c1";
+    auto page = health_->ListAlerts(q);
+    ASSERT_TRUE(page) << page.error().message;
+    ASSERT_EQ(page->alerts.size(), 1u);
+    EXPECT_EQ(page->alerts[0].fingerprint, "fp-1");
+    EXPECT_FALSE(page->has_next);
+}
+
+TEST_F(HealthServiceTest, SweeperThreadTakesUpWaitingSignals) {
+    StartHealth(AutomationOptions{});
+    IngestOk({Firing("NpdKernelDeadlock", {{"instance_id", "i1"}}, "fp-1", Now()),
+              Firing("NpdKernelDeadlock", {{"instance_id", "i2"}}, "fp-2", Now())},
+             1);
+    ASSERT_TRUE(Cancel(ActiveOk("i1")));
+    health_->Start(5ms);
+    for (int i = 0; i < 400 && !Active("i2"); ++i) std::this_thread::sleep_for(5ms);
+    health_->Stop();
+    EXPECT_TRUE(Active("i2"));
+    health_->Stop();  // twice is harmless
+}
+
+}  // namespace
+}  // namespace noderepair::health
