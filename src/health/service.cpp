@@ -136,6 +136,24 @@ Result<IngestResult> HealthService::IngestInTxn(storage::Txn& txn,
     return result;
 }
 
+Result<bool> HealthService::HasRoom(storage::Txn& txn, const std::string& cluster_id) {
+    // Instances only change when a fleet is imported at start: count them once.
+    int instances = 0;
+    {
+        std::lock_guard lock(mu_);
+        auto it = instance_counts_.find(cluster_id);
+        if (it != instance_counts_.end()) instances = it->second;
+    }
+    if (instances == 0) {
+        NR_ASSIGN_OR_RETURN(instances, txn.CountInstances(cluster_id));
+        std::lock_guard lock(mu_);
+        instance_counts_[cluster_id] = instances;
+    }
+    NR_ASSIGN_OR_RETURN(int active_count, txn.CountActiveRemediations(cluster_id));
+    return active_count <
+           BlastRadiusLimit(instances, options_.max_active_fraction, options_.max_active);
+}
+
 Result<SignalOutcome> HealthService::Act(storage::Txn& txn, const Signal& signal,
                                          const model::Instance& instance, Timestamp now) {
     NR_ASSIGN_OR_RETURN(auto active, txn.GetActiveRemediation(instance.instance_id));
@@ -160,12 +178,8 @@ Result<SignalOutcome> HealthService::Act(storage::Txn& txn, const Signal& signal
     if (!signal.mode || !instance.auto_repair) return SignalOutcome{};
     NR_ASSIGN_OR_RETURN(auto last_end, txn.LastRemediationEnd(instance.instance_id));
     if (last_end && now < *last_end + options_.cooldown) return SignalOutcome{};
-    NR_ASSIGN_OR_RETURN(int active_count, txn.CountActiveRemediations(instance.cluster_id));
-    NR_ASSIGN_OR_RETURN(int instances, txn.CountInstances(instance.cluster_id));
-    if (active_count >=
-        BlastRadiusLimit(instances, options_.max_active_fraction, options_.max_active)) {
-        return SignalOutcome{SignalOutcome::Kind::kWaiting, ""};
-    }
+    NR_ASSIGN_OR_RETURN(bool room, HasRoom(txn, instance.cluster_id));
+    if (!room) return SignalOutcome{SignalOutcome::Kind::kWaiting, ""};
     NR_ASSIGN_OR_RETURN(auto automation, txn.GetClusterAutomation(instance.cluster_id));
     Remediation r;
     r.create_time = r.update_time = next_timestamp_();
@@ -259,12 +273,27 @@ Status HealthService::SweepInTxn(storage::Txn& txn) {
                                  std::to_string(options_.auto_resolve_ttl.count()) + " s")));
     }
     // Signals held back by the blast radius, oldest first.
+    // Clusters still at their limit are skipped whole: a storm's waiting signals cost nothing
+    // until room frees.
+    std::map<std::string, bool> full;
+    auto cluster_full = [&](const std::string& cluster_id) -> Result<bool> {
+        auto it = full.find(cluster_id);
+        if (it != full.end()) return it->second;
+        NR_ASSIGN_OR_RETURN(bool room, HasRoom(txn, cluster_id));
+        full[cluster_id] = !room;
+        return !room;
+    };
     NR_ASSIGN_OR_RETURN(auto waiting, txn.ListWaitingAlerts(1000));
     for (auto& alert : waiting) {
+        if (!alert.resolved_at) {
+            NR_ASSIGN_OR_RETURN(bool is_full, cluster_full(alert.cluster_id));
+            if (is_full) continue;
+        }
         NR_ASSIGN_OR_RETURN(auto instance, txn.GetInstance(alert.instance_id));
         alert.waiting = false;
         if (instance && !alert.resolved_at) {
-            NR_RETURN_IF_ERROR(Consider(txn, alert, *instance, now));
+            NR_ASSIGN_OR_RETURN(bool created, Consider(txn, alert, *instance, now));
+            if (created) full.erase(alert.cluster_id);  // look again before the next one
         }
         NR_RETURN_IF_ERROR(txn.PutAlert(alert));
     }

@@ -103,6 +103,8 @@ private:
     Result<IngestResult> IngestInTxn(storage::Txn& txn, const std::vector<IncomingAlert>& alerts);
     // Joins the instance's active remediation (escalating a waiting automated one), or creates
     // an automated one, or holds the signal back by the blast radius.
+    // Whether the cluster is below its blast radius (API.md 5).
+    Result<bool> HasRoom(storage::Txn& txn, const std::string& cluster_id);
     Result<SignalOutcome> Act(storage::Txn& txn, const Signal& signal,
                               const model::Instance& instance, Timestamp now);
     // Act for an alert; records the outcome on it. Returns whether a remediation was created.
@@ -125,7 +127,8 @@ private:
     };
     std::map<std::string, RunningTest> running_tests_;  // "<run id>/<test>", writer thread only
 
-    std::mutex mu_;
+    std::mutex mu_;  // guards the sweeper's state and instance_counts_
+    std::map<std::string, int> instance_counts_;
     std::condition_variable cv_;
     bool stopping_ = false;
     std::thread sweeper_;
