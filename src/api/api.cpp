@@ -158,7 +158,7 @@ Result<std::vector<health::IncomingAlert>> SimulatedFault(const std::string& ins
         for (auto& [k, v] : extra) a.labels[k] = v;
         a.annotations = {{"summary", std::move(summary)}, {"source", "simulated fault"}};
         a.starts_at = now;
-        a.fingerprint = "sim-" + instance_id + "-" + name;
+        a.fingerprint = health::SimulatedFingerprintPrefix(instance_id) + name;
         return a;
     };
     if (kind == "xid") {
@@ -167,7 +167,9 @@ Result<std::vector<health::IncomingAlert>> SimulatedFault(const std::string& ins
             return InvalidArgument("an xid fault needs a positive integer 'xid'");
         }
         std::string code = std::to_string(xid->as_int64());
-        return std::vector{alert("DmesgXidError", {{"xid", code}}, "XID " + code + " on " + instance_id)};
+        auto a = alert("DmesgXidError", {{"xid", code}}, "XID " + code + " on " + instance_id);
+        a.fingerprint += "-" + code;  // each Xid its own alert, as Alertmanager would have it
+        return std::vector{a};
     }
     if (kind == "thermal") {
         return std::vector{alert("GpuSmClockThermalThrottle", {},
@@ -179,18 +181,6 @@ Result<std::vector<health::IncomingAlert>> SimulatedFault(const std::string& ins
         return std::vector{alert("SlurmNodeUnavailable",
                                  {{"reason", reason->empty() ? "Not responding" : *reason}},
                                  "Slurm node unavailable")};
-    }
-    if (kind == "clear") {
-        std::vector<health::IncomingAlert> cleared;
-        for (const char* name : {"DmesgXidError", "GpuSmClockThermalThrottle",
-                                 "SlurmNodeUnavailable"}) {
-            auto a = alert(name, {}, "");
-            a.firing = false;
-            a.update_only = true;
-            a.ends_at = now;
-            cleared.push_back(std::move(a));
-        }
-        return cleared;
     }
     return InvalidArgument("fault kind must be xid, thermal, slurm_drain, degraded or clear");
 }
@@ -566,26 +556,20 @@ void Api::AddRoutes() {
                          const std::string instance_id = call.params[0];
                          auto kind = OptionalStringField(*body, "kind");
                          if (!kind) return respond(ErrorResponse(kind.error()));
-                         if (*kind == "degraded" || *kind == "clear") {
-                             // Silent: only an active check finds a degraded host.
-                             const bool degraded = *kind == "degraded";
-                             auto status = std::make_shared<Status>();
-                             s_.health.SetDegraded(instance_id, degraded, [this, instance_id, degraded, body = *body, respond](Status s) {
-                                 if (!s && !(s.error().code == Code::kFailedPrecondition && !degraded)) {
-                                     return respond(ErrorResponse(s.error()));
-                                 }
-                                 if (degraded) {
-                                     return respond(JsonResponse(R"({"alerts":0,"remediations_created":0})"));
-                                 }
-                                 auto alerts = SimulatedFault(instance_id, body, SystemClock().Now());
-                                 if (!alerts) return respond(ErrorResponse(alerts.error()));
-                                 s_.health.Ingest(std::move(*alerts), [respond](auto result) {
-                                     if (!result) return respond(ErrorResponse(result.error()));
-                                     respond(JsonResponse(IngestJson(*result)));
-                                 });
-                             });
-                             return;
-                         }
+                         // API.md 3: an unknown instance is NOT_FOUND, not an alert for nobody.
+                         Status known = s_.store.Read([&](storage::Reader& reader) -> Status {
+                             NR_ASSIGN_OR_RETURN(auto instance, reader.GetInstance(instance_id));
+                             if (!instance) return NotFound("instance " + instance_id + " not found");
+                             return OkStatus();
+                         });
+                         if (!known) return respond(ErrorResponse(known.error()));
+                         auto done = [respond](Status s) {
+                             if (!s) return respond(ErrorResponse(s.error()));
+                             respond(JsonResponse(R"({"alerts":0,"remediations_created":0})"));
+                         };
+                         // Silent: only an active check finds a degraded host.
+                         if (*kind == "degraded") return s_.health.SetDegraded(instance_id, true, done);
+                         if (*kind == "clear") return s_.health.ClearSimulated(instance_id, done);
                          auto alerts = SimulatedFault(instance_id, *body, SystemClock().Now());
                          if (!alerts) return respond(ErrorResponse(alerts.error()));
                          s_.health.Ingest(std::move(*alerts), [respond](auto result) {

@@ -23,9 +23,9 @@ void WriteLinkedAlert(JsonWriter& w, const model::Alert& a, bool with_labels) {
     w.BeginObject();
     w.Key("passive_health_check_alert_id").String(a.id);
     w.Key("alert_name").String(a.alert_name);
-    w.Key("cluster_id").String(a.cluster_id);
+    w.OptionalString("cluster_id", a.cluster_id);
     w.OptionalString("instance_id", a.instance_id);
-    w.Key("target_vm").String(a.target_vm);
+    w.OptionalString("target_vm", a.target_vm);
     w.Key("severity").String(model::WireName(a.severity));
     w.Key("started_at").String(FormatRfc3339(a.started_at));
     OptionalTime(w, "resolved_at", a.resolved_at);
@@ -34,8 +34,8 @@ void WriteLinkedAlert(JsonWriter& w, const model::Alert& a, bool with_labels) {
     const auto annotation = model::AnnotationOf(a);
     w.Key("annotation").BeginObject();
     w.Key("title").String(annotation.title);
-    w.Key("description").String(annotation.description);
-    w.Key("summary_line").String(annotation.summary_line);
+    w.OptionalString("description", annotation.description);
+    w.OptionalString("summary_line", annotation.summary_line);
     if (!annotation.xid_events.empty()) {
         w.Key("xid").BeginObject().Key("events").BeginArray();
         for (const auto& e : annotation.xid_events) {

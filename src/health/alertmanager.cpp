@@ -85,10 +85,12 @@ Result<std::vector<IncomingAlert>> ParseAlertmanagerWebhook(std::string_view bod
         }
         if (!starts_at) return InvalidArgument(where + ".startsAt must be an RFC 3339 time");
         alert.starts_at = *starts_at;
-        if (const auto* ends = o.if_contains("endsAt"); ends != nullptr && ends->is_string()) {
-            auto ends_at = ParseRfc3339(std::string_view(ends->as_string()));
+        if (const auto* ends = o.if_contains("endsAt"); ends != nullptr && !ends->is_null()) {
+            auto ends_at = ends->is_string() ? ParseRfc3339(std::string_view(ends->as_string()))
+                                             : std::nullopt;
+            if (!ends_at) return InvalidArgument(where + ".endsAt must be an RFC 3339 time");
             // "0001-01-01T00:00:00Z" means "not yet".
-            if (ends_at && ToMicros(*ends_at) > 0) alert.ends_at = ends_at;
+            if (ToMicros(*ends_at) > 0) alert.ends_at = ends_at;
         }
         const auto* fingerprint = o.if_contains("fingerprint");
         if (fingerprint != nullptr && !fingerprint->is_string()) {

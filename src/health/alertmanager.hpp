@@ -20,7 +20,6 @@ struct IncomingAlert {
     Timestamp starts_at;
     std::optional<Timestamp> ends_at;  // set when resolved
     std::string fingerprint;
-    bool update_only = false;  // resolve an alert we know, never record a new one
 };
 
 // INVALID_ARGUMENT for anything that is not a version 4 payload.

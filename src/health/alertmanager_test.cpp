@@ -133,7 +133,6 @@ TEST(AlertmanagerWebhook, ParsesTheFiringFixture) {
     EXPECT_EQ(a.starts_at, Nov28(17, 51, 21));
     EXPECT_FALSE(a.ends_at) << "0001-01-01T00:00:00Z means not yet";
     EXPECT_EQ(a.fingerprint, "6756b5c067b78a81");
-    EXPECT_FALSE(a.update_only);
 }
 
 TEST(AlertmanagerWebhook, HonoursEachAlertsOwnStatusInAFiringGroup) {

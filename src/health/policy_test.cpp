@@ -205,13 +205,13 @@ TEST(Policy, NoOverridesIsTheDefaultTable) {
     }
 }
 
-TEST(EscalationRank, OrdersRebootVmBelowVmOnlyBelowHostAware) {
+TEST(PolicyEscalationRank, OrdersRebootVmBelowVmOnlyBelowHostAware) {
     EXPECT_LT(EscalationRank(Mode::kRebootVm), EscalationRank(Mode::kVmOnly));
     EXPECT_LT(EscalationRank(Mode::kVmOnly), EscalationRank(Mode::kHostAware));
     EXPECT_GT(EscalationRank(Mode::kRebootVm), 0);
 }
 
-TEST(EscalationRank, ModesOutsideTheChainRankBelowEveryModeInIt) {
+TEST(PolicyEscalationRank, ModesOutsideTheChainRankBelowEveryModeInIt) {
     for (Mode outside : {Mode::kEvictWithoutReplacement, Mode::kHostPowerCycle}) {
         EXPECT_EQ(EscalationRank(outside), 0);
         EXPECT_LT(EscalationRank(outside), EscalationRank(Mode::kRebootVm));

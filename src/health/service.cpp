@@ -84,9 +84,7 @@ Result<IngestResult> HealthService::IngestInTxn(storage::Txn& txn,
         // The same occurrence (same start, or still open) is refreshed; a fingerprint that
         // fires again after it resolved is a new occurrence.
         const bool same = existing && (existing->started_at == in.starts_at ||
-                                       (!existing->resolved_at && in.firing) ||
-                                       in.update_only);
-        if (in.update_only && (!existing || existing->resolved_at)) continue;
+                                       (!existing->resolved_at && in.firing));
         Alert alert = same ? *existing : Alert{};
         if (!same) {
             alert.id = NewUuidV7(now);
@@ -159,8 +157,10 @@ Result<SignalOutcome> HealthService::Act(storage::Txn& txn, const Signal& signal
     NR_ASSIGN_OR_RETURN(auto active, txn.GetActiveRemediation(instance.instance_id));
     if (active) {
         // Evidence for whatever already runs; only a waiting automated one is escalated.
+        // Only along REBOOT_VM < VM_ONLY < HOST_AWARE: a power cycle or an eviction chosen by
+        // a rule is never replaced.
         if (signal.mode && active->trigger == model::Trigger::kAutomated &&
-            active->state == State::kPendingApproval &&
+            active->state == State::kPendingApproval && EscalationRank(active->mode) > 0 &&
             EscalationRank(*signal.mode) > EscalationRank(active->mode)) {
             Remediation r = std::move(*active);
             const std::string detail = "escalated from " + std::string(model::WireName(r.mode)) +
@@ -273,28 +273,34 @@ Status HealthService::SweepInTxn(storage::Txn& txn) {
                                  std::to_string(options_.auto_resolve_ttl.count()) + " s")));
     }
     // Signals held back by the blast radius, oldest first.
-    // Clusters still at their limit are skipped whole: a storm's waiting signals cost nothing
-    // until room frees.
-    std::map<std::string, bool> full;
-    auto cluster_full = [&](const std::string& cluster_id) -> Result<bool> {
-        auto it = full.find(cluster_id);
-        if (it != full.end()) return it->second;
+    // Per cluster with room, the oldest waiting signals until it is full again: one
+    // cluster's storm never starves another's signals.
+    NR_ASSIGN_OR_RETURN(auto clusters, txn.ListClustersWithWaitingAlerts());
+    for (const auto& cluster_id : clusters) {
         NR_ASSIGN_OR_RETURN(bool room, HasRoom(txn, cluster_id));
-        full[cluster_id] = !room;
-        return !room;
-    };
-    NR_ASSIGN_OR_RETURN(auto waiting, txn.ListWaitingAlerts(1000));
-    for (auto& alert : waiting) {
-        if (!alert.resolved_at) {
-            NR_ASSIGN_OR_RETURN(bool is_full, cluster_full(alert.cluster_id));
-            if (is_full) continue;
+        if (!room) continue;
+        NR_ASSIGN_OR_RETURN(auto waiting, txn.ListWaitingAlerts(cluster_id, 1000));
+        for (auto& alert : waiting) {
+            NR_ASSIGN_OR_RETURN(auto instance, txn.GetInstance(alert.instance_id));
+            alert.waiting = false;
+            bool created = false;
+            if (instance && !alert.resolved_at) {
+                NR_ASSIGN_OR_RETURN(created, Consider(txn, alert, *instance, now));
+            }
+            NR_RETURN_IF_ERROR(txn.PutAlert(alert));
+            if (created) {
+                NR_ASSIGN_OR_RETURN(room, HasRoom(txn, cluster_id));
+                if (!room) break;
+            }
         }
+    }
+    // Then waiting signals whose instance has a remediation by now (made above, or by a
+    // person) join it as evidence: that needs no room.
+    NR_ASSIGN_OR_RETURN(auto joinable, txn.ListWaitingAlertsWithActiveRemediation(1000));
+    for (auto& alert : joinable) {
         NR_ASSIGN_OR_RETURN(auto instance, txn.GetInstance(alert.instance_id));
         alert.waiting = false;
-        if (instance && !alert.resolved_at) {
-            NR_ASSIGN_OR_RETURN(bool created, Consider(txn, alert, *instance, now));
-            if (created) full.erase(alert.cluster_id);  // look again before the next one
-        }
+        if (instance) NR_RETURN_IF_ERROR(Consider(txn, alert, *instance, now));
         NR_RETURN_IF_ERROR(txn.PutAlert(alert));
     }
     NR_ASSIGN_OR_RETURN(auto waiting_runs, txn.ListWaitingHealthChecks(1000));
@@ -462,6 +468,34 @@ Result<std::vector<model::HealthCheckRun>> HealthService::ListHealthChecks(
         return OkStatus();
     }));
     return runs;
+}
+
+void HealthService::ClearSimulated(const std::string& instance_id,
+                                   std::function<void(Status)> done) {
+    store_.Write(
+        [this, instance_id](storage::Txn& txn) -> Status {
+            NR_ASSIGN_OR_RETURN(auto alerts, txn.ListOpenAlerts(instance_id));
+            const Timestamp now = clock_.Now();
+            for (auto& alert : alerts) {
+                if (!alert.fingerprint.starts_with(SimulatedFingerprintPrefix(instance_id))) {
+                    continue;
+                }
+                alert.resolved_at = now;
+                alert.waiting = false;
+                NR_RETURN_IF_ERROR(txn.PutAlert(alert));
+            }
+            NR_ASSIGN_OR_RETURN(auto instance, txn.GetInstance(instance_id));
+            if (instance && !instance->host_name.empty()) {
+                NR_RETURN_IF_ERROR(txn.DeleteSetting(
+                    providers::simulated::DegradedHostKey(instance->host_name)));
+            }
+            return OkStatus();
+        },
+        std::move(done));
+}
+
+std::string SimulatedFingerprintPrefix(const std::string& instance_id) {
+    return "sim-" + instance_id + "-";
 }
 
 void HealthService::SetDegraded(const std::string& instance_id, bool degraded,

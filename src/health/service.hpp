@@ -60,6 +60,9 @@ struct SignalOutcome {
     std::string remediation_id;  // kJoined, kCreated
 };
 
+// Fingerprints of simulated faults' alerts start with this.
+std::string SimulatedFingerprintPrefix(const std::string& instance_id);
+
 class HealthService {
 public:
     HealthService(storage::Store& store, const Clock& clock, Policy policy,
@@ -86,6 +89,9 @@ public:
                                                  const std::string& run_id);
     Result<std::vector<model::HealthCheckRun>> ListHealthChecks(const std::string& cluster_id,
                                                                 const std::string& instance_id);
+    // The `clear` fault (API.md 6): resolves the instance's simulated alerts and un-degrades
+    // its host.
+    void ClearSimulated(const std::string& instance_id, std::function<void(Status)> done);
     // The silent `degraded` fault (API.md 6): the instance's host fails GPU tests until cleared.
     void SetDegraded(const std::string& instance_id, bool degraded,
                      std::function<void(Status)> done);

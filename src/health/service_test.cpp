@@ -916,6 +916,28 @@ TEST_F(HealthServiceTest, WaitingSignalIsLinkedWhenItsInstanceGotARemediationMea
     EXPECT_EQ(ActiveCount("c1"), 1);
 }
 
+TEST_F(HealthServiceTest, WaitingSignalsOfAnInstanceThatGotARemediationKeepItFromAutoResolving) {
+    // i2 has two waiting signals; when room frees the older one creates a remediation and the
+    // other is evidence of it (API.md 5), so the remediation cannot auto-resolve while that one
+    // still fires.
+    StartHealth(AutomationOptions{});
+    IncomingAlert b = Firing("NpdKernelDeadlock", {{"instance_id", "i2"}}, "fp-b", Now() - 2s);
+    IncomingAlert c = Firing("NpdXfsShutdown", {{"instance_id", "i2"}}, "fp-c", Now() - 1s);
+    IngestOk({Firing("NpdKernelDeadlock", {{"instance_id", "i1"}}, "fp-a", Now() - 3s), b, c}, 1);
+    ASSERT_TRUE(Cancel(ActiveOk("i1")));
+    ASSERT_TRUE(IsOk(health_->SweepOnce()));
+    auto r = Active("i2");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(AlertOf("fp-c").remediation_id, r->id);
+    EXPECT_FALSE(AlertOf("fp-c").waiting);
+    EXPECT_EQ(WaitingSignals("c1"), 0);
+
+    IngestOk({Resolved(b, Now())}, 0);
+    clock_.Advance(1h);
+    ASSERT_TRUE(IsOk(health_->SweepOnce()));
+    EXPECT_EQ(GetOk(r->id).state, State::kPendingApproval) << "fp-c still fires on i2";
+}
+
 class HealthStormTest : public HealthServiceTest {
 protected:
     static constexpr int kInstances = 100;
@@ -1018,6 +1040,19 @@ TEST_F(HealthStormTest, FreedRoomIsTakenUpExactlyToTheLimitOldestFirst) {
     EXPECT_EQ(ActiveCount("big"), 10);
     EXPECT_EQ(All("big").size(), 13u);
     EXPECT_EQ(WaitingAlerts(), 435);
+}
+
+TEST_F(HealthStormTest, OneClustersStormDoesNotStarveAnotherClustersWaitingSignals) {
+    // 1200 alerts over 100 instances: 10 created, 1080 waiting, all older than c1's signals.
+    IngestOk(Storm(0, 1200), 10);
+    IngestOk({Firing("NpdKernelDeadlock", {{"instance_id", "i1"}}, "fp-1", Now()),
+              Firing("NpdKernelDeadlock", {{"instance_id", "i2"}}, "fp-2", Now() + 1s)},
+             1);
+    ASSERT_TRUE(AlertOf("fp-2").waiting);
+    ASSERT_TRUE(Cancel(ActiveOk("i1")));
+    ASSERT_TRUE(IsOk(health_->SweepOnce()));
+    EXPECT_TRUE(Active("i2")) << "c1 has room again; its signal is taken up";
+    EXPECT_EQ(ActiveCount("big"), 10);
 }
 
 // ---- Automation policy and opt-out ---------------------------------------------------------

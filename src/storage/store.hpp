@@ -136,8 +136,15 @@ public:
     virtual Result<int> CountInstances(const std::string& cluster_id) = 0;
     // When the instance's last SUCCEEDED, FAILED or CANCELLED remediation ended.
     virtual Result<std::optional<Timestamp>> LastRemediationEnd(const std::string& instance_id) = 0;
-    // Firing alerts held back by the blast radius, oldest first.
-    virtual Result<std::vector<model::Alert>> ListWaitingAlerts(int limit) = 0;
+    // A cluster's alerts held back by the blast radius, oldest first.
+    virtual Result<std::vector<model::Alert>> ListWaitingAlerts(const std::string& cluster_id,
+                                                                int limit) = 0;
+    virtual Result<std::vector<std::string>> ListClustersWithWaitingAlerts() = 0;
+    // An instance's firing alerts.
+    virtual Result<std::vector<model::Alert>> ListOpenAlerts(const std::string& instance_id) = 0;
+    // Waiting alerts whose instance has an active remediation by now.
+    virtual Result<std::vector<model::Alert>> ListWaitingAlertsWithActiveRemediation(
+        int limit) = 0;
     // PENDING_APPROVAL remediations whose linked alerts all resolved at or before `cutoff`.
     virtual Result<std::vector<std::string>> ListAutoResolvable(Timestamp cutoff, int limit) = 0;
     virtual Result<model::ClusterAutomation> GetClusterAutomation(

@@ -1116,6 +1116,466 @@ TEST_P(StoreContract, WithoutGroupCommitFailuresAreStillIsolated) {
     }
 }
 
+// ---- Health signals (API.md 5) ------------------------------------------------------------
+
+// An alert of `instance_id` (cluster c1, or c2 for j*) with every field set.
+model::Alert MakeAlert(const std::string& id, const std::string& instance_id,
+                       Timestamp started_at) {
+    model::Alert a;
+    a.id = id;
+    a.fingerprint = "fp-" + id;
+    a.alert_name = "DmesgXidError";
+    a.cluster_id = instance_id.starts_with("j") ? "c2" : "c1";
+    a.instance_id = instance_id;
+    a.target_vm = instance_id + "-name";
+    a.severity = model::Severity::kCritical;
+    a.labels = {{"alertname", "DmesgXidError"}, {"xid", "79"}, {"instance_id", instance_id}};
+    a.annotations = {{"summary", "Xid 79 \"fell off\"\ncaf\xc3\xa9"}, {"empty", ""}};
+    a.started_at = started_at;
+    return a;
+}
+
+void ExpectSameAlert(const model::Alert& actual, const model::Alert& expected) {
+    EXPECT_EQ(actual.id, expected.id);
+    EXPECT_EQ(actual.fingerprint, expected.fingerprint);
+    EXPECT_EQ(actual.alert_name, expected.alert_name);
+    EXPECT_EQ(actual.cluster_id, expected.cluster_id);
+    EXPECT_EQ(actual.instance_id, expected.instance_id);
+    EXPECT_EQ(actual.target_vm, expected.target_vm);
+    EXPECT_EQ(actual.severity, expected.severity);
+    EXPECT_EQ(actual.labels, expected.labels);
+    EXPECT_EQ(actual.annotations, expected.annotations);
+    EXPECT_EQ(actual.started_at, expected.started_at);
+    EXPECT_EQ(actual.resolved_at, expected.resolved_at);
+    EXPECT_EQ(actual.remediation_id, expected.remediation_id);
+    EXPECT_EQ(actual.waiting, expected.waiting);
+}
+
+std::vector<std::string> AlertIds(const std::vector<model::Alert>& alerts) {
+    std::vector<std::string> ids;
+    for (const auto& a : alerts) ids.push_back(a.id);
+    return ids;
+}
+
+class StoreAlertContract : public StoreContract {
+protected:
+    Status Put(const model::Alert& a) {
+        return Write([a](Txn& txn) { return txn.PutAlert(a); });
+    }
+
+    std::optional<model::Alert> ByFingerprint(const std::string& fp) {
+        return ReadOk<std::optional<model::Alert>>(
+            [&](Reader& r) { return r.GetAlertByFingerprint(fp); });
+    }
+
+    AlertPage Alerts(const AlertQuery& q) {
+        return ReadOk<AlertPage>([&](Reader& r) { return r.ListAlerts(q); });
+    }
+
+    std::vector<std::string> Waiting(const std::string& cluster_id, int limit) {
+        return AlertIds(ReadOk<std::vector<model::Alert>>(
+            [&](Reader& r) { return r.ListWaitingAlerts(cluster_id, limit); }));
+    }
+
+    std::set<std::string> Resolvable(Timestamp cutoff, int limit = 100) {
+        auto ids = ReadOk<std::vector<std::string>>(
+            [&](Reader& r) { return r.ListAutoResolvable(cutoff, limit); });
+        return {ids.begin(), ids.end()};
+    }
+
+    int Count(bool active, const std::string& cluster_id) {
+        return ReadOk<int>([&](Reader& r) {
+            return active ? r.CountActiveRemediations(cluster_id) : r.CountInstances(cluster_id);
+        });
+    }
+
+    std::optional<Timestamp> LastEnd(const std::string& instance_id) {
+        return ReadOk<std::optional<Timestamp>>(
+            [&](Reader& r) { return r.LastRemediationEnd(instance_id); });
+    }
+
+    model::ClusterAutomation Automation(const std::string& cluster_id) {
+        return ReadOk<model::ClusterAutomation>(
+            [&](Reader& r) { return r.GetClusterAutomation(cluster_id); });
+    }
+
+    std::optional<model::Cluster> Cluster(const std::string& cluster_id) {
+        return ReadOk<std::optional<model::Cluster>>(
+            [&](Reader& r) { return r.GetCluster(cluster_id); });
+    }
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreAlertContract, ::testing::ValuesIn(Backends()),
+                         [](const ::testing::TestParamInfo<Backend>& backend) {
+                             return backend.param.name;
+                         });
+
+TEST_P(StoreAlertContract, PutThenGetByFingerprintRoundTripsEveryField) {
+    model::Alert a = MakeAlert("a1", "i1", T(5, 7));
+    a.resolved_at = T(9, 3);
+    a.remediation_id = "r-1";
+    a.waiting = true;
+    ASSERT_TRUE(IsOk(Put(a)));
+    auto got = ByFingerprint("fp-a1");
+    ASSERT_TRUE(got);
+    ExpectSameAlert(*got, a);
+}
+
+TEST_P(StoreAlertContract, UnsetFieldsStayUnset) {
+    model::Alert a;
+    a.id = "bare";
+    a.fingerprint = "fp-bare";
+    a.alert_name = "NodeDown";
+    a.severity = model::Severity::kInfo;
+    a.started_at = T(1);
+    ASSERT_TRUE(IsOk(Put(a)));
+    auto got = ByFingerprint("fp-bare");
+    ASSERT_TRUE(got);
+    ExpectSameAlert(*got, a);
+}
+
+TEST_P(StoreAlertContract, PutReplacesByIdAndUnknownFingerprintIsEmpty) {
+    model::Alert a = MakeAlert("a1", "i1", T(5));
+    a.waiting = true;
+    ASSERT_TRUE(IsOk(Put(a)));
+    a.resolved_at = T(8);
+    a.waiting = false;
+    a.remediation_id = "r-9";
+    a.annotations = {{"summary", "changed"}};
+    ASSERT_TRUE(IsOk(Put(a)));
+    auto got = ByFingerprint("fp-a1");
+    ASSERT_TRUE(got);
+    ExpectSameAlert(*got, a);
+    AlertQuery q;
+    q.cluster_id = "c1";
+    EXPECT_EQ(Alerts(q).alerts.size(), 1u);
+    EXPECT_FALSE(ByFingerprint("fp-none"));
+}
+
+TEST_P(StoreAlertContract, GetByFingerprintReturnsTheNewestOccurrence) {
+    model::Alert older = MakeAlert("old", "i1", T(1));
+    older.resolved_at = T(2);
+    model::Alert newer = MakeAlert("new", "i1", T(3));
+    model::Alert other = MakeAlert("other", "i1", T(9));
+    newer.fingerprint = older.fingerprint = "same";
+    // Written newest first, so insertion order cannot be what decides.
+    ASSERT_TRUE(IsOk(Put(newer)));
+    ASSERT_TRUE(IsOk(Put(older)));
+    ASSERT_TRUE(IsOk(Put(other)));
+    auto got = ByFingerprint("same");
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->id, "new");
+}
+
+TEST_P(StoreAlertContract, ListAlertsPagesNewestFirstWithTiesBrokenById) {
+    // 11 alerts of c1 with ties on started_at, plus alerts of c2 and of no cluster.
+    std::vector<model::Alert> all;
+    for (int k = 0; k < 11; ++k) {
+        model::Alert a =
+            MakeAlert("a" + std::to_string(k), "i" + std::to_string(k % 4 + 1), T(k / 3));
+        if (k % 2 == 0) a.resolved_at = T(100);
+        all.push_back(a);
+    }
+    model::Alert c2 = MakeAlert("c2-alert", "j1", T(50));
+    model::Alert nowhere = MakeAlert("nowhere", "i1", T(60));
+    nowhere.cluster_id = nowhere.instance_id = "";
+    ASSERT_TRUE(IsOk(Write([&](Txn& txn) -> Status {
+        for (const auto& a : all) NR_RETURN_IF_ERROR(txn.PutAlert(a));
+        NR_RETURN_IF_ERROR(txn.PutAlert(c2));
+        return txn.PutAlert(nowhere);
+    })));
+    auto expected_order = [&](std::optional<bool> firing) {
+        std::vector<model::Alert> rows;
+        for (const auto& a : all) {
+            if (!firing || *firing == !a.resolved_at) rows.push_back(a);
+        }
+        std::sort(rows.begin(), rows.end(), [](const model::Alert& x, const model::Alert& y) {
+            return std::make_pair(x.started_at, x.id) > std::make_pair(y.started_at, y.id);
+        });
+        return AlertIds(rows);
+    };
+    for (std::optional<bool> firing :
+         {std::optional<bool>(), std::optional<bool>(true), std::optional<bool>(false)}) {
+        for (int size : {1, 2, 3, 5, 50}) {
+            SCOPED_TRACE(::testing::Message()
+                         << "firing " << (firing ? int(*firing) : -1) << ", page size " << size);
+            AlertQuery q;
+            q.cluster_id = "c1";
+            q.firing = firing;
+            q.limit = size;
+            std::vector<std::string> ids;
+            for (int page = 0; page < 50; ++page) {
+                const AlertPage got = Alerts(q);
+                EXPECT_LE(got.alerts.size(), size_t(size));
+                for (const auto& a : got.alerts) ids.push_back(a.id);
+                if (!got.has_next) break;
+                ASSERT_EQ(got.alerts.size(), size_t(size)) << "a short page with has_next";
+                q.after = Cursor{ToMicros(got.alerts.back().started_at), got.alerts.back().id};
+            }
+            EXPECT_EQ(ids, expected_order(firing));
+        }
+    }
+    AlertQuery q2;
+    q2.cluster_id = "c2";
+    auto page = Alerts(q2);
+    ASSERT_EQ(page.alerts.size(), 1u);
+    ExpectSameAlert(page.alerts[0], c2);
+    AlertQuery q3;
+    q3.cluster_id = "nope";
+    EXPECT_TRUE(Alerts(q3).alerts.empty());
+    EXPECT_FALSE(Alerts(q3).has_next);
+}
+
+TEST_P(StoreAlertContract, HasNextOnlyWhenMoreRowsFollow) {
+    for (int k = 0; k < 4; ++k)
+        ASSERT_TRUE(IsOk(Put(MakeAlert("a" + std::to_string(k), "i1", T(k)))));
+    AlertQuery q;
+    q.cluster_id = "c1";
+    q.limit = 4;
+    EXPECT_FALSE(Alerts(q).has_next);
+    q.limit = 3;
+    EXPECT_TRUE(Alerts(q).has_next);
+    q.after = Cursor{ToMicros(T(0)), "a0"};
+    EXPECT_TRUE(Alerts(q).alerts.empty());
+    EXPECT_FALSE(Alerts(q).has_next);
+}
+
+TEST_P(StoreAlertContract, WaitingAlertsComeOldestFirstUpToTheLimit) {
+    ASSERT_TRUE(IsOk(Write([](Txn& txn) -> Status {
+        for (int k = 0; k < 6; ++k) {
+            model::Alert a = MakeAlert("w" + std::to_string(k), k % 2 ? "i2" : "j1", T(10 - k));
+            a.waiting = k != 3;
+            NR_RETURN_IF_ERROR(txn.PutAlert(a));
+        }
+        return OkStatus();
+    })));
+    // Per cluster, so one cluster's storm never hides another's signals.
+    EXPECT_EQ(Waiting("c2", 100), (std::vector<std::string>{"w4", "w2", "w0"}));
+    EXPECT_EQ(Waiting("c2", 2), (std::vector<std::string>{"w4", "w2"}));
+    EXPECT_EQ(Waiting("c1", 100), (std::vector<std::string>{"w5", "w1"}));
+    auto clusters = ReadOk<std::vector<std::string>>(
+        [&](Reader& r) { return r.ListClustersWithWaitingAlerts(); });
+    EXPECT_EQ(std::set<std::string>(clusters.begin(), clusters.end()),
+              (std::set<std::string>{"c1", "c2"}));
+    auto c1 = Cluster("c1");
+    auto c2 = Cluster("c2");
+    ASSERT_TRUE(c1 && c2);
+    EXPECT_EQ(c1->waiting_signals, 2);  // w1, w5
+    EXPECT_EQ(c2->waiting_signals, 3);  // w0, w2, w4
+}
+
+TEST_P(StoreAlertContract, AutoResolvableNeedsEveryLinkedAlertResolvedByTheCutoff) {
+    // r1: two alerts resolved at 10 and 20. r2: one still firing. r3: no alerts. r4: resolved
+    // but approved already. r5 (j1): one alert resolved at 5.
+    ASSERT_TRUE(IsOk(Write([](Txn& txn) -> Status {
+        const std::pair<const char*, const char*> rems[] = {
+            {"r1", "i1"}, {"r2", "i2"}, {"r3", "i3"}, {"r4", "i4"}, {"r5", "j1"}};
+        for (const auto& [id, instance] : rems) {
+            NR_RETURN_IF_ERROR(txn.InsertRemediation(MakeRemediation(
+                id, instance, std::string(id) == "r4" ? State::kPending : State::kPendingApproval,
+                T(1))));
+        }
+        auto linked = [&](const std::string& id, const std::string& instance,
+                          const std::string& remediation, std::optional<Timestamp> resolved) {
+            model::Alert a = MakeAlert(id, instance, T(1));
+            a.remediation_id = remediation;
+            a.resolved_at = resolved;
+            return txn.PutAlert(a);
+        };
+        NR_RETURN_IF_ERROR(linked("a1", "i1", "r1", T(10)));
+        NR_RETURN_IF_ERROR(linked("a2", "i1", "r1", T(20)));
+        NR_RETURN_IF_ERROR(linked("a3", "i2", "r2", T(3)));
+        NR_RETURN_IF_ERROR(linked("a4", "i2", "r2", std::nullopt));
+        NR_RETURN_IF_ERROR(linked("a5", "i4", "r4", T(2)));
+        NR_RETURN_IF_ERROR(linked("a6", "j1", "r5", T(5)));
+        return OkStatus();
+    })));
+    EXPECT_EQ(Resolvable(T(4)), std::set<std::string>{});
+    EXPECT_EQ(Resolvable(T(5)), std::set<std::string>{"r5"});
+    EXPECT_EQ(Resolvable(T(20) - std::chrono::microseconds(1)), std::set<std::string>{"r5"});
+    EXPECT_EQ(Resolvable(T(20)), (std::set<std::string>{"r1", "r5"}));
+    EXPECT_EQ(Resolvable(T(1000)), (std::set<std::string>{"r1", "r5"}));
+    EXPECT_EQ(Resolvable(T(1000), 1).size(), 1u);
+}
+
+TEST_P(StoreAlertContract, CountsActiveRemediationsAndInstancesPerCluster) {
+    EXPECT_EQ(Count(false, "c1"), 4);
+    EXPECT_EQ(Count(false, "c2"), 2);
+    EXPECT_EQ(Count(false, "nope"), 0);
+    EXPECT_EQ(Count(true, "c1"), 0);
+    int n = 0;
+    for (State s : model::kAllStates) {
+        ASSERT_TRUE(IsOk(Insert(
+            MakeRemediation("r" + std::to_string(n), "i" + std::to_string(n % 4 + 1), s, T(n)))));
+        if (!model::IsTerminal(s)) {
+            // One active remediation per instance: finish it before the next one.
+            EXPECT_EQ(Count(true, "c1"), 1) << model::WireName(s);
+            Remediation done = MakeRemediation(
+                "r" + std::to_string(n), "i" + std::to_string(n % 4 + 1), State::kSucceeded, T(n));
+            ASSERT_TRUE(IsOk(Update(done, s)));
+        }
+        ++n;
+    }
+    EXPECT_EQ(Count(true, "c1"), 0);
+    ASSERT_TRUE(IsOk(Insert(MakeRemediation("a1", "i1", State::kPending, T(50)))));
+    ASSERT_TRUE(IsOk(Insert(MakeRemediation("a2", "i2", State::kRunning, T(50)))));
+    ASSERT_TRUE(IsOk(Insert(MakeRemediation("a3", "i3", State::kPendingApproval, T(50)))));
+    ASSERT_TRUE(IsOk(Insert(MakeRemediation("a4", "j1", State::kQuarantining, T(50)))));
+    EXPECT_EQ(Count(true, "c1"), 3);
+    EXPECT_EQ(Count(true, "c2"), 1);
+    EXPECT_EQ(Count(true, "nope"), 0);
+}
+
+TEST_P(StoreAlertContract, LastRemediationEndIsTheNewestEndOfSucceededFailedOrCancelled) {
+    EXPECT_FALSE(LastEnd("i1"));
+    auto ended = [](const std::string& id, const std::string& instance, State s, Timestamp end) {
+        Remediation r = MakeRemediation(id, instance, s, T(1));
+        r.end_time = end;
+        return r;
+    };
+    ASSERT_TRUE(IsOk(Insert(ended("e1", "i1", State::kSucceeded, T(30)))));
+    ASSERT_TRUE(IsOk(Insert(ended("e2", "i1", State::kFailed, T(10)))));
+    EXPECT_EQ(LastEnd("i1"), T(30));
+    ASSERT_TRUE(IsOk(Insert(ended("e3", "i1", State::kCancelled, T(40, 5)))));
+    EXPECT_EQ(LastEnd("i1"), T(40, 5));
+    // AUTO_RESOLVED starts no cooldown (API.md 5); active ones have not ended.
+    ASSERT_TRUE(IsOk(Insert(ended("e4", "i1", State::kAutoResolved, T(90)))));
+    ASSERT_TRUE(IsOk(Insert(MakeRemediation("e5", "i1", State::kRunning, T(95)))));
+    EXPECT_EQ(LastEnd("i1"), T(40, 5));
+    ASSERT_TRUE(IsOk(Insert(ended("e6", "i2", State::kAutoResolved, T(90)))));
+    EXPECT_FALSE(LastEnd("i2"));
+    EXPECT_FALSE(LastEnd("j1"));
+}
+
+TEST_P(StoreAlertContract, ClusterAutomationDefaultsToApproveAndIsSetAndShown) {
+    auto initial = Automation("c1");
+    EXPECT_FALSE(initial.automatic);
+    EXPECT_TRUE(initial.automatic_alerts.empty());
+
+    const std::vector<std::string> names = {"DmesgXidError", "NpdKernelDeadlock"};
+    ASSERT_TRUE(IsOk(Write([&](Txn& txn) {
+        return txn.SetClusterAutomation("c1", {true, names});
+    })));
+    auto set = Automation("c1");
+    EXPECT_TRUE(set.automatic);
+    EXPECT_EQ(set.automatic_alerts, names);
+    EXPECT_FALSE(Automation("c2").automatic) << "per cluster";
+    auto cluster = Cluster("c1");
+    ASSERT_TRUE(cluster);
+    EXPECT_TRUE(cluster->automation.automatic);
+    EXPECT_EQ(cluster->automation.automatic_alerts, names);
+
+    ASSERT_NO_FATAL_FAILURE(Reopen());
+    EXPECT_EQ(Automation("c1").automatic_alerts, names);
+
+    ASSERT_TRUE(IsOk(Write([](Txn& txn) { return txn.SetClusterAutomation("c1", {false, {}}); })));
+    auto cleared = Automation("c1");
+    EXPECT_FALSE(cleared.automatic);
+    EXPECT_TRUE(cleared.automatic_alerts.empty());
+}
+
+TEST_P(StoreAlertContract, SetClusterAutomationOfAnUnknownClusterIsNotFound) {
+    Status s = Write([](Txn& txn) { return txn.SetClusterAutomation("nope", {true, {}}); });
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().code, Code::kNotFound);
+}
+
+TEST_P(StoreAlertContract, InstanceAutoRepairDefaultsOnAndIsSetAndShown) {
+    auto instance = [&](const std::string& id) {
+        return ReadOk<std::optional<model::Instance>>([&](Reader& r) { return r.GetInstance(id); });
+    };
+    ASSERT_TRUE(instance("i2"));
+    EXPECT_TRUE(instance("i2")->auto_repair);
+    ASSERT_TRUE(IsOk(Write([](Txn& txn) { return txn.SetInstanceAutoRepair("i2", false); })));
+    EXPECT_FALSE(instance("i2")->auto_repair);
+    EXPECT_TRUE(instance("i1")->auto_repair);
+    auto by_name = ReadOk<std::optional<model::Instance>>(
+        [](Reader& r) { return r.FindInstanceByName("i2-name"); });
+    ASSERT_TRUE(by_name);
+    EXPECT_FALSE(by_name->auto_repair);
+    auto cluster = Cluster("c1");
+    ASSERT_TRUE(cluster);
+    for (const auto& node : cluster->gpu_worker_nodes) {
+        EXPECT_EQ(node.auto_repair, node.instance_id != "i2") << node.instance_id;
+    }
+    // Importing the fleet again keeps it.
+    ASSERT_TRUE(IsOk(Write([](Txn& txn) { return txn.ImportFleet(TestFleet()); })));
+    EXPECT_FALSE(instance("i2")->auto_repair);
+    ASSERT_TRUE(IsOk(Write([](Txn& txn) { return txn.SetInstanceAutoRepair("i2", true); })));
+    EXPECT_TRUE(instance("i2")->auto_repair);
+
+    Status unknown = Write([](Txn& txn) { return txn.SetInstanceAutoRepair("nope", false); });
+    ASSERT_FALSE(unknown);
+    EXPECT_EQ(unknown.error().code, Code::kNotFound);
+}
+
+TEST_P(StoreAlertContract, FindInstanceByNameReturnsTheWholeInstance) {
+    auto found = ReadOk<std::optional<model::Instance>>(
+        [](Reader& r) { return r.FindInstanceByName("j1-name"); });
+    ASSERT_TRUE(found);
+    EXPECT_EQ(found->instance_id, "j1");
+    EXPECT_EQ(found->cluster_id, "c2");
+    EXPECT_EQ(found->instance_name, "j1-name");
+    EXPECT_EQ(found->num_gpus, 4);
+    EXPECT_EQ(found->host_name, "h5");
+    EXPECT_TRUE(found->auto_repair);
+    for (const char* missing : {"j1", "nope", "", "J1-NAME", "j1-nam"}) {
+        EXPECT_FALSE(ReadOk<std::optional<model::Instance>>([&](Reader& r) {
+            return r.FindInstanceByName(missing);
+        })) << missing;
+    }
+}
+
+TEST_P(StoreAlertContract, LinkedAlertsComeWithGetAndListOldestFirst) {
+    ASSERT_TRUE(IsOk(Insert(MakeRemediation("r1", "i1", State::kPendingApproval, T(1)))));
+    ASSERT_TRUE(IsOk(Insert(MakeRemediation("r2", "i2", State::kPending, T(2)))));
+    model::Alert late = MakeAlert("late", "i1", T(9));
+    late.remediation_id = "r1";
+    model::Alert early = MakeAlert("early", "i1", T(3));
+    early.remediation_id = "r1";
+    early.resolved_at = T(4);  // resolved ones included
+    model::Alert tie_b = MakeAlert("tie-b", "i1", T(5));
+    tie_b.remediation_id = "r1";
+    model::Alert tie_a = MakeAlert("tie-a", "i1", T(5));
+    tie_a.remediation_id = "r1";
+    model::Alert unlinked = MakeAlert("unlinked", "i1", T(6));
+    model::Alert waiting = MakeAlert("waiting", "i1", T(7));
+    waiting.waiting = true;
+    model::Alert other = MakeAlert("other", "i2", T(8));
+    other.remediation_id = "r2";
+    ASSERT_TRUE(IsOk(Write([&](Txn& txn) -> Status {
+        for (const auto& a : {late, early, tie_b, tie_a, unlinked, waiting, other}) {
+            NR_RETURN_IF_ERROR(txn.PutAlert(a));
+        }
+        return OkStatus();
+    })));
+    const std::vector<std::string> r1_alerts = {"early", "tie-a", "tie-b", "late"};
+
+    auto r1 = Get("r1");
+    ASSERT_TRUE(r1);
+    EXPECT_EQ(AlertIds(r1->linked_alerts), r1_alerts);
+    ASSERT_EQ(r1->linked_alerts.size(), 4u);
+    ExpectSameAlert(r1->linked_alerts[0], early);
+
+    ListQuery q;
+    q.cluster_id = "c1";
+    auto page = List(q);
+    ASSERT_EQ(page.remediations.size(), 2u);
+    for (const auto& r : page.remediations) {
+        const std::vector<std::string> expected =
+            r.id == "r1" ? r1_alerts : std::vector<std::string>{"other"};
+        EXPECT_EQ(AlertIds(r.linked_alerts), expected) << r.id;
+    }
+    q.instance_id = "i2";
+    page = List(q);
+    ASSERT_EQ(page.remediations.size(), 1u);
+    EXPECT_EQ(AlertIds(page.remediations[0].linked_alerts), std::vector<std::string>{"other"});
+
+    // Without alerts the list is empty, not stale.
+    ASSERT_TRUE(IsOk(Insert(MakeRemediation("r3", "i3", State::kPending, T(3)))));
+    EXPECT_TRUE(Get("r3")->linked_alerts.empty());
+}
+
 TEST(OpenStore, RejectsUnknownOrIncompleteUrls) {
     for (const char* url : {"", "sqlite:", "mysql://localhost/db", "file.db", "SQLITE:x.db"}) {
         auto opened = OpenStore(url);

@@ -16,13 +16,13 @@ export const isTerminal = (state) => TERMINAL.has(state);
 // "started" then "done", count once).
 export const TIMELINE = {
   [VM_ONLY]: ['S:PENDING', 'S:RUNNING', 'reserve_capacity', 'drain', 'delete_vm', 'provision_vm',
-    'wait_ready', 'rejoin', 'S:SUCCEEDED'],
+    'wait_ready', 'verify', 'rejoin', 'S:SUCCEEDED'],
   [HOST_AWARE]: ['S:PENDING', 'S:QUARANTINING', 'cordon_host', 'reserve_capacity', 'drain',
-    'S:QUARANTINED', 'delete_vm', 'S:RUNNING', 'provision_vm', 'wait_ready', 'rejoin', 'S:SUCCEEDED'],
+    'S:QUARANTINED', 'delete_vm', 'S:RUNNING', 'provision_vm', 'wait_ready', 'verify', 'rejoin', 'S:SUCCEEDED'],
   [EVICT]: ['S:PENDING', 'S:RUNNING', 'drain', 'evict_vm', 'S:SUCCEEDED'],
-  [REBOOT]: ['S:PENDING', 'S:RUNNING', 'drain', 'reboot_vm', 'wait_ready', 'rejoin', 'S:SUCCEEDED'],
+  [REBOOT]: ['S:PENDING', 'S:RUNNING', 'drain', 'reboot_vm', 'wait_ready', 'verify', 'rejoin', 'S:SUCCEEDED'],
   [POWER_CYCLE]: ['S:PENDING', 'S:QUARANTINING', 'cordon_host', 'drain', 'S:QUARANTINED',
-    'power_cycle_host', 'S:RUNNING', 'wait_ready', 'rejoin', 'uncordon_host', 'S:SUCCEEDED'],
+    'power_cycle_host', 'S:RUNNING', 'wait_ready', 'verify', 'rejoin', 'uncordon_host', 'S:SUCCEEDED'],
 };
 
 // Collapses a timeline to the markers of TIMELINE.

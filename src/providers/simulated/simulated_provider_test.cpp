@@ -124,6 +124,16 @@ protected:
         ASSERT_TRUE(store_->WriteAndWait(
             [&](storage::Txn& txn) { return txn.SetHostCordoned(host, cordoned); }));
     }
+    void SetDegraded(const std::string& host) {
+        ASSERT_TRUE(store_->WriteAndWait(
+            [&](storage::Txn& txn) { return txn.PutSetting(DegradedHostKey(host), "1"); }));
+    }
+    Operation VerifyOp(const std::string& key, const std::string& instance,
+                       const std::string& host) {
+        Operation op = Op(Action::kVerify, key, instance, host);
+        op.tests = {"dcgm-diag-r2", "nccl-allreduce"};
+        return op;
+    }
     void Release(const std::string& instance) {
         ASSERT_TRUE(store_->WriteAndWait(
             [&](storage::Txn& txn) { return provider_.Release(txn, instance); }));
@@ -331,6 +341,7 @@ TEST_F(SimulatedProviderTest, EachActionTakesItsTimingLatency) {
         {Action::kEvictVm, seconds(3)},        {Action::kProvisionVm, seconds(4)},
         {Action::kWaitReady, seconds(5)},      {Action::kRebootVm, seconds(6)},
         {Action::kPowerCycleHost, seconds(7)}, {Action::kRejoin, seconds(0)},
+        {Action::kVerify, seconds(0)},
     };
     int n = 0;
     for (const auto& [action, latency] : expected) {
@@ -425,6 +436,52 @@ TEST_F(SimulatedProviderTest, DrainRebootWaitAndRejoinChangeTheNodeStatus) {
     EXPECT_EQ(after[3], "Ready");
 }
 
+// ---- Verify ---------------------------------------------------------------------------------
+
+TEST_F(SimulatedProviderTest, VerifyPassesOnAHealthyHostAndChangesNothing) {
+    SetDegraded("hA");  // another host's fault is not this VM's
+    const std::string before = InstanceNamed("iB").status;
+    auto status = StartAndPoll(VerifyOp("v/5", "iB", "hB"), t0_);
+    EXPECT_EQ(status.phase, OperationStatus::Phase::kDone);
+    EXPECT_EQ(InstanceNamed("iB").status, before);
+    EXPECT_EQ(InstanceNamed("iB").host_name, "hB");
+}
+
+TEST_F(SimulatedProviderTest, VerifyFailsNamingTheFirstTestOnADegradedHost) {
+    SetDegraded("hB");
+    auto handle = Start(VerifyOp("v/5", "iB", "hB"), t0_);
+    ASSERT_TRUE(handle) << handle.error().message;
+    auto status = Poll(*handle, t0_);
+    ASSERT_FALSE(status);
+    EXPECT_EQ(status.error().code, Code::kFailedPrecondition);
+    EXPECT_FALSE(IsTransient(status.error().code)) << "a failed test is not retried";
+    EXPECT_EQ(status.error().message, "verify test dcgm-diag-r2 failed: host hB is degraded");
+    // It stays failed: polling again does not turn it into a pass.
+    auto again = Poll(*handle, t0_ + seconds(1));
+    ASSERT_FALSE(again);
+    EXPECT_EQ(again.error().code, Code::kFailedPrecondition);
+}
+
+// The host that counts is where the VM is now, not where the remediation found it.
+TEST_F(SimulatedProviderTest, VerifyLooksAtTheInstancesCurrentHost) {
+    SetDegraded("hB");
+    ASSERT_EQ(Reserve("m/1", "iB", "hB", 2, /*other_host=*/true), "hC");
+    StartAndPoll(Op(Action::kDeleteVm, "m/3", "iB", "hB", 2), t0_);
+    Operation provision = Op(Action::kProvisionVm, "m/4", "iB", "hB", 2);
+    provision.target_host = "hC";
+    StartAndPoll(provision, t0_);
+    ASSERT_EQ(InstanceNamed("iB").host_name, "hC");
+    auto status = StartAndPoll(VerifyOp("m/6", "iB", "hB"), t0_);
+    EXPECT_EQ(status.phase, OperationStatus::Phase::kDone);
+
+    SetDegraded("hC");
+    auto handle = Start(VerifyOp("n/6", "iB", "hB"), t0_);
+    ASSERT_TRUE(handle);
+    auto failed = Poll(*handle, t0_);
+    ASSERT_FALSE(failed);
+    EXPECT_NE(failed.error().message.find("host hC"), std::string::npos) << failed.error().message;
+}
+
 // ---- With the engine ------------------------------------------------------------------------
 
 class SimulatedProviderEngineTest : public SimulatedProviderTest {
@@ -507,6 +564,34 @@ TEST_F(SimulatedProviderEngineTest, PowerCycleKeepsTheHostAndUncordonsIt) {
     EXPECT_EQ(InstanceNamed("iB").host_name, "hB");
     EXPECT_EQ(InstanceNamed("iB").status, "Ready");
     EXPECT_FALSE(HostNamed("hB").cordoned);
+}
+
+TEST_F(SimulatedProviderEngineTest, VerifyOnADegradedHostFailsTheRebootAndKeepsTheNodeOut) {
+    SetDegraded("hB");
+    engine::ExecutorOptions options;
+    options.verify_tests = {"dcgm-diag-r2", "nccl-allreduce"};
+    const auto r = Run("iB", Mode::kRebootVm, options);
+    EXPECT_EQ(r.state, State::kFailed);
+    EXPECT_NE(r.error_message.find("verify test dcgm-diag-r2 failed"), std::string::npos)
+        << r.error_message;
+    EXPECT_NE(InstanceNamed("iB").status, "Ready") << "a node that failed its tests never rejoins";
+}
+
+TEST_F(SimulatedProviderEngineTest, HostAwareVerifiesTheReplacementOnItsNewHost) {
+    SetDegraded("hB");  // the suspect host; the replacement goes elsewhere
+    engine::ExecutorOptions options;
+    options.verify_tests = {"dcgm-diag-r2"};
+    const auto r = Run("iB", Mode::kHostAware, options);
+    EXPECT_EQ(r.state, State::kSucceeded) << r.error_message;
+    EXPECT_EQ(InstanceNamed("iB").host_name, "hC");
+    EXPECT_EQ(InstanceNamed("iB").status, "Ready");
+}
+
+TEST_F(SimulatedProviderEngineTest, WithoutVerifyTestsADegradedHostIsNotNoticed) {
+    SetDegraded("hB");
+    const auto r = Run("iB", Mode::kRebootVm);
+    EXPECT_EQ(r.state, State::kSucceeded) << r.error_message;
+    EXPECT_EQ(InstanceNamed("iB").status, "Ready");
 }
 
 TEST_F(SimulatedProviderEngineTest, EvictLeavesNoVmAndFreesTheSlots) {

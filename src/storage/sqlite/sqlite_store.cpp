@@ -13,7 +13,7 @@ using model::Remediation;
 using model::State;
 
 // Versioned migrations: entry i takes the schema from version i to i+1. Append only.
-constexpr std::array<const char*, 4> kMigrations = {
+constexpr std::array<const char*, 5> kMigrations = {
     R"sql(
 CREATE TABLE clusters(
     cluster_id TEXT PRIMARY KEY,
@@ -144,7 +144,8 @@ CREATE TABLE alerts(
 CREATE INDEX alerts_by_fingerprint ON alerts(fingerprint, started_at);
 CREATE INDEX alerts_by_cluster ON alerts(cluster_id, started_at, id);
 CREATE INDEX alerts_by_remediation ON alerts(remediation_id) WHERE remediation_id IS NOT NULL;
-CREATE INDEX alerts_waiting ON alerts(started_at) WHERE waiting = 1;
+CREATE INDEX alerts_open_by_instance ON alerts(instance_id) WHERE resolved_at IS NULL;
+CREATE INDEX alerts_waiting ON alerts(cluster_id, started_at) WHERE waiting = 1;
 CREATE INDEX instances_by_name ON instances(instance_name);
 CREATE INDEX remediations_active_by_cluster ON remediations(cluster_id)
     WHERE state NOT IN (6, 7, 8, 9);
@@ -168,6 +169,36 @@ CREATE TABLE health_check_runs(
 CREATE INDEX health_check_runs_by_instance ON health_check_runs(instance_id, create_time, id);
 CREATE INDEX health_check_runs_running ON health_check_runs(create_time) WHERE state = 1;
 CREATE INDEX health_check_runs_waiting ON health_check_runs(create_time) WHERE waiting = 1;
+)sql",
+    // 5: each host's used GPUs kept by triggers, so placement is an index seek, not a scan of
+    // every host.
+    R"sql(
+ALTER TABLE hosts ADD COLUMN used_gpus INTEGER NOT NULL DEFAULT 0;
+UPDATE hosts SET used_gpus =
+    COALESCE((SELECT SUM(num_gpus) FROM instances i WHERE i.host_name = hosts.host_name), 0) +
+    COALESCE((SELECT SUM(num_gpus) FROM reservations r WHERE r.host_name = hosts.host_name), 0);
+CREATE INDEX hosts_by_free ON hosts(cordoned, (gpu_slots - used_gpus) DESC, host_name);
+CREATE TRIGGER instances_placed AFTER INSERT ON instances WHEN NEW.host_name IS NOT NULL
+BEGIN
+    UPDATE hosts SET used_gpus = used_gpus + NEW.num_gpus WHERE host_name = NEW.host_name;
+END;
+CREATE TRIGGER instances_moved AFTER UPDATE OF host_name, num_gpus ON instances
+BEGIN
+    UPDATE hosts SET used_gpus = used_gpus - OLD.num_gpus WHERE host_name = OLD.host_name;
+    UPDATE hosts SET used_gpus = used_gpus + NEW.num_gpus WHERE host_name = NEW.host_name;
+END;
+CREATE TRIGGER instances_removed AFTER DELETE ON instances
+BEGIN
+    UPDATE hosts SET used_gpus = used_gpus - OLD.num_gpus WHERE host_name = OLD.host_name;
+END;
+CREATE TRIGGER reservations_added AFTER INSERT ON reservations
+BEGIN
+    UPDATE hosts SET used_gpus = used_gpus + NEW.num_gpus WHERE host_name = NEW.host_name;
+END;
+CREATE TRIGGER reservations_removed AFTER DELETE ON reservations
+BEGIN
+    UPDATE hosts SET used_gpus = used_gpus - OLD.num_gpus WHERE host_name = OLD.host_name;
+END;
 )sql",
 };
 
@@ -828,13 +859,9 @@ public:
                                                         const std::string& exclude) override {
         NR_ASSIGN_OR_RETURN(
             auto stmt,
-            conn_.Prepare(
-                "SELECT h.host_name, h.gpu_slots - "
-                "COALESCE((SELECT SUM(num_gpus) FROM instances i WHERE i.host_name = "
-                "h.host_name), 0) - "
-                "COALESCE((SELECT SUM(num_gpus) FROM reservations r WHERE r.host_name = "
-                "h.host_name), 0) AS free FROM hosts h WHERE h.cordoned = 0 AND h.host_name "
-                "!= ?2 AND free >= ?1 ORDER BY free DESC, h.host_name LIMIT 1"));
+            conn_.Prepare("SELECT host_name FROM hosts WHERE cordoned = 0 AND "
+                          "(gpu_slots - used_gpus) >= ?1 AND host_name != ?2 ORDER BY "
+                          "(gpu_slots - used_gpus) DESC, host_name LIMIT 1"));
         stmt.Bind(1, int64_t(num_gpus)).Bind(2, exclude);
         NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
         if (!row) return std::optional<std::string>();
@@ -843,9 +870,11 @@ public:
 
     Status PutReservation(const std::string& instance_id, const std::string& host_name,
                           int num_gpus) override {
+        // Delete, then insert: REPLACE would skip the delete trigger that frees the old slots.
+        NR_RETURN_IF_ERROR(DeleteReservation(instance_id));
         NR_ASSIGN_OR_RETURN(auto stmt,
-                            conn_.Prepare("INSERT OR REPLACE INTO reservations(instance_id, "
-                                          "host_name, num_gpus) VALUES(?1, ?2, ?3)"));
+                            conn_.Prepare("INSERT INTO reservations(instance_id, host_name, "
+                                          "num_gpus) VALUES(?1, ?2, ?3)"));
         stmt.Bind(1, instance_id).Bind(2, host_name).Bind(3, int64_t(num_gpus));
         return stmt.Run();
     }
@@ -961,12 +990,47 @@ public:
         return stmt.Time(0);
     }
 
-    Result<std::vector<model::Alert>> ListWaitingAlerts(int limit) override {
+    Result<std::vector<std::string>> ListClustersWithWaitingAlerts() override {
+        NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT DISTINCT cluster_id FROM alerts "
+                                                     "WHERE waiting = 1"));
+        std::vector<std::string> clusters;
+        while (true) {
+            NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+            if (!row) break;
+            clusters.push_back(stmt.Text(0));
+        }
+        return clusters;
+    }
+
+    Result<std::vector<model::Alert>> ListOpenAlerts(const std::string& instance_id) override {
         static const std::string sql = std::string("SELECT ") + kAlertColumns +
-                                       " FROM alerts WHERE waiting = 1 ORDER BY started_at "
-                                       "LIMIT ?1";
+                                       " FROM alerts WHERE instance_id = ?2 AND resolved_at IS "
+                                       "NULL ORDER BY started_at LIMIT ?1";
+        return Alerts(sql, instance_id, 10000);
+    }
+
+    Result<std::vector<model::Alert>> ListWaitingAlertsWithActiveRemediation(int limit) override {
+        static const std::string sql =
+            std::string("SELECT ") + kAlertColumns +
+            " FROM alerts WHERE waiting = 1 AND EXISTS (SELECT 1 FROM remediations r WHERE "
+            "r.instance_id = alerts.instance_id AND r.state NOT IN (6, 7, 8, 9)) ORDER BY "
+            "started_at LIMIT ?1";
+        return Alerts(sql, "", limit);
+    }
+
+    Result<std::vector<model::Alert>> ListWaitingAlerts(const std::string& cluster_id,
+                                                        int limit) override {
+        static const std::string sql = std::string("SELECT ") + kAlertColumns +
+                                       " FROM alerts WHERE waiting = 1 AND cluster_id = ?2 "
+                                       "ORDER BY started_at LIMIT ?1";
+        return Alerts(sql, cluster_id, limit);
+    }
+
+    Result<std::vector<model::Alert>> Alerts(const std::string& sql, const std::string& cluster_id,
+                                             int limit) {
         NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
         stmt.Bind(1, int64_t(limit));
+        if (!cluster_id.empty()) stmt.Bind(2, cluster_id);
         std::vector<model::Alert> alerts;
         while (true) {
             NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
