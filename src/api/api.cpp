@@ -7,9 +7,9 @@
 #include <memory>
 
 #include "api/codec.hpp"
-#include "remediation/page_token.hpp"
 #include "api/web_assets.hpp"
 #include "common/json.hpp"
+#include "remediation/page_token.hpp"
 
 namespace noderepair::api {
 namespace {
@@ -233,15 +233,15 @@ void Api::Authorize(const Route& route, Call& call, Responder respond) {
         if (!principal) return respond(ErrorResponse(principal.error()));
         call.principal = std::move(*principal);
         if (!s_.rate_limiter.Allow(call.principal.name)) {
-            return respond(ErrorResponse({Code::kResourceExhausted,
-                                          "rate limit of token '" + call.principal.name +
-                                              "' exceeded; retry shortly"}));
+            return respond(ErrorResponse(
+                {Code::kResourceExhausted,
+                 "rate limit of token '" + call.principal.name + "' exceeded; retry shortly"}));
         }
         if (!call.principal.HasRole(*route.role)) {
-            return respond(ErrorResponse(PermissionDenied(
-                "token '" + call.principal.name + "' has role " +
-                std::string(auth::RoleName(call.principal.role)) + "; this needs " +
-                std::string(auth::RoleName(*route.role)))));
+            return respond(ErrorResponse(
+                PermissionDenied("token '" + call.principal.name + "' has role " +
+                                 std::string(auth::RoleName(call.principal.role)) +
+                                 "; this needs " + std::string(auth::RoleName(*route.role)))));
         }
         // Every route under /v1/compute/clusters/{cluster_id} is scoped to that cluster.
         const auto& seg = call.request.segments;
@@ -262,8 +262,8 @@ void Api::Authorize(const Route& route, Call& call, Responder respond) {
 }
 
 void Api::AddRoutes() {
-    const std::vector<std::string> kRemediations = {"v1", "compute", "clusters", "{}",
-                                                    "instances", "{}", "remediations"};
+    const std::vector<std::string> kRemediations = {"v1",        "compute", "clusters",    "{}",
+                                                    "instances", "{}",      "remediations"};
     auto remediation_path = [&](std::initializer_list<std::string> tail) {
         std::vector<std::string> p = kRemediations;
         p.insert(p.end(), tail);
@@ -313,12 +313,12 @@ void Api::AddRoutes() {
                      if (!page) return respond(ErrorResponse(page.error()));
                      respond(JsonResponse(RemediationListJson(*page)));
                  }});
-    router_.Add({"GET", remediation_path({"{}"}), Role::kViewer,
-                 [this](Call& call, Responder respond) {
-                     auto r = s_.remediations.Get(AddressOf(call));
-                     if (!r) return respond(ErrorResponse(r.error()));
-                     respond(JsonResponse(RemediationJson(*r)));
-                 }});
+    router_.Add(
+        {"GET", remediation_path({"{}"}), Role::kViewer, [this](Call& call, Responder respond) {
+             auto r = s_.remediations.Get(AddressOf(call));
+             if (!r) return respond(ErrorResponse(r.error()));
+             respond(JsonResponse(RemediationJson(*r)));
+         }});
     router_.Add({"POST", remediation_path({"{}", "approve"}), Role::kApprover,
                  [this](Call& call, Responder respond) {
                      auto review = ParseReview(call.request.body, true);
@@ -349,28 +349,34 @@ void Api::AddRoutes() {
                  }});
 
     // Inventory (API.md 4.7).
-    router_.Add({"GET", {"v1", "compute", "clusters"}, Role::kViewer,
+    router_.Add({"GET",
+                 {"v1", "compute", "clusters"},
+                 Role::kViewer,
                  [this](Call& call, Responder respond) {
                      auto clusters = s_.inventory.ListClusters(call.principal);
                      if (!clusters) return respond(ErrorResponse(clusters.error()));
                      respond(JsonResponse(ClusterListJson(*clusters)));
                  }});
-    router_.Add({"GET", {"v1", "compute", "clusters", "{}"}, Role::kViewer,
+    router_.Add({"GET",
+                 {"v1", "compute", "clusters", "{}"},
+                 Role::kViewer,
                  [this](Call& call, Responder respond) {
                      auto cluster = s_.inventory.GetCluster(call.params[0]);
                      if (!cluster) return respond(ErrorResponse(cluster.error()));
                      respond(JsonResponse(ClusterJson(*cluster)));
                  }});
-    router_.Add({"GET", {"v1", "compute", "hosts"}, Role::kViewer,
-                 [this](Call& call, Responder respond) {
-                     auto hosts = s_.inventory.ListHosts(call.principal);
-                     if (!hosts) return respond(ErrorResponse(hosts.error()));
-                     respond(JsonResponse(HostListJson(*hosts)));
-                 }});
+    router_.Add(
+        {"GET", {"v1", "compute", "hosts"}, Role::kViewer, [this](Call& call, Responder respond) {
+             auto hosts = s_.inventory.ListHosts(call.principal);
+             if (!hosts) return respond(ErrorResponse(hosts.error()));
+             respond(JsonResponse(HostListJson(*hosts)));
+         }});
 
     for (bool cordon : {true, false}) {
-        router_.Add({"POST", {"v1", "compute", "hosts", cordon ? "{}:cordon" : "{}:uncordon"},
-                     Role::kAdmin, [this, cordon](Call& call, Responder respond) {
+        router_.Add({"POST",
+                     {"v1", "compute", "hosts", cordon ? "{}:cordon" : "{}:uncordon"},
+                     Role::kAdmin,
+                     [this, cordon](Call& call, Responder respond) {
                          std::string host = call.params[0];
                          s_.inventory.SetCordoned(host, cordon, [host, cordon, respond](Status s) {
                              if (!s) return respond(ErrorResponse(s.error()));
@@ -388,7 +394,9 @@ void Api::AddRoutes() {
     }
 
     // Health signals (API.md 5).
-    router_.Add({"POST", {"v1", "integrations", "alertmanager"}, Role::kOperator,
+    router_.Add({"POST",
+                 {"v1", "integrations", "alertmanager"},
+                 Role::kOperator,
                  [this](Call& call, Responder respond) {
                      auto alerts = health::ParseAlertmanagerWebhook(call.request.body);
                      if (!alerts) return respond(ErrorResponse(alerts.error()));
@@ -397,7 +405,9 @@ void Api::AddRoutes() {
                          respond(JsonResponse(IngestJson(*result)));
                      });
                  }});
-    router_.Add({"GET", {"v1", "compute", "clusters", "{}", "health", "alerts"}, Role::kViewer,
+    router_.Add({"GET",
+                 {"v1", "compute", "clusters", "{}", "health", "alerts"},
+                 Role::kViewer,
                  [this](Call& call, Responder respond) {
                      storage::AlertQuery query;
                      query.cluster_id = call.params[0];
@@ -407,14 +417,15 @@ void Api::AddRoutes() {
                      } else if (status && *status == "resolved") {
                          query.firing = false;
                      } else if (status && !status->empty()) {
-                         return respond(ErrorResponse(
-                             InvalidArgument("status must be firing or resolved")));
+                         return respond(
+                             ErrorResponse(InvalidArgument("status must be firing or resolved")));
                      }
                      remediation::ListRequest sizes;
                      auto size = SingleParam(call.request, "page_size", "pageSize");
                      if (size && !size->empty()) {
                          long long value = -1;
-                         auto [end, ec] = std::from_chars(size->data(), size->data() + size->size(), value);
+                         auto [end, ec] =
+                             std::from_chars(size->data(), size->data() + size->size(), value);
                          if (ec != std::errc() || end != size->data() + size->size() || value < 0) {
                              return respond(ErrorResponse(
                                  InvalidArgument("page_size must be a non-negative integer")));
@@ -425,7 +436,8 @@ void Api::AddRoutes() {
                          "alerts\n" + query.cluster_id + "\n" + (status ? *status : "");
                      if (auto token = SingleParam(call.request, "page_token", "pageToken");
                          token && !token->empty()) {
-                         auto cursor = remediation::DecodePageToken(*token, remediation::ShortHash(fingerprint));
+                         auto cursor = remediation::DecodePageToken(
+                             *token, remediation::ShortHash(fingerprint));
                          if (!cursor) return respond(ErrorResponse(cursor.error()));
                          query.after = *cursor;
                      }
@@ -439,79 +451,83 @@ void Api::AddRoutes() {
                      }
                      respond(JsonResponse(AlertListJson(*page, next)));
                  }});
-    router_.Add({"PATCH", {"v1", "compute", "clusters", "{}"}, Role::kAdmin,
-                 [this](Call& call, Responder respond) {
-                     auto body = ParseBodyObject(call.request.body);
-                     if (!body) return respond(ErrorResponse(body.error()));
-                     const auto* automation = body->if_contains("automation");
-                     if (automation == nullptr || !automation->is_object()) {
-                         return respond(ErrorResponse(
-                             InvalidArgument("body needs an 'automation' object")));
+    router_.Add(
+        {"PATCH",
+         {"v1", "compute", "clusters", "{}"},
+         Role::kAdmin,
+         [this](Call& call, Responder respond) {
+             auto body = ParseBodyObject(call.request.body);
+             if (!body) return respond(ErrorResponse(body.error()));
+             const auto* automation = body->if_contains("automation");
+             if (automation == nullptr || !automation->is_object()) {
+                 return respond(
+                     ErrorResponse(InvalidArgument("body needs an 'automation' object")));
+             }
+             model::ClusterAutomation a;
+             auto policy = OptionalStringField(automation->as_object(), "policy");
+             if (!policy) return respond(ErrorResponse(policy.error()));
+             if (*policy != "automatic" && *policy != "approve") {
+                 return respond(ErrorResponse(
+                     InvalidArgument("automation.policy must be approve or automatic")));
+             }
+             a.automatic = *policy == "automatic";
+             if (const auto* names = automation->as_object().if_contains("automatic_alerts")) {
+                 if (!names->is_array()) {
+                     return respond(ErrorResponse(InvalidArgument(
+                         "automation.automatic_alerts must be an array of alert names")));
+                 }
+                 for (const auto& name : names->as_array()) {
+                     if (!name.is_string() || name.as_string().empty()) {
+                         return respond(ErrorResponse(InvalidArgument(
+                             "automation.automatic_alerts must be an array of alert names")));
                      }
-                     model::ClusterAutomation a;
-                     auto policy = OptionalStringField(automation->as_object(), "policy");
-                     if (!policy) return respond(ErrorResponse(policy.error()));
-                     if (*policy != "automatic" && *policy != "approve") {
-                         return respond(ErrorResponse(
-                             InvalidArgument("automation.policy must be approve or automatic")));
-                     }
-                     a.automatic = *policy == "automatic";
-                     if (const auto* names = automation->as_object().if_contains("automatic_alerts")) {
-                         if (!names->is_array()) {
-                             return respond(ErrorResponse(InvalidArgument(
-                                 "automation.automatic_alerts must be an array of alert names")));
-                         }
-                         for (const auto& name : names->as_array()) {
-                             if (!name.is_string() || name.as_string().empty()) {
-                                 return respond(ErrorResponse(InvalidArgument(
-                                     "automation.automatic_alerts must be an array of alert names")));
-                             }
-                             a.automatic_alerts.emplace_back(name.as_string());
-                         }
-                     }
-                     std::string cluster_id = call.params[0];
-                     s_.health.SetClusterAutomation(cluster_id, a, [respond, cluster_id, a](Status s) {
-                         if (!s) return respond(ErrorResponse(s.error()));
-                         std::string out;
-                         JsonWriter w(out);
-                         w.BeginObject().Key("cluster_id").String(cluster_id);
-                         w.Key("automation").BeginObject();
-                         w.Key("policy").String(a.automatic ? "automatic" : "approve");
-                         w.Key("automatic_alerts").BeginArray();
-                         for (const auto& name : a.automatic_alerts) w.String(name);
-                         w.EndArray().EndObject().EndObject();
-                         respond(JsonResponse(std::move(out)));
-                     });
-                 }});
-    router_.Add({"PATCH", {"v1", "compute", "clusters", "{}", "instances", "{}"}, Role::kOperator,
+                     a.automatic_alerts.emplace_back(name.as_string());
+                 }
+             }
+             std::string cluster_id = call.params[0];
+             s_.health.SetClusterAutomation(cluster_id, a, [respond, cluster_id, a](Status s) {
+                 if (!s) return respond(ErrorResponse(s.error()));
+                 std::string out;
+                 JsonWriter w(out);
+                 w.BeginObject().Key("cluster_id").String(cluster_id);
+                 w.Key("automation").BeginObject();
+                 w.Key("policy").String(a.automatic ? "automatic" : "approve");
+                 w.Key("automatic_alerts").BeginArray();
+                 for (const auto& name : a.automatic_alerts) w.String(name);
+                 w.EndArray().EndObject().EndObject();
+                 respond(JsonResponse(std::move(out)));
+             });
+         }});
+    router_.Add({"PATCH",
+                 {"v1", "compute", "clusters", "{}", "instances", "{}"},
+                 Role::kOperator,
                  [this](Call& call, Responder respond) {
                      auto body = ParseBodyObject(call.request.body);
                      if (!body) return respond(ErrorResponse(body.error()));
                      const auto* flag = body->if_contains("auto_repair");
                      if (flag == nullptr || !flag->is_bool()) {
-                         return respond(ErrorResponse(
-                             InvalidArgument("body needs a boolean 'auto_repair'")));
+                         return respond(
+                             ErrorResponse(InvalidArgument("body needs a boolean 'auto_repair'")));
                      }
                      const bool auto_repair = flag->as_bool();
                      std::string instance_id = call.params[1];
-                     s_.health.SetAutoRepair(
-                         call.params[0], instance_id, auto_repair,
-                         [respond, instance_id, auto_repair](Status s) {
-                             if (!s) return respond(ErrorResponse(s.error()));
-                             std::string out;
-                             JsonWriter(out)
-                                 .BeginObject()
-                                 .Key("instance_id")
-                                 .String(instance_id)
-                                 .Key("auto_repair")
-                                 .Bool(auto_repair)
-                                 .EndObject();
-                             respond(JsonResponse(std::move(out)));
-                         });
+                     s_.health.SetAutoRepair(call.params[0], instance_id, auto_repair,
+                                             [respond, instance_id, auto_repair](Status s) {
+                                                 if (!s) return respond(ErrorResponse(s.error()));
+                                                 std::string out;
+                                                 JsonWriter(out)
+                                                     .BeginObject()
+                                                     .Key("instance_id")
+                                                     .String(instance_id)
+                                                     .Key("auto_repair")
+                                                     .Bool(auto_repair)
+                                                     .EndObject();
+                                                 respond(JsonResponse(std::move(out)));
+                                             });
                  }});
     // Active health checks (API.md 5).
-    const std::vector<std::string> kChecks = {"v1", "compute", "clusters", "{}", "instances",
-                                              "{}", "health_checks"};
+    const std::vector<std::string> kChecks = {"v1",        "compute", "clusters",     "{}",
+                                              "instances", "{}",      "health_checks"};
     router_.Add({"POST", kChecks, Role::kOperator, [this](Call& call, Responder respond) {
                      auto body = ParseBodyObject(call.request.body);
                      if (!body) return respond(ErrorResponse(body.error()));
@@ -530,7 +546,8 @@ void Api::AddRoutes() {
                      }
                      s_.health.StartHealthCheck(call.params[0], call.params[1], std::move(names),
                                                 [respond](Result<model::HealthCheckRun> run) {
-                                                    if (!run) return respond(ErrorResponse(run.error()));
+                                                    if (!run)
+                                                        return respond(ErrorResponse(run.error()));
                                                     respond(JsonResponse(HealthCheckJson(*run)));
                                                 });
                  }});
@@ -542,14 +559,16 @@ void Api::AddRoutes() {
     auto one_check = kChecks;
     one_check.push_back("{}");
     router_.Add({"GET", one_check, Role::kViewer, [this](Call& call, Responder respond) {
-                     auto run = s_.health.GetHealthCheck(call.params[0], call.params[1],
-                                                         call.params[2]);
+                     auto run =
+                         s_.health.GetHealthCheck(call.params[0], call.params[1], call.params[2]);
                      if (!run) return respond(ErrorResponse(run.error()));
                      respond(JsonResponse(HealthCheckJson(*run)));
                  }});
 
     if (s_.simulated_faults) {
-        router_.Add({"POST", {"v1", "sim", "instances", "{}", "faults"}, Role::kOperator,
+        router_.Add({"POST",
+                     {"v1", "sim", "instances", "{}", "faults"},
+                     Role::kOperator,
                      [this](Call& call, Responder respond) {
                          auto body = ParseBodyObject(call.request.body);
                          if (!body) return respond(ErrorResponse(body.error()));
@@ -559,7 +578,8 @@ void Api::AddRoutes() {
                          // API.md 3: an unknown instance is NOT_FOUND, not an alert for nobody.
                          Status known = s_.store.Read([&](storage::Reader& reader) -> Status {
                              NR_ASSIGN_OR_RETURN(auto instance, reader.GetInstance(instance_id));
-                             if (!instance) return NotFound("instance " + instance_id + " not found");
+                             if (!instance)
+                                 return NotFound("instance " + instance_id + " not found");
                              return OkStatus();
                          });
                          if (!known) return respond(ErrorResponse(known.error()));
@@ -568,7 +588,8 @@ void Api::AddRoutes() {
                              respond(JsonResponse(R"({"alerts":0,"remediations_created":0})"));
                          };
                          // Silent: only an active check finds a degraded host.
-                         if (*kind == "degraded") return s_.health.SetDegraded(instance_id, true, done);
+                         if (*kind == "degraded")
+                             return s_.health.SetDegraded(instance_id, true, done);
                          if (*kind == "clear") return s_.health.ClearSimulated(instance_id, done);
                          auto alerts = SimulatedFault(instance_id, *body, SystemClock().Now());
                          if (!alerts) return respond(ErrorResponse(alerts.error()));
@@ -586,7 +607,9 @@ void Api::AddRoutes() {
                      respond(EngineResponse(*paused));
                  }});
     for (bool pause : {true, false}) {
-        router_.Add({"POST", {"v1", pause ? "engine:pause" : "engine:resume"}, Role::kAdmin,
+        router_.Add({"POST",
+                     {"v1", pause ? "engine:pause" : "engine:resume"},
+                     Role::kAdmin,
                      [this, pause](Call&, Responder respond) {
                          s_.engine.SetPaused(pause, [respond](Result<bool> paused) {
                              if (!paused) return respond(ErrorResponse(paused.error()));

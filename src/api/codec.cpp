@@ -51,7 +51,11 @@ void WriteLinkedAlert(JsonWriter& w, const model::Alert& a, bool with_labels) {
         w.EndArray().EndObject();
     }
     if (annotation.slurm_reason) {
-        w.Key("slurm_node_unavailable").BeginObject().Key("reason").String(*annotation.slurm_reason).EndObject();
+        w.Key("slurm_node_unavailable")
+            .BeginObject()
+            .Key("reason")
+            .String(*annotation.slurm_reason)
+            .EndObject();
     }
     w.EndObject();
     w.OptionalString("node_remediation_intent_id", a.remediation_id);
@@ -283,7 +287,8 @@ Result<boost::json::object> ParseBodyObject(const std::string& body) {
 Result<std::string> OptionalStringField(const boost::json::object& body, std::string_view key) {
     const auto* v = body.if_contains(boost::json::string_view(key.data(), key.size()));
     if (v == nullptr || v->is_null()) return std::string();
-    if (!v->is_string()) return InvalidArgument("field '" + std::string(key) + "' must be a string");
+    if (!v->is_string())
+        return InvalidArgument("field '" + std::string(key) + "' must be a string");
     return std::string(v->as_string());
 }
 
@@ -291,7 +296,8 @@ Result<std::optional<model::Mode>> OptionalModeField(const boost::json::object& 
                                                      std::string_view key) {
     const auto* v = body.if_contains(boost::json::string_view(key.data(), key.size()));
     if (v == nullptr || v->is_null()) return std::optional<model::Mode>();
-    if (!v->is_string()) return InvalidArgument("field '" + std::string(key) + "' must be a string");
+    if (!v->is_string())
+        return InvalidArgument("field '" + std::string(key) + "' must be a string");
     auto name = std::string_view(v->as_string());
     if (name.empty() || name == "REMEDIATION_MODE_UNSPECIFIED") {
         return std::optional<model::Mode>();

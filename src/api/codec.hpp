@@ -1,11 +1,10 @@
 // JSON forms of the API's resources (API.md 2, 4.7, 4.8) and the decoding of request bodies.
 #pragma once
 
+#include <boost/json/value.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <boost/json/value.hpp>
 
 #include "common/status.hpp"
 #include "model/health_check.hpp"

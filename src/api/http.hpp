@@ -13,8 +13,8 @@
 namespace noderepair::api {
 
 struct HttpRequest {
-    std::string method;                 // "GET", "POST", ...
-    std::vector<std::string> segments;  // percent-decoded path segments
+    std::string method;                                      // "GET", "POST", ...
+    std::vector<std::string> segments;                       // percent-decoded path segments
     std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
     std::string authorization;
     std::string content_type;
@@ -22,8 +22,7 @@ struct HttpRequest {
     std::string request_id;
 
     // Every value of a query parameter, under any of its spellings (API.md 4.3).
-    std::vector<std::string> QueryValues(std::string_view name,
-                                         std::string_view alias = {}) const;
+    std::vector<std::string> QueryValues(std::string_view name, std::string_view alias = {}) const;
 };
 
 struct HttpResponse {

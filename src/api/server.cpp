@@ -1,10 +1,10 @@
 #include "api/server.hpp"
 
+#include <array>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
-#include <array>
 #include <charconv>
 #include <cstdio>
 #include <thread>
@@ -75,10 +75,9 @@ private:
         parser_->header_limit(std::uint32_t(server_.options.max_header_bytes));
         parser_->body_limit(server_.options.max_body_bytes);
         stream_.expires_after(server_.options.read_timeout);
-        http::async_read_header(stream_, buffer_, *parser_,
-                                [self = shared_from_this()](beast::error_code ec, size_t) {
-                                    self->OnHeader(ec);
-                                });
+        http::async_read_header(
+            stream_, buffer_, *parser_,
+            [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
     }
 
     void OnHeader(beast::error_code ec) {
@@ -92,8 +91,8 @@ private:
             return ReplyAndClose(TooLarge());
         }
         if (req[http::field::expect] == "100-continue") {
-            auto cont = std::make_shared<http::response<http::empty_body>>(
-                http::status::continue_, req.version());
+            auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
+                                                                           req.version());
             http::async_write(stream_, *cont,
                               [self = shared_from_this(), cont](beast::error_code e, size_t) {
                                   if (e) return self->Close();
@@ -125,8 +124,8 @@ private:
         }
         if (ec == http::error::body_limit) return ReplyAndClose(TooLarge());
         if (ec == http::error::header_limit) {
-            return ReplyAndClose(PlainError(Code::kInvalidArgument,
-                                            "request headers are larger than 16 KiB", 431));
+            return ReplyAndClose(
+                PlainError(Code::kInvalidArgument, "request headers are larger than 16 KiB", 431));
         }
         ReplyAndClose(PlainError(Code::kInvalidArgument, "malformed HTTP request", 400));
     }
@@ -140,9 +139,8 @@ private:
         req.authorization = std::string(raw[http::field::authorization]);
         req.content_type = std::string(raw[http::field::content_type]);
         auto incoming_id = raw["x-request-id"];
-        req.request_id = !incoming_id.empty() && incoming_id.size() <= 64
-                             ? std::string(incoming_id)
-                             : RandomHex(8);
+        req.request_id = !incoming_id.empty() && incoming_id.size() <= 64 ? std::string(incoming_id)
+                                                                          : RandomHex(8);
         request_id_ = req.request_id;
         if (Status parsed = ParseTarget(raw.target(), req); !parsed) {
             return Write(ErrorResponse(parsed.error()));
@@ -204,12 +202,11 @@ private:
         constexpr size_t kMaxDrain = 64 << 20;
         if (drained > kMaxDrain) return Close();
         auto chunk = std::make_shared<std::array<char, 16384>>();
-        stream_.async_read_some(asio::buffer(*chunk),
-                                [self = shared_from_this(), chunk, drained](beast::error_code ec,
-                                                                            size_t n) {
-                                    if (ec) return self->Close();
-                                    self->Drain(drained + n);
-                                });
+        stream_.async_read_some(asio::buffer(*chunk), [self = shared_from_this(), chunk, drained](
+                                                          beast::error_code ec, size_t n) {
+            if (ec) return self->Close();
+            self->Drain(drained + n);
+        });
     }
 
     void ReplyAndClose(HttpResponse response) {

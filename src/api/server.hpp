@@ -17,7 +17,7 @@ namespace noderepair::api {
 struct ServerOptions {
     std::string listen = "127.0.0.1:8080";
     int io_threads = 2;
-    size_t max_body_bytes = 1 << 20;   // API.md 3: over 1 MiB is 413
+    size_t max_body_bytes = 1 << 20;  // API.md 3: over 1 MiB is 413
     size_t max_header_bytes = 16 << 10;
     std::chrono::seconds read_timeout{30};  // a whole request head, or its body
     std::chrono::seconds write_timeout{30};

@@ -10,10 +10,14 @@ namespace noderepair::auth {
 
 std::string_view RoleName(Role role) {
     switch (role) {
-        case Role::kViewer: return "viewer";
-        case Role::kOperator: return "operator";
-        case Role::kApprover: return "approver";
-        case Role::kAdmin: return "admin";
+        case Role::kViewer:
+            return "viewer";
+        case Role::kOperator:
+            return "operator";
+        case Role::kApprover:
+            return "approver";
+        case Role::kAdmin:
+            return "admin";
     }
     return "viewer";
 }
@@ -43,8 +47,8 @@ std::string HashToken(std::string_view token) {
 Result<std::string> CreateToken(storage::Store& store, const storage::TokenRecord& record) {
     std::string token = NewToken();
     std::string hash = HashToken(token);
-    NR_RETURN_IF_ERROR(store.WriteAndWait(
-        [&](storage::Txn& txn) { return txn.InsertToken(hash, record); }));
+    NR_RETURN_IF_ERROR(
+        store.WriteAndWait([&](storage::Txn& txn) { return txn.InsertToken(hash, record); }));
     return token;
 }
 

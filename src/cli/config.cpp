@@ -2,13 +2,13 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include "model/health_check.hpp"
-#include "model/remediation.hpp"
-
 #include <fstream>
 #include <functional>
 #include <map>
 #include <sstream>
+
+#include "model/health_check.hpp"
+#include "model/remediation.hpp"
 
 namespace noderepair::cli {
 namespace {
@@ -17,7 +17,9 @@ using Setter = std::function<void(const YAML::Node&)>;
 
 // Every key the file may hold, by its dotted path.
 std::map<std::string, Setter> Setters(Config& c) {
-    auto str = [](std::string& out) { return [&out](const YAML::Node& n) { out = n.as<std::string>(); }; };
+    auto str = [](std::string& out) {
+        return [&out](const YAML::Node& n) { out = n.as<std::string>(); };
+    };
     auto num = [](int& out) { return [&out](const YAML::Node& n) { out = n.as<int>(); }; };
     auto real = [](double& out) { return [&out](const YAML::Node& n) { out = n.as<double>(); }; };
     auto flag = [](bool& out) { return [&out](const YAML::Node& n) { out = n.as<bool>(); }; };
@@ -103,7 +105,8 @@ Status Check(const Config& c) {
         return InvalidArgument("config: provider must be simulated or libvirt");
     }
     if (c.hooks.timeout_s < 1) return InvalidArgument("config: hooks.timeout_s must be >= 1");
-    if (c.engine.max_parallel < 1) return InvalidArgument("config: engine.max_parallel must be >= 1");
+    if (c.engine.max_parallel < 1)
+        return InvalidArgument("config: engine.max_parallel must be >= 1");
     if (c.server.io_threads < 1 || c.server.worker_threads < 0 || c.storage.max_batch < 1) {
         return InvalidArgument(
             "config: server.io_threads and storage.max_batch must be >= 1, "

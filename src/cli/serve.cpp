@@ -35,8 +35,8 @@ constexpr const char* kTimingKey = "simulated.timing_ms";
 
 std::string EncodeTiming(const providers::simulated::Timing& t) {
     std::string out;
-    for (auto ms : {t.cordon, t.drain, t.delete_vm, t.provision_vm, t.boot, t.reboot,
-                    t.power_cycle}) {
+    for (auto ms :
+         {t.cordon, t.drain, t.delete_vm, t.provision_vm, t.boot, t.reboot, t.power_cycle}) {
         if (!out.empty()) out += ',';
         out += std::to_string(ms.count());
     }
@@ -107,9 +107,8 @@ Status BootstrapAdminToken(storage::Store& store) {
 }
 
 // The provider the config names. libvirt needs every fleet host's libvirt_uri.
-Result<std::unique_ptr<providers::Provider>> MakeProvider(const Config& config,
-                                                         storage::Store& store,
-                                                         const providers::simulated::Timing& timing) {
+Result<std::unique_ptr<providers::Provider>> MakeProvider(
+    const Config& config, storage::Store& store, const providers::simulated::Timing& timing) {
     if (config.provider == "simulated") {
         return std::unique_ptr<providers::Provider>(
             std::make_unique<providers::simulated::SimulatedProvider>(timing));
@@ -187,20 +186,20 @@ int Serve(const ServeFlags& flags) {
     engine::HookedProvider provider(
         **base, {config.hooks.drain, config.hooks.rejoin, config.hooks.health_check,
                  config.engine.verify_tests, std::chrono::seconds(config.hooks.timeout_s)});
-    engine::Executor executor(
-        **store, provider, engine, clock, [&remediations] { return remediations.NextTimestamp(); },
-        {.max_parallel = config.engine.max_parallel,
-         .step_timeout = std::chrono::seconds(config.engine.step_timeout_s),
-         .capacity_wait = std::chrono::seconds(config.engine.capacity_wait_s),
-         .verify_tests = config.engine.verify_tests});
+    engine::Executor executor(**store, provider, engine, clock,
+                              [&remediations] { return remediations.NextTimestamp(); },
+                              {.max_parallel = config.engine.max_parallel,
+                               .step_timeout = std::chrono::seconds(config.engine.step_timeout_s),
+                               .capacity_wait = std::chrono::seconds(config.engine.capacity_wait_s),
+                               .verify_tests = config.engine.verify_tests});
     if (Status started = executor.Start(); !started) return Fail(started.error().message);
     auto policy = health::Policy::WithOverrides(config.automation.rules);
     if (!policy) return Fail(policy.error().message);
     health::HealthService health(
         **store, clock, std::move(*policy),
         {std::chrono::seconds(config.automation.auto_resolve_ttl_s),
-         std::chrono::seconds(config.automation.cooldown_s),
-         config.automation.max_active_fraction, config.automation.max_active},
+         std::chrono::seconds(config.automation.cooldown_s), config.automation.max_active_fraction,
+         config.automation.max_active},
         CheckOptionsOf(config), [&remediations] { return remediations.NextTimestamp(); });
     // Often enough that a simulated check answers within a fraction of a second.
     health.Start(std::chrono::milliseconds(200));
@@ -221,8 +220,7 @@ int Serve(const ServeFlags& flags) {
         std::thread signal_waiter([&server, signals] {
             int received = 0;
             sigwait(&signals, &received);
-            std::fprintf(stderr, "noderepair: signal %d, finishing in-flight requests\n",
-                         received);
+            std::fprintf(stderr, "noderepair: signal %d, finishing in-flight requests\n", received);
             server.Shutdown(std::chrono::seconds(10));
         });
         server.Run();

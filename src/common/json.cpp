@@ -63,12 +63,8 @@ struct StrictnessChecker {
         return true;
     }
     bool on_number_part(boost::json::string_view, boost::system::error_code&) { return true; }
-    bool on_int64(int64_t, boost::json::string_view, boost::system::error_code&) {
-        return true;
-    }
-    bool on_uint64(uint64_t, boost::json::string_view, boost::system::error_code&) {
-        return true;
-    }
+    bool on_int64(int64_t, boost::json::string_view, boost::system::error_code&) { return true; }
+    bool on_uint64(uint64_t, boost::json::string_view, boost::system::error_code&) { return true; }
     bool on_double(double d, boost::json::string_view, boost::system::error_code& ec) {
         if (!std::isfinite(d)) return Fail("number out of range in JSON", ec);
         return true;
@@ -89,11 +85,12 @@ Result<boost::json::value> ParseStrictJson(std::string_view text) {
     checker.write_some(false, text.data(), text.size(), ec);
     if (ec) {
         if (!checker.handler().problem.empty()) return InvalidArgument(checker.handler().problem);
-        if (ec == boost::json::error::too_deep) return InvalidArgument("JSON nested deeper than 64");
+        if (ec == boost::json::error::too_deep)
+            return InvalidArgument("JSON nested deeper than 64");
         return InvalidArgument("malformed JSON: " + ec.message());
     }
-    boost::json::value value = boost::json::parse(
-        boost::json::string_view(text.data(), text.size()), ec, {}, options);
+    boost::json::value value =
+        boost::json::parse(boost::json::string_view(text.data(), text.size()), ec, {}, options);
     if (ec) return InvalidArgument("malformed JSON: " + ec.message());
     return value;
 }
@@ -108,11 +105,21 @@ void AppendJsonString(std::string& out, std::string_view value) {
         out.append(value.data() + run, i - run);
         run = i + 1;
         switch (c) {
-            case '"': out.append("\\\""); break;
-            case '\\': out.append("\\\\"); break;
-            case '\n': out.append("\\n"); break;
-            case '\r': out.append("\\r"); break;
-            case '\t': out.append("\\t"); break;
+            case '"':
+                out.append("\\\"");
+                break;
+            case '\\':
+                out.append("\\\\");
+                break;
+            case '\n':
+                out.append("\\n");
+                break;
+            case '\r':
+                out.append("\\r");
+                break;
+            case '\t':
+                out.append("\\t");
+                break;
             default:
                 out.append("\\u00");
                 out.push_back(kHex[c >> 4]);

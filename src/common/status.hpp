@@ -104,8 +104,8 @@ inline Status OkStatus() { return {}; }
 }  // namespace noderepair
 
 // Invariants only, never input: aborts in every build.
-#define NR_ASSERT(cond, why)                                           \
-    do {                                                               \
+#define NR_ASSERT(cond, why)                                                     \
+    do {                                                                         \
         if (!(cond)) ::noderepair::AssertFailed(#cond, why, __FILE__, __LINE__); \
     } while (0)
 
@@ -120,7 +120,8 @@ inline Status OkStatus() { return {}; }
         if (!tmp) return tmp.error();      \
     } while (0)
 
-#define NR_ASSIGN_OR_RETURN(lhs, expr) NR_ASSIGN_OR_RETURN_IMPL(NR_CONCAT(nr_result_, __LINE__), lhs, expr)
+#define NR_ASSIGN_OR_RETURN(lhs, expr) \
+    NR_ASSIGN_OR_RETURN_IMPL(NR_CONCAT(nr_result_, __LINE__), lhs, expr)
 #define NR_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
     auto tmp = (expr);                           \
     if (!tmp) return tmp.error();                \

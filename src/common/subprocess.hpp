@@ -35,7 +35,8 @@ public:
     void Kill();
 
 private:
-    Subprocess(pid_t pid, std::string output_path) : pid_(pid), output_path_(std::move(output_path)) {}
+    Subprocess(pid_t pid, std::string output_path)
+        : pid_(pid), output_path_(std::move(output_path)) {}
     pid_t pid_ = -1;
     std::string output_path_;
 };

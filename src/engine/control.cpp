@@ -18,7 +18,9 @@ Result<bool> EngineControl::IsPaused() {
 
 void EngineControl::SetPaused(bool paused, std::function<void(Result<bool>)> done) {
     store_.Write(
-        [paused](storage::Txn& txn) { return txn.PutSetting(kPausedKey, paused ? "true" : "false"); },
+        [paused](storage::Txn& txn) {
+            return txn.PutSetting(kPausedKey, paused ? "true" : "false");
+        },
         [paused, done = std::move(done)](Status committed) {
             if (!committed) return done(committed.error());
             done(paused);

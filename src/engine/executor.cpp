@@ -134,8 +134,8 @@ Timestamp Executor::Schedule(std::unique_lock<std::mutex>& lock) {
         if (paused && !*paused) {
             (void)store_.Read([&](storage::Reader& reader) -> Status {
                 NR_ASSIGN_OR_RETURN(
-                    pending, reader.ListOldestInState(State::kPending,
-                                                      options_.max_parallel - busy + 64));
+                    pending,
+                    reader.ListOldestInState(State::kPending, options_.max_parallel - busy + 64));
                 return OkStatus();
             });
         }
@@ -151,8 +151,7 @@ Timestamp Executor::Schedule(std::unique_lock<std::mutex>& lock) {
     }
     // With no room for new work, only a finishing job (which notifies) or a due step wakes
     // the loop; a scan time in the past must not make it spin.
-    const bool full =
-        int(waiting_.size() + submitted_.size()) >= options_.max_parallel;
+    const bool full = int(waiting_.size() + submitted_.size()) >= options_.max_parallel;
     Timestamp wake = full ? now + options_.claim_interval : std::max(next_claim_scan_, now);
     if (!due_.empty()) wake = std::min(wake, due_.begin()->first);
     return wake;
@@ -247,7 +246,8 @@ Status Executor::SetState(storage::Txn& txn, Remediation& r, State to, std::stri
     r.update_time = next_timestamp_();
     if (model::IsTerminal(to)) r.end_time = r.update_time;
     NR_RETURN_IF_ERROR(txn.UpdateRemediation(r, from));
-    return txn.AppendEvent(r.id, {r.update_time, "state_change", to, "", kActor, std::move(detail)});
+    return txn.AppendEvent(r.id,
+                           {r.update_time, "state_change", to, "", kActor, std::move(detail)});
 }
 
 Result<Executor::Advance> Executor::Fail(storage::Txn& txn, Remediation& r,
@@ -319,9 +319,9 @@ Result<Executor::Advance> Executor::Drive(storage::Txn& txn, Remediation& r,
             // by key, and a hook that died with a restarted process runs again.
             job.started = false;
             job.next_check = now + Backoff(job.attempts);
-            NR_RETURN_IF_ERROR(txn.AppendEvent(
-                r.id, {next_timestamp_(), "step", std::nullopt, step_name, kActor,
-                       "retrying after: " + error.message}));
+            NR_RETURN_IF_ERROR(
+                txn.AppendEvent(r.id, {next_timestamp_(), "step", std::nullopt, step_name, kActor,
+                                       "retrying after: " + error.message}));
             NR_RETURN_IF_ERROR(txn.PutEngineJob(job));
             return Advance{Outcome::kWaiting, job.next_check};
         };
@@ -353,9 +353,9 @@ Result<Executor::Advance> Executor::Drive(storage::Txn& txn, Remediation& r,
             job.next_check = std::min(status->poll_at, job.step_started + limit);
             if (first_wait) {
                 NR_RETURN_IF_ERROR(txn.AppendEvent(
-                    r.id, {next_timestamp_(), "step", std::nullopt, step_name, kActor,
-                           waiting_for_room ? "waiting for a host with free GPU slots"
-                                            : "started"}));
+                    r.id,
+                    {next_timestamp_(), "step", std::nullopt, step_name, kActor,
+                     waiting_for_room ? "waiting for a host with free GPU slots" : "started"}));
             }
             NR_RETURN_IF_ERROR(txn.PutEngineJob(job));
             return Advance{Outcome::kWaiting, job.next_check};

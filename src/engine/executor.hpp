@@ -28,7 +28,7 @@ struct ExecutorOptions {
     std::chrono::seconds step_timeout{900};
     std::chrono::seconds capacity_wait{600};
     std::chrono::milliseconds claim_interval{50};  // how often PENDING work is looked for
-    std::vector<std::string> verify_tests;  // run before rejoin; none: the step is skipped
+    std::vector<std::string> verify_tests;         // run before rejoin; none: the step is skipped
 };
 
 class Executor {
@@ -66,8 +66,7 @@ private:
     Result<Advance> AdvanceInTxn(storage::Txn& txn, const std::string& id, Timestamp now);
     Result<Advance> Drive(storage::Txn& txn, model::Remediation& r, storage::EngineJob& job,
                           Timestamp now);
-    Status SetState(storage::Txn& txn, model::Remediation& r, model::State to,
-                    std::string detail);
+    Status SetState(storage::Txn& txn, model::Remediation& r, model::State to, std::string detail);
     Result<Advance> Fail(storage::Txn& txn, model::Remediation& r, const std::string& why);
     void WaitForWrites(std::unique_lock<std::mutex>& lock);
 

@@ -46,14 +46,14 @@ Result<std::string> HookedProvider::Start(storage::Txn& txn, const providers::Op
     std::lock_guard lock(mu_);
     if (running_.count(handle)) return handle;  // already running: the same operation
     const std::string name(providers::ActionName(op.action));
-    NR_ASSIGN_OR_RETURN(auto process,
-                        Subprocess::Spawn(command, {{"NODEREPAIR_HOOK", name},
-                                                    {"NODEREPAIR_REMEDIATION_ID", op.remediation_id},
-                                                    {"NODEREPAIR_CLUSTER_ID", op.cluster_id},
-                                                    {"NODEREPAIR_INSTANCE_ID", op.instance_id},
-                                                    {"NODEREPAIR_INSTANCE_NAME", op.instance_name},
-                                                    {"NODEREPAIR_NODE", op.instance_name},
-                                                    {"NODEREPAIR_HOST", op.host}}));
+    NR_ASSIGN_OR_RETURN(
+        auto process, Subprocess::Spawn(command, {{"NODEREPAIR_HOOK", name},
+                                                  {"NODEREPAIR_REMEDIATION_ID", op.remediation_id},
+                                                  {"NODEREPAIR_CLUSTER_ID", op.cluster_id},
+                                                  {"NODEREPAIR_INSTANCE_ID", op.instance_id},
+                                                  {"NODEREPAIR_INSTANCE_NAME", op.instance_name},
+                                                  {"NODEREPAIR_NODE", op.instance_name},
+                                                  {"NODEREPAIR_HOST", op.host}}));
     running_.emplace(handle, Running{std::move(process), name, now + commands_.timeout});
     return handle;
 }
@@ -74,9 +74,9 @@ Result<OperationStatus> HookedProvider::Poll(storage::Txn& txn, const std::strin
     if (!exit) {
         if (now >= it->second.deadline) {
             running_.erase(it);  // kills it
-            return Error{Code::kDeadlineExceeded,
-                         name + " hook timed out after " +
-                             std::to_string(commands_.timeout.count()) + " s"};
+            return Error{
+                Code::kDeadlineExceeded,
+                name + " hook timed out after " + std::to_string(commands_.timeout.count()) + " s"};
         }
         status.poll_at = std::min(it->second.deadline, now + std::chrono::milliseconds(100));
         return status;

@@ -3,14 +3,14 @@
 namespace noderepair::engine {
 namespace {
 
-using providers::Action;
 using model::State;
+using providers::Action;
 
 constexpr Step kVmOnly[] = {
     // Slots first: when no host has room the old VM is left as it was (API.md 2.1).
-    {Action::kReserve, State::kRunning},     {Action::kDrain, State::kRunning},
-    {Action::kDeleteVm, State::kRunning},    {Action::kProvisionVm, State::kRunning},
-    {Action::kWaitReady, State::kRunning},   {Action::kVerify, State::kRunning},
+    {Action::kReserve, State::kRunning},   {Action::kDrain, State::kRunning},
+    {Action::kDeleteVm, State::kRunning},  {Action::kProvisionVm, State::kRunning},
+    {Action::kWaitReady, State::kRunning}, {Action::kVerify, State::kRunning},
     {Action::kRejoin, State::kRunning},
 };
 constexpr Step kHostAware[] = {
@@ -25,16 +25,17 @@ constexpr Step kEvict[] = {
     {Action::kEvictVm, State::kRunning},
 };
 constexpr Step kRebootVm[] = {
-    {Action::kDrain, State::kRunning},
-    {Action::kRebootVm, State::kRunning},
-    {Action::kWaitReady, State::kRunning},
-    {Action::kVerify, State::kRunning},
+    {Action::kDrain, State::kRunning},     {Action::kRebootVm, State::kRunning},
+    {Action::kWaitReady, State::kRunning}, {Action::kVerify, State::kRunning},
     {Action::kRejoin, State::kRunning},
 };
 constexpr Step kHostPowerCycle[] = {
-    {Action::kCordonHost, State::kQuarantining},   {Action::kDrain, State::kQuarantining},
-    {Action::kPowerCycleHost, State::kQuarantined}, {Action::kWaitReady, State::kRunning},
-    {Action::kVerify, State::kRunning},            {Action::kRejoin, State::kRunning},
+    {Action::kCordonHost, State::kQuarantining},
+    {Action::kDrain, State::kQuarantining},
+    {Action::kPowerCycleHost, State::kQuarantined},
+    {Action::kWaitReady, State::kRunning},
+    {Action::kVerify, State::kRunning},
+    {Action::kRejoin, State::kRunning},
     {Action::kUncordonHost, State::kRunning},
 };
 
@@ -42,11 +43,16 @@ constexpr Step kHostPowerCycle[] = {
 
 std::span<const Step> WorkflowFor(model::Mode mode) {
     switch (mode) {
-        case model::Mode::kVmOnly: return kVmOnly;
-        case model::Mode::kHostAware: return kHostAware;
-        case model::Mode::kEvictWithoutReplacement: return kEvict;
-        case model::Mode::kRebootVm: return kRebootVm;
-        case model::Mode::kHostPowerCycle: return kHostPowerCycle;
+        case model::Mode::kVmOnly:
+            return kVmOnly;
+        case model::Mode::kHostAware:
+            return kHostAware;
+        case model::Mode::kEvictWithoutReplacement:
+            return kEvict;
+        case model::Mode::kRebootVm:
+            return kRebootVm;
+        case model::Mode::kHostPowerCycle:
+            return kHostPowerCycle;
     }
     return kRebootVm;
 }

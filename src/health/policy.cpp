@@ -80,11 +80,15 @@ Rule Policy::RuleFor(const model::Alert& alert) const {
 
 int EscalationRank(model::Mode mode) {
     switch (mode) {
-        case Mode::kRebootVm: return 1;
-        case Mode::kVmOnly: return 2;
-        case Mode::kHostAware: return 3;
+        case Mode::kRebootVm:
+            return 1;
+        case Mode::kVmOnly:
+            return 2;
+        case Mode::kHostAware:
+            return 3;
         case Mode::kEvictWithoutReplacement:
-        case Mode::kHostPowerCycle: return 0;
+        case Mode::kHostPowerCycle:
+            return 0;
     }
     return 0;
 }

@@ -169,8 +169,8 @@ Result<SignalOutcome> HealthService::Act(storage::Txn& txn, const Signal& signal
             r.mode = *signal.mode;
             r.update_time = next_timestamp_();
             NR_RETURN_IF_ERROR(txn.UpdateRemediation(r, State::kPendingApproval));
-            NR_RETURN_IF_ERROR(txn.AppendEvent(
-                r.id, StateEvent(r.update_time, r.state, kSystemActor, detail)));
+            NR_RETURN_IF_ERROR(
+                txn.AppendEvent(r.id, StateEvent(r.update_time, r.state, kSystemActor, detail)));
             return SignalOutcome{SignalOutcome::Kind::kJoined, r.id};
         }
         return SignalOutcome{SignalOutcome::Kind::kJoined, active->id};
@@ -258,7 +258,8 @@ Result<bool> HealthService::ConsiderRun(storage::Txn& txn, model::HealthCheckRun
 Status HealthService::SweepInTxn(storage::Txn& txn) {
     const Timestamp now = clock_.Now();
     // Auto-resolve (API.md 5): every linked alert resolved for the TTL.
-    NR_ASSIGN_OR_RETURN(auto resolvable, txn.ListAutoResolvable(now - options_.auto_resolve_ttl, 500));
+    NR_ASSIGN_OR_RETURN(auto resolvable,
+                        txn.ListAutoResolvable(now - options_.auto_resolve_ttl, 500));
     for (const auto& id : resolvable) {
         NR_ASSIGN_OR_RETURN(auto found, txn.GetRemediation(id));
         if (!found || found->state != State::kPendingApproval) continue;
@@ -344,10 +345,11 @@ Status HealthService::AdvanceRun(storage::Txn& txn, model::HealthCheckRun& run, 
             }
             auto exit = it->second.process.Poll();
             if (!exit && now < it->second.deadline) break;
-            test.state = exit && exit->success ? model::CheckState::kPassed
-                                               : model::CheckState::kFailed;
-            test.detail = exit ? (exit->output.empty() ? exit->how : exit->output)
-                               : "timed out after " + std::to_string(checks_.timeout.count()) + " s";
+            test.state =
+                exit && exit->success ? model::CheckState::kPassed : model::CheckState::kFailed;
+            test.detail = exit
+                              ? (exit->output.empty() ? exit->how : exit->output)
+                              : "timed out after " + std::to_string(checks_.timeout.count()) + " s";
             running_tests_.erase(it);
             changed = true;
             continue;
@@ -412,8 +414,7 @@ void HealthService::Stop() {
     if (sweeper_.joinable()) sweeper_.join();
 }
 
-void HealthService::StartHealthCheck(const std::string& cluster_id,
-                                     const std::string& instance_id,
+void HealthService::StartHealthCheck(const std::string& cluster_id, const std::string& instance_id,
                                      std::vector<std::string> tests,
                                      std::function<void(Result<model::HealthCheckRun>)> done) {
     if (tests.empty()) return done(InvalidArgument("tests must name at least one test"));
@@ -486,8 +487,8 @@ void HealthService::ClearSimulated(const std::string& instance_id,
             }
             NR_ASSIGN_OR_RETURN(auto instance, txn.GetInstance(instance_id));
             if (instance && !instance->host_name.empty()) {
-                NR_RETURN_IF_ERROR(txn.DeleteSetting(
-                    providers::simulated::DegradedHostKey(instance->host_name)));
+                NR_RETURN_IF_ERROR(
+                    txn.DeleteSetting(providers::simulated::DegradedHostKey(instance->host_name)));
             }
             return OkStatus();
         },
@@ -540,8 +541,7 @@ void HealthService::SetAutoRepair(const std::string& cluster_id, const std::stri
         [cluster_id, instance_id, auto_repair](storage::Txn& txn) -> Status {
             NR_ASSIGN_OR_RETURN(auto instance, txn.GetInstance(instance_id));
             if (!instance || instance->cluster_id != cluster_id) {
-                return NotFound("instance " + instance_id + " not found in cluster " +
-                                cluster_id);
+                return NotFound("instance " + instance_id + " not found in cluster " + cluster_id);
             }
             return txn.SetInstanceAutoRepair(instance_id, auto_repair);
         },

@@ -39,11 +39,9 @@ Result<std::vector<model::Host>> InventoryService::ListHosts(const auth::Princip
 
 void InventoryService::SetCordoned(const std::string& host_name, bool cordoned,
                                    std::function<void(Status)> done) {
-    store_.Write(
-        [host_name, cordoned](storage::Txn& txn) {
-            return txn.SetHostCordoned(host_name, cordoned);
-        },
-        std::move(done));
+    store_.Write([host_name,
+                  cordoned](storage::Txn& txn) { return txn.SetHostCordoned(host_name, cordoned); },
+                 std::move(done));
 }
 
 }  // namespace noderepair::inventory

@@ -20,8 +20,7 @@ public:
     Result<std::vector<model::Host>> ListHosts(const auth::Principal& caller);
 
     // API.md 4.7: an operator's cordon; the engine places nothing on a cordoned host.
-    void SetCordoned(const std::string& host_name, bool cordoned,
-                     std::function<void(Status)> done);
+    void SetCordoned(const std::string& host_name, bool cordoned, std::function<void(Status)> done);
 
 private:
     storage::Store& store_;

@@ -38,9 +38,12 @@ constexpr std::pair<std::string_view, std::string_view> kXids[] = {
 
 std::string_view WireName(Severity severity) {
     switch (severity) {
-        case Severity::kInfo: return "PHC_SEVERITY_INFO";
-        case Severity::kWarning: return "PHC_SEVERITY_WARNING";
-        case Severity::kCritical: return "PHC_SEVERITY_CRITICAL";
+        case Severity::kInfo:
+            return "PHC_SEVERITY_INFO";
+        case Severity::kWarning:
+            return "PHC_SEVERITY_WARNING";
+        case Severity::kCritical:
+            return "PHC_SEVERITY_CRITICAL";
     }
     return "PHC_SEVERITY_WARNING";
 }
@@ -81,7 +84,8 @@ AlertAnnotation AnnotationOf(const Alert& alert) {
             std::string code = codes.substr(start, comma - start);
             while (!code.empty() && code.front() == ' ') code.erase(code.begin());
             while (!code.empty() && code.back() == ' ') code.pop_back();
-            if (!code.empty()) a.xid_events.push_back({code, std::string(XidMnemonic(code)), count});
+            if (!code.empty())
+                a.xid_events.push_back({code, std::string(XidMnemonic(code)), count});
             start = comma + 1;
         }
     }

@@ -45,7 +45,7 @@ struct AlertAnnotation {
     std::string title;
     std::string description;
     std::string summary_line;
-    std::vector<XidEvent> xid_events;  // DmesgXidError
+    std::vector<XidEvent> xid_events;         // DmesgXidError
     std::optional<std::string> slurm_reason;  // SlurmNodeUnavailable
 };
 

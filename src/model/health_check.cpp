@@ -13,10 +13,14 @@ constexpr std::string_view kOtherTests[] = {"ib_write_bw", "storage"};
 
 std::string_view WireName(CheckState state) {
     switch (state) {
-        case CheckState::kRunning: return "RUNNING";
-        case CheckState::kPassed: return "PASSED";
-        case CheckState::kFailed: return "FAILED";
-        case CheckState::kSkipped: return "SKIPPED";
+        case CheckState::kRunning:
+            return "RUNNING";
+        case CheckState::kPassed:
+            return "PASSED";
+        case CheckState::kFailed:
+            return "FAILED";
+        case CheckState::kSkipped:
+            return "SKIPPED";
     }
     return "RUNNING";
 }

@@ -37,7 +37,7 @@ struct Instance {
 
 // How a cluster treats automated remediations (API.md 5).
 struct ClusterAutomation {
-    bool automatic = false;  // false: "approve", they wait in PENDING_APPROVAL
+    bool automatic = false;                     // false: "approve", they wait in PENDING_APPROVAL
     std::vector<std::string> automatic_alerts;  // alert names approved at once when automatic
 };
 

@@ -17,10 +17,14 @@ constexpr std::pair<Trigger, std::string_view> kTriggerNames[] = {
     {Trigger::kAutomated, "REMEDIATION_TRIGGER_AUTOMATED"},
 };
 constexpr std::pair<State, std::string_view> kStateNames[] = {
-    {State::kPendingApproval, "PENDING_APPROVAL"}, {State::kPending, "PENDING"},
-    {State::kQuarantining, "QUARANTINING"},        {State::kQuarantined, "QUARANTINED"},
-    {State::kRunning, "RUNNING"},                  {State::kSucceeded, "SUCCEEDED"},
-    {State::kFailed, "FAILED"},                    {State::kCancelled, "CANCELLED"},
+    {State::kPendingApproval, "PENDING_APPROVAL"},
+    {State::kPending, "PENDING"},
+    {State::kQuarantining, "QUARANTINING"},
+    {State::kQuarantined, "QUARANTINED"},
+    {State::kRunning, "RUNNING"},
+    {State::kSucceeded, "SUCCEEDED"},
+    {State::kFailed, "FAILED"},
+    {State::kCancelled, "CANCELLED"},
     {State::kAutoResolved, "AUTO_RESOLVED"},
 };
 
@@ -46,14 +50,12 @@ std::string_view WireName(Mode mode) { return NameOf(kModeNames, mode); }
 std::string_view WireName(Trigger trigger) { return NameOf(kTriggerNames, trigger); }
 std::string_view WireName(State state) { return NameOf(kStateNames, state); }
 std::optional<Mode> ParseMode(std::string_view wire) { return ValueOf(kModeNames, wire); }
-std::optional<Trigger> ParseTrigger(std::string_view wire) {
-    return ValueOf(kTriggerNames, wire);
-}
+std::optional<Trigger> ParseTrigger(std::string_view wire) { return ValueOf(kTriggerNames, wire); }
 std::optional<State> ParseState(std::string_view wire) { return ValueOf(kStateNames, wire); }
 
 bool IsTerminal(State state) {
-    return state == State::kSucceeded || state == State::kFailed ||
-           state == State::kCancelled || state == State::kAutoResolved;
+    return state == State::kSucceeded || state == State::kFailed || state == State::kCancelled ||
+           state == State::kAutoResolved;
 }
 
 }  // namespace noderepair::model

@@ -7,6 +7,7 @@
 // atomically with the step; an external provider only reads and writes its own systems.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,19 +21,21 @@ namespace noderepair::providers {
 enum class Action {
     kCordonHost,
     kUncordonHost,
-    kDrain,           // the workload leaves the node (the drain hook, when configured)
-    kReserve,         // slots for a replacement VM, before the old one goes
-    kDeleteVm,        // the old VM goes, a replacement follows
-    kEvictVm,         // the VM goes for good
-    kProvisionVm,     // a new VM on the reserved host
+    kDrain,        // the workload leaves the node (the drain hook, when configured)
+    kReserve,      // slots for a replacement VM, before the old one goes
+    kDeleteVm,     // the old VM goes, a replacement follows
+    kEvictVm,      // the VM goes for good
+    kProvisionVm,  // a new VM on the reserved host
     kRebootVm,
     kPowerCycleHost,  // every VM of the host restarts with it
     kWaitReady,
-    kVerify,          // engine.verify_tests pass before the node rejoins
-    kRejoin,          // the node takes work again (the rejoin hook, when configured)
+    kVerify,  // engine.verify_tests pass before the node rejoins
+    kRejoin,  // the node takes work again (the rejoin hook, when configured)
 };
 
 std::string_view ActionName(Action action);
+// The inverse of ActionName, for handles and records that store an action by name.
+std::optional<Action> ParseAction(std::string_view name);
 
 struct Operation {
     Action action = Action::kWaitReady;
@@ -44,7 +47,7 @@ struct Operation {
     std::string host;         // where the instance's VM runs (ran, at claim time)
     std::string target_host;  // kProvisionVm: the reserved host
     int num_gpus = 0;
-    bool other_host = false;  // kReserve: the replacement must not go to `host`
+    bool other_host = false;         // kReserve: the replacement must not go to `host`
     std::vector<std::string> tests;  // kVerify: the active tests to run
 };
 

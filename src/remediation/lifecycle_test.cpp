@@ -41,7 +41,8 @@ TEST(Lifecycle, EveryActiveStateCanReachATerminalOne) {
     for (State s : model::kAllStates) {
         if (model::IsTerminal(s)) continue;
         bool leaves = false;
-        for (const auto& t : kTransitions) leaves = leaves || (t.from == s && model::IsTerminal(t.to));
+        for (const auto& t : kTransitions)
+            leaves = leaves || (t.from == s && model::IsTerminal(t.to));
         if (s == State::kQuarantining) {
             EXPECT_TRUE(leaves) << "a failing cordon must be able to end the remediation";
         }

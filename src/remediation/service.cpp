@@ -15,8 +15,8 @@ using model::State;
 constexpr int kMaxPageSize = 1000;
 
 Error RemediationNotFound(const Address& a) {
-    return NotFound("remediation " + a.remediation_id + " not found for instance " +
-                    a.instance_id + " in cluster " + a.cluster_id);
+    return NotFound("remediation " + a.remediation_id + " not found for instance " + a.instance_id +
+                    " in cluster " + a.cluster_id);
 }
 
 // Looks up a remediation under its full address: one under another cluster or instance is
@@ -74,12 +74,13 @@ void RemediationService::Create(const auth::Principal& caller, CreateRequest req
                                 Reply<Remediation> reply) {
     if (!request.remediation_id.empty() && !IsUuid(request.remediation_id) &&
         !IsDnsLabel(request.remediation_id)) {
-        reply(InvalidArgument("remediation_id must be a UUID or a lowercase RFC 1034 label "
-                              "(^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$)"));
+        reply(
+            InvalidArgument("remediation_id must be a UUID or a lowercase RFC 1034 label "
+                            "(^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$)"));
         return;
     }
-    auto work = [this, caller, request = std::move(request)](
-                    storage::Txn& txn) -> Result<Remediation> {
+    auto work = [this, caller,
+                 request = std::move(request)](storage::Txn& txn) -> Result<Remediation> {
         // A known remediation_id comes before every other rule (API.md 4.1).
         if (!request.remediation_id.empty()) {
             NR_ASSIGN_OR_RETURN(auto existing, txn.GetRemediation(request.remediation_id));
@@ -117,10 +118,10 @@ void RemediationService::Create(const auth::Principal& caller, CreateRequest req
         r.reason = request.reason;
         r.requested_by = caller.name;
         NR_RETURN_IF_ERROR(txn.InsertRemediation(r));
-        NR_RETURN_IF_ERROR(txn.AppendEvent(
-            r.id, StateEvent(r.create_time, r.state, caller.name,
-                             "created " + std::string(model::WireName(r.mode)) +
-                                 (r.reason.empty() ? "" : ": " + r.reason))));
+        NR_RETURN_IF_ERROR(
+            txn.AppendEvent(r.id, StateEvent(r.create_time, r.state, caller.name,
+                                             "created " + std::string(model::WireName(r.mode)) +
+                                                 (r.reason.empty() ? "" : ": " + r.reason))));
         return r;
     };
     WriteThenReply<Remediation>(store_, std::move(work), std::move(reply));
@@ -178,9 +179,9 @@ Result<ListResult> RemediationService::List(const ListRequest& request) {
     return result;
 }
 
-void RemediationService::Transition(const auth::Principal& caller, Address address,
-                                    Event event, std::function<void(Remediation&)> change,
-                                    std::string detail, Reply<Remediation> reply) {
+void RemediationService::Transition(const auth::Principal& caller, Address address, Event event,
+                                    std::function<void(Remediation&)> change, std::string detail,
+                                    Reply<Remediation> reply) {
     auto work = [this, caller, address = std::move(address), event, change = std::move(change),
                  detail = std::move(detail)](storage::Txn& txn) -> Result<Remediation> {
         NR_ASSIGN_OR_RETURN(auto r, FindAt(txn, address));

@@ -54,7 +54,7 @@ Result<Remediation> Await(const std::function<void(Reply<Remediation>)>& call) {
 }
 
 class RemediationServiceTest : public ::testing::Test {
-  protected:
+protected:
     void SetUp() override {
         url_ = "sqlite:" + dir_.path() + "/service.db";
         store_ = storage::test_support::OpenWithTestFleet(url_);

@@ -26,7 +26,7 @@ struct Cursor {
 // One page of remediations of a cluster (or one instance of it), keyset-paged (API.md 4.3).
 struct ListQuery {
     std::string cluster_id;
-    std::string instance_id;  // empty: every instance of the cluster
+    std::string instance_id;           // empty: every instance of the cluster
     std::vector<model::State> states;  // any-of; empty: all
     std::vector<model::Mode> modes;
     std::vector<model::Trigger> triggers;
@@ -59,8 +59,8 @@ struct FleetImport {
 // workflow it is at and the provider operation that step started.
 struct EngineJob {
     std::string remediation_id;
-    int step = 0;             // index into the mode's workflow
-    bool started = false;     // the step's operation was started; `handle` names it
+    int step = 0;          // index into the mode's workflow
+    bool started = false;  // the step's operation was started; `handle` names it
     std::string handle;
     int attempts = 0;         // failed tries of the current step
     Timestamp step_started;   // when the current step began (timeouts, capacity wait)
@@ -86,7 +86,7 @@ struct SimOperation {
 // One page of a cluster's alerts, newest first.
 struct AlertQuery {
     std::string cluster_id;
-    std::optional<bool> firing;  // nullopt: both
+    std::optional<bool> firing;   // nullopt: both
     std::optional<Cursor> after;  // started_at, id
     int limit = 50;
 };
@@ -120,8 +120,7 @@ public:
     virtual Result<bool> HasAnyToken() = 0;
     virtual Result<std::optional<std::string>> GetSetting(const std::string& key) = 0;
     // Ids of remediations in `state`, oldest first.
-    virtual Result<std::vector<std::string>> ListOldestInState(model::State state,
-                                                               int limit) = 0;
+    virtual Result<std::vector<std::string>> ListOldestInState(model::State state, int limit) = 0;
     virtual Result<std::vector<EngineJob>> ListEngineJobs() = 0;
     virtual Result<std::optional<EngineJob>> GetEngineJob(const std::string& remediation_id) = 0;
 
@@ -143,8 +142,7 @@ public:
     // An instance's firing alerts.
     virtual Result<std::vector<model::Alert>> ListOpenAlerts(const std::string& instance_id) = 0;
     // Waiting alerts whose instance has an active remediation by now.
-    virtual Result<std::vector<model::Alert>> ListWaitingAlertsWithActiveRemediation(
-        int limit) = 0;
+    virtual Result<std::vector<model::Alert>> ListWaitingAlertsWithActiveRemediation(int limit) = 0;
     // PENDING_APPROVAL remediations whose linked alerts all resolved at or before `cutoff`.
     virtual Result<std::vector<std::string>> ListAutoResolvable(Timestamp cutoff, int limit) = 0;
     virtual Result<model::ClusterAutomation> GetClusterAutomation(
@@ -183,12 +181,11 @@ public:
     virtual Status SetInstancePlacement(const std::string& instance_id,
                                         const std::string& host_name,
                                         const std::string& status) = 0;
-    virtual Status SetInstanceStatus(const std::string& instance_id,
-                                     const std::string& status) = 0;
+    virtual Status SetInstanceStatus(const std::string& instance_id, const std::string& status) = 0;
     // A host that is not cordoned, is not `exclude_host`, and has `num_gpus` slots free after
     // its VMs and reservations; the one with most room first.
-    virtual Result<std::optional<std::string>> FindHostWithRoom(int num_gpus,
-                                                                const std::string& exclude_host) = 0;
+    virtual Result<std::optional<std::string>> FindHostWithRoom(
+        int num_gpus, const std::string& exclude_host) = 0;
     // Slots held on a host for an instance's replacement VM: at most one per instance.
     virtual Status PutReservation(const std::string& instance_id, const std::string& host_name,
                                   int num_gpus) = 0;

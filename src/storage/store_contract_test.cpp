@@ -84,7 +84,7 @@ Remediation Full(const std::string& id, const std::string& instance_id) {
 }
 
 class StoreContract : public ::testing::TestWithParam<Backend> {
-  protected:
+protected:
     void SetUp() override {
         url_ = GetParam().new_database_url(dir_.path());
         if (url_.empty()) GTEST_SKIP() << GetParam().name << " is not available here";
@@ -497,7 +497,7 @@ std::vector<Remediation> ListingData() {
 }
 
 class StoreListing : public StoreContract {
-  protected:
+protected:
     void SetUp() override {
         StoreContract::SetUp();
         if (IsSkipped() || HasFatalFailure()) return;

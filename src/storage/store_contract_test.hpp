@@ -24,7 +24,7 @@ namespace noderepair::storage::test_support {
 
 // A fresh directory under the test temp dir, removed with everything in it on destruction.
 class ScopedTempDir {
-  public:
+public:
     ScopedTempDir() {
         std::string pattern = ::testing::TempDir() + "noderepair-test-XXXXXX";
         char* made = mkdtemp(pattern.data());
@@ -40,7 +40,7 @@ class ScopedTempDir {
 
     const std::string& path() const { return path_; }
 
-  private:
+private:
     std::string path_;
 };
 

@@ -28,19 +28,6 @@ constexpr auto kCapacityRetry = std::chrono::milliseconds(500);
 // How often wait_ready looks at a domain that is not running yet.
 constexpr auto kBootRetry = std::chrono::seconds(1);
 
-constexpr Action kActions[] = {
-    Action::kCordonHost,     Action::kUncordonHost, Action::kDrain,       Action::kReserve,
-    Action::kDeleteVm,       Action::kEvictVm,      Action::kProvisionVm, Action::kRebootVm,
-    Action::kPowerCycleHost, Action::kWaitReady,    Action::kRejoin,      Action::kVerify,
-};
-
-std::optional<Action> ParseAction(std::string_view name) {
-    for (Action a : kActions) {
-        if (ActionName(a) == name) return a;
-    }
-    return std::nullopt;
-}
-
 struct DomainFree {
     void operator()(virDomainPtr domain) const { virDomainFree(domain); }
 };

@@ -41,7 +41,7 @@ struct HostConnection {
 inline constexpr const char* kInstanceMetadataNs = "https://noderepair.dev/xmlns/instance/1";
 
 class LibvirtProvider final : public Provider {
-  public:
+public:
     explicit LibvirtProvider(std::vector<HostConnection> hosts);
     // One connection per host; the first host that cannot be reached fails it, named.
     static Result<std::unique_ptr<LibvirtProvider>> Connect(const std::vector<HostUri>& hosts);
@@ -55,7 +55,7 @@ class LibvirtProvider final : public Provider {
     // the step finds it again instead of defining a second one.
     static std::string DomainNameFor(const std::string& instance_id, const std::string& key);
 
-  private:
+private:
     // The host's connection, reopened when it died.
     Result<virConnectPtr> ConnectionFor(const std::string& host_name);
 

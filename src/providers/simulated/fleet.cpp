@@ -50,9 +50,12 @@ Status ParseTiming(const json::object& root, Timing& timing) {
     if (v == nullptr) return OkStatus();
     if (!v->is_object()) return InvalidArgument("fleet: 'timing' must be an object");
     const std::pair<std::string_view, std::chrono::milliseconds*> fields[] = {
-        {"cordon", &timing.cordon},           {"drain", &timing.drain},
-        {"delete_vm", &timing.delete_vm},     {"provision_vm", &timing.provision_vm},
-        {"boot", &timing.boot},               {"reboot", &timing.reboot},
+        {"cordon", &timing.cordon},
+        {"drain", &timing.drain},
+        {"delete_vm", &timing.delete_vm},
+        {"provision_vm", &timing.provision_vm},
+        {"boot", &timing.boot},
+        {"reboot", &timing.reboot},
         {"power_cycle", &timing.power_cycle},
     };
     for (const auto& [key, value] : v->as_object()) {
@@ -86,8 +89,8 @@ Result<Fleet> ParseFleet(std::string_view text) {
         if (!h.is_object()) return InvalidArgument("fleet: each host must be an object");
         model::Host host;
         NR_ASSIGN_OR_RETURN(host.host_name, StringMember(h.as_object(), "host_name", "fleet host"));
-        NR_ASSIGN_OR_RETURN(host.gpu_slots, IntMember(h.as_object(), "gpu_slots",
-                                                      "host " + host.host_name, 0));
+        NR_ASSIGN_OR_RETURN(host.gpu_slots,
+                            IntMember(h.as_object(), "gpu_slots", "host " + host.host_name, 0));
         if (h.as_object().contains("libvirt_uri")) {
             NR_ASSIGN_OR_RETURN(host.libvirt_uri, StringMember(h.as_object(), "libvirt_uri",
                                                                "host " + host.host_name));
@@ -197,9 +200,8 @@ Fleet DemoFleet() {
     }
     // Slow enough to watch each state in the console, quick enough for a demo.
     using std::chrono::milliseconds;
-    fleet.timing = {milliseconds(1500), milliseconds(2000), milliseconds(1500),
-                    milliseconds(4000), milliseconds(3000), milliseconds(3000),
-                    milliseconds(6000)};
+    fleet.timing = {milliseconds(1500), milliseconds(2000), milliseconds(1500), milliseconds(4000),
+                    milliseconds(3000), milliseconds(3000), milliseconds(6000)};
     return fleet;
 }
 

@@ -5,19 +5,6 @@
 namespace noderepair::providers::simulated {
 namespace {
 
-constexpr Action kActions[] = {
-    Action::kCordonHost, Action::kUncordonHost, Action::kDrain,       Action::kReserve,
-    Action::kDeleteVm,   Action::kEvictVm,      Action::kProvisionVm, Action::kRebootVm,
-    Action::kPowerCycleHost, Action::kWaitReady, Action::kRejoin, Action::kVerify,
-};
-
-std::optional<Action> ParseAction(std::string_view name) {
-    for (Action a : kActions) {
-        if (ActionName(a) == name) return a;
-    }
-    return std::nullopt;
-}
-
 // How often a reservation looks for room again while none is free.
 constexpr auto kCapacityRetry = std::chrono::milliseconds(500);
 
@@ -30,17 +17,25 @@ std::string DegradedHostKey(const std::string& host_name) {
 std::chrono::milliseconds SimulatedProvider::LatencyOf(Action action) const {
     switch (action) {
         case Action::kCordonHost:
-        case Action::kUncordonHost: return timing_.cordon;
-        case Action::kDrain: return timing_.drain;
+        case Action::kUncordonHost:
+            return timing_.cordon;
+        case Action::kDrain:
+            return timing_.drain;
         case Action::kDeleteVm:
-        case Action::kEvictVm: return timing_.delete_vm;
-        case Action::kProvisionVm: return timing_.provision_vm;
-        case Action::kRebootVm: return timing_.reboot;
-        case Action::kPowerCycleHost: return timing_.power_cycle;
-        case Action::kWaitReady: return timing_.boot;
+        case Action::kEvictVm:
+            return timing_.delete_vm;
+        case Action::kProvisionVm:
+            return timing_.provision_vm;
+        case Action::kRebootVm:
+            return timing_.reboot;
+        case Action::kPowerCycleHost:
+            return timing_.power_cycle;
+        case Action::kWaitReady:
+            return timing_.boot;
         case Action::kReserve:
         case Action::kRejoin:
-        case Action::kVerify: return std::chrono::milliseconds(0);
+        case Action::kVerify:
+            return std::chrono::milliseconds(0);
     }
     return std::chrono::milliseconds(0);
 }
@@ -49,14 +44,9 @@ Result<std::string> SimulatedProvider::Start(storage::Txn& txn, const Operation&
                                              Timestamp now) {
     NR_ASSIGN_OR_RETURN(auto existing, txn.GetSimOperation(op.key));
     if (existing) return op.key;  // started before (a retry or a resume): same operation
-    storage::SimOperation record{op.key,
-                                 std::string(ActionName(op.action)),
-                                 op.instance_id,
-                                 op.host,
-                                 op.target_host,
-                                 op.num_gpus,
-                                 now + LatencyOf(op.action),
-                                 false};
+    storage::SimOperation record{
+        op.key,      std::string(ActionName(op.action)), op.instance_id, op.host, op.target_host,
+        op.num_gpus, now + LatencyOf(op.action),         false};
     if (op.action == Action::kVerify && !op.tests.empty()) {
         record.target_host = op.tests.front();  // the test a degraded host fails first
     }
@@ -67,10 +57,17 @@ Result<std::string> SimulatedProvider::Start(storage::Txn& txn, const Operation&
     }
     // Effects that show while the operation runs.
     switch (op.action) {
-        case Action::kRebootVm: NR_RETURN_IF_ERROR(txn.SetInstanceStatus(op.instance_id, "Rebooting")); break;
-        case Action::kDrain: NR_RETURN_IF_ERROR(txn.SetInstanceStatus(op.instance_id, "Draining")); break;
-        case Action::kPowerCycleHost: NR_RETURN_IF_ERROR(txn.SetInstanceStatus(op.instance_id, "PowerCycling")); break;
-        default: break;
+        case Action::kRebootVm:
+            NR_RETURN_IF_ERROR(txn.SetInstanceStatus(op.instance_id, "Rebooting"));
+            break;
+        case Action::kDrain:
+            NR_RETURN_IF_ERROR(txn.SetInstanceStatus(op.instance_id, "Draining"));
+            break;
+        case Action::kPowerCycleHost:
+            NR_RETURN_IF_ERROR(txn.SetInstanceStatus(op.instance_id, "PowerCycling"));
+            break;
+        default:
+            break;
     }
     NR_RETURN_IF_ERROR(txn.PutSimOperation(record));
     return op.key;
@@ -80,22 +77,33 @@ Status SimulatedProvider::Apply(storage::Txn& txn, const storage::SimOperation& 
     auto action = ParseAction(op.action);
     NR_ASSERT(action.has_value(), "sim_operations only holds actions this provider wrote");
     switch (*action) {
-        case Action::kCordonHost: return txn.SetHostCordoned(op.host, true);
-        case Action::kUncordonHost: return txn.SetHostCordoned(op.host, false);
-        case Action::kDrain: return txn.SetInstanceStatus(op.instance_id, "Drained");
-        case Action::kDeleteVm: return txn.SetInstancePlacement(op.instance_id, "", "Replacing");
-        case Action::kEvictVm: return txn.SetInstancePlacement(op.instance_id, "", "Evicted");
+        case Action::kCordonHost:
+            return txn.SetHostCordoned(op.host, true);
+        case Action::kUncordonHost:
+            return txn.SetHostCordoned(op.host, false);
+        case Action::kDrain:
+            return txn.SetInstanceStatus(op.instance_id, "Drained");
+        case Action::kDeleteVm:
+            return txn.SetInstancePlacement(op.instance_id, "", "Replacing");
+        case Action::kEvictVm:
+            return txn.SetInstancePlacement(op.instance_id, "", "Evicted");
         case Action::kProvisionVm:
             // The reservation turns into the VM in the same transaction: no slot is counted
             // twice or lost.
             NR_RETURN_IF_ERROR(txn.DeleteReservation(op.instance_id));
             return txn.SetInstancePlacement(op.instance_id, op.target_host, "Booting");
-        case Action::kRebootVm: return txn.SetInstanceStatus(op.instance_id, "Booting");
-        case Action::kPowerCycleHost: return txn.SetInstanceStatus(op.instance_id, "Booting");
-        case Action::kWaitReady: return txn.SetInstanceStatus(op.instance_id, "NotReady");
-        case Action::kRejoin: return txn.SetInstanceStatus(op.instance_id, "Ready");
-        case Action::kVerify: return OkStatus();  // checked in Poll
-        case Action::kReserve: return OkStatus();  // placed in Poll
+        case Action::kRebootVm:
+            return txn.SetInstanceStatus(op.instance_id, "Booting");
+        case Action::kPowerCycleHost:
+            return txn.SetInstanceStatus(op.instance_id, "Booting");
+        case Action::kWaitReady:
+            return txn.SetInstanceStatus(op.instance_id, "NotReady");
+        case Action::kRejoin:
+            return txn.SetInstanceStatus(op.instance_id, "Ready");
+        case Action::kVerify:
+            return OkStatus();  // checked in Poll
+        case Action::kReserve:
+            return OkStatus();  // placed in Poll
     }
     return OkStatus();
 }

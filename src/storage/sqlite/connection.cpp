@@ -85,9 +85,9 @@ std::optional<Timestamp> Statement::Time(int column) const {
 
 Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path) {
     sqlite3* db = nullptr;
-    int rc = sqlite3_open_v2(path.c_str(), &db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             nullptr);
+    int rc =
+        sqlite3_open_v2(path.c_str(), &db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
         Error error = SqliteError(db, rc, "cannot open database " + path);
         sqlite3_close(db);
@@ -114,8 +114,8 @@ Result<Statement> Connection::Prepare(const std::string& sql) {
     auto it = statements_.find(sql);
     if (it != statements_.end()) return Statement(it->second);
     sqlite3_stmt* stmt = nullptr;
-    int rc = sqlite3_prepare_v3(db_, sql.c_str(), int(sql.size()), SQLITE_PREPARE_PERSISTENT,
-                                &stmt, nullptr);
+    int rc = sqlite3_prepare_v3(db_, sql.c_str(), int(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt,
+                                nullptr);
     if (rc != SQLITE_OK) return SqliteError(db_, rc, "cannot prepare statement");
     statements_.emplace(sql, stmt);
     return Statement(stmt);

@@ -1,10 +1,10 @@
 #include "storage/sqlite/sqlite_store.hpp"
 
-#include "common/json.hpp"
-
 #include <array>
 #include <map>
 #include <utility>
+
+#include "common/json.hpp"
 
 namespace noderepair::storage::sqlite {
 namespace {
@@ -428,10 +428,9 @@ public:
         const char* time_col = q.order == OrderField::kCreateTime ? "create_time" : "update_time";
         const char* dir = q.descending ? "DESC" : "ASC";
         const char* cmp = q.descending ? "<" : ">";
-        std::string sql = std::string("SELECT ") + kRemediationColumns +
-                          " FROM remediations WHERE " +
-                          (by_instance ? "instance_id = ?2 AND cluster_id = ?1"
-                                       : "cluster_id = ?1");
+        std::string sql =
+            std::string("SELECT ") + kRemediationColumns + " FROM remediations WHERE " +
+            (by_instance ? "instance_id = ?2 AND cluster_id = ?1" : "cluster_id = ?1");
         if (q.after) sql += std::string(" AND (") + time_col + ", id) " + cmp + " (?3, ?4)";
         sql += " AND (?5 >> state) & 1 AND (?6 >> mode) & 1 AND (?7 >> trigger) & 1";
         sql += std::string(" ORDER BY ") + time_col + " " + dir + ", id " + dir + " LIMIT ?8";
@@ -497,11 +496,18 @@ public:
     }
 
     Result<std::optional<model::Instance>> GetInstance(const std::string& instance_id) override {
+        return OneInstance("instance_id = ?1", instance_id);
+    }
+
+    // The first instance matching `where` (with ?1 bound to `key`).
+    Result<std::optional<model::Instance>> OneInstance(const char* where, const std::string& key) {
         NR_ASSIGN_OR_RETURN(auto stmt,
-                            conn_.Prepare("SELECT instance_id, cluster_id, instance_name, "
-                                          "num_gpus, host_name, status, auto_repair FROM "
-                                          "instances WHERE instance_id = ?1"));
-        stmt.Bind(1, instance_id);
+                            conn_.Prepare(std::string("SELECT instance_id, cluster_id, "
+                                                      "instance_name, num_gpus, host_name, "
+                                                      "status, auto_repair FROM instances "
+                                                      "WHERE ") +
+                                          where + " LIMIT 1"));
+        stmt.Bind(1, key);
         NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
         if (!row) return std::optional<model::Instance>();
         return std::optional<model::Instance>(ReadInstance(stmt));
@@ -558,8 +564,9 @@ public:
             if (row) cluster.waiting_signals = int(waiting.Int(0));
         }
         static const std::string sql =
-            std::string("SELECT i.instance_id, i.cluster_id, i.instance_name, i.num_gpus, "
-                        "i.host_name, i.status, i.auto_repair, r.") +
+            std::string(
+                "SELECT i.instance_id, i.cluster_id, i.instance_name, i.num_gpus, "
+                "i.host_name, i.status, i.auto_repair, r.") +
             [] {
                 std::string cols = kRemediationColumns;
                 std::string prefixed;
@@ -601,9 +608,8 @@ public:
         }
         {
             // Reserved slots are taken too: a replacement VM is on its way there.
-            NR_ASSIGN_OR_RETURN(auto reserved,
-                                conn_.Prepare("SELECT host_name, SUM(num_gpus) FROM "
-                                              "reservations GROUP BY host_name"));
+            NR_ASSIGN_OR_RETURN(auto reserved, conn_.Prepare("SELECT host_name, SUM(num_gpus) FROM "
+                                                             "reservations GROUP BY host_name"));
             while (true) {
                 NR_ASSIGN_OR_RETURN(bool row, reserved.Step());
                 if (!row) break;
@@ -791,8 +797,8 @@ public:
     }
 
     Result<std::optional<EngineJob>> GetEngineJob(const std::string& remediation_id) override {
-        NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(std::string(kJobSelect) +
-                                                     " WHERE remediation_id = ?1"));
+        NR_ASSIGN_OR_RETURN(auto stmt,
+                            conn_.Prepare(std::string(kJobSelect) + " WHERE remediation_id = ?1"));
         stmt.Bind(1, remediation_id);
         NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
         if (!row) return std::optional<EngineJob>();
@@ -858,10 +864,9 @@ public:
     Result<std::optional<std::string>> FindHostWithRoom(int num_gpus,
                                                         const std::string& exclude) override {
         NR_ASSIGN_OR_RETURN(
-            auto stmt,
-            conn_.Prepare("SELECT host_name FROM hosts WHERE cordoned = 0 AND "
-                          "(gpu_slots - used_gpus) >= ?1 AND host_name != ?2 ORDER BY "
-                          "(gpu_slots - used_gpus) DESC, host_name LIMIT 1"));
+            auto stmt, conn_.Prepare("SELECT host_name FROM hosts WHERE cordoned = 0 AND "
+                                     "(gpu_slots - used_gpus) >= ?1 AND host_name != ?2 ORDER BY "
+                                     "(gpu_slots - used_gpus) DESC, host_name LIMIT 1"));
         stmt.Bind(1, int64_t(num_gpus)).Bind(2, exclude);
         NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
         if (!row) return std::optional<std::string>();
@@ -894,9 +899,14 @@ public:
         stmt.Bind(1, key);
         NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
         if (!row) return std::optional<SimOperation>();
-        SimOperation op{stmt.Text(0),         stmt.Text(1), stmt.Text(2),
-                        stmt.Text(3),         stmt.Text(4), int(stmt.Int(5)),
-                        FromMicros(stmt.Int(6)), stmt.Int(7) != 0};
+        SimOperation op{stmt.Text(0),
+                        stmt.Text(1),
+                        stmt.Text(2),
+                        stmt.Text(3),
+                        stmt.Text(4),
+                        int(stmt.Int(5)),
+                        FromMicros(stmt.Int(6)),
+                        stmt.Int(7) != 0};
         return std::optional<SimOperation>(std::move(op));
     }
 
@@ -918,10 +928,11 @@ public:
     }
 
     Result<AlertPage> ListAlerts(const AlertQuery& q) override {
-        std::string sql = std::string("SELECT ") + kAlertColumns +
-                          " FROM alerts WHERE cluster_id = ?1";
+        std::string sql =
+            std::string("SELECT ") + kAlertColumns + " FROM alerts WHERE cluster_id = ?1";
         if (q.after) sql += " AND (started_at, id) < (?2, ?3)";
-        if (q.firing) sql += *q.firing ? " AND resolved_at IS NULL" : " AND resolved_at IS NOT NULL";
+        if (q.firing)
+            sql += *q.firing ? " AND resolved_at IS NULL" : " AND resolved_at IS NOT NULL";
         sql += " ORDER BY started_at DESC, id DESC LIMIT ?4";
         NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
         stmt.Bind(1, q.cluster_id);
@@ -953,14 +964,7 @@ public:
     }
 
     Result<std::optional<model::Instance>> FindInstanceByName(const std::string& name) override {
-        NR_ASSIGN_OR_RETURN(auto stmt,
-                            conn_.Prepare("SELECT instance_id, cluster_id, instance_name, "
-                                          "num_gpus, host_name, status, auto_repair FROM "
-                                          "instances WHERE instance_name = ?1 LIMIT 1"));
-        stmt.Bind(1, name);
-        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
-        if (!row) return std::optional<model::Instance>();
-        return std::optional<model::Instance>(ReadInstance(stmt));
+        return OneInstance("instance_name = ?1", name);
     }
 
     Result<int> CountActiveRemediations(const std::string& cluster_id) override {
@@ -981,9 +985,8 @@ public:
     }
 
     Result<std::optional<Timestamp>> LastRemediationEnd(const std::string& instance_id) override {
-        NR_ASSIGN_OR_RETURN(auto stmt,
-                            conn_.Prepare("SELECT MAX(end_time) FROM remediations WHERE "
-                                          "instance_id = ?1 AND state IN (6, 7, 8)"));
+        NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT MAX(end_time) FROM remediations WHERE "
+                                                     "instance_id = ?1 AND state IN (6, 7, 8)"));
         stmt.Bind(1, instance_id);
         NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
         if (!row) return std::optional<Timestamp>();
@@ -1097,16 +1100,17 @@ public:
         NR_ASSIGN_OR_RETURN(auto stmt,
                             conn_.Prepare("UPDATE clusters SET automatic = ?2, automatic_alerts "
                                           "= ?3 WHERE cluster_id = ?1"));
-        stmt.Bind(1, cluster_id).Bind(2, int64_t(a.automatic)).Bind(3, JoinClusters(a.automatic_alerts));
+        stmt.Bind(1, cluster_id)
+            .Bind(2, int64_t(a.automatic))
+            .Bind(3, JoinClusters(a.automatic_alerts));
         NR_RETURN_IF_ERROR(stmt.Run());
         if (stmt.Changes() != 1) return NotFound("cluster " + cluster_id + " not found");
         return OkStatus();
     }
 
     Status SetInstanceAutoRepair(const std::string& instance_id, bool auto_repair) override {
-        NR_ASSIGN_OR_RETURN(auto stmt,
-                            conn_.Prepare("UPDATE instances SET auto_repair = ?2 WHERE "
-                                          "instance_id = ?1"));
+        NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("UPDATE instances SET auto_repair = ?2 WHERE "
+                                                     "instance_id = ?1"));
         stmt.Bind(1, instance_id).Bind(2, int64_t(auto_repair));
         NR_RETURN_IF_ERROR(stmt.Run());
         if (stmt.Changes() != 1) return NotFound("instance " + instance_id + " not found");
@@ -1145,9 +1149,9 @@ public:
     }
 
     Status PutHealthCheckRun(const model::HealthCheckRun& r) override {
-        NR_ASSIGN_OR_RETURN(auto stmt,
-                            conn_.Prepare(std::string("INSERT OR REPLACE INTO health_check_runs(") +
-                                          kRunColumns + ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
+        NR_ASSIGN_OR_RETURN(
+            auto stmt, conn_.Prepare(std::string("INSERT OR REPLACE INTO health_check_runs(") +
+                                     kRunColumns + ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
         stmt.Bind(1, r.id)
             .Bind(2, r.cluster_id)
             .Bind(3, r.instance_id)
