@@ -51,6 +51,7 @@ test: unit-test blackbox-test
 
 bench: build
 	bench/run.sh
+	bench/engine_health.sh
 
 clean:
 	rm -rf build build-asan
