@@ -76,6 +76,7 @@ void HealthService::Ingest(std::vector<IncomingAlert> alerts,
 
 Result<IngestResult> HealthService::IngestInTxn(storage::Txn& txn,
                                                 const std::vector<IncomingAlert>& incoming) {
+    active_in_txn_.clear();  // other transactions may have changed the counts
     IngestResult result;
     const Timestamp now = clock_.Now();
     for (const auto& in : incoming) {
@@ -147,8 +148,14 @@ Result<bool> HealthService::HasRoom(storage::Txn& txn, const std::string& cluste
         std::lock_guard lock(mu_);
         instance_counts_[cluster_id] = instances;
     }
-    NR_ASSIGN_OR_RETURN(int active_count, txn.CountActiveRemediations(cluster_id));
-    return active_count <
+    // Counted once per transaction and kept up to date by Act: a 100-alert payload costs one
+    // count, not a hundred.
+    auto active = active_in_txn_.find(cluster_id);
+    if (active == active_in_txn_.end()) {
+        NR_ASSIGN_OR_RETURN(int count, txn.CountActiveRemediations(cluster_id));
+        active = active_in_txn_.emplace(cluster_id, count).first;
+    }
+    return active->second <
            BlastRadiusLimit(instances, options_.max_active_fraction, options_.max_active);
 }
 
@@ -202,6 +209,9 @@ Result<SignalOutcome> HealthService::Act(storage::Txn& txn, const Signal& signal
     // API.md 5: an eviction takes capacity away for good; a person always decides it.
     const bool auto_approve = in_scope && r.mode != model::Mode::kEvictWithoutReplacement;
     NR_RETURN_IF_ERROR(txn.InsertRemediation(r));
+    if (auto counted = active_in_txn_.find(r.cluster_id); counted != active_in_txn_.end()) {
+        ++counted->second;
+    }
     NR_RETURN_IF_ERROR(txn.AppendEvent(
         r.id, StateEvent(r.create_time, r.state, kSystemActor, "created from " + signal.name)));
     if (auto_approve) {
@@ -256,6 +266,7 @@ Result<bool> HealthService::ConsiderRun(storage::Txn& txn, model::HealthCheckRun
 }
 
 Status HealthService::SweepInTxn(storage::Txn& txn) {
+    active_in_txn_.clear();  // other transactions may have changed the counts
     const Timestamp now = clock_.Now();
     // Auto-resolve (API.md 5): every linked alert resolved for the TTL.
     NR_ASSIGN_OR_RETURN(auto resolvable,

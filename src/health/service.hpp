@@ -132,6 +132,8 @@ private:
         Timestamp deadline;
     };
     std::map<std::string, RunningTest> running_tests_;  // "<run id>/<test>", writer thread only
+    // Active remediations per cluster in the current transaction; writer thread only.
+    std::map<std::string, int> active_in_txn_;
 
     std::mutex mu_;  // guards the sweeper's state and instance_counts_
     std::map<std::string, int> instance_counts_;
