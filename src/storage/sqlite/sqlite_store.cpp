@@ -1,6 +1,8 @@
 #include "storage/sqlite/sqlite_store.hpp"
 
 #include <array>
+#include <chrono>
+#include <cstdio>
 #include <map>
 #include <unordered_map>
 #include <utility>
@@ -1278,13 +1280,42 @@ Status Migrate(Connection& conn) {
 Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, int max_batch) {
     NR_ASSIGN_OR_RETURN(auto writer, Connection::Open(path));
     NR_RETURN_IF_ERROR(Migrate(*writer));
-    return std::unique_ptr<SqliteStore>(
-        new SqliteStore(path, std::move(writer), max_batch < 1 ? 1 : max_batch));
+    // Statement journals of big transactions (a fleet import) stay in memory, not in temp files.
+    NR_RETURN_IF_ERROR(writer->Exec("PRAGMA temp_store=MEMORY"));
+    // Commits never checkpoint: the checkpointer thread copies the WAL into the database file
+    // in the background, so a commit's latency is its own fsync only.
+    NR_RETURN_IF_ERROR(writer->Exec("PRAGMA wal_autocheckpoint=0"));
+    NR_ASSIGN_OR_RETURN(auto checkpointer, Connection::Open(path));
+    return std::unique_ptr<SqliteStore>(new SqliteStore(
+        path, std::move(writer), std::move(checkpointer), max_batch < 1 ? 1 : max_batch));
 }
 
-SqliteStore::SqliteStore(std::string path, std::unique_ptr<Connection> writer, int max_batch)
-    : path_(std::move(path)), max_batch_(size_t(max_batch)), writer_(std::move(writer)) {
+SqliteStore::SqliteStore(std::string path, std::unique_ptr<Connection> writer,
+                         std::unique_ptr<Connection> checkpointer, int max_batch)
+    : path_(std::move(path)),
+      max_batch_(size_t(max_batch)),
+      writer_(std::move(writer)),
+      checkpointer_(std::move(checkpointer)) {
     writer_thread_ = std::thread([this] { WriterLoop(); });
+    checkpoint_thread_ = std::thread([this] { CheckpointLoop(); });
+}
+
+void SqliteStore::CheckpointLoop() {
+    std::unique_lock lock(queue_mu_);
+    while (!closing_) {
+        checkpoint_cv_.wait_for(lock, std::chrono::milliseconds(50));
+        if (closing_) break;
+        lock.unlock();
+        // PASSIVE never waits for readers or the writer: it copies what it can now.
+        int log_frames = 0;
+        int copied = 0;
+        int rc = sqlite3_wal_checkpoint_v2(checkpointer_->handle(), nullptr,
+                                           SQLITE_CHECKPOINT_PASSIVE, &log_frames, &copied);
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED) {
+            std::fprintf(stderr, "noderepair: WAL checkpoint failed: %s\n", sqlite3_errstr(rc));
+        }
+        lock.lock();
+    }
 }
 
 SqliteStore::~SqliteStore() { Close(); }
@@ -1296,7 +1327,14 @@ void SqliteStore::Close() {
         closing_ = true;
     }
     queue_cv_.notify_all();
+    checkpoint_cv_.notify_all();
     if (writer_thread_.joinable()) writer_thread_.join();
+    if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
+    // A last full copy, so the next start does not begin with a long WAL.
+    if (checkpointer_) {
+        sqlite3_wal_checkpoint_v2(checkpointer_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                  nullptr, nullptr);
+    }
 }
 
 void SqliteStore::Write(TxnWork work, CommitCallback done) {

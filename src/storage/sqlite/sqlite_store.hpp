@@ -1,5 +1,6 @@
 // The SQLite backend: one writer thread that group-commits queued changes (WAL,
-// synchronous=FULL), and a pool of read connections used by the calling threads.
+// synchronous=FULL), a checkpointer thread that moves the WAL into the database file, and a
+// pool of read connections used by the calling threads.
 #pragma once
 
 #include <condition_variable>
@@ -30,8 +31,10 @@ private:
         CommitCallback done;
     };
 
-    SqliteStore(std::string path, std::unique_ptr<Connection> writer, int max_batch);
+    SqliteStore(std::string path, std::unique_ptr<Connection> writer,
+                std::unique_ptr<Connection> checkpointer, int max_batch);
     void WriterLoop();
+    void CheckpointLoop();
     void CommitBatch(std::vector<PendingWrite>& batch);
     Result<std::unique_ptr<Connection>> AcquireReader();
     void ReleaseReader(std::unique_ptr<Connection> conn);
@@ -45,6 +48,9 @@ private:
     std::deque<PendingWrite> queue_;
     bool closing_ = false;
     std::thread writer_thread_;
+    std::unique_ptr<Connection> checkpointer_;  // used by checkpoint_thread_ only
+    std::condition_variable checkpoint_cv_;     // wakes it to stop
+    std::thread checkpoint_thread_;
 
     std::mutex readers_mu_;
     std::vector<std::unique_ptr<Connection>> idle_readers_;
