@@ -79,8 +79,8 @@ def main() -> int:
     p("```\n")
     p("## Results\n")
     p("| benchmark | req/s | p50 ms | p90 ms | p99 ms | max ms | non-2xx | errors | vs reference "
-      "| server CPU (cores) | server CPU µs/req | wrk CPU | other CPU |")
-    p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+      "| server CPU (cores) | server CPU µs/req | wrk CPU | kernel CPU | other CPU | tries |")
+    p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     problems = []
     for name, what, ref in WRK_ROWS:
         r = wrk.get(name)
@@ -93,7 +93,8 @@ def main() -> int:
         p(f"| {what} (`{name}`) | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p90_ms']:.2f} | "
           f"{r['p99_ms']:.2f} | {r['max_ms']:.1f} | {r['non2xx']} | {errors} | {vs} | "
           f"{r.get('server_cpu', '-')} | {r.get('server_us_per_req', '-')} | "
-          f"{r.get('wrk_cpu', '-')} | {r.get('other_cpu', '-')} |")
+          f"{r.get('wrk_cpu', '-')} | {r.get('kernel_cpu', '-')} | {r.get('other_cpu', '-')} | "
+          f"{r.get('attempts', 1)} |")
         if r.get("other_cpu", 0) > 0.25:
             problems.append(f"`{name}`: other processes used {r['other_cpu']} cores during the run"
                             " (a build or tests?): its figures are perturbed")
@@ -105,7 +106,9 @@ def main() -> int:
                             " reused an instance): raise CREATE_INSTANCES")
     p("")
     p("CPU columns: cores used during the run (2 = the whole machine) by the measured server "
-      "(for `get_nginx`, its one worker), by wrk, and by everything else.\n")
+      "(for `get_nginx`, its one worker), by wrk, by kernel threads and interrupts (I/O, "
+      "loopback), and by every other process (builds, tests). Tries: a run disturbed by other "
+      "processes is repeated; the last try is shown.\n")
     if scalars:
         p("| measure | value |")
         p("|---|---:|")
@@ -118,6 +121,10 @@ def main() -> int:
             acked = wrk[name]["requests"] - wrk[name]["non2xx"] + 1  # + the pre-check create
             if stored < acked:
                 problems.append(f"`{name}`: {acked} creates acknowledged but {stored} stored")
+    idle = scalars.get("idle_server_cpu_cores", {}).get("value")
+    if idle is not None and idle > 0.05:
+        problems.append(f"the idle server (no client, engine paused) used {idle} cores: "
+                        "a busy-wait loop?")
     p("## Targets\n")
     p("| target | measured | met |")
     p("|---|---:|---|")

@@ -10,6 +10,7 @@
 #   BENCH_OUT=bench/out/<stamp>     BENCH_KEEP_DATA=0 (1 keeps the databases)
 #   BENCH_WAIT_QUIET=0  (seconds to wait, at most, for the machine to be idle before starting)
 #   BENCH_RETRIES=2 BENCH_MAX_OTHER_CPU=0.25  (repeat a run that other processes disturbed)
+#   BENCH_QUIET_CPU=0.10  (busy cores below which the machine counts as idle)
 #   BENCH_PERF=0        (1: after each run, profile the server with perf during an extra pass)
 set -euo pipefail
 
@@ -112,12 +113,17 @@ busy_cores() {  # busy_cores SECONDS: cores busy on the whole machine meanwhile
     b=$(awk '/^cpu / {print $2+$3+$4+$7+$8, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
     echo "$a $b" | awk -v n="$(nproc)" '{printf "%.2f", ($3-$1)/(($4-$2) > 0 ? ($4-$2) : 1)*n}'
 }
+# True when the machine was (nearly) idle for 10 s: below BENCH_QUIET_CPU busy cores.
+idle_enough() {
+    awk -v b="$(busy_cores 10)" -v q="${BENCH_QUIET_CPU:-0.10}" 'BEGIN { exit !(b < q) }'
+}
+
 quiet_wait=${BENCH_WAIT_QUIET:-0}
 if (( quiet_wait > 0 )); then
-    log "waiting up to ${quiet_wait}s for an idle machine (< 0.1 cores busy for 10 s)"
+    log "waiting up to ${quiet_wait}s for an idle machine (< ${BENCH_QUIET_CPU:-0.10} cores busy for 10 s)"
     deadline=$(( $(date +%s) + quiet_wait ))
     while (( $(date +%s) < deadline )); do
-        [[ $(busy_cores 10) < 0.10 ]] && break
+        idle_enough && break
     done
 fi
 
@@ -185,42 +191,22 @@ api() {  # api METHOD PATH [BODY] -> body on stdout, fails on non-2xx
     curl "${args[@]}" "$SERVER_URL$path"
 }
 
-# cpu_snapshot PID: "<ns> <machine ticks> <machine idle ticks> <PID's ticks>" from /proc.
-cpu_snapshot() {
-    local proc_ticks
-    proc_ticks=$(sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}')
-    echo "$(now_ns) $(awk '/^cpu / {print $2+$3+$4+$5+$6+$7+$8+$9, $5+$6}' /proc/stat) $proc_ticks"
-}
-
 # wrk_once NAME CMD...: runs wrk once against TARGET_PID; prints the result as JSON, with the
-# CPU used meanwhile by that process, by wrk and by everything else on the machine.
+# CPU used meanwhile by that process, by wrk, by the kernel and by everything else
+# (bench/cpustat.py).
 wrk_once() {
     local name=$1
     shift
     local before after wrk_cpu result TIMEFORMAT='%U %S'
-    before=$(cpu_snapshot "$TARGET_PID")
+    before=$(python3 "$ROOT/bench/cpustat.py" snap "$TARGET_PID")
     { time "$@" >"$OUT/wrk-$name.txt" 2>&1 || { cat "$OUT/wrk-$name.txt" >&2; die "wrk $name failed"; } ; } 2>"$OUT/wrk-$name.time"
-    after=$(cpu_snapshot "$TARGET_PID")
+    after=$(python3 "$ROOT/bench/cpustat.py" snap "$TARGET_PID")
     wrk_cpu=$(tail -1 "$OUT/wrk-$name.time")
     result=$(sed -n 's/^BENCH_RESULT //p' "$OUT/wrk-$name.txt")
     [[ -n $result ]] || { cat "$OUT/wrk-$name.txt" >&2; die "wrk $name printed no result"; }
-    python3 - "$name" "$result" "$before" "$after" "$wrk_cpu" "$(getconf CLK_TCK)" "$(nproc)" <<'PY'
-import json, sys
-name, result, before, after, wrk_cpu, tck, ncpu = sys.argv[1:]
-r = json.loads(result)
-r["name"] = name
-b = [int(x) for x in before.split()]
-a = [int(x) for x in after.split()]
-wall = (a[0] - b[0]) / 1e9
-tck = float(tck)
-busy = ((a[1] - b[1]) - (a[2] - b[2])) / max(a[1] - b[1], 1) * int(ncpu)
-server = (a[3] - b[3]) / tck / wall
-wrk = sum(float(x) for x in wrk_cpu.split()) / wall
-r.update(server_cpu=round(server, 2), wrk_cpu=round(wrk, 2),
-         other_cpu=round(max(busy - server - wrk, 0.0), 2),
-         server_us_per_req=round((a[3] - b[3]) / tck / max(r["requests"], 1) * 1e6, 1))
-print(json.dumps(r))
-PY
+    python3 -c 'import json,sys; r=json.loads(sys.argv[1]); r["name"]=sys.argv[2]; r.update(json.loads(sys.argv[3])); print(json.dumps(r))' \
+        "$result" "$name" \
+        "$(python3 "$ROOT/bench/cpustat.py" diff "$before" "$after" "$wrk_cpu" "$(json_field "$result" requests)")"
 }
 
 json_field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
@@ -245,7 +231,7 @@ run_wrk() {
         log "wrk $name ($duration, attempt $attempt)"
         result=$(wrk_once "$name" "${cmd[@]}")
         if [[ $name == create_* ]]; then
-            CREATE_NEXT_OFFSET=$(( CREATE_NEXT_OFFSET + $(json_field "$result" requests) + 2 * CONNS ))
+            CREATE_NEXT_OFFSET=$(json_field "$result" next_index)
         fi
         grep -E 'Requests/sec|99%' "$OUT/wrk-$name.txt" | tr -s ' ' | sed "s/^/  $name:/" >&2
         other=$(json_field "$result" other_cpu)
@@ -254,7 +240,7 @@ run_wrk() {
             break
         fi
         log "$name: other processes used $other cores meanwhile; waiting for an idle machine"
-        for _ in $(seq 12); do [[ $(busy_cores 10) < 0.10 ]] && break; done
+        for _ in $(seq 12); do idle_enough && break; done
     done
     record "${cmd[@]}"
     python3 -c 'import json,sys; r=json.loads(sys.argv[1]); r["attempts"]=int(sys.argv[2]); print(json.dumps(r))' \
@@ -271,7 +257,8 @@ run_wrk() {
             >/dev/null 2>&1 || true
         wait "$wpid" || true
         if [[ $name == create_* ]]; then
-            CREATE_NEXT_OFFSET=$(( CREATE_NEXT_OFFSET + $(sed -n 's/^BENCH_RESULT //p' "$OUT/wrk-$name-perf.txt" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])') + 2 * CONNS ))
+            CREATE_NEXT_OFFSET=$(sed -n 's/^BENCH_RESULT //p' "$OUT/wrk-$name-perf.txt" \
+                | python3 -c 'import json,sys; print(json.load(sys.stdin)["next_index"])')
         fi
         perf report -i "$OUT/perf-$name.data" --stdio --no-children --percent-limit 1 \
             --sort symbol 2>/dev/null | sed -E 's/[[:space:]]+$//' | grep -v '^$' | head -200 \
@@ -362,6 +349,10 @@ if wants get || wants list; then
     WRK_TOKEN=$SERVER_TOKEN
     BIG_PID=$SERVER_PID
     metric hwm_after_start_mb "$(( $(rss_kb "$SERVER_PID" VmHWM) / 1024 ))" MB
+    # An idle server (engine paused, no client) should use no CPU: catches busy-wait loops.
+    before=$(python3 "$ROOT/bench/cpustat.py" snap "$SERVER_PID"); sleep 3
+    after=$(python3 "$ROOT/bench/cpustat.py" snap "$SERVER_PID")
+    metric idle_server_cpu_cores "$(json_field "$(python3 "$ROOT/bench/cpustat.py" diff "$before" "$after" "0 0" 1)" server_cpu)" cores
     LIST_PATH="/v1/compute/clusters/big-c0/instances/-/remediations"
 
     if wants get; then

@@ -196,8 +196,7 @@ int Run(const Options& o) {
     const std::chrono::microseconds step =
         std::max(std::chrono::microseconds(1), span / std::max<int64_t>(o.remediations, 1));
     // The newest one is an hour old, so the server's own creates sort after every seeded row.
-    const Timestamp base =
-        clock.Now() - std::chrono::hours(1) - step * o.remediations;
+    const Timestamp base = clock.Now() - std::chrono::hours(1) - step * o.remediations;
 
     const auto insert_start = Clock::now();
     auto last_report = insert_start;
@@ -212,13 +211,13 @@ int Run(const Options& o) {
             for (const Remediation& r : batch) {
                 NR_RETURN_IF_ERROR(txn.InsertRemediation(r));
                 if (o.events >= 1) {
-                    RemediationEvent created{r.create_time, "state_change", State::kPending,
-                                             "", r.requested_by, "created"};
+                    RemediationEvent created{r.create_time,  "state_change", State::kPending, "",
+                                             r.requested_by, "created"};
                     NR_RETURN_IF_ERROR(txn.AppendEvent(r.id, created));
                 }
                 if (o.events >= 2 && r.end_time) {
-                    RemediationEvent done{*r.end_time, "state_change", r.state, "", "engine",
-                                          "seeded"};
+                    RemediationEvent done{*r.end_time, "state_change", r.state,
+                                          "",          "engine",       "seeded"};
                     NR_RETURN_IF_ERROR(txn.AppendEvent(r.id, done));
                 }
             }
@@ -234,8 +233,8 @@ int Run(const Options& o) {
             last_report = now;
             const double secs = std::chrono::duration<double>(now - insert_start).count();
             std::fprintf(stderr, "seed: %lld/%lld remediations, %.1f s, %.0f/s\n",
-                         static_cast<long long>(end), static_cast<long long>(o.remediations),
-                         secs, static_cast<double>(end) / std::max(secs, 1e-9));
+                         static_cast<long long>(end), static_cast<long long>(o.remediations), secs,
+                         static_cast<double>(end) / std::max(secs, 1e-9));
         }
     }
     store->Close();

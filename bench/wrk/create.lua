@@ -20,6 +20,7 @@ end
 local prefix, pool, per_cluster, stride, offset, n, body
 local wrapped = false
 bench_wrapped = 0  -- requests sent after this thread's share of the pool ran out
+bench_next = 0     -- the next instance this thread would use: a later run starts past the max
 
 function init(args)
    prefix = args[1] or ""
@@ -44,5 +45,6 @@ function request()
    local path = string.format("/v1/compute/clusters/%sc%d/instances/%si-%07d/remediations",
                               prefix, math.floor(n / per_cluster), prefix, n)
    n = n + stride
+   bench_next = n
    return wrk.format("POST", path, nil, body)
 end
