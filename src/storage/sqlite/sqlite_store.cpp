@@ -388,6 +388,17 @@ std::vector<std::string> SplitClusters(const std::string& joined) {
     return out;
 }
 
+// Every row's first column, as text.
+Result<std::vector<std::string>> FirstColumn(Statement& stmt) {
+    std::vector<std::string> values;
+    while (true) {
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) break;
+        values.push_back(stmt.Text(0));
+    }
+    return values;
+}
+
 // Reader and Txn over one connection. The writer's instance also writes.
 class SqliteTxn final : public Txn {
 public:
@@ -807,13 +818,7 @@ public:
                             conn_.Prepare("SELECT id FROM remediations WHERE state = ?1 ORDER "
                                           "BY create_time LIMIT ?2"));
         stmt.Bind(1, int64_t(state)).Bind(2, int64_t(limit));
-        std::vector<std::string> ids;
-        while (true) {
-            NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
-            if (!row) break;
-            ids.push_back(stmt.Text(0));
-        }
-        return ids;
+        return FirstColumn(stmt);
     }
 
     Result<std::vector<EngineJob>> ListEngineJobs() override {
@@ -1027,13 +1032,7 @@ public:
     Result<std::vector<std::string>> ListClustersWithWaitingAlerts() override {
         NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT DISTINCT cluster_id FROM alerts "
                                                      "WHERE waiting = 1"));
-        std::vector<std::string> clusters;
-        while (true) {
-            NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
-            if (!row) break;
-            clusters.push_back(stmt.Text(0));
-        }
-        return clusters;
+        return FirstColumn(stmt);
     }
 
     Result<std::vector<model::Alert>> ListOpenAlerts(const std::string& instance_id) override {
@@ -1082,13 +1081,7 @@ public:
                           "EXISTS (SELECT 1 FROM alerts a WHERE a.remediation_id = r.id AND "
                           "(a.resolved_at IS NULL OR a.resolved_at > ?1)) LIMIT ?2"));
         stmt.Bind(1, ToMicros(cutoff)).Bind(2, int64_t(limit));
-        std::vector<std::string> ids;
-        while (true) {
-            NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
-            if (!row) break;
-            ids.push_back(stmt.Text(0));
-        }
-        return ids;
+        return FirstColumn(stmt);
     }
 
     Result<model::ClusterAutomation> GetClusterAutomation(const std::string& cluster_id) override {
