@@ -167,26 +167,20 @@ void Executor::Submit(const std::string& id, bool claim) {
             if (!*result) return result->error();
             return OkStatus();
         },
-        [this, id, result](Status committed) {
+        [this, id, claim, result](Status committed) {
             std::lock_guard lock(mu_);
             submitted_.erase(id);
             --writes_in_flight_;
             if (committed && (*result)->outcome == Outcome::kWaiting) {
                 waiting_[id] = (*result)->next_check;
                 due_.insert({(*result)->next_check, id});
-            } else if (!committed && committed.error().code != Code::kAborted) {
-                // The transaction did not commit (storage trouble): look again shortly; the
-                // job row still says where it was.
-                Timestamp retry = clock_.Now() + std::chrono::seconds(1);
-                auto job = store_.Read([&](storage::Reader& reader) -> Status {
-                    NR_ASSIGN_OR_RETURN(auto found, reader.GetEngineJob(id));
-                    if (!found) return NotFound("no job");
-                    return OkStatus();
-                });
-                if (job) {
-                    waiting_[id] = retry;
-                    due_.insert({retry, id});
-                }
+            } else if (!committed && !claim && committed.error().code != Code::kAborted) {
+                // The step did not commit (storage trouble): its job row still says where it
+                // was, so look again shortly. A failed claim needs nothing: the remediation is
+                // still PENDING and the next scan finds it.
+                const Timestamp retry = clock_.Now() + std::chrono::seconds(1);
+                waiting_[id] = retry;
+                due_.insert({retry, id});
             }
             // Finished or lost work frees a slot: look for PENDING work soon, once for all
             // the slots a batch of commits frees.
