@@ -143,48 +143,6 @@ HttpResponse EngineResponse(bool paused) {
     return JsonResponse(std::move(body));
 }
 
-// Builds the alert a simulated fault raises or clears (API.md 6): the same path as
-// Alertmanager's.
-Result<std::vector<health::IncomingAlert>> SimulatedFault(const std::string& instance_id,
-                                                          const boost::json::object& body,
-                                                          Timestamp now) {
-    auto kind_field = OptionalStringField(body, "kind");
-    if (!kind_field) return kind_field.error();
-    const std::string kind = *kind_field;
-    auto alert = [&](std::string name, std::map<std::string, std::string> extra,
-                     std::string summary) {
-        health::IncomingAlert a;
-        a.labels = {{"alertname", name}, {"instance_id", instance_id}};
-        for (auto& [k, v] : extra) a.labels[k] = v;
-        a.annotations = {{"summary", std::move(summary)}, {"source", "simulated fault"}};
-        a.starts_at = now;
-        a.fingerprint = health::SimulatedFingerprintPrefix(instance_id) + name;
-        return a;
-    };
-    if (kind == "xid") {
-        const auto* xid = body.if_contains("xid");
-        if (xid == nullptr || !xid->is_int64() || xid->as_int64() <= 0) {
-            return InvalidArgument("an xid fault needs a positive integer 'xid'");
-        }
-        std::string code = std::to_string(xid->as_int64());
-        auto a = alert("DmesgXidError", {{"xid", code}}, "XID " + code + " on " + instance_id);
-        a.fingerprint += "-" + code;  // each Xid its own alert, as Alertmanager would have it
-        return std::vector{a};
-    }
-    if (kind == "thermal") {
-        return std::vector{alert("GpuSmClockThermalThrottle", {},
-                                 "GPU SM clocks thermally throttled on " + instance_id)};
-    }
-    if (kind == "slurm_drain") {
-        auto reason = OptionalStringField(body, "reason");
-        if (!reason) return reason.error();
-        return std::vector{alert("SlurmNodeUnavailable",
-                                 {{"reason", reason->empty() ? "Not responding" : *reason}},
-                                 "Slurm node unavailable")};
-    }
-    return InvalidArgument("fault kind must be xid, thermal, slurm_drain, degraded or clear");
-}
-
 std::string IngestJson(const health::IngestResult& result) {
     std::string out;
     JsonWriter(out)
@@ -572,31 +530,25 @@ void Api::AddRoutes() {
                      [this](Call& call, Responder respond) {
                          auto body = ParseBodyObject(call.request.body);
                          if (!body) return respond(ErrorResponse(body.error()));
-                         const std::string instance_id = call.params[0];
+                         health::SimulatedFault fault;
                          auto kind = OptionalStringField(*body, "kind");
                          if (!kind) return respond(ErrorResponse(kind.error()));
-                         // API.md 3: an unknown instance is NOT_FOUND, not an alert for nobody.
-                         Status known = s_.store.Read([&](storage::Reader& reader) -> Status {
-                             NR_ASSIGN_OR_RETURN(auto instance, reader.GetInstance(instance_id));
-                             if (!instance)
-                                 return NotFound("instance " + instance_id + " not found");
-                             return OkStatus();
-                         });
-                         if (!known) return respond(ErrorResponse(known.error()));
-                         auto done = [respond](Status s) {
-                             if (!s) return respond(ErrorResponse(s.error()));
-                             respond(JsonResponse(R"({"alerts":0,"remediations_created":0})"));
-                         };
-                         // Silent: only an active check finds a degraded host.
-                         if (*kind == "degraded")
-                             return s_.health.SetDegraded(instance_id, true, done);
-                         if (*kind == "clear") return s_.health.ClearSimulated(instance_id, done);
-                         auto alerts = SimulatedFault(instance_id, *body, SystemClock().Now());
-                         if (!alerts) return respond(ErrorResponse(alerts.error()));
-                         s_.health.Ingest(std::move(*alerts), [respond](auto result) {
-                             if (!result) return respond(ErrorResponse(result.error()));
-                             respond(JsonResponse(IngestJson(*result)));
-                         });
+                         fault.kind = std::move(*kind);
+                         if (const auto* xid = body->if_contains("xid")) {
+                             if (!xid->is_int64()) {
+                                 return respond(ErrorResponse(
+                                     InvalidArgument("'xid' must be a positive integer")));
+                             }
+                             fault.xid = xid->as_int64();
+                         }
+                         auto reason = OptionalStringField(*body, "reason");
+                         if (!reason) return respond(ErrorResponse(reason.error()));
+                         fault.reason = std::move(*reason);
+                         s_.health.RaiseSimulatedFault(
+                             call.params[0], std::move(fault), [respond](auto result) {
+                                 if (!result) return respond(ErrorResponse(result.error()));
+                                 respond(JsonResponse(IngestJson(*result)));
+                             });
                      }});
     }
 

@@ -60,8 +60,12 @@ struct SignalOutcome {
     std::string remediation_id;  // kJoined, kCreated
 };
 
-// Fingerprints of simulated faults' alerts start with this.
-std::string SimulatedFingerprintPrefix(const std::string& instance_id);
+// A fault injected into the simulated fleet (API.md 6).
+struct SimulatedFault {
+    std::string kind;    // xid, thermal, slurm_drain, degraded, clear
+    int64_t xid = 0;     // kind xid
+    std::string reason;  // kind slurm_drain
+};
 
 class HealthService {
 public:
@@ -89,12 +93,12 @@ public:
                                                  const std::string& run_id);
     Result<std::vector<model::HealthCheckRun>> ListHealthChecks(const std::string& cluster_id,
                                                                 const std::string& instance_id);
-    // The `clear` fault (API.md 6): resolves the instance's simulated alerts and un-degrades
-    // its host.
-    void ClearSimulated(const std::string& instance_id, std::function<void(Status)> done);
-    // The silent `degraded` fault (API.md 6): the instance's host fails GPU tests until cleared.
-    void SetDegraded(const std::string& instance_id, bool degraded,
-                     std::function<void(Status)> done);
+    // A simulated fault (API.md 6) on a known instance, in one transaction: xid, thermal and
+    // slurm_drain raise an alert through the webhook's path; degraded silently fails the GPU
+    // tests of the instance's host; clear resolves the instance's simulated alerts and
+    // un-degrades its host.
+    void RaiseSimulatedFault(const std::string& instance_id, SimulatedFault fault,
+                             std::function<void(Result<IngestResult>)> done);
 
     // The sweeper: held-back signals, auto-resolve and active checks, every `interval`.
     void Start(std::chrono::milliseconds interval);
@@ -118,6 +122,8 @@ private:
                           Timestamp now);
     Result<bool> ConsiderRun(storage::Txn& txn, model::HealthCheckRun& run, Timestamp now);
     Status SweepInTxn(storage::Txn& txn);
+    Result<IngestResult> SimulatedFaultInTxn(storage::Txn& txn, const std::string& instance_id,
+                                             const SimulatedFault& fault);
     // Runs the next test of a run (simulated at once, or one command at a time).
     Status AdvanceRun(storage::Txn& txn, model::HealthCheckRun& run, Timestamp now);
 
