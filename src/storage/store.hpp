@@ -98,6 +98,14 @@ struct AlertPage {
 };
 
 // Reads. Every method sees one consistent snapshot when called inside a transaction.
+// How many remediations are in one state, mode and trigger.
+struct RemediationCount {
+    model::State state;
+    model::Mode mode;
+    model::Trigger trigger;
+    int64_t count = 0;
+};
+
 class Reader {
 public:
     virtual ~Reader() = default;
@@ -132,6 +140,8 @@ public:
         const std::string& fingerprint) = 0;
     virtual Result<std::optional<model::Instance>> FindInstanceByName(
         const std::string& instance_name) = 0;
+    // Every combination ever seen, including those now at zero; cheap (kept by the backend).
+    virtual Result<std::vector<RemediationCount>> CountRemediations() = 0;
     virtual Result<int> CountActiveRemediations(const std::string& cluster_id) = 0;
     virtual Result<int> CountInstances(const std::string& cluster_id) = 0;
     // When the instance's last SUCCEEDED, FAILED or CANCELLED remediation ended.

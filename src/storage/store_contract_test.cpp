@@ -16,8 +16,10 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
+#include "common/request_context.hpp"
 #include "storage/open.hpp"
 #include "storage/store.hpp"
 
@@ -1114,6 +1116,87 @@ TEST_P(StoreContract, WithoutGroupCommitFailuresAreStillIsolated) {
         EXPECT_EQ(outcomes[size_t(i)].ok(), i % 2 == 0) << i;
         EXPECT_EQ(Setting("nb-" + std::to_string(i)).has_value(), i % 2 == 0) << i;
     }
+}
+
+// ---- Commit observers and counts ----------------------------------------------------------
+
+// Keeps every report it is given.
+class RecordingObserver final : public CommitObserver {
+public:
+    void OnCommit(const CommitReport& report) override {
+        std::lock_guard lock(mu);
+        reports.push_back(report);
+    }
+    std::vector<RemediationChange> Changes() {
+        std::lock_guard lock(mu);
+        std::vector<RemediationChange> out;
+        for (const auto& r : reports) out.insert(out.end(), r.changes.begin(), r.changes.end());
+        return out;
+    }
+    std::mutex mu;
+    std::vector<CommitReport> reports;
+};
+
+TEST_P(StoreContract, ObserversSeeCommittedChangesOnlyWithTheirRequestId) {
+    RecordingObserver observer;
+    store_->AddObserver(&observer);
+    Remediation r = MakeRemediation("r-obs", "i1", State::kPending, T(1));
+    {
+        ScopedRequestId request("req-1");
+        ASSERT_TRUE(IsOk(Insert(r)));
+    }
+    // A change whose work fails leaves no trace in the feed either.
+    Status failed = Write([&](Txn& txn) -> Status {
+        NR_RETURN_IF_ERROR(
+            txn.InsertRemediation(MakeRemediation("r-gone", "i2", State::kPending, T(2))));
+        return FailedPrecondition("rolled back");
+    });
+    EXPECT_FALSE(failed.ok());
+    r.state = State::kRunning;
+    r.update_time = T(3);
+    ASSERT_TRUE(IsOk(Update(r, State::kPending)));
+    // A compare-and-set that loses reports nothing.
+    EXPECT_FALSE(Update(r, State::kPending).ok());
+    // Observers run after the commit's callbacks: stopping the writer waits for them. The
+    // observer must outlive the store's writer anyway.
+    store_->Close();
+
+    auto changes = observer.Changes();
+    ASSERT_EQ(changes.size(), 2u);
+    EXPECT_EQ(changes[0].remediation.id, "r-obs");
+    EXPECT_FALSE(changes[0].previous_state.has_value());
+    EXPECT_EQ(changes[0].request_id, "req-1");
+    EXPECT_EQ(changes[1].remediation.state, State::kRunning);
+    EXPECT_EQ(changes[1].previous_state, State::kPending);
+    EXPECT_EQ(changes[1].request_id, "");
+    ASSERT_FALSE(observer.reports.empty());
+    for (const auto& report : observer.reports) EXPECT_GE(report.batch_size, 1u);
+}
+
+TEST_P(StoreContract, RemediationCountsFollowInsertsAndTransitions) {
+    auto counts = [&] {
+        std::map<std::tuple<State, Mode, Trigger>, int64_t> out;
+        for (const auto& c : ReadOk<std::vector<RemediationCount>>(
+                 [](Reader& r) { return r.CountRemediations(); })) {
+            out[{c.state, c.mode, c.trigger}] = c.count;
+        }
+        return out;
+    };
+    EXPECT_TRUE(counts().empty());
+    Remediation a = MakeRemediation("r-a", "i1", State::kPending, T(1));
+    Remediation b = MakeRemediation("r-b", "i2", State::kPending, T(2));
+    ASSERT_TRUE(IsOk(Insert(a)));
+    ASSERT_TRUE(IsOk(Insert(b)));
+    EXPECT_EQ((counts()[{State::kPending, Mode::kVmOnly, Trigger::kManual}]), 2);
+    a.state = State::kSucceeded;
+    a.mode = Mode::kHostAware;
+    ASSERT_TRUE(IsOk(Update(a, State::kPending)));
+    auto after = counts();
+    EXPECT_EQ((after[{State::kPending, Mode::kVmOnly, Trigger::kManual}]), 1);
+    EXPECT_EQ((after[{State::kSucceeded, Mode::kHostAware, Trigger::kManual}]), 1);
+    // Counts survive a restart and stay exact.
+    Reopen();
+    EXPECT_EQ(counts(), after);
 }
 
 // ---- Health signals (API.md 5) ------------------------------------------------------------

@@ -17,7 +17,7 @@ using model::Remediation;
 using model::State;
 
 // Versioned migrations: entry i takes the schema from version i to i+1. Append only.
-constexpr std::array<const char*, 5> kMigrations = {
+constexpr std::array<const char*, 6> kMigrations = {
     R"sql(
 CREATE TABLE clusters(
     cluster_id TEXT PRIMARY KEY,
@@ -202,6 +202,37 @@ END;
 CREATE TRIGGER reservations_removed AFTER DELETE ON reservations
 BEGIN
     UPDATE hosts SET used_gpus = used_gpus - OLD.num_gpus WHERE host_name = OLD.host_name;
+END;
+)sql",
+    // 6: remediations counted by state, mode and trigger, kept by triggers, so /metrics reads
+    // a few dozen rows however many remediations there are.
+    R"sql(
+CREATE TABLE remediation_counts(
+    state INTEGER NOT NULL,
+    mode INTEGER NOT NULL,
+    trigger INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY(state, mode, trigger)
+) WITHOUT ROWID;
+INSERT INTO remediation_counts(state, mode, trigger, n)
+    SELECT state, mode, trigger, COUNT(*) FROM remediations GROUP BY state, mode, trigger;
+CREATE TRIGGER remediation_counted AFTER INSERT ON remediations
+BEGIN
+    INSERT INTO remediation_counts(state, mode, trigger, n) VALUES(NEW.state, NEW.mode, NEW.trigger, 1)
+        ON CONFLICT(state, mode, trigger) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER remediation_recounted AFTER UPDATE OF state, mode, trigger ON remediations
+    WHEN OLD.state IS NOT NEW.state OR OLD.mode IS NOT NEW.mode OR OLD.trigger IS NOT NEW.trigger
+BEGIN
+    UPDATE remediation_counts SET n = n - 1
+        WHERE state = OLD.state AND mode = OLD.mode AND trigger = OLD.trigger;
+    INSERT INTO remediation_counts(state, mode, trigger, n) VALUES(NEW.state, NEW.mode, NEW.trigger, 1)
+        ON CONFLICT(state, mode, trigger) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER remediation_uncounted AFTER DELETE ON remediations
+BEGIN
+    UPDATE remediation_counts SET n = n - 1
+        WHERE state = OLD.state AND mode = OLD.mode AND trigger = OLD.trigger;
 END;
 )sql",
 };
@@ -1011,6 +1042,19 @@ public:
 
     Result<std::optional<model::Instance>> FindInstanceByName(const std::string& name) override {
         return OneInstance("instance_name = ?1", name);
+    }
+
+    Result<std::vector<RemediationCount>> CountRemediations() override {
+        NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT state, mode, trigger, n FROM "
+                                                     "remediation_counts ORDER BY 1, 2, 3"));
+        std::vector<RemediationCount> out;
+        while (true) {
+            NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+            if (!row) break;
+            out.push_back({model::State(stmt.Int(0)), model::Mode(stmt.Int(1)),
+                           model::Trigger(stmt.Int(2)), stmt.Int(3)});
+        }
+        return out;
     }
 
     Result<int> CountActiveRemediations(const std::string& cluster_id) override {
