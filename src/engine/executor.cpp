@@ -160,14 +160,20 @@ Timestamp Executor::Schedule(std::unique_lock<std::mutex>& lock) {
 void Executor::Submit(const std::string& id, bool claim) {
     ++writes_in_flight_;
     auto result = std::make_shared<Result<Advance>>(Advance{});
+    auto steps = std::make_shared<std::vector<FinishedStep>>();
     store_.Write(
-        [this, id, claim, result](storage::Txn& txn) -> Status {
+        [this, id, claim, result, steps](storage::Txn& txn) -> Status {
             const Timestamp now = clock_.Now();
+            finished_steps_ = steps.get();
             *result = claim ? ClaimInTxn(txn, id, now) : AdvanceInTxn(txn, id, now);
+            finished_steps_ = nullptr;
             if (!*result) return result->error();
             return OkStatus();
         },
-        [this, id, claim, result](Status committed) {
+        [this, id, claim, result, steps](Status committed) {
+            if (committed && options_.on_step_done) {
+                for (const auto& s : *steps) options_.on_step_done(s.step, s.took);
+            }
             std::lock_guard lock(mu_);
             submitted_.erase(id);
             --writes_in_flight_;
@@ -361,6 +367,11 @@ Result<Executor::Advance> Executor::Drive(storage::Txn& txn, Remediation& r,
         }
         NR_RETURN_IF_ERROR(txn.AppendEvent(
             r.id, {next_timestamp_(), "step", std::nullopt, step_name, kActor, detail}));
+        if (finished_steps_ != nullptr) {
+            finished_steps_->push_back(
+                {step_name,
+                 std::chrono::duration_cast<std::chrono::microseconds>(now - job.step_started)});
+        }
         ++job.step;
         job.started = false;
         job.handle.clear();

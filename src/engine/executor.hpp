@@ -29,6 +29,8 @@ struct ExecutorOptions {
     std::chrono::seconds capacity_wait{600};
     std::chrono::milliseconds claim_interval{50};  // how often PENDING work is looked for
     std::vector<std::string> verify_tests;         // run before rejoin; none: the step is skipped
+    // Told about each step that completed, once its transaction committed (metrics).
+    std::function<void(std::string_view step, std::chrono::microseconds took)> on_step_done;
 };
 
 class Executor {
@@ -57,6 +59,10 @@ private:
         Outcome outcome = Outcome::kLost;
         Timestamp next_check;
     };
+    struct FinishedStep {
+        std::string step;
+        std::chrono::microseconds took;
+    };
 
     void Loop();
     // Submits due advances and claims; returns when the loop should look again.
@@ -82,6 +88,8 @@ private:
     std::unordered_map<std::string, Timestamp> waiting_;  // id -> next check, not submitted
     std::set<std::pair<Timestamp, std::string>> due_;     // the same, by time
     std::set<std::string> submitted_;                     // a write is queued for these
+    // The steps the transaction being run completed; set on the writer thread around it.
+    std::vector<FinishedStep>* finished_steps_ = nullptr;
     int writes_in_flight_ = 0;
     Timestamp next_claim_scan_;
     bool stopping_ = false;

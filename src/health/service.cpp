@@ -43,8 +43,9 @@ model::RemediationEvent StateEvent(Timestamp t, State s, std::string actor, std:
 
 HealthService::HealthService(storage::Store& store, const Clock& clock, Policy policy,
                              AutomationOptions options, CheckOptions checks,
-                             std::function<Timestamp()> next_timestamp)
+                             std::function<Timestamp()> next_timestamp, telemetry::Metrics* metrics)
     : store_(store),
+      metrics_(metrics),
       clock_(clock),
       policy_(std::move(policy)),
       options_(options),
@@ -68,8 +69,9 @@ void HealthService::Ingest(std::vector<IncomingAlert> alerts,
             if (!*result) return result->error();
             return OkStatus();
         },
-        [result, done = std::move(done)](Status committed) {
+        [this, result, done = std::move(done)](Status committed) {
             if (!committed) return done(committed.error());
+            CountIngest(**result);
             done(*result);
         });
 }
@@ -81,6 +83,7 @@ Result<IngestResult> HealthService::IngestInTxn(storage::Txn& txn,
     const Timestamp now = clock_.Now();
     for (const auto& in : incoming) {
         ++result.alerts;
+        ++(in.firing ? result.firing : result.resolved);
         NR_ASSIGN_OR_RETURN(auto existing, txn.GetAlertByFingerprint(in.fingerprint));
         // The same occurrence (same start, or still open) is refreshed; a fingerprint that
         // fires again after it resolved is a new occurrence.
@@ -128,7 +131,12 @@ Result<IngestResult> HealthService::IngestInTxn(storage::Txn& txn,
         // Repeats refresh; only a firing alert not yet acted on is considered.
         if (instance && in.firing && alert.remediation_id.empty()) {
             NR_ASSIGN_OR_RETURN(bool created, Consider(txn, alert, *instance, now));
-            if (created) ++result.remediations_created;
+            ++(created                         ? result.remediations_created
+               : alert.waiting                 ? result.waiting
+               : !alert.remediation_id.empty() ? result.linked
+                                               : result.ignored);
+        } else if (!instance && in.firing) {
+            ++result.unmatched;
         }
         NR_RETURN_IF_ERROR(txn.PutAlert(alert));
     }
@@ -388,6 +396,7 @@ Status HealthService::AdvanceRun(storage::Txn& txn, model::HealthCheckRun& run, 
     if (done) {
         run.state = failed ? model::CheckState::kFailed : model::CheckState::kPassed;
         run.end_time = now;
+        finished_runs_.push_back(run);
         if (failed) NR_RETURN_IF_ERROR(ConsiderRun(txn, run, now));
         changed = true;
     }
@@ -396,7 +405,25 @@ Status HealthService::AdvanceRun(storage::Txn& txn, model::HealthCheckRun& run, 
 }
 
 Status HealthService::SweepOnce() {
-    return store_.WriteAndWait([this](storage::Txn& txn) { return SweepInTxn(txn); });
+    finished_runs_.clear();
+    Status swept = store_.WriteAndWait([this](storage::Txn& txn) { return SweepInTxn(txn); });
+    if (swept && metrics_ != nullptr) {
+        for (const auto& run : finished_runs_) metrics_->HealthCheckFinished(run);
+    }
+    finished_runs_.clear();
+    return swept;
+}
+
+void HealthService::CountIngest(const IngestResult& result) {
+    if (metrics_ == nullptr) return;
+    using telemetry::AlertOutcome;
+    metrics_->AlertReceived(true, result.firing);
+    metrics_->AlertReceived(false, result.resolved);
+    metrics_->AlertHandled(AlertOutcome::kCreated, result.remediations_created);
+    metrics_->AlertHandled(AlertOutcome::kLinked, result.linked);
+    metrics_->AlertHandled(AlertOutcome::kWaiting, result.waiting);
+    metrics_->AlertHandled(AlertOutcome::kIgnored, result.ignored);
+    metrics_->AlertHandled(AlertOutcome::kUnmatched, result.unmatched);
 }
 
 void HealthService::Start(std::chrono::milliseconds interval) {
@@ -491,8 +518,9 @@ void HealthService::RaiseSimulatedFault(const std::string& instance_id, Simulate
             if (!*result) return result->error();
             return OkStatus();
         },
-        [result, done = std::move(done)](Status committed) {
+        [this, result, done = std::move(done)](Status committed) {
             if (!committed) return done(committed.error());
+            CountIngest(**result);
             done(*result);
         });
 }
@@ -522,6 +550,7 @@ Result<IngestResult> HealthService::SimulatedFaultInTxn(storage::Txn& txn,
             alert.waiting = false;
             NR_RETURN_IF_ERROR(txn.PutAlert(alert));
             ++result.alerts;
+            ++result.resolved;
         }
         if (!instance->host_name.empty()) NR_RETURN_IF_ERROR(txn.DeleteSetting(degraded_key));
         return result;

@@ -22,6 +22,7 @@
 #include "model/health_check.hpp"
 #include "model/inventory.hpp"
 #include "storage/store.hpp"
+#include "telemetry/metrics.hpp"
 
 namespace noderepair::health {
 
@@ -35,6 +36,13 @@ struct AutomationOptions {
 struct IngestResult {
     int alerts = 0;
     int remediations_created = 0;
+    // For metrics: alerts by status, and what the firing ones led to besides a creation.
+    int firing = 0;
+    int resolved = 0;
+    int linked = 0;     // joined (or escalated) the instance's active remediation
+    int waiting = 0;    // held back by the blast radius
+    int ignored = 0;    // no action by policy, cooldown or opt-out
+    int unmatched = 0;  // no instance of the fleet matches its labels
 };
 
 // How active checks run: a command per test, or the simulated fleet's verdict.
@@ -71,7 +79,7 @@ class HealthService {
 public:
     HealthService(storage::Store& store, const Clock& clock, Policy policy,
                   AutomationOptions options, CheckOptions checks,
-                  std::function<Timestamp()> next_timestamp);
+                  std::function<Timestamp()> next_timestamp, telemetry::Metrics* metrics = nullptr);
     ~HealthService();
 
     // Stores the alerts and acts on each by its own status; `done` after commit.
@@ -126,8 +134,12 @@ private:
                                              const SimulatedFault& fault);
     // Runs the next test of a run (simulated at once, or one command at a time).
     Status AdvanceRun(storage::Txn& txn, model::HealthCheckRun& run, Timestamp now);
+    void CountIngest(const IngestResult& result);
 
     storage::Store& store_;
+    telemetry::Metrics* metrics_;  // null: not counted
+    // Runs finished by the sweep being committed; counted once it is. Sweeper thread only.
+    std::vector<model::HealthCheckRun> finished_runs_;
     const Clock& clock_;
     const Policy policy_;
     const AutomationOptions options_;
