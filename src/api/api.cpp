@@ -9,6 +9,8 @@
 #include "api/codec.hpp"
 #include "api/web_assets.hpp"
 #include "common/json.hpp"
+#include "common/log.hpp"
+#include "common/request_context.hpp"
 #include "remediation/page_token.hpp"
 
 namespace noderepair::api {
@@ -170,15 +172,36 @@ Api::Api(ApiServices services, int worker_threads)
 
 void Api::Handle(HttpRequest&& request, Responder respond) {
     RouteMatch match = router_.Match(request.method, request.segments);
-    if (match.route == nullptr) {
+    const Route* route = match.route;
+    // Every answer is measured and logged, with the route's pattern rather than its path.
+    auto call = std::make_shared<Call>(Call{std::move(request), std::move(match.params), {}});
+    respond = [this, call, route, started = std::chrono::steady_clock::now(),
+               respond = std::move(respond)](HttpResponse response) {
+        const auto took = std::chrono::steady_clock::now() - started;
+        const std::string_view label = route ? std::string_view(route->label) : "unmatched";
+        s_.metrics.ObserveRequest(call->request.method, label, response.status, took);
+        if (s_.log_requests) {
+            std::string path;
+            for (const auto& segment : call->request.segments) path.append("/").append(segment);
+            LogLine line("request");
+            line.Add("request_id", call->request.request_id)
+                .Add("method", call->request.method)
+                .Add("path", path.empty() ? "/" : path)
+                .Add("route", label)
+                .Add("status", int64_t(response.status))
+                .AddMillis("duration_ms", std::chrono::duration<double, std::milli>(took).count());
+            if (!call->principal.name.empty()) line.Add("token", call->principal.name);
+            WriteLog(line.Finish());
+        }
+        respond(std::move(response));
+    };
+    if (route == nullptr) {
         if (match.path_known) {
             return respond(ErrorResponse(
-                {Code::kUnimplemented, "method " + request.method + " is not allowed here"}));
+                {Code::kUnimplemented, "method " + call->request.method + " is not allowed here"}));
         }
         return respond(ErrorResponse(NotFound("no such endpoint")));
     }
-    const Route* route = match.route;
-    auto call = std::make_shared<Call>(Call{std::move(request), std::move(match.params), {}});
     if (!workers_) return Authorize(*route, *call, std::move(respond));
     workers_->Post([this, route, call, respond = std::move(respond)]() mutable {
         Authorize(*route, *call, std::move(respond));
@@ -208,6 +231,8 @@ void Api::Authorize(const Route& route, Call& call, Responder respond) {
             return respond(ErrorResponse(NotInScope(call)));
         }
     }
+    // What this request causes further down (a commit, a transition) is logged with its id.
+    ScopedRequestId request_id(call.request.request_id);
     // The last-resort catch of DESIGN.md 4: our code returns errors as values, but a library
     // that throws must cost one request a 500, never the server.
     try {
@@ -586,6 +611,24 @@ void Api::AddRoutes() {
                              });
                      }});
     }
+
+    // Prometheus metrics (README "Metrics"): open like /healthz, for scrapers.
+    router_.Add({"GET", {"metrics"}, std::nullopt, [this](Call&, Responder respond) {
+                     telemetry::Snapshot snapshot;
+                     Status read = s_.store.Read([&](storage::Reader& reader) -> Status {
+                         NR_ASSIGN_OR_RETURN(snapshot.remediations, reader.CountRemediations());
+                         NR_ASSIGN_OR_RETURN(auto paused, reader.GetSetting("engine.paused"));
+                         snapshot.engine_paused = paused && *paused == "true";
+                         return OkStatus();
+                     });
+                     if (!read) return respond(ErrorResponse(read.error()));
+                     snapshot.engine_in_flight = s_.engine_in_flight ? s_.engine_in_flight() : 0;
+                     snapshot.watch_streams = s_.watch.Subscribers();
+                     HttpResponse r;
+                     r.body = s_.metrics.Render(snapshot);
+                     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+                     respond(std::move(r));
+                 }});
 
     // Engine pause (API.md 6).
     router_.Add({"GET", {"v1", "engine"}, Role::kViewer, [this](Call&, Responder respond) {

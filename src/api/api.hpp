@@ -15,6 +15,7 @@
 #include "health/service.hpp"
 #include "inventory/service.hpp"
 #include "remediation/service.hpp"
+#include "telemetry/metrics.hpp"
 
 namespace noderepair::api {
 
@@ -27,6 +28,9 @@ struct ApiServices {
     auth::RateLimiter& rate_limiter;
     health::HealthService& health;
     WatchHub& watch;
+    telemetry::Metrics& metrics;
+    std::function<size_t()> engine_in_flight;
+    bool log_requests = true;      // one log line per request
     bool simulated_faults = true;  // POST /v1/sim/... exists only with the simulated provider
 };
 

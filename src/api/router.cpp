@@ -26,7 +26,12 @@ bool MatchSegments(const std::vector<std::string>& pattern,
 
 }  // namespace
 
-void Router::Add(Route route) { routes_.push_back(std::move(route)); }
+void Router::Add(Route route) {
+    std::string label;
+    for (const auto& segment : route.pattern) label.append("/").append(segment);
+    route.label = label.empty() ? std::string("/") : std::move(label);
+    routes_.push_back(std::move(route));
+}
 
 RouteMatch Router::Match(const std::string& method,
                          const std::vector<std::string>& segments) const {

@@ -24,6 +24,7 @@ struct Route {
     std::vector<std::string> pattern;
     std::optional<auth::Role> role;  // nullopt: no authentication
     std::function<void(Call&, Responder)> handler;
+    std::string label = {};  // "/v1/compute/clusters/{}", for metrics and logs; Add() sets it
 };
 
 struct RouteMatch {

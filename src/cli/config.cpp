@@ -49,6 +49,8 @@ std::map<std::string, Setter> Setters(Config& c) {
         {"server.io_threads", num(c.server.io_threads)},
         {"server.worker_threads", num(c.server.worker_threads)},
         {"storage.max_batch", num(c.storage.max_batch)},
+        {"log.format", str(c.log.format)},
+        {"log.requests", flag(c.log.requests)},
         {"hooks.drain", str(c.hooks.drain)},
         {"hooks.rejoin", str(c.hooks.rejoin)},
         {"hooks.health_check", str(c.hooks.health_check)},
@@ -103,6 +105,9 @@ Status Check(const Config& c) {
     }
     if (c.provider != "simulated" && c.provider != "libvirt") {
         return InvalidArgument("config: provider must be simulated or libvirt");
+    }
+    if (c.log.format != "text" && c.log.format != "json") {
+        return InvalidArgument("config: log.format must be text or json");
     }
     if (c.hooks.timeout_s < 1) return InvalidArgument("config: hooks.timeout_s must be >= 1");
     if (c.engine.max_parallel < 1)

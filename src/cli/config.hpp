@@ -47,6 +47,11 @@ struct Config {
         int max_batch = 1024;  // 1 turns group commit off (to measure what it buys)
     } storage;
 
+    struct Log {
+        std::string format = "text";  // text (key=value) or json (one object per line)
+        bool requests = true;         // a line per HTTP request; transitions are always logged
+    } log;
+
     struct Hooks {
         std::string drain;
         std::string rejoin;

@@ -11,6 +11,7 @@
 #include "api/server.hpp"
 #include "auth/rate_limiter.hpp"
 #include "auth/tokens.hpp"
+#include "common/log.hpp"
 #include "common/time.hpp"
 #include "engine/control.hpp"
 #include "engine/executor.hpp"
@@ -22,6 +23,8 @@
 #include "providers/simulated/simulated_provider.hpp"
 #include "remediation/service.hpp"
 #include "storage/open.hpp"
+#include "telemetry/metrics.hpp"
+#include "telemetry/transition_log.hpp"
 
 namespace noderepair::cli {
 namespace {
@@ -155,6 +158,8 @@ int Serve(const ServeFlags& flags) {
     if (flags.listen) config.listen = *flags.listen;
     if (flags.db) config.db = *flags.db;
     if (flags.engine_paused) config.engine.paused = true;
+    if (flags.log_format) config.log.format = *flags.log_format;
+    SetLogFormat(config.log.format == "json" ? LogFormat::kJson : LogFormat::kText);
 
     // Signals are taken by one thread with sigwait; every other thread blocks them.
     sigset_t signals;
@@ -175,6 +180,12 @@ int Serve(const ServeFlags& flags) {
     }
     if (Status s = BootstrapAdminToken(**store); !s) return Fail(s.error().message);
 
+    // Observers of every commit: metrics, the transition log and live updates.
+    telemetry::Metrics metrics;
+    telemetry::TransitionLog transitions;
+    (*store)->AddObserver(&metrics);
+    (*store)->AddObserver(&transitions);
+
     SystemClock clock;
     auth::Authenticator authenticator(**store, clock);
     remediation::RemediationService remediations(**store, clock);
@@ -186,12 +197,15 @@ int Serve(const ServeFlags& flags) {
     engine::HookedProvider provider(
         **base, {config.hooks.drain, config.hooks.rejoin, config.hooks.health_check,
                  config.engine.verify_tests, std::chrono::seconds(config.hooks.timeout_s)});
-    engine::Executor executor(**store, provider, engine, clock,
-                              [&remediations] { return remediations.NextTimestamp(); },
-                              {.max_parallel = config.engine.max_parallel,
-                               .step_timeout = std::chrono::seconds(config.engine.step_timeout_s),
-                               .capacity_wait = std::chrono::seconds(config.engine.capacity_wait_s),
-                               .verify_tests = config.engine.verify_tests});
+    engine::Executor executor(
+        **store, provider, engine, clock, [&remediations] { return remediations.NextTimestamp(); },
+        {.max_parallel = config.engine.max_parallel,
+         .step_timeout = std::chrono::seconds(config.engine.step_timeout_s),
+         .capacity_wait = std::chrono::seconds(config.engine.capacity_wait_s),
+         .verify_tests = config.engine.verify_tests,
+         .on_step_done = [&metrics](std::string_view step, std::chrono::microseconds d) {
+             metrics.StepFinished(step, d);
+         }});
     if (Status started = executor.Start(); !started) return Fail(started.error().message);
     auto policy = health::Policy::WithOverrides(config.automation.rules);
     if (!policy) return Fail(policy.error().message);
@@ -200,14 +214,15 @@ int Serve(const ServeFlags& flags) {
         {std::chrono::seconds(config.automation.auto_resolve_ttl_s),
          std::chrono::seconds(config.automation.cooldown_s), config.automation.max_active_fraction,
          config.automation.max_active},
-        CheckOptionsOf(config), [&remediations] { return remediations.NextTimestamp(); });
+        CheckOptionsOf(config), [&remediations] { return remediations.NextTimestamp(); }, &metrics);
     // Often enough that a simulated check answers within a fraction of a second.
     health.Start(std::chrono::milliseconds(200));
     api::WatchHub watch(**store);
     (*store)->AddObserver(&watch);
     {
         api::Api api({**store, authenticator, remediations, inventory, engine, rate_limiter, health,
-                      watch, config.provider == "simulated"},
+                      watch, metrics, [&executor] { return executor.InFlight(); },
+                      config.log.requests, config.provider == "simulated"},
                      config.server.worker_threads);
         api::HttpServer server({.listen = config.listen, .io_threads = config.server.io_threads},
                                [&api](api::HttpRequest&& request, api::Responder respond) {

@@ -16,6 +16,7 @@ struct ServeFlags {
     std::string fleet_file;
     bool demo = false;
     bool engine_paused = false;
+    std::optional<std::string> log_format;
 };
 
 int Serve(const ServeFlags& flags);
