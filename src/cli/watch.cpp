@@ -155,6 +155,7 @@ private:
             return;
         }
         std::vector<TableRow> rows;
+        rows.reserve(fresh.size());
         for (const value* r : fresh) rows.push_back(WatchRow(*r));
         std::string out;
         if (widths_.empty()) {
