@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "auth/tokens.hpp"
+#include "cli/commands.hpp"
 #include "cli/serve.hpp"
 #include "storage/open.hpp"
 
@@ -68,14 +69,20 @@ int Run(int argc, char** argv) {
     create->add_option("--role", token.role, "viewer|operator|approver|admin")->required();
     create->add_option("--cluster", token.clusters, "limit the token to these clusters");
 
+    // The client verbs inherit fallthrough, so --server, --token and --json may follow the verb.
+    app.fallthrough();
+    ClientCommands client(app);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        return app.exit(e);
+        // Help is success; every other parse error is a usage error (exit 2).
+        return app.exit(e) == 0 ? 0 : kExitUsage;
     }
     if (serve_cmd->parsed()) return Serve(serve);
     if (create->parsed()) return CreateTokenCommand(token);
-    return 2;
+    if (auto code = client.RunParsed()) return *code;
+    return kExitUsage;
 }
 
 }  // namespace noderepair::cli

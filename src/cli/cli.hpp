@@ -1,4 +1,5 @@
-// The command line: `serve`, `token create` (and the client verbs later). main() calls Run().
+// The command line: `serve`, `token create` and the client verbs (commands.hpp). main() calls
+// Run().
 #pragma once
 
 namespace noderepair::cli {

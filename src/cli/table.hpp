@@ -1,0 +1,43 @@
+// Plain-text output of the client verbs: aligned tables and "Key: value" blocks. Pure
+// functions, so the layout is unit-tested without a server.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace noderepair::cli {
+
+using TableRow = std::vector<std::string>;
+
+// Cells longer than this many characters are cut and end in "…" (free text such as a
+// reason must not push every other column off the screen).
+inline constexpr size_t kMaxCellWidth = 60;
+
+// What a cell shows: control characters (newlines, tabs) become spaces, an empty value
+// becomes "-", and a long value is cut to kMaxCellWidth characters.
+std::string CellText(std::string_view value);
+
+// The width, in characters (UTF-8 code points), of each column: its header or its widest cell.
+std::vector<size_t> ColumnWidths(const TableRow& header, const std::vector<TableRow>& rows);
+
+// One line: cells padded to `widths`, two spaces apart, no trailing blanks, ending in "\n".
+// A cell wider than its column pushes the rest of the line right.
+std::string FormatRow(const TableRow& row, const std::vector<size_t>& widths);
+
+// The header and the rows, aligned. Rows shorter than the header get empty cells.
+std::string FormatTable(const TableRow& header, const std::vector<TableRow>& rows);
+
+// "Key:  value" lines with the values aligned; pairs with an empty value are left out.
+std::string FormatFields(const std::vector<std::pair<std::string, std::string>>& fields);
+
+// An RFC 3339 time without its fraction ("2026-01-02T03:04:05Z"), or with milliseconds
+// ("2026-01-02T03:04:05.120Z"); text that is not such a time comes back unchanged.
+std::string ShortTime(std::string_view rfc3339, bool with_millis = false);
+
+// The characters (UTF-8 code points) of `text`.
+size_t DisplayWidth(std::string_view text);
+
+}  // namespace noderepair::cli
