@@ -659,7 +659,9 @@ function detailsView(clusterId, instanceId, id) {
     eventsSoon();
   }
 
-  return { root, load, onRemediation, cluster: clusterId, destroy: () => eventsSoon.cancel() };
+  // Engine steps add timeline events without always changing the remediation itself.
+  const timer = setInterval(() => { if (shown && ACTIVE.includes(shown.state)) eventsSoon(); }, POLL_MS);
+  return { root, load, onRemediation, cluster: clusterId, destroy: () => { clearInterval(timer); eventsSoon.cancel(); } };
 }
 
 function nodesView(clusterId) {
@@ -712,6 +714,12 @@ function nodesView(clusterId) {
     replaceKeepingFocus(holder.firstChild, fresh);
   }
 
+  // A node's status follows the engine's steps: refresh while any of its nodes is being repaired.
+  const timer = setInterval(() => {
+    const busy = (n) => (n.status !== 'Ready' && n.status !== 'Evicted') || ACTIVE.includes(n.latest_remediation?.state);
+    if (nodes.some(busy)) refreshSoon();
+  }, POLL_MS);
+
   function onRemediation(r) {
     if (r.cluster_id !== clusterId) return;
     const tr = root.querySelector(`tr[data-instance="${CSS.escape(r.instance_id)}"]`);
@@ -720,7 +728,7 @@ function nodesView(clusterId) {
     refreshSoon();
   }
 
-  return { root, load, onRemediation, cluster: clusterId, destroy: () => refreshSoon.cancel() };
+  return { root, load, onRemediation, cluster: clusterId, destroy: () => { clearInterval(timer); refreshSoon.cancel(); } };
 }
 
 function hostsView() {
