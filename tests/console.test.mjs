@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { REPO, startServer, makeFleet, rPath, sleep } from './lib/server.mjs';
-import { SseParser, fmtTime, short } from '../web/app.js';
+import { SseParser, fmtTime, short, timeKey } from '../web/app.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SKIP = existsSync(CHROMIUM) ? false : `needs Debian chromium at ${CHROMIUM}`;
@@ -88,7 +88,7 @@ async function pendingApprovalFor(instanceId) {
   return list.json.remediations[0];
 }
 
-test('the SSE parser handles split chunks, CRLF, comments, ids and data-less events', () => {
+test('the console\'s SSE parser and time helpers', () => {
   const got = [];
   const p = new SseParser((e) => got.push(e));
   p.push('event: ready\ndata: {}\n\n: keepalive\n\nid: 7\r');
@@ -102,6 +102,8 @@ test('the SSE parser handles split chunks, CRLF, comments, ids and data-less eve
   ]);
   assert.equal(short('REMEDIATION_MODE_HOST_AWARE'), 'HOST_AWARE');
   assert.equal(fmtTime('2026-11-28T20:19:28.123456Z'), '2026-11-28 20:19:28');
+  assert.ok(timeKey('2026-11-28T20:19:28.9394Z') < timeKey('2026-11-28T20:19:28.93941Z'));
+  assert.ok(timeKey('2026-11-28T20:19:28Z') < timeKey('2026-11-28T20:19:28.000001Z'));
 });
 
 test('a bad token shows the server\'s error and stays signed out', { skip: SKIP }, async () => {

@@ -89,6 +89,12 @@ export function short(value) {
   return String(value || '').replace(/^(REMEDIATION_MODE_|REMEDIATION_TRIGGER_|PHC_SEVERITY_)/, '');
 }
 
+// A sortable key for an RFC 3339 UTC time whose fraction may have any number of digits.
+export function timeKey(ts) {
+  const m = /^(.*?)(?:\.(\d+))?Z$/.exec(ts || '');
+  return m ? `${m[1]}.${(m[2] || '').padEnd(9, '0')}` : '';
+}
+
 export function fmtTime(ts) {
   return ts ? String(ts).slice(0, 19).replace('T', ' ') : '';
 }
@@ -522,7 +528,7 @@ function repairsView(clusterId, query) {
     const fresh = h('tbody', {}, rows.length ? rows : emptyRow(REPAIR_COLUMNS.length, 'No repairs match these filters.'));
     replaceKeepingFocus(body, fresh);
     body = fresh;
-    newest = list.remediations[0]?.create_time || '';
+    newest = timeKey(list.remediations[0]?.create_time);
     newer.disabled = page === 0;
     older.disabled = !list.has_next;
     info.textContent = `Page ${page + 1} · ${list.remediations.length} shown` + (list.has_next ? ' · more older' : '');
@@ -537,10 +543,10 @@ function repairsView(clusterId, query) {
     const tr = body.querySelector(`tr[data-id="${CSS.escape(r.id)}"]`);
     if (tr) {
       replaceKeepingFocus(tr, repairRow(r));
-    } else if (page === 0 && matches(r) && r.create_time >= newest) {
+    } else if (page === 0 && matches(r) && timeKey(r.create_time) >= newest) {
       body.querySelector('td.empty')?.parentElement.remove();
       body.prepend(repairRow(r));
-      newest = r.create_time;
+      newest = timeKey(r.create_time);
     }
   }
 
@@ -648,13 +654,13 @@ function detailsView(clusterId, instanceId, id) {
     const [r, ev] = await Promise.all([api('GET', remPath(clusterId, instanceId, id)),
       api('GET', remPath(clusterId, instanceId, id, 'events'))]);
     if (mine !== seq) return;
-    if (!shown || r.update_time >= shown.update_time) render(r);
+    if (!shown || timeKey(r.update_time) >= timeKey(shown.update_time)) render(r);
     timeline.replaceChildren(eventsTable(ev.events || []));
   }
 
   function onRemediation(r) {
     if (r.id !== id || r.cluster_id !== clusterId) return;
-    if (shown && r.update_time < shown.update_time) return;
+    if (shown && timeKey(r.update_time) < timeKey(shown.update_time)) return;
     render(r);
     eventsSoon();
   }
@@ -946,7 +952,8 @@ function signInView() {
     },
   },
   h('label', { for: 'token' }, 'Access token'), input,
-  h('small', { class: 'muted' }, 'A token from `noderepair token create` (or the admin token printed on first start). It is kept in this tab only.'),
+  h('small', { class: 'muted' }, 'A token from ', h('code', {}, 'noderepair token create'),
+    ' or the admin token printed on first start. It is kept in this tab only.'),
   button);
   return h('section', { class: 'signin panel' }, h('h1', {}, 'Sign in to noderepair'), form);
 }
@@ -1135,6 +1142,7 @@ function route() {
   if (focusHeading) v.root.querySelector('h1')?.focus();
   focusHeading = false;
   ensureWatch(v.cluster || lastCluster);
+  refreshEngine();
   v.load().then(clearBackgroundError, (e) => {
     if (view === v) showError(e);
   });
@@ -1193,7 +1201,6 @@ function signedIn() {
   loadClusters().then(() => renderNav(currentNav(), view?.cluster), (e) => {
     if (e.status !== 401) showError(e, { prefix: 'Could not list clusters' });
   });
-  refreshEngine();
 }
 
 function currentNav() {
