@@ -355,11 +355,12 @@ function fieldControl(f, prefix) {
     return { name: f.name, el, value: () => boxes.filter((b) => b.checked).map((b) => b.value) };
   }
   let input;
-  if (f.type === 'select') input = select({ id, name: f.name }, f.options, f.value ?? '');
+  const hint = f.hint ? `${id}-hint` : undefined;
+  if (f.type === 'select') input = select({ id, name: f.name, 'aria-describedby': hint }, f.options, f.value ?? '');
   else if (f.type === 'textarea') input = h('textarea', { id, name: f.name, placeholder: f.placeholder, required: f.required, maxlength: 2000 });
   else input = h('input', { id, name: f.name, type: 'text', placeholder: f.placeholder, required: f.required, value: f.value });
   const el = h('div', { class: 'field' }, h('label', { for: id }, f.label), input,
-    f.hint ? h('small', { class: 'muted' }, f.hint) : null);
+    f.hint ? h('small', { class: 'muted', id: hint }, f.hint) : null);
   return { name: f.name, el, value: () => input.value.trim() };
 }
 
