@@ -299,6 +299,41 @@ void Api::AddRoutes() {
                      s_.remediations.Cancel(call.principal, AddressOf(call),
                                             ReplyWithRemediation(std::move(respond)));
                  }});
+    // Live updates (README "Live updates"): server-sent events of remediation changes.
+    auto watch_path = kRemediations;
+    watch_path.back() = "remediations:watch";
+    router_.Add(
+        {"GET", watch_path, Role::kViewer, [this](Call& call, Responder respond) {
+             WatchFilter filter{call.params[0], call.params[1] == "-" ? "" : call.params[1], ""};
+             if (auto id = SingleParam(call.request, "remediation_id", "remediationId")) {
+                 filter.remediation_id = *id;
+             }
+             Status known = s_.store.Read([&](storage::Reader& reader) -> Status {
+                 NR_ASSIGN_OR_RETURN(bool cluster, reader.HasCluster(filter.cluster_id));
+                 if (!cluster) return NotFound("cluster " + filter.cluster_id + " not found");
+                 if (filter.instance_id.empty()) return OkStatus();
+                 NR_ASSIGN_OR_RETURN(auto instance, reader.GetInstance(filter.instance_id));
+                 if (!instance || instance->cluster_id != filter.cluster_id) {
+                     return NotFound("instance " + filter.instance_id + " not found in cluster " +
+                                     filter.cluster_id);
+                 }
+                 return OkStatus();
+             });
+             if (!known) return respond(ErrorResponse(known.error()));
+             std::string last_event_id = call.request.last_event_id;
+             if (auto id = SingleParam(call.request, "last_event_id", "lastEventId")) {
+                 last_event_id = *id;
+             }
+             HttpResponse r;
+             r.content_type = "text/event-stream";
+             r.headers = {{"cache-control", "no-cache"}, {"x-accel-buffering", "no"}};
+             r.stream = StreamingBody{
+                 [this, filter, last_event_id](std::shared_ptr<ResponseStream> stream) {
+                     s_.watch.Subscribe(filter, last_event_id, std::move(stream));
+                 },
+                 ": keepalive\n\n"};
+             respond(std::move(r));
+         }});
     router_.Add({"GET", remediation_path({"{}", "events"}), Role::kViewer,
                  [this](Call& call, Responder respond) {
                      auto events = s_.remediations.Events(AddressOf(call));

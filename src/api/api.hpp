@@ -7,6 +7,7 @@
 
 #include "api/http.hpp"
 #include "api/router.hpp"
+#include "api/watch_hub.hpp"
 #include "auth/rate_limiter.hpp"
 #include "auth/tokens.hpp"
 #include "common/worker_pool.hpp"
@@ -25,6 +26,7 @@ struct ApiServices {
     engine::EngineControl& engine;
     auth::RateLimiter& rate_limiter;
     health::HealthService& health;
+    WatchHub& watch;
     bool simulated_faults = true;  // POST /v1/sim/... exists only with the simulated provider
 };
 

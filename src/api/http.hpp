@@ -2,7 +2,10 @@
 // slowly; DESIGN.md 6). The server owns the wire; the router and handlers own the meaning.
 #pragma once
 
+#include <chrono>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -20,9 +23,28 @@ struct HttpRequest {
     std::string content_type;
     std::string body;
     std::string request_id;
+    std::string last_event_id;  // the Last-Event-ID header of a reconnecting event stream
 
     // Every value of a query parameter, under any of its spellings (API.md 4.3).
     std::vector<std::string> QueryValues(std::string_view name, std::string_view alias = {}) const;
+};
+
+// The open body of a streaming response (server-sent events). Thread-safe.
+class ResponseStream {
+public:
+    virtual ~ResponseStream() = default;
+    // Queues `data` to be sent as it is. False once the stream is closed (the client left,
+    // fell too far behind, or the server stops): the producer should then drop it.
+    virtual bool Send(std::string data) = 0;
+    virtual bool IsClosed() const = 0;
+};
+
+// A response whose body is written over time, until the client leaves.
+struct StreamingBody {
+    // Called on an I/O thread once the head is sent, with the stream to write to.
+    std::function<void(std::shared_ptr<ResponseStream>)> open;
+    std::string heartbeat;  // sent every `heartbeat_interval`, so proxies keep it open
+    std::chrono::milliseconds heartbeat_interval{15000};
 };
 
 struct HttpResponse {
@@ -30,6 +52,7 @@ struct HttpResponse {
     std::string body;
     std::string content_type = "application/json";
     std::vector<std::pair<std::string, std::string>> headers;
+    std::optional<StreamingBody> stream;  // set: `body` is ignored and the stream follows
 };
 
 // Sends the response for one request. Callable from any thread, exactly once.

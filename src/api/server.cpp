@@ -7,6 +7,7 @@
 #include <boost/url/parse.hpp>
 #include <charconv>
 #include <cstdio>
+#include <deque>
 #include <thread>
 #include <vector>
 
@@ -138,6 +139,7 @@ private:
         req.method = std::string(raw.method_string());
         req.authorization = std::string(raw[http::field::authorization]);
         req.content_type = std::string(raw[http::field::content_type]);
+        req.last_event_id = std::string(raw["last-event-id"]);
         auto incoming_id = raw["x-request-id"];
         req.request_id = !incoming_id.empty() && incoming_id.size() <= 64 ? std::string(incoming_id)
                                                                           : RandomHex(8);
@@ -157,6 +159,7 @@ private:
     }
 
     void Write(HttpResponse response) {
+        if (response.stream) return StartStream(std::move(response));
         auto res = std::make_shared<http::response<http::string_body>>(
             http::status(unsigned(response.status)), version_);
         res->set(http::field::content_type, response.content_type);
@@ -175,6 +178,73 @@ private:
                               self->ReadHeader();
                           });
     }
+
+    // A streaming response: the head with chunked encoding, then chunks as the producer sends
+    // them, until the client hangs up. It is not a request in flight: a shutdown does not wait
+    // for it.
+    void StartStream(HttpResponse response) {
+        auto res = std::make_shared<http::response<http::empty_body>>(
+            http::status(unsigned(response.status)), version_);
+        res->set(http::field::content_type, response.content_type);
+        res->set("x-request-id", request_id_);
+        for (auto& [name, value] : response.headers) res->set(name, value);
+        res->chunked(true);
+        res->keep_alive(false);
+        auto serializer = std::make_shared<http::response_serializer<http::empty_body>>(*res);
+        stream_.expires_after(server_.options.write_timeout);
+        http::async_write_header(
+            stream_, *serializer,
+            [self = shared_from_this(), res, serializer, body = std::move(*response.stream)](
+                beast::error_code ec, size_t) mutable {
+                self->EndRequest();
+                if (ec) return self->Close();
+                self->stream_.expires_never();
+                self->heartbeat_ = std::move(body.heartbeat);
+                self->heartbeat_interval_ = body.heartbeat_interval;
+                self->WatchForHangUp();
+                self->ScheduleHeartbeat();
+                body.open(self->OpenStream());
+            });
+    }
+
+    std::shared_ptr<ResponseStream> OpenStream();
+
+    // Sends a chunk now, or after those already queued. On this connection's executor.
+    void QueueChunk(std::string data) {
+        if (stream_closed_) return;
+        chunks_.push_back(std::move(data));
+        if (chunks_.size() == 1) WriteNextChunk();
+    }
+
+    void WriteNextChunk() {
+        stream_.expires_after(server_.options.write_timeout);
+        asio::async_write(stream_, http::make_chunk(asio::buffer(chunks_.front())),
+                          [self = shared_from_this()](beast::error_code ec, size_t) {
+                              self->OnChunkWritten(ec);
+                          });
+    }
+
+    void OnChunkWritten(beast::error_code ec);
+
+    // An event stream's client sends nothing more: any read completing means it left.
+    void WatchForHangUp() {
+        auto scratch = std::make_shared<std::array<char, 512>>();
+        stream_.socket().async_read_some(asio::buffer(*scratch),
+                                         [self = shared_from_this(), scratch](
+                                             beast::error_code, size_t) { self->CloseStream(); });
+    }
+
+    void ScheduleHeartbeat() {
+        if (heartbeat_.empty()) return;
+        heartbeat_timer_.expires_after(heartbeat_interval_);
+        heartbeat_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+            if (ec || self->stream_closed_) return;
+            if (self->chunks_.empty()) self->QueueChunk(self->heartbeat_);
+            self->ScheduleHeartbeat();
+        });
+    }
+
+    void CloseStream();
 
     void BeginRequest() {
         if (counted_) return;
@@ -231,7 +301,66 @@ private:
     bool keep_alive_ = true;
     bool close_after_write_ = false;
     bool counted_ = false;  // this connection holds one of server_.in_flight
+
+    // An open event stream (StartStream).
+    friend class SessionStream;
+    std::deque<std::string> chunks_;  // queued; the front one is being written
+    std::atomic<bool> stream_closed_{false};
+    std::atomic<size_t> queued_bytes_{0};
+    std::string heartbeat_;
+    std::chrono::milliseconds heartbeat_interval_{0};
+    asio::steady_timer heartbeat_timer_{stream_.get_executor()};
 };
+
+// A client this far behind is disconnected rather than buffered without bound; it can
+// reconnect with Last-Event-ID.
+constexpr size_t kMaxQueuedStreamBytes = 8 << 20;
+
+class SessionStream final : public ResponseStream {
+public:
+    explicit SessionStream(std::shared_ptr<Session> session)
+        : session_(session), executor_(session->stream_.get_executor()) {}
+
+    bool Send(std::string data) override {
+        auto session = session_.lock();
+        if (!session || session->stream_closed_) return false;
+        if (session->queued_bytes_.fetch_add(data.size()) + data.size() > kMaxQueuedStreamBytes) {
+            asio::post(executor_, [session] { session->CloseStream(); });
+            return false;
+        }
+        asio::post(executor_, [session, data = std::move(data)]() mutable {
+            session->QueueChunk(std::move(data));
+        });
+        return true;
+    }
+
+    bool IsClosed() const override {
+        auto session = session_.lock();
+        return !session || session->stream_closed_;
+    }
+
+private:
+    std::weak_ptr<Session> session_;
+    asio::any_io_executor executor_;
+};
+
+std::shared_ptr<ResponseStream> Session::OpenStream() {
+    return std::make_shared<SessionStream>(shared_from_this());
+}
+
+void Session::OnChunkWritten(beast::error_code ec) {
+    queued_bytes_ -= chunks_.front().size();
+    chunks_.pop_front();
+    if (ec) return CloseStream();
+    if (!chunks_.empty()) return WriteNextChunk();
+    stream_.expires_never();
+}
+
+void Session::CloseStream() {
+    if (stream_closed_.exchange(true)) return;
+    heartbeat_timer_.cancel();
+    Close();
+}
 
 }  // namespace
 

@@ -203,9 +203,11 @@ int Serve(const ServeFlags& flags) {
         CheckOptionsOf(config), [&remediations] { return remediations.NextTimestamp(); });
     // Often enough that a simulated check answers within a fraction of a second.
     health.Start(std::chrono::milliseconds(200));
+    api::WatchHub watch(**store);
+    (*store)->AddObserver(&watch);
     {
         api::Api api({**store, authenticator, remediations, inventory, engine, rate_limiter, health,
-                      config.provider == "simulated"},
+                      watch, config.provider == "simulated"},
                      config.server.worker_threads);
         api::HttpServer server({.listen = config.listen, .io_threads = config.server.io_threads},
                                [&api](api::HttpRequest&& request, api::Responder respond) {
@@ -226,6 +228,8 @@ int Serve(const ServeFlags& flags) {
         server.Run();
         // Run() returns only after Shutdown(), so the waiter has finished or is finishing.
         signal_waiter.join();
+        // Event streams post to the server's connections: end them while those still exist.
+        watch.Stop();
     }
     // Every step is committed as it happens; stopping only waits for those in the queue.
     executor.Stop();

@@ -2,6 +2,7 @@
 // keep the rules; a backend gives them transactional primitives and group commit.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -206,6 +207,29 @@ public:
 using TxnWork = std::function<Status(Txn&)>;
 using CommitCallback = std::function<void(Status)>;
 
+// A remediation as a committed transaction left it: the feed behind live updates, metrics
+// and transition logs. Changes that were rolled back never appear.
+struct RemediationChange {
+    model::Remediation remediation;
+    std::optional<model::State> previous_state;  // nullopt: it was created
+    std::string request_id;                      // the HTTP request that caused it, if any
+};
+
+// What one group commit did.
+struct CommitReport {
+    size_t batch_size = 0;                   // changes in the batch, committed or not
+    std::chrono::nanoseconds latency{0};     // BEGIN to COMMIT, fsync included
+    std::vector<RemediationChange> changes;  // in commit order
+};
+
+// Told about every commit, on the writer thread, after the commit's callbacks ran: keep it
+// short and never call back into the store's Write from it.
+class CommitObserver {
+public:
+    virtual ~CommitObserver() = default;
+    virtual void OnCommit(const CommitReport& report) = 0;
+};
+
 class Store {
 public:
     virtual ~Store() = default;
@@ -214,6 +238,8 @@ public:
     // called on the writer thread after the batch committed (with work's own error, or the
     // commit's error), so a reply sent from it is durable. Keep `done` short.
     virtual void Write(TxnWork work, CommitCallback done) = 0;
+    // Adds an observer of every later commit. It must outlive the store's Close().
+    virtual void AddObserver(CommitObserver* observer) = 0;
     // Runs `read` on a pooled read connection in the calling thread, in one read transaction.
     virtual Status Read(const std::function<Status(Reader&)>& read) = 0;
     // Stops the writer after the queued batches commit.

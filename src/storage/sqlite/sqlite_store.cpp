@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "common/json.hpp"
+#include "common/request_context.hpp"
 
 namespace noderepair::storage::sqlite {
 namespace {
@@ -404,6 +405,12 @@ class SqliteTxn final : public Txn {
 public:
     explicit SqliteTxn(Connection& conn) : conn_(conn) {}
 
+    // The remediation changes of the batch so far, for the commit observers. A change rolled
+    // back to its savepoint drops its entries with Truncate().
+    std::vector<RemediationChange> changes;
+    std::string request_id;  // of the change being run
+    void Truncate(size_t size) { changes.resize(size); }
+
     Result<std::optional<Remediation>> GetRemediation(const std::string& id) override {
         static const std::string sql =
             std::string("SELECT ") + kRemediationColumns + " FROM remediations WHERE id = ?1";
@@ -716,7 +723,9 @@ public:
                             conn_.Prepare("UPDATE instances SET latest_remediation_id = ?1 "
                                           "WHERE instance_id = ?2"));
         latest.Bind(1, r.id).Bind(2, r.instance_id);
-        return latest.Run();
+        NR_RETURN_IF_ERROR(latest.Run());
+        changes.push_back({r, std::nullopt, request_id});
+        return OkStatus();
     }
 
     Status UpdateRemediation(const Remediation& r, State expected) override {
@@ -734,6 +743,7 @@ public:
         if (stmt.Changes() != 1) {
             return Aborted("remediation " + r.id + " is no longer in the expected state");
         }
+        changes.push_back({r, expected, request_id});
         return OkStatus();
     }
 
@@ -1334,7 +1344,7 @@ void SqliteStore::Write(TxnWork work, CommitCallback done) {
     {
         std::lock_guard lock(queue_mu_);
         if (!closing_) {
-            queue_.push_back({std::move(work), std::move(done)});
+            queue_.push_back({std::move(work), std::move(done), CurrentRequestId()});
             queue_cv_.notify_one();
             return;
         }
@@ -1360,6 +1370,7 @@ void SqliteStore::WriterLoop() {
 }
 
 void SqliteStore::CommitBatch(std::vector<PendingWrite>& batch) {
+    const auto began = std::chrono::steady_clock::now();
     std::vector<Status> outcomes(batch.size());
     Status begun = writer_->Exec("BEGIN IMMEDIATE");
     if (!begun) {
@@ -1375,8 +1386,13 @@ void SqliteStore::CommitBatch(std::vector<PendingWrite>& batch) {
             outcomes[i] = saved;
             continue;
         }
+        const size_t recorded = txn.changes.size();
+        txn.request_id = std::move(batch[i].request_id);
         outcomes[i] = batch[i].work(txn);
-        if (!outcomes[i]) (void)writer_->Exec("ROLLBACK TO change");
+        if (!outcomes[i]) {
+            (void)writer_->Exec("ROLLBACK TO change");
+            txn.Truncate(recorded);
+        }
         (void)writer_->Exec("RELEASE change");
     }
     Status committed = writer_->Exec("COMMIT");
@@ -1385,7 +1401,16 @@ void SqliteStore::CommitBatch(std::vector<PendingWrite>& batch) {
         for (auto& w : batch) w.done(committed);
         return;
     }
+    CommitReport report{batch.size(), std::chrono::steady_clock::now() - began,
+                        std::move(txn.changes)};
     for (size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(outcomes[i]));
+    std::lock_guard lock(observers_mu_);
+    for (auto* observer : observers_) observer->OnCommit(report);
+}
+
+void SqliteStore::AddObserver(CommitObserver* observer) {
+    std::lock_guard lock(observers_mu_);
+    observers_.push_back(observer);
 }
 
 Result<std::unique_ptr<Connection>> SqliteStore::AcquireReader() {

@@ -22,6 +22,7 @@ public:
     ~SqliteStore() override;
 
     void Write(TxnWork work, CommitCallback done) override;
+    void AddObserver(CommitObserver* observer) override;
     Status Read(const std::function<Status(Reader&)>& read) override;
     void Close() override;
 
@@ -29,6 +30,7 @@ private:
     struct PendingWrite {
         TxnWork work;
         CommitCallback done;
+        std::string request_id;  // of the HTTP request that queued it
     };
 
     SqliteStore(std::string path, std::unique_ptr<Connection> writer,
@@ -51,6 +53,9 @@ private:
     std::unique_ptr<Connection> checkpointer_;  // used by checkpoint_thread_ only
     std::condition_variable checkpoint_cv_;     // wakes it to stop
     std::thread checkpoint_thread_;
+
+    std::mutex observers_mu_;
+    std::vector<CommitObserver*> observers_;
 
     std::mutex readers_mu_;
     std::vector<std::unique_ptr<Connection>> idle_readers_;
