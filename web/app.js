@@ -154,6 +154,16 @@ function debounce(fn, ms) {
   return wrapped;
 }
 
+// Of overlapping fetches, lets only the last one started render: `const current = ticket();
+// await …; if (!current()) return;`.
+function tickets() {
+  let n = 0;
+  return () => {
+    const mine = ++n;
+    return () => mine === n;
+  };
+}
+
 // Replaces `old` with `fresh`, keeping keyboard focus on the equivalent control.
 function replaceKeepingFocus(old, fresh) {
   const active = document.activeElement;
@@ -459,7 +469,7 @@ function heading(text) {
 }
 
 function repairRow(r) {
-  return h('tr', { dataset: { id: r.id } },
+  return h('tr', { dataset: { id: r.id, updated: timeKey(r.update_time) } },
     h('td', { class: 'time' }, timeEl(r.create_time)),
     h('th', { scope: 'row' }, link(['clusters', r.cluster_id, 'repairs', r.instance_id, r.id],
       r.instance_name || r.instance_id, { dataset: { focusKey: `open:${r.id}` }, title: `Repair ${r.id}` })),
@@ -515,13 +525,26 @@ function repairsView(clusterId, query) {
       (!f.trigger || f.trigger === r.trigger);
   }
 
+  // Changes that arrive while a page is being fetched are applied again on top of it: the
+  // page may have been read before them.
+  let inflight = 0;
+  let missed = new Map();
+
   async function load(quiet = false) {
     const mine = ++seq;
     const q = new URLSearchParams({ page_size: String(PAGE_SIZE) });
     for (const [k, v] of Object.entries(f)) if (v) q.set(k, v);
     if (tokens[page]) q.set('page_token', tokens[page]);
     if (!quiet) info.textContent = 'Loading…';
-    const list = await api('GET', `${remPath(clusterId, '-')}?${q}`);
+    inflight++;
+    let list;
+    try {
+      list = await api('GET', `${remPath(clusterId, '-')}?${q}`);
+    } finally {
+      inflight--;
+    }
+    const replay = [...missed.values()];
+    if (!inflight) missed = new Map();
     if (mine !== seq) return;
     tokens.length = page + 1;
     if (list.has_next) tokens.push(list.next_page_token);
@@ -537,13 +560,24 @@ function repairsView(clusterId, query) {
       firstRows = false;
       performance.mark('nr:first-rows');
     }
+    replay.sort((a, b) => (timeKey(a.create_time) < timeKey(b.create_time) ? -1 : 1)).forEach(apply);
   }
 
   function onRemediation(r) {
     if (r.cluster_id !== clusterId) return;
+    if (inflight) {
+      const known = missed.get(r.id);
+      if (!known || timeKey(known.update_time) <= timeKey(r.update_time)) missed.set(r.id, r);
+    }
+    apply(r);
+  }
+
+  // Shows a change: updates its row (never with an older version), or puts a new
+  // remediation that matches the filters at the top of the first page.
+  function apply(r) {
     const tr = body.querySelector(`tr[data-id="${CSS.escape(r.id)}"]`);
     if (tr) {
-      replaceKeepingFocus(tr, repairRow(r));
+      if (timeKey(r.update_time) >= tr.dataset.updated) replaceKeepingFocus(tr, repairRow(r));
     } else if (page === 0 && matches(r) && timeKey(r.create_time) >= newest) {
       body.querySelector('td.empty')?.parentElement.remove();
       body.prepend(repairRow(r));
@@ -708,8 +742,11 @@ function nodesView(clusterId) {
         }, 'Health check')));
   }
 
+  const ticket = tickets();
   async function load() {
+    const current = ticket();
     const c = await api('GET', clusterPath(clusterId));
+    if (!current()) return;
     nodes = c.gpu_worker_nodes || [];
     const a = c.automation || {};
     summary.textContent = `${c.cluster_name} · ${c.status} · ${nodes.length} nodes, ${c.num_gpus ?? ''} GPUs · automation: ${a.policy || 'approve'}` +
@@ -765,8 +802,11 @@ function hostsView() {
       }, host.cordoned ? 'Uncordon' : 'Cordon')));
   }
 
+  const ticket = tickets();
   async function load() {
+    const current = ticket();
     const r = await api('GET', '/v1/compute/hosts');
+    if (!current()) return;
     const fresh = h('div', {}, table('Hosts', ['Host', 'Used GPUs / slots', 'Cordoned', 'Instances', 'Actions'],
       (r.hosts || []).map(row), 'No hosts.'));
     replaceKeepingFocus(holder.firstChild, fresh);
@@ -797,6 +837,7 @@ function alertsView(clusterId, query) {
     }, [['', 'Firing and resolved'], ['firing', 'Firing'], ['resolved', 'Resolved']], status))),
     holder, h('div', { class: 'pager' }, newer, older, info));
   const refreshSoon = debounce(() => load(true).catch((e) => showError(e, { background: true })), 300);
+  const ticket = tickets();
 
   function row(a) {
     const ann = a.annotation || {};
@@ -816,7 +857,9 @@ function alertsView(clusterId, query) {
     const q = new URLSearchParams({ page_size: String(PAGE_SIZE) });
     if (status) q.set('status', status);
     if (tokens[page]) q.set('page_token', tokens[page]);
+    const current = ticket();
     const r = await api('GET', `${clusterPath(clusterId)}/health/alerts?${q}`);
+    if (!current()) return;
     tokens.length = page + 1;
     if (r.has_next) tokens.push(r.next_page_token);
     const fresh = h('div', {}, table('Health alerts, newest first',
@@ -872,7 +915,9 @@ function healthView(clusterId, query) {
         ? link(['clusters', clusterId, 'repairs', run.instance_id, run.remediation_id], 'repair') : ''));
   }
 
+  const ticket = tickets();
   async function load() {
+    const current = ticket();
     if (!nodes.length) {
       const c = await api('GET', clusterPath(clusterId));
       nodes = c.gpu_worker_nodes || [];
@@ -894,6 +939,7 @@ function healthView(clusterId, query) {
       }
     };
     await Promise.all(Array.from({ length: Math.min(6, targets.length) }, worker));
+    if (!current()) return;
     runs.sort((a, b) => (a.create_time < b.create_time ? 1 : a.create_time > b.create_time ? -1 : 0));
     const fresh = h('div', {}, table('Health check runs, newest first',
       ['Started (UTC)', 'Node', 'State', 'Tests', 'Ended (UTC)', 'Repair'], runs.map(row), 'No health check runs.'));
