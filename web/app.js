@@ -678,19 +678,22 @@ function detailsView(clusterId, instanceId, id) {
       : [h('p', { class: 'muted' }, r.trigger === 'REMEDIATION_TRIGGER_MANUAL' ? 'None: a manual repair.' : 'No linked alerts.')]));
   }
 
+  const ticket = tickets();
   async function loadEvents() {
+    const current = ticket();
     const ev = await api('GET', remPath(clusterId, instanceId, id, 'events'));
-    timeline.replaceChildren(eventsTable(ev.events || []));
+    if (current()) timeline.replaceChildren(eventsTable(ev.events || []));
   }
   const eventsSoon = debounce(() => loadEvents().catch((e) => showError(e, { background: true })), 100);
 
   async function load() {
     const mine = ++seq;
+    const current = ticket();
     const [r, ev] = await Promise.all([api('GET', remPath(clusterId, instanceId, id)),
       api('GET', remPath(clusterId, instanceId, id, 'events'))]);
     if (mine !== seq) return;
     if (!shown || timeKey(r.update_time) >= timeKey(shown.update_time)) render(r);
-    timeline.replaceChildren(eventsTable(ev.events || []));
+    if (current()) timeline.replaceChildren(eventsTable(ev.events || []));
   }
 
   function onRemediation(r) {
