@@ -1175,7 +1175,7 @@ function route() {
   view?.destroy?.();
   view = null;
   $('notice').replaceChildren();
-  clearBackgroundError();
+  clearError();
   const { parts, query } = parseHash();
   const [name, v] = makeView(parts, query);
   const main = $('main');
