@@ -1129,8 +1129,25 @@ function deliver(r) {
 }
 
 function resync() {
-  if (!view?.load) return;
-  view.load(true).then(clearBackgroundError, (e) => showError(e, { background: true }));
+  if (view?.load) loadView(view, true);
+}
+
+// Runs a view's load. A refresh asked for while one runs waits for it and runs once after:
+// starting over would throw the running one's answer away and show the view later.
+function loadView(v, quiet) {
+  if (v.running) {
+    v.again = true;
+    return;
+  }
+  v.running = v.load(quiet).then(clearBackgroundError, (e) => {
+    if (view === v) showError(e, { background: quiet });
+  }).finally(() => {
+    v.running = null;
+    if (v.again && view === v) {
+      v.again = false;
+      loadView(v, true);
+    }
+  });
 }
 
 // ---------------------------------------------------------------------------
@@ -1191,11 +1208,9 @@ function route() {
   main.replaceChildren(v.root);
   if (focusHeading) v.root.querySelector('h1')?.focus();
   focusHeading = false;
+  loadView(v, false);
   ensureWatch(v.cluster || lastCluster);
   refreshEngine();
-  v.load().then(clearBackgroundError, (e) => {
-    if (view === v) showError(e);
-  });
   document.title = `${v.root.querySelector('h1')?.textContent || 'noderepair'} · noderepair`;
 }
 
