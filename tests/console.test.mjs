@@ -271,9 +271,17 @@ test('a change that arrives while a page is in flight is not lost when the page 
   const r = await pendingApprovalFor('c1-i4');
   const row = page.locator(`#repairs tr[data-id="${r.id}"]`);
   await row.waitFor({ timeout: 8000 });
+  // Watch for the row ever going missing once the older page lands.
+  await page.evaluate((id) => {
+    window.__lost = false;
+    new MutationObserver(() => {
+      if (!document.querySelector(`#repairs tr[data-id="${id}"]`)) window.__lost = true;
+    }).observe(document.querySelector('main'), { subtree: true, childList: true });
+  }, r.id);
   release();
   await page.waitForFunction(() => /Page 1/.test(document.querySelector('.pager').textContent));
-  await sleep(300);
+  await sleep(500);
+  assert.equal(await page.evaluate(() => window.__lost), false, 'the row never went missing');
   assert.equal(await row.count(), 1, 'the row stays after the older page lands');
   assert.equal((await row.locator('td.state').textContent()).trim(), 'PENDING_APPROVAL');
   assertSameOrigin(page);
