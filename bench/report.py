@@ -12,6 +12,9 @@ WRK_ROWS = [
     ("get", "GET one remediation", "get_nginx"),
     ("list_first", "List page_size=50, first page (1M in cluster)", None),
     ("list_deep", "List page_size=50, after 10,000 rows (page_token)", None),
+    ("healthz_1conn", "GET /healthz, one connection (floor for a scrape)", None),
+    ("metrics_1conn", "GET /metrics, one connection (100k instances, 1M remediations)",
+     "healthz_1conn"),
     ("create_group", "Durable create, group commit (default)", "create_fsync1"),
     ("create_fsync1", "Durable create, storage.max_batch: 1 (fsync per request)", None),
 ]
@@ -57,6 +60,11 @@ def targets(wrk, scalars):
     for name, label in (("list_first", "first page"), ("list_deep", "deep page")):
         add(f"List {label}: >= 5,000 req/s", rps(name), "{:,.0f}/s", lambda v: v >= 5000)
         add(f"List {label}: p99 <= 20 ms", p99(name), "{:.2f} ms", lambda v: v <= 20)
+    scrape = scalars.get("metrics_server_ms_per_scrape", {}).get("value")
+    add("/metrics with 100k instances: < 1 ms per scrape (server time)", scrape, "{:.3f} ms",
+        lambda v: v < 1)
+    add("/metrics with 100k instances: < 1 ms p99 round trip", p99("metrics_1conn"),
+        "{:.3f} ms", lambda v: v < 1)
     start = scalars.get("startup_s", {}).get("value")
     add("Start-up with 100k instances + 1M remediations <= 3 s", start, "{:.2f} s",
         lambda v: v <= 3)

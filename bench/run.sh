@@ -6,7 +6,7 @@
 #   BENCH_DURATION=10s BENCH_WARMUP=2s BENCH_CONNECTIONS=64 BENCH_THREADS=2
 #   BIG_INSTANCES=100000 BIG_REMEDIATIONS=1000000
 #   CREATE_INSTANCES=300000 CREATE_PER_CLUSTER=10000 CREATE_DURATION=$BENCH_DURATION
-#   BENCH_ONLY="get list create"   (a subset; get and list share the seeded server)
+#   BENCH_ONLY="get list metrics create"   (a subset; get, list and metrics share the seeded server)
 #   BENCH_OUT=bench/out/<stamp>     BENCH_KEEP_DATA=0 (1 keeps the databases)
 #   BENCH_WAIT_QUIET=0  (seconds to wait, at most, for the machine to be idle before starting)
 #   BENCH_RETRIES=2 BENCH_MAX_OTHER_CPU=0.25  (repeat a run that other processes disturbed)
@@ -26,7 +26,7 @@ BIG_REMEDIATIONS=${BIG_REMEDIATIONS:-1000000}
 CREATE_INSTANCES=${CREATE_INSTANCES:-300000}
 CREATE_PER_CLUSTER=${CREATE_PER_CLUSTER:-10000}
 CREATE_DURATION=${CREATE_DURATION:-$DURATION}
-ONLY=${BENCH_ONLY:-get list create}
+ONLY=${BENCH_ONLY:-get list metrics create}
 OUT=${BENCH_OUT:-$ROOT/bench/out/$(date +%Y%m%d-%H%M%S)}
 KEEP_DATA=${BENCH_KEEP_DATA:-0}
 WRK_DIR=$ROOT/bench/wrk
@@ -324,8 +324,8 @@ EOF
 
 BENCH_START=$(now_ns)
 
-# ---------------------------------------------------------------- seeded server: get, list
-if wants get || wants list; then
+# ---------------------------------------------------------------- seeded server: get, list, metrics
+if wants get || wants list || wants metrics; then
     BIG_FLEET=$DATA/big-fleet.json
     BIG_DB=$DATA/big.db
     record python3 "$ROOT/bench/gen_fleet.py" --clusters 1 --instances-per-cluster "$BIG_INSTANCES" \
@@ -392,6 +392,29 @@ print("/v1/compute/clusters/%s/instances/%s/remediations/%s" % (r["cluster_id"],
         TARGET_PID=$BIG_PID
         run_wrk list_first "$SERVER_URL$LIST_PATH?page_size=50" get.lua
         run_wrk list_deep "$SERVER_URL$LIST_PATH?page_size=50&page_token=$token" get.lua
+    fi
+    if wants metrics; then
+        # One scraper at a time, as Prometheus scrapes: the latency is the cost of a scrape.
+        # /healthz on the same connection settings is the floor (HTTP and wrk alone).
+        curl -sS "$SERVER_URL/metrics" >"$OUT/metrics.txt"
+        if command -v promtool >/dev/null; then
+            promtool check metrics <"$OUT/metrics.txt" || die "promtool rejects /metrics"
+        fi
+        TARGET_PID=$BIG_PID
+        THREADS_SAVED=$THREADS CONNS_SAVED=$CONNS
+        THREADS=1 CONNS=1
+        run_wrk healthz_1conn "$SERVER_URL/healthz" get.lua
+        run_wrk metrics_1conn "$SERVER_URL/metrics" get.lua
+        THREADS=$THREADS_SAVED CONNS=$CONNS_SAVED
+        # The server's own time per scrape, from its request histogram.
+        per_scrape=$(curl -sS "$SERVER_URL/metrics" | python3 -c '
+import re, sys
+text = sys.stdin.read()
+def val(kind):
+    m = re.search(r"noderepair_http_request_duration_seconds_%s\{[^}]*route=\"/metrics\"[^}]*\} (\S+)" % kind, text)
+    return float(m.group(1))
+print(round(val("sum") / val("count") * 1000, 4))')
+        metric metrics_server_ms_per_scrape "$per_scrape" ms
     fi
     metric rss_after_bench_mb "$(( $(rss_kb "$BIG_PID" VmRSS) / 1024 ))" MB
     metric hwm_after_bench_mb "$(( $(rss_kb "$BIG_PID" VmHWM) / 1024 ))" MB

@@ -333,9 +333,11 @@ test('engine.max_parallel bounds how many remediations run at once, and the rest
   let maxRunning = 0;
   let states = [];
   const done = await waitFor(async () => {
-    states = await Promise.all(rems.map((r) => getRem(srv, r, undefined, 2000).then((g) => g.state)));
+    // One list is one read transaction: a consistent snapshot, unlike six GETs at six moments.
+    const page = await srv.api('GET', rPath('mp', '-'), { query: { page_size: '10' }, timeoutMs: 2000 });
+    states = page.json.remediations.map((r) => r.state);
     maxRunning = Math.max(maxRunning, states.filter((s) => s === 'RUNNING').length);
-    return states.every(isTerminal);
+    return states.length === rems.length && states.every(isTerminal);
   }, 6000, 5);
   const ev = await getEvents(srv, rems[0]);
   assert.ok(done, `six 300 ms REBOOT_VMs, two at a time, finish within 6 s; states now ${states.join(',')}\nfirst one's timeline:\n${fmtEvents(ev)}`);
