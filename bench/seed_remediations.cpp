@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <future>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -207,22 +208,40 @@ int Run(const Options& o) {
         for (int64_t i = first; i < end; ++i) {
             batch.push_back(MakeRemediation(i, o, cluster_id, targets, base, step));
         }
-        Status s = store->WriteAndWait([&](Txn& txn) -> Status {
-            for (const Remediation& r : batch) {
-                NR_RETURN_IF_ERROR(txn.InsertRemediation(r));
-                if (o.events >= 1) {
-                    RemediationEvent created{r.create_time,  "state_change", State::kPending, "",
-                                             r.requested_by, "created"};
-                    NR_RETURN_IF_ERROR(txn.AppendEvent(r.id, created));
-                }
-                if (o.events >= 2 && r.end_time) {
-                    RemediationEvent done{*r.end_time, "state_change", r.state,
-                                          "",          "engine",       "seeded"};
-                    NR_RETURN_IF_ERROR(txn.AppendEvent(r.id, done));
-                }
-            }
-            return noderepair::OkStatus();
-        });
+        // Changes of 100 rows, as the server's writes are small: one savepoint per change keeps
+        // SQLite's statement journals (the counting triggers need them) short.
+        constexpr size_t kRowsPerChange = 100;
+        std::vector<std::future<Status>> changes;
+        for (size_t from = 0; from < batch.size(); from += kRowsPerChange) {
+            const size_t to = std::min(batch.size(), from + kRowsPerChange);
+            auto done = std::make_shared<std::promise<Status>>();
+            changes.push_back(done->get_future());
+            store->Write(
+                [&batch, &o, from, to](Txn& txn) -> Status {
+                    for (size_t k = from; k < to; ++k) {
+                        const Remediation& r = batch[k];
+                        NR_RETURN_IF_ERROR(txn.InsertRemediation(r));
+                        if (o.events >= 1) {
+                            RemediationEvent created{r.create_time,   "state_change",
+                                                     State::kPending, "",
+                                                     r.requested_by,  "created"};
+                            NR_RETURN_IF_ERROR(txn.AppendEvent(r.id, created));
+                        }
+                        if (o.events >= 2 && r.end_time) {
+                            RemediationEvent finished{*r.end_time, "state_change", r.state,
+                                                      "",          "engine",       "seeded"};
+                            NR_RETURN_IF_ERROR(txn.AppendEvent(r.id, finished));
+                        }
+                    }
+                    return noderepair::OkStatus();
+                },
+                [done](Status committed) { done->set_value(std::move(committed)); });
+        }
+        Status s = noderepair::OkStatus();
+        for (auto& change : changes) {
+            Status one = change.get();
+            if (s && !one) s = one;
+        }
         if (!s) {
             std::fprintf(stderr, "seed: batch at %lld: %s\n", static_cast<long long>(first),
                          s.error().message.c_str());
