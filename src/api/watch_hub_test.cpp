@@ -1,0 +1,165 @@
+#include "api/watch_hub.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "storage/store_contract_test.hpp"
+
+namespace noderepair::api {
+namespace {
+
+using model::State;
+using storage::test_support::MakeRemediation;
+using storage::test_support::ScopedTempDir;
+using storage::test_support::TestEpoch;
+
+// A stream that keeps what it was sent, or refuses once closed.
+class FakeStream final : public ResponseStream {
+public:
+    bool Send(std::string data) override {
+        std::lock_guard lock(mu_);
+        if (closed_) return false;
+        text_ += data;
+        return true;
+    }
+    bool IsClosed() const override {
+        std::lock_guard lock(mu_);
+        return closed_;
+    }
+    void Close() {
+        std::lock_guard lock(mu_);
+        closed_ = true;
+    }
+    std::string Text() const {
+        std::lock_guard lock(mu_);
+        return text_;
+    }
+    int Count(const std::string& needle) const {
+        std::string text = Text();
+        int n = 0;
+        for (size_t at = text.find(needle); at != std::string::npos;
+             at = text.find(needle, at + 1)) {
+            ++n;
+        }
+        return n;
+    }
+
+private:
+    mutable std::mutex mu_;
+    bool closed_ = false;
+    std::string text_;
+};
+
+class WatchHubTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        auto opened = storage::OpenStore("sqlite:" + dir_.path() + "/w.db", {});
+        ASSERT_TRUE(opened) << opened.error().message;
+        store_ = std::move(opened).value();
+    }
+    void TearDown() override { store_->Close(); }
+
+    // Reports `n` changes of instance `instance` as one commit, as the writer does.
+    static void Commit(WatchHub& hub, const std::string& instance, int n, int first = 0) {
+        storage::CommitReport report;
+        for (int k = first; k < first + n; ++k) {
+            auto r = MakeRemediation("r-" + instance + "-" + std::to_string(k), instance,
+                                     State::kPending, TestEpoch());
+            report.changes.push_back({r, std::nullopt, ""});
+        }
+        hub.OnCommit(report);
+    }
+
+    // Waits until `pred` holds or a second passed.
+    template <class F>
+    static bool Eventually(F pred) {
+        for (int i = 0; i < 200 && !pred(); ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        return pred();
+    }
+
+    static std::string LastId(const std::string& text) {
+        auto at = text.rfind("id: ");
+        return text.substr(at + 4, text.find('\n', at) - at - 4);
+    }
+
+    ScopedTempDir dir_;
+    std::unique_ptr<storage::Store> store_;
+};
+
+TEST_F(WatchHubTest, StreamsGetReadyThenTheirClustersChangesOnly) {
+    WatchHub hub(*store_);
+    auto all = std::make_shared<FakeStream>();
+    auto one = std::make_shared<FakeStream>();
+    auto other = std::make_shared<FakeStream>();
+    hub.Subscribe({"c1", "", ""}, "", all);
+    hub.Subscribe({"c1", "i2", ""}, "", one);
+    hub.Subscribe({"c2", "", ""}, "", other);
+    EXPECT_TRUE(all->Text().starts_with("event: ready\ndata: {}\n\n"));
+    Commit(hub, "i1", 2);
+    Commit(hub, "i2", 1);
+    ASSERT_TRUE(Eventually([&] { return all->Count("event: remediation") == 3; }));
+    ASSERT_TRUE(Eventually([&] { return one->Count("event: remediation") == 1; }));
+    EXPECT_EQ(other->Count("event: remediation"), 0);
+    EXPECT_NE(one->Text().find("\"instance_id\":\"i2\""), std::string::npos);
+}
+
+TEST_F(WatchHubTest, LastEventIdReplaysTheMissedChangesOrResets) {
+    WatchHub hub(*store_, /*history=*/4);
+    // Sees every change: once it has, the hub's thread has put them in its history too.
+    auto probe = std::make_shared<FakeStream>();
+    hub.Subscribe({"c1", "", ""}, "", probe);
+    auto published = [&](int n) {
+        return Eventually([&] { return probe->Count("event: remediation") == n; });
+    };
+    auto first = std::make_shared<FakeStream>();
+    hub.Subscribe({"c1", "", ""}, "", first);
+    Commit(hub, "i1", 1);
+    ASSERT_TRUE(Eventually([&] { return first->Count("event: remediation") == 1; }));
+    const std::string seen = LastId(first->Text());
+    first->Close();
+    Commit(hub, "i1", 2, 1);
+
+    ASSERT_TRUE(published(3));
+    auto resumed = std::make_shared<FakeStream>();
+    hub.Subscribe({"c1", "", ""}, seen, resumed);
+    EXPECT_EQ(resumed->Count("event: remediation"), 2) << resumed->Text();
+    EXPECT_EQ(resumed->Count("event: reset"), 0);
+    EXPECT_EQ(resumed->Text().find("r-i1-0"), std::string::npos) << "nothing seen twice";
+
+    // Five more changes push the first ones out of a history of four: too late to replay.
+    Commit(hub, "i1", 5, 3);
+    ASSERT_TRUE(published(8));
+    auto late = std::make_shared<FakeStream>();
+    hub.Subscribe({"c1", "", ""}, seen, late);
+    EXPECT_EQ(late->Count("event: reset"), 1);
+    EXPECT_EQ(late->Count("event: remediation"), 0);
+
+    auto stranger = std::make_shared<FakeStream>();
+    hub.Subscribe({"c1", "", ""}, "0000-1", stranger);
+    EXPECT_EQ(stranger->Count("event: reset"), 1);
+}
+
+TEST_F(WatchHubTest, ClosedStreamsAreForgottenAndStopEndsEverything) {
+    WatchHub hub(*store_);
+    auto gone = std::make_shared<FakeStream>();
+    hub.Subscribe({"c1", "", ""}, "", gone);
+    EXPECT_EQ(hub.Subscribers(), 1u);
+    gone->Close();
+    Commit(hub, "i1", 1);
+    EXPECT_TRUE(Eventually([&] { return hub.Subscribers() == 0; }));
+    auto open = std::make_shared<FakeStream>();
+    hub.Subscribe({"c1", "", ""}, "", open);
+    hub.Stop();
+    EXPECT_EQ(hub.Subscribers(), 0u);
+    Commit(hub, "i1", 1, 1);  // after Stop: ignored, no crash
+}
+
+}  // namespace
+}  // namespace noderepair::api
