@@ -232,6 +232,8 @@ int Serve(const ServeFlags& flags) {
         if (!port) return Fail(port.error().message);
         std::string host = config.listen.substr(0, config.listen.rfind(':'));
         std::printf("noderepair: listening on http://%s:%u\n", host.c_str(), unsigned(*port));
+        std::printf("noderepair: web console at http://%s:%u/ (sign in with a token)\n",
+                    host.c_str(), unsigned(*port));
         std::fflush(stdout);
 
         std::thread signal_waiter([&server, signals] {
