@@ -131,6 +131,19 @@ test('many streams come and go without harm; the server keeps answering', async 
   assert.equal(g.status, 200);
 });
 
+test('an HTTP/1.0 client gets the stream without chunked framing, ended by the connection', async () => {
+  const sock = net.connect(srv.port, '127.0.0.1');
+  await new Promise((r) => sock.once('connect', r));
+  let text = '';
+  sock.on('data', (d) => { text += d; });
+  sock.write(`GET ${watchPath('w1')} HTTP/1.0\r\nauthorization: Bearer ${srv.adminToken}\r\n\r\n`);
+  for (let k = 0; k < 100 && !text.includes('event: ready'); k++) await sleep(10);
+  sock.destroy();
+  assert.match(text, /^HTTP\/1\.0 200 /);
+  assert.doesNotMatch(text, /transfer-encoding/i);
+  assert.match(text, /\r\n\r\nevent: ready\ndata: \{\}\n\n/);
+});
+
 test('SIGTERM with streams open still stops promptly and cleanly', async () => {
   const s2 = await startServer({ fleet: FLEET, enginePaused: false });
   const s = await EventStream.open(s2, watchPath('w1'));

@@ -188,7 +188,9 @@ private:
         res->set(http::field::content_type, response.content_type);
         res->set("x-request-id", request_id_);
         for (auto& [name, value] : response.headers) res->set(name, value);
-        res->chunked(true);
+        // HTTP/1.0 has no chunked encoding: there the body simply ends when the connection does.
+        stream_chunked_ = version_ >= 11;
+        res->chunked(stream_chunked_);
         res->keep_alive(false);
         auto serializer = std::make_shared<http::response_serializer<http::empty_body>>(*res);
         stream_.expires_after(server_.options.write_timeout);
@@ -218,10 +220,15 @@ private:
 
     void WriteNextChunk() {
         stream_.expires_after(server_.options.write_timeout);
-        asio::async_write(stream_, http::make_chunk(asio::buffer(chunks_.front())),
-                          [self = shared_from_this()](beast::error_code ec, size_t) {
-                              self->OnChunkWritten(ec);
-                          });
+        auto written = [self = shared_from_this()](beast::error_code ec, size_t) {
+            self->OnChunkWritten(ec);
+        };
+        if (stream_chunked_) {
+            asio::async_write(stream_, http::make_chunk(asio::buffer(chunks_.front())),
+                              std::move(written));
+        } else {
+            asio::async_write(stream_, asio::buffer(chunks_.front()), std::move(written));
+        }
     }
 
     void OnChunkWritten(beast::error_code ec);
@@ -305,6 +312,7 @@ private:
     // An open event stream (StartStream).
     friend class SessionStream;
     std::deque<std::string> chunks_;  // queued; the front one is being written
+    bool stream_chunked_ = true;
     std::atomic<bool> stream_closed_{false};
     std::atomic<size_t> queued_bytes_{0};
     std::string heartbeat_;
