@@ -190,7 +190,8 @@ void Executor::Submit(const std::string& id, bool claim) {
             }
             // Finished or lost work frees a slot: look for PENDING work soon, once for all
             // the slots a batch of commits frees.
-            if ((*result) && (*result)->outcome != Outcome::kWaiting) {
+            if ((*result) && (*result)->outcome != Outcome::kWaiting &&
+                (*result)->outcome != Outcome::kDeferred) {
                 next_claim_scan_ =
                     std::min(next_claim_scan_, clock_.Now() + std::chrono::milliseconds(2));
             }
@@ -205,11 +206,15 @@ Result<Executor::Advance> Executor::ClaimInTxn(storage::Txn& txn, const std::str
     // on the same row, so exactly one wins (API.md 4.6).
     if (!found || found->state != State::kPending) return Advance{Outcome::kLost, now};
     Remediation r = std::move(*found);
+    NR_ASSIGN_OR_RETURN(auto instance, txn.GetInstance(r.instance_id));
+    if (instance && !instance->host_name.empty()) {
+        NR_ASSIGN_OR_RETURN(bool wait, MustWaitForHost(txn, r, instance->host_name));
+        if (wait) return Advance{Outcome::kDeferred, now};
+    }
     const auto workflow = WorkflowFor(r.mode);
     r.start_time = now;
     // Picked up first: a remediation fails only from a working state (API.md 2.2).
     NR_RETURN_IF_ERROR(SetState(txn, r, workflow.front().during, "picked up by the engine"));
-    NR_ASSIGN_OR_RETURN(auto instance, txn.GetInstance(r.instance_id));
     if (!instance) return Fail(txn, r, "instance " + r.instance_id + " no longer exists");
     storage::EngineJob job;
     job.remediation_id = r.id;
@@ -223,6 +228,27 @@ Result<Executor::Advance> Executor::ClaimInTxn(storage::Txn& txn, const std::str
                         " has no VM to act on; REMEDIATION_MODE_VM_ONLY provisions a new one");
     }
     return Drive(txn, r, job, now);
+}
+
+Result<bool> Executor::MustWaitForHost(storage::Txn& txn, const Remediation& r,
+                                       const std::string& host) {
+    if (!WaitsForOnSameHost(r.mode, model::Mode::kHostPowerCycle) &&
+        !WaitsForOnSameHost(r.mode, model::Mode::kHostAware)) {
+        return false;
+    }
+    NR_ASSIGN_OR_RETURN(auto running, txn.ModesWorkingOnHost(host));
+    const bool wait = std::any_of(running.begin(), running.end(), [&](model::Mode other) {
+        return WaitsForOnSameHost(r.mode, other);
+    });
+    if (!wait) return false;
+    // Said once in the timeline, not at every scan.
+    const std::string why = "waiting: another host-level remediation is working on host " + host;
+    NR_ASSIGN_OR_RETURN(auto events, txn.ListEvents(r.id));
+    if (events.empty() || events.back().detail != why) {
+        NR_RETURN_IF_ERROR(
+            txn.AppendEvent(r.id, {next_timestamp_(), "step", std::nullopt, "claim", kActor, why}));
+    }
+    return true;
 }
 
 Result<Executor::Advance> Executor::AdvanceInTxn(storage::Txn& txn, const std::string& id,

@@ -54,7 +54,8 @@ public:
     size_t InFlight();
 
 private:
-    enum class Outcome { kWaiting, kFinished, kLost };
+    // kDeferred: a claim that must wait for other work on its host; it stays PENDING.
+    enum class Outcome { kWaiting, kFinished, kLost, kDeferred };
     struct Advance {
         Outcome outcome = Outcome::kLost;
         Timestamp next_check;
@@ -69,6 +70,10 @@ private:
     Timestamp Schedule(std::unique_lock<std::mutex>& lock);
     void Submit(const std::string& id, bool claim);
     Result<Advance> ClaimInTxn(storage::Txn& txn, const std::string& id, Timestamp now);
+    // Whether `r` must stay PENDING while other work on `host` runs (WaitsForOnSameHost);
+    // notes it in the timeline once.
+    Result<bool> MustWaitForHost(storage::Txn& txn, const model::Remediation& r,
+                                 const std::string& host);
     Result<Advance> AdvanceInTxn(storage::Txn& txn, const std::string& id, Timestamp now);
     Result<Advance> Drive(storage::Txn& txn, model::Remediation& r, storage::EngineJob& job,
                           Timestamp now);

@@ -1042,6 +1042,48 @@ TEST_F(ExecutorTest, PowerCycleOfAnAlreadyCordonedHostDoesNotUncordonIt) {
     EXPECT_TRUE(StartKeysOf(Action::kUncordonHost).empty());
 }
 
+// Two host-level remediations on one host would undo each other's cordon (or power-cycle the
+// host twice): the second waits in PENDING until the first is done; other hosts do not wait.
+TEST_F(ExecutorTest, HostLevelRemediationsOfOneHostRunOneAfterTheOther) {
+    ASSERT_TRUE(store_->WriteAndWait(
+        [](storage::Txn& txn) { return txn.SetInstancePlacement("i2", "h1", "Ready"); }));
+    provider_.SetDefaultLatency(seconds(10));
+    NewExecutor();
+    const Remediation first = Create("i1", Mode::kHostPowerCycle);
+    RunOnce();
+    ASSERT_EQ(StateOf(first.id), State::kQuarantining);
+    const Remediation second = Create("i2", Mode::kHostAware);
+    const Remediation elsewhere = Create("i3", Mode::kHostPowerCycle);
+    for (int round = 0; round < 3; ++round) {
+        clock_.Advance(milliseconds(100));
+        RunOnce();
+    }
+    EXPECT_EQ(StateOf(second.id), State::kPending);
+    EXPECT_EQ(StateOf(elsewhere.id), State::kQuarantining) << "another host does not wait";
+    auto waits = TimelineOf(second.id);
+    EXPECT_EQ(std::count(waits.begin(), waits.end(),
+                         "step claim: waiting: another host-level remediation is working on host "
+                         "h1"),
+              1)
+        << "said once, not at every scan";
+    ASSERT_TRUE(RunUntilTerminal(first.id, seconds(5)));
+    EXPECT_EQ(StateOf(first.id), State::kSucceeded);
+    ASSERT_TRUE(RunUntilTerminal(second.id, seconds(5)));
+    EXPECT_EQ(StateOf(second.id), State::kSucceeded) << Stored(second.id).error_message;
+    // The power cycle's uncordon came before the HOST_AWARE's cordon, which stays.
+    auto cordons = StartKeysOf(Action::kCordonHost);
+    EXPECT_EQ(cordons.size(), 3u);
+}
+
+TEST(Workflow, OnlyAPowerCycleAndAnotherHostLevelModeExcludeEachOther) {
+    EXPECT_TRUE(WaitsForOnSameHost(Mode::kHostPowerCycle, Mode::kHostPowerCycle));
+    EXPECT_TRUE(WaitsForOnSameHost(Mode::kHostPowerCycle, Mode::kHostAware));
+    EXPECT_TRUE(WaitsForOnSameHost(Mode::kHostAware, Mode::kHostPowerCycle));
+    EXPECT_FALSE(WaitsForOnSameHost(Mode::kHostAware, Mode::kHostAware));
+    EXPECT_FALSE(WaitsForOnSameHost(Mode::kRebootVm, Mode::kHostPowerCycle));
+    EXPECT_FALSE(WaitsForOnSameHost(Mode::kHostPowerCycle, Mode::kVmOnly));
+}
+
 TEST_F(ExecutorTest, VmOnlyProvisionsAnInstanceThatHasNoVm) {
     NewExecutor();
     const Remediation r = Create("j2", Mode::kVmOnly);

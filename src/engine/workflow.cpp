@@ -57,4 +57,12 @@ std::span<const Step> WorkflowFor(model::Mode mode) {
     return kRebootVm;
 }
 
+bool WaitsForOnSameHost(model::Mode claiming, model::Mode running) {
+    auto cordons = [](model::Mode m) {
+        return m == model::Mode::kHostAware || m == model::Mode::kHostPowerCycle;
+    };
+    return cordons(claiming) && cordons(running) &&
+           (claiming == model::Mode::kHostPowerCycle || running == model::Mode::kHostPowerCycle);
+}
+
 }  // namespace noderepair::engine

@@ -18,4 +18,11 @@ struct Step {
 
 std::span<const Step> WorkflowFor(model::Mode mode);
 
+// Whether a remediation in mode `claiming` must wait while one in mode `running` works on
+// the same host. HOST_AWARE and HOST_POWER_CYCLE both cordon the host, and a power cycle
+// uncordons it when done (unless it was cordoned before): run together, one would lift the
+// other's cordon mid-repair, or power-cycle the host twice. Two HOST_AWAREs may share a host:
+// neither uncordons it.
+bool WaitsForOnSameHost(model::Mode claiming, model::Mode running);
+
 }  // namespace noderepair::engine

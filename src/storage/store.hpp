@@ -132,6 +132,8 @@ public:
     virtual Result<std::vector<std::string>> ListOldestInState(model::State state, int limit) = 0;
     virtual Result<std::vector<EngineJob>> ListEngineJobs() = 0;
     virtual Result<std::optional<EngineJob>> GetEngineJob(const std::string& remediation_id) = 0;
+    // The modes of the remediations the engine is working on whose VM was on `host_name`.
+    virtual Result<std::vector<model::Mode>> ModesWorkingOnHost(const std::string& host_name) = 0;
 
     // Health signals (API.md 5).
     virtual Result<AlertPage> ListAlerts(const AlertQuery& query) = 0;

@@ -17,7 +17,7 @@ using model::Remediation;
 using model::State;
 
 // Versioned migrations: entry i takes the schema from version i to i+1. Append only.
-constexpr std::array<const char*, 6> kMigrations = {
+constexpr std::array<const char*, 7> kMigrations = {
     R"sql(
 CREATE TABLE clusters(
     cluster_id TEXT PRIMARY KEY,
@@ -234,6 +234,10 @@ BEGIN
     UPDATE remediation_counts SET n = n - 1
         WHERE state = OLD.state AND mode = OLD.mode AND trigger = OLD.trigger;
 END;
+)sql",
+    // 7: the engine's work by host, so a host-level claim checks its host with an index seek.
+    R"sql(
+CREATE INDEX engine_jobs_by_host ON engine_jobs(source_host);
 )sql",
 };
 
@@ -880,6 +884,20 @@ public:
         NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
         if (!row) return std::optional<EngineJob>();
         return std::optional<EngineJob>(ReadJob(stmt));
+    }
+
+    Result<std::vector<model::Mode>> ModesWorkingOnHost(const std::string& host_name) override {
+        NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT r.mode FROM engine_jobs j JOIN "
+                                                     "remediations r ON r.id = j.remediation_id "
+                                                     "WHERE j.source_host = ?1"));
+        stmt.Bind(1, host_name);
+        std::vector<model::Mode> modes;
+        while (true) {
+            NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+            if (!row) break;
+            modes.push_back(model::Mode(stmt.Int(0)));
+        }
+        return modes;
     }
 
     Status PutEngineJob(const EngineJob& j) override {
