@@ -622,3 +622,40 @@ test('a HOST_AWARE cordon survives a later power cycle of another instance on th
   assert.equal(byHost(st.hosts).shared.cordoned, true,
     `"after HOST_AWARE the old host stays cordoned until an operator uncordons it", but the power cycle of cc-b uncordoned it:\n${fmtEvents(ev)}`);
 });
+
+// ---------------------------------------------------------------------------------------------
+test('two power cycles of one host run one after the other, and the host ends uncordoned', async (t) => {
+  const fleet = {
+    clusters: [{
+      cluster_id: 'pc',
+      instances: [
+        { instance_id: 'pc-a', instance_name: 'pc-gpu-a', num_gpus: 4, host: 'pc-h1' },
+        { instance_id: 'pc-b', instance_name: 'pc-gpu-b', num_gpus: 4, host: 'pc-h1' },
+      ],
+    }],
+    hosts: [{ host_name: 'pc-h1', gpu_slots: 8 }],
+    timing: { ...ZERO_TIMING, cordon: 150, drain: 150, power_cycle: 150, boot: 150 },
+  };
+  const srv = await engineServer(t, fleet, { enginePaused: true });
+  const a = await mustCreate(srv, 'pc', 'pc-a', POWER_CYCLE);
+  const b = await mustCreate(srv, 'pc', 'pc-b', POWER_CYCLE);
+  assert.equal((await srv.api('POST', '/v1/engine:resume')).status, 200);
+  let overlap = false;
+  const done = await waitFor(async () => {
+    const page = await srv.api('GET', rPath('pc', '-'), { timeoutMs: 2000 });
+    const states = page.json.remediations.map((r) => r.state);
+    if (states.filter((s) => !['PENDING', 'SUCCEEDED', 'FAILED', 'CANCELLED'].includes(s)).length > 1) overlap = true;
+    return states.every(isTerminal);
+  }, 10000, 10);
+  assert.ok(done, 'both finish');
+  assert.ok(!overlap, 'never both working on the host at once');
+  for (const r of [a, b]) assert.equal((await getRem(srv, r)).state, 'SUCCEEDED');
+  const waited = [];
+  for (const r of [a, b]) {
+    const ev = await getEvents(srv, r);
+    if (ev.some((e) => e.step === 'claim' && /waiting: another host-level remediation is working on host pc-h1/.test(e.detail))) waited.push(r.id);
+  }
+  assert.equal(waited.length, 1, 'exactly one of them waited, and said so once');
+  const hosts = byHost(await getHosts(srv));
+  assert.equal(hosts['pc-h1'].cordoned, false, 'the host is not left cordoned');
+});
