@@ -81,7 +81,12 @@ void ClientCommands::AddRemediations(CLI::App& app) {
     auto instance = [this](CLI::App* sub) {
         sub->add_option("-i,--instance", f_.instance, "instance id")->required();
     };
-    auto id = [this](CLI::App* sub) { sub->add_option("ID", f_.id, "remediation id")->required(); };
+    // One remediation: -c CLUSTER -i INSTANCE ID.
+    auto one = [&](CLI::App* sub) {
+        cluster(sub);
+        instance(sub);
+        sub->add_option("ID", f_.id, "remediation id")->required();
+    };
 
     auto* list = Verb(*group, "list", "list remediations (newest first)");
     cluster(list);
@@ -99,9 +104,7 @@ void ClientCommands::AddRemediations(CLI::App& app) {
     On(list, &ClientCommands::ListRemediations);
 
     auto* get = Verb(*group, "get", "show one remediation");
-    cluster(get);
-    instance(get);
-    id(get);
+    one(get);
     get->add_flag("--watch,-w", f_.watch, "follow it until it reaches a terminal state");
     On(get, &ClientCommands::GetRemediation);
 
@@ -119,30 +122,22 @@ void ClientCommands::AddRemediations(CLI::App& app) {
     On(create, &ClientCommands::CreateRemediation);
 
     auto* approve = Verb(*group, "approve", "approve one waiting in PENDING_APPROVAL");
-    cluster(approve);
-    instance(approve);
-    id(approve);
+    one(approve);
     approve->add_option("--comment", f_.comment, "review comment");
     approve->add_option("--mode", f_.mode, "carry it out in this mode instead");
     On(approve, &ClientCommands::ApproveRemediation);
 
     auto* reject = Verb(*group, "reject", "reject one waiting in PENDING_APPROVAL");
-    cluster(reject);
-    instance(reject);
-    id(reject);
+    one(reject);
     reject->add_option("--comment", f_.comment, "review comment");
     On(reject, &ClientCommands::RejectRemediation);
 
     auto* cancel = Verb(*group, "cancel", "cancel one the engine has not picked up yet");
-    cluster(cancel);
-    instance(cancel);
-    id(cancel);
+    one(cancel);
     On(cancel, &ClientCommands::CancelRemediation);
 
     auto* events = Verb(*group, "events", "show a remediation's timeline");
-    cluster(events);
-    instance(events);
-    id(events);
+    one(events);
     On(events, &ClientCommands::RemediationEvents);
 }
 
