@@ -4,6 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import net from 'node:net';
 import { existsSync } from 'node:fs';
 import { startServer, rPath, create, alertPayload, pool, sleep, ZERO_TIMING } from './lib/server.mjs';
 import { waitState } from './lib/engine.mjs';
@@ -181,4 +182,23 @@ test('text logs (the default) are key=value lines', async () => {
   } finally {
     await s.close();
   }
+});
+
+test('requests the HTTP layer refuses itself (413, 400) are counted and logged too', async () => {
+  const big = await srv.api('POST', rPath('m1', 'm1-i0'), { rawBody: 'x'.repeat(2 << 20), headers: { 'content-type': 'application/json', 'x-request-id': 'too-big-1' } });
+  assert.equal(big.status, 413);
+  const bad = await new Promise((resolve) => {
+    const sock = net.connect(srv.port, '127.0.0.1', () => sock.write('GET /v1/%zz HTTP/1.1\r\nhost: x\r\n\r\n'));
+    let text = '';
+    sock.on('data', (d) => { text += d; if (text.includes('\r\n\r\n')) { sock.destroy(); resolve(text); } });
+  });
+  assert.match(bad, /^HTTP\/1\.1 400 /);
+  const m = parse(await scrape(srv));
+  assert.equal(sum(m, 'noderepair_http_request_duration_seconds_count', { route: '(refused)', code: '413', method: 'POST' }), 1);
+  assert.equal(sum(m, 'noderepair_http_request_duration_seconds_count', { route: '(refused)', code: '400' }), 1);
+  await sleep(50);
+  const records = srv.starts.at(-1).stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+  const refused = records.filter((r) => r.event === 'request' && r.route === '(refused)');
+  assert.deepEqual(refused.map((r) => r.status).sort(), [400, 413]);
+  assert.ok(refused.every((r) => typeof r.request_id === 'string' && r.request_id.length > 0));
 });

@@ -208,6 +208,18 @@ void Api::Handle(HttpRequest&& request, Responder respond) {
     });
 }
 
+void Api::Refused(std::string_view method, int status, std::string_view request_id) {
+    constexpr std::string_view kRoute = "(refused)";
+    s_.metrics.ObserveRequest(method, kRoute, status, std::chrono::nanoseconds(0));
+    if (!s_.log_requests) return;
+    LogLine line("request");
+    line.Add("request_id", request_id)
+        .Add("method", method)
+        .Add("route", kRoute)
+        .Add("status", int64_t(status));
+    WriteLog(line.Finish());
+}
+
 void Api::Authorize(const Route& route, Call& call, Responder respond) {
     if (route.role) {
         auto principal = s_.authenticator.Authenticate(call.request.authorization);

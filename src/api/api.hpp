@@ -38,6 +38,9 @@ class Api {
 public:
     Api(ApiServices services, int worker_threads);
     void Handle(HttpRequest&& request, Responder respond);
+    // A request the HTTP server refused itself (ServerOptions::on_refused): measured and logged
+    // like the others, under the route "(refused)".
+    void Refused(std::string_view method, int status, std::string_view request_id);
 
 private:
     void AddRoutes();

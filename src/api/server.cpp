@@ -145,6 +145,7 @@ private:
                                                                           : RandomHex(8);
         request_id_ = req.request_id;
         if (Status parsed = ParseTarget(raw.target(), req); !parsed) {
+            Refused(400);
             return Write(ErrorResponse(parsed.error()));
         }
         req.body = std::move(raw.body());
@@ -289,7 +290,15 @@ private:
     void ReplyAndClose(HttpResponse response) {
         close_after_write_ = true;
         if (request_id_.empty()) request_id_ = RandomHex(8);
+        Refused(response.status);
         Write(std::move(response));
+    }
+
+    void Refused(int status) {
+        if (!server_.options.on_refused) return;
+        // The request line may have been read even when the head as a whole was refused.
+        server_.options.on_refused(parser_ ? parser_->get().method_string() : "", status,
+                                   request_id_);
     }
 
     void Close() {

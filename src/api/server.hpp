@@ -6,8 +6,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "api/http.hpp"
 #include "common/status.hpp"
@@ -21,6 +23,10 @@ struct ServerOptions {
     size_t max_header_bytes = 16 << 10;
     std::chrono::seconds read_timeout{30};  // a whole request head, or its body
     std::chrono::seconds write_timeout{30};
+    // Told about each request the server refuses itself, before any handler (too large,
+    // malformed): its method once the request line was read (else empty), status, request id.
+    std::function<void(std::string_view method, int status, std::string_view request_id)>
+        on_refused;
 };
 
 class HttpServer {

@@ -224,10 +224,16 @@ int Serve(const ServeFlags& flags) {
                       watch, metrics, [&executor] { return executor.InFlight(); },
                       config.log.requests, config.provider == "simulated"},
                      config.server.worker_threads);
-        api::HttpServer server({.listen = config.listen, .io_threads = config.server.io_threads},
-                               [&api](api::HttpRequest&& request, api::Responder respond) {
-                                   api.Handle(std::move(request), std::move(respond));
-                               });
+        api::HttpServer server(
+            {.listen = config.listen,
+             .io_threads = config.server.io_threads,
+             .on_refused =
+                 [&api](std::string_view method, int status, std::string_view request_id) {
+                     api.Refused(method, status, request_id);
+                 }},
+            [&api](api::HttpRequest&& request, api::Responder respond) {
+                api.Handle(std::move(request), std::move(respond));
+            });
         auto port = server.Listen();
         if (!port) return Fail(port.error().message);
         std::string host = config.listen.substr(0, config.listen.rfind(':'));
