@@ -177,22 +177,13 @@ void Api::Handle(HttpRequest&& request, Responder respond) {
     auto call = std::make_shared<Call>(Call{std::move(request), std::move(match.params), {}});
     respond = [this, call, route, started = std::chrono::steady_clock::now(),
                respond = std::move(respond)](HttpResponse response) {
-        const auto took = std::chrono::steady_clock::now() - started;
-        const std::string_view label = route ? std::string_view(route->label) : "unmatched";
-        s_.metrics.ObserveRequest(call->request.method, label, response.status, took);
+        std::string path;
         if (s_.log_requests) {
-            std::string path;
             for (const auto& segment : call->request.segments) path.append("/").append(segment);
-            LogLine line("request");
-            line.Add("request_id", call->request.request_id)
-                .Add("method", call->request.method)
-                .Add("path", path.empty() ? "/" : path)
-                .Add("route", label)
-                .Add("status", int64_t(response.status))
-                .AddMillis("duration_ms", std::chrono::duration<double, std::milli>(took).count());
-            if (!call->principal.name.empty()) line.Add("token", call->principal.name);
-            WriteLog(line.Finish());
         }
+        Record({call->request.request_id, call->request.method, path.empty() ? "/" : path,
+                route ? std::string_view(route->label) : "unmatched", response.status,
+                std::chrono::steady_clock::now() - started, call->principal.name});
         respond(std::move(response));
     };
     if (route == nullptr) {
@@ -209,14 +200,20 @@ void Api::Handle(HttpRequest&& request, Responder respond) {
 }
 
 void Api::Refused(std::string_view method, int status, std::string_view request_id) {
-    constexpr std::string_view kRoute = "(refused)";
-    s_.metrics.ObserveRequest(method, kRoute, status, std::chrono::nanoseconds(0));
+    Record({request_id, method, "", "(refused)", status, std::chrono::nanoseconds(0), ""});
+}
+
+void Api::Record(const Answered& a) {
+    s_.metrics.ObserveRequest(a.method, a.route, a.status, a.took);
     if (!s_.log_requests) return;
     LogLine line("request");
-    line.Add("request_id", request_id)
-        .Add("method", method)
-        .Add("route", kRoute)
-        .Add("status", int64_t(status));
+    line.Add("request_id", a.request_id).Add("method", a.method);
+    if (!a.path.empty()) line.Add("path", a.path);
+    line.Add("route", a.route).Add("status", int64_t(a.status));
+    if (a.took.count() > 0) {
+        line.AddMillis("duration_ms", std::chrono::duration<double, std::milli>(a.took).count());
+    }
+    if (!a.token.empty()) line.Add("token", a.token);
     WriteLog(line.Finish());
 }
 

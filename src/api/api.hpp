@@ -3,7 +3,9 @@
 // queues the work on a worker pool, or runs it in place when there is none.
 #pragma once
 
+#include <chrono>
 #include <memory>
+#include <string_view>
 
 #include "api/http.hpp"
 #include "api/router.hpp"
@@ -43,6 +45,17 @@ public:
     void Refused(std::string_view method, int status, std::string_view request_id);
 
 private:
+    // One answered request, for the request metrics and the request log line.
+    struct Answered {
+        std::string_view request_id;
+        std::string_view method;
+        std::string_view path;  // empty: not known (refused before it was read)
+        std::string_view route;
+        int status;
+        std::chrono::nanoseconds took;
+        std::string_view token;  // the caller's token name, once authenticated
+    };
+    void Record(const Answered& answered);
     void AddRoutes();
     void Authorize(const Route& route, Call& call, Responder respond);
 
