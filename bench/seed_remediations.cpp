@@ -182,7 +182,8 @@ int Run(const Options& o) {
     }
     std::unique_ptr<Store> store = std::move(opened).value();
 
-    Status imported = store->WriteAndWait([&](Txn& txn) { return txn.ImportFleet(*fleet); });
+    Status imported =
+        store->WriteAndWait([&](Txn& txn) { return txn.Inventory().ImportFleet(*fleet); });
     if (!imported) {
         std::fprintf(stderr, "seed: import fleet: %s\n", imported.error().message.c_str());
         return 1;
@@ -220,17 +221,17 @@ int Run(const Options& o) {
                 [&batch, &o, from, to](Txn& txn) -> Status {
                     for (size_t k = from; k < to; ++k) {
                         const Remediation& r = batch[k];
-                        NR_RETURN_IF_ERROR(txn.InsertRemediation(r));
+                        NR_RETURN_IF_ERROR(txn.Remediations().Insert(r));
                         if (o.events >= 1) {
                             RemediationEvent created{r.create_time,   "state_change",
                                                      State::kPending, "",
                                                      r.requested_by,  "created"};
-                            NR_RETURN_IF_ERROR(txn.AppendEvent(r.id, created));
+                            NR_RETURN_IF_ERROR(txn.Remediations().AppendEvent(r.id, created));
                         }
                         if (o.events >= 2 && r.end_time) {
                             RemediationEvent finished{*r.end_time, "state_change", r.state,
                                                       "",          "engine",       "seeded"};
-                            NR_RETURN_IF_ERROR(txn.AppendEvent(r.id, finished));
+                            NR_RETURN_IF_ERROR(txn.Remediations().AppendEvent(r.id, finished));
                         }
                     }
                     return noderepair::OkStatus();

@@ -267,8 +267,8 @@ void Api::AddRoutes() {
                  }});
     router_.Add({"GET", {"readyz"}, std::nullopt, [this](Call&, Responder respond) {
                      Status readable = s_.store.Read([](storage::Reader& reader) -> Status {
-                         return reader.GetSetting("engine.paused") ? OkStatus()
-                                                                   : Status(Unavailable(""));
+                         return reader.Settings().Get("engine.paused") ? OkStatus()
+                                                                       : Status(Unavailable(""));
                      });
                      if (!readable) {
                          return respond(ErrorResponse(Unavailable("storage is not readable")));
@@ -343,10 +343,12 @@ void Api::AddRoutes() {
                  filter.remediation_id = *id;
              }
              Status known = s_.store.Read([&](storage::Reader& reader) -> Status {
-                 NR_ASSIGN_OR_RETURN(bool cluster, reader.HasCluster(filter.cluster_id));
+                 NR_ASSIGN_OR_RETURN(bool cluster,
+                                     reader.Inventory().HasCluster(filter.cluster_id));
                  if (!cluster) return NotFound("cluster " + filter.cluster_id + " not found");
                  if (filter.instance_id.empty()) return OkStatus();
-                 NR_ASSIGN_OR_RETURN(auto instance, reader.GetInstance(filter.instance_id));
+                 NR_ASSIGN_OR_RETURN(auto instance,
+                                     reader.Inventory().GetInstance(filter.instance_id));
                  if (!instance || instance->cluster_id != filter.cluster_id) {
                      return NotFound("instance " + filter.instance_id + " not found in cluster " +
                                      filter.cluster_id);
@@ -625,8 +627,8 @@ void Api::AddRoutes() {
     router_.Add({"GET", {"metrics"}, std::nullopt, [this](Call&, Responder respond) {
                      telemetry::Snapshot snapshot;
                      Status read = s_.store.Read([&](storage::Reader& reader) -> Status {
-                         NR_ASSIGN_OR_RETURN(snapshot.remediations, reader.CountRemediations());
-                         NR_ASSIGN_OR_RETURN(auto paused, reader.GetSetting("engine.paused"));
+                         NR_ASSIGN_OR_RETURN(snapshot.remediations, reader.Remediations().Count());
+                         NR_ASSIGN_OR_RETURN(auto paused, reader.Settings().Get("engine.paused"));
                          snapshot.engine_paused = paused && *paused == "true";
                          return OkStatus();
                      });

@@ -88,7 +88,7 @@ WatchHub::Event WatchHub::Encode(storage::RemediationChange change, uint64_t seq
     // A change carries the row it wrote; the alerts linked to it live in their own table.
     if (r.trigger == model::Trigger::kAutomated) {
         (void)store_.Read([&](storage::Reader& reader) -> Status {
-            NR_ASSIGN_OR_RETURN(auto stored, reader.GetRemediation(r.id));
+            NR_ASSIGN_OR_RETURN(auto stored, reader.Remediations().Get(r.id));
             if (stored) r.linked_alerts = std::move(stored->linked_alerts);
             return OkStatus();
         });

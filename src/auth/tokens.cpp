@@ -48,7 +48,7 @@ Result<std::string> CreateToken(storage::Store& store, const storage::TokenRecor
     std::string token = NewToken();
     std::string hash = HashToken(token);
     NR_RETURN_IF_ERROR(
-        store.WriteAndWait([&](storage::Txn& txn) { return txn.InsertToken(hash, record); }));
+        store.WriteAndWait([&](storage::Txn& txn) { return txn.Tokens().Insert(hash, record); }));
     return token;
 }
 
@@ -78,7 +78,7 @@ Result<Principal> Authenticator::Authenticate(std::string_view header) {
     }
     std::optional<storage::TokenRecord> record;
     NR_RETURN_IF_ERROR(store_.Read([&](storage::Reader& reader) -> Status {
-        NR_ASSIGN_OR_RETURN(record, reader.FindToken(hash));
+        NR_ASSIGN_OR_RETURN(record, reader.Tokens().Find(hash));
         return OkStatus();
     }));
     if (!record) return Unauthenticated("unknown bearer token");

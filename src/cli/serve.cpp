@@ -73,7 +73,7 @@ Result<providers::simulated::Timing> ImportFleet(storage::Store& store, const Se
     } else {
         bool empty = true;
         NR_RETURN_IF_ERROR(store.Read([&](storage::Reader& reader) -> Status {
-            NR_ASSIGN_OR_RETURN(auto clusters, reader.ListClusters());
+            NR_ASSIGN_OR_RETURN(auto clusters, reader.Inventory().ListClusters());
             empty = clusters.empty();
             return OkStatus();
         }));
@@ -82,15 +82,15 @@ Result<providers::simulated::Timing> ImportFleet(storage::Store& store, const Se
     if (!fleet) {
         providers::simulated::Timing timing;
         NR_RETURN_IF_ERROR(store.Read([&](storage::Reader& reader) -> Status {
-            NR_ASSIGN_OR_RETURN(auto stored, reader.GetSetting(kTimingKey));
+            NR_ASSIGN_OR_RETURN(auto stored, reader.Settings().Get(kTimingKey));
             if (stored) timing = DecodeTiming(*stored);
             return OkStatus();
         }));
         return timing;
     }
     NR_RETURN_IF_ERROR(store.WriteAndWait([&](storage::Txn& txn) -> Status {
-        NR_RETURN_IF_ERROR(txn.ImportFleet(fleet->inventory));
-        return txn.PutSetting(kTimingKey, EncodeTiming(fleet->timing));
+        NR_RETURN_IF_ERROR(txn.Inventory().ImportFleet(fleet->inventory));
+        return txn.Settings().Put(kTimingKey, EncodeTiming(fleet->timing));
     }));
     return fleet->timing;
 }
@@ -99,7 +99,7 @@ Result<providers::simulated::Timing> ImportFleet(storage::Store& store, const Se
 Status BootstrapAdminToken(storage::Store& store) {
     bool any = true;
     NR_RETURN_IF_ERROR(store.Read([&](storage::Reader& reader) -> Status {
-        NR_ASSIGN_OR_RETURN(any, reader.HasAnyToken());
+        NR_ASSIGN_OR_RETURN(any, reader.Tokens().HasAny());
         return OkStatus();
     }));
     if (any) return OkStatus();
@@ -118,7 +118,7 @@ Result<std::unique_ptr<providers::Provider>> MakeProvider(
     }
     std::vector<model::Host> hosts;
     NR_RETURN_IF_ERROR(store.Read([&](storage::Reader& reader) -> Status {
-        NR_ASSIGN_OR_RETURN(hosts, reader.ListHosts());
+        NR_ASSIGN_OR_RETURN(hosts, reader.Inventory().ListHosts());
         return OkStatus();
     }));
     std::vector<providers::libvirt::HostUri> uris;
@@ -175,7 +175,7 @@ int Serve(const ServeFlags& flags) {
     if (!timing) return Fail(timing.error().message);
     if (config.engine.paused) {
         Status paused = (*store)->WriteAndWait(
-            [](storage::Txn& txn) { return txn.PutSetting("engine.paused", "true"); });
+            [](storage::Txn& txn) { return txn.Settings().Put("engine.paused", "true"); });
         if (!paused) return Fail(paused.error().message);
     }
     if (Status s = BootstrapAdminToken(**store); !s) return Fail(s.error().message);

@@ -55,7 +55,7 @@ Status Executor::Start() {
 Status Executor::Resume() {
     std::vector<storage::EngineJob> jobs;
     NR_RETURN_IF_ERROR(store_.Read([&](storage::Reader& reader) -> Status {
-        NR_ASSIGN_OR_RETURN(jobs, reader.ListEngineJobs());
+        NR_ASSIGN_OR_RETURN(jobs, reader.EngineJobs().List());
         return OkStatus();
     }));
     {
@@ -133,9 +133,9 @@ Timestamp Executor::Schedule(std::unique_lock<std::mutex>& lock) {
         std::vector<std::string> pending;
         if (paused && !*paused) {
             (void)store_.Read([&](storage::Reader& reader) -> Status {
-                NR_ASSIGN_OR_RETURN(
-                    pending,
-                    reader.ListOldestInState(State::kPending, options_.max_parallel - busy + 64));
+                NR_ASSIGN_OR_RETURN(pending,
+                                    reader.Remediations().ListOldestInState(
+                                        State::kPending, options_.max_parallel - busy + 64));
                 return OkStatus();
             });
         }
@@ -201,12 +201,12 @@ void Executor::Submit(const std::string& id, bool claim) {
 
 Result<Executor::Advance> Executor::ClaimInTxn(storage::Txn& txn, const std::string& id,
                                                Timestamp now) {
-    NR_ASSIGN_OR_RETURN(auto found, txn.GetRemediation(id));
+    NR_ASSIGN_OR_RETURN(auto found, txn.Remediations().Get(id));
     // Cancelled (or claimed) in the meantime: cancel and pick-up are both compare-and-sets
     // on the same row, so exactly one wins (API.md 4.6).
     if (!found || found->state != State::kPending) return Advance{Outcome::kLost, now};
     Remediation r = std::move(*found);
-    NR_ASSIGN_OR_RETURN(auto instance, txn.GetInstance(r.instance_id));
+    NR_ASSIGN_OR_RETURN(auto instance, txn.Inventory().GetInstance(r.instance_id));
     if (instance && !instance->host_name.empty()) {
         NR_ASSIGN_OR_RETURN(bool wait, MustWaitForHost(txn, r, instance->host_name));
         if (wait) return Advance{Outcome::kDeferred, now};
@@ -236,28 +236,28 @@ Result<bool> Executor::MustWaitForHost(storage::Txn& txn, const Remediation& r,
         !WaitsForOnSameHost(r.mode, model::Mode::kHostAware)) {
         return false;
     }
-    NR_ASSIGN_OR_RETURN(auto running, txn.ModesWorkingOnHost(host));
+    NR_ASSIGN_OR_RETURN(auto running, txn.EngineJobs().ModesWorkingOnHost(host));
     const bool wait = std::any_of(running.begin(), running.end(), [&](model::Mode other) {
         return WaitsForOnSameHost(r.mode, other);
     });
     if (!wait) return false;
     // Said once in the timeline, not at every scan.
     const std::string why = "waiting: another host-level remediation is working on host " + host;
-    NR_ASSIGN_OR_RETURN(auto events, txn.ListEvents(r.id));
+    NR_ASSIGN_OR_RETURN(auto events, txn.Remediations().ListEvents(r.id));
     if (events.empty() || events.back().detail != why) {
-        NR_RETURN_IF_ERROR(
-            txn.AppendEvent(r.id, {next_timestamp_(), "step", std::nullopt, "claim", kActor, why}));
+        NR_RETURN_IF_ERROR(txn.Remediations().AppendEvent(
+            r.id, {next_timestamp_(), "step", std::nullopt, "claim", kActor, why}));
     }
     return true;
 }
 
 Result<Executor::Advance> Executor::AdvanceInTxn(storage::Txn& txn, const std::string& id,
                                                  Timestamp now) {
-    NR_ASSIGN_OR_RETURN(auto job, txn.GetEngineJob(id));
+    NR_ASSIGN_OR_RETURN(auto job, txn.EngineJobs().Get(id));
     if (!job) return Advance{Outcome::kLost, now};
-    NR_ASSIGN_OR_RETURN(auto r, txn.GetRemediation(id));
+    NR_ASSIGN_OR_RETURN(auto r, txn.Remediations().Get(id));
     if (!r || model::IsTerminal(r->state)) {
-        NR_RETURN_IF_ERROR(txn.DeleteEngineJob(id));
+        NR_RETURN_IF_ERROR(txn.EngineJobs().Delete(id));
         return Advance{Outcome::kLost, now};
     }
     return Drive(txn, *r, *job, now);
@@ -271,9 +271,9 @@ Status Executor::SetState(storage::Txn& txn, Remediation& r, State to, std::stri
     r.state = to;
     r.update_time = next_timestamp_();
     if (model::IsTerminal(to)) r.end_time = r.update_time;
-    NR_RETURN_IF_ERROR(txn.UpdateRemediation(r, from));
-    return txn.AppendEvent(r.id,
-                           {r.update_time, "state_change", to, "", kActor, std::move(detail)});
+    NR_RETURN_IF_ERROR(txn.Remediations().Update(r, from));
+    return txn.Remediations().AppendEvent(
+        r.id, {r.update_time, "state_change", to, "", kActor, std::move(detail)});
 }
 
 Result<Executor::Advance> Executor::Fail(storage::Txn& txn, Remediation& r,
@@ -281,7 +281,7 @@ Result<Executor::Advance> Executor::Fail(storage::Txn& txn, Remediation& r,
     r.error_message = why;
     NR_RETURN_IF_ERROR(SetState(txn, r, State::kFailed, why));
     NR_RETURN_IF_ERROR(provider_.Release(txn, r.instance_id));
-    NR_RETURN_IF_ERROR(txn.DeleteEngineJob(r.id));
+    NR_RETURN_IF_ERROR(txn.EngineJobs().Delete(r.id));
     return Advance{Outcome::kFinished, r.update_time};
 }
 
@@ -291,7 +291,7 @@ Result<Executor::Advance> Executor::Drive(storage::Txn& txn, Remediation& r,
     while (true) {
         if (job.step >= int(workflow.size())) {
             NR_RETURN_IF_ERROR(SetState(txn, r, State::kSucceeded, "remediation succeeded"));
-            NR_RETURN_IF_ERROR(txn.DeleteEngineJob(r.id));
+            NR_RETURN_IF_ERROR(txn.EngineJobs().Delete(r.id));
             return Advance{Outcome::kFinished, now};
         }
         const Step& step = workflow[size_t(job.step)];
@@ -304,7 +304,7 @@ Result<Executor::Advance> Executor::Drive(storage::Txn& txn, Remediation& r,
         // A host that was cordoned before this remediation (by an operator, or a HOST_AWARE
         // that judged it suspect) stays cordoned when it ends.
         if (step.action == Action::kCordonHost && !job.started) {
-            NR_ASSIGN_OR_RETURN(auto host, txn.GetHost(job.source_host));
+            NR_ASSIGN_OR_RETURN(auto host, txn.Inventory().GetHost(job.source_host));
             if (!host) return Fail(txn, r, "host " + job.source_host + " is not in the fleet");
             job.host_was_cordoned = host->cordoned;
         }
@@ -312,7 +312,7 @@ Result<Executor::Advance> Executor::Drive(storage::Txn& txn, Remediation& r,
         const bool nothing_to_verify =
             step.action == Action::kVerify && options_.verify_tests.empty();
         if (keep_cordon || nothing_to_verify) {
-            NR_RETURN_IF_ERROR(txn.AppendEvent(
+            NR_RETURN_IF_ERROR(txn.Remediations().AppendEvent(
                 r.id, {next_timestamp_(), "step", std::nullopt,
                        std::string(providers::ActionName(step.action)), kActor,
                        keep_cordon ? "skipped: the host was cordoned before this remediation"
@@ -345,10 +345,10 @@ Result<Executor::Advance> Executor::Drive(storage::Txn& txn, Remediation& r,
             // by key, and a hook that died with a restarted process runs again.
             job.started = false;
             job.next_check = now + Backoff(job.attempts);
-            NR_RETURN_IF_ERROR(
-                txn.AppendEvent(r.id, {next_timestamp_(), "step", std::nullopt, step_name, kActor,
-                                       "retrying after: " + error.message}));
-            NR_RETURN_IF_ERROR(txn.PutEngineJob(job));
+            NR_RETURN_IF_ERROR(txn.Remediations().AppendEvent(
+                r.id, {next_timestamp_(), "step", std::nullopt, step_name, kActor,
+                       "retrying after: " + error.message}));
+            NR_RETURN_IF_ERROR(txn.EngineJobs().Put(job));
             return Advance{Outcome::kWaiting, job.next_check};
         };
 
@@ -378,12 +378,12 @@ Result<Executor::Advance> Executor::Drive(storage::Txn& txn, Remediation& r,
             const bool first_wait = job.next_check <= job.step_started;
             job.next_check = std::min(status->poll_at, job.step_started + limit);
             if (first_wait) {
-                NR_RETURN_IF_ERROR(txn.AppendEvent(
+                NR_RETURN_IF_ERROR(txn.Remediations().AppendEvent(
                     r.id,
                     {next_timestamp_(), "step", std::nullopt, step_name, kActor,
                      waiting_for_room ? "waiting for a host with free GPU slots" : "started"}));
             }
-            NR_RETURN_IF_ERROR(txn.PutEngineJob(job));
+            NR_RETURN_IF_ERROR(txn.EngineJobs().Put(job));
             return Advance{Outcome::kWaiting, job.next_check};
         }
         std::string detail = "done";
@@ -391,7 +391,7 @@ Result<Executor::Advance> Executor::Drive(storage::Txn& txn, Remediation& r,
             job.target_host = status->result;
             detail = "reserved " + std::to_string(job.num_gpus) + " GPUs on " + status->result;
         }
-        NR_RETURN_IF_ERROR(txn.AppendEvent(
+        NR_RETURN_IF_ERROR(txn.Remediations().AppendEvent(
             r.id, {next_timestamp_(), "step", std::nullopt, step_name, kActor, detail}));
         if (finished_steps_ != nullptr) {
             finished_steps_->push_back(

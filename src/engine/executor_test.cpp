@@ -260,8 +260,9 @@ protected:
         auto opened = storage::OpenStore("sqlite:" + dir_.path() + "/engine.db");
         ASSERT_TRUE(opened) << opened.error().message;
         store_ = std::move(opened).value();
-        ASSERT_TRUE(store_->WriteAndWait(
-            [](storage::Txn& txn) { return txn.ImportFleet(storage::test_support::TestFleet()); }));
+        ASSERT_TRUE(store_->WriteAndWait([](storage::Txn& txn) {
+            return txn.Inventory().ImportFleet(storage::test_support::TestFleet());
+        }));
         service_ = std::make_unique<remediation::RemediationService>(*store_, clock_);
         control_ = std::make_unique<EngineControl>(*store_);
     }
@@ -332,14 +333,14 @@ protected:
 
     std::optional<storage::EngineJob> JobOf(const std::string& id) {
         auto job = ReadValue<std::optional<storage::EngineJob>>(
-            *store_, [&](storage::Reader& r) { return r.GetEngineJob(id); });
+            *store_, [&](storage::Reader& r) { return r.EngineJobs().Get(id); });
         NR_ASSERT(job.has_value(), "reading an engine job");
         return *job;
     }
 
     std::vector<model::RemediationEvent> EventsOf(const std::string& id) {
         auto events = ReadValue<std::vector<model::RemediationEvent>>(
-            *store_, [&](storage::Reader& r) { return r.ListEvents(id); });
+            *store_, [&](storage::Reader& r) { return r.Remediations().ListEvents(id); });
         NR_ASSERT(events.has_value(), "reading events");
         return *events;
     }
@@ -677,7 +678,8 @@ TEST_F(ExecutorTest, RestartedStartReusesTheStepKey) {
     // Lose the record of the start, as if that transaction never committed.
     job->started = false;
     job->handle.clear();
-    ASSERT_TRUE(store_->WriteAndWait([&](storage::Txn& txn) { return txn.PutEngineJob(*job); }));
+    ASSERT_TRUE(
+        store_->WriteAndWait([&](storage::Txn& txn) { return txn.EngineJobs().Put(*job); }));
 
     NewExecutor();
     ASSERT_TRUE(RunUntilTerminal(r.id, milliseconds(500)));
@@ -1032,8 +1034,8 @@ TEST_F(ExecutorTest, ModesThatNeedAVmFailOnAnInstanceWithout) {
 
 // An operator's cordon (or a HOST_AWARE verdict) outlives a power cycle of the host.
 TEST_F(ExecutorTest, PowerCycleOfAnAlreadyCordonedHostDoesNotUncordonIt) {
-    ASSERT_TRUE(
-        store_->WriteAndWait([](storage::Txn& txn) { return txn.SetHostCordoned("h1", true); }));
+    ASSERT_TRUE(store_->WriteAndWait(
+        [](storage::Txn& txn) { return txn.Inventory().SetHostCordoned("h1", true); }));
     NewExecutor();
     const Remediation r = Create("i1", Mode::kHostPowerCycle);
     RunOnce();
@@ -1045,8 +1047,9 @@ TEST_F(ExecutorTest, PowerCycleOfAnAlreadyCordonedHostDoesNotUncordonIt) {
 // Two host-level remediations on one host would undo each other's cordon (or power-cycle the
 // host twice): the second waits in PENDING until the first is done; other hosts do not wait.
 TEST_F(ExecutorTest, HostLevelRemediationsOfOneHostRunOneAfterTheOther) {
-    ASSERT_TRUE(store_->WriteAndWait(
-        [](storage::Txn& txn) { return txn.SetInstancePlacement("i2", "h1", "Ready"); }));
+    ASSERT_TRUE(store_->WriteAndWait([](storage::Txn& txn) {
+        return txn.Inventory().SetInstancePlacement("i2", "h1", "Ready");
+    }));
     provider_.SetDefaultLatency(seconds(10));
     NewExecutor();
     const Remediation first = Create("i1", Mode::kHostPowerCycle);
@@ -1103,7 +1106,7 @@ TEST_F(ExecutorDeathTest, ClaimOfAVanishedInstanceFailsTheRemediationWithoutCras
     Remediation ghost = storage::test_support::MakeRemediation(
         "01890000-0000-7000-8000-000000000001", "i9", State::kPending, clock_.Now());
     ASSERT_TRUE(
-        store_->WriteAndWait([&](storage::Txn& txn) { return txn.InsertRemediation(ghost); }));
+        store_->WriteAndWait([&](storage::Txn& txn) { return txn.Remediations().Insert(ghost); }));
     EXPECT_EXIT(
         {
             NewExecutor();

@@ -399,7 +399,8 @@ TEST_F(HooksTest, TheEngineRunsAnInterruptedHookAgainAfterARestart) {
     model::Remediation r =
         storage::test_support::MakeRemediation("rem-restart", "i1", model::State::kPending, t0_);
     r.mode = r.requested_mode = model::Mode::kRebootVm;
-    ASSERT_TRUE(store_->WriteAndWait([&](storage::Txn& txn) { return txn.InsertRemediation(r); }));
+    ASSERT_TRUE(
+        store_->WriteAndWait([&](storage::Txn& txn) { return txn.Remediations().Insert(r); }));
 
     auto provider = Hooked(commands);
     auto executor = std::make_unique<Executor>(*store_, *provider, control, clock, next_timestamp,

@@ -84,7 +84,7 @@ Result<IngestResult> HealthService::IngestInTxn(storage::Txn& txn,
     for (const auto& in : incoming) {
         ++result.alerts;
         ++(in.firing ? result.firing : result.resolved);
-        NR_ASSIGN_OR_RETURN(auto existing, txn.GetAlertByFingerprint(in.fingerprint));
+        NR_ASSIGN_OR_RETURN(auto existing, txn.Alerts().GetByFingerprint(in.fingerprint));
         // The same occurrence (same start, or still open) is refreshed; a fingerprint that
         // fires again after it resolved is a new occurrence.
         const bool same = existing && (existing->started_at == in.starts_at ||
@@ -107,12 +107,12 @@ Result<IngestResult> HealthService::IngestInTxn(storage::Txn& txn,
         // Map to an instance: instance_id, else node / target_vm / hostname by name.
         std::optional<model::Instance> instance;
         if (auto id = in.labels.find("instance_id"); id != in.labels.end()) {
-            NR_ASSIGN_OR_RETURN(instance, txn.GetInstance(id->second));
+            NR_ASSIGN_OR_RETURN(instance, txn.Inventory().GetInstance(id->second));
         }
         for (const char* key : {"node", "target_vm", "hostname"}) {
             if (instance) break;
             if (auto name = in.labels.find(key); name != in.labels.end()) {
-                NR_ASSIGN_OR_RETURN(instance, txn.FindInstanceByName(name->second));
+                NR_ASSIGN_OR_RETURN(instance, txn.Inventory().FindInstanceByName(name->second));
             }
         }
         if (instance) {
@@ -138,7 +138,7 @@ Result<IngestResult> HealthService::IngestInTxn(storage::Txn& txn,
         } else if (!instance && in.firing) {
             ++result.unmatched;
         }
-        NR_RETURN_IF_ERROR(txn.PutAlert(alert));
+        NR_RETURN_IF_ERROR(txn.Alerts().Put(alert));
     }
     return result;
 }
@@ -152,7 +152,7 @@ Result<bool> HealthService::HasRoom(storage::Txn& txn, const std::string& cluste
         if (it != instance_counts_.end()) instances = it->second;
     }
     if (instances == 0) {
-        NR_ASSIGN_OR_RETURN(instances, txn.CountInstances(cluster_id));
+        NR_ASSIGN_OR_RETURN(instances, txn.Inventory().CountInstances(cluster_id));
         std::lock_guard lock(mu_);
         instance_counts_[cluster_id] = instances;
     }
@@ -160,7 +160,7 @@ Result<bool> HealthService::HasRoom(storage::Txn& txn, const std::string& cluste
     // count, not a hundred.
     auto active = active_in_txn_.find(cluster_id);
     if (active == active_in_txn_.end()) {
-        NR_ASSIGN_OR_RETURN(int count, txn.CountActiveRemediations(cluster_id));
+        NR_ASSIGN_OR_RETURN(int count, txn.Remediations().CountActive(cluster_id));
         active = active_in_txn_.emplace(cluster_id, count).first;
     }
     return active->second <
@@ -169,7 +169,7 @@ Result<bool> HealthService::HasRoom(storage::Txn& txn, const std::string& cluste
 
 Result<SignalOutcome> HealthService::Act(storage::Txn& txn, const Signal& signal,
                                          const model::Instance& instance, Timestamp now) {
-    NR_ASSIGN_OR_RETURN(auto active, txn.GetActiveRemediation(instance.instance_id));
+    NR_ASSIGN_OR_RETURN(auto active, txn.Remediations().GetActive(instance.instance_id));
     if (active) {
         // Evidence for whatever already runs; only a waiting automated one is escalated.
         // Only along REBOOT_VM < VM_ONLY < HOST_AWARE: a power cycle or an eviction chosen by
@@ -183,19 +183,19 @@ Result<SignalOutcome> HealthService::Act(storage::Txn& txn, const Signal& signal
                                        " by " + signal.name;
             r.mode = *signal.mode;
             r.update_time = next_timestamp_();
-            NR_RETURN_IF_ERROR(txn.UpdateRemediation(r, State::kPendingApproval));
-            NR_RETURN_IF_ERROR(
-                txn.AppendEvent(r.id, StateEvent(r.update_time, r.state, kSystemActor, detail)));
+            NR_RETURN_IF_ERROR(txn.Remediations().Update(r, State::kPendingApproval));
+            NR_RETURN_IF_ERROR(txn.Remediations().AppendEvent(
+                r.id, StateEvent(r.update_time, r.state, kSystemActor, detail)));
             return SignalOutcome{SignalOutcome::Kind::kJoined, r.id};
         }
         return SignalOutcome{SignalOutcome::Kind::kJoined, active->id};
     }
     if (!signal.mode || !instance.auto_repair) return SignalOutcome{};
-    NR_ASSIGN_OR_RETURN(auto last_end, txn.LastRemediationEnd(instance.instance_id));
+    NR_ASSIGN_OR_RETURN(auto last_end, txn.Remediations().LastEnd(instance.instance_id));
     if (last_end && now < *last_end + options_.cooldown) return SignalOutcome{};
     NR_ASSIGN_OR_RETURN(bool room, HasRoom(txn, instance.cluster_id));
     if (!room) return SignalOutcome{SignalOutcome::Kind::kWaiting, ""};
-    NR_ASSIGN_OR_RETURN(auto automation, txn.GetClusterAutomation(instance.cluster_id));
+    NR_ASSIGN_OR_RETURN(auto automation, txn.Inventory().GetClusterAutomation(instance.cluster_id));
     Remediation r;
     r.create_time = r.update_time = next_timestamp_();
     r.id = NewUuidV7(r.create_time);
@@ -216,11 +216,11 @@ Result<SignalOutcome> HealthService::Act(storage::Txn& txn, const Signal& signal
                    signal.name) != automation.automatic_alerts.end());
     // API.md 5: an eviction takes capacity away for good; a person always decides it.
     const bool auto_approve = in_scope && r.mode != model::Mode::kEvictWithoutReplacement;
-    NR_RETURN_IF_ERROR(txn.InsertRemediation(r));
+    NR_RETURN_IF_ERROR(txn.Remediations().Insert(r));
     if (auto counted = active_in_txn_.find(r.cluster_id); counted != active_in_txn_.end()) {
         ++counted->second;
     }
-    NR_RETURN_IF_ERROR(txn.AppendEvent(
+    NR_RETURN_IF_ERROR(txn.Remediations().AppendEvent(
         r.id, StateEvent(r.create_time, r.state, kSystemActor, "created from " + signal.name)));
     if (auto_approve) {
         r.state = State::kPending;
@@ -228,8 +228,8 @@ Result<SignalOutcome> HealthService::Act(storage::Txn& txn, const Signal& signal
         r.reviewed_by = kAutoApproved;
         r.review_time = r.update_time;
         r.review_comment = "cluster automation policy is automatic for " + signal.name;
-        NR_RETURN_IF_ERROR(txn.UpdateRemediation(r, State::kPendingApproval));
-        NR_RETURN_IF_ERROR(txn.AppendEvent(
+        NR_RETURN_IF_ERROR(txn.Remediations().Update(r, State::kPendingApproval));
+        NR_RETURN_IF_ERROR(txn.Remediations().AppendEvent(
             r.id, StateEvent(r.update_time, r.state, kAutoApproved, r.review_comment)));
     }
     return SignalOutcome{SignalOutcome::Kind::kCreated, r.id};
@@ -248,7 +248,7 @@ Result<bool> HealthService::Consider(storage::Txn& txn, Alert& alert,
 
 Result<bool> HealthService::ConsiderRun(storage::Txn& txn, model::HealthCheckRun& run,
                                         Timestamp now) {
-    NR_ASSIGN_OR_RETURN(auto instance, txn.GetInstance(run.instance_id));
+    NR_ASSIGN_OR_RETURN(auto instance, txn.Inventory().GetInstance(run.instance_id));
     run.waiting = false;
     if (!instance) return false;
     const model::TestResult* failed = nullptr;
@@ -277,17 +277,17 @@ Status HealthService::SweepInTxn(storage::Txn& txn) {
     active_in_txn_.clear();  // other transactions may have changed the counts
     const Timestamp now = clock_.Now();
     // Auto-resolve (API.md 5): every linked alert resolved for the TTL.
-    NR_ASSIGN_OR_RETURN(auto resolvable,
-                        txn.ListAutoResolvable(now - options_.auto_resolve_ttl, 500));
+    NR_ASSIGN_OR_RETURN(auto resolvable, txn.Remediations().ListAutoResolvable(
+                                             now - options_.auto_resolve_ttl, 500));
     for (const auto& id : resolvable) {
-        NR_ASSIGN_OR_RETURN(auto found, txn.GetRemediation(id));
+        NR_ASSIGN_OR_RETURN(auto found, txn.Remediations().Get(id));
         if (!found || found->state != State::kPendingApproval) continue;
         Remediation r = std::move(*found);
         r.state = State::kAutoResolved;
         r.update_time = next_timestamp_();
         r.end_time = r.update_time;
-        NR_RETURN_IF_ERROR(txn.UpdateRemediation(r, State::kPendingApproval));
-        NR_RETURN_IF_ERROR(txn.AppendEvent(
+        NR_RETURN_IF_ERROR(txn.Remediations().Update(r, State::kPendingApproval));
+        NR_RETURN_IF_ERROR(txn.Remediations().AppendEvent(
             r.id, StateEvent(r.update_time, r.state, kSystemActor,
                              "every linked alert resolved for " +
                                  std::to_string(options_.auto_resolve_ttl.count()) + " s")));
@@ -295,19 +295,19 @@ Status HealthService::SweepInTxn(storage::Txn& txn) {
     // Signals held back by the blast radius, oldest first.
     // Per cluster with room, the oldest waiting signals until it is full again: one
     // cluster's storm never starves another's signals.
-    NR_ASSIGN_OR_RETURN(auto clusters, txn.ListClustersWithWaitingAlerts());
+    NR_ASSIGN_OR_RETURN(auto clusters, txn.Alerts().ListClustersWithWaiting());
     for (const auto& cluster_id : clusters) {
         NR_ASSIGN_OR_RETURN(bool room, HasRoom(txn, cluster_id));
         if (!room) continue;
-        NR_ASSIGN_OR_RETURN(auto waiting, txn.ListWaitingAlerts(cluster_id, 1000));
+        NR_ASSIGN_OR_RETURN(auto waiting, txn.Alerts().ListWaiting(cluster_id, 1000));
         for (auto& alert : waiting) {
-            NR_ASSIGN_OR_RETURN(auto instance, txn.GetInstance(alert.instance_id));
+            NR_ASSIGN_OR_RETURN(auto instance, txn.Inventory().GetInstance(alert.instance_id));
             alert.waiting = false;
             bool created = false;
             if (instance && !alert.resolved_at) {
                 NR_ASSIGN_OR_RETURN(created, Consider(txn, alert, *instance, now));
             }
-            NR_RETURN_IF_ERROR(txn.PutAlert(alert));
+            NR_RETURN_IF_ERROR(txn.Alerts().Put(alert));
             if (created) {
                 NR_ASSIGN_OR_RETURN(room, HasRoom(txn, cluster_id));
                 if (!room) break;
@@ -316,25 +316,25 @@ Status HealthService::SweepInTxn(storage::Txn& txn) {
     }
     // Then waiting signals whose instance has a remediation by now (made above, or by a
     // person) join it as evidence: that needs no room.
-    NR_ASSIGN_OR_RETURN(auto joinable, txn.ListWaitingAlertsWithActiveRemediation(1000));
+    NR_ASSIGN_OR_RETURN(auto joinable, txn.Alerts().ListWaitingWithActiveRemediation(1000));
     for (auto& alert : joinable) {
-        NR_ASSIGN_OR_RETURN(auto instance, txn.GetInstance(alert.instance_id));
+        NR_ASSIGN_OR_RETURN(auto instance, txn.Inventory().GetInstance(alert.instance_id));
         alert.waiting = false;
         if (instance) NR_RETURN_IF_ERROR(Consider(txn, alert, *instance, now));
-        NR_RETURN_IF_ERROR(txn.PutAlert(alert));
+        NR_RETURN_IF_ERROR(txn.Alerts().Put(alert));
     }
-    NR_ASSIGN_OR_RETURN(auto waiting_runs, txn.ListWaitingHealthChecks(1000));
+    NR_ASSIGN_OR_RETURN(auto waiting_runs, txn.HealthChecks().ListWaiting(1000));
     for (auto& run : waiting_runs) {
         NR_RETURN_IF_ERROR(ConsiderRun(txn, run, now));
-        NR_RETURN_IF_ERROR(txn.PutHealthCheckRun(run));
+        NR_RETURN_IF_ERROR(txn.HealthChecks().Put(run));
     }
-    NR_ASSIGN_OR_RETURN(auto running, txn.ListRunningHealthChecks(1000));
+    NR_ASSIGN_OR_RETURN(auto running, txn.HealthChecks().ListRunning(1000));
     for (auto& run : running) NR_RETURN_IF_ERROR(AdvanceRun(txn, run, now));
     return OkStatus();
 }
 
 Status HealthService::AdvanceRun(storage::Txn& txn, model::HealthCheckRun& run, Timestamp now) {
-    NR_ASSIGN_OR_RETURN(auto instance, txn.GetInstance(run.instance_id));
+    NR_ASSIGN_OR_RETURN(auto instance, txn.Inventory().GetInstance(run.instance_id));
     bool changed = false;
     for (auto& test : run.tests) {
         if (test.state != model::CheckState::kRunning) continue;
@@ -379,7 +379,7 @@ Status HealthService::AdvanceRun(storage::Txn& txn, model::HealthCheckRun& run, 
         } else {
             NR_ASSIGN_OR_RETURN(
                 auto degraded,
-                txn.GetSetting(providers::simulated::DegradedHostKey(instance->host_name)));
+                txn.Settings().Get(providers::simulated::DegradedHostKey(instance->host_name)));
             const bool fails = degraded && model::IsGpuTest(test.name);
             test.state = fails ? model::CheckState::kFailed : model::CheckState::kPassed;
             test.detail = fails ? "simulated: host " + instance->host_name + " is degraded"
@@ -401,7 +401,7 @@ Status HealthService::AdvanceRun(storage::Txn& txn, model::HealthCheckRun& run, 
         changed = true;
     }
     if (!changed) return OkStatus();
-    return txn.PutHealthCheckRun(run);
+    return txn.HealthChecks().Put(run);
 }
 
 Status HealthService::SweepOnce() {
@@ -465,14 +465,14 @@ void HealthService::StartHealthCheck(const std::string& cluster_id, const std::s
     for (auto& t : tests) run->tests.push_back({std::move(t), model::CheckState::kRunning, ""});
     store_.Write(
         [this, run](storage::Txn& txn) -> Status {
-            NR_ASSIGN_OR_RETURN(auto instance, txn.GetInstance(run->instance_id));
+            NR_ASSIGN_OR_RETURN(auto instance, txn.Inventory().GetInstance(run->instance_id));
             if (!instance || instance->cluster_id != run->cluster_id) {
                 return NotFound("instance " + run->instance_id + " not found in cluster " +
                                 run->cluster_id);
             }
             run->create_time = next_timestamp_();
             run->id = NewUuidV7(run->create_time);
-            return txn.PutHealthCheckRun(*run);
+            return txn.HealthChecks().Put(*run);
         },
         [run, done = std::move(done)](Status committed) {
             if (!committed) return done(committed.error());
@@ -485,7 +485,7 @@ Result<model::HealthCheckRun> HealthService::GetHealthCheck(const std::string& c
                                                             const std::string& run_id) {
     std::optional<model::HealthCheckRun> run;
     NR_RETURN_IF_ERROR(store_.Read([&](storage::Reader& reader) -> Status {
-        NR_ASSIGN_OR_RETURN(run, reader.GetHealthCheckRun(run_id));
+        NR_ASSIGN_OR_RETURN(run, reader.HealthChecks().Get(run_id));
         return OkStatus();
     }));
     if (!run || run->cluster_id != cluster_id || run->instance_id != instance_id) {
@@ -499,11 +499,11 @@ Result<std::vector<model::HealthCheckRun>> HealthService::ListHealthChecks(
     const std::string& cluster_id, const std::string& instance_id) {
     std::vector<model::HealthCheckRun> runs;
     NR_RETURN_IF_ERROR(store_.Read([&](storage::Reader& reader) -> Status {
-        NR_ASSIGN_OR_RETURN(auto instance, reader.GetInstance(instance_id));
+        NR_ASSIGN_OR_RETURN(auto instance, reader.Inventory().GetInstance(instance_id));
         if (!instance || instance->cluster_id != cluster_id) {
             return NotFound("instance " + instance_id + " not found in cluster " + cluster_id);
         }
-        NR_ASSIGN_OR_RETURN(runs, reader.ListHealthCheckRuns(instance_id, 100));
+        NR_ASSIGN_OR_RETURN(runs, reader.HealthChecks().ListForInstance(instance_id, 100));
         return OkStatus();
     }));
     return runs;
@@ -529,7 +529,7 @@ Result<IngestResult> HealthService::SimulatedFaultInTxn(storage::Txn& txn,
                                                         const std::string& instance_id,
                                                         const SimulatedFault& fault) {
     // API.md 3: an unknown instance is NOT_FOUND, not an alert for nobody.
-    NR_ASSIGN_OR_RETURN(auto instance, txn.GetInstance(instance_id));
+    NR_ASSIGN_OR_RETURN(auto instance, txn.Inventory().GetInstance(instance_id));
     if (!instance) return NotFound("instance " + instance_id + " not found");
     const Timestamp now = clock_.Now();
     const std::string prefix = "sim-" + instance_id + "-";
@@ -538,21 +538,21 @@ Result<IngestResult> HealthService::SimulatedFaultInTxn(storage::Txn& txn,
         if (instance->host_name.empty()) {
             return FailedPrecondition("instance " + instance_id + " has no VM");
         }
-        NR_RETURN_IF_ERROR(txn.PutSetting(degraded_key, "true"));
+        NR_RETURN_IF_ERROR(txn.Settings().Put(degraded_key, "true"));
         return IngestResult{};
     }
     if (fault.kind == "clear") {
-        NR_ASSIGN_OR_RETURN(auto alerts, txn.ListOpenAlerts(instance_id));
+        NR_ASSIGN_OR_RETURN(auto alerts, txn.Alerts().ListOpen(instance_id));
         IngestResult result;
         for (auto& alert : alerts) {
             if (!alert.fingerprint.starts_with(prefix)) continue;
             alert.resolved_at = now;
             alert.waiting = false;
-            NR_RETURN_IF_ERROR(txn.PutAlert(alert));
+            NR_RETURN_IF_ERROR(txn.Alerts().Put(alert));
             ++result.alerts;
             ++result.resolved;
         }
-        if (!instance->host_name.empty()) NR_RETURN_IF_ERROR(txn.DeleteSetting(degraded_key));
+        if (!instance->host_name.empty()) NR_RETURN_IF_ERROR(txn.Settings().Delete(degraded_key));
         return result;
     }
     IncomingAlert a;
@@ -585,9 +585,9 @@ Result<IngestResult> HealthService::SimulatedFaultInTxn(storage::Txn& txn,
 Result<storage::AlertPage> HealthService::ListAlerts(const storage::AlertQuery& query) {
     storage::AlertPage page;
     NR_RETURN_IF_ERROR(store_.Read([&](storage::Reader& reader) -> Status {
-        NR_ASSIGN_OR_RETURN(bool known, reader.HasCluster(query.cluster_id));
+        NR_ASSIGN_OR_RETURN(bool known, reader.Inventory().HasCluster(query.cluster_id));
         if (!known) return NotFound("cluster " + query.cluster_id + " not found");
-        NR_ASSIGN_OR_RETURN(page, reader.ListAlerts(query));
+        NR_ASSIGN_OR_RETURN(page, reader.Alerts().List(query));
         return OkStatus();
     }));
     return page;
@@ -598,7 +598,7 @@ void HealthService::SetClusterAutomation(const std::string& cluster_id,
                                          std::function<void(Status)> done) {
     store_.Write(
         [cluster_id, automation = std::move(automation)](storage::Txn& txn) {
-            return txn.SetClusterAutomation(cluster_id, automation);
+            return txn.Inventory().SetClusterAutomation(cluster_id, automation);
         },
         std::move(done));
 }
@@ -607,11 +607,11 @@ void HealthService::SetAutoRepair(const std::string& cluster_id, const std::stri
                                   bool auto_repair, std::function<void(Status)> done) {
     store_.Write(
         [cluster_id, instance_id, auto_repair](storage::Txn& txn) -> Status {
-            NR_ASSIGN_OR_RETURN(auto instance, txn.GetInstance(instance_id));
+            NR_ASSIGN_OR_RETURN(auto instance, txn.Inventory().GetInstance(instance_id));
             if (!instance || instance->cluster_id != cluster_id) {
                 return NotFound("instance " + instance_id + " not found in cluster " + cluster_id);
             }
-            return txn.SetInstanceAutoRepair(instance_id, auto_repair);
+            return txn.Inventory().SetInstanceAutoRepair(instance_id, auto_repair);
         },
         std::move(done));
 }

@@ -145,19 +145,19 @@ protected:
 
     std::optional<Remediation> Get(const std::string& id) {
         return ReadOk<std::optional<Remediation>>(
-            [&](storage::Reader& r) { return r.GetRemediation(id); });
+            [&](storage::Reader& r) { return r.Remediations().Get(id); });
     }
 
     std::optional<Remediation> Active(const std::string& instance_id) {
         auto active = ReadOk<std::optional<Remediation>>(
-            [&](storage::Reader& r) { return r.GetActiveRemediation(instance_id); });
+            [&](storage::Reader& r) { return r.Remediations().GetActive(instance_id); });
         if (!active) return active;
         return Get(active->id);  // with its linked alerts
     }
 
     std::optional<Alert> FindAlert(const std::string& fingerprint) {
         return ReadOk<std::optional<Alert>>(
-            [&](storage::Reader& r) { return r.GetAlertByFingerprint(fingerprint); });
+            [&](storage::Reader& r) { return r.Alerts().GetByFingerprint(fingerprint); });
     }
 
     // Every remediation of a cluster, newest first.
@@ -166,7 +166,7 @@ protected:
         q.cluster_id = cluster_id;
         q.limit = 1000;
         return ReadOk<storage::RemediationPage>(
-                   [&](storage::Reader& r) { return r.ListRemediations(q); })
+                   [&](storage::Reader& r) { return r.Remediations().List(q); })
             .remediations;
     }
 
@@ -174,25 +174,25 @@ protected:
         storage::AlertQuery q;
         q.cluster_id = cluster_id;
         q.limit = 1000;
-        return ReadOk<storage::AlertPage>([&](storage::Reader& r) { return r.ListAlerts(q); })
+        return ReadOk<storage::AlertPage>([&](storage::Reader& r) { return r.Alerts().List(q); })
             .alerts;
     }
 
     int ActiveCount(const std::string& cluster_id) {
         return ReadOk<int>(
-            [&](storage::Reader& r) { return r.CountActiveRemediations(cluster_id); });
+            [&](storage::Reader& r) { return r.Remediations().CountActive(cluster_id); });
     }
 
     int WaitingSignals(const std::string& cluster_id) {
         auto cluster = ReadOk<std::optional<model::Cluster>>(
-            [&](storage::Reader& r) { return r.GetCluster(cluster_id); });
+            [&](storage::Reader& r) { return r.Inventory().GetCluster(cluster_id); });
         EXPECT_TRUE(cluster);
         return cluster ? cluster->waiting_signals : -1;
     }
 
     std::vector<model::RemediationEvent> Events(const std::string& id) {
         return ReadOk<std::vector<model::RemediationEvent>>(
-            [&](storage::Reader& r) { return r.ListEvents(id); });
+            [&](storage::Reader& r) { return r.Remediations().ListEvents(id); });
     }
 
     Result<Remediation> CreateManual(const std::string& instance_id, Mode mode = Mode::kVmOnly) {
@@ -221,7 +221,8 @@ protected:
     }
 
     Status InsertDirect(const Remediation& r) {
-        return store_->WriteAndWait([r](storage::Txn& txn) { return txn.InsertRemediation(r); });
+        return store_->WriteAndWait(
+            [r](storage::Txn& txn) { return txn.Remediations().Insert(r); });
     }
 
     Status SetAutomation(const std::string& cluster_id, model::ClusterAutomation automation) {
@@ -526,7 +527,7 @@ TEST_F(HealthServiceTest, FiringAlertIsLinkedToARunningAutomatedRemediationWitho
         done.state = State::kSucceeded;
         done.end_time = Now();
         ASSERT_TRUE(IsOk(store_->WriteAndWait(
-            [done, state](storage::Txn& txn) { return txn.UpdateRemediation(done, state); })));
+            [done, state](storage::Txn& txn) { return txn.Remediations().Update(done, state); })));
     }
 }
 
@@ -950,8 +951,8 @@ protected:
             big.gpu_worker_nodes.push_back(storage::test_support::TestInstance(Name(i), "big", ""));
         }
         fleet.clusters = {big};
-        ASSERT_TRUE(
-            IsOk(store_->WriteAndWait([fleet](storage::Txn& t) { return t.ImportFleet(fleet); })));
+        ASSERT_TRUE(IsOk(store_->WriteAndWait(
+            [fleet](storage::Txn& t) { return t.Inventory().ImportFleet(fleet); })));
         StartHealth(AutomationOptions{});  // 0.1 of 100: ten at a time
     }
 
@@ -1020,8 +1021,9 @@ TEST_F(HealthStormTest, FreedRoomIsTakenUpExactlyToTheLimitOldestFirst) {
     Remediation third = *Active("b2");
     third.state = State::kCancelled;
     third.end_time = third.update_time = remediations_->NextTimestamp();
-    ASSERT_TRUE(IsOk(store_->WriteAndWait(
-        [third](storage::Txn& t) { return t.UpdateRemediation(third, State::kPendingApproval); })));
+    ASSERT_TRUE(IsOk(store_->WriteAndWait([third](storage::Txn& t) {
+        return t.Remediations().Update(third, State::kPendingApproval);
+    })));
     ASSERT_EQ(ActiveCount("big"), 7);
 
     ASSERT_TRUE(IsOk(health_->SweepOnce()));
@@ -1060,7 +1062,7 @@ TEST_F(HealthStormTest, OneClustersStormDoesNotStarveAnotherClustersWaitingSigna
 TEST_F(HealthServiceTest, AutomaticPolicyApprovesInScopeAlertsAtOnce) {
     ASSERT_TRUE(IsOk(SetAutomation("c1", {true, {"DmesgXidError", "NpdKernelDeadlock"}})));
     auto stored = ReadOk<model::ClusterAutomation>(
-        [](storage::Reader& r) { return r.GetClusterAutomation("c1"); });
+        [](storage::Reader& r) { return r.Inventory().GetClusterAutomation("c1"); });
     EXPECT_TRUE(stored.automatic);
 
     IngestOk({Firing("DmesgXidError", {{"instance_id", "i1"}, {"xid", "13"}}, "fp-1", Now()),
@@ -1142,7 +1144,7 @@ TEST_F(HealthServiceTest, SetClusterAutomationOfAnUnknownClusterIsNotFound) {
 TEST_F(HealthServiceTest, AutoRepairOffRecordsAlertsButCreatesNothing) {
     ASSERT_TRUE(IsOk(SetAutoRepair("c1", "i1", false)));
     auto instance = ReadOk<std::optional<model::Instance>>(
-        [](storage::Reader& r) { return r.GetInstance("i1"); });
+        [](storage::Reader& r) { return r.Inventory().GetInstance("i1"); });
     ASSERT_TRUE(instance);
     EXPECT_FALSE(instance->auto_repair);
 
@@ -1177,7 +1179,7 @@ TEST_F(HealthServiceTest, SetAutoRepairChecksTheInstanceBelongsToTheCluster) {
     ASSERT_FALSE(unknown);
     EXPECT_EQ(unknown.error().code, Code::kNotFound);
     auto instance = ReadOk<std::optional<model::Instance>>(
-        [](storage::Reader& r) { return r.GetInstance("i1"); });
+        [](storage::Reader& r) { return r.Inventory().GetInstance("i1"); });
     ASSERT_TRUE(instance);
     EXPECT_TRUE(instance->auto_repair);
 }

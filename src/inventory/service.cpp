@@ -5,7 +5,7 @@ namespace noderepair::inventory {
 Result<std::vector<model::Cluster>> InventoryService::ListClusters(const auth::Principal& caller) {
     std::vector<model::Cluster> clusters;
     NR_RETURN_IF_ERROR(store_.Read([&](storage::Reader& reader) -> Status {
-        NR_ASSIGN_OR_RETURN(clusters, reader.ListClusters());
+        NR_ASSIGN_OR_RETURN(clusters, reader.Inventory().ListClusters());
         return OkStatus();
     }));
     std::erase_if(clusters,
@@ -16,7 +16,7 @@ Result<std::vector<model::Cluster>> InventoryService::ListClusters(const auth::P
 Result<model::Cluster> InventoryService::GetCluster(const std::string& cluster_id) {
     std::optional<model::Cluster> cluster;
     NR_RETURN_IF_ERROR(store_.Read([&](storage::Reader& reader) -> Status {
-        NR_ASSIGN_OR_RETURN(cluster, reader.GetCluster(cluster_id));
+        NR_ASSIGN_OR_RETURN(cluster, reader.Inventory().GetCluster(cluster_id));
         return OkStatus();
     }));
     if (!cluster) return NotFound("cluster " + cluster_id + " not found");
@@ -26,7 +26,7 @@ Result<model::Cluster> InventoryService::GetCluster(const std::string& cluster_i
 Result<std::vector<model::Host>> InventoryService::ListHosts(const auth::Principal& caller) {
     std::vector<model::Host> hosts;
     NR_RETURN_IF_ERROR(store_.Read([&](storage::Reader& reader) -> Status {
-        NR_ASSIGN_OR_RETURN(hosts, reader.ListHosts());
+        NR_ASSIGN_OR_RETURN(hosts, reader.Inventory().ListHosts());
         return OkStatus();
     }));
     for (auto& host : hosts) {
@@ -39,9 +39,11 @@ Result<std::vector<model::Host>> InventoryService::ListHosts(const auth::Princip
 
 void InventoryService::SetCordoned(const std::string& host_name, bool cordoned,
                                    std::function<void(Status)> done) {
-    store_.Write([host_name,
-                  cordoned](storage::Txn& txn) { return txn.SetHostCordoned(host_name, cordoned); },
-                 std::move(done));
+    store_.Write(
+        [host_name, cordoned](storage::Txn& txn) {
+            return txn.Inventory().SetHostCordoned(host_name, cordoned);
+        },
+        std::move(done));
 }
 
 }  // namespace noderepair::inventory

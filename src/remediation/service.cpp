@@ -22,7 +22,7 @@ Error RemediationNotFound(const Address& a) {
 // Looks up a remediation under its full address: one under another cluster or instance is
 // NOT_FOUND (API.md 3).
 Result<Remediation> FindAt(storage::Reader& reader, const Address& a) {
-    NR_ASSIGN_OR_RETURN(auto found, reader.GetRemediation(a.remediation_id));
+    NR_ASSIGN_OR_RETURN(auto found, reader.Remediations().Get(a.remediation_id));
     if (!found || found->cluster_id != a.cluster_id || found->instance_id != a.instance_id) {
         return RemediationNotFound(a);
     }
@@ -83,7 +83,7 @@ void RemediationService::Create(const auth::Principal& caller, CreateRequest req
                  request = std::move(request)](storage::Txn& txn) -> Result<Remediation> {
         // A known remediation_id comes before every other rule (API.md 4.1).
         if (!request.remediation_id.empty()) {
-            NR_ASSIGN_OR_RETURN(auto existing, txn.GetRemediation(request.remediation_id));
+            NR_ASSIGN_OR_RETURN(auto existing, txn.Remediations().Get(request.remediation_id));
             if (existing) {
                 if (existing->cluster_id == request.cluster_id &&
                     existing->instance_id == request.instance_id &&
@@ -95,12 +95,12 @@ void RemediationService::Create(const auth::Principal& caller, CreateRequest req
                                      " was already used for a different request");
             }
         }
-        NR_ASSIGN_OR_RETURN(auto instance, txn.GetInstance(request.instance_id));
+        NR_ASSIGN_OR_RETURN(auto instance, txn.Inventory().GetInstance(request.instance_id));
         if (!instance || instance->cluster_id != request.cluster_id) {
             return NotFound("instance " + request.instance_id + " not found in cluster " +
                             request.cluster_id);
         }
-        NR_ASSIGN_OR_RETURN(auto active, txn.GetActiveRemediation(request.instance_id));
+        NR_ASSIGN_OR_RETURN(auto active, txn.Remediations().GetActive(request.instance_id));
         if (active) {
             return FailedPrecondition("instance " + request.instance_id +
                                       " already has an active remediation " + active->id +
@@ -117,11 +117,11 @@ void RemediationService::Create(const auth::Principal& caller, CreateRequest req
         r.state = State::kPending;
         r.reason = request.reason;
         r.requested_by = caller.name;
-        NR_RETURN_IF_ERROR(txn.InsertRemediation(r));
-        NR_RETURN_IF_ERROR(
-            txn.AppendEvent(r.id, StateEvent(r.create_time, r.state, caller.name,
-                                             "created " + std::string(model::WireName(r.mode)) +
-                                                 (r.reason.empty() ? "" : ": " + r.reason))));
+        NR_RETURN_IF_ERROR(txn.Remediations().Insert(r));
+        NR_RETURN_IF_ERROR(txn.Remediations().AppendEvent(
+            r.id, StateEvent(r.create_time, r.state, caller.name,
+                             "created " + std::string(model::WireName(r.mode)) +
+                                 (r.reason.empty() ? "" : ": " + r.reason))));
         return r;
     };
     WriteThenReply<Remediation>(store_, std::move(work), std::move(reply));
@@ -155,16 +155,16 @@ Result<ListResult> RemediationService::List(const ListRequest& request) {
     NR_RETURN_IF_ERROR(store_.Read([&](storage::Reader& reader) -> Status {
         // An unknown cluster or instance is NOT_FOUND, not an empty list.
         if (query.instance_id.empty()) {
-            NR_ASSIGN_OR_RETURN(bool known, reader.HasCluster(query.cluster_id));
+            NR_ASSIGN_OR_RETURN(bool known, reader.Inventory().HasCluster(query.cluster_id));
             if (!known) return NotFound("cluster " + query.cluster_id + " not found");
         } else {
-            NR_ASSIGN_OR_RETURN(auto instance, reader.GetInstance(query.instance_id));
+            NR_ASSIGN_OR_RETURN(auto instance, reader.Inventory().GetInstance(query.instance_id));
             if (!instance || instance->cluster_id != query.cluster_id) {
                 return NotFound("instance " + query.instance_id + " not found in cluster " +
                                 query.cluster_id);
             }
         }
-        NR_ASSIGN_OR_RETURN(page, reader.ListRemediations(query));
+        NR_ASSIGN_OR_RETURN(page, reader.Remediations().List(query));
         return OkStatus();
     }));
     ListResult result;
@@ -197,9 +197,9 @@ void RemediationService::Transition(const auth::Principal& caller, Address addre
         r.update_time = NextTimestamp();
         if (model::IsTerminal(r.state)) r.end_time = r.update_time;
         change(r);
-        NR_RETURN_IF_ERROR(txn.UpdateRemediation(r, expected));
-        NR_RETURN_IF_ERROR(
-            txn.AppendEvent(r.id, StateEvent(r.update_time, r.state, caller.name, detail)));
+        NR_RETURN_IF_ERROR(txn.Remediations().Update(r, expected));
+        NR_RETURN_IF_ERROR(txn.Remediations().AppendEvent(
+            r.id, StateEvent(r.update_time, r.state, caller.name, detail)));
         return r;
     };
     WriteThenReply<Remediation>(store_, std::move(work), std::move(reply));
@@ -253,7 +253,7 @@ Result<std::vector<model::RemediationEvent>> RemediationService::Events(const Ad
     std::vector<model::RemediationEvent> events;
     NR_RETURN_IF_ERROR(store_.Read([&](storage::Reader& reader) -> Status {
         NR_RETURN_IF_ERROR(FindAt(reader, address));
-        NR_ASSIGN_OR_RETURN(events, reader.ListEvents(address.remediation_id));
+        NR_ASSIGN_OR_RETURN(events, reader.Remediations().ListEvents(address.remediation_id));
         return OkStatus();
     }));
     return events;

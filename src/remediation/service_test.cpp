@@ -98,8 +98,8 @@ protected:
         r.reason = "DmesgXidError";
         r.passive_health_check_event_id = "alert-" + id;
         Status written = store_->WriteAndWait([r](storage::Txn& txn) -> Status {
-            NR_RETURN_IF_ERROR(txn.InsertRemediation(r));
-            return txn.AppendEvent(
+            NR_RETURN_IF_ERROR(txn.Remediations().Insert(r));
+            return txn.Remediations().AppendEvent(
                 r.id, {r.create_time, "state_change", r.state, "", r.requested_by, "created"});
         });
         EXPECT_TRUE(written) << written.error().message;
@@ -115,7 +115,7 @@ protected:
                                            service_->NextTimestamp()));
         }
         Status written = store_->WriteAndWait([&rows](storage::Txn& txn) -> Status {
-            for (const auto& r : rows) NR_RETURN_IF_ERROR(txn.InsertRemediation(r));
+            for (const auto& r : rows) NR_RETURN_IF_ERROR(txn.Remediations().Insert(r));
             return OkStatus();
         });
         EXPECT_TRUE(written) << written.error().message;
@@ -257,7 +257,7 @@ TEST_F(RemediationServiceTest, ReplayReturnsTheCurrentState) {
     EXPECT_EQ(replay->state, State::kCancelled);
     EXPECT_TRUE(replay->end_time);
     EXPECT_FALSE(storage::test_support::ReadValue<std::optional<Remediation>>(
-                     *store_, [](storage::Reader& r) { return r.GetActiveRemediation("i1"); })
+                     *store_, [](storage::Reader& r) { return r.Remediations().GetActive("i1"); })
                      .value())
         << "a replay must not create a second remediation";
 }
@@ -478,7 +478,7 @@ TEST_F(RemediationServiceTest, ApproveAndRejectOnlyFromPendingApproval) {
             Remediation ended = r;
             ended.state = State::kFailed;
             ASSERT_TRUE(IsOk(store_->WriteAndWait([ended, state](storage::Txn& txn) {
-                return txn.UpdateRemediation(ended, state);
+                return txn.Remediations().Update(ended, state);
             })));
         }
     }
@@ -528,7 +528,7 @@ TEST_F(RemediationServiceTest, CancelIsRefusedOnceTheEngineHasIt) {
             Remediation ended = r;
             ended.state = State::kFailed;
             ASSERT_TRUE(IsOk(store_->WriteAndWait([ended, state](storage::Txn& txn) {
-                return txn.UpdateRemediation(ended, state);
+                return txn.Remediations().Update(ended, state);
             })));
         }
     }
@@ -557,7 +557,7 @@ TEST_F(RemediationServiceTest, CancelAndEnginePickUpExactlyOneWins) {
         auto pick_up = [&] {
             store_->Write(
                 [running](storage::Txn& txn) {
-                    return txn.UpdateRemediation(running, State::kPending);
+                    return txn.Remediations().Update(running, State::kPending);
                 },
                 [&engine](Status s) { engine.set_value(s); });
         };
@@ -583,7 +583,7 @@ TEST_F(RemediationServiceTest, CancelAndEnginePickUpExactlyOneWins) {
             Remediation failed = *stored;
             failed.state = State::kFailed;
             ASSERT_TRUE(IsOk(store_->WriteAndWait([failed](storage::Txn& txn) {
-                return txn.UpdateRemediation(failed, State::kRunning);
+                return txn.Remediations().Update(failed, State::kRunning);
             })));
         }
     }

@@ -116,11 +116,11 @@ protected:
     Status Write(TxnWork work) { return store_->WriteAndWait(std::move(work)); }
 
     Status Insert(const Remediation& r) {
-        return Write([r](Txn& txn) { return txn.InsertRemediation(r); });
+        return Write([r](Txn& txn) { return txn.Remediations().Insert(r); });
     }
 
     Status Update(const Remediation& r, State expected) {
-        return Write([r, expected](Txn& txn) { return txn.UpdateRemediation(r, expected); });
+        return Write([r, expected](Txn& txn) { return txn.Remediations().Update(r, expected); });
     }
 
     // The value of a read that must succeed.
@@ -133,7 +133,8 @@ protected:
     }
 
     std::optional<Remediation> Get(const std::string& id) {
-        return ReadOk<std::optional<Remediation>>([&](Reader& r) { return r.GetRemediation(id); });
+        return ReadOk<std::optional<Remediation>>(
+            [&](Reader& r) { return r.Remediations().Get(id); });
     }
 
     std::optional<State> StateOf(const std::string& id) {
@@ -148,19 +149,20 @@ protected:
 
     std::optional<Remediation> Active(const std::string& instance_id) {
         return ReadOk<std::optional<Remediation>>(
-            [&](Reader& r) { return r.GetActiveRemediation(instance_id); });
+            [&](Reader& r) { return r.Remediations().GetActive(instance_id); });
     }
 
     RemediationPage List(const ListQuery& q) {
-        return ReadOk<RemediationPage>([&](Reader& r) { return r.ListRemediations(q); });
+        return ReadOk<RemediationPage>([&](Reader& r) { return r.Remediations().List(q); });
     }
 
     std::optional<std::string> Setting(const std::string& key) {
-        return ReadOk<std::optional<std::string>>([&](Reader& r) { return r.GetSetting(key); });
+        return ReadOk<std::optional<std::string>>([&](Reader& r) { return r.Settings().Get(key); });
     }
 
     std::vector<RemediationEvent> Events(const std::string& id) {
-        return ReadOk<std::vector<RemediationEvent>>([&](Reader& r) { return r.ListEvents(id); });
+        return ReadOk<std::vector<RemediationEvent>>(
+            [&](Reader& r) { return r.Remediations().ListEvents(id); });
     }
 
     ScopedTempDir dir_;
@@ -179,25 +181,26 @@ TEST_P(StoreContract, EmptyDatabaseHasNothing) {
     ScopedTempDir other;
     auto empty = OpenEmpty(other);
     ASSERT_NE(empty, nullptr);
-    auto clusters =
-        ReadValue<std::vector<model::Cluster>>(*empty, [](Reader& r) { return r.ListClusters(); });
+    auto clusters = ReadValue<std::vector<model::Cluster>>(
+        *empty, [](Reader& r) { return r.Inventory().ListClusters(); });
     ASSERT_TRUE(clusters);
     EXPECT_TRUE(clusters->empty());
-    auto hosts =
-        ReadValue<std::vector<model::Host>>(*empty, [](Reader& r) { return r.ListHosts(); });
+    auto hosts = ReadValue<std::vector<model::Host>>(
+        *empty, [](Reader& r) { return r.Inventory().ListHosts(); });
     ASSERT_TRUE(hosts);
     EXPECT_TRUE(hosts->empty());
-    auto any_token = ReadValue<bool>(*empty, [](Reader& r) { return r.HasAnyToken(); });
+    auto any_token = ReadValue<bool>(*empty, [](Reader& r) { return r.Tokens().HasAny(); });
     ASSERT_TRUE(any_token);
     EXPECT_FALSE(*any_token);
-    auto has = ReadValue<bool>(*empty, [](Reader& r) { return r.HasCluster("c1"); });
+    auto has = ReadValue<bool>(*empty, [](Reader& r) { return r.Inventory().HasCluster("c1"); });
     ASSERT_TRUE(has);
     EXPECT_FALSE(*has);
     empty->Close();
 }
 
 TEST_P(StoreContract, ImportFleetStoresClustersHostsAndInstances) {
-    auto clusters = ReadOk<std::vector<model::Cluster>>([](Reader& r) { return r.ListClusters(); });
+    auto clusters =
+        ReadOk<std::vector<model::Cluster>>([](Reader& r) { return r.Inventory().ListClusters(); });
     ASSERT_EQ(clusters.size(), 2u);
     EXPECT_EQ(clusters[0].cluster_id, "c1");
     EXPECT_EQ(clusters[0].cluster_name, "cluster one");
@@ -205,7 +208,8 @@ TEST_P(StoreContract, ImportFleetStoresClustersHostsAndInstances) {
     EXPECT_TRUE(clusters[0].gpu_worker_nodes.empty());
     EXPECT_EQ(clusters[1].cluster_id, "c2");
 
-    auto c1 = ReadOk<std::optional<model::Cluster>>([](Reader& r) { return r.GetCluster("c1"); });
+    auto c1 = ReadOk<std::optional<model::Cluster>>(
+        [](Reader& r) { return r.Inventory().GetCluster("c1"); });
     ASSERT_TRUE(c1);
     ASSERT_EQ(c1->gpu_worker_nodes.size(), 4u);
     for (size_t i = 0; i < 4; ++i) {
@@ -220,13 +224,15 @@ TEST_P(StoreContract, ImportFleetStoresClustersHostsAndInstances) {
         EXPECT_FALSE(node.latest_remediation);
     }
 
-    auto j2 = ReadOk<std::optional<model::Instance>>([](Reader& r) { return r.GetInstance("j2"); });
+    auto j2 = ReadOk<std::optional<model::Instance>>(
+        [](Reader& r) { return r.Inventory().GetInstance("j2"); });
     ASSERT_TRUE(j2);
     EXPECT_EQ(j2->cluster_id, "c2");
     EXPECT_EQ(j2->host_name, "");
     EXPECT_EQ(j2->status, "Evicted");
 
-    auto hosts = ReadOk<std::vector<model::Host>>([](Reader& r) { return r.ListHosts(); });
+    auto hosts =
+        ReadOk<std::vector<model::Host>>([](Reader& r) { return r.Inventory().ListHosts(); });
     ASSERT_EQ(hosts.size(), 6u);
     EXPECT_EQ(hosts[0].host_name, "h1");
     EXPECT_EQ(hosts[0].gpu_slots, 8);
@@ -242,23 +248,25 @@ TEST_P(StoreContract, ImportFleetStoresClustersHostsAndInstances) {
     EXPECT_EQ(hosts[5].used_gpus, 0);
     EXPECT_TRUE(InstanceIds(hosts[5]).empty());
 
-    EXPECT_TRUE(ReadOk<bool>([](Reader& r) { return r.HasCluster("c2"); }));
-    EXPECT_FALSE(ReadOk<bool>([](Reader& r) { return r.HasCluster("c3"); }));
-    EXPECT_FALSE(
-        ReadOk<std::optional<model::Cluster>>([](Reader& r) { return r.GetCluster("c3"); }));
-    EXPECT_FALSE(
-        ReadOk<std::optional<model::Instance>>([](Reader& r) { return r.GetInstance("i9"); }));
+    EXPECT_TRUE(ReadOk<bool>([](Reader& r) { return r.Inventory().HasCluster("c2"); }));
+    EXPECT_FALSE(ReadOk<bool>([](Reader& r) { return r.Inventory().HasCluster("c3"); }));
+    EXPECT_FALSE(ReadOk<std::optional<model::Cluster>>(
+        [](Reader& r) { return r.Inventory().GetCluster("c3"); }));
+    EXPECT_FALSE(ReadOk<std::optional<model::Instance>>(
+        [](Reader& r) { return r.Inventory().GetInstance("i9"); }));
 }
 
 TEST_P(StoreContract, ImportFleetTwiceChangesNothing) {
-    auto before =
-        ReadOk<std::optional<model::Cluster>>([](Reader& r) { return r.GetCluster("c1"); });
-    auto hosts_before = ReadOk<std::vector<model::Host>>([](Reader& r) { return r.ListHosts(); });
-    ASSERT_TRUE(IsOk(Write([](Txn& txn) { return txn.ImportFleet(TestFleet()); })));
-    ASSERT_TRUE(IsOk(Write([](Txn& txn) { return txn.ImportFleet(TestFleet()); })));
-    auto after =
-        ReadOk<std::optional<model::Cluster>>([](Reader& r) { return r.GetCluster("c1"); });
-    auto hosts_after = ReadOk<std::vector<model::Host>>([](Reader& r) { return r.ListHosts(); });
+    auto before = ReadOk<std::optional<model::Cluster>>(
+        [](Reader& r) { return r.Inventory().GetCluster("c1"); });
+    auto hosts_before =
+        ReadOk<std::vector<model::Host>>([](Reader& r) { return r.Inventory().ListHosts(); });
+    ASSERT_TRUE(IsOk(Write([](Txn& txn) { return txn.Inventory().ImportFleet(TestFleet()); })));
+    ASSERT_TRUE(IsOk(Write([](Txn& txn) { return txn.Inventory().ImportFleet(TestFleet()); })));
+    auto after = ReadOk<std::optional<model::Cluster>>(
+        [](Reader& r) { return r.Inventory().GetCluster("c1"); });
+    auto hosts_after =
+        ReadOk<std::vector<model::Host>>([](Reader& r) { return r.Inventory().ListHosts(); });
     ASSERT_TRUE(before && after);
     ASSERT_EQ(after->gpu_worker_nodes.size(), before->gpu_worker_nodes.size());
     ASSERT_EQ(hosts_after.size(), hosts_before.size());
@@ -267,8 +275,10 @@ TEST_P(StoreContract, ImportFleetTwiceChangesNothing) {
         EXPECT_EQ(hosts_after[i].used_gpus, hosts_before[i].used_gpus);
         EXPECT_EQ(InstanceIds(hosts_after[i]), InstanceIds(hosts_before[i]));
     }
-    EXPECT_EQ(
-        ReadOk<std::vector<model::Cluster>>([](Reader& r) { return r.ListClusters(); }).size(), 2u);
+    EXPECT_EQ(ReadOk<std::vector<model::Cluster>>([](Reader& r) {
+                  return r.Inventory().ListClusters();
+              }).size(),
+              2u);
 }
 
 TEST_P(StoreContract, ImportFleetKeepsStoredRowsAndAddsNewOnes) {
@@ -285,9 +295,10 @@ TEST_P(StoreContract, ImportFleetKeepsStoredRowsAndAddsNewOnes) {
     changed.clusters.push_back({"c3", "cluster three", "Ready", {}});
     changed.clusters.back().gpu_worker_nodes.push_back(
         test_support::TestInstance("k1", "c3", "h6", 2));
-    ASSERT_TRUE(IsOk(Write([changed](Txn& txn) { return txn.ImportFleet(changed); })));
+    ASSERT_TRUE(IsOk(Write([changed](Txn& txn) { return txn.Inventory().ImportFleet(changed); })));
 
-    auto c1 = ReadOk<std::optional<model::Cluster>>([](Reader& r) { return r.GetCluster("c1"); });
+    auto c1 = ReadOk<std::optional<model::Cluster>>(
+        [](Reader& r) { return r.Inventory().GetCluster("c1"); });
     ASSERT_TRUE(c1);
     EXPECT_EQ(c1->cluster_name, "cluster one");
     ASSERT_EQ(c1->gpu_worker_nodes.size(), 5u);
@@ -300,13 +311,14 @@ TEST_P(StoreContract, ImportFleetKeepsStoredRowsAndAddsNewOnes) {
     EXPECT_EQ(i1.latest_remediation->id, "r-1");
     EXPECT_EQ(c1->gpu_worker_nodes[4].instance_id, "i5");
 
-    auto hosts = ReadOk<std::vector<model::Host>>([](Reader& r) { return r.ListHosts(); });
+    auto hosts =
+        ReadOk<std::vector<model::Host>>([](Reader& r) { return r.Inventory().ListHosts(); });
     ASSERT_EQ(hosts.size(), 7u);
     EXPECT_EQ(hosts[0].gpu_slots, 8);
     EXPECT_EQ(InstanceIds(hosts[5]), std::vector<std::string>{"k1"});
     EXPECT_EQ(hosts[6].host_name, "h7");
     EXPECT_EQ(InstanceIds(hosts[6]), std::vector<std::string>{"i5"});
-    EXPECT_TRUE(ReadOk<bool>([](Reader& r) { return r.HasCluster("c3"); }));
+    EXPECT_TRUE(ReadOk<bool>([](Reader& r) { return r.Inventory().HasCluster("c3"); }));
     EXPECT_TRUE(Active("i1"));
 }
 
@@ -353,7 +365,8 @@ TEST_P(StoreContract, InsertOfAnExistingIdFailsAndKeepsTheFirst) {
 TEST_P(StoreContract, InsertRecordsTheInstancesLatestRemediation) {
     ASSERT_TRUE(IsOk(Insert(MakeRemediation("old", "i3", State::kSucceeded, T(1)))));
     ASSERT_TRUE(IsOk(Insert(MakeRemediation("new", "i3", State::kPending, T(2)))));
-    auto c1 = ReadOk<std::optional<model::Cluster>>([](Reader& r) { return r.GetCluster("c1"); });
+    auto c1 = ReadOk<std::optional<model::Cluster>>(
+        [](Reader& r) { return r.Inventory().GetCluster("c1"); });
     ASSERT_TRUE(c1);
     const model::Instance& i3 = c1->gpu_worker_nodes[2];
     ASSERT_EQ(i3.instance_id, "i3");
@@ -408,9 +421,9 @@ TEST_P(StoreContract, CompareAndSetLetsExactlyOneOfTwoRacersWin) {
     Remediation run = MakeRemediation("r-1", "i1", State::kRunning, T(1));
     std::promise<Status> a;
     std::promise<Status> b;
-    store_->Write([cancel](Txn& txn) { return txn.UpdateRemediation(cancel, State::kPending); },
+    store_->Write([cancel](Txn& txn) { return txn.Remediations().Update(cancel, State::kPending); },
                   [&a](Status s) { a.set_value(s); });
-    store_->Write([run](Txn& txn) { return txn.UpdateRemediation(run, State::kPending); },
+    store_->Write([run](Txn& txn) { return txn.Remediations().Update(run, State::kPending); },
                   [&b](Status s) { b.set_value(s); });
     const Status first = a.get_future().get();
     const Status second = b.get_future().get();
@@ -505,7 +518,7 @@ protected:
         if (IsSkipped() || HasFatalFailure()) return;
         data_ = ListingData();
         ASSERT_TRUE(IsOk(Write([this](Txn& txn) -> Status {
-            for (const auto& r : data_) NR_RETURN_IF_ERROR(txn.InsertRemediation(r));
+            for (const auto& r : data_) NR_RETURN_IF_ERROR(txn.Remediations().Insert(r));
             return OkStatus();
         })));
     }
@@ -703,12 +716,15 @@ TEST_P(StoreContract, EventsComeBackInAppendOrderWithEveryField) {
         {T(9), "state_change", State::kFailed, "", "engine", "no capacity"},
     };
     ASSERT_TRUE(IsOk(Write([&](Txn& txn) -> Status {
-        NR_RETURN_IF_ERROR(txn.AppendEvent("r-1", events[0]));
-        NR_RETURN_IF_ERROR(txn.AppendEvent("r-2", {T(6), "step", std::nullopt, "x", "y", "z"}));
-        return txn.AppendEvent("r-1", events[1]);
+        NR_RETURN_IF_ERROR(txn.Remediations().AppendEvent("r-1", events[0]));
+        NR_RETURN_IF_ERROR(
+            txn.Remediations().AppendEvent("r-2", {T(6), "step", std::nullopt, "x", "y", "z"}));
+        return txn.Remediations().AppendEvent("r-1", events[1]);
     })));
-    ASSERT_TRUE(IsOk(Write([&](Txn& txn) { return txn.AppendEvent("r-1", events[2]); })));
-    ASSERT_TRUE(IsOk(Write([&](Txn& txn) { return txn.AppendEvent("r-1", events[3]); })));
+    ASSERT_TRUE(
+        IsOk(Write([&](Txn& txn) { return txn.Remediations().AppendEvent("r-1", events[2]); })));
+    ASSERT_TRUE(
+        IsOk(Write([&](Txn& txn) { return txn.Remediations().AppendEvent("r-1", events[3]); })));
     const auto got = Events("r-1");
     ASSERT_EQ(got.size(), events.size());
     for (size_t i = 0; i < events.size(); ++i) {
@@ -728,16 +744,16 @@ TEST_P(StoreContract, EventsComeBackInAppendOrderWithEveryField) {
 // ---- Tokens and settings ------------------------------------------------------------------
 
 TEST_P(StoreContract, TokensAreFoundByHash) {
-    EXPECT_FALSE(ReadOk<bool>([](Reader& r) { return r.HasAnyToken(); }));
+    EXPECT_FALSE(ReadOk<bool>([](Reader& r) { return r.Tokens().HasAny(); }));
     ASSERT_TRUE(IsOk(Write([](Txn& txn) -> Status {
-        NR_RETURN_IF_ERROR(txn.InsertToken("hash-admin", {"root", Role::kAdmin, {}}));
-        NR_RETURN_IF_ERROR(txn.InsertToken("hash-op", {"ops", Role::kOperator, {"c1", "c2"}}));
-        NR_RETURN_IF_ERROR(txn.InsertToken("hash-view", {"viewer", Role::kViewer, {"c2"}}));
-        return txn.InsertToken("hash-approve", {"boss", Role::kApprover, {}});
+        NR_RETURN_IF_ERROR(txn.Tokens().Insert("hash-admin", {"root", Role::kAdmin, {}}));
+        NR_RETURN_IF_ERROR(txn.Tokens().Insert("hash-op", {"ops", Role::kOperator, {"c1", "c2"}}));
+        NR_RETURN_IF_ERROR(txn.Tokens().Insert("hash-view", {"viewer", Role::kViewer, {"c2"}}));
+        return txn.Tokens().Insert("hash-approve", {"boss", Role::kApprover, {}});
     })));
-    EXPECT_TRUE(ReadOk<bool>([](Reader& r) { return r.HasAnyToken(); }));
+    EXPECT_TRUE(ReadOk<bool>([](Reader& r) { return r.Tokens().HasAny(); }));
     auto find = [&](const std::string& hash) {
-        return ReadOk<std::optional<TokenRecord>>([&](Reader& r) { return r.FindToken(hash); });
+        return ReadOk<std::optional<TokenRecord>>([&](Reader& r) { return r.Tokens().Find(hash); });
     };
     auto admin = find("hash-admin");
     ASSERT_TRUE(admin);
@@ -756,21 +772,23 @@ TEST_P(StoreContract, TokensAreFoundByHash) {
 
 TEST_P(StoreContract, TokenHashesAreUnique) {
     ASSERT_TRUE(IsOk(Write([](Txn& txn) {
-        return txn.InsertToken("h", {"a", Role::kAdmin, {}});
+        return txn.Tokens().Insert("h", {"a", Role::kAdmin, {}});
     })));
-    EXPECT_FALSE(Write([](Txn& txn) { return txn.InsertToken("h", {"b", Role::kViewer, {}}); }));
-    auto found = ReadOk<std::optional<TokenRecord>>([](Reader& r) { return r.FindToken("h"); });
+    EXPECT_FALSE(Write([](Txn& txn) {
+        return txn.Tokens().Insert("h", {"b", Role::kViewer, {}});
+    }));
+    auto found = ReadOk<std::optional<TokenRecord>>([](Reader& r) { return r.Tokens().Find("h"); });
     ASSERT_TRUE(found);
     EXPECT_EQ(found->name, "a");
 }
 
 TEST_P(StoreContract, SettingsAreSetOverwrittenAndRead) {
     EXPECT_FALSE(Setting("engine.paused"));
-    ASSERT_TRUE(IsOk(Write([](Txn& txn) { return txn.PutSetting("engine.paused", "true"); })));
+    ASSERT_TRUE(IsOk(Write([](Txn& txn) { return txn.Settings().Put("engine.paused", "true"); })));
     EXPECT_EQ(Setting("engine.paused"), "true");
-    ASSERT_TRUE(IsOk(Write([](Txn& txn) { return txn.PutSetting("engine.paused", "false"); })));
+    ASSERT_TRUE(IsOk(Write([](Txn& txn) { return txn.Settings().Put("engine.paused", "false"); })));
     EXPECT_EQ(Setting("engine.paused"), "false");
-    ASSERT_TRUE(IsOk(Write([](Txn& txn) { return txn.PutSetting("empty", ""); })));
+    ASSERT_TRUE(IsOk(Write([](Txn& txn) { return txn.Settings().Put("empty", ""); })));
     EXPECT_EQ(Setting("empty"), "");
     EXPECT_FALSE(Setting("other"));
 }
@@ -779,9 +797,9 @@ TEST_P(StoreContract, SettingsAreSetOverwrittenAndRead) {
 
 TEST_P(StoreContract, WriteAndWaitReturnsTheWorksStatusAndRollsBackAFailure) {
     Status failed = Write([](Txn& txn) -> Status {
-        NR_RETURN_IF_ERROR(txn.PutSetting("k", "from-failed"));
+        NR_RETURN_IF_ERROR(txn.Settings().Put("k", "from-failed"));
         NR_RETURN_IF_ERROR(
-            txn.InsertRemediation(MakeRemediation("r-f", "i1", State::kPending, T(1))));
+            txn.Remediations().Insert(MakeRemediation("r-f", "i1", State::kPending, T(1))));
         return FailedPrecondition("rules said no");
     });
     ASSERT_FALSE(failed);
@@ -791,11 +809,12 @@ TEST_P(StoreContract, WriteAndWaitReturnsTheWorksStatusAndRollsBackAFailure) {
     EXPECT_FALSE(Get("r-f"));
     EXPECT_FALSE(Active("i1"));
     // The instance's latest remediation pointer was rolled back too.
-    auto c1 = ReadOk<std::optional<model::Cluster>>([](Reader& r) { return r.GetCluster("c1"); });
+    auto c1 = ReadOk<std::optional<model::Cluster>>(
+        [](Reader& r) { return r.Inventory().GetCluster("c1"); });
     ASSERT_TRUE(c1 && !c1->gpu_worker_nodes.empty());
     EXPECT_FALSE(c1->gpu_worker_nodes[0].latest_remediation);
 
-    EXPECT_TRUE(IsOk(Write([](Txn& txn) { return txn.PutSetting("k", "ok"); })));
+    EXPECT_TRUE(IsOk(Write([](Txn& txn) { return txn.Settings().Put("k", "ok"); })));
     EXPECT_EQ(Setting("k"), "ok");
 }
 
@@ -820,11 +839,11 @@ TEST_P(StoreContract, WorkSeesItsOwnAndEarlierChangesOfTheBatch) {
         [&](Status s) { blocker_done.set_value(s); });
     std::promise<Status> first_done;
     std::promise<std::optional<std::string>> seen;
-    store_->Write([](Txn& txn) { return txn.PutSetting("batch", "first"); },
+    store_->Write([](Txn& txn) { return txn.Settings().Put("batch", "first"); },
                   [&](Status s) { first_done.set_value(s); });
     store_->Write(
         [&](Txn& txn) -> Status {
-            NR_ASSIGN_OR_RETURN(auto value, txn.GetSetting("batch"));
+            NR_ASSIGN_OR_RETURN(auto value, txn.Settings().Get("batch"));
             seen.set_value(value);
             return OkStatus();
         },
@@ -865,15 +884,15 @@ TEST_P(StoreContract, AFailingWorkInABatchRollsBackOnlyItself) {
                 const bool constraint = breaks_constraint(t, i);
                 store_->Write(
                     [=](Txn& txn) -> Status {
-                        NR_RETURN_IF_ERROR(txn.PutSetting(key, "v"));
-                        NR_RETURN_IF_ERROR(txn.InsertRemediation(
+                        NR_RETURN_IF_ERROR(txn.Settings().Put(key, "v"));
+                        NR_RETURN_IF_ERROR(txn.Remediations().Insert(
                             MakeRemediation("r-" + key, "i3", State::kSucceeded, T(t, i))));
-                        NR_RETURN_IF_ERROR(txn.AppendEvent(
+                        NR_RETURN_IF_ERROR(txn.Remediations().AppendEvent(
                             "r-" + key,
                             {T(t, i), "state_change", State::kSucceeded, "", "t", key}));
                         if (constraint) {
                             // A store error half-way: the id exists already in this change.
-                            NR_RETURN_IF_ERROR(txn.InsertRemediation(
+                            NR_RETURN_IF_ERROR(txn.Remediations().Insert(
                                 MakeRemediation("r-" + key, "i3", State::kSucceeded, T(t, i))));
                         }
                         if (fail) return FailedPrecondition("planned failure " + key);
@@ -942,14 +961,14 @@ TEST_P(StoreContract, DoneRunsAfterTheCommitIsVisibleToOtherThreads) {
         const bool fail = i % 4 == 3;
         store_->Write(
             [=](Txn& txn) -> Status {
-                NR_RETURN_IF_ERROR(txn.PutSetting(key, "yes"));
+                NR_RETURN_IF_ERROR(txn.Settings().Put(key, "yes"));
                 return fail ? Aborted("no") : OkStatus();
             },
             [&, key](Status) {
                 std::optional<std::string> value;
                 std::thread reader([&] {
                     auto got = ReadValue<std::optional<std::string>>(
-                        *store_, [&](Reader& r) { return r.GetSetting(key); });
+                        *store_, [&](Reader& r) { return r.Settings().Get(key); });
                     if (got) value = *got;
                 });
                 reader.join();
@@ -975,7 +994,7 @@ TEST_P(StoreContract, DoneRunsAfterTheCommitIsVisibleToOtherThreads) {
 TEST_P(StoreContract, WritesOfOneThreadApplyInOrder) {
     std::promise<void> last;
     for (int i = 0; i < 100; ++i) {
-        store_->Write([i](Txn& txn) { return txn.PutSetting("counter", std::to_string(i)); },
+        store_->Write([i](Txn& txn) { return txn.Settings().Put("counter", std::to_string(i)); },
                       [i, &last](Status) {
                           if (i == 99) last.set_value();
                       });
@@ -986,8 +1005,8 @@ TEST_P(StoreContract, WritesOfOneThreadApplyInOrder) {
 
 TEST_P(StoreContract, ReadsNeverSeeHalfAWrite) {
     ASSERT_TRUE(IsOk(Write([](Txn& txn) -> Status {
-        NR_RETURN_IF_ERROR(txn.PutSetting("a", "0"));
-        return txn.PutSetting("b", "0");
+        NR_RETURN_IF_ERROR(txn.Settings().Put("a", "0"));
+        return txn.Settings().Put("b", "0");
     })));
     std::atomic<bool> stop{false};
     std::atomic<int> torn{0};
@@ -998,9 +1017,9 @@ TEST_P(StoreContract, ReadsNeverSeeHalfAWrite) {
             while (!stop) {
                 std::optional<std::string> a, b;
                 Status s = store_->Read([&](Reader& r) -> Status {
-                    NR_ASSIGN_OR_RETURN(a, r.GetSetting("a"));
+                    NR_ASSIGN_OR_RETURN(a, r.Settings().Get("a"));
                     std::this_thread::yield();
-                    NR_ASSIGN_OR_RETURN(b, r.GetSetting("b"));
+                    NR_ASSIGN_OR_RETURN(b, r.Settings().Get("b"));
                     return OkStatus();
                 });
                 if (!s || a != b) ++torn;
@@ -1011,8 +1030,8 @@ TEST_P(StoreContract, ReadsNeverSeeHalfAWrite) {
     for (int i = 1; i <= 50; ++i) {
         const std::string v = std::to_string(i);
         ASSERT_TRUE(IsOk(Write([v](Txn& txn) -> Status {
-            NR_RETURN_IF_ERROR(txn.PutSetting("a", v));
-            return txn.PutSetting("b", v);
+            NR_RETURN_IF_ERROR(txn.Settings().Put("a", v));
+            return txn.Settings().Put("b", v);
         })));
     }
     stop = true;
@@ -1027,7 +1046,7 @@ TEST_P(StoreContract, CloseCommitsEveryQueuedWriteFirst) {
     std::atomic<int> ok{0};
     std::atomic<int> called{0};
     for (int i = 0; i < kWrites; ++i) {
-        store_->Write([i](Txn& txn) { return txn.PutSetting("q-" + std::to_string(i), "v"); },
+        store_->Write([i](Txn& txn) { return txn.Settings().Put("q-" + std::to_string(i), "v"); },
                       [&](Status s) {
                           ok += s.ok() ? 1 : 0;
                           ++called;
@@ -1043,7 +1062,8 @@ TEST_P(StoreContract, CloseCommitsEveryQueuedWriteFirst) {
 TEST_P(StoreContract, WriteAfterCloseIsUnavailable) {
     store_->Close();
     std::optional<Status> got;
-    store_->Write([](Txn& txn) { return txn.PutSetting("late", "v"); }, [&](Status s) { got = s; });
+    store_->Write([](Txn& txn) { return txn.Settings().Put("late", "v"); },
+                  [&](Status s) { got = s; });
     ASSERT_TRUE(got) << "done must be called even when the store is closed";
     ASSERT_FALSE(*got);
     EXPECT_EQ(got->error().code, Code::kUnavailable);
@@ -1053,11 +1073,11 @@ TEST_P(StoreContract, WriteAfterCloseIsUnavailable) {
 TEST_P(StoreContract, EverythingSurvivesAReopen) {
     const Remediation r = Full("durable-1", "i4");
     ASSERT_TRUE(IsOk(Write([&](Txn& txn) -> Status {
-        NR_RETURN_IF_ERROR(txn.InsertRemediation(r));
-        NR_RETURN_IF_ERROR(
-            txn.AppendEvent(r.id, {T(1), "state_change", State::kFailed, "", "engine", "d"}));
-        NR_RETURN_IF_ERROR(txn.InsertToken("durable-hash", {"n", Role::kApprover, {"c2"}}));
-        return txn.PutSetting("engine.paused", "true");
+        NR_RETURN_IF_ERROR(txn.Remediations().Insert(r));
+        NR_RETURN_IF_ERROR(txn.Remediations().AppendEvent(
+            r.id, {T(1), "state_change", State::kFailed, "", "engine", "d"}));
+        NR_RETURN_IF_ERROR(txn.Tokens().Insert("durable-hash", {"n", Role::kApprover, {"c2"}}));
+        return txn.Settings().Put("engine.paused", "true");
     })));
     ASSERT_NO_FATAL_FAILURE(Reopen());
     auto got = Get("durable-1");
@@ -1066,22 +1086,24 @@ TEST_P(StoreContract, EverythingSurvivesAReopen) {
     const auto events = Events("durable-1");
     ASSERT_EQ(events.size(), 1u);
     EXPECT_EQ(events[0].detail, "d");
-    auto token =
-        ReadOk<std::optional<TokenRecord>>([](Reader& rd) { return rd.FindToken("durable-hash"); });
+    auto token = ReadOk<std::optional<TokenRecord>>(
+        [](Reader& rd) { return rd.Tokens().Find("durable-hash"); });
     ASSERT_TRUE(token);
     EXPECT_EQ(token->role, Role::kApprover);
     EXPECT_EQ(Setting("engine.paused"), "true");
-    EXPECT_EQ(ReadOk<std::vector<model::Host>>([](Reader& rd) { return rd.ListHosts(); }).size(),
+    EXPECT_EQ(ReadOk<std::vector<model::Host>>([](Reader& rd) {
+                  return rd.Inventory().ListHosts();
+              }).size(),
               6u);
     // The store still works after a reopen (the schema is not re-created or re-migrated).
-    ASSERT_TRUE(IsOk(Write([](Txn& txn) { return txn.ImportFleet(TestFleet()); })));
+    ASSERT_TRUE(IsOk(Write([](Txn& txn) { return txn.Inventory().ImportFleet(TestFleet()); })));
     ASSERT_TRUE(IsOk(Insert(MakeRemediation("after-reopen", "i1", State::kPending, T(50)))));
 }
 
 TEST_P(StoreContract, DestroyingTheStoreCommitsLikeClose) {
     std::atomic<int> called{0};
     for (int i = 0; i < 20; ++i) {
-        store_->Write([i](Txn& txn) { return txn.PutSetting("d-" + std::to_string(i), "v"); },
+        store_->Write([i](Txn& txn) { return txn.Settings().Put("d-" + std::to_string(i), "v"); },
                       [&](Status) { ++called; });
     }
     store_.reset();
@@ -1103,7 +1125,7 @@ TEST_P(StoreContract, WithoutGroupCommitFailuresAreStillIsolated) {
     for (int i = 0; i < 10; ++i) {
         store_->Write(
             [i](Txn& txn) -> Status {
-                NR_RETURN_IF_ERROR(txn.PutSetting("nb-" + std::to_string(i), "v"));
+                NR_RETURN_IF_ERROR(txn.Settings().Put("nb-" + std::to_string(i), "v"));
                 return i % 2 ? Internal("odd") : OkStatus();
             },
             [&, i](Status s) {
@@ -1148,7 +1170,7 @@ TEST_P(StoreContract, ObserversSeeCommittedChangesOnlyWithTheirRequestId) {
     // A change whose work fails leaves no trace in the feed either.
     Status failed = Write([&](Txn& txn) -> Status {
         NR_RETURN_IF_ERROR(
-            txn.InsertRemediation(MakeRemediation("r-gone", "i2", State::kPending, T(2))));
+            txn.Remediations().Insert(MakeRemediation("r-gone", "i2", State::kPending, T(2))));
         return FailedPrecondition("rolled back");
     });
     EXPECT_FALSE(failed.ok());
@@ -1177,7 +1199,7 @@ TEST_P(StoreContract, RemediationCountsFollowInsertsAndTransitions) {
     auto counts = [&] {
         std::map<std::tuple<State, Mode, Trigger>, int64_t> out;
         for (const auto& c : ReadOk<std::vector<RemediationCount>>(
-                 [](Reader& r) { return r.CountRemediations(); })) {
+                 [](Reader& r) { return r.Remediations().Count(); })) {
             out[{c.state, c.mode, c.trigger}] = c.count;
         }
         return out;
@@ -1243,48 +1265,49 @@ std::vector<std::string> AlertIds(const std::vector<model::Alert>& alerts) {
 class StoreAlertContract : public StoreContract {
 protected:
     Status Put(const model::Alert& a) {
-        return Write([a](Txn& txn) { return txn.PutAlert(a); });
+        return Write([a](Txn& txn) { return txn.Alerts().Put(a); });
     }
 
     std::optional<model::Alert> ByFingerprint(const std::string& fp) {
         return ReadOk<std::optional<model::Alert>>(
-            [&](Reader& r) { return r.GetAlertByFingerprint(fp); });
+            [&](Reader& r) { return r.Alerts().GetByFingerprint(fp); });
     }
 
     AlertPage Alerts(const AlertQuery& q) {
-        return ReadOk<AlertPage>([&](Reader& r) { return r.ListAlerts(q); });
+        return ReadOk<AlertPage>([&](Reader& r) { return r.Alerts().List(q); });
     }
 
     std::vector<std::string> Waiting(const std::string& cluster_id, int limit) {
         return AlertIds(ReadOk<std::vector<model::Alert>>(
-            [&](Reader& r) { return r.ListWaitingAlerts(cluster_id, limit); }));
+            [&](Reader& r) { return r.Alerts().ListWaiting(cluster_id, limit); }));
     }
 
     std::set<std::string> Resolvable(Timestamp cutoff, int limit = 100) {
         auto ids = ReadOk<std::vector<std::string>>(
-            [&](Reader& r) { return r.ListAutoResolvable(cutoff, limit); });
+            [&](Reader& r) { return r.Remediations().ListAutoResolvable(cutoff, limit); });
         return {ids.begin(), ids.end()};
     }
 
     int Count(bool active, const std::string& cluster_id) {
         return ReadOk<int>([&](Reader& r) {
-            return active ? r.CountActiveRemediations(cluster_id) : r.CountInstances(cluster_id);
+            return active ? r.Remediations().CountActive(cluster_id)
+                          : r.Inventory().CountInstances(cluster_id);
         });
     }
 
     std::optional<Timestamp> LastEnd(const std::string& instance_id) {
         return ReadOk<std::optional<Timestamp>>(
-            [&](Reader& r) { return r.LastRemediationEnd(instance_id); });
+            [&](Reader& r) { return r.Remediations().LastEnd(instance_id); });
     }
 
     model::ClusterAutomation Automation(const std::string& cluster_id) {
         return ReadOk<model::ClusterAutomation>(
-            [&](Reader& r) { return r.GetClusterAutomation(cluster_id); });
+            [&](Reader& r) { return r.Inventory().GetClusterAutomation(cluster_id); });
     }
 
     std::optional<model::Cluster> Cluster(const std::string& cluster_id) {
         return ReadOk<std::optional<model::Cluster>>(
-            [&](Reader& r) { return r.GetCluster(cluster_id); });
+            [&](Reader& r) { return r.Inventory().GetCluster(cluster_id); });
     }
 };
 
@@ -1363,9 +1386,9 @@ TEST_P(StoreAlertContract, ListAlertsPagesNewestFirstWithTiesBrokenById) {
     model::Alert nowhere = MakeAlert("nowhere", "i1", T(60));
     nowhere.cluster_id = nowhere.instance_id = "";
     ASSERT_TRUE(IsOk(Write([&](Txn& txn) -> Status {
-        for (const auto& a : all) NR_RETURN_IF_ERROR(txn.PutAlert(a));
-        NR_RETURN_IF_ERROR(txn.PutAlert(c2));
-        return txn.PutAlert(nowhere);
+        for (const auto& a : all) NR_RETURN_IF_ERROR(txn.Alerts().Put(a));
+        NR_RETURN_IF_ERROR(txn.Alerts().Put(c2));
+        return txn.Alerts().Put(nowhere);
     })));
     auto expected_order = [&](std::optional<bool> firing) {
         std::vector<model::Alert> rows;
@@ -1428,7 +1451,7 @@ TEST_P(StoreAlertContract, WaitingAlertsComeOldestFirstUpToTheLimit) {
         for (int k = 0; k < 6; ++k) {
             model::Alert a = MakeAlert("w" + std::to_string(k), k % 2 ? "i2" : "j1", T(10 - k));
             a.waiting = k != 3;
-            NR_RETURN_IF_ERROR(txn.PutAlert(a));
+            NR_RETURN_IF_ERROR(txn.Alerts().Put(a));
         }
         return OkStatus();
     })));
@@ -1437,7 +1460,7 @@ TEST_P(StoreAlertContract, WaitingAlertsComeOldestFirstUpToTheLimit) {
     EXPECT_EQ(Waiting("c2", 2), (std::vector<std::string>{"w4", "w2"}));
     EXPECT_EQ(Waiting("c1", 100), (std::vector<std::string>{"w5", "w1"}));
     auto clusters = ReadOk<std::vector<std::string>>(
-        [&](Reader& r) { return r.ListClustersWithWaitingAlerts(); });
+        [&](Reader& r) { return r.Alerts().ListClustersWithWaiting(); });
     EXPECT_EQ(std::set<std::string>(clusters.begin(), clusters.end()),
               (std::set<std::string>{"c1", "c2"}));
     auto c1 = Cluster("c1");
@@ -1454,7 +1477,7 @@ TEST_P(StoreAlertContract, AutoResolvableNeedsEveryLinkedAlertResolvedByTheCutof
         const std::pair<const char*, const char*> rems[] = {
             {"r1", "i1"}, {"r2", "i2"}, {"r3", "i3"}, {"r4", "i4"}, {"r5", "j1"}};
         for (const auto& [id, instance] : rems) {
-            NR_RETURN_IF_ERROR(txn.InsertRemediation(MakeRemediation(
+            NR_RETURN_IF_ERROR(txn.Remediations().Insert(MakeRemediation(
                 id, instance, std::string(id) == "r4" ? State::kPending : State::kPendingApproval,
                 T(1))));
         }
@@ -1463,7 +1486,7 @@ TEST_P(StoreAlertContract, AutoResolvableNeedsEveryLinkedAlertResolvedByTheCutof
             model::Alert a = MakeAlert(id, instance, T(1));
             a.remediation_id = remediation;
             a.resolved_at = resolved;
-            return txn.PutAlert(a);
+            return txn.Alerts().Put(a);
         };
         NR_RETURN_IF_ERROR(linked("a1", "i1", "r1", T(10)));
         NR_RETURN_IF_ERROR(linked("a2", "i1", "r1", T(20)));
@@ -1537,7 +1560,7 @@ TEST_P(StoreAlertContract, ClusterAutomationDefaultsToApproveAndIsSetAndShown) {
 
     const std::vector<std::string> names = {"DmesgXidError", "NpdKernelDeadlock"};
     ASSERT_TRUE(IsOk(Write([&](Txn& txn) {
-        return txn.SetClusterAutomation("c1", {true, names});
+        return txn.Inventory().SetClusterAutomation("c1", {true, names});
     })));
     auto set = Automation("c1");
     EXPECT_TRUE(set.automatic);
@@ -1551,29 +1574,35 @@ TEST_P(StoreAlertContract, ClusterAutomationDefaultsToApproveAndIsSetAndShown) {
     ASSERT_NO_FATAL_FAILURE(Reopen());
     EXPECT_EQ(Automation("c1").automatic_alerts, names);
 
-    ASSERT_TRUE(IsOk(Write([](Txn& txn) { return txn.SetClusterAutomation("c1", {false, {}}); })));
+    ASSERT_TRUE(IsOk(Write([](Txn& txn) {
+        return txn.Inventory().SetClusterAutomation("c1", {false, {}});
+    })));
     auto cleared = Automation("c1");
     EXPECT_FALSE(cleared.automatic);
     EXPECT_TRUE(cleared.automatic_alerts.empty());
 }
 
 TEST_P(StoreAlertContract, SetClusterAutomationOfAnUnknownClusterIsNotFound) {
-    Status s = Write([](Txn& txn) { return txn.SetClusterAutomation("nope", {true, {}}); });
+    Status s = Write([](Txn& txn) {
+        return txn.Inventory().SetClusterAutomation("nope", {true, {}});
+    });
     ASSERT_FALSE(s);
     EXPECT_EQ(s.error().code, Code::kNotFound);
 }
 
 TEST_P(StoreAlertContract, InstanceAutoRepairDefaultsOnAndIsSetAndShown) {
     auto instance = [&](const std::string& id) {
-        return ReadOk<std::optional<model::Instance>>([&](Reader& r) { return r.GetInstance(id); });
+        return ReadOk<std::optional<model::Instance>>(
+            [&](Reader& r) { return r.Inventory().GetInstance(id); });
     };
     ASSERT_TRUE(instance("i2"));
     EXPECT_TRUE(instance("i2")->auto_repair);
-    ASSERT_TRUE(IsOk(Write([](Txn& txn) { return txn.SetInstanceAutoRepair("i2", false); })));
+    ASSERT_TRUE(
+        IsOk(Write([](Txn& txn) { return txn.Inventory().SetInstanceAutoRepair("i2", false); })));
     EXPECT_FALSE(instance("i2")->auto_repair);
     EXPECT_TRUE(instance("i1")->auto_repair);
     auto by_name = ReadOk<std::optional<model::Instance>>(
-        [](Reader& r) { return r.FindInstanceByName("i2-name"); });
+        [](Reader& r) { return r.Inventory().FindInstanceByName("i2-name"); });
     ASSERT_TRUE(by_name);
     EXPECT_FALSE(by_name->auto_repair);
     auto cluster = Cluster("c1");
@@ -1582,19 +1611,21 @@ TEST_P(StoreAlertContract, InstanceAutoRepairDefaultsOnAndIsSetAndShown) {
         EXPECT_EQ(node.auto_repair, node.instance_id != "i2") << node.instance_id;
     }
     // Importing the fleet again keeps it.
-    ASSERT_TRUE(IsOk(Write([](Txn& txn) { return txn.ImportFleet(TestFleet()); })));
+    ASSERT_TRUE(IsOk(Write([](Txn& txn) { return txn.Inventory().ImportFleet(TestFleet()); })));
     EXPECT_FALSE(instance("i2")->auto_repair);
-    ASSERT_TRUE(IsOk(Write([](Txn& txn) { return txn.SetInstanceAutoRepair("i2", true); })));
+    ASSERT_TRUE(
+        IsOk(Write([](Txn& txn) { return txn.Inventory().SetInstanceAutoRepair("i2", true); })));
     EXPECT_TRUE(instance("i2")->auto_repair);
 
-    Status unknown = Write([](Txn& txn) { return txn.SetInstanceAutoRepair("nope", false); });
+    Status unknown =
+        Write([](Txn& txn) { return txn.Inventory().SetInstanceAutoRepair("nope", false); });
     ASSERT_FALSE(unknown);
     EXPECT_EQ(unknown.error().code, Code::kNotFound);
 }
 
 TEST_P(StoreAlertContract, FindInstanceByNameReturnsTheWholeInstance) {
     auto found = ReadOk<std::optional<model::Instance>>(
-        [](Reader& r) { return r.FindInstanceByName("j1-name"); });
+        [](Reader& r) { return r.Inventory().FindInstanceByName("j1-name"); });
     ASSERT_TRUE(found);
     EXPECT_EQ(found->instance_id, "j1");
     EXPECT_EQ(found->cluster_id, "c2");
@@ -1604,7 +1635,7 @@ TEST_P(StoreAlertContract, FindInstanceByNameReturnsTheWholeInstance) {
     EXPECT_TRUE(found->auto_repair);
     for (const char* missing : {"j1", "nope", "", "J1-NAME", "j1-nam"}) {
         EXPECT_FALSE(ReadOk<std::optional<model::Instance>>([&](Reader& r) {
-            return r.FindInstanceByName(missing);
+            return r.Inventory().FindInstanceByName(missing);
         })) << missing;
     }
 }
@@ -1628,7 +1659,7 @@ TEST_P(StoreAlertContract, LinkedAlertsComeWithGetAndListOldestFirst) {
     other.remediation_id = "r2";
     ASSERT_TRUE(IsOk(Write([&](Txn& txn) -> Status {
         for (const auto& a : {late, early, tie_b, tie_a, unlinked, waiting, other}) {
-            NR_RETURN_IF_ERROR(txn.PutAlert(a));
+            NR_RETURN_IF_ERROR(txn.Alerts().Put(a));
         }
         return OkStatus();
     })));

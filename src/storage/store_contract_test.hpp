@@ -142,7 +142,7 @@ Result<T> ReadValue(Store& store, F read) {
 
 inline std::optional<model::Remediation> GetStored(Store& store, const std::string& id) {
     auto got = ReadValue<std::optional<model::Remediation>>(
-        store, [&](Reader& r) { return r.GetRemediation(id); });
+        store, [&](Reader& r) { return r.Remediations().Get(id); });
     NR_ASSERT(got.has_value(), "reading a remediation from a test store");
     return got.value();
 }
@@ -155,7 +155,8 @@ inline std::unique_ptr<Store> OpenWithTestFleet(const std::string& db_url) {
         return nullptr;
     }
     std::unique_ptr<Store> store = std::move(opened).value();
-    Status imported = store->WriteAndWait([](Txn& txn) { return txn.ImportFleet(TestFleet()); });
+    Status imported =
+        store->WriteAndWait([](Txn& txn) { return txn.Inventory().ImportFleet(TestFleet()); });
     if (!imported) {
         ADD_FAILURE() << "ImportFleet: " << imported.error().message;
         return nullptr;

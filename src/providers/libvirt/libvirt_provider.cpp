@@ -506,7 +506,7 @@ Status PowerCycleOnce(virConnectPtr connection, const Handle& h) {
 
 // Where the instance's VM is now: the source host for a reboot, the new one after a provision.
 Result<std::string> CurrentHost(storage::Txn& txn, const std::string& instance_id) {
-    NR_ASSIGN_OR_RETURN(auto instance, txn.GetInstance(instance_id));
+    NR_ASSIGN_OR_RETURN(auto instance, txn.Inventory().GetInstance(instance_id));
     if (!instance) return NotFound("instance " + instance_id + " not found");
     if (instance->host_name.empty()) {
         return FailedPrecondition("instance " + instance_id + " has no VM");
@@ -605,7 +605,7 @@ Result<std::string> LibvirtProvider::Start(storage::Txn& txn, const Operation& o
         case Action::kVerify:
             break;
         case Action::kDrain:
-            NR_RETURN_IF_ERROR(txn.SetInstanceStatus(op.instance_id, "Draining"));
+            NR_RETURN_IF_ERROR(txn.Inventory().SetInstanceStatus(op.instance_id, "Draining"));
             break;
         case Action::kReserve:
             h.host.clear();
@@ -630,13 +630,13 @@ Result<std::string> LibvirtProvider::Start(storage::Txn& txn, const Operation& o
             NR_ASSIGN_OR_RETURN(virConnectPtr connection, ConnectionFor(h.host));
             NR_ASSIGN_OR_RETURN(h.domain, FindDomainName(connection, h.host, op.instance_id));
             if (op.action == Action::kRebootVm) {
-                NR_RETURN_IF_ERROR(txn.SetInstanceStatus(op.instance_id, "Rebooting"));
+                NR_RETURN_IF_ERROR(txn.Inventory().SetInstanceStatus(op.instance_id, "Rebooting"));
             }
             break;
         }
         case Action::kPowerCycleHost:
             NR_RETURN_IF_ERROR(ConnectionFor(h.host));
-            NR_RETURN_IF_ERROR(txn.SetInstanceStatus(op.instance_id, "PowerCycling"));
+            NR_RETURN_IF_ERROR(txn.Inventory().SetInstanceStatus(op.instance_id, "PowerCycling"));
             break;
     }
     return EncodeHandle(h);
@@ -651,22 +651,23 @@ Result<OperationStatus> LibvirtProvider::Poll(storage::Txn& txn, const std::stri
     // transaction), as the simulated provider does: statuses mirror its.
     switch (h.action) {
         case Action::kCordonHost:
-            NR_RETURN_IF_ERROR(txn.SetHostCordoned(h.host, true));
+            NR_RETURN_IF_ERROR(txn.Inventory().SetHostCordoned(h.host, true));
             break;
         case Action::kUncordonHost:
-            NR_RETURN_IF_ERROR(txn.SetHostCordoned(h.host, false));
+            NR_RETURN_IF_ERROR(txn.Inventory().SetHostCordoned(h.host, false));
             break;
         case Action::kDrain:
-            NR_RETURN_IF_ERROR(txn.SetInstanceStatus(h.instance_id, "Drained"));
+            NR_RETURN_IF_ERROR(txn.Inventory().SetInstanceStatus(h.instance_id, "Drained"));
             break;
         case Action::kRejoin:
-            NR_RETURN_IF_ERROR(txn.SetInstanceStatus(h.instance_id, "Ready"));
+            NR_RETURN_IF_ERROR(txn.Inventory().SetInstanceStatus(h.instance_id, "Ready"));
             break;
         case Action::kVerify:
             break;
         case Action::kReserve: {
             // Placement is ours: libvirt (and its test driver) does not count GPU slots.
-            NR_ASSIGN_OR_RETURN(auto host, txn.FindHostWithRoom(h.num_gpus, h.exclude_host));
+            NR_ASSIGN_OR_RETURN(auto host,
+                                txn.Inventory().FindHostWithRoom(h.num_gpus, h.exclude_host));
             if (!host) {
                 status.phase = OperationStatus::Phase::kRunning;
                 status.poll_at = now + kCapacityRetry;
@@ -676,7 +677,7 @@ Result<OperationStatus> LibvirtProvider::Poll(storage::Txn& txn, const std::stri
                 return FailedPrecondition("host " + *host +
                                           " has room but is not one of the libvirt hosts");
             }
-            NR_RETURN_IF_ERROR(txn.PutReservation(h.instance_id, *host, h.num_gpus));
+            NR_RETURN_IF_ERROR(txn.Inventory().PutReservation(h.instance_id, *host, h.num_gpus));
             status.result = *host;
             break;
         }
@@ -687,7 +688,7 @@ Result<OperationStatus> LibvirtProvider::Poll(storage::Txn& txn, const std::stri
                 NR_RETURN_IF_ERROR(RemoveDomains(connection, h));
             }
             const char* after = h.action == Action::kDeleteVm ? "Replacing" : "Evicted";
-            NR_RETURN_IF_ERROR(txn.SetInstancePlacement(h.instance_id, "", after));
+            NR_RETURN_IF_ERROR(txn.Inventory().SetInstancePlacement(h.instance_id, "", after));
             break;
         }
         case Action::kProvisionVm: {
@@ -695,20 +696,21 @@ Result<OperationStatus> LibvirtProvider::Poll(storage::Txn& txn, const std::stri
             NR_RETURN_IF_ERROR(EnsureDomain(connection, h));
             // The reservation turns into the VM in the same transaction: no slot is counted
             // twice or lost.
-            NR_RETURN_IF_ERROR(txn.DeleteReservation(h.instance_id));
-            NR_RETURN_IF_ERROR(txn.SetInstancePlacement(h.instance_id, h.host, "Booting"));
+            NR_RETURN_IF_ERROR(txn.Inventory().DeleteReservation(h.instance_id));
+            NR_RETURN_IF_ERROR(
+                txn.Inventory().SetInstancePlacement(h.instance_id, h.host, "Booting"));
             break;
         }
         case Action::kRebootVm: {
             NR_ASSIGN_OR_RETURN(virConnectPtr connection, ConnectionFor(h.host));
             NR_RETURN_IF_ERROR(RebootOnce(connection, h));
-            NR_RETURN_IF_ERROR(txn.SetInstanceStatus(h.instance_id, "Booting"));
+            NR_RETURN_IF_ERROR(txn.Inventory().SetInstanceStatus(h.instance_id, "Booting"));
             break;
         }
         case Action::kPowerCycleHost: {
             NR_ASSIGN_OR_RETURN(virConnectPtr connection, ConnectionFor(h.host));
             NR_RETURN_IF_ERROR(PowerCycleOnce(connection, h));
-            NR_RETURN_IF_ERROR(txn.SetInstanceStatus(h.instance_id, "Booting"));
+            NR_RETURN_IF_ERROR(txn.Inventory().SetInstanceStatus(h.instance_id, "Booting"));
             break;
         }
         case Action::kWaitReady: {
@@ -725,7 +727,7 @@ Result<OperationStatus> LibvirtProvider::Poll(storage::Txn& txn, const std::stri
                 return status;
             }
             // Running is not ready: the rejoin step makes the node Ready (as simulated).
-            NR_RETURN_IF_ERROR(txn.SetInstanceStatus(h.instance_id, "NotReady"));
+            NR_RETURN_IF_ERROR(txn.Inventory().SetInstanceStatus(h.instance_id, "NotReady"));
             break;
         }
     }
@@ -733,7 +735,7 @@ Result<OperationStatus> LibvirtProvider::Poll(storage::Txn& txn, const std::stri
 }
 
 Status LibvirtProvider::Release(storage::Txn& txn, const std::string& instance_id) {
-    return txn.DeleteReservation(instance_id);
+    return txn.Inventory().DeleteReservation(instance_id);
 }
 
 }  // namespace noderepair::providers::libvirt

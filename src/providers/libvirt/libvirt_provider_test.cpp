@@ -127,8 +127,8 @@ protected:
         auto opened = storage::OpenStore("sqlite:" + dir_.path() + "/libvirt.db");
         ASSERT_TRUE(opened) << opened.error().message;
         store_ = std::move(opened).value();
-        Status imported =
-            store_->WriteAndWait([](storage::Txn& txn) { return txn.ImportFleet(Fleet()); });
+        Status imported = store_->WriteAndWait(
+            [](storage::Txn& txn) { return txn.Inventory().ImportFleet(Fleet()); });
         ASSERT_TRUE(imported) << imported.error().message;
         provider_ = NewProvider();
     }
@@ -201,14 +201,14 @@ protected:
 
     model::Instance InstanceNamed(const std::string& id) {
         auto got = storage::test_support::ReadValue<std::optional<model::Instance>>(
-            *store_, [&](storage::Reader& r) { return r.GetInstance(id); });
+            *store_, [&](storage::Reader& r) { return r.Inventory().GetInstance(id); });
         EXPECT_TRUE(got && *got) << id;
         return got && *got ? **got : model::Instance{};
     }
 
     model::Host HostNamed(const std::string& name) {
         auto hosts = storage::test_support::ReadValue<std::vector<model::Host>>(
-            *store_, [](storage::Reader& r) { return r.ListHosts(); });
+            *store_, [](storage::Reader& r) { return r.Inventory().ListHosts(); });
         EXPECT_TRUE(hosts);
         for (const auto& host : *hosts) {
             if (host.host_name == name) return host;
@@ -352,7 +352,8 @@ TEST_F(LibvirtProviderTest, ReserveTakesAnotherHostWithRoomAndReleaseFreesIt) {
 }
 
 TEST_F(LibvirtProviderTest, ReserveWaitsWhileNoHostHasRoom) {
-    ASSERT_TRUE(Write([](storage::Txn& txn) { return txn.SetHostCordoned("h3", true); }));
+    ASSERT_TRUE(
+        Write([](storage::Txn& txn) { return txn.Inventory().SetHostCordoned("h3", true); }));
     Operation op = Op(Action::kReserve, "r1/1", "i1", "h1");
     op.other_host = true;
     auto waiting = Run(op);
@@ -361,7 +362,8 @@ TEST_F(LibvirtProviderTest, ReserveWaitsWhileNoHostHasRoom) {
     EXPECT_GT(waiting->poll_at, clock_.Now());
     const std::string handle = last_handle_;
 
-    ASSERT_TRUE(Write([](storage::Txn& txn) { return txn.SetHostCordoned("h3", false); }));
+    ASSERT_TRUE(
+        Write([](storage::Txn& txn) { return txn.Inventory().SetHostCordoned("h3", false); }));
     auto fresh = NewProvider();
     auto done = PollAgain(handle, *fresh);
     ASSERT_TRUE(IsDone(done));
@@ -476,7 +478,7 @@ TEST_F(LibvirtProviderTest, RebootVmRestartsTheDomainOncePerKey) {
 TEST_F(LibvirtProviderTest, RebootOfAnInstanceWithoutADomainFailsNamingIt) {
     ASSERT_TRUE(IsDone(Run(Op(Action::kDeleteVm, "r1/3", "i1", "h1"))));
     ASSERT_TRUE(Write([](storage::Txn& txn) {
-        return txn.SetInstancePlacement("i1", "h1", "Ready");  // the inventory is stale
+        return txn.Inventory().SetInstancePlacement("i1", "h1", "Ready");  // the inventory is stale
     }));
     auto failed = Run(Op(Action::kRebootVm, "r2/1", "i1", "h1"));
     ASSERT_FALSE(failed);
@@ -560,7 +562,7 @@ protected:
             kRemediation, "i1", model::State::kPending, NextTimestamp());
         r.mode = r.requested_mode = model::Mode::kHostAware;
         r.reason = "xid 79";
-        ASSERT_TRUE(Write([r](storage::Txn& txn) { return txn.InsertRemediation(r); }));
+        ASSERT_TRUE(Write([r](storage::Txn& txn) { return txn.Remediations().Insert(r); }));
     }
 
     Timestamp NextTimestamp() {
@@ -641,7 +643,7 @@ TEST_F(LibvirtEngineTest, HostAwareFinishesAfterARestartInTheMiddle) {
     EXPECT_TRUE(DomainsOfInstance("i1").empty()) << "the old VM is gone, the new one not made";
 
     auto job = storage::test_support::ReadValue<std::optional<storage::EngineJob>>(
-        *store_, [](storage::Reader& r) { return r.GetEngineJob(kRemediation); });
+        *store_, [](storage::Reader& r) { return r.EngineJobs().Get(kRemediation); });
     ASSERT_TRUE(job && *job);
     ASSERT_TRUE((*job)->started);
     const std::string handle = (*job)->handle;

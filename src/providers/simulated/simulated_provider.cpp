@@ -42,7 +42,7 @@ std::chrono::milliseconds SimulatedProvider::LatencyOf(Action action) const {
 
 Result<std::string> SimulatedProvider::Start(storage::Txn& txn, const Operation& op,
                                              Timestamp now) {
-    NR_ASSIGN_OR_RETURN(auto existing, txn.GetSimOperation(op.key));
+    NR_ASSIGN_OR_RETURN(auto existing, txn.Simulated().GetOperation(op.key));
     if (existing) return op.key;  // started before (a retry or a resume): same operation
     storage::SimOperation record{
         op.key,      std::string(ActionName(op.action)), op.instance_id, op.host, op.target_host,
@@ -58,18 +58,18 @@ Result<std::string> SimulatedProvider::Start(storage::Txn& txn, const Operation&
     // Effects that show while the operation runs.
     switch (op.action) {
         case Action::kRebootVm:
-            NR_RETURN_IF_ERROR(txn.SetInstanceStatus(op.instance_id, "Rebooting"));
+            NR_RETURN_IF_ERROR(txn.Inventory().SetInstanceStatus(op.instance_id, "Rebooting"));
             break;
         case Action::kDrain:
-            NR_RETURN_IF_ERROR(txn.SetInstanceStatus(op.instance_id, "Draining"));
+            NR_RETURN_IF_ERROR(txn.Inventory().SetInstanceStatus(op.instance_id, "Draining"));
             break;
         case Action::kPowerCycleHost:
-            NR_RETURN_IF_ERROR(txn.SetInstanceStatus(op.instance_id, "PowerCycling"));
+            NR_RETURN_IF_ERROR(txn.Inventory().SetInstanceStatus(op.instance_id, "PowerCycling"));
             break;
         default:
             break;
     }
-    NR_RETURN_IF_ERROR(txn.PutSimOperation(record));
+    NR_RETURN_IF_ERROR(txn.Simulated().PutOperation(record));
     return op.key;
 }
 
@@ -78,28 +78,28 @@ Status SimulatedProvider::Apply(storage::Txn& txn, const storage::SimOperation& 
     NR_ASSERT(action.has_value(), "sim_operations only holds actions this provider wrote");
     switch (*action) {
         case Action::kCordonHost:
-            return txn.SetHostCordoned(op.host, true);
+            return txn.Inventory().SetHostCordoned(op.host, true);
         case Action::kUncordonHost:
-            return txn.SetHostCordoned(op.host, false);
+            return txn.Inventory().SetHostCordoned(op.host, false);
         case Action::kDrain:
-            return txn.SetInstanceStatus(op.instance_id, "Drained");
+            return txn.Inventory().SetInstanceStatus(op.instance_id, "Drained");
         case Action::kDeleteVm:
-            return txn.SetInstancePlacement(op.instance_id, "", "Replacing");
+            return txn.Inventory().SetInstancePlacement(op.instance_id, "", "Replacing");
         case Action::kEvictVm:
-            return txn.SetInstancePlacement(op.instance_id, "", "Evicted");
+            return txn.Inventory().SetInstancePlacement(op.instance_id, "", "Evicted");
         case Action::kProvisionVm:
             // The reservation turns into the VM in the same transaction: no slot is counted
             // twice or lost.
-            NR_RETURN_IF_ERROR(txn.DeleteReservation(op.instance_id));
-            return txn.SetInstancePlacement(op.instance_id, op.target_host, "Booting");
+            NR_RETURN_IF_ERROR(txn.Inventory().DeleteReservation(op.instance_id));
+            return txn.Inventory().SetInstancePlacement(op.instance_id, op.target_host, "Booting");
         case Action::kRebootVm:
-            return txn.SetInstanceStatus(op.instance_id, "Booting");
+            return txn.Inventory().SetInstanceStatus(op.instance_id, "Booting");
         case Action::kPowerCycleHost:
-            return txn.SetInstanceStatus(op.instance_id, "Booting");
+            return txn.Inventory().SetInstanceStatus(op.instance_id, "Booting");
         case Action::kWaitReady:
-            return txn.SetInstanceStatus(op.instance_id, "NotReady");
+            return txn.Inventory().SetInstanceStatus(op.instance_id, "NotReady");
         case Action::kRejoin:
-            return txn.SetInstanceStatus(op.instance_id, "Ready");
+            return txn.Inventory().SetInstanceStatus(op.instance_id, "Ready");
         case Action::kVerify:
             return OkStatus();  // checked in Poll
         case Action::kReserve:
@@ -110,7 +110,7 @@ Status SimulatedProvider::Apply(storage::Txn& txn, const storage::SimOperation& 
 
 Result<OperationStatus> SimulatedProvider::Poll(storage::Txn& txn, const std::string& handle,
                                                 Timestamp now) {
-    NR_ASSIGN_OR_RETURN(auto found, txn.GetSimOperation(handle));
+    NR_ASSIGN_OR_RETURN(auto found, txn.Simulated().GetOperation(handle));
     if (!found) return NotFound("simulated operation " + handle + " not found");
     storage::SimOperation op = std::move(*found);
     OperationStatus status;
@@ -122,15 +122,15 @@ Result<OperationStatus> SimulatedProvider::Poll(storage::Txn& txn, const std::st
     if (op.action == ActionName(Action::kReserve)) {
         const std::string exclude =
             op.target_host.starts_with("!") ? op.target_host.substr(1) : std::string();
-        NR_ASSIGN_OR_RETURN(auto host, txn.FindHostWithRoom(op.num_gpus, exclude));
+        NR_ASSIGN_OR_RETURN(auto host, txn.Inventory().FindHostWithRoom(op.num_gpus, exclude));
         if (!host) {
             status.poll_at = now + kCapacityRetry;
             return status;
         }
-        NR_RETURN_IF_ERROR(txn.PutReservation(op.instance_id, *host, op.num_gpus));
+        NR_RETURN_IF_ERROR(txn.Inventory().PutReservation(op.instance_id, *host, op.num_gpus));
         op.target_host = *host;
         op.applied = true;
-        NR_RETURN_IF_ERROR(txn.PutSimOperation(op));
+        NR_RETURN_IF_ERROR(txn.Simulated().PutOperation(op));
         status.phase = OperationStatus::Phase::kDone;
         status.result = *host;
         return status;
@@ -141,9 +141,9 @@ Result<OperationStatus> SimulatedProvider::Poll(storage::Txn& txn, const std::st
     }
     if (op.action == ActionName(Action::kVerify)) {
         // A degraded host (simulated fault) fails every active test of its VMs.
-        NR_ASSIGN_OR_RETURN(auto instance, txn.GetInstance(op.instance_id));
+        NR_ASSIGN_OR_RETURN(auto instance, txn.Inventory().GetInstance(op.instance_id));
         const std::string host = instance ? instance->host_name : std::string();
-        NR_ASSIGN_OR_RETURN(auto degraded, txn.GetSetting(DegradedHostKey(host)));
+        NR_ASSIGN_OR_RETURN(auto degraded, txn.Settings().Get(DegradedHostKey(host)));
         if (degraded) {
             return FailedPrecondition("verify test " + op.target_host + " failed: host " + host +
                                       " is degraded");
@@ -151,13 +151,13 @@ Result<OperationStatus> SimulatedProvider::Poll(storage::Txn& txn, const std::st
     }
     NR_RETURN_IF_ERROR(Apply(txn, op));
     op.applied = true;
-    NR_RETURN_IF_ERROR(txn.PutSimOperation(op));
+    NR_RETURN_IF_ERROR(txn.Simulated().PutOperation(op));
     status.phase = OperationStatus::Phase::kDone;
     return status;
 }
 
 Status SimulatedProvider::Release(storage::Txn& txn, const std::string& instance_id) {
-    return txn.DeleteReservation(instance_id);
+    return txn.Inventory().DeleteReservation(instance_id);
 }
 
 }  // namespace noderepair::providers::simulated

@@ -75,8 +75,8 @@ protected:
         auto opened = storage::OpenStore("sqlite:" + dir_.path() + "/sim.db");
         ASSERT_TRUE(opened) << opened.error().message;
         store_ = std::move(opened).value();
-        ASSERT_TRUE(
-            store_->WriteAndWait([](storage::Txn& txn) { return txn.ImportFleet(SmallFleet()); }));
+        ASSERT_TRUE(store_->WriteAndWait(
+            [](storage::Txn& txn) { return txn.Inventory().ImportFleet(SmallFleet()); }));
     }
     void TearDown() override {
         if (store_) store_->Close();
@@ -122,11 +122,11 @@ protected:
     }
     void SetCordoned(const std::string& host, bool cordoned) {
         ASSERT_TRUE(store_->WriteAndWait(
-            [&](storage::Txn& txn) { return txn.SetHostCordoned(host, cordoned); }));
+            [&](storage::Txn& txn) { return txn.Inventory().SetHostCordoned(host, cordoned); }));
     }
     void SetDegraded(const std::string& host) {
         ASSERT_TRUE(store_->WriteAndWait(
-            [&](storage::Txn& txn) { return txn.PutSetting(DegradedHostKey(host), "1"); }));
+            [&](storage::Txn& txn) { return txn.Settings().Put(DegradedHostKey(host), "1"); }));
     }
     Operation VerifyOp(const std::string& key, const std::string& instance,
                        const std::string& host) {
@@ -141,7 +141,7 @@ protected:
 
     model::Host HostNamed(const std::string& name) {
         auto hosts = ReadValue<std::vector<model::Host>>(
-            *store_, [](storage::Reader& r) { return r.ListHosts(); });
+            *store_, [](storage::Reader& r) { return r.Inventory().ListHosts(); });
         NR_ASSERT(hosts.has_value(), "listing hosts");
         for (const auto& h : *hosts) {
             if (h.host_name == name) return h;
@@ -152,13 +152,13 @@ protected:
     int UsedGpus(const std::string& host) { return HostNamed(host).used_gpus; }
     model::Instance InstanceNamed(const std::string& id) {
         auto got = ReadValue<std::optional<model::Instance>>(
-            *store_, [&](storage::Reader& r) { return r.GetInstance(id); });
+            *store_, [&](storage::Reader& r) { return r.Inventory().GetInstance(id); });
         NR_ASSERT(got.has_value() && got->has_value(), "reading a test instance");
         return **got;
     }
     std::optional<storage::SimOperation> SimOp(const std::string& key) {
         auto got = InTxn<std::optional<storage::SimOperation>>(
-            [&](storage::Txn& txn) { return txn.GetSimOperation(key); });
+            [&](storage::Txn& txn) { return txn.Simulated().GetOperation(key); });
         NR_ASSERT(got.has_value(), "reading a simulated operation");
         return *got;
     }

@@ -1,0 +1,66 @@
+// The inventory aggregate behind the store contract: clusters and their automation settings,
+// hosts with their cordons, instances with their placement and node status, and the slots
+// reserved for replacement VMs. Placement is the engine's record; providers never write it.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.hpp"
+#include "model/inventory.hpp"
+
+namespace noderepair::storage {
+
+// The fleet as a provider describes it, imported into the database on start.
+struct FleetImport {
+    std::vector<model::Cluster> clusters;  // with gpu_worker_nodes (instance_id, name, gpus, host)
+    std::vector<model::Host> hosts;        // host_name, gpu_slots
+};
+
+class InventoryReads {
+public:
+    virtual ~InventoryReads() = default;
+    virtual Result<std::optional<model::Instance>> GetInstance(const std::string& instance_id) = 0;
+    virtual Result<std::optional<model::Instance>> FindInstanceByName(
+        const std::string& instance_name) = 0;
+    virtual Result<bool> HasCluster(const std::string& cluster_id) = 0;
+    // A host without its instances.
+    virtual Result<std::optional<model::Host>> GetHost(const std::string& host_name) = 0;
+    // Clusters without their nodes.
+    virtual Result<std::vector<model::Cluster>> ListClusters() = 0;
+    // One cluster with its nodes and each node's latest remediation.
+    virtual Result<std::optional<model::Cluster>> GetCluster(const std::string& cluster_id) = 0;
+    virtual Result<std::vector<model::Host>> ListHosts() = 0;
+    virtual Result<int> CountInstances(const std::string& cluster_id) = 0;
+    virtual Result<model::ClusterAutomation> GetClusterAutomation(
+        const std::string& cluster_id) = 0;
+    // The instances whose VM runs on `host_name`, by instance id.
+    virtual Result<std::vector<model::Instance>> ListInstancesOnHost(
+        const std::string& host_name) = 0;
+    // A host that is not cordoned, is not `exclude_host`, and has `num_gpus` slots free after
+    // its VMs and reservations; the one with most room first.
+    virtual Result<std::optional<std::string>> FindHostWithRoom(
+        int num_gpus, const std::string& exclude_host) = 0;
+};
+
+class InventoryRepository : public InventoryReads {
+public:
+    // Adds clusters, hosts and instances not yet stored; keeps the stored state of the rest.
+    virtual Status ImportFleet(const FleetImport& fleet) = 0;
+    virtual Status SetHostCordoned(const std::string& host_name, bool cordoned) = 0;
+    // Moves an instance's VM to `host_name` (empty: no VM) with a node status.
+    virtual Status SetInstancePlacement(const std::string& instance_id,
+                                        const std::string& host_name,
+                                        const std::string& status) = 0;
+    virtual Status SetInstanceStatus(const std::string& instance_id, const std::string& status) = 0;
+    // Slots held on a host for an instance's replacement VM: at most one per instance.
+    virtual Status PutReservation(const std::string& instance_id, const std::string& host_name,
+                                  int num_gpus) = 0;
+    virtual Status DeleteReservation(const std::string& instance_id) = 0;
+    virtual Status SetClusterAutomation(const std::string& cluster_id,
+                                        const model::ClusterAutomation& automation) = 0;
+    virtual Status SetInstanceAutoRepair(const std::string& instance_id, bool auto_repair) = 0;
+};
+
+}  // namespace noderepair::storage

@@ -1,0 +1,82 @@
+// The remediation aggregate behind the store contract: remediations, their timelines and their
+// counts. A backend implements RemediationRepository; services read through RemediationReads.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.hpp"
+#include "common/time.hpp"
+#include "model/remediation.hpp"
+
+namespace noderepair::storage {
+
+enum class OrderField { kCreateTime, kUpdateTime };
+
+// Where a page ends: the order key of its last row.
+struct Cursor {
+    int64_t time_us = 0;
+    std::string id;
+};
+
+// One page of remediations of a cluster (or one instance of it), keyset-paged.
+struct ListQuery {
+    std::string cluster_id;
+    std::string instance_id;           // empty: every instance of the cluster
+    std::vector<model::State> states;  // any-of; empty: all
+    std::vector<model::Mode> modes;
+    std::vector<model::Trigger> triggers;
+    OrderField order = OrderField::kCreateTime;
+    bool descending = true;
+    std::optional<Cursor> after;
+    int limit = 50;
+};
+
+struct RemediationPage {
+    std::vector<model::Remediation> remediations;
+    bool has_next = false;
+};
+
+// How many remediations are in one state, mode and trigger.
+struct RemediationCount {
+    model::State state;
+    model::Mode mode;
+    model::Trigger trigger;
+    int64_t count = 0;
+};
+
+class RemediationReads {
+public:
+    virtual ~RemediationReads() = default;
+    // With linked_alerts filled.
+    virtual Result<std::optional<model::Remediation>> Get(const std::string& id) = 0;
+    virtual Result<RemediationPage> List(const ListQuery& query) = 0;
+    // The non-terminal remediation of an instance, if any (linked_alerts not filled).
+    virtual Result<std::optional<model::Remediation>> GetActive(const std::string& instance_id) = 0;
+    virtual Result<std::vector<model::RemediationEvent>> ListEvents(
+        const std::string& remediation_id) = 0;
+    // Ids of remediations in `state`, oldest first.
+    virtual Result<std::vector<std::string>> ListOldestInState(model::State state, int limit) = 0;
+    // Every combination ever seen, including those now at zero; cheap (kept by the backend).
+    virtual Result<std::vector<RemediationCount>> Count() = 0;
+    virtual Result<int> CountActive(const std::string& cluster_id) = 0;
+    // When the instance's last SUCCEEDED, FAILED or CANCELLED remediation ended.
+    virtual Result<std::optional<Timestamp>> LastEnd(const std::string& instance_id) = 0;
+    // PENDING_APPROVAL remediations whose linked alerts all resolved at or before `cutoff`.
+    virtual Result<std::vector<std::string>> ListAutoResolvable(Timestamp cutoff, int limit) = 0;
+};
+
+class RemediationRepository : public RemediationReads {
+public:
+    // Also records it as its instance's latest remediation.
+    virtual Status Insert(const model::Remediation& remediation) = 0;
+    // Compare-and-set: writes `remediation` only if the stored state is still `expected`;
+    // otherwise Aborted and nothing changes.
+    virtual Status Update(const model::Remediation& remediation, model::State expected) = 0;
+    virtual Status AppendEvent(const std::string& remediation_id,
+                               const model::RemediationEvent& event) = 0;
+};
+
+}  // namespace noderepair::storage

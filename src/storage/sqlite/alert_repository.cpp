@@ -1,0 +1,109 @@
+#include <unordered_map>
+
+#include "storage/sqlite/repositories.hpp"
+#include "storage/sqlite/rows.hpp"
+
+namespace noderepair::storage::sqlite {
+
+using model::Remediation;
+using model::State;
+
+Result<AlertPage> SqliteAlerts::List(const AlertQuery& q) {
+    std::string sql = std::string("SELECT ") + kAlertColumns + " FROM alerts WHERE cluster_id = ?1";
+    if (q.after) sql += " AND (started_at, id) < (?2, ?3)";
+    if (q.firing) sql += *q.firing ? " AND resolved_at IS NULL" : " AND resolved_at IS NOT NULL";
+    sql += " ORDER BY started_at DESC, id DESC LIMIT ?4";
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
+    stmt.Bind(1, q.cluster_id);
+    if (q.after) stmt.Bind(2, q.after->time_us).Bind(3, q.after->id);
+    stmt.Bind(4, int64_t(q.limit) + 1);
+    AlertPage page;
+    while (true) {
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) break;
+        if (int(page.alerts.size()) == q.limit) {
+            page.has_next = true;
+            break;
+        }
+        page.alerts.push_back(ReadAlert(stmt));
+    }
+    return page;
+}
+
+Result<std::optional<model::Alert>> SqliteAlerts::GetByFingerprint(const std::string& fingerprint) {
+    static const std::string sql = std::string("SELECT ") + kAlertColumns +
+                                   " FROM alerts WHERE fingerprint = ?1 ORDER BY "
+                                   "started_at DESC LIMIT 1";
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
+    stmt.Bind(1, fingerprint);
+    NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return std::optional<model::Alert>();
+    return std::optional<model::Alert>(ReadAlert(stmt));
+}
+
+Result<std::vector<model::Alert>> SqliteAlerts::ListWaiting(const std::string& cluster_id,
+                                                            int limit) {
+    static const std::string sql = std::string("SELECT ") + kAlertColumns +
+                                   " FROM alerts WHERE waiting = 1 AND cluster_id = ?2 "
+                                   "ORDER BY started_at LIMIT ?1";
+    return Alerts(sql, cluster_id, limit);
+}
+
+Result<std::vector<std::string>> SqliteAlerts::ListClustersWithWaiting() {
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT DISTINCT cluster_id FROM alerts "
+                                                 "WHERE waiting = 1"));
+    return FirstColumn(stmt);
+}
+
+Result<std::vector<model::Alert>> SqliteAlerts::ListOpen(const std::string& instance_id) {
+    static const std::string sql = std::string("SELECT ") + kAlertColumns +
+                                   " FROM alerts WHERE instance_id = ?2 AND resolved_at IS "
+                                   "NULL ORDER BY started_at LIMIT ?1";
+    return Alerts(sql, instance_id, 10000);
+}
+
+Result<std::vector<model::Alert>> SqliteAlerts::ListWaitingWithActiveRemediation(int limit) {
+    static const std::string sql =
+        std::string("SELECT ") + kAlertColumns +
+        " FROM alerts WHERE waiting = 1 AND EXISTS (SELECT 1 FROM remediations r WHERE "
+        "r.instance_id = alerts.instance_id AND r.state NOT IN (6, 7, 8, 9)) ORDER BY "
+        "started_at LIMIT ?1";
+    return Alerts(sql, "", limit);
+}
+
+Result<std::vector<model::Alert>> SqliteAlerts::Alerts(const std::string& sql,
+                                                       const std::string& cluster_id, int limit) {
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
+    stmt.Bind(1, int64_t(limit));
+    if (!cluster_id.empty()) stmt.Bind(2, cluster_id);
+    std::vector<model::Alert> alerts;
+    while (true) {
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) break;
+        alerts.push_back(ReadAlert(stmt));
+    }
+    return alerts;
+}
+
+Status SqliteAlerts::Put(const model::Alert& a) {
+    static const std::string sql = std::string("INSERT OR REPLACE INTO alerts(") + kAlertColumns +
+                                   ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+                                   "?12, ?13)";
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
+    stmt.Bind(1, a.id)
+        .Bind(2, a.fingerprint)
+        .Bind(3, a.alert_name)
+        .BindOptional(4, a.cluster_id)
+        .BindOptional(5, a.instance_id)
+        .BindOptional(6, a.target_vm)
+        .Bind(7, int64_t(a.severity))
+        .Bind(8, EncodeMap(a.labels))
+        .Bind(9, EncodeMap(a.annotations))
+        .Bind(10, ToMicros(a.started_at))
+        .Bind(11, a.resolved_at)
+        .BindOptional(12, a.remediation_id)
+        .Bind(13, int64_t(a.waiting));
+    return stmt.Run();
+}
+
+}  // namespace noderepair::storage::sqlite

@@ -1,0 +1,95 @@
+#include <unordered_map>
+
+#include "storage/sqlite/repositories.hpp"
+#include "storage/sqlite/rows.hpp"
+
+namespace noderepair::storage::sqlite {
+
+namespace {
+
+constexpr const char* kJobSelect =
+    "SELECT remediation_id, step, started, handle, attempts, step_started, next_check, "
+    "source_host, target_host, num_gpus, host_was_cordoned FROM engine_jobs";
+
+}  // namespace
+
+Result<std::vector<EngineJob>> SqliteEngineJobs::List() {
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(std::string(kJobSelect)));
+    std::vector<EngineJob> jobs;
+    while (true) {
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) break;
+        jobs.push_back(ReadJob(stmt));
+    }
+    return jobs;
+}
+
+Result<std::optional<EngineJob>> SqliteEngineJobs::Get(const std::string& remediation_id) {
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare(std::string(kJobSelect) + " WHERE remediation_id = ?1"));
+    stmt.Bind(1, remediation_id);
+    NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return std::optional<EngineJob>();
+    return std::optional<EngineJob>(ReadJob(stmt));
+}
+
+Result<std::vector<model::Mode>> SqliteEngineJobs::ModesWorkingOnHost(
+    const std::string& host_name) {
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT r.mode FROM engine_jobs j JOIN "
+                                                 "remediations r ON r.id = j.remediation_id "
+                                                 "WHERE j.source_host = ?1"));
+    stmt.Bind(1, host_name);
+    std::vector<model::Mode> modes;
+    while (true) {
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) break;
+        modes.push_back(model::Mode(stmt.Int(0)));
+    }
+    return modes;
+}
+
+Status SqliteEngineJobs::Put(const EngineJob& j) {
+    NR_ASSIGN_OR_RETURN(
+        auto stmt,
+        conn_.Prepare("INSERT OR REPLACE INTO engine_jobs(remediation_id, step, started, "
+                      "handle, attempts, step_started, next_check, source_host, "
+                      "target_host, num_gpus, host_was_cordoned) VALUES(?1, ?2, ?3, ?4, "
+                      "?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
+    stmt.Bind(1, j.remediation_id)
+        .Bind(2, int64_t(j.step))
+        .Bind(3, int64_t(j.started))
+        .BindOptional(4, j.handle)
+        .Bind(5, int64_t(j.attempts))
+        .Bind(6, ToMicros(j.step_started))
+        .Bind(7, ToMicros(j.next_check))
+        .BindOptional(8, j.source_host)
+        .BindOptional(9, j.target_host)
+        .Bind(10, int64_t(j.num_gpus))
+        .Bind(11, int64_t(j.host_was_cordoned));
+    return stmt.Run();
+}
+
+Status SqliteEngineJobs::Delete(const std::string& remediation_id) {
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare("DELETE FROM engine_jobs WHERE remediation_id = ?1"));
+    stmt.Bind(1, remediation_id);
+    return stmt.Run();
+}
+
+EngineJob SqliteEngineJobs::ReadJob(const Statement& s) {
+    EngineJob j;
+    j.remediation_id = s.Text(0);
+    j.step = int(s.Int(1));
+    j.started = s.Int(2) != 0;
+    j.handle = s.Text(3);
+    j.attempts = int(s.Int(4));
+    j.step_started = FromMicros(s.Int(5));
+    j.next_check = FromMicros(s.Int(6));
+    j.source_host = s.Text(7);
+    j.target_host = s.Text(8);
+    j.num_gpus = int(s.Int(9));
+    j.host_was_cordoned = s.Int(10) != 0;
+    return j;
+}
+
+}  // namespace noderepair::storage::sqlite

@@ -1,0 +1,72 @@
+#include <unordered_map>
+
+#include "storage/sqlite/repositories.hpp"
+#include "storage/sqlite/rows.hpp"
+
+namespace noderepair::storage::sqlite {
+
+using model::Remediation;
+using model::State;
+
+Result<std::optional<model::HealthCheckRun>> SqliteHealthChecks::Get(const std::string& id) {
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(std::string("SELECT ") + kRunColumns +
+                                                 " FROM health_check_runs WHERE id = ?1"));
+    stmt.Bind(1, id);
+    NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return std::optional<model::HealthCheckRun>();
+    return std::optional<model::HealthCheckRun>(ReadRun(stmt));
+}
+
+Result<std::vector<model::HealthCheckRun>> SqliteHealthChecks::ListForInstance(
+    const std::string& instance_id, int limit) {
+    return Runs(std::string("SELECT ") + kRunColumns +
+                    " FROM health_check_runs WHERE instance_id = ?1 ORDER BY create_time "
+                    "DESC, id DESC LIMIT ?2",
+                instance_id, limit);
+}
+
+Result<std::vector<model::HealthCheckRun>> SqliteHealthChecks::ListRunning(int limit) {
+    return Runs(std::string("SELECT ") + kRunColumns +
+                    " FROM health_check_runs WHERE state = 1 AND ?1 = ?1 ORDER BY "
+                    "create_time LIMIT ?2",
+                "", limit);
+}
+
+Result<std::vector<model::HealthCheckRun>> SqliteHealthChecks::ListWaiting(int limit) {
+    return Runs(std::string("SELECT ") + kRunColumns +
+                    " FROM health_check_runs WHERE waiting = 1 AND ?1 = ?1 ORDER BY "
+                    "create_time LIMIT ?2",
+                "", limit);
+}
+
+Status SqliteHealthChecks::Put(const model::HealthCheckRun& r) {
+    NR_ASSIGN_OR_RETURN(
+        auto stmt, conn_.Prepare(std::string("INSERT OR REPLACE INTO health_check_runs(") +
+                                 kRunColumns + ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
+    stmt.Bind(1, r.id)
+        .Bind(2, r.cluster_id)
+        .Bind(3, r.instance_id)
+        .Bind(4, int64_t(r.state))
+        .Bind(5, EncodeTests(r.tests))
+        .Bind(6, ToMicros(r.create_time))
+        .Bind(7, r.end_time)
+        .BindOptional(8, r.remediation_id)
+        .Bind(9, int64_t(r.waiting));
+    return stmt.Run();
+}
+
+Result<std::vector<model::HealthCheckRun>> SqliteHealthChecks::Runs(const std::string& sql,
+                                                                    const std::string& arg,
+                                                                    int limit) {
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
+    stmt.Bind(1, arg).Bind(2, int64_t(limit));
+    std::vector<model::HealthCheckRun> runs;
+    while (true) {
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) break;
+        runs.push_back(ReadRun(stmt));
+    }
+    return runs;
+}
+
+}  // namespace noderepair::storage::sqlite

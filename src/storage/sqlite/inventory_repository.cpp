@@ -1,0 +1,320 @@
+#include <unordered_map>
+
+#include "storage/sqlite/repositories.hpp"
+#include "storage/sqlite/rows.hpp"
+
+namespace noderepair::storage::sqlite {
+
+using model::Remediation;
+using model::State;
+
+Result<std::optional<model::Instance>> SqliteInventory::GetInstance(
+    const std::string& instance_id) {
+    return OneInstance("instance_id = ?1", instance_id);
+}
+
+Result<std::optional<model::Instance>> SqliteInventory::OneInstance(const char* where,
+                                                                    const std::string& key) {
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(std::string("SELECT instance_id, cluster_id, "
+                                                             "instance_name, num_gpus, host_name, "
+                                                             "status, auto_repair FROM instances "
+                                                             "WHERE ") +
+                                                 where + " LIMIT 1"));
+    stmt.Bind(1, key);
+    NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return std::optional<model::Instance>();
+    return std::optional<model::Instance>(ReadInstance(stmt));
+}
+
+Result<std::optional<model::Instance>> SqliteInventory::FindInstanceByName(
+    const std::string& name) {
+    return OneInstance("instance_name = ?1", name);
+}
+
+Result<bool> SqliteInventory::HasCluster(const std::string& cluster_id) {
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT 1 FROM clusters WHERE cluster_id = ?1"));
+    stmt.Bind(1, cluster_id);
+    return stmt.Step();
+}
+
+Result<std::optional<model::Host>> SqliteInventory::GetHost(const std::string& host_name) {
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT host_name, gpu_slots, cordoned FROM hosts "
+                                                 "WHERE host_name = ?1"));
+    stmt.Bind(1, host_name);
+    NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return std::optional<model::Host>();
+    return std::optional<model::Host>(
+        model::Host{stmt.Text(0), int(stmt.Int(1)), 0, stmt.Int(2) != 0, {}, ""});
+}
+
+Result<std::vector<model::Cluster>> SqliteInventory::ListClusters() {
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT cluster_id, cluster_name, status "
+                                                 "FROM clusters ORDER BY cluster_id"));
+    std::vector<model::Cluster> clusters;
+    while (true) {
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) break;
+        clusters.push_back({stmt.Text(0), stmt.Text(1), stmt.Text(2), {}, {}, 0});
+    }
+    return clusters;
+}
+
+Result<std::optional<model::Cluster>> SqliteInventory::GetCluster(const std::string& cluster_id) {
+    model::Cluster cluster;
+    {
+        NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT cluster_id, cluster_name, status FROM "
+                                                     "clusters WHERE cluster_id = ?1"));
+        stmt.Bind(1, cluster_id);
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) return std::optional<model::Cluster>();
+        cluster = {stmt.Text(0), stmt.Text(1), stmt.Text(2), {}, {}, 0};
+    }
+    NR_ASSIGN_OR_RETURN(cluster.automation, GetClusterAutomation(cluster_id));
+    {
+        NR_ASSIGN_OR_RETURN(auto waiting,
+                            conn_.Prepare("SELECT COUNT(*) FROM alerts WHERE waiting = 1 "
+                                          "AND cluster_id = ?1"));
+        waiting.Bind(1, cluster_id);
+        NR_ASSIGN_OR_RETURN(bool row, waiting.Step());
+        if (row) cluster.waiting_signals = int(waiting.Int(0));
+    }
+    static const std::string sql =
+        std::string(
+            "SELECT i.instance_id, i.cluster_id, i.instance_name, i.num_gpus, "
+            "i.host_name, i.status, i.auto_repair, r.") +
+        [] {
+            std::string cols = kRemediationColumns;
+            std::string prefixed;
+            for (size_t pos = 0; pos < cols.size();) {
+                size_t comma = cols.find(", ", pos);
+                if (comma == std::string::npos) comma = cols.size();
+                if (!prefixed.empty()) prefixed += ", r.";
+                prefixed += cols.substr(pos, comma - pos);
+                pos = comma + 2;
+            }
+            return prefixed;
+        }() +
+        " FROM instances i LEFT JOIN remediations r ON r.id = i.latest_remediation_id "
+        "WHERE i.cluster_id = ?1 ORDER BY i.instance_name, i.instance_id";
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
+    stmt.Bind(1, cluster_id);
+    while (true) {
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) break;
+        model::Instance instance = ReadInstance(stmt);
+        if (!stmt.IsNull(7)) instance.latest_remediation = ReadRemediation(stmt, 7);
+        cluster.gpu_worker_nodes.push_back(std::move(instance));
+    }
+    return std::optional<model::Cluster>(std::move(cluster));
+}
+
+Result<std::vector<model::Host>> SqliteInventory::ListHosts() {
+    std::vector<model::Host> hosts;
+    {
+        NR_ASSIGN_OR_RETURN(auto stmt,
+                            conn_.Prepare("SELECT host_name, gpu_slots, cordoned, libvirt_uri "
+                                          "FROM hosts ORDER BY host_name"));
+        while (true) {
+            NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+            if (!row) break;
+            hosts.push_back(
+                {stmt.Text(0), int(stmt.Int(1)), 0, stmt.Int(2) != 0, {}, stmt.Text(3)});
+        }
+    }
+    {
+        // Reserved slots are taken too: a replacement VM is on its way there.
+        NR_ASSIGN_OR_RETURN(auto reserved, conn_.Prepare("SELECT host_name, SUM(num_gpus) FROM "
+                                                         "reservations GROUP BY host_name"));
+        while (true) {
+            NR_ASSIGN_OR_RETURN(bool row, reserved.Step());
+            if (!row) break;
+            std::string host_name = reserved.Text(0);
+            for (auto& host : hosts) {
+                if (host.host_name == host_name) host.used_gpus += int(reserved.Int(1));
+            }
+        }
+    }
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare("SELECT host_name, instance_id, num_gpus, cluster_id "
+                                      "FROM instances WHERE host_name IS NOT NULL ORDER BY "
+                                      "host_name, instance_id"));
+    size_t h = 0;
+    while (true) {
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) break;
+        std::string host_name = stmt.Text(0);
+        while (h < hosts.size() && hosts[h].host_name < host_name) ++h;
+        if (h == hosts.size() || hosts[h].host_name != host_name) continue;
+        hosts[h].instances.push_back({stmt.Text(1), stmt.Text(3)});
+        hosts[h].used_gpus += int(stmt.Int(2));
+    }
+    return hosts;
+}
+
+Result<int> SqliteInventory::CountInstances(const std::string& cluster_id) {
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT COUNT(*) FROM instances WHERE "
+                                                 "cluster_id = ?1"));
+    stmt.Bind(1, cluster_id);
+    NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    return row ? int(stmt.Int(0)) : 0;
+}
+
+Result<model::ClusterAutomation> SqliteInventory::GetClusterAutomation(
+    const std::string& cluster_id) {
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT automatic, automatic_alerts FROM clusters "
+                                                 "WHERE cluster_id = ?1"));
+    stmt.Bind(1, cluster_id);
+    NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    model::ClusterAutomation a;
+    if (!row) return a;
+    a.automatic = stmt.Int(0) != 0;
+    a.automatic_alerts = SplitLines(stmt.Text(1));
+    return a;
+}
+
+Result<std::optional<std::string>> SqliteInventory::FindHostWithRoom(int num_gpus,
+                                                                     const std::string& exclude) {
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare("SELECT host_name FROM hosts WHERE cordoned = 0 AND "
+                                      "(gpu_slots - used_gpus) >= ?1 AND host_name != ?2 ORDER BY "
+                                      "(gpu_slots - used_gpus) DESC, host_name LIMIT 1"));
+    stmt.Bind(1, int64_t(num_gpus)).Bind(2, exclude);
+    NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return std::optional<std::string>();
+    return std::optional<std::string>(stmt.Text(0));
+}
+
+Result<std::vector<model::Instance>> SqliteInventory::ListInstancesOnHost(
+    const std::string& host_name) {
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare("SELECT instance_id, cluster_id, instance_name, num_gpus, "
+                                      "host_name, status, auto_repair FROM instances WHERE "
+                                      "host_name = ?1 ORDER BY instance_id"));
+    stmt.Bind(1, host_name);
+    std::vector<model::Instance> instances;
+    while (true) {
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) break;
+        instances.push_back(ReadInstance(stmt));
+    }
+    return instances;
+}
+
+Status SqliteInventory::ImportFleet(const FleetImport& fleet) {
+    for (const auto& host : fleet.hosts) {
+        // A host's libvirt URI is configuration, not state: a new fleet file updates it.
+        NR_ASSIGN_OR_RETURN(auto stmt,
+                            conn_.Prepare("INSERT INTO hosts(host_name, gpu_slots, "
+                                          "libvirt_uri) VALUES(?1, ?2, ?3) ON "
+                                          "CONFLICT(host_name) DO UPDATE SET libvirt_uri = "
+                                          "excluded.libvirt_uri"));
+        stmt.Bind(1, host.host_name)
+            .Bind(2, int64_t(host.gpu_slots))
+            .BindOptional(3, host.libvirt_uri);
+        NR_RETURN_IF_ERROR(stmt.Run());
+    }
+    for (const auto& cluster : fleet.clusters) {
+        {
+            NR_ASSIGN_OR_RETURN(auto stmt,
+                                conn_.Prepare("INSERT OR IGNORE INTO clusters(cluster_id, "
+                                              "cluster_name, status) VALUES(?1, ?2, ?3)"));
+            stmt.Bind(1, cluster.cluster_id).Bind(2, cluster.cluster_name).Bind(3, "Ready");
+            NR_RETURN_IF_ERROR(stmt.Run());
+        }
+        for (const auto& node : cluster.gpu_worker_nodes) {
+            NR_ASSIGN_OR_RETURN(
+                auto stmt,
+                conn_.Prepare("INSERT OR IGNORE INTO instances(instance_id, cluster_id, "
+                              "instance_name, num_gpus, host_name, status) VALUES(?1, ?2, "
+                              "?3, ?4, ?5, ?6)"));
+            stmt.Bind(1, node.instance_id)
+                .Bind(2, cluster.cluster_id)
+                .Bind(3, node.instance_name)
+                .Bind(4, int64_t(node.num_gpus))
+                .BindOptional(5, node.host_name)
+                .Bind(6, node.host_name.empty() ? "Evicted" : "Ready");
+            NR_RETURN_IF_ERROR(stmt.Run());
+        }
+    }
+    return OkStatus();
+}
+
+Status SqliteInventory::SetHostCordoned(const std::string& host_name, bool cordoned) {
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare("UPDATE hosts SET cordoned = ?2 WHERE host_name = ?1"));
+    stmt.Bind(1, host_name).Bind(2, int64_t(cordoned));
+    NR_RETURN_IF_ERROR(stmt.Run());
+    if (stmt.Changes() != 1) return NotFound("host " + host_name + " not found");
+    return OkStatus();
+}
+
+Status SqliteInventory::SetInstancePlacement(const std::string& instance_id,
+                                             const std::string& host_name,
+                                             const std::string& status) {
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("UPDATE instances SET host_name = ?2, status = ?3 "
+                                                 "WHERE instance_id = ?1"));
+    stmt.Bind(1, instance_id).BindOptional(2, host_name).Bind(3, status);
+    NR_RETURN_IF_ERROR(stmt.Run());
+    if (stmt.Changes() != 1) return NotFound("instance " + instance_id + " not found");
+    return OkStatus();
+}
+
+Status SqliteInventory::SetInstanceStatus(const std::string& instance_id,
+                                          const std::string& status) {
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare("UPDATE instances SET status = ?2 WHERE instance_id = "
+                                      "?1"));
+    stmt.Bind(1, instance_id).Bind(2, status);
+    return stmt.Run();
+}
+
+Status SqliteInventory::PutReservation(const std::string& instance_id, const std::string& host_name,
+                                       int num_gpus) {
+    // Delete, then insert: REPLACE would skip the delete trigger that frees the old slots.
+    NR_RETURN_IF_ERROR(DeleteReservation(instance_id));
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("INSERT INTO reservations(instance_id, host_name, "
+                                                 "num_gpus) VALUES(?1, ?2, ?3)"));
+    stmt.Bind(1, instance_id).Bind(2, host_name).Bind(3, int64_t(num_gpus));
+    return stmt.Run();
+}
+
+Status SqliteInventory::DeleteReservation(const std::string& instance_id) {
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare("DELETE FROM reservations WHERE instance_id = ?1"));
+    stmt.Bind(1, instance_id);
+    return stmt.Run();
+}
+
+Status SqliteInventory::SetClusterAutomation(const std::string& cluster_id,
+                                             const model::ClusterAutomation& a) {
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare("UPDATE clusters SET automatic = ?2, automatic_alerts "
+                                      "= ?3 WHERE cluster_id = ?1"));
+    stmt.Bind(1, cluster_id).Bind(2, int64_t(a.automatic)).Bind(3, JoinLines(a.automatic_alerts));
+    NR_RETURN_IF_ERROR(stmt.Run());
+    if (stmt.Changes() != 1) return NotFound("cluster " + cluster_id + " not found");
+    return OkStatus();
+}
+
+Status SqliteInventory::SetInstanceAutoRepair(const std::string& instance_id, bool auto_repair) {
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("UPDATE instances SET auto_repair = ?2 WHERE "
+                                                 "instance_id = ?1"));
+    stmt.Bind(1, instance_id).Bind(2, int64_t(auto_repair));
+    NR_RETURN_IF_ERROR(stmt.Run());
+    if (stmt.Changes() != 1) return NotFound("instance " + instance_id + " not found");
+    return OkStatus();
+}
+
+model::Instance SqliteInventory::ReadInstance(const Statement& s) {
+    model::Instance i;
+    i.instance_id = s.Text(0);
+    i.cluster_id = s.Text(1);
+    i.instance_name = s.Text(2);
+    i.num_gpus = int(s.Int(3));
+    i.host_name = s.Text(4);
+    i.status = s.Text(5);
+    i.auto_repair = s.Int(6) != 0;
+    return i;
+}
+
+}  // namespace noderepair::storage::sqlite

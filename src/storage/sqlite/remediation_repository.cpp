@@ -1,0 +1,246 @@
+#include <unordered_map>
+
+#include "common/json.hpp"
+#include "storage/sqlite/repositories.hpp"
+#include "storage/sqlite/rows.hpp"
+
+namespace noderepair::storage::sqlite {
+
+using model::Remediation;
+using model::State;
+
+Result<std::optional<Remediation>> SqliteRemediations::Get(const std::string& id) {
+    static const std::string sql =
+        std::string("SELECT ") + kRemediationColumns + " FROM remediations WHERE id = ?1";
+    std::optional<Remediation> r;
+    {
+        NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
+        stmt.Bind(1, id);
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) return r;
+        r = ReadRemediation(stmt);
+    }
+    NR_RETURN_IF_ERROR(AttachAlerts(*r));
+    return r;
+}
+
+Status SqliteRemediations::AttachAlerts(std::vector<Remediation>& page) {
+    if (page.empty()) return OkStatus();
+    std::string ids;
+    JsonWriter w(ids);
+    w.BeginArray();
+    for (const auto& r : page) w.String(r.id);
+    w.EndArray();
+    static const std::string sql = std::string("SELECT ") + kAlertColumns +
+                                   " FROM alerts WHERE remediation_id IN (SELECT value FROM "
+                                   "json_each(?1)) ORDER BY started_at, id";
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
+    stmt.Bind(1, ids);
+    std::unordered_map<std::string, Remediation*> by_id;
+    for (auto& r : page) {
+        r.linked_alerts.clear();
+        by_id[r.id] = &r;
+    }
+    while (true) {
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) break;
+        model::Alert alert = ReadAlert(stmt);
+        auto it = by_id.find(alert.remediation_id);
+        if (it != by_id.end()) it->second->linked_alerts.push_back(std::move(alert));
+    }
+    return OkStatus();
+}
+
+Status SqliteRemediations::AttachAlerts(Remediation& r) {
+    static const std::string sql = std::string("SELECT ") + kAlertColumns +
+                                   " FROM alerts WHERE remediation_id = ?1 ORDER BY "
+                                   "started_at, id";
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
+    stmt.Bind(1, r.id);
+    r.linked_alerts.clear();
+    while (true) {
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) break;
+        r.linked_alerts.push_back(ReadAlert(stmt));
+    }
+    return OkStatus();
+}
+
+Result<RemediationPage> SqliteRemediations::List(const ListQuery& q) {
+    // One statement text per scope, order and direction; filters are bit masks so the
+    // prepared statements stay few and cached.
+    const bool by_instance = !q.instance_id.empty();
+    const char* time_col = q.order == OrderField::kCreateTime ? "create_time" : "update_time";
+    const char* dir = q.descending ? "DESC" : "ASC";
+    const char* cmp = q.descending ? "<" : ">";
+    std::string sql = std::string("SELECT ") + kRemediationColumns + " FROM remediations WHERE " +
+                      (by_instance ? "instance_id = ?2 AND cluster_id = ?1" : "cluster_id = ?1");
+    if (q.after) sql += std::string(" AND (") + time_col + ", id) " + cmp + " (?3, ?4)";
+    sql += " AND (?5 >> state) & 1 AND (?6 >> mode) & 1 AND (?7 >> trigger) & 1";
+    sql += std::string(" ORDER BY ") + time_col + " " + dir + ", id " + dir + " LIMIT ?8";
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
+    stmt.Bind(1, q.cluster_id);
+    if (by_instance) stmt.Bind(2, q.instance_id);
+    if (q.after) {
+        stmt.Bind(3, q.after->time_us);
+        stmt.Bind(4, q.after->id);
+    }
+    stmt.Bind(5, MaskOf(q.states));
+    stmt.Bind(6, MaskOf(q.modes));
+    stmt.Bind(7, MaskOf(q.triggers));
+    stmt.Bind(8, int64_t(q.limit) + 1);
+    RemediationPage page;
+    page.remediations.reserve(size_t(q.limit));
+    while (true) {
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) break;
+        if (int(page.remediations.size()) == q.limit) {
+            page.has_next = true;
+            break;
+        }
+        page.remediations.push_back(ReadRemediation(stmt));
+    }
+    NR_RETURN_IF_ERROR(AttachAlerts(page.remediations));
+    return page;
+}
+
+Result<std::optional<Remediation>> SqliteRemediations::GetActive(const std::string& instance_id) {
+    static const std::string sql = std::string("SELECT ") + kRemediationColumns +
+                                   " FROM remediations WHERE instance_id = ?1 AND state "
+                                   "NOT IN (6, 7, 8, 9)";
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
+    stmt.Bind(1, instance_id);
+    NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return std::optional<Remediation>();
+    return std::optional<Remediation>(ReadRemediation(stmt));
+}
+
+Result<std::vector<model::RemediationEvent>> SqliteRemediations::ListEvents(
+    const std::string& remediation_id) {
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare("SELECT time, type, state, step, actor, detail FROM "
+                                      "remediation_events WHERE remediation_id = ?1 "
+                                      "ORDER BY n"));
+    stmt.Bind(1, remediation_id);
+    std::vector<model::RemediationEvent> events;
+    while (true) {
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) break;
+        model::RemediationEvent e;
+        e.time = FromMicros(stmt.Int(0));
+        e.type = stmt.Text(1);
+        if (!stmt.IsNull(2)) e.state = State(stmt.Int(2));
+        e.step = stmt.Text(3);
+        e.actor = stmt.Text(4);
+        e.detail = stmt.Text(5);
+        events.push_back(std::move(e));
+    }
+    return events;
+}
+
+Result<std::vector<std::string>> SqliteRemediations::ListOldestInState(State state, int limit) {
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare("SELECT id FROM remediations WHERE state = ?1 ORDER "
+                                      "BY create_time LIMIT ?2"));
+    stmt.Bind(1, int64_t(state)).Bind(2, int64_t(limit));
+    return FirstColumn(stmt);
+}
+
+Result<std::vector<RemediationCount>> SqliteRemediations::Count() {
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT state, mode, trigger, n FROM "
+                                                 "remediation_counts ORDER BY 1, 2, 3"));
+    std::vector<RemediationCount> out;
+    while (true) {
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) break;
+        out.push_back({model::State(stmt.Int(0)), model::Mode(stmt.Int(1)),
+                       model::Trigger(stmt.Int(2)), stmt.Int(3)});
+    }
+    return out;
+}
+
+Result<int> SqliteRemediations::CountActive(const std::string& cluster_id) {
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare("SELECT COUNT(*) FROM remediations WHERE cluster_id "
+                                      "= ?1 AND state NOT IN (6, 7, 8, 9)"));
+    stmt.Bind(1, cluster_id);
+    NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    return row ? int(stmt.Int(0)) : 0;
+}
+
+Result<std::optional<Timestamp>> SqliteRemediations::LastEnd(const std::string& instance_id) {
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT MAX(end_time) FROM remediations WHERE "
+                                                 "instance_id = ?1 AND state IN (6, 7, 8)"));
+    stmt.Bind(1, instance_id);
+    NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return std::optional<Timestamp>();
+    return stmt.Time(0);
+}
+
+Result<std::vector<std::string>> SqliteRemediations::ListAutoResolvable(Timestamp cutoff,
+                                                                        int limit) {
+    NR_ASSIGN_OR_RETURN(
+        auto stmt, conn_.Prepare("SELECT r.id FROM remediations r WHERE r.state = 1 AND EXISTS "
+                                 "(SELECT 1 FROM alerts a WHERE a.remediation_id = r.id) AND NOT "
+                                 "EXISTS (SELECT 1 FROM alerts a WHERE a.remediation_id = r.id AND "
+                                 "(a.resolved_at IS NULL OR a.resolved_at > ?1)) LIMIT ?2"));
+    stmt.Bind(1, ToMicros(cutoff)).Bind(2, int64_t(limit));
+    return FirstColumn(stmt);
+}
+
+Status SqliteRemediations::Insert(const Remediation& r) {
+    static const std::string sql = std::string("INSERT INTO remediations(") + kRemediationColumns +
+                                   ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+                                   "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)";
+    {
+        NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
+        BindRemediation(stmt, r);
+        NR_RETURN_IF_ERROR(stmt.Run());
+    }
+    NR_ASSIGN_OR_RETURN(auto latest,
+                        conn_.Prepare("UPDATE instances SET latest_remediation_id = ?1 "
+                                      "WHERE instance_id = ?2"));
+    latest.Bind(1, r.id).Bind(2, r.instance_id);
+    NR_RETURN_IF_ERROR(latest.Run());
+    if (log_ != nullptr) log_->changes.push_back({r, std::nullopt, log_->request_id});
+    return OkStatus();
+}
+
+Status SqliteRemediations::Update(const Remediation& r, State expected) {
+    static const std::string sql =
+        "UPDATE remediations SET id = ?1, cluster_id = ?2, instance_id = ?3, "
+        "instance_name = ?4, mode = ?5, requested_mode = ?6, trigger = ?7, state = ?8, "
+        "reason = ?9, active_health_check_run_id = ?10, passive_health_check_event_id = ?11, "
+        "requested_by = ?12, reviewed_by = ?13, review_time = ?14, review_comment = ?15, "
+        "create_time = ?16, update_time = ?17, start_time = ?18, end_time = ?19, "
+        "error_message = ?20 WHERE id = ?1 AND state = ?21";
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
+    BindRemediation(stmt, r);
+    stmt.Bind(21, int64_t(expected));
+    NR_RETURN_IF_ERROR(stmt.Run());
+    if (stmt.Changes() != 1) {
+        return Aborted("remediation " + r.id + " is no longer in the expected state");
+    }
+    if (log_ != nullptr) log_->changes.push_back({r, expected, log_->request_id});
+    return OkStatus();
+}
+
+Status SqliteRemediations::AppendEvent(const std::string& remediation_id,
+                                       const model::RemediationEvent& e) {
+    NR_ASSIGN_OR_RETURN(
+        auto stmt,
+        conn_.Prepare("INSERT INTO remediation_events(remediation_id, n, time, type, state, "
+                      "step, actor, detail) VALUES(?1, (SELECT COALESCE(MAX(n), 0) + 1 FROM "
+                      "remediation_events WHERE remediation_id = ?1), ?2, ?3, ?4, ?5, ?6, "
+                      "?7)"));
+    stmt.Bind(1, remediation_id).Bind(2, ToMicros(e.time)).Bind(3, e.type);
+    if (e.state) {
+        stmt.Bind(4, int64_t(*e.state));
+    } else {
+        stmt.BindNull(4);
+    }
+    stmt.BindOptional(5, e.step).BindOptional(6, e.actor).BindOptional(7, e.detail);
+    return stmt.Run();
+}
+
+}  // namespace noderepair::storage::sqlite

@@ -1,0 +1,171 @@
+// The SQLite repositories behind the store contract, one per aggregate, each over one
+// connection: the writer's (inside a group-commit transaction) or a pooled reader's (inside a
+// read transaction). Not thread-safe: they belong to the thread that uses the connection.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "storage/sqlite/connection.hpp"
+#include "storage/store.hpp"
+
+namespace noderepair::storage::sqlite {
+
+// The remediation changes of the batch being committed, for the commit observers; a change
+// rolled back to its savepoint drops its entries.
+struct ChangeLog {
+    std::vector<RemediationChange> changes;
+    std::string request_id;  // of the change being run
+};
+
+// Remediations, their timelines and counts on one connection. Records every remediation it
+// inserts or moves in the batch's ChangeLog (null on read connections).
+class SqliteRemediations final : public RemediationRepository {
+public:
+    SqliteRemediations(Connection& conn, ChangeLog* log) : conn_(conn), log_(log) {}
+    Result<std::optional<model::Remediation>> Get(const std::string& id) override;
+    Result<RemediationPage> List(const ListQuery& q) override;
+    Result<std::optional<model::Remediation>> GetActive(const std::string& instance_id) override;
+    Result<std::vector<model::RemediationEvent>> ListEvents(
+        const std::string& remediation_id) override;
+    Result<std::vector<std::string>> ListOldestInState(model::State state, int limit) override;
+    Result<std::vector<RemediationCount>> Count() override;
+    Result<int> CountActive(const std::string& cluster_id) override;
+    Result<std::optional<Timestamp>> LastEnd(const std::string& instance_id) override;
+    Result<std::vector<std::string>> ListAutoResolvable(Timestamp cutoff, int limit) override;
+    Status Insert(const model::Remediation& r) override;
+    Status Update(const model::Remediation& r, model::State expected) override;
+    Status AppendEvent(const std::string& remediation_id,
+                       const model::RemediationEvent& e) override;
+
+private:
+    // Fills linked_alerts for a whole page with one query instead of one per row.
+    Status AttachAlerts(std::vector<model::Remediation>& page);
+    // Fills linked_alerts (API.md 5): every alert linked to the remediation, oldest first.
+    Status AttachAlerts(model::Remediation& r);
+    Connection& conn_;
+    ChangeLog* log_;
+};
+
+// Clusters, hosts, instances, placement and reservations on one connection.
+class SqliteInventory final : public InventoryRepository {
+public:
+    explicit SqliteInventory(Connection& conn) : conn_(conn) {}
+    Result<std::optional<model::Instance>> GetInstance(const std::string& instance_id) override;
+    Result<std::optional<model::Instance>> FindInstanceByName(const std::string& name) override;
+    Result<bool> HasCluster(const std::string& cluster_id) override;
+    Result<std::optional<model::Host>> GetHost(const std::string& host_name) override;
+    Result<std::vector<model::Cluster>> ListClusters() override;
+    Result<std::optional<model::Cluster>> GetCluster(const std::string& cluster_id) override;
+    Result<std::vector<model::Host>> ListHosts() override;
+    Result<int> CountInstances(const std::string& cluster_id) override;
+    Result<model::ClusterAutomation> GetClusterAutomation(const std::string& cluster_id) override;
+    Result<std::optional<std::string>> FindHostWithRoom(int num_gpus,
+                                                        const std::string& exclude) override;
+    Result<std::vector<model::Instance>> ListInstancesOnHost(const std::string& host_name) override;
+    Status ImportFleet(const FleetImport& fleet) override;
+    Status SetHostCordoned(const std::string& host_name, bool cordoned) override;
+    Status SetInstancePlacement(const std::string& instance_id, const std::string& host_name,
+                                const std::string& status) override;
+    Status SetInstanceStatus(const std::string& instance_id, const std::string& status) override;
+    Status PutReservation(const std::string& instance_id, const std::string& host_name,
+                          int num_gpus) override;
+    Status DeleteReservation(const std::string& instance_id) override;
+    Status SetClusterAutomation(const std::string& cluster_id,
+                                const model::ClusterAutomation& a) override;
+    Status SetInstanceAutoRepair(const std::string& instance_id, bool auto_repair) override;
+
+private:
+    // The first instance matching `where` (with ?1 bound to `key`).
+    Result<std::optional<model::Instance>> OneInstance(const char* where, const std::string& key);
+    static model::Instance ReadInstance(const Statement& s);
+    Connection& conn_;
+};
+
+// The engine's jobs on one connection.
+class SqliteEngineJobs final : public EngineJobRepository {
+public:
+    explicit SqliteEngineJobs(Connection& conn) : conn_(conn) {}
+    Result<std::vector<EngineJob>> List() override;
+    Result<std::optional<EngineJob>> Get(const std::string& remediation_id) override;
+    Result<std::vector<model::Mode>> ModesWorkingOnHost(const std::string& host_name) override;
+    Status Put(const EngineJob& j) override;
+    Status Delete(const std::string& remediation_id) override;
+
+private:
+    static EngineJob ReadJob(const Statement& s);
+    Connection& conn_;
+};
+
+// Passive health alerts on one connection.
+class SqliteAlerts final : public AlertRepository {
+public:
+    explicit SqliteAlerts(Connection& conn) : conn_(conn) {}
+    Result<AlertPage> List(const AlertQuery& q) override;
+    Result<std::optional<model::Alert>> GetByFingerprint(const std::string& fingerprint) override;
+    Result<std::vector<model::Alert>> ListWaiting(const std::string& cluster_id,
+                                                  int limit) override;
+    Result<std::vector<std::string>> ListClustersWithWaiting() override;
+    Result<std::vector<model::Alert>> ListOpen(const std::string& instance_id) override;
+    Result<std::vector<model::Alert>> ListWaitingWithActiveRemediation(int limit) override;
+    Status Put(const model::Alert& a) override;
+
+private:
+    Result<std::vector<model::Alert>> Alerts(const std::string& sql, const std::string& cluster_id,
+                                             int limit);
+    Connection& conn_;
+};
+
+// Active health check runs on one connection.
+class SqliteHealthChecks final : public HealthCheckRepository {
+public:
+    explicit SqliteHealthChecks(Connection& conn) : conn_(conn) {}
+    Result<std::optional<model::HealthCheckRun>> Get(const std::string& id) override;
+    Result<std::vector<model::HealthCheckRun>> ListForInstance(const std::string& instance_id,
+                                                               int limit) override;
+    Result<std::vector<model::HealthCheckRun>> ListRunning(int limit) override;
+    Result<std::vector<model::HealthCheckRun>> ListWaiting(int limit) override;
+    Status Put(const model::HealthCheckRun& r) override;
+
+private:
+    Result<std::vector<model::HealthCheckRun>> Runs(const std::string& sql, const std::string& arg,
+                                                    int limit);
+    Connection& conn_;
+};
+
+// Token hashes on one connection.
+class SqliteTokens final : public TokenRepository {
+public:
+    explicit SqliteTokens(Connection& conn) : conn_(conn) {}
+    Result<std::optional<TokenRecord>> Find(const std::string& token_hash) override;
+    Result<bool> HasAny() override;
+    Status Insert(const std::string& token_hash, const TokenRecord& token) override;
+
+private:
+    Connection& conn_;
+};
+
+// Settings on one connection.
+class SqliteSettings final : public SettingRepository {
+public:
+    explicit SqliteSettings(Connection& conn) : conn_(conn) {}
+    Result<std::optional<std::string>> Get(const std::string& key) override;
+    Status Put(const std::string& key, const std::string& value) override;
+    Status Delete(const std::string& key) override;
+
+private:
+    Connection& conn_;
+};
+
+// The simulated fleet's records on one connection.
+class SqliteSimulated final : public SimulatedRepository {
+public:
+    explicit SqliteSimulated(Connection& conn) : conn_(conn) {}
+    Result<std::optional<SimOperation>> GetOperation(const std::string& key) override;
+    Status PutOperation(const SimOperation& op) override;
+
+private:
+    Connection& conn_;
+};
+
+}  // namespace noderepair::storage::sqlite

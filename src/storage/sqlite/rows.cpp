@@ -1,0 +1,194 @@
+#include "storage/sqlite/rows.hpp"
+
+#include "common/json.hpp"
+
+namespace noderepair::storage::sqlite {
+
+using model::Remediation;
+using model::State;
+
+const char* const kRunColumns =
+    "id, cluster_id, instance_id, state, tests, create_time, end_time, remediation_id, waiting";
+
+std::string EncodeTests(const std::vector<model::TestResult>& tests) {
+    std::string out;
+    JsonWriter w(out);
+    w.BeginArray();
+    for (const auto& t : tests) {
+        w.BeginObject()
+            .Key("name")
+            .String(t.name)
+            .Key("state")
+            .Int(int(t.state))
+            .Key("detail")
+            .String(t.detail)
+            .EndObject();
+    }
+    w.EndArray();
+    return out;
+}
+
+std::vector<model::TestResult> DecodeTests(const std::string& text) {
+    std::vector<model::TestResult> out;
+    auto parsed = ParseStrictJson(text);
+    if (!parsed || !parsed->is_array()) return out;
+    for (const auto& v : parsed->as_array()) {
+        if (!v.is_object()) continue;
+        const auto& o = v.as_object();
+        model::TestResult t;
+        if (const auto* n = o.if_contains("name"); n && n->is_string()) t.name = n->as_string();
+        if (const auto* st = o.if_contains("state"); st && st->is_int64()) {
+            t.state = model::CheckState(st->as_int64());
+        }
+        if (const auto* d = o.if_contains("detail"); d && d->is_string()) {
+            t.detail = d->as_string();
+        }
+        out.push_back(std::move(t));
+    }
+    return out;
+}
+
+model::HealthCheckRun ReadRun(const Statement& s) {
+    model::HealthCheckRun r;
+    r.id = s.Text(0);
+    r.cluster_id = s.Text(1);
+    r.instance_id = s.Text(2);
+    r.state = model::CheckState(s.Int(3));
+    r.tests = DecodeTests(s.Text(4));
+    r.create_time = FromMicros(s.Int(5));
+    r.end_time = s.Time(6);
+    r.remediation_id = s.Text(7);
+    r.waiting = s.Int(8) != 0;
+    return r;
+}
+
+const char* const kAlertColumns =
+    "id, fingerprint, alert_name, cluster_id, instance_id, target_vm, severity, labels, "
+    "annotations, started_at, resolved_at, remediation_id, waiting";
+
+std::string EncodeMap(const std::map<std::string, std::string>& m) {
+    std::string out;
+    JsonWriter w(out);
+    w.BeginObject();
+    for (const auto& [k, v] : m) w.Key(k).String(v);
+    w.EndObject();
+    return out;
+}
+
+std::map<std::string, std::string> DecodeMap(const std::string& text) {
+    std::map<std::string, std::string> out;
+    auto parsed = ParseStrictJson(text);
+    if (!parsed || !parsed->is_object()) return out;
+    for (const auto& [k, v] : parsed->as_object()) {
+        if (v.is_string()) out[std::string(k)] = std::string(v.as_string());
+    }
+    return out;
+}
+
+model::Alert ReadAlert(const Statement& s, int first) {
+    int c = first;
+    model::Alert a;
+    a.id = s.Text(c++);
+    a.fingerprint = s.Text(c++);
+    a.alert_name = s.Text(c++);
+    a.cluster_id = s.Text(c++);
+    a.instance_id = s.Text(c++);
+    a.target_vm = s.Text(c++);
+    a.severity = model::Severity(s.Int(c++));
+    a.labels = DecodeMap(s.Text(c++));
+    a.annotations = DecodeMap(s.Text(c++));
+    a.started_at = FromMicros(s.Int(c++));
+    a.resolved_at = s.Time(c++);
+    a.remediation_id = s.Text(c++);
+    a.waiting = s.Int(c++) != 0;
+    return a;
+}
+
+const char* const kRemediationColumns =
+    "id, cluster_id, instance_id, instance_name, mode, requested_mode, trigger, state, reason, "
+    "active_health_check_run_id, passive_health_check_event_id, requested_by, reviewed_by, "
+    "review_time, review_comment, create_time, update_time, start_time, end_time, "
+    "error_message";
+
+model::Remediation ReadRemediation(const Statement& s, int first) {
+    Remediation r;
+    int c = first;
+    r.id = s.Text(c++);
+    r.cluster_id = s.Text(c++);
+    r.instance_id = s.Text(c++);
+    r.instance_name = s.Text(c++);
+    r.mode = model::Mode(s.Int(c++));
+    r.requested_mode = model::Mode(s.Int(c++));
+    r.trigger = model::Trigger(s.Int(c++));
+    r.state = State(s.Int(c++));
+    r.reason = s.Text(c++);
+    r.active_health_check_run_id = s.Text(c++);
+    r.passive_health_check_event_id = s.Text(c++);
+    r.requested_by = s.Text(c++);
+    r.reviewed_by = s.Text(c++);
+    r.review_time = s.Time(c++);
+    r.review_comment = s.Text(c++);
+    r.create_time = FromMicros(s.Int(c++));
+    r.update_time = FromMicros(s.Int(c++));
+    r.start_time = s.Time(c++);
+    r.end_time = s.Time(c++);
+    r.error_message = s.Text(c++);
+    return r;
+}
+
+void BindRemediation(Statement& s, const model::Remediation& r, int first) {
+    int i = first;
+    s.Bind(i++, r.id);
+    s.Bind(i++, r.cluster_id);
+    s.Bind(i++, r.instance_id);
+    s.Bind(i++, r.instance_name);
+    s.Bind(i++, int64_t(r.mode));
+    s.Bind(i++, int64_t(r.requested_mode));
+    s.Bind(i++, int64_t(r.trigger));
+    s.Bind(i++, int64_t(r.state));
+    s.BindOptional(i++, r.reason);
+    s.BindOptional(i++, r.active_health_check_run_id);
+    s.BindOptional(i++, r.passive_health_check_event_id);
+    s.BindOptional(i++, r.requested_by);
+    s.BindOptional(i++, r.reviewed_by);
+    s.Bind(i++, r.review_time);
+    s.BindOptional(i++, r.review_comment);
+    s.Bind(i++, ToMicros(r.create_time));
+    s.Bind(i++, ToMicros(r.update_time));
+    s.Bind(i++, r.start_time);
+    s.Bind(i++, r.end_time);
+    s.BindOptional(i++, r.error_message);
+}
+
+std::string JoinLines(const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& c : items) {
+        if (!out.empty()) out.push_back('\n');
+        out += c;
+    }
+    return out;
+}
+
+std::vector<std::string> SplitLines(const std::string& joined) {
+    std::vector<std::string> out;
+    size_t start = 0;
+    while (start < joined.size()) {
+        size_t end = joined.find('\n', start);
+        if (end == std::string::npos) end = joined.size();
+        out.push_back(joined.substr(start, end - start));
+        start = end + 1;
+    }
+    return out;
+}
+
+Result<std::vector<std::string>> FirstColumn(Statement& stmt) {
+    std::vector<std::string> values;
+    while (true) {
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) break;
+        values.push_back(stmt.Text(0));
+    }
+    return values;
+}
+
+}  // namespace noderepair::storage::sqlite

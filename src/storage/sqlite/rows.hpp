@@ -1,0 +1,44 @@
+// How rows of the SQLite schema map to model types and back: column lists, readers, binders and
+// the small text encodings (JSON maps, newline-joined lists, bit masks of enum filters).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "model/alert.hpp"
+#include "model/health_check.hpp"
+#include "model/remediation.hpp"
+#include "storage/sqlite/connection.hpp"
+
+namespace noderepair::storage::sqlite {
+
+extern const char* const kRunColumns;
+extern const char* const kAlertColumns;
+extern const char* const kRemediationColumns;
+
+std::string EncodeTests(const std::vector<model::TestResult>& tests);
+std::vector<model::TestResult> DecodeTests(const std::string& text);
+model::HealthCheckRun ReadRun(const Statement& s);
+std::string EncodeMap(const std::map<std::string, std::string>& m);
+std::map<std::string, std::string> DecodeMap(const std::string& text);
+model::Alert ReadAlert(const Statement& s, int first = 0);
+// Reads the columns of kRemediationColumns starting at `first`.
+model::Remediation ReadRemediation(const Statement& s, int first = 0);
+// Binds every column of kRemediationColumns from index `first`.
+void BindRemediation(Statement& s, const model::Remediation& r, int first = 1);
+// A bit per value; -1 (every bit) for an empty list, which filters nothing.
+template <class E>
+int64_t MaskOf(const std::vector<E>& values) {
+    if (values.empty()) return -1;
+    int64_t mask = 0;
+    for (E v : values) mask |= int64_t(1) << int(v);
+    return mask;
+}
+std::string JoinLines(const std::vector<std::string>& items);
+std::vector<std::string> SplitLines(const std::string& joined);
+// Every row's first column, as text.
+Result<std::vector<std::string>> FirstColumn(Statement& stmt);
+
+}  // namespace noderepair::storage::sqlite

@@ -1,0 +1,261 @@
+#include "storage/sqlite/schema.hpp"
+
+#include <array>
+#include <string>
+
+namespace noderepair::storage::sqlite {
+namespace {
+
+// Versioned migrations: entry i takes the schema from version i to i+1. Append only.
+constexpr std::array<const char*, 7> kMigrations = {
+    R"sql(
+CREATE TABLE clusters(
+    cluster_id TEXT PRIMARY KEY,
+    cluster_name TEXT NOT NULL,
+    status TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE hosts(
+    host_name TEXT PRIMARY KEY,
+    gpu_slots INTEGER NOT NULL,
+    cordoned INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE instances(
+    instance_id TEXT PRIMARY KEY,
+    cluster_id TEXT NOT NULL REFERENCES clusters(cluster_id),
+    instance_name TEXT NOT NULL,
+    num_gpus INTEGER NOT NULL,
+    host_name TEXT REFERENCES hosts(host_name),
+    status TEXT NOT NULL,
+    auto_repair INTEGER NOT NULL DEFAULT 1,
+    latest_remediation_id TEXT
+) WITHOUT ROWID;
+CREATE INDEX instances_by_cluster ON instances(cluster_id, instance_name);
+CREATE INDEX instances_by_host ON instances(host_name);
+CREATE TABLE remediations(
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    cluster_id TEXT NOT NULL,
+    instance_id TEXT NOT NULL,
+    instance_name TEXT NOT NULL,
+    mode INTEGER NOT NULL,
+    requested_mode INTEGER NOT NULL,
+    trigger INTEGER NOT NULL,
+    state INTEGER NOT NULL,
+    reason TEXT,
+    active_health_check_run_id TEXT,
+    passive_health_check_event_id TEXT,
+    requested_by TEXT,
+    reviewed_by TEXT,
+    review_time INTEGER,
+    review_comment TEXT,
+    create_time INTEGER NOT NULL,
+    update_time INTEGER NOT NULL,
+    start_time INTEGER,
+    end_time INTEGER,
+    error_message TEXT
+);
+CREATE INDEX remediations_by_cluster_create ON remediations(cluster_id, create_time, id);
+CREATE INDEX remediations_by_cluster_update ON remediations(cluster_id, update_time, id);
+CREATE INDEX remediations_by_instance_create ON remediations(instance_id, create_time, id);
+CREATE INDEX remediations_by_instance_update ON remediations(instance_id, update_time, id);
+-- At most one active remediation per instance (API.md 1), enforced by the database too.
+CREATE UNIQUE INDEX remediations_one_active ON remediations(instance_id)
+    WHERE state NOT IN (6, 7, 8, 9);
+CREATE TABLE remediation_events(
+    remediation_id TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    time INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    state INTEGER,
+    step TEXT,
+    actor TEXT,
+    detail TEXT,
+    PRIMARY KEY(remediation_id, n)
+) WITHOUT ROWID;
+CREATE TABLE tokens(
+    token_hash TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    role INTEGER NOT NULL,
+    clusters TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE settings(
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+)sql",
+    // 2: the engine's jobs, slot reservations and the simulated provider's operations.
+    R"sql(
+ALTER TABLE hosts ADD COLUMN libvirt_uri TEXT;
+CREATE INDEX remediations_working ON remediations(state, create_time)
+    WHERE state IN (2, 3, 4, 5);
+CREATE TABLE engine_jobs(
+    remediation_id TEXT PRIMARY KEY,
+    step INTEGER NOT NULL,
+    started INTEGER NOT NULL,
+    handle TEXT,
+    attempts INTEGER NOT NULL,
+    step_started INTEGER NOT NULL,
+    next_check INTEGER NOT NULL,
+    source_host TEXT,
+    target_host TEXT,
+    num_gpus INTEGER NOT NULL,
+    host_was_cordoned INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE reservations(
+    instance_id TEXT PRIMARY KEY,
+    host_name TEXT NOT NULL REFERENCES hosts(host_name),
+    num_gpus INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX reservations_by_host ON reservations(host_name);
+CREATE TABLE sim_operations(
+    key TEXT PRIMARY KEY,
+    action TEXT NOT NULL,
+    instance_id TEXT,
+    host_name TEXT,
+    target_host TEXT,
+    num_gpus INTEGER NOT NULL,
+    ready_at INTEGER NOT NULL,
+    applied INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql",
+    // 3: passive health alerts, cluster automation policy.
+    R"sql(
+CREATE TABLE alerts(
+    id TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    alert_name TEXT NOT NULL,
+    cluster_id TEXT,
+    instance_id TEXT,
+    target_vm TEXT,
+    severity INTEGER NOT NULL,
+    labels TEXT NOT NULL,
+    annotations TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    resolved_at INTEGER,
+    remediation_id TEXT,
+    waiting INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE INDEX alerts_by_fingerprint ON alerts(fingerprint, started_at);
+CREATE INDEX alerts_by_cluster ON alerts(cluster_id, started_at, id);
+CREATE INDEX alerts_by_remediation ON alerts(remediation_id) WHERE remediation_id IS NOT NULL;
+CREATE INDEX alerts_open_by_instance ON alerts(instance_id) WHERE resolved_at IS NULL;
+CREATE INDEX alerts_waiting ON alerts(cluster_id, started_at) WHERE waiting = 1;
+CREATE INDEX instances_by_name ON instances(instance_name);
+CREATE INDEX remediations_active_by_cluster ON remediations(cluster_id)
+    WHERE state NOT IN (6, 7, 8, 9);
+CREATE INDEX remediations_waiting_approval ON remediations(state) WHERE state = 1;
+ALTER TABLE clusters ADD COLUMN automatic INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE clusters ADD COLUMN automatic_alerts TEXT NOT NULL DEFAULT '';
+)sql",
+    // 4: active health check runs.
+    R"sql(
+CREATE TABLE health_check_runs(
+    id TEXT PRIMARY KEY,
+    cluster_id TEXT NOT NULL,
+    instance_id TEXT NOT NULL,
+    state INTEGER NOT NULL,
+    tests TEXT NOT NULL,
+    create_time INTEGER NOT NULL,
+    end_time INTEGER,
+    remediation_id TEXT,
+    waiting INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE INDEX health_check_runs_by_instance ON health_check_runs(instance_id, create_time, id);
+CREATE INDEX health_check_runs_running ON health_check_runs(create_time) WHERE state = 1;
+CREATE INDEX health_check_runs_waiting ON health_check_runs(create_time) WHERE waiting = 1;
+)sql",
+    // 5: each host's used GPUs kept by triggers, so placement is an index seek, not a scan of
+    // every host.
+    R"sql(
+ALTER TABLE hosts ADD COLUMN used_gpus INTEGER NOT NULL DEFAULT 0;
+UPDATE hosts SET used_gpus =
+    COALESCE((SELECT SUM(num_gpus) FROM instances i WHERE i.host_name = hosts.host_name), 0) +
+    COALESCE((SELECT SUM(num_gpus) FROM reservations r WHERE r.host_name = hosts.host_name), 0);
+CREATE INDEX hosts_by_free ON hosts(cordoned, (gpu_slots - used_gpus) DESC, host_name);
+CREATE TRIGGER instances_placed AFTER INSERT ON instances WHEN NEW.host_name IS NOT NULL
+BEGIN
+    UPDATE hosts SET used_gpus = used_gpus + NEW.num_gpus WHERE host_name = NEW.host_name;
+END;
+CREATE TRIGGER instances_moved AFTER UPDATE OF host_name, num_gpus ON instances
+BEGIN
+    UPDATE hosts SET used_gpus = used_gpus - OLD.num_gpus WHERE host_name = OLD.host_name;
+    UPDATE hosts SET used_gpus = used_gpus + NEW.num_gpus WHERE host_name = NEW.host_name;
+END;
+CREATE TRIGGER instances_removed AFTER DELETE ON instances
+BEGIN
+    UPDATE hosts SET used_gpus = used_gpus - OLD.num_gpus WHERE host_name = OLD.host_name;
+END;
+CREATE TRIGGER reservations_added AFTER INSERT ON reservations
+BEGIN
+    UPDATE hosts SET used_gpus = used_gpus + NEW.num_gpus WHERE host_name = NEW.host_name;
+END;
+CREATE TRIGGER reservations_removed AFTER DELETE ON reservations
+BEGIN
+    UPDATE hosts SET used_gpus = used_gpus - OLD.num_gpus WHERE host_name = OLD.host_name;
+END;
+)sql",
+    // 6: remediations counted by state, mode and trigger, kept by triggers, so /metrics reads
+    // a few dozen rows however many remediations there are.
+    R"sql(
+CREATE TABLE remediation_counts(
+    state INTEGER NOT NULL,
+    mode INTEGER NOT NULL,
+    trigger INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY(state, mode, trigger)
+) WITHOUT ROWID;
+INSERT INTO remediation_counts(state, mode, trigger, n)
+    SELECT state, mode, trigger, COUNT(*) FROM remediations GROUP BY state, mode, trigger;
+CREATE TRIGGER remediation_counted AFTER INSERT ON remediations
+BEGIN
+    INSERT INTO remediation_counts(state, mode, trigger, n) VALUES(NEW.state, NEW.mode, NEW.trigger, 1)
+        ON CONFLICT(state, mode, trigger) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER remediation_recounted AFTER UPDATE OF state, mode, trigger ON remediations
+    WHEN OLD.state IS NOT NEW.state OR OLD.mode IS NOT NEW.mode OR OLD.trigger IS NOT NEW.trigger
+BEGIN
+    UPDATE remediation_counts SET n = n - 1
+        WHERE state = OLD.state AND mode = OLD.mode AND trigger = OLD.trigger;
+    INSERT INTO remediation_counts(state, mode, trigger, n) VALUES(NEW.state, NEW.mode, NEW.trigger, 1)
+        ON CONFLICT(state, mode, trigger) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER remediation_uncounted AFTER DELETE ON remediations
+BEGIN
+    UPDATE remediation_counts SET n = n - 1
+        WHERE state = OLD.state AND mode = OLD.mode AND trigger = OLD.trigger;
+END;
+)sql",
+    // 7: the engine's work by host, so a host-level claim checks its host with an index seek.
+    R"sql(
+CREATE INDEX engine_jobs_by_host ON engine_jobs(source_host);
+)sql",
+};
+
+}  // namespace
+
+Status Migrate(Connection& conn) {
+    NR_RETURN_IF_ERROR(conn.Exec("BEGIN IMMEDIATE"));
+    auto migrate = [&]() -> Status {
+        NR_ASSIGN_OR_RETURN(auto stmt, conn.Prepare("PRAGMA user_version"));
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        NR_ASSERT(row, "PRAGMA user_version returns one row");
+        const auto version = size_t(stmt.Int(0));
+        if (version > kMigrations.size()) {
+            return Internal("database schema version " + std::to_string(version) +
+                            " is newer than this binary knows (" +
+                            std::to_string(kMigrations.size()) + ")");
+        }
+        for (size_t v = version; v < kMigrations.size(); ++v) {
+            NR_RETURN_IF_ERROR(conn.Exec(kMigrations[v]));
+        }
+        std::string set_version = "PRAGMA user_version = " + std::to_string(kMigrations.size());
+        return conn.Exec(set_version.c_str());
+    }();
+    if (!migrate) {
+        (void)conn.Exec("ROLLBACK");
+        return migrate;
+    }
+    return conn.Exec("COMMIT");
+}
+
+}  // namespace noderepair::storage::sqlite
