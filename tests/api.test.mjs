@@ -376,6 +376,14 @@ test('approve: PENDING_APPROVAL → PENDING, review fields, mode override, HOST_
   assert.ok(micros(r.update_time) > micros(pa.update_time));
   assert.ok(!('end_time' in r));
   assert.deepEqual(findNullOrEmpty(r), []);
+  // API.md 4.8: the override is a mode_change event naming both modes, then the approval.
+  const ev = (await srv.api('GET', p + '/events')).json.events;
+  const modeChange = ev.findIndex((e) => e.type === 'mode_change');
+  assert.ok(modeChange > 0, JSON.stringify(ev));
+  assert.equal(ev[modeChange].state, undefined);
+  assert.ok(ev[modeChange].detail.includes(pa.mode) && ev[modeChange].detail.includes('REMEDIATION_MODE_HOST_AWARE'), ev[modeChange].detail);
+  assert.equal(ev[modeChange + 1].type, 'state_change');
+  assert.equal(ev[modeChange + 1].state, 'PENDING');
   expectStatus(assert, await srv.api('POST', p + '/approve', { token: approver }), 400, 9, 'approve twice');
   expectStatus(assert, await srv.api('POST', p + '/reject', { token: approver }), 400, 9, 'reject after approve');
   const x = await srv.api('POST', p + '/cancel', { token: op });

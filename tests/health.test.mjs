@@ -427,7 +427,7 @@ test('linking: an alert on an instance with an active MANUAL remediation is link
   assert.equal((await rems(main, H, i)).length, 1);
 });
 
-test('escalation: REBOOT_VM → VM_ONLY → HOST_AWARE in place while PENDING_APPROVAL; lighter alerts only link; event "escalated"', async () => {
+test('escalation: REBOOT_VM → VM_ONLY → HOST_AWARE in place while PENDING_APPROVAL; lighter alerts only link; a mode_change event each', async () => {
   const i = fresh();
   const first = al('GpuEccDoubleBitError', { instance_id: i });
   await postOk(main, [first], 1);
@@ -455,9 +455,13 @@ test('escalation: REBOOT_VM → VM_ONLY → HOST_AWARE in place while PENDING_AP
   assert.equal(r3.passive_health_check_event_id, r0.passive_health_check_event_id, 'the creating alert stays the event id');
   assert.equal((await rems(main, H, i)).length, 1);
   const ev = await getEvents(main, r0);
-  const esc = ev.filter((e) => e.type === 'state_change' && /escalat/i.test(e.detail || ''));
+  // API.md 4.8: an escalation is a mode_change event naming both modes, with no state.
+  const esc = ev.filter((e) => e.type === 'mode_change');
   assert.equal(esc.length, 2, `two escalation events:\n${fmtEvents(ev)}`);
-  assert.ok(esc.every((e) => e.state === 'PENDING_APPROVAL'));
+  assert.ok(esc.every((e) => e.state === undefined && /escalat/i.test(e.detail)));
+  assert.match(esc[0].detail, /REMEDIATION_MODE_REBOOT_VM.*REMEDIATION_MODE_VM_ONLY/);
+  assert.match(esc[1].detail, /REMEDIATION_MODE_VM_ONLY.*REMEDIATION_MODE_HOST_AWARE/);
+  assert.equal(ev.filter((e) => e.type === 'state_change').length, 1, 'an escalation changes no state');
 });
 
 test('escalation: an approved automated one (PENDING) is not escalated, only linked', async () => {

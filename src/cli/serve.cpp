@@ -188,7 +188,8 @@ int Serve(const ServeFlags& flags) {
 
     SystemClock clock;
     auth::Authenticator authenticator(**store, clock);
-    remediation::RemediationService remediations(**store, clock);
+    remediation::Lifecycle lifecycle(clock);
+    remediation::RemediationService remediations(**store, lifecycle);
     inventory::InventoryService inventory(**store);
     engine::EngineControl engine(**store);
     auth::RateLimiter rate_limiter(config.server.rate_limit_per_token_rps, clock);
@@ -198,7 +199,7 @@ int Serve(const ServeFlags& flags) {
         **base, {config.hooks.drain, config.hooks.rejoin, config.hooks.health_check,
                  config.engine.verify_tests, std::chrono::seconds(config.hooks.timeout_s)});
     engine::Executor executor(
-        **store, provider, engine, clock, [&remediations] { return remediations.NextTimestamp(); },
+        **store, provider, engine, clock, lifecycle,
         {.max_parallel = config.engine.max_parallel,
          .step_timeout = std::chrono::seconds(config.engine.step_timeout_s),
          .capacity_wait = std::chrono::seconds(config.engine.capacity_wait_s),
@@ -214,7 +215,7 @@ int Serve(const ServeFlags& flags) {
         {std::chrono::seconds(config.automation.auto_resolve_ttl_s),
          std::chrono::seconds(config.automation.cooldown_s), config.automation.max_active_fraction,
          config.automation.max_active},
-        CheckOptionsOf(config), [&remediations] { return remediations.NextTimestamp(); }, &metrics);
+        CheckOptionsOf(config), lifecycle, &metrics);
     // Often enough that a simulated check answers within a fraction of a second.
     health.Start(std::chrono::milliseconds(200));
     api::WatchHub watch(**store);

@@ -35,13 +35,12 @@ remediation::Event EventFor(State from, State to) {
 }  // namespace
 
 Executor::Executor(storage::Store& store, providers::Provider& provider, EngineControl& control,
-                   const Clock& clock, std::function<Timestamp()> next_timestamp,
-                   ExecutorOptions options)
+                   const Clock& clock, remediation::Lifecycle& lifecycle, ExecutorOptions options)
     : store_(store),
       provider_(provider),
       control_(control),
       clock_(clock),
-      next_timestamp_(std::move(next_timestamp)),
+      lifecycle_(lifecycle),
       options_(options) {}
 
 Executor::~Executor() { Stop(); }
@@ -246,7 +245,7 @@ Result<bool> Executor::MustWaitForHost(storage::Txn& txn, const Remediation& r,
     NR_ASSIGN_OR_RETURN(auto events, txn.Remediations().ListEvents(r.id));
     if (events.empty() || events.back().detail != why) {
         NR_RETURN_IF_ERROR(txn.Remediations().AppendEvent(
-            r.id, {next_timestamp_(), "step", std::nullopt, "claim", kActor, why}));
+            r.id, {lifecycle_.NextTimestamp(), "step", std::nullopt, "claim", kActor, why}));
     }
     return true;
 }
@@ -264,16 +263,8 @@ Result<Executor::Advance> Executor::AdvanceInTxn(storage::Txn& txn, const std::s
 }
 
 Status Executor::SetState(storage::Txn& txn, Remediation& r, State to, std::string detail) {
-    const State from = r.state;
-    if (from == to) return OkStatus();
-    NR_ASSERT(remediation::Next(from, EventFor(from, to)) == to,
-              "the engine only makes transitions of the lifecycle table");
-    r.state = to;
-    r.update_time = next_timestamp_();
-    if (model::IsTerminal(to)) r.end_time = r.update_time;
-    NR_RETURN_IF_ERROR(txn.Remediations().Update(r, from));
-    return txn.Remediations().AppendEvent(
-        r.id, {r.update_time, "state_change", to, "", kActor, std::move(detail)});
+    if (r.state == to) return OkStatus();
+    return lifecycle_.Apply(txn, r, EventFor(r.state, to), kActor, std::move(detail));
 }
 
 Result<Executor::Advance> Executor::Fail(storage::Txn& txn, Remediation& r,
@@ -313,7 +304,7 @@ Result<Executor::Advance> Executor::Drive(storage::Txn& txn, Remediation& r,
             step.action == Action::kVerify && options_.verify_tests.empty();
         if (keep_cordon || nothing_to_verify) {
             NR_RETURN_IF_ERROR(txn.Remediations().AppendEvent(
-                r.id, {next_timestamp_(), "step", std::nullopt,
+                r.id, {lifecycle_.NextTimestamp(), "step", std::nullopt,
                        std::string(providers::ActionName(step.action)), kActor,
                        keep_cordon ? "skipped: the host was cordoned before this remediation"
                                    : "skipped: no engine.verify_tests"}));
@@ -346,7 +337,7 @@ Result<Executor::Advance> Executor::Drive(storage::Txn& txn, Remediation& r,
             job.started = false;
             job.next_check = now + Backoff(job.attempts);
             NR_RETURN_IF_ERROR(txn.Remediations().AppendEvent(
-                r.id, {next_timestamp_(), "step", std::nullopt, step_name, kActor,
+                r.id, {lifecycle_.NextTimestamp(), "step", std::nullopt, step_name, kActor,
                        "retrying after: " + error.message}));
             NR_RETURN_IF_ERROR(txn.EngineJobs().Put(job));
             return Advance{Outcome::kWaiting, job.next_check};
@@ -380,7 +371,7 @@ Result<Executor::Advance> Executor::Drive(storage::Txn& txn, Remediation& r,
             if (first_wait) {
                 NR_RETURN_IF_ERROR(txn.Remediations().AppendEvent(
                     r.id,
-                    {next_timestamp_(), "step", std::nullopt, step_name, kActor,
+                    {lifecycle_.NextTimestamp(), "step", std::nullopt, step_name, kActor,
                      waiting_for_room ? "waiting for a host with free GPU slots" : "started"}));
             }
             NR_RETURN_IF_ERROR(txn.EngineJobs().Put(job));
@@ -392,7 +383,7 @@ Result<Executor::Advance> Executor::Drive(storage::Txn& txn, Remediation& r,
             detail = "reserved " + std::to_string(job.num_gpus) + " GPUs on " + status->result;
         }
         NR_RETURN_IF_ERROR(txn.Remediations().AppendEvent(
-            r.id, {next_timestamp_(), "step", std::nullopt, step_name, kActor, detail}));
+            r.id, {lifecycle_.NextTimestamp(), "step", std::nullopt, step_name, kActor, detail}));
         if (finished_steps_ != nullptr) {
             finished_steps_->push_back(
                 {step_name,

@@ -19,6 +19,7 @@
 #include "common/time.hpp"
 #include "engine/control.hpp"
 #include "providers/provider.hpp"
+#include "remediation/lifecycle.hpp"
 #include "storage/store.hpp"
 
 namespace noderepair::engine {
@@ -35,10 +36,8 @@ struct ExecutorOptions {
 
 class Executor {
 public:
-    // `next_timestamp` gives the strictly increasing update times the API uses too.
     Executor(storage::Store& store, providers::Provider& provider, EngineControl& control,
-             const Clock& clock, std::function<Timestamp()> next_timestamp,
-             ExecutorOptions options);
+             const Clock& clock, remediation::Lifecycle& lifecycle, ExecutorOptions options);
     ~Executor();
 
     // Loads unfinished work from the store and starts the scheduling thread.
@@ -85,7 +84,7 @@ private:
     providers::Provider& provider_;
     EngineControl& control_;
     const Clock& clock_;
-    std::function<Timestamp()> next_timestamp_;
+    remediation::Lifecycle& lifecycle_;
     const ExecutorOptions options_;
 
     std::mutex mu_;

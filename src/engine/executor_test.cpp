@@ -263,7 +263,7 @@ protected:
         ASSERT_TRUE(store_->WriteAndWait([](storage::Txn& txn) {
             return txn.Inventory().ImportFleet(storage::test_support::TestFleet());
         }));
-        service_ = std::make_unique<remediation::RemediationService>(*store_, clock_);
+        service_ = std::make_unique<remediation::RemediationService>(*store_, lifecycle_);
         control_ = std::make_unique<EngineControl>(*store_);
     }
 
@@ -276,7 +276,7 @@ protected:
     Executor& NewExecutor(ExecutorOptions options = {}) {
         exec_.reset();
         exec_ = std::make_unique<Executor>(
-            *store_, provider_, *control_, clock_, [this] { return service_->NextTimestamp(); },
+            *store_, provider_, *control_, clock_, lifecycle_,
             options);
         Status resumed = exec_->Resume();
         EXPECT_TRUE(resumed) << resumed.error().message;
@@ -372,6 +372,7 @@ protected:
 
     ScopedTempDir dir_;
     FakeClock clock_{TestEpoch()};
+    remediation::Lifecycle lifecycle_{clock_};
     std::unique_ptr<storage::Store> store_;
     FakeProvider provider_;
     std::unique_ptr<remediation::RemediationService> service_;
@@ -1106,7 +1107,7 @@ TEST_F(ExecutorDeathTest, ClaimOfAVanishedInstanceFailsTheRemediationWithoutCras
     Remediation ghost = storage::test_support::MakeRemediation(
         "01890000-0000-7000-8000-000000000001", "i9", State::kPending, clock_.Now());
     ASSERT_TRUE(
-        store_->WriteAndWait([&](storage::Txn& txn) { return txn.Remediations().Insert(ghost); }));
+        store_->WriteAndWait([&](storage::Txn& txn) { return txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(), ghost); }));
     EXPECT_EXIT(
         {
             NewExecutor();

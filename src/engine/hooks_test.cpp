@@ -390,20 +390,16 @@ TEST_F(HooksTest, TheEngineRunsAnInterruptedHookAgainAfterARestart) {
                  " ] && exit 0; echo $$ > " + Path("first") + "; exec sleep 30",
     };
     FakeClock clock(t0_);
-    Timestamp last = t0_;
-    auto next_timestamp = [&] {
-        last = std::max(last + std::chrono::microseconds(1), clock.Now());
-        return last;
-    };
+    remediation::Lifecycle lifecycle(clock);
     EngineControl control(*store_);
     model::Remediation r =
         storage::test_support::MakeRemediation("rem-restart", "i1", model::State::kPending, t0_);
     r.mode = r.requested_mode = model::Mode::kRebootVm;
     ASSERT_TRUE(
-        store_->WriteAndWait([&](storage::Txn& txn) { return txn.Remediations().Insert(r); }));
+        store_->WriteAndWait([&](storage::Txn& txn) { return txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(), r); }));
 
     auto provider = Hooked(commands);
-    auto executor = std::make_unique<Executor>(*store_, *provider, control, clock, next_timestamp,
+    auto executor = std::make_unique<Executor>(*store_, *provider, control, clock, lifecycle,
                                                ExecutorOptions{});
     ASSERT_TRUE(executor->Resume());
     ASSERT_TRUE(executor->RunOnce());
@@ -413,7 +409,7 @@ TEST_F(HooksTest, TheEngineRunsAnInterruptedHookAgainAfterARestart) {
     executor.reset();
     provider.reset();  // the server is gone, and its hook with it
     provider = Hooked(commands);
-    executor = std::make_unique<Executor>(*store_, *provider, control, clock, next_timestamp,
+    executor = std::make_unique<Executor>(*store_, *provider, control, clock, lifecycle,
                                           ExecutorOptions{});
     ASSERT_TRUE(executor->Resume());
     model::State state = model::State::kRunning;

@@ -35,22 +35,18 @@ std::string ReasonFor(const Alert& alert, model::Mode mode) {
     return reason;
 }
 
-model::RemediationEvent StateEvent(Timestamp t, State s, std::string actor, std::string detail) {
-    return {t, "state_change", s, "", std::move(actor), std::move(detail)};
-}
-
 }  // namespace
 
 HealthService::HealthService(storage::Store& store, const Clock& clock, Policy policy,
                              AutomationOptions options, CheckOptions checks,
-                             std::function<Timestamp()> next_timestamp, telemetry::Metrics* metrics)
+                             remediation::Lifecycle& lifecycle, telemetry::Metrics* metrics)
     : store_(store),
       metrics_(metrics),
       clock_(clock),
       policy_(std::move(policy)),
       options_(options),
       checks_(std::move(checks)),
-      next_timestamp_(std::move(next_timestamp)) {}
+      lifecycle_(lifecycle) {}
 
 HealthService::~HealthService() { Stop(); }
 
@@ -178,14 +174,8 @@ Result<SignalOutcome> HealthService::Act(storage::Txn& txn, const Signal& signal
             active->state == State::kPendingApproval && EscalationRank(active->mode) > 0 &&
             EscalationRank(*signal.mode) > EscalationRank(active->mode)) {
             Remediation r = std::move(*active);
-            const std::string detail = "escalated from " + std::string(model::WireName(r.mode)) +
-                                       " to " + std::string(model::WireName(*signal.mode)) +
-                                       " by " + signal.name;
-            r.mode = *signal.mode;
-            r.update_time = next_timestamp_();
-            NR_RETURN_IF_ERROR(txn.Remediations().Update(r, State::kPendingApproval));
-            NR_RETURN_IF_ERROR(txn.Remediations().AppendEvent(
-                r.id, StateEvent(r.update_time, r.state, kSystemActor, detail)));
+            NR_RETURN_IF_ERROR(lifecycle_.ChangeMode(txn, r, *signal.mode, kSystemActor,
+                                                     "escalated by " + signal.name));
             return SignalOutcome{SignalOutcome::Kind::kJoined, r.id};
         }
         return SignalOutcome{SignalOutcome::Kind::kJoined, active->id};
@@ -197,8 +187,6 @@ Result<SignalOutcome> HealthService::Act(storage::Txn& txn, const Signal& signal
     if (!room) return SignalOutcome{SignalOutcome::Kind::kWaiting, ""};
     NR_ASSIGN_OR_RETURN(auto automation, txn.Inventory().GetClusterAutomation(instance.cluster_id));
     Remediation r;
-    r.create_time = r.update_time = next_timestamp_();
-    r.id = NewUuidV7(r.create_time);
     r.cluster_id = instance.cluster_id;
     r.instance_id = instance.instance_id;
     r.instance_name = instance.instance_name;
@@ -214,23 +202,16 @@ Result<SignalOutcome> HealthService::Act(storage::Txn& txn, const Signal& signal
         (automation.automatic_alerts.empty() ||
          std::find(automation.automatic_alerts.begin(), automation.automatic_alerts.end(),
                    signal.name) != automation.automatic_alerts.end());
-    // API.md 5: an eviction takes capacity away for good; a person always decides it.
+    // An eviction takes capacity away for good; a person always decides it (docs/http-api.md 5).
     const bool auto_approve = in_scope && r.mode != model::Mode::kEvictWithoutReplacement;
-    NR_RETURN_IF_ERROR(txn.Remediations().Insert(r));
+    NR_RETURN_IF_ERROR(lifecycle_.Create(txn, r, kSystemActor, "created from " + signal.name));
     if (auto counted = active_in_txn_.find(r.cluster_id); counted != active_in_txn_.end()) {
         ++counted->second;
     }
-    NR_RETURN_IF_ERROR(txn.Remediations().AppendEvent(
-        r.id, StateEvent(r.create_time, r.state, kSystemActor, "created from " + signal.name)));
     if (auto_approve) {
-        r.state = State::kPending;
-        r.update_time = next_timestamp_();
-        r.reviewed_by = kAutoApproved;
-        r.review_time = r.update_time;
         r.review_comment = "cluster automation policy is automatic for " + signal.name;
-        NR_RETURN_IF_ERROR(txn.Remediations().Update(r, State::kPendingApproval));
-        NR_RETURN_IF_ERROR(txn.Remediations().AppendEvent(
-            r.id, StateEvent(r.update_time, r.state, kAutoApproved, r.review_comment)));
+        NR_RETURN_IF_ERROR(lifecycle_.Apply(txn, r, remediation::Event::kApprove, kAutoApproved,
+                                            r.review_comment));
     }
     return SignalOutcome{SignalOutcome::Kind::kCreated, r.id};
 }
@@ -283,14 +264,10 @@ Status HealthService::SweepInTxn(storage::Txn& txn) {
         NR_ASSIGN_OR_RETURN(auto found, txn.Remediations().Get(id));
         if (!found || found->state != State::kPendingApproval) continue;
         Remediation r = std::move(*found);
-        r.state = State::kAutoResolved;
-        r.update_time = next_timestamp_();
-        r.end_time = r.update_time;
-        NR_RETURN_IF_ERROR(txn.Remediations().Update(r, State::kPendingApproval));
-        NR_RETURN_IF_ERROR(txn.Remediations().AppendEvent(
-            r.id, StateEvent(r.update_time, r.state, kSystemActor,
-                             "every linked alert resolved for " +
-                                 std::to_string(options_.auto_resolve_ttl.count()) + " s")));
+        NR_RETURN_IF_ERROR(lifecycle_.Apply(txn, r, remediation::Event::kAutoResolve, kSystemActor,
+                                            "every linked alert resolved for " +
+                                                std::to_string(options_.auto_resolve_ttl.count()) +
+                                                " s"));
     }
     // Signals held back by the blast radius, oldest first.
     // Per cluster with room, the oldest waiting signals until it is full again: one
@@ -470,7 +447,7 @@ void HealthService::StartHealthCheck(const std::string& cluster_id, const std::s
                 return NotFound("instance " + run->instance_id + " not found in cluster " +
                                 run->cluster_id);
             }
-            run->create_time = next_timestamp_();
+            run->create_time = lifecycle_.NextTimestamp();
             run->id = NewUuidV7(run->create_time);
             return txn.HealthChecks().Put(*run);
         },

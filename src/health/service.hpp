@@ -21,6 +21,7 @@
 #include "health/policy.hpp"
 #include "model/health_check.hpp"
 #include "model/inventory.hpp"
+#include "remediation/lifecycle.hpp"
 #include "storage/store.hpp"
 #include "telemetry/metrics.hpp"
 
@@ -79,7 +80,7 @@ class HealthService {
 public:
     HealthService(storage::Store& store, const Clock& clock, Policy policy,
                   AutomationOptions options, CheckOptions checks,
-                  std::function<Timestamp()> next_timestamp, telemetry::Metrics* metrics = nullptr);
+                  remediation::Lifecycle& lifecycle, telemetry::Metrics* metrics = nullptr);
     ~HealthService();
 
     // Stores the alerts and acts on each by its own status; `done` after commit.
@@ -144,7 +145,7 @@ private:
     const Policy policy_;
     const AutomationOptions options_;
     const CheckOptions checks_;
-    std::function<Timestamp()> next_timestamp_;
+    remediation::Lifecycle& lifecycle_;
     struct RunningTest {
         Subprocess process;
         Timestamp deadline;

@@ -84,7 +84,7 @@ protected:
     void SetUp() override {
         store_ = storage::test_support::OpenWithTestFleet("sqlite:" + dir_.path() + "/health.db");
         ASSERT_NE(store_, nullptr);
-        remediations_ = std::make_unique<remediation::RemediationService>(*store_, clock_);
+        remediations_ = std::make_unique<remediation::RemediationService>(*store_, lifecycle_);
         clock_.Advance(1h);
         StartHealth(Roomy());
     }
@@ -98,7 +98,7 @@ protected:
         health_.reset();
         health_ = std::make_unique<HealthService>(
             *store_, clock_, std::move(policy), options, CheckOptions{},
-            [this] { return remediations_->NextTimestamp(); });
+            lifecycle_);
     }
 
     Result<IngestResult> Ingest(std::vector<IncomingAlert> alerts) {
@@ -222,7 +222,7 @@ protected:
 
     Status InsertDirect(const Remediation& r) {
         return store_->WriteAndWait(
-            [r](storage::Txn& txn) { return txn.Remediations().Insert(r); });
+            [r](storage::Txn& txn) { return txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(), r); });
     }
 
     Status SetAutomation(const std::string& cluster_id, model::ClusterAutomation automation) {
@@ -242,6 +242,7 @@ protected:
 
     ScopedTempDir dir_;
     FakeClock clock_{TestEpoch()};
+    remediation::Lifecycle lifecycle_{clock_};
     std::unique_ptr<storage::Store> store_;
     std::unique_ptr<remediation::RemediationService> remediations_;
     std::unique_ptr<HealthService> health_;
@@ -510,7 +511,7 @@ TEST_F(HealthServiceTest, FiringAlertIsLinkedToARunningAutomatedRemediationWitho
          {State::kPending, State::kQuarantining, State::kQuarantined, State::kRunning}) {
         SCOPED_TRACE(std::string(model::WireName(state)));
         Remediation r = MakeRemediation("auto-" + std::to_string(int(state)), "i1", state,
-                                        remediations_->NextTimestamp());
+                                        lifecycle_.NextTimestamp());
         r.trigger = Trigger::kAutomated;
         r.mode = r.requested_mode = Mode::kRebootVm;
         ASSERT_TRUE(IsOk(InsertDirect(r)));
@@ -527,7 +528,7 @@ TEST_F(HealthServiceTest, FiringAlertIsLinkedToARunningAutomatedRemediationWitho
         done.state = State::kSucceeded;
         done.end_time = Now();
         ASSERT_TRUE(IsOk(store_->WriteAndWait(
-            [done, state](storage::Txn& txn) { return txn.Remediations().Update(done, state); })));
+            [done, state](storage::Txn& txn) { return txn.Remediations().Update(storage::UncheckedRemediationWriteKey(), done, state); })));
     }
 }
 
@@ -592,7 +593,7 @@ TEST_F(HealthServiceTest, ApprovedAutomatedRemediationIsNotEscalated) {
 
 TEST_F(HealthServiceTest, ManualRemediationWaitingForApprovalIsNotEscalated) {
     Remediation manual =
-        MakeRemediation("manual-1", "i1", State::kPendingApproval, remediations_->NextTimestamp());
+        MakeRemediation("manual-1", "i1", State::kPendingApproval, lifecycle_.NextTimestamp());
     manual.mode = manual.requested_mode = Mode::kRebootVm;
     ASSERT_TRUE(IsOk(InsertDirect(manual)));
     IngestOk({Firing("DmesgGpuFallenOffBus", {{"instance_id", "i1"}}, "fp", Now())}, 0);
@@ -780,7 +781,7 @@ TEST_F(HealthServiceTest, OnlyRemediationsWaitingForApprovalAreAutoResolved) {
 
 TEST_F(HealthServiceTest, RemediationWithoutLinkedAlertsIsNotAutoResolved) {
     Remediation r =
-        MakeRemediation("bare", "i1", State::kPendingApproval, remediations_->NextTimestamp());
+        MakeRemediation("bare", "i1", State::kPendingApproval, lifecycle_.NextTimestamp());
     r.trigger = Trigger::kAutomated;
     ASSERT_TRUE(IsOk(InsertDirect(r)));
     clock_.Advance(1h);
@@ -1020,9 +1021,9 @@ TEST_F(HealthStormTest, FreedRoomIsTakenUpExactlyToTheLimitOldestFirst) {
     ASSERT_TRUE(Cancel(ActiveOk("b1")));
     Remediation third = *Active("b2");
     third.state = State::kCancelled;
-    third.end_time = third.update_time = remediations_->NextTimestamp();
+    third.end_time = third.update_time = lifecycle_.NextTimestamp();
     ASSERT_TRUE(IsOk(store_->WriteAndWait([third](storage::Txn& t) {
-        return t.Remediations().Update(third, State::kPendingApproval);
+        return t.Remediations().Update(storage::UncheckedRemediationWriteKey(), third, State::kPendingApproval);
     })));
     ASSERT_EQ(ActiveCount("big"), 7);
 

@@ -80,6 +80,8 @@ struct Remediation {
     // What the creator asked for, kept to recognise an idempotent replay after the mode was
     // overridden on approval (API.md 4.1).
     Mode requested_mode = Mode::kVmOnly;
+    // Bumped by every stored change: the compare-and-set of the one writer (not on the wire).
+    int64_t version = 0;
     // Filled by reads: the passive alerts linked as evidence, resolved ones included.
     std::vector<Alert> linked_alerts;
 };
@@ -87,7 +89,7 @@ struct Remediation {
 // One line of a remediation's timeline (API.md 4.8).
 struct RemediationEvent {
     Timestamp time;
-    std::string type;  // "state_change" or "step"
+    std::string type;  // "state_change", "mode_change" or "step"
     std::optional<State> state;
     std::string step;
     std::string actor;

@@ -1,10 +1,19 @@
-// The whole remediation lifecycle in one table; API.md 2.2 is the source of truth.
+// The whole remediation lifecycle in one table (docs/http-api.md 2.2), and the one writer that
+// applies it: every change of a remediation's state or mode, by the API, automation or the
+// engine, goes through Lifecycle inside the transaction that makes it.
 #pragma once
 
 #include <array>
+#include <atomic>
+#include <cstdint>
 #include <optional>
+#include <string>
+#include <string_view>
 
+#include "common/status.hpp"
+#include "common/time.hpp"
 #include "model/remediation.hpp"
+#include "storage/store.hpp"
 
 namespace noderepair::remediation {
 
@@ -54,5 +63,52 @@ constexpr std::optional<State> Next(State from, Event event) {
 static_assert(!Next(State::kRunning, Event::kCancel), "the engine owns a running remediation");
 static_assert(!Next(State::kPending, Event::kApprove), "only PENDING_APPROVAL is approved");
 static_assert(!Next(State::kSucceeded, Event::kFail), "terminal states are final");
+
+// The states a remediation may be created in (docs/http-api.md 2.2): PENDING for the API,
+// PENDING_APPROVAL for automation and for modes that need a second person.
+constexpr bool IsInitial(State state) {
+    return state == State::kPending || state == State::kPendingApproval;
+}
+
+// A mode changes only while a person may still decide (an escalation, an approver's override).
+constexpr bool CanChangeMode(State state) { return state == State::kPendingApproval; }
+
+// What a transition is called in an error message ("cannot approve remediation …").
+std::string_view VerbOf(Event event);
+
+// The one writer of remediation state. Each method works inside the caller's transaction on a
+// remediation read in that same transaction, checks the table, writes the row with a
+// compare-and-set on its version and appends the timeline event, so the row and its timeline
+// never disagree. It also hands out the strictly increasing timestamps every change carries,
+// so create_time order is commit order. Thread-safe (the store runs it on its writer thread).
+class Lifecycle {
+public:
+    explicit Lifecycle(const Clock& clock) : clock_(clock) {}
+
+    // Strictly increasing timestamps for this process.
+    Timestamp NextTimestamp();
+
+    // Stores a new remediation in an initial state, with its creation event; sets create_time,
+    // update_time and the version.
+    Status Create(storage::Txn& txn, model::Remediation& r, std::string_view actor,
+                  std::string detail);
+    // Moves `r` along `event`: FailedPrecondition when the table has no such transition from
+    // its state, Aborted when the stored row changed since it was read. Sets state,
+    // update_time, end_time (terminal states), and the review fields for approve and reject
+    // (reviewed_by = actor, review_time); other fields the caller set on `r` are written too.
+    Status Apply(storage::Txn& txn, model::Remediation& r, Event event, std::string_view actor,
+                 std::string detail);
+    // An escalation or an approver's override: the mode changes in place, recorded as a
+    // mode_change event naming both modes. Only while CanChangeMode(r.state).
+    Status ChangeMode(storage::Txn& txn, model::Remediation& r, model::Mode mode,
+                      std::string_view actor, std::string why);
+
+private:
+    Status Write(storage::Txn& txn, model::Remediation& r, State expected,
+                 model::RemediationEvent event);
+
+    const Clock& clock_;
+    std::atomic<int64_t> last_timestamp_us_{0};
+};
 
 }  // namespace noderepair::remediation

@@ -29,11 +29,6 @@ Result<Remediation> FindAt(storage::Reader& reader, const Address& a) {
     return *std::move(found);
 }
 
-model::RemediationEvent StateEvent(Timestamp time, State state, std::string actor,
-                                   std::string detail) {
-    return {time, "state_change", state, "", std::move(actor), std::move(detail)};
-}
-
 // Runs `work` in the store and hands its result to `reply` once committed.
 template <class T>
 void WriteThenReply(storage::Store& store, std::function<Result<T>(storage::Txn&)> work,
@@ -55,20 +50,6 @@ void WriteThenReply(storage::Store& store, std::function<Result<T>(storage::Txn&
 }
 
 }  // namespace
-
-std::string WrongStateMessage(std::string_view operation, const Remediation& r) {
-    return "cannot " + std::string(operation) + " remediation " + r.id + " in state " +
-           std::string(model::WireName(r.state));
-}
-
-Timestamp RemediationService::NextTimestamp() {
-    int64_t now = ToMicros(clock_.Now());
-    int64_t last = last_timestamp_us_.load();
-    while (true) {
-        int64_t next = now > last ? now : last + 1;
-        if (last_timestamp_us_.compare_exchange_weak(last, next)) return FromMicros(next);
-    }
-}
 
 void RemediationService::Create(const auth::Principal& caller, CreateRequest request,
                                 Reply<Remediation> reply) {
@@ -107,8 +88,7 @@ void RemediationService::Create(const auth::Principal& caller, CreateRequest req
                                       " in state " + std::string(model::WireName(active->state)));
         }
         Remediation r;
-        r.create_time = r.update_time = NextTimestamp();
-        r.id = request.remediation_id.empty() ? NewUuidV7(r.create_time) : request.remediation_id;
+        r.id = request.remediation_id;  // empty: Create makes a UUIDv7
         r.cluster_id = request.cluster_id;
         r.instance_id = request.instance_id;
         r.instance_name = instance->instance_name;
@@ -117,11 +97,9 @@ void RemediationService::Create(const auth::Principal& caller, CreateRequest req
         r.state = State::kPending;
         r.reason = request.reason;
         r.requested_by = caller.name;
-        NR_RETURN_IF_ERROR(txn.Remediations().Insert(r));
-        NR_RETURN_IF_ERROR(txn.Remediations().AppendEvent(
-            r.id, StateEvent(r.create_time, r.state, caller.name,
-                             "created " + std::string(model::WireName(r.mode)) +
-                                 (r.reason.empty() ? "" : ": " + r.reason))));
+        NR_RETURN_IF_ERROR(lifecycle_.Create(txn, r, caller.name,
+                                             "created " + std::string(model::WireName(r.mode)) +
+                                                 (r.reason.empty() ? "" : ": " + r.reason)));
         return r;
     };
     WriteThenReply<Remediation>(store_, std::move(work), std::move(reply));
@@ -179,27 +157,15 @@ Result<ListResult> RemediationService::List(const ListRequest& request) {
     return result;
 }
 
-void RemediationService::Transition(const auth::Principal& caller, Address address, Event event,
-                                    std::function<void(Remediation&)> change, std::string detail,
-                                    Reply<Remediation> reply) {
-    auto work = [this, caller, address = std::move(address), event, change = std::move(change),
+void RemediationService::Transition(
+    const auth::Principal& caller, Address address, Event event,
+    std::function<Status(storage::Txn&, Remediation&)> prepare, std::string detail,
+    Reply<Remediation> reply) {
+    auto work = [this, caller, address = std::move(address), event, prepare = std::move(prepare),
                  detail = std::move(detail)](storage::Txn& txn) -> Result<Remediation> {
         NR_ASSIGN_OR_RETURN(auto r, FindAt(txn, address));
-        const auto next = Next(r.state, event);
-        if (!next) {
-            const char* verb = event == Event::kApprove  ? "approve"
-                               : event == Event::kReject ? "reject"
-                                                         : "cancel";
-            return FailedPrecondition(WrongStateMessage(verb, r));
-        }
-        const State expected = r.state;
-        r.state = *next;
-        r.update_time = NextTimestamp();
-        if (model::IsTerminal(r.state)) r.end_time = r.update_time;
-        change(r);
-        NR_RETURN_IF_ERROR(txn.Remediations().Update(r, expected));
-        NR_RETURN_IF_ERROR(txn.Remediations().AppendEvent(
-            r.id, StateEvent(r.update_time, r.state, caller.name, detail)));
+        NR_RETURN_IF_ERROR(prepare(txn, r));
+        NR_RETURN_IF_ERROR(lifecycle_.Apply(txn, r, event, caller.name, detail));
         return r;
     };
     WriteThenReply<Remediation>(store_, std::move(work), std::move(reply));
@@ -207,7 +173,8 @@ void RemediationService::Transition(const auth::Principal& caller, Address addre
 
 void RemediationService::Approve(const auth::Principal& caller, Address address, Review review,
                                  Reply<Remediation> reply) {
-    // API.md 4.4: a power cycle hits every VM of a host, so it is never an approval override.
+    // A power cycle hits every VM of a host, so it is never an approval override
+    // (docs/http-api.md 4.4).
     if (review.mode == model::Mode::kHostPowerCycle) {
         reply(InvalidArgument(
             "REMEDIATION_MODE_HOST_POWER_CYCLE cannot be set when approving; create a host "
@@ -215,15 +182,17 @@ void RemediationService::Approve(const auth::Principal& caller, Address address,
         return;
     }
     std::string detail = "approved";
-    if (review.mode) detail += " as " + std::string(model::WireName(*review.mode));
     if (!review.comment.empty()) detail += ": " + review.comment;
     Transition(
         caller, std::move(address), Event::kApprove,
-        [name = caller.name, review](Remediation& r) {
-            r.reviewed_by = name;
-            r.review_time = r.update_time;
+        [this, name = caller.name, review](storage::Txn& txn, Remediation& r) -> Status {
             r.review_comment = review.comment;
-            if (review.mode) r.mode = *review.mode;
+            // The override is its own timeline event, before the approval (docs/http-api.md
+            // 4.8); a wrong state is refused by the approval's own check first.
+            if (!review.mode || *review.mode == r.mode || !Next(r.state, Event::kApprove)) {
+                return OkStatus();
+            }
+            return lifecycle_.ChangeMode(txn, r, *review.mode, name, "approver's override");
         },
         std::move(detail), std::move(reply));
 }
@@ -234,10 +203,9 @@ void RemediationService::Reject(const auth::Principal& caller, Address address, 
     if (!review.comment.empty()) detail += ": " + review.comment;
     Transition(
         caller, std::move(address), Event::kReject,
-        [name = caller.name, comment = review.comment](Remediation& r) {
-            r.reviewed_by = name;
-            r.review_time = r.update_time;
+        [comment = review.comment](storage::Txn&, Remediation& r) {
             r.review_comment = comment;
+            return OkStatus();
         },
         std::move(detail), std::move(reply));
 }
@@ -245,8 +213,8 @@ void RemediationService::Reject(const auth::Principal& caller, Address address, 
 void RemediationService::Cancel(const auth::Principal& caller, Address address,
                                 Reply<Remediation> reply) {
     Transition(
-        caller, std::move(address), Event::kCancel, [](Remediation&) {}, "cancelled",
-        std::move(reply));
+        caller, std::move(address), Event::kCancel,
+        [](storage::Txn&, Remediation&) { return OkStatus(); }, "cancelled", std::move(reply));
 }
 
 Result<std::vector<model::RemediationEvent>> RemediationService::Events(const Address& address) {

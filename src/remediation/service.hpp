@@ -62,7 +62,8 @@ struct Review {
 
 class RemediationService {
 public:
-    RemediationService(storage::Store& store, const Clock& clock) : store_(store), clock_(clock) {}
+    RemediationService(storage::Store& store, Lifecycle& lifecycle)
+        : store_(store), lifecycle_(lifecycle) {}
 
     void Create(const auth::Principal& caller, CreateRequest request,
                 Reply<model::Remediation> reply);
@@ -75,22 +76,15 @@ public:
     void Cancel(const auth::Principal& caller, Address address, Reply<model::Remediation> reply);
     Result<std::vector<model::RemediationEvent>> Events(const Address& address);
 
-    // Strictly increasing timestamps for this process, so create_time order is commit order
-    // and keyset paging never misses a row that committed before the page was read.
-    Timestamp NextTimestamp();
-
 private:
-    // One compare-and-set transition of the lifecycle table, recorded on the timeline.
+    // One transition of the lifecycle table by the caller, after `prepare` (which may refuse
+    // it or change the fields the transition sets).
     void Transition(const auth::Principal& caller, Address address, Event event,
-                    std::function<void(model::Remediation&)> change, std::string detail,
-                    Reply<model::Remediation> reply);
+                    std::function<Status(storage::Txn&, model::Remediation&)> prepare,
+                    std::string detail, Reply<model::Remediation> reply);
 
     storage::Store& store_;
-    const Clock& clock_;
-    std::atomic<int64_t> last_timestamp_us_{0};
+    Lifecycle& lifecycle_;
 };
-
-// The message for an operation the state does not allow (FAILED_PRECONDITION).
-std::string WrongStateMessage(std::string_view operation, const model::Remediation& r);
 
 }  // namespace noderepair::remediation

@@ -59,7 +59,7 @@ protected:
         url_ = "sqlite:" + dir_.path() + "/service.db";
         store_ = storage::test_support::OpenWithTestFleet(url_);
         ASSERT_NE(store_, nullptr);
-        service_ = std::make_unique<RemediationService>(*store_, clock_);
+        service_ = std::make_unique<RemediationService>(*store_, lifecycle_);
     }
 
     void TearDown() override {
@@ -91,14 +91,14 @@ protected:
     // A remediation written straight to the store, as the health automation would (API.md 5).
     Remediation InsertDirect(const std::string& id, const std::string& instance_id, State state,
                              Trigger trigger = Trigger::kAutomated) {
-        Remediation r = MakeRemediation(id, instance_id, state, service_->NextTimestamp());
+        Remediation r = MakeRemediation(id, instance_id, state, lifecycle_.NextTimestamp());
         r.trigger = trigger;
         r.mode = r.requested_mode = Mode::kRebootVm;
         r.requested_by = "system:health-checks";
         r.reason = "DmesgXidError";
         r.passive_health_check_event_id = "alert-" + id;
         Status written = store_->WriteAndWait([r](storage::Txn& txn) -> Status {
-            NR_RETURN_IF_ERROR(txn.Remediations().Insert(r));
+            NR_RETURN_IF_ERROR(txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(), r));
             return txn.Remediations().AppendEvent(
                 r.id, {r.create_time, "state_change", r.state, "", r.requested_by, "created"});
         });
@@ -112,10 +112,10 @@ protected:
         for (int i = 0; i < count; ++i) {
             rows.push_back(MakeRemediation(prefix + "-" + std::to_string(i),
                                            "i" + std::to_string(i % 4 + 1), State::kSucceeded,
-                                           service_->NextTimestamp()));
+                                           lifecycle_.NextTimestamp()));
         }
         Status written = store_->WriteAndWait([&rows](storage::Txn& txn) -> Status {
-            for (const auto& r : rows) NR_RETURN_IF_ERROR(txn.Remediations().Insert(r));
+            for (const auto& r : rows) NR_RETURN_IF_ERROR(txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(), r));
             return OkStatus();
         });
         EXPECT_TRUE(written) << written.error().message;
@@ -165,6 +165,7 @@ protected:
     ScopedTempDir dir_;
     std::string url_;
     FakeClock clock_{TestEpoch()};
+    remediation::Lifecycle lifecycle_{clock_};
     std::unique_ptr<storage::Store> store_;
     std::unique_ptr<RemediationService> service_;
 };
@@ -412,9 +413,33 @@ TEST_F(RemediationServiceTest, ApproveCanOverrideTheMode) {
     EXPECT_EQ(approved->mode, Mode::kHostAware);
     EXPECT_EQ(approved->requested_mode, Mode::kRebootVm);
     EXPECT_EQ(Stored("auto-1")->mode, Mode::kHostAware);
+    // The override is a mode_change event of its own, before the approval (API.md 4.8).
+    const auto events = EventsOf(waiting);
+    ASSERT_EQ(events.size(), 3u);
+    EXPECT_EQ(events[1].type, "mode_change");
+    EXPECT_FALSE(events[1].state.has_value());
+    EXPECT_EQ(events[1].actor, "bob");
+    EXPECT_NE(events[1].detail.find("REMEDIATION_MODE_REBOOT_VM"), std::string::npos);
+    EXPECT_NE(events[1].detail.find("REMEDIATION_MODE_HOST_AWARE"), std::string::npos);
+    EXPECT_EQ(events[2].type, "state_change");
+    EXPECT_EQ(events[2].state, State::kPending);
+}
+
+TEST_F(RemediationServiceTest, ApproveWithTheSameModeRecordsNoModeChange) {
+    const Remediation waiting = InsertDirect("auto-1", "i1", State::kPendingApproval);
+    ASSERT_TRUE(Approve(At(waiting), {"", Mode::kRebootVm}));
     const auto events = EventsOf(waiting);
     ASSERT_EQ(events.size(), 2u);
-    EXPECT_NE(events[1].detail.find("REMEDIATION_MODE_HOST_AWARE"), std::string::npos);
+    EXPECT_EQ(events[1].type, "state_change");
+}
+
+TEST_F(RemediationServiceTest, ApproveWithAnOverrideInTheWrongStateChangesNothing) {
+    const Remediation pending = InsertDirect("man-1", "i1", State::kPending);
+    auto got = Approve(At(pending), {"", Mode::kHostAware});
+    ASSERT_FALSE(got);
+    EXPECT_EQ(got.error().code, Code::kFailedPrecondition);
+    ExpectSameRemediation(*Stored("man-1"), pending);
+    EXPECT_EQ(EventsOf(pending).size(), 1u);
 }
 
 // API.md 4.4: a power cycle is never an approval override.
@@ -478,7 +503,7 @@ TEST_F(RemediationServiceTest, ApproveAndRejectOnlyFromPendingApproval) {
             Remediation ended = r;
             ended.state = State::kFailed;
             ASSERT_TRUE(IsOk(store_->WriteAndWait([ended, state](storage::Txn& txn) {
-                return txn.Remediations().Update(ended, state);
+                return txn.Remediations().Update(storage::UncheckedRemediationWriteKey(), ended, state);
             })));
         }
     }
@@ -528,7 +553,7 @@ TEST_F(RemediationServiceTest, CancelIsRefusedOnceTheEngineHasIt) {
             Remediation ended = r;
             ended.state = State::kFailed;
             ASSERT_TRUE(IsOk(store_->WriteAndWait([ended, state](storage::Txn& txn) {
-                return txn.Remediations().Update(ended, state);
+                return txn.Remediations().Update(storage::UncheckedRemediationWriteKey(), ended, state);
             })));
         }
     }
@@ -557,7 +582,7 @@ TEST_F(RemediationServiceTest, CancelAndEnginePickUpExactlyOneWins) {
         auto pick_up = [&] {
             store_->Write(
                 [running](storage::Txn& txn) {
-                    return txn.Remediations().Update(running, State::kPending);
+                    return txn.Remediations().Update(storage::UncheckedRemediationWriteKey(), running, State::kPending);
                 },
                 [&engine](Status s) { engine.set_value(s); });
         };
@@ -583,7 +608,7 @@ TEST_F(RemediationServiceTest, CancelAndEnginePickUpExactlyOneWins) {
             Remediation failed = *stored;
             failed.state = State::kFailed;
             ASSERT_TRUE(IsOk(store_->WriteAndWait([failed](storage::Txn& txn) {
-                return txn.Remediations().Update(failed, State::kRunning);
+                return txn.Remediations().Update(storage::UncheckedRemediationWriteKey(), failed, State::kRunning);
             })));
         }
     }
@@ -616,29 +641,29 @@ TEST_F(RemediationServiceTest, EventsFollowEveryTransitionInOrder) {
     clock_.Advance(std::chrono::seconds(1));
     ASSERT_TRUE(Cancel(At(waiting)));
     const auto events = EventsOf(waiting);
-    ASSERT_EQ(events.size(), 3u);
+    ASSERT_EQ(events.size(), 4u);
     EXPECT_EQ(events[0].state, State::kPendingApproval);
-    EXPECT_EQ(events[1].state, State::kPending);
-    EXPECT_EQ(events[1].actor, "bob");
-    EXPECT_EQ(events[2].state, State::kCancelled);
-    EXPECT_EQ(events[2].actor, "alice");
-    EXPECT_LT(events[0].time, events[1].time);
-    EXPECT_LT(events[1].time, events[2].time);
-    for (const auto& e : events) EXPECT_EQ(e.type, "state_change");
+    EXPECT_EQ(events[1].type, "mode_change");
+    EXPECT_EQ(events[2].state, State::kPending);
+    EXPECT_EQ(events[2].actor, "bob");
+    EXPECT_EQ(events[3].state, State::kCancelled);
+    EXPECT_EQ(events[3].actor, "alice");
+    for (size_t i = 1; i < events.size(); ++i) EXPECT_LT(events[i - 1].time, events[i].time);
+    for (size_t i : {0, 2, 3}) EXPECT_EQ(events[i].type, "state_change");
 }
 
 // ---- Timestamps ---------------------------------------------------------------------------
 
 TEST_F(RemediationServiceTest, TimestampsStrictlyIncreaseWhateverTheClockDoes) {
-    const Timestamp a = service_->NextTimestamp();
+    const Timestamp a = lifecycle_.NextTimestamp();
     EXPECT_EQ(a, TestEpoch());
-    const Timestamp b = service_->NextTimestamp();  // clock stands still
+    const Timestamp b = lifecycle_.NextTimestamp();  // clock stands still
     EXPECT_GT(b, a);
     clock_.Set(TestEpoch() - std::chrono::hours(1));  // clock goes back
-    const Timestamp c = service_->NextTimestamp();
+    const Timestamp c = lifecycle_.NextTimestamp();
     EXPECT_GT(c, b);
     clock_.Set(TestEpoch() + std::chrono::hours(1));
-    EXPECT_EQ(service_->NextTimestamp(), TestEpoch() + std::chrono::hours(1));
+    EXPECT_EQ(lifecycle_.NextTimestamp(), TestEpoch() + std::chrono::hours(1));
 }
 
 TEST_F(RemediationServiceTest, CreatesAtTheSameClockTimeGetDistinctCreateTimes) {

@@ -11,7 +11,25 @@
 #include "common/time.hpp"
 #include "model/remediation.hpp"
 
+namespace noderepair::remediation {
+class Lifecycle;
+}  // namespace noderepair::remediation
+
 namespace noderepair::storage {
+
+// Remediation rows change only through remediation::Lifecycle, which checks every change
+// against the lifecycle table: the writes of RemediationRepository take this key, and only
+// Lifecycle can make one.
+class RemediationWriteKey {
+private:
+    RemediationWriteKey() = default;
+    friend class remediation::Lifecycle;
+    friend RemediationWriteKey UncheckedRemediationWriteKey();
+};
+
+// A key for code that stores remediations as they are, unchecked: tools that seed or copy
+// history, and the store's own tests. Services never use it (a test checks that).
+RemediationWriteKey UncheckedRemediationWriteKey();
 
 enum class OrderField { kCreateTime, kUpdateTime };
 
@@ -70,11 +88,13 @@ public:
 
 class RemediationRepository : public RemediationReads {
 public:
-    // Also records it as its instance's latest remediation.
-    virtual Status Insert(const model::Remediation& remediation) = 0;
-    // Compare-and-set: writes `remediation` only if the stored state is still `expected`;
-    // otherwise Aborted and nothing changes.
-    virtual Status Update(const model::Remediation& remediation, model::State expected) = 0;
+    // Also records it as its instance's latest remediation. Stores remediation.version.
+    virtual Status Insert(const RemediationWriteKey& key,
+                          const model::Remediation& remediation) = 0;
+    // Compare-and-set: writes `remediation` with version + 1 only if the stored row still has
+    // `remediation.version` and state `expected`; otherwise Aborted and nothing changes.
+    virtual Status Update(const RemediationWriteKey& key, const model::Remediation& remediation,
+                          model::State expected) = 0;
     virtual Status AppendEvent(const std::string& remediation_id,
                                const model::RemediationEvent& event) = 0;
 };

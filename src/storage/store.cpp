@@ -4,6 +4,8 @@
 
 namespace noderepair::storage {
 
+RemediationWriteKey UncheckedRemediationWriteKey() { return {}; }
+
 Status Store::WriteAndWait(TxnWork work) {
     std::promise<Status> committed;
     auto result = committed.get_future();

@@ -116,11 +116,11 @@ protected:
     Status Write(TxnWork work) { return store_->WriteAndWait(std::move(work)); }
 
     Status Insert(const Remediation& r) {
-        return Write([r](Txn& txn) { return txn.Remediations().Insert(r); });
+        return Write([r](Txn& txn) { return txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(), r); });
     }
 
     Status Update(const Remediation& r, State expected) {
-        return Write([r, expected](Txn& txn) { return txn.Remediations().Update(r, expected); });
+        return Write([r, expected](Txn& txn) { return txn.Remediations().Update(storage::UncheckedRemediationWriteKey(), r, expected); });
     }
 
     // The value of a read that must succeed.
@@ -421,9 +421,9 @@ TEST_P(StoreContract, CompareAndSetLetsExactlyOneOfTwoRacersWin) {
     Remediation run = MakeRemediation("r-1", "i1", State::kRunning, T(1));
     std::promise<Status> a;
     std::promise<Status> b;
-    store_->Write([cancel](Txn& txn) { return txn.Remediations().Update(cancel, State::kPending); },
+    store_->Write([cancel](Txn& txn) { return txn.Remediations().Update(storage::UncheckedRemediationWriteKey(), cancel, State::kPending); },
                   [&a](Status s) { a.set_value(s); });
-    store_->Write([run](Txn& txn) { return txn.Remediations().Update(run, State::kPending); },
+    store_->Write([run](Txn& txn) { return txn.Remediations().Update(storage::UncheckedRemediationWriteKey(), run, State::kPending); },
                   [&b](Status s) { b.set_value(s); });
     const Status first = a.get_future().get();
     const Status second = b.get_future().get();
@@ -518,7 +518,7 @@ protected:
         if (IsSkipped() || HasFatalFailure()) return;
         data_ = ListingData();
         ASSERT_TRUE(IsOk(Write([this](Txn& txn) -> Status {
-            for (const auto& r : data_) NR_RETURN_IF_ERROR(txn.Remediations().Insert(r));
+            for (const auto& r : data_) NR_RETURN_IF_ERROR(txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(), r));
             return OkStatus();
         })));
     }
@@ -799,7 +799,7 @@ TEST_P(StoreContract, WriteAndWaitReturnsTheWorksStatusAndRollsBackAFailure) {
     Status failed = Write([](Txn& txn) -> Status {
         NR_RETURN_IF_ERROR(txn.Settings().Put("k", "from-failed"));
         NR_RETURN_IF_ERROR(
-            txn.Remediations().Insert(MakeRemediation("r-f", "i1", State::kPending, T(1))));
+            txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(), MakeRemediation("r-f", "i1", State::kPending, T(1))));
         return FailedPrecondition("rules said no");
     });
     ASSERT_FALSE(failed);
@@ -885,14 +885,14 @@ TEST_P(StoreContract, AFailingWorkInABatchRollsBackOnlyItself) {
                 store_->Write(
                     [=](Txn& txn) -> Status {
                         NR_RETURN_IF_ERROR(txn.Settings().Put(key, "v"));
-                        NR_RETURN_IF_ERROR(txn.Remediations().Insert(
+                        NR_RETURN_IF_ERROR(txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(), 
                             MakeRemediation("r-" + key, "i3", State::kSucceeded, T(t, i))));
                         NR_RETURN_IF_ERROR(txn.Remediations().AppendEvent(
                             "r-" + key,
                             {T(t, i), "state_change", State::kSucceeded, "", "t", key}));
                         if (constraint) {
                             // A store error half-way: the id exists already in this change.
-                            NR_RETURN_IF_ERROR(txn.Remediations().Insert(
+                            NR_RETURN_IF_ERROR(txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(), 
                                 MakeRemediation("r-" + key, "i3", State::kSucceeded, T(t, i))));
                         }
                         if (fail) return FailedPrecondition("planned failure " + key);
@@ -1073,7 +1073,7 @@ TEST_P(StoreContract, WriteAfterCloseIsUnavailable) {
 TEST_P(StoreContract, EverythingSurvivesAReopen) {
     const Remediation r = Full("durable-1", "i4");
     ASSERT_TRUE(IsOk(Write([&](Txn& txn) -> Status {
-        NR_RETURN_IF_ERROR(txn.Remediations().Insert(r));
+        NR_RETURN_IF_ERROR(txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(), r));
         NR_RETURN_IF_ERROR(txn.Remediations().AppendEvent(
             r.id, {T(1), "state_change", State::kFailed, "", "engine", "d"}));
         NR_RETURN_IF_ERROR(txn.Tokens().Insert("durable-hash", {"n", Role::kApprover, {"c2"}}));
@@ -1170,7 +1170,7 @@ TEST_P(StoreContract, ObserversSeeCommittedChangesOnlyWithTheirRequestId) {
     // A change whose work fails leaves no trace in the feed either.
     Status failed = Write([&](Txn& txn) -> Status {
         NR_RETURN_IF_ERROR(
-            txn.Remediations().Insert(MakeRemediation("r-gone", "i2", State::kPending, T(2))));
+            txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(), MakeRemediation("r-gone", "i2", State::kPending, T(2))));
         return FailedPrecondition("rolled back");
     });
     EXPECT_FALSE(failed.ok());
@@ -1477,7 +1477,7 @@ TEST_P(StoreAlertContract, AutoResolvableNeedsEveryLinkedAlertResolvedByTheCutof
         const std::pair<const char*, const char*> rems[] = {
             {"r1", "i1"}, {"r2", "i2"}, {"r3", "i3"}, {"r4", "i4"}, {"r5", "j1"}};
         for (const auto& [id, instance] : rems) {
-            NR_RETURN_IF_ERROR(txn.Remediations().Insert(MakeRemediation(
+            NR_RETURN_IF_ERROR(txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(), MakeRemediation(
                 id, instance, std::string(id) == "r4" ? State::kPending : State::kPendingApproval,
                 T(1))));
         }

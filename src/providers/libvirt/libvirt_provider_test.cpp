@@ -249,6 +249,7 @@ protected:
 
     ScopedTempDir dir_;
     FakeClock clock_{TestEpoch()};
+    remediation::Lifecycle lifecycle_{clock_};
     std::map<std::string, std::string> uris_;
     std::map<std::string, ConnectionPtr> connections_;
     std::unique_ptr<storage::Store> store_;
@@ -559,20 +560,15 @@ protected:
         if (HasFatalFailure()) return;
         control_ = std::make_unique<engine::EngineControl>(*store_);
         model::Remediation r = storage::test_support::MakeRemediation(
-            kRemediation, "i1", model::State::kPending, NextTimestamp());
+            kRemediation, "i1", model::State::kPending, lifecycle_.NextTimestamp());
         r.mode = r.requested_mode = model::Mode::kHostAware;
         r.reason = "xid 79";
-        ASSERT_TRUE(Write([r](storage::Txn& txn) { return txn.Remediations().Insert(r); }));
-    }
-
-    Timestamp NextTimestamp() {
-        last_timestamp_ = std::max(last_timestamp_ + std::chrono::microseconds(1), clock_.Now());
-        return last_timestamp_;
+        ASSERT_TRUE(Write([r](storage::Txn& txn) { return txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(), r); }));
     }
 
     std::unique_ptr<engine::Executor> NewExecutor(Provider& provider) {
         auto executor = std::make_unique<engine::Executor>(
-            *store_, provider, *control_, clock_, [this] { return NextTimestamp(); },
+            *store_, provider, *control_, clock_, lifecycle_,
             engine::ExecutorOptions{});
         Status resumed = executor->Resume();
         EXPECT_TRUE(resumed) << resumed.error().message;
@@ -620,7 +616,6 @@ protected:
     }
 
     static constexpr const char* kRemediation = "move-i1";
-    Timestamp last_timestamp_;
     std::unique_ptr<engine::EngineControl> control_;
 };
 

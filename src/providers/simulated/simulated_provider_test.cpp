@@ -488,7 +488,7 @@ class SimulatedProviderEngineTest : public SimulatedProviderTest {
 protected:
     void SetUp() override {
         SimulatedProviderTest::SetUp();
-        service_ = std::make_unique<remediation::RemediationService>(*store_, clock_);
+        service_ = std::make_unique<remediation::RemediationService>(*store_, lifecycle_);
         control_ = std::make_unique<engine::EngineControl>(*store_);
     }
     void TearDown() override {
@@ -499,7 +499,7 @@ protected:
     model::Remediation Run(const std::string& instance, Mode mode,
                            engine::ExecutorOptions options = {}) {
         exec_ = std::make_unique<engine::Executor>(
-            *store_, provider_, *control_, clock_, [this] { return service_->NextTimestamp(); },
+            *store_, provider_, *control_, clock_, lifecycle_,
             options);
         EXPECT_TRUE(exec_->Resume());
         remediation::CreateRequest request;
@@ -524,6 +524,8 @@ protected:
     }
 
     FakeClock clock_{TestEpoch()};
+
+    remediation::Lifecycle lifecycle_{clock_};
     std::unique_ptr<remediation::RemediationService> service_;
     std::unique_ptr<engine::EngineControl> control_;
     std::unique_ptr<engine::Executor> exec_;

@@ -188,10 +188,10 @@ Result<std::vector<std::string>> SqliteRemediations::ListAutoResolvable(Timestam
     return FirstColumn(stmt);
 }
 
-Status SqliteRemediations::Insert(const Remediation& r) {
+Status SqliteRemediations::Insert(const RemediationWriteKey&, const Remediation& r) {
     static const std::string sql = std::string("INSERT INTO remediations(") + kRemediationColumns +
                                    ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-                                   "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)";
+                                   "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)";
     {
         NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
         BindRemediation(stmt, r);
@@ -206,22 +206,26 @@ Status SqliteRemediations::Insert(const Remediation& r) {
     return OkStatus();
 }
 
-Status SqliteRemediations::Update(const Remediation& r, State expected) {
+Status SqliteRemediations::Update(const RemediationWriteKey&, const Remediation& r,
+                                  State expected) {
     static const std::string sql =
         "UPDATE remediations SET id = ?1, cluster_id = ?2, instance_id = ?3, "
         "instance_name = ?4, mode = ?5, requested_mode = ?6, trigger = ?7, state = ?8, "
         "reason = ?9, active_health_check_run_id = ?10, passive_health_check_event_id = ?11, "
         "requested_by = ?12, reviewed_by = ?13, review_time = ?14, review_comment = ?15, "
         "create_time = ?16, update_time = ?17, start_time = ?18, end_time = ?19, "
-        "error_message = ?20 WHERE id = ?1 AND state = ?21";
+        "error_message = ?20, version = ?21 + 1 WHERE id = ?1 AND version = ?21 AND state = ?22";
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
     BindRemediation(stmt, r);
-    stmt.Bind(21, int64_t(expected));
+    stmt.Bind(22, int64_t(expected));
     NR_RETURN_IF_ERROR(stmt.Run());
     if (stmt.Changes() != 1) {
-        return Aborted("remediation " + r.id + " is no longer in the expected state");
+        return Aborted("remediation " + r.id + " changed since it was read");
     }
-    if (log_ != nullptr) log_->changes.push_back({r, expected, log_->request_id});
+    if (log_ != nullptr) {
+        log_->changes.push_back({r, expected, log_->request_id});
+        ++log_->changes.back().remediation.version;
+    }
     return OkStatus();
 }
 

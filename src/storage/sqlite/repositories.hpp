@@ -33,8 +33,9 @@ public:
     Result<int> CountActive(const std::string& cluster_id) override;
     Result<std::optional<Timestamp>> LastEnd(const std::string& instance_id) override;
     Result<std::vector<std::string>> ListAutoResolvable(Timestamp cutoff, int limit) override;
-    Status Insert(const model::Remediation& r) override;
-    Status Update(const model::Remediation& r, model::State expected) override;
+    Status Insert(const RemediationWriteKey& key, const model::Remediation& r) override;
+    Status Update(const RemediationWriteKey& key, const model::Remediation& r,
+                  model::State expected) override;
     Status AppendEvent(const std::string& remediation_id,
                        const model::RemediationEvent& e) override;
 

@@ -108,7 +108,7 @@ const char* const kRemediationColumns =
     "id, cluster_id, instance_id, instance_name, mode, requested_mode, trigger, state, reason, "
     "active_health_check_run_id, passive_health_check_event_id, requested_by, reviewed_by, "
     "review_time, review_comment, create_time, update_time, start_time, end_time, "
-    "error_message";
+    "error_message, version";
 
 model::Remediation ReadRemediation(const Statement& s, int first) {
     Remediation r;
@@ -133,6 +133,7 @@ model::Remediation ReadRemediation(const Statement& s, int first) {
     r.start_time = s.Time(c++);
     r.end_time = s.Time(c++);
     r.error_message = s.Text(c++);
+    r.version = s.Int(c++);
     return r;
 }
 
@@ -158,6 +159,7 @@ void BindRemediation(Statement& s, const model::Remediation& r, int first) {
     s.Bind(i++, r.start_time);
     s.Bind(i++, r.end_time);
     s.BindOptional(i++, r.error_message);
+    s.Bind(i++, r.version);
 }
 
 std::string JoinLines(const std::vector<std::string>& items) {

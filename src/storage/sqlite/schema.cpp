@@ -7,7 +7,7 @@ namespace noderepair::storage::sqlite {
 namespace {
 
 // Versioned migrations: entry i takes the schema from version i to i+1. Append only.
-constexpr std::array<const char*, 7> kMigrations = {
+constexpr std::array<const char*, 8> kMigrations = {
     R"sql(
 CREATE TABLE clusters(
     cluster_id TEXT PRIMARY KEY,
@@ -228,6 +228,11 @@ END;
     // 7: the engine's work by host, so a host-level claim checks its host with an index seek.
     R"sql(
 CREATE INDEX engine_jobs_by_host ON engine_jobs(source_host);
+)sql",
+    // 8: a version per remediation, bumped by every change: the lifecycle writer's
+    // compare-and-set no longer rests on the state alone (a mode change keeps the state).
+    R"sql(
+ALTER TABLE remediations ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
 )sql",
 };
 

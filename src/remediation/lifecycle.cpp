@@ -1,0 +1,98 @@
+#include "remediation/lifecycle.hpp"
+
+#include <utility>
+
+#include "common/ids.hpp"
+
+namespace noderepair::remediation {
+
+using model::Remediation;
+
+std::string_view VerbOf(Event event) {
+    switch (event) {
+        case Event::kApprove:
+            return "approve";
+        case Event::kReject:
+            return "reject";
+        case Event::kCancel:
+            return "cancel";
+        case Event::kAutoResolve:
+            return "auto-resolve";
+        case Event::kStartQuarantine:
+            return "quarantine";
+        case Event::kQuarantined:
+            return "isolate";
+        case Event::kStartRun:
+            return "run";
+        case Event::kSucceed:
+            return "succeed";
+        case Event::kFail:
+            return "fail";
+    }
+    return "change";
+}
+
+Timestamp Lifecycle::NextTimestamp() {
+    int64_t now = ToMicros(clock_.Now());
+    int64_t last = last_timestamp_us_.load();
+    while (true) {
+        int64_t next = now > last ? now : last + 1;
+        if (last_timestamp_us_.compare_exchange_weak(last, next)) return FromMicros(next);
+    }
+}
+
+Status Lifecycle::Create(storage::Txn& txn, Remediation& r, std::string_view actor,
+                         std::string detail) {
+    NR_ASSERT(IsInitial(r.state), "a remediation is created in PENDING or PENDING_APPROVAL");
+    r.create_time = r.update_time = NextTimestamp();
+    if (r.id.empty()) r.id = NewUuidV7(r.create_time);
+    r.version = 1;
+    NR_RETURN_IF_ERROR(txn.Remediations().Insert(storage::RemediationWriteKey{}, r));
+    return txn.Remediations().AppendEvent(
+        r.id, {r.create_time, "state_change", r.state, "", std::string(actor), std::move(detail)});
+}
+
+Status Lifecycle::Apply(storage::Txn& txn, Remediation& r, Event event, std::string_view actor,
+                        std::string detail) {
+    const State from = r.state;
+    const auto to = Next(from, event);
+    if (!to) {
+        return FailedPrecondition("cannot " + std::string(VerbOf(event)) + " remediation " + r.id +
+                                  " in state " + std::string(model::WireName(from)));
+    }
+    r.state = *to;
+    r.update_time = NextTimestamp();
+    if (model::IsTerminal(r.state)) r.end_time = r.update_time;
+    if (event == Event::kApprove || event == Event::kReject) {
+        r.reviewed_by = std::string(actor);
+        r.review_time = r.update_time;
+    }
+    return Write(txn, r, from,
+                 {r.update_time, "state_change", r.state, "", std::string(actor),
+                  std::move(detail)});
+}
+
+Status Lifecycle::ChangeMode(storage::Txn& txn, Remediation& r, model::Mode mode,
+                             std::string_view actor, std::string why) {
+    if (!CanChangeMode(r.state)) {
+        return FailedPrecondition("cannot change the mode of remediation " + r.id + " in state " +
+                                  std::string(model::WireName(r.state)));
+    }
+    std::string detail = "mode changed from " + std::string(model::WireName(r.mode)) + " to " +
+                         std::string(model::WireName(mode));
+    if (!why.empty()) detail += ": " + why;
+    r.mode = mode;
+    r.update_time = NextTimestamp();
+    return Write(txn, r, r.state,
+                 {r.update_time, "mode_change", std::nullopt, "", std::string(actor),
+                  std::move(detail)});
+}
+
+Status Lifecycle::Write(storage::Txn& txn, Remediation& r, State expected,
+                        model::RemediationEvent event) {
+    NR_RETURN_IF_ERROR(txn.Remediations().Update(storage::RemediationWriteKey{}, r, expected));
+    ++r.version;
+    return txn.Remediations().AppendEvent(r.id, event);
+}
+
+}  // namespace noderepair::remediation
