@@ -1,7 +1,5 @@
 #include "api/api.hpp"
 
-#include <algorithm>
-#include <charconv>
 #include <map>
 #include <memory>
 
@@ -349,18 +347,13 @@ void Api::AddRoutes() {
                          return respond(
                              ErrorResponse(InvalidArgument("status must be firing or resolved")));
                      }
-                     remediation::ListRequest sizes;
-                     auto size = SingleParam(call.request, "page_size", "pageSize");
-                     if (size && !size->empty()) {
-                         long long value = -1;
-                         auto [end, ec] =
-                             std::from_chars(size->data(), size->data() + size->size(), value);
-                         if (ec != std::errc() || end != size->data() + size->size() || value < 0) {
-                             return respond(ErrorResponse(
-                                 InvalidArgument("page_size must be a non-negative integer")));
-                         }
-                         query.limit = value == 0 ? 50 : int(std::min<long long>(value, 1000));
+                     // This list has always given one message for every bad page_size.
+                     auto size = ParsePageSize(call.request, PageSizeOverflow::kRefuse);
+                     if (!size) {
+                         return respond(ErrorResponse(
+                             InvalidArgument("page_size must be a non-negative integer")));
                      }
+                     if (*size) query.limit = **size == 0 ? 50 : **size;
                      const std::string fingerprint =
                          "alerts\n" + query.cluster_id + "\n" + (status ? *status : "");
                      if (auto token = SingleParam(call.request, "page_token", "pageToken");

@@ -81,6 +81,20 @@ std::optional<std::string> SingleParam(const HttpRequest& req, std::string_view 
     return values.back();
 }
 
+Result<std::optional<int>> ParsePageSize(const HttpRequest& req, PageSizeOverflow overflow) {
+    auto size = SingleParam(req, "page_size", "pageSize");
+    if (!size || size->empty()) return std::optional<int>();
+    long long value = 0;
+    auto [end, ec] = std::from_chars(size->data(), size->data() + size->size(), value);
+    if (ec == std::errc::result_out_of_range && overflow == PageSizeOverflow::kClamp) {
+        value = size->front() == '-' ? -1 : 1000;
+    } else if (ec != std::errc() || end != size->data() + size->size()) {
+        return InvalidArgument("page_size must be an integer");
+    }
+    if (value < 0) return InvalidArgument("page_size must not be negative");
+    return std::optional<int>(int(std::min<long long>(value, 1000)));
+}
+
 Result<remediation::ListRequest> ParseListRequest(const Call& call) {
     remediation::ListRequest list;
     list.cluster_id = call.params[0];
@@ -89,17 +103,8 @@ Result<remediation::ListRequest> ParseListRequest(const Call& call) {
     NR_RETURN_IF_ERROR(ParseEnumFilter(req, "state", &model::ParseState, list.states));
     NR_RETURN_IF_ERROR(ParseEnumFilter(req, "mode", &model::ParseMode, list.modes));
     NR_RETURN_IF_ERROR(ParseEnumFilter(req, "trigger", &model::ParseTrigger, list.triggers));
-    if (auto size = SingleParam(req, "page_size", "pageSize"); size && !size->empty()) {
-        long long value = 0;
-        auto [end, ec] = std::from_chars(size->data(), size->data() + size->size(), value);
-        if (ec == std::errc::result_out_of_range) {
-            value = size->front() == '-' ? -1 : 1000;
-        } else if (ec != std::errc() || end != size->data() + size->size()) {
-            return InvalidArgument("page_size must be an integer");
-        }
-        if (value < 0) return InvalidArgument("page_size must not be negative");
-        list.page_size = int(std::min<long long>(value, 1000));
-    }
+    NR_ASSIGN_OR_RETURN(auto page_size, ParsePageSize(req, PageSizeOverflow::kClamp));
+    if (page_size) list.page_size = *page_size;
     if (auto token = SingleParam(req, "page_token", "pageToken")) list.page_token = *token;
     if (auto order = SingleParam(req, "order_by", "orderBy"); order && !order->empty()) {
         NR_RETURN_IF_ERROR(ParseOrderBy(*order, list));

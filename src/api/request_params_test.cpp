@@ -27,6 +27,63 @@ TEST(SingleParam, LastValueUnderEitherSpelling) {
     EXPECT_EQ(SingleParam(request, "order_by", "orderBy"), std::nullopt);
 }
 
+HttpRequest WithPageSize(std::string value, std::string name = "page_size") {
+    HttpRequest request;
+    request.query = {{std::move(name), std::move(value)}};
+    return request;
+}
+
+TEST(ParsePageSize, AbsentOrEmptyIsNullopt) {
+    for (auto overflow : {PageSizeOverflow::kClamp, PageSizeOverflow::kRefuse}) {
+        auto absent = ParsePageSize(HttpRequest{}, overflow);
+        ASSERT_TRUE(absent);
+        EXPECT_EQ(*absent, std::nullopt);
+        auto empty = ParsePageSize(WithPageSize(""), overflow);
+        ASSERT_TRUE(empty);
+        EXPECT_EQ(*empty, std::nullopt);
+    }
+}
+
+TEST(ParsePageSize, CountUpTo1000UnderEitherSpelling) {
+    for (auto [text, expected] :
+         {std::pair{"0", 0}, {"7", 7}, {"1000", 1000}, {"1001", 1000}, {"5000000000", 1000}}) {
+        auto size = ParsePageSize(WithPageSize(text), PageSizeOverflow::kRefuse);
+        ASSERT_TRUE(size) << text;
+        EXPECT_EQ(*size, expected) << text;
+    }
+    auto camel = ParsePageSize(WithPageSize("12", "pageSize"), PageSizeOverflow::kClamp);
+    ASSERT_TRUE(camel);
+    EXPECT_EQ(*camel, 12);
+}
+
+TEST(ParsePageSize, NegativeIsInvalid) {
+    for (const char* text : {"-1", "-99999999999999999999999"}) {
+        auto size = ParsePageSize(WithPageSize(text), PageSizeOverflow::kClamp);
+        ASSERT_FALSE(size) << text;
+        EXPECT_EQ(size.error().code, Code::kInvalidArgument);
+        EXPECT_EQ(size.error().message, "page_size must not be negative");
+    }
+}
+
+TEST(ParsePageSize, NotAnIntegerIsInvalid) {
+    for (const char* text : {"abc", "1.5", "5x", "+5", " 5", "0x10"}) {
+        auto size = ParsePageSize(WithPageSize(text), PageSizeOverflow::kClamp);
+        ASSERT_FALSE(size) << text;
+        EXPECT_EQ(size.error().code, Code::kInvalidArgument);
+        EXPECT_EQ(size.error().message, "page_size must be an integer");
+    }
+}
+
+TEST(ParsePageSize, OverflowClampsTo1000OrIsRefused) {
+    const HttpRequest request = WithPageSize("99999999999999999999999");
+    auto clamped = ParsePageSize(request, PageSizeOverflow::kClamp);
+    ASSERT_TRUE(clamped);
+    EXPECT_EQ(*clamped, 1000);
+    auto refused = ParsePageSize(request, PageSizeOverflow::kRefuse);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code, Code::kInvalidArgument);
+}
+
 TEST(ParseListRequest, DefaultsWithoutQuery) {
     auto list = ParseListRequest(ListCall({}));
     ASSERT_TRUE(list);
@@ -77,6 +134,10 @@ TEST(ParseListRequest, PageTokenAndSize) {
     ASSERT_TRUE(list);
     EXPECT_EQ(list->page_token, "abc");
     EXPECT_EQ(list->page_size, 7);
+    auto huge = ParseListRequest(ListCall({{"page_size", "99999999999999999999999"}}));
+    ASSERT_TRUE(huge);
+    EXPECT_EQ(huge->page_size, 1000);
+    EXPECT_FALSE(ParseListRequest(ListCall({{"pageSize", "-1"}})));
 }
 
 }  // namespace
