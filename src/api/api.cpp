@@ -45,18 +45,6 @@ HttpResponse EngineResponse(bool paused) {
     return JsonResponse(std::move(body));
 }
 
-std::string IngestJson(const health::IngestResult& result) {
-    std::string out;
-    JsonWriter(out)
-        .BeginObject()
-        .Key("alerts")
-        .Int(result.alerts)
-        .Key("remediations_created")
-        .Int(result.remediations_created)
-        .EndObject();
-    return out;
-}
-
 Error NotInScope(const Call& call) {
     return PermissionDenied("token '" + call.principal.name + "' is not allowed on cluster " +
                             call.params[0]);
