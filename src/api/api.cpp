@@ -5,7 +5,7 @@
 
 #include "api/codec.hpp"
 #include "api/request_params.hpp"
-#include "api/web_assets.hpp"
+#include "api/routes/routes.hpp"
 #include "common/json.hpp"
 #include "common/log.hpp"
 #include "common/request_context.hpp"
@@ -150,19 +150,7 @@ void Api::AddRoutes() {
         return p;
     };
 
-    router_.Add({"GET", {"healthz"}, std::nullopt, [](Call&, Responder respond) {
-                     respond(JsonResponse(R"({"status":"ok"})"));
-                 }});
-    router_.Add({"GET", {"readyz"}, std::nullopt, [this](Call&, Responder respond) {
-                     Status readable = s_.store.Read([](storage::Reader& reader) -> Status {
-                         return reader.GetSetting("engine.paused") ? OkStatus()
-                                                                   : Status(Unavailable(""));
-                     });
-                     if (!readable) {
-                         return respond(ErrorResponse(Unavailable("storage is not readable")));
-                     }
-                     respond(JsonResponse(R"({"status":"ready"})"));
-                 }});
+    AddSystemRoutes(router_, s_);
 
     // Remediations (API.md 4.1-4.6, 4.8).
     router_.Add({"POST", kRemediations, Role::kOperator, [this](Call& call, Responder respond) {
@@ -504,24 +492,6 @@ void Api::AddRoutes() {
                      }});
     }
 
-    // Prometheus metrics (README "Metrics"): open like /healthz, for scrapers.
-    router_.Add({"GET", {"metrics"}, std::nullopt, [this](Call&, Responder respond) {
-                     telemetry::Snapshot snapshot;
-                     Status read = s_.store.Read([&](storage::Reader& reader) -> Status {
-                         NR_ASSIGN_OR_RETURN(snapshot.remediations, reader.CountRemediations());
-                         NR_ASSIGN_OR_RETURN(auto paused, reader.GetSetting("engine.paused"));
-                         snapshot.engine_paused = paused && *paused == "true";
-                         return OkStatus();
-                     });
-                     if (!read) return respond(ErrorResponse(read.error()));
-                     snapshot.engine_in_flight = s_.engine_in_flight ? s_.engine_in_flight() : 0;
-                     snapshot.watch_streams = s_.watch.Subscribers();
-                     HttpResponse r;
-                     r.body = s_.metrics.Render(snapshot);
-                     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-                     respond(std::move(r));
-                 }});
-
     // Engine pause (API.md 6).
     router_.Add({"GET", {"v1", "engine"}, Role::kViewer, [this](Call&, Responder respond) {
                      auto paused = s_.engine.IsPaused();
@@ -538,26 +508,6 @@ void Api::AddRoutes() {
                              respond(EngineResponse(*paused));
                          });
                      }});
-    }
-
-    // The web console's static files.
-    for (const auto& asset : WebAssets()) {
-        std::string name(asset.path.substr(1));
-        std::vector<std::vector<std::string>> paths = {{name}};
-        if (name == "index.html") paths.push_back({});
-        std::string type = name.ends_with(".html")  ? "text/html; charset=utf-8"
-                           : name.ends_with(".js")  ? "text/javascript; charset=utf-8"
-                           : name.ends_with(".css") ? "text/css; charset=utf-8"
-                           : name.ends_with(".svg") ? "image/svg+xml"
-                                                    : "application/octet-stream";
-        for (auto& path : paths) {
-            router_.Add({"GET", path, std::nullopt, [asset, type](Call&, Responder respond) {
-                             HttpResponse r;
-                             r.body = std::string(asset.content);
-                             r.content_type = type;
-                             respond(std::move(r));
-                         }});
-        }
     }
 }
 

@@ -1,0 +1,13 @@
+// The API's endpoints, one file per resource under routes/. Each function adds its resource's
+// routes to the router; the handlers keep a reference to `services`, which must outlive it.
+#pragma once
+
+#include "api/api.hpp"
+#include "api/router.hpp"
+
+namespace noderepair::api {
+
+// /healthz, /readyz, /metrics and the web console's files, all open without a token.
+void AddSystemRoutes(Router& router, const ApiServices& services);
+
+}  // namespace noderepair::api
