@@ -9,5 +9,8 @@ namespace noderepair::api {
 
 // /healthz, /readyz, /metrics and the web console's files, all open without a token.
 void AddSystemRoutes(Router& router, const ApiServices& services);
+// Remediations of one instance, or of a whole cluster with instance "-": create, list, get,
+// approve, reject, cancel, their timeline, and the remediations:watch event stream.
+void AddRemediationRoutes(Router& router, const ApiServices& services);
 
 }  // namespace noderepair::api
