@@ -12,5 +12,7 @@ void AddSystemRoutes(Router& router, const ApiServices& services);
 // Remediations of one instance, or of a whole cluster with instance "-": create, list, get,
 // approve, reject, cancel, their timeline, and the remediations:watch event stream.
 void AddRemediationRoutes(Router& router, const ApiServices& services);
+// Clusters: list and get, the cluster's automation policy and an instance's auto_repair opt-out.
+void AddClusterRoutes(Router& router, const ApiServices& services);
 
 }  // namespace noderepair::api
