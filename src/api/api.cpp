@@ -124,33 +124,7 @@ void Api::AddRoutes() {
     AddRemediationRoutes(router_, s_);
 
     AddClusterRoutes(router_, s_);
-    router_.Add(
-        {"GET", {"v1", "compute", "hosts"}, Role::kViewer, [this](Call& call, Responder respond) {
-             auto hosts = s_.inventory.ListHosts(call.principal);
-             if (!hosts) return respond(ErrorResponse(hosts.error()));
-             respond(JsonResponse(HostListJson(*hosts)));
-         }});
-
-    for (bool cordon : {true, false}) {
-        router_.Add({"POST",
-                     {"v1", "compute", "hosts", cordon ? "{}:cordon" : "{}:uncordon"},
-                     Role::kAdmin,
-                     [this, cordon](Call& call, Responder respond) {
-                         std::string host = call.params[0];
-                         s_.inventory.SetCordoned(host, cordon, [host, cordon, respond](Status s) {
-                             if (!s) return respond(ErrorResponse(s.error()));
-                             std::string body;
-                             JsonWriter(body)
-                                 .BeginObject()
-                                 .Key("host_name")
-                                 .String(host)
-                                 .Key("cordoned")
-                                 .Bool(cordon)
-                                 .EndObject();
-                             respond(JsonResponse(std::move(body)));
-                         });
-                     }});
-    }
+    AddHostRoutes(router_, s_);
 
     // Health signals (API.md 5).
     router_.Add({"POST",

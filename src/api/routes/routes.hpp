@@ -14,5 +14,7 @@ void AddSystemRoutes(Router& router, const ApiServices& services);
 void AddRemediationRoutes(Router& router, const ApiServices& services);
 // Clusters: list and get, the cluster's automation policy and an instance's auto_repair opt-out.
 void AddClusterRoutes(Router& router, const ApiServices& services);
+// Hosts: list, and :cordon / :uncordon.
+void AddHostRoutes(Router& router, const ApiServices& services);
 
 }  // namespace noderepair::api
