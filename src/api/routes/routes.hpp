@@ -16,5 +16,7 @@ void AddRemediationRoutes(Router& router, const ApiServices& services);
 void AddClusterRoutes(Router& router, const ApiServices& services);
 // Hosts: list, and :cordon / :uncordon.
 void AddHostRoutes(Router& router, const ApiServices& services);
+// Passive health signals: the Alertmanager webhook and a cluster's alert list.
+void AddAlertRoutes(Router& router, const ApiServices& services);
 
 }  // namespace noderepair::api
