@@ -127,45 +127,7 @@ void Api::AddRoutes() {
 
     AddAlertRoutes(router_, s_);
 
-    // Active health checks (API.md 5).
-    const std::vector<std::string> kChecks = {"v1",        "compute", "clusters",     "{}",
-                                              "instances", "{}",      "health_checks"};
-    router_.Add({"POST", kChecks, Role::kOperator, [this](Call& call, Responder respond) {
-                     auto body = ParseBodyObject(call.request.body);
-                     if (!body) return respond(ErrorResponse(body.error()));
-                     const auto* tests = body->if_contains("tests");
-                     if (tests == nullptr || !tests->is_array()) {
-                         return respond(ErrorResponse(
-                             InvalidArgument("body needs 'tests': an array of test names")));
-                     }
-                     std::vector<std::string> names;
-                     for (const auto& t : tests->as_array()) {
-                         if (!t.is_string()) {
-                             return respond(ErrorResponse(
-                                 InvalidArgument("'tests' must be an array of test names")));
-                         }
-                         names.emplace_back(t.as_string());
-                     }
-                     s_.health.StartHealthCheck(call.params[0], call.params[1], std::move(names),
-                                                [respond](Result<model::HealthCheckRun> run) {
-                                                    if (!run)
-                                                        return respond(ErrorResponse(run.error()));
-                                                    respond(JsonResponse(HealthCheckJson(*run)));
-                                                });
-                 }});
-    router_.Add({"GET", kChecks, Role::kViewer, [this](Call& call, Responder respond) {
-                     auto runs = s_.health.ListHealthChecks(call.params[0], call.params[1]);
-                     if (!runs) return respond(ErrorResponse(runs.error()));
-                     respond(JsonResponse(HealthCheckListJson(*runs)));
-                 }});
-    auto one_check = kChecks;
-    one_check.push_back("{}");
-    router_.Add({"GET", one_check, Role::kViewer, [this](Call& call, Responder respond) {
-                     auto run =
-                         s_.health.GetHealthCheck(call.params[0], call.params[1], call.params[2]);
-                     if (!run) return respond(ErrorResponse(run.error()));
-                     respond(JsonResponse(HealthCheckJson(*run)));
-                 }});
+    AddHealthCheckRoutes(router_, s_);
 
     if (s_.simulated_faults) {
         router_.Add({"POST",

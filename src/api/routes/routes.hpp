@@ -18,5 +18,7 @@ void AddClusterRoutes(Router& router, const ApiServices& services);
 void AddHostRoutes(Router& router, const ApiServices& services);
 // Passive health signals: the Alertmanager webhook and a cluster's alert list.
 void AddAlertRoutes(Router& router, const ApiServices& services);
+// Active health checks of an instance: start a run, list runs, get one.
+void AddHealthCheckRoutes(Router& router, const ApiServices& services);
 
 }  // namespace noderepair::api
