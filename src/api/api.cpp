@@ -129,34 +129,7 @@ void Api::AddRoutes() {
 
     AddHealthCheckRoutes(router_, s_);
 
-    if (s_.simulated_faults) {
-        router_.Add({"POST",
-                     {"v1", "sim", "instances", "{}", "faults"},
-                     Role::kOperator,
-                     [this](Call& call, Responder respond) {
-                         auto body = ParseBodyObject(call.request.body);
-                         if (!body) return respond(ErrorResponse(body.error()));
-                         health::SimulatedFault fault;
-                         auto kind = OptionalStringField(*body, "kind");
-                         if (!kind) return respond(ErrorResponse(kind.error()));
-                         fault.kind = std::move(*kind);
-                         if (const auto* xid = body->if_contains("xid")) {
-                             if (!xid->is_int64()) {
-                                 return respond(ErrorResponse(
-                                     InvalidArgument("'xid' must be a positive integer")));
-                             }
-                             fault.xid = xid->as_int64();
-                         }
-                         auto reason = OptionalStringField(*body, "reason");
-                         if (!reason) return respond(ErrorResponse(reason.error()));
-                         fault.reason = std::move(*reason);
-                         s_.health.RaiseSimulatedFault(
-                             call.params[0], std::move(fault), [respond](auto result) {
-                                 if (!result) return respond(ErrorResponse(result.error()));
-                                 respond(JsonResponse(IngestJson(*result)));
-                             });
-                     }});
-    }
+    if (s_.simulated_faults) AddSimulatedFaultRoutes(router_, s_);
 
     // Engine pause (API.md 6).
     router_.Add({"GET", {"v1", "engine"}, Role::kViewer, [this](Call&, Responder respond) {

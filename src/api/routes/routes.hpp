@@ -20,5 +20,7 @@ void AddHostRoutes(Router& router, const ApiServices& services);
 void AddAlertRoutes(Router& router, const ApiServices& services);
 // Active health checks of an instance: start a run, list runs, get one.
 void AddHealthCheckRoutes(Router& router, const ApiServices& services);
+// Faults raised on an instance of the simulated provider; only that provider has them.
+void AddSimulatedFaultRoutes(Router& router, const ApiServices& services);
 
 }  // namespace noderepair::api
