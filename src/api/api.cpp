@@ -15,12 +15,6 @@ namespace {
 
 using auth::Role;
 
-HttpResponse EngineResponse(bool paused) {
-    std::string body;
-    JsonWriter(body).BeginObject().Key("paused").Bool(paused).EndObject();
-    return JsonResponse(std::move(body));
-}
-
 Error NotInScope(const Call& call) {
     return PermissionDenied("token '" + call.principal.name + "' is not allowed on cluster " +
                             call.params[0]);
@@ -131,23 +125,7 @@ void Api::AddRoutes() {
 
     if (s_.simulated_faults) AddSimulatedFaultRoutes(router_, s_);
 
-    // Engine pause (API.md 6).
-    router_.Add({"GET", {"v1", "engine"}, Role::kViewer, [this](Call&, Responder respond) {
-                     auto paused = s_.engine.IsPaused();
-                     if (!paused) return respond(ErrorResponse(paused.error()));
-                     respond(EngineResponse(*paused));
-                 }});
-    for (bool pause : {true, false}) {
-        router_.Add({"POST",
-                     {"v1", pause ? "engine:pause" : "engine:resume"},
-                     Role::kAdmin,
-                     [this, pause](Call&, Responder respond) {
-                         s_.engine.SetPaused(pause, [respond](Result<bool> paused) {
-                             if (!paused) return respond(ErrorResponse(paused.error()));
-                             respond(EngineResponse(*paused));
-                         });
-                     }});
-    }
+    AddEngineRoutes(router_, s_);
 }
 
 }  // namespace noderepair::api

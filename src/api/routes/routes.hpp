@@ -22,5 +22,7 @@ void AddAlertRoutes(Router& router, const ApiServices& services);
 void AddHealthCheckRoutes(Router& router, const ApiServices& services);
 // Faults raised on an instance of the simulated provider; only that provider has them.
 void AddSimulatedFaultRoutes(Router& router, const ApiServices& services);
+// The engine's pause switch: status, :pause and :resume.
+void AddEngineRoutes(Router& router, const ApiServices& services);
 
 }  // namespace noderepair::api
