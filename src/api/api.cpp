@@ -1,19 +1,16 @@
 #include "api/api.hpp"
 
-#include <map>
+#include <chrono>
+#include <exception>
 #include <memory>
+#include <string>
 
-#include "api/codec.hpp"
-#include "api/request_params.hpp"
 #include "api/routes/routes.hpp"
-#include "common/json.hpp"
 #include "common/log.hpp"
 #include "common/request_context.hpp"
 
 namespace noderepair::api {
 namespace {
-
-using auth::Role;
 
 Error NotInScope(const Call& call) {
     return PermissionDenied("token '" + call.principal.name + "' is not allowed on cluster " +
@@ -25,7 +22,16 @@ Error NotInScope(const Call& call) {
 Api::Api(ApiServices services, int worker_threads)
     : s_(services),
       workers_(worker_threads > 0 ? std::make_unique<WorkerPool>(worker_threads) : nullptr) {
-    AddRoutes();
+    // The router takes the first route that matches, but no two of these match the same request:
+    // this order is for reading only.
+    AddSystemRoutes(router_, s_);
+    AddRemediationRoutes(router_, s_);
+    AddClusterRoutes(router_, s_);
+    AddHostRoutes(router_, s_);
+    AddAlertRoutes(router_, s_);
+    AddHealthCheckRoutes(router_, s_);
+    if (s_.simulated_faults) AddSimulatedFaultRoutes(router_, s_);
+    AddEngineRoutes(router_, s_);
 }
 
 void Api::Handle(HttpRequest&& request, Responder respond) {
@@ -109,23 +115,6 @@ void Api::Authorize(const Route& route, Call& call, Responder respond) {
     } catch (...) {
         respond(ErrorResponse(Internal("unhandled exception")));
     }
-}
-
-void Api::AddRoutes() {
-    AddSystemRoutes(router_, s_);
-
-    AddRemediationRoutes(router_, s_);
-
-    AddClusterRoutes(router_, s_);
-    AddHostRoutes(router_, s_);
-
-    AddAlertRoutes(router_, s_);
-
-    AddHealthCheckRoutes(router_, s_);
-
-    if (s_.simulated_faults) AddSimulatedFaultRoutes(router_, s_);
-
-    AddEngineRoutes(router_, s_);
 }
 
 }  // namespace noderepair::api
