@@ -56,7 +56,6 @@ private:
         std::string_view token;  // the caller's token name, once authenticated
     };
     void Record(const Answered& answered);
-    void AddRoutes();
     void Authorize(const Route& route, Call& call, Responder respond);
 
     ApiServices s_;

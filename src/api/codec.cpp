@@ -3,6 +3,7 @@
 #include <map>
 
 #include "common/json.hpp"
+#include "health/service.hpp"
 
 namespace noderepair::api {
 namespace {
@@ -124,6 +125,18 @@ std::string AlertListJson(const storage::AlertPage& page, const std::string& nex
     w.Key("has_next").Bool(page.has_next);
     w.Key("next_page_token").String(next_page_token);
     w.EndObject();
+    return out;
+}
+
+std::string IngestJson(const health::IngestResult& result) {
+    std::string out;
+    JsonWriter(out)
+        .BeginObject()
+        .Key("alerts")
+        .Int(result.alerts)
+        .Key("remediations_created")
+        .Int(result.remediations_created)
+        .EndObject();
     return out;
 }
 

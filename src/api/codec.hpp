@@ -17,6 +17,10 @@ namespace noderepair {
 class JsonWriter;
 }
 
+namespace noderepair::health {
+struct IngestResult;
+}
+
 namespace noderepair::api {
 
 void WriteRemediation(JsonWriter& w, const model::Remediation& r);
@@ -31,6 +35,8 @@ void WriteLinkedAlert(JsonWriter& w, const model::Alert& alert, bool with_labels
 std::string HealthCheckJson(const model::HealthCheckRun& run);
 std::string HealthCheckListJson(const std::vector<model::HealthCheckRun>& runs);
 std::string AlertListJson(const storage::AlertPage& page, const std::string& next_page_token);
+// What a batch of alerts (the webhook or a simulated fault) led to.
+std::string IngestJson(const health::IngestResult& result);
 
 // A request body as a JSON object: an empty body is `{}`; anything else must be an object.
 Result<boost::json::object> ParseBodyObject(const std::string& body);

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common/json.hpp"
+#include "health/service.hpp"
 
 namespace noderepair::api {
 namespace {
@@ -281,6 +282,14 @@ TEST(ParseBodyObject, RejectsNonObjectsAndBadJson) {
         ASSERT_FALSE(parsed) << "accepted " << body;
         EXPECT_EQ(parsed.error().code, Code::kInvalidArgument) << body;
     }
+}
+
+TEST(IngestJson, CountsAlertsAndCreationsOnly) {
+    health::IngestResult result;
+    result.alerts = 3;
+    result.remediations_created = 1;
+    result.ignored = 2;
+    EXPECT_EQ(IngestJson(result), R"({"alerts":3,"remediations_created":1})");
 }
 
 json::object Body(const char* text) { return json::parse(text).as_object(); }

@@ -1,0 +1,41 @@
+#include <string>
+#include <utility>
+
+#include "api/routes/routes.hpp"
+#include "common/json.hpp"
+#include "engine/control.hpp"
+
+namespace noderepair::api {
+namespace {
+
+using auth::Role;
+
+HttpResponse EngineResponse(bool paused) {
+    std::string body;
+    JsonWriter(body).BeginObject().Key("paused").Bool(paused).EndObject();
+    return JsonResponse(std::move(body));
+}
+
+}  // namespace
+
+void AddEngineRoutes(Router& router, const ApiServices& services) {
+    // Engine pause (API.md 6).
+    router.Add({"GET", {"v1", "engine"}, Role::kViewer, [&services](Call&, Responder respond) {
+                    auto paused = services.engine.IsPaused();
+                    if (!paused) return respond(ErrorResponse(paused.error()));
+                    respond(EngineResponse(*paused));
+                }});
+    for (bool pause : {true, false}) {
+        router.Add({"POST",
+                    {"v1", pause ? "engine:pause" : "engine:resume"},
+                    Role::kAdmin,
+                    [&services, pause](Call&, Responder respond) {
+                        services.engine.SetPaused(pause, [respond](Result<bool> paused) {
+                            if (!paused) return respond(ErrorResponse(paused.error()));
+                            respond(EngineResponse(*paused));
+                        });
+                    }});
+    }
+}
+
+}  // namespace noderepair::api

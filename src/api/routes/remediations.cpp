@@ -1,0 +1,153 @@
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "api/codec.hpp"
+#include "api/request_params.hpp"
+#include "api/routes/routes.hpp"
+#include "api/watch_hub.hpp"
+#include "remediation/service.hpp"
+#include "storage/store.hpp"
+
+namespace noderepair::api {
+namespace {
+
+using auth::Role;
+using model::Remediation;
+
+remediation::Address AddressOf(const Call& call) {
+    return {call.params[0], call.params[1], call.params[2]};
+}
+
+// Turns a service's reply into an HTTP response.
+remediation::Reply<Remediation> ReplyWithRemediation(Responder respond) {
+    return [respond = std::move(respond)](Result<Remediation> result) {
+        if (!result) return respond(ErrorResponse(result.error()));
+        respond(JsonResponse(RemediationJson(*result)));
+    };
+}
+
+Result<remediation::Review> ParseReview(const std::string& body, bool with_mode) {
+    NR_ASSIGN_OR_RETURN(auto object, ParseBodyObject(body));
+    remediation::Review review;
+    NR_ASSIGN_OR_RETURN(review.comment, OptionalStringField(object, "comment"));
+    if (with_mode) {
+        NR_ASSIGN_OR_RETURN(review.mode, OptionalModeField(object, "mode"));
+    }
+    return review;
+}
+
+}  // namespace
+
+void AddRemediationRoutes(Router& router, const ApiServices& services) {
+    const std::vector<std::string> kRemediations = {"v1",        "compute", "clusters",    "{}",
+                                                    "instances", "{}",      "remediations"};
+    auto remediation_path = [&](std::initializer_list<std::string> tail) {
+        std::vector<std::string> p = kRemediations;
+        p.insert(p.end(), tail);
+        return p;
+    };
+
+    // Remediations (API.md 4.1-4.6, 4.8).
+    router.Add({"POST", kRemediations, Role::kOperator, [&services](Call& call, Responder respond) {
+                    auto body = ParseBodyObject(call.request.body);
+                    if (!body) return respond(ErrorResponse(body.error()));
+                    remediation::CreateRequest create;
+                    create.cluster_id = call.params[0];
+                    create.instance_id = call.params[1];
+                    auto mode = OptionalModeField(*body, "mode");
+                    if (!mode) return respond(ErrorResponse(mode.error()));
+                    if (!*mode) {
+                        return respond(ErrorResponse(InvalidArgument("mode is required")));
+                    }
+                    create.mode = **mode;
+                    auto reason = OptionalStringField(*body, "reason");
+                    if (!reason) return respond(ErrorResponse(reason.error()));
+                    create.reason = std::move(*reason);
+                    if (auto id = SingleParam(call.request, "remediation_id", "remediationId")) {
+                        create.remediation_id = *id;
+                    }
+                    services.remediations.Create(call.principal, std::move(create),
+                                                 ReplyWithRemediation(std::move(respond)));
+                }});
+    router.Add({"GET", kRemediations, Role::kViewer, [&services](Call& call, Responder respond) {
+                    auto list = ParseListRequest(call);
+                    if (!list) return respond(ErrorResponse(list.error()));
+                    auto page = services.remediations.List(*list);
+                    if (!page) return respond(ErrorResponse(page.error()));
+                    respond(JsonResponse(RemediationListJson(*page)));
+                }});
+    router.Add({"GET", remediation_path({"{}"}), Role::kViewer,
+                [&services](Call& call, Responder respond) {
+                    auto r = services.remediations.Get(AddressOf(call));
+                    if (!r) return respond(ErrorResponse(r.error()));
+                    respond(JsonResponse(RemediationJson(*r)));
+                }});
+    router.Add({"POST", remediation_path({"{}", "approve"}), Role::kApprover,
+                [&services](Call& call, Responder respond) {
+                    auto review = ParseReview(call.request.body, true);
+                    if (!review) return respond(ErrorResponse(review.error()));
+                    services.remediations.Approve(call.principal, AddressOf(call), *review,
+                                                  ReplyWithRemediation(std::move(respond)));
+                }});
+    router.Add({"POST", remediation_path({"{}", "reject"}), Role::kApprover,
+                [&services](Call& call, Responder respond) {
+                    auto review = ParseReview(call.request.body, false);
+                    if (!review) return respond(ErrorResponse(review.error()));
+                    services.remediations.Reject(call.principal, AddressOf(call), *review,
+                                                 ReplyWithRemediation(std::move(respond)));
+                }});
+    router.Add({"POST", remediation_path({"{}", "cancel"}), Role::kOperator,
+                [&services](Call& call, Responder respond) {
+                    // No body is defined; a JSON one is still checked so garbage is refused.
+                    auto body = ParseBodyObject(call.request.body);
+                    if (!body) return respond(ErrorResponse(body.error()));
+                    services.remediations.Cancel(call.principal, AddressOf(call),
+                                                 ReplyWithRemediation(std::move(respond)));
+                }});
+    // Live updates (README "Live updates"): server-sent events of remediation changes.
+    auto watch_path = kRemediations;
+    watch_path.back() = "remediations:watch";
+    router.Add(
+        {"GET", watch_path, Role::kViewer, [&services](Call& call, Responder respond) {
+             WatchFilter filter{call.params[0], call.params[1] == "-" ? "" : call.params[1], ""};
+             if (auto id = SingleParam(call.request, "remediation_id", "remediationId")) {
+                 filter.remediation_id = *id;
+             }
+             Status known = services.store.Read([&](storage::Reader& reader) -> Status {
+                 NR_ASSIGN_OR_RETURN(bool cluster, reader.Inventory().HasCluster(filter.cluster_id));
+                 if (!cluster) return NotFound("cluster " + filter.cluster_id + " not found");
+                 if (filter.instance_id.empty()) return OkStatus();
+                 NR_ASSIGN_OR_RETURN(auto instance, reader.Inventory().GetInstance(filter.instance_id));
+                 if (!instance || instance->cluster_id != filter.cluster_id) {
+                     return NotFound("instance " + filter.instance_id + " not found in cluster " +
+                                     filter.cluster_id);
+                 }
+                 return OkStatus();
+             });
+             if (!known) return respond(ErrorResponse(known.error()));
+             std::string last_event_id = call.request.last_event_id;
+             if (auto id = SingleParam(call.request, "last_event_id", "lastEventId")) {
+                 last_event_id = *id;
+             }
+             HttpResponse r;
+             r.content_type = "text/event-stream";
+             r.headers = {{"cache-control", "no-cache"}, {"x-accel-buffering", "no"}};
+             r.stream = StreamingBody{
+                 [&services, filter, last_event_id](std::shared_ptr<ResponseStream> stream) {
+                     services.watch.Subscribe(filter, last_event_id, std::move(stream));
+                 },
+                 ": keepalive\n\n"};
+             respond(std::move(r));
+         }});
+    router.Add({"GET", remediation_path({"{}", "events"}), Role::kViewer,
+                [&services](Call& call, Responder respond) {
+                    auto events = services.remediations.Events(AddressOf(call));
+                    if (!events) return respond(ErrorResponse(events.error()));
+                    respond(JsonResponse(EventsJson(*events)));
+                }});
+}
+
+}  // namespace noderepair::api

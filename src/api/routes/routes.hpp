@@ -1,0 +1,28 @@
+// The API's endpoints, one file per resource under routes/. Each function adds its resource's
+// routes to the router; the handlers keep a reference to `services`, which must outlive it.
+#pragma once
+
+#include "api/api.hpp"
+#include "api/router.hpp"
+
+namespace noderepair::api {
+
+// /healthz, /readyz, /metrics and the web console's files, all open without a token.
+void AddSystemRoutes(Router& router, const ApiServices& services);
+// Remediations of one instance, or of a whole cluster with instance "-": create, list, get,
+// approve, reject, cancel, their timeline, and the remediations:watch event stream.
+void AddRemediationRoutes(Router& router, const ApiServices& services);
+// Clusters: list and get, the cluster's automation policy and an instance's auto_repair opt-out.
+void AddClusterRoutes(Router& router, const ApiServices& services);
+// Hosts: list, and :cordon / :uncordon.
+void AddHostRoutes(Router& router, const ApiServices& services);
+// Passive health signals: the Alertmanager webhook and a cluster's alert list.
+void AddAlertRoutes(Router& router, const ApiServices& services);
+// Active health checks of an instance: start a run, list runs, get one.
+void AddHealthCheckRoutes(Router& router, const ApiServices& services);
+// Faults raised on an instance of the simulated provider; only that provider has them.
+void AddSimulatedFaultRoutes(Router& router, const ApiServices& services);
+// The engine's pause switch: status, :pause and :resume.
+void AddEngineRoutes(Router& router, const ApiServices& services);
+
+}  // namespace noderepair::api
