@@ -110,6 +110,50 @@ test('every mode end to end at zero latency: SUCCEEDED, placement and cordon eff
   await checkSucceeded(srv, again);
 });
 
+test('VM_ONLY on a fully packed fleet takes its own slots on the same host; on a cordoned host it moves (API.md 2.1)', async (t) => {
+  // Every host full: no spare capacity anywhere, the usual case of a GPU cloud.
+  const fleet = {
+    clusters: [{
+      cluster_id: 'pk',
+      instances: [0, 1, 2, 3].map((k) => ({ instance_id: `pk-${k}`, num_gpus: 8, host: `hp${k >> 1}` })),
+    }],
+    hosts: [{ host_name: 'hp0', gpu_slots: 16 }, { host_name: 'hp1', gpu_slots: 16 }],
+    timing: ZERO_TIMING,
+  };
+  const srv = await engineServer(t, fleet, { config: 'engine:\n  capacity_wait_s: 1\n' });
+  const rs = [];
+  for (let k = 0; k < 4; k++) rs.push(await mustCreate(srv, 'pk', `pk-${k}`, VM_ONLY));
+  for (const r of rs) {
+    await waitState(srv, r, null, 10000);
+    await checkSucceeded(srv, r);
+    const ev = await getEvents(srv, r);
+    assert.ok(ev.some((e) => e.step === 'reserve_capacity' && /keeps its 8 GPU slots on hp/.test(e.detail)), fmtEvents(ev));
+  }
+  let st = await fleetState(srv, ['pk']);
+  for (let k = 0; k < 4; k++) assert.equal(st.nodes[`pk-${k}`].host_name, `hp${k >> 1}`, `pk-${k} stays on its host`);
+  assert.deepEqual(placementViolations(fleet, st.hosts, st.nodes, { atRest: true }), []);
+  // The simulated world agrees: one VM per instance, where the engine says it is.
+  const vms = (await srv.api('GET', '/v1/sim/vms')).json.vms;
+  assert.deepEqual(vms.map((v) => `${v.instance_id}@${v.host_name}`).sort(), ['pk-0@hp0', 'pk-1@hp0', 'pk-2@hp1', 'pk-3@hp1']);
+  // On a cordoned host it needs room elsewhere: with none, it FAILS and the VM stays.
+  assert.equal((await srv.api('POST', '/v1/compute/hosts/hp0:cordon')).status, 200);
+  const moved = await mustCreate(srv, 'pk', 'pk-0', VM_ONLY);
+  const g = await waitState(srv, moved, null, 6000);
+  assert.equal(g.state, 'FAILED', JSON.stringify(g));
+  assert.match(g.error_message, /free GPU slots/);
+  // ... and with room on another host, it moves there.
+  assert.equal((await srv.api('POST', '/v1/compute/hosts/hp1:cordon')).status, 200);
+  const ev3 = await mustCreate(srv, 'pk', 'pk-3', EVICT);
+  await waitState(srv, ev3, null, 5000);
+  assert.equal((await srv.api('POST', '/v1/compute/hosts/hp1:uncordon')).status, 200);
+  const again = await mustCreate(srv, 'pk', 'pk-0', VM_ONLY);
+  await waitState(srv, again, null, 5000);
+  await checkSucceeded(srv, again);
+  st = await fleetState(srv, ['pk']);
+  assert.equal(st.nodes['pk-0'].host_name, 'hp1', 'moved off its cordoned host');
+  assert.deepEqual(placementViolations(fleet, st.hosts, st.nodes, { atRest: true }), []);
+});
+
 test('VM_ONLY may reuse its own host when that is the only one with room', async (t) => {
   const fleet = {
     clusters: [{
@@ -483,9 +527,12 @@ test('serve --engine-paused: PENDING waits until resumed', async (t) => {
 });
 
 // ---------------------------------------------------------------------------------------------
-test('no host with room for capacity_wait_s: VM_ONLY and HOST_AWARE FAIL, the old VM stays, no slot leaks', async (t) => {
+test('no host with room for capacity_wait_s: VM_ONLY (of a cordoned host) and HOST_AWARE FAIL, the old VM stays, no slot leaks', async (t) => {
   const fleet = makeFleet([{ cluster_id: 'n', instances: 3, gpu_slots: 8 }]);
   const srv = await engineServer(t, fleet, { config: 'engine:\n  capacity_wait_s: 1\n' });
+  // API.md 2.1: VM_ONLY needs room elsewhere only when its own host is cordoned.
+  const own = (await getNodes(srv, ['n']))['n-i0'].host_name;
+  assert.equal((await srv.api('POST', `/v1/compute/hosts/${own}:cordon`)).status, 200);
   const before = await fleetState(srv, ['n']);
   const vm = await mustCreate(srv, 'n', 'n-i0', VM_ONLY);
   const ha = await mustCreate(srv, 'n', 'n-i1', HOST_AWARE);
@@ -527,6 +574,9 @@ test('no host with room for capacity_wait_s: VM_ONLY and HOST_AWARE FAIL, the ol
 test('a replacement waiting for room proceeds when room frees up within capacity_wait_s', async (t) => {
   const fleet = makeFleet([{ cluster_id: 'w', instances: 2, gpu_slots: 8 }]);
   const srv = await engineServer(t, fleet, { config: 'engine:\n  capacity_wait_s: 20\n' });
+  // Its own host cordoned, VM_ONLY needs another host with room (API.md 2.1).
+  const own = (await getNodes(srv, ['w']))['w-i0'].host_name;
+  assert.equal((await srv.api('POST', `/v1/compute/hosts/${own}:cordon`)).status, 200);
   const vm = await mustCreate(srv, 'w', 'w-i0', VM_ONLY);
   await waitState(srv, vm, ['RUNNING'], 3000);
   await sleep(700);
@@ -555,24 +605,29 @@ test('cordoned hosts are never chosen as targets, even when they have the most r
     timing: ZERO_TIMING,
   };
   const srv = await engineServer(t, fleet, { config: 'engine:\n  capacity_wait_s: 1\n' });
-  for (const h of ['bigA', 'bigB']) {
-    const c = await srv.api('POST', `/v1/compute/hosts/${h}:cordon`);
+  const cordon = async (h, on = true) => {
+    const c = await srv.api('POST', `/v1/compute/hosts/${h}:${on ? 'cordon' : 'uncordon'}`);
     assert.equal(c.status, 200, c.text);
-    assert.deepEqual(c.json, { host_name: h, cordoned: true });
-  }
-  // only `small` is an uncordoned host with room
+    assert.deepEqual(c.json, { host_name: h, cordoned: on });
+  };
+  for (const h of ['bigA', 'bigB']) await cordon(h);
+  // k-0's own host cordoned too: VM_ONLY must move, and only `small` is uncordoned with room
+  await cordon('hk0');
   const r0 = await mustCreate(srv, 'k', 'k-0', VM_ONLY);
   await waitState(srv, r0, null, 5000);
   await checkSucceeded(srv, r0);
   let nodes = await getNodes(srv, ['k']);
-  assert.equal(nodes['k-0'].host_name, 'small', 'VM_ONLY avoided the cordoned big hosts');
-  // now only hk0 (freed by k-0) has room outside the cordoned hosts
+  assert.equal(nodes['k-0'].host_name, 'small', 'VM_ONLY avoided its cordoned host and the cordoned big hosts');
+  // now only hk0 (freed by k-0, uncordoned again) has room outside the cordoned hosts
+  await cordon('hk0', false);
   const r1 = await mustCreate(srv, 'k', 'k-1', HOST_AWARE);
   await waitState(srv, r1, null, 5000);
   await checkSucceeded(srv, r1);
   nodes = await getNodes(srv, ['k']);
   assert.equal(nodes['k-1'].host_name, 'hk0');
-  // only hk1 (cordoned by the HOST_AWARE) and the big hosts (cordoned by the admin) have room
+  // k-2's host cordoned: only hk1 (cordoned by the HOST_AWARE) and the big hosts (cordoned by
+  // the admin) have room
+  await cordon('hk2');
   const r2 = await mustCreate(srv, 'k', 'k-2', VM_ONLY);
   const g2 = await waitState(srv, r2, null, 6000);
   assert.equal(g2.state, 'FAILED', `no uncordoned host has room: ${JSON.stringify(g2)}`);
@@ -583,6 +638,7 @@ test('cordoned hosts are never chosen as targets, even when they have the most r
   const u = await srv.api('POST', '/v1/compute/hosts/bigA:uncordon');
   assert.equal(u.status, 200, u.text);
   assert.deepEqual(u.json, { host_name: 'bigA', cordoned: false });
+  await cordon('hk3');
   const r3 = await mustCreate(srv, 'k', 'k-3', VM_ONLY);
   await waitState(srv, r3, null, 5000);
   await checkSucceeded(srv, r3);

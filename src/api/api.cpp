@@ -30,7 +30,7 @@ Api::Api(ApiServices services, int worker_threads)
     AddHostRoutes(router_, s_);
     AddAlertRoutes(router_, s_);
     AddHealthCheckRoutes(router_, s_);
-    if (s_.simulated_faults) AddSimulatedFaultRoutes(router_, s_);
+    if (s_.simulated != nullptr) AddSimulatedFleetRoutes(router_, s_);
     AddEngineRoutes(router_, s_);
 }
 

@@ -16,6 +16,7 @@
 #include "engine/control.hpp"
 #include "health/service.hpp"
 #include "inventory/service.hpp"
+#include "providers/simulated/faults.hpp"
 #include "remediation/service.hpp"
 #include "telemetry/metrics.hpp"
 
@@ -32,8 +33,9 @@ struct ApiServices {
     WatchHub& watch;
     telemetry::Metrics& metrics;
     std::function<size_t()> engine_in_flight;
-    bool log_requests = true;      // one log line per request
-    bool simulated_faults = true;  // POST /v1/sim/... exists only with the simulated provider
+    bool log_requests = true;  // one log line per request
+    // The simulated fleet's faults; null with another provider (then /v1/sim/... does not exist).
+    providers::simulated::SimulatedFaults* simulated = nullptr;
 };
 
 class Api {

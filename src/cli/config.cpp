@@ -31,6 +31,7 @@ std::map<std::string, Setter> Setters(Config& c) {
         {"engine.capacity_wait_s", num(c.engine.capacity_wait_s)},
         {"engine.step_timeout_s", num(c.engine.step_timeout_s)},
         {"engine.max_parallel", num(c.engine.max_parallel)},
+        {"engine.max_calls_per_host", num(c.engine.max_calls_per_host)},
         {"engine.verify_tests",
          [&c](const YAML::Node& n) { c.engine.verify_tests = n.as<std::vector<std::string>>(); }},
         {"automation.auto_resolve_ttl_s", num(c.automation.auto_resolve_ttl_s)},
@@ -112,6 +113,8 @@ Status Check(const Config& c) {
     if (c.hooks.timeout_s < 1) return InvalidArgument("config: hooks.timeout_s must be >= 1");
     if (c.engine.max_parallel < 1)
         return InvalidArgument("config: engine.max_parallel must be >= 1");
+    if (c.engine.max_calls_per_host < 1)
+        return InvalidArgument("config: engine.max_calls_per_host must be >= 1");
     if (c.server.io_threads < 1 || c.server.worker_threads < 0 || c.storage.max_batch < 1) {
         return InvalidArgument(
             "config: server.io_threads and storage.max_batch must be >= 1, "

@@ -22,7 +22,8 @@ struct Config {
         int capacity_wait_s = 600;
         int step_timeout_s = 900;
         std::vector<std::string> verify_tests;
-        int max_parallel = 1000;  // remediations worked on at once
+        int max_parallel = 1000;      // remediations worked on at once
+        int max_calls_per_host = 16;  // provider calls at once on one host
     } engine;
 
     struct Automation {

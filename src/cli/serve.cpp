@@ -19,6 +19,7 @@
 #include "health/service.hpp"
 #include "inventory/service.hpp"
 #include "providers/libvirt/libvirt_provider.hpp"
+#include "providers/simulated/faults.hpp"
 #include "providers/simulated/fleet.hpp"
 #include "providers/simulated/simulated_provider.hpp"
 #include "remediation/service.hpp"
@@ -43,7 +44,7 @@ std::string EncodeTiming(const providers::simulated::Timing& t) {
         if (!out.empty()) out += ',';
         out += std::to_string(ms.count());
     }
-    return out;
+    return out + (t.blocking ? ",blocking" : "");
 }
 
 providers::simulated::Timing DecodeTiming(const std::string& text) {
@@ -58,13 +59,16 @@ providers::simulated::Timing DecodeTiming(const std::string& text) {
         *field = std::chrono::milliseconds(std::atoll(text.substr(start, comma - start).c_str()));
         start = comma + 1;
     }
+    t.blocking = text.ends_with(",blocking");
     return t;
 }
 
 // Imports the fleet into the store: the file, the demo, or (with neither, on an empty
-// database) the demo, so a bare `serve` has something to show. Returns the simulated
-// timings: the fleet's, or those stored by the last start that had a fleet.
-Result<providers::simulated::Timing> ImportFleet(storage::Store& store, const ServeFlags& flags) {
+// database) the demo, so a bare `serve` has something to show. The simulated world adopts the
+// instances it has never seen. Returns the simulated timings: the fleet's, or those stored by
+// the last start that had a fleet.
+Result<providers::simulated::Timing> ImportFleet(storage::Store& store, const ServeFlags& flags,
+                                                 const Clock& clock) {
     std::optional<providers::simulated::Fleet> fleet;
     if (!flags.fleet_file.empty()) {
         NR_ASSIGN_OR_RETURN(fleet, providers::simulated::LoadFleetFile(flags.fleet_file));
@@ -92,6 +96,8 @@ Result<providers::simulated::Timing> ImportFleet(storage::Store& store, const Se
         NR_RETURN_IF_ERROR(txn.Inventory().ImportFleet(fleet->inventory));
         return txn.Settings().Put(kTimingKey, EncodeTiming(fleet->timing));
     }));
+    providers::simulated::SimulatedProvider world(store, fleet->timing);
+    NR_RETURN_IF_ERROR(world.Adopt(fleet->inventory, clock.Now()));
     return fleet->timing;
 }
 
@@ -114,7 +120,7 @@ Result<std::unique_ptr<providers::Provider>> MakeProvider(
     const Config& config, storage::Store& store, const providers::simulated::Timing& timing) {
     if (config.provider == "simulated") {
         return std::unique_ptr<providers::Provider>(
-            std::make_unique<providers::simulated::SimulatedProvider>(timing));
+            std::make_unique<providers::simulated::SimulatedProvider>(store, timing));
     }
     std::vector<model::Host> hosts;
     NR_RETURN_IF_ERROR(store.Read([&](storage::Reader& reader) -> Status {
@@ -169,9 +175,10 @@ int Serve(const ServeFlags& flags) {
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     signal(SIGPIPE, SIG_IGN);
 
+    SystemClock clock;
     auto store = storage::OpenStore(config.db, {config.storage.max_batch});
     if (!store) return Fail(store.error().message);
-    auto timing = ImportFleet(**store, flags);
+    auto timing = ImportFleet(**store, flags, clock);
     if (!timing) return Fail(timing.error().message);
     if (config.engine.paused) {
         Status paused = (*store)->WriteAndWait(
@@ -186,7 +193,6 @@ int Serve(const ServeFlags& flags) {
     (*store)->AddObserver(&metrics);
     (*store)->AddObserver(&transitions);
 
-    SystemClock clock;
     auth::Authenticator authenticator(**store, clock);
     remediation::Lifecycle lifecycle(clock);
     remediation::RemediationService remediations(**store, lifecycle);
@@ -204,6 +210,7 @@ int Serve(const ServeFlags& flags) {
          .step_timeout = std::chrono::seconds(config.engine.step_timeout_s),
          .capacity_wait = std::chrono::seconds(config.engine.capacity_wait_s),
          .verify_tests = config.engine.verify_tests,
+         .max_calls_per_host = config.engine.max_calls_per_host,
          .on_step_done = [&metrics](std::string_view step, std::chrono::microseconds d) {
              metrics.StepFinished(step, d);
          }});
@@ -218,12 +225,16 @@ int Serve(const ServeFlags& flags) {
         CheckOptionsOf(config), lifecycle, &metrics);
     // Often enough that a simulated check answers within a fraction of a second.
     health.Start(std::chrono::milliseconds(200));
+    std::unique_ptr<providers::simulated::SimulatedFaults> simulated_faults;
+    if (config.provider == "simulated") {
+        simulated_faults = std::make_unique<providers::simulated::SimulatedFaults>(**store, clock);
+    }
     api::WatchHub watch(**store);
     (*store)->AddObserver(&watch);
     {
         api::Api api({**store, authenticator, remediations, inventory, engine, rate_limiter, health,
                       watch, metrics, [&executor] { return executor.InFlight(); },
-                      config.log.requests, config.provider == "simulated"},
+                      config.log.requests, simulated_faults.get()},
                      config.server.worker_threads);
         api::HttpServer server(
             {.listen = config.listen,

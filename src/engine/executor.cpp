@@ -1,10 +1,7 @@
 #include "engine/executor.hpp"
 
 #include <algorithm>
-#include <memory>
-
-#include "engine/workflow.hpp"
-#include "remediation/lifecycle.hpp"
+#include <utility>
 
 namespace noderepair::engine {
 namespace {
@@ -13,23 +10,40 @@ using model::Remediation;
 using model::State;
 using providers::Action;
 using providers::OperationStatus;
+using storage::EngineJob;
+using Plan = Executor::Plan;
+using CallAnswer = Executor::CallAnswer;
 
 constexpr const char* kActor = "engine";
 constexpr int kMaxTransientAttempts = 8;
+// How often the engine's reservation step looks for room again while none is free.
+constexpr auto kCapacityRetry = std::chrono::milliseconds(500);
+// A transaction that did not commit (storage trouble) is tried again after this long.
+constexpr auto kStorageRetry = std::chrono::seconds(1);
+// How long Stop() waits for provider calls that are still running.
+constexpr auto kCallGrace = std::chrono::seconds(10);
 
 std::chrono::microseconds Backoff(int attempts) {
     auto delay = std::chrono::milliseconds(250) * (1 << std::min(attempts, 7));
     return std::min<std::chrono::microseconds>(delay, std::chrono::seconds(30));
 }
 
-remediation::Event EventFor(State from, State to) {
+remediation::Event EventFor(State to) {
     using remediation::Event;
     if (to == State::kQuarantining) return Event::kStartQuarantine;
     if (to == State::kQuarantined) return Event::kQuarantined;
     if (to == State::kRunning) return Event::kStartRun;
     if (to == State::kSucceeded) return Event::kSucceed;
-    (void)from;
     return Event::kFail;
+}
+
+std::string_view NameOf(Action action) { return providers::ActionName(action); }
+
+// The instances a step acts on: every instance of the host for a host-level step of a job
+// that knows them (workflow version 2 on), else the remediation's own.
+std::vector<std::string> TargetsOf(const Step& step, const Remediation& r, const EngineJob& job) {
+    if (step.every_instance && !job.instances.empty()) return job.instances;
+    return {r.instance_id};
 }
 
 }  // namespace
@@ -41,7 +55,9 @@ Executor::Executor(storage::Store& store, providers::Provider& provider, EngineC
       control_(control),
       clock_(clock),
       lifecycle_(lifecycle),
-      options_(options) {}
+      options_(std::move(options)),
+      calls_(options_.max_calls > 0 ? options_.max_calls : options_.max_parallel,
+             options_.max_calls_per_host) {}
 
 Executor::~Executor() { Stop(); }
 
@@ -52,48 +68,64 @@ Status Executor::Start() {
 }
 
 Status Executor::Resume() {
-    std::vector<storage::EngineJob> jobs;
+    std::vector<EngineJob> jobs;
     NR_RETURN_IF_ERROR(store_.Read([&](storage::Reader& reader) -> Status {
         NR_ASSIGN_OR_RETURN(jobs, reader.EngineJobs().List());
         return OkStatus();
     }));
-    {
-        std::lock_guard lock(mu_);
-        // Resume everything at once: a step whose time has come is looked at right away.
-        for (const auto& job : jobs) {
-            waiting_[job.remediation_id] = job.next_check;
-            due_.insert({job.next_check, job.remediation_id});
-        }
-        next_claim_scan_ = clock_.Now();
+    std::lock_guard lock(mu_);
+    // Everything is looked at again at once: a transaction finds where each job stands,
+    // records what an older binary left unrecorded, and plans its calls.
+    const Timestamp now = clock_.Now();
+    for (const auto& job : jobs) {
+        Work& work = work_[job.remediation_id];
+        work.fence = job.fence;
+        work.step = job.step;
+        work.recheck = now;
+        due_.insert({now, job.remediation_id});
     }
+    next_claim_scan_ = now;
     return OkStatus();
 }
 
 void Executor::Stop() {
     std::unique_lock lock(mu_);
     stopping_ = true;
+    for (auto& [id, work] : work_) {
+        for (auto& [instance, call] : work.calls) {
+            if (call.cancellation) call.cancellation->Cancel();
+        }
+    }
     cv_.notify_all();
     lock.unlock();
     if (thread_.joinable()) thread_.join();
+    calls_.Stop(kCallGrace);
     lock.lock();
-    WaitForWrites(lock);
-}
-
-void Executor::WaitForWrites(std::unique_lock<std::mutex>& lock) {
     cv_.wait(lock, [this] { return writes_in_flight_ == 0; });
 }
 
 size_t Executor::InFlight() {
     std::lock_guard lock(mu_);
-    return waiting_.size() + submitted_.size();
+    return work_.size() + claiming_.size();
+}
+
+bool Executor::Crashed() {
+    std::lock_guard lock(mu_);
+    return crashed_;
 }
 
 Status Executor::RunOnce() {
     std::unique_lock lock(mu_);
     next_claim_scan_ = Timestamp{};
-    Schedule(lock);
-    WaitForWrites(lock);
-    return OkStatus();
+    for (int round = 0; round < 100000; ++round) {
+        Schedule(lock);
+        cv_.wait(lock, [this] { return writes_in_flight_ == 0 && calls_in_flight_ == 0; });
+        if (stopping_ || crashed_) return OkStatus();
+        const Timestamp now = clock_.Now();
+        const bool due = !due_.empty() && due_.begin()->first <= now;
+        if (!due && next_claim_scan_ > now) return OkStatus();
+    }
+    return Internal("the engine did not settle: something is due again at every round");
 }
 
 void Executor::Loop() {
@@ -106,7 +138,7 @@ void Executor::Loop() {
         if (delay.count() > 0) {
             cv_.wait_for(lock, delay);
         } else if (!due_.empty() && due_.begin()->first <= clock_.Now()) {
-            continue;  // more steps are due right now
+            continue;  // more is due right now
         } else {
             cv_.wait_for(lock, std::chrono::milliseconds(1));
         }
@@ -114,17 +146,16 @@ void Executor::Loop() {
 }
 
 Timestamp Executor::Schedule(std::unique_lock<std::mutex>& lock) {
+    if (stopping_ || crashed_) return clock_.Now() + options_.claim_interval;
     const Timestamp now = clock_.Now();
-    // Steps whose time has come.
     while (!due_.empty() && due_.begin()->first <= now) {
         std::string id = due_.begin()->second;
         due_.erase(due_.begin());
-        waiting_.erase(id);
-        submitted_.insert(id);
-        Submit(id, false);
+        auto it = work_.find(id);
+        if (it != work_.end()) Service(id, it->second, now);
     }
     // New work, unless paused (PENDING waits; what runs finishes).
-    const int busy = int(waiting_.size() + submitted_.size());
+    const int busy = int(work_.size() + claiming_.size());
     if (now >= next_claim_scan_ && busy < options_.max_parallel) {
         next_claim_scan_ = now + options_.claim_interval;
         lock.unlock();
@@ -139,102 +170,320 @@ Timestamp Executor::Schedule(std::unique_lock<std::mutex>& lock) {
             });
         }
         lock.lock();
-        int room = options_.max_parallel - int(waiting_.size() + submitted_.size());
+        int room = options_.max_parallel - int(work_.size() + claiming_.size());
         for (const auto& id : pending) {
-            if (room <= 0) break;
-            if (waiting_.count(id) || submitted_.count(id)) continue;
-            submitted_.insert(id);
-            Submit(id, true);
+            if (room <= 0 || stopping_ || crashed_) break;
+            if (work_.count(id) || claiming_.count(id)) continue;
+            claiming_.insert(id);
+            Submit(id, true,
+                   [this, id](storage::Txn& txn, Timestamp at) { return ClaimInTxn(txn, id, at); });
             --room;
         }
     }
-    // With no room for new work, only a finishing job (which notifies) or a due step wakes
-    // the loop; a scan time in the past must not make it spin.
-    const bool full = int(waiting_.size() + submitted_.size()) >= options_.max_parallel;
+    // With no room for new work, only finishing work (which notifies) or a due time wakes the
+    // loop; a scan time in the past must not make it spin.
+    const bool full = int(work_.size() + claiming_.size()) >= options_.max_parallel;
     Timestamp wake = full ? now + options_.claim_interval : std::max(next_claim_scan_, now);
     if (!due_.empty()) wake = std::min(wake, due_.begin()->first);
     return wake;
 }
 
-void Executor::Submit(const std::string& id, bool claim) {
+void Executor::Service(const std::string& id, Work& work, Timestamp now) {
+    if (work.recheck && *work.recheck <= now) {
+        work.recheck.reset();
+        const int64_t fence = work.fence;
+        Submit(id, false, [this, id, fence](storage::Txn& txn, Timestamp at) {
+            return RecheckInTxn(txn, id, fence, at);
+        });
+    }
+    std::optional<Timestamp> next = work.recheck;
+    auto sooner = [&next](Timestamp t) { next = next ? std::min(*next, t) : t; };
+    for (auto& [instance, call] : work.calls) {
+        if (call.calling || call.recording) continue;
+        if (call.planned.due <= now) {
+            Dispatch(id, work, call);
+        } else {
+            sooner(call.planned.due);
+        }
+    }
+    // A step past its deadline fails even while its call hangs: the call is abandoned, and
+    // its late answer no longer matches the fence.
+    if (!work.calls.empty() && !work.deadline_queued) {
+        if (now >= work.deadline) {
+            work.deadline_queued = true;
+            const int64_t fence = work.fence;
+            Submit(id, false, [this, id, fence](storage::Txn& txn, Timestamp at) {
+                return RecheckInTxn(txn, id, fence, at);
+            });
+        } else {
+            sooner(work.deadline);
+        }
+    }
+    if (next) due_.insert({*next, id});
+}
+
+void Executor::Dispatch(const std::string& id, Work& work, Call& call) {
+    call.calling = true;
+    call.cancellation = std::make_shared<providers::Cancellation>();
+    ++calls_in_flight_;
+    const providers::Operation op = call.planned.op;
+    calls_.Submit(op.host, [this, id, op, handle = call.planned.handle, fence = work.fence,
+                            deadline = work.deadline, cancellation = call.cancellation] {
+        const providers::CallContext context(clock_, deadline, cancellation);
+        CallAnswer answer;
+        answer.fence = fence;
+        answer.instance_id = op.instance_id;
+        answer.handle = handle;
+        bool started = false;
+        if (answer.handle.empty()) {
+            auto made = provider_.Start(op, context);
+            if (!made) {
+                answer.kind = CallAnswer::Kind::kError;
+                answer.error = made.error();
+                return OnAnswer(id, answer);
+            }
+            answer.handle = *made;
+            started = true;
+        }
+        auto status = provider_.Poll(answer.handle, context);
+        if (!status) {
+            answer.kind = CallAnswer::Kind::kError;
+            answer.error = status.error();
+        } else if (status->phase == OperationStatus::Phase::kDone) {
+            answer.kind = CallAnswer::Kind::kDone;
+        } else {
+            answer.kind = started ? CallAnswer::Kind::kStarted : CallAnswer::Kind::kRunning;
+            answer.poll_at = status->poll_at;
+        }
+        OnAnswer(id, answer);
+    });
+}
+
+void Executor::OnAnswer(const std::string& id, const CallAnswer& answer) {
+    std::lock_guard lock(mu_);
+    --calls_in_flight_;
+    cv_.notify_all();
+    if (stopping_ || crashed_) return;
+    auto it = work_.find(id);
+    if (it == work_.end()) return;
+    Work& work = it->second;
+    auto call = work.calls.find(answer.instance_id);
+    if (call != work.calls.end()) call->second.calling = false;
+    if (answer.fence != work.fence || call == work.calls.end()) {
+        // Given up on (a retry or a timeout moved the fence): the answer changes nothing, and
+        // the call the current intent wants can go now that this one returned.
+        Service(id, work, clock_.Now());
+        return;
+    }
+    if (CrashAt(Boundary::kAfterCall, id, work.step)) return;
+    if (answer.kind == CallAnswer::Kind::kRunning) {
+        call->second.planned.due = answer.poll_at;
+        due_.insert({answer.poll_at, id});
+        cv_.notify_all();
+        return;
+    }
+    call->second.recording = true;
+    Submit(
+        id, false,
+        [this, id, answer](storage::Txn& txn, Timestamp at) {
+            return AnswerInTxn(txn, id, answer, at);
+        },
+        answer.instance_id);
+}
+
+bool Executor::CrashAt(Boundary boundary, const std::string& id, const std::string& step) {
+    if (!options_.crash_at || !options_.crash_at(boundary, id, step)) return false;
+    crashed_ = true;
+    for (auto& [other, work] : work_) {
+        for (auto& [instance, call] : work.calls) {
+            if (call.cancellation) call.cancellation->Cancel();
+        }
+    }
+    cv_.notify_all();
+    return true;
+}
+
+void Executor::Submit(const std::string& id, bool claim,
+                      std::function<Result<Plan>(storage::Txn&, Timestamp)> in_txn,
+                      const std::string& answered) {
     ++writes_in_flight_;
-    auto result = std::make_shared<Result<Advance>>(Advance{});
-    auto steps = std::make_shared<std::vector<FinishedStep>>();
+    auto result = std::make_shared<Result<Plan>>(Plan{});
     store_.Write(
-        [this, id, claim, result, steps](storage::Txn& txn) -> Status {
-            const Timestamp now = clock_.Now();
-            finished_steps_ = steps.get();
-            *result = claim ? ClaimInTxn(txn, id, now) : AdvanceInTxn(txn, id, now);
-            finished_steps_ = nullptr;
+        [this, result, in_txn = std::move(in_txn)](storage::Txn& txn) -> Status {
+            *result = in_txn(txn, clock_.Now());
             if (!*result) return result->error();
             return OkStatus();
         },
-        [this, id, claim, result, steps](Status committed) {
+        [this, id, claim, result, answered](Status committed) {
             if (committed && options_.on_step_done) {
-                for (const auto& s : *steps) options_.on_step_done(s.step, s.took);
+                for (const auto& [step, took] : (*result)->finished_steps) {
+                    options_.on_step_done(step, took);
+                }
             }
             std::lock_guard lock(mu_);
-            submitted_.erase(id);
             --writes_in_flight_;
-            if (committed && (*result)->outcome == Outcome::kWaiting) {
-                waiting_[id] = (*result)->next_check;
-                due_.insert({(*result)->next_check, id});
-            } else if (!committed && !claim && committed.error().code != Code::kAborted) {
-                // The step did not commit (storage trouble): its job row still says where it
-                // was, so look again shortly. A failed claim needs nothing: the remediation is
-                // still PENDING and the next scan finds it.
-                const Timestamp retry = clock_.Now() + std::chrono::seconds(1);
-                waiting_[id] = retry;
-                due_.insert({retry, id});
+            cv_.notify_all();
+            if (claim) claiming_.erase(id);
+            if (stopping_ || crashed_) return;
+            if (!answered.empty()) {
+                auto it = work_.find(id);
+                if (it != work_.end()) {
+                    auto call = it->second.calls.find(answered);
+                    if (call != it->second.calls.end()) call->second.recording = false;
+                }
             }
-            // Finished or lost work frees a slot: look for PENDING work soon, once for all
-            // the slots a batch of commits frees.
-            if ((*result) && (*result)->outcome != Outcome::kWaiting &&
-                (*result)->outcome != Outcome::kDeferred) {
-                next_claim_scan_ =
-                    std::min(next_claim_scan_, clock_.Now() + std::chrono::milliseconds(2));
+            if (committed) {
+                Apply(id, **result);
+                return;
             }
+            // Nothing committed. A failed claim needs nothing: the remediation is still
+            // PENDING and a later scan finds it. Otherwise look at the job again shortly: it
+            // still says where it stood, and providers take a repeated call.
+            auto it = work_.find(id);
+            if (claim || it == work_.end()) return;
+            const Timestamp retry = clock_.Now() + kStorageRetry;
+            it->second.recheck = retry;
+            it->second.deadline_queued = false;
+            for (auto& [instance, call] : it->second.calls) call.recording = false;
+            due_.insert({retry, id});
             cv_.notify_all();
         });
 }
 
-Result<Executor::Advance> Executor::ClaimInTxn(storage::Txn& txn, const std::string& id,
-                                               Timestamp now) {
+void Executor::Forget(const std::string& id) {
+    auto it = work_.find(id);
+    if (it == work_.end()) return;
+    for (auto& [instance, call] : it->second.calls) {
+        if (call.cancellation) call.cancellation->Cancel();
+    }
+    work_.erase(it);
+}
+
+void Executor::Apply(const std::string& id, const Plan& plan) {
+    const Timestamp now = clock_.Now();
+    if (!plan.outcome_step.empty() && CrashAt(Boundary::kAfterOutcome, id, plan.outcome_step)) {
+        return;
+    }
+    switch (plan.kind) {
+        case Plan::Kind::kFinished:
+        case Plan::Kind::kLost:
+            Forget(id);
+            // Finished work frees a slot: look for PENDING work soon, once for all the slots
+            // a batch of commits frees.
+            next_claim_scan_ = std::min(next_claim_scan_, now + std::chrono::milliseconds(2));
+            cv_.notify_all();
+            return;
+        case Plan::Kind::kDeferred:
+            Forget(id);
+            return;
+        case Plan::Kind::kWait:
+        case Plan::Kind::kCalls:
+            break;
+    }
+    Work& work = work_[id];
+    if (plan.new_intent && CrashAt(Boundary::kAfterIntent, id, plan.step)) return;
+    if (plan.fence != work.fence) {
+        work.deadline_queued = false;
+        // Calls made under the old fence are given up on; each returns on its own time.
+        for (auto& [instance, call] : work.calls) {
+            if (call.calling && call.cancellation) call.cancellation->Cancel();
+        }
+    }
+    work.fence = plan.fence;
+    work.step = plan.step;
+    work.deadline = plan.deadline;
+    work.recheck.reset();
+    if (plan.kind == Plan::Kind::kWait) {
+        work.recheck = plan.wake;
+        std::erase_if(work.calls, [](const auto& entry) { return !entry.second.calling; });
+    } else {
+        std::map<std::string, Call> calls;
+        for (const auto& planned : plan.calls) {
+            Call& call = calls[planned.op.instance_id];
+            auto old = work.calls.find(planned.op.instance_id);
+            if (old != work.calls.end()) call = std::move(old->second);
+            call.planned = planned;
+        }
+        // A call still out for a step that is done keeps its entry until it returns.
+        for (auto& [instance, call] : work.calls) {
+            if (call.calling && !calls.count(instance)) calls[instance] = std::move(call);
+        }
+        work.calls = std::move(calls);
+    }
+    Service(id, work, now);
+    cv_.notify_all();
+}
+
+std::chrono::seconds Executor::LimitOf(const EngineJob& job) const {
+    return job.step == NameOf(Action::kReserve) ? options_.capacity_wait : options_.step_timeout;
+}
+
+Status Executor::Note(storage::Txn& txn, const Remediation& r, std::string_view step,
+                      std::string detail) {
+    return txn.Remediations().AppendEvent(r.id, {lifecycle_.NextTimestamp(), "step", std::nullopt,
+                                                 std::string(step), kActor, std::move(detail)});
+}
+
+Result<Plan> Executor::Fail(storage::Txn& txn, Remediation& r, const std::string& why, Plan plan) {
+    r.error_message = why;
+    NR_RETURN_IF_ERROR(lifecycle_.Apply(txn, r, remediation::Event::kFail, kActor, why));
+    // Slots held for a replacement that will not come go back to the host.
+    NR_RETURN_IF_ERROR(txn.Inventory().DeleteReservation(r.instance_id));
+    NR_RETURN_IF_ERROR(txn.EngineJobs().Delete(r.id));
+    plan.kind = Plan::Kind::kFinished;
+    return plan;
+}
+
+Result<Plan> Executor::ClaimInTxn(storage::Txn& txn, const std::string& id, Timestamp now) {
     NR_ASSIGN_OR_RETURN(auto found, txn.Remediations().Get(id));
     // Cancelled (or claimed) in the meantime: cancel and pick-up are both compare-and-sets
-    // on the same row, so exactly one wins (API.md 4.6).
-    if (!found || found->state != State::kPending) return Advance{Outcome::kLost, now};
+    // on the same row, so exactly one wins (docs/http-api.md 4.6).
+    if (!found || found->state != State::kPending) return Plan{};
     Remediation r = std::move(*found);
     NR_ASSIGN_OR_RETURN(auto instance, txn.Inventory().GetInstance(r.instance_id));
     if (instance && !instance->host_name.empty()) {
         NR_ASSIGN_OR_RETURN(bool wait, MustWaitForHost(txn, r, instance->host_name));
-        if (wait) return Advance{Outcome::kDeferred, now};
+        if (wait) {
+            Plan deferred;
+            deferred.kind = Plan::Kind::kDeferred;
+            return deferred;
+        }
     }
-    const auto workflow = WorkflowFor(r.mode);
-    r.start_time = now;
-    // Picked up first: a remediation fails only from a working state (API.md 2.2).
-    NR_RETURN_IF_ERROR(SetState(txn, r, workflow.front().during, "picked up by the engine"));
-    if (!instance) return Fail(txn, r, "instance " + r.instance_id + " no longer exists");
-    storage::EngineJob job;
+    EngineJob job;
     job.remediation_id = r.id;
-    job.step_started = now;
-    job.next_check = now;
+    job.workflow_version = kCurrentWorkflowVersion;
+    const auto workflow = WorkflowFor(r.mode, job.workflow_version);
+    job.step = std::string(NameOf(workflow.front().action));
+    job.step_started = job.next_check = now;
+    r.start_time = now;
+    // Picked up first: a remediation fails only from a working state (docs/http-api.md 2.2).
+    NR_RETURN_IF_ERROR(lifecycle_.Apply(txn, r, EventFor(workflow.front().during), kActor,
+                                        "picked up by the engine"));
+    if (!instance) return Fail(txn, r, "instance " + r.instance_id + " no longer exists", {});
     job.source_host = instance->host_name;
     job.num_gpus = instance->num_gpus;
     if (job.source_host.empty() && r.mode != model::Mode::kVmOnly) {
         return Fail(txn, r,
                     "instance " + r.instance_id +
-                        " has no VM to act on; REMEDIATION_MODE_VM_ONLY provisions a new one");
+                        " has no VM to act on; REMEDIATION_MODE_VM_ONLY provisions a new one",
+                    {});
     }
-    return Drive(txn, r, job, now);
+    const bool host_level = std::any_of(workflow.begin(), workflow.end(),
+                                        [](const Step& s) { return s.every_instance; });
+    if (host_level) {
+        // Every VM of the host goes down with it: its co-tenants are drained and rejoined too,
+        // whatever cluster they belong to (docs/http-api.md 8).
+        NR_ASSIGN_OR_RETURN(auto on_host, txn.Inventory().ListInstancesOnHost(job.source_host));
+        job.instances.push_back(r.instance_id);
+        for (const auto& other : on_host) {
+            if (other.instance_id != r.instance_id) job.instances.push_back(other.instance_id);
+        }
+    }
+    return Advance(txn, r, job, now, {});
 }
 
 Result<bool> Executor::MustWaitForHost(storage::Txn& txn, const Remediation& r,
                                        const std::string& host) {
-    if (!WaitsForOnSameHost(r.mode, model::Mode::kHostPowerCycle) &&
-        !WaitsForOnSameHost(r.mode, model::Mode::kHostAware)) {
-        return false;
-    }
     NR_ASSIGN_OR_RETURN(auto running, txn.EngineJobs().ModesWorkingOnHost(host));
     const bool wait = std::any_of(running.begin(), running.end(), [&](model::Mode other) {
         return WaitsForOnSameHost(r.mode, other);
@@ -243,159 +492,355 @@ Result<bool> Executor::MustWaitForHost(storage::Txn& txn, const Remediation& r,
     // Said once in the timeline, not at every scan.
     const std::string why = "waiting: another host-level remediation is working on host " + host;
     NR_ASSIGN_OR_RETURN(auto events, txn.Remediations().ListEvents(r.id));
-    if (events.empty() || events.back().detail != why) {
-        NR_RETURN_IF_ERROR(txn.Remediations().AppendEvent(
-            r.id, {lifecycle_.NextTimestamp(), "step", std::nullopt, "claim", kActor, why}));
-    }
+    if (events.empty() || events.back().detail != why)
+        NR_RETURN_IF_ERROR(Note(txn, r, "claim", why));
     return true;
 }
 
-Result<Executor::Advance> Executor::AdvanceInTxn(storage::Txn& txn, const std::string& id,
-                                                 Timestamp now) {
+Result<Plan> Executor::RecheckInTxn(storage::Txn& txn, const std::string& id, int64_t fence,
+                                    Timestamp now) {
     NR_ASSIGN_OR_RETURN(auto job, txn.EngineJobs().Get(id));
-    if (!job) return Advance{Outcome::kLost, now};
-    NR_ASSIGN_OR_RETURN(auto r, txn.Remediations().Get(id));
-    if (!r || model::IsTerminal(r->state)) {
+    if (!job) return Plan{};
+    NR_ASSIGN_OR_RETURN(auto found, txn.Remediations().Get(id));
+    if (!found || model::IsTerminal(found->state)) {
         NR_RETURN_IF_ERROR(txn.EngineJobs().Delete(id));
-        return Advance{Outcome::kLost, now};
+        return Plan{};
     }
-    return Drive(txn, *r, *job, now);
+    Remediation r = std::move(*found);
+    if (job->fence != fence) return PlanOf(txn, r, *job, {});
+    if (!job->calls.empty() && now - job->step_started >= LimitOf(*job)) {
+        return Fail(
+            txn, r,
+            job->step + " timed out after " + std::to_string(options_.step_timeout.count()) + " s",
+            {});
+    }
+    return Advance(txn, r, *job, now, {});
 }
 
-Status Executor::SetState(storage::Txn& txn, Remediation& r, State to, std::string detail) {
-    if (r.state == to) return OkStatus();
-    return lifecycle_.Apply(txn, r, EventFor(r.state, to), kActor, std::move(detail));
-}
-
-Result<Executor::Advance> Executor::Fail(storage::Txn& txn, Remediation& r,
-                                         const std::string& why) {
-    r.error_message = why;
-    NR_RETURN_IF_ERROR(SetState(txn, r, State::kFailed, why));
-    NR_RETURN_IF_ERROR(provider_.Release(txn, r.instance_id));
-    NR_RETURN_IF_ERROR(txn.EngineJobs().Delete(r.id));
-    return Advance{Outcome::kFinished, r.update_time};
-}
-
-Result<Executor::Advance> Executor::Drive(storage::Txn& txn, Remediation& r,
-                                          storage::EngineJob& job, Timestamp now) {
-    const auto workflow = WorkflowFor(r.mode);
-    while (true) {
-        if (job.step >= int(workflow.size())) {
-            NR_RETURN_IF_ERROR(SetState(txn, r, State::kSucceeded, "remediation succeeded"));
-            NR_RETURN_IF_ERROR(txn.EngineJobs().Delete(r.id));
-            return Advance{Outcome::kFinished, now};
+Result<Plan> Executor::AnswerInTxn(storage::Txn& txn, const std::string& id,
+                                   const CallAnswer& answer, Timestamp now) {
+    NR_ASSIGN_OR_RETURN(auto job, txn.EngineJobs().Get(id));
+    if (!job) return Plan{};
+    NR_ASSIGN_OR_RETURN(auto found, txn.Remediations().Get(id));
+    if (!found || model::IsTerminal(found->state)) {
+        NR_RETURN_IF_ERROR(txn.EngineJobs().Delete(id));
+        return Plan{};
+    }
+    Remediation r = std::move(*found);
+    auto call = std::find_if(job->calls.begin(), job->calls.end(),
+                             [&](const auto& c) { return c.instance_id == answer.instance_id; });
+    // Fenced: the answer of a call made under an older intent records nothing.
+    if (job->fence != answer.fence || call == job->calls.end() || call->done) {
+        return PlanOf(txn, r, *job, {});
+    }
+    const bool own = answer.instance_id == r.instance_id;
+    const std::string who = own ? "" : " (" + answer.instance_id + ")";
+    Plan plan;
+    switch (answer.kind) {
+        case CallAnswer::Kind::kStarted:
+            call->handle = answer.handle;
+            job->next_check = answer.poll_at;
+            if (job->calls.size() == 1) NR_RETURN_IF_ERROR(Note(txn, r, job->step, "started"));
+            NR_RETURN_IF_ERROR(txn.EngineJobs().Put(*job));
+            return PlanOf(txn, r, *job, {});
+        case CallAnswer::Kind::kError: {
+            const Error& error = answer.error;
+            if (!IsTransient(error.code) || job->attempts + 1 >= kMaxTransientAttempts) {
+                return Fail(txn, r, job->step + " failed" + who + ": " + error.message, {});
+            }
+            // The next try starts the operation again under the same key: providers dedupe by
+            // key, and a hook that died with a restarted process runs again.
+            ++job->attempts;
+            ++job->fence;
+            for (auto& c : job->calls) c.handle.clear();
+            job->next_check = now + Backoff(job->attempts);
+            NR_RETURN_IF_ERROR(Note(txn, r, job->step, "retrying after: " + error.message + who));
+            NR_RETURN_IF_ERROR(txn.EngineJobs().Put(*job));
+            plan.new_intent = true;
+            return PlanOf(txn, r, *job, plan);
         }
-        const Step& step = workflow[size_t(job.step)];
+        case CallAnswer::Kind::kRunning:
+        case CallAnswer::Kind::kDone:
+            break;
+    }
+    // The outcome: the engine's records of what the call did.
+    const auto workflow = WorkflowFor(r.mode, job->workflow_version);
+    const auto index = StepIndex(workflow, job->step);
+    NR_ASSERT(index.has_value(), "a job with calls is at a step of its workflow");
+    const Action action = workflow[*index].action;
+    auto& inventory = txn.Inventory();
+    const std::string& target = answer.instance_id;
+    switch (action) {
+        case Action::kUncordonHost:
+            NR_RETURN_IF_ERROR(inventory.SetHostCordoned(job->source_host, false));
+            break;
+        case Action::kDrain:
+            NR_RETURN_IF_ERROR(inventory.SetInstanceStatus(target, "Drained"));
+            break;
+        case Action::kDeleteVm:
+            NR_RETURN_IF_ERROR(inventory.SetInstancePlacement(target, "", "Replacing"));
+            // VM_ONLY keeps the old VM's own slots for its replacement: they stay held.
+            if (job->target_host == job->source_host && !job->source_host.empty()) {
+                NR_RETURN_IF_ERROR(
+                    inventory.PutReservation(target, job->source_host, job->num_gpus));
+            }
+            break;
+        case Action::kEvictVm:
+            NR_RETURN_IF_ERROR(inventory.SetInstancePlacement(target, "", "Evicted"));
+            break;
+        case Action::kProvisionVm:
+            // The reservation turns into the VM in the same transaction: no slot is counted
+            // twice or lost.
+            NR_RETURN_IF_ERROR(inventory.DeleteReservation(target));
+            NR_RETURN_IF_ERROR(inventory.SetInstancePlacement(target, job->target_host, "Booting"));
+            break;
+        case Action::kRebootVm:
+            NR_RETURN_IF_ERROR(inventory.SetInstanceStatus(target, "Booting"));
+            break;
+        case Action::kPowerCycleHost: {
+            NR_RETURN_IF_ERROR(inventory.SetHostPowerCycled(job->source_host, now));
+            const auto on_host =
+                job->instances.empty() ? std::vector<std::string>{r.instance_id} : job->instances;
+            for (const auto& instance : on_host) {
+                NR_RETURN_IF_ERROR(inventory.SetInstanceStatus(instance, "Booting"));
+            }
+            break;
+        }
+        case Action::kWaitReady:
+            NR_RETURN_IF_ERROR(inventory.SetInstanceStatus(target, "NotReady"));
+            break;
+        case Action::kRejoin:
+            NR_RETURN_IF_ERROR(inventory.SetInstanceStatus(target, "Ready"));
+            break;
+        case Action::kCordonHost:
+        case Action::kReserve:
+        case Action::kVerify:
+            break;
+    }
+    call->done = true;
+    call->handle.clear();
+    NR_RETURN_IF_ERROR(
+        Note(txn, r, job->step, job->calls.size() == 1 ? "done" : "done: " + target));
+    plan.outcome_step = job->step;
+    return Advance(txn, r, *job, now, plan);
+}
+
+Result<Plan> Executor::Advance(storage::Txn& txn, Remediation& r, EngineJob& job, Timestamp now,
+                               Plan plan) {
+    const auto workflow = WorkflowFor(r.mode, job.workflow_version);
+    if (workflow.empty()) {
+        return Fail(txn, r,
+                    "workflow version " + std::to_string(job.workflow_version) +
+                        " is unknown to this noderepair",
+                    plan);
+    }
+    while (true) {
+        std::optional<size_t> index = job.step.empty() ? std::optional<size_t>(workflow.size())
+                                                       : StepIndex(workflow, job.step);
+        if (!index) return Fail(txn, r, "unknown engine step " + job.step, plan);
+        if (*index >= workflow.size()) {
+            NR_RETURN_IF_ERROR(lifecycle_.Apply(txn, r, remediation::Event::kSucceed, kActor,
+                                                "remediation succeeded"));
+            NR_RETURN_IF_ERROR(txn.EngineJobs().Delete(r.id));
+            plan.kind = Plan::Kind::kFinished;
+            return plan;
+        }
+        const Step& step = workflow[*index];
+        const std::string name(NameOf(step.action));
         if (r.state != step.during) {
-            NR_RETURN_IF_ERROR(SetState(txn, r, step.during,
-                                        step.during == State::kQuarantined
-                                            ? "host isolated and drained"
-                                            : "replacement and recovery"));
+            NR_RETURN_IF_ERROR(lifecycle_.Apply(txn, r, EventFor(step.during), kActor,
+                                                step.during == State::kQuarantined
+                                                    ? "host isolated and drained"
+                                                    : "replacement and recovery"));
+        }
+        auto next_step = [&] {
+            job.step = *index + 1 < workflow.size()
+                           ? std::string(NameOf(workflow[*index + 1].action))
+                           : std::string();
+            job.attempts = 0;
+            job.calls.clear();
+            job.step_started = job.next_check = now;
+        };
+        if (!job.calls.empty()) {
+            const bool all_done = std::all_of(job.calls.begin(), job.calls.end(),
+                                              [](const auto& c) { return c.done; });
+            if (!all_done) {
+                NR_RETURN_IF_ERROR(txn.EngineJobs().Put(job));
+                return PlanOf(txn, r, job, plan);
+            }
+            plan.finished_steps.emplace_back(
+                name,
+                std::chrono::duration_cast<std::chrono::microseconds>(now - job.step_started));
+            next_step();
+            continue;
         }
         // A host that was cordoned before this remediation (by an operator, or a HOST_AWARE
         // that judged it suspect) stays cordoned when it ends.
-        if (step.action == Action::kCordonHost && !job.started) {
-            NR_ASSIGN_OR_RETURN(auto host, txn.Inventory().GetHost(job.source_host));
-            if (!host) return Fail(txn, r, "host " + job.source_host + " is not in the fleet");
-            job.host_was_cordoned = host->cordoned;
-        }
         const bool keep_cordon = step.action == Action::kUncordonHost && job.host_was_cordoned;
         const bool nothing_to_verify =
             step.action == Action::kVerify && options_.verify_tests.empty();
         if (keep_cordon || nothing_to_verify) {
-            NR_RETURN_IF_ERROR(txn.Remediations().AppendEvent(
-                r.id, {lifecycle_.NextTimestamp(), "step", std::nullopt,
-                       std::string(providers::ActionName(step.action)), kActor,
-                       keep_cordon ? "skipped: the host was cordoned before this remediation"
-                                   : "skipped: no engine.verify_tests"}));
-            ++job.step;
-            job.step_started = now;
-            job.next_check = now;
+            NR_RETURN_IF_ERROR(Note(txn, r, name,
+                                    keep_cordon
+                                        ? "skipped: the host was cordoned before this remediation"
+                                        : "skipped: no engine.verify_tests"));
+            next_step();
             continue;
         }
-        const std::string step_name(providers::ActionName(step.action));
-        providers::Operation op;
-        op.action = step.action;
-        op.key = r.id + "/" + std::to_string(job.step);
-        op.remediation_id = r.id;
-        op.cluster_id = r.cluster_id;
-        op.instance_id = r.instance_id;
-        op.instance_name = r.instance_name;
-        op.host = job.source_host;
-        op.target_host = job.target_host;
-        op.num_gpus = job.num_gpus;
-        op.other_host = r.mode == model::Mode::kHostAware;
-        if (step.action == Action::kVerify) op.tests = options_.verify_tests;
-
-        auto transient_or_fail = [&](const Error& error) -> Result<Advance> {
-            if (!IsTransient(error.code) || job.attempts + 1 >= kMaxTransientAttempts) {
-                return Fail(txn, r, step_name + " failed: " + error.message);
+        if (IsEngineStep(step.action)) {
+            // Slots for the replacement, before the old VM goes (docs/http-api.md 2.1): VM_ONLY
+            // keeps the VM's own slots unless its host is cordoned; otherwise a host with room.
+            std::string reserved;
+            std::string detail;
+            if (r.mode == model::Mode::kVmOnly && !job.source_host.empty()) {
+                NR_ASSIGN_OR_RETURN(auto host, txn.Inventory().GetHost(job.source_host));
+                if (host && !host->cordoned) {
+                    reserved = job.source_host;
+                    detail =
+                        "keeps its " + std::to_string(job.num_gpus) + " GPU slots on " + reserved;
+                }
             }
-            ++job.attempts;
-            // The next try starts the operation again under the same key: providers dedupe
-            // by key, and a hook that died with a restarted process runs again.
-            job.started = false;
-            job.next_check = now + Backoff(job.attempts);
-            NR_RETURN_IF_ERROR(txn.Remediations().AppendEvent(
-                r.id, {lifecycle_.NextTimestamp(), "step", std::nullopt, step_name, kActor,
-                       "retrying after: " + error.message}));
-            NR_RETURN_IF_ERROR(txn.EngineJobs().Put(job));
-            return Advance{Outcome::kWaiting, job.next_check};
-        };
-
-        if (!job.started) {
-            auto handle = provider_.Start(txn, op, now);
-            if (!handle) return transient_or_fail(handle.error());
-            job.started = true;
-            job.handle = *handle;
-        }
-        auto status = provider_.Poll(txn, job.handle, now);
-        if (!status) return transient_or_fail(status.error());
-        if (status->phase == OperationStatus::Phase::kRunning) {
-            const bool waiting_for_room = step.action == Action::kReserve;
-            const auto limit = waiting_for_room ? options_.capacity_wait : options_.step_timeout;
-            if (now - job.step_started >= limit) {
-                if (waiting_for_room) {
+            if (reserved.empty()) {
+                const std::string exclude =
+                    r.mode == model::Mode::kHostAware ? job.source_host : std::string();
+                NR_ASSIGN_OR_RETURN(auto found,
+                                    txn.Inventory().FindHostWithRoom(job.num_gpus, exclude));
+                if (found) {
+                    reserved = *found;
+                    NR_RETURN_IF_ERROR(
+                        txn.Inventory().PutReservation(r.instance_id, reserved, job.num_gpus));
+                    detail = "reserved " + std::to_string(job.num_gpus) + " GPUs on " + reserved;
+                }
+            }
+            if (reserved.empty()) {
+                if (now - job.step_started >= options_.capacity_wait) {
                     return Fail(txn, r,
                                 "no host had " + std::to_string(job.num_gpus) +
                                     " free GPU slots within " +
                                     std::to_string(options_.capacity_wait.count()) +
-                                    " s; the VM was left as it was");
+                                    " s; the VM was left as it was",
+                                plan);
                 }
-                return Fail(txn, r,
-                            step_name + " timed out after " +
-                                std::to_string(options_.step_timeout.count()) + " s");
+                if (job.next_check <= job.step_started) {
+                    NR_RETURN_IF_ERROR(
+                        Note(txn, r, name, "waiting for a host with free GPU slots"));
+                }
+                job.next_check = std::min<Timestamp>(now + kCapacityRetry,
+                                                     job.step_started + options_.capacity_wait);
+                NR_RETURN_IF_ERROR(txn.EngineJobs().Put(job));
+                plan.kind = Plan::Kind::kWait;
+                plan.fence = job.fence;
+                plan.step = job.step;
+                plan.wake = job.next_check;
+                return plan;
             }
-            const bool first_wait = job.next_check <= job.step_started;
-            job.next_check = std::min(status->poll_at, job.step_started + limit);
-            if (first_wait) {
-                NR_RETURN_IF_ERROR(txn.Remediations().AppendEvent(
-                    r.id,
-                    {lifecycle_.NextTimestamp(), "step", std::nullopt, step_name, kActor,
-                     waiting_for_room ? "waiting for a host with free GPU slots" : "started"}));
-            }
-            NR_RETURN_IF_ERROR(txn.EngineJobs().Put(job));
-            return Advance{Outcome::kWaiting, job.next_check};
+            job.target_host = reserved;
+            NR_RETURN_IF_ERROR(Note(txn, r, name, detail));
+            plan.finished_steps.emplace_back(
+                name,
+                std::chrono::duration_cast<std::chrono::microseconds>(now - job.step_started));
+            next_step();
+            continue;
         }
-        std::string detail = "done";
-        if (step.action == Action::kReserve) {
-            job.target_host = status->result;
-            detail = "reserved " + std::to_string(job.num_gpus) + " GPUs on " + status->result;
-        }
-        NR_RETURN_IF_ERROR(txn.Remediations().AppendEvent(
-            r.id, {lifecycle_.NextTimestamp(), "step", std::nullopt, step_name, kActor, detail}));
-        if (finished_steps_ != nullptr) {
-            finished_steps_->push_back(
-                {step_name,
-                 std::chrono::duration_cast<std::chrono::microseconds>(now - job.step_started)});
-        }
-        ++job.step;
-        job.started = false;
-        job.handle.clear();
-        job.attempts = 0;
-        job.step_started = now;
+        // A provider step: record its intent. Its calls run after this transaction commits.
+        const auto targets = TargetsOf(step, r, job);
+        ++job.fence;
+        job.calls.clear();
+        for (const auto& target : targets) job.calls.push_back({target, "", false});
         job.next_check = now;
+        auto& inventory = txn.Inventory();
+        switch (step.action) {
+            case Action::kCordonHost: {
+                NR_ASSIGN_OR_RETURN(auto host, inventory.GetHost(job.source_host));
+                if (!host)
+                    return Fail(txn, r, "host " + job.source_host + " is not in the fleet", plan);
+                job.host_was_cordoned = host->cordoned;
+                // Cordoned before the provider hears of it: nothing new lands on the host.
+                NR_RETURN_IF_ERROR(inventory.SetHostCordoned(job.source_host, true));
+                break;
+            }
+            case Action::kDrain:
+                for (const auto& target : targets) {
+                    NR_RETURN_IF_ERROR(inventory.SetInstanceStatus(target, "Draining"));
+                }
+                break;
+            case Action::kRebootVm:
+                NR_RETURN_IF_ERROR(inventory.SetInstanceStatus(r.instance_id, "Rebooting"));
+                break;
+            case Action::kPowerCycleHost:
+                for (const auto& instance : job.instances.empty()
+                                                ? std::vector<std::string>{r.instance_id}
+                                                : job.instances) {
+                    NR_RETURN_IF_ERROR(inventory.SetInstanceStatus(instance, "PowerCycling"));
+                }
+                break;
+            default:
+                break;
+        }
+        if (targets.size() > 1) {
+            std::string detail = "on every instance of host " + job.source_host + ": " +
+                                 r.instance_id + " and co-tenants";
+            for (size_t i = 1; i < targets.size(); ++i) {
+                detail += (i == 1 ? " " : ", ") + targets[i];
+            }
+            NR_RETURN_IF_ERROR(Note(txn, r, name, detail));
+        }
+        NR_RETURN_IF_ERROR(txn.EngineJobs().Put(job));
+        plan.new_intent = true;
+        return PlanOf(txn, r, job, plan);
     }
+}
+
+Result<Plan> Executor::PlanOf(storage::Reader& reader, const Remediation& r, const EngineJob& job,
+                              Plan plan) {
+    plan.fence = job.fence;
+    plan.step = job.step;
+    const auto workflow = WorkflowFor(r.mode, job.workflow_version);
+    const auto index = StepIndex(workflow, job.step);
+    if (!index || job.calls.empty()) {
+        // An engine step that waits (for room), or a step whose intent is not recorded yet:
+        // a recheck takes it further.
+        plan.kind = Plan::Kind::kWait;
+        plan.wake = job.next_check;
+        return plan;
+    }
+    const Step& step = workflow[*index];
+    plan.kind = Plan::Kind::kCalls;
+    plan.deadline = job.step_started + LimitOf(job);
+    for (const auto& call : job.calls) {
+        if (call.done) continue;
+        NR_ASSIGN_OR_RETURN(auto instance, reader.Inventory().GetInstance(call.instance_id));
+        const bool own = call.instance_id == r.instance_id;
+        PlannedCall planned;
+        providers::Operation& op = planned.op;
+        op.action = step.action;
+        op.key = StepKey(job.workflow_version, r.id, *index, job.step, call.instance_id, own);
+        op.remediation_id = r.id;
+        op.instance_id = call.instance_id;
+        op.cluster_id = instance ? instance->cluster_id : r.cluster_id;
+        op.instance_name = instance ? instance->instance_name : r.instance_name;
+        op.num_gpus = own ? job.num_gpus : (instance ? instance->num_gpus : 0);
+        const std::string vm_host =
+            instance && !instance->host_name.empty() ? instance->host_name : job.source_host;
+        switch (step.action) {
+            case Action::kCordonHost:
+            case Action::kUncordonHost:
+            case Action::kPowerCycleHost:
+                op.host = job.source_host;
+                break;
+            case Action::kProvisionVm:
+                op.host = job.target_host;
+                break;
+            default:
+                op.host = vm_host;
+                break;
+        }
+        if (step.action == Action::kVerify) op.tests = options_.verify_tests;
+        planned.handle = call.handle;
+        planned.due = job.next_check;
+        plan.calls.push_back(std::move(planned));
+    }
+    return plan;
 }
 
 }  // namespace noderepair::engine

@@ -1,15 +1,24 @@
-// The engine (DESIGN.md 3): claims PENDING remediations with a compare-and-set, then drives
-// each through its mode's workflow one step at a time. Every advance is one store
-// transaction that records the step and (for the simulated provider) its effect, so a crash at
-// any moment resumes from the last committed step. One thread schedules; the store's writer
-// runs the steps.
+// The engine (docs/design.md 3): claims PENDING remediations with a compare-and-set, then
+// drives each through its mode's workflow. A step is intent -> call -> outcome: one store
+// transaction records the intent (the step, its calls and a fresh fence), the provider call
+// runs outside every transaction on the call pool with a deadline, and a second transaction
+// records the outcome only if the fence still matches. The outcome's transaction records the
+// next step's intent too, so a step costs one transaction when its call answers at once.
+// A crash at any point resumes from the last committed intent; calls are keyed by step, so a
+// repeated call never makes a second VM.
+//
+// Threads: one scheduling thread (timers, claims, dispatch), the store's writer (the
+// transactions and their callbacks), and the call pool's threads (provider calls).
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -17,12 +26,21 @@
 #include <vector>
 
 #include "common/time.hpp"
+#include "engine/call_pool.hpp"
 #include "engine/control.hpp"
+#include "engine/workflow.hpp"
 #include "providers/provider.hpp"
 #include "remediation/lifecycle.hpp"
 #include "storage/store.hpp"
 
 namespace noderepair::engine {
+
+// The points between the halves of a step, where a crash leaves different things behind.
+enum class Boundary {
+    kAfterIntent,   // the intent committed; the call has not run
+    kAfterCall,     // the call answered; its outcome is not recorded
+    kAfterOutcome,  // the outcome committed
+};
 
 struct ExecutorOptions {
     int max_parallel = 1000;  // remediations worked on at once
@@ -30,8 +48,16 @@ struct ExecutorOptions {
     std::chrono::seconds capacity_wait{600};
     std::chrono::milliseconds claim_interval{50};  // how often PENDING work is looked for
     std::vector<std::string> verify_tests;         // run before rejoin; none: the step is skipped
+    // Provider calls at once: in all (0: max_parallel) and on one host.
+    int max_calls = 0;
+    int max_calls_per_host = 16;
     // Told about each step that completed, once its transaction committed (metrics).
     std::function<void(std::string_view step, std::chrono::microseconds took)> on_step_done;
+    // Fault injection for tests: asked at every boundary of every step; true makes this
+    // executor stop dead right there, as kill -9 would (nothing more is called or committed).
+    std::function<bool(Boundary boundary, const std::string& remediation_id,
+                       const std::string& step)>
+        crash_at;
 };
 
 class Executor {
@@ -44,41 +70,94 @@ public:
     Status Start();
     // Loads unfinished work only (Start does it too); tests then drive RunOnce().
     Status Resume();
-    // Stops scheduling and waits for the steps already submitted to commit.
+    // Stops scheduling and calling, and waits for the transactions already queued.
     void Stop();
 
-    // One round of scheduling, for tests that drive a FakeClock: submits due steps and claims,
-    // then waits until they committed.
+    // For tests that drive a FakeClock: schedules what is due, waits for the calls and
+    // transactions that follow, and repeats until nothing more is due at the clock's time.
     Status RunOnce();
+    // Remediations being worked on.
     size_t InFlight();
+    // Whether a crash_at boundary stopped this executor.
+    bool Crashed();
+
+    // One call of a step, planned by a transaction: what to ask the provider, and when.
+    struct PlannedCall {
+        providers::Operation op;
+        std::string handle;  // empty: Start it first
+        Timestamp due;
+    };
+    // What a transaction left for the scheduler to do about one remediation.
+    struct Plan {
+        enum class Kind { kCalls, kWait, kFinished, kLost, kDeferred } kind = Kind::kLost;
+        int64_t fence = 0;
+        std::string step;
+        bool new_intent = false;   // this transaction recorded the step's intent
+        std::string outcome_step;  // the step whose outcome this transaction recorded, if any
+        Timestamp wake;            // kWait: when to look again (an engine step waits for room)
+        Timestamp deadline;        // kCalls: when the step times out
+        std::vector<PlannedCall> calls;
+        std::vector<std::pair<std::string, std::chrono::microseconds>> finished_steps;
+    };
+    // A call's answer, on its way to the outcome transaction.
+    struct CallAnswer {
+        int64_t fence = 0;
+        std::string instance_id;
+        // kStarted: running under a handle the job does not know yet; kRunning: still running.
+        enum class Kind { kDone, kStarted, kRunning, kError } kind = Kind::kDone;
+        std::string handle;
+        Timestamp poll_at;
+        Error error;
+    };
 
 private:
-    // kDeferred: a claim that must wait for other work on its host; it stays PENDING.
-    enum class Outcome { kWaiting, kFinished, kLost, kDeferred };
-    struct Advance {
-        Outcome outcome = Outcome::kLost;
-        Timestamp next_check;
+    struct Call {
+        PlannedCall planned;
+        bool calling = false;    // in the call pool
+        bool recording = false;  // its answer's transaction is queued
+        std::shared_ptr<providers::Cancellation> cancellation;
     };
-    struct FinishedStep {
+    struct Work {
+        int64_t fence = -1;
         std::string step;
-        std::chrono::microseconds took;
+        Timestamp deadline;
+        std::optional<Timestamp> recheck;  // an engine step (or a timeout) to look at again
+        bool deadline_queued = false;
+        std::map<std::string, Call> calls;  // by instance
     };
 
     void Loop();
-    // Submits due advances and claims; returns when the loop should look again.
+    // Submits due work and claims; returns when the loop should look again.
     Timestamp Schedule(std::unique_lock<std::mutex>& lock);
-    void Submit(const std::string& id, bool claim);
-    Result<Advance> ClaimInTxn(storage::Txn& txn, const std::string& id, Timestamp now);
-    // Whether `r` must stay PENDING while other work on `host` runs (WaitsForOnSameHost);
-    // notes it in the timeline once.
+    void Service(const std::string& id, Work& work, Timestamp now);
+    void Dispatch(const std::string& id, Work& work, Call& call);
+    void OnAnswer(const std::string& id, const CallAnswer& answer);
+    void Apply(const std::string& id, const Plan& plan);
+    void Forget(const std::string& id);
+    bool CrashAt(Boundary boundary, const std::string& id, const std::string& step);
+
+    // Runs `in_txn` on the writer; the plan it returns is applied after the commit. `answered`
+    // names the instance whose call's answer it records, if any.
+    void Submit(const std::string& id, bool claim,
+                std::function<Result<Plan>(storage::Txn&, Timestamp)> in_txn,
+                const std::string& answered = {});
+
+    // In-transaction halves, on the writer thread.
+    Result<Plan> ClaimInTxn(storage::Txn& txn, const std::string& id, Timestamp now);
+    Result<Plan> AnswerInTxn(storage::Txn& txn, const std::string& id, const CallAnswer& answer,
+                             Timestamp now);
+    Result<Plan> RecheckInTxn(storage::Txn& txn, const std::string& id, int64_t fence,
+                              Timestamp now);
+    Result<Plan> Advance(storage::Txn& txn, model::Remediation& r, storage::EngineJob& job,
+                         Timestamp now, Plan plan);
+    Result<Plan> PlanOf(storage::Reader& reader, const model::Remediation& r,
+                        const storage::EngineJob& job, Plan plan);
     Result<bool> MustWaitForHost(storage::Txn& txn, const model::Remediation& r,
                                  const std::string& host);
-    Result<Advance> AdvanceInTxn(storage::Txn& txn, const std::string& id, Timestamp now);
-    Result<Advance> Drive(storage::Txn& txn, model::Remediation& r, storage::EngineJob& job,
-                          Timestamp now);
-    Status SetState(storage::Txn& txn, model::Remediation& r, model::State to, std::string detail);
-    Result<Advance> Fail(storage::Txn& txn, model::Remediation& r, const std::string& why);
-    void WaitForWrites(std::unique_lock<std::mutex>& lock);
+    Result<Plan> Fail(storage::Txn& txn, model::Remediation& r, const std::string& why, Plan plan);
+    Status Note(storage::Txn& txn, const model::Remediation& r, std::string_view step,
+                std::string detail);
+    std::chrono::seconds LimitOf(const storage::EngineJob& job) const;
 
     storage::Store& store_;
     providers::Provider& provider_;
@@ -86,17 +165,18 @@ private:
     const Clock& clock_;
     remediation::Lifecycle& lifecycle_;
     const ExecutorOptions options_;
+    CallPool calls_;
 
     std::mutex mu_;
     std::condition_variable cv_;
-    std::unordered_map<std::string, Timestamp> waiting_;  // id -> next check, not submitted
-    std::set<std::pair<Timestamp, std::string>> due_;     // the same, by time
-    std::set<std::string> submitted_;                     // a write is queued for these
-    // The steps the transaction being run completed; set on the writer thread around it.
-    std::vector<FinishedStep>* finished_steps_ = nullptr;
+    std::unordered_map<std::string, Work> work_;       // remediations being worked on
+    std::set<std::pair<Timestamp, std::string>> due_;  // when to look at one again
+    std::set<std::string> claiming_;                   // a claim transaction is queued
     int writes_in_flight_ = 0;
+    int calls_in_flight_ = 0;
     Timestamp next_claim_scan_;
     bool stopping_ = false;
+    bool crashed_ = false;
     std::thread thread_;
 };
 

@@ -4,9 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
-#include <cstdlib>
-#include <filesystem>
+#include <condition_variable>
 #include <future>
 #include <map>
 #include <memory>
@@ -14,6 +12,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -31,6 +30,7 @@ using model::Remediation;
 using model::State;
 using providers::Action;
 using providers::ActionName;
+using providers::CallContext;
 using providers::Operation;
 using providers::OperationStatus;
 using std::chrono::milliseconds;
@@ -40,11 +40,10 @@ using storage::test_support::ReadValue;
 using storage::test_support::ScopedTempDir;
 using storage::test_support::TestEpoch;
 
-// The outside world for the engine: a provider whose every action can be scripted. It keeps
-// its operations in memory (like an external system would), counts Start calls by key and
-// the VMs it made, and tolerates a second Start with a known key by returning the same
-// handle. Start/Poll/Release run on the store's writer thread; tests read it between
-// RunOnce() calls.
+// The outside world for the engine: a provider whose actions can be scripted, with VMs it
+// keeps itself, as an external system would (it knows nothing of the engine's database). It
+// dedupes by key: a second Start of a key returns the same handle, and an operation changes
+// the world once. A call can be made to block until the test releases it.
 class FakeProvider final : public providers::Provider {
 public:
     struct Script {
@@ -54,6 +53,8 @@ public:
         bool permanent_start_error = false;   // Start answers FailedPrecondition
         bool permanent_poll_error = false;    // Poll answers FailedPrecondition
         bool never_finishes = false;          // Poll stays Running, asks again in 1 s
+        bool blocks = false;                  // Start blocks until Release() (or cancellation)
+        std::set<std::string> blocks_only;  // with `blocks`: only for these instances (empty: all)
         std::string failing_test;  // Poll answers FailedPrecondition naming it, if op.tests has it
     };
 
@@ -65,31 +66,52 @@ public:
         std::lock_guard lock(mu_);
         scripts_[action] = script;
     }
-    void SetReserveResult(std::string host) {
+    // The VMs the world starts with: instance -> host.
+    void PlaceVm(const std::string& instance, const std::string& host) {
         std::lock_guard lock(mu_);
-        reserve_result_ = std::move(host);
+        vms_.insert({instance, host});
+    }
+    // Lets every blocked call go on.
+    void Release() {
+        {
+            std::lock_guard lock(mu_);
+            released_ = true;
+        }
+        cv_.notify_all();
+    }
+    // Calls blocked right now.
+    int Blocked() {
+        std::lock_guard lock(mu_);
+        return blocked_;
     }
 
-    Result<std::string> Start(storage::Txn&, const Operation& op, Timestamp now) override {
-        std::lock_guard lock(mu_);
+    Result<std::string> Start(const Operation& op, const CallContext& call) override {
+        std::unique_lock lock(mu_);
         start_calls_.push_back(op);
         Script& script = scripts_[op.action];
         const std::string name(ActionName(op.action));
+        const bool blocks = script.blocks && (script.blocks_only.empty() ||
+                                              script.blocks_only.count(op.instance_id) > 0);
+        if (blocks && !released_) {
+            ++blocked_;
+            cv_.notify_all();
+            while (!released_ && !call.Cancelled()) cv_.wait_for(lock, milliseconds(5));
+            --blocked_;
+            if (!released_) return Unavailable(name + " was cancelled");
+        }
         if (script.transient_start_errors > 0) {
             --script.transient_start_errors;
             return Unavailable("flaky " + name);
         }
         if (script.permanent_start_error) return FailedPrecondition(name + " is broken");
         const std::string handle = "fake:" + op.key;
-        ++accepted_starts_[op.key];
         if (ops_.count(handle)) return handle;  // the same operation again
-        ops_[handle] = {op, now + script.latency.value_or(default_latency_), false};
+        ops_[handle] = {op, call.Now() + script.latency.value_or(default_latency_), false};
         return handle;
     }
 
-    Result<OperationStatus> Poll(storage::Txn&, const std::string& handle, Timestamp now) override {
+    Result<OperationStatus> Poll(const std::string& handle, const CallContext& call) override {
         std::lock_guard lock(mu_);
-        ++polls_;
         auto it = ops_.find(handle);
         if (it == ops_.end()) return NotFound("no operation " + handle);
         FakeOp& op = it->second;
@@ -105,6 +127,7 @@ public:
             return FailedPrecondition("test " + script.failing_test + " failed on " + op.op.host);
         }
         OperationStatus status;
+        const Timestamp now = call.Now();
         if (script.never_finishes) {
             status.poll_at = now + seconds(1);
             return status;
@@ -115,47 +138,33 @@ public:
         }
         if (!op.done) {
             op.done = true;
-            if (op.op.action == Action::kProvisionVm) {
-                vms_made_.push_back({op.op.instance_id, op.op.target_host});
-            }
+            ++applied_[op.op.key];
+            Apply(op.op);
         }
         status.phase = OperationStatus::Phase::kDone;
-        if (op.op.action == Action::kReserve) status.result = reserve_result_;
         return status;
-    }
-
-    Status Release(storage::Txn&, const std::string& instance_id) override {
-        std::lock_guard lock(mu_);
-        released_.push_back(instance_id);
-        return OkStatus();
     }
 
     std::vector<Operation> StartCalls() {
         std::lock_guard lock(mu_);
         return start_calls_;
     }
-    std::map<std::string, int> AcceptedStarts() {
+    // How often each key changed the world: never more than once.
+    std::map<std::string, int> Applied() {
         std::lock_guard lock(mu_);
-        return accepted_starts_;
+        return applied_;
     }
-    std::vector<std::pair<std::string, std::string>> VmsMade() {
+    // The hosts of an instance's VMs in the world.
+    std::vector<std::string> VmsOf(const std::string& instance) {
         std::lock_guard lock(mu_);
-        return vms_made_;
+        std::vector<std::string> hosts;
+        auto [from, to] = vms_.equal_range(instance);
+        for (auto it = from; it != to; ++it) hosts.push_back(it->second);
+        return hosts;
     }
-    std::vector<std::string> Released() {
+    std::vector<Action> ActionsDoneOn(const std::string& instance) {
         std::lock_guard lock(mu_);
-        return released_;
-    }
-    int Polls() {
-        std::lock_guard lock(mu_);
-        return polls_;
-    }
-    // Distinct operations (handles) made for `action`.
-    int OperationsOf(Action action) {
-        std::lock_guard lock(mu_);
-        int n = 0;
-        for (const auto& [handle, op] : ops_) n += op.op.action == action ? 1 : 0;
-        return n;
+        return done_on_[instance];
     }
 
 private:
@@ -165,60 +174,42 @@ private:
         bool done = false;
     };
 
+    void Apply(const Operation& op) {
+        done_on_[op.instance_id].push_back(op.action);
+        if (op.action == Action::kDeleteVm || op.action == Action::kEvictVm) {
+            auto [from, to] = vms_.equal_range(op.instance_id);
+            for (auto it = from; it != to;) it = it->second == op.host ? vms_.erase(it) : ++it;
+        } else if (op.action == Action::kProvisionVm) {
+            vms_.insert({op.instance_id, op.host});
+        }
+    }
+
     std::mutex mu_;
+    std::condition_variable cv_;
     milliseconds default_latency_{0};
     std::map<Action, Script> scripts_;
-    std::string reserve_result_ = "h6";
     std::map<std::string, FakeOp> ops_;  // by handle
     std::vector<Operation> start_calls_;
-    std::map<std::string, int> accepted_starts_;
-    std::vector<std::pair<std::string, std::string>> vms_made_;  // instance, host
-    std::vector<std::string> released_;
-    int polls_ = 0;
+    std::map<std::string, int> applied_;
+    std::multimap<std::string, std::string> vms_;         // instance -> host
+    std::map<std::string, std::vector<Action>> done_on_;  // instance -> actions done
+    bool released_ = false;
+    int blocked_ = 0;
 };
 
-FakeProvider::Script PermanentStartError() {
+FakeProvider::Script Scripted(void (*set)(FakeProvider::Script&)) {
     FakeProvider::Script s;
-    s.permanent_start_error = true;
-    return s;
-}
-FakeProvider::Script PermanentPollError() {
-    FakeProvider::Script s;
-    s.permanent_poll_error = true;
-    return s;
-}
-FakeProvider::Script TransientStartErrors(int n) {
-    FakeProvider::Script s;
-    s.transient_start_errors = n;
-    return s;
-}
-FakeProvider::Script TransientPollErrors(int n) {
-    FakeProvider::Script s;
-    s.transient_poll_errors = n;
-    return s;
-}
-FakeProvider::Script NeverFinishes() {
-    FakeProvider::Script s;
-    s.never_finishes = true;
-    return s;
-}
-FakeProvider::Script FailingTest(std::string test) {
-    FakeProvider::Script s;
-    s.failing_test = std::move(test);
+    set(s);
     return s;
 }
 
 const std::vector<std::string> kVerifyTests = {"dcgm-diag-r2", "nccl-allreduce"};
 
-// Options under which the verify step runs (engine.verify_tests set), so that every step of
-// every workflow reaches the provider.
 ExecutorOptions WithVerifyTests() {
     ExecutorOptions options;
     options.verify_tests = kVerifyTests;
     return options;
 }
-
-constexpr const char* kVerifySkipped = "step verify: skipped: no engine.verify_tests";
 
 std::string ModeLabel(Mode mode) {
     switch (mode) {
@@ -236,23 +227,16 @@ std::string ModeLabel(Mode mode) {
     return "Unknown";
 }
 
-std::vector<Action> ActionsOf(Mode mode) {
-    std::vector<Action> actions;
-    for (const Step& step : WorkflowFor(mode)) actions.push_back(step.action);
-    return actions;
-}
-
-std::string Key(const std::string& id, size_t step) { return id + "/" + std::to_string(step); }
-
-// One line per event, easy to compare as a whole timeline.
-std::string Describe(const model::RemediationEvent& e) {
-    if (e.type == "state_change") {
-        return "state " + (e.state ? std::string(model::WireName(*e.state)) : "(none)");
-    }
-    return e.type + " " + e.step + ": " + e.detail;
-}
-
 auth::Principal Operator() { return {"alice", auth::Role::kOperator, {}}; }
+
+// The test fleet (storage/store_contract_test.hpp) plus i5, a co-tenant of j1 (cluster c2) on
+// h5: a host with VMs of two clusters.
+storage::FleetImport FleetWithCoTenants() {
+    auto fleet = storage::test_support::TestFleet();
+    fleet.clusters[0].gpu_worker_nodes.push_back(
+        storage::test_support::TestInstance("i5", "c1", "h5", 4));
+    return fleet;
+}
 
 class ExecutorTest : public ::testing::Test {
 protected:
@@ -260,14 +244,20 @@ protected:
         auto opened = storage::OpenStore("sqlite:" + dir_.path() + "/engine.db");
         ASSERT_TRUE(opened) << opened.error().message;
         store_ = std::move(opened).value();
-        ASSERT_TRUE(store_->WriteAndWait([](storage::Txn& txn) {
-            return txn.Inventory().ImportFleet(storage::test_support::TestFleet());
-        }));
+        const auto fleet = FleetWithCoTenants();
+        ASSERT_TRUE(store_->WriteAndWait(
+            [&](storage::Txn& txn) { return txn.Inventory().ImportFleet(fleet); }));
+        for (const auto& cluster : fleet.clusters) {
+            for (const auto& node : cluster.gpu_worker_nodes) {
+                if (!node.host_name.empty()) provider_.PlaceVm(node.instance_id, node.host_name);
+            }
+        }
         service_ = std::make_unique<remediation::RemediationService>(*store_, lifecycle_);
         control_ = std::make_unique<EngineControl>(*store_);
     }
 
     void TearDown() override {
+        provider_.Release();
         exec_.reset();
         if (store_) store_->Close();
     }
@@ -275,9 +265,8 @@ protected:
     // A new executor on the same store and provider, as after a restart.
     Executor& NewExecutor(ExecutorOptions options = {}) {
         exec_.reset();
-        exec_ = std::make_unique<Executor>(
-            *store_, provider_, *control_, clock_, lifecycle_,
-            options);
+        exec_ =
+            std::make_unique<Executor>(*store_, provider_, *control_, clock_, lifecycle_, options);
         Status resumed = exec_->Resume();
         EXPECT_TRUE(resumed) << resumed.error().message;
         return *exec_;
@@ -345,29 +334,74 @@ protected:
         return *events;
     }
 
-    std::vector<std::string> TimelineOf(const std::string& id) {
-        std::vector<std::string> lines;
-        for (const auto& e : EventsOf(id)) lines.push_back(Describe(e));
-        return lines;
+    std::string TimelineOf(const std::string& id) {
+        std::string out;
+        for (const auto& e : EventsOf(id)) {
+            out += e.type + " " + (e.state ? std::string(model::WireName(*e.state)) : e.step) +
+                   ": " + e.detail + "\n";
+        }
+        return out;
     }
 
-    // Keys of the Start calls made for `action`.
-    std::vector<std::string> StartKeysOf(Action action) {
-        std::vector<std::string> keys;
-        for (const auto& op : provider_.StartCalls()) {
-            if (op.action == action) keys.push_back(op.key);
+    model::Instance InstanceOf(const std::string& id) {
+        auto instance = ReadValue<std::optional<model::Instance>>(
+            *store_, [&](storage::Reader& r) { return r.Inventory().GetInstance(id); });
+        NR_ASSERT(instance.has_value() && instance->has_value(), "a test instance");
+        return **instance;
+    }
+
+    std::map<std::string, model::Host> Hosts() {
+        auto hosts = ReadValue<std::vector<model::Host>>(
+            *store_, [](storage::Reader& r) { return r.Inventory().ListHosts(); });
+        NR_ASSERT(hosts.has_value(), "reading hosts");
+        std::map<std::string, model::Host> by_name;
+        for (auto& h : *hosts) by_name[h.host_name] = h;
+        return by_name;
+    }
+
+    // At rest: every host's used GPUs equal its VMs' (no reservation leaked), and the world
+    // runs exactly the VMs the engine's records say, where they say.
+    void ExpectConsistentAtRest() {
+        for (const auto& [name, host] : Hosts()) {
+            int sum = 0;
+            for (const auto& hosted : host.instances)
+                sum += InstanceOf(hosted.instance_id).num_gpus;
+            EXPECT_EQ(host.used_gpus, sum) << "host " << name << ": a leaked reservation?";
         }
-        return keys;
+        for (const char* id : {"i1", "i2", "i3", "i4", "i5", "j1", "j2"}) {
+            const auto instance = InstanceOf(id);
+            const auto vms = provider_.VmsOf(id);
+            if (instance.host_name.empty()) {
+                EXPECT_TRUE(vms.empty()) << id << " has no VM in the records but runs one";
+            } else {
+                EXPECT_EQ(vms, std::vector<std::string>{instance.host_name})
+                    << id << ": the world and the records disagree (a doubled or lost VM?)";
+            }
+        }
+        for (const auto& [key, n] : provider_.Applied()) EXPECT_EQ(n, 1) << key;
     }
 
     // Runs and advances the clock by `step` until `id` is terminal; false after `max_rounds`.
     bool RunUntilTerminal(const std::string& id, std::chrono::microseconds step,
-                          int max_rounds = 100) {
+                          int max_rounds = 200) {
         for (int round = 0; round < max_rounds; ++round) {
             if (exec_->RunOnce().ok() && model::IsTerminal(StateOf(id))) return true;
             clock_.Advance(step);
         }
         return false;
+    }
+
+    // For tests of a started executor: polls until `pred` holds, moving the clock on as real
+    // time passes; false after 10 s.
+    template <class Pred>
+    bool Eventually(Pred pred) {
+        const auto deadline = std::chrono::steady_clock::now() + seconds(10);
+        while (std::chrono::steady_clock::now() < deadline) {
+            if (pred()) return true;
+            std::this_thread::sleep_for(milliseconds(5));
+            clock_.Advance(milliseconds(5));
+        }
+        return pred();
     }
 
     ScopedTempDir dir_;
@@ -389,742 +423,533 @@ INSTANTIATE_TEST_SUITE_P(Executor, ExecutorModeTest, ::testing::ValuesIn(model::
 
 TEST_P(ExecutorModeTest, RunsToSucceededThroughTheStatesOfItsSteps) {
     const Mode mode = GetParam();
-    const auto workflow = WorkflowFor(mode);
+    const auto workflow = WorkflowFor(mode, kCurrentWorkflowVersion);
     provider_.SetDefaultLatency(seconds(1));
     NewExecutor(WithVerifyTests());
     const Remediation r = Create("i1", mode);
-    ASSERT_EQ(StateOf(r.id), State::kPending);
-    const Timestamp claimed_at = clock_.Now();
-
-    Timestamp last_update = Stored(r.id).update_time;
-    for (size_t k = 0; k < workflow.size(); ++k) {
+    std::vector<Action> called;
+    std::set<State> seen;
+    for (int round = 0; round < 100 && !model::IsTerminal(StateOf(r.id)); ++round) {
         RunOnce();
-        const Remediation now = Stored(r.id);
-        const std::string at =
-            "step " + std::to_string(k) + " " + std::string(ActionName(workflow[k].action));
-        EXPECT_EQ(now.state, workflow[k].during) << at;
-        EXPECT_GE(now.update_time, last_update) << at;
-        last_update = now.update_time;
-        auto starts = provider_.StartCalls();
-        ASSERT_EQ(starts.size(), k + 1) << at;
-        EXPECT_EQ(starts.back().action, workflow[k].action) << at;
-        EXPECT_EQ(starts.back().key, Key(r.id, k)) << at;
-        EXPECT_EQ(starts.back().instance_id, "i1") << at;
-        EXPECT_EQ(starts.back().host, "h1") << at;
-        EXPECT_EQ(starts.back().num_gpus, 8) << at;
-        EXPECT_EQ(starts.back().other_host, mode == Mode::kHostAware) << at;
-        if (workflow[k].action == Action::kProvisionVm) {
-            EXPECT_EQ(starts.back().target_host, "h6") << "the reserved host is provisioned";
-        }
-        // The active tests go to the verify step alone.
-        EXPECT_EQ(starts.back().tests,
-                  workflow[k].action == Action::kVerify ? kVerifyTests : std::vector<std::string>{})
-            << at;
-        auto job = JobOf(r.id);
-        ASSERT_TRUE(job) << at;
-        EXPECT_EQ(job->step, int(k)) << at;
-        EXPECT_TRUE(job->started) << at;
-        EXPECT_EQ(job->next_check, clock_.Now() + seconds(1)) << at;
-        // Nothing moves before the step's latency elapsed.
-        clock_.Advance(milliseconds(999));
-        RunOnce();
-        EXPECT_EQ(provider_.StartCalls().size(), k + 1) << at;
-        EXPECT_EQ(StateOf(r.id), workflow[k].during) << at;
-        clock_.Advance(milliseconds(1));
+        seen.insert(StateOf(r.id));
+        clock_.Advance(seconds(1));
     }
-    RunOnce();
-    const Remediation done = Stored(r.id);
-    EXPECT_EQ(done.state, State::kSucceeded);
-    EXPECT_TRUE(done.error_message.empty()) << done.error_message;
-    EXPECT_EQ(done.start_time, claimed_at);
-    ASSERT_TRUE(done.end_time);
-    EXPECT_EQ(*done.end_time, done.update_time);
-    EXPECT_FALSE(JobOf(r.id)) << "a finished remediation keeps no engine job";
-    EXPECT_EQ(exec_->InFlight(), 0u);
-    EXPECT_TRUE(provider_.Released().empty()) << "success releases nothing";
-    const bool replaces = mode == Mode::kVmOnly || mode == Mode::kHostAware;
-    EXPECT_EQ(provider_.VmsMade().size(), replaces ? 1u : 0u);
-
-    // The timeline: every state change of API.md 2.2 and each step's start and end.
-    std::vector<std::string> expected = {"state PENDING"};
-    State shown = State::kPending;
+    ASSERT_EQ(StateOf(r.id), State::kSucceeded) << TimelineOf(r.id);
+    for (const auto& op : provider_.StartCalls()) {
+        if (called.empty() || called.back() != op.action) called.push_back(op.action);
+        // Keys name the step, never its position.
+        EXPECT_EQ(op.key, r.id + "/" + std::string(ActionName(op.action)));
+        EXPECT_EQ(op.instance_id, "i1");
+        EXPECT_EQ(op.tests,
+                  op.action == Action::kVerify ? kVerifyTests : std::vector<std::string>{});
+    }
+    std::vector<Action> expected;
     for (const Step& step : workflow) {
-        if (shown == State::kQuarantining && step.during == State::kRunning) {
-            expected.push_back("state QUARANTINED");
-        }
-        if (shown != step.during) {
-            expected.push_back("state " + std::string(model::WireName(step.during)));
-            shown = step.during;
-        }
-        const std::string name(ActionName(step.action));
-        expected.push_back("step " + name + ": " +
-                           (step.action == Action::kReserve
-                                ? "waiting for a host with free GPU slots"
-                                : "started"));
-        expected.push_back("step " + name + ": " +
-                           (step.action == Action::kReserve ? "reserved 8 GPUs on h6" : "done"));
+        if (!IsEngineStep(step.action)) expected.push_back(step.action);
     }
-    expected.push_back("state SUCCEEDED");
-    EXPECT_EQ(TimelineOf(r.id), expected);
-    const auto events = EventsOf(r.id);
-    for (size_t i = 1; i < events.size(); ++i) {
-        EXPECT_LT(events[i - 1].time, events[i].time) << "event " << i;
-        EXPECT_EQ(events[i].actor, "engine") << "event " << i;
-    }
-    ASSERT_FALSE(events.empty());
-    EXPECT_EQ(events.back().time, done.update_time);
-
-    // Done is done: later rounds touch nothing.
-    const size_t starts = provider_.StartCalls().size();
-    const int polls = provider_.Polls();
-    clock_.Advance(seconds(3600));
-    RunOnce();
-    EXPECT_EQ(provider_.StartCalls().size(), starts);
-    EXPECT_EQ(provider_.Polls(), polls);
-    EXPECT_EQ(Stored(r.id).update_time, done.update_time);
+    EXPECT_EQ(called, expected);
+    for (const Step& step : workflow) EXPECT_TRUE(seen.count(step.during)) << int(step.during);
+    EXPECT_FALSE(JobOf(r.id).has_value()) << "a finished job is removed";
+    ExpectConsistentAtRest();
 }
 
 TEST_P(ExecutorModeTest, InstantStepsFinishInOneRound) {
-    NewExecutor(WithVerifyTests());
+    NewExecutor();
     const Remediation r = Create("i2", GetParam());
     RunOnce();
-    EXPECT_EQ(StateOf(r.id), State::kSucceeded);
-    EXPECT_EQ(provider_.StartCalls().size(), WorkflowFor(GetParam()).size());
-    EXPECT_FALSE(JobOf(r.id));
+    EXPECT_EQ(StateOf(r.id), State::kSucceeded) << TimelineOf(r.id);
+    ExpectConsistentAtRest();
 }
 
-// Without engine.verify_tests there is nothing to verify: the step is skipped, with an event
-// that says why, and the provider never hears of it. Every other step keeps its index (and
-// so its idempotency key).
-TEST_P(ExecutorModeTest, WithoutVerifyTestsTheVerifyStepIsSkipped) {
-    const Mode mode = GetParam();
-    const auto workflow = WorkflowFor(mode);
-    provider_.SetDefaultLatency(seconds(1));
+// ---- Provider work never holds up the rest --------------------------------------------------
+
+// A call that blocks (a hung BMC, a synchronous hypervisor) delays only its own remediation:
+// while it blocks, creates and approvals commit and other remediations run to the end.
+TEST_F(ExecutorTest, ABlockedCallHoldsUpOnlyItsOwnRemediation) {
+    provider_.Set(Action::kPowerCycleHost, Scripted([](auto& s) { s.blocks = true; }));
     NewExecutor();
-    const Remediation r = Create("i1", mode);
-    ASSERT_TRUE(RunUntilTerminal(r.id, seconds(1)));
-    EXPECT_EQ(StateOf(r.id), State::kSucceeded) << Stored(r.id).error_message;
-    EXPECT_TRUE(StartKeysOf(Action::kVerify).empty());
-
-    std::vector<std::string> expected_keys;
-    std::vector<std::string> expected_steps;
-    for (size_t k = 0; k < workflow.size(); ++k) {
-        const std::string name(ActionName(workflow[k].action));
-        if (workflow[k].action == Action::kVerify) {
-            expected_steps.push_back(kVerifySkipped);
-            continue;
-        }
-        expected_keys.push_back(Key(r.id, k));
-        if (workflow[k].action == Action::kReserve) {
-            expected_steps.push_back("step " + name + ": waiting for a host with free GPU slots");
-            expected_steps.push_back("step " + name + ": reserved 8 GPUs on h6");
-        } else {
-            expected_steps.push_back("step " + name + ": started");
-            expected_steps.push_back("step " + name + ": done");
-        }
-    }
-    std::vector<std::string> keys;
-    for (const auto& op : provider_.StartCalls()) {
-        keys.push_back(op.key);
-        EXPECT_TRUE(op.tests.empty()) << op.key;
-    }
-    EXPECT_EQ(keys, expected_keys);
-    std::vector<std::string> steps;
-    for (const auto& line : TimelineOf(r.id)) {
-        if (line.starts_with("step ")) steps.push_back(line);
-    }
-    EXPECT_EQ(steps, expected_steps);
-
-    // The skip is an engine event of the step, without a state.
-    int skips = 0;
-    for (const auto& e : EventsOf(r.id)) {
-        if (e.type != "step" || e.step != "verify") continue;
-        ++skips;
-        EXPECT_EQ(e.detail, "skipped: no engine.verify_tests");
-        EXPECT_FALSE(e.state);
-        EXPECT_EQ(e.actor, "engine");
-    }
-    EXPECT_EQ(skips, mode == Mode::kEvictWithoutReplacement ? 0 : 1);
+    ASSERT_TRUE(exec_->Start());
+    const Remediation blocked = Create("i1", Mode::kHostPowerCycle);
+    ASSERT_TRUE(Eventually([&] { return provider_.Blocked() >= 1; }));
+    // Others go on: a remediation of another instance runs to the end ...
+    const Remediation other = Create("i2", Mode::kRebootVm);
+    ASSERT_TRUE(Eventually([&] { return StateOf(other.id) == State::kSucceeded; }))
+        << TimelineOf(other.id);
+    // ... creates, cancels and approvals commit.
+    const Remediation third = Create("i3", Mode::kVmOnly);
+    EXPECT_TRUE(Eventually([&] { return StateOf(third.id) == State::kSucceeded; }));
+    EXPECT_EQ(StateOf(blocked.id), State::kQuarantined) << "still in its power cycle";
+    provider_.Release();
+    ASSERT_TRUE(Eventually([&] { return StateOf(blocked.id) == State::kSucceeded; }))
+        << TimelineOf(blocked.id);
+    exec_->Stop();
+    ExpectConsistentAtRest();
 }
 
-// ---- A permanent error at each step ---------------------------------------------------------
+// Calls blocked at once never starve the others: each runs on a thread of its own.
+TEST_F(ExecutorTest, BlockedCallsDoNotStarveOtherWork) {
+    provider_.Set(Action::kDrain, Scripted([](auto& s) {
+                      s.blocks = true;
+                      s.blocks_only = {"i1", "i2", "i3"};
+                  }));
+    NewExecutor();
+    ASSERT_TRUE(exec_->Start());
+    std::vector<Remediation> blocked;
+    for (const char* id : {"i1", "i2", "i3"}) blocked.push_back(Create(id, Mode::kRebootVm));
+    ASSERT_TRUE(Eventually([&] { return provider_.Blocked() >= 3; }));
+    const Remediation free_work = Create("i4", Mode::kRebootVm);
+    ASSERT_TRUE(Eventually([&] { return StateOf(free_work.id) == State::kSucceeded; }))
+        << TimelineOf(free_work.id);
+    for (const auto& r : blocked) EXPECT_EQ(StateOf(r.id), State::kRunning);
+    provider_.Release();
+    for (const auto& r : blocked) {
+        ASSERT_TRUE(Eventually([&] { return StateOf(r.id) == State::kSucceeded; }))
+            << TimelineOf(r.id);
+    }
+    exec_->Stop();
+    ExpectConsistentAtRest();
+}
 
-using ModeAndStep = std::tuple<Mode, size_t>;
+// A call that hangs past the step's deadline fails the step; its late answer records nothing.
+TEST_F(ExecutorTest, AHungCallPastItsDeadlineFailsTheStepAndItsLateAnswerIsIgnored) {
+    provider_.Set(Action::kRebootVm, Scripted([](auto& s) { s.blocks = true; }));
+    ExecutorOptions options;
+    options.step_timeout = seconds(60);
+    NewExecutor(options);
+    ASSERT_TRUE(exec_->Start());
+    const Remediation r = Create("i1", Mode::kRebootVm);
+    ASSERT_TRUE(Eventually([&] { return provider_.Blocked() >= 1; }));
+    clock_.Advance(seconds(61));
+    ASSERT_TRUE(Eventually([&] { return StateOf(r.id) == State::kFailed; })) << TimelineOf(r.id);
+    EXPECT_EQ(Stored(r.id).error_message, "reboot_vm timed out after 60 s");
+    provider_.Release();
+    exec_->Stop();
+    EXPECT_EQ(StateOf(r.id), State::kFailed) << "the late answer changed nothing";
+    EXPECT_FALSE(JobOf(r.id).has_value());
+}
 
-std::vector<ModeAndStep> EveryStepOfEveryMode() {
-    std::vector<ModeAndStep> all;
+// ---- Crash at every boundary of every step ----------------------------------------------------
+
+struct CrashCase {
+    Mode mode;
+    std::string instance;
+    size_t step;  // index into the workflow
+    Boundary boundary;
+};
+
+std::string CrashLabel(const CrashCase& c) {
+    const char* where = c.boundary == Boundary::kAfterIntent ? "AfterIntent"
+                        : c.boundary == Boundary::kAfterCall ? "AfterCall"
+                                                             : "AfterOutcome";
+    std::string step(ActionName(WorkflowFor(c.mode, kCurrentWorkflowVersion)[c.step].action));
+    step.erase(std::remove(step.begin(), step.end(), '_'), step.end());
+    return ModeLabel(c.mode) + "_" + c.instance + "_" + step + "_" + where;
+}
+
+std::vector<CrashCase> AllCrashCases() {
+    std::vector<CrashCase> cases;
     for (Mode mode : model::kAllModes) {
-        for (size_t k = 0; k < WorkflowFor(mode).size(); ++k) all.emplace_back(mode, k);
+        const auto workflow = WorkflowFor(mode, kCurrentWorkflowVersion);
+        // A power cycle of i5 acts on its co-tenant j1 too.
+        const std::string instance = mode == Mode::kHostPowerCycle ? "i5" : "i1";
+        for (size_t k = 0; k < workflow.size(); ++k) {
+            if (IsEngineStep(workflow[k].action)) continue;
+            for (Boundary b :
+                 {Boundary::kAfterIntent, Boundary::kAfterCall, Boundary::kAfterOutcome}) {
+                cases.push_back({mode, instance, k, b});
+            }
+        }
     }
-    return all;
+    return cases;
 }
 
-std::string ModeAndStepLabel(const ::testing::TestParamInfo<ModeAndStep>& info) {
-    const auto [mode, k] = info.param;
-    return ModeLabel(mode) + "_" + std::to_string(k) + "_" +
-           std::string(ActionName(WorkflowFor(mode)[k].action));
-}
+class ExecutorCrashTest : public ExecutorTest, public ::testing::WithParamInterface<CrashCase> {};
 
-class ExecutorStepTest : public ExecutorTest, public ::testing::WithParamInterface<ModeAndStep> {};
+INSTANTIATE_TEST_SUITE_P(Executor, ExecutorCrashTest, ::testing::ValuesIn(AllCrashCases()),
+                         [](const auto& crash_info) { return CrashLabel(crash_info.param); });
 
-INSTANTIATE_TEST_SUITE_P(Executor, ExecutorStepTest, ::testing::ValuesIn(EveryStepOfEveryMode()),
-                         ModeAndStepLabel);
-
-TEST_P(ExecutorStepTest, PermanentErrorFailsNamingTheStepAndReleases) {
-    const auto [mode, k] = GetParam();
-    const Step& failing = WorkflowFor(mode)[k];
-    const std::string name(ActionName(failing.action));
-    provider_.Set(failing.action, PermanentStartError());
-    NewExecutor(WithVerifyTests());
-    const Remediation r = Create("i1", mode);
+// A kill -9 at the boundary, then a restart on the same database and the same outside world:
+// the remediation finishes once, nothing the world did is done again, no VM is doubled or lost
+// and no slot leaks.
+TEST_P(ExecutorCrashTest, ResumesAfterACrashAtTheBoundary) {
+    const CrashCase c = GetParam();
+    const std::string step(ActionName(WorkflowFor(c.mode, kCurrentWorkflowVersion)[c.step].action));
+    ExecutorOptions crashing = WithVerifyTests();
+    crashing.crash_at = [&](Boundary boundary, const std::string&, const std::string& at) {
+        return boundary == c.boundary && at == step;
+    };
+    NewExecutor(crashing);
+    const Remediation r = Create(c.instance, c.mode);
     RunOnce();
-
-    const Remediation failed = Stored(r.id);
-    EXPECT_EQ(failed.state, State::kFailed);
-    EXPECT_NE(failed.error_message.find(name), std::string::npos) << failed.error_message;
-    EXPECT_NE(failed.error_message.find(name + " is broken"), std::string::npos)
-        << "the provider's reason is kept: " << failed.error_message;
-    ASSERT_TRUE(failed.end_time);
-    EXPECT_EQ(*failed.end_time, failed.update_time);
-    EXPECT_EQ(provider_.Released(), std::vector<std::string>{"i1"});
-    EXPECT_FALSE(JobOf(r.id));
-    EXPECT_EQ(exec_->InFlight(), 0u);
-    // Steps after the failing one never started.
-    auto starts = provider_.StartCalls();
-    ASSERT_EQ(starts.size(), k + 1);
-    EXPECT_EQ(starts.back().action, failing.action);
-    const auto timeline = TimelineOf(r.id);
-    ASSERT_FALSE(timeline.empty());
-    EXPECT_EQ(timeline.back(), "state FAILED");
-
-    // Nothing happens to it afterwards.
-    const int polls = provider_.Polls();
-    clock_.Advance(seconds(3600));
-    RunOnce();
-    RunOnce();
-    EXPECT_EQ(provider_.StartCalls().size(), k + 1);
-    EXPECT_EQ(provider_.Polls(), polls);
-    EXPECT_EQ(Stored(r.id).update_time, failed.update_time);
-    EXPECT_EQ(provider_.Released().size(), 1u);
-}
-
-// ---- Resume at each step --------------------------------------------------------------------
-
-TEST_P(ExecutorStepTest, ResumesFromEachStepWithoutStartingAnythingTwice) {
-    const auto [mode, k] = GetParam();
-    const auto workflow = WorkflowFor(mode);
-    provider_.SetDefaultLatency(seconds(1));
-    NewExecutor(WithVerifyTests());
-    const Remediation r = Create("i1", mode);
-    for (size_t i = 0; i < k; ++i) {
-        RunOnce();
-        clock_.Advance(seconds(1));
-    }
-    RunOnce();  // step k is started and not done yet
-    ASSERT_EQ(StateOf(r.id), workflow[k].during);
-    ASSERT_EQ(provider_.StartCalls().size(), k + 1);
-
-    // A restart: the old executor goes, a new one finds the job in the store.
+    ASSERT_TRUE(exec_->Crashed()) << "never reached " << CrashLabel(c) << "\n" << TimelineOf(r.id);
     exec_.reset();
-    clock_.Advance(milliseconds(300));
-    Executor& resumed = NewExecutor(WithVerifyTests());
-    EXPECT_EQ(resumed.InFlight(), 1u);
-    EXPECT_EQ(StateOf(r.id), workflow[k].during);
-    ASSERT_TRUE(RunUntilTerminal(r.id, milliseconds(500)));
-    EXPECT_EQ(StateOf(r.id), State::kSucceeded);
 
-    // Each step's key was started exactly once, in order.
-    std::vector<std::string> keys;
-    for (const auto& op : provider_.StartCalls()) keys.push_back(op.key);
-    std::vector<std::string> expected_keys;
-    for (size_t i = 0; i < workflow.size(); ++i) expected_keys.push_back(Key(r.id, i));
-    EXPECT_EQ(keys, expected_keys);
-    for (const auto& [key, count] : provider_.AcceptedStarts()) {
-        EXPECT_EQ(count, 1) << key;
-    }
-    const bool replaces = mode == Mode::kVmOnly || mode == Mode::kHostAware;
-    EXPECT_EQ(provider_.VmsMade().size(), replaces ? 1u : 0u);
-    // The timeline has each step's end once.
-    const auto timeline = TimelineOf(r.id);
-    for (const Step& step : workflow) {
-        const std::string name(ActionName(step.action));
-        const std::string prefix = "step " + name + ": ";
-        const auto ends = std::count_if(timeline.begin(), timeline.end(), [&](const auto& line) {
-            return line.starts_with(prefix) && line != prefix + "started" &&
-                   line != prefix + "waiting for a host with free GPU slots";
-        });
-        EXPECT_EQ(ends, 1) << name;
-    }
-}
-
-// A crash after the provider accepted a Start but before the step's record committed: the
-// retried Start reuses the key, and the provider makes no second VM.
-TEST_F(ExecutorTest, RestartedStartReusesTheStepKey) {
-    provider_.SetDefaultLatency(seconds(1));
-    NewExecutor();
-    const Remediation r = Create("i1", Mode::kVmOnly);
-    const auto actions = ActionsOf(Mode::kVmOnly);
-    const size_t provision =
-        size_t(std::find(actions.begin(), actions.end(), Action::kProvisionVm) - actions.begin());
-    for (size_t i = 0; i < provision; ++i) {
-        RunOnce();
-        clock_.Advance(seconds(1));
-    }
-    RunOnce();
-    auto job = JobOf(r.id);
-    ASSERT_TRUE(job);
-    ASSERT_EQ(job->step, int(provision));
-    ASSERT_TRUE(job->started);
-    exec_.reset();
-    // Lose the record of the start, as if that transaction never committed.
-    job->started = false;
-    job->handle.clear();
-    ASSERT_TRUE(
-        store_->WriteAndWait([&](storage::Txn& txn) { return txn.EngineJobs().Put(*job); }));
-
-    NewExecutor();
-    ASSERT_TRUE(RunUntilTerminal(r.id, milliseconds(500)));
-    EXPECT_EQ(StateOf(r.id), State::kSucceeded);
-    EXPECT_EQ(StartKeysOf(Action::kProvisionVm),
-              (std::vector<std::string>{Key(r.id, provision), Key(r.id, provision)}));
-    EXPECT_EQ(provider_.VmsMade().size(), 1u);
-}
-
-// ---- Transient errors -----------------------------------------------------------------------
-
-TEST_F(ExecutorTest, TransientStartErrorsAreRetriedAfterTheBackoffWithTheSameKey) {
-    provider_.Set(Action::kDrain, TransientStartErrors(3));
-    NewExecutor();
-    const Remediation r = Create("i1", Mode::kRebootVm);
-    RunOnce();
-    EXPECT_EQ(StateOf(r.id), State::kRunning);
-    ASSERT_EQ(StartKeysOf(Action::kDrain).size(), 1u);
-
-    // Each retry waits longer than the one before, and never comes early.
-    size_t calls = 1;
-    std::chrono::microseconds previous{0};
-    for (int retry = 1; retry <= 3; ++retry) {
-        auto job = JobOf(r.id);
-        ASSERT_TRUE(job);
-        EXPECT_EQ(job->attempts, retry);
-        EXPECT_FALSE(job->started);
-        const auto backoff = job->next_check - clock_.Now();
-        EXPECT_GT(backoff, previous) << "retry " << retry;
-        EXPECT_LE(backoff, seconds(30));
-        previous = backoff;
-        clock_.Advance(backoff - std::chrono::microseconds(1));
-        RunOnce();
-        EXPECT_EQ(StartKeysOf(Action::kDrain).size(), calls) << "retried before the backoff";
-        clock_.Advance(std::chrono::microseconds(1));
-        RunOnce();
-        EXPECT_EQ(StartKeysOf(Action::kDrain).size(), ++calls) << "retry " << retry;
-    }
-    EXPECT_EQ(StateOf(r.id), State::kSucceeded);
-    EXPECT_EQ(StartKeysOf(Action::kDrain), std::vector<std::string>(4, Key(r.id, 0)));
-    const auto timeline = TimelineOf(r.id);
-    EXPECT_EQ(
-        std::count(timeline.begin(), timeline.end(), "step drain: retrying after: flaky drain"), 3);
-}
-
-// A transient Poll error is retried by starting the step again under the same key: the
-// provider dedupes it, so the step still makes one operation.
-TEST_F(ExecutorTest, TransientPollErrorsRetryTheStepUnderTheSameKey) {
-    provider_.Set(Action::kProvisionVm, TransientPollErrors(2));
-    NewExecutor();
-    const Remediation r = Create("i1", Mode::kVmOnly);
-    ASSERT_TRUE(RunUntilTerminal(r.id, seconds(1)));
-    EXPECT_EQ(StateOf(r.id), State::kSucceeded) << Stored(r.id).error_message;
-    const auto keys = StartKeysOf(Action::kProvisionVm);
-    ASSERT_FALSE(keys.empty());
-    EXPECT_EQ(keys, std::vector<std::string>(keys.size(), Key(r.id, 3)));
-    EXPECT_EQ(provider_.OperationsOf(Action::kProvisionVm), 1);
-    EXPECT_EQ(provider_.VmsMade().size(), 1u);
-    const auto timeline = TimelineOf(r.id);
-    EXPECT_EQ(std::count(timeline.begin(), timeline.end(),
-                         "step provision_vm: retrying after: flaky poll of provision_vm"),
-              2);
-}
-
-TEST_F(ExecutorTest, EndlessTransientErrorsFailTheStep) {
-    provider_.Set(Action::kDeleteVm, TransientStartErrors(1000));
-    NewExecutor();
-    const Remediation r = Create("i1", Mode::kVmOnly);
-    ASSERT_TRUE(RunUntilTerminal(r.id, seconds(30)));
-    const Remediation failed = Stored(r.id);
-    EXPECT_EQ(failed.state, State::kFailed);
-    EXPECT_NE(failed.error_message.find("delete_vm"), std::string::npos) << failed.error_message;
-    EXPECT_NE(failed.error_message.find("flaky delete_vm"), std::string::npos)
-        << failed.error_message;
-    const size_t tries = StartKeysOf(Action::kDeleteVm).size();
-    EXPECT_GT(tries, 1u) << "transient errors are retried at first";
-    EXPECT_LT(tries, 50u);
-    EXPECT_EQ(provider_.Released(), std::vector<std::string>{"i1"});
-    EXPECT_FALSE(JobOf(r.id));
-    EXPECT_TRUE(StartKeysOf(Action::kProvisionVm).empty());
-}
-
-TEST_F(ExecutorTest, PermanentPollErrorFailsTheStep) {
-    provider_.Set(Action::kPowerCycleHost, PermanentPollError());
-    NewExecutor();
-    const Remediation r = Create("i1", Mode::kHostPowerCycle);
-    RunOnce();
-    const Remediation failed = Stored(r.id);
-    EXPECT_EQ(failed.state, State::kFailed);
-    EXPECT_NE(failed.error_message.find("power_cycle_host"), std::string::npos)
-        << failed.error_message;
-    EXPECT_EQ(provider_.Released(), std::vector<std::string>{"i1"});
-    EXPECT_TRUE(StartKeysOf(Action::kUncordonHost).empty());
-}
-
-// ---- Verify ---------------------------------------------------------------------------------
-
-// A failed active test keeps the node out: the remediation fails naming the test, whatever
-// it holds is released, and the node never rejoins (nor, after a power cycle, is its host
-// uncordoned).
-TEST_F(ExecutorTest, FailingVerifyFailsNamingTheTestAndNeverRejoins) {
-    provider_.Set(Action::kVerify, FailingTest("nccl-allreduce"));
     NewExecutor(WithVerifyTests());
-    const std::vector<std::pair<const char*, Mode>> cases = {{"i1", Mode::kVmOnly},
-                                                             {"i2", Mode::kHostAware},
-                                                             {"i3", Mode::kRebootVm},
-                                                             {"i4", Mode::kHostPowerCycle}};
-    std::vector<std::string> released;
-    for (const auto& [instance, mode] : cases) {
-        const std::string label(model::WireName(mode));
-        const Remediation r = Create(instance, mode);
-        RunOnce();
-        const Remediation failed = Stored(r.id);
-        EXPECT_EQ(failed.state, State::kFailed) << label;
-        EXPECT_NE(failed.error_message.find("verify"), std::string::npos)
-            << label << ": " << failed.error_message;
-        EXPECT_NE(failed.error_message.find("test nccl-allreduce failed"), std::string::npos)
-            << label << ": " << failed.error_message;
-        released.push_back(instance);
-        EXPECT_EQ(provider_.Released(), released) << label;
-        EXPECT_FALSE(JobOf(r.id)) << label;
-        const auto timeline = TimelineOf(r.id);
-        ASSERT_FALSE(timeline.empty());
-        EXPECT_EQ(timeline.back(), "state FAILED") << label;
-        EXPECT_EQ(std::count(timeline.begin(), timeline.end(), kVerifySkipped), 0) << label;
+    ASSERT_TRUE(RunUntilTerminal(r.id, seconds(1))) << TimelineOf(r.id);
+    ASSERT_EQ(StateOf(r.id), State::kSucceeded) << TimelineOf(r.id);
+    EXPECT_FALSE(JobOf(r.id).has_value());
+    ExpectConsistentAtRest();
+    // One terminal state, at the end of the timeline.
+    const auto events = EventsOf(r.id);
+    int terminal = 0;
+    for (const auto& e : events) terminal += e.state && model::IsTerminal(*e.state) ? 1 : 0;
+    EXPECT_EQ(terminal, 1) << TimelineOf(r.id);
+    // Every world-changing action happened once per instance.
+    for (const auto& instance : {c.instance, std::string("j1")}) {
+        auto done = provider_.ActionsDoneOn(instance);
+        for (Action once : {Action::kDeleteVm, Action::kEvictVm, Action::kProvisionVm,
+                            Action::kRebootVm, Action::kPowerCycleHost}) {
+            EXPECT_LE(std::count(done.begin(), done.end(), once), 1)
+                << instance << " " << ActionName(once);
+        }
     }
-    EXPECT_EQ(StartKeysOf(Action::kVerify).size(), cases.size());
+}
+
+// ---- Co-tenants -----------------------------------------------------------------------------
+
+// A power cycle takes every VM of the host down: each is drained first and rejoined after,
+// whatever cluster it belongs to, and the timeline names them.
+TEST_F(ExecutorTest, PowerCycleDrainsAndRejoinsEveryVmOfTheHost) {
+    NewExecutor(WithVerifyTests());
+    const Remediation r = Create("i5", Mode::kHostPowerCycle);
+    RunOnce();
+    ASSERT_EQ(StateOf(r.id), State::kSucceeded) << TimelineOf(r.id);
+    for (const char* id : {"i5", "j1"}) {
+        const auto done = provider_.ActionsDoneOn(id);
+        const std::vector<Action> expected_order = {Action::kDrain, Action::kWaitReady,
+                                                    Action::kVerify, Action::kRejoin};
+        std::vector<Action> got;
+        for (Action a : done) {
+            if (a != Action::kCordonHost && a != Action::kPowerCycleHost &&
+                a != Action::kUncordonHost) {
+                got.push_back(a);
+            }
+        }
+        EXPECT_EQ(got, expected_order) << id;
+        EXPECT_EQ(InstanceOf(id).status, "Ready") << id;
+    }
+    const std::string timeline = TimelineOf(r.id);
+    EXPECT_NE(timeline.find("drain: on every instance of host h5: i5 and co-tenants j1"),
+              std::string::npos)
+        << timeline;
+    EXPECT_NE(timeline.find("rejoin: done: j1"), std::string::npos) << timeline;
+    // The co-tenant's drain key names it; the remediation's own is the step's.
+    std::set<std::string> drain_keys;
     for (const auto& op : provider_.StartCalls()) {
-        if (op.action == Action::kVerify) {
-            EXPECT_EQ(op.tests, kVerifyTests) << op.key;
-        }
+        if (op.action == Action::kDrain) drain_keys.insert(op.key);
     }
-    EXPECT_TRUE(StartKeysOf(Action::kRejoin).empty());
-    EXPECT_TRUE(StartKeysOf(Action::kUncordonHost).empty());
-    EXPECT_EQ(exec_->InFlight(), 0u);
+    EXPECT_EQ(drain_keys, (std::set<std::string>{r.id + "/drain", r.id + "/drain/j1"}));
+    EXPECT_FALSE(Hosts()["h5"].cordoned);
+    ExpectConsistentAtRest();
 }
 
-// Tests that pass let the node rejoin; the verify step is one operation like any other.
-TEST_F(ExecutorTest, PassingVerifyLetsTheNodeRejoin) {
-    provider_.Set(Action::kVerify, FailingTest("some-other-test"));
-    NewExecutor(WithVerifyTests());
-    const Remediation r = Create("i1", Mode::kRebootVm);
-    RunOnce();
-    EXPECT_EQ(StateOf(r.id), State::kSucceeded) << Stored(r.id).error_message;
-    EXPECT_EQ(StartKeysOf(Action::kVerify), std::vector<std::string>{Key(r.id, 3)});
-    EXPECT_EQ(StartKeysOf(Action::kRejoin), std::vector<std::string>{Key(r.id, 4)});
-    EXPECT_TRUE(provider_.Released().empty());
-}
-
-// A restart while the node boots, without verify tests: the resumed engine skips verify once
-// and rejoins under the rejoin step's own key.
-TEST_F(ExecutorTest, ResumeBeforeASkippedVerifySkipsItOnce) {
-    provider_.SetDefaultLatency(seconds(1));
+// A power cycle runs alone on its host: it waits for other work on the host, and other work
+// (of a co-tenant too) waits for it.
+TEST_F(ExecutorTest, APowerCycleRunsAloneOnItsHost) {
+    provider_.SetDefaultLatency(seconds(5));
     NewExecutor();
-    const Remediation r = Create("i1", Mode::kRebootVm);
-    for (int i = 0; i < 2; ++i) {
-        RunOnce();
-        clock_.Advance(seconds(1));
-    }
-    RunOnce();  // wait_ready (step 2) started
-    auto job = JobOf(r.id);
-    ASSERT_TRUE(job);
-    ASSERT_EQ(job->step, 2);
-    exec_.reset();
-    NewExecutor();
-    ASSERT_TRUE(RunUntilTerminal(r.id, milliseconds(500)));
-    EXPECT_EQ(StateOf(r.id), State::kSucceeded);
-    const auto timeline = TimelineOf(r.id);
-    EXPECT_EQ(std::count(timeline.begin(), timeline.end(), kVerifySkipped), 1);
-    EXPECT_TRUE(StartKeysOf(Action::kVerify).empty());
-    EXPECT_EQ(StartKeysOf(Action::kRejoin), std::vector<std::string>{Key(r.id, 4)});
+    const Remediation reboot = Create("j1", Mode::kRebootVm);
+    RunOnce();
+    ASSERT_EQ(StateOf(reboot.id), State::kRunning);
+    const Remediation cycle = Create("i5", Mode::kHostPowerCycle);
+    RunOnce();
+    EXPECT_EQ(StateOf(cycle.id), State::kPending) << "waits for the reboot of its co-tenant";
+    ASSERT_TRUE(RunUntilTerminal(reboot.id, seconds(5)));
+    ASSERT_TRUE(RunUntilTerminal(cycle.id, seconds(1)));
+    EXPECT_EQ(StateOf(cycle.id), State::kSucceeded) << TimelineOf(cycle.id);
+    EXPECT_NE(TimelineOf(cycle.id).find("waiting: another host-level remediation is working on "
+                                        "host h5"),
+              std::string::npos);
+    // And the other way round.
+    const Remediation cycle2 = Create("i5", Mode::kHostPowerCycle);
+    RunOnce();
+    ASSERT_EQ(StateOf(cycle2.id), State::kQuarantining);
+    const Remediation reboot2 = Create("j1", Mode::kRebootVm);
+    RunOnce();
+    EXPECT_EQ(StateOf(reboot2.id), State::kPending) << "waits for the power cycle";
+    ASSERT_TRUE(RunUntilTerminal(cycle2.id, seconds(5)));
+    ASSERT_TRUE(RunUntilTerminal(reboot2.id, seconds(5)));
+    EXPECT_EQ(StateOf(reboot2.id), State::kSucceeded);
 }
 
-// ---- Timeouts -------------------------------------------------------------------------------
-
-TEST_F(ExecutorTest, StepThatNeverFinishesTimesOut) {
-    provider_.Set(Action::kWaitReady, NeverFinishes());
-    ExecutorOptions options;
-    options.step_timeout = seconds(10);
-    NewExecutor(options);
-    const Remediation r = Create("i1", Mode::kRebootVm);
-    RunOnce();
-    for (int s = 1; s < 10; ++s) {
-        clock_.Advance(seconds(1));
-        RunOnce();
-        ASSERT_EQ(StateOf(r.id), State::kRunning) << "after " << s << " s";
-    }
-    const int polls = provider_.Polls();
-    EXPECT_GE(polls, 10) << "the provider's poll_at is honoured while it runs";
-    clock_.Advance(seconds(1));
-    RunOnce();
-    const Remediation failed = Stored(r.id);
-    EXPECT_EQ(failed.state, State::kFailed);
-    EXPECT_NE(failed.error_message.find("wait_ready"), std::string::npos) << failed.error_message;
-    EXPECT_NE(failed.error_message.find("timed out"), std::string::npos) << failed.error_message;
-    EXPECT_EQ(provider_.Released(), std::vector<std::string>{"i1"});
-    EXPECT_FALSE(JobOf(r.id));
-    EXPECT_TRUE(StartKeysOf(Action::kRejoin).empty());
-}
-
-TEST_F(ExecutorTest, StepTimeoutCountsFromTheStepNotTheRemediation) {
-    provider_.SetDefaultLatency(seconds(8));
-    ExecutorOptions options;
-    options.step_timeout = seconds(10);
-    NewExecutor(options);
-    const Remediation r = Create("i1", Mode::kRebootVm);
-    ASSERT_TRUE(RunUntilTerminal(r.id, seconds(1)));
-    EXPECT_EQ(StateOf(r.id), State::kSucceeded) << Stored(r.id).error_message;
-}
-
-TEST_F(ExecutorTest, NoRoomWithinTheCapacityWaitFailsAndLeavesTheVm) {
-    provider_.Set(Action::kReserve, NeverFinishes());
-    ExecutorOptions options;
-    options.step_timeout = seconds(5);  // the reservation waits for capacity_wait instead
-    options.capacity_wait = seconds(60);
-    NewExecutor(options);
-    const Remediation r = Create("i1", Mode::kVmOnly);
-    RunOnce();
-    for (int s = 5; s < 60; s += 5) {
-        clock_.Advance(seconds(5));
-        RunOnce();
-        ASSERT_EQ(StateOf(r.id), State::kRunning) << "after " << s << " s";
-    }
-    clock_.Advance(seconds(5));
-    RunOnce();
-    const Remediation failed = Stored(r.id);
-    EXPECT_EQ(failed.state, State::kFailed);
-    EXPECT_NE(failed.error_message.find("free GPU slots"), std::string::npos)
-        << failed.error_message;
-    EXPECT_NE(failed.error_message.find("8"), std::string::npos) << failed.error_message;
-    EXPECT_NE(failed.error_message.find("60"), std::string::npos) << failed.error_message;
-    EXPECT_EQ(provider_.Released(), std::vector<std::string>{"i1"});
-    // The old VM was never touched.
-    auto starts = provider_.StartCalls();
-    ASSERT_EQ(starts.size(), 1u);
-    EXPECT_EQ(starts[0].action, Action::kReserve);
-    const auto timeline = TimelineOf(r.id);
-    EXPECT_NE(std::find(timeline.begin(), timeline.end(),
-                        "step reserve_capacity: waiting for a host with free GPU slots"),
-              timeline.end());
-}
-
-// ---- Pause, cancel, parallelism -------------------------------------------------------------
-
-TEST_F(ExecutorTest, PausedEngineLeavesPendingWorkAlone) {
-    NewExecutor();
-    SetPaused(true);
-    const Remediation r = Create("i1", Mode::kRebootVm);
-    for (int i = 0; i < 3; ++i) {
-        RunOnce();
-        clock_.Advance(seconds(10));
-    }
-    EXPECT_EQ(StateOf(r.id), State::kPending);
-    EXPECT_TRUE(provider_.StartCalls().empty());
-    EXPECT_EQ(exec_->InFlight(), 0u);
-
-    SetPaused(false);
-    RunOnce();
-    EXPECT_EQ(StateOf(r.id), State::kSucceeded);
-}
-
-TEST_F(ExecutorTest, PauseLetsRunningWorkFinish) {
-    provider_.SetDefaultLatency(seconds(1));
-    NewExecutor();
-    const Remediation running = Create("i1", Mode::kRebootVm);
-    RunOnce();
-    ASSERT_EQ(StateOf(running.id), State::kRunning);
-    SetPaused(true);
-    const Remediation held = Create("i2", Mode::kRebootVm);
-    ASSERT_TRUE(RunUntilTerminal(running.id, seconds(1)));
-    EXPECT_EQ(StateOf(running.id), State::kSucceeded);
-    EXPECT_EQ(StateOf(held.id), State::kPending);
-}
-
-TEST_F(ExecutorTest, CancelledBeforeClaimIsNeverClaimed) {
-    NewExecutor();
-    const Remediation r = Create("i1", Mode::kVmOnly);
-    auto cancelled = Cancel(r);
-    ASSERT_TRUE(cancelled) << cancelled.error().message;
-    RunOnce();
-    RunOnce();
-    EXPECT_EQ(StateOf(r.id), State::kCancelled);
-    EXPECT_TRUE(provider_.StartCalls().empty());
-    EXPECT_FALSE(JobOf(r.id));
-    EXPECT_EQ(exec_->InFlight(), 0u);
-}
-
-TEST_F(ExecutorTest, CancelAfterClaimIsRefusedAndTheWorkGoesOn) {
-    provider_.SetDefaultLatency(seconds(1));
-    NewExecutor();
-    const Remediation r = Create("i1", Mode::kHostAware);
-    RunOnce();
-    ASSERT_EQ(StateOf(r.id), State::kQuarantining);
-    auto refused = Cancel(r);
-    ASSERT_FALSE(refused);
-    EXPECT_EQ(refused.error().code, Code::kFailedPrecondition) << refused.error().message;
-    EXPECT_EQ(StateOf(r.id), State::kQuarantining);
-    ASSERT_TRUE(RunUntilTerminal(r.id, seconds(1)));
-    EXPECT_EQ(StateOf(r.id), State::kSucceeded);
-}
-
-TEST_F(ExecutorTest, AtMostMaxParallelRemediationsRunAtOnce) {
-    provider_.SetDefaultLatency(seconds(1));
-    ExecutorOptions options;
-    options.max_parallel = 2;
-    NewExecutor(options);
-    std::vector<Remediation> all;
-    for (const char* instance : {"i1", "i2", "i3", "i4", "j1"}) {
-        all.push_back(Create(instance, Mode::kRebootVm));
-        clock_.Advance(milliseconds(1));
-    }
-    RunOnce();
-    // The oldest two are claimed first.
-    EXPECT_EQ(StateOf(all[0].id), State::kRunning);
-    EXPECT_EQ(StateOf(all[1].id), State::kRunning);
-    for (size_t i = 2; i < all.size(); ++i) EXPECT_EQ(StateOf(all[i].id), State::kPending);
-    EXPECT_EQ(exec_->InFlight(), 2u);
-
-    bool all_done = false;
-    for (int round = 0; round < 100 && !all_done; ++round) {
-        clock_.Advance(seconds(1));
-        RunOnce();
-        int active = 0;
-        all_done = true;
-        for (const auto& r : all) {
-            const State s = StateOf(r.id);
-            if (!model::IsTerminal(s)) all_done = false;
-            if (s != State::kPending && !model::IsTerminal(s)) ++active;
-        }
-        ASSERT_LE(active, 2) << "round " << round;
-        ASSERT_LE(exec_->InFlight(), 2u) << "round " << round;
-    }
-    ASSERT_TRUE(all_done);
-    for (const auto& r : all) EXPECT_EQ(StateOf(r.id), State::kSucceeded) << r.instance_id;
-}
-
-// ---- Work that cannot start -----------------------------------------------------------------
-
-TEST_F(ExecutorTest, ModesThatNeedAVmFailOnAnInstanceWithout) {
-    NewExecutor();
-    for (Mode mode : {Mode::kEvictWithoutReplacement, Mode::kRebootVm, Mode::kHostPowerCycle}) {
-        const Remediation r = Create("j2", mode);  // j2 has no VM
-        RunOnce();
-        const Remediation failed = Stored(r.id);
-        EXPECT_EQ(failed.state, State::kFailed) << model::WireName(mode);
-        EXPECT_NE(failed.error_message.find("no VM"), std::string::npos)
-            << model::WireName(mode) << ": " << failed.error_message;
-        EXPECT_FALSE(JobOf(r.id)) << model::WireName(mode);
-    }
-    EXPECT_TRUE(provider_.StartCalls().empty());
-}
-
-// An operator's cordon (or a HOST_AWARE verdict) outlives a power cycle of the host.
 TEST_F(ExecutorTest, PowerCycleOfAnAlreadyCordonedHostDoesNotUncordonIt) {
     ASSERT_TRUE(store_->WriteAndWait(
         [](storage::Txn& txn) { return txn.Inventory().SetHostCordoned("h1", true); }));
     NewExecutor();
     const Remediation r = Create("i1", Mode::kHostPowerCycle);
     RunOnce();
-    EXPECT_EQ(StateOf(r.id), State::kSucceeded) << Stored(r.id).error_message;
-    EXPECT_FALSE(StartKeysOf(Action::kCordonHost).empty());
-    EXPECT_TRUE(StartKeysOf(Action::kUncordonHost).empty());
+    ASSERT_EQ(StateOf(r.id), State::kSucceeded) << TimelineOf(r.id);
+    EXPECT_TRUE(Hosts()["h1"].cordoned);
+    EXPECT_NE(TimelineOf(r.id).find("uncordon_host: skipped: the host was cordoned before"),
+              std::string::npos);
 }
 
-// Two host-level remediations on one host would undo each other's cordon (or power-cycle the
-// host twice): the second waits in PENDING until the first is done; other hosts do not wait.
-TEST_F(ExecutorTest, HostLevelRemediationsOfOneHostRunOneAfterTheOther) {
-    ASSERT_TRUE(store_->WriteAndWait([](storage::Txn& txn) {
-        return txn.Inventory().SetInstancePlacement("i2", "h1", "Ready");
-    }));
-    provider_.SetDefaultLatency(seconds(10));
+// ---- Placement -------------------------------------------------------------------------------
+
+TEST_F(ExecutorTest, VmOnlyKeepsItsOwnSlotsWhenItsHostIsNotCordoned) {
     NewExecutor();
-    const Remediation first = Create("i1", Mode::kHostPowerCycle);
+    const Remediation r = Create("i1", Mode::kVmOnly);
     RunOnce();
-    ASSERT_EQ(StateOf(first.id), State::kQuarantining);
-    const Remediation second = Create("i2", Mode::kHostAware);
-    const Remediation elsewhere = Create("i3", Mode::kHostPowerCycle);
-    for (int round = 0; round < 3; ++round) {
-        clock_.Advance(milliseconds(100));
-        RunOnce();
+    ASSERT_EQ(StateOf(r.id), State::kSucceeded) << TimelineOf(r.id);
+    EXPECT_EQ(InstanceOf("i1").host_name, "h1");
+    EXPECT_NE(TimelineOf(r.id).find("keeps its 8 GPU slots on h1"), std::string::npos);
+    ExpectConsistentAtRest();
+}
+
+// Between the delete and the provision, the old VM's slots stay held for its replacement.
+TEST_F(ExecutorTest, VmOnlyHoldsItsSlotsBetweenDeleteAndProvision) {
+    provider_.Set(Action::kProvisionVm, Scripted([](auto& s) { s.latency = seconds(10); }));
+    NewExecutor();
+    const Remediation r = Create("i1", Mode::kVmOnly);
+    RunOnce();
+    ASSERT_EQ(InstanceOf("i1").host_name, "") << "deleted, replacement on its way";
+    EXPECT_EQ(Hosts()["h1"].used_gpus, 8) << "the slots are reserved for the replacement";
+    ASSERT_TRUE(RunUntilTerminal(r.id, seconds(5)));
+    ExpectConsistentAtRest();
+}
+
+TEST_F(ExecutorTest, VmOnlyOnACordonedHostMovesToAHostWithRoom) {
+    ASSERT_TRUE(store_->WriteAndWait(
+        [](storage::Txn& txn) { return txn.Inventory().SetHostCordoned("h1", true); }));
+    NewExecutor();
+    const Remediation r = Create("i1", Mode::kVmOnly);
+    RunOnce();
+    ASSERT_EQ(StateOf(r.id), State::kSucceeded) << TimelineOf(r.id);
+    EXPECT_EQ(InstanceOf("i1").host_name, "h6") << "the only uncordoned host with 8 free";
+    ExpectConsistentAtRest();
+}
+
+TEST_F(ExecutorTest, HostAwareMovesToAnotherHostAndLeavesTheOldOneCordoned) {
+    NewExecutor();
+    const Remediation r = Create("i1", Mode::kHostAware);
+    RunOnce();
+    ASSERT_EQ(StateOf(r.id), State::kSucceeded) << TimelineOf(r.id);
+    EXPECT_EQ(InstanceOf("i1").host_name, "h6");
+    EXPECT_TRUE(Hosts()["h1"].cordoned);
+    ExpectConsistentAtRest();
+}
+
+TEST_F(ExecutorTest, NoRoomWithinTheCapacityWaitFailsAndLeavesTheVm) {
+    ExecutorOptions options;
+    options.capacity_wait = seconds(10);
+    NewExecutor(options);
+    const Remediation first = Create("i1", Mode::kHostAware);  // takes h6, the only room
+    RunOnce();
+    ASSERT_EQ(StateOf(first.id), State::kSucceeded);
+    const Remediation r = Create("i2", Mode::kHostAware);
+    ASSERT_TRUE(RunUntilTerminal(r.id, seconds(1)));
+    EXPECT_EQ(StateOf(r.id), State::kFailed);
+    EXPECT_NE(Stored(r.id).error_message.find("no host had 8 free GPU slots within 10 s"),
+              std::string::npos)
+        << Stored(r.id).error_message;
+    EXPECT_EQ(InstanceOf("i2").host_name, "h2");
+    EXPECT_TRUE(provider_.ActionsDoneOn("i2").empty() ||
+                provider_.ActionsDoneOn("i2") == std::vector<Action>{Action::kCordonHost});
+    ExpectConsistentAtRest();
+}
+
+TEST_F(ExecutorTest, ModesThatNeedAVmFailOnAnInstanceWithoutOneAndVmOnlyProvisionsIt) {
+    NewExecutor();
+    const Remediation reboot = Create("j2", Mode::kRebootVm);
+    RunOnce();
+    EXPECT_EQ(StateOf(reboot.id), State::kFailed);
+    EXPECT_NE(Stored(reboot.id).error_message.find("has no VM"), std::string::npos);
+    const Remediation vm = Create("j2", Mode::kVmOnly);
+    RunOnce();
+    ASSERT_EQ(StateOf(vm.id), State::kSucceeded) << TimelineOf(vm.id);
+    EXPECT_EQ(InstanceOf("j2").host_name, "h6");
+    ExpectConsistentAtRest();
+}
+
+// ---- Errors, retries, timeouts ----------------------------------------------------------------
+
+TEST_F(ExecutorTest, TransientErrorsAreRetriedUnderTheSameKey) {
+    provider_.Set(Action::kRebootVm, Scripted([](auto& s) { s.transient_start_errors = 2; }));
+    provider_.Set(Action::kWaitReady, Scripted([](auto& s) { s.transient_poll_errors = 1; }));
+    NewExecutor();
+    const Remediation r = Create("i1", Mode::kRebootVm);
+    ASSERT_TRUE(RunUntilTerminal(r.id, seconds(1)));
+    ASSERT_EQ(StateOf(r.id), State::kSucceeded) << TimelineOf(r.id);
+    std::set<std::string> keys;
+    int reboots = 0;
+    for (const auto& op : provider_.StartCalls()) {
+        if (op.action == Action::kRebootVm) {
+            keys.insert(op.key);
+            ++reboots;
+        }
     }
-    EXPECT_EQ(StateOf(second.id), State::kPending);
-    EXPECT_EQ(StateOf(elsewhere.id), State::kQuarantining) << "another host does not wait";
-    auto waits = TimelineOf(second.id);
-    EXPECT_EQ(std::count(waits.begin(), waits.end(),
-                         "step claim: waiting: another host-level remediation is working on host "
-                         "h1"),
-              1)
-        << "said once, not at every scan";
-    ASSERT_TRUE(RunUntilTerminal(first.id, seconds(5)));
-    EXPECT_EQ(StateOf(first.id), State::kSucceeded);
-    ASSERT_TRUE(RunUntilTerminal(second.id, seconds(5)));
-    EXPECT_EQ(StateOf(second.id), State::kSucceeded) << Stored(second.id).error_message;
-    // The power cycle's uncordon came before the HOST_AWARE's cordon, which stays.
-    auto cordons = StartKeysOf(Action::kCordonHost);
-    EXPECT_EQ(cordons.size(), 3u);
+    EXPECT_EQ(reboots, 3);
+    EXPECT_EQ(keys.size(), 1u);
+    EXPECT_NE(TimelineOf(r.id).find("retrying after: flaky reboot_vm"), std::string::npos);
 }
 
-TEST(Workflow, OnlyAPowerCycleAndAnotherHostLevelModeExcludeEachOther) {
-    EXPECT_TRUE(WaitsForOnSameHost(Mode::kHostPowerCycle, Mode::kHostPowerCycle));
-    EXPECT_TRUE(WaitsForOnSameHost(Mode::kHostPowerCycle, Mode::kHostAware));
-    EXPECT_TRUE(WaitsForOnSameHost(Mode::kHostAware, Mode::kHostPowerCycle));
-    EXPECT_FALSE(WaitsForOnSameHost(Mode::kHostAware, Mode::kHostAware));
-    EXPECT_FALSE(WaitsForOnSameHost(Mode::kRebootVm, Mode::kHostPowerCycle));
-    EXPECT_FALSE(WaitsForOnSameHost(Mode::kHostPowerCycle, Mode::kVmOnly));
-}
-
-TEST_F(ExecutorTest, VmOnlyProvisionsAnInstanceThatHasNoVm) {
+TEST_F(ExecutorTest, EndlessTransientErrorsFailTheStep) {
+    provider_.Set(Action::kDrain, Scripted([](auto& s) { s.transient_start_errors = 100; }));
     NewExecutor();
-    const Remediation r = Create("j2", Mode::kVmOnly);
-    RunOnce();
-    EXPECT_EQ(StateOf(r.id), State::kSucceeded) << Stored(r.id).error_message;
-    ASSERT_EQ(provider_.VmsMade().size(), 1u);
-    EXPECT_EQ(provider_.VmsMade()[0].first, "j2");
+    const Remediation r = Create("i1", Mode::kRebootVm);
+    ASSERT_TRUE(RunUntilTerminal(r.id, seconds(30)));
+    EXPECT_EQ(StateOf(r.id), State::kFailed);
+    EXPECT_NE(Stored(r.id).error_message.find("drain failed: flaky drain"), std::string::npos);
 }
 
-// A PENDING remediation whose instance is gone must fail like any other (API.md 2.2 has no
-// PENDING -> FAILED edge, so the engine has to pass through RUNNING or refuse differently);
-// it must never take the process down. Run in a child so a crash fails only this test.
-using ExecutorDeathTest = ExecutorTest;
+TEST_F(ExecutorTest, PermanentErrorsFailNamingTheStepAndFreeTheReservation) {
+    provider_.Set(Action::kProvisionVm, Scripted([](auto& s) { s.permanent_poll_error = true; }));
+    NewExecutor();
+    const Remediation r = Create("i1", Mode::kHostAware);
+    RunOnce();
+    EXPECT_EQ(StateOf(r.id), State::kFailed);
+    EXPECT_EQ(Stored(r.id).error_message, "provision_vm failed: provision_vm went wrong");
+    EXPECT_EQ(Hosts()["h6"].used_gpus, 0) << "the reservation on h6 is given back";
+}
 
-TEST_F(ExecutorDeathTest, ClaimOfAVanishedInstanceFailsTheRemediationWithoutCrashing) {
-    GTEST_FLAG_SET(death_test_style, "threadsafe");
-    Remediation ghost = storage::test_support::MakeRemediation(
-        "01890000-0000-7000-8000-000000000001", "i9", State::kPending, clock_.Now());
-    ASSERT_TRUE(
-        store_->WriteAndWait([&](storage::Txn& txn) { return txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(), ghost); }));
-    EXPECT_EXIT(
-        {
-            NewExecutor();
-            (void)exec_->RunOnce();
-            const Remediation after = Stored(ghost.id);
-            const bool ok = after.state == State::kFailed &&
-                            after.error_message.find("no longer exists") != std::string::npos;
-            std::fprintf(stderr, "state=%s error=%s\n",
-                         std::string(model::WireName(after.state)).c_str(),
-                         after.error_message.c_str());
-            exec_.reset();
-            store_->Close();
-            std::error_code ignored;
-            std::filesystem::remove_all(dir_.path(), ignored);
-            std::_Exit(ok ? 0 : 1);
-        },
-        ::testing::ExitedWithCode(0), "state=FAILED");
+TEST_F(ExecutorTest, FailingVerifyFailsNamingTheTestAndNeverRejoins) {
+    provider_.Set(Action::kVerify, Scripted([](auto& s) { s.failing_test = "nccl-allreduce"; }));
+    NewExecutor(WithVerifyTests());
+    const Remediation r = Create("i1", Mode::kRebootVm);
+    RunOnce();
+    EXPECT_EQ(StateOf(r.id), State::kFailed);
+    EXPECT_NE(Stored(r.id).error_message.find("test nccl-allreduce failed on h1"),
+              std::string::npos);
+    const auto done = provider_.ActionsDoneOn("i1");
+    EXPECT_EQ(std::count(done.begin(), done.end(), Action::kRejoin), 0);
+}
+
+TEST_F(ExecutorTest, WithoutVerifyTestsTheVerifyStepIsSkipped) {
+    NewExecutor();
+    const Remediation r = Create("i1", Mode::kRebootVm);
+    RunOnce();
+    EXPECT_NE(TimelineOf(r.id).find("verify: skipped: no engine.verify_tests"), std::string::npos);
+    for (const auto& op : provider_.StartCalls()) EXPECT_NE(op.action, Action::kVerify);
+}
+
+TEST_F(ExecutorTest, StepThatNeverFinishesTimesOut) {
+    provider_.Set(Action::kWaitReady, Scripted([](auto& s) { s.never_finishes = true; }));
+    ExecutorOptions options;
+    options.step_timeout = seconds(30);
+    NewExecutor(options);
+    const Remediation r = Create("i1", Mode::kRebootVm);
+    ASSERT_TRUE(RunUntilTerminal(r.id, seconds(5)));
+    EXPECT_EQ(StateOf(r.id), State::kFailed);
+    EXPECT_EQ(Stored(r.id).error_message, "wait_ready timed out after 30 s");
+}
+
+// ---- Claims, pause, parallelism ---------------------------------------------------------------
+
+TEST_F(ExecutorTest, CancelledBeforeClaimIsNeverClaimed) {
+    NewExecutor();
+    const Remediation r = Create("i1", Mode::kRebootVm);
+    ASSERT_TRUE(Cancel(r));
+    RunOnce();
+    EXPECT_EQ(StateOf(r.id), State::kCancelled);
+    EXPECT_TRUE(provider_.StartCalls().empty());
+}
+
+TEST_F(ExecutorTest, CancelAfterClaimIsRefusedAndTheWorkGoesOn) {
+    provider_.SetDefaultLatency(seconds(1));
+    NewExecutor();
+    const Remediation r = Create("i1", Mode::kRebootVm);
+    RunOnce();
+    auto cancelled = Cancel(r);
+    ASSERT_FALSE(cancelled);
+    EXPECT_EQ(cancelled.error().code, Code::kFailedPrecondition);
+    ASSERT_TRUE(RunUntilTerminal(r.id, seconds(1)));
+    EXPECT_EQ(StateOf(r.id), State::kSucceeded);
+}
+
+TEST_F(ExecutorTest, PausedEngineLeavesPendingWorkAlone) {
+    SetPaused(true);
+    NewExecutor();
+    const Remediation r = Create("i1", Mode::kRebootVm);
+    RunOnce();
+    EXPECT_EQ(StateOf(r.id), State::kPending);
+    SetPaused(false);
+    RunOnce();
+    EXPECT_EQ(StateOf(r.id), State::kSucceeded);
+}
+
+TEST_F(ExecutorTest, AtMostMaxParallelRemediationsRunAtOnce) {
+    provider_.SetDefaultLatency(seconds(10));
+    ExecutorOptions options;
+    options.max_parallel = 2;
+    NewExecutor(options);
+    std::vector<Remediation> all;
+    for (const char* id : {"i1", "i2", "i3", "i4"}) all.push_back(Create(id, Mode::kRebootVm));
+    RunOnce();
+    int running = 0;
+    for (const auto& r : all) running += StateOf(r.id) == State::kRunning ? 1 : 0;
+    EXPECT_EQ(running, 2);
+    EXPECT_EQ(exec_->InFlight(), 2u);
+    for (const auto& r : all) ASSERT_TRUE(RunUntilTerminal(r.id, seconds(10)));
+    for (const auto& r : all) EXPECT_EQ(StateOf(r.id), State::kSucceeded);
+}
+
+TEST_F(ExecutorTest, FinishedStepsAreReportedWithTheirDurations) {
+    provider_.SetDefaultLatency(seconds(2));
+    std::vector<std::string> steps;
+    ExecutorOptions options;
+    options.on_step_done = [&steps](std::string_view step, std::chrono::microseconds took) {
+        steps.push_back(std::string(step) + " " + std::to_string(took.count() / 1000000));
+    };
+    NewExecutor(options);
+    const Remediation r = Create("i1", Mode::kRebootVm);
+    ASSERT_TRUE(RunUntilTerminal(r.id, seconds(2)));
+    EXPECT_EQ(steps,
+              (std::vector<std::string>{"drain 2", "reboot_vm 2", "wait_ready 2", "rejoin 2"}));
+}
+
+// ---- Upgrades -----------------------------------------------------------------------------------
+
+// A job an older binary left at a position of its workflow resumes at the step of that name,
+// in the workflow it started with (version 1: a power cycle without co-tenants, keys by
+// position), however the current workflow looks.
+TEST_F(ExecutorTest, AJobOfWorkflowVersionOneFinishesItsOwnWorkflow) {
+    Remediation r = Create("i5", Mode::kHostPowerCycle);
+    r.state = State::kQuarantined;
+    r.start_time = clock_.Now();
+    storage::EngineJob job;
+    job.remediation_id = r.id;
+    job.workflow_version = 1;
+    job.step = "power_cycle_host";
+    job.step_started = job.next_check = clock_.Now();
+    job.source_host = "h5";
+    job.num_gpus = 4;
+    ASSERT_TRUE(store_->WriteAndWait([&](storage::Txn& txn) -> Status {
+        NR_RETURN_IF_ERROR(
+            txn.Remediations().Update(storage::UncheckedRemediationWriteKey(), r, State::kPending));
+        NR_RETURN_IF_ERROR(txn.Inventory().SetHostCordoned("h5", true));
+        return txn.EngineJobs().Put(job);
+    }));
+    NewExecutor();
+    RunOnce();
+    ASSERT_EQ(StateOf(r.id), State::kSucceeded) << TimelineOf(r.id);
+    std::set<std::string> keys;
+    for (const auto& op : provider_.StartCalls()) keys.insert(op.key);
+    // Positions 2..6 of version 1's power cycle: power_cycle_host, wait_ready, verify
+    // (skipped), rejoin, uncordon_host; the co-tenant j1 is not touched.
+    EXPECT_EQ(keys, (std::set<std::string>{r.id + "/2", r.id + "/3", r.id + "/5", r.id + "/6"}));
+    EXPECT_TRUE(provider_.ActionsDoneOn("j1").empty());
+}
+
+TEST(Workflow, StepsAreFoundByNameInEveryVersion) {
+    for (Mode mode : model::kAllModes) {
+        for (int version : {1, 2}) {
+            const auto workflow = WorkflowFor(mode, version);
+            ASSERT_FALSE(workflow.empty());
+            for (size_t k = 0; k < workflow.size(); ++k) {
+                EXPECT_EQ(StepIndex(workflow, ActionName(workflow[k].action)), k);
+            }
+        }
+        EXPECT_TRUE(WorkflowFor(mode, 99).empty()) << "an unknown version has no steps";
+    }
+}
+
+TEST(Workflow, APowerCycleRunsAloneOnItsHost) {
+    for (Mode other : model::kAllModes) {
+        EXPECT_TRUE(WaitsForOnSameHost(Mode::kHostPowerCycle, other));
+        EXPECT_TRUE(WaitsForOnSameHost(other, Mode::kHostPowerCycle));
+    }
+    EXPECT_FALSE(WaitsForOnSameHost(Mode::kHostAware, Mode::kHostAware));
+    EXPECT_FALSE(WaitsForOnSameHost(Mode::kRebootVm, Mode::kVmOnly));
 }
 
 }  // namespace

@@ -38,10 +38,11 @@ std::string HookedProvider::CommandFor(Action action) const {
     return {};
 }
 
-Result<std::string> HookedProvider::Start(storage::Txn& txn, const providers::Operation& op,
-                                          Timestamp now) {
+Result<std::string> HookedProvider::Start(const providers::Operation& op,
+                                          const providers::CallContext& call) {
     const std::string command = CommandFor(op.action);
-    if (command.empty()) return inner_.Start(txn, op, now);
+    if (command.empty()) return inner_.Start(op, call);
+    const Timestamp now = call.Now();
     const std::string handle = std::string(kHookPrefix) + op.key;
     std::lock_guard lock(mu_);
     if (running_.count(handle)) return handle;  // already running: the same operation
@@ -58,9 +59,10 @@ Result<std::string> HookedProvider::Start(storage::Txn& txn, const providers::Op
     return handle;
 }
 
-Result<OperationStatus> HookedProvider::Poll(storage::Txn& txn, const std::string& handle,
-                                             Timestamp now) {
-    if (!handle.starts_with(kHookPrefix)) return inner_.Poll(txn, handle, now);
+Result<OperationStatus> HookedProvider::Poll(const std::string& handle,
+                                             const providers::CallContext& call) {
+    if (!handle.starts_with(kHookPrefix)) return inner_.Poll(handle, call);
+    const Timestamp now = call.Now();
     std::lock_guard lock(mu_);
     auto it = running_.find(handle);
     if (it == running_.end()) {
@@ -88,10 +90,6 @@ Result<OperationStatus> HookedProvider::Poll(storage::Txn& txn, const std::strin
     }
     return FailedPrecondition(name + " hook " + exit->how +
                               (exit->output.empty() ? "" : ": " + exit->output));
-}
-
-Status HookedProvider::Release(storage::Txn& txn, const std::string& instance_id) {
-    return inner_.Release(txn, instance_id);
 }
 
 }  // namespace noderepair::engine

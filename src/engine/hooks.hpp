@@ -2,8 +2,7 @@
 // shell commands that take a node out of its scheduler gracefully and put it back (Slurm
 // `scontrol`, Kubernetes `kubectl drain`), and run the active tests of engine.verify_tests.
 // A Provider decorator: those steps run the hook instead of the provider's own action; every
-// other step goes to the provider. Runs on the store's writer thread like any provider call,
-// and never waits for a command: Start spawns, Poll reaps.
+// other step goes to the provider. Never waits for a command: Start spawns, Poll reaps.
 #pragma once
 
 #include <chrono>
@@ -30,11 +29,10 @@ public:
     HookedProvider(providers::Provider& inner, HookCommands commands)
         : inner_(inner), commands_(std::move(commands)) {}
 
-    Result<std::string> Start(storage::Txn& txn, const providers::Operation& op,
-                              Timestamp now) override;
-    Result<providers::OperationStatus> Poll(storage::Txn& txn, const std::string& handle,
-                                            Timestamp now) override;
-    Status Release(storage::Txn& txn, const std::string& instance_id) override;
+    Result<std::string> Start(const providers::Operation& op,
+                              const providers::CallContext& call) override;
+    Result<providers::OperationStatus> Poll(const std::string& handle,
+                                            const providers::CallContext& call) override;
 
 private:
     struct Running {

@@ -17,13 +17,15 @@ using providers::Action;
 
 std::vector<Action> ActionsOf(Mode mode) {
     std::vector<Action> actions;
-    for (const Step& step : WorkflowFor(mode)) actions.push_back(step.action);
+    for (const Step& step : WorkflowFor(mode, kCurrentWorkflowVersion))
+        actions.push_back(step.action);
     return actions;
 }
 
 std::vector<State> StatesOf(Mode mode) {
     std::vector<State> states;
-    for (const Step& step : WorkflowFor(mode)) states.push_back(step.during);
+    for (const Step& step : WorkflowFor(mode, kCurrentWorkflowVersion))
+        states.push_back(step.during);
     return states;
 }
 

@@ -10,17 +10,11 @@
 
 #include "common/status.hpp"
 #include "common/time.hpp"
+#include "model/alert.hpp"
 
 namespace noderepair::health {
 
-struct IncomingAlert {
-    bool firing = true;
-    std::map<std::string, std::string> labels;
-    std::map<std::string, std::string> annotations;
-    Timestamp starts_at;
-    std::optional<Timestamp> ends_at;  // set when resolved
-    std::string fingerprint;
-};
+using model::IncomingAlert;
 
 // INVALID_ARGUMENT for anything that is not a version 4 payload.
 Result<std::vector<IncomingAlert>> ParseAlertmanagerWebhook(std::string_view body);

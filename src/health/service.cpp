@@ -6,7 +6,6 @@
 #include <memory>
 
 #include "common/ids.hpp"
-#include "providers/simulated/simulated_provider.hpp"
 
 namespace noderepair::health {
 namespace {
@@ -354,9 +353,7 @@ Status HealthService::AdvanceRun(storage::Txn& txn, model::HealthCheckRun& run, 
             test.state = model::CheckState::kSkipped;
             test.detail = "no hooks.health_check is configured to run it";
         } else {
-            NR_ASSIGN_OR_RETURN(
-                auto degraded,
-                txn.Settings().Get(providers::simulated::DegradedHostKey(instance->host_name)));
+            NR_ASSIGN_OR_RETURN(bool degraded, txn.Simulated().IsHostDegraded(instance->host_name));
             const bool fails = degraded && model::IsGpuTest(test.name);
             test.state = fails ? model::CheckState::kFailed : model::CheckState::kPassed;
             test.detail = fails ? "simulated: host " + instance->host_name + " is degraded"
@@ -484,79 +481,6 @@ Result<std::vector<model::HealthCheckRun>> HealthService::ListHealthChecks(
         return OkStatus();
     }));
     return runs;
-}
-
-void HealthService::RaiseSimulatedFault(const std::string& instance_id, SimulatedFault fault,
-                                        std::function<void(Result<IngestResult>)> done) {
-    auto result = std::make_shared<Result<IngestResult>>(IngestResult{});
-    store_.Write(
-        [this, instance_id, fault = std::move(fault), result](storage::Txn& txn) -> Status {
-            *result = SimulatedFaultInTxn(txn, instance_id, fault);
-            if (!*result) return result->error();
-            return OkStatus();
-        },
-        [this, result, done = std::move(done)](Status committed) {
-            if (!committed) return done(committed.error());
-            CountIngest(**result);
-            done(*result);
-        });
-}
-
-Result<IngestResult> HealthService::SimulatedFaultInTxn(storage::Txn& txn,
-                                                        const std::string& instance_id,
-                                                        const SimulatedFault& fault) {
-    // API.md 3: an unknown instance is NOT_FOUND, not an alert for nobody.
-    NR_ASSIGN_OR_RETURN(auto instance, txn.Inventory().GetInstance(instance_id));
-    if (!instance) return NotFound("instance " + instance_id + " not found");
-    const Timestamp now = clock_.Now();
-    const std::string prefix = "sim-" + instance_id + "-";
-    const std::string degraded_key = providers::simulated::DegradedHostKey(instance->host_name);
-    if (fault.kind == "degraded") {
-        if (instance->host_name.empty()) {
-            return FailedPrecondition("instance " + instance_id + " has no VM");
-        }
-        NR_RETURN_IF_ERROR(txn.Settings().Put(degraded_key, "true"));
-        return IngestResult{};
-    }
-    if (fault.kind == "clear") {
-        NR_ASSIGN_OR_RETURN(auto alerts, txn.Alerts().ListOpen(instance_id));
-        IngestResult result;
-        for (auto& alert : alerts) {
-            if (!alert.fingerprint.starts_with(prefix)) continue;
-            alert.resolved_at = now;
-            alert.waiting = false;
-            NR_RETURN_IF_ERROR(txn.Alerts().Put(alert));
-            ++result.alerts;
-            ++result.resolved;
-        }
-        if (!instance->host_name.empty()) NR_RETURN_IF_ERROR(txn.Settings().Delete(degraded_key));
-        return result;
-    }
-    IncomingAlert a;
-    a.labels = {{"instance_id", instance_id}};
-    a.annotations = {{"source", "simulated fault"}};
-    a.starts_at = now;
-    if (fault.kind == "xid") {
-        if (fault.xid <= 0) return InvalidArgument("an xid fault needs a positive integer 'xid'");
-        const std::string code = std::to_string(fault.xid);
-        a.labels["alertname"] = "DmesgXidError";
-        a.labels["xid"] = code;
-        a.annotations["summary"] = "XID " + code + " on " + instance_id;
-        // Each Xid its own alert, as Alertmanager would have it.
-        a.fingerprint = prefix + "DmesgXidError-" + code;
-    } else if (fault.kind == "thermal") {
-        a.labels["alertname"] = "GpuSmClockThermalThrottle";
-        a.annotations["summary"] = "GPU SM clocks thermally throttled on " + instance_id;
-        a.fingerprint = prefix + "GpuSmClockThermalThrottle";
-    } else if (fault.kind == "slurm_drain") {
-        a.labels["alertname"] = "SlurmNodeUnavailable";
-        a.labels["reason"] = fault.reason.empty() ? "Not responding" : fault.reason;
-        a.annotations["summary"] = "Slurm node unavailable";
-        a.fingerprint = prefix + "SlurmNodeUnavailable";
-    } else {
-        return InvalidArgument("fault kind must be xid, thermal, slurm_drain, degraded or clear");
-    }
-    return IngestInTxn(txn, {a});
 }
 
 Result<storage::AlertPage> HealthService::ListAlerts(const storage::AlertQuery& query) {

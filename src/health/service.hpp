@@ -69,18 +69,11 @@ struct SignalOutcome {
     std::string remediation_id;  // kJoined, kCreated
 };
 
-// A fault injected into the simulated fleet (API.md 6).
-struct SimulatedFault {
-    std::string kind;    // xid, thermal, slurm_drain, degraded, clear
-    int64_t xid = 0;     // kind xid
-    std::string reason;  // kind slurm_drain
-};
-
 class HealthService {
 public:
     HealthService(storage::Store& store, const Clock& clock, Policy policy,
-                  AutomationOptions options, CheckOptions checks,
-                  remediation::Lifecycle& lifecycle, telemetry::Metrics* metrics = nullptr);
+                  AutomationOptions options, CheckOptions checks, remediation::Lifecycle& lifecycle,
+                  telemetry::Metrics* metrics = nullptr);
     ~HealthService();
 
     // Stores the alerts and acts on each by its own status; `done` after commit.
@@ -102,13 +95,6 @@ public:
                                                  const std::string& run_id);
     Result<std::vector<model::HealthCheckRun>> ListHealthChecks(const std::string& cluster_id,
                                                                 const std::string& instance_id);
-    // A simulated fault (API.md 6) on a known instance, in one transaction: xid, thermal and
-    // slurm_drain raise an alert through the webhook's path; degraded silently fails the GPU
-    // tests of the instance's host; clear resolves the instance's simulated alerts and
-    // un-degrades its host.
-    void RaiseSimulatedFault(const std::string& instance_id, SimulatedFault fault,
-                             std::function<void(Result<IngestResult>)> done);
-
     // The sweeper: held-back signals, auto-resolve and active checks, every `interval`.
     void Start(std::chrono::milliseconds interval);
     void Stop();
@@ -131,8 +117,6 @@ private:
                           Timestamp now);
     Result<bool> ConsiderRun(storage::Txn& txn, model::HealthCheckRun& run, Timestamp now);
     Status SweepInTxn(storage::Txn& txn);
-    Result<IngestResult> SimulatedFaultInTxn(storage::Txn& txn, const std::string& instance_id,
-                                             const SimulatedFault& fault);
     // Runs the next test of a run (simulated at once, or one command at a time).
     Status AdvanceRun(storage::Txn& txn, model::HealthCheckRun& run, Timestamp now);
     void CountIngest(const IngestResult& result);

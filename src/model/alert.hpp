@@ -40,6 +40,17 @@ struct Alert {
     bool waiting = false;        // matched a rule, held back by the blast radius
 };
 
+// One alert as a source reported it (an Alertmanager webhook, a simulated fault), before it is
+// matched to an instance and stored.
+struct IncomingAlert {
+    bool firing = true;
+    std::map<std::string, std::string> labels;
+    std::map<std::string, std::string> annotations;
+    Timestamp starts_at;
+    std::optional<Timestamp> ends_at;  // set when resolved
+    std::string fingerprint;
+};
+
 // The typed annotation of a linked alert (API.md 5).
 struct AlertAnnotation {
     std::string title;

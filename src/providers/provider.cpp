@@ -1,5 +1,7 @@
 #include "providers/provider.hpp"
 
+#include <algorithm>
+
 namespace noderepair::providers {
 
 std::string_view ActionName(Action action) {
@@ -40,6 +42,31 @@ std::optional<Action> ParseAction(std::string_view name) {
         if (ActionName(a) == name) return a;
     }
     return std::nullopt;
+}
+
+void Cancellation::Cancel() {
+    {
+        std::lock_guard lock(mu_);
+        cancelled_ = true;
+    }
+    cv_.notify_all();
+}
+
+bool Cancellation::IsCancelled() const {
+    std::lock_guard lock(mu_);
+    return cancelled_;
+}
+
+bool Cancellation::WaitFor(std::chrono::microseconds duration) const {
+    std::unique_lock lock(mu_);
+    return !cv_.wait_for(lock, duration, [this] { return cancelled_; });
+}
+
+bool CallContext::SleepUntil(Timestamp until) const {
+    const Timestamp end = std::min(until, deadline_);
+    const auto left = end - clock_.Now();
+    if (left.count() > 0 && !cancellation_->WaitFor(left)) return false;
+    return !Cancelled() && end == until;
 }
 
 }  // namespace noderepair::providers

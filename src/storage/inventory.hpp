@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/status.hpp"
+#include "common/time.hpp"
 #include "model/inventory.hpp"
 
 namespace noderepair::storage {
@@ -49,6 +50,8 @@ public:
     // Adds clusters, hosts and instances not yet stored; keeps the stored state of the rest.
     virtual Status ImportFleet(const FleetImport& fleet) = 0;
     virtual Status SetHostCordoned(const std::string& host_name, bool cordoned) = 0;
+    // The host was power-cycled at `when` (a provider's outcome).
+    virtual Status SetHostPowerCycled(const std::string& host_name, Timestamp when) = 0;
     // Moves an instance's VM to `host_name` (empty: no VM) with a node status.
     virtual Status SetInstancePlacement(const std::string& instance_id,
                                         const std::string& host_name,

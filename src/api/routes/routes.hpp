@@ -20,8 +20,9 @@ void AddHostRoutes(Router& router, const ApiServices& services);
 void AddAlertRoutes(Router& router, const ApiServices& services);
 // Active health checks of an instance: start a run, list runs, get one.
 void AddHealthCheckRoutes(Router& router, const ApiServices& services);
-// Faults raised on an instance of the simulated provider; only that provider has them.
-void AddSimulatedFaultRoutes(Router& router, const ApiServices& services);
+// The simulated fleet: faults raised on an instance, and the VMs it runs; only that provider
+// has them.
+void AddSimulatedFleetRoutes(Router& router, const ApiServices& services);
 // The engine's pause switch: status, :pause and :resume.
 void AddEngineRoutes(Router& router, const ApiServices& services);
 

@@ -23,8 +23,6 @@ constexpr const char* kOperationPrefix = "nrop";
 constexpr std::string_view kPhaseRestarting = "restarting";
 constexpr std::string_view kPhaseDone = "done";
 
-// How often a reservation looks for room again while none is free (as the simulated one).
-constexpr auto kCapacityRetry = std::chrono::milliseconds(500);
 // How often wait_ready looks at a domain that is not running yet.
 constexpr auto kBootRetry = std::chrono::seconds(1);
 
@@ -347,9 +345,8 @@ struct Handle {
     std::string key;
     std::string instance_id;
     std::string instance_name;
-    std::string host;          // where the action happens (a provision's target)
-    std::string domain;        // the domain acted on, when there is one
-    std::string exclude_host;  // kReserve: the host the replacement must avoid
+    std::string host;    // where the action happens (a provision's target)
+    std::string domain;  // the domain acted on, when there is one
     int num_gpus = 0;
 };
 
@@ -366,7 +363,6 @@ std::string EncodeHandle(const Handle& h) {
         .OptionalString("name", h.instance_name)
         .OptionalString("host", h.host)
         .OptionalString("domain", h.domain)
-        .OptionalString("exclude", h.exclude_host)
         .Key("gpus")
         .Int(h.num_gpus)
         .EndObject();
@@ -394,7 +390,6 @@ Result<Handle> DecodeHandle(const std::string& text) {
     h.instance_name = field("name");
     h.host = field("host");
     h.domain = field("domain");
-    h.exclude_host = field("exclude");
     const boost::json::value* gpus = object->if_contains("gpus");
     if (gpus != nullptr && gpus->is_int64()) h.num_gpus = int(gpus->as_int64());
     return h;
@@ -504,15 +499,6 @@ Status PowerCycleOnce(virConnectPtr connection, const Handle& h) {
     return OkStatus();
 }
 
-// Where the instance's VM is now: the source host for a reboot, the new one after a provision.
-Result<std::string> CurrentHost(storage::Txn& txn, const std::string& instance_id) {
-    NR_ASSIGN_OR_RETURN(auto instance, txn.Inventory().GetInstance(instance_id));
-    if (!instance) return NotFound("instance " + instance_id + " not found");
-    if (instance->host_name.empty()) {
-        return FailedPrecondition("instance " + instance_id + " has no VM");
-    }
-    return instance->host_name;
-}
 }  // namespace
 
 Result<ConnectionPtr> OpenConnection(const std::string& uri) {
@@ -569,6 +555,7 @@ std::string LibvirtProvider::DomainNameFor(const std::string& instance_id, const
 }
 
 Result<virConnectPtr> LibvirtProvider::ConnectionFor(const std::string& host_name) {
+    std::lock_guard lock(mu_);
     auto it = hosts_.find(host_name);
     if (it == hosts_.end()) {
         return FailedPrecondition("host " + host_name + " is not one of the libvirt hosts");
@@ -586,8 +573,7 @@ Result<virConnectPtr> LibvirtProvider::ConnectionFor(const std::string& host_nam
     return host.connection.get();
 }
 
-Result<std::string> LibvirtProvider::Start(storage::Txn& txn, const Operation& op,
-                                           Timestamp /*now*/) {
+Result<std::string> LibvirtProvider::Start(const Operation& op, const CallContext& /*call*/) {
     // Start only writes down what to do: the handle is a function of the operation and the
     // inventory, so starting again under the same key gives the same handle. Poll acts.
     Handle h;
@@ -605,112 +591,73 @@ Result<std::string> LibvirtProvider::Start(storage::Txn& txn, const Operation& o
         case Action::kVerify:
             break;
         case Action::kDrain:
-            NR_RETURN_IF_ERROR(txn.Inventory().SetInstanceStatus(op.instance_id, "Draining"));
             break;
         case Action::kReserve:
-            h.host.clear();
-            if (op.other_host) h.exclude_host = op.host;
-            break;
+            return FailedPrecondition("libvirt does not reserve slots; placement is the engine's");
         case Action::kDeleteVm:
         case Action::kEvictVm:
             // No host: the instance had no VM when the remediation began; nothing to remove.
             if (!h.host.empty()) NR_RETURN_IF_ERROR(ConnectionFor(h.host));
             break;
         case Action::kProvisionVm:
-            if (op.target_host.empty()) {
+            if (op.host.empty()) {
                 return FailedPrecondition("no host is reserved for instance " + op.instance_id);
             }
-            h.host = op.target_host;
             NR_RETURN_IF_ERROR(ConnectionFor(h.host));
             h.domain = DomainNameFor(op.instance_id, op.key);
             break;
         case Action::kRebootVm:
         case Action::kWaitReady: {
-            NR_ASSIGN_OR_RETURN(h.host, CurrentHost(txn, op.instance_id));
+            // The engine says where the VM is: the source host, or the new one after a move.
+            if (h.host.empty()) {
+                return FailedPrecondition("instance " + op.instance_id + " has no VM");
+            }
             NR_ASSIGN_OR_RETURN(virConnectPtr connection, ConnectionFor(h.host));
             NR_ASSIGN_OR_RETURN(h.domain, FindDomainName(connection, h.host, op.instance_id));
-            if (op.action == Action::kRebootVm) {
-                NR_RETURN_IF_ERROR(txn.Inventory().SetInstanceStatus(op.instance_id, "Rebooting"));
-            }
             break;
         }
         case Action::kPowerCycleHost:
             NR_RETURN_IF_ERROR(ConnectionFor(h.host));
-            NR_RETURN_IF_ERROR(txn.Inventory().SetInstanceStatus(op.instance_id, "PowerCycling"));
             break;
     }
     return EncodeHandle(h);
 }
 
-Result<OperationStatus> LibvirtProvider::Poll(storage::Txn& txn, const std::string& handle,
-                                              Timestamp now) {
+Result<OperationStatus> LibvirtProvider::Poll(const std::string& handle, const CallContext& call) {
     NR_ASSIGN_OR_RETURN(Handle h, DecodeHandle(handle));
     OperationStatus status;
     status.phase = OperationStatus::Phase::kDone;
-    // The database side of each action is applied with the step that finishes it (the same
-    // transaction), as the simulated provider does: statuses mirror its.
+    // Cordons, drains and rejoins are the engine's records and hooks: nothing for libvirt.
     switch (h.action) {
         case Action::kCordonHost:
-            NR_RETURN_IF_ERROR(txn.Inventory().SetHostCordoned(h.host, true));
-            break;
         case Action::kUncordonHost:
-            NR_RETURN_IF_ERROR(txn.Inventory().SetHostCordoned(h.host, false));
-            break;
         case Action::kDrain:
-            NR_RETURN_IF_ERROR(txn.Inventory().SetInstanceStatus(h.instance_id, "Drained"));
-            break;
         case Action::kRejoin:
-            NR_RETURN_IF_ERROR(txn.Inventory().SetInstanceStatus(h.instance_id, "Ready"));
-            break;
         case Action::kVerify:
             break;
-        case Action::kReserve: {
-            // Placement is ours: libvirt (and its test driver) does not count GPU slots.
-            NR_ASSIGN_OR_RETURN(auto host,
-                                txn.Inventory().FindHostWithRoom(h.num_gpus, h.exclude_host));
-            if (!host) {
-                status.phase = OperationStatus::Phase::kRunning;
-                status.poll_at = now + kCapacityRetry;
-                return status;
-            }
-            if (hosts_.find(*host) == hosts_.end()) {
-                return FailedPrecondition("host " + *host +
-                                          " has room but is not one of the libvirt hosts");
-            }
-            NR_RETURN_IF_ERROR(txn.Inventory().PutReservation(h.instance_id, *host, h.num_gpus));
-            status.result = *host;
-            break;
-        }
+        case Action::kReserve:
+            return FailedPrecondition("libvirt does not reserve slots; placement is the engine's");
         case Action::kDeleteVm:
         case Action::kEvictVm: {
             if (!h.host.empty()) {
                 NR_ASSIGN_OR_RETURN(virConnectPtr connection, ConnectionFor(h.host));
                 NR_RETURN_IF_ERROR(RemoveDomains(connection, h));
             }
-            const char* after = h.action == Action::kDeleteVm ? "Replacing" : "Evicted";
-            NR_RETURN_IF_ERROR(txn.Inventory().SetInstancePlacement(h.instance_id, "", after));
             break;
         }
         case Action::kProvisionVm: {
             NR_ASSIGN_OR_RETURN(virConnectPtr connection, ConnectionFor(h.host));
             NR_RETURN_IF_ERROR(EnsureDomain(connection, h));
-            // The reservation turns into the VM in the same transaction: no slot is counted
-            // twice or lost.
-            NR_RETURN_IF_ERROR(txn.Inventory().DeleteReservation(h.instance_id));
-            NR_RETURN_IF_ERROR(
-                txn.Inventory().SetInstancePlacement(h.instance_id, h.host, "Booting"));
             break;
         }
         case Action::kRebootVm: {
             NR_ASSIGN_OR_RETURN(virConnectPtr connection, ConnectionFor(h.host));
             NR_RETURN_IF_ERROR(RebootOnce(connection, h));
-            NR_RETURN_IF_ERROR(txn.Inventory().SetInstanceStatus(h.instance_id, "Booting"));
             break;
         }
         case Action::kPowerCycleHost: {
             NR_ASSIGN_OR_RETURN(virConnectPtr connection, ConnectionFor(h.host));
             NR_RETURN_IF_ERROR(PowerCycleOnce(connection, h));
-            NR_RETURN_IF_ERROR(txn.Inventory().SetInstanceStatus(h.instance_id, "Booting"));
             break;
         }
         case Action::kWaitReady: {
@@ -721,21 +668,15 @@ Result<OperationStatus> LibvirtProvider::Poll(storage::Txn& txn, const std::stri
             if (virDomainGetState(domain.get(), &state, &reason, 0) < 0) {
                 return LastError(h.host, "reading the state of " + h.domain);
             }
+            // Running is not ready: the rejoin step puts the node back in service.
             if (state != VIR_DOMAIN_RUNNING) {
                 status.phase = OperationStatus::Phase::kRunning;
-                status.poll_at = now + kBootRetry;
-                return status;
+                status.poll_at = call.Now() + kBootRetry;
             }
-            // Running is not ready: the rejoin step makes the node Ready (as simulated).
-            NR_RETURN_IF_ERROR(txn.Inventory().SetInstanceStatus(h.instance_id, "NotReady"));
             break;
         }
     }
     return status;
-}
-
-Status LibvirtProvider::Release(storage::Txn& txn, const std::string& instance_id) {
-    return txn.Inventory().DeleteReservation(instance_id);
 }
 
 }  // namespace noderepair::providers::libvirt

@@ -3,13 +3,15 @@
 // cordons, reservations) stays in the database as with the simulated provider; libvirt has no
 // notion of either. Start() only records what to do in the handle; Poll() makes libvirt match
 // it, idempotently, so a retry or a resume after a crash never makes a second VM. Owned by
-// `serve`; every call comes from the store's writer thread.
+// `serve`; the engine's call pool calls it from several threads (libvirt connections are
+// thread-safe; reopening one is guarded).
 #pragma once
 
 #include <libvirt/libvirt.h>
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -46,10 +48,8 @@ public:
     // One connection per host; the first host that cannot be reached fails it, named.
     static Result<std::unique_ptr<LibvirtProvider>> Connect(const std::vector<HostUri>& hosts);
 
-    Result<std::string> Start(storage::Txn& txn, const Operation& op, Timestamp now) override;
-    Result<OperationStatus> Poll(storage::Txn& txn, const std::string& handle,
-                                 Timestamp now) override;
-    Status Release(storage::Txn& txn, const std::string& instance_id) override;
+    Result<std::string> Start(const Operation& op, const CallContext& call) override;
+    Result<OperationStatus> Poll(const std::string& handle, const CallContext& call) override;
 
     // The domain a provision step makes: the same name for the same instance and step key, so
     // the step finds it again instead of defining a second one.
@@ -59,6 +59,7 @@ private:
     // The host's connection, reopened when it died.
     Result<virConnectPtr> ConnectionFor(const std::string& host_name);
 
+    std::mutex mu_;  // guards the connections while one is reopened
     std::map<std::string, HostConnection, std::less<>> hosts_;
 };
 

@@ -59,6 +59,12 @@ Status ParseTiming(const json::object& root, Timing& timing) {
         {"power_cycle", &timing.power_cycle},
     };
     for (const auto& [key, value] : v->as_object()) {
+        if (key == "blocking") {
+            if (!value.is_bool())
+                return InvalidArgument("fleet timing: 'blocking' must be a boolean");
+            timing.blocking = value.as_bool();
+            continue;
+        }
         bool known = false;
         for (const auto& [name, target] : fields) {
             if (key == name) {

@@ -20,6 +20,9 @@ struct Timing {
     std::chrono::milliseconds boot{0};
     std::chrono::milliseconds reboot{0};
     std::chrono::milliseconds power_cycle{0};
+    // The calls block their caller for their latency, as a synchronous external API would,
+    // instead of answering "still running" until it passed (docs/http-api.md 8).
+    bool blocking = false;
 };
 
 struct Fleet {

@@ -3,15 +3,25 @@
 #include <utility>
 
 namespace noderepair::providers::simulated {
-namespace {
 
-// How often a reservation looks for room again while none is free.
-constexpr auto kCapacityRetry = std::chrono::milliseconds(500);
-
-}  // namespace
-
-std::string DegradedHostKey(const std::string& host_name) {
-    return "simulated.degraded_host." + host_name;
+bool ChangesTheWorld(Action action) {
+    switch (action) {
+        case Action::kDeleteVm:
+        case Action::kEvictVm:
+        case Action::kProvisionVm:
+        case Action::kRebootVm:
+        case Action::kPowerCycleHost:
+            return true;
+        case Action::kCordonHost:
+        case Action::kUncordonHost:
+        case Action::kDrain:
+        case Action::kReserve:
+        case Action::kWaitReady:
+        case Action::kVerify:
+        case Action::kRejoin:
+            return false;
+    }
+    return true;
 }
 
 std::chrono::milliseconds SimulatedProvider::LatencyOf(Action action) const {
@@ -40,124 +50,160 @@ std::chrono::milliseconds SimulatedProvider::LatencyOf(Action action) const {
     return std::chrono::milliseconds(0);
 }
 
-Result<std::string> SimulatedProvider::Start(storage::Txn& txn, const Operation& op,
-                                             Timestamp now) {
-    NR_ASSIGN_OR_RETURN(auto existing, txn.Simulated().GetOperation(op.key));
-    if (existing) return op.key;  // started before (a retry or a resume): same operation
-    storage::SimOperation record{
-        op.key,      std::string(ActionName(op.action)), op.instance_id, op.host, op.target_host,
-        op.num_gpus, now + LatencyOf(op.action),         false};
-    if (op.action == Action::kVerify && !op.tests.empty()) {
-        record.target_host = op.tests.front();  // the test a degraded host fails first
+Status SimulatedProvider::Adopt(const storage::FleetImport& fleet, Timestamp now) {
+    std::vector<storage::SimInstance> instances;
+    for (const auto& cluster : fleet.clusters) {
+        for (const auto& node : cluster.gpu_worker_nodes) {
+            instances.push_back({node.instance_id, node.host_name});
+        }
     }
-    if (op.action == Action::kReserve) {
-        // The host that must be avoided rides in target_host until a host is reserved.
-        record.target_host.clear();
-        if (op.other_host) record.target_host = "!" + op.host;
+    return store_.WriteAndWait(
+        [&](storage::Txn& txn) { return txn.Simulated().Adopt(instances, now); });
+}
+
+Result<std::optional<SimulatedProvider::Running>> SimulatedProvider::Find(const std::string& key) {
+    {
+        std::lock_guard lock(mu_);
+        auto it = operations_.find(key);
+        if (it != operations_.end()) return std::optional<Running>(it->second);
     }
-    // Effects that show while the operation runs.
-    switch (op.action) {
-        case Action::kRebootVm:
-            NR_RETURN_IF_ERROR(txn.Inventory().SetInstanceStatus(op.instance_id, "Rebooting"));
-            break;
-        case Action::kDrain:
-            NR_RETURN_IF_ERROR(txn.Inventory().SetInstanceStatus(op.instance_id, "Draining"));
-            break;
-        case Action::kPowerCycleHost:
-            NR_RETURN_IF_ERROR(txn.Inventory().SetInstanceStatus(op.instance_id, "PowerCycling"));
-            break;
-        default:
-            break;
+    std::optional<storage::SimOperation> stored;
+    NR_RETURN_IF_ERROR(store_.Read([&](storage::Reader& reader) -> Status {
+        NR_ASSIGN_OR_RETURN(stored, reader.Simulated().GetOperation(key));
+        return OkStatus();
+    }));
+    if (!stored) return std::optional<Running>();
+    return std::optional<Running>(Running{std::move(*stored), ""});
+}
+
+Result<std::string> SimulatedProvider::Start(const Operation& op, const CallContext& call) {
+    NR_ASSIGN_OR_RETURN(auto existing, Find(op.key));
+    Running running;
+    if (existing) {
+        running = std::move(*existing);  // started before (a retry or a resume): the same one
+    } else {
+        const Timestamp now = call.Now();
+        running.record = {op.key,  std::string(ActionName(op.action)), op.instance_id,
+                          op.host, now + LatencyOf(op.action),         false};
+        if (op.action == Action::kVerify && !op.tests.empty()) running.test = op.tests.front();
+        if (ChangesTheWorld(op.action) && running.record.ready_at > now) {
+            NR_RETURN_IF_ERROR(store_.WriteAndWait(
+                [&](storage::Txn& txn) { return txn.Simulated().PutOperation(running.record); }));
+        }
     }
-    NR_RETURN_IF_ERROR(txn.Simulated().PutOperation(record));
+    if (timing_.blocking && !running.record.applied) {
+        // A synchronous API: the caller waits for the whole operation.
+        if (!call.SleepUntil(running.record.ready_at)) {
+            return Unavailable("simulated " + running.record.action + " on " + running.record.host +
+                               " was interrupted");
+        }
+        NR_RETURN_IF_ERROR(Finish(running, call.Now()));
+    }
+    std::lock_guard lock(mu_);
+    operations_[op.key] = std::move(running);
     return op.key;
 }
 
-Status SimulatedProvider::Apply(storage::Txn& txn, const storage::SimOperation& op) {
-    auto action = ParseAction(op.action);
-    NR_ASSERT(action.has_value(), "sim_operations only holds actions this provider wrote");
-    switch (*action) {
-        case Action::kCordonHost:
-            return txn.Inventory().SetHostCordoned(op.host, true);
-        case Action::kUncordonHost:
-            return txn.Inventory().SetHostCordoned(op.host, false);
-        case Action::kDrain:
-            return txn.Inventory().SetInstanceStatus(op.instance_id, "Drained");
-        case Action::kDeleteVm:
-            return txn.Inventory().SetInstancePlacement(op.instance_id, "", "Replacing");
-        case Action::kEvictVm:
-            return txn.Inventory().SetInstancePlacement(op.instance_id, "", "Evicted");
-        case Action::kProvisionVm:
-            // The reservation turns into the VM in the same transaction: no slot is counted
-            // twice or lost.
-            NR_RETURN_IF_ERROR(txn.Inventory().DeleteReservation(op.instance_id));
-            return txn.Inventory().SetInstancePlacement(op.instance_id, op.target_host, "Booting");
-        case Action::kRebootVm:
-            return txn.Inventory().SetInstanceStatus(op.instance_id, "Booting");
-        case Action::kPowerCycleHost:
-            return txn.Inventory().SetInstanceStatus(op.instance_id, "Booting");
-        case Action::kWaitReady:
-            return txn.Inventory().SetInstanceStatus(op.instance_id, "NotReady");
-        case Action::kRejoin:
-            return txn.Inventory().SetInstanceStatus(op.instance_id, "Ready");
-        case Action::kVerify:
-            return OkStatus();  // checked in Poll
-        case Action::kReserve:
-            return OkStatus();  // placed in Poll
+Result<OperationStatus> SimulatedProvider::Poll(const std::string& handle,
+                                                const CallContext& call) {
+    NR_ASSIGN_OR_RETURN(auto found, Find(handle));
+    if (!found) {
+        // Kept in memory and lost with a restart: the engine starts it again.
+        return Unavailable("simulated operation " + handle + " was lost with a restart");
     }
-    return OkStatus();
-}
-
-Result<OperationStatus> SimulatedProvider::Poll(storage::Txn& txn, const std::string& handle,
-                                                Timestamp now) {
-    NR_ASSIGN_OR_RETURN(auto found, txn.Simulated().GetOperation(handle));
-    if (!found) return NotFound("simulated operation " + handle + " not found");
-    storage::SimOperation op = std::move(*found);
+    Running op = std::move(*found);
     OperationStatus status;
-    if (op.applied) {
-        status.phase = OperationStatus::Phase::kDone;
-        status.result = op.target_host;
+    const Timestamp now = call.Now();
+    if (!op.record.applied && now < op.record.ready_at) {
+        status.poll_at = op.record.ready_at;
         return status;
     }
-    if (op.action == ActionName(Action::kReserve)) {
-        const std::string exclude =
-            op.target_host.starts_with("!") ? op.target_host.substr(1) : std::string();
-        NR_ASSIGN_OR_RETURN(auto host, txn.Inventory().FindHostWithRoom(op.num_gpus, exclude));
-        if (!host) {
-            status.poll_at = now + kCapacityRetry;
-            return status;
-        }
-        NR_RETURN_IF_ERROR(txn.Inventory().PutReservation(op.instance_id, *host, op.num_gpus));
-        op.target_host = *host;
-        op.applied = true;
-        NR_RETURN_IF_ERROR(txn.Simulated().PutOperation(op));
-        status.phase = OperationStatus::Phase::kDone;
-        status.result = *host;
-        return status;
+    if (!op.record.applied) NR_RETURN_IF_ERROR(Finish(op, now));
+    // Reported done: a later call with this key finds the stored record (world changes) or
+    // runs again (the rest, which change nothing).
+    {
+        std::lock_guard lock(mu_);
+        operations_.erase(handle);
     }
-    if (now < op.ready_at) {
-        status.poll_at = op.ready_at;
-        return status;
-    }
-    if (op.action == ActionName(Action::kVerify)) {
-        // A degraded host (simulated fault) fails every active test of its VMs.
-        NR_ASSIGN_OR_RETURN(auto instance, txn.Inventory().GetInstance(op.instance_id));
-        const std::string host = instance ? instance->host_name : std::string();
-        NR_ASSIGN_OR_RETURN(auto degraded, txn.Settings().Get(DegradedHostKey(host)));
-        if (degraded) {
-            return FailedPrecondition("verify test " + op.target_host + " failed: host " + host +
-                                      " is degraded");
-        }
-    }
-    NR_RETURN_IF_ERROR(Apply(txn, op));
-    op.applied = true;
-    NR_RETURN_IF_ERROR(txn.Simulated().PutOperation(op));
     status.phase = OperationStatus::Phase::kDone;
     return status;
 }
 
-Status SimulatedProvider::Release(storage::Txn& txn, const std::string& instance_id) {
-    return txn.Inventory().DeleteReservation(instance_id);
+Status SimulatedProvider::Finish(Running& running, Timestamp now) {
+    storage::SimOperation& op = running.record;
+    const auto action = ParseAction(op.action);
+    NR_ASSERT(action.has_value(), "simulated operations hold actions this provider wrote");
+    auto change = [&](storage::SimulatedRepository& world) -> Status {
+        switch (*action) {
+            case Action::kDeleteVm:
+            case Action::kEvictVm: {
+                NR_ASSIGN_OR_RETURN(auto vms, world.ListVmsOfInstance(op.instance_id));
+                for (const auto& vm : vms) {
+                    if (vm.host_name == op.host) NR_RETURN_IF_ERROR(world.DeleteVm(vm.vm_id));
+                }
+                break;
+            }
+            case Action::kProvisionVm:
+                // Named after the operation: provisioning it again finds the same VM.
+                NR_RETURN_IF_ERROR(world.PutVm({"vm:" + op.key, op.instance_id, op.host, now}));
+                break;
+            case Action::kRebootVm: {
+                NR_ASSIGN_OR_RETURN(auto vms, world.ListVmsOfInstance(op.instance_id));
+                bool found = false;
+                for (auto& vm : vms) {
+                    if (vm.host_name != op.host) continue;
+                    found = true;
+                    vm.booted_at = now;
+                    NR_RETURN_IF_ERROR(world.PutVm(vm));
+                }
+                if (!found) {
+                    return FailedPrecondition("simulated fleet: instance " + op.instance_id +
+                                              " has no VM on host " + op.host + " to reboot");
+                }
+                break;
+            }
+            case Action::kPowerCycleHost: {
+                NR_ASSIGN_OR_RETURN(auto vms, world.ListVmsOnHost(op.host));
+                for (auto& vm : vms) {
+                    vm.booted_at = now;
+                    NR_RETURN_IF_ERROR(world.PutVm(vm));
+                }
+                break;
+            }
+            default:
+                break;
+        }
+        storage::SimOperation applied = op;
+        applied.applied = true;
+        return world.PutOperation(applied);
+    };
+    auto check = [&](storage::SimulatedReads& world) -> Status {
+        if (*action == Action::kWaitReady) {
+            NR_ASSIGN_OR_RETURN(auto vms, world.ListVmsOfInstance(op.instance_id));
+            for (const auto& vm : vms) {
+                if (vm.host_name == op.host) return OkStatus();
+            }
+            return FailedPrecondition("simulated fleet: instance " + op.instance_id +
+                                      " has no VM on host " + op.host);
+        }
+        if (*action == Action::kVerify) {
+            NR_ASSIGN_OR_RETURN(bool degraded, world.IsHostDegraded(op.host));
+            if (degraded) {
+                return FailedPrecondition("verify test " + running.test + " failed: host " +
+                                          op.host + " is degraded");
+            }
+        }
+        return OkStatus();
+    };
+    if (ChangesTheWorld(*action)) {
+        NR_RETURN_IF_ERROR(
+            store_.WriteAndWait([&](storage::Txn& txn) { return change(txn.Simulated()); }));
+    } else if (*action == Action::kWaitReady || *action == Action::kVerify) {
+        NR_RETURN_IF_ERROR(
+            store_.Read([&](storage::Reader& reader) { return check(reader.Simulated()); }));
+    }
+    op.applied = true;
+    return OkStatus();
 }
 
 }  // namespace noderepair::providers::simulated

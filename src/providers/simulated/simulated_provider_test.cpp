@@ -3,15 +3,16 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <functional>
 #include <future>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/control.hpp"
 #include "engine/executor.hpp"
+#include "providers/simulated/faults.hpp"
 #include "remediation/service.hpp"
 #include "storage/open.hpp"
 #include "storage/store_contract_test.hpp"
@@ -28,20 +29,18 @@ using storage::test_support::ScopedTempDir;
 using storage::test_support::TestEpoch;
 using storage::test_support::TestInstance;
 
-// hA (8 slots) holds iA (8 GPUs): full. hB (8) holds iB (2): 6 free. hC (8): empty. hD (4):
-// empty. iC (4 GPUs) has no VM.
+// hA holds iA, hB holds iB and iD (co-tenants), hC is empty; iC has no VM.
 storage::FleetImport SmallFleet() {
     storage::FleetImport fleet;
-    for (const auto& [name, slots] :
-         {std::pair<const char*, int>{"hA", 8}, {"hB", 8}, {"hC", 8}, {"hD", 4}}) {
+    for (const char* name : {"hA", "hB", "hC"}) {
         model::Host host;
         host.host_name = name;
-        host.gpu_slots = slots;
+        host.gpu_slots = 8;
         fleet.hosts.push_back(host);
     }
     model::Cluster c1{"c1", "cluster one", "Ready", {}};
-    c1.gpu_worker_nodes = {TestInstance("iA", "c1", "hA", 8), TestInstance("iB", "c1", "hB", 2),
-                           TestInstance("iC", "c1", "", 4)};
+    c1.gpu_worker_nodes = {TestInstance("iA", "c1", "hA", 8), TestInstance("iB", "c1", "hB", 4),
+                           TestInstance("iC", "c1", "", 4), TestInstance("iD", "c1", "hB", 4)};
     fleet.clusters = {c1};
     return fleet;
 }
@@ -59,13 +58,12 @@ Timing DistinctTiming() {
 }
 
 Operation Op(Action action, const std::string& key, const std::string& instance,
-             const std::string& host, int gpus = 0) {
+             const std::string& host) {
     Operation op;
     op.action = action;
     op.key = key;
     op.instance_id = instance;
     op.host = host;
-    op.num_gpus = gpus;
     return op;
 }
 
@@ -77,531 +75,336 @@ protected:
         store_ = std::move(opened).value();
         ASSERT_TRUE(store_->WriteAndWait(
             [](storage::Txn& txn) { return txn.Inventory().ImportFleet(SmallFleet()); }));
+        provider_ = std::make_unique<SimulatedProvider>(*store_, DistinctTiming());
+        ASSERT_TRUE(provider_->Adopt(SmallFleet(), clock_.Now()));
     }
     void TearDown() override {
+        provider_.reset();
         if (store_) store_->Close();
     }
 
-    // Runs `work` in one transaction of the writer and returns its result.
-    template <class T>
-    Result<T> InTxn(std::function<Result<T>(storage::Txn&)> work) {
-        std::optional<Result<T>> out;
-        Status status = store_->WriteAndWait([&](storage::Txn& txn) -> Status {
-            out.emplace(work(txn));
-            if (!*out) return out->error();
-            return OkStatus();
-        });
-        if (!out) return status.error();
-        if (!status && *out) return status.error();
-        return std::move(*out);
+    CallContext Call() { return {clock_, clock_.Now() + std::chrono::hours(1), cancellation_}; }
+    Result<std::string> Start(const Operation& op) { return provider_->Start(op, Call()); }
+    Result<OperationStatus> Poll(const std::string& handle) {
+        return provider_->Poll(handle, Call());
+    }
+    // Starts `op` and polls it once its latency has passed; the status of that poll.
+    Result<OperationStatus> Run(const Operation& op) {
+        auto handle = Start(op);
+        if (!handle) return handle.error();
+        clock_.Advance(seconds(10));
+        return Poll(*handle);
     }
 
-    Result<std::string> Start(const Operation& op, Timestamp now) {
-        return InTxn<std::string>([&](storage::Txn& txn) { return provider_.Start(txn, op, now); });
+    // The world's VMs, as "instance@host".
+    std::vector<std::string> World() {
+        auto vms = ReadValue<std::vector<storage::SimVm>>(
+            *store_, [](storage::Reader& r) { return r.Simulated().ListVms(); });
+        NR_ASSERT(vms.has_value(), "reading the simulated world");
+        std::vector<std::string> out;
+        for (const auto& vm : *vms) out.push_back(vm.instance_id + "@" + vm.host_name);
+        return out;
     }
-    Result<OperationStatus> Poll(const std::string& handle, Timestamp now) {
-        return InTxn<OperationStatus>(
-            [&](storage::Txn& txn) { return provider_.Poll(txn, handle, now); });
-    }
-    // Starts `op` and polls it once at `now`: done at once for zero-latency actions.
-    OperationStatus StartAndPoll(const Operation& op, Timestamp now) {
-        auto handle = Start(op, now);
-        EXPECT_TRUE(handle) << handle.error().message;
-        if (!handle) return {};
-        auto status = Poll(*handle, now);
-        EXPECT_TRUE(status) << status.error().message;
-        return status ? *status : OperationStatus{};
-    }
-    std::string Reserve(const std::string& key, const std::string& instance,
-                        const std::string& host, int gpus, bool other_host = false) {
-        Operation op = Op(Action::kReserve, key, instance, host, gpus);
-        op.other_host = other_host;
-        OperationStatus status = StartAndPoll(op, t0_);
-        if (status.phase != OperationStatus::Phase::kDone) return "";
-        return status.result;
-    }
-    void SetCordoned(const std::string& host, bool cordoned) {
+    void Degrade(const std::string& host) {
         ASSERT_TRUE(store_->WriteAndWait(
-            [&](storage::Txn& txn) { return txn.Inventory().SetHostCordoned(host, cordoned); }));
-    }
-    void SetDegraded(const std::string& host) {
-        ASSERT_TRUE(store_->WriteAndWait(
-            [&](storage::Txn& txn) { return txn.Settings().Put(DegradedHostKey(host), "1"); }));
-    }
-    Operation VerifyOp(const std::string& key, const std::string& instance,
-                       const std::string& host) {
-        Operation op = Op(Action::kVerify, key, instance, host);
-        op.tests = {"dcgm-diag-r2", "nccl-allreduce"};
-        return op;
-    }
-    void Release(const std::string& instance) {
-        ASSERT_TRUE(store_->WriteAndWait(
-            [&](storage::Txn& txn) { return provider_.Release(txn, instance); }));
-    }
-
-    model::Host HostNamed(const std::string& name) {
-        auto hosts = ReadValue<std::vector<model::Host>>(
-            *store_, [](storage::Reader& r) { return r.Inventory().ListHosts(); });
-        NR_ASSERT(hosts.has_value(), "listing hosts");
-        for (const auto& h : *hosts) {
-            if (h.host_name == name) return h;
-        }
-        ADD_FAILURE() << "no host " << name;
-        return {};
-    }
-    int UsedGpus(const std::string& host) { return HostNamed(host).used_gpus; }
-    model::Instance InstanceNamed(const std::string& id) {
-        auto got = ReadValue<std::optional<model::Instance>>(
-            *store_, [&](storage::Reader& r) { return r.Inventory().GetInstance(id); });
-        NR_ASSERT(got.has_value() && got->has_value(), "reading a test instance");
-        return **got;
-    }
-    std::optional<storage::SimOperation> SimOp(const std::string& key) {
-        auto got = InTxn<std::optional<storage::SimOperation>>(
-            [&](storage::Txn& txn) { return txn.Simulated().GetOperation(key); });
-        NR_ASSERT(got.has_value(), "reading a simulated operation");
-        return *got;
+            [&](storage::Txn& txn) { return txn.Simulated().SetHostDegraded(host, true); }));
     }
 
     ScopedTempDir dir_;
-    Timestamp t0_ = TestEpoch();
+    FakeClock clock_{TestEpoch()};
+    std::shared_ptr<Cancellation> cancellation_ = std::make_shared<Cancellation>();
     std::unique_ptr<storage::Store> store_;
-    SimulatedProvider provider_{Timing{}};
+    std::unique_ptr<SimulatedProvider> provider_;
 };
 
-// ---- Reservations ---------------------------------------------------------------------------
-
-TEST_F(SimulatedProviderTest, ReserveTakesTheHostWithMostFreeSlots) {
-    EXPECT_EQ(Reserve("r/0", "iB", "hB", 2), "hC");
-    // The reservation holds the slots: ListHosts counts it as used.
-    EXPECT_EQ(UsedGpus("hC"), 2);
-    EXPECT_EQ(UsedGpus("hB"), 2);
+bool IsDone(const Result<OperationStatus>& s) {
+    return s && s->phase == OperationStatus::Phase::kDone;
 }
 
-TEST_F(SimulatedProviderTest, ReserveSkipsCordonedHostsAndMayReuseTheSameHost) {
-    SetCordoned("hC", true);
-    EXPECT_EQ(Reserve("r/0", "iB", "hB", 2), "hB") << "hB (6 free) beats hD (4 free)";
-    EXPECT_EQ(UsedGpus("hB"), 4);
-    EXPECT_EQ(UsedGpus("hC"), 0);
+TEST_F(SimulatedProviderTest, TheWorldStartsAsTheFleetFileHasIt) {
+    EXPECT_EQ(World(), (std::vector<std::string>{"iA@hA", "iB@hB", "iD@hB"}));
 }
 
-TEST_F(SimulatedProviderTest, ReserveAvoidsTheOldHostWhenAnotherIsRequired) {
-    SetCordoned("hC", true);
-    EXPECT_EQ(Reserve("r/0", "iB", "hB", 2, /*other_host=*/true), "hD");
-    EXPECT_EQ(UsedGpus("hB"), 2);
-    EXPECT_EQ(UsedGpus("hD"), 2);
-}
-
-TEST_F(SimulatedProviderTest, ReservationsCountAgainstLaterReservations) {
-    EXPECT_EQ(Reserve("a/0", "iA", "hA", 8), "hC");
-    // hC is now full: 4 GPUs go to the roomiest of hB (6 free) and hD (4 free).
-    EXPECT_EQ(Reserve("c/0", "iC", "", 4), "hB");
-    EXPECT_EQ(Reserve("b/0", "iB", "hB", 2, true), "hD");
-    EXPECT_EQ(UsedGpus("hC"), 8);
-    EXPECT_EQ(UsedGpus("hB"), 6);
-    EXPECT_EQ(UsedGpus("hD"), 2);
-}
-
-TEST_F(SimulatedProviderTest, ReserveWithoutRoomKeepsRunningUntilRoomAppears) {
-    SetCordoned("hC", true);
-    auto handle = Start(Op(Action::kReserve, "r/0", "iA", "hA", 8), t0_);
-    ASSERT_TRUE(handle) << handle.error().message;
-    auto waiting = Poll(*handle, t0_);
-    ASSERT_TRUE(waiting) << waiting.error().message;
-    EXPECT_EQ(waiting->phase, OperationStatus::Phase::kRunning);
-    EXPECT_GT(waiting->poll_at, t0_);
-    EXPECT_LE(waiting->poll_at, t0_ + seconds(5));
-    EXPECT_EQ(UsedGpus("hA"), 8) << "nothing is held while waiting";
-    EXPECT_EQ(UsedGpus("hB"), 2);
-    EXPECT_EQ(UsedGpus("hC"), 0);
-    EXPECT_EQ(UsedGpus("hD"), 0);
-
-    SetCordoned("hC", false);
-    auto placed = Poll(*handle, t0_ + seconds(1));
-    ASSERT_TRUE(placed) << placed.error().message;
-    EXPECT_EQ(placed->phase, OperationStatus::Phase::kDone);
-    EXPECT_EQ(placed->result, "hC");
-    EXPECT_EQ(UsedGpus("hC"), 8);
-}
-
-TEST_F(SimulatedProviderTest, ExcludedHostIsNotUsedEvenWhenItIsTheOnlyOneWithRoom) {
-    auto handle = Start(
-        [] {
-            Operation op = Op(Action::kReserve, "r/0", "iC", "hC", 8);
-            op.other_host = true;
-            return op;
-        }(),
-        t0_);
-    ASSERT_TRUE(handle);
-    auto status = Poll(*handle, t0_);
-    ASSERT_TRUE(status);
-    EXPECT_EQ(status->phase, OperationStatus::Phase::kRunning);
-    EXPECT_EQ(UsedGpus("hC"), 0);
-}
-
-TEST_F(SimulatedProviderTest, ProvisionTurnsTheReservationIntoTheVm) {
-    ASSERT_EQ(Reserve("a/0", "iA", "hA", 8), "hC");
-    EXPECT_EQ(UsedGpus("hC"), 8);
-    auto deleted = StartAndPoll(Op(Action::kDeleteVm, "a/1", "iA", "hA", 8), t0_);
-    EXPECT_EQ(deleted.phase, OperationStatus::Phase::kDone);
-    EXPECT_EQ(InstanceNamed("iA").host_name, "");
-    EXPECT_EQ(InstanceNamed("iA").status, "Replacing");
-    EXPECT_EQ(UsedGpus("hA"), 0);
-
-    Operation provision = Op(Action::kProvisionVm, "a/2", "iA", "hA", 8);
-    provision.target_host = "hC";
-    auto provisioned = StartAndPoll(provision, t0_);
-    EXPECT_EQ(provisioned.phase, OperationStatus::Phase::kDone);
-    const auto instance = InstanceNamed("iA");
-    EXPECT_EQ(instance.host_name, "hC");
-    EXPECT_EQ(instance.status, "Booting");
-    // Used = the VMs alone: the reservation is gone, not counted twice.
-    const auto host = HostNamed("hC");
-    EXPECT_EQ(host.used_gpus, 8);
-    ASSERT_EQ(host.instances.size(), 1u);
-    EXPECT_EQ(host.instances[0].instance_id, "iA");
-    // And releasing afterwards frees nothing that belongs to the VM.
-    Release("iA");
-    EXPECT_EQ(UsedGpus("hC"), 8);
-}
-
-TEST_F(SimulatedProviderTest, ReleaseFreesTheReservation) {
-    ASSERT_EQ(Reserve("a/0", "iA", "hA", 8), "hC");
-    EXPECT_EQ(UsedGpus("hC"), 8);
-    Release("iA");
-    EXPECT_EQ(UsedGpus("hC"), 0);
-    EXPECT_EQ(Reserve("c/0", "iC", "", 8), "hC") << "the slots are free for others again";
-    Release("nobody");  // nothing held: not an error
-}
-
-// ---- Idempotency and latency ----------------------------------------------------------------
-
-TEST_F(SimulatedProviderTest, StartIsIdempotentByKey) {
-    provider_ = SimulatedProvider(DistinctTiming());
-    auto first = Start(Op(Action::kDrain, "r/1", "iB", "hB"), t0_);
-    ASSERT_TRUE(first) << first.error().message;
-    auto again = Start(Op(Action::kDrain, "r/1", "iB", "hB"), t0_ + seconds(1));
-    ASSERT_TRUE(again) << again.error().message;
-    EXPECT_EQ(*again, *first);
-    auto op = SimOp("r/1");
-    ASSERT_TRUE(op);
-    EXPECT_EQ(op->ready_at, t0_ + seconds(2)) << "the second Start made no new operation";
-
-    auto early = Poll(*first, t0_ + seconds(2) - std::chrono::microseconds(1));
-    ASSERT_TRUE(early);
-    EXPECT_EQ(early->phase, OperationStatus::Phase::kRunning);
-    auto done = Poll(*first, t0_ + seconds(2));
-    ASSERT_TRUE(done);
-    EXPECT_EQ(done->phase, OperationStatus::Phase::kDone);
-}
-
-TEST_F(SimulatedProviderTest, RepeatedReserveAndProvisionHoldOneSlotSetAndMakeOneVm) {
-    ASSERT_EQ(Reserve("a/0", "iA", "hA", 8), "hC");
-    // A retry or a resume starts and polls the same key again: same host, nothing new held.
-    EXPECT_EQ(Reserve("a/0", "iA", "hA", 8), "hC");
-    EXPECT_EQ(UsedGpus("hC"), 8);
-    EXPECT_EQ(UsedGpus("hB"), 2);
-
-    StartAndPoll(Op(Action::kDeleteVm, "a/1", "iA", "hA", 8), t0_);
-    Operation provision = Op(Action::kProvisionVm, "a/2", "iA", "hA", 8);
-    provision.target_host = "hC";
-    StartAndPoll(provision, t0_);
-    auto again = StartAndPoll(provision, t0_ + seconds(1));
-    EXPECT_EQ(again.phase, OperationStatus::Phase::kDone);
-    EXPECT_EQ(UsedGpus("hC"), 8);
-    EXPECT_EQ(HostNamed("hC").instances.size(), 1u);
-}
-
-TEST_F(SimulatedProviderTest, PollBeforeReadyIsRunningUntilReadyAt) {
-    provider_ = SimulatedProvider(DistinctTiming());
-    auto handle = Start(Op(Action::kPowerCycleHost, "p/2", "iB", "hB"), t0_);
-    ASSERT_TRUE(handle);
-    for (auto at : {t0_, t0_ + seconds(3), t0_ + seconds(7) - std::chrono::microseconds(1)}) {
-        auto status = Poll(*handle, at);
-        ASSERT_TRUE(status) << status.error().message;
-        EXPECT_EQ(status->phase, OperationStatus::Phase::kRunning);
-        EXPECT_EQ(status->poll_at, t0_ + seconds(7));
-        EXPECT_EQ(InstanceNamed("iB").status, "PowerCycling");
-    }
-    auto done = Poll(*handle, t0_ + seconds(7));
-    ASSERT_TRUE(done);
-    EXPECT_EQ(done->phase, OperationStatus::Phase::kDone);
-    EXPECT_EQ(InstanceNamed("iB").status, "Booting");
-    // Polling a finished operation again is harmless and still done.
-    auto later = Poll(*handle, t0_ + seconds(100));
-    ASSERT_TRUE(later);
-    EXPECT_EQ(later->phase, OperationStatus::Phase::kDone);
+// Adopting happens at every start: instances the world knows keep what was done to them.
+TEST_F(SimulatedProviderTest, AdoptAddsOnlyInstancesTheWorldHasNeverSeen) {
+    ASSERT_TRUE(IsDone(Run(Op(Action::kDeleteVm, "r1/delete_vm", "iA", "hA"))));
+    auto fleet = SmallFleet();
+    fleet.clusters[0].gpu_worker_nodes.push_back(TestInstance("iE", "c1", "hC", 8));
+    ASSERT_TRUE(provider_->Adopt(fleet, clock_.Now()));
+    EXPECT_EQ(World(), (std::vector<std::string>{"iB@hB", "iD@hB", "iE@hC"}));
 }
 
 TEST_F(SimulatedProviderTest, EachActionTakesItsTimingLatency) {
-    provider_ = SimulatedProvider(DistinctTiming());
-    const std::vector<std::pair<Action, seconds>> expected = {
-        {Action::kCordonHost, seconds(1)},     {Action::kUncordonHost, seconds(1)},
-        {Action::kDrain, seconds(2)},          {Action::kDeleteVm, seconds(3)},
-        {Action::kEvictVm, seconds(3)},        {Action::kProvisionVm, seconds(4)},
-        {Action::kWaitReady, seconds(5)},      {Action::kRebootVm, seconds(6)},
-        {Action::kPowerCycleHost, seconds(7)}, {Action::kRejoin, seconds(0)},
-        {Action::kVerify, seconds(0)},
-    };
+    const std::vector<std::pair<Action, milliseconds>> expected = {
+        {Action::kCordonHost, milliseconds(1000)},    {Action::kDrain, milliseconds(2000)},
+        {Action::kDeleteVm, milliseconds(3000)},      {Action::kProvisionVm, milliseconds(4000)},
+        {Action::kWaitReady, milliseconds(5000)},     {Action::kRebootVm, milliseconds(6000)},
+        {Action::kPowerCycleHost, milliseconds(7000)}};
     int n = 0;
     for (const auto& [action, latency] : expected) {
-        const std::string key = "lat/" + std::to_string(n++);
-        ASSERT_TRUE(Start(Op(action, key, "iB", "hB", 2), t0_));
-        auto op = SimOp(key);
-        ASSERT_TRUE(op) << ActionName(action);
-        EXPECT_EQ(op->ready_at, t0_ + latency) << ActionName(action);
-        EXPECT_EQ(op->action, ActionName(action));
-        EXPECT_FALSE(op->applied) << ActionName(action);
+        const Timestamp started = clock_.Now();
+        auto handle = Start(Op(action, "r" + std::to_string(n++) + "/x", "iB", "hB"));
+        ASSERT_TRUE(handle) << handle.error().message;
+        auto status = Poll(*handle);
+        ASSERT_TRUE(status);
+        EXPECT_EQ(status->phase, OperationStatus::Phase::kRunning) << ActionName(action);
+        EXPECT_EQ(status->poll_at, started + latency) << ActionName(action);
+        clock_.Advance(latency);
+        EXPECT_TRUE(IsDone(Poll(*handle))) << ActionName(action);
     }
 }
 
-TEST_F(SimulatedProviderTest, PollOfAnUnknownHandleIsNotFound) {
-    auto status = Poll("never/started", t0_);
-    ASSERT_FALSE(status);
-    EXPECT_EQ(status.error().code, Code::kNotFound);
+TEST_F(SimulatedProviderTest, DeleteAndProvisionMoveTheVmInTheWorld) {
+    ASSERT_TRUE(IsDone(Run(Op(Action::kDeleteVm, "r1/delete_vm", "iA", "hA"))));
+    EXPECT_EQ(World(), (std::vector<std::string>{"iB@hB", "iD@hB"}));
+    ASSERT_TRUE(IsDone(Run(Op(Action::kProvisionVm, "r1/provision_vm", "iA", "hC"))));
+    EXPECT_EQ(World(), (std::vector<std::string>{"iA@hC", "iB@hB", "iD@hB"}));
 }
 
-// ---- Effects --------------------------------------------------------------------------------
+// The key is the idempotency key: a repeat, and a repeat after a restart, is the same
+// operation and changes the world once.
+TEST_F(SimulatedProviderTest, AProvisionRepeatedUnderItsKeyMakesOneVm) {
+    const Operation provision = Op(Action::kProvisionVm, "r1/provision_vm", "iC", "hC");
+    auto first = Start(provision);
+    auto again = Start(provision);
+    ASSERT_TRUE(first && again);
+    EXPECT_EQ(*first, *again);
+    clock_.Advance(seconds(10));
+    ASSERT_TRUE(IsDone(Poll(*first)));
+    // A restarted server: a new provider over the same world.
+    provider_ = std::make_unique<SimulatedProvider>(*store_, DistinctTiming());
+    auto after_restart = Start(provision);
+    ASSERT_TRUE(after_restart);
+    ASSERT_TRUE(IsDone(Poll(*after_restart)));
+    EXPECT_EQ(World(), (std::vector<std::string>{"iA@hA", "iB@hB", "iC@hC", "iD@hB"}));
+}
 
-TEST_F(SimulatedProviderTest, CordonTakesEffectWhenDoneAndUncordonUndoesIt) {
-    provider_ = SimulatedProvider(DistinctTiming());
-    auto handle = Start(Op(Action::kCordonHost, "h/0", "iB", "hB"), t0_);
+// A world change started before a restart is found again, with its time left.
+TEST_F(SimulatedProviderTest, AWorldChangeInProgressSurvivesARestart) {
+    auto handle = Start(Op(Action::kDeleteVm, "r1/delete_vm", "iA", "hA"));
     ASSERT_TRUE(handle);
-    ASSERT_TRUE(Poll(*handle, t0_));
-    EXPECT_FALSE(HostNamed("hB").cordoned) << "not before the operation is done";
-    ASSERT_TRUE(Poll(*handle, t0_ + seconds(1)));
-    EXPECT_TRUE(HostNamed("hB").cordoned);
-    // A cordoned host takes no reservation.
-    SetCordoned("hC", true);
-    auto blocked = Start(Op(Action::kReserve, "h/1", "iC", "", 4), t0_);
-    ASSERT_TRUE(blocked);
-    auto placed = Poll(*blocked, t0_);
-    ASSERT_TRUE(placed) << placed.error().message;
-    EXPECT_EQ(placed->result, "hD") << "hB has more room but is cordoned";
-
-    auto un = Start(Op(Action::kUncordonHost, "h/2", "iB", "hB"), t0_ + seconds(2));
-    ASSERT_TRUE(un);
-    ASSERT_TRUE(Poll(*un, t0_ + seconds(3)));
-    EXPECT_FALSE(HostNamed("hB").cordoned);
-    EXPECT_EQ(InstanceNamed("iB").host_name, "hB") << "VMs on a cordoned host keep running";
+    provider_ = std::make_unique<SimulatedProvider>(*store_, DistinctTiming());
+    auto status = Poll(*handle);
+    ASSERT_TRUE(status) << status.error().message;
+    EXPECT_EQ(status->poll_at, TestEpoch() + milliseconds(3000));
+    clock_.Advance(seconds(3));
+    EXPECT_TRUE(IsDone(Poll(*handle)));
+    EXPECT_EQ(World(), (std::vector<std::string>{"iB@hB", "iD@hB"}));
 }
 
-TEST_F(SimulatedProviderTest, CordonOfAnUnknownHostIsAnError) {
-    auto handle = Start(Op(Action::kCordonHost, "h/0", "iC", ""), t0_);
+// Operations that change nothing in the world are remembered in memory only: after a restart
+// their handle is unknown, transiently, so the engine starts them again.
+TEST_F(SimulatedProviderTest, ADrainLostWithARestartIsStartedAgain) {
+    auto handle = Start(Op(Action::kDrain, "r1/drain", "iB", "hB"));
     ASSERT_TRUE(handle);
-    auto status = Poll(*handle, t0_);
-    EXPECT_FALSE(status) << "cordoning nothing must not look like success";
+    provider_ = std::make_unique<SimulatedProvider>(*store_, DistinctTiming());
+    auto lost = Poll(*handle);
+    ASSERT_FALSE(lost);
+    EXPECT_TRUE(IsTransient(lost.error().code)) << lost.error().message;
 }
 
-TEST_F(SimulatedProviderTest, EvictLeavesTheInstanceWithoutAVm) {
-    StartAndPoll(Op(Action::kEvictVm, "e/1", "iB", "hB", 2), t0_);
-    const auto instance = InstanceNamed("iB");
-    EXPECT_EQ(instance.host_name, "");
-    EXPECT_EQ(instance.status, "Evicted");
-    EXPECT_EQ(UsedGpus("hB"), 0);
-    EXPECT_TRUE(HostNamed("hB").instances.empty());
-}
-
-TEST_F(SimulatedProviderTest, DrainRebootWaitAndRejoinChangeTheNodeStatus) {
-    provider_ = SimulatedProvider(DistinctTiming());
-    struct Case {
-        Action action;
-        const char* during;  // nullptr: unchanged while it runs
-        seconds latency;
-    };
-    const std::vector<Case> cases = {
-        {Action::kDrain, "Draining", seconds(2)},
-        {Action::kRebootVm, "Rebooting", seconds(6)},
-        {Action::kWaitReady, nullptr, seconds(5)},
-        {Action::kRejoin, nullptr, seconds(0)},
-    };
-    Timestamp now = t0_;
-    std::vector<std::string> after;
-    int n = 0;
-    for (const auto& c : cases) {
-        const std::string before = InstanceNamed("iB").status;
-        auto handle = Start(Op(c.action, "s/" + std::to_string(n++), "iB", "hB", 2), now);
-        ASSERT_TRUE(handle) << ActionName(c.action);
-        EXPECT_EQ(InstanceNamed("iB").status, c.during ? c.during : before) << ActionName(c.action);
-        now += c.latency;
-        auto status = Poll(*handle, now);
-        ASSERT_TRUE(status) << ActionName(c.action);
-        EXPECT_EQ(status->phase, OperationStatus::Phase::kDone) << ActionName(c.action);
-        after.push_back(InstanceNamed("iB").status);
-        EXPECT_EQ(InstanceNamed("iB").host_name, "hB") << "a reboot stays on its host";
+TEST_F(SimulatedProviderTest, RebootAndWaitNeedTheVmWhereTheEngineSaysItIs) {
+    EXPECT_TRUE(IsDone(Run(Op(Action::kRebootVm, "r1/reboot_vm", "iA", "hA"))));
+    EXPECT_TRUE(IsDone(Run(Op(Action::kWaitReady, "r1/wait_ready", "iA", "hA"))));
+    for (Action action : {Action::kRebootVm, Action::kWaitReady}) {
+        auto wrong = Run(Op(action, "r2/" + std::string(ActionName(action)), "iA", "hC"));
+        ASSERT_FALSE(wrong) << ActionName(action);
+        EXPECT_EQ(wrong.error().code, Code::kFailedPrecondition);
+        EXPECT_NE(wrong.error().message.find("has no VM on host hC"), std::string::npos)
+            << wrong.error().message;
     }
-    EXPECT_EQ(after[0], "Drained");
-    EXPECT_EQ(after[1], "Booting");
-    EXPECT_NE(after[2], "Booting") << "wait_ready finishes the boot";
-    EXPECT_EQ(after[3], "Ready");
 }
 
-// ---- Verify ---------------------------------------------------------------------------------
-
-TEST_F(SimulatedProviderTest, VerifyPassesOnAHealthyHostAndChangesNothing) {
-    SetDegraded("hA");  // another host's fault is not this VM's
-    const std::string before = InstanceNamed("iB").status;
-    auto status = StartAndPoll(VerifyOp("v/5", "iB", "hB"), t0_);
-    EXPECT_EQ(status.phase, OperationStatus::Phase::kDone);
-    EXPECT_EQ(InstanceNamed("iB").status, before);
-    EXPECT_EQ(InstanceNamed("iB").host_name, "hB");
-}
-
-TEST_F(SimulatedProviderTest, VerifyFailsNamingTheFirstTestOnADegradedHost) {
-    SetDegraded("hB");
-    auto handle = Start(VerifyOp("v/5", "iB", "hB"), t0_);
-    ASSERT_TRUE(handle) << handle.error().message;
-    auto status = Poll(*handle, t0_);
-    ASSERT_FALSE(status);
-    EXPECT_EQ(status.error().code, Code::kFailedPrecondition);
-    EXPECT_FALSE(IsTransient(status.error().code)) << "a failed test is not retried";
-    EXPECT_EQ(status.error().message, "verify test dcgm-diag-r2 failed: host hB is degraded");
-    // It stays failed: polling again does not turn it into a pass.
-    auto again = Poll(*handle, t0_ + seconds(1));
-    ASSERT_FALSE(again);
-    EXPECT_EQ(again.error().code, Code::kFailedPrecondition);
-}
-
-// The host that counts is where the VM is now, not where the remediation found it.
-TEST_F(SimulatedProviderTest, VerifyLooksAtTheInstancesCurrentHost) {
-    SetDegraded("hB");
-    ASSERT_EQ(Reserve("m/1", "iB", "hB", 2, /*other_host=*/true), "hC");
-    StartAndPoll(Op(Action::kDeleteVm, "m/3", "iB", "hB", 2), t0_);
-    Operation provision = Op(Action::kProvisionVm, "m/4", "iB", "hB", 2);
-    provision.target_host = "hC";
-    StartAndPoll(provision, t0_);
-    ASSERT_EQ(InstanceNamed("iB").host_name, "hC");
-    auto status = StartAndPoll(VerifyOp("m/6", "iB", "hB"), t0_);
-    EXPECT_EQ(status.phase, OperationStatus::Phase::kDone);
-
-    SetDegraded("hC");
-    auto handle = Start(VerifyOp("n/6", "iB", "hB"), t0_);
-    ASSERT_TRUE(handle);
-    auto failed = Poll(*handle, t0_);
+TEST_F(SimulatedProviderTest, VerifyFailsNamingTheTestOnADegradedHost) {
+    Operation verify = Op(Action::kVerify, "r1/verify", "iB", "hB");
+    verify.tests = {"dcgm_diag", "gpu_burn"};
+    EXPECT_TRUE(IsDone(Run(verify)));
+    Degrade("hB");
+    verify.key = "r2/verify";
+    auto failed = Run(verify);
     ASSERT_FALSE(failed);
-    EXPECT_NE(failed.error().message.find("host hC"), std::string::npos) << failed.error().message;
+    EXPECT_EQ(failed.error().message, "verify test dcgm_diag failed: host hB is degraded");
 }
 
-// ---- With the engine ------------------------------------------------------------------------
+// With timing.blocking the call itself takes the operation's time, as a synchronous API does.
+TEST_F(SimulatedProviderTest, BlockingCallsTakeTheirLatencyAndAnswerDone) {
+    Timing timing;
+    timing.reboot = milliseconds(150);
+    timing.blocking = true;
+    SimulatedProvider blocking(*store_, timing);
+    SystemClock clock;
+    const auto began = std::chrono::steady_clock::now();
+    CallContext call(clock, clock.Now() + seconds(60), std::make_shared<Cancellation>());
+    auto handle = blocking.Start(Op(Action::kRebootVm, "r1/reboot_vm", "iA", "hA"), call);
+    ASSERT_TRUE(handle) << handle.error().message;
+    EXPECT_GE(std::chrono::steady_clock::now() - began, milliseconds(150));
+    EXPECT_TRUE(IsDone(blocking.Poll(*handle, call)));
+}
+
+TEST_F(SimulatedProviderTest, ABlockingCallEndsWhenCancelled) {
+    Timing timing;
+    timing.power_cycle = std::chrono::minutes(10);
+    timing.blocking = true;
+    SimulatedProvider blocking(*store_, timing);
+    SystemClock clock;
+    auto cancellation = std::make_shared<Cancellation>();
+    CallContext call(clock, clock.Now() + std::chrono::hours(1), cancellation);
+    auto answer = std::async(std::launch::async, [&] {
+        return blocking.Start(Op(Action::kPowerCycleHost, "r1/power_cycle_host", "iB", "hB"), call);
+    });
+    std::this_thread::sleep_for(milliseconds(50));
+    cancellation->Cancel();
+    auto interrupted = answer.get();
+    ASSERT_FALSE(interrupted);
+    EXPECT_TRUE(IsTransient(interrupted.error().code)) << interrupted.error().message;
+}
+
+// ---- Faults -----------------------------------------------------------------------------------
+
+class SimulatedFaultsTest : public SimulatedProviderTest {
+protected:
+    Result<std::vector<model::IncomingAlert>> Raise(const std::string& instance, Fault fault,
+                                                    std::vector<std::string> scope = {}) {
+        SimulatedFaults faults(*store_, clock_);
+        std::promise<Result<std::vector<model::IncomingAlert>>> done;
+        auto future = done.get_future();
+        faults.Raise(
+            instance, std::move(fault),
+            [scope](const std::string& cluster) {
+                return scope.empty() || std::count(scope.begin(), scope.end(), cluster) > 0;
+            },
+            [&done](auto alerts) { done.set_value(std::move(alerts)); });
+        return future.get();
+    }
+};
+
+TEST_F(SimulatedFaultsTest, XidMakesTheAlertAnExporterWouldAndClearResolvesIt) {
+    auto raised = Raise("iA", {"xid", 79, ""});
+    ASSERT_TRUE(raised) << raised.error().message;
+    ASSERT_EQ(raised->size(), 1u);
+    const auto alert = raised->front();
+    EXPECT_TRUE(alert.firing);
+    EXPECT_EQ(alert.labels.at("alertname"), "DmesgXidError");
+    EXPECT_EQ(alert.labels.at("xid"), "79");
+    EXPECT_EQ(alert.labels.at("instance_id"), "iA");
+    clock_.Advance(seconds(5));
+    auto cleared = Raise("iA", {"clear", 0, ""});
+    ASSERT_TRUE(cleared);
+    ASSERT_EQ(cleared->size(), 1u);
+    const auto resolved = cleared->front();
+    EXPECT_FALSE(resolved.firing);
+    EXPECT_EQ(resolved.fingerprint, alert.fingerprint);
+    EXPECT_EQ(resolved.labels, alert.labels);
+    EXPECT_EQ(resolved.annotations, alert.annotations);
+    EXPECT_EQ(resolved.starts_at, alert.starts_at) << "the same occurrence";
+    EXPECT_EQ(resolved.ends_at, clock_.Now());
+    auto again = Raise("iA", {"clear", 0, ""});
+    ASSERT_TRUE(again);
+    EXPECT_TRUE(again->empty()) << "nothing left to clear";
+}
+
+TEST_F(SimulatedFaultsTest, DegradedIsSilentAndClearHealsTheHost) {
+    auto raised = Raise("iB", {"degraded", 0, ""});
+    ASSERT_TRUE(raised);
+    EXPECT_TRUE(raised->empty());
+    Operation verify = Op(Action::kVerify, "r1/verify", "iD", "hB");
+    verify.tests = {"gpu_burn"};
+    EXPECT_FALSE(Run(verify)) << "the co-tenant's host is degraded too";
+    ASSERT_TRUE(Raise("iB", {"clear", 0, ""}));
+    verify.key = "r2/verify";
+    EXPECT_TRUE(IsDone(Run(verify)));
+}
+
+TEST_F(SimulatedFaultsTest, UnknownOrOutOfScopeInstancesAreNotFoundAndBadKindsRefused) {
+    for (auto [instance, scope] :
+         {std::pair<std::string, std::vector<std::string>>{"nope", {}}, {"iA", {"c2"}}}) {
+        auto got = Raise(instance, {"thermal", 0, ""}, scope);
+        ASSERT_FALSE(got) << instance;
+        EXPECT_EQ(got.error().code, Code::kNotFound);
+    }
+    auto bad = Raise("iA", {"meteor", 0, ""});
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().code, Code::kInvalidArgument);
+    auto no_xid = Raise("iA", {"xid", 0, ""});
+    ASSERT_FALSE(no_xid);
+    EXPECT_EQ(no_xid.error().code, Code::kInvalidArgument);
+    auto no_vm = Raise("iC", {"degraded", 0, ""});
+    ASSERT_FALSE(no_vm);
+    EXPECT_EQ(no_vm.error().code, Code::kFailedPrecondition);
+}
+
+// ---- With the engine --------------------------------------------------------------------------
 
 class SimulatedProviderEngineTest : public SimulatedProviderTest {
 protected:
     void SetUp() override {
         SimulatedProviderTest::SetUp();
-        service_ = std::make_unique<remediation::RemediationService>(*store_, lifecycle_);
+        if (HasFatalFailure()) return;
+        provider_ = std::make_unique<SimulatedProvider>(*store_, Timing{});
         control_ = std::make_unique<engine::EngineControl>(*store_);
+        service_ = std::make_unique<remediation::RemediationService>(*store_, lifecycle_);
+        engine::ExecutorOptions options;
+        options.verify_tests = {"dcgm_diag"};
+        executor_ = std::make_unique<engine::Executor>(*store_, *provider_, *control_, clock_,
+                                                       lifecycle_, options);
+        ASSERT_TRUE(executor_->Resume());
     }
     void TearDown() override {
-        exec_.reset();
+        executor_.reset();
         SimulatedProviderTest::TearDown();
     }
 
-    model::Remediation Run(const std::string& instance, Mode mode,
-                           engine::ExecutorOptions options = {}) {
-        exec_ = std::make_unique<engine::Executor>(
-            *store_, provider_, *control_, clock_, lifecycle_,
-            options);
-        EXPECT_TRUE(exec_->Resume());
-        remediation::CreateRequest request;
-        request.cluster_id = "c1";
-        request.instance_id = instance;
-        request.mode = mode;
-        std::promise<Result<model::Remediation>> promise;
-        auto future = promise.get_future();
+    model::Remediation RunToEnd(const std::string& instance, Mode mode) {
+        remediation::CreateRequest request{"c1", instance, mode, "", ""};
+        std::promise<Result<model::Remediation>> created;
+        auto future = created.get_future();
         service_->Create({"alice", auth::Role::kOperator, {}}, request,
-                         [&](Result<model::Remediation> r) { promise.set_value(std::move(r)); });
-        auto created = future.get();
-        EXPECT_TRUE(created) << created.error().message;
-        if (!created) return {};
-        for (int round = 0; round < 200; ++round) {
-            EXPECT_TRUE(exec_->RunOnce());
-            auto r = storage::test_support::GetStored(*store_, created->id);
-            if (r && model::IsTerminal(r->state)) return *r;
-            clock_.Advance(milliseconds(500));
-        }
-        ADD_FAILURE() << "not finished";
-        return *storage::test_support::GetStored(*store_, created->id);
+                         [&](Result<model::Remediation> r) { created.set_value(std::move(r)); });
+        auto r = future.get();
+        NR_ASSERT(r.has_value(), "a test remediation is created");
+        EXPECT_TRUE(executor_->RunOnce());
+        auto stored = storage::test_support::GetStored(*store_, r->id);
+        NR_ASSERT(stored.has_value(), "the remediation is stored");
+        return *stored;
     }
-
-    FakeClock clock_{TestEpoch()};
+    std::string HostOf(const std::string& instance) {
+        auto got = ReadValue<std::optional<model::Instance>>(
+            *store_, [&](storage::Reader& r) { return r.Inventory().GetInstance(instance); });
+        NR_ASSERT(got.has_value() && got->has_value(), "a test instance");
+        return (*got)->host_name;
+    }
 
     remediation::Lifecycle lifecycle_{clock_};
-    std::unique_ptr<remediation::RemediationService> service_;
     std::unique_ptr<engine::EngineControl> control_;
-    std::unique_ptr<engine::Executor> exec_;
+    std::unique_ptr<remediation::RemediationService> service_;
+    std::unique_ptr<engine::Executor> executor_;
 };
 
-TEST_F(SimulatedProviderEngineTest, HostAwareMovesTheVmAndLeavesTheOldHostCordoned) {
-    provider_ = SimulatedProvider(DistinctTiming());
-    const auto r = Run("iB", Mode::kHostAware);
-    EXPECT_EQ(r.state, State::kSucceeded) << r.error_message;
-    const auto instance = InstanceNamed("iB");
-    EXPECT_EQ(instance.host_name, "hC");
-    EXPECT_EQ(instance.status, "Ready");
-    EXPECT_TRUE(HostNamed("hB").cordoned);
-    EXPECT_EQ(UsedGpus("hB"), 0);
-    EXPECT_EQ(UsedGpus("hC"), 2) << "the VM only, no leftover reservation";
+TEST_F(SimulatedProviderEngineTest, HostAwareMovesTheVmInTheWorldAndTheRecords) {
+    const auto r = RunToEnd("iA", Mode::kHostAware);
+    ASSERT_EQ(r.state, State::kSucceeded) << r.error_message;
+    EXPECT_EQ(HostOf("iA"), "hC");
+    EXPECT_EQ(World(), (std::vector<std::string>{"iA@hC", "iB@hB", "iD@hB"}));
 }
 
-TEST_F(SimulatedProviderEngineTest, VmOnlyWithoutRoomFailsAndLeavesTheVmWhereItWas) {
-    SetCordoned("hC", true);
-    engine::ExecutorOptions options;
-    options.capacity_wait = seconds(3);
-    const auto r = Run("iA", Mode::kVmOnly, options);
+TEST_F(SimulatedProviderEngineTest, VmOnlyReplacesTheVmOnItsOwnHost) {
+    const auto r = RunToEnd("iB", Mode::kVmOnly);
+    ASSERT_EQ(r.state, State::kSucceeded) << r.error_message;
+    EXPECT_EQ(World(), (std::vector<std::string>{"iA@hA", "iB@hB", "iD@hB"}));
+}
+
+TEST_F(SimulatedProviderEngineTest, EvictLeavesNoVmInTheWorld) {
+    const auto r = RunToEnd("iA", Mode::kEvictWithoutReplacement);
+    ASSERT_EQ(r.state, State::kSucceeded) << r.error_message;
+    EXPECT_EQ(HostOf("iA"), "");
+    EXPECT_EQ(World(), (std::vector<std::string>{"iB@hB", "iD@hB"}));
+}
+
+TEST_F(SimulatedProviderEngineTest, VerifyOnADegradedHostFailsThePowerCycle) {
+    Degrade("hB");
+    const auto r = RunToEnd("iB", Mode::kHostPowerCycle);
     EXPECT_EQ(r.state, State::kFailed);
-    EXPECT_NE(r.error_message.find("free GPU slots"), std::string::npos) << r.error_message;
-    const auto instance = InstanceNamed("iA");
-    EXPECT_EQ(instance.host_name, "hA");
-    EXPECT_EQ(instance.status, "Ready");
-    for (const char* h : {"hA", "hB", "hC", "hD"}) {
-        int vms = 0;
-        for (const auto& i : HostNamed(h).instances) vms += InstanceNamed(i.instance_id).num_gpus;
-        EXPECT_EQ(UsedGpus(h), vms) << h << ": no reservation is left behind";
-    }
-}
-
-TEST_F(SimulatedProviderEngineTest, PowerCycleKeepsTheHostAndUncordonsIt) {
-    const auto r = Run("iB", Mode::kHostPowerCycle);
-    EXPECT_EQ(r.state, State::kSucceeded) << r.error_message;
-    EXPECT_EQ(InstanceNamed("iB").host_name, "hB");
-    EXPECT_EQ(InstanceNamed("iB").status, "Ready");
-    EXPECT_FALSE(HostNamed("hB").cordoned);
-}
-
-TEST_F(SimulatedProviderEngineTest, VerifyOnADegradedHostFailsTheRebootAndKeepsTheNodeOut) {
-    SetDegraded("hB");
-    engine::ExecutorOptions options;
-    options.verify_tests = {"dcgm-diag-r2", "nccl-allreduce"};
-    const auto r = Run("iB", Mode::kRebootVm, options);
-    EXPECT_EQ(r.state, State::kFailed);
-    EXPECT_NE(r.error_message.find("verify test dcgm-diag-r2 failed"), std::string::npos)
-        << r.error_message;
-    EXPECT_NE(InstanceNamed("iB").status, "Ready") << "a node that failed its tests never rejoins";
-}
-
-TEST_F(SimulatedProviderEngineTest, HostAwareVerifiesTheReplacementOnItsNewHost) {
-    SetDegraded("hB");  // the suspect host; the replacement goes elsewhere
-    engine::ExecutorOptions options;
-    options.verify_tests = {"dcgm-diag-r2"};
-    const auto r = Run("iB", Mode::kHostAware, options);
-    EXPECT_EQ(r.state, State::kSucceeded) << r.error_message;
-    EXPECT_EQ(InstanceNamed("iB").host_name, "hC");
-    EXPECT_EQ(InstanceNamed("iB").status, "Ready");
-}
-
-TEST_F(SimulatedProviderEngineTest, WithoutVerifyTestsADegradedHostIsNotNoticed) {
-    SetDegraded("hB");
-    const auto r = Run("iB", Mode::kRebootVm);
-    EXPECT_EQ(r.state, State::kSucceeded) << r.error_message;
-    EXPECT_EQ(InstanceNamed("iB").status, "Ready");
-}
-
-TEST_F(SimulatedProviderEngineTest, EvictLeavesNoVmAndFreesTheSlots) {
-    const auto r = Run("iA", Mode::kEvictWithoutReplacement);
-    EXPECT_EQ(r.state, State::kSucceeded) << r.error_message;
-    EXPECT_EQ(InstanceNamed("iA").host_name, "");
-    EXPECT_EQ(InstanceNamed("iA").status, "Evicted");
-    EXPECT_EQ(UsedGpus("hA"), 0);
+    EXPECT_NE(r.error_message.find("host hB is degraded"), std::string::npos) << r.error_message;
 }
 
 }  // namespace

@@ -1,15 +1,66 @@
-#include <unordered_map>
-
+#include "common/json.hpp"
 #include "storage/sqlite/repositories.hpp"
 #include "storage/sqlite/rows.hpp"
 
 namespace noderepair::storage::sqlite {
-
 namespace {
 
 constexpr const char* kJobSelect =
-    "SELECT remediation_id, step, started, handle, attempts, step_started, next_check, "
-    "source_host, target_host, num_gpus, host_was_cordoned FROM engine_jobs";
+    "SELECT remediation_id, workflow_version, step, fence, attempts, step_started, next_check, "
+    "source_host, target_host, num_gpus, host_was_cordoned, instances, calls FROM engine_jobs";
+
+std::string EncodeCalls(const std::vector<StepCall>& calls) {
+    if (calls.empty()) return {};
+    std::string out;
+    JsonWriter w(out);
+    w.BeginArray();
+    for (const auto& c : calls) {
+        w.BeginObject().Key("instance").String(c.instance_id);
+        w.OptionalString("handle", c.handle);
+        if (c.done) w.Key("done").Bool(true);
+        w.EndObject();
+    }
+    w.EndArray();
+    return out;
+}
+
+std::vector<StepCall> DecodeCalls(const std::string& text) {
+    std::vector<StepCall> calls;
+    auto parsed = ParseStrictJson(text);
+    if (!parsed || !parsed->is_array()) return calls;
+    for (const auto& v : parsed->as_array()) {
+        const auto* o = v.if_object();
+        if (o == nullptr) continue;
+        StepCall c;
+        if (const auto* i = o->if_contains("instance"); i && i->is_string()) {
+            c.instance_id = i->as_string();
+        }
+        if (const auto* h = o->if_contains("handle"); h && h->is_string()) {
+            c.handle = h->as_string();
+        }
+        if (const auto* d = o->if_contains("done"); d && d->is_bool()) c.done = d->as_bool();
+        calls.push_back(std::move(c));
+    }
+    return calls;
+}
+
+EngineJob ReadJob(const Statement& s) {
+    EngineJob j;
+    j.remediation_id = s.Text(0);
+    j.workflow_version = int(s.Int(1));
+    j.step = s.Text(2);
+    j.fence = s.Int(3);
+    j.attempts = int(s.Int(4));
+    j.step_started = FromMicros(s.Int(5));
+    j.next_check = FromMicros(s.Int(6));
+    j.source_host = s.Text(7);
+    j.target_host = s.Text(8);
+    j.num_gpus = int(s.Int(9));
+    j.host_was_cordoned = s.Int(10) != 0;
+    j.instances = SplitLines(s.Text(11));
+    j.calls = DecodeCalls(s.Text(12));
+    return j;
+}
 
 }  // namespace
 
@@ -35,9 +86,12 @@ Result<std::optional<EngineJob>> SqliteEngineJobs::Get(const std::string& remedi
 
 Result<std::vector<model::Mode>> SqliteEngineJobs::ModesWorkingOnHost(
     const std::string& host_name) {
-    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT r.mode FROM engine_jobs j JOIN "
-                                                 "remediations r ON r.id = j.remediation_id "
-                                                 "WHERE j.source_host = ?1"));
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare("SELECT r.mode FROM engine_jobs j JOIN remediations r ON "
+                                      "r.id = j.remediation_id WHERE j.source_host = ?1 UNION ALL "
+                                      "SELECT r.mode FROM engine_jobs j JOIN remediations r ON "
+                                      "r.id = j.remediation_id WHERE j.target_host = ?1 AND "
+                                      "j.source_host IS NOT ?1"));
     stmt.Bind(1, host_name);
     std::vector<model::Mode> modes;
     while (true) {
@@ -51,21 +105,23 @@ Result<std::vector<model::Mode>> SqliteEngineJobs::ModesWorkingOnHost(
 Status SqliteEngineJobs::Put(const EngineJob& j) {
     NR_ASSIGN_OR_RETURN(
         auto stmt,
-        conn_.Prepare("INSERT OR REPLACE INTO engine_jobs(remediation_id, step, started, "
-                      "handle, attempts, step_started, next_check, source_host, "
-                      "target_host, num_gpus, host_was_cordoned) VALUES(?1, ?2, ?3, ?4, "
-                      "?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
+        conn_.Prepare("INSERT OR REPLACE INTO engine_jobs(remediation_id, workflow_version, step, "
+                      "fence, attempts, step_started, next_check, source_host, target_host, "
+                      "num_gpus, host_was_cordoned, instances, calls) VALUES(?1, ?2, ?3, ?4, ?5, "
+                      "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"));
     stmt.Bind(1, j.remediation_id)
-        .Bind(2, int64_t(j.step))
-        .Bind(3, int64_t(j.started))
-        .BindOptional(4, j.handle)
+        .Bind(2, int64_t(j.workflow_version))
+        .Bind(3, j.step)
+        .Bind(4, j.fence)
         .Bind(5, int64_t(j.attempts))
         .Bind(6, ToMicros(j.step_started))
         .Bind(7, ToMicros(j.next_check))
         .BindOptional(8, j.source_host)
         .BindOptional(9, j.target_host)
         .Bind(10, int64_t(j.num_gpus))
-        .Bind(11, int64_t(j.host_was_cordoned));
+        .Bind(11, int64_t(j.host_was_cordoned))
+        .BindOptional(12, JoinLines(j.instances))
+        .BindOptional(13, EncodeCalls(j.calls));
     return stmt.Run();
 }
 
@@ -74,22 +130,6 @@ Status SqliteEngineJobs::Delete(const std::string& remediation_id) {
                         conn_.Prepare("DELETE FROM engine_jobs WHERE remediation_id = ?1"));
     stmt.Bind(1, remediation_id);
     return stmt.Run();
-}
-
-EngineJob SqliteEngineJobs::ReadJob(const Statement& s) {
-    EngineJob j;
-    j.remediation_id = s.Text(0);
-    j.step = int(s.Int(1));
-    j.started = s.Int(2) != 0;
-    j.handle = s.Text(3);
-    j.attempts = int(s.Int(4));
-    j.step_started = FromMicros(s.Int(5));
-    j.next_check = FromMicros(s.Int(6));
-    j.source_host = s.Text(7);
-    j.target_host = s.Text(8);
-    j.num_gpus = int(s.Int(9));
-    j.host_was_cordoned = s.Int(10) != 0;
-    return j;
 }
 
 }  // namespace noderepair::storage::sqlite

@@ -248,6 +248,15 @@ Status SqliteInventory::SetHostCordoned(const std::string& host_name, bool cordo
     return OkStatus();
 }
 
+Status SqliteInventory::SetHostPowerCycled(const std::string& host_name, Timestamp when) {
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("UPDATE hosts SET power_cycled_at = ?2 WHERE "
+                                                 "host_name = ?1"));
+    stmt.Bind(1, host_name).Bind(2, ToMicros(when));
+    NR_RETURN_IF_ERROR(stmt.Run());
+    if (stmt.Changes() != 1) return NotFound("host " + host_name + " not found");
+    return OkStatus();
+}
+
 Status SqliteInventory::SetInstancePlacement(const std::string& instance_id,
                                              const std::string& host_name,
                                              const std::string& status) {

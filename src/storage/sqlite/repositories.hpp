@@ -66,6 +66,7 @@ public:
     Result<std::vector<model::Instance>> ListInstancesOnHost(const std::string& host_name) override;
     Status ImportFleet(const FleetImport& fleet) override;
     Status SetHostCordoned(const std::string& host_name, bool cordoned) override;
+    Status SetHostPowerCycled(const std::string& host_name, Timestamp when) override;
     Status SetInstancePlacement(const std::string& instance_id, const std::string& host_name,
                                 const std::string& status) override;
     Status SetInstanceStatus(const std::string& instance_id, const std::string& status) override;
@@ -90,11 +91,10 @@ public:
     Result<std::vector<EngineJob>> List() override;
     Result<std::optional<EngineJob>> Get(const std::string& remediation_id) override;
     Result<std::vector<model::Mode>> ModesWorkingOnHost(const std::string& host_name) override;
-    Status Put(const EngineJob& j) override;
+    Status Put(const EngineJob& job) override;
     Status Delete(const std::string& remediation_id) override;
 
 private:
-    static EngineJob ReadJob(const Statement& s);
     Connection& conn_;
 };
 
@@ -163,7 +163,18 @@ class SqliteSimulated final : public SimulatedRepository {
 public:
     explicit SqliteSimulated(Connection& conn) : conn_(conn) {}
     Result<std::optional<SimOperation>> GetOperation(const std::string& key) override;
+    Result<std::vector<SimVm>> ListVms() override;
+    Result<std::vector<SimVm>> ListVmsOfInstance(const std::string& instance_id) override;
+    Result<std::vector<SimVm>> ListVmsOnHost(const std::string& host_name) override;
+    Result<bool> IsHostDegraded(const std::string& host_name) override;
+    Result<std::vector<SimFault>> ListFaults(const std::string& instance_id) override;
     Status PutOperation(const SimOperation& op) override;
+    Status Adopt(const std::vector<SimInstance>& instances, Timestamp now) override;
+    Status PutVm(const SimVm& vm) override;
+    Status DeleteVm(const std::string& vm_id) override;
+    Status SetHostDegraded(const std::string& host_name, bool degraded) override;
+    Status PutFault(const SimFault& fault) override;
+    Status DeleteFaults(const std::string& instance_id) override;
 
 private:
     Connection& conn_;

@@ -7,7 +7,7 @@ namespace noderepair::storage::sqlite {
 namespace {
 
 // Versioned migrations: entry i takes the schema from version i to i+1. Append only.
-constexpr std::array<const char*, 8> kMigrations = {
+constexpr std::array<const char*, 9> kMigrations = {
     R"sql(
 CREATE TABLE clusters(
     cluster_id TEXT PRIMARY KEY,
@@ -234,6 +234,73 @@ CREATE INDEX engine_jobs_by_host ON engine_jobs(source_host);
     R"sql(
 ALTER TABLE remediations ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
 )sql",
+    // 9: steps by name within a workflow version, a fence per intent, the calls of the
+    // current step (co-tenants included); the simulated fleet's own world. Jobs in flight keep
+    // workflow version 1 and their position becomes the step's name in that version's list.
+    R"sql(
+CREATE TABLE engine_jobs_v2(
+    remediation_id TEXT PRIMARY KEY,
+    workflow_version INTEGER NOT NULL,
+    step TEXT NOT NULL,
+    fence INTEGER NOT NULL,
+    attempts INTEGER NOT NULL,
+    step_started INTEGER NOT NULL,
+    next_check INTEGER NOT NULL,
+    source_host TEXT,
+    target_host TEXT,
+    num_gpus INTEGER NOT NULL,
+    host_was_cordoned INTEGER NOT NULL,
+    instances TEXT,
+    calls TEXT
+) WITHOUT ROWID;
+INSERT INTO engine_jobs_v2
+SELECT j.remediation_id, 1,
+    COALESCE(json_extract(CASE r.mode
+        WHEN 1 THEN '["reserve_capacity","drain","delete_vm","provision_vm","wait_ready","verify","rejoin"]'
+        WHEN 2 THEN '["cordon_host","reserve_capacity","drain","delete_vm","provision_vm","wait_ready","verify","rejoin"]'
+        WHEN 3 THEN '["drain","evict_vm"]'
+        WHEN 4 THEN '["drain","reboot_vm","wait_ready","verify","rejoin"]'
+        WHEN 5 THEN '["cordon_host","drain","power_cycle_host","wait_ready","verify","rejoin","uncordon_host"]'
+        END, '$[' || j.step || ']'), ''),
+    0, j.attempts, j.step_started, j.next_check, j.source_host, j.target_host, j.num_gpus,
+    j.host_was_cordoned, NULL, NULL
+FROM engine_jobs j JOIN remediations r ON r.id = j.remediation_id;
+DROP TABLE engine_jobs;
+ALTER TABLE engine_jobs_v2 RENAME TO engine_jobs;
+CREATE INDEX engine_jobs_by_host ON engine_jobs(source_host);
+CREATE INDEX engine_jobs_by_target ON engine_jobs(target_host);
+ALTER TABLE hosts ADD COLUMN power_cycled_at INTEGER;
+CREATE TABLE sim_instances(instance_id TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE sim_vms(
+    vm_id TEXT PRIMARY KEY,
+    instance_id TEXT NOT NULL,
+    host_name TEXT NOT NULL,
+    booted_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX sim_vms_by_instance ON sim_vms(instance_id);
+CREATE INDEX sim_vms_by_host ON sim_vms(host_name);
+CREATE TABLE sim_hosts(
+    host_name TEXT PRIMARY KEY,
+    degraded INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE sim_faults(
+    fingerprint TEXT PRIMARY KEY,
+    instance_id TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    annotations TEXT NOT NULL,
+    started_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX sim_faults_by_instance ON sim_faults(instance_id);
+INSERT INTO sim_instances SELECT instance_id FROM instances;
+INSERT INTO sim_vms SELECT 'vm-' || instance_id, instance_id, host_name, 0 FROM instances
+    WHERE host_name IS NOT NULL;
+INSERT INTO sim_hosts(host_name, degraded)
+    SELECT substr(key, 25), 1 FROM settings WHERE key LIKE 'simulated.degraded_host.%';
+DELETE FROM settings WHERE key LIKE 'simulated.degraded_host.%';
+INSERT OR IGNORE INTO sim_faults
+    SELECT fingerprint, instance_id, labels, annotations, started_at FROM alerts
+    WHERE fingerprint LIKE 'sim-%' AND resolved_at IS NULL AND instance_id IS NOT NULL;
+)sql",
 };
 
 }  // namespace
@@ -241,10 +308,15 @@ ALTER TABLE remediations ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
 Status Migrate(Connection& conn) {
     NR_RETURN_IF_ERROR(conn.Exec("BEGIN IMMEDIATE"));
     auto migrate = [&]() -> Status {
-        NR_ASSIGN_OR_RETURN(auto stmt, conn.Prepare("PRAGMA user_version"));
-        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
-        NR_ASSERT(row, "PRAGMA user_version returns one row");
-        const auto version = size_t(stmt.Int(0));
+        size_t version = 0;
+        {
+            // Reset before the migrations run: a statement still open keeps its tables
+            // locked, and a migration may drop one.
+            NR_ASSIGN_OR_RETURN(auto stmt, conn.Prepare("PRAGMA user_version"));
+            NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+            NR_ASSERT(row, "PRAGMA user_version returns one row");
+            version = size_t(stmt.Int(0));
+        }
         if (version > kMigrations.size()) {
             return Internal("database schema version " + std::to_string(version) +
                             " is newer than this binary knows (" +

@@ -1,45 +1,147 @@
-#include <unordered_map>
-
 #include "storage/sqlite/repositories.hpp"
 #include "storage/sqlite/rows.hpp"
 
 namespace noderepair::storage::sqlite {
+namespace {
 
-using model::Remediation;
-using model::State;
+Result<std::vector<SimVm>> ReadVms(Statement& stmt) {
+    std::vector<SimVm> vms;
+    while (true) {
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) break;
+        vms.push_back({stmt.Text(0), stmt.Text(1), stmt.Text(2), FromMicros(stmt.Int(3))});
+    }
+    return vms;
+}
+
+}  // namespace
 
 Result<std::optional<SimOperation>> SqliteSimulated::GetOperation(const std::string& key) {
-    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT key, action, instance_id, host_name, "
-                                                 "target_host, num_gpus, ready_at, applied FROM "
-                                                 "sim_operations WHERE key = ?1"));
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare("SELECT key, action, instance_id, host_name, ready_at, "
+                                      "applied FROM sim_operations WHERE key = ?1"));
     stmt.Bind(1, key);
     NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
     if (!row) return std::optional<SimOperation>();
-    SimOperation op{stmt.Text(0),
-                    stmt.Text(1),
-                    stmt.Text(2),
-                    stmt.Text(3),
-                    stmt.Text(4),
-                    int(stmt.Int(5)),
-                    FromMicros(stmt.Int(6)),
-                    stmt.Int(7) != 0};
-    return std::optional<SimOperation>(std::move(op));
+    return std::optional<SimOperation>(SimOperation{stmt.Text(0), stmt.Text(1), stmt.Text(2),
+                                                    stmt.Text(3), FromMicros(stmt.Int(4)),
+                                                    stmt.Int(5) != 0});
 }
 
 Status SqliteSimulated::PutOperation(const SimOperation& op) {
     NR_ASSIGN_OR_RETURN(auto stmt,
                         conn_.Prepare("INSERT OR REPLACE INTO sim_operations(key, action, "
-                                      "instance_id, host_name, target_host, num_gpus, "
-                                      "ready_at, applied) VALUES(?1, ?2, ?3, ?4, ?5, ?6, "
-                                      "?7, ?8)"));
+                                      "instance_id, host_name, target_host, num_gpus, ready_at, "
+                                      "applied) VALUES(?1, ?2, ?3, ?4, NULL, 0, ?5, ?6)"));
     stmt.Bind(1, op.key)
         .Bind(2, op.action)
         .BindOptional(3, op.instance_id)
         .BindOptional(4, op.host)
-        .BindOptional(5, op.target_host)
-        .Bind(6, int64_t(op.num_gpus))
-        .Bind(7, ToMicros(op.ready_at))
-        .Bind(8, int64_t(op.applied));
+        .Bind(5, ToMicros(op.ready_at))
+        .Bind(6, int64_t(op.applied));
+    return stmt.Run();
+}
+
+Result<std::vector<SimVm>> SqliteSimulated::ListVms() {
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT vm_id, instance_id, host_name, booted_at "
+                                                 "FROM sim_vms ORDER BY instance_id, vm_id"));
+    return ReadVms(stmt);
+}
+
+Result<std::vector<SimVm>> SqliteSimulated::ListVmsOfInstance(const std::string& instance_id) {
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT vm_id, instance_id, host_name, booted_at "
+                                                 "FROM sim_vms WHERE instance_id = ?1 ORDER BY "
+                                                 "vm_id"));
+    stmt.Bind(1, instance_id);
+    return ReadVms(stmt);
+}
+
+Result<std::vector<SimVm>> SqliteSimulated::ListVmsOnHost(const std::string& host_name) {
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT vm_id, instance_id, host_name, booted_at "
+                                                 "FROM sim_vms WHERE host_name = ?1 ORDER BY "
+                                                 "vm_id"));
+    stmt.Bind(1, host_name);
+    return ReadVms(stmt);
+}
+
+Result<bool> SqliteSimulated::IsHostDegraded(const std::string& host_name) {
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT 1 FROM sim_hosts WHERE host_name = ?1 "
+                                                 "AND degraded = 1"));
+    stmt.Bind(1, host_name);
+    return stmt.Step();
+}
+
+Result<std::vector<SimFault>> SqliteSimulated::ListFaults(const std::string& instance_id) {
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT fingerprint, instance_id, labels, "
+                                                 "annotations, started_at FROM sim_faults WHERE "
+                                                 "instance_id = ?1 ORDER BY fingerprint"));
+    stmt.Bind(1, instance_id);
+    std::vector<SimFault> faults;
+    while (true) {
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) break;
+        faults.push_back({stmt.Text(0), stmt.Text(1), DecodeMap(stmt.Text(2)),
+                          DecodeMap(stmt.Text(3)), FromMicros(stmt.Int(4))});
+    }
+    return faults;
+}
+
+Status SqliteSimulated::Adopt(const std::vector<SimInstance>& instances, Timestamp now) {
+    for (const auto& instance : instances) {
+        NR_ASSIGN_OR_RETURN(auto known, conn_.Prepare("INSERT OR IGNORE INTO "
+                                                      "sim_instances(instance_id) VALUES(?1)"));
+        known.Bind(1, instance.instance_id);
+        NR_RETURN_IF_ERROR(known.Run());
+        if (known.Changes() == 0 || instance.host_name.empty()) continue;
+        NR_RETURN_IF_ERROR(
+            PutVm({"vm-" + instance.instance_id, instance.instance_id, instance.host_name, now}));
+    }
+    return OkStatus();
+}
+
+Status SqliteSimulated::PutVm(const SimVm& vm) {
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare("INSERT OR REPLACE INTO sim_vms(vm_id, instance_id, "
+                                      "host_name, booted_at) VALUES(?1, ?2, ?3, ?4)"));
+    stmt.Bind(1, vm.vm_id)
+        .Bind(2, vm.instance_id)
+        .Bind(3, vm.host_name)
+        .Bind(4, ToMicros(vm.booted_at));
+    return stmt.Run();
+}
+
+Status SqliteSimulated::DeleteVm(const std::string& vm_id) {
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("DELETE FROM sim_vms WHERE vm_id = ?1"));
+    stmt.Bind(1, vm_id);
+    return stmt.Run();
+}
+
+Status SqliteSimulated::SetHostDegraded(const std::string& host_name, bool degraded) {
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare("INSERT INTO sim_hosts(host_name, degraded) VALUES(?1, ?2) "
+                                      "ON CONFLICT(host_name) DO UPDATE SET degraded = "
+                                      "excluded.degraded"));
+    stmt.Bind(1, host_name).Bind(2, int64_t(degraded));
+    return stmt.Run();
+}
+
+// The first raise stays: a repeat of a firing alert refreshes its occurrence, which keeps the
+// first start time, and resolving it must name that start.
+Status SqliteSimulated::PutFault(const SimFault& fault) {
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("INSERT OR IGNORE INTO sim_faults(fingerprint, "
+                                                 "instance_id, labels, annotations, started_at) "
+                                                 "VALUES(?1, ?2, ?3, ?4, ?5)"));
+    stmt.Bind(1, fault.fingerprint)
+        .Bind(2, fault.instance_id)
+        .Bind(3, EncodeMap(fault.labels))
+        .Bind(4, EncodeMap(fault.annotations))
+        .Bind(5, ToMicros(fault.started_at));
+    return stmt.Run();
+}
+
+Status SqliteSimulated::DeleteFaults(const std::string& instance_id) {
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("DELETE FROM sim_faults WHERE instance_id = ?1"));
+    stmt.Bind(1, instance_id);
     return stmt.Run();
 }
 
