@@ -144,12 +144,21 @@ health::CheckOptions CheckOptionsOf(const Config& config) {
     checks.command = config.hooks.health_check;
     checks.simulated = config.provider == "simulated";
     checks.timeout = std::chrono::seconds(config.hooks.timeout_s);
+    return checks;
+}
+
+health::AutomationOptions AutomationOptionsOf(const Config& config) {
+    health::AutomationOptions options{std::chrono::seconds(config.automation.auto_resolve_ttl_s),
+                                      std::chrono::seconds(config.automation.cooldown_s),
+                                      config.automation.max_active_fraction,
+                                      config.automation.max_active,
+                                      {}};
     for (const auto& [test, mode] : config.automation.test_modes) {
         auto parsed = model::ParseMode(mode);
         if (!parsed) parsed = model::ParseMode("REMEDIATION_MODE_" + mode);
-        if (parsed) checks.test_modes[test] = *parsed;  // checked when the config was read
+        if (parsed) options.test_modes[test] = *parsed;  // checked when the config was read
     }
-    return checks;
+    return options;
 }
 
 }  // namespace
@@ -217,12 +226,8 @@ int Serve(const ServeFlags& flags) {
     if (Status started = executor.Start(); !started) return Fail(started.error().message);
     auto policy = health::Policy::WithOverrides(config.automation.rules);
     if (!policy) return Fail(policy.error().message);
-    health::HealthService health(
-        **store, clock, std::move(*policy),
-        {std::chrono::seconds(config.automation.auto_resolve_ttl_s),
-         std::chrono::seconds(config.automation.cooldown_s), config.automation.max_active_fraction,
-         config.automation.max_active},
-        CheckOptionsOf(config), lifecycle, &metrics);
+    health::HealthService health(**store, clock, std::move(*policy), AutomationOptionsOf(config),
+                                 CheckOptionsOf(config), lifecycle, &metrics);
     // Often enough that a simulated check answers within a fraction of a second.
     health.Start(std::chrono::milliseconds(200));
     std::unique_ptr<providers::simulated::SimulatedFaults> simulated_faults;

@@ -1,0 +1,115 @@
+#include "health/alert_ingest.hpp"
+
+#include <memory>
+
+#include "common/ids.hpp"
+
+namespace noderepair::health {
+
+void AlertIngest::Ingest(std::vector<model::IncomingAlert> alerts,
+                         std::function<void(Result<IngestResult>)> done) {
+    auto result = std::make_shared<Result<IngestResult>>(IngestResult{});
+    store_.Write(
+        [this, alerts = std::move(alerts), result](storage::Txn& txn) -> Status {
+            *result = IngestInTxn(txn, alerts);
+            if (!*result) return result->error();
+            return OkStatus();
+        },
+        [this, result, done = std::move(done)](Status committed) {
+            if (!committed) return done(committed.error());
+            Count(**result);
+            done(*result);
+        });
+}
+
+Result<IngestResult> AlertIngest::IngestInTxn(storage::Txn& txn,
+                                              const std::vector<model::IncomingAlert>& incoming) {
+    router_.BeginTransaction();
+    IngestResult result;
+    const Timestamp now = clock_.Now();
+    for (const auto& in : incoming) {
+        ++result.alerts;
+        ++(in.firing ? result.firing : result.resolved);
+        NR_ASSIGN_OR_RETURN(auto existing, txn.Alerts().GetByFingerprint(in.fingerprint));
+        // The same occurrence (same start, or still open) is refreshed; a fingerprint that
+        // fires again after it resolved is a new occurrence.
+        const bool same = existing && (existing->started_at == in.starts_at ||
+                                       (!existing->resolved_at && in.firing));
+        model::Alert alert = same ? *existing : model::Alert{};
+        if (!same) {
+            alert.id = NewUuidV7(now);
+            alert.fingerprint = in.fingerprint;
+            alert.started_at = in.starts_at;
+        }
+        alert.labels = in.labels;
+        alert.annotations = in.annotations;
+        alert.alert_name = in.labels.at("alertname");
+        if (in.firing) {
+            alert.resolved_at.reset();
+        } else if (!alert.resolved_at) {
+            alert.resolved_at = in.ends_at ? *in.ends_at : now;
+            alert.waiting = false;
+        }
+        // Map to an instance: instance_id, else node / target_vm / hostname by name.
+        std::optional<model::Instance> instance;
+        if (auto id = in.labels.find("instance_id"); id != in.labels.end()) {
+            NR_ASSIGN_OR_RETURN(instance, txn.Inventory().GetInstance(id->second));
+        }
+        for (const char* key : {"node", "target_vm", "hostname"}) {
+            if (instance) break;
+            if (auto name = in.labels.find(key); name != in.labels.end()) {
+                NR_ASSIGN_OR_RETURN(instance, txn.Inventory().FindInstanceByName(name->second));
+            }
+        }
+        if (instance) {
+            alert.cluster_id = instance->cluster_id;
+            alert.instance_id = instance->instance_id;
+            alert.target_vm = instance->instance_name;
+        } else {
+            for (const char* key : {"target_vm", "node", "hostname"}) {
+                if (auto name = in.labels.find(key); name != in.labels.end()) {
+                    alert.target_vm = name->second;
+                    break;
+                }
+            }
+        }
+        alert.severity = router_.policy().RuleFor(alert).severity;
+        // Repeats refresh; only a firing alert not yet acted on is considered.
+        if (instance && in.firing && alert.remediation_id.empty()) {
+            NR_ASSIGN_OR_RETURN(bool created, router_.RouteAlert(txn, alert, *instance, now));
+            ++(created                         ? result.remediations_created
+               : alert.waiting                 ? result.waiting
+               : !alert.remediation_id.empty() ? result.linked
+                                               : result.ignored);
+        } else if (!instance && in.firing) {
+            ++result.unmatched;
+        }
+        NR_RETURN_IF_ERROR(txn.Alerts().Put(alert));
+    }
+    return result;
+}
+
+Result<storage::AlertPage> AlertIngest::List(const storage::AlertQuery& query) {
+    storage::AlertPage page;
+    NR_RETURN_IF_ERROR(store_.Read([&](storage::Reader& reader) -> Status {
+        NR_ASSIGN_OR_RETURN(bool known, reader.Inventory().HasCluster(query.cluster_id));
+        if (!known) return NotFound("cluster " + query.cluster_id + " not found");
+        NR_ASSIGN_OR_RETURN(page, reader.Alerts().List(query));
+        return OkStatus();
+    }));
+    return page;
+}
+
+void AlertIngest::Count(const IngestResult& result) {
+    if (metrics_ == nullptr) return;
+    using telemetry::AlertOutcome;
+    metrics_->AlertReceived(true, result.firing);
+    metrics_->AlertReceived(false, result.resolved);
+    metrics_->AlertHandled(AlertOutcome::kCreated, result.remediations_created);
+    metrics_->AlertHandled(AlertOutcome::kLinked, result.linked);
+    metrics_->AlertHandled(AlertOutcome::kWaiting, result.waiting);
+    metrics_->AlertHandled(AlertOutcome::kIgnored, result.ignored);
+    metrics_->AlertHandled(AlertOutcome::kUnmatched, result.unmatched);
+}
+
+}  // namespace noderepair::health
