@@ -1,5 +1,6 @@
 #include "storage/sqlite/schema.hpp"
 
+#include <algorithm>
 #include <array>
 #include <string>
 
@@ -305,7 +306,7 @@ INSERT OR IGNORE INTO sim_faults
 
 }  // namespace
 
-Status Migrate(Connection& conn) {
+Status Migrate(Connection& conn, size_t target) {
     NR_RETURN_IF_ERROR(conn.Exec("BEGIN IMMEDIATE"));
     auto migrate = [&]() -> Status {
         size_t version = 0;
@@ -322,10 +323,10 @@ Status Migrate(Connection& conn) {
                             " is newer than this binary knows (" +
                             std::to_string(kMigrations.size()) + ")");
         }
-        for (size_t v = version; v < kMigrations.size(); ++v) {
-            NR_RETURN_IF_ERROR(conn.Exec(kMigrations[v]));
-        }
-        std::string set_version = "PRAGMA user_version = " + std::to_string(kMigrations.size());
+        const size_t last = std::min(target, kMigrations.size());
+        for (size_t v = version; v < last; ++v) NR_RETURN_IF_ERROR(conn.Exec(kMigrations[v]));
+        std::string set_version =
+            "PRAGMA user_version = " + std::to_string(std::max(last, version));
         return conn.Exec(set_version.c_str());
     }();
     if (!migrate) {

@@ -1,0 +1,85 @@
+#include "storage/sqlite/schema.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "storage/open.hpp"
+#include "storage/store_contract_test.hpp"
+
+namespace noderepair::storage::sqlite {
+namespace {
+
+using test_support::ScopedTempDir;
+
+// The text of the first column of the first row `sql` returns ("" for none or NULL).
+std::string One(Connection& conn, const std::string& sql) {
+    auto stmt = conn.Prepare(sql);
+    EXPECT_TRUE(stmt) << sql;
+    if (!stmt) return "";
+    auto row = stmt->Step();
+    EXPECT_TRUE(row) << sql;
+    return row && *row ? stmt->Text(0) : "";
+}
+
+// A database an older binary (schema 8) left with a power cycle in flight, two steps in:
+// after the upgrade its job names the step it was at, in workflow version 1, and the simulated
+// world holds the VMs, the degraded host and the open fault the old tables held.
+TEST(SchemaUpgrade, JobsInFlightKeepTheirStepByNameAndTheSimulatedWorldIsSeeded) {
+    ScopedTempDir dir;
+    const std::string path = dir.path() + "/old.db";
+    {
+        auto conn = Connection::Open(path);
+        ASSERT_TRUE(conn) << conn.error().message;
+        ASSERT_TRUE(Migrate(**conn, 8));
+        ASSERT_TRUE((*conn)->Exec(R"sql(
+INSERT INTO clusters(cluster_id, cluster_name, status) VALUES('c1', 'one', 'Ready');
+INSERT INTO hosts(host_name, gpu_slots) VALUES('h1', 8), ('h2', 8);
+INSERT INTO instances(instance_id, cluster_id, instance_name, num_gpus, host_name, status)
+    VALUES('i1', 'c1', 'n1', 4, 'h1', 'PowerCycling'), ('i2', 'c1', 'n2', 4, 'h1', 'Ready'),
+          ('i3', 'c1', 'n3', 8, NULL, 'Evicted');
+INSERT INTO remediations(seq, id, cluster_id, instance_id, instance_name, mode, requested_mode,
+    trigger, state, create_time, update_time) VALUES(1, 'r1', 'c1', 'i1', 'n1', 5, 5, 1, 4, 1, 2);
+INSERT INTO engine_jobs(remediation_id, step, started, handle, attempts, step_started,
+    next_check, source_host, target_host, num_gpus, host_was_cordoned)
+    VALUES('r1', 2, 1, 'r1/2', 0, 10, 20, 'h1', NULL, 4, 0);
+INSERT INTO settings(key, value) VALUES('simulated.degraded_host.h2', 'true');
+INSERT INTO alerts(id, fingerprint, alert_name, cluster_id, instance_id, severity, labels,
+    annotations, started_at) VALUES('a1', 'sim-i2-GpuSmClockThermalThrottle',
+    'GpuSmClockThermalThrottle', 'c1', 'i2', 3, '{"alertname":"GpuSmClockThermalThrottle"}',
+    '{}', 5);
+)sql"));
+    }
+    auto conn = Connection::Open(path);
+    ASSERT_TRUE(conn);
+    ASSERT_TRUE(Migrate(**conn));
+    Connection& db = **conn;
+    EXPECT_EQ(One(db,
+                  "SELECT workflow_version || ' ' || step || ' ' || fence || ' ' || "
+                  "step_started || ' ' || source_host FROM engine_jobs"),
+              "1 power_cycle_host 0 10 h1");
+    EXPECT_EQ(One(db, "SELECT COALESCE(calls, 'none') FROM engine_jobs"), "none")
+        << "the intent is recorded again under the new engine";
+    EXPECT_EQ(One(db,
+                  "SELECT group_concat(instance_id || '@' || host_name, ' ') FROM "
+                  "(SELECT * FROM sim_vms ORDER BY instance_id)"),
+              "i1@h1 i2@h1");
+    EXPECT_EQ(One(db, "SELECT count(*) FROM sim_instances"), "3");
+    EXPECT_EQ(One(db, "SELECT host_name FROM sim_hosts WHERE degraded = 1"), "h2");
+    EXPECT_EQ(One(db, "SELECT count(*) FROM settings WHERE key LIKE 'simulated.%'"), "0");
+    EXPECT_EQ(One(db, "SELECT instance_id || ' ' || started_at FROM sim_faults"), "i2 5");
+    EXPECT_EQ(One(db, "PRAGMA user_version"), "9");
+}
+
+TEST(SchemaUpgrade, ANewerDatabaseIsRefused) {
+    ScopedTempDir dir;
+    auto conn = Connection::Open(dir.path() + "/new.db");
+    ASSERT_TRUE(conn);
+    ASSERT_TRUE((*conn)->Exec("PRAGMA user_version = 99"));
+    Status migrated = Migrate(**conn);
+    ASSERT_FALSE(migrated);
+    EXPECT_NE(migrated.error().message.find("newer than this binary"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace noderepair::storage::sqlite
