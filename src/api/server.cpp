@@ -13,6 +13,7 @@
 
 #include "common/ids.hpp"
 #include "common/json.hpp"
+#include "common/thread_name.hpp"
 
 namespace noderepair::api {
 
@@ -437,7 +438,10 @@ void HttpServer::Run() {
     impl_->Accept();
     std::vector<std::thread> threads;
     for (int i = 1; i < impl_->options.io_threads; ++i) {
-        threads.emplace_back([this] { impl_->ioc.run(); });
+        threads.emplace_back([this] {
+            NameThisThread("nr-io");
+            impl_->ioc.run();
+        });
     }
     impl_->ioc.run();
     for (auto& t : threads) t.join();

@@ -5,6 +5,7 @@
 
 #include "api/codec.hpp"
 #include "common/ids.hpp"
+#include "common/thread_name.hpp"
 
 namespace noderepair::api {
 namespace {
@@ -16,7 +17,10 @@ constexpr auto kPruneInterval = std::chrono::seconds(5);
 
 WatchHub::WatchHub(storage::Store& store, size_t history)
     : store_(store), history_limit_(history), epoch_(RandomHex(4)) {
-    thread_ = std::thread([this] { Run(); });
+    thread_ = std::thread([this] {
+        NameThisThread("nr-watch");
+        Run();
+    });
 }
 
 WatchHub::~WatchHub() { Stop(); }

@@ -67,8 +67,7 @@ providers::simulated::Timing DecodeTiming(const std::string& text) {
 // database) the demo, so a bare `serve` has something to show. The simulated world adopts the
 // instances it has never seen. Returns the simulated timings: the fleet's, or those stored by
 // the last start that had a fleet.
-Result<providers::simulated::Timing> ImportFleet(storage::Store& store, const ServeFlags& flags,
-                                                 const Clock& clock) {
+Result<providers::simulated::Timing> ImportFleet(storage::Store& store, const ServeFlags& flags) {
     std::optional<providers::simulated::Fleet> fleet;
     if (!flags.fleet_file.empty()) {
         NR_ASSIGN_OR_RETURN(fleet, providers::simulated::LoadFleetFile(flags.fleet_file));
@@ -97,7 +96,7 @@ Result<providers::simulated::Timing> ImportFleet(storage::Store& store, const Se
         return txn.Settings().Put(kTimingKey, EncodeTiming(fleet->timing));
     }));
     providers::simulated::SimulatedProvider world(store, fleet->timing);
-    NR_RETURN_IF_ERROR(world.Adopt(fleet->inventory, clock.Now()));
+    NR_RETURN_IF_ERROR(world.Adopt(fleet->inventory));
     return fleet->timing;
 }
 
@@ -187,7 +186,7 @@ int Serve(const ServeFlags& flags) {
     SystemClock clock;
     auto store = storage::OpenStore(config.db, {config.storage.max_batch});
     if (!store) return Fail(store.error().message);
-    auto timing = ImportFleet(**store, flags, clock);
+    auto timing = ImportFleet(**store, flags);
     if (!timing) return Fail(timing.error().message);
     if (config.engine.paused) {
         Status paused = (*store)->WriteAndWait(

@@ -1,10 +1,13 @@
 #include "common/worker_pool.hpp"
 
+#include "common/thread_name.hpp"
+
 namespace noderepair {
 
 WorkerPool::WorkerPool(int threads) {
     for (int i = 0; i < threads; ++i) {
         threads_.emplace_back([this] {
+            NameThisThread("nr-worker");
             while (true) {
                 std::function<void()> task;
                 {

@@ -1,5 +1,6 @@
 #include "engine/call_pool.hpp"
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -7,16 +8,25 @@
 #include <thread>
 #include <utility>
 
+#include "common/thread_name.hpp"
+
 namespace noderepair::engine {
 
 namespace {
 
 // An idle thread ends after this long; the next burst of calls starts new ones.
 constexpr auto kIdleThreadLife = std::chrono::seconds(60);
+// Threads started at once, before any call had to wait.
+constexpr int kEagerThreads = 8;
+// A queued call that waited this long means the running ones block: one more thread.
+constexpr auto kQueueWait = std::chrono::milliseconds(1);
+
+using SteadyTime = std::chrono::steady_clock::time_point;
 
 struct QueuedCall {
     std::string host;
     std::function<void()> call;
+    SteadyTime queued_at;
 };
 
 }  // namespace
@@ -33,7 +43,17 @@ struct CallPool::State {
     int threads = 0;
     int idle = 0;
     int running = 0;
+    uint64_t finished = 0;  // calls that returned, ever
+    bool supervising = false;
     bool stopping = false;
+
+    void StartThread(const std::shared_ptr<State>& self) {
+        ++threads;
+        std::thread([self] {
+            NameThisThread("nr-call");
+            CallPool::Work(self);
+        }).detach();
+    }
 };
 
 CallPool::CallPool(int max_calls, int max_calls_per_host) : state_(std::make_shared<State>()) {
@@ -49,19 +69,40 @@ void CallPool::Submit(const std::string& host, std::function<void()> call) {
     if (s.stopping) return;
     int& admitted = s.admitted[host];
     if (!host.empty() && admitted >= s.max_calls_per_host) {
-        s.over_limit[host].push_back({host, std::move(call)});
+        s.over_limit[host].push_back({host, std::move(call), {}});
         return;
     }
     ++admitted;
-    s.ready.push_back({host, std::move(call)});
-    // An idle thread per ready call; otherwise a new thread, so no call waits behind a
-    // blocked one while the pool has room.
+    s.ready.push_back({host, std::move(call), std::chrono::steady_clock::now()});
     if (s.idle >= int(s.ready.size())) {
         s.work.notify_one();
-    } else if (s.threads < s.max_calls) {
-        ++s.threads;
-        std::thread([state = state_] { Work(state); }).detach();
+    } else if (s.threads < std::min(kEagerThreads, s.max_calls)) {
+        s.StartThread(state_);
+    } else if (!s.supervising && s.threads < s.max_calls) {
+        s.supervising = true;
+        std::thread([state = state_] {
+            NameThisThread("nr-call-watch");
+            Supervise(state);
+        }).detach();
     }
+}
+
+void CallPool::Supervise(const std::shared_ptr<State>& state) {
+    State& s = *state;
+    std::unique_lock lock(s.mu);
+    uint64_t seen = s.finished;
+    while (!s.stopping && !s.ready.empty() && s.threads < s.max_calls) {
+        // No call finished for a while and calls wait: the running ones block.
+        if (s.finished == seen && s.idle == 0 &&
+            std::chrono::steady_clock::now() - s.ready.front().queued_at >= kQueueWait) {
+            s.StartThread(state);
+        }
+        seen = s.finished;
+        lock.unlock();
+        std::this_thread::sleep_for(kQueueWait);
+        lock.lock();
+    }
+    s.supervising = false;
 }
 
 void CallPool::Work(const std::shared_ptr<State>& state) {
@@ -85,9 +126,11 @@ void CallPool::Work(const std::shared_ptr<State>& state) {
         next.call = nullptr;  // what it captured goes before the lock is taken again
         lock.lock();
         --s.running;
+        ++s.finished;
         // The host's next call, if one waits for room on it.
         auto waiting = s.over_limit.find(next.host);
         if (waiting != s.over_limit.end() && !waiting->second.empty() && !s.stopping) {
+            waiting->second.front().queued_at = std::chrono::steady_clock::now();
             s.ready.push_back(std::move(waiting->second.front()));
             waiting->second.pop_front();
             if (waiting->second.empty()) s.over_limit.erase(waiting);

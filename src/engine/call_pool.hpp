@@ -1,9 +1,12 @@
 // The provider executor: provider calls run here, on threads of their own, outside every
 // transaction, so a call that blocks (a BMC, a synchronous hypervisor API, a scheduler that
 // never answers) delays only the remediation that made it. At most `max_calls` run at once and
-// at most `max_calls_per_host` on one host; the rest queue in order. Threads are started when a
-// call waits and none is idle, up to max_calls, and end after a minute without work.
-// Thread-safe; owned by the executor.
+// at most `max_calls_per_host` on one host; the rest queue in order.
+//
+// Threads: a few start as calls arrive; more start only when a queued call has waited, which
+// is what blocked calls cause (quick calls drain the queue first, so a burst of them does not
+// make a thousand threads). A supervisor thread checks that every millisecond while calls wait.
+// Idle threads end after a minute. Thread-safe; owned by the executor.
 #pragma once
 
 #include <chrono>
@@ -32,6 +35,7 @@ public:
 private:
     struct State;
     static void Work(const std::shared_ptr<State>& state);
+    static void Supervise(const std::shared_ptr<State>& state);
     std::shared_ptr<State> state_;
 };
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "common/thread_name.hpp"
+
 namespace noderepair::engine {
 namespace {
 
@@ -39,13 +41,6 @@ remediation::Event EventFor(State to) {
 
 std::string_view NameOf(Action action) { return providers::ActionName(action); }
 
-// The instances a step acts on: every instance of the host for a host-level step of a job
-// that knows them (workflow version 2 on), else the remediation's own.
-std::vector<std::string> TargetsOf(const Step& step, const Remediation& r, const EngineJob& job) {
-    if (step.every_instance && !job.instances.empty()) return job.instances;
-    return {r.instance_id};
-}
-
 }  // namespace
 
 Executor::Executor(storage::Store& store, providers::Provider& provider, EngineControl& control,
@@ -63,7 +58,10 @@ Executor::~Executor() { Stop(); }
 
 Status Executor::Start() {
     NR_RETURN_IF_ERROR(Resume());
-    thread_ = std::thread([this] { Loop(); });
+    thread_ = std::thread([this] {
+        NameThisThread("nr-engine");
+        Loop();
+    });
     return OkStatus();
 }
 
@@ -123,7 +121,7 @@ Status Executor::RunOnce() {
         if (stopping_ || crashed_) return OkStatus();
         const Timestamp now = clock_.Now();
         const bool due = !due_.empty() && due_.begin()->first <= now;
-        if (!due && next_claim_scan_ > now) return OkStatus();
+        if (!due && next_claim_scan_ > now && committed_.empty()) return OkStatus();
     }
     return Internal("the engine did not settle: something is due again at every round");
 }
@@ -135,7 +133,9 @@ void Executor::Loop() {
         auto delay = wake - clock_.Now();
         auto cap = std::chrono::duration_cast<std::chrono::microseconds>(options_.claim_interval);
         delay = std::clamp<std::chrono::microseconds>(delay, std::chrono::microseconds(0), cap);
-        if (delay.count() > 0) {
+        if (!committed_.empty()) {
+            continue;  // commits to act on
+        } else if (delay.count() > 0) {
             cv_.wait_for(lock, delay);
         } else if (!due_.empty() && due_.begin()->first <= clock_.Now()) {
             continue;  // more is due right now
@@ -146,7 +146,16 @@ void Executor::Loop() {
 }
 
 Timestamp Executor::Schedule(std::unique_lock<std::mutex>& lock) {
-    if (stopping_ || crashed_) return clock_.Now() + options_.claim_interval;
+    if (stopping_ || crashed_) {
+        committed_.clear();
+        return clock_.Now() + options_.claim_interval;
+    }
+    std::vector<Committed> committed;
+    committed.swap(committed_);
+    for (auto& c : committed) {
+        AfterCommit(c);
+        if (crashed_) return clock_.Now() + options_.claim_interval;
+    }
     const Timestamp now = clock_.Now();
     while (!due_.empty() && due_.begin()->first <= now) {
         std::string id = due_.begin()->second;
@@ -285,8 +294,8 @@ void Executor::OnAnswer(const std::string& id, const CallAnswer& answer) {
     call->second.recording = true;
     Submit(
         id, false,
-        [this, id, answer](storage::Txn& txn, Timestamp at) {
-            return AnswerInTxn(txn, id, answer, at);
+        [this, subject = work.subject, answer](storage::Txn& txn, Timestamp at) {
+            return AnswerInTxn(txn, subject, answer, at);
         },
         answer.instance_id);
 }
@@ -315,39 +324,41 @@ void Executor::Submit(const std::string& id, bool claim,
             return OkStatus();
         },
         [this, id, claim, result, answered](Status committed) {
-            if (committed && options_.on_step_done) {
-                for (const auto& [step, took] : (*result)->finished_steps) {
-                    options_.on_step_done(step, took);
-                }
-            }
             std::lock_guard lock(mu_);
             --writes_in_flight_;
-            cv_.notify_all();
-            if (claim) claiming_.erase(id);
-            if (stopping_ || crashed_) return;
-            if (!answered.empty()) {
-                auto it = work_.find(id);
-                if (it != work_.end()) {
-                    auto call = it->second.calls.find(answered);
-                    if (call != it->second.calls.end()) call->second.recording = false;
-                }
-            }
-            if (committed) {
-                Apply(id, **result);
-                return;
-            }
-            // Nothing committed. A failed claim needs nothing: the remediation is still
-            // PENDING and a later scan finds it. Otherwise look at the job again shortly: it
-            // still says where it stood, and providers take a repeated call.
-            auto it = work_.find(id);
-            if (claim || it == work_.end()) return;
-            const Timestamp retry = clock_.Now() + kStorageRetry;
-            it->second.recheck = retry;
-            it->second.deadline_queued = false;
-            for (auto& [instance, call] : it->second.calls) call.recording = false;
-            due_.insert({retry, id});
+            committed_.push_back({id, claim, answered, result, std::move(committed)});
             cv_.notify_all();
         });
+}
+
+void Executor::AfterCommit(Committed& c) {
+    if (c.status && options_.on_step_done) {
+        for (const auto& [step, took] : (*c.result)->finished_steps) {
+            options_.on_step_done(step, took);
+        }
+    }
+    if (c.claim) claiming_.erase(c.id);
+    if (!c.answered.empty()) {
+        auto it = work_.find(c.id);
+        if (it != work_.end()) {
+            auto call = it->second.calls.find(c.answered);
+            if (call != it->second.calls.end()) call->second.recording = false;
+        }
+    }
+    if (c.status) {
+        Apply(c.id, **c.result);
+        return;
+    }
+    // Nothing committed. A failed claim needs nothing: the remediation is still PENDING and a
+    // later scan finds it. Otherwise look at the job again shortly: it still says where it
+    // stood, and providers take a repeated call.
+    auto it = work_.find(c.id);
+    if (c.claim || it == work_.end()) return;
+    const Timestamp retry = clock_.Now() + kStorageRetry;
+    it->second.recheck = retry;
+    it->second.deadline_queued = false;
+    for (auto& [instance, call] : it->second.calls) call.recording = false;
+    due_.insert({retry, c.id});
 }
 
 void Executor::Forget(const std::string& id) {
@@ -389,6 +400,7 @@ void Executor::Apply(const std::string& id, const Plan& plan) {
             if (call.calling && call.cancellation) call.cancellation->Cancel();
         }
     }
+    if (!plan.subject.id.empty()) work.subject = plan.subject;
     work.fence = plan.fence;
     work.step = plan.step;
     work.deadline = plan.deadline;
@@ -418,18 +430,33 @@ std::chrono::seconds Executor::LimitOf(const EngineJob& job) const {
     return job.step == NameOf(Action::kReserve) ? options_.capacity_wait : options_.step_timeout;
 }
 
-Status Executor::Note(storage::Txn& txn, const Remediation& r, std::string_view step,
+Status Executor::Note(storage::Txn& txn, const std::string& id, std::string_view step,
                       std::string detail) {
-    return txn.Remediations().AppendEvent(r.id, {lifecycle_.NextTimestamp(), "step", std::nullopt,
-                                                 std::string(step), kActor, std::move(detail)});
+    return txn.Remediations().AppendEvent(id, {lifecycle_.NextTimestamp(), "step", std::nullopt,
+                                               std::string(step), kActor, std::move(detail)});
 }
 
-Result<Plan> Executor::Fail(storage::Txn& txn, Remediation& r, const std::string& why, Plan plan) {
-    r.error_message = why;
-    NR_RETURN_IF_ERROR(lifecycle_.Apply(txn, r, remediation::Event::kFail, kActor, why));
+Status Executor::Transition(storage::Txn& txn, const Subject& subject,
+                            std::optional<Remediation>& r, State to, std::string detail) {
+    if (!r) {
+        NR_ASSIGN_OR_RETURN(r, txn.Remediations().Get(subject.id));
+        if (!r) return Aborted("remediation " + subject.id + " is gone");
+    }
+    if (r->state == to) return OkStatus();
+    return lifecycle_.Apply(txn, *r, EventFor(to), kActor, std::move(detail));
+}
+
+Result<Plan> Executor::Fail(storage::Txn& txn, const Subject& subject,
+                            std::optional<Remediation>& r, const std::string& why, Plan plan) {
+    if (!r) {
+        NR_ASSIGN_OR_RETURN(r, txn.Remediations().Get(subject.id));
+        if (!r) return Aborted("remediation " + subject.id + " is gone");
+    }
+    r->error_message = why;
+    NR_RETURN_IF_ERROR(lifecycle_.Apply(txn, *r, remediation::Event::kFail, kActor, why));
     // Slots held for a replacement that will not come go back to the host.
-    NR_RETURN_IF_ERROR(txn.Inventory().DeleteReservation(r.instance_id));
-    NR_RETURN_IF_ERROR(txn.EngineJobs().Delete(r.id));
+    NR_RETURN_IF_ERROR(txn.Inventory().DeleteReservation(subject.instance_id));
+    NR_RETURN_IF_ERROR(txn.EngineJobs().Delete(subject.id));
     plan.kind = Plan::Kind::kFinished;
     return plan;
 }
@@ -439,10 +466,11 @@ Result<Plan> Executor::ClaimInTxn(storage::Txn& txn, const std::string& id, Time
     // Cancelled (or claimed) in the meantime: cancel and pick-up are both compare-and-sets
     // on the same row, so exactly one wins (docs/http-api.md 4.6).
     if (!found || found->state != State::kPending) return Plan{};
-    Remediation r = std::move(*found);
-    NR_ASSIGN_OR_RETURN(auto instance, txn.Inventory().GetInstance(r.instance_id));
+    std::optional<Remediation> r = std::move(found);
+    const Subject subject{r->id, r->cluster_id, r->instance_id, r->instance_name, r->mode};
+    NR_ASSIGN_OR_RETURN(auto instance, txn.Inventory().GetInstance(r->instance_id));
     if (instance && !instance->host_name.empty()) {
-        NR_ASSIGN_OR_RETURN(bool wait, MustWaitForHost(txn, r, instance->host_name));
+        NR_ASSIGN_OR_RETURN(bool wait, MustWaitForHost(txn, *r, instance->host_name));
         if (wait) {
             Plan deferred;
             deferred.kind = Plan::Kind::kDeferred;
@@ -450,36 +478,40 @@ Result<Plan> Executor::ClaimInTxn(storage::Txn& txn, const std::string& id, Time
         }
     }
     EngineJob job;
-    job.remediation_id = r.id;
+    job.remediation_id = r->id;
     job.workflow_version = kCurrentWorkflowVersion;
-    const auto workflow = WorkflowFor(r.mode, job.workflow_version);
+    const auto workflow = WorkflowFor(r->mode, job.workflow_version);
     job.step = std::string(NameOf(workflow.front().action));
     job.step_started = job.next_check = now;
-    r.start_time = now;
+    r->start_time = now;
     // Picked up first: a remediation fails only from a working state (docs/http-api.md 2.2).
-    NR_RETURN_IF_ERROR(lifecycle_.Apply(txn, r, EventFor(workflow.front().during), kActor,
-                                        "picked up by the engine"));
-    if (!instance) return Fail(txn, r, "instance " + r.instance_id + " no longer exists", {});
+    NR_RETURN_IF_ERROR(
+        Transition(txn, subject, r, workflow.front().during, "picked up by the engine"));
+    Plan plan;
+    plan.subject = subject;
+    if (!instance) {
+        return Fail(txn, subject, r, "instance " + r->instance_id + " no longer exists", plan);
+    }
     job.source_host = instance->host_name;
     job.num_gpus = instance->num_gpus;
-    if (job.source_host.empty() && r.mode != model::Mode::kVmOnly) {
-        return Fail(txn, r,
-                    "instance " + r.instance_id +
+    if (job.source_host.empty() && r->mode != model::Mode::kVmOnly) {
+        return Fail(txn, subject, r,
+                    "instance " + r->instance_id +
                         " has no VM to act on; REMEDIATION_MODE_VM_ONLY provisions a new one",
-                    {});
+                    plan);
     }
     const bool host_level = std::any_of(workflow.begin(), workflow.end(),
-                                        [](const Step& s) { return s.every_instance; });
+                                        [](const Step& step) { return step.every_instance; });
     if (host_level) {
         // Every VM of the host goes down with it: its co-tenants are drained and rejoined too,
         // whatever cluster they belong to (docs/http-api.md 8).
         NR_ASSIGN_OR_RETURN(auto on_host, txn.Inventory().ListInstancesOnHost(job.source_host));
-        job.instances.push_back(r.instance_id);
+        job.instances.push_back(r->instance_id);
         for (const auto& other : on_host) {
-            if (other.instance_id != r.instance_id) job.instances.push_back(other.instance_id);
+            if (other.instance_id != r->instance_id) job.instances.push_back(other.instance_id);
         }
     }
-    return Advance(txn, r, job, now, {});
+    return Advance(txn, subject, r, job, now, plan);
 }
 
 Result<bool> Executor::MustWaitForHost(storage::Txn& txn, const Remediation& r,
@@ -492,8 +524,9 @@ Result<bool> Executor::MustWaitForHost(storage::Txn& txn, const Remediation& r,
     // Said once in the timeline, not at every scan.
     const std::string why = "waiting: another host-level remediation is working on host " + host;
     NR_ASSIGN_OR_RETURN(auto events, txn.Remediations().ListEvents(r.id));
-    if (events.empty() || events.back().detail != why)
-        NR_RETURN_IF_ERROR(Note(txn, r, "claim", why));
+    if (events.empty() || events.back().detail != why) {
+        NR_RETURN_IF_ERROR(Note(txn, r.id, "claim", why));
+    }
     return true;
 }
 
@@ -501,52 +534,52 @@ Result<Plan> Executor::RecheckInTxn(storage::Txn& txn, const std::string& id, in
                                     Timestamp now) {
     NR_ASSIGN_OR_RETURN(auto job, txn.EngineJobs().Get(id));
     if (!job) return Plan{};
-    NR_ASSIGN_OR_RETURN(auto found, txn.Remediations().Get(id));
-    if (!found || model::IsTerminal(found->state)) {
+    NR_ASSIGN_OR_RETURN(std::optional<Remediation> r, txn.Remediations().Get(id));
+    if (!r || model::IsTerminal(r->state)) {
         NR_RETURN_IF_ERROR(txn.EngineJobs().Delete(id));
         return Plan{};
     }
-    Remediation r = std::move(*found);
-    if (job->fence != fence) return PlanOf(txn, r, *job, {});
+    Plan plan;
+    plan.subject = {r->id, r->cluster_id, r->instance_id, r->instance_name, r->mode};
+    if (job->fence != fence) return PlanOf(txn, plan.subject, *job, plan);
     if (!job->calls.empty() && now - job->step_started >= LimitOf(*job)) {
         return Fail(
-            txn, r,
+            txn, plan.subject, r,
             job->step + " timed out after " + std::to_string(options_.step_timeout.count()) + " s",
-            {});
+            plan);
     }
-    return Advance(txn, r, *job, now, {});
+    return Advance(txn, plan.subject, r, *job, now, plan);
 }
 
-Result<Plan> Executor::AnswerInTxn(storage::Txn& txn, const std::string& id,
+Result<Plan> Executor::AnswerInTxn(storage::Txn& txn, const Subject& subject,
                                    const CallAnswer& answer, Timestamp now) {
+    const std::string& id = subject.id;
     NR_ASSIGN_OR_RETURN(auto job, txn.EngineJobs().Get(id));
     if (!job) return Plan{};
-    NR_ASSIGN_OR_RETURN(auto found, txn.Remediations().Get(id));
-    if (!found || model::IsTerminal(found->state)) {
-        NR_RETURN_IF_ERROR(txn.EngineJobs().Delete(id));
-        return Plan{};
-    }
-    Remediation r = std::move(*found);
+    Plan plan;
+    plan.subject = subject;
     auto call = std::find_if(job->calls.begin(), job->calls.end(),
                              [&](const auto& c) { return c.instance_id == answer.instance_id; });
-    // Fenced: the answer of a call made under an older intent records nothing.
+    // Fenced: the answer of a call made under an older intent records nothing. While the job
+    // stands under this fence, the remediation is the engine's and in the state of its step.
     if (job->fence != answer.fence || call == job->calls.end() || call->done) {
-        return PlanOf(txn, r, *job, {});
+        return PlanOf(txn, subject, *job, plan);
     }
-    const bool own = answer.instance_id == r.instance_id;
+    std::optional<Remediation> r;
+    const bool own = answer.instance_id == subject.instance_id;
     const std::string who = own ? "" : " (" + answer.instance_id + ")";
-    Plan plan;
     switch (answer.kind) {
         case CallAnswer::Kind::kStarted:
             call->handle = answer.handle;
             job->next_check = answer.poll_at;
-            if (job->calls.size() == 1) NR_RETURN_IF_ERROR(Note(txn, r, job->step, "started"));
+            if (job->calls.size() == 1) NR_RETURN_IF_ERROR(Note(txn, id, job->step, "started"));
             NR_RETURN_IF_ERROR(txn.EngineJobs().Put(*job));
-            return PlanOf(txn, r, *job, {});
+            return PlanOf(txn, subject, *job, plan);
         case CallAnswer::Kind::kError: {
             const Error& error = answer.error;
             if (!IsTransient(error.code) || job->attempts + 1 >= kMaxTransientAttempts) {
-                return Fail(txn, r, job->step + " failed" + who + ": " + error.message, {});
+                return Fail(txn, subject, r, job->step + " failed" + who + ": " + error.message,
+                            plan);
             }
             // The next try starts the operation again under the same key: providers dedupe by
             // key, and a hook that died with a restarted process runs again.
@@ -554,17 +587,17 @@ Result<Plan> Executor::AnswerInTxn(storage::Txn& txn, const std::string& id,
             ++job->fence;
             for (auto& c : job->calls) c.handle.clear();
             job->next_check = now + Backoff(job->attempts);
-            NR_RETURN_IF_ERROR(Note(txn, r, job->step, "retrying after: " + error.message + who));
+            NR_RETURN_IF_ERROR(Note(txn, id, job->step, "retrying after: " + error.message + who));
             NR_RETURN_IF_ERROR(txn.EngineJobs().Put(*job));
             plan.new_intent = true;
-            return PlanOf(txn, r, *job, plan);
+            return PlanOf(txn, subject, *job, plan);
         }
         case CallAnswer::Kind::kRunning:
         case CallAnswer::Kind::kDone:
             break;
     }
     // The outcome: the engine's records of what the call did.
-    const auto workflow = WorkflowFor(r.mode, job->workflow_version);
+    const auto workflow = WorkflowFor(subject.mode, job->workflow_version);
     const auto index = StepIndex(workflow, job->step);
     NR_ASSERT(index.has_value(), "a job with calls is at a step of its workflow");
     const Action action = workflow[*index].action;
@@ -599,8 +632,9 @@ Result<Plan> Executor::AnswerInTxn(storage::Txn& txn, const std::string& id,
             break;
         case Action::kPowerCycleHost: {
             NR_RETURN_IF_ERROR(inventory.SetHostPowerCycled(job->source_host, now));
-            const auto on_host =
-                job->instances.empty() ? std::vector<std::string>{r.instance_id} : job->instances;
+            const auto on_host = job->instances.empty()
+                                     ? std::vector<std::string>{subject.instance_id}
+                                     : job->instances;
             for (const auto& instance : on_host) {
                 NR_RETURN_IF_ERROR(inventory.SetInstanceStatus(instance, "Booting"));
             }
@@ -620,38 +654,45 @@ Result<Plan> Executor::AnswerInTxn(storage::Txn& txn, const std::string& id,
     call->done = true;
     call->handle.clear();
     NR_RETURN_IF_ERROR(
-        Note(txn, r, job->step, job->calls.size() == 1 ? "done" : "done: " + target));
+        Note(txn, id, job->step, job->calls.size() == 1 ? "done" : "done: " + target));
     plan.outcome_step = job->step;
-    return Advance(txn, r, *job, now, plan);
+    return Advance(txn, subject, r, *job, now, plan);
 }
 
-Result<Plan> Executor::Advance(storage::Txn& txn, Remediation& r, EngineJob& job, Timestamp now,
+Result<Plan> Executor::Advance(storage::Txn& txn, const Subject& subject,
+                               std::optional<Remediation>& r, EngineJob& job, Timestamp now,
                                Plan plan) {
-    const auto workflow = WorkflowFor(r.mode, job.workflow_version);
+    const auto workflow = WorkflowFor(subject.mode, job.workflow_version);
     if (workflow.empty()) {
-        return Fail(txn, r,
+        return Fail(txn, subject, r,
                     "workflow version " + std::to_string(job.workflow_version) +
                         " is unknown to this noderepair",
                     plan);
     }
+    const std::string& id = subject.id;
+    std::optional<State> state;
     while (true) {
         std::optional<size_t> index = job.step.empty() ? std::optional<size_t>(workflow.size())
                                                        : StepIndex(workflow, job.step);
-        if (!index) return Fail(txn, r, "unknown engine step " + job.step, plan);
+        if (!index) return Fail(txn, subject, r, "unknown engine step " + job.step, plan);
         if (*index >= workflow.size()) {
-            NR_RETURN_IF_ERROR(lifecycle_.Apply(txn, r, remediation::Event::kSucceed, kActor,
-                                                "remediation succeeded"));
-            NR_RETURN_IF_ERROR(txn.EngineJobs().Delete(r.id));
+            NR_RETURN_IF_ERROR(
+                Transition(txn, subject, r, State::kSucceeded, "remediation succeeded"));
+            NR_RETURN_IF_ERROR(txn.EngineJobs().Delete(id));
             plan.kind = Plan::Kind::kFinished;
             return plan;
         }
         const Step& step = workflow[*index];
         const std::string name(NameOf(step.action));
-        if (r.state != step.during) {
-            NR_RETURN_IF_ERROR(lifecycle_.Apply(txn, r, EventFor(step.during), kActor,
-                                                step.during == State::kQuarantined
-                                                    ? "host isolated and drained"
-                                                    : "replacement and recovery"));
+        // The remediation is in the state of the step whose intent the job recorded; the row
+        // is read only to move it on.
+        if (!state) state = r ? r->state : step.during;
+        if (*state != step.during) {
+            NR_RETURN_IF_ERROR(Transition(txn, subject, r, step.during,
+                                          step.during == State::kQuarantined
+                                              ? "host isolated and drained"
+                                              : "replacement and recovery"));
+            state = step.during;
         }
         auto next_step = [&] {
             job.step = *index + 1 < workflow.size()
@@ -666,7 +707,7 @@ Result<Plan> Executor::Advance(storage::Txn& txn, Remediation& r, EngineJob& job
                                               [](const auto& c) { return c.done; });
             if (!all_done) {
                 NR_RETURN_IF_ERROR(txn.EngineJobs().Put(job));
-                return PlanOf(txn, r, job, plan);
+                return PlanOf(txn, subject, job, plan);
             }
             plan.finished_steps.emplace_back(
                 name,
@@ -680,7 +721,7 @@ Result<Plan> Executor::Advance(storage::Txn& txn, Remediation& r, EngineJob& job
         const bool nothing_to_verify =
             step.action == Action::kVerify && options_.verify_tests.empty();
         if (keep_cordon || nothing_to_verify) {
-            NR_RETURN_IF_ERROR(Note(txn, r, name,
+            NR_RETURN_IF_ERROR(Note(txn, id, name,
                                     keep_cordon
                                         ? "skipped: the host was cordoned before this remediation"
                                         : "skipped: no engine.verify_tests"));
@@ -692,7 +733,7 @@ Result<Plan> Executor::Advance(storage::Txn& txn, Remediation& r, EngineJob& job
             // keeps the VM's own slots unless its host is cordoned; otherwise a host with room.
             std::string reserved;
             std::string detail;
-            if (r.mode == model::Mode::kVmOnly && !job.source_host.empty()) {
+            if (subject.mode == model::Mode::kVmOnly && !job.source_host.empty()) {
                 NR_ASSIGN_OR_RETURN(auto host, txn.Inventory().GetHost(job.source_host));
                 if (host && !host->cordoned) {
                     reserved = job.source_host;
@@ -702,19 +743,19 @@ Result<Plan> Executor::Advance(storage::Txn& txn, Remediation& r, EngineJob& job
             }
             if (reserved.empty()) {
                 const std::string exclude =
-                    r.mode == model::Mode::kHostAware ? job.source_host : std::string();
+                    subject.mode == model::Mode::kHostAware ? job.source_host : std::string();
                 NR_ASSIGN_OR_RETURN(auto found,
                                     txn.Inventory().FindHostWithRoom(job.num_gpus, exclude));
                 if (found) {
                     reserved = *found;
-                    NR_RETURN_IF_ERROR(
-                        txn.Inventory().PutReservation(r.instance_id, reserved, job.num_gpus));
+                    NR_RETURN_IF_ERROR(txn.Inventory().PutReservation(subject.instance_id, reserved,
+                                                                      job.num_gpus));
                     detail = "reserved " + std::to_string(job.num_gpus) + " GPUs on " + reserved;
                 }
             }
             if (reserved.empty()) {
                 if (now - job.step_started >= options_.capacity_wait) {
-                    return Fail(txn, r,
+                    return Fail(txn, subject, r,
                                 "no host had " + std::to_string(job.num_gpus) +
                                     " free GPU slots within " +
                                     std::to_string(options_.capacity_wait.count()) +
@@ -723,7 +764,7 @@ Result<Plan> Executor::Advance(storage::Txn& txn, Remediation& r, EngineJob& job
                 }
                 if (job.next_check <= job.step_started) {
                     NR_RETURN_IF_ERROR(
-                        Note(txn, r, name, "waiting for a host with free GPU slots"));
+                        Note(txn, id, name, "waiting for a host with free GPU slots"));
                 }
                 job.next_check = std::min<Timestamp>(now + kCapacityRetry,
                                                      job.step_started + options_.capacity_wait);
@@ -735,7 +776,7 @@ Result<Plan> Executor::Advance(storage::Txn& txn, Remediation& r, EngineJob& job
                 return plan;
             }
             job.target_host = reserved;
-            NR_RETURN_IF_ERROR(Note(txn, r, name, detail));
+            NR_RETURN_IF_ERROR(Note(txn, id, name, detail));
             plan.finished_steps.emplace_back(
                 name,
                 std::chrono::duration_cast<std::chrono::microseconds>(now - job.step_started));
@@ -743,7 +784,8 @@ Result<Plan> Executor::Advance(storage::Txn& txn, Remediation& r, EngineJob& job
             continue;
         }
         // A provider step: record its intent. Its calls run after this transaction commits.
-        const auto targets = TargetsOf(step, r, job);
+        std::vector<std::string> targets = {subject.instance_id};
+        if (step.every_instance && !job.instances.empty()) targets = job.instances;
         ++job.fence;
         job.calls.clear();
         for (const auto& target : targets) job.calls.push_back({target, "", false});
@@ -752,8 +794,10 @@ Result<Plan> Executor::Advance(storage::Txn& txn, Remediation& r, EngineJob& job
         switch (step.action) {
             case Action::kCordonHost: {
                 NR_ASSIGN_OR_RETURN(auto host, inventory.GetHost(job.source_host));
-                if (!host)
-                    return Fail(txn, r, "host " + job.source_host + " is not in the fleet", plan);
+                if (!host) {
+                    return Fail(txn, subject, r, "host " + job.source_host + " is not in the fleet",
+                                plan);
+                }
                 job.host_was_cordoned = host->cordoned;
                 // Cordoned before the provider hears of it: nothing new lands on the host.
                 NR_RETURN_IF_ERROR(inventory.SetHostCordoned(job.source_host, true));
@@ -765,11 +809,11 @@ Result<Plan> Executor::Advance(storage::Txn& txn, Remediation& r, EngineJob& job
                 }
                 break;
             case Action::kRebootVm:
-                NR_RETURN_IF_ERROR(inventory.SetInstanceStatus(r.instance_id, "Rebooting"));
+                NR_RETURN_IF_ERROR(inventory.SetInstanceStatus(subject.instance_id, "Rebooting"));
                 break;
             case Action::kPowerCycleHost:
                 for (const auto& instance : job.instances.empty()
-                                                ? std::vector<std::string>{r.instance_id}
+                                                ? std::vector<std::string>{subject.instance_id}
                                                 : job.instances) {
                     NR_RETURN_IF_ERROR(inventory.SetInstanceStatus(instance, "PowerCycling"));
                 }
@@ -779,23 +823,24 @@ Result<Plan> Executor::Advance(storage::Txn& txn, Remediation& r, EngineJob& job
         }
         if (targets.size() > 1) {
             std::string detail = "on every instance of host " + job.source_host + ": " +
-                                 r.instance_id + " and co-tenants";
+                                 subject.instance_id + " and co-tenants";
             for (size_t i = 1; i < targets.size(); ++i) {
                 detail += (i == 1 ? " " : ", ") + targets[i];
             }
-            NR_RETURN_IF_ERROR(Note(txn, r, name, detail));
+            NR_RETURN_IF_ERROR(Note(txn, id, name, detail));
         }
         NR_RETURN_IF_ERROR(txn.EngineJobs().Put(job));
         plan.new_intent = true;
-        return PlanOf(txn, r, job, plan);
+        return PlanOf(txn, subject, job, plan);
     }
 }
 
-Result<Plan> Executor::PlanOf(storage::Reader& reader, const Remediation& r, const EngineJob& job,
+Result<Plan> Executor::PlanOf(storage::Reader& reader, const Subject& subject, const EngineJob& job,
                               Plan plan) {
+    plan.subject = subject;
     plan.fence = job.fence;
     plan.step = job.step;
-    const auto workflow = WorkflowFor(r.mode, job.workflow_version);
+    const auto workflow = WorkflowFor(subject.mode, job.workflow_version);
     const auto index = StepIndex(workflow, job.step);
     if (!index || job.calls.empty()) {
         // An engine step that waits (for room), or a step whose intent is not recorded yet:
@@ -807,21 +852,33 @@ Result<Plan> Executor::PlanOf(storage::Reader& reader, const Remediation& r, con
     const Step& step = workflow[*index];
     plan.kind = Plan::Kind::kCalls;
     plan.deadline = job.step_started + LimitOf(job);
+    // Where the remediation's own VM is: its source host until a replacement is provisioned.
+    const auto provision = StepIndex(workflow, NameOf(Action::kProvisionVm));
+    const std::string& own_host =
+        provision && *index > *provision ? job.target_host : job.source_host;
     for (const auto& call : job.calls) {
         if (call.done) continue;
-        NR_ASSIGN_OR_RETURN(auto instance, reader.Inventory().GetInstance(call.instance_id));
-        const bool own = call.instance_id == r.instance_id;
+        const bool own = call.instance_id == subject.instance_id;
         PlannedCall planned;
         providers::Operation& op = planned.op;
         op.action = step.action;
-        op.key = StepKey(job.workflow_version, r.id, *index, job.step, call.instance_id, own);
-        op.remediation_id = r.id;
+        op.key = StepKey(job.workflow_version, subject.id, *index, job.step, call.instance_id, own);
+        op.remediation_id = subject.id;
         op.instance_id = call.instance_id;
-        op.cluster_id = instance ? instance->cluster_id : r.cluster_id;
-        op.instance_name = instance ? instance->instance_name : r.instance_name;
-        op.num_gpus = own ? job.num_gpus : (instance ? instance->num_gpus : 0);
-        const std::string vm_host =
-            instance && !instance->host_name.empty() ? instance->host_name : job.source_host;
+        op.cluster_id = subject.cluster_id;
+        op.instance_name = subject.instance_name;
+        op.num_gpus = job.num_gpus;
+        std::string vm_host = own_host;
+        if (!own) {
+            // A co-tenant: its own record says who it is and where its VM runs.
+            NR_ASSIGN_OR_RETURN(auto other, reader.Inventory().GetInstance(call.instance_id));
+            if (other) {
+                op.cluster_id = other->cluster_id;
+                op.instance_name = other->instance_name;
+                op.num_gpus = other->num_gpus;
+                if (!other->host_name.empty()) vm_host = other->host_name;
+            }
+        }
         switch (step.action) {
             case Action::kCordonHost:
             case Action::kUncordonHost:

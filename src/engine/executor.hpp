@@ -81,6 +81,16 @@ public:
     // Whether a crash_at boundary stopped this executor.
     bool Crashed();
 
+    // The remediation being worked on, as far as the engine's steps need it. Fixed once it is
+    // claimed (only the engine changes a claimed remediation, and never these), so it is kept
+    // in memory and a step's transaction reads the row only to change its state.
+    struct Subject {
+        std::string id;
+        std::string cluster_id;
+        std::string instance_id;
+        std::string instance_name;
+        model::Mode mode = model::Mode::kRebootVm;
+    };
     // One call of a step, planned by a transaction: what to ask the provider, and when.
     struct PlannedCall {
         providers::Operation op;
@@ -90,6 +100,7 @@ public:
     // What a transaction left for the scheduler to do about one remediation.
     struct Plan {
         enum class Kind { kCalls, kWait, kFinished, kLost, kDeferred } kind = Kind::kLost;
+        Subject subject;
         int64_t fence = 0;
         std::string step;
         bool new_intent = false;   // this transaction recorded the step's intent
@@ -117,7 +128,17 @@ private:
         bool recording = false;  // its answer's transaction is queued
         std::shared_ptr<providers::Cancellation> cancellation;
     };
+    // A transaction that committed (or failed), for the scheduling thread to act on: the
+    // writer thread only hands it over, and is back to committing at once.
+    struct Committed {
+        std::string id;
+        bool claim = false;
+        std::string answered;
+        std::shared_ptr<Result<Plan>> result;
+        Status status;
+    };
     struct Work {
+        Subject subject;  // known once a transaction planned it
         int64_t fence = -1;
         std::string step;
         Timestamp deadline;
@@ -133,6 +154,7 @@ private:
     void Dispatch(const std::string& id, Work& work, Call& call);
     void OnAnswer(const std::string& id, const CallAnswer& answer);
     void Apply(const std::string& id, const Plan& plan);
+    void AfterCommit(Committed& committed);
     void Forget(const std::string& id);
     bool CrashAt(Boundary boundary, const std::string& id, const std::string& step);
 
@@ -142,20 +164,26 @@ private:
                 std::function<Result<Plan>(storage::Txn&, Timestamp)> in_txn,
                 const std::string& answered = {});
 
-    // In-transaction halves, on the writer thread.
+    // In-transaction halves, on the writer thread. `r` is the remediation's row, read only
+    // when its state changes (nullopt until then).
     Result<Plan> ClaimInTxn(storage::Txn& txn, const std::string& id, Timestamp now);
-    Result<Plan> AnswerInTxn(storage::Txn& txn, const std::string& id, const CallAnswer& answer,
+    Result<Plan> AnswerInTxn(storage::Txn& txn, const Subject& subject, const CallAnswer& answer,
                              Timestamp now);
     Result<Plan> RecheckInTxn(storage::Txn& txn, const std::string& id, int64_t fence,
                               Timestamp now);
-    Result<Plan> Advance(storage::Txn& txn, model::Remediation& r, storage::EngineJob& job,
+    Result<Plan> Advance(storage::Txn& txn, const Subject& subject,
+                         std::optional<model::Remediation>& r, storage::EngineJob& job,
                          Timestamp now, Plan plan);
-    Result<Plan> PlanOf(storage::Reader& reader, const model::Remediation& r,
+    // Moves the remediation to `to` (reading it first if need be).
+    Status Transition(storage::Txn& txn, const Subject& subject,
+                      std::optional<model::Remediation>& r, model::State to, std::string detail);
+    Result<Plan> PlanOf(storage::Reader& reader, const Subject& subject,
                         const storage::EngineJob& job, Plan plan);
     Result<bool> MustWaitForHost(storage::Txn& txn, const model::Remediation& r,
                                  const std::string& host);
-    Result<Plan> Fail(storage::Txn& txn, model::Remediation& r, const std::string& why, Plan plan);
-    Status Note(storage::Txn& txn, const model::Remediation& r, std::string_view step,
+    Result<Plan> Fail(storage::Txn& txn, const Subject& subject,
+                      std::optional<model::Remediation>& r, const std::string& why, Plan plan);
+    Status Note(storage::Txn& txn, const std::string& id, std::string_view step,
                 std::string detail);
     std::chrono::seconds LimitOf(const storage::EngineJob& job) const;
 
@@ -172,6 +200,7 @@ private:
     std::unordered_map<std::string, Work> work_;       // remediations being worked on
     std::set<std::pair<Timestamp, std::string>> due_;  // when to look at one again
     std::set<std::string> claiming_;                   // a claim transaction is queued
+    std::vector<Committed> committed_;
     int writes_in_flight_ = 0;
     int calls_in_flight_ = 0;
     Timestamp next_claim_scan_;

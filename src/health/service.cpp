@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "common/thread_name.hpp"
+
 namespace noderepair::health {
 
 HealthService::HealthService(storage::Store& store, const Clock& clock, Policy policy,
@@ -27,6 +29,7 @@ Status HealthService::SweepOnce() {
 
 void HealthService::Start(std::chrono::milliseconds interval) {
     sweeper_ = std::thread([this, interval] {
+        NameThisThread("nr-health");
         std::unique_lock lock(mu_);
         while (!stopping_) {
             cv_.wait_for(lock, interval);

@@ -95,7 +95,8 @@ public:
     // Moves `r` along `event`: FailedPrecondition when the table has no such transition from
     // its state, Aborted when the stored row changed since it was read. Sets state,
     // update_time, end_time (terminal states), and the review fields for approve and reject
-    // (reviewed_by = actor, review_time); other fields the caller set on `r` are written too.
+    // (reviewed_by = actor, review_time). The caller may set review_comment, start_time and
+    // error_message on `r` first; they are written with it (the rest is fixed at creation).
     Status Apply(storage::Txn& txn, model::Remediation& r, Event event, std::string_view actor,
                  std::string detail);
     // An escalation or an approver's override: the mode changes in place, recorded as a

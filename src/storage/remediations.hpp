@@ -91,8 +91,10 @@ public:
     // Also records it as its instance's latest remediation. Stores remediation.version.
     virtual Status Insert(const RemediationWriteKey& key,
                           const model::Remediation& remediation) = 0;
-    // Compare-and-set: writes `remediation` with version + 1 only if the stored row still has
-    // `remediation.version` and state `expected`; otherwise Aborted and nothing changes.
+    // Compare-and-set: writes what a change of state or mode touches (mode, state, the review
+    // fields, update/start/end time, error_message) with version + 1, only if the stored row
+    // still has `remediation.version` and state `expected`; otherwise Aborted and nothing
+    // changes. The rest of a remediation is fixed at creation.
     virtual Status Update(const RemediationWriteKey& key, const model::Remediation& remediation,
                           model::State expected) = 0;
     virtual Status AppendEvent(const std::string& remediation_id,

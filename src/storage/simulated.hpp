@@ -30,7 +30,6 @@ struct SimVm {
     std::string vm_id;
     std::string instance_id;
     std::string host_name;
-    Timestamp booted_at;
 };
 
 // An alert a simulated fault raised, kept so that clearing the fault resolves it.
@@ -54,7 +53,6 @@ public:
     virtual Result<std::optional<SimOperation>> GetOperation(const std::string& key) = 0;
     virtual Result<std::vector<SimVm>> ListVms() = 0;
     virtual Result<std::vector<SimVm>> ListVmsOfInstance(const std::string& instance_id) = 0;
-    virtual Result<std::vector<SimVm>> ListVmsOnHost(const std::string& host_name) = 0;
     virtual Result<bool> IsHostDegraded(const std::string& host_name) = 0;
     // The alerts the simulated faults of an instance raised and not cleared.
     virtual Result<std::vector<SimFault>> ListFaults(const std::string& instance_id) = 0;
@@ -65,7 +63,7 @@ public:
     virtual Status PutOperation(const SimOperation& op) = 0;
     // Instances the world has never seen get their VM where the fleet file puts it; known
     // ones keep what the world did to them.
-    virtual Status Adopt(const std::vector<SimInstance>& instances, Timestamp now) = 0;
+    virtual Status Adopt(const std::vector<SimInstance>& instances) = 0;
     virtual Status PutVm(const SimVm& vm) = 0;
     virtual Status DeleteVm(const std::string& vm_id) = 0;
     virtual Status SetHostDegraded(const std::string& host_name, bool degraded) = 0;

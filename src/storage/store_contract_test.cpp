@@ -376,19 +376,47 @@ TEST_P(StoreContract, InsertRecordsTheInstancesLatestRemediation) {
     EXPECT_FALSE(c1->gpu_worker_nodes[0].latest_remediation);
 }
 
-TEST_P(StoreContract, UpdateWithTheExpectedStateWritesEveryField) {
+// An update writes what a change of state or mode touches, bumps the version, and keeps the
+// rest as created.
+TEST_P(StoreContract, UpdateWithTheExpectedStateWritesWhatAChangeTouches) {
     const Remediation pending = MakeRemediation("r-1", "i1", State::kPending, T(1));
     ASSERT_TRUE(IsOk(Insert(pending)));
-    Remediation changed = Full("r-1", "i1");
-    changed.create_time = pending.create_time;
+    const Remediation full = Full("r-1", "i1");
+    Remediation changed = pending;
+    changed.mode = Mode::kHostAware;
     changed.state = State::kRunning;
-    changed.end_time.reset();
-    ASSERT_TRUE(IsOk(Update(changed, State::kPending)));
+    changed.reviewed_by = full.reviewed_by;
+    changed.review_time = full.review_time;
+    changed.review_comment = full.review_comment;
+    changed.update_time = full.update_time;
+    changed.start_time = full.start_time;
+    changed.error_message = full.error_message;
+    Remediation ignored = changed;
+    ignored.reason = "not written";
+    ignored.requested_by = "not written";
+    ASSERT_TRUE(IsOk(Update(ignored, State::kPending)));
     auto got = Get("r-1");
     ASSERT_TRUE(got);
+    changed.version = pending.version + 1;
     ExpectSameRemediation(*got, changed);
+    EXPECT_EQ(got->version, pending.version + 1);
     ASSERT_TRUE(Active("i1"));
     EXPECT_EQ(Active("i1")->state, State::kRunning);
+}
+
+TEST_P(StoreContract, UpdateOfAStaleVersionIsAbortedEvenInTheExpectedState) {
+    const Remediation pending = MakeRemediation("r-1", "i1", State::kPending, T(1));
+    ASSERT_TRUE(IsOk(Insert(pending)));
+    Remediation first = pending;
+    first.mode = Mode::kHostAware;
+    ASSERT_TRUE(IsOk(Update(first, State::kPending)));
+    Remediation stale = pending;  // read before the first update
+    stale.state = State::kCancelled;
+    Status s = Update(stale, State::kPending);
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().code, Code::kAborted);
+    EXPECT_EQ(Get("r-1")->mode, Mode::kHostAware);
+    EXPECT_EQ(Get("r-1")->state, State::kPending);
 }
 
 TEST_P(StoreContract, UpdateWithAnotherExpectedStateIsAbortedAndChangesNothing) {

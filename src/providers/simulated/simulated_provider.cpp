@@ -9,9 +9,9 @@ bool ChangesTheWorld(Action action) {
         case Action::kDeleteVm:
         case Action::kEvictVm:
         case Action::kProvisionVm:
+            return true;
         case Action::kRebootVm:
         case Action::kPowerCycleHost:
-            return true;
         case Action::kCordonHost:
         case Action::kUncordonHost:
         case Action::kDrain:
@@ -50,15 +50,14 @@ std::chrono::milliseconds SimulatedProvider::LatencyOf(Action action) const {
     return std::chrono::milliseconds(0);
 }
 
-Status SimulatedProvider::Adopt(const storage::FleetImport& fleet, Timestamp now) {
+Status SimulatedProvider::Adopt(const storage::FleetImport& fleet) {
     std::vector<storage::SimInstance> instances;
     for (const auto& cluster : fleet.clusters) {
         for (const auto& node : cluster.gpu_worker_nodes) {
             instances.push_back({node.instance_id, node.host_name});
         }
     }
-    return store_.WriteAndWait(
-        [&](storage::Txn& txn) { return txn.Simulated().Adopt(instances, now); });
+    return store_.WriteAndWait([&](storage::Txn& txn) { return txn.Simulated().Adopt(instances); });
 }
 
 Result<std::optional<SimulatedProvider::Running>> SimulatedProvider::Find(const std::string& key) {
@@ -97,7 +96,7 @@ Result<std::string> SimulatedProvider::Start(const Operation& op, const CallCont
             return Unavailable("simulated " + running.record.action + " on " + running.record.host +
                                " was interrupted");
         }
-        NR_RETURN_IF_ERROR(Finish(running, call.Now()));
+        NR_RETURN_IF_ERROR(Finish(running));
     }
     std::lock_guard lock(mu_);
     operations_[op.key] = std::move(running);
@@ -118,7 +117,7 @@ Result<OperationStatus> SimulatedProvider::Poll(const std::string& handle,
         status.poll_at = op.record.ready_at;
         return status;
     }
-    if (!op.record.applied) NR_RETURN_IF_ERROR(Finish(op, now));
+    if (!op.record.applied) NR_RETURN_IF_ERROR(Finish(op));
     // Reported done: a later call with this key finds the stored record (world changes) or
     // runs again (the rest, which change nothing).
     {
@@ -129,7 +128,7 @@ Result<OperationStatus> SimulatedProvider::Poll(const std::string& handle,
     return status;
 }
 
-Status SimulatedProvider::Finish(Running& running, Timestamp now) {
+Status SimulatedProvider::Finish(Running& running) {
     storage::SimOperation& op = running.record;
     const auto action = ParseAction(op.action);
     NR_ASSERT(action.has_value(), "simulated operations hold actions this provider wrote");
@@ -145,31 +144,8 @@ Status SimulatedProvider::Finish(Running& running, Timestamp now) {
             }
             case Action::kProvisionVm:
                 // Named after the operation: provisioning it again finds the same VM.
-                NR_RETURN_IF_ERROR(world.PutVm({"vm:" + op.key, op.instance_id, op.host, now}));
+                NR_RETURN_IF_ERROR(world.PutVm({"vm:" + op.key, op.instance_id, op.host}));
                 break;
-            case Action::kRebootVm: {
-                NR_ASSIGN_OR_RETURN(auto vms, world.ListVmsOfInstance(op.instance_id));
-                bool found = false;
-                for (auto& vm : vms) {
-                    if (vm.host_name != op.host) continue;
-                    found = true;
-                    vm.booted_at = now;
-                    NR_RETURN_IF_ERROR(world.PutVm(vm));
-                }
-                if (!found) {
-                    return FailedPrecondition("simulated fleet: instance " + op.instance_id +
-                                              " has no VM on host " + op.host + " to reboot");
-                }
-                break;
-            }
-            case Action::kPowerCycleHost: {
-                NR_ASSIGN_OR_RETURN(auto vms, world.ListVmsOnHost(op.host));
-                for (auto& vm : vms) {
-                    vm.booted_at = now;
-                    NR_RETURN_IF_ERROR(world.PutVm(vm));
-                }
-                break;
-            }
             default:
                 break;
         }
@@ -178,7 +154,7 @@ Status SimulatedProvider::Finish(Running& running, Timestamp now) {
         return world.PutOperation(applied);
     };
     auto check = [&](storage::SimulatedReads& world) -> Status {
-        if (*action == Action::kWaitReady) {
+        if (*action == Action::kWaitReady || *action == Action::kRebootVm) {
             NR_ASSIGN_OR_RETURN(auto vms, world.ListVmsOfInstance(op.instance_id));
             for (const auto& vm : vms) {
                 if (vm.host_name == op.host) return OkStatus();
@@ -198,7 +174,8 @@ Status SimulatedProvider::Finish(Running& running, Timestamp now) {
     if (ChangesTheWorld(*action)) {
         NR_RETURN_IF_ERROR(
             store_.WriteAndWait([&](storage::Txn& txn) { return change(txn.Simulated()); }));
-    } else if (*action == Action::kWaitReady || *action == Action::kVerify) {
+    } else if (*action == Action::kWaitReady || *action == Action::kRebootVm ||
+               *action == Action::kVerify) {
         NR_RETURN_IF_ERROR(
             store_.Read([&](storage::Reader& reader) { return check(reader.Simulated()); }));
     }

@@ -4,10 +4,11 @@
 // transactions, never the engine's: where the engine records a VM is the engine's business,
 // where the world runs one is this provider's, and tests compare the two.
 //
-// Operations that change the world (delete, evict, provision, reboot, power cycle) are stored
-// by key before they answer, so a retry or a restart finds each again and never applies it
-// twice. The others (cordon, drain, wait, verify, rejoin) change nothing in the world and are
-// kept in memory; after a restart they run again from the start. With `timing.blocking` a call
+// Operations that change the world (delete, evict, provision) are stored by key before they
+// answer, so a retry or a restart finds each again and never applies it twice. The others
+// (cordon, drain, reboot, power cycle, wait, verify, rejoin) leave the world as it was (a
+// rebooted VM is the same VM on the same host) and are kept in memory; after a restart they
+// run again from the start. With `timing.blocking` a call
 // blocks its caller for the operation's latency instead of answering "still running".
 // Thread-safe: the engine's call pool calls it concurrently.
 #pragma once
@@ -30,7 +31,7 @@ public:
     Result<OperationStatus> Poll(const std::string& handle, const CallContext& call) override;
 
     // The fleet's instances the world has never seen get their VM where the fleet puts them.
-    Status Adopt(const storage::FleetImport& fleet, Timestamp now);
+    Status Adopt(const storage::FleetImport& fleet);
 
 private:
     struct Running {
@@ -42,7 +43,7 @@ private:
     Result<std::optional<Running>> Find(const std::string& key);
     // Does what the operation does to the world, once: a change in one transaction of the
     // provider's own (and the operation marked applied there), or a check of the world.
-    Status Finish(Running& op, Timestamp now);
+    Status Finish(Running& op);
 
     storage::Store& store_;
     const Timing timing_;

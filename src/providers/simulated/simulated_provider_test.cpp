@@ -76,7 +76,7 @@ protected:
         ASSERT_TRUE(store_->WriteAndWait(
             [](storage::Txn& txn) { return txn.Inventory().ImportFleet(SmallFleet()); }));
         provider_ = std::make_unique<SimulatedProvider>(*store_, DistinctTiming());
-        ASSERT_TRUE(provider_->Adopt(SmallFleet(), clock_.Now()));
+        ASSERT_TRUE(provider_->Adopt(SmallFleet()));
     }
     void TearDown() override {
         provider_.reset();
@@ -130,7 +130,7 @@ TEST_F(SimulatedProviderTest, AdoptAddsOnlyInstancesTheWorldHasNeverSeen) {
     ASSERT_TRUE(IsDone(Run(Op(Action::kDeleteVm, "r1/delete_vm", "iA", "hA"))));
     auto fleet = SmallFleet();
     fleet.clusters[0].gpu_worker_nodes.push_back(TestInstance("iE", "c1", "hC", 8));
-    ASSERT_TRUE(provider_->Adopt(fleet, clock_.Now()));
+    ASSERT_TRUE(provider_->Adopt(fleet));
     EXPECT_EQ(World(), (std::vector<std::string>{"iB@hB", "iD@hB", "iE@hC"}));
 }
 

@@ -105,10 +105,12 @@ Result<std::vector<model::Mode>> SqliteEngineJobs::ModesWorkingOnHost(
 Status SqliteEngineJobs::Put(const EngineJob& j) {
     NR_ASSIGN_OR_RETURN(
         auto stmt,
-        conn_.Prepare("INSERT OR REPLACE INTO engine_jobs(remediation_id, workflow_version, step, "
-                      "fence, attempts, step_started, next_check, source_host, target_host, "
-                      "num_gpus, host_was_cordoned, instances, calls) VALUES(?1, ?2, ?3, ?4, ?5, "
-                      "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"));
+        conn_.Prepare("INSERT INTO engine_jobs(remediation_id, workflow_version, step, fence, "
+                      "attempts, step_started, next_check, source_host, target_host, num_gpus, "
+                      "host_was_cordoned, instances, calls) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+                      "?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT(remediation_id) DO UPDATE SET "
+                      "step = ?3, fence = ?4, attempts = ?5, step_started = ?6, next_check = ?7, "
+                      "target_host = ?9, host_was_cordoned = ?11, calls = ?13"));
     stmt.Bind(1, j.remediation_id)
         .Bind(2, int64_t(j.workflow_version))
         .Bind(3, j.step)

@@ -208,16 +208,25 @@ Status SqliteRemediations::Insert(const RemediationWriteKey&, const Remediation&
 
 Status SqliteRemediations::Update(const RemediationWriteKey&, const Remediation& r,
                                   State expected) {
+    // Only what a change of state or mode can touch: a column left out of SET leaves its
+    // indexes (create_time's, the id's) alone, which is most of an update's cost.
     static const std::string sql =
-        "UPDATE remediations SET id = ?1, cluster_id = ?2, instance_id = ?3, "
-        "instance_name = ?4, mode = ?5, requested_mode = ?6, trigger = ?7, state = ?8, "
-        "reason = ?9, active_health_check_run_id = ?10, passive_health_check_event_id = ?11, "
-        "requested_by = ?12, reviewed_by = ?13, review_time = ?14, review_comment = ?15, "
-        "create_time = ?16, update_time = ?17, start_time = ?18, end_time = ?19, "
-        "error_message = ?20, version = ?21 + 1 WHERE id = ?1 AND version = ?21 AND state = ?22";
+        "UPDATE remediations SET mode = ?2, state = ?3, reviewed_by = ?4, review_time = ?5, "
+        "review_comment = ?6, update_time = ?7, start_time = ?8, end_time = ?9, "
+        "error_message = ?10, version = ?11 + 1 WHERE id = ?1 AND version = ?11 AND state = ?12";
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
-    BindRemediation(stmt, r);
-    stmt.Bind(22, int64_t(expected));
+    stmt.Bind(1, r.id)
+        .Bind(2, int64_t(r.mode))
+        .Bind(3, int64_t(r.state))
+        .BindOptional(4, r.reviewed_by)
+        .Bind(5, r.review_time)
+        .BindOptional(6, r.review_comment)
+        .Bind(7, ToMicros(r.update_time))
+        .Bind(8, r.start_time)
+        .Bind(9, r.end_time)
+        .BindOptional(10, r.error_message)
+        .Bind(11, r.version)
+        .Bind(12, int64_t(expected));
     NR_RETURN_IF_ERROR(stmt.Run());
     if (stmt.Changes() != 1) {
         return Aborted("remediation " + r.id + " changed since it was read");

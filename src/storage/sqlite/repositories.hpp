@@ -165,11 +165,10 @@ public:
     Result<std::optional<SimOperation>> GetOperation(const std::string& key) override;
     Result<std::vector<SimVm>> ListVms() override;
     Result<std::vector<SimVm>> ListVmsOfInstance(const std::string& instance_id) override;
-    Result<std::vector<SimVm>> ListVmsOnHost(const std::string& host_name) override;
     Result<bool> IsHostDegraded(const std::string& host_name) override;
     Result<std::vector<SimFault>> ListFaults(const std::string& instance_id) override;
     Status PutOperation(const SimOperation& op) override;
-    Status Adopt(const std::vector<SimInstance>& instances, Timestamp now) override;
+    Status Adopt(const std::vector<SimInstance>& instances) override;
     Status PutVm(const SimVm& vm) override;
     Status DeleteVm(const std::string& vm_id) override;
     Status SetHostDegraded(const std::string& host_name, bool degraded) override;

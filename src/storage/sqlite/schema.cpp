@@ -275,11 +275,9 @@ CREATE TABLE sim_instances(instance_id TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE sim_vms(
     vm_id TEXT PRIMARY KEY,
     instance_id TEXT NOT NULL,
-    host_name TEXT NOT NULL,
-    booted_at INTEGER NOT NULL
+    host_name TEXT NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX sim_vms_by_instance ON sim_vms(instance_id);
-CREATE INDEX sim_vms_by_host ON sim_vms(host_name);
 CREATE TABLE sim_hosts(
     host_name TEXT PRIMARY KEY,
     degraded INTEGER NOT NULL DEFAULT 0
@@ -293,7 +291,7 @@ CREATE TABLE sim_faults(
 ) WITHOUT ROWID;
 CREATE INDEX sim_faults_by_instance ON sim_faults(instance_id);
 INSERT INTO sim_instances SELECT instance_id FROM instances;
-INSERT INTO sim_vms SELECT 'vm-' || instance_id, instance_id, host_name, 0 FROM instances
+INSERT INTO sim_vms SELECT 'vm-' || instance_id, instance_id, host_name FROM instances
     WHERE host_name IS NOT NULL;
 INSERT INTO sim_hosts(host_name, degraded)
     SELECT substr(key, 25), 1 FROM settings WHERE key LIKE 'simulated.degraded_host.%';

@@ -9,7 +9,7 @@ Result<std::vector<SimVm>> ReadVms(Statement& stmt) {
     while (true) {
         NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
         if (!row) break;
-        vms.push_back({stmt.Text(0), stmt.Text(1), stmt.Text(2), FromMicros(stmt.Int(3))});
+        vms.push_back({stmt.Text(0), stmt.Text(1), stmt.Text(2)});
     }
     return vms;
 }
@@ -43,24 +43,16 @@ Status SqliteSimulated::PutOperation(const SimOperation& op) {
 }
 
 Result<std::vector<SimVm>> SqliteSimulated::ListVms() {
-    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT vm_id, instance_id, host_name, booted_at "
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT vm_id, instance_id, host_name "
                                                  "FROM sim_vms ORDER BY instance_id, vm_id"));
     return ReadVms(stmt);
 }
 
 Result<std::vector<SimVm>> SqliteSimulated::ListVmsOfInstance(const std::string& instance_id) {
-    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT vm_id, instance_id, host_name, booted_at "
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT vm_id, instance_id, host_name "
                                                  "FROM sim_vms WHERE instance_id = ?1 ORDER BY "
                                                  "vm_id"));
     stmt.Bind(1, instance_id);
-    return ReadVms(stmt);
-}
-
-Result<std::vector<SimVm>> SqliteSimulated::ListVmsOnHost(const std::string& host_name) {
-    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT vm_id, instance_id, host_name, booted_at "
-                                                 "FROM sim_vms WHERE host_name = ?1 ORDER BY "
-                                                 "vm_id"));
-    stmt.Bind(1, host_name);
     return ReadVms(stmt);
 }
 
@@ -86,7 +78,7 @@ Result<std::vector<SimFault>> SqliteSimulated::ListFaults(const std::string& ins
     return faults;
 }
 
-Status SqliteSimulated::Adopt(const std::vector<SimInstance>& instances, Timestamp now) {
+Status SqliteSimulated::Adopt(const std::vector<SimInstance>& instances) {
     for (const auto& instance : instances) {
         NR_ASSIGN_OR_RETURN(auto known, conn_.Prepare("INSERT OR IGNORE INTO "
                                                       "sim_instances(instance_id) VALUES(?1)"));
@@ -94,7 +86,7 @@ Status SqliteSimulated::Adopt(const std::vector<SimInstance>& instances, Timesta
         NR_RETURN_IF_ERROR(known.Run());
         if (known.Changes() == 0 || instance.host_name.empty()) continue;
         NR_RETURN_IF_ERROR(
-            PutVm({"vm-" + instance.instance_id, instance.instance_id, instance.host_name, now}));
+            PutVm({"vm-" + instance.instance_id, instance.instance_id, instance.host_name}));
     }
     return OkStatus();
 }
@@ -102,11 +94,8 @@ Status SqliteSimulated::Adopt(const std::vector<SimInstance>& instances, Timesta
 Status SqliteSimulated::PutVm(const SimVm& vm) {
     NR_ASSIGN_OR_RETURN(auto stmt,
                         conn_.Prepare("INSERT OR REPLACE INTO sim_vms(vm_id, instance_id, "
-                                      "host_name, booted_at) VALUES(?1, ?2, ?3, ?4)"));
-    stmt.Bind(1, vm.vm_id)
-        .Bind(2, vm.instance_id)
-        .Bind(3, vm.host_name)
-        .Bind(4, ToMicros(vm.booted_at));
+                                      "host_name) VALUES(?1, ?2, ?3)"));
+    stmt.Bind(1, vm.vm_id).Bind(2, vm.instance_id).Bind(3, vm.host_name);
     return stmt.Run();
 }
 

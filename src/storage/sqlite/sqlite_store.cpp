@@ -8,11 +8,19 @@
 #include <utility>
 
 #include "common/request_context.hpp"
+#include "common/thread_name.hpp"
 #include "storage/sqlite/repositories.hpp"
 #include "storage/sqlite/schema.hpp"
 
 namespace noderepair::storage::sqlite {
 namespace {
+
+// Runs a statement of the group commit's own (BEGIN, SAVEPOINT, ...), prepared once: run for
+// every change, parsing them each time would cost more than a small change itself.
+Status Run(Connection& conn, const std::string& sql) {
+    NR_ASSIGN_OR_RETURN(auto stmt, conn.Prepare(sql));
+    return stmt.Run();
+}
 
 // Every repository over one connection: the writer's transaction, or a pooled reader's.
 class SqliteTxn final : public Txn {
@@ -68,8 +76,14 @@ SqliteStore::SqliteStore(std::string path, std::unique_ptr<Connection> writer,
       max_batch_(size_t(max_batch)),
       writer_(std::move(writer)),
       checkpointer_(std::move(checkpointer)) {
-    writer_thread_ = std::thread([this] { WriterLoop(); });
-    checkpoint_thread_ = std::thread([this] { CheckpointLoop(); });
+    writer_thread_ = std::thread([this] {
+        NameThisThread("nr-store-write");
+        WriterLoop();
+    });
+    checkpoint_thread_ = std::thread([this] {
+        NameThisThread("nr-checkpoint");
+        CheckpointLoop();
+    });
 }
 
 void SqliteStore::CheckpointLoop() {
@@ -141,7 +155,7 @@ void SqliteStore::WriterLoop() {
 void SqliteStore::CommitBatch(std::vector<PendingWrite>& batch) {
     const auto began = std::chrono::steady_clock::now();
     std::vector<Status> outcomes(batch.size());
-    Status begun = writer_->Exec("BEGIN IMMEDIATE");
+    Status begun = Run(*writer_, "BEGIN IMMEDIATE");
     if (!begun) {
         for (auto& w : batch) w.done(begun);
         return;
@@ -151,7 +165,7 @@ void SqliteStore::CommitBatch(std::vector<PendingWrite>& batch) {
     for (size_t i = 0; i < batch.size(); ++i) {
         // A savepoint per change: a change whose rules fail leaves no trace, the others in
         // the batch still commit.
-        Status saved = writer_->Exec("SAVEPOINT change");
+        Status saved = Run(*writer_, "SAVEPOINT change");
         if (!saved) {
             outcomes[i] = saved;
             continue;
@@ -160,12 +174,12 @@ void SqliteStore::CommitBatch(std::vector<PendingWrite>& batch) {
         log.request_id = std::move(batch[i].request_id);
         outcomes[i] = batch[i].work(txn);
         if (!outcomes[i]) {
-            (void)writer_->Exec("ROLLBACK TO change");
+            (void)Run(*writer_, "ROLLBACK TO change");
             log.changes.resize(recorded);
         }
-        (void)writer_->Exec("RELEASE change");
+        (void)Run(*writer_, "RELEASE change");
     }
-    Status committed = writer_->Exec("COMMIT");
+    Status committed = Run(*writer_, "COMMIT");
     if (!committed) {
         (void)writer_->Exec("ROLLBACK");
         for (auto& w : batch) w.done(committed);
