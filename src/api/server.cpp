@@ -4,13 +4,13 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/url/parse.hpp>
 #include <charconv>
 #include <cstdio>
 #include <deque>
 #include <thread>
 #include <vector>
 
+#include "api/request_target.hpp"
 #include "common/ids.hpp"
 #include "common/json.hpp"
 
@@ -22,17 +22,6 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
 namespace {
-
-// The target of a request, split into decoded segments and query pairs.
-Status ParseTarget(std::string_view target, HttpRequest& out) {
-    auto url = boost::urls::parse_origin_form(target);
-    if (!url) return InvalidArgument("malformed request target");
-    for (auto segment : url->segments()) out.segments.push_back(segment);
-    for (auto param : url->params()) {
-        out.query.emplace_back(param.key, param.has_value ? param.value : std::string());
-    }
-    return OkStatus();
-}
 
 HttpResponse PlainError(Code code, std::string message, int status) {
     HttpResponse r = ErrorResponse(Error{code, std::move(message)});
@@ -144,7 +133,7 @@ private:
         req.request_id = !incoming_id.empty() && incoming_id.size() <= 64 ? std::string(incoming_id)
                                                                           : RandomHex(8);
         request_id_ = req.request_id;
-        if (Status parsed = ParseTarget(raw.target(), req); !parsed) {
+        if (Status parsed = ParseRequestTarget(raw.target(), req); !parsed) {
             Refused(400);
             return Write(ErrorResponse(parsed.error()));
         }
