@@ -58,6 +58,13 @@ std::map<std::string, Setter> Setters(Config& c) {
     };
 }
 
+// Whether `key` is a section ("engine"), the prefix of some key's dotted path.
+bool IsSection(const std::string& key, const std::map<std::string, Setter>& setters) {
+    const std::string prefix = key + ".";
+    auto next = setters.lower_bound(prefix);
+    return next != setters.end() && next->first.starts_with(prefix);
+}
+
 Status Apply(const YAML::Node& node, const std::string& prefix,
              std::map<std::string, Setter>& setters) {
     for (const auto& entry : node) {
@@ -71,7 +78,9 @@ Status Apply(const YAML::Node& node, const std::string& prefix,
             }
             continue;
         }
-        if (entry.second.IsMap()) {
+        // Only a known section is walked into: an unknown one is a typo, and walking any map
+        // would let YAML aliases make the walk exponential ("billion laughs").
+        if (entry.second.IsMap() && IsSection(key, setters)) {
             NR_RETURN_IF_ERROR(Apply(entry.second, key + ".", setters));
             continue;
         }
