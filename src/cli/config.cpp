@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cmath>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -126,8 +127,11 @@ Status Check(const Config& c) {
             "config: server.io_threads and storage.max_batch must be >= 1, "
             "server.worker_threads >= 0");
     }
-    if (c.server.rate_limit_per_token_rps < 0) {
-        return InvalidArgument("config: server.rate_limit_per_token_rps must not be negative");
+    // Written this way round so that NaN (YAML's .nan) fails too; .inf is no rate either.
+    if (!(c.server.rate_limit_per_token_rps >= 0) ||
+        std::isinf(c.server.rate_limit_per_token_rps)) {
+        return InvalidArgument(
+            "config: server.rate_limit_per_token_rps must be a number >= 0 (0: no limit)");
     }
     return OkStatus();
 }

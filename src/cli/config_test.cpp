@@ -154,6 +154,19 @@ TEST(ParseConfig, RejectsUnknownSectionsEvenEmptyOrAliased) {
     ExpectRejected("engine: &e {paused: true}\nautomation: *e\n");
 }
 
+// Found by the finiteness check of fuzz/config_fuzzer: YAML's .nan and .inf were accepted as a
+// rate limit.
+TEST(ParseConfig, RejectsRatesAndFractionsThatAreNoNumbers) {
+    ExpectRejected("server: {rate_limit_per_token_rps: .nan}\n");
+    ExpectRejected("server: {rate_limit_per_token_rps: .inf}\n");
+    ExpectRejected("server: {rate_limit_per_token_rps: -.inf}\n");
+    ExpectRejected("automation: {max_active_fraction: .nan}\n");
+    ExpectRejected("automation: {max_active_fraction: .inf}\n");
+    auto parsed = ParseConfig("server: {rate_limit_per_token_rps: 2.5}\n");
+    ASSERT_TRUE(parsed) << parsed.error().message;
+    EXPECT_DOUBLE_EQ(parsed->server.rate_limit_per_token_rps, 2.5);
+}
+
 TEST(ParseConfig, UnknownKeyErrorNamesTheKey) {
     auto parsed = ParseConfig("engine:\n  pasued: true\n");
     ASSERT_FALSE(parsed);
