@@ -55,7 +55,7 @@ namespace {
 class Session : public std::enable_shared_from_this<Session> {
 public:
     Session(tcp::socket socket, HttpServer::Impl& server)
-        : stream_(std::move(socket)), server_(server) {}
+        : stream_(std::move(socket)), server_(server), buffer_(server.options.max_unparsed_bytes) {}
 
     void Start() { ReadHeader(); }
 
