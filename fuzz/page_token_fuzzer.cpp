@@ -18,12 +18,26 @@ constexpr char kBase64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvw
 // Cursor ids are UUIDs or RFC 1034 labels (remediation_id): at most 63 characters.
 constexpr size_t kMaxCursorId = 63;
 
+// The filters and order of a list, chosen by the bits of one byte.
+storage::ListQuery ListOf(uint8_t bits) {
+    storage::ListQuery query{.cluster_id = "c"};
+    if (bits & 1) query.instance_id = "i-1";
+    if (bits & 2) query.states = {model::State::kPending, model::State::kRunning};
+    if (bits & 4) query.modes = {model::Mode::kVmOnly, model::Mode::kHostPowerCycle};
+    if (bits & 8) query.triggers = {model::Trigger::kAutomated};
+    query.order = bits & 16 ? storage::OrderField::kUpdateTime : storage::OrderField::kCreateTime;
+    query.descending = bits & 32;
+    return query;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    if (size == 0) return 0;
     const std::string_view input(reinterpret_cast<const char*>(data), size);
-    const std::string list = remediation::ListFingerprint({.cluster_id = "c"});
-    const std::string other_list = remediation::ShortHash("alerts\nc\n");
+    // The last byte picks the list, and the list with the opposite order is another one.
+    const std::string list = remediation::ListFingerprint(ListOf(data[size - 1]));
+    const std::string other_list = remediation::ListFingerprint(ListOf(data[size - 1] ^ 32));
 
     // As a forged token.
     (void)remediation::DecodePageToken(input, list);
