@@ -63,7 +63,7 @@ fuzz: fuzz-build
 fuzz-smoke: fuzz-build
 	fuzz/run.sh $(FUZZ_SMOKE_SECONDS)
 
-test: unit-test blackbox-test
+test: unit-test blackbox-test fuzz-smoke
 
 bench: build
 	bench/run.sh
