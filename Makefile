@@ -1,11 +1,11 @@
-# The user-facing verbs (README.md): build, demo, test, bench.
+# The user-facing verbs (README.md): build, demo, test, fuzz, bench.
 # `make build` installs the Debian packages that are missing (and only those), then builds.
 
 DEBIAN_PACKAGES := cmake ninja-build g++ pkg-config \
 	libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev libsqlite3-dev \
 	libyaml-cpp-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev libvirt-dev \
 	prometheus-cpp-dev sqlite3 wrk nginx-light python3 libfaketime prometheus-alertmanager prometheus \
-	chromium
+	chromium clang libclang-rt-14-dev llvm
 # Node 20 may come from outside Debian (with its own npm): install Debian's only when absent.
 NODE_PACKAGES := $(if $(shell command -v node),,nodejs) $(if $(shell command -v npm),,npm)
 
@@ -13,8 +13,10 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 JOBS ?= $(shell nproc)
 DEMO_DB ?= sqlite:./noderepair-demo.db
 DEMO_LISTEN ?= 127.0.0.1:8080
+FUZZ_SECONDS ?= 120
+FUZZ_SMOKE_SECONDS ?= 10
 
-.PHONY: all deps build asan demo test unit-test blackbox-test bench clean
+.PHONY: all deps build asan demo test unit-test blackbox-test fuzz-build fuzz fuzz-smoke bench clean
 
 all: build
 
@@ -48,11 +50,24 @@ tests/node_modules/.package-lock.json: tests/package.json tests/package-lock.jso
 blackbox-test: build tests/node_modules/.package-lock.json
 	cd tests && node --test --test-concurrency=2
 
-test: unit-test blackbox-test
+# The parsers alone, with clang, libFuzzer, ASan and UBSan (fuzz/README.md).
+fuzz-build: deps
+	cmake --preset fuzz >/dev/null
+	cmake --build --preset fuzz -j $(JOBS)
+
+# Every fuzz target for FUZZ_SECONDS, one at a time; prints exec/s and coverage of each.
+fuzz: fuzz-build
+	fuzz/run.sh $(FUZZ_SECONDS)
+
+# For `make test`: every regression seed replayed, then each target for a few seconds.
+fuzz-smoke: fuzz-build
+	fuzz/run.sh $(FUZZ_SMOKE_SECONDS)
+
+test: unit-test blackbox-test fuzz-smoke
 
 bench: build
 	bench/run.sh
 	bench/engine_health.sh
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

@@ -4,13 +4,13 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/url/parse.hpp>
 #include <charconv>
 #include <cstdio>
 #include <deque>
 #include <thread>
 #include <vector>
 
+#include "api/request_target.hpp"
 #include "common/ids.hpp"
 #include "common/json.hpp"
 #include "common/thread_name.hpp"
@@ -23,17 +23,6 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
 namespace {
-
-// The target of a request, split into decoded segments and query pairs.
-Status ParseTarget(std::string_view target, HttpRequest& out) {
-    auto url = boost::urls::parse_origin_form(target);
-    if (!url) return InvalidArgument("malformed request target");
-    for (auto segment : url->segments()) out.segments.push_back(segment);
-    for (auto param : url->params()) {
-        out.query.emplace_back(param.key, param.has_value ? param.value : std::string());
-    }
-    return OkStatus();
-}
 
 HttpResponse PlainError(Code code, std::string message, int status) {
     HttpResponse r = ErrorResponse(Error{code, std::move(message)});
@@ -67,7 +56,7 @@ namespace {
 class Session : public std::enable_shared_from_this<Session> {
 public:
     Session(tcp::socket socket, HttpServer::Impl& server)
-        : stream_(std::move(socket)), server_(server) {}
+        : stream_(std::move(socket)), server_(server), buffer_(server.options.max_unparsed_bytes) {}
 
     void Start() { ReadHeader(); }
 
@@ -145,7 +134,7 @@ private:
         req.request_id = !incoming_id.empty() && incoming_id.size() <= 64 ? std::string(incoming_id)
                                                                           : RandomHex(8);
         request_id_ = req.request_id;
-        if (Status parsed = ParseTarget(raw.target(), req); !parsed) {
+        if (Status parsed = ParseRequestTarget(raw.target(), req); !parsed) {
             Refused(400);
             return Write(ErrorResponse(parsed.error()));
         }

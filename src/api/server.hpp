@@ -21,6 +21,10 @@ struct ServerOptions {
     int io_threads = 2;
     size_t max_body_bytes = 1 << 20;  // API.md 3: over 1 MiB is 413
     size_t max_header_bytes = 16 << 10;
+    // What one connection holds read but not yet parsed: a request head and a read's worth
+    // more. Beast 1.81 bounds neither a chunk-size line (with its extensions) nor the trailers;
+    // past this they are refused as malformed instead of growing the buffer.
+    size_t max_unparsed_bytes = (16 << 10) + (64 << 10);
     std::chrono::seconds read_timeout{30};  // a whole request head, or its body
     std::chrono::seconds write_timeout{30};
     // Told about each request the server refuses itself, before any handler (too large,

@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cmath>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -59,6 +60,13 @@ std::map<std::string, Setter> Setters(Config& c) {
     };
 }
 
+// Whether `key` is a section ("engine"), the prefix of some key's dotted path.
+bool IsSection(const std::string& key, const std::map<std::string, Setter>& setters) {
+    const std::string prefix = key + ".";
+    auto next = setters.lower_bound(prefix);
+    return next != setters.end() && next->first.starts_with(prefix);
+}
+
 Status Apply(const YAML::Node& node, const std::string& prefix,
              std::map<std::string, Setter>& setters) {
     for (const auto& entry : node) {
@@ -72,7 +80,9 @@ Status Apply(const YAML::Node& node, const std::string& prefix,
             }
             continue;
         }
-        if (entry.second.IsMap()) {
+        // Only a known section is walked into: an unknown one is a typo, and walking any map
+        // would let YAML aliases make the walk exponential ("billion laughs").
+        if (entry.second.IsMap() && IsSection(key, setters)) {
             NR_RETURN_IF_ERROR(Apply(entry.second, key + ".", setters));
             continue;
         }
@@ -120,8 +130,11 @@ Status Check(const Config& c) {
             "config: server.io_threads and storage.max_batch must be >= 1, "
             "server.worker_threads >= 0");
     }
-    if (c.server.rate_limit_per_token_rps < 0) {
-        return InvalidArgument("config: server.rate_limit_per_token_rps must not be negative");
+    // Written this way round so that NaN (YAML's .nan) fails too; .inf is no rate either.
+    if (!(c.server.rate_limit_per_token_rps >= 0) ||
+        std::isinf(c.server.rate_limit_per_token_rps)) {
+        return InvalidArgument(
+            "config: server.rate_limit_per_token_rps must be a number >= 0 (0: no limit)");
     }
     return OkStatus();
 }

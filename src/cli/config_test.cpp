@@ -136,6 +136,37 @@ TEST(ParseConfig, RejectsUnknownKeys) {
     ExpectRejected("engine:\n  paused:\n    deeper: true\n");
 }
 
+// Found by review, and fuzz/config_fuzzer timed out on it: every map was walked into, so an
+// unknown empty section passed unnoticed and aliases of aliases took exponential time.
+TEST(ParseConfig, RejectsUnknownSectionsEvenEmptyOrAliased) {
+    ExpectRejected("engin: {}\n");
+    std::string laughs = "l0: &l0 {}\n";
+    for (int level = 1; level <= 12; ++level) {
+        laughs += "l" + std::to_string(level) + ": &l" + std::to_string(level) + " {";
+        for (int i = 0; i < 10; ++i) {
+            laughs += (i ? ", k" : "k") + std::to_string(i) + ": *l" + std::to_string(level - 1);
+        }
+        laughs += "}\n";
+    }
+    auto parsed = ParseConfig(laughs);  // before the fix: 10^12 walks
+    ASSERT_FALSE(parsed);
+    EXPECT_NE(parsed.error().message.find("'l0'"), std::string::npos) << parsed.error().message;
+    ExpectRejected("engine: &e {paused: true}\nautomation: *e\n");
+}
+
+// Found by the finiteness check of fuzz/config_fuzzer: YAML's .nan and .inf were accepted as a
+// rate limit.
+TEST(ParseConfig, RejectsRatesAndFractionsThatAreNoNumbers) {
+    ExpectRejected("server: {rate_limit_per_token_rps: .nan}\n");
+    ExpectRejected("server: {rate_limit_per_token_rps: .inf}\n");
+    ExpectRejected("server: {rate_limit_per_token_rps: -.inf}\n");
+    ExpectRejected("automation: {max_active_fraction: .nan}\n");
+    ExpectRejected("automation: {max_active_fraction: .inf}\n");
+    auto parsed = ParseConfig("server: {rate_limit_per_token_rps: 2.5}\n");
+    ASSERT_TRUE(parsed) << parsed.error().message;
+    EXPECT_DOUBLE_EQ(parsed->server.rate_limit_per_token_rps, 2.5);
+}
+
 TEST(ParseConfig, UnknownKeyErrorNamesTheKey) {
     auto parsed = ParseConfig("engine:\n  pasued: true\n");
     ASSERT_FALSE(parsed);

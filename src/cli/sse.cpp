@@ -1,8 +1,11 @@
 #include "cli/sse.hpp"
 
+#include <string>
+
 namespace noderepair::cli {
 
-std::vector<SseEvent> SseParser::Feed(std::string_view chunk) {
+Result<std::vector<SseEvent>> SseParser::Feed(std::string_view chunk) {
+    if (too_large_) return TooLarge();
     std::vector<SseEvent> out;
     for (char c : chunk) {
         if (after_cr_) {
@@ -15,9 +18,18 @@ std::vector<SseEvent> SseParser::Feed(std::string_view chunk) {
             partial_.clear();
         } else {
             partial_.push_back(c);
+            if (partial_.size() + data_.size() + event_.size() > max_event_bytes_) {
+                too_large_ = true;
+                return TooLarge();
+            }
         }
     }
     return out;
+}
+
+Error SseParser::TooLarge() const {
+    return InvalidArgument("the event stream sent an event of over " +
+                           std::to_string(max_event_bytes_) + " bytes");
 }
 
 void SseParser::Line(std::string_view line, std::vector<SseEvent>& out) {

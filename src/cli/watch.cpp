@@ -66,7 +66,12 @@ public:
             auto result = stream.Stream(target, headers, kIdleTimeout, [&](std::string_view data) {
                 connected_once = true;
                 failing_since.reset();
-                for (const auto& event : parser.Feed(data)) {
+                auto events = parser.Feed(data);
+                if (!events) {
+                    error_ = "watch: " + events.error().message;
+                    return false;
+                }
+                for (const auto& event : *events) {
                     if (!OnEvent(event)) return false;
                 }
                 return true;

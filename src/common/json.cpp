@@ -75,6 +75,34 @@ struct StrictnessChecker {
     bool on_comment(boost::json::string_view, boost::system::error_code&) { return true; }
 };
 
+// The length of the well-formed UTF-8 sequence `s` starts with (RFC 3629: no overlong form, no
+// surrogate, nothing above U+10FFFF), or 0 when it starts with none. `s` starts at a byte >= 0x80.
+size_t Utf8SequenceLength(std::string_view s) {
+    auto byte = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
+    const unsigned char lead = byte(0);
+    size_t length = 0;
+    unsigned char second_min = 0x80;
+    unsigned char second_max = 0xbf;
+    if (lead >= 0xc2 && lead <= 0xdf) {
+        length = 2;
+    } else if (lead >= 0xe0 && lead <= 0xef) {
+        length = 3;
+        if (lead == 0xe0) second_min = 0xa0;  // overlong
+        if (lead == 0xed) second_max = 0x9f;  // surrogates
+    } else if (lead >= 0xf0 && lead <= 0xf4) {
+        length = 4;
+        if (lead == 0xf0) second_min = 0x90;  // overlong
+        if (lead == 0xf4) second_max = 0x8f;  // above U+10FFFF
+    } else {
+        return 0;
+    }
+    if (s.size() < length || byte(1) < second_min || byte(1) > second_max) return 0;
+    for (size_t i = 2; i < length; ++i) {
+        if (byte(i) < 0x80 || byte(i) > 0xbf) return 0;
+    }
+    return length;
+}
+
 }  // namespace
 
 Result<boost::json::value> ParseStrictJson(std::string_view text) {
@@ -101,6 +129,19 @@ void AppendJsonString(std::string& out, std::string_view value) {
     size_t run = 0;
     for (size_t i = 0; i < value.size(); ++i) {
         auto c = static_cast<unsigned char>(value[i]);
+        if (c >= 0x80) {
+            const size_t length = Utf8SequenceLength(value.substr(i));
+            if (length > 0) {
+                i += length - 1;
+                continue;
+            }
+            // Not UTF-8, say a percent-decoded path segment echoed in an error: U+FFFD keeps
+            // the output JSON (RFC 8259 8.1).
+            out.append(value.data() + run, i - run);
+            run = i + 1;
+            out.append("\xef\xbf\xbd");
+            continue;
+        }
         if (c >= 0x20 && c != '"' && c != '\\') continue;
         out.append(value.data() + run, i - run);
         run = i + 1;

@@ -46,7 +46,8 @@ private:
     bool need_comma_ = false;
 };
 
-// Appends `value` as a quoted JSON string.
+// Appends `value` as a quoted JSON string. A byte that is not part of well-formed UTF-8 is
+// written as U+FFFD, so the output is JSON whatever `value` holds.
 void AppendJsonString(std::string& out, std::string_view value);
 
 }  // namespace noderepair

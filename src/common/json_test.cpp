@@ -165,6 +165,30 @@ TEST(JsonWriter, PassesUnicodeThroughUnchanged) {
     EXPECT_EQ(ParseBack(out).as_string(), text);
 }
 
+// Found by fuzz/list_query_fuzzer: `?trigger=%C1%A9` came back in a 400 whose body was not JSON.
+TEST(JsonWriter, WritesBytesThatAreNotUtf8AsReplacementCharacters) {
+    const std::string kReplacement = "\xef\xbf\xbd";
+    const std::pair<std::string, std::string> cases[] = {
+        {"a\xc1\xa9z", "a" + kReplacement + kReplacement + "z"},  // overlong
+        {"\xff", kReplacement},
+        {"\x80", kReplacement},                                        // stray continuation
+        {"\xc3", kReplacement},                                        // truncated at the end
+        {"\xe2\x82z", kReplacement + kReplacement + "z"},              // truncated in the middle
+        {"\xed\xa0\x80", kReplacement + kReplacement + kReplacement},  // surrogate
+        {"\xf4\x90\x80\x80", kReplacement + kReplacement + kReplacement + kReplacement},
+        {"\xe0\x80\xaf", kReplacement + kReplacement + kReplacement},  // overlong '/'
+    };
+    for (const auto& [raw, written] : cases) {
+        std::string out;
+        JsonWriter(out).String(raw);
+        EXPECT_EQ(out, "\"" + written + "\"");
+        EXPECT_TRUE(ParseStrictJson(out)) << out;
+    }
+    std::string edges;
+    JsonWriter(edges).String("\xc2\x80 \xed\x9f\xbf \xee\x80\x80 \xf4\x8f\xbf\xbf");
+    EXPECT_EQ(edges, "\"\xc2\x80 \xed\x9f\xbf \xee\x80\x80 \xf4\x8f\xbf\xbf\"");
+}
+
 TEST(JsonWriter, EscapesKeysToo) {
     std::string out;
     JsonWriter(out).BeginObject().Key("k\"\n\\").Int(1).EndObject();

@@ -90,6 +90,11 @@ std::optional<Timestamp> ParseRfc3339(std::string_view s) {
     if (pos != s.size()) return std::nullopt;
     auto t = sys_days(ymd) + hours(h) + minutes(mi) + seconds(se) + microseconds(frac_us) -
              seconds(offset_s);
+    // An offset (or a leap second) can carry year 0000 or 9999 out of RFC 3339's four digits
+    // in UTC, the form every time is written in: such a time could not be written back.
+    static constexpr sys_days kFirst = sys_days(year(0) / January / 1);
+    static constexpr sys_days kEnd = sys_days(year(10000) / January / 1);
+    if (t < kFirst || t >= kEnd) return std::nullopt;
     return time_point_cast<microseconds>(t);
 }
 

@@ -18,7 +18,8 @@ inline Timestamp FromMicros(int64_t us) { return Timestamp(std::chrono::microsec
 
 // "2026-11-28T17:51:21.123456Z": trailing zero fractions are dropped, always UTC with Z.
 std::string FormatRfc3339(Timestamp t);
-// Accepts any RFC 3339 offset and fraction; returns nullopt on anything else.
+// Accepts any RFC 3339 offset and fraction; returns nullopt on anything else, and on a time
+// outside years 0000-9999 once in UTC.
 std::optional<Timestamp> ParseRfc3339(std::string_view text);
 
 // Where time comes from. The real clock is the only caller of system_clock::now(); tests

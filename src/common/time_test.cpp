@@ -157,6 +157,23 @@ TEST(ParseRfc3339, RejectsOutOfRangeOffsets) {
     EXPECT_FALSE(ParseRfc3339("2026-11-28T17:51:21-05:99"));
 }
 
+// Found by the time check of fuzz/alertmanager_fuzzer: with an offset, "0000-01-01T00:00:00+00:01"
+// was accepted and written back as "-001-12-31T23:59:00Z", which is no RFC 3339.
+TEST(ParseRfc3339, RejectsTimesOutsideFourDigitYearsInUtc) {
+    EXPECT_FALSE(ParseRfc3339("0000-01-01T00:00:00+00:01"));
+    EXPECT_FALSE(ParseRfc3339("9999-12-31T23:59:59-00:01"));
+    EXPECT_FALSE(ParseRfc3339("9999-12-31T23:59:60Z"));
+    auto first = ParseRfc3339("0000-01-01T00:00:00Z");
+    ASSERT_TRUE(first);
+    EXPECT_EQ(FormatRfc3339(*first), "0000-01-01T00:00:00Z");
+    auto last = ParseRfc3339("9999-12-31T23:59:59.999999Z");
+    ASSERT_TRUE(last);
+    EXPECT_EQ(FormatRfc3339(*last), "9999-12-31T23:59:59.999999Z");
+    auto shifted = ParseRfc3339("0000-01-01T00:01:00+00:01");
+    ASSERT_TRUE(shifted);
+    EXPECT_EQ(*shifted, *first);
+}
+
 TEST(Rfc3339, FormatThenParseIsIdentity) {
     std::mt19937_64 rng(7);
     // 1900 to 2200, at microsecond resolution.

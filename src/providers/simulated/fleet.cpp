@@ -27,12 +27,12 @@ Result<std::string> StringMember(const json::object& o, std::string_view key,
 Result<int> IntMember(const json::object& o, std::string_view key, std::string_view where,
                       int min) {
     const auto* v = o.if_contains(json::string_view(key.data(), key.size()));
-    if (v == nullptr || !(v->is_int64() || v->is_uint64()) || v->to_number<int64_t>() < min ||
-        v->to_number<int64_t>() > 1'000'000) {
+    // Boost.JSON makes an integer uint64 only when it is over INT64_MAX: out of range too.
+    if (v == nullptr || !v->is_int64() || v->get_int64() < min || v->get_int64() > 1'000'000) {
         return InvalidArgument(std::string(where) + ": '" + std::string(key) +
                                "' must be an integer >= " + std::to_string(min));
     }
-    return int(v->to_number<int64_t>());
+    return int(v->get_int64());
 }
 
 Result<const json::array*> ArrayMember(const json::object& o, std::string_view key,

@@ -192,6 +192,18 @@ TEST(ParseFleet, RejectsBadTypes) {
     ExpectRejected(OneCluster(R"([{"instance_id": "a", "num_gpus": 1e400}])"));
 }
 
+// Found by fuzz/fleet_fuzzer: an integer over INT64_MAX made Boost.JSON throw instead of the
+// parser refusing it.
+TEST(ParseFleet, RejectsIntegersTooLargeForInt64) {
+    ExpectRejected(R"({"hosts": [{"host_name": "h1", "gpu_slots": 18446744073709551615}],
+                       "clusters": []})",
+                   "gpu_slots");
+    ExpectRejected(OneCluster(R"([{"instance_id": "a", "num_gpus": 9223372036854775808}])"),
+                   "num_gpus");
+    ExpectRejected(OneCluster("[]", R"(, "timing": {"boot": 9223372036854775808})"), "boot");
+    ExpectRejected(OneCluster(R"([{"instance_id": "a", "num_gpus": 1000001}])"), "num_gpus");
+}
+
 TEST(ParseFleet, RejectsBadTiming) {
     ExpectRejected(OneCluster("[]", R"(, "timing": {"teleport": 5})"), "teleport");
     ExpectRejected(OneCluster("[]", R"(, "timing": {"boot": -1})"));
