@@ -157,6 +157,13 @@ test('kill -9 at random moments while remediations run: all finish once, placeme
       `host ${h.host_name}: cordoned ${h.cordoned}; only HOST_AWARE's old hosts stay cordoned (HOST_POWER_CYCLE uncordons)`);
   }
   for (const h of Object.values(nodes0)) assert.ok(hb[h.host_name], `host ${h.host_name} still listed`);
+  // the simulated world runs exactly the VMs the engine's records say: none doubled or lost
+  const vms = (await srv.api('GET', '/v1/sim/vms')).json.vms;
+  const runs = {};
+  for (const v of vms) (runs[v.instance_id] ||= []).push(v.host_name);
+  for (const [id, n] of Object.entries(nodes)) {
+    assert.deepEqual(runs[id] || [], n.host_name === undefined ? [] : [n.host_name], `${id}: the world and the records`);
+  }
   // the fleet file, imported again on every start, never undid what the engine did
   const moved = [...latest.values()].filter((id) => [VM_ONLY, HOST_AWARE].includes(tracked.get(id).rem.mode));
   assert.ok(moved.length > 0);
