@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes a simulated fleet file (API.md 6) of any size for the benchmarks.
+"""Writes a simulated fleet file (docs/http-api.md 6) of any size for the benchmarks.
 
 Names are a pure function of the index, so the wrk scripts and the seeding tool can compute
 them without reading the file:

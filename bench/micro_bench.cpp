@@ -101,7 +101,7 @@ void BM_WriteRemediationJson(benchmark::State& state) {
 }
 BENCHMARK(BM_WriteRemediationJson);
 
-// One list page of 50 (API.md 4.3), the unit of the list benchmark in bench/run.sh.
+// One list page of 50 (docs/http-api.md 4.3), the unit of the list benchmark in bench/run.sh.
 void BM_WritePageOf50(benchmark::State& state) {
     Timestamp t = FromMicros(kSomeTimeUs);
     std::string out;

@@ -17,6 +17,9 @@ WRK_ROWS = [
      "healthz_1conn"),
     ("create_group", "Durable create, group commit (default)", "create_fsync1"),
     ("create_fsync1", "Durable create, storage.max_batch: 1 (fsync per request)", None),
+    ("create_blocked", "Durable create beside 50 provider calls blocked 5 s each",
+     "create_unblocked"),
+    ("create_unblocked", "Durable create, same fleet, engine paused (no calls)", None),
 ]
 
 
@@ -57,6 +60,14 @@ def targets(wrk, scalars):
     add("Create: >= 3x the fsync-per-request rate", ratio, "{:.1f}x", lambda v: v >= 3)
     add("Create (group commit): p99 <= 20 ms", p99("create_group"), "{:.2f} ms",
         lambda v: v <= 20)
+    ratio = (rps("create_blocked") / rps("create_unblocked")
+             if rps("create_blocked") and rps("create_unblocked") else None)
+    add("Create beside 50 blocked provider calls: >= 0.9x creates/s without", ratio, "{:.2f}x",
+        lambda v: v >= 0.9)
+    ratio = (p99("create_blocked") / p99("create_unblocked")
+             if p99("create_blocked") and p99("create_unblocked") else None)
+    add("Create beside 50 blocked provider calls: p99 <= 2x without", ratio, "{:.2f}x",
+        lambda v: v <= 2)
     for name, label in (("list_first", "first page"), ("list_deep", "deep page")):
         add(f"List {label}: >= 5,000 req/s", rps(name), "{:,.0f}/s", lambda v: v >= 5000)
         add(f"List {label}: p99 <= 20 ms", p99(name), "{:.2f} ms", lambda v: v <= 20)
@@ -123,7 +134,7 @@ def main() -> int:
         for name, rec in scalars.items():
             p(f"| {name} | {rec['value']} {rec['unit']} |")
         p("")
-    for name in ("create_group", "create_fsync1"):
+    for name in ("create_group", "create_fsync1", "create_blocked", "create_unblocked"):
         stored = scalars.get(f"{name}_rows_stored", {}).get("value")
         if name in wrk and stored is not None and stored >= 0:
             acked = wrk[name]["requests"] - wrk[name]["non2xx"] + 1  # + the pre-check create

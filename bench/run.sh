@@ -6,7 +6,9 @@
 #   BENCH_DURATION=10s BENCH_WARMUP=2s BENCH_CONNECTIONS=64 BENCH_THREADS=2
 #   BIG_INSTANCES=100000 BIG_REMEDIATIONS=1000000
 #   CREATE_INSTANCES=300000 CREATE_PER_CLUSTER=10000 CREATE_DURATION=$BENCH_DURATION
-#   BENCH_ONLY="get list metrics create"   (a subset; get, list and metrics share the seeded server)
+#   BENCH_ONLY="get list metrics create blocked"   (a subset; get, list and metrics share the
+#       seeded server; blocked: durable creates beside provider calls that block)
+#   BLOCKED_CALLS=50 BLOCKED_CALL_MS=5000 BLOCKED_CLUSTERS=40 (x 10,000 instances to create on)
 #   BENCH_OUT=bench/out/<stamp>     BENCH_KEEP_DATA=0 (1 keeps the databases)
 #   BENCH_WAIT_QUIET=0  (seconds to wait, at most, for the machine to be idle before starting)
 #   BENCH_RETRIES=2 BENCH_MAX_OTHER_CPU=0.25  (repeat a run that other processes disturbed)
@@ -26,7 +28,10 @@ BIG_REMEDIATIONS=${BIG_REMEDIATIONS:-1000000}
 CREATE_INSTANCES=${CREATE_INSTANCES:-300000}
 CREATE_PER_CLUSTER=${CREATE_PER_CLUSTER:-10000}
 CREATE_DURATION=${CREATE_DURATION:-$DURATION}
-ONLY=${BENCH_ONLY:-get list metrics create}
+ONLY=${BENCH_ONLY:-get list metrics create blocked}
+BLOCKED_CALLS=${BLOCKED_CALLS:-50}
+BLOCKED_CALL_MS=${BLOCKED_CALL_MS:-5000}
+BLOCKED_CLUSTERS=${BLOCKED_CLUSTERS:-40}
 OUT=${BENCH_OUT:-$ROOT/bench/out/$(date +%Y%m%d-%H%M%S)}
 KEEP_DATA=${BENCH_KEEP_DATA:-0}
 WRK_DIR=$ROOT/bench/wrk
@@ -457,6 +462,58 @@ if wants create; then
             rows=$(sqlite3 "$DATA/create-$variant.db" 'select count(*) from remediations' 2>/dev/null || echo -1)
             metric "create_${variant}_rows_stored" "$rows" rows
         fi
+    done
+fi
+
+# ------------------------------------------- durable creates beside blocked provider calls
+# The same create run twice on one fleet whose simulated calls block their caller for
+# BLOCKED_CALL_MS (timing.blocking): once with BLOCKED_CALLS power cycles stuck in such calls
+# (engine.max_parallel = BLOCKED_CALLS, so the engine takes nothing else), once with the engine
+# paused. Provider calls run outside every transaction: the creates must not notice.
+if wants blocked; then
+    BLOCKED_FLEET=$DATA/blocked-fleet.json
+    blocked_total=$(( BLOCKED_CLUSTERS * 10000 ))
+    record python3 "$ROOT/bench/gen_fleet.py" --clusters "$BLOCKED_CLUSTERS" \
+        --instances-per-cluster 10000 --prefix cr- --out "$BLOCKED_FLEET" \
+        "(then timing: every operation BLOCKED_CALL_MS, blocking)"
+    python3 "$ROOT/bench/gen_fleet.py" --clusters "$BLOCKED_CLUSTERS" --instances-per-cluster 10000 \
+        --prefix cr- --out "$BLOCKED_FLEET"
+    python3 -c 'import json, sys
+path, ms = sys.argv[1], int(sys.argv[2])
+fleet = json.load(open(path))
+ops = ("cordon", "drain", "delete_vm", "provision_vm", "boot", "reboot", "power_cycle")
+fleet["timing"] = {op: ms for op in ops}
+fleet["timing"]["blocking"] = True
+json.dump(fleet, open(path, "w"))' "$BLOCKED_FLEET" "$BLOCKED_CALL_MS"
+    printf 'engine:\n  max_parallel: %d\n' "$BLOCKED_CALLS" >"$DATA/blocked.yaml"
+    for variant in blocked unblocked; do
+        start_server "create-$variant" "$DATA/create-$variant.db" "$BLOCKED_FLEET" "$DATA/blocked.yaml"
+        WRK_TOKEN=$SERVER_TOKEN
+        if [[ $variant == blocked ]]; then
+            # Power cycles of the last instances, each stuck in a BLOCKED_CALL_MS call per step.
+            for k in $(seq 0 $(( BLOCKED_CALLS - 1 ))); do
+                api POST "/v1/compute/clusters/cr-c$(( BLOCKED_CLUSTERS - 1 ))/instances/$(printf 'cr-i-%07d' $(( blocked_total - 1 - k )))/remediations" \
+                    '{"mode":"REMEDIATION_MODE_HOST_POWER_CYCLE","reason":"blocked"}' >/dev/null \
+                    || die "power cycle create failed"
+            done
+            api POST /v1/engine:resume >/dev/null
+            busy=0
+            for _ in $(seq 500); do
+                busy=$(sqlite3 "$DATA/create-$variant.db" "select count(*) from remediations where state in (3, 4, 5)")
+                [[ $busy -ge $BLOCKED_CALLS ]] && break
+                sleep 0.02
+            done
+            metric blocked_calls_in_flight "$busy" remediations
+        fi
+        TARGET_PID=$SERVER_PID
+        CREATE_NEXT_OFFSET=0
+        run_wrk "create_$variant" "$SERVER_URL" create.lua cr- $(( blocked_total - BLOCKED_CALLS )) \
+            10000 "$THREADS" 0
+        if [[ $variant == blocked ]]; then
+            still=$(sqlite3 "$DATA/create-$variant.db" "select count(*) from remediations where state in (3, 4, 5)")
+            metric blocked_calls_still_in_flight_after "$still" remediations
+        fi
+        stop_pid "$SERVER_PID"
     done
 fi
 

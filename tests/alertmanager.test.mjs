@@ -1,4 +1,4 @@
-// API.md 5 end to end with a real Alertmanager (Debian package prometheus-alertmanager):
+// docs/http-api.md 5 end to end with a real Alertmanager (Debian package prometheus-alertmanager):
 // an alert injected into Alertmanager reaches noderepair through its webhook receiver
 // (Bearer token, send_resolved), creates the automated remediation, and its resolution
 // auto-resolves it. Skips when /usr/bin/prometheus-alertmanager is not installed.

@@ -1,4 +1,4 @@
-// API.md 2, 2.2, 3, 4.1–4.6: the remediation resource and its rules.
+// docs/http-api.md 2, 2.2, 3, 4.1–4.6: the remediation resource and its rules.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -19,7 +19,7 @@ before(async () => {
     fleet: makeFleet([
       { cluster_id: C1, cluster_name: 'train-1', instances: 40 },
       { cluster_id: C2, cluster_name: 'train-2', instances: 3 },
-      // one instance each, so the blast radius (API.md 5) never blocks an automated one
+      // one instance each, so the blast radius (docs/http-api.md 5) never blocks an automated one
       ...Array.from({ length: 6 }, (_, k) => ({ cluster_id: `pa${k}`, instances: 1 })),
     ]),
   });
@@ -62,7 +62,7 @@ test('create: PENDING, MANUAL, requested_by = token name, instance_name, timesta
   assert.equal(res.status, 200, res.text);
   assert.match(res.headers.get('content-type') || '', /application\/json/);
   checkFreshRemediation(res.json, { cluster: C1, instance: i, mode: VM, reason: 'xid 79 on gpu 3' });
-  // UUIDv7 when the caller gives no id (API.md 2)
+  // UUIDv7 when the caller gives no id (docs/http-api.md 2)
   assert.match(res.json.id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   const t = Number(micros(res.json.create_time) / 1000n);
   assert.ok(t >= before - 2000 && t <= afterMs + 2000, `create_time ${res.json.create_time} is now`);
@@ -345,7 +345,7 @@ test('remediation ids are unique across the server (another cluster cannot reuse
   expectStatus(assert, b, 409, 6, 'reuse of a server id on another cluster');
 });
 
-// ---- approve / reject need PENDING_APPROVAL, which only automation produces (API.md 2.2).
+// ---- approve / reject need PENDING_APPROVAL, which only automation produces (docs/http-api.md 2.2).
 
 test('approve: PENDING_APPROVAL → PENDING, review fields, mode override, HOST_POWER_CYCLE override rejected', async (t) => {
   const pa = await makePendingApproval(srv, 'pa0', 'pa0-i0');
@@ -376,7 +376,7 @@ test('approve: PENDING_APPROVAL → PENDING, review fields, mode override, HOST_
   assert.ok(micros(r.update_time) > micros(pa.update_time));
   assert.ok(!('end_time' in r));
   assert.deepEqual(findNullOrEmpty(r), []);
-  // API.md 4.8: the override is a mode_change event naming both modes, then the approval.
+  // docs/http-api.md 4.8: the override is a mode_change event naming both modes, then the approval.
   const ev = (await srv.api('GET', p + '/events')).json.events;
   const modeChange = ev.findIndex((e) => e.type === 'mode_change');
   assert.ok(modeChange > 0, JSON.stringify(ev));

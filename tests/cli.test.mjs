@@ -1,4 +1,4 @@
-// API.md 6: the client verbs of build/noderepair against the real server. Every verb once,
+// docs/http-api.md 6: the client verbs of build/noderepair against the real server. Every verb once,
 // tables and --json, flags and environment, errors and exit codes, --all and --watch.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

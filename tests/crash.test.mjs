@@ -1,4 +1,4 @@
-// API.md 2.1, 4.7, 6 ("after a restart, in-flight remediations resume within 10 s"): kill -9 the
+// docs/http-api.md 2.1, 4.7, 6 ("after a restart, in-flight remediations resume within 10 s"): kill -9 the
 // server again and again while slow remediations of every mode run, restart it on the same
 // database, and check that everything finishes exactly once and the fleet stays consistent.
 import { test, after } from 'node:test';

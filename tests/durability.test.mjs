@@ -1,4 +1,4 @@
-// API.md 4.1 (durable acknowledgement), 6 (SIGTERM, admin token, engine pause survives restarts).
+// docs/http-api.md 4.1 (durable acknowledgement), 6 (SIGTERM, admin token, engine pause survives restarts).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {

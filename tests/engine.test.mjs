@@ -1,4 +1,4 @@
-// API.md 2.1 (modes), 2.2 (states), 4.6 (cancel vs pick-up), 4.7 (hosts, cordons), 4.8 (events),
+// docs/http-api.md 2.1 (modes), 2.2 (states), 4.6 (cancel vs pick-up), 4.7 (hosts, cordons), 4.8 (events),
 // 6 (engine pause, timing), 7 (engine.capacity_wait_s, max_parallel): the engine carrying
 // remediations out on the simulated fleet.
 import { test, after } from 'node:test';
@@ -35,7 +35,7 @@ async function mustCreate(srv, cluster, instance, mode) {
   return r.json;
 }
 
-// The checks every succeeded remediation passes: times, fields, and its timeline (API.md 2, 4.8).
+// The checks every succeeded remediation passes: times, fields, and its timeline (docs/http-api.md 2, 4.8).
 async function checkSucceeded(srv, r, { requestedBy = 'op' } = {}) {
   const g = await getRem(srv, r);
   const ev = await getEvents(srv, r);
@@ -110,7 +110,7 @@ test('every mode end to end at zero latency: SUCCEEDED, placement and cordon eff
   await checkSucceeded(srv, again);
 });
 
-test('VM_ONLY on a fully packed fleet takes its own slots on the same host; on a cordoned host it moves (API.md 2.1)', async (t) => {
+test('VM_ONLY on a fully packed fleet takes its own slots on the same host; on a cordoned host it moves (docs/http-api.md 2.1)', async (t) => {
   // Every host full: no spare capacity anywhere, the usual case of a GPU cloud.
   const fleet = {
     clusters: [{
@@ -308,7 +308,7 @@ test('slow timing: intermediate states are observed in order; cancel once picked
   assert.equal(st.hosts.reduce((a, h) => a + h.used_gpus, 0), base - 8, 'all reservations released; the evicted VM freed 8');
 });
 
-test('slow timing: QUARANTINED is observable for the host-cordoning modes (API.md 7: "slowly enough to observe each state")', async (t) => {
+test('slow timing: QUARANTINED is observable for the host-cordoning modes (docs/http-api.md 7: "slowly enough to observe each state")', async (t) => {
   const fleet = slowFleet('q', 400);
   const srv = await engineServer(t, fleet);
   const rems = [await mustCreate(srv, 'q', 'q-i0', HOST_AWARE), await mustCreate(srv, 'q', 'q-i1', POWER_CYCLE)];
@@ -530,7 +530,7 @@ test('serve --engine-paused: PENDING waits until resumed', async (t) => {
 test('no host with room for capacity_wait_s: VM_ONLY (of a cordoned host) and HOST_AWARE FAIL, the old VM stays, no slot leaks', async (t) => {
   const fleet = makeFleet([{ cluster_id: 'n', instances: 3, gpu_slots: 8 }]);
   const srv = await engineServer(t, fleet, { config: 'engine:\n  capacity_wait_s: 1\n' });
-  // API.md 2.1: VM_ONLY needs room elsewhere only when its own host is cordoned.
+  // docs/http-api.md 2.1: VM_ONLY needs room elsewhere only when its own host is cordoned.
   const own = (await getNodes(srv, ['n']))['n-i0'].host_name;
   assert.equal((await srv.api('POST', `/v1/compute/hosts/${own}:cordon`)).status, 200);
   const before = await fleetState(srv, ['n']);
@@ -574,7 +574,7 @@ test('no host with room for capacity_wait_s: VM_ONLY (of a cordoned host) and HO
 test('a replacement waiting for room proceeds when room frees up within capacity_wait_s', async (t) => {
   const fleet = makeFleet([{ cluster_id: 'w', instances: 2, gpu_slots: 8 }]);
   const srv = await engineServer(t, fleet, { config: 'engine:\n  capacity_wait_s: 20\n' });
-  // Its own host cordoned, VM_ONLY needs another host with room (API.md 2.1).
+  // Its own host cordoned, VM_ONLY needs another host with room (docs/http-api.md 2.1).
   const own = (await getNodes(srv, ['w']))['w-i0'].host_name;
   assert.equal((await srv.api('POST', `/v1/compute/hosts/${own}:cordon`)).status, 200);
   const vm = await mustCreate(srv, 'w', 'w-i0', VM_ONLY);
@@ -652,7 +652,7 @@ test('cordoned hosts are never chosen as targets, even when they have the most r
   assert.deepEqual(placementViolations(fleet, st.hosts, st.nodes, { atRest: true }), []);
 });
 
-test('a HOST_AWARE cordon survives a later power cycle of another instance on that host (API.md 2.1)', async (t) => {
+test('a HOST_AWARE cordon survives a later power cycle of another instance on that host (docs/http-api.md 2.1)', async (t) => {
   const fleet = {
     clusters: [{
       cluster_id: 'cc',

@@ -1,4 +1,4 @@
-// API.md 3 and 4 (auth, roles, scope) plus HTTP robustness: bad input changes nothing,
+// docs/http-api.md 3 and 4 (auth, roles, scope) plus HTTP robustness: bad input changes nothing,
 // pipelining, keep-alive, slow clients.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// API.md 2.2, 4.4, 4.5, 5, 6 (simulated faults), 7 (automation.*): passive health signals.
+// docs/http-api.md 2.2, 4.4, 4.5, 5, 6 (simulated faults), 7 (automation.*): passive health signals.
 // The Alertmanager webhook, the default policy table, severities, linking, escalation,
 // dedupe by fingerprint, per-alert status, auto-resolve, cooldown, blast radius, cluster
 // automation policy, per-instance opt-out, the alerts listing and the simulated-fault loop.
@@ -6,6 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   Server, startServer, makeFleet, rPath, create, expectStatus, findNullOrEmpty, listAll,
   RFC3339_Z, micros, sleep, MANUAL, AUTOMATED,
@@ -15,14 +16,15 @@ import {
 } from './lib/engine.mjs';
 
 const WEBHOOK = '/v1/integrations/alertmanager';
-const FIXTURES = '/work/shared/fixtures/alertmanager';
+// Webhooks captured from a real Alertmanager 0.25.
+const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'alertmanager');
 const SYSTEM = 'system:health-checks';
 const CRIT = 'PHC_SEVERITY_CRITICAL';
 const WARN = 'PHC_SEVERITY_WARNING';
 const INFO = 'PHC_SEVERITY_INFO';
 const ACTIVE = ['PENDING_APPROVAL', 'PENDING', 'QUARANTINING', 'QUARANTINED', 'RUNNING'];
 
-// API.md 5, default policy table (null: recorded and linked, no remediation).
+// docs/http-api.md 5, default policy table (null: recorded and linked, no remediation).
 const DEFAULT_POLICY = {
   DmesgGpuFallenOffBus: HOST_AWARE,
   GpuSmClockThermalThrottle: HOST_AWARE,
@@ -362,7 +364,7 @@ test('severity: the severity label wins (critical|warning|info); anything else �
   }
 });
 
-test('a remediation made from an alert has no null and no "" anywhere (API.md 2), even without description', async () => {
+test('a remediation made from an alert has no null and no "" anywhere (docs/http-api.md 2), even without description', async () => {
   const i = fresh();
   // only a summary annotation: description, summary_line, … are not known
   await postOk(main, [al('NpdKernelDeadlock', { instance_id: i }, { annotations: { summary: 'kernel deadlock' } })], 1);
@@ -455,7 +457,7 @@ test('escalation: REBOOT_VM → VM_ONLY → HOST_AWARE in place while PENDING_AP
   assert.equal(r3.passive_health_check_event_id, r0.passive_health_check_event_id, 'the creating alert stays the event id');
   assert.equal((await rems(main, H, i)).length, 1);
   const ev = await getEvents(main, r0);
-  // API.md 4.8: an escalation is a mode_change event naming both modes, with no state.
+  // docs/http-api.md 4.8: an escalation is a mode_change event naming both modes, with no state.
   const esc = ev.filter((e) => e.type === 'mode_change');
   assert.equal(esc.length, 2, `two escalation events:\n${fmtEvents(ev)}`);
   assert.ok(esc.every((e) => e.state === undefined && /escalat/i.test(e.detail)));

@@ -1,4 +1,4 @@
-// API.md 4.7 (inventory), 4.8 (events), 6 (--demo, health endpoints).
+// docs/http-api.md 4.7 (inventory), 4.8 (events), 6 (--demo, health endpoints).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {

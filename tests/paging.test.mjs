@@ -1,4 +1,4 @@
-// API.md 4.3: list filters, page sizes, page tokens, order, and stable keyset paging
+// docs/http-api.md 4.3: list filters, page sizes, page tokens, order, and stable keyset paging
 // while other clients write.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

@@ -106,7 +106,7 @@ void Api::Authorize(const Route& route, Call& call, Responder respond) {
     }
     // What this request causes further down (a commit, a transition) is logged with its id.
     ScopedRequestId request_id(call.request.request_id);
-    // The last-resort catch of DESIGN.md 4: our code returns errors as values, but a library
+    // The last-resort catch of docs/design.md 4: our code returns errors as values, but a library
     // that throws must cost one request a 500, never the server.
     try {
         route.handler(call, respond);

@@ -1,4 +1,4 @@
-// The API of API.md 4 and 6 on top of the services: routing, authentication, role and scope
+// The API of docs/http-api.md 4 and 6 on top of the services: routing, authentication, role and scope
 // checks, request decoding and response encoding. Handle() is called on I/O threads and
 // queues the work on a worker pool, or runs it in place when there is none.
 #pragma once

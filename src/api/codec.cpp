@@ -65,7 +65,7 @@ void WriteLinkedAlert(JsonWriter& w, const model::Alert& a, bool with_labels) {
         w.Key("labels");
         WriteStringMap(w, a.labels);
         w.Key("firing").Bool(!a.resolved_at.has_value());
-        // Held back by the blast radius: taken up when the cluster has room (API.md 5).
+        // Held back by the blast radius: taken up when the cluster has room (docs/http-api.md 5).
         w.Key("waiting").Bool(a.waiting);
     }
     w.EndObject();

@@ -1,4 +1,4 @@
-// JSON forms of the API's resources (API.md 2, 4.7, 4.8) and the decoding of request bodies.
+// JSON forms of the API's resources (docs/http-api.md 2, 4.7, 4.8) and the decoding of request bodies.
 #pragma once
 
 #include <boost/json/value.hpp>
@@ -30,7 +30,7 @@ std::string EventsJson(const std::vector<model::RemediationEvent>& events);
 std::string ClusterJson(const model::Cluster& cluster);
 std::string ClusterListJson(const std::vector<model::Cluster>& clusters);
 std::string HostListJson(const std::vector<model::Host>& hosts);
-// A passive alert as API.md 5 shows it; `with_labels` adds what the alert list shows.
+// A passive alert as docs/http-api.md 5 shows it; `with_labels` adds what the alert list shows.
 void WriteLinkedAlert(JsonWriter& w, const model::Alert& alert, bool with_labels);
 std::string HealthCheckJson(const model::HealthCheckRun& run);
 std::string HealthCheckListJson(const std::vector<model::HealthCheckRun>& runs);

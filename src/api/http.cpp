@@ -58,7 +58,7 @@ int HttpStatusFor(Code code) {
 HttpResponse ErrorResponse(const Error& error) {
     HttpResponse response;
     response.status = HttpStatusFor(error.code);
-    // API.md 3: an internal error's message never leaks internals (SQL, paths); the log
+    // docs/http-api.md 3: an internal error's message never leaks internals (SQL, paths); the log
     // keeps it.
     const bool internal = error.code == Code::kInternal || error.code == Code::kUnknown ||
                           error.code == Code::kDataLoss;
@@ -73,7 +73,7 @@ HttpResponse ErrorResponse(const Error& error) {
         .BeginArray()
         .EndArray()
         .EndObject();
-    // The SDK retries 408, 409, 429 and >= 500 unless told otherwise (API.md 3).
+    // The SDK retries 408, 409, 429 and >= 500 unless told otherwise (docs/http-api.md 3).
     const bool retriable = IsTransient(error.code) || error.code == Code::kInternal;
     if (!retriable) response.headers.emplace_back("x-should-retry", "false");
     return response;

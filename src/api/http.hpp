@@ -1,5 +1,5 @@
 // HTTP requests and responses as plain data, so handlers never include Beast (it compiles
-// slowly; DESIGN.md 6). The server owns the wire; the router and handlers own the meaning.
+// slowly; docs/design.md 6). The server owns the wire; the router and handlers own the meaning.
 #pragma once
 
 #include <chrono>
@@ -25,7 +25,7 @@ struct HttpRequest {
     std::string request_id;
     std::string last_event_id;  // the Last-Event-ID header of a reconnecting event stream
 
-    // Every value of a query parameter, under any of its spellings (API.md 4.3).
+    // Every value of a query parameter, under any of its spellings (docs/http-api.md 4.3).
     std::vector<std::string> QueryValues(std::string_view name, std::string_view alias = {}) const;
 };
 
@@ -59,7 +59,7 @@ struct HttpResponse {
 using Responder = std::function<void(HttpResponse)>;
 using Handler = std::function<void(HttpRequest&&, Responder)>;
 
-// API.md 3: the grpc-gateway mapping; the only switch over codes.
+// docs/http-api.md 3: the grpc-gateway mapping; the only switch over codes.
 int HttpStatusFor(Code code);
 // A google.rpc.Status body with the mapped status and, when retrying cannot help,
 // `x-should-retry: false`.

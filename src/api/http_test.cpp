@@ -20,7 +20,7 @@ std::optional<std::string> Header(const HttpResponse& r, std::string_view name) 
     return std::nullopt;
 }
 
-// API.md 3, row by row.
+// docs/http-api.md 3, row by row.
 TEST(HttpStatusFor, FollowsTheContractTable) {
     EXPECT_EQ(HttpStatusFor(Code::kInvalidArgument), 400);
     EXPECT_EQ(HttpStatusFor(Code::kFailedPrecondition), 400);
@@ -71,7 +71,7 @@ TEST(ErrorResponse, CodeNumbersAreTheGoogleRpcOnes) {
     }
 }
 
-// API.md 3: non-retriable 4xx and 501 say x-should-retry: false.
+// docs/http-api.md 3: non-retriable 4xx and 501 say x-should-retry: false.
 TEST(ErrorResponse, NonRetriableErrorsSayShouldRetryFalse) {
     for (Code code :
          {Code::kInvalidArgument, Code::kFailedPrecondition, Code::kNotFound, Code::kAlreadyExists,
@@ -89,7 +89,7 @@ TEST(ErrorResponse, RetriableErrorsLeaveTheSdkToRetry) {
     }
 }
 
-// API.md 3: INTERNAL is for bugs, and "the message never leaks internals" (here, the SQLite
+// docs/http-api.md 3: INTERNAL is for bugs, and "the message never leaks internals" (here, the SQLite
 // text that storage/sqlite/connection.cpp puts into Internal errors).
 TEST(ErrorResponse, InternalErrorsDoNotLeakTheirMessage) {
     const HttpResponse r =

@@ -1,4 +1,4 @@
-// Matches a request's method and path segments to a route (API.md 4). Patterns are segment
+// Matches a request's method and path segments to a route (docs/http-api.md 4). Patterns are segment
 // lists where "{}" takes one segment as a parameter and "{}:verb" one that ends in ":verb".
 #pragma once
 

@@ -14,7 +14,7 @@ Route MakeRoute(std::string method, Segments pattern) {
     return {std::move(method), std::move(pattern), std::nullopt, [](Call&, Responder) {}};
 }
 
-// The shape of the real route table (API.md 4).
+// The shape of the real route table (docs/http-api.md 4).
 Router ApiLikeRouter() {
     const Segments remediations = {"v1",        "compute", "clusters",    "{}",
                                    "instances", "{}",      "remediations"};

@@ -19,7 +19,7 @@ namespace noderepair::api {
 struct ServerOptions {
     std::string listen = "127.0.0.1:8080";
     int io_threads = 2;
-    size_t max_body_bytes = 1 << 20;  // API.md 3: over 1 MiB is 413
+    size_t max_body_bytes = 1 << 20;  // docs/http-api.md 3: over 1 MiB is 413
     size_t max_header_bytes = 16 << 10;
     // What one connection holds read but not yet parsed: a request head and a read's worth
     // more. Beast 1.81 bounds neither a chunk-size line (with its extensions) nor the trailers;

@@ -1,4 +1,4 @@
-// Who is calling: the name, role and cluster scope of a bearer token (API.md 4).
+// Who is calling: the name, role and cluster scope of a bearer token (docs/http-api.md 4).
 #pragma once
 
 #include <algorithm>

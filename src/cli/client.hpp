@@ -12,7 +12,7 @@
 
 namespace noderepair::cli {
 
-// Flags that every client verb takes (API.md 6). Flags win over the environment.
+// Flags that every client verb takes (docs/http-api.md 6). Flags win over the environment.
 struct ClientFlags {
     std::string server = "http://127.0.0.1:8080";  // or NODEREPAIR_SERVER
     std::string token;                             // or NODEREPAIR_TOKEN

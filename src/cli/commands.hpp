@@ -1,4 +1,4 @@
-// The client verbs of API.md 6 (`remediations`, `clusters`, `hosts`, `alerts`,
+// The client verbs of docs/http-api.md 6 (`remediations`, `clusters`, `hosts`, `alerts`,
 // `health-checks`, `engine`) as CLI11 subcommands of the one binary. Owns the flags the
 // parser fills; lives on cli::Run()'s stack, used by the main thread only.
 #pragma once

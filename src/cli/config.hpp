@@ -1,4 +1,4 @@
-// The server's configuration: the YAML file of API.md 7, then command-line flags on top.
+// The server's configuration: the YAML file of docs/http-api.md 7, then command-line flags on top.
 #pragma once
 
 #include <chrono>

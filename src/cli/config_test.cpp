@@ -34,7 +34,7 @@ void ExpectDefaults(const Config& c) {
     EXPECT_EQ(c.hooks.health_check, "");
 }
 
-// API.md 7: every key is optional; the defaults are the ones shown there.
+// docs/http-api.md 7: every key is optional; the defaults are the ones shown there.
 TEST(ParseConfig, EmptyDocumentGivesTheContractDefaults) {
     for (const char* text : {"", "\n", "# only a comment\n", "---\n"}) {
         auto parsed = ParseConfig(text);

@@ -18,7 +18,7 @@ Result<std::string> ModeFromFlag(std::string_view text);
 Result<std::string> StateFromFlag(std::string_view text);
 Result<std::string> TriggerFromFlag(std::string_view text);
 
-// Whether `wire` names a terminal state (API.md 2.2).
+// Whether `wire` names a terminal state (docs/http-api.md 2.2).
 bool IsTerminalState(std::string_view wire);
 
 }  // namespace noderepair::cli

@@ -1,6 +1,6 @@
 // A small synchronous HTTP/1.1 client for the client verbs: one connection to one server,
 // kept alive across requests, every step bounded by a timeout. Beast stays inside
-// http_client.cpp (it compiles slowly; DESIGN.md 6). Used by one thread.
+// http_client.cpp (it compiles slowly; docs/design.md 6). Used by one thread.
 #pragma once
 
 #include <chrono>

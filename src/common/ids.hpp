@@ -14,7 +14,7 @@ std::string NewUuidV7(Timestamp now);
 
 // 8-4-4-4-12 hex, either case.
 bool IsUuid(std::string_view id);
-// A lowercase RFC 1034 label: ^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$ (API.md 4.1).
+// A lowercase RFC 1034 label: ^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$ (docs/http-api.md 4.1).
 bool IsDnsLabel(std::string_view id);
 
 // `count` random bytes from the OS, as lowercase hex.

@@ -1,5 +1,5 @@
 // Strict JSON in, fast JSON out. Boost.JSON keeps the last of duplicate keys and turns 1e400
-// into infinity; request bodies and fleet files must reject both (DESIGN.md 7).
+// into infinity; request bodies and fleet files must reject both (docs/design.md 7).
 #pragma once
 
 #include <boost/json/value.hpp>
@@ -33,7 +33,7 @@ public:
     // Already-serialized JSON, inserted as one value.
     JsonWriter& Raw(std::string_view json);
 
-    // A key and a string value, skipped when the value is empty (API.md 2: unset optional
+    // A key and a string value, skipped when the value is empty (docs/http-api.md 2: unset optional
     // fields are omitted).
     JsonWriter& OptionalString(std::string_view key, std::string_view value) {
         if (!value.empty()) Key(key).String(value);

@@ -1,4 +1,4 @@
-// Errors as values (DESIGN.md 4). Codes are the google.rpc numbers of API.md 3, so nothing
+// Errors as values (docs/design.md 4). Codes are the google.rpc numbers of docs/http-api.md 3, so nothing
 // below api/ translates them.
 #pragma once
 

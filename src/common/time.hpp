@@ -1,4 +1,4 @@
-// Wall-clock timestamps at microsecond precision (API.md 2), the clock that makes them and
+// Wall-clock timestamps at microsecond precision (docs/http-api.md 2), the clock that makes them and
 // their RFC 3339 form.
 #pragma once
 

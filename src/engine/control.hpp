@@ -1,4 +1,4 @@
-// Engine pause (API.md 6): a persisted maintenance freeze that holds PENDING work.
+// Engine pause (docs/http-api.md 6): a persisted maintenance freeze that holds PENDING work.
 // Thread-safe; the executor asks IsPaused() before it claims work.
 #pragma once
 

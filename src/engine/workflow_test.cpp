@@ -38,7 +38,7 @@ bool Contains(const std::vector<Action>& actions, Action action) {
     return IndexOf(actions, action) >= 0;
 }
 
-// API.md 2.1: every mode that takes a node away drains it first; all but EVICT finish with
+// docs/http-api.md 2.1: every mode that takes a node away drains it first; all but EVICT finish with
 // wait-ready, verify (engine.verify_tests) and rejoin.
 TEST(Workflow, VmOnlyReservesBeforeDeletingAndReplacesTheVm) {
     EXPECT_EQ(ActionsOf(Mode::kVmOnly),
@@ -55,10 +55,10 @@ TEST(Workflow, HostAwareCordonsFirstReservesBeforeDeletingAndNeverUncordons) {
                                             Action::kWaitReady, Action::kVerify, Action::kRejoin}));
     EXPECT_EQ(actions.front(), Action::kCordonHost);
     EXPECT_LT(IndexOf(actions, Action::kReserve), IndexOf(actions, Action::kDeleteVm));
-    // The old host is suspect until an operator uncordons it (API.md 2.1).
+    // The old host is suspect until an operator uncordons it (docs/http-api.md 2.1).
     EXPECT_FALSE(Contains(actions, Action::kUncordonHost));
     const auto states = StatesOf(Mode::kHostAware);
-    // Cordoning and draining is QUARANTINING (API.md 2.2); the VM goes only once the host is
+    // Cordoning and draining is QUARANTINING (docs/http-api.md 2.2); the VM goes only once the host is
     // isolated; the replacement comes up RUNNING.
     for (Action a : {Action::kCordonHost, Action::kReserve, Action::kDrain}) {
         EXPECT_EQ(states[size_t(IndexOf(actions, a))], State::kQuarantining)
@@ -144,7 +144,7 @@ TEST(Workflow, EveryModeHasStepsAndDrainsBeforeTheNodeGoes) {
 }
 
 // The `during` states only move forward, QUARANTINING (-> QUARANTINED) -> RUNNING, and each
-// change is a transition of the lifecycle table (API.md 2.2) the engine can make.
+// change is a transition of the lifecycle table (docs/http-api.md 2.2) the engine can make.
 TEST(Workflow, DuringStatesOnlyMoveForwardThroughTheLifecycle) {
     using remediation::Event;
     using remediation::Next;

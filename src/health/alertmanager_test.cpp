@@ -10,7 +10,7 @@
 namespace noderepair::health {
 namespace {
 
-// Verbatim copies of shared/fixtures/alertmanager, captured from a real Alertmanager 0.25.
+// Verbatim copies of tests/fixtures/alertmanager, captured from a real Alertmanager 0.25.
 constexpr const char* kFiringFixture = R"json({
   "receiver": "remediation",
   "status": "firing",

@@ -1,4 +1,4 @@
-// The alert policy (API.md 5): which alert asks for which remediation mode and how severe it
+// The alert policy (docs/http-api.md 5): which alert asks for which remediation mode and how severe it
 // is. The default table is the contract's; `automation.rules` in the config overrides it.
 #pragma once
 
@@ -30,7 +30,7 @@ private:
     std::map<std::string, std::optional<model::Mode>> modes_;
 };
 
-// Lighter to heavier: REBOOT_VM < VM_ONLY < HOST_AWARE (API.md 5). Other modes rank 0: they
+// Lighter to heavier: REBOOT_VM < VM_ONLY < HOST_AWARE (docs/http-api.md 5). Other modes rank 0: they
 // are never reached by escalation.
 int EscalationRank(model::Mode mode);
 

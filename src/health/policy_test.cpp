@@ -30,7 +30,7 @@ struct DefaultRow {
     Severity severity;
 };
 
-// API.md 5, the default policy table, row by row.
+// docs/http-api.md 5, the default policy table, row by row.
 std::vector<DefaultRow> DefaultTable() {
     return {
         {"DmesgGpuFallenOffBus", Mode::kHostAware, Severity::kCritical},

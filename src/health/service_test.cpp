@@ -920,7 +920,7 @@ TEST_F(HealthServiceTest, WaitingSignalIsLinkedWhenItsInstanceGotARemediationMea
 
 TEST_F(HealthServiceTest, WaitingSignalsOfAnInstanceThatGotARemediationKeepItFromAutoResolving) {
     // i2 has two waiting signals; when room frees the older one creates a remediation and the
-    // other is evidence of it (API.md 5), so the remediation cannot auto-resolve while that one
+    // other is evidence of it (docs/http-api.md 5), so the remediation cannot auto-resolve while that one
     // still fires.
     StartHealth(AutomationOptions{});
     IncomingAlert b = Firing("NpdKernelDeadlock", {{"instance_id", "i2"}}, "fp-b", Now() - 2s);

@@ -1,4 +1,4 @@
-// Read access to clusters, their nodes and hosts (API.md 4.7), filtered by the caller's scope.
+// Read access to clusters, their nodes and hosts (docs/http-api.md 4.7), filtered by the caller's scope.
 #pragma once
 
 #include <functional>
@@ -19,7 +19,7 @@ public:
     // Hosts are shared by every cluster; a scoped caller sees only its clusters' instances.
     Result<std::vector<model::Host>> ListHosts(const auth::Principal& caller);
 
-    // API.md 4.7: an operator's cordon; the engine places nothing on a cordoned host.
+    // docs/http-api.md 4.7: an operator's cordon; the engine places nothing on a cordoned host.
     void SetCordoned(const std::string& host_name, bool cordoned, std::function<void(Status)> done);
 
 private:

@@ -1,4 +1,4 @@
-// Passive health check alerts (API.md 5) as plain data: what Alertmanager reported, the
+// Passive health check alerts (docs/http-api.md 5) as plain data: what Alertmanager reported, the
 // instance it maps to and the remediation it is linked to as evidence.
 #pragma once
 
@@ -51,7 +51,7 @@ struct IncomingAlert {
     std::string fingerprint;
 };
 
-// The typed annotation of a linked alert (API.md 5).
+// The typed annotation of a linked alert (docs/http-api.md 5).
 struct AlertAnnotation {
     std::string title;
     std::string description;

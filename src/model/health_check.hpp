@@ -1,4 +1,4 @@
-// Active health check runs (API.md 5): named tests run on one instance, with results.
+// Active health check runs (docs/http-api.md 5): named tests run on one instance, with results.
 #pragma once
 
 #include <cstdint>
@@ -34,7 +34,7 @@ struct HealthCheckRun {
     bool waiting = false;        // failed, held back by the blast radius
 };
 
-// The tests API.md 5 names.
+// The tests docs/http-api.md 5 names.
 bool IsKnownTest(std::string_view name);
 // Tests that exercise the GPUs (a degraded host fails them).
 bool IsGpuTest(std::string_view name);

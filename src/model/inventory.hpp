@@ -1,4 +1,4 @@
-// Clusters, instances and hosts (API.md 1, 4.7), as plain data.
+// Clusters, instances and hosts (docs/http-api.md 1, 4.7), as plain data.
 #pragma once
 
 #include <optional>
@@ -35,7 +35,7 @@ struct Instance {
     std::optional<Remediation> latest_remediation;
 };
 
-// How a cluster treats automated remediations (API.md 5).
+// How a cluster treats automated remediations (docs/http-api.md 5).
 struct ClusterAutomation {
     bool automatic = false;                     // false: "approve", they wait in PENDING_APPROVAL
     std::vector<std::string> automatic_alerts;  // alert names approved at once when automatic

@@ -1,4 +1,4 @@
-// The remediation resource (API.md 2) and its enums, as plain data. Wire names of the enums
+// The remediation resource (docs/http-api.md 2) and its enums, as plain data. Wire names of the enums
 // live only in this folder's codecs.
 #pragma once
 
@@ -78,7 +78,7 @@ struct Remediation {
     std::optional<Timestamp> end_time;
     std::string error_message;
     // What the creator asked for, kept to recognise an idempotent replay after the mode was
-    // overridden on approval (API.md 4.1).
+    // overridden on approval (docs/http-api.md 4.1).
     Mode requested_mode = Mode::kVmOnly;
     // Bumped by every stored change: the compare-and-set of the one writer (not on the wire).
     int64_t version = 0;
@@ -86,7 +86,7 @@ struct Remediation {
     std::vector<Alert> linked_alerts;
 };
 
-// One line of a remediation's timeline (API.md 4.8).
+// One line of a remediation's timeline (docs/http-api.md 4.8).
 struct RemediationEvent {
     Timestamp time;
     std::string type;  // "state_change", "mode_change" or "step"

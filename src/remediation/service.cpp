@@ -20,7 +20,7 @@ Error RemediationNotFound(const Address& a) {
 }
 
 // Looks up a remediation under its full address: one under another cluster or instance is
-// NOT_FOUND (API.md 3).
+// NOT_FOUND (docs/http-api.md 3).
 Result<Remediation> FindAt(storage::Reader& reader, const Address& a) {
     NR_ASSIGN_OR_RETURN(auto found, reader.Remediations().Get(a.remediation_id));
     if (!found || found->cluster_id != a.cluster_id || found->instance_id != a.instance_id) {
@@ -62,7 +62,7 @@ void RemediationService::Create(const auth::Principal& caller, CreateRequest req
     }
     auto work = [this, caller,
                  request = std::move(request)](storage::Txn& txn) -> Result<Remediation> {
-        // A known remediation_id comes before every other rule (API.md 4.1).
+        // A known remediation_id comes before every other rule (docs/http-api.md 4.1).
         if (!request.remediation_id.empty()) {
             NR_ASSIGN_OR_RETURN(auto existing, txn.Remediations().Get(request.remediation_id));
             if (existing) {

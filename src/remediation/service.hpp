@@ -1,4 +1,4 @@
-// The six remediation operations of API.md 4.1-4.6 and the timeline of 4.8: the rules live
+// The six remediation operations of docs/http-api.md 4.1-4.6 and the timeline of 4.8: the rules live
 // here, each change is one transaction of the store. Called from I/O threads; every write
 // answers through a callback after its transaction committed.
 #pragma once
@@ -21,7 +21,7 @@ namespace noderepair::remediation {
 template <class T>
 using Reply = std::function<void(Result<T>)>;
 
-// Where a remediation is addressed: the path of API.md 4.2.
+// Where a remediation is addressed: the path of docs/http-api.md 4.2.
 struct Address {
     std::string cluster_id;
     std::string instance_id;
@@ -54,7 +54,7 @@ struct ListResult {
     std::string next_page_token;
 };
 
-// Review of a remediation waiting for approval (API.md 4.4, 4.5).
+// Review of a remediation waiting for approval (docs/http-api.md 4.4, 4.5).
 struct Review {
     std::string comment;
     std::optional<model::Mode> mode;  // approve only

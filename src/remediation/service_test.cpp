@@ -88,7 +88,7 @@ protected:
             [&](Reply<Remediation> reply) { service_->Cancel(caller, a, std::move(reply)); });
     }
 
-    // A remediation written straight to the store, as the health automation would (API.md 5).
+    // A remediation written straight to the store, as the health automation would (docs/http-api.md 5).
     Remediation InsertDirect(const std::string& id, const std::string& instance_id, State state,
                              Trigger trigger = Trigger::kAutomated) {
         Remediation r = MakeRemediation(id, instance_id, state, lifecycle_.NextTimestamp());
@@ -212,7 +212,7 @@ TEST_F(RemediationServiceTest, CreateRecordsAnEvent) {
     EXPECT_NE(events[0].detail.find("hung kernel"), std::string::npos);
 }
 
-// API.md 4.1: the acknowledged remediation is durable.
+// docs/http-api.md 4.1: the acknowledged remediation is durable.
 TEST_F(RemediationServiceTest, CreatedRemediationIsOnDiskWhenReplied) {
     auto r = Create(Request("i1"));
     ASSERT_TRUE(r) << r.error().message;
@@ -239,7 +239,7 @@ TEST_F(RemediationServiceTest, ReplayOfTheSameRequestReturnsTheSameRemediation) 
     EXPECT_EQ(listed->remediations.size(), 1u);
 }
 
-// API.md 4.1: a known remediation_id comes before every other rule, even a busy instance.
+// docs/http-api.md 4.1: a known remediation_id comes before every other rule, even a busy instance.
 TEST_F(RemediationServiceTest, ReplayAnswersEvenWhileTheInstanceIsBusy) {
     ASSERT_TRUE(Create(Request("i1", Mode::kVmOnly, "", "busy-1")));
     ASSERT_FALSE(Create(Request("i1")));  // a new one is refused: busy
@@ -413,7 +413,7 @@ TEST_F(RemediationServiceTest, ApproveCanOverrideTheMode) {
     EXPECT_EQ(approved->mode, Mode::kHostAware);
     EXPECT_EQ(approved->requested_mode, Mode::kRebootVm);
     EXPECT_EQ(Stored("auto-1")->mode, Mode::kHostAware);
-    // The override is a mode_change event of its own, before the approval (API.md 4.8).
+    // The override is a mode_change event of its own, before the approval (docs/http-api.md 4.8).
     const auto events = EventsOf(waiting);
     ASSERT_EQ(events.size(), 3u);
     EXPECT_EQ(events[1].type, "mode_change");
@@ -442,7 +442,7 @@ TEST_F(RemediationServiceTest, ApproveWithAnOverrideInTheWrongStateChangesNothin
     EXPECT_EQ(EventsOf(pending).size(), 1u);
 }
 
-// API.md 4.4: a power cycle is never an approval override.
+// docs/http-api.md 4.4: a power cycle is never an approval override.
 TEST_F(RemediationServiceTest, ApproveWithPowerCycleOverrideIsInvalidArgument) {
     const Remediation waiting = InsertDirect("auto-1", "i1", State::kPendingApproval);
     auto got = Approve(At(waiting), {"", Mode::kHostPowerCycle});
@@ -534,7 +534,7 @@ TEST_F(RemediationServiceTest, CancelFromPendingApproval) {
     EXPECT_TRUE(cancelled->end_time);
 }
 
-// API.md 4.6: a remediation the engine picked up cannot be cancelled.
+// docs/http-api.md 4.6: a remediation the engine picked up cannot be cancelled.
 TEST_F(RemediationServiceTest, CancelIsRefusedOnceTheEngineHasIt) {
     int n = 0;
     for (State state :
@@ -569,7 +569,7 @@ TEST_F(RemediationServiceTest, SecondCancelIsFailedPrecondition) {
     EXPECT_EQ(EventsOf(*created).size(), 2u);
 }
 
-// API.md 4.6: cancel and the engine's pick-up race safely; exactly one wins.
+// docs/http-api.md 4.6: cancel and the engine's pick-up race safely; exactly one wins.
 TEST_F(RemediationServiceTest, CancelAndEnginePickUpExactlyOneWins) {
     for (int round = 0; round < 10; ++round) {
         auto created = Create(Request("i1", Mode::kVmOnly, "round " + std::to_string(round)));
@@ -838,7 +838,7 @@ TEST_F(RemediationServiceTest, ListFiltersAreAnyOf) {
     EXPECT_EQ(ids(combined), (std::set<std::string>{a->id}));
 }
 
-// API.md 4.3: walking all pages returns every remediation exactly once even while new ones
+// docs/http-api.md 4.3: walking all pages returns every remediation exactly once even while new ones
 // are created (create_time order).
 TEST_F(RemediationServiceTest, PagingIsStableWhileRemediationsAreCreated) {
     const std::vector<std::string> before = InsertManyTerminal(150, "old");

@@ -1,5 +1,5 @@
 // The storage contract (store.hpp), run against every backend: what the services above rely
-// on, whichever database is underneath (DESIGN.md 9).
+// on, whichever database is underneath (docs/design.md 9).
 #include "storage/store_contract_test.hpp"
 
 #include <gtest/gtest.h>
@@ -461,7 +461,7 @@ TEST_P(StoreContract, CompareAndSetLetsExactlyOneOfTwoRacersWin) {
     EXPECT_EQ(StateOf("r-1"), first.ok() ? State::kCancelled : State::kRunning);
 }
 
-// API.md 1: at most one active remediation per instance, whatever the caller checked.
+// docs/http-api.md 1: at most one active remediation per instance, whatever the caller checked.
 TEST_P(StoreContract, SecondActiveRemediationOfAnInstanceIsRefused) {
     for (State active : {State::kPendingApproval, State::kPending, State::kQuarantining,
                          State::kQuarantined, State::kRunning}) {
@@ -1249,7 +1249,7 @@ TEST_P(StoreContract, RemediationCountsFollowInsertsAndTransitions) {
     EXPECT_EQ(counts(), after);
 }
 
-// ---- Health signals (API.md 5) ------------------------------------------------------------
+// ---- Health signals (docs/http-api.md 5) ------------------------------------------------------------
 
 // An alert of `instance_id` (cluster c1, or c2 for j*) with every field set.
 model::Alert MakeAlert(const std::string& id, const std::string& instance_id,
@@ -1572,7 +1572,7 @@ TEST_P(StoreAlertContract, LastRemediationEndIsTheNewestEndOfSucceededFailedOrCa
     EXPECT_EQ(LastEnd("i1"), T(30));
     ASSERT_TRUE(IsOk(Insert(ended("e3", "i1", State::kCancelled, T(40, 5)))));
     EXPECT_EQ(LastEnd("i1"), T(40, 5));
-    // AUTO_RESOLVED starts no cooldown (API.md 5); active ones have not ended.
+    // AUTO_RESOLVED starts no cooldown (docs/http-api.md 5); active ones have not ended.
     ASSERT_TRUE(IsOk(Insert(ended("e4", "i1", State::kAutoResolved, T(90)))));
     ASSERT_TRUE(IsOk(Insert(MakeRemediation("e5", "i1", State::kRunning, T(95)))));
     EXPECT_EQ(LastEnd("i1"), T(40, 5));

@@ -1,4 +1,4 @@
-// Helpers for the engine tests (API.md 2.1, 2.2, 4.7, 4.8): workflows per mode, waiting
+// Helpers for the engine tests (docs/http-api.md 2.1, 2.2, 4.7, 4.8): workflows per mode, waiting
 // for states, reading the fleet (hosts and worker nodes) and checking placement invariants.
 import { rPath, sleep } from './server.mjs';
 
@@ -99,7 +99,7 @@ export function fleetInstances(fleet) {
   return m;
 }
 
-// Placement invariants that hold at every moment (API.md 4.7, "used_gpus includes slots
+// Placement invariants that hold at every moment (docs/http-api.md 4.7, "used_gpus includes slots
 // reserved for in-flight replacements"):
 // - every instance a host lists is one the fleet owns, and appears on one host only;
 // - the instances a host lists fit in it; used_gpus is at least their sum and at most gpu_slots.
@@ -134,7 +134,7 @@ export function placementViolations(fleet, hosts, nodes, { atRest = false } = {}
   return bad;
 }
 
-// Checks a succeeded remediation's effect on placement and cordons (API.md 2.1, 4.7).
+// Checks a succeeded remediation's effect on placement and cordons (docs/http-api.md 2.1, 4.7).
 // before: the worker node and hosts before it ran; after: the same afterwards.
 // Returns a list of violations.
 export function outcomeViolations(mode, nodeBefore, nodeAfter, hostsAfter) {

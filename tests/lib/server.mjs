@@ -28,7 +28,7 @@ export const ZERO_TIMING = {
   cordon: 0, drain: 0, delete_vm: 0, provision_vm: 0, boot: 0, reboot: 0, power_cycle: 0,
 };
 
-// RFC 3339 UTC with a Z suffix and at most microsecond precision (API.md 2).
+// RFC 3339 UTC with a Z suffix and at most microsecond precision (docs/http-api.md 2).
 export const RFC3339_Z = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
 
 const live = new Set();
@@ -284,7 +284,7 @@ export const frozenClockEnv = (at = '2030-01-01 00:00:00') => ({
   LD_PRELOAD: FAKETIME_LIB, FAKETIME: at, FAKETIME_DONT_FAKE_MONOTONIC: '1',
 });
 
-// Path helpers (API.md 4).
+// Path helpers (docs/http-api.md 4).
 export const rPath = (c, i, id, verb) => {
   let p = `/v1/compute/clusters/${encodeURIComponent(c)}/instances/${encodeURIComponent(i)}/remediations`;
   if (id !== undefined) p += `/${encodeURIComponent(id)}`;
@@ -332,7 +332,7 @@ export async function pool(items, limit, fn) {
   return results;
 }
 
-// Asserts the google.rpc.Status shape and the HTTP/code pair (API.md 3).
+// Asserts the google.rpc.Status shape and the HTTP/code pair (docs/http-api.md 3).
 export function expectStatus(assert, res, httpStatus, code, what = '') {
   const ctx = `${what} → ${res.status} ${res.text.slice(0, 300)}`;
   assert.equal(res.status, httpStatus, `HTTP status ${ctx}`);
@@ -349,7 +349,7 @@ export function expectStatus(assert, res, httpStatus, code, what = '') {
   }
 }
 
-// Recursively checks that no field is null or "" (API.md 2: unset fields are omitted).
+// Recursively checks that no field is null or "" (docs/http-api.md 2: unset fields are omitted).
 export function findNullOrEmpty(obj, prefix = '') {
   const bad = [];
   if (obj === null) return [prefix || '(root)'];
@@ -365,7 +365,7 @@ export function findNullOrEmpty(obj, prefix = '') {
   return bad;
 }
 
-// An Alertmanager v4 webhook payload with one firing alert (API.md 5).
+// An Alertmanager v4 webhook payload with one firing alert (docs/http-api.md 5).
 export function alertPayload({ alertname = 'GpuEccDoubleBitError', instanceId, status = 'firing', fingerprint, labels = {}, annotations = {} }) {
   const now = new Date().toISOString();
   return {
@@ -391,7 +391,7 @@ export function alertPayload({ alertname = 'GpuEccDoubleBitError', instanceId, s
 }
 
 // Tries to get an automated PENDING_APPROVAL remediation through the Alertmanager
-// webhook (the only way API.md offers). Returns the remediation or null when the
+// webhook (the only way docs/http-api.md offers). Returns the remediation or null when the
 // server cannot do it yet (the caller skips).
 export async function makePendingApproval(srv, clusterId, instanceId, { alertname = 'GpuEccDoubleBitError' } = {}) {
   let r;

@@ -15,7 +15,7 @@ namespace noderepair::api {
 using auth::Role;
 
 void AddAlertRoutes(Router& router, const ApiServices& services) {
-    // Health signals (API.md 5).
+    // Health signals (docs/http-api.md 5).
     router.Add({"POST",
                 {"v1", "integrations", "alertmanager"},
                 Role::kOperator,

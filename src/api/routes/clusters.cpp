@@ -13,7 +13,7 @@ namespace noderepair::api {
 using auth::Role;
 
 void AddClusterRoutes(Router& router, const ApiServices& services) {
-    // Inventory (API.md 4.7).
+    // Inventory (docs/http-api.md 4.7).
     router.Add({"GET",
                 {"v1", "compute", "clusters"},
                 Role::kViewer,

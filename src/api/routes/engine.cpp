@@ -19,7 +19,7 @@ HttpResponse EngineResponse(bool paused) {
 }  // namespace
 
 void AddEngineRoutes(Router& router, const ApiServices& services) {
-    // Engine pause (API.md 6).
+    // Engine pause (docs/http-api.md 6).
     router.Add({"GET", {"v1", "engine"}, Role::kViewer, [&services](Call&, Responder respond) {
                     auto paused = services.engine.IsPaused();
                     if (!paused) return respond(ErrorResponse(paused.error()));

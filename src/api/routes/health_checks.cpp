@@ -12,7 +12,7 @@ namespace noderepair::api {
 using auth::Role;
 
 void AddHealthCheckRoutes(Router& router, const ApiServices& services) {
-    // Active health checks (API.md 5).
+    // Active health checks (docs/http-api.md 5).
     const std::vector<std::string> kChecks = {"v1",        "compute", "clusters",     "{}",
                                               "instances", "{}",      "health_checks"};
     router.Add(

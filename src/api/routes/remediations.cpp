@@ -50,7 +50,7 @@ void AddRemediationRoutes(Router& router, const ApiServices& services) {
         return p;
     };
 
-    // Remediations (API.md 4.1-4.6, 4.8).
+    // Remediations (docs/http-api.md 4.1-4.6, 4.8).
     router.Add({"POST", kRemediations, Role::kOperator, [&services](Call& call, Responder respond) {
                     auto body = ParseBodyObject(call.request.body);
                     if (!body) return respond(ErrorResponse(body.error()));

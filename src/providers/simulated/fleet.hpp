@@ -1,4 +1,4 @@
-// The simulated provider's inventory: the fleet file of API.md 6 (schema in README.md) or the
+// The simulated provider's inventory: the fleet file of docs/http-api.md 6 (schema in README.md) or the
 // built-in demo fleet.
 #pragma once
 
@@ -11,7 +11,7 @@
 
 namespace noderepair::providers::simulated {
 
-// Simulated step latencies (API.md 7); 0 runs the engine at full speed.
+// Simulated step latencies (docs/http-api.md 7); 0 runs the engine at full speed.
 struct Timing {
     std::chrono::milliseconds cordon{0};
     std::chrono::milliseconds drain{0};

@@ -151,7 +151,7 @@ TEST(ParseFleet, RejectsDuplicates) {
     ExpectRejected(OneCluster(R"([{"instance_id": "a", "num_gpus": 1},
                                   {"instance_id": "a", "num_gpus": 1}])"),
                    "'a'");
-    // Instance ids are unique across the whole fleet (API.md 4.7).
+    // Instance ids are unique across the whole fleet (docs/http-api.md 4.7).
     ExpectRejected(R"({"hosts": [], "clusters": [
         {"cluster_id": "c1", "instances": [{"instance_id": "a", "num_gpus": 1}]},
         {"cluster_id": "c2", "instances": [{"instance_id": "a", "num_gpus": 1}]}]})",

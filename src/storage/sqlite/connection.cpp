@@ -97,7 +97,7 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path) {
     sqlite3_busy_timeout(db, 5000);
     sqlite3_extended_result_codes(db, 1);
     // WAL lets readers run beside the one writer; FULL syncs the WAL on every commit so an
-    // acknowledged change survives a power cut, not only a crash (API.md 4.1).
+    // acknowledged change survives a power cut, not only a crash (docs/http-api.md 4.1).
     NR_RETURN_IF_ERROR(conn->Exec("PRAGMA journal_mode=WAL"));
     NR_RETURN_IF_ERROR(conn->Exec("PRAGMA synchronous=FULL"));
     NR_RETURN_IF_ERROR(conn->Exec("PRAGMA foreign_keys=ON"));

@@ -29,7 +29,7 @@ public:
     Statement& Bind(int index, std::string_view text);
     Statement& Bind(int index, std::optional<Timestamp> time);  // null when unset
     Statement& BindNull(int index);
-    // Empty text is stored as NULL (API.md 2: unset fields are omitted).
+    // Empty text is stored as NULL (docs/http-api.md 2: unset fields are omitted).
     Statement& BindOptional(int index, std::string_view text);
 
     // True while there is a row to read.

@@ -59,7 +59,7 @@ CREATE INDEX remediations_by_cluster_create ON remediations(cluster_id, create_t
 CREATE INDEX remediations_by_cluster_update ON remediations(cluster_id, update_time, id);
 CREATE INDEX remediations_by_instance_create ON remediations(instance_id, create_time, id);
 CREATE INDEX remediations_by_instance_update ON remediations(instance_id, update_time, id);
--- At most one active remediation per instance (API.md 1), enforced by the database too.
+-- At most one active remediation per instance (docs/http-api.md 1), enforced by the database too.
 CREATE UNIQUE INDEX remediations_one_active ON remediations(instance_id)
     WHERE state NOT IN (6, 7, 8, 9);
 CREATE TABLE remediation_events(
