@@ -475,9 +475,22 @@ TEST_F(ExecutorTest, ABlockedCallHoldsUpOnlyItsOwnRemediation) {
     const Remediation other = Create("i2", Mode::kRebootVm);
     ASSERT_TRUE(Eventually([&] { return StateOf(other.id) == State::kSucceeded; }))
         << TimelineOf(other.id);
-    // ... creates, cancels and approvals commit.
+    // ... creates, cancels and approvals commit, and what they let through runs.
     const Remediation third = Create("i3", Mode::kVmOnly);
     EXPECT_TRUE(Eventually([&] { return StateOf(third.id) == State::kSucceeded; }));
+    Remediation waiting = storage::test_support::MakeRemediation(
+        "auto-i4", "i4", State::kPendingApproval, clock_.Now());
+    waiting.mode = waiting.requested_mode = Mode::kRebootVm;
+    ASSERT_TRUE(store_->WriteAndWait([&](storage::Txn& txn) {
+        return txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(), waiting);
+    }));
+    std::promise<Result<Remediation>> approved;
+    service_->Approve({"bob", auth::Role::kApprover, {}}, {"c1", "i4", "auto-i4"}, {},
+                      [&](Result<Remediation> r) { approved.set_value(std::move(r)); });
+    auto approval = approved.get_future();
+    ASSERT_EQ(approval.wait_for(seconds(5)), std::future_status::ready);
+    ASSERT_TRUE(approval.get());
+    EXPECT_TRUE(Eventually([&] { return StateOf("auto-i4") == State::kSucceeded; }));
     EXPECT_EQ(StateOf(blocked.id), State::kQuarantined) << "still in its power cycle";
     provider_.Release();
     ASSERT_TRUE(Eventually([&] { return StateOf(blocked.id) == State::kSucceeded; }))
