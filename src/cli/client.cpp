@@ -36,23 +36,27 @@ std::string DescribeErrorReply(const HttpReply& reply) {
     return line;
 }
 
-ApiClient::ApiClient(ServerUrl server, std::string token)
-    : token_(token), http_(std::move(server), std::move(token)) {}
-
-Result<JsonReply> ApiClient::Call(std::string_view method, std::string_view target,
-                                  std::string_view body) {
-    NR_ASSIGN_OR_RETURN(HttpReply reply, http_.Send(method, target, body));
+Result<JsonReply> ReadJsonReply(HttpReply reply, std::string_view server) {
     if (reply.status < 200 || reply.status > 299) {
         // The google.rpc code travels in the message; the caller only prints it.
         return Error{Code::kUnknown, DescribeErrorReply(reply)};
     }
     auto value = ParseStrictJson(reply.body);
     if (!value) {
-        return Internal("the server at " + http_.server().text +
+        return Internal("the server at " + std::string(server) +
                         " answered with something that is not JSON (request id " +
                         reply.request_id + ")");
     }
     return JsonReply{std::move(reply.body), std::move(*value)};
+}
+
+ApiClient::ApiClient(ServerUrl server, std::string token)
+    : token_(token), http_(std::move(server), std::move(token)) {}
+
+Result<JsonReply> ApiClient::Call(std::string_view method, std::string_view target,
+                                  std::string_view body) {
+    NR_ASSIGN_OR_RETURN(HttpReply reply, http_.Send(method, target, body));
+    return ReadJsonReply(std::move(reply), http_.server().text);
 }
 
 // Every page of a list from `target` onwards, merged into one reply of the same shape

@@ -29,12 +29,18 @@ struct JsonReply {
     boost::json::value value;
 };
 
+// What the CLI makes of a reply to an API call: a 2xx with a JSON body is that JSON; any other
+// status an Error whose message is DescribeErrorReply's line; a 2xx whose body is not JSON an
+// Internal error naming `server` (the --server URL, for the message). The reply comes from a
+// server that may be broken or hostile: nothing in it is trusted.
+Result<JsonReply> ReadJsonReply(HttpReply reply, std::string_view server);
+
 class ApiClient {
 public:
     ApiClient(ServerUrl server, std::string token);
 
-    // Sends one request. Any non-2xx reply becomes an Error whose message is
-    // DescribeErrorReply's line; network failures keep their own message.
+    // Sends one request; the reply is read by ReadJsonReply. Network failures keep their own
+    // message.
     Result<JsonReply> Call(std::string_view method, std::string_view target,
                            std::string_view body = {});
     Result<JsonReply> Get(std::string_view target) { return Call("GET", target); }

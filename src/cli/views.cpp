@@ -202,4 +202,9 @@ std::string EngineLine(const value& engine) {
     return Flag(engine, "paused") ? "engine: paused\n" : "engine: running\n";
 }
 
+std::string NextPageHint(const value& list) {
+    if (!Flag(list, "has_next")) return {};
+    return "next page: --page-token " + Text(list, "next_page_token") + "\n";
+}
+
 }  // namespace noderepair::cli
