@@ -1,7 +1,9 @@
 #include "cli/client.hpp"
 
+#include <algorithm>
 #include <boost/json/serialize.hpp>
 
+#include "cli/table.hpp"
 #include "common/json.hpp"
 
 namespace noderepair::cli {
@@ -15,6 +17,7 @@ std::string DescribeErrorReply(const HttpReply& reply) {
         code = parsed->as_object().if_contains("code");
         message = parsed->as_object().if_contains("message");
     }
+    // What the server sent is shown as TerminalText: it may hold control characters.
     if (code != nullptr && code->is_int64() && message != nullptr && message->is_string()) {
         const int64_t n = code->as_int64();
         if (n >= 0 && n <= int64_t(Code::kUnauthenticated)) {
@@ -22,17 +25,22 @@ std::string DescribeErrorReply(const HttpReply& reply) {
         } else {
             line += " code " + std::to_string(n);
         }
-        line += ": " + std::string(message->as_string());
+        line += ": " + TerminalText(message->as_string());
     } else {
-        // Not ours (a proxy in between, say): show the start of what came back.
-        std::string text = reply.body.substr(0, 200);
-        for (char& c : text) {
-            if (c == '\n' || c == '\r') c = ' ';
+        // Not ours (a proxy in between, say): show the start of what came back, cut between
+        // characters.
+        size_t end = std::min<size_t>(reply.body.size(), 200);
+        while (end > 0 && end < reply.body.size() &&
+               (static_cast<unsigned char>(reply.body[end]) & 0xc0) == 0x80) {
+            --end;
         }
+        std::string text = TerminalText(std::string_view(reply.body).substr(0, end));
         while (!text.empty() && text.back() == ' ') text.pop_back();
         line += text.empty() ? std::string(": (no body)") : ": " + text;
     }
-    if (!reply.request_id.empty()) line += " (request id " + reply.request_id + ")";
+    if (!reply.request_id.empty()) {
+        line += " (request id " + TerminalText(reply.request_id) + ")";
+    }
     return line;
 }
 
@@ -45,7 +53,7 @@ Result<JsonReply> ReadJsonReply(HttpReply reply, std::string_view server) {
     if (!value) {
         return Internal("the server at " + std::string(server) +
                         " answered with something that is not JSON (request id " +
-                        reply.request_id + ")");
+                        TerminalText(reply.request_id) + ")");
     }
     return JsonReply{std::move(reply.body), std::move(*value)};
 }

@@ -62,5 +62,30 @@ TEST(ReadJsonReply, A2xxThatIsNotJsonIsAnInternalError) {
     }
 }
 
+TEST(ReadJsonReply, TheErrorLineHoldsNoControlCharacterOfTheServers) {
+    auto message = ReadJsonReply(
+        Reply(403, R"({"code":7,"message":"\u001b]0;owned\u0007\u001b[1Adenied\r"})", ""), "s");
+    ASSERT_FALSE(message);
+    EXPECT_EQ(message.error().message, "403 PERMISSION_DENIED:  ]0;owned  [1Adenied ");
+    auto request_id = ReadJsonReply(Reply(200, "not json",
+                                          "\xff\xc2\x9b"
+                                          "2J"),
+                                    "s");
+    ASSERT_FALSE(request_id);
+    EXPECT_EQ(request_id.error().message,
+              "the server at s answered with something that is not JSON (request id "
+              "\xef\xbf\xbd 2J)");
+}
+
+TEST(ReadJsonReply, TheStartOfABodyNotOursIsUtf8CutBetweenCharacters) {
+    auto not_utf8 = ReadJsonReply(Reply(400, "{\"message\": \"\xff\xff\"}", ""), "s");
+    ASSERT_FALSE(not_utf8);
+    EXPECT_EQ(not_utf8.error().message, "400: {\"message\": \"\xef\xbf\xbd\xef\xbf\xbd\"}");
+    // "é" is the 200th and 201st byte: the line ends before it rather than inside it.
+    auto cut = ReadJsonReply(Reply(502, std::string(199, 'x') + "\u00e9 Bad Gateway", ""), "s");
+    ASSERT_FALSE(cut);
+    EXPECT_EQ(cut.error().message, "502: " + std::string(199, 'x'));
+}
+
 }  // namespace
 }  // namespace noderepair::cli

@@ -204,7 +204,7 @@ std::string EngineLine(const value& engine) {
 
 std::string NextPageHint(const value& list) {
     if (!Flag(list, "has_next")) return {};
-    return "next page: --page-token " + Text(list, "next_page_token") + "\n";
+    return "next page: --page-token " + TerminalText(Text(list, "next_page_token")) + "\n";
 }
 
 }  // namespace noderepair::cli

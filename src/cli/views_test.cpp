@@ -16,5 +16,11 @@ TEST(NextPageHint, NamesTheTokenOfTheNextPageOnly) {
     EXPECT_EQ(NextPageHint(boost::json::parse("[]")), "");
 }
 
+TEST(NextPageHint, ShowsTheTokenAsTerminalText) {
+    EXPECT_EQ(NextPageHint(boost::json::parse(
+                  R"({"has_next": true, "next_page_token": "\u001b]0;title\u0007"})")),
+              "next page: --page-token  ]0;title \n");
+}
+
 }  // namespace
 }  // namespace noderepair::cli
