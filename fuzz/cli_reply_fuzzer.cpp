@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-#include "cli/client.hpp"
+#include "cli/reply.hpp"
 #include "cli/views.hpp"
 #include "invariants.hpp"
 

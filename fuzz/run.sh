@@ -32,7 +32,7 @@ sources() {
         alert_query) echo api/request_params.cpp api/request_target.cpp ;;
         alertmanager) echo health/alertmanager.cpp health/policy.cpp model/alert.cpp common/time.cpp ;;
         authorization) echo auth/bearer_token.cpp ;;
-        cli_reply) echo cli/client.cpp cli/views.cpp cli/table.cpp cli/enums.cpp ;;
+        cli_reply) echo cli/reply.cpp cli/views.cpp cli/table.cpp cli/enums.cpp ;;
         config) echo cli/config.cpp ;;
         fleet) echo providers/simulated/fleet.cpp ;;
         http_request) echo api/request_target.cpp api/router.cpp ;;

@@ -1,7 +1,7 @@
 #include "cli/views.hpp"
 
-#include "cli/client.hpp"
 #include "cli/enums.hpp"
+#include "cli/reply.hpp"
 
 namespace noderepair::cli {
 namespace {

@@ -1,4 +1,4 @@
-#include "cli/client.hpp"
+#include "cli/reply.hpp"
 
 #include <gtest/gtest.h>
 
