@@ -55,6 +55,11 @@ async function capture(name, method, target, body, headers = { authorization: `B
 try {
   const c = '/v1/compute/clusters/demo-cluster-1';
   const remediations = `${c}/instances/-/remediations`;
+  // First, while the cluster has room: an Xid alert and the remediation it makes.
+  await fetch(`http://127.0.0.1:${port}/v1/sim/instances/i-1-02/faults`, {
+    method: 'POST', headers: { authorization: `Bearer ${token}` },
+    body: JSON.stringify({ kind: 'xid', xid: 79 }),
+  });
   await capture('clusters-list', 'GET', '/v1/compute/clusters');
   await capture('cluster-get', 'GET', c);
   await capture('hosts-list', 'GET', '/v1/compute/hosts');
@@ -62,15 +67,16 @@ try {
     `${c}/instances/i-1-01/remediations`, { mode: 'REMEDIATION_MODE_VM_ONLY', reason: 'Xid 79' });
   await capture('remediation-create-bad-mode', 'POST', `${c}/instances/i-1-01/remediations`,
     { mode: 'SIDEWAYS' });
-  await fetch(`http://127.0.0.1:${port}/v1/sim/instances/i-1-02/faults`, {
-    method: 'POST', headers: { authorization: `Bearer ${token}` },
-    body: JSON.stringify({ kind: 'xid', xid: 79 }),
-  });
   await fetch(`http://127.0.0.1:${port}/v1/sim/instances/i-1-03/faults`, {
     method: 'POST', headers: { authorization: `Bearer ${token}` },
     body: JSON.stringify({ kind: 'thermal' }),
   });
   await capture('remediations-page', 'GET', `${remediations}?page_size=1`);
+  const automated = await (await fetch(
+    `http://127.0.0.1:${port}${c}/instances/i-1-02/remediations`,
+    { headers: { authorization: `Bearer ${token}` } })).json();
+  await capture('remediation-with-linked-alert', 'GET',
+    `${c}/instances/i-1-02/remediations/${automated.remediations[0].id}`);
   await capture('remediation-events', 'GET',
     `${c}/instances/i-1-01/remediations/${created.id}/events`);
   await capture('remediation-reject-not-waiting', 'POST',
