@@ -49,16 +49,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     target.append(reinterpret_cast<const char*>(data), size);
     api::HttpRequest request;
     if (Status parsed = api::ParseRequestTarget(target, request); !parsed) {
-        fuzz::CheckWritesStrictJson(api::ErrorResponse(parsed.error()).body);
+        fuzz::CheckRefusal(parsed.error(), Code::kInvalidArgument, target);
         return 0;
     }
     api::Call call{std::move(request), {"c"}, {}};
     auto list = api::ParseAlertListRequest(call);
     if (!list) {
-        if (list.error().code != Code::kInvalidArgument) {
-            fuzz::Broken("a bad alert query is INVALID_ARGUMENT", target);
-        }
-        fuzz::CheckWritesStrictJson(api::ErrorResponse(list.error()).body);
+        fuzz::CheckRefusal(list.error(), Code::kInvalidArgument, target);
         return 0;
     }
     const storage::AlertQuery& query = list->query;

@@ -8,7 +8,9 @@
 #include <string>
 #include <string_view>
 
+#include "api/http.hpp"
 #include "common/json.hpp"
+#include "common/status.hpp"
 #include "common/time.hpp"
 
 namespace noderepair::fuzz {
@@ -23,6 +25,16 @@ namespace noderepair::fuzz {
 inline void CheckWritesStrictJson(std::string_view json) {
     auto parsed = ParseStrictJson(json);
     if (!parsed) Broken("writes JSON that reads back (" + parsed.error().message + ")", json);
+}
+
+// Bad input is refused with the code the API gives for it and a message saying why, in an error
+// body that is JSON.
+inline void CheckRefusal(const Error& error, Code code, std::string_view input) {
+    if (error.code != code || error.message.empty()) {
+        Broken("bad input is refused with " + std::string(CodeName(code)) + " and a message",
+               input);
+    }
+    CheckWritesStrictJson(api::ErrorResponse(error).body);
 }
 
 // A time that was accepted is written as RFC 3339 that reads back as the same time.

@@ -8,7 +8,6 @@
 #include <string_view>
 #include <vector>
 
-#include "api/http.hpp"
 #include "api/request_bodies.hpp"
 #include "common/json.hpp"
 #include "invariants.hpp"
@@ -28,19 +27,12 @@ enum Endpoint : uint8_t {
     kEndpoints
 };
 
-void CheckRefusal(const Error& error, std::string_view body) {
-    if (error.code != Code::kInvalidArgument || error.message.empty()) {
-        fuzz::Broken("a bad body is INVALID_ARGUMENT with a message", body);
-    }
-    fuzz::CheckWritesStrictJson(api::ErrorResponse(error).body);
-}
-
 // Parses `body`; a refusal is checked, an acceptance written back by `write` as a client would
 // send it, parsed again and compared by `same`.
 template <class Parse, class Write, class Same>
 void CheckEndpoint(std::string_view body, Parse parse, Write write, Same same) {
     auto first = parse(body);
-    if (!first) return CheckRefusal(first.error(), body);
+    if (!first) return fuzz::CheckRefusal(first.error(), Code::kInvalidArgument, body);
     std::string again;
     JsonWriter w(again);
     w.BeginObject();
