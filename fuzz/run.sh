@@ -12,13 +12,14 @@ cd "$(dirname "$0")/.."
 seconds=${1:?usage: fuzz/run.sh SECONDS [TARGET...]}
 shift
 build=${FUZZ_BUILD_DIR:-build-fuzz}
-all_targets=(alertmanager config fleet http_request list_query page_token request_body sse)
+all_targets=(alert_query alertmanager authorization cli_reply config fleet http_request list_query
+    page_token request_body route_bodies sse)
 targets=("${@:-${all_targets[@]}}")
 
 dictionary() {
     case $1 in
-        alertmanager | fleet | request_body) echo fuzz/dict/json.dict ;;
-        http_request | list_query) echo fuzz/dict/http.dict ;;
+        alertmanager | cli_reply | fleet | request_body | route_bodies) echo fuzz/dict/json.dict ;;
+        alert_query | authorization | http_request | list_query) echo fuzz/dict/http.dict ;;
         config) echo fuzz/dict/yaml.dict ;;
         sse) echo fuzz/dict/sse.dict ;;
     esac
@@ -28,13 +29,17 @@ dictionary() {
 # of the parser a run reached (the binaries also hold Boost and the standard library).
 sources() {
     case $1 in
+        alert_query) echo api/request_params.cpp api/request_target.cpp ;;
         alertmanager) echo health/alertmanager.cpp health/policy.cpp model/alert.cpp common/time.cpp ;;
+        authorization) echo auth/bearer_token.cpp ;;
+        cli_reply) echo cli/reply.cpp cli/views.cpp cli/table.cpp cli/enums.cpp ;;
         config) echo cli/config.cpp ;;
         fleet) echo providers/simulated/fleet.cpp ;;
         http_request) echo api/request_target.cpp api/router.cpp ;;
         list_query) echo api/request_params.cpp api/request_target.cpp ;;
         page_token) echo remediation/page_token.cpp ;;
         request_body) echo common/json.cpp ;;
+        route_bodies) echo api/request_bodies.cpp ;;
         sse) echo cli/sse.cpp ;;
     esac
 }

@@ -288,7 +288,7 @@ std::string HostListJson(const std::vector<model::Host>& hosts) {
     return out;
 }
 
-Result<boost::json::object> ParseBodyObject(const std::string& body) {
+Result<boost::json::object> ParseBodyObject(std::string_view body) {
     bool blank = true;
     for (char c : body) blank = blank && (c == ' ' || c == '\t' || c == '\r' || c == '\n');
     if (blank) return boost::json::object();

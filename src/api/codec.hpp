@@ -4,6 +4,7 @@
 #include <boost/json/value.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.hpp"
@@ -39,7 +40,7 @@ std::string AlertListJson(const storage::AlertPage& page, const std::string& nex
 std::string IngestJson(const health::IngestResult& result);
 
 // A request body as a JSON object: an empty body is `{}`; anything else must be an object.
-Result<boost::json::object> ParseBodyObject(const std::string& body);
+Result<boost::json::object> ParseBodyObject(std::string_view body);
 // An optional string member; INVALID_ARGUMENT when present with another type.
 Result<std::string> OptionalStringField(const boost::json::object& body, std::string_view key);
 // An optional mode member; INVALID_ARGUMENT for another type or an unknown name.

@@ -5,6 +5,8 @@
 #include <charconv>
 #include <vector>
 
+#include "remediation/page_token.hpp"
+
 namespace noderepair::api {
 namespace {
 
@@ -108,6 +110,32 @@ Result<remediation::ListRequest> ParseListRequest(const Call& call) {
     if (auto token = SingleParam(req, "page_token", "pageToken")) list.page_token = *token;
     if (auto order = SingleParam(req, "order_by", "orderBy"); order && !order->empty()) {
         NR_RETURN_IF_ERROR(ParseOrderBy(*order, list));
+    }
+    return list;
+}
+
+Result<AlertListRequest> ParseAlertListRequest(const Call& call) {
+    AlertListRequest list;
+    storage::AlertQuery& query = list.query;
+    query.cluster_id = call.params[0];
+    auto status = SingleParam(call.request, "status", "status");
+    if (status && *status == "firing") {
+        query.firing = true;
+    } else if (status && *status == "resolved") {
+        query.firing = false;
+    } else if (status && !status->empty()) {
+        return InvalidArgument("status must be firing or resolved");
+    }
+    // This list has always given one message for every bad page_size.
+    auto size = ParsePageSize(call.request, PageSizeOverflow::kRefuse);
+    if (!size) return InvalidArgument("page_size must be a non-negative integer");
+    if (*size) query.limit = **size == 0 ? 50 : **size;
+    list.token_fingerprint =
+        remediation::ShortHash("alerts\n" + query.cluster_id + "\n" + (status ? *status : ""));
+    if (auto token = SingleParam(call.request, "page_token", "pageToken");
+        token && !token->empty()) {
+        NR_ASSIGN_OR_RETURN(query.after,
+                            remediation::DecodePageToken(*token, list.token_fingerprint));
     }
     return list;
 }

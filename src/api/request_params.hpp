@@ -1,5 +1,6 @@
 // Query parameters that more than one endpoint reads: a parameter under its snake_case or
-// camelCase name, and the filters, page and order of the remediation list.
+// camelCase name, the filters, page and order of the remediation list, and the status filter and
+// page of the alert list.
 #pragma once
 
 #include <optional>
@@ -10,6 +11,7 @@
 #include "api/router.hpp"
 #include "common/status.hpp"
 #include "remediation/service.hpp"
+#include "storage/store.hpp"
 
 namespace noderepair::api {
 
@@ -28,5 +30,15 @@ Result<std::optional<int>> ParsePageSize(const HttpRequest& req, PageSizeOverflo
 // The list of remediations asked for by GET …/instances/{i}/remediations: the cluster and
 // instance of the path, then the state, mode and trigger filters, page and order of the query.
 Result<remediation::ListRequest> ParseListRequest(const Call& call);
+
+// The alert list asked for by GET …/clusters/{c}/health/alerts: the cluster of the path, then
+// `status` (firing or resolved), `page_size` and `page_token` of the query.
+struct AlertListRequest {
+    storage::AlertQuery query;
+    // What the list's page tokens are bound to (its cluster and status), so a token is
+    // accepted by the list that wrote it only: pass it to EncodePageToken for the next page.
+    std::string token_fingerprint;
+};
+Result<AlertListRequest> ParseAlertListRequest(const Call& call);
 
 }  // namespace noderepair::api

@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include "remediation/page_token.hpp"
+
 namespace noderepair::api {
 namespace {
 
@@ -138,6 +140,78 @@ TEST(ParseListRequest, PageTokenAndSize) {
     ASSERT_TRUE(huge);
     EXPECT_EQ(huge->page_size, 1000);
     EXPECT_FALSE(ParseListRequest(ListCall({{"pageSize", "-1"}})));
+}
+
+Call AlertsCall(std::vector<std::pair<std::string, std::string>> query) {
+    Call call;
+    call.request.query = std::move(query);
+    call.params = {"c1"};
+    return call;
+}
+
+TEST(ParseAlertListRequest, DefaultsWithoutQuery) {
+    auto list = ParseAlertListRequest(AlertsCall({}));
+    ASSERT_TRUE(list) << list.error().message;
+    EXPECT_EQ(list->query.cluster_id, "c1");
+    EXPECT_EQ(list->query.firing, std::nullopt);
+    EXPECT_EQ(list->query.after, std::nullopt);
+    EXPECT_EQ(list->query.limit, 50);
+}
+
+TEST(ParseAlertListRequest, StatusIsFiringOrResolvedOrEmpty) {
+    for (auto [value, firing] : {std::pair<const char*, std::optional<bool>>{"firing", true},
+                                 {"resolved", false},
+                                 {"", std::nullopt}}) {
+        auto list = ParseAlertListRequest(AlertsCall({{"status", value}}));
+        ASSERT_TRUE(list) << value;
+        EXPECT_EQ(list->query.firing, firing) << value;
+    }
+    for (const char* bad : {"FIRING", "open", "firing,resolved"}) {
+        auto list = ParseAlertListRequest(AlertsCall({{"status", bad}}));
+        ASSERT_FALSE(list) << bad;
+        EXPECT_EQ(list.error().code, Code::kInvalidArgument);
+        EXPECT_EQ(list.error().message, "status must be firing or resolved");
+    }
+}
+
+TEST(ParseAlertListRequest, PageSizeZeroIsTheDefaultAndEveryBadOneHasOneMessage) {
+    for (auto [text, limit] : {std::pair{"0", 50}, {"7", 7}, {"5000", 1000}}) {
+        auto list = ParseAlertListRequest(AlertsCall({{"pageSize", text}}));
+        ASSERT_TRUE(list) << text;
+        EXPECT_EQ(list->query.limit, limit) << text;
+    }
+    for (const char* bad : {"-1", "x", "1.5", "99999999999999999999999"}) {
+        auto list = ParseAlertListRequest(AlertsCall({{"page_size", bad}}));
+        ASSERT_FALSE(list) << bad;
+        EXPECT_EQ(list.error().code, Code::kInvalidArgument);
+        EXPECT_EQ(list.error().message, "page_size must be a non-negative integer") << bad;
+    }
+}
+
+TEST(ParseAlertListRequest, APageTokenIsForTheListOfItsClusterAndStatusOnly) {
+    auto firing = ParseAlertListRequest(AlertsCall({{"status", "firing"}}));
+    ASSERT_TRUE(firing);
+    const std::string token =
+        remediation::EncodePageToken({1764979081000000, "a-1"}, firing->token_fingerprint);
+    auto next = ParseAlertListRequest(AlertsCall({{"status", "firing"}, {"pageToken", token}}));
+    ASSERT_TRUE(next) << next.error().message;
+    ASSERT_TRUE(next->query.after);
+    EXPECT_EQ(next->query.after->time_us, 1764979081000000);
+    EXPECT_EQ(next->query.after->id, "a-1");
+    EXPECT_EQ(next->token_fingerprint, firing->token_fingerprint);
+    for (auto query : {std::vector<std::pair<std::string, std::string>>{{"page_token", token}},
+                       {{"status", "resolved"}, {"page_token", token}},
+                       {{"status", "firing"}, {"page_token", token + "A"}}}) {
+        auto refused = ParseAlertListRequest(AlertsCall(query));
+        ASSERT_FALSE(refused);
+        EXPECT_EQ(refused.error().code, Code::kInvalidArgument);
+    }
+    Call other_cluster = AlertsCall({{"status", "firing"}, {"page_token", token}});
+    other_cluster.params = {"c2"};
+    EXPECT_FALSE(ParseAlertListRequest(other_cluster));
+    auto empty = ParseAlertListRequest(AlertsCall({{"page_token", ""}}));
+    ASSERT_TRUE(empty);
+    EXPECT_EQ(empty->query.after, std::nullopt);
 }
 
 }  // namespace

@@ -2,8 +2,7 @@
 
 #include <openssl/sha.h>
 
-#include <cctype>
-
+#include "auth/bearer_token.hpp"
 #include "common/ids.hpp"
 
 namespace noderepair::auth {
@@ -53,22 +52,7 @@ Result<std::string> CreateToken(storage::Store& store, const storage::TokenRecor
 }
 
 Result<Principal> Authenticator::Authenticate(std::string_view header) {
-    if (header.empty()) return Unauthenticated("missing Authorization: Bearer token");
-    constexpr std::string_view kBearer = "bearer ";
-    if (header.size() <= kBearer.size()) {
-        return Unauthenticated("malformed Authorization header: expected 'Bearer <token>'");
-    }
-    for (size_t i = 0; i < kBearer.size(); ++i) {
-        if (std::tolower(static_cast<unsigned char>(header[i])) != kBearer[i]) {
-            return Unauthenticated("malformed Authorization header: expected 'Bearer <token>'");
-        }
-    }
-    std::string_view token = header.substr(kBearer.size());
-    while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-    while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
-    if (token.empty() || token.size() > 256) {
-        return Unauthenticated("malformed Authorization header: expected 'Bearer <token>'");
-    }
+    NR_ASSIGN_OR_RETURN(std::string_view token, ParseBearerToken(header));
     std::string hash = HashToken(token);
     const Timestamp now = clock_.Now();
     {

@@ -2,39 +2,7 @@
 
 #include <boost/json/serialize.hpp>
 
-#include "common/json.hpp"
-
 namespace noderepair::cli {
-
-std::string DescribeErrorReply(const HttpReply& reply) {
-    std::string line = std::to_string(reply.status);
-    auto parsed = ParseStrictJson(reply.body);
-    const boost::json::value* code = nullptr;
-    const boost::json::value* message = nullptr;
-    if (parsed && parsed->is_object()) {
-        code = parsed->as_object().if_contains("code");
-        message = parsed->as_object().if_contains("message");
-    }
-    if (code != nullptr && code->is_int64() && message != nullptr && message->is_string()) {
-        const int64_t n = code->as_int64();
-        if (n >= 0 && n <= int64_t(Code::kUnauthenticated)) {
-            line += " " + std::string(CodeName(Code(n)));
-        } else {
-            line += " code " + std::to_string(n);
-        }
-        line += ": " + std::string(message->as_string());
-    } else {
-        // Not ours (a proxy in between, say): show the start of what came back.
-        std::string text = reply.body.substr(0, 200);
-        for (char& c : text) {
-            if (c == '\n' || c == '\r') c = ' ';
-        }
-        while (!text.empty() && text.back() == ' ') text.pop_back();
-        line += text.empty() ? std::string(": (no body)") : ": " + text;
-    }
-    if (!reply.request_id.empty()) line += " (request id " + reply.request_id + ")";
-    return line;
-}
 
 ApiClient::ApiClient(ServerUrl server, std::string token)
     : token_(token), http_(std::move(server), std::move(token)) {}
@@ -42,17 +10,7 @@ ApiClient::ApiClient(ServerUrl server, std::string token)
 Result<JsonReply> ApiClient::Call(std::string_view method, std::string_view target,
                                   std::string_view body) {
     NR_ASSIGN_OR_RETURN(HttpReply reply, http_.Send(method, target, body));
-    if (reply.status < 200 || reply.status > 299) {
-        // The google.rpc code travels in the message; the caller only prints it.
-        return Error{Code::kUnknown, DescribeErrorReply(reply)};
-    }
-    auto value = ParseStrictJson(reply.body);
-    if (!value) {
-        return Internal("the server at " + http_.server().text +
-                        " answered with something that is not JSON (request id " +
-                        reply.request_id + ")");
-    }
-    return JsonReply{std::move(reply.body), std::move(*value)};
+    return ReadJsonReply(std::move(reply), http_.server().text);
 }
 
 // Every page of a list from `target` onwards, merged into one reply of the same shape
@@ -94,31 +52,6 @@ void AddQuery(std::string& target, std::string_view key, std::string_view value)
     target += EncodeUrlComponent(key);
     target.push_back('=');
     target += EncodeUrlComponent(value);
-}
-
-const boost::json::value* Field(const boost::json::value& object, std::string_view key) {
-    if (!object.is_object()) return nullptr;
-    return object.as_object().if_contains(boost::json::string_view(key.data(), key.size()));
-}
-
-std::string Text(const boost::json::value& object, std::string_view key) {
-    const auto* v = Field(object, key);
-    if (v == nullptr || v->is_null()) return {};
-    if (v->is_string()) return std::string(v->as_string());
-    if (v->is_bool()) return v->as_bool() ? "true" : "false";
-    if (v->is_number()) return boost::json::serialize(*v);
-    return {};
-}
-
-bool Flag(const boost::json::value& object, std::string_view key) {
-    const auto* v = Field(object, key);
-    return v != nullptr && v->is_bool() && v->as_bool();
-}
-
-const boost::json::array& Items(const boost::json::value& object, std::string_view key) {
-    static const boost::json::array kEmpty;
-    const auto* v = Field(object, key);
-    return v != nullptr && v->is_array() ? v->as_array() : kEmpty;
 }
 
 }  // namespace noderepair::cli

@@ -1,5 +1,5 @@
 // What every client verb shares: the server and token flags, the HTTP connection, and the
-// turn from a reply into parsed JSON or the one line of error the user sees. Used by one thread.
+// paths it asks for; what a reply is read into is reply.hpp's. Used by one thread.
 #pragma once
 
 #include <boost/json/value.hpp>
@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "cli/http_client.hpp"
+#include "cli/reply.hpp"
 #include "common/status.hpp"
 
 namespace noderepair::cli {
@@ -19,22 +20,12 @@ struct ClientFlags {
     bool json = false;                             // print the server's JSON as it came
 };
 
-// The line for a non-2xx reply: "404 NOT_FOUND: <server message> (request id <id>)".
-// A body that is not a google.rpc.Status is shown in part, as text.
-std::string DescribeErrorReply(const HttpReply& reply);
-
-// One JSON reply: its text as the server sent it (for --json) and its parsed value.
-struct JsonReply {
-    std::string body;
-    boost::json::value value;
-};
-
 class ApiClient {
 public:
     ApiClient(ServerUrl server, std::string token);
 
-    // Sends one request. Any non-2xx reply becomes an Error whose message is
-    // DescribeErrorReply's line; network failures keep their own message.
+    // Sends one request; the reply is read by ReadJsonReply. Network failures keep their own
+    // message.
     Result<JsonReply> Call(std::string_view method, std::string_view target,
                            std::string_view body = {});
     Result<JsonReply> Get(std::string_view target) { return Call("GET", target); }
@@ -56,14 +47,5 @@ std::string Path(std::initializer_list<std::string_view> segments);
 
 // Appends "?key=value" or "&key=value", encoding the value.
 void AddQuery(std::string& target, std::string_view key, std::string_view value);
-
-// The field `key` of a JSON object; nullptr when `object` is no object or lacks it.
-const boost::json::value* Field(const boost::json::value& object, std::string_view key);
-
-// Field access on a JSON object that may lack the field: strings as they are, numbers and
-// booleans as text, anything else (or nothing) as "".
-std::string Text(const boost::json::value& object, std::string_view key);
-bool Flag(const boost::json::value& object, std::string_view key);
-const boost::json::array& Items(const boost::json::value& object, std::string_view key);
 
 }  // namespace noderepair::cli

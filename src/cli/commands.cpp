@@ -256,10 +256,7 @@ int ClientCommands::ListRemediations() {
     if (!f_.page_token.empty()) AddQuery(target, "page_token", f_.page_token);
     auto reply = api_->Get(target);
     int code = Show(reply, &RemediationTable);
-    if (code == 0 && !client_.json && Flag(reply->value, "has_next")) {
-        std::fprintf(stderr, "next page: --page-token %s\n",
-                     Text(reply->value, "next_page_token").c_str());
-    }
+    if (code == 0 && !client_.json) std::fputs(NextPageHint(reply->value).c_str(), stderr);
     return code;
 }
 
@@ -355,10 +352,7 @@ int ClientCommands::ListAlerts() {
     if (!f_.page_token.empty()) AddQuery(target, "page_token", f_.page_token);
     auto reply = api_->Get(target);
     int code = Show(reply, &AlertTable);
-    if (code == 0 && !client_.json && Flag(reply->value, "has_next")) {
-        std::fprintf(stderr, "next page: --page-token %s\n",
-                     Text(reply->value, "next_page_token").c_str());
-    }
+    if (code == 0 && !client_.json) std::fputs(NextPageHint(reply->value).c_str(), stderr);
     return code;
 }
 

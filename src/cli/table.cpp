@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/json.hpp"
+
 namespace noderepair::cli {
 namespace {
 
@@ -25,13 +27,35 @@ size_t DisplayWidth(std::string_view text) {
         std::count_if(text.begin(), text.end(), [](char c) { return !IsContinuationByte(c); }));
 }
 
+std::string TerminalText(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (size_t i = 0; i < text.size(); ++i) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        if (c < 0x80) {
+            out.push_back(c < 0x20 || c == 0x7f ? ' ' : char(c));
+            continue;
+        }
+        const size_t length = Utf8SequenceLength(text.substr(i));
+        if (length == 0) {
+            out.append("\xef\xbf\xbd");
+            continue;
+        }
+        // U+0080 to U+009F, the C1 controls, are 0xC2 0x80 to 0xC2 0x9F.
+        const bool c1 = c == 0xc2 && static_cast<unsigned char>(text[i + 1]) <= 0x9f;
+        if (c1) {
+            out.push_back(' ');
+        } else {
+            out.append(text.substr(i, length));
+        }
+        i += length - 1;
+    }
+    return out;
+}
+
 std::string CellText(std::string_view value) {
     if (value.empty()) return "-";
-    std::string out;
-    out.reserve(value.size());
-    for (char c : value) {
-        out.push_back(static_cast<unsigned char>(c) < 0x20 || c == 0x7F ? ' ' : c);
-    }
+    std::string out = TerminalText(value);
     if (DisplayWidth(out) > kMaxCellWidth) {
         out = std::string(Prefix(out, kMaxCellWidth - 1));
         while (!out.empty() && out.back() == ' ') out.pop_back();
@@ -103,7 +127,7 @@ std::string FormatFields(const std::vector<std::pair<std::string, std::string>>&
         std::string label = key + ":";
         out += label;
         out.append(width - DisplayWidth(label) + 2, ' ');
-        for (char c : value) out.push_back(c == '\n' ? ' ' : c);
+        out += TerminalText(value);
         out.push_back('\n');
     }
     return out;

@@ -41,6 +41,34 @@ TEST(CellText, CutsLongValuesWithAnEllipsis) {
 
 TEST(CellText, ReplacesNewlinesAndTabsWithSpaces) { EXPECT_EQ(CellText("a\nb\tc"), "a b c"); }
 
+TEST(TerminalText, ControlCharactersBecomeSpaces) {
+    // C0 (escape sequences, carriage returns), DEL and C1 (U+009B is CSI, like ESC [).
+    EXPECT_EQ(TerminalText("\x1b]0;title\x07\x1b[2Jok\r"), " ]0;title  [2Jok ");
+    EXPECT_EQ(TerminalText("a\x7f\xc2\x9b"
+                           "2J\xc2\x80z"),
+              "a  2J z");
+    EXPECT_EQ(TerminalText(std::string("a\0b", 3)), "a b");
+}
+
+TEST(TerminalText, BytesThatAreNotUtf8BecomeReplacementCharacters) {
+    EXPECT_EQ(TerminalText("\xff\xfe"), "\xef\xbf\xbd\xef\xbf\xbd");
+    EXPECT_EQ(TerminalText("caf\xc3"), "caf\xef\xbf\xbd");            // cut short
+    EXPECT_EQ(TerminalText("\xc0\xaf"), "\xef\xbf\xbd\xef\xbf\xbd");  // overlong '/'
+    EXPECT_EQ(TerminalText("\xed\xa0\x80"), "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");  // surrogate
+}
+
+TEST(TerminalText, LeavesPrintableUtf8Alone) {
+    const std::string text = "héllo – 日本 😀 \xc2\xa0nbsp";
+    EXPECT_EQ(TerminalText(text), text);
+}
+
+TEST(CellText, ShowsC1ControlsAndBytesThatAreNotUtf8AsTerminalText) {
+    EXPECT_EQ(CellText("a\xc2\x9b"
+                       "2J"),
+              "a 2J");
+    EXPECT_EQ(CellText("\xff"), "\xef\xbf\xbd");
+}
+
 TEST(CellText, NeverCutsInsideAUtf8Sequence) {
     std::string value;
     for (int i = 0; i < 70; ++i) value += "é";
@@ -61,6 +89,12 @@ TEST(FormatFields, AlignsValuesAndSkipsEmptyOnes) {
     EXPECT_EQ(out,
               "ID:     r-1\n"
               "State:  PENDING\n");
+}
+
+TEST(FormatFields, ShowsValuesAsTerminalText) {
+    EXPECT_EQ(FormatFields({{"Reason", "\x1b[2J\x1b[1;1Hall good\r\n"}, {"Error", "\xff"}}),
+              "Reason:   [2J [1;1Hall good  \n"
+              "Error:   \xef\xbf\xbd\n");
 }
 
 TEST(ShortTime, DropsTheFractionOrKeepsMilliseconds) {

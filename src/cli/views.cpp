@@ -1,7 +1,7 @@
 #include "cli/views.hpp"
 
-#include "cli/client.hpp"
 #include "cli/enums.hpp"
+#include "cli/reply.hpp"
 
 namespace noderepair::cli {
 namespace {
@@ -200,6 +200,11 @@ std::string HealthCheckTable(const value& runs) {
 
 std::string EngineLine(const value& engine) {
     return Flag(engine, "paused") ? "engine: paused\n" : "engine: running\n";
+}
+
+std::string NextPageHint(const value& list) {
+    if (!Flag(list, "has_next")) return {};
+    return "next page: --page-token " + TerminalText(Text(list, "next_page_token")) + "\n";
 }
 
 }  // namespace noderepair::cli

@@ -41,4 +41,8 @@ std::string HealthCheckTable(const boost::json::value& runs);
 // `engine pause|resume|status`: "engine: paused" or "engine: running".
 std::string EngineLine(const boost::json::value& engine);
 
+// After one page of `remediations list` or `alerts list` (printed to stderr): how to ask for
+// the next, "next page: --page-token <token>\n"; "" after the last.
+std::string NextPageHint(const boost::json::value& list);
+
 }  // namespace noderepair::cli

@@ -75,8 +75,8 @@ struct StrictnessChecker {
     bool on_comment(boost::json::string_view, boost::system::error_code&) { return true; }
 };
 
-// The length of the well-formed UTF-8 sequence `s` starts with (RFC 3629: no overlong form, no
-// surrogate, nothing above U+10FFFF), or 0 when it starts with none. `s` starts at a byte >= 0x80.
+}  // namespace
+
 size_t Utf8SequenceLength(std::string_view s) {
     auto byte = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
     const unsigned char lead = byte(0);
@@ -102,8 +102,6 @@ size_t Utf8SequenceLength(std::string_view s) {
     }
     return length;
 }
-
-}  // namespace
 
 Result<boost::json::value> ParseStrictJson(std::string_view text) {
     boost::json::parse_options options;

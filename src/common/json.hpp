@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/json/value.hpp>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -45,6 +46,10 @@ private:
     std::string& out_;
     bool need_comma_ = false;
 };
+
+// The length of the well-formed UTF-8 sequence `s` starts with (RFC 3629: no overlong form, no
+// surrogate, nothing above U+10FFFF), or 0 when it starts with none. `s` starts at a byte >= 0x80.
+size_t Utf8SequenceLength(std::string_view s);
 
 // Appends `value` as a quoted JSON string. A byte that is not part of well-formed UTF-8 is
 // written as U+FFFD, so the output is JSON whatever `value` holds.

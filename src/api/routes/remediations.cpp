@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "api/codec.hpp"
+#include "api/request_bodies.hpp"
 #include "api/request_params.hpp"
 #include "api/routes/routes.hpp"
 #include "api/watch_hub.hpp"
@@ -29,16 +30,6 @@ remediation::Reply<Remediation> ReplyWithRemediation(Responder respond) {
     };
 }
 
-Result<remediation::Review> ParseReview(const std::string& body, bool with_mode) {
-    NR_ASSIGN_OR_RETURN(auto object, ParseBodyObject(body));
-    remediation::Review review;
-    NR_ASSIGN_OR_RETURN(review.comment, OptionalStringField(object, "comment"));
-    if (with_mode) {
-        NR_ASSIGN_OR_RETURN(review.mode, OptionalModeField(object, "mode"));
-    }
-    return review;
-}
-
 }  // namespace
 
 void AddRemediationRoutes(Router& router, const ApiServices& services) {
@@ -52,20 +43,11 @@ void AddRemediationRoutes(Router& router, const ApiServices& services) {
 
     // Remediations (docs/http-api.md 4.1-4.6, 4.8).
     router.Add({"POST", kRemediations, Role::kOperator, [&services](Call& call, Responder respond) {
-                    auto body = ParseBodyObject(call.request.body);
+                    auto body = ParseCreateBody(call.request.body);
                     if (!body) return respond(ErrorResponse(body.error()));
-                    remediation::CreateRequest create;
+                    remediation::CreateRequest create = std::move(*body);
                     create.cluster_id = call.params[0];
                     create.instance_id = call.params[1];
-                    auto mode = OptionalModeField(*body, "mode");
-                    if (!mode) return respond(ErrorResponse(mode.error()));
-                    if (!*mode) {
-                        return respond(ErrorResponse(InvalidArgument("mode is required")));
-                    }
-                    create.mode = **mode;
-                    auto reason = OptionalStringField(*body, "reason");
-                    if (!reason) return respond(ErrorResponse(reason.error()));
-                    create.reason = std::move(*reason);
                     if (auto id = SingleParam(call.request, "remediation_id", "remediationId")) {
                         create.remediation_id = *id;
                     }
@@ -87,14 +69,14 @@ void AddRemediationRoutes(Router& router, const ApiServices& services) {
                 }});
     router.Add({"POST", remediation_path({"{}", "approve"}), Role::kApprover,
                 [&services](Call& call, Responder respond) {
-                    auto review = ParseReview(call.request.body, true);
+                    auto review = ParseReviewBody(call.request.body, ReviewVerb::kApprove);
                     if (!review) return respond(ErrorResponse(review.error()));
                     services.remediations.Approve(call.principal, AddressOf(call), *review,
                                                   ReplyWithRemediation(std::move(respond)));
                 }});
     router.Add({"POST", remediation_path({"{}", "reject"}), Role::kApprover,
                 [&services](Call& call, Responder respond) {
-                    auto review = ParseReview(call.request.body, false);
+                    auto review = ParseReviewBody(call.request.body, ReviewVerb::kReject);
                     if (!review) return respond(ErrorResponse(review.error()));
                     services.remediations.Reject(call.principal, AddressOf(call), *review,
                                                  ReplyWithRemediation(std::move(respond)));
@@ -117,10 +99,12 @@ void AddRemediationRoutes(Router& router, const ApiServices& services) {
                  filter.remediation_id = *id;
              }
              Status known = services.store.Read([&](storage::Reader& reader) -> Status {
-                 NR_ASSIGN_OR_RETURN(bool cluster, reader.Inventory().HasCluster(filter.cluster_id));
+                 NR_ASSIGN_OR_RETURN(bool cluster,
+                                     reader.Inventory().HasCluster(filter.cluster_id));
                  if (!cluster) return NotFound("cluster " + filter.cluster_id + " not found");
                  if (filter.instance_id.empty()) return OkStatus();
-                 NR_ASSIGN_OR_RETURN(auto instance, reader.Inventory().GetInstance(filter.instance_id));
+                 NR_ASSIGN_OR_RETURN(auto instance,
+                                     reader.Inventory().GetInstance(filter.instance_id));
                  if (!instance || instance->cluster_id != filter.cluster_id) {
                      return NotFound("instance " + filter.instance_id + " not found in cluster " +
                                      filter.cluster_id);

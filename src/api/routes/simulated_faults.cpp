@@ -2,6 +2,7 @@
 #include <utility>
 
 #include "api/codec.hpp"
+#include "api/request_bodies.hpp"
 #include "api/routes/routes.hpp"
 #include "common/json.hpp"
 #include "health/service.hpp"
@@ -17,24 +18,10 @@ void AddSimulatedFleetRoutes(Router& router, const ApiServices& services) {
                 {"v1", "sim", "instances", "{}", "faults"},
                 Role::kOperator,
                 [&services](Call& call, Responder respond) {
-                    auto body = ParseBodyObject(call.request.body);
-                    if (!body) return respond(ErrorResponse(body.error()));
-                    providers::simulated::Fault fault;
-                    auto kind = OptionalStringField(*body, "kind");
-                    if (!kind) return respond(ErrorResponse(kind.error()));
-                    fault.kind = std::move(*kind);
-                    if (const auto* xid = body->if_contains("xid")) {
-                        if (!xid->is_int64()) {
-                            return respond(
-                                ErrorResponse(InvalidArgument("'xid' must be a positive integer")));
-                        }
-                        fault.xid = xid->as_int64();
-                    }
-                    auto reason = OptionalStringField(*body, "reason");
-                    if (!reason) return respond(ErrorResponse(reason.error()));
-                    fault.reason = std::move(*reason);
+                    auto fault = ParseFaultBody(call.request.body);
+                    if (!fault) return respond(ErrorResponse(fault.error()));
                     services.simulated->Raise(
-                        call.params[0], std::move(fault),
+                        call.params[0], std::move(*fault),
                         [principal = call.principal](const std::string& cluster_id) {
                             return principal.CanSeeCluster(cluster_id);
                         },
