@@ -9,6 +9,7 @@
 #   BENCH_ONLY="get list metrics create blocked"   (a subset; get, list and metrics share the
 #       seeded server; blocked: durable creates beside provider calls that block)
 #   BLOCKED_CALLS=50 BLOCKED_CALL_MS=5000 BLOCKED_CLUSTERS=40 (x 10,000 instances to create on)
+#   BLOCKED_ORDER="blocked unblocked"   (the order of the two runs; alternate it between repeats)
 #   BENCH_OUT=bench/out/<stamp>     BENCH_KEEP_DATA=0 (1 keeps the databases)
 #   BENCH_WAIT_QUIET=0  (seconds to wait, at most, for the machine to be idle before starting)
 #   BENCH_RETRIES=2 BENCH_MAX_OTHER_CPU=0.25  (repeat a run that other processes disturbed)
@@ -486,7 +487,7 @@ fleet["timing"] = {op: ms for op in ops}
 fleet["timing"]["blocking"] = True
 json.dump(fleet, open(path, "w"))' "$BLOCKED_FLEET" "$BLOCKED_CALL_MS"
     printf 'engine:\n  max_parallel: %d\n' "$BLOCKED_CALLS" >"$DATA/blocked.yaml"
-    for variant in blocked unblocked; do
+    for variant in ${BLOCKED_ORDER:-blocked unblocked}; do
         start_server "create-$variant" "$DATA/create-$variant.db" "$BLOCKED_FLEET" "$DATA/blocked.yaml"
         WRK_TOKEN=$SERVER_TOKEN
         if [[ $variant == blocked ]]; then
