@@ -221,7 +221,8 @@ int Run(const Options& o) {
                 [&batch, &o, from, to](Txn& txn) -> Status {
                     for (size_t k = from; k < to; ++k) {
                         const Remediation& r = batch[k];
-                        NR_RETURN_IF_ERROR(txn.Remediations().Insert(noderepair::storage::UncheckedRemediationWriteKey(), r));
+                        NR_RETURN_IF_ERROR(txn.Remediations().Insert(
+                            noderepair::storage::UncheckedRemediationWriteKey(), r));
                         if (o.events >= 1) {
                             RemediationEvent created{r.create_time,   "state_change",
                                                      State::kPending, "",

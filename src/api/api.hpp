@@ -1,5 +1,5 @@
-// The API of docs/http-api.md 4 and 6 on top of the services: routing, authentication, role and scope
-// checks, request decoding and response encoding. Handle() is called on I/O threads and
+// The API of docs/http-api.md 4 and 6 on top of the services: routing, authentication, role and
+// scope checks, request decoding and response encoding. Handle() is called on I/O threads and
 // queues the work on a worker pool, or runs it in place when there is none.
 #pragma once
 

@@ -1,4 +1,5 @@
-// JSON forms of the API's resources (docs/http-api.md 2, 4.7, 4.8) and the decoding of request bodies.
+// JSON forms of the API's resources (docs/http-api.md 2, 4.7, 4.8) and the decoding of request
+// bodies.
 #pragma once
 
 #include <boost/json/value.hpp>

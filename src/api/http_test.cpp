@@ -89,8 +89,8 @@ TEST(ErrorResponse, RetriableErrorsLeaveTheSdkToRetry) {
     }
 }
 
-// docs/http-api.md 3: INTERNAL is for bugs, and "the message never leaks internals" (here, the SQLite
-// text that storage/sqlite/connection.cpp puts into Internal errors).
+// docs/http-api.md 3: INTERNAL is for bugs, and "the message never leaks internals" (here, the
+// SQLite text that storage/sqlite/connection.cpp puts into Internal errors).
 TEST(ErrorResponse, InternalErrorsDoNotLeakTheirMessage) {
     const HttpResponse r =
         ErrorResponse(Internal("query failed: no such table: remediations_by_cluster_create"));

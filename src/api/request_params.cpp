@@ -10,8 +10,8 @@
 namespace noderepair::api {
 namespace {
 
-// Splits "A,B" and repeated keys into one list of values (docs/http-api.md 4.3; the SDK joins arrays
-// with commas).
+// Splits "A,B" and repeated keys into one list of values (docs/http-api.md 4.3; the SDK joins
+// arrays with commas).
 std::vector<std::string> SplitValues(const std::vector<std::string>& raw) {
     std::vector<std::string> out;
     for (const auto& value : raw) {

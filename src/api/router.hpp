@@ -1,5 +1,5 @@
-// Matches a request's method and path segments to a route (docs/http-api.md 4). Patterns are segment
-// lists where "{}" takes one segment as a parameter and "{}:verb" one that ends in ":verb".
+// Matches a request's method and path segments to a route (docs/http-api.md 4). Patterns are
+// segment lists where "{}" takes one segment as a parameter and "{}:verb" one that ends in ":verb".
 #pragma once
 
 #include <functional>

@@ -1,5 +1,5 @@
-// Errors as values (docs/design.md 4). Codes are the google.rpc numbers of docs/http-api.md 3, so nothing
-// below api/ translates them.
+// Errors as values (docs/design.md 4). Codes are the google.rpc numbers of docs/http-api.md 3, so
+// nothing below api/ translates them.
 #pragma once
 
 #include <cstdio>

@@ -1,5 +1,5 @@
-// Wall-clock timestamps at microsecond precision (docs/http-api.md 2), the clock that makes them and
-// their RFC 3339 form.
+// Wall-clock timestamps at microsecond precision (docs/http-api.md 2), the clock that makes them
+// and their RFC 3339 form.
 #pragma once
 
 #include <atomic>

@@ -38,8 +38,8 @@ bool Contains(const std::vector<Action>& actions, Action action) {
     return IndexOf(actions, action) >= 0;
 }
 
-// docs/http-api.md 2.1: every mode that takes a node away drains it first; all but EVICT finish with
-// wait-ready, verify (engine.verify_tests) and rejoin.
+// docs/http-api.md 2.1: every mode that takes a node away drains it first; all but EVICT finish
+// with wait-ready, verify (engine.verify_tests) and rejoin.
 TEST(Workflow, VmOnlyReservesBeforeDeletingAndReplacesTheVm) {
     EXPECT_EQ(ActionsOf(Mode::kVmOnly),
               (std::vector<Action>{Action::kReserve, Action::kDrain, Action::kDeleteVm,
@@ -58,8 +58,8 @@ TEST(Workflow, HostAwareCordonsFirstReservesBeforeDeletingAndNeverUncordons) {
     // The old host is suspect until an operator uncordons it (docs/http-api.md 2.1).
     EXPECT_FALSE(Contains(actions, Action::kUncordonHost));
     const auto states = StatesOf(Mode::kHostAware);
-    // Cordoning and draining is QUARANTINING (docs/http-api.md 2.2); the VM goes only once the host is
-    // isolated; the replacement comes up RUNNING.
+    // Cordoning and draining is QUARANTINING (docs/http-api.md 2.2); the VM goes only once the host
+    // is isolated; the replacement comes up RUNNING.
     for (Action a : {Action::kCordonHost, Action::kReserve, Action::kDrain}) {
         EXPECT_EQ(states[size_t(IndexOf(actions, a))], State::kQuarantining)
             << providers::ActionName(a);

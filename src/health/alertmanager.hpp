@@ -1,5 +1,6 @@
 // Alertmanager's webhook payload (version 4), decoded strictly. Each alert carries its own
-// status: a "firing" group can hold resolved alerts (tests/fixtures/alertmanager holds two captured ones).
+// status: a "firing" group can hold resolved alerts (tests/fixtures/alertmanager holds two captured
+// ones).
 #pragma once
 
 #include <map>

@@ -1,5 +1,5 @@
-// The alert policy (docs/http-api.md 5): which alert asks for which remediation mode and how severe it
-// is. The default table is the contract's; `automation.rules` in the config overrides it.
+// The alert policy (docs/http-api.md 5): which alert asks for which remediation mode and how severe
+// it is. The default table is the contract's; `automation.rules` in the config overrides it.
 #pragma once
 
 #include <map>
@@ -30,8 +30,8 @@ private:
     std::map<std::string, std::optional<model::Mode>> modes_;
 };
 
-// Lighter to heavier: REBOOT_VM < VM_ONLY < HOST_AWARE (docs/http-api.md 5). Other modes rank 0: they
-// are never reached by escalation.
+// Lighter to heavier: REBOOT_VM < VM_ONLY < HOST_AWARE (docs/http-api.md 5). Other modes rank 0:
+// they are never reached by escalation.
 int EscalationRank(model::Mode mode);
 
 }  // namespace noderepair::health

@@ -96,9 +96,8 @@ protected:
 
     void StartHealth(AutomationOptions options, Policy policy = Policy()) {
         health_.reset();
-        health_ = std::make_unique<HealthService>(
-            *store_, clock_, std::move(policy), options, CheckOptions{},
-            lifecycle_);
+        health_ = std::make_unique<HealthService>(*store_, clock_, std::move(policy), options,
+                                                  CheckOptions{}, lifecycle_);
     }
 
     Result<IngestResult> Ingest(std::vector<IncomingAlert> alerts) {
@@ -221,8 +220,9 @@ protected:
     }
 
     Status InsertDirect(const Remediation& r) {
-        return store_->WriteAndWait(
-            [r](storage::Txn& txn) { return txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(), r); });
+        return store_->WriteAndWait([r](storage::Txn& txn) {
+            return txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(), r);
+        });
     }
 
     Status SetAutomation(const std::string& cluster_id, model::ClusterAutomation automation) {
@@ -527,8 +527,9 @@ TEST_F(HealthServiceTest, FiringAlertIsLinkedToARunningAutomatedRemediationWitho
         Remediation done = *got;
         done.state = State::kSucceeded;
         done.end_time = Now();
-        ASSERT_TRUE(IsOk(store_->WriteAndWait(
-            [done, state](storage::Txn& txn) { return txn.Remediations().Update(storage::UncheckedRemediationWriteKey(), done, state); })));
+        ASSERT_TRUE(IsOk(store_->WriteAndWait([done, state](storage::Txn& txn) {
+            return txn.Remediations().Update(storage::UncheckedRemediationWriteKey(), done, state);
+        })));
     }
 }
 
@@ -920,8 +921,8 @@ TEST_F(HealthServiceTest, WaitingSignalIsLinkedWhenItsInstanceGotARemediationMea
 
 TEST_F(HealthServiceTest, WaitingSignalsOfAnInstanceThatGotARemediationKeepItFromAutoResolving) {
     // i2 has two waiting signals; when room frees the older one creates a remediation and the
-    // other is evidence of it (docs/http-api.md 5), so the remediation cannot auto-resolve while that one
-    // still fires.
+    // other is evidence of it (docs/http-api.md 5), so the remediation cannot auto-resolve while
+    // that one still fires.
     StartHealth(AutomationOptions{});
     IncomingAlert b = Firing("NpdKernelDeadlock", {{"instance_id", "i2"}}, "fp-b", Now() - 2s);
     IncomingAlert c = Firing("NpdXfsShutdown", {{"instance_id", "i2"}}, "fp-c", Now() - 1s);
@@ -1023,7 +1024,8 @@ TEST_F(HealthStormTest, FreedRoomIsTakenUpExactlyToTheLimitOldestFirst) {
     third.state = State::kCancelled;
     third.end_time = third.update_time = lifecycle_.NextTimestamp();
     ASSERT_TRUE(IsOk(store_->WriteAndWait([third](storage::Txn& t) {
-        return t.Remediations().Update(storage::UncheckedRemediationWriteKey(), third, State::kPendingApproval);
+        return t.Remediations().Update(storage::UncheckedRemediationWriteKey(), third,
+                                       State::kPendingApproval);
     })));
     ASSERT_EQ(ActiveCount("big"), 7);
 

@@ -1,4 +1,5 @@
-// Read access to clusters, their nodes and hosts (docs/http-api.md 4.7), filtered by the caller's scope.
+// Read access to clusters, their nodes and hosts (docs/http-api.md 4.7), filtered by the caller's
+// scope.
 #pragma once
 
 #include <functional>

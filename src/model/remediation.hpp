@@ -1,5 +1,5 @@
-// The remediation resource (docs/http-api.md 2) and its enums, as plain data. Wire names of the enums
-// live only in this folder's codecs.
+// The remediation resource (docs/http-api.md 2) and its enums, as plain data. Wire names of the
+// enums live only in this folder's codecs.
 #pragma once
 
 #include <cstdint>

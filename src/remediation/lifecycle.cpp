@@ -67,9 +67,9 @@ Status Lifecycle::Apply(storage::Txn& txn, Remediation& r, Event event, std::str
         r.reviewed_by = std::string(actor);
         r.review_time = r.update_time;
     }
-    return Write(txn, r, from,
-                 {r.update_time, "state_change", r.state, "", std::string(actor),
-                  std::move(detail)});
+    return Write(
+        txn, r, from,
+        {r.update_time, "state_change", r.state, "", std::string(actor), std::move(detail)});
 }
 
 Status Lifecycle::ChangeMode(storage::Txn& txn, Remediation& r, model::Mode mode,
@@ -83,9 +83,9 @@ Status Lifecycle::ChangeMode(storage::Txn& txn, Remediation& r, model::Mode mode
     if (!why.empty()) detail += ": " + why;
     r.mode = mode;
     r.update_time = NextTimestamp();
-    return Write(txn, r, r.state,
-                 {r.update_time, "mode_change", std::nullopt, "", std::string(actor),
-                  std::move(detail)});
+    return Write(
+        txn, r, r.state,
+        {r.update_time, "mode_change", std::nullopt, "", std::string(actor), std::move(detail)});
 }
 
 Status Lifecycle::Write(storage::Txn& txn, Remediation& r, State expected,

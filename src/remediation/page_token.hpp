@@ -1,5 +1,5 @@
-// Opaque list page tokens (docs/http-api.md 4.3): the order key of the last row returned, bound to the
-// filters and order of the list that made it, with a checksum so an edited token is refused.
+// Opaque list page tokens (docs/http-api.md 4.3): the order key of the last row returned, bound to
+// the filters and order of the list that made it, with a checksum so an edited token is refused.
 #pragma once
 
 #include <string>

@@ -157,10 +157,9 @@ Result<ListResult> RemediationService::List(const ListRequest& request) {
     return result;
 }
 
-void RemediationService::Transition(
-    const auth::Principal& caller, Address address, Event event,
-    std::function<Status(storage::Txn&, Remediation&)> prepare, std::string detail,
-    Reply<Remediation> reply) {
+void RemediationService::Transition(const auth::Principal& caller, Address address, Event event,
+                                    std::function<Status(storage::Txn&, Remediation&)> prepare,
+                                    std::string detail, Reply<Remediation> reply) {
     auto work = [this, caller, address = std::move(address), event, prepare = std::move(prepare),
                  detail = std::move(detail)](storage::Txn& txn) -> Result<Remediation> {
         NR_ASSIGN_OR_RETURN(auto r, FindAt(txn, address));

@@ -1,5 +1,5 @@
-// The six remediation operations of docs/http-api.md 4.1-4.6 and the timeline of 4.8: the rules live
-// here, each change is one transaction of the store. Called from I/O threads; every write
+// The six remediation operations of docs/http-api.md 4.1-4.6 and the timeline of 4.8: the rules
+// live here, each change is one transaction of the store. Called from I/O threads; every write
 // answers through a callback after its transaction committed.
 #pragma once
 

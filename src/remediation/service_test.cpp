@@ -88,7 +88,8 @@ protected:
             [&](Reply<Remediation> reply) { service_->Cancel(caller, a, std::move(reply)); });
     }
 
-    // A remediation written straight to the store, as the health automation would (docs/http-api.md 5).
+    // A remediation written straight to the store, as the health automation would (docs/http-api.md
+    // 5).
     Remediation InsertDirect(const std::string& id, const std::string& instance_id, State state,
                              Trigger trigger = Trigger::kAutomated) {
         Remediation r = MakeRemediation(id, instance_id, state, lifecycle_.NextTimestamp());
@@ -98,7 +99,8 @@ protected:
         r.reason = "DmesgXidError";
         r.passive_health_check_event_id = "alert-" + id;
         Status written = store_->WriteAndWait([r](storage::Txn& txn) -> Status {
-            NR_RETURN_IF_ERROR(txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(), r));
+            NR_RETURN_IF_ERROR(
+                txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(), r));
             return txn.Remediations().AppendEvent(
                 r.id, {r.create_time, "state_change", r.state, "", r.requested_by, "created"});
         });
@@ -115,7 +117,9 @@ protected:
                                            lifecycle_.NextTimestamp()));
         }
         Status written = store_->WriteAndWait([&rows](storage::Txn& txn) -> Status {
-            for (const auto& r : rows) NR_RETURN_IF_ERROR(txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(), r));
+            for (const auto& r : rows)
+                NR_RETURN_IF_ERROR(
+                    txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(), r));
             return OkStatus();
         });
         EXPECT_TRUE(written) << written.error().message;
@@ -503,7 +507,8 @@ TEST_F(RemediationServiceTest, ApproveAndRejectOnlyFromPendingApproval) {
             Remediation ended = r;
             ended.state = State::kFailed;
             ASSERT_TRUE(IsOk(store_->WriteAndWait([ended, state](storage::Txn& txn) {
-                return txn.Remediations().Update(storage::UncheckedRemediationWriteKey(), ended, state);
+                return txn.Remediations().Update(storage::UncheckedRemediationWriteKey(), ended,
+                                                 state);
             })));
         }
     }
@@ -553,7 +558,8 @@ TEST_F(RemediationServiceTest, CancelIsRefusedOnceTheEngineHasIt) {
             Remediation ended = r;
             ended.state = State::kFailed;
             ASSERT_TRUE(IsOk(store_->WriteAndWait([ended, state](storage::Txn& txn) {
-                return txn.Remediations().Update(storage::UncheckedRemediationWriteKey(), ended, state);
+                return txn.Remediations().Update(storage::UncheckedRemediationWriteKey(), ended,
+                                                 state);
             })));
         }
     }
@@ -582,7 +588,8 @@ TEST_F(RemediationServiceTest, CancelAndEnginePickUpExactlyOneWins) {
         auto pick_up = [&] {
             store_->Write(
                 [running](storage::Txn& txn) {
-                    return txn.Remediations().Update(storage::UncheckedRemediationWriteKey(), running, State::kPending);
+                    return txn.Remediations().Update(storage::UncheckedRemediationWriteKey(),
+                                                     running, State::kPending);
                 },
                 [&engine](Status s) { engine.set_value(s); });
         };
@@ -608,7 +615,8 @@ TEST_F(RemediationServiceTest, CancelAndEnginePickUpExactlyOneWins) {
             Remediation failed = *stored;
             failed.state = State::kFailed;
             ASSERT_TRUE(IsOk(store_->WriteAndWait([failed](storage::Txn& txn) {
-                return txn.Remediations().Update(storage::UncheckedRemediationWriteKey(), failed, State::kRunning);
+                return txn.Remediations().Update(storage::UncheckedRemediationWriteKey(), failed,
+                                                 State::kRunning);
             })));
         }
     }
@@ -838,8 +846,8 @@ TEST_F(RemediationServiceTest, ListFiltersAreAnyOf) {
     EXPECT_EQ(ids(combined), (std::set<std::string>{a->id}));
 }
 
-// docs/http-api.md 4.3: walking all pages returns every remediation exactly once even while new ones
-// are created (create_time order).
+// docs/http-api.md 4.3: walking all pages returns every remediation exactly once even while new
+// ones are created (create_time order).
 TEST_F(RemediationServiceTest, PagingIsStableWhileRemediationsAreCreated) {
     const std::vector<std::string> before = InsertManyTerminal(150, "old");
     std::atomic<bool> stop{false};

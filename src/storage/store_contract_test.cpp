@@ -116,11 +116,15 @@ protected:
     Status Write(TxnWork work) { return store_->WriteAndWait(std::move(work)); }
 
     Status Insert(const Remediation& r) {
-        return Write([r](Txn& txn) { return txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(), r); });
+        return Write([r](Txn& txn) {
+            return txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(), r);
+        });
     }
 
     Status Update(const Remediation& r, State expected) {
-        return Write([r, expected](Txn& txn) { return txn.Remediations().Update(storage::UncheckedRemediationWriteKey(), r, expected); });
+        return Write([r, expected](Txn& txn) {
+            return txn.Remediations().Update(storage::UncheckedRemediationWriteKey(), r, expected);
+        });
     }
 
     // The value of a read that must succeed.
@@ -449,10 +453,18 @@ TEST_P(StoreContract, CompareAndSetLetsExactlyOneOfTwoRacersWin) {
     Remediation run = MakeRemediation("r-1", "i1", State::kRunning, T(1));
     std::promise<Status> a;
     std::promise<Status> b;
-    store_->Write([cancel](Txn& txn) { return txn.Remediations().Update(storage::UncheckedRemediationWriteKey(), cancel, State::kPending); },
-                  [&a](Status s) { a.set_value(s); });
-    store_->Write([run](Txn& txn) { return txn.Remediations().Update(storage::UncheckedRemediationWriteKey(), run, State::kPending); },
-                  [&b](Status s) { b.set_value(s); });
+    store_->Write(
+        [cancel](Txn& txn) {
+            return txn.Remediations().Update(storage::UncheckedRemediationWriteKey(), cancel,
+                                             State::kPending);
+        },
+        [&a](Status s) { a.set_value(s); });
+    store_->Write(
+        [run](Txn& txn) {
+            return txn.Remediations().Update(storage::UncheckedRemediationWriteKey(), run,
+                                             State::kPending);
+        },
+        [&b](Status s) { b.set_value(s); });
     const Status first = a.get_future().get();
     const Status second = b.get_future().get();
     EXPECT_NE(first.ok(), second.ok());
@@ -546,7 +558,9 @@ protected:
         if (IsSkipped() || HasFatalFailure()) return;
         data_ = ListingData();
         ASSERT_TRUE(IsOk(Write([this](Txn& txn) -> Status {
-            for (const auto& r : data_) NR_RETURN_IF_ERROR(txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(), r));
+            for (const auto& r : data_)
+                NR_RETURN_IF_ERROR(
+                    txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(), r));
             return OkStatus();
         })));
     }
@@ -827,7 +841,8 @@ TEST_P(StoreContract, WriteAndWaitReturnsTheWorksStatusAndRollsBackAFailure) {
     Status failed = Write([](Txn& txn) -> Status {
         NR_RETURN_IF_ERROR(txn.Settings().Put("k", "from-failed"));
         NR_RETURN_IF_ERROR(
-            txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(), MakeRemediation("r-f", "i1", State::kPending, T(1))));
+            txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(),
+                                      MakeRemediation("r-f", "i1", State::kPending, T(1))));
         return FailedPrecondition("rules said no");
     });
     ASSERT_FALSE(failed);
@@ -913,14 +928,16 @@ TEST_P(StoreContract, AFailingWorkInABatchRollsBackOnlyItself) {
                 store_->Write(
                     [=](Txn& txn) -> Status {
                         NR_RETURN_IF_ERROR(txn.Settings().Put(key, "v"));
-                        NR_RETURN_IF_ERROR(txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(), 
+                        NR_RETURN_IF_ERROR(txn.Remediations().Insert(
+                            storage::UncheckedRemediationWriteKey(),
                             MakeRemediation("r-" + key, "i3", State::kSucceeded, T(t, i))));
                         NR_RETURN_IF_ERROR(txn.Remediations().AppendEvent(
                             "r-" + key,
                             {T(t, i), "state_change", State::kSucceeded, "", "t", key}));
                         if (constraint) {
                             // A store error half-way: the id exists already in this change.
-                            NR_RETURN_IF_ERROR(txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(), 
+                            NR_RETURN_IF_ERROR(txn.Remediations().Insert(
+                                storage::UncheckedRemediationWriteKey(),
                                 MakeRemediation("r-" + key, "i3", State::kSucceeded, T(t, i))));
                         }
                         if (fail) return FailedPrecondition("planned failure " + key);
@@ -1198,7 +1215,8 @@ TEST_P(StoreContract, ObserversSeeCommittedChangesOnlyWithTheirRequestId) {
     // A change whose work fails leaves no trace in the feed either.
     Status failed = Write([&](Txn& txn) -> Status {
         NR_RETURN_IF_ERROR(
-            txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(), MakeRemediation("r-gone", "i2", State::kPending, T(2))));
+            txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(),
+                                      MakeRemediation("r-gone", "i2", State::kPending, T(2))));
         return FailedPrecondition("rolled back");
     });
     EXPECT_FALSE(failed.ok());
@@ -1249,7 +1267,8 @@ TEST_P(StoreContract, RemediationCountsFollowInsertsAndTransitions) {
     EXPECT_EQ(counts(), after);
 }
 
-// ---- Health signals (docs/http-api.md 5) ------------------------------------------------------------
+// ---- Health signals (docs/http-api.md 5)
+// ------------------------------------------------------------
 
 // An alert of `instance_id` (cluster c1, or c2 for j*) with every field set.
 model::Alert MakeAlert(const std::string& id, const std::string& instance_id,
@@ -1505,9 +1524,11 @@ TEST_P(StoreAlertContract, AutoResolvableNeedsEveryLinkedAlertResolvedByTheCutof
         const std::pair<const char*, const char*> rems[] = {
             {"r1", "i1"}, {"r2", "i2"}, {"r3", "i3"}, {"r4", "i4"}, {"r5", "j1"}};
         for (const auto& [id, instance] : rems) {
-            NR_RETURN_IF_ERROR(txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(), MakeRemediation(
-                id, instance, std::string(id) == "r4" ? State::kPending : State::kPendingApproval,
-                T(1))));
+            NR_RETURN_IF_ERROR(txn.Remediations().Insert(
+                storage::UncheckedRemediationWriteKey(),
+                MakeRemediation(id, instance,
+                                std::string(id) == "r4" ? State::kPending : State::kPendingApproval,
+                                T(1))));
         }
         auto linked = [&](const std::string& id, const std::string& instance,
                           const std::string& remediation, std::optional<Timestamp> resolved) {

@@ -15,7 +15,7 @@ void AddSystemRoutes(Router& router, const ApiServices& services) {
     router.Add({"GET", {"readyz"}, std::nullopt, [&services](Call&, Responder respond) {
                     Status readable = services.store.Read([](storage::Reader& reader) -> Status {
                         return reader.Settings().Get("engine.paused") ? OkStatus()
-                                                                  : Status(Unavailable(""));
+                                                                      : Status(Unavailable(""));
                     });
                     if (!readable) {
                         return respond(ErrorResponse(Unavailable("storage is not readable")));

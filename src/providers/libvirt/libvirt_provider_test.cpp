@@ -525,7 +525,8 @@ protected:
         const auto instance = InstanceNamed("i1");
         EXPECT_EQ(instance.host_name, "h3");
         EXPECT_EQ(instance.status, "Ready");
-        EXPECT_TRUE(HostNamed("h1").cordoned) << "the suspect host stays cordoned (docs/http-api.md 2.1)";
+        EXPECT_TRUE(HostNamed("h1").cordoned)
+            << "the suspect host stays cordoned (docs/http-api.md 2.1)";
         EXPECT_EQ(HostNamed("h3").used_gpus, 8) << "no reservation is left behind";
     }
 

@@ -1,5 +1,5 @@
-// The simulated provider's inventory: the fleet file of docs/http-api.md 6 (schema in README.md) or the
-// built-in demo fleet.
+// The simulated provider's inventory: the fleet file of docs/http-api.md 6 (schema in README.md) or
+// the built-in demo fleet.
 #pragma once
 
 #include <chrono>

@@ -42,7 +42,8 @@ public:
 private:
     // Fills linked_alerts for a whole page with one query instead of one per row.
     Status AttachAlerts(std::vector<model::Remediation>& page);
-    // Fills linked_alerts (docs/http-api.md 5): every alert linked to the remediation, oldest first.
+    // Fills linked_alerts (docs/http-api.md 5): every alert linked to the remediation, oldest
+    // first.
     Status AttachAlerts(model::Remediation& r);
     Connection& conn_;
     ChangeLog* log_;
