@@ -76,13 +76,7 @@ Result<std::vector<model::Alert>> SqliteAlerts::Alerts(const std::string& sql,
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
     stmt.Bind(1, int64_t(limit));
     if (!cluster_id.empty()) stmt.Bind(2, cluster_id);
-    std::vector<model::Alert> alerts;
-    while (true) {
-        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
-        if (!row) break;
-        alerts.push_back(ReadAlert(stmt));
-    }
-    return alerts;
+    return stmt.Rows([](const Statement& row) { return ReadAlert(row); });
 }
 
 Status SqliteAlerts::Put(const model::Alert& a) {

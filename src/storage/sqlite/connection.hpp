@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "common/status.hpp"
 #include "common/time.hpp"
@@ -36,6 +37,16 @@ public:
     Result<bool> Step();
     // Runs a statement that returns no rows.
     Status Run();
+    // Every row, each read by `read(*this)`.
+    template <typename ReadRow>
+    auto Rows(ReadRow read) -> Result<std::vector<decltype(read(*this))>> {
+        std::vector<decltype(read(*this))> rows;
+        while (true) {
+            NR_ASSIGN_OR_RETURN(bool row, Step());
+            if (!row) return rows;
+            rows.push_back(read(*this));
+        }
+    }
 
     int64_t Int(int column) const { return sqlite3_column_int64(stmt_, column); }
     bool IsNull(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }

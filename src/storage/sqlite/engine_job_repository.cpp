@@ -66,13 +66,7 @@ EngineJob ReadJob(const Statement& s) {
 
 Result<std::vector<EngineJob>> SqliteEngineJobs::List() {
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(std::string(kJobSelect)));
-    std::vector<EngineJob> jobs;
-    while (true) {
-        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
-        if (!row) break;
-        jobs.push_back(ReadJob(stmt));
-    }
-    return jobs;
+    return stmt.Rows(ReadJob);
 }
 
 Result<std::optional<EngineJob>> SqliteEngineJobs::Get(const std::string& remediation_id) {

@@ -60,13 +60,7 @@ Result<std::vector<model::HealthCheckRun>> SqliteHealthChecks::Runs(const std::s
                                                                     int limit) {
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
     stmt.Bind(1, arg).Bind(2, int64_t(limit));
-    std::vector<model::HealthCheckRun> runs;
-    while (true) {
-        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
-        if (!row) break;
-        runs.push_back(ReadRun(stmt));
-    }
-    return runs;
+    return stmt.Rows(ReadRun);
 }
 
 }  // namespace noderepair::storage::sqlite

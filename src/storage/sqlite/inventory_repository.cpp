@@ -191,13 +191,7 @@ Result<std::vector<model::Instance>> SqliteInventory::ListInstancesOnHost(
                                       "host_name, status, auto_repair FROM instances WHERE "
                                       "host_name = ?1 ORDER BY instance_id"));
     stmt.Bind(1, host_name);
-    std::vector<model::Instance> instances;
-    while (true) {
-        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
-        if (!row) break;
-        instances.push_back(ReadInstance(stmt));
-    }
-    return instances;
+    return stmt.Rows(ReadInstance);
 }
 
 Status SqliteInventory::ImportFleet(const FleetImport& fleet) {

@@ -57,12 +57,8 @@ Status SqliteRemediations::AttachAlerts(Remediation& r) {
                                    "started_at, id";
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
     stmt.Bind(1, r.id);
-    r.linked_alerts.clear();
-    while (true) {
-        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
-        if (!row) break;
-        r.linked_alerts.push_back(ReadAlert(stmt));
-    }
+    NR_ASSIGN_OR_RETURN(r.linked_alerts,
+                        stmt.Rows([](const Statement& row) { return ReadAlert(row); }));
     return OkStatus();
 }
 
