@@ -14,7 +14,7 @@ JOBS ?= $(shell nproc)
 DEMO_DB ?= sqlite:./noderepair-demo.db
 DEMO_LISTEN ?= 127.0.0.1:8080
 FUZZ_SECONDS ?= 120
-FUZZ_SMOKE_SECONDS ?= 6
+FUZZ_SMOKE_SECONDS ?= 10
 
 .PHONY: all deps build asan demo test unit-test blackbox-test fuzz-build fuzz fuzz-smoke bench clean
 
