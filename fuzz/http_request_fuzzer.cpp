@@ -31,13 +31,17 @@ const api::Router& Routes() {
         one.push_back("{}");
         auto approve = one;
         approve.push_back("approve");
-        r.Add({"GET", {"healthz"}, std::nullopt, {}});
-        r.Add({"GET", remediations, auth::Role::kViewer, {}});
-        r.Add({"POST", remediations, auth::Role::kOperator, {}});
-        r.Add({"GET", one, auth::Role::kViewer, {}});
-        r.Add({"POST", approve, auth::Role::kApprover, {}});
-        r.Add({"POST", {"v1", "compute", "hosts", "{}:cordon"}, auth::Role::kAdmin, {}});
-        r.Add({"POST", {"v1", "engine:pause"}, auth::Role::kAdmin, {}});
+        auto in_cluster = [](auth::Role role) {
+            return api::Access::Token(role, api::Scope::kPathCluster);
+        };
+        const auto fleet_wide = api::Access::Token(auth::Role::kAdmin, api::Scope::kUnscopedOnly);
+        r.Add({"GET", {"healthz"}, api::Access::Open(), {}});
+        r.Add({"GET", remediations, in_cluster(auth::Role::kViewer), {}});
+        r.Add({"POST", remediations, in_cluster(auth::Role::kOperator), {}});
+        r.Add({"GET", one, in_cluster(auth::Role::kViewer), {}});
+        r.Add({"POST", approve, in_cluster(auth::Role::kApprover), {}});
+        r.Add({"POST", {"v1", "compute", "hosts", "{}:cordon"}, fleet_wide, {}});
+        r.Add({"POST", {"v1", "engine:pause"}, fleet_wide, {}});
         return r;
     }();
     return router;

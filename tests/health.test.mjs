@@ -91,7 +91,7 @@ async function post(srv, alerts, { token, status } = {}) {
 async function postOk(srv, alerts, expectCreated, opts) {
   const r = await post(srv, alerts, opts);
   assert.equal(r.status, 200, `webhook: ${r.text}`);
-  assert.deepEqual(r.json, { alerts: alerts.length, remediations_created: expectCreated }, `webhook answer for ${alerts.map((a) => `${a.labels.alertname}/${a.status}`).join(',')}`);
+  assert.deepEqual(r.json, { alerts: alerts.length, remediations_created: expectCreated, out_of_scope: 0 }, `webhook answer for ${alerts.map((a) => `${a.labels.alertname}/${a.status}`).join(',')}`);
   return r.json;
 }
 
@@ -212,7 +212,7 @@ test('webhook: roles (no token 401, bad token 401, viewer 403; operator, approve
   for (const token of [main.op, approver, main.adminToken]) {
     const r = await main.api('POST', WEBHOOK, { token, body: hook([al('NoRuleForThis', { instance_id: i })]) });
     assert.equal(r.status, 200, r.text);
-    assert.deepEqual(r.json, { alerts: 1, remediations_created: 0 });
+    assert.deepEqual(r.json, { alerts: 1, remediations_created: 0, out_of_scope: 0 });
   }
   assert.equal((await alerts(main, H, { instance: i })).length, 3);
   assert.deepEqual(await rems(main, H, i), [], 'an alert that matches no rule creates nothing');
@@ -248,7 +248,7 @@ test('webhook: malformed payloads → 400 code 3 and nothing stored (not even th
   // an empty alerts array is well-formed
   const e = await main.api('POST', WEBHOOK, { token: main.op, body: hook([]) });
   assert.equal(e.status, 200, e.text);
-  assert.deepEqual(e.json, { alerts: 0, remediations_created: 0 });
+  assert.deepEqual(e.json, { alerts: 0, remediations_created: 0, out_of_scope: 0 });
 });
 
 test('webhook: alerts for unknown instances → 200, recorded, nothing created', async () => {
@@ -260,7 +260,7 @@ test('webhook: alerts for unknown instances → 200, recorded, nothing created',
     al('NpdKernelDeadlock', {}), // no instance label at all
   ]);
   assert.equal(r.status, 200, r.text);
-  assert.deepEqual(r.json, { alerts: 4, remediations_created: 0 });
+  assert.deepEqual(r.json, { alerts: 4, remediations_created: 0, out_of_scope: 0 });
   assert.deepEqual((await rems(main, H, '-')).map((x) => x.id), before.map((x) => x.id), 'no remediation anywhere');
 });
 
@@ -531,7 +531,7 @@ test('per-alert status: fixture webhook-firing-group-with-resolved.json (group f
   assert.equal(body.status, 'firing');
   const r = await main.api('POST', WEBHOOK, { token: main.op, body });
   assert.equal(r.status, 200, r.text);
-  assert.deepEqual(r.json, { alerts: 2, remediations_created: 1 }, 'NodeDown is REBOOT_VM by rule; only n1 fires');
+  assert.deepEqual(r.json, { alerts: 2, remediations_created: 1, out_of_scope: 0 }, 'NodeDown is REBOOT_VM by rule; only n1 fires');
   const r1 = await only(main, H, n1);
   checkAutomated(r1, { c: H, i: n1, mode: REBOOT, alert: body.alerts[0] });
   assert.deepEqual(await rems(main, H, n2), [], 'the resolved alert of a firing group creates nothing');
@@ -1063,7 +1063,7 @@ test('sim loop: xid 79 → PENDING_APPROVAL HOST_AWARE → approve → engine �
   const i = 'e-i0';
   const f = await fault(eng, i, { kind: 'xid', xid: 79 });
   assert.equal(f.status, 200, f.text);
-  assert.deepEqual(f.json, { alerts: 1, remediations_created: 1 });
+  assert.deepEqual(f.json, { alerts: 1, remediations_created: 1, out_of_scope: 0 });
   const pa = await only(eng, 'e', i);
   assert.equal(pa.state, 'PENDING_APPROVAL');
   assert.equal(pa.mode, HOST_AWARE);
@@ -1093,15 +1093,15 @@ test('sim loop: xid 79 → PENDING_APPROVAL HOST_AWARE → approve → engine �
   assert.equal(node.latest_remediation?.id, pa.id);
   // cooldown after SUCCEEDED: a new fault creates nothing
   const t = await fault(eng, i, { kind: 'thermal' });
-  assert.deepEqual(t.json, { alerts: 1, remediations_created: 0 }, 'cooldown after SUCCEEDED');
+  assert.deepEqual(t.json, { alerts: 1, remediations_created: 0, out_of_scope: 0 }, 'cooldown after SUCCEEDED');
   // slurm_drain: recorded with its reason, nothing created
   const s = await fault(eng, 'e-i1', { kind: 'slurm_drain', reason: 'Kill task failed' });
-  assert.deepEqual(s.json, { alerts: 1, remediations_created: 0 });
+  assert.deepEqual(s.json, { alerts: 1, remediations_created: 0, out_of_scope: 0 });
   const sa = (await alerts(eng, 'e', { instance: 'e-i1' })).find((x) => x.alert_name === 'SlurmNodeUnavailable');
   assert.deepEqual(sa?.annotation?.slurm_node_unavailable, { reason: 'Kill task failed' });
   assert.deepEqual(await rems(eng, 'e', 'e-i1'), []);
   // thermal elsewhere → HOST_AWARE
-  assert.deepEqual((await fault(eng, 'e-i2', { kind: 'thermal' })).json, { alerts: 1, remediations_created: 1 });
+  assert.deepEqual((await fault(eng, 'e-i2', { kind: 'thermal' })).json, { alerts: 1, remediations_created: 1, out_of_scope: 0 });
   const th = await only(eng, 'e', 'e-i2');
   assert.equal(th.mode, HOST_AWARE);
   assert.equal(th.linked_alerts[0].alert_name, 'GpuSmClockThermalThrottle');
@@ -1146,7 +1146,7 @@ test('sim: xid 13 then xid 79 on the same instance escalates REBOOT_VM → HOST_
 
 test('automatic policy with the engine running: thermal fault → auto-approved → SUCCEEDED without a person', async () => {
   assert.equal((await eng.api('PATCH', '/v1/compute/clusters/e2', { body: { automation: { policy: 'automatic', automatic_alerts: ['GpuSmClockThermalThrottle'] } } })).status, 200);
-  assert.deepEqual((await fault(eng, 'e2-i0', { kind: 'thermal' })).json, { alerts: 1, remediations_created: 1 });
+  assert.deepEqual((await fault(eng, 'e2-i0', { kind: 'thermal' })).json, { alerts: 1, remediations_created: 1, out_of_scope: 0 });
   const r = await only(eng, 'e2', 'e2-i0');
   const done = await waitState(eng, r, ['SUCCEEDED', 'FAILED'], 10000);
   assert.equal(done.state, 'SUCCEEDED');
@@ -1154,7 +1154,7 @@ test('automatic policy with the engine running: thermal fault → auto-approved 
   assert.equal(done.trigger, AUTOMATED);
   assert.equal(done.linked_alerts.length, 1);
   // an xid 13 is out of scope: waits for a person
-  assert.deepEqual((await fault(eng, 'e2-i1', { kind: 'xid', xid: 13 })).json, { alerts: 1, remediations_created: 1 });
+  assert.deepEqual((await fault(eng, 'e2-i1', { kind: 'xid', xid: 13 })).json, { alerts: 1, remediations_created: 1, out_of_scope: 0 });
   await sleep(300);
   assert.equal((await only(eng, 'e2', 'e2-i1')).state, 'PENDING_APPROVAL');
 });

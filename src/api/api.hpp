@@ -45,6 +45,8 @@ public:
     // A request the HTTP server refused itself (ServerOptions::on_refused): measured and logged
     // like the others, under the route "(refused)".
     void Refused(std::string_view method, int status, std::string_view request_id);
+    // The route table, read-only (the route x role x scope matrix test walks it).
+    const Router& router() const { return router_; }
 
 private:
     // One answered request, for the request metrics and the request log line.

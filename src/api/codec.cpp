@@ -136,6 +136,8 @@ std::string IngestJson(const health::IngestResult& result) {
         .Int(result.alerts)
         .Key("remediations_created")
         .Int(result.remediations_created)
+        .Key("out_of_scope")
+        .Int(result.out_of_scope)
         .EndObject();
     return out;
 }

@@ -284,12 +284,13 @@ TEST(ParseBodyObject, RejectsNonObjectsAndBadJson) {
     }
 }
 
-TEST(IngestJson, CountsAlertsAndCreationsOnly) {
+TEST(IngestJson, CountsAlertsCreationsAndOutOfScopeOnly) {
     health::IngestResult result;
     result.alerts = 3;
     result.remediations_created = 1;
     result.ignored = 2;
-    EXPECT_EQ(IngestJson(result), R"({"alerts":3,"remediations_created":1})");
+    result.out_of_scope = 4;
+    EXPECT_EQ(IngestJson(result), R"({"alerts":3,"remediations_created":1,"out_of_scope":4})");
 }
 
 json::object Body(const char* text) { return json::parse(text).as_object(); }

@@ -27,6 +27,10 @@ bool MatchSegments(const std::vector<std::string>& pattern,
 }  // namespace
 
 void Router::Add(Route route) {
+    const auto& p = route.pattern;
+    NR_ASSERT(route.access.open() || route.access.scope() != Scope::kPathCluster ||
+                  (p.size() >= 4 && p[1] == "compute" && p[2] == "clusters" && p[3] == "{}"),
+              "a route scoped by its path's cluster takes the cluster id as its first parameter");
     std::string label;
     for (const auto& segment : route.pattern) label.append("/").append(segment);
     route.label = label.empty() ? std::string("/") : std::move(label);

@@ -11,7 +11,7 @@ namespace {
 using Segments = std::vector<std::string>;
 
 Route MakeRoute(std::string method, Segments pattern) {
-    return {std::move(method), std::move(pattern), std::nullopt, [](Call&, Responder) {}};
+    return {std::move(method), std::move(pattern), Access::Open(), [](Call&, Responder) {}};
 }
 
 // The shape of the real route table (docs/http-api.md 4).
@@ -182,6 +182,32 @@ TEST(Router, EmptyRouterKnowsNothing) {
     const RouteMatch m = router.Match("GET", {"healthz"});
     EXPECT_EQ(m.route, nullptr);
     EXPECT_FALSE(m.path_known);
+}
+
+TEST(Router, KeepsEveryRouteWithItsAccessInOrder) {
+    Router router;
+    router.Add({"GET", {"healthz"}, Access::Open(), [](Call&, Responder) {}});
+    router.Add({"POST",
+                {"v1", "engine:pause"},
+                Access::Token(auth::Role::kAdmin, Scope::kUnscopedOnly),
+                [](Call&, Responder) {}});
+    ASSERT_EQ(router.routes().size(), 2u);
+    EXPECT_TRUE(router.routes()[0].access.open());
+    EXPECT_EQ(router.routes()[0].label, "/healthz");
+    EXPECT_FALSE(router.routes()[1].access.open());
+    EXPECT_EQ(router.routes()[1].access.role(), auth::Role::kAdmin);
+    EXPECT_EQ(router.routes()[1].access.scope(), Scope::kUnscopedOnly);
+}
+
+// A route scoped by its path's cluster must have that cluster as its first parameter, or the
+// check would read something else.
+TEST(RouterDeathTest, RefusesAPathClusterScopeWithoutAClusterInThePath) {
+    Router router;
+    EXPECT_DEATH(router.Add({"GET",
+                             {"v1", "sim", "instances", "{}", "faults"},
+                             Access::Token(auth::Role::kViewer, Scope::kPathCluster),
+                             [](Call&, Responder) {}}),
+                 "cluster id as its first parameter");
 }
 
 }  // namespace

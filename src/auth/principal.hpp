@@ -2,6 +2,7 @@
 #pragma once
 
 #include <algorithm>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,6 +24,16 @@ struct Principal {
     bool CanSeeCluster(std::string_view cluster_id) const {
         return clusters.empty() ||
                std::find(clusters.begin(), clusters.end(), cluster_id) != clusters.end();
+    }
+    // Limited to some clusters (docs/http-api.md 10); such a token changes nothing fleet-wide.
+    bool IsScoped() const { return !clusters.empty(); }
+    // CanSeeCluster as a function for the services that filter what they touch; null for a
+    // token of every cluster, so they skip the check.
+    std::function<bool(const std::string& cluster_id)> ClusterFilter() const {
+        if (!IsScoped()) return nullptr;
+        return [caller = *this](const std::string& cluster_id) {
+            return caller.CanSeeCluster(cluster_id);
+        };
     }
 };
 

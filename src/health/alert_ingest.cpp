@@ -1,17 +1,38 @@
 #include "health/alert_ingest.hpp"
 
 #include <memory>
+#include <optional>
 
 #include "common/ids.hpp"
 
 namespace noderepair::health {
+namespace {
 
-void AlertIngest::Ingest(std::vector<model::IncomingAlert> alerts,
+// The instance an alert's labels name: instance_id, else node / target_vm / hostname by name.
+Result<std::optional<model::Instance>> InstanceOf(storage::Txn& txn,
+                                                  const model::IncomingAlert& alert) {
+    std::optional<model::Instance> instance;
+    if (auto id = alert.labels.find("instance_id"); id != alert.labels.end()) {
+        NR_ASSIGN_OR_RETURN(instance, txn.Inventory().GetInstance(id->second));
+    }
+    for (const char* key : {"node", "target_vm", "hostname"}) {
+        if (instance) break;
+        if (auto name = alert.labels.find(key); name != alert.labels.end()) {
+            NR_ASSIGN_OR_RETURN(instance, txn.Inventory().FindInstanceByName(name->second));
+        }
+    }
+    return instance;
+}
+
+}  // namespace
+
+void AlertIngest::Ingest(std::vector<model::IncomingAlert> alerts, ClusterFilter in_scope,
                          std::function<void(Result<IngestResult>)> done) {
     auto result = std::make_shared<Result<IngestResult>>(IngestResult{});
     store_.Write(
-        [this, alerts = std::move(alerts), result](storage::Txn& txn) -> Status {
-            *result = IngestInTxn(txn, alerts);
+        [this, alerts = std::move(alerts), in_scope = std::move(in_scope),
+         result](storage::Txn& txn) -> Status {
+            *result = IngestInTxn(txn, alerts, in_scope);
             if (!*result) return result->error();
             return OkStatus();
         },
@@ -23,14 +44,23 @@ void AlertIngest::Ingest(std::vector<model::IncomingAlert> alerts,
 }
 
 Result<IngestResult> AlertIngest::IngestInTxn(storage::Txn& txn,
-                                              const std::vector<model::IncomingAlert>& incoming) {
+                                              const std::vector<model::IncomingAlert>& incoming,
+                                              const ClusterFilter& in_scope) {
     router_.BeginTransaction();
     IngestResult result;
     const Timestamp now = clock_.Now();
     for (const auto& in : incoming) {
+        NR_ASSIGN_OR_RETURN(auto instance, InstanceOf(txn, in));
+        NR_ASSIGN_OR_RETURN(auto existing, txn.Alerts().GetByFingerprint(in.fingerprint));
+        // docs/http-api.md 10: a scoped sender neither stores nor acts on an alert outside its
+        // clusters, nor rewrites one of another cluster's alerts through its fingerprint.
+        if (in_scope && (!instance || !in_scope(instance->cluster_id) ||
+                         (existing && !in_scope(existing->cluster_id)))) {
+            ++result.out_of_scope;
+            continue;
+        }
         ++result.alerts;
         ++(in.firing ? result.firing : result.resolved);
-        NR_ASSIGN_OR_RETURN(auto existing, txn.Alerts().GetByFingerprint(in.fingerprint));
         // The same occurrence (same start, or still open) is refreshed; a fingerprint that
         // fires again after it resolved is a new occurrence.
         const bool same = existing && (existing->started_at == in.starts_at ||
@@ -49,17 +79,6 @@ Result<IngestResult> AlertIngest::IngestInTxn(storage::Txn& txn,
         } else if (!alert.resolved_at) {
             alert.resolved_at = in.ends_at ? *in.ends_at : now;
             alert.waiting = false;
-        }
-        // Map to an instance: instance_id, else node / target_vm / hostname by name.
-        std::optional<model::Instance> instance;
-        if (auto id = in.labels.find("instance_id"); id != in.labels.end()) {
-            NR_ASSIGN_OR_RETURN(instance, txn.Inventory().GetInstance(id->second));
-        }
-        for (const char* key : {"node", "target_vm", "hostname"}) {
-            if (instance) break;
-            if (auto name = in.labels.find(key); name != in.labels.end()) {
-                NR_ASSIGN_OR_RETURN(instance, txn.Inventory().FindInstanceByName(name->second));
-            }
         }
         if (instance) {
             alert.cluster_id = instance->cluster_id;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "common/status.hpp"
@@ -26,7 +27,12 @@ struct IngestResult {
     int waiting = 0;    // held back by the blast radius
     int ignored = 0;    // no action by policy, cooldown or opt-out
     int unmatched = 0;  // no instance of the fleet matches its labels
+    // Dropped, not in `alerts`: its instance is unknown or outside the sender's clusters.
+    int out_of_scope = 0;
 };
+
+// Whether the sender may touch a cluster (docs/http-api.md 10); null: every cluster.
+using ClusterFilter = std::function<bool(const std::string& cluster_id)>;
 
 class AlertIngest {
 public:
@@ -34,14 +40,17 @@ public:
                 telemetry::Metrics* metrics)
         : store_(store), clock_(clock), router_(router), metrics_(metrics) {}
 
-    // Stores the alerts and acts on each by its own status; `done` after commit.
-    void Ingest(std::vector<model::IncomingAlert> alerts,
+    // Stores the alerts and acts on each by its own status; `done` after commit. With
+    // `in_scope`, an alert whose instance is unknown or refused, or whose fingerprint belongs to
+    // an alert of a refused cluster, is neither stored nor acted on, only counted.
+    void Ingest(std::vector<model::IncomingAlert> alerts, ClusterFilter in_scope,
                 std::function<void(Result<IngestResult>)> done);
     Result<storage::AlertPage> List(const storage::AlertQuery& query);
 
 private:
     Result<IngestResult> IngestInTxn(storage::Txn& txn,
-                                     const std::vector<model::IncomingAlert>& alerts);
+                                     const std::vector<model::IncomingAlert>& alerts,
+                                     const ClusterFilter& in_scope);
     void Count(const IngestResult& result);
 
     storage::Store& store_;

@@ -35,8 +35,9 @@ public:
     ~HealthService();
 
     // Passive signals: see AlertIngest.
-    void Ingest(std::vector<IncomingAlert> alerts, std::function<void(Result<IngestResult>)> done) {
-        ingest_.Ingest(std::move(alerts), std::move(done));
+    void Ingest(std::vector<IncomingAlert> alerts, ClusterFilter in_scope,
+                std::function<void(Result<IngestResult>)> done) {
+        ingest_.Ingest(std::move(alerts), std::move(in_scope), std::move(done));
     }
     Result<storage::AlertPage> ListAlerts(const storage::AlertQuery& query) {
         return ingest_.List(query);

@@ -100,9 +100,11 @@ protected:
                                                   CheckOptions{}, lifecycle_);
     }
 
-    Result<IngestResult> Ingest(std::vector<IncomingAlert> alerts) {
+    // `in_scope` null: a sender of every cluster.
+    Result<IngestResult> Ingest(std::vector<IncomingAlert> alerts,
+                                ClusterFilter in_scope = nullptr) {
         return AwaitResult<IngestResult>([&](std::function<void(Result<IngestResult>)> done) {
-            health_->Ingest(std::move(alerts), std::move(done));
+            health_->Ingest(std::move(alerts), std::move(in_scope), std::move(done));
         });
     }
 
@@ -337,6 +339,49 @@ TEST_F(HealthServiceTest, InstanceIdLabelWinsOverANodeLabel) {
     IngestOk({Firing("NpdXfsShutdown", {{"instance_id", "i2"}, {"node", "i1-name"}}, "fp", Now())},
              1);
     EXPECT_TRUE(Active("i2"));
+    EXPECT_FALSE(Active("i1"));
+}
+
+// docs/http-api.md 10: a sender scoped to c1.
+ClusterFilter OnlyC1() {
+    return [](const std::string& cluster_id) { return cluster_id == "c1"; };
+}
+
+TEST_F(HealthServiceTest, ScopedSenderDropsAlertsOfOtherClustersAndUnknownInstances) {
+    auto result =
+        Ingest({Firing("DmesgXidError", {{"instance_id", "i1"}, {"xid", "79"}}, "fp-in", Now()),
+                Firing("DmesgXidError", {{"instance_id", "j1"}, {"xid", "79"}}, "fp-out", Now()),
+                Firing("NpdXfsShutdown", {{"node", "j1-name"}}, "fp-out-node", Now()),
+                Firing("DmesgXidError", {{"node", "gpu-node-99"}}, "fp-unknown", Now())},
+               OnlyC1());
+    ASSERT_TRUE(result) << result.error().message;
+    EXPECT_EQ(result->alerts, 1);
+    EXPECT_EQ(result->out_of_scope, 3);
+    EXPECT_EQ(result->remediations_created, 1);
+    EXPECT_EQ(result->unmatched, 0);
+    EXPECT_TRUE(FindAlert("fp-in"));
+    for (const char* fp : {"fp-out", "fp-out-node", "fp-unknown"}) {
+        EXPECT_FALSE(FindAlert(fp)) << fp << " was stored";
+    }
+    EXPECT_TRUE(Active("i1"));
+    EXPECT_FALSE(Active("j1"));
+    EXPECT_TRUE(All("c2").empty());
+}
+
+TEST_F(HealthServiceTest, ScopedSenderCannotRewriteAnotherClustersAlertByItsFingerprint) {
+    IngestOk({Firing("NpdXfsShutdown", {{"instance_id", "j1"}}, "fp-j1", Now())}, 1);
+    const Alert before = AlertOf("fp-j1");
+    // The same fingerprint, relabelled onto an instance the sender may touch, and resolved.
+    auto result =
+        Ingest({Resolved(Firing("NpdXfsShutdown", {{"instance_id", "i1"}}, "fp-j1", Now()), Now())},
+               OnlyC1());
+    ASSERT_TRUE(result) << result.error().message;
+    EXPECT_EQ(result->alerts, 0);
+    EXPECT_EQ(result->out_of_scope, 1);
+    const Alert after = AlertOf("fp-j1");
+    EXPECT_EQ(after.cluster_id, "c2");
+    EXPECT_EQ(after.instance_id, "j1");
+    EXPECT_EQ(after.resolved_at, before.resolved_at);
     EXPECT_FALSE(Active("i1"));
 }
 
@@ -986,7 +1031,7 @@ TEST_F(HealthStormTest, FiveHundredAlertsCreateExactlyTheLimit) {
     for (int batch = 0; batch < 5; ++batch) {
         auto promise = std::make_shared<std::promise<Result<IngestResult>>>();
         pending.push_back(promise->get_future());
-        health_->Ingest(Storm(batch * 100, batch * 100 + 100),
+        health_->Ingest(Storm(batch * 100, batch * 100 + 100), nullptr,
                         [promise](Result<IngestResult> r) { promise->set_value(std::move(r)); });
     }
     int created = 0;

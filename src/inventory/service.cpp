@@ -29,11 +29,15 @@ Result<std::vector<model::Host>> InventoryService::ListHosts(const auth::Princip
         NR_ASSIGN_OR_RETURN(hosts, reader.Inventory().ListHosts());
         return OkStatus();
     }));
+    if (!caller.IsScoped()) return hosts;
+    // docs/http-api.md 10: a scoped caller sees only the hosts that carry its clusters'
+    // instances, and on them only those instances.
     for (auto& host : hosts) {
         std::erase_if(host.instances, [&](const model::HostedInstance& i) {
             return !caller.CanSeeCluster(i.cluster_id);
         });
     }
+    std::erase_if(hosts, [](const model::Host& host) { return host.instances.empty(); });
     return hosts;
 }
 

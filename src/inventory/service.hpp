@@ -17,7 +17,8 @@ public:
     explicit InventoryService(storage::Store& store) : store_(store) {}
     Result<std::vector<model::Cluster>> ListClusters(const auth::Principal& caller);
     Result<model::Cluster> GetCluster(const std::string& cluster_id);
-    // Hosts are shared by every cluster; a scoped caller sees only its clusters' instances.
+    // Hosts are shared by every cluster; a scoped caller sees only the hosts that carry its
+    // clusters' instances, and only those instances.
     Result<std::vector<model::Host>> ListHosts(const auth::Principal& caller);
 
     // docs/http-api.md 4.7: an operator's cordon; the engine places nothing on a cordoned host.

@@ -14,22 +14,28 @@ namespace noderepair::api {
 
 using auth::Role;
 
+std::function<void(Result<health::IngestResult>)> ReplyWithIngest(Responder respond) {
+    return [respond = std::move(respond)](Result<health::IngestResult> result) {
+        if (!result) return respond(ErrorResponse(result.error()));
+        respond(JsonResponse(IngestJson(*result)));
+    };
+}
+
 void AddAlertRoutes(Router& router, const ApiServices& services) {
     // Health signals (docs/http-api.md 5).
     router.Add({"POST",
                 {"v1", "integrations", "alertmanager"},
-                Role::kOperator,
+                Access::Token(Role::kOperator, Scope::kAlertInstances),
                 [&services](Call& call, Responder respond) {
                     auto alerts = health::ParseAlertmanagerWebhook(call.request.body);
                     if (!alerts) return respond(ErrorResponse(alerts.error()));
-                    services.health.Ingest(std::move(*alerts), [respond](auto result) {
-                        if (!result) return respond(ErrorResponse(result.error()));
-                        respond(JsonResponse(IngestJson(*result)));
-                    });
+                    // docs/http-api.md 10: alerts outside the token's clusters are dropped.
+                    services.health.Ingest(std::move(*alerts), call.principal.ClusterFilter(),
+                                           ReplyWithIngest(std::move(respond)));
                 }});
     router.Add({"GET",
                 {"v1", "compute", "clusters", "{}", "health", "alerts"},
-                Role::kViewer,
+                Access::Token(Role::kViewer, Scope::kPathCluster),
                 [&services](Call& call, Responder respond) {
                     auto list = ParseAlertListRequest(call);
                     if (!list) return respond(ErrorResponse(list.error()));

@@ -17,7 +17,7 @@ void AddClusterRoutes(Router& router, const ApiServices& services) {
     // Inventory (docs/http-api.md 4.7).
     router.Add({"GET",
                 {"v1", "compute", "clusters"},
-                Role::kViewer,
+                Access::Token(Role::kViewer, Scope::kListedClusters),
                 [&services](Call& call, Responder respond) {
                     auto clusters = services.inventory.ListClusters(call.principal);
                     if (!clusters) return respond(ErrorResponse(clusters.error()));
@@ -25,7 +25,7 @@ void AddClusterRoutes(Router& router, const ApiServices& services) {
                 }});
     router.Add({"GET",
                 {"v1", "compute", "clusters", "{}"},
-                Role::kViewer,
+                Access::Token(Role::kViewer, Scope::kPathCluster),
                 [&services](Call& call, Responder respond) {
                     auto cluster = services.inventory.GetCluster(call.params[0]);
                     if (!cluster) return respond(ErrorResponse(cluster.error()));
@@ -34,7 +34,7 @@ void AddClusterRoutes(Router& router, const ApiServices& services) {
 
     router.Add({"PATCH",
                 {"v1", "compute", "clusters", "{}"},
-                Role::kAdmin,
+                Access::Token(Role::kAdmin, Scope::kPathCluster),
                 [&services](Call& call, Responder respond) {
                     auto automation = ParseClusterAutomationBody(call.request.body);
                     if (!automation) return respond(ErrorResponse(automation.error()));
@@ -56,7 +56,7 @@ void AddClusterRoutes(Router& router, const ApiServices& services) {
                 }});
     router.Add({"PATCH",
                 {"v1", "compute", "clusters", "{}", "instances", "{}"},
-                Role::kOperator,
+                Access::Token(Role::kOperator, Scope::kPathCluster),
                 [&services](Call& call, Responder respond) {
                     auto flag = ParseAutoRepairBody(call.request.body);
                     if (!flag) return respond(ErrorResponse(flag.error()));

@@ -20,7 +20,10 @@ HttpResponse EngineResponse(bool paused) {
 
 void AddEngineRoutes(Router& router, const ApiServices& services) {
     // Engine pause (docs/http-api.md 6).
-    router.Add({"GET", {"v1", "engine"}, Role::kViewer, [&services](Call&, Responder respond) {
+    router.Add({"GET",
+                {"v1", "engine"},
+                Access::Token(Role::kViewer, Scope::kFleetRead),
+                [&services](Call&, Responder respond) {
                     auto paused = services.engine.IsPaused();
                     if (!paused) return respond(ErrorResponse(paused.error()));
                     respond(EngineResponse(*paused));
@@ -28,7 +31,7 @@ void AddEngineRoutes(Router& router, const ApiServices& services) {
     for (bool pause : {true, false}) {
         router.Add({"POST",
                     {"v1", pause ? "engine:pause" : "engine:resume"},
-                    Role::kAdmin,
+                    Access::Token(Role::kAdmin, Scope::kUnscopedOnly),
                     [&services, pause](Call&, Responder respond) {
                         services.engine.SetPaused(pause, [respond](Result<bool> paused) {
                             if (!paused) return respond(ErrorResponse(paused.error()));

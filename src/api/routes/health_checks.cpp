@@ -16,7 +16,8 @@ void AddHealthCheckRoutes(Router& router, const ApiServices& services) {
     // Active health checks (docs/http-api.md 5).
     const std::vector<std::string> kChecks = {"v1",        "compute", "clusters",     "{}",
                                               "instances", "{}",      "health_checks"};
-    router.Add({"POST", kChecks, Role::kOperator, [&services](Call& call, Responder respond) {
+    router.Add({"POST", kChecks, Access::Token(Role::kOperator, Scope::kPathCluster),
+                [&services](Call& call, Responder respond) {
                     auto names = ParseHealthCheckBody(call.request.body);
                     if (!names) return respond(ErrorResponse(names.error()));
                     services.health.StartHealthCheck(
@@ -28,14 +29,16 @@ void AddHealthCheckRoutes(Router& router, const ApiServices& services) {
                             respond(JsonResponse(HealthCheckJson(*run)));
                         });
                 }});
-    router.Add({"GET", kChecks, Role::kViewer, [&services](Call& call, Responder respond) {
+    router.Add({"GET", kChecks, Access::Token(Role::kViewer, Scope::kPathCluster),
+                [&services](Call& call, Responder respond) {
                     auto runs = services.health.ListHealthChecks(call.params[0], call.params[1]);
                     if (!runs) return respond(ErrorResponse(runs.error()));
                     respond(JsonResponse(HealthCheckListJson(*runs)));
                 }});
     auto one_check = kChecks;
     one_check.push_back("{}");
-    router.Add({"GET", one_check, Role::kViewer, [&services](Call& call, Responder respond) {
+    router.Add({"GET", one_check, Access::Token(Role::kViewer, Scope::kPathCluster),
+                [&services](Call& call, Responder respond) {
                     auto run = services.health.GetHealthCheck(call.params[0], call.params[1],
                                                               call.params[2]);
                     if (!run) return respond(ErrorResponse(run.error()));

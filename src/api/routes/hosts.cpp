@@ -13,7 +13,7 @@ using auth::Role;
 void AddHostRoutes(Router& router, const ApiServices& services) {
     router.Add({"GET",
                 {"v1", "compute", "hosts"},
-                Role::kViewer,
+                Access::Token(Role::kViewer, Scope::kHostInstances),
                 [&services](Call& call, Responder respond) {
                     auto hosts = services.inventory.ListHosts(call.principal);
                     if (!hosts) return respond(ErrorResponse(hosts.error()));
@@ -23,7 +23,7 @@ void AddHostRoutes(Router& router, const ApiServices& services) {
     for (bool cordon : {true, false}) {
         router.Add({"POST",
                     {"v1", "compute", "hosts", cordon ? "{}:cordon" : "{}:uncordon"},
-                    Role::kAdmin,
+                    Access::Token(Role::kAdmin, Scope::kUnscopedOnly),
                     [&services, cordon](Call& call, Responder respond) {
                         std::string host = call.params[0];
                         services.inventory.SetCordoned(

@@ -33,6 +33,10 @@ remediation::Reply<Remediation> ReplyWithRemediation(Responder respond) {
 }  // namespace
 
 void AddRemediationRoutes(Router& router, const ApiServices& services) {
+    // Every remediation route is scoped by the cluster in its path.
+    constexpr Access kView = Access::Token(Role::kViewer, Scope::kPathCluster);
+    constexpr Access kOperate = Access::Token(Role::kOperator, Scope::kPathCluster);
+    constexpr Access kReview = Access::Token(Role::kApprover, Scope::kPathCluster);
     const std::vector<std::string> kRemediations = {"v1",        "compute", "clusters",    "{}",
                                                     "instances", "{}",      "remediations"};
     auto remediation_path = [&](std::initializer_list<std::string> tail) {
@@ -42,7 +46,7 @@ void AddRemediationRoutes(Router& router, const ApiServices& services) {
     };
 
     // Remediations (docs/http-api.md 4.1-4.6, 4.8).
-    router.Add({"POST", kRemediations, Role::kOperator, [&services](Call& call, Responder respond) {
+    router.Add({"POST", kRemediations, kOperate, [&services](Call& call, Responder respond) {
                     auto body = ParseCreateBody(call.request.body);
                     if (!body) return respond(ErrorResponse(body.error()));
                     remediation::CreateRequest create = std::move(*body);
@@ -54,34 +58,33 @@ void AddRemediationRoutes(Router& router, const ApiServices& services) {
                     services.remediations.Create(call.principal, std::move(create),
                                                  ReplyWithRemediation(std::move(respond)));
                 }});
-    router.Add({"GET", kRemediations, Role::kViewer, [&services](Call& call, Responder respond) {
+    router.Add({"GET", kRemediations, kView, [&services](Call& call, Responder respond) {
                     auto list = ParseListRequest(call);
                     if (!list) return respond(ErrorResponse(list.error()));
                     auto page = services.remediations.List(*list);
                     if (!page) return respond(ErrorResponse(page.error()));
                     respond(JsonResponse(RemediationListJson(*page)));
                 }});
-    router.Add({"GET", remediation_path({"{}"}), Role::kViewer,
-                [&services](Call& call, Responder respond) {
+    router.Add({"GET", remediation_path({"{}"}), kView, [&services](Call& call, Responder respond) {
                     auto r = services.remediations.Get(AddressOf(call));
                     if (!r) return respond(ErrorResponse(r.error()));
                     respond(JsonResponse(RemediationJson(*r)));
                 }});
-    router.Add({"POST", remediation_path({"{}", "approve"}), Role::kApprover,
+    router.Add({"POST", remediation_path({"{}", "approve"}), kReview,
                 [&services](Call& call, Responder respond) {
                     auto review = ParseReviewBody(call.request.body, ReviewVerb::kApprove);
                     if (!review) return respond(ErrorResponse(review.error()));
                     services.remediations.Approve(call.principal, AddressOf(call), *review,
                                                   ReplyWithRemediation(std::move(respond)));
                 }});
-    router.Add({"POST", remediation_path({"{}", "reject"}), Role::kApprover,
+    router.Add({"POST", remediation_path({"{}", "reject"}), kReview,
                 [&services](Call& call, Responder respond) {
                     auto review = ParseReviewBody(call.request.body, ReviewVerb::kReject);
                     if (!review) return respond(ErrorResponse(review.error()));
                     services.remediations.Reject(call.principal, AddressOf(call), *review,
                                                  ReplyWithRemediation(std::move(respond)));
                 }});
-    router.Add({"POST", remediation_path({"{}", "cancel"}), Role::kOperator,
+    router.Add({"POST", remediation_path({"{}", "cancel"}), kOperate,
                 [&services](Call& call, Responder respond) {
                     // No body is defined; a JSON one is still checked so garbage is refused.
                     auto body = ParseBodyObject(call.request.body);
@@ -93,7 +96,7 @@ void AddRemediationRoutes(Router& router, const ApiServices& services) {
     auto watch_path = kRemediations;
     watch_path.back() = "remediations:watch";
     router.Add(
-        {"GET", watch_path, Role::kViewer, [&services](Call& call, Responder respond) {
+        {"GET", watch_path, kView, [&services](Call& call, Responder respond) {
              WatchFilter filter{call.params[0], call.params[1] == "-" ? "" : call.params[1], ""};
              if (auto id = SingleParam(call.request, "remediation_id", "remediationId")) {
                  filter.remediation_id = *id;
@@ -126,7 +129,7 @@ void AddRemediationRoutes(Router& router, const ApiServices& services) {
                  ": keepalive\n\n"};
              respond(std::move(r));
          }});
-    router.Add({"GET", remediation_path({"{}", "events"}), Role::kViewer,
+    router.Add({"GET", remediation_path({"{}", "events"}), kView,
                 [&services](Call& call, Responder respond) {
                     auto events = services.remediations.Events(AddressOf(call));
                     if (!events) return respond(ErrorResponse(events.error()));

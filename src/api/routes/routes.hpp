@@ -2,6 +2,8 @@
 // routes to the router; the handlers keep a reference to `services`, which must outlive it.
 #pragma once
 
+#include <functional>
+
 #include "api/api.hpp"
 #include "api/router.hpp"
 
@@ -18,6 +20,9 @@ void AddClusterRoutes(Router& router, const ApiServices& services);
 void AddHostRoutes(Router& router, const ApiServices& services);
 // Passive health signals: the Alertmanager webhook and a cluster's alert list.
 void AddAlertRoutes(Router& router, const ApiServices& services);
+// The webhook's answer to an ingest, after its commit: the counts, or the error (simulated faults
+// answer the same way).
+std::function<void(Result<health::IngestResult>)> ReplyWithIngest(Responder respond);
 // Active health checks of an instance: start a run, list runs, get one.
 void AddHealthCheckRoutes(Router& router, const ApiServices& services);
 // The simulated fleet: faults raised on an instance, and the VMs it runs; only that provider

@@ -9,10 +9,10 @@
 namespace noderepair::api {
 
 void AddSystemRoutes(Router& router, const ApiServices& services) {
-    router.Add({"GET", {"healthz"}, std::nullopt, [](Call&, Responder respond) {
+    router.Add({"GET", {"healthz"}, Access::Open(), [](Call&, Responder respond) {
                     respond(JsonResponse(R"({"status":"ok"})"));
                 }});
-    router.Add({"GET", {"readyz"}, std::nullopt, [&services](Call&, Responder respond) {
+    router.Add({"GET", {"readyz"}, Access::Open(), [&services](Call&, Responder respond) {
                     Status readable = services.store.Read([](storage::Reader& reader) -> Status {
                         return reader.Settings().Get("engine.paused") ? OkStatus()
                                                                       : Status(Unavailable(""));
@@ -24,7 +24,7 @@ void AddSystemRoutes(Router& router, const ApiServices& services) {
                 }});
 
     // Prometheus metrics (README "Metrics"): open like /healthz, for scrapers.
-    router.Add({"GET", {"metrics"}, std::nullopt, [&services](Call&, Responder respond) {
+    router.Add({"GET", {"metrics"}, Access::Open(), [&services](Call&, Responder respond) {
                     telemetry::Snapshot snapshot;
                     Status read = services.store.Read([&](storage::Reader& reader) -> Status {
                         NR_ASSIGN_OR_RETURN(snapshot.remediations, reader.Remediations().Count());
@@ -53,7 +53,7 @@ void AddSystemRoutes(Router& router, const ApiServices& services) {
                            : name.ends_with(".svg") ? "image/svg+xml"
                                                     : "application/octet-stream";
         for (auto& path : paths) {
-            router.Add({"GET", path, std::nullopt, [asset, type](Call&, Responder respond) {
+            router.Add({"GET", path, Access::Open(), [asset, type](Call&, Responder respond) {
                             HttpResponse r;
                             r.body = std::string(asset.content);
                             r.content_type = type;
