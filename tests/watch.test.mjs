@@ -37,7 +37,7 @@ test('a stream answers text/event-stream, starts with ready, then carries every 
   const s = await open(watchPath('w1'));
   assert.equal(s.response.status, 200);
   assert.match(s.response.headers.get('content-type'), /^text\/event-stream/);
-  assert.equal(s.response.headers.get('cache-control'), 'no-cache');
+  assert.equal(s.response.headers.get('cache-control'), 'no-store');
   assert.equal(s.events[0].event, 'ready');
   const c = await create(srv, 'w1', 'w1-i0', { mode: 'REMEDIATION_MODE_VM_ONLY', reason: 'live' });
   assert.equal(c.status, 200);

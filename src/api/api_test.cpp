@@ -348,5 +348,20 @@ TEST_F(ApiAccessTest, ScopedOperatorsFaultInAnotherClusterIsNotFoundAndInjectsNo
     EXPECT_FALSE(ActiveOf("j1"));
 }
 
+// The console's own files carry the policy that forbids framing them (docs/http-api.md 10).
+TEST_F(ApiAccessTest, ConsoleFilesCarryTheirSecurityPolicy) {
+    for (const std::vector<std::string>& path :
+         {std::vector<std::string>{}, {"index.html"}, {"app.js"}, {"style.css"}}) {
+        HttpResponse r = Send("GET", path, "", "");
+        ASSERT_EQ(r.status, 200);
+        std::map<std::string, std::string> headers(r.headers.begin(), r.headers.end());
+        EXPECT_NE(headers["content-security-policy"].find("frame-ancestors 'none'"),
+                  std::string::npos);
+        EXPECT_NE(headers["content-security-policy"].find("default-src 'self'"), std::string::npos);
+        EXPECT_EQ(headers["x-frame-options"], "DENY");
+        EXPECT_EQ(headers["referrer-policy"], "no-referrer");
+    }
+}
+
 }  // namespace
 }  // namespace noderepair::api

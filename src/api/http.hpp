@@ -2,6 +2,7 @@
 // slowly; docs/design.md 6). The server owns the wire; the router and handlers own the meaning.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -54,6 +55,12 @@ struct HttpResponse {
     std::vector<std::pair<std::string, std::string>> headers;
     std::optional<StreamingBody> stream;  // set: `body` is ignored and the stream follows
 };
+
+// docs/http-api.md 10: sent with every response, refusals and event streams too, before the
+// response's own headers (which win over a header of the same name).
+inline constexpr std::array<std::pair<std::string_view, std::string_view>, 2>
+    kEveryResponseHeaders = {
+        {{"cache-control", "no-store"}, {"x-content-type-options", "nosniff"}}};
 
 // Sends the response for one request. Callable from any thread, exactly once.
 using Responder = std::function<void(HttpResponse)>;

@@ -155,6 +155,7 @@ private:
             http::status(unsigned(response.status)), version_);
         res->set(http::field::content_type, response.content_type);
         res->set("x-request-id", request_id_);
+        for (const auto& [name, value] : kEveryResponseHeaders) res->set(name, value);
         for (auto& [name, value] : response.headers) res->set(name, value);
         res->body() = std::move(response.body);
         const bool close = close_after_write_ || !keep_alive_ || server_.stopping;
@@ -178,6 +179,7 @@ private:
             http::status(unsigned(response.status)), version_);
         res->set(http::field::content_type, response.content_type);
         res->set("x-request-id", request_id_);
+        for (const auto& [name, value] : kEveryResponseHeaders) res->set(name, value);
         for (auto& [name, value] : response.headers) res->set(name, value);
         // HTTP/1.0 has no chunked encoding: there the body simply ends when the connection does.
         stream_chunked_ = version_ >= 11;

@@ -121,7 +121,7 @@ void AddRemediationRoutes(Router& router, const ApiServices& services) {
              }
              HttpResponse r;
              r.content_type = "text/event-stream";
-             r.headers = {{"cache-control", "no-cache"}, {"x-accel-buffering", "no"}};
+             r.headers = {{"x-accel-buffering", "no"}};
              r.stream = StreamingBody{
                  [&services, filter, last_event_id](std::shared_ptr<ResponseStream> stream) {
                      services.watch.Subscribe(filter, last_event_id, std::move(stream));

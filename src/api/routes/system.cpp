@@ -1,4 +1,5 @@
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "api/routes/routes.hpp"
@@ -42,7 +43,16 @@ void AddSystemRoutes(Router& router, const ApiServices& services) {
                     respond(std::move(r));
                 }});
 
-    // The web console's static files.
+    // The web console's static files. docs/http-api.md 10: the policy is a header, as a <meta>
+    // tag cannot forbid framing; another site framing the console could hijack a click on
+    // "Approve".
+    const std::vector<std::pair<std::string, std::string>> console_headers = {
+        {"content-security-policy",
+         "default-src 'self'; base-uri 'none'; object-src 'none'; "
+         "frame-ancestors 'none'"},
+        {"x-frame-options", "DENY"},
+        {"referrer-policy", "no-referrer"},
+    };
     for (const auto& asset : WebAssets()) {
         std::string name(asset.path.substr(1));
         std::vector<std::vector<std::string>> paths = {{name}};
@@ -53,10 +63,12 @@ void AddSystemRoutes(Router& router, const ApiServices& services) {
                            : name.ends_with(".svg") ? "image/svg+xml"
                                                     : "application/octet-stream";
         for (auto& path : paths) {
-            router.Add({"GET", path, Access::Open(), [asset, type](Call&, Responder respond) {
+            router.Add({"GET", path, Access::Open(),
+                        [asset, type, console_headers](Call&, Responder respond) {
                             HttpResponse r;
                             r.body = std::string(asset.content);
                             r.content_type = type;
+                            r.headers = console_headers;
                             respond(std::move(r));
                         }});
         }
