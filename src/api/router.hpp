@@ -1,5 +1,5 @@
-// Matches a request's method and path segments to a route (docs/http-api.md 4). Patterns are segment
-// lists where "{}" takes one segment as a parameter and "{}:verb" one that ends in ":verb".
+// Matches a request's method and path segments to a route (docs/http-api.md 4). Patterns are
+// segment lists where "{}" takes one segment as a parameter and "{}:verb" one that ends in ":verb".
 #pragma once
 
 #include <functional>
@@ -25,6 +25,9 @@ struct Route {
     std::optional<auth::Role> role;  // nullopt: no authentication
     std::function<void(Call&, Responder)> handler;
     std::string label = {};  // "/v1/compute/clusters/{}", for metrics and logs; Add() sets it
+    // Runs on the I/O thread, past the worker queue, so it answers under overload too
+    // (docs/http-api.md 10). Only for handlers that never block: no store, no lock held long.
+    bool on_io_thread = false;
 };
 
 struct RouteMatch {

@@ -9,9 +9,13 @@
 namespace noderepair::api {
 
 void AddSystemRoutes(Router& router, const ApiServices& services) {
-    router.Add({"GET", {"healthz"}, std::nullopt, [](Call&, Responder respond) {
-                    respond(JsonResponse(R"({"status":"ok"})"));
-                }});
+    // Liveness: answered on the I/O thread, so a full worker queue does not hide a live server.
+    router.Add(
+        {.method = "GET",
+         .pattern = {"healthz"},
+         .role = std::nullopt,
+         .handler = [](Call&, Responder respond) { respond(JsonResponse(R"({"status":"ok"})")); },
+         .on_io_thread = true});
     router.Add({"GET", {"readyz"}, std::nullopt, [&services](Call&, Responder respond) {
                     Status readable = services.store.Read([](storage::Reader& reader) -> Status {
                         return reader.Settings().Get("engine.paused") ? OkStatus()
