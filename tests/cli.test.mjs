@@ -358,15 +358,15 @@ test('usage errors exit 2', async () => {
     ['remediations', 'frobnicate'],
     ['alerts', 'list', '-c', 'cl', '--status', 'sometimes'],
     ['engine'],
-    ['engine', 'status', '--server', 'https://127.0.0.1:8443'],
+    ['engine', 'status', '--server', 'https://127.0.0.1:8443', '--cacert', '/nonexistent/ca.pem'],
     ['engine', 'status', '--server', 'ftp://127.0.0.1'],
   ]) {
     const r = await cli(args);
     assert.equal(r.code, 2, `${args.join(' ')}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
     assert.ok(r.stderr.length > 0, args.join(' '));
   }
-  const https = await cli(['engine', 'status', '--server', 'https://127.0.0.1:8443']);
-  assert.match(https.stderr, /https is not supported; put the CLI next to the server or use a TLS-terminating tunnel/);
+  const https = await cli(['engine', 'status', '--server', 'https://127.0.0.1:8443', '--cacert', '/nonexistent/ca.pem']);
+  assert.match(https.stderr, /cannot read --cacert \/nonexistent\/ca\.pem/);
   const unknownMode = await cli(['remediations', 'create', '-c', 'cl', '-i', 'c-a', '--mode', 'teleport']);
   assert.match(unknownMode.stderr, /unknown mode 'teleport'; use one of VM_ONLY, HOST_AWARE/);
   const help = await cli(['remediations', 'list', '--help']);

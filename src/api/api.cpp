@@ -44,9 +44,11 @@ Status CheckAccess(const Access& access, const Call& call) {
 
 }  // namespace
 
-Api::Api(ApiServices services, int worker_threads)
+Api::Api(ApiServices services, int worker_threads, size_t max_queued_requests)
     : s_(services),
-      workers_(worker_threads > 0 ? std::make_unique<WorkerPool>(worker_threads) : nullptr) {
+      workers_(worker_threads > 0
+                   ? std::make_unique<WorkerPool>(worker_threads, max_queued_requests)
+                   : nullptr) {
     // The router takes the first route that matches, but no two of these match the same request:
     // this order is for reading only.
     AddSystemRoutes(router_, s_);
@@ -82,10 +84,24 @@ void Api::Handle(HttpRequest&& request, Responder respond) {
         }
         return respond(ErrorResponse(NotFound("no such endpoint")));
     }
-    if (!workers_) return Authorize(*route, *call, std::move(respond));
-    workers_->Post([this, route, call, respond = std::move(respond)]() mutable {
-        Authorize(*route, *call, std::move(respond));
+    if (!workers_ || route->on_io_thread) return Authorize(*route, *call, std::move(respond));
+    // The responder is shared so that a refused post can still answer: TryPost drops its task.
+    auto shared_respond = std::make_shared<Responder>(std::move(respond));
+    const bool queued = workers_->TryPost([this, route, call, shared_respond] {
+        // Past its deadline the server has answered already; the answer would be dropped.
+        const auto deadline = call->request.deadline;
+        if (deadline != std::chrono::steady_clock::time_point{} &&
+            std::chrono::steady_clock::now() >= deadline) {
+            return (*shared_respond)(ErrorResponse(
+                {Code::kDeadlineExceeded, "the request waited past its deadline for a worker"}));
+        }
+        Authorize(*route, *call, std::move(*shared_respond));
     });
+    if (!queued) {
+        (*shared_respond)(ErrorResponse(
+            Unavailable("the server is busy: " + std::to_string(workers_->max_queued()) +
+                        " requests are waiting (server.max_queued_requests); retry shortly")));
+    }
 }
 
 void Api::Refused(std::string_view method, int status, std::string_view request_id) {

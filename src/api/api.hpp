@@ -1,6 +1,7 @@
 // The API of docs/http-api.md 4 and 6 on top of the services: routing, authentication, role and
 // scope checks, request decoding and response encoding. Handle() is called on I/O threads and
-// queues the work on a worker pool, or runs it in place when there is none.
+// queues the work on a bounded worker pool (503 when it is full), or runs it in place when there
+// is none or the route runs on the I/O thread.
 #pragma once
 
 #include <chrono>
@@ -40,7 +41,8 @@ struct ApiServices {
 
 class Api {
 public:
-    Api(ApiServices services, int worker_threads);
+    // At most `max_queued_requests` wait for a worker; the next get 503 (docs/http-api.md 10).
+    Api(ApiServices services, int worker_threads, size_t max_queued_requests = 1024);
     void Handle(HttpRequest&& request, Responder respond);
     // A request the HTTP server refused itself (ServerOptions::on_refused): measured and logged
     // like the others, under the route "(refused)".

@@ -76,6 +76,9 @@ HttpResponse ErrorResponse(const Error& error) {
     // The SDK retries 408, 409, 429 and >= 500 unless told otherwise (docs/http-api.md 3).
     const bool retriable = IsTransient(error.code) || error.code == Code::kInternal;
     if (!retriable) response.headers.emplace_back("x-should-retry", "false");
+    // docs/http-api.md 10: past a bound the client is told when to come back; a second is
+    // about how long a full queue takes to drain.
+    if (error.code == Code::kUnavailable) response.headers.emplace_back("retry-after", "1");
     return response;
 }
 

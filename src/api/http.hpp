@@ -25,6 +25,9 @@ struct HttpRequest {
     std::string body;
     std::string request_id;
     std::string last_event_id;  // the Last-Event-ID header of a reconnecting event stream
+    // Past it the server has answered 504 itself (ServerOptions::handler_deadline): work that
+    // has not started by then is not worth starting. The epoch: no deadline.
+    std::chrono::steady_clock::time_point deadline{};
 
     // Every value of a query parameter, under any of its spellings (docs/http-api.md 4.3).
     std::vector<std::string> QueryValues(std::string_view name, std::string_view alias = {}) const;
@@ -69,7 +72,7 @@ using Handler = std::function<void(HttpRequest&&, Responder)>;
 // docs/http-api.md 3: the grpc-gateway mapping; the only switch over codes.
 int HttpStatusFor(Code code);
 // A google.rpc.Status body with the mapped status and, when retrying cannot help,
-// `x-should-retry: false`.
+// `x-should-retry: false`; UNAVAILABLE (a bound is full, docs/http-api.md 10) says `Retry-After`.
 HttpResponse ErrorResponse(const Error& error);
 HttpResponse JsonResponse(std::string body, int status = 200);
 

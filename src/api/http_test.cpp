@@ -89,6 +89,12 @@ TEST(ErrorResponse, RetriableErrorsLeaveTheSdkToRetry) {
     }
 }
 
+// docs/http-api.md 10: past a bound the answer is 503 UNAVAILABLE with Retry-After.
+TEST(ErrorResponse, UnavailableSaysWhenToRetry) {
+    EXPECT_EQ(Header(ErrorResponse(Unavailable("queue full")), "retry-after"), "1");
+    EXPECT_EQ(Header(ErrorResponse(InvalidArgument("bad")), "retry-after"), std::nullopt);
+}
+
 // docs/http-api.md 3: INTERNAL is for bugs, and "the message never leaks internals" (here, the
 // SQLite text that storage/sqlite/connection.cpp puts into Internal errors).
 TEST(ErrorResponse, InternalErrorsDoNotLeakTheirMessage) {

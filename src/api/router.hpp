@@ -60,6 +60,9 @@ struct Route {
     Access access;
     std::function<void(Call&, Responder)> handler;
     std::string label = {};  // "/v1/compute/clusters/{}", for metrics and logs; Add() sets it
+    // Runs on the I/O thread, past the worker queue, so it answers under overload too
+    // (docs/http-api.md 10). Only for handlers that never block: no store, no lock held long.
+    bool on_io_thread = false;
 };
 
 struct RouteMatch {

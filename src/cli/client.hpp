@@ -17,6 +17,7 @@ namespace noderepair::cli {
 struct ClientFlags {
     std::string server = "http://127.0.0.1:8080";  // or NODEREPAIR_SERVER
     std::string token;                             // or NODEREPAIR_TOKEN
+    std::string cacert;                            // or NODEREPAIR_CACERT; for https only
     bool json = false;                             // print the server's JSON as it came
 };
 

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <boost/json/serialize.hpp>
 #include <cstdio>
+#include <fstream>
 
 #include "cli/enums.hpp"
 #include "cli/views.hpp"
@@ -54,12 +55,17 @@ CLI::App* Group(CLI::App& app, const std::string& name, const std::string& what)
 
 ClientCommands::ClientCommands(CLI::App& app) {
     const std::string group = "Client options (for every verb but serve and token)";
-    app.add_option("--server", client_.server, "server URL, http://HOST:PORT[/PREFIX]")
+    app.add_option("--server", client_.server, "server URL, http[s]://HOST:PORT[/PREFIX]")
         ->envname("NODEREPAIR_SERVER")
         ->default_str(client_.server)
         ->group(group);
     app.add_option("--token", client_.token, "bearer token")
         ->envname("NODEREPAIR_TOKEN")
+        ->group(group);
+    app.add_option("--cacert", client_.cacert,
+                   "PEM file of the certificate(s) that sign an https server's certificate "
+                   "(default: the system's)")
+        ->envname("NODEREPAIR_CACERT")
         ->group(group);
     app.add_flag("--json", client_.json, "print the server's JSON instead of a table")
         ->group(group);
@@ -203,6 +209,12 @@ std::optional<int> ClientCommands::RunParsed() {
     if (chosen_ == nullptr) return std::nullopt;
     auto server = ParseServerUrl(client_.server);
     if (!server) return Usage(server.error().message);
+    if (server->tls && !client_.cacert.empty()) {
+        if (!std::ifstream(client_.cacert, std::ios::binary).good()) {
+            return Usage("cannot read --cacert " + client_.cacert);
+        }
+        server->cacert_file = client_.cacert;
+    }
     api_.emplace(std::move(*server), client_.token);
     return (this->*chosen_)();
 }

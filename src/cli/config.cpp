@@ -50,7 +50,13 @@ std::map<std::string, Setter> Setters(Config& c) {
         {"server.rate_limit_per_token_rps", real(c.server.rate_limit_per_token_rps)},
         {"server.io_threads", num(c.server.io_threads)},
         {"server.worker_threads", num(c.server.worker_threads)},
+        {"server.max_connections", num(c.server.max_connections)},
+        {"server.max_queued_requests", num(c.server.max_queued_requests)},
+        {"server.request_deadline_s", num(c.server.request_deadline_s)},
+        {"server.tls.cert_file", str(c.server.tls.cert_file)},
+        {"server.tls.key_file", str(c.server.tls.key_file)},
         {"storage.max_batch", num(c.storage.max_batch)},
+        {"storage.max_queued_writes", num(c.storage.max_queued_writes)},
         {"log.format", str(c.log.format)},
         {"log.requests", flag(c.log.requests)},
         {"hooks.drain", str(c.hooks.drain)},
@@ -129,6 +135,15 @@ Status Check(const Config& c) {
         return InvalidArgument(
             "config: server.io_threads and storage.max_batch must be >= 1, "
             "server.worker_threads >= 0");
+    }
+    if (c.server.max_connections < 1 || c.server.max_queued_requests < 1 ||
+        c.server.request_deadline_s < 1 || c.storage.max_queued_writes < 1) {
+        return InvalidArgument(
+            "config: server.max_connections, server.max_queued_requests, "
+            "server.request_deadline_s and storage.max_queued_writes must be >= 1");
+    }
+    if (c.server.tls.cert_file.empty() != c.server.tls.key_file.empty()) {
+        return InvalidArgument("config: server.tls needs both cert_file and key_file");
     }
     // Written this way round so that NaN (YAML's .nan) fails too; .inf is no rate either.
     if (!(c.server.rate_limit_per_token_rps >= 0) ||

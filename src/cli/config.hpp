@@ -42,10 +42,19 @@ struct Config {
         double rate_limit_per_token_rps = 0;
         int io_threads = 2;
         int worker_threads = 2;
+        // docs/http-api.md 10, overload: past these bounds a request gets 503 with Retry-After.
+        int max_connections = 4096;      // served at once; as many again get a 503 each
+        int max_queued_requests = 1024;  // waiting for a worker thread
+        int request_deadline_s = 30;     // a handler not done by then: 504, its answer dropped
+        struct Tls {                     // both set: HTTPS only (docs/http-api.md 10)
+            std::string cert_file;       // PEM certificate chain; reloaded on SIGHUP
+            std::string key_file;        // PEM private key, unencrypted
+        } tls;
     } server;
 
     struct Storage {
-        int max_batch = 1024;  // 1 turns group commit off (to measure what it buys)
+        int max_batch = 1024;          // 1 turns group commit off (to measure what it buys)
+        int max_queued_writes = 1024;  // request writes waiting for a commit; then 503
     } storage;
 
     struct Log {

@@ -93,6 +93,34 @@ TEST(ParseConfig, ReadsTheExtensionKeys) {
     EXPECT_EQ(parsed->storage.max_batch, 1);
 }
 
+// docs/http-api.md 10: TLS and the overload bounds.
+TEST(ParseConfig, ReadsTheSecurityKeys) {
+    auto parsed = ParseConfig(
+        "server:\n  max_connections: 100\n  max_queued_requests: 8\n  request_deadline_s: 5\n"
+        "  tls: {cert_file: /etc/nr/cert.pem, key_file: /etc/nr/key.pem}\n"
+        "storage: {max_queued_writes: 16}\n");
+    ASSERT_TRUE(parsed) << parsed.error().message;
+    EXPECT_EQ(parsed->server.max_connections, 100);
+    EXPECT_EQ(parsed->server.max_queued_requests, 8);
+    EXPECT_EQ(parsed->server.request_deadline_s, 5);
+    EXPECT_EQ(parsed->server.tls.cert_file, "/etc/nr/cert.pem");
+    EXPECT_EQ(parsed->server.tls.key_file, "/etc/nr/key.pem");
+    EXPECT_EQ(parsed->storage.max_queued_writes, 16);
+    const Config defaults;
+    EXPECT_EQ(defaults.server.max_connections, 4096);
+    EXPECT_TRUE(defaults.server.tls.cert_file.empty());
+}
+
+TEST(ParseConfig, RejectsHalfATlsConfigurationAndBoundsBelowOne) {
+    ExpectRejected("server: {tls: {cert_file: /etc/nr/cert.pem}}\n");
+    ExpectRejected("server: {tls: {key_file: /etc/nr/key.pem}}\n");
+    ExpectRejected("server: {tls: {ca_file: /etc/nr/ca.pem}}\n");
+    ExpectRejected("server: {max_connections: 0}\n");
+    ExpectRejected("server: {max_queued_requests: 0}\n");
+    ExpectRejected("server: {request_deadline_s: 0}\n");
+    ExpectRejected("storage: {max_queued_writes: -1}\n");
+}
+
 TEST(ParseConfig, KeysNotGivenKeepTheirDefaults) {
     auto parsed = ParseConfig("engine:\n  paused: true\n");
     ASSERT_TRUE(parsed) << parsed.error().message;

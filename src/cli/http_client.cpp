@@ -1,13 +1,20 @@
 #include "cli/http_client.hpp"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <array>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/url/parse.hpp>
 #include <cctype>
+#include <fstream>
 #include <optional>
 
 #include "common/ids.hpp"
@@ -17,6 +24,7 @@ namespace noderepair::cli {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 
 namespace {
@@ -44,23 +52,20 @@ Result<ServerUrl> ParseServerUrl(std::string_view text) {
         return InvalidArgument("--server '" + given + "' is not a URL such as http://HOST:PORT");
     }
     const std::string scheme = Lower(url->scheme());
-    if (scheme == "https") {
-        return InvalidArgument(
-            "https is not supported; put the CLI next to the server or use a TLS-terminating "
-            "tunnel");
-    }
-    if (scheme != "http") {
-        return InvalidArgument("--server '" + given + "' must start with http://");
+    if (scheme != "http" && scheme != "https") {
+        return InvalidArgument("--server '" + given + "' must start with http:// or https://");
     }
     if (url->has_userinfo() || url->has_query() || url->has_fragment()) {
         return InvalidArgument("--server '" + given +
-                               "' must be http://HOST[:PORT][/PREFIX] (no user, query or "
+                               "' must be http[s]://HOST[:PORT][/PREFIX] (no user, query or "
                                "fragment)");
     }
     ServerUrl out;
+    out.tls = scheme == "https";
+    const std::string default_port = out.tls ? "443" : "80";
     out.host = url->host_address();
-    out.port = url->has_port() ? std::string(url->port()) : "80";
-    if (out.port.empty()) out.port = "80";
+    out.port = url->has_port() ? std::string(url->port()) : default_port;
+    if (out.port.empty()) out.port = default_port;
     out.base_path = std::string(url->encoded_path());
     while (!out.base_path.empty() && out.base_path.back() == '/') out.base_path.pop_back();
     out.text = given;
@@ -88,8 +93,24 @@ struct HttpClient::Impl {
     std::string token;
     HttpClientOptions options;
     asio::io_context ioc;
+    std::optional<ssl::context> tls_context;  // made for the first https connection
+    // The open connection, if any: one of the two.
     std::optional<beast::tcp_stream> stream;
+    std::optional<beast::ssl_stream<beast::tcp_stream>> tls_stream;
     beast::flat_buffer buffer;
+
+    bool Connected() const { return stream.has_value() || tls_stream.has_value(); }
+    beast::tcp_stream& Tcp() { return tls_stream ? beast::get_lowest_layer(*tls_stream) : *stream; }
+
+    // Starts `op` on whichever stream is open.
+    template <class Op>
+    void With(Op&& op) {
+        if (tls_stream) {
+            op(*tls_stream);
+        } else {
+            op(*stream);
+        }
+    }
 
     // Runs the io_context until the operation just started completes; the stream's own
     // timer bounds it.
@@ -107,16 +128,90 @@ struct HttpClient::Impl {
         return Unavailable("connection to server at " + server.text + " failed: " + ec.message());
     }
 
+    // docs/http-api.md 10: the server's certificate must chain to --cacert (or to the system's
+    // roots) and name the host the URL names.
+    Status MakeTlsContext() {
+        if (tls_context) return OkStatus();
+        // Asio throws when OpenSSL cannot make a context at all (docs/design.md 4: wrapped here).
+        try {
+            tls_context.emplace(ssl::context::tls_client);
+        } catch (const std::exception& e) {
+            return Internal(std::string("cannot make a TLS context: ") + e.what());
+        }
+        SSL_CTX_set_min_proto_version(tls_context->native_handle(), TLS1_2_VERSION);
+        beast::error_code ec;
+        tls_context->set_verify_mode(ssl::verify_peer, ec);
+        if (!ec && server.cacert_file.empty()) tls_context->set_default_verify_paths(ec);
+        Status trusted = [&]() -> Status {
+            if (ec) return Internal("cannot set up TLS: " + ec.message());
+            if (server.cacert_file.empty()) return OkStatus();
+            if (!std::ifstream(server.cacert_file, std::ios::binary).good()) {
+                return InvalidArgument("cannot read --cacert " + server.cacert_file);
+            }
+            tls_context->load_verify_file(server.cacert_file, ec);
+            if (ec) {
+                ERR_clear_error();
+                return InvalidArgument("--cacert " + server.cacert_file +
+                                       " holds no PEM certificate: " + ec.message());
+            }
+            return OkStatus();
+        }();
+        // A context without its trust anchors is never used.
+        if (!trusted) tls_context.reset();
+        return trusted;
+    }
+
+    Status Handshake() {
+        SSL* native = tls_stream->native_handle();
+        beast::error_code ec;
+        asio::ip::make_address(server.host, ec);
+        const bool is_address = !ec;
+        // The certificate must name what the URL names. A name also goes in the handshake (SNI)
+        // so that a server with several certificates picks the right one; an address may not.
+        const int named =
+            is_address ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(native), server.host.c_str())
+                       : SSL_set1_host(native, server.host.c_str()) == 1 &&
+                             SSL_set_tlsext_host_name(native, server.host.c_str()) == 1;
+        if (named != 1) {
+            ERR_clear_error();
+            return InvalidArgument("cannot check the server's certificate against " + server.host);
+        }
+        ec = {};
+        Tcp().expires_after(options.connect_timeout);
+        tls_stream->async_handshake(ssl::stream_base::client,
+                                    [&ec](beast::error_code e) { ec = e; });
+        Run();
+        if (!ec) return OkStatus();
+        std::string why = ec == beast::error::timeout
+                              ? "no TLS handshake within " + Seconds(options.connect_timeout)
+                              : ec.message();
+        if (const long verified = SSL_get_verify_result(native); verified != X509_V_OK) {
+            why = std::string("the server's certificate was refused: ") +
+                  X509_verify_cert_error_string(verified);
+            why += server.cacert_file.empty()
+                       ? "; pass --cacert FILE with the certificate that signs it"
+                       : " (checked against --cacert " + server.cacert_file + ")";
+        }
+        ERR_clear_error();
+        Close();
+        return Unavailable("TLS handshake with server at " + server.text + " failed: " + why);
+    }
+
     Status Connect() {
         Close();
+        if (server.tls) NR_RETURN_IF_ERROR(MakeTlsContext());
         beast::error_code ec;
         tcp::resolver resolver(ioc);
         auto endpoints = resolver.resolve(server.host, server.port, ec);
         if (ec) return Unavailable("cannot reach server at " + server.text + ": " + ec.message());
-        stream.emplace(ioc);
-        stream->expires_after(options.connect_timeout);
-        stream->async_connect(endpoints,
-                              [&ec](beast::error_code e, const tcp::endpoint&) { ec = e; });
+        if (server.tls) {
+            tls_stream.emplace(ioc, *tls_context);
+        } else {
+            stream.emplace(ioc);
+        }
+        Tcp().expires_after(options.connect_timeout);
+        Tcp().async_connect(endpoints,
+                            [&ec](beast::error_code e, const tcp::endpoint&) { ec = e; });
         Run();
         if (ec) {
             Close();
@@ -125,17 +220,20 @@ struct HttpClient::Impl {
                                   : ec.message();
             return Unavailable("cannot reach server at " + server.text + ": " + why);
         }
-        stream->socket().set_option(tcp::no_delay(true), ec);
+        Tcp().socket().set_option(tcp::no_delay(true), ec);
         buffer.clear();
+        if (server.tls) return Handshake();
         return OkStatus();
     }
 
     void Close() {
-        if (!stream) return;
-        beast::error_code ignored;
-        stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
-        stream->close();
+        if (Connected()) {
+            beast::error_code ignored;
+            Tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
+            Tcp().close();
+        }
         stream.reset();
+        tls_stream.reset();
         buffer.clear();
     }
 
@@ -160,8 +258,10 @@ struct HttpClient::Impl {
         req.keep_alive(true);
         req.prepare_payload();
         beast::error_code ec;
-        stream->expires_after(options.request_timeout);
-        http::async_write(*stream, req, [&ec](beast::error_code e, size_t) { ec = e; });
+        Tcp().expires_after(options.request_timeout);
+        With([&](auto& s) {
+            http::async_write(s, req, [&ec](beast::error_code e, size_t) { ec = e; });
+        });
         Run();
         if (ec) return Broken(ec, options.request_timeout);
         return OkStatus();
@@ -182,8 +282,10 @@ struct HttpClient::Impl {
                                 const std::string& request_id) {
         parser.body_limit(kMaxReplyBytes);
         beast::error_code ec;
-        stream->expires_after(options.request_timeout);
-        http::async_read(*stream, buffer, parser, [&ec](beast::error_code e, size_t) { ec = e; });
+        Tcp().expires_after(options.request_timeout);
+        With([&](auto& s) {
+            http::async_read(s, buffer, parser, [&ec](beast::error_code e, size_t) { ec = e; });
+        });
         Run();
         if (ec) return Broken(ec, options.request_timeout);
         HttpReply reply = ReplyOf(parser, request_id);
@@ -214,7 +316,7 @@ const ServerUrl& HttpClient::server() const { return impl_->server; }
 Result<HttpReply> HttpClient::Send(std::string_view method, std::string_view target,
                                    std::string_view body) {
     const std::string request_id = RandomHex(8);
-    const bool reused = impl_->stream.has_value();
+    const bool reused = impl_->Connected();
     if (!reused) NR_RETURN_IF_ERROR(impl_->Connect());
     auto reply = impl_->Exchange(method, target, body, request_id);
     // A kept-alive connection may have been closed by the server while idle; a GET is safe to
@@ -239,9 +341,10 @@ Result<HttpReply> HttpClient::Stream(std::string_view target, const HttpHeaders&
 
     beast::error_code ec;
     http::response_parser<http::empty_body> head;
-    m.stream->expires_after(m.options.request_timeout);
-    http::async_read_header(*m.stream, m.buffer, head,
-                            [&ec](beast::error_code e, size_t) { ec = e; });
+    m.Tcp().expires_after(m.options.request_timeout);
+    m.With([&](auto& s) {
+        http::async_read_header(s, m.buffer, head, [&ec](beast::error_code e, size_t) { ec = e; });
+    });
     m.Run();
     if (ec) return m.Broken(ec, m.options.request_timeout);
     if (head.get().result_int() != 200) {
@@ -256,9 +359,11 @@ Result<HttpReply> HttpClient::Stream(std::string_view target, const HttpHeaders&
     while (!body.is_done()) {
         body.get().body().data = chunk.data();
         body.get().body().size = chunk.size();
-        m.stream->expires_after(idle_timeout);
-        http::async_read_some(*m.stream, m.buffer, body,
-                              [&ec](beast::error_code e, size_t) { ec = e; });
+        m.Tcp().expires_after(idle_timeout);
+        m.With([&](auto& s) {
+            http::async_read_some(s, m.buffer, body,
+                                  [&ec](beast::error_code e, size_t) { ec = e; });
+        });
         m.Run();
         if (ec == http::error::need_buffer) ec = {};
         if (ec) return m.Broken(ec, idle_timeout);

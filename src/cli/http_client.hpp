@@ -1,5 +1,5 @@
-// A small synchronous HTTP/1.1 client for the client verbs: one connection to one server,
-// kept alive across requests, every step bounded by a timeout. Beast stays inside
+// A small synchronous HTTP/1.1 client for the client verbs, plain or HTTPS: one connection to
+// one server, kept alive across requests, every step bounded by a timeout. Beast stays inside
 // http_client.cpp (it compiles slowly; docs/design.md 6). Used by one thread.
 #pragma once
 
@@ -17,13 +17,15 @@ namespace noderepair::cli {
 
 struct ServerUrl {
     std::string host;       // a name or an address; IPv6 without brackets
-    std::string port;       // "8080"; 80 when the URL names none
+    std::string port;       // "8080"; 80 (443 with https) when the URL names none
     std::string base_path;  // "" or a prefix such as "/noderepair" (no trailing '/')
     std::string text;       // as given, for messages
+    bool tls = false;       // https: the server's certificate is verified, its name too
+    // PEM certificates that may sign the server's (--cacert); empty: the system's.
+    std::string cacert_file;
 };
 
-// `http://HOST[:PORT][/PREFIX]`; a bare `HOST:PORT` means http. https is refused with
-// InvalidArgument: the CLI speaks plain HTTP to a server next to it or through a tunnel.
+// `http[s]://HOST[:PORT][/PREFIX]`; a bare `HOST:PORT` means http.
 Result<ServerUrl> ParseServerUrl(std::string_view text);
 
 // Percent-encodes one path segment or query value (everything but RFC 3986 unreserved).

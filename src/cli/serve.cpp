@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -138,6 +139,45 @@ Result<std::unique_ptr<providers::Provider>> MakeProvider(
     return std::unique_ptr<providers::Provider>(std::move(libvirt));
 }
 
+// docs/http-api.md 10: each connection is a file descriptor, and a soft limit of 1024 would end
+// the server's ability to accept (and to answer with 503) long before its own bounds do.
+void RaiseOpenFilesLimit() {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+    const rlim_t was = limit.rlim_cur;
+    limit.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+        std::fprintf(stderr, "noderepair: cannot raise the open-files limit from %llu\n",
+                     static_cast<unsigned long long>(was));
+    }
+}
+
+// Waits for SIGTERM or SIGINT (then drains the server and returns) and SIGHUP (reloads the TLS
+// certificate; a bad one is logged and the old one stays). On the thread that owns the signals.
+void HandleSignals(api::HttpServer& server, const sigset_t& signals) {
+    for (;;) {
+        int received = 0;
+        if (sigwait(&signals, &received) != 0) continue;
+        if (received != SIGHUP) {
+            std::fprintf(stderr, "noderepair: signal %d, finishing in-flight requests\n", received);
+            server.Shutdown(std::chrono::seconds(10));
+            return;
+        }
+        if (!server.UsesTls()) {
+            std::fprintf(stderr, "noderepair: SIGHUP: no TLS configured, nothing to reload\n");
+            continue;
+        }
+        Status reloaded = server.ReloadTls();
+        if (reloaded) {
+            std::fprintf(stderr, "noderepair: SIGHUP: reloaded the TLS certificate\n");
+        } else {
+            std::fprintf(stderr,
+                         "noderepair: SIGHUP: TLS certificate refused, the old one stays: %s\n",
+                         reloaded.error().message.c_str());
+        }
+    }
+}
+
 health::CheckOptions CheckOptionsOf(const Config& config) {
     health::CheckOptions checks;
     checks.command = config.hooks.health_check;
@@ -180,11 +220,14 @@ int Serve(const ServeFlags& flags) {
     sigemptyset(&signals);
     sigaddset(&signals, SIGTERM);
     sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);  // reloads the TLS certificate; never ends the process
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     signal(SIGPIPE, SIG_IGN);
+    RaiseOpenFilesLimit();
 
     SystemClock clock;
-    auto store = storage::OpenStore(config.db, {config.storage.max_batch});
+    auto store = storage::OpenStore(
+        config.db, {config.storage.max_batch, size_t(config.storage.max_queued_writes)});
     if (!store) return Fail(store.error().message);
     auto timing = ImportFleet(**store, flags);
     if (!timing) return Fail(timing.error().message);
@@ -239,10 +282,14 @@ int Serve(const ServeFlags& flags) {
         api::Api api({**store, authenticator, remediations, inventory, engine, rate_limiter, health,
                       watch, metrics, [&executor] { return executor.InFlight(); },
                       config.log.requests, simulated_faults.get()},
-                     config.server.worker_threads);
+                     config.server.worker_threads, size_t(config.server.max_queued_requests));
         api::HttpServer server(
             {.listen = config.listen,
              .io_threads = config.server.io_threads,
+             .tls_cert_file = config.server.tls.cert_file,
+             .tls_key_file = config.server.tls.key_file,
+             .max_connections = size_t(config.server.max_connections),
+             .handler_deadline = std::chrono::seconds(config.server.request_deadline_s),
              .on_refused =
                  [&api](std::string_view method, int status, std::string_view request_id) {
                      api.Refused(method, status, request_id);
@@ -253,17 +300,13 @@ int Serve(const ServeFlags& flags) {
         auto port = server.Listen();
         if (!port) return Fail(port.error().message);
         std::string host = config.listen.substr(0, config.listen.rfind(':'));
-        std::printf("noderepair: listening on http://%s:%u\n", host.c_str(), unsigned(*port));
-        std::printf("noderepair: web console at http://%s:%u/ (sign in with a token)\n",
+        const char* scheme = server.UsesTls() ? "https" : "http";
+        std::printf("noderepair: listening on %s://%s:%u\n", scheme, host.c_str(), unsigned(*port));
+        std::printf("noderepair: web console at %s://%s:%u/ (sign in with a token)\n", scheme,
                     host.c_str(), unsigned(*port));
         std::fflush(stdout);
 
-        std::thread signal_waiter([&server, signals] {
-            int received = 0;
-            sigwait(&signals, &received);
-            std::fprintf(stderr, "noderepair: signal %d, finishing in-flight requests\n", received);
-            server.Shutdown(std::chrono::seconds(10));
-        });
+        std::thread signal_waiter([&server, &signals] { HandleSignals(server, signals); });
         server.Run();
         // Run() returns only after Shutdown(), so the waiter has finished or is finishing.
         signal_waiter.join();

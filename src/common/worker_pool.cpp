@@ -4,7 +4,7 @@
 
 namespace noderepair {
 
-WorkerPool::WorkerPool(int threads) {
+WorkerPool::WorkerPool(int threads, size_t max_queued) : max_queued_(max_queued) {
     for (int i = 0; i < threads; ++i) {
         threads_.emplace_back([this] {
             NameThisThread("nr-worker");
@@ -32,12 +32,14 @@ WorkerPool::~WorkerPool() {
     for (auto& t : threads_) t.join();
 }
 
-void WorkerPool::Post(std::function<void()> task) {
+bool WorkerPool::TryPost(std::function<void()> task) {
     {
         std::lock_guard lock(mu_);
+        if (tasks_.size() >= max_queued_) return false;
         tasks_.push_back(std::move(task));
     }
     cv_.notify_one();
+    return true;
 }
 
 }  // namespace noderepair

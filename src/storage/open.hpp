@@ -12,6 +12,9 @@ namespace noderepair::storage {
 struct StoreOptions {
     // Most changes one group commit takes; 1 turns group commit off (for measurements).
     int max_batch = 1024;
+    // Writes of HTTP requests waiting for a batch; past it such a write fails with UNAVAILABLE
+    // at once (docs/http-api.md 10). Background writes are not counted against it.
+    size_t max_queued_writes = 1024;
 };
 
 Result<std::unique_ptr<Store>> OpenStore(const std::string& db_url, StoreOptions options = {});

@@ -83,7 +83,9 @@ public:
     // Queues `work` for the next group-commit batch. It runs on the writer thread inside the
     // batch's transaction; when it fails, only its own changes are rolled back. `done` is
     // called on the writer thread after the batch committed (with work's own error, or the
-    // commit's error), so a reply sent from it is durable. Keep `done` short.
+    // commit's error), so a reply sent from it is durable. Keep `done` short. When the write is
+    // refused (closing, or an HTTP request's write past the queue's bound) `done` gets
+    // UNAVAILABLE at once, on the calling thread.
     virtual void Write(TxnWork work, CommitCallback done) = 0;
     // Adds an observer of every later commit. It must outlive the store's Close().
     virtual void AddObserver(CommitObserver* observer) = 0;

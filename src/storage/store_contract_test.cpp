@@ -1185,6 +1185,58 @@ TEST_P(StoreContract, WithoutGroupCommitFailuresAreStillIsolated) {
     }
 }
 
+// docs/http-api.md 10: an HTTP request's write past the queue's bound is refused at once; a
+// background write (no request id: the engine's) still queues; the queue takes writes again
+// once it drains.
+TEST_P(StoreContract, RefusesARequestsWriteWhenTheWriteQueueIsFull) {
+    store_->Close();
+    auto opened = OpenStore(url_, StoreOptions{.max_queued_writes = 2});
+    ASSERT_TRUE(opened) << opened.error().message;
+    store_ = std::move(opened).value();
+    auto put = [this](const std::string& key) {
+        auto done = std::make_shared<std::promise<Status>>();
+        auto result = done->get_future();
+        store_->Write([key](Txn& txn) { return txn.Settings().Put(key, "v"); },
+                      [done](Status s) { done->set_value(std::move(s)); });
+        return result;
+    };
+    // Holds the writer inside a batch, so that the writes below wait in the queue.
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    std::promise<void> writer_busy;
+    store_->Write(
+        [&](Txn&) {
+            writer_busy.set_value();
+            released.wait();
+            return OkStatus();
+        },
+        [](Status) {});
+    writer_busy.get_future().wait();
+    std::future<Status> first, second, third;
+    {
+        ScopedRequestId request("req-flood");
+        first = put("q-1");
+        second = put("q-2");
+        third = put("q-3");
+    }
+    std::future<Status> background = put("q-engine");
+    ASSERT_EQ(third.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+    Status refused = third.get();
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.error().code, Code::kUnavailable);
+    EXPECT_EQ(first.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
+    release.set_value();
+    EXPECT_TRUE(first.get().ok());
+    EXPECT_TRUE(second.get().ok());
+    EXPECT_TRUE(background.get().ok());
+    {
+        ScopedRequestId request("req-after");
+        EXPECT_TRUE(put("q-4").get().ok());
+    }
+    EXPECT_FALSE(Setting("q-3").has_value());
+    EXPECT_TRUE(Setting("q-engine").has_value());
+}
+
 // ---- Commit observers and counts ----------------------------------------------------------
 
 // Keeps every report it is given.

@@ -103,7 +103,8 @@ function runCli(args, { timeoutMs = 15000 } = {}) {
 
 export class Server {
   // opts: fleet (object) | demo (bool); enginePaused (default true); config (string YAML);
-  // extraArgs (array); env (extra environment variables for serve)
+  // extraArgs (array); env (extra environment variables for serve); launcher (a command and its
+  // arguments that exec the binary, given as "$0", e.g. to start it with other limits)
   constructor(opts = {}) {
     this.opts = { enginePaused: true, ...opts };
     this.dir = mkdtempSync(path.join(tmpdir(), 'noderepair-test-'));
@@ -124,7 +125,7 @@ export class Server {
     this.tokens = new Map();
   }
 
-  get base() { return `http://127.0.0.1:${this.port}`; }
+  get base() { return `${this.scheme || 'http'}://127.0.0.1:${this.port}`; }
 
   args(overrides = {}) {
     const o = { ...this.opts, ...overrides };
@@ -142,7 +143,8 @@ export class Server {
     if (this.proc) throw new Error('already running');
     if (!existsSync(BIN)) throw new Error(`binary not found: ${BIN} (set NODEREPAIR_BIN)`);
     const env = { ...process.env, ...(this.opts.env || {}) };
-    const proc = spawn(BIN, this.args(overrides), { cwd: this.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [command, ...prefix] = this.opts.launcher ? [...this.opts.launcher, BIN] : [BIN];
+    const proc = spawn(command, [...prefix, ...this.args(overrides)], { cwd: this.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     live.add(proc);
     this.proc = proc;
     const rec = { stdout: '', stderr: '', adminTokenPrinted: false };
@@ -165,10 +167,11 @@ export class Server {
           rec.adminTokenPrinted = true;
           this.adminToken = tok[1];
         }
-        const m = /noderepair: listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(rec.stdout);
+        const m = /noderepair: listening on (https?):\/\/127\.0\.0\.1:(\d+)/.exec(rec.stdout);
         if (m) {
           clearTimeout(timer);
-          this.port = Number(m[1]);
+          this.scheme = m[1];
+          this.port = Number(m[2]);
           resolve();
         }
       });

@@ -10,9 +10,13 @@
 namespace noderepair::api {
 
 void AddSystemRoutes(Router& router, const ApiServices& services) {
-    router.Add({"GET", {"healthz"}, Access::Open(), [](Call&, Responder respond) {
-                    respond(JsonResponse(R"({"status":"ok"})"));
-                }});
+    // Liveness: answered on the I/O thread, so a full worker queue does not hide a live server.
+    router.Add(
+        {.method = "GET",
+         .pattern = {"healthz"},
+         .access = Access::Open(),
+         .handler = [](Call&, Responder respond) { respond(JsonResponse(R"({"status":"ok"})")); },
+         .on_io_thread = true});
     router.Add({"GET", {"readyz"}, Access::Open(), [&services](Call&, Responder respond) {
                     Status readable = services.store.Read([](storage::Reader& reader) -> Status {
                         return reader.Settings().Get("engine.paused") ? OkStatus()

@@ -57,7 +57,8 @@ private:
 
 }  // namespace
 
-Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, int max_batch) {
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, int max_batch,
+                                                       size_t max_queued_writes) {
     NR_ASSIGN_OR_RETURN(auto writer, Connection::Open(path));
     NR_RETURN_IF_ERROR(Migrate(*writer));
     // Statement journals of big transactions (a fleet import) stay in memory, not in temp files.
@@ -67,13 +68,16 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, 
     NR_RETURN_IF_ERROR(writer->Exec("PRAGMA wal_autocheckpoint=0"));
     NR_ASSIGN_OR_RETURN(auto checkpointer, Connection::Open(path));
     return std::unique_ptr<SqliteStore>(new SqliteStore(
-        path, std::move(writer), std::move(checkpointer), max_batch < 1 ? 1 : max_batch));
+        path, std::move(writer), std::move(checkpointer), max_batch < 1 ? 1 : max_batch,
+        max_queued_writes < 1 ? 1 : max_queued_writes));
 }
 
 SqliteStore::SqliteStore(std::string path, std::unique_ptr<Connection> writer,
-                         std::unique_ptr<Connection> checkpointer, int max_batch)
+                         std::unique_ptr<Connection> checkpointer, int max_batch,
+                         size_t max_queued_writes)
     : path_(std::move(path)),
       max_batch_(size_t(max_batch)),
+      max_queued_writes_(max_queued_writes),
       writer_(std::move(writer)),
       checkpointer_(std::move(checkpointer)) {
     writer_thread_ = std::thread([this] {
@@ -124,15 +128,24 @@ void SqliteStore::Close() {
 }
 
 void SqliteStore::Write(TxnWork work, CommitCallback done) {
+    Status refused;
     {
         std::lock_guard lock(queue_mu_);
-        if (!closing_) {
-            queue_.push_back({std::move(work), std::move(done), CurrentRequestId()});
+        const std::string& request_id = CurrentRequestId();
+        if (closing_) {
+            refused = Unavailable("storage is shutting down");
+        } else if (!request_id.empty() && queue_.size() >= max_queued_writes_) {
+            // docs/http-api.md 10: a request past the bound is refused at once (503), so the
+            // queue and the wait for a commit stay bounded however many clients write.
+            refused = Unavailable("storage is busy: " + std::to_string(queue_.size()) +
+                                  " writes are queued (storage.max_queued_writes); retry shortly");
+        } else {
+            queue_.push_back({std::move(work), std::move(done), request_id});
             queue_cv_.notify_one();
             return;
         }
     }
-    done(Unavailable("storage is shutting down"));
+    done(std::move(refused));
 }
 
 void SqliteStore::WriterLoop() {

@@ -1,6 +1,8 @@
 // The SQLite backend: one writer thread that group-commits queued changes (WAL,
 // synchronous=FULL), a checkpointer thread that moves the WAL into the database file, and a
-// pool of read connections used by the calling threads.
+// pool of read connections used by the calling threads. The write queue is bounded for the
+// writes of HTTP requests (docs/http-api.md 10); background work (the engine, the automation)
+// bounds itself by its own thread counts and is always queued.
 #pragma once
 
 #include <condition_variable>
@@ -18,7 +20,8 @@ namespace noderepair::storage::sqlite {
 
 class SqliteStore final : public Store {
 public:
-    static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path, int max_batch);
+    static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path, int max_batch,
+                                                     size_t max_queued_writes = 1024);
     ~SqliteStore() override;
 
     void Write(TxnWork work, CommitCallback done) override;
@@ -34,7 +37,7 @@ private:
     };
 
     SqliteStore(std::string path, std::unique_ptr<Connection> writer,
-                std::unique_ptr<Connection> checkpointer, int max_batch);
+                std::unique_ptr<Connection> checkpointer, int max_batch, size_t max_queued_writes);
     void WriterLoop();
     void CheckpointLoop();
     void CommitBatch(std::vector<PendingWrite>& batch);
@@ -43,6 +46,7 @@ private:
 
     const std::string path_;
     const size_t max_batch_;
+    const size_t max_queued_writes_;
     std::unique_ptr<Connection> writer_;
 
     std::mutex queue_mu_;
