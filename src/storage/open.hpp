@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/status.hpp"
+#include "common/time.hpp"
 #include "storage/store.hpp"
 
 namespace noderepair::storage {
@@ -12,6 +13,8 @@ namespace noderepair::storage {
 struct StoreOptions {
     // Most changes one group commit takes; 1 turns group commit off (for measurements).
     int max_batch = 1024;
+    // What stamps audit records; null: the system clock.
+    const Clock* clock = nullptr;
 };
 
 Result<std::unique_ptr<Store>> OpenStore(const std::string& db_url, StoreOptions options = {});

@@ -18,7 +18,9 @@ namespace noderepair::storage::sqlite {
 
 class SqliteStore final : public Store {
 public:
-    static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path, int max_batch);
+    // `clock` stamps audit records; null: the system clock.
+    static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path, int max_batch,
+                                                     const Clock* clock = nullptr);
     ~SqliteStore() override;
 
     void Write(TxnWork work, CommitCallback done) override;
@@ -31,10 +33,11 @@ private:
         TxnWork work;
         CommitCallback done;
         std::string request_id;  // of the HTTP request that queued it
+        std::string actor;       // who queued it, for its audit records
     };
 
     SqliteStore(std::string path, std::unique_ptr<Connection> writer,
-                std::unique_ptr<Connection> checkpointer, int max_batch);
+                std::unique_ptr<Connection> checkpointer, int max_batch, const Clock* clock);
     void WriterLoop();
     void CheckpointLoop();
     void CommitBatch(std::vector<PendingWrite>& batch);
@@ -43,6 +46,8 @@ private:
 
     const std::string path_;
     const size_t max_batch_;
+    const SystemClock system_clock_{};
+    const Clock& clock_;
     std::unique_ptr<Connection> writer_;
 
     std::mutex queue_mu_;
