@@ -32,6 +32,7 @@ Api::Api(ApiServices services, int worker_threads)
     AddHealthCheckRoutes(router_, s_);
     if (s_.simulated != nullptr) AddSimulatedFleetRoutes(router_, s_);
     AddEngineRoutes(router_, s_);
+    AddAuditRoutes(router_, s_);
 }
 
 void Api::Handle(HttpRequest&& request, Responder respond) {
