@@ -33,6 +33,13 @@ struct ChangeLog {
     }
 };
 
+// Adds an audit record to `log` when there is one (a repository on a read connection has
+// none, and never writes).
+inline void RecordAudit(ChangeLog* log, std::string action, std::string target,
+                        std::string detail) {
+    if (log != nullptr) log->Audit(std::move(action), std::move(target), std::move(detail));
+}
+
 // Appends `records` to the audit chain inside the open transaction, all stamped `time`: reads
 // the head row, inserts each record with the next seq and its hash, and moves the head.
 Status AppendAuditRecords(Connection& conn, const std::vector<PendingAuditRecord>& records,
