@@ -59,6 +59,7 @@ Api::Api(ApiServices services, int worker_threads, size_t max_queued_requests)
     AddHealthCheckRoutes(router_, s_);
     if (s_.simulated != nullptr) AddSimulatedFleetRoutes(router_, s_);
     AddEngineRoutes(router_, s_);
+    AddAuditRoutes(router_, s_);
 }
 
 void Api::Handle(HttpRequest&& request, Responder respond) {
@@ -136,8 +137,10 @@ void Api::Authorize(const Route& route, Call& call, Responder respond) {
             return respond(ErrorResponse(allowed.error()));
         }
     }
-    // What this request causes further down (a commit, a transition) is logged with its id.
+    // What this request causes further down (a commit, a transition) is logged with its id,
+    // and audited as done by its token (docs/design.md 11).
     ScopedRequestId request_id(call.request.request_id);
+    ScopedActor actor(call.principal.name.empty() ? CurrentActor() : call.principal.name);
     // The last-resort catch of docs/design.md 4: our code returns errors as values, but a library
     // that throws must cost one request a 500, never the server.
     try {

@@ -37,7 +37,7 @@ struct Principal {
     }
 };
 
-std::string_view RoleName(Role role);
-std::optional<Role> ParseRole(std::string_view name);
+using storage::ParseRole;
+using storage::RoleName;
 
 }  // namespace noderepair::auth

@@ -1,47 +1,16 @@
 #include "auth/tokens.hpp"
 
-#include <openssl/sha.h>
+#include <cstdint>
+#include <utility>
 
 #include "auth/bearer_token.hpp"
 #include "common/ids.hpp"
 
 namespace noderepair::auth {
 
-std::string_view RoleName(Role role) {
-    switch (role) {
-        case Role::kViewer:
-            return "viewer";
-        case Role::kOperator:
-            return "operator";
-        case Role::kApprover:
-            return "approver";
-        case Role::kAdmin:
-            return "admin";
-    }
-    return "viewer";
-}
-
-std::optional<Role> ParseRole(std::string_view name) {
-    for (Role r : {Role::kViewer, Role::kOperator, Role::kApprover, Role::kAdmin}) {
-        if (RoleName(r) == name) return r;
-    }
-    return std::nullopt;
-}
-
 std::string NewToken() { return "nr_" + RandomHex(32); }
 
-std::string HashToken(std::string_view token) {
-    unsigned char digest[SHA256_DIGEST_LENGTH];
-    SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), digest);
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(2 * sizeof digest);
-    for (unsigned char c : digest) {
-        out.push_back(kHex[c >> 4]);
-        out.push_back(kHex[c & 0xf]);
-    }
-    return out;
-}
+std::string HashToken(std::string_view token) { return Sha256Hex(token); }
 
 Result<std::string> CreateToken(storage::Store& store, const storage::TokenRecord& record) {
     std::string token = NewToken();
@@ -51,26 +20,107 @@ Result<std::string> CreateToken(storage::Store& store, const storage::TokenRecor
     return token;
 }
 
+Result<std::chrono::seconds> ParseExpiresIn(std::string_view text) {
+    const auto bad = [text] {
+        return InvalidArgument("--expires-in '" + std::string(text) +
+                               "' must be a positive whole number and a unit (s, m, h or d), "
+                               "e.g. 90d, at most 100 years");
+    };
+    if (text.size() < 2 || text.size() > 12) return bad();
+    int64_t count = 0;
+    for (char c : text.substr(0, text.size() - 1)) {
+        if (c < '0' || c > '9') return bad();
+        count = count * 10 + (c - '0');
+    }
+    int64_t unit = 0;
+    switch (text.back()) {
+        case 's':
+            unit = 1;
+            break;
+        case 'm':
+            unit = 60;
+            break;
+        case 'h':
+            unit = 3600;
+            break;
+        case 'd':
+            unit = 86400;
+            break;
+        default:
+            return bad();
+    }
+    constexpr int64_t kMaxSeconds = int64_t(100) * 366 * 86400;
+    if (count <= 0 || count > kMaxSeconds / unit) return bad();
+    return std::chrono::seconds(count * unit);
+}
+
 Result<Principal> Authenticator::Authenticate(std::string_view header) {
     NR_ASSIGN_OR_RETURN(std::string_view token, ParseBearerToken(header));
     std::string hash = HashToken(token);
     const Timestamp now = clock_.Now();
+    std::unique_lock lock(mu_);
+    auto it = cache_.find(hash);
+    if (it == cache_.end() || now - it->second.checked >= kRecheck) {
+        // At most one read per token a second: a revocation made anywhere is seen within it.
+        lock.unlock();
+        std::optional<storage::TokenRecord> record;
+        NR_RETURN_IF_ERROR(store_.Read([&](storage::Reader& reader) -> Status {
+            NR_ASSIGN_OR_RETURN(record, reader.Tokens().Find(hash));
+            return OkStatus();
+        }));
+        lock.lock();
+        if (!record) {
+            cache_.erase(hash);
+            return Unauthenticated("unknown bearer token");
+        }
+        if (cache_.size() > 10000) cache_.clear();  // bounded: tokens are few, attackers many
+        it = cache_
+                 .insert_or_assign(hash, Cached{{record->name, record->role, record->clusters},
+                                                record->expires_at,
+                                                record->revoked_at,
+                                                now})
+                 .first;
+    }
+    const Cached& cached = it->second;
+    if (cached.revoked_at) {
+        return Unauthenticated("bearer token '" + cached.principal.name + "' was revoked");
+    }
+    if (cached.expires_at && *cached.expires_at <= now) {
+        return Unauthenticated("bearer token '" + cached.principal.name + "' expired at " +
+                               FormatRfc3339(*cached.expires_at));
+    }
+    last_used_[hash] = now;
+    MaybeFlushLastUsed(now);
+    return cached.principal;
+}
+
+void Authenticator::MaybeFlushLastUsed(Timestamp now) {
+    if (!last_flush_) last_flush_ = now;
+    if (now - *last_flush_ < kLastUsedFlush || last_used_.empty()) return;
+    last_flush_ = now;
+    // Queued, not waited for: a request never waits on this write.
+    store_.Write(TakeLastUsed(), [](Status) {});
+}
+
+storage::TxnWork Authenticator::TakeLastUsed() {
+    auto pending = std::exchange(last_used_, {});
+    return [pending = std::move(pending)](storage::Txn& txn) -> Status {
+        for (const auto& [hash, when] : pending) {
+            NR_RETURN_IF_ERROR(txn.Tokens().TouchLastUsed(hash, when));
+        }
+        return OkStatus();
+    };
+}
+
+Status Authenticator::FlushLastUsed() {
+    storage::TxnWork work;
     {
         std::lock_guard lock(mu_);
-        auto it = cache_.find(hash);
-        if (it != cache_.end() && it->second.expires > now) return it->second.principal;
+        if (last_used_.empty()) return OkStatus();
+        last_flush_ = clock_.Now();
+        work = TakeLastUsed();
     }
-    std::optional<storage::TokenRecord> record;
-    NR_RETURN_IF_ERROR(store_.Read([&](storage::Reader& reader) -> Status {
-        NR_ASSIGN_OR_RETURN(record, reader.Tokens().Find(hash));
-        return OkStatus();
-    }));
-    if (!record) return Unauthenticated("unknown bearer token");
-    Principal principal{record->name, record->role, record->clusters};
-    std::lock_guard lock(mu_);
-    if (cache_.size() > 10000) cache_.clear();  // bounded: tokens are few, attackers many
-    cache_[hash] = {principal, now + std::chrono::minutes(1)};
-    return principal;
+    return store_.WriteAndWait(std::move(work));
 }
 
 }  // namespace noderepair::auth

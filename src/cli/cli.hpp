@@ -1,5 +1,5 @@
-// The command line: `serve`, `token create` and the client verbs (commands.hpp). main() calls
-// Run().
+// The command line: `serve`, the database verbs (database.hpp) and the client verbs
+// (commands.hpp). main() calls Run().
 #pragma once
 
 namespace noderepair::cli {

@@ -102,14 +102,16 @@ Result<providers::simulated::Timing> ImportFleet(storage::Store& store, const Se
 }
 
 // Prints an admin token when the database has none, so a first start can be used at once.
-Status BootstrapAdminToken(storage::Store& store) {
+Status BootstrapAdminToken(storage::Store& store, const Clock& clock) {
     bool any = true;
     NR_RETURN_IF_ERROR(store.Read([&](storage::Reader& reader) -> Status {
         NR_ASSIGN_OR_RETURN(any, reader.Tokens().HasAny());
         return OkStatus();
     }));
     if (any) return OkStatus();
-    NR_ASSIGN_OR_RETURN(auto token, auth::CreateToken(store, {"admin", storage::Role::kAdmin, {}}));
+    storage::TokenRecord admin{"admin", storage::Role::kAdmin, {}};
+    admin.created_at = clock.Now();
+    NR_ASSIGN_OR_RETURN(auto token, auth::CreateToken(store, admin));
     std::printf("noderepair: admin token: %s\n", token.c_str());
     std::fflush(stdout);
     return OkStatus();
@@ -227,7 +229,7 @@ int Serve(const ServeFlags& flags) {
 
     SystemClock clock;
     auto store = storage::OpenStore(
-        config.db, {config.storage.max_batch, size_t(config.storage.max_queued_writes)});
+        config.db, {config.storage.max_batch, size_t(config.storage.max_queued_writes), &clock});
     if (!store) return Fail(store.error().message);
     auto timing = ImportFleet(**store, flags);
     if (!timing) return Fail(timing.error().message);
@@ -236,7 +238,7 @@ int Serve(const ServeFlags& flags) {
             [](storage::Txn& txn) { return txn.Settings().Put("engine.paused", "true"); });
         if (!paused) return Fail(paused.error().message);
     }
-    if (Status s = BootstrapAdminToken(**store); !s) return Fail(s.error().message);
+    if (Status s = BootstrapAdminToken(**store, clock); !s) return Fail(s.error().message);
 
     // Observers of every commit: metrics, the transition log and live updates.
     telemetry::Metrics metrics;
@@ -312,6 +314,11 @@ int Serve(const ServeFlags& flags) {
         signal_waiter.join();
         // Event streams post to the server's connections: end them while those still exist.
         watch.Stop();
+    }
+    // Last uses are kept in memory between flushes (docs/http-api.md 10): write what is left.
+    if (Status flushed = authenticator.FlushLastUsed(); !flushed) {
+        std::fprintf(stderr, "noderepair: recording tokens' last use: %s\n",
+                     flushed.error().message.c_str());
     }
     // Every step is committed as it happens; stopping only waits for those in the queue.
     executor.Stop();

@@ -1,5 +1,6 @@
 #include "common/ids.hpp"
 
+#include <openssl/evp.h>
 #include <sys/random.h>
 
 #include <array>
@@ -21,6 +22,16 @@ void FillRandom(uint8_t* out, size_t n) {
 }
 
 constexpr char kHex[] = "0123456789abcdef";
+
+std::string Hex(const unsigned char* bytes, size_t count) {
+    std::string out;
+    out.reserve(count * 2);
+    for (size_t i = 0; i < count; ++i) {
+        out.push_back(kHex[bytes[i] >> 4]);
+        out.push_back(kHex[bytes[i] & 0xf]);
+    }
+    return out;
+}
 
 bool IsHex(char c) {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
@@ -92,13 +103,15 @@ bool IsDnsLabel(std::string_view id) {
 std::string RandomHex(size_t count) {
     std::string bytes(count, '\0');
     FillRandom(reinterpret_cast<uint8_t*>(bytes.data()), count);
-    std::string out;
-    out.reserve(count * 2);
-    for (unsigned char c : bytes) {
-        out.push_back(kHex[c >> 4]);
-        out.push_back(kHex[c & 0xf]);
-    }
-    return out;
+    return Hex(reinterpret_cast<const unsigned char*>(bytes.data()), count);
+}
+
+std::string Sha256Hex(std::string_view data) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int size = 0;
+    const int ok = EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha256(), nullptr);
+    NR_ASSERT(ok == 1, "SHA-256 of bytes in memory cannot fail");
+    return Hex(digest, size);
 }
 
 }  // namespace noderepair

@@ -20,4 +20,7 @@ bool IsDnsLabel(std::string_view id);
 // `count` random bytes from the OS, as lowercase hex.
 std::string RandomHex(size_t count);
 
+// The SHA-256 of `data`, as 64 lowercase hex digits.
+std::string Sha256Hex(std::string_view data);
+
 }  // namespace noderepair

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "common/request_context.hpp"
 #include "common/thread_name.hpp"
 
 namespace noderepair::engine {
@@ -317,6 +318,8 @@ void Executor::Submit(const std::string& id, bool claim,
                       const std::string& answered) {
     ++writes_in_flight_;
     auto result = std::make_shared<Result<Plan>>(Plan{});
+    // Whoever asked for it, the engine's own steps are audited as the engine's.
+    ScopedActor actor("engine");
     store_.Write(
         [this, result, in_txn = std::move(in_txn)](storage::Txn& txn) -> Status {
             *result = in_txn(txn, clock_.Now());

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "common/request_context.hpp"
 #include "common/thread_name.hpp"
 
 namespace noderepair::health {
@@ -30,6 +31,7 @@ Status HealthService::SweepOnce() {
 void HealthService::Start(std::chrono::milliseconds interval) {
     sweeper_ = std::thread([this, interval] {
         NameThisThread("nr-health");
+        ScopedActor actor("automation");
         std::unique_lock lock(mu_);
         while (!stopping_) {
             cv_.wait_for(lock, interval);

@@ -9,8 +9,9 @@ Result<std::unique_ptr<Store>> OpenStore(const std::string& db_url, StoreOptions
     if (db_url.starts_with(kSqlite)) {
         std::string path = db_url.substr(kSqlite.size());
         if (path.empty()) return InvalidArgument("--db sqlite: needs a file path");
-        NR_ASSIGN_OR_RETURN(auto store, sqlite::SqliteStore::Open(path, options.max_batch,
-                                                                  options.max_queued_writes));
+        NR_ASSIGN_OR_RETURN(auto store,
+                            sqlite::SqliteStore::Open(path, options.max_batch,
+                                                      options.max_queued_writes, options.clock));
         return std::unique_ptr<Store>(std::move(store));
     }
     return InvalidArgument("unsupported --db '" + db_url + "': use sqlite:PATH");

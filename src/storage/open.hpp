@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/status.hpp"
+#include "common/time.hpp"
 #include "storage/store.hpp"
 
 namespace noderepair::storage {
@@ -15,6 +16,8 @@ struct StoreOptions {
     // Writes of HTTP requests waiting for a batch; past it such a write fails with UNAVAILABLE
     // at once (docs/http-api.md 10). Background writes are not counted against it.
     size_t max_queued_writes = 1024;
+    // What stamps audit records; null: the system clock.
+    const Clock* clock = nullptr;
 };
 
 Result<std::unique_ptr<Store>> OpenStore(const std::string& db_url, StoreOptions options = {});

@@ -1,7 +1,8 @@
 // The store contract every backend implements (SQLite now, PostgreSQL later): one repository
 // per aggregate (remediations, inventory, engine jobs, alerts, health checks, tokens and
-// settings, the simulated fleet), reached from a snapshot read or a write transaction, and
-// group commit. Services keep the rules; a backend gives them transactional primitives.
+// settings, the simulated fleet, the audit trail), reached from a snapshot read or a write
+// transaction, and group commit. Services keep the rules; a backend gives them transactional
+// primitives.
 #pragma once
 
 #include <chrono>
@@ -14,6 +15,7 @@
 #include "common/status.hpp"
 #include "model/remediation.hpp"
 #include "storage/alerts.hpp"
+#include "storage/audit.hpp"
 #include "storage/engine_jobs.hpp"
 #include "storage/health_checks.hpp"
 #include "storage/inventory.hpp"
@@ -36,6 +38,7 @@ public:
     virtual TokenReads& Tokens() = 0;
     virtual SettingReads& Settings() = 0;
     virtual SimulatedReads& Simulated() = 0;
+    virtual AuditReads& Audit() = 0;
 };
 
 // Reads and writes of every aggregate inside one transaction of the writer.
@@ -49,6 +52,8 @@ public:
     TokenRepository& Tokens() override = 0;
     SettingRepository& Settings() override = 0;
     SimulatedRepository& Simulated() override = 0;
+    // Read-only here too: the backend appends each change's audit records at commit.
+    AuditReads& Audit() override = 0;
 };
 
 using TxnWork = std::function<Status(Txn&)>;

@@ -835,6 +835,156 @@ TEST_P(StoreContract, SettingsAreSetOverwrittenAndRead) {
     EXPECT_FALSE(Setting("other"));
 }
 
+TEST_P(StoreContract, TokensAreListedRevokedByNameAndTheirLastUseOnlyMovesForward) {
+    TokenRecord ops{"ops", Role::kOperator, {"c1"}};
+    ops.created_at = T(1);
+    ops.expires_at = T(100);
+    TokenRecord admin{"admin", Role::kAdmin, {}};
+    admin.created_at = T(2);
+    ASSERT_TRUE(IsOk(Write([&](Txn& txn) -> Status {
+        NR_RETURN_IF_ERROR(txn.Tokens().Insert("hash-ops", ops));
+        NR_RETURN_IF_ERROR(txn.Tokens().Insert("hash-ops-2", ops));
+        return txn.Tokens().Insert("hash-admin", admin);
+    })));
+    auto listed = ReadOk<std::vector<TokenRecord>>([](Reader& r) { return r.Tokens().List(); });
+    ASSERT_EQ(listed.size(), 3u);
+    EXPECT_EQ(listed[0].name, "admin");
+    EXPECT_FALSE(listed[0].expires_at);
+    EXPECT_EQ(listed[1].name, "ops");
+    EXPECT_EQ(listed[1].created_at, T(1));
+    EXPECT_EQ(listed[1].expires_at, T(100));
+    EXPECT_EQ(listed[1].clusters, std::vector<std::string>{"c1"});
+
+    ASSERT_TRUE(IsOk(Write([](Txn& txn) -> Status {
+        NR_RETURN_IF_ERROR(txn.Tokens().TouchLastUsed("hash-admin", T(50)));
+        return txn.Tokens().TouchLastUsed("hash-admin", T(40));
+    })));
+    auto found =
+        ReadOk<std::optional<TokenRecord>>([](Reader& r) { return r.Tokens().Find("hash-admin"); });
+    ASSERT_TRUE(found);
+    EXPECT_EQ(found->last_used_at, T(50));
+
+    // Every token of the name goes; they are still found, revoked, but no longer listed.
+    ASSERT_TRUE(IsOk(Write([](Txn& txn) { return txn.Tokens().Revoke("ops", T(60)); })));
+    found =
+        ReadOk<std::optional<TokenRecord>>([](Reader& r) { return r.Tokens().Find("hash-ops-2"); });
+    ASSERT_TRUE(found);
+    EXPECT_EQ(found->revoked_at, T(60));
+    listed = ReadOk<std::vector<TokenRecord>>([](Reader& r) { return r.Tokens().List(); });
+    ASSERT_EQ(listed.size(), 1u);
+    EXPECT_EQ(listed[0].name, "admin");
+
+    Status again = Write([](Txn& txn) { return txn.Tokens().Revoke("ops", T(61)); });
+    ASSERT_FALSE(again);
+    EXPECT_EQ(again.error().code, Code::kNotFound);
+    EXPECT_NE(again.error().message.find("ops"), std::string::npos);
+}
+
+// ---- The audit trail (docs/design.md 11) --------------------------------------------------
+
+TEST_P(StoreContract, EveryChangeOfStateIsAnAuditRecordInOneIntactChain) {
+    const auto before = ReadOk<AuditHead>([](Reader& r) { return r.Audit().Head(); });
+    Remediation r = MakeRemediation("r-audit", "i1", State::kPending, T(1));
+    {
+        ScopedActor actor("alice");
+        ASSERT_TRUE(IsOk(Write([&](Txn& txn) -> Status {
+            NR_RETURN_IF_ERROR(txn.Remediations().Insert(UncheckedRemediationWriteKey(), r));
+            return txn.Remediations().AppendEvent(
+                r.id, {T(1), "state_change", State::kPending, "", "alice", "created"});
+        })));
+        ASSERT_TRUE(IsOk(Write([](Txn& txn) {
+            return txn.Tokens().Insert("hash-bob", {"bob", Role::kViewer, {"c1", "c2"}});
+        })));
+    }
+    {
+        ScopedActor actor("engine");
+        r.state = State::kRunning;
+        ASSERT_TRUE(IsOk(Write([&](Txn& txn) -> Status {
+            NR_RETURN_IF_ERROR(
+                txn.Remediations().Update(UncheckedRemediationWriteKey(), r, State::kPending));
+            NR_RETURN_IF_ERROR(txn.Remediations().AppendEvent(
+                r.id, {T(2), "state_change", State::kRunning, "", "engine", ""}));
+            // Steps are progress, not changes of state: no record.
+            return txn.Remediations().AppendEvent(
+                r.id, {T(3), "step", std::nullopt, "drain", "engine", "drained"});
+        })));
+        ASSERT_TRUE(
+            IsOk(Write([](Txn& txn) { return txn.Inventory().SetHostCordoned("h1", true); })));
+    }
+    ASSERT_TRUE(IsOk(Write([](Txn& txn) { return txn.Settings().Put("engine.paused", "true"); })));
+    ASSERT_TRUE(IsOk(Write([](Txn& txn) { return txn.Tokens().Revoke("bob", T(4)); })));
+
+    auto records = ReadOk<std::vector<AuditRecord>>(
+        [&](Reader& reader) { return reader.Audit().List(before.seq, 100); });
+    ASSERT_EQ(records.size(), 6u);
+    std::vector<std::string> actions;
+    for (const auto& record : records) actions.push_back(record.actor + " " + record.action);
+    EXPECT_EQ(actions,
+              (std::vector<std::string>{"alice remediation.create", "alice token.create",
+                                        "engine remediation.state_change", "engine host.cordon",
+                                        "system engine.pause", "system token.revoke"}));
+    EXPECT_EQ(records[0].target, "clusters/c1/instances/i1/remediations/r-audit");
+    EXPECT_NE(records[0].detail.find(R"("state":"PENDING")"), std::string::npos);
+    EXPECT_EQ(records[1].detail, R"({"role":"viewer","clusters":"c1,c2"})");
+    EXPECT_NE(records[2].detail.find(R"("from":"PENDING","to":"RUNNING")"), std::string::npos);
+    EXPECT_EQ(records[3].target, "hosts/h1");
+    std::string previous = before.hash;
+    for (size_t i = 0; i < records.size(); ++i) {
+        EXPECT_EQ(records[i].seq, before.seq + int64_t(i) + 1);
+        EXPECT_EQ(records[i].hash, AuditHash(previous, records[i]));
+        previous = records[i].hash;
+    }
+    auto head = ReadOk<AuditHead>([](Reader& reader) { return reader.Audit().Head(); });
+    EXPECT_EQ(head.seq, records.back().seq);
+    EXPECT_EQ(head.hash, records.back().hash);
+    auto verdict = ReadOk<AuditVerdict>(
+        [](Reader& reader) { return VerifyAuditChain(reader.Audit(), std::nullopt); });
+    EXPECT_TRUE(verdict.intact) << verdict.problem;
+    EXPECT_EQ(verdict.checked, head.seq);
+    EXPECT_EQ(verdict.head, head.hash);
+}
+
+TEST_P(StoreContract, AChangeRolledBackLeavesNoAuditRecordAndTheBatchStillChains) {
+    const auto before = ReadOk<AuditHead>([](Reader& r) { return r.Audit().Head(); });
+    // Queued together so they are likely one batch; the failing one in the middle.
+    std::vector<std::future<Status>> done;
+    auto queue = [&](TxnWork work) {
+        auto promise = std::make_shared<std::promise<Status>>();
+        done.push_back(promise->get_future());
+        store_->Write(std::move(work), [promise](Status s) { promise->set_value(std::move(s)); });
+    };
+    queue([](Txn& txn) { return txn.Inventory().SetHostCordoned("h1", true); });
+    queue([](Txn& txn) -> Status {
+        NR_RETURN_IF_ERROR(txn.Inventory().SetHostCordoned("h2", true));
+        return FailedPrecondition("rolled back");
+    });
+    queue([](Txn& txn) { return txn.Inventory().SetHostCordoned("h3", true); });
+    EXPECT_TRUE(IsOk(done[0].get()));
+    EXPECT_FALSE(done[1].get());
+    EXPECT_TRUE(IsOk(done[2].get()));
+    auto records = ReadOk<std::vector<AuditRecord>>(
+        [&](Reader& reader) { return reader.Audit().List(before.seq, 100); });
+    ASSERT_EQ(records.size(), 2u);
+    EXPECT_EQ(records[0].target, "hosts/h1");
+    EXPECT_EQ(records[1].target, "hosts/h3");
+    EXPECT_EQ(records[1].seq, records[0].seq + 1);
+    auto verdict =
+        ReadOk<AuditVerdict>([](Reader& r) { return VerifyAuditChain(r.Audit(), std::nullopt); });
+    EXPECT_TRUE(verdict.intact) << verdict.problem;
+}
+
+TEST_P(StoreContract, TheAuditChainContinuesAcrossAReopen) {
+    ASSERT_TRUE(IsOk(Write([](Txn& txn) { return txn.Settings().Put("engine.paused", "true"); })));
+    const auto before = ReadOk<AuditHead>([](Reader& r) { return r.Audit().Head(); });
+    Reopen();
+    ASSERT_TRUE(IsOk(Write([](Txn& txn) { return txn.Settings().Put("engine.paused", "false"); })));
+    auto records = ReadOk<std::vector<AuditRecord>>(
+        [&](Reader& reader) { return reader.Audit().List(before.seq, 100); });
+    ASSERT_EQ(records.size(), 1u);
+    EXPECT_EQ(records[0].action, "engine.resume");
+    EXPECT_EQ(records[0].hash, AuditHash(before.hash, records[0]));
+}
+
 // ---- Transactions and group commit --------------------------------------------------------
 
 TEST_P(StoreContract, WriteAndWaitReturnsTheWorksStatusAndRollsBackAFailure) {

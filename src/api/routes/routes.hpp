@@ -30,5 +30,7 @@ void AddHealthCheckRoutes(Router& router, const ApiServices& services);
 void AddSimulatedFleetRoutes(Router& router, const ApiServices& services);
 // The engine's pause switch: status, :pause and :resume.
 void AddEngineRoutes(Router& router, const ApiServices& services);
+// The audit trail, oldest first, for unscoped admin tokens.
+void AddAuditRoutes(Router& router, const ApiServices& services);
 
 }  // namespace noderepair::api

@@ -230,6 +230,12 @@ Status SqliteInventory::ImportFleet(const FleetImport& fleet) {
             NR_RETURN_IF_ERROR(stmt.Run());
         }
     }
+    size_t instances = 0;
+    for (const auto& cluster : fleet.clusters) instances += cluster.gpu_worker_nodes.size();
+    RecordAudit(log_, "fleet.import", "fleet",
+                AuditDetail({{"clusters", std::to_string(fleet.clusters.size())},
+                             {"hosts", std::to_string(fleet.hosts.size())},
+                             {"instances", std::to_string(instances)}}));
     return OkStatus();
 }
 
@@ -239,6 +245,7 @@ Status SqliteInventory::SetHostCordoned(const std::string& host_name, bool cordo
     stmt.Bind(1, host_name).Bind(2, int64_t(cordoned));
     NR_RETURN_IF_ERROR(stmt.Run());
     if (stmt.Changes() != 1) return NotFound("host " + host_name + " not found");
+    RecordAudit(log_, cordoned ? "host.cordon" : "host.uncordon", "hosts/" + host_name, "{}");
     return OkStatus();
 }
 
@@ -296,6 +303,9 @@ Status SqliteInventory::SetClusterAutomation(const std::string& cluster_id,
     stmt.Bind(1, cluster_id).Bind(2, int64_t(a.automatic)).Bind(3, JoinLines(a.automatic_alerts));
     NR_RETURN_IF_ERROR(stmt.Run());
     if (stmt.Changes() != 1) return NotFound("cluster " + cluster_id + " not found");
+    RecordAudit(log_, "cluster.automation", "clusters/" + cluster_id,
+                AuditDetail({{"automatic", a.automatic ? "true" : "false"},
+                             {"automatic_alerts", AuditList(a.automatic_alerts)}}));
     return OkStatus();
 }
 
@@ -305,6 +315,8 @@ Status SqliteInventory::SetInstanceAutoRepair(const std::string& instance_id, bo
     stmt.Bind(1, instance_id).Bind(2, int64_t(auto_repair));
     NR_RETURN_IF_ERROR(stmt.Run());
     if (stmt.Changes() != 1) return NotFound("instance " + instance_id + " not found");
+    RecordAudit(log_, "instance.auto_repair", "instances/" + instance_id,
+                AuditDetail({{"auto_repair", auto_repair ? "true" : "false"}}));
     return OkStatus();
 }
 

@@ -249,7 +249,47 @@ Status SqliteRemediations::AppendEvent(const std::string& remediation_id,
         stmt.BindNull(4);
     }
     stmt.BindOptional(5, e.step).BindOptional(6, e.actor).BindOptional(7, e.detail);
-    return stmt.Run();
+    NR_RETURN_IF_ERROR(stmt.Run());
+    if (log_ != nullptr && (e.type == "state_change" || e.type == "mode_change")) {
+        AuditEvent(remediation_id, e);
+    }
+    return OkStatus();
+}
+
+void SqliteRemediations::AuditEvent(const std::string& remediation_id,
+                                    const model::RemediationEvent& e) {
+    // Lifecycle writes the row, then its event: the change just logged is this event's.
+    const RemediationChange* change = nullptr;
+    if (!log_->changes.empty() && log_->changes.back().remediation.id == remediation_id) {
+        change = &log_->changes.back();
+    }
+    std::string target = "remediations/" + remediation_id;
+    if (change != nullptr) {
+        const auto& r = change->remediation;
+        target = "clusters/" + r.cluster_id + "/instances/" + r.instance_id + "/" + target;
+    }
+    const std::string_view state = e.state ? model::WireName(*e.state) : "";
+    if (e.type == "mode_change") {
+        log_->Audit("remediation.mode_change", std::move(target),
+                    AuditDetail({{"mode", change ? model::WireName(change->remediation.mode) : ""},
+                                 {"by", e.actor},
+                                 {"event", e.detail}}));
+    } else if (change != nullptr && !change->previous_state) {
+        const auto& r = change->remediation;
+        log_->Audit("remediation.create", std::move(target),
+                    AuditDetail({{"state", state},
+                                 {"mode", model::WireName(r.mode)},
+                                 {"trigger", model::WireName(r.trigger)},
+                                 {"reason", r.reason},
+                                 {"by", e.actor},
+                                 {"event", e.detail}}));
+    } else {
+        log_->Audit("remediation.state_change", std::move(target),
+                    AuditDetail({{"from", change ? model::WireName(*change->previous_state) : ""},
+                                 {"to", state},
+                                 {"by", e.actor},
+                                 {"event", e.detail}}));
+    }
 }
 
 }  // namespace noderepair::storage::sqlite

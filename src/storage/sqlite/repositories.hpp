@@ -11,15 +11,43 @@
 
 namespace noderepair::storage::sqlite {
 
-// The remediation changes of the batch being committed, for the commit observers; a change
-// rolled back to its savepoint drops its entries.
-struct ChangeLog {
-    std::vector<RemediationChange> changes;
-    std::string request_id;  // of the change being run
+// An audit record as a repository makes it: the writer stamps, numbers and hashes it at commit.
+struct PendingAuditRecord {
+    std::string actor;
+    std::string action;
+    std::string target;
+    std::string detail;
 };
 
+// What the batch being committed changed: remediation changes for the commit observers, and
+// audit records, appended to the chain just before COMMIT (docs/design.md 11). A change rolled
+// back to its savepoint drops its entries of both.
+struct ChangeLog {
+    std::vector<RemediationChange> changes;
+    std::vector<PendingAuditRecord> audit;
+    std::string request_id;  // of the change being run
+    std::string actor;       // of the change being run
+
+    void Audit(std::string action, std::string target, std::string detail) {
+        audit.push_back({actor, std::move(action), std::move(target), std::move(detail)});
+    }
+};
+
+// Adds an audit record to `log` when there is one (a repository on a read connection has
+// none, and never writes).
+inline void RecordAudit(ChangeLog* log, std::string action, std::string target,
+                        std::string detail) {
+    if (log != nullptr) log->Audit(std::move(action), std::move(target), std::move(detail));
+}
+
+// Appends `records` to the audit chain inside the open transaction, all stamped `time`: reads
+// the head row, inserts each record with the next seq and its hash, and moves the head.
+Status AppendAuditRecords(Connection& conn, const std::vector<PendingAuditRecord>& records,
+                          Timestamp time);
+
 // Remediations, their timelines and counts on one connection. Records every remediation it
-// inserts or moves in the batch's ChangeLog (null on read connections).
+// inserts or moves in the batch's ChangeLog (null on read connections), and audits each
+// creation, change of state and change of mode.
 class SqliteRemediations final : public RemediationRepository {
 public:
     SqliteRemediations(Connection& conn, ChangeLog* log) : conn_(conn), log_(log) {}
@@ -40,6 +68,8 @@ public:
                        const model::RemediationEvent& e) override;
 
 private:
+    // The audit record of a state_change or mode_change event, with what the change logged.
+    void AuditEvent(const std::string& remediation_id, const model::RemediationEvent& e);
     // Fills linked_alerts for a whole page with one query instead of one per row.
     Status AttachAlerts(std::vector<model::Remediation>& page);
     // Fills linked_alerts (docs/http-api.md 5): every alert linked to the remediation, oldest
@@ -49,10 +79,11 @@ private:
     ChangeLog* log_;
 };
 
-// Clusters, hosts, instances, placement and reservations on one connection.
+// Clusters, hosts, instances, placement and reservations on one connection. Audits cordons,
+// automation settings and fleet imports in the batch's ChangeLog (null on read connections).
 class SqliteInventory final : public InventoryRepository {
 public:
-    explicit SqliteInventory(Connection& conn) : conn_(conn) {}
+    SqliteInventory(Connection& conn, ChangeLog* log) : conn_(conn), log_(log) {}
     Result<std::optional<model::Instance>> GetInstance(const std::string& instance_id) override;
     Result<std::optional<model::Instance>> FindInstanceByName(const std::string& name) override;
     Result<bool> HasCluster(const std::string& cluster_id) override;
@@ -83,6 +114,7 @@ private:
     Result<std::optional<model::Instance>> OneInstance(const char* where, const std::string& key);
     static model::Instance ReadInstance(const Statement& s);
     Connection& conn_;
+    ChangeLog* log_;
 };
 
 // The engine's jobs on one connection.
@@ -135,25 +167,42 @@ private:
     Connection& conn_;
 };
 
-// Token hashes on one connection.
+// Token hashes on one connection. Audits creation and revocation in the batch's ChangeLog.
 class SqliteTokens final : public TokenRepository {
 public:
-    explicit SqliteTokens(Connection& conn) : conn_(conn) {}
+    SqliteTokens(Connection& conn, ChangeLog* log) : conn_(conn), log_(log) {}
     Result<std::optional<TokenRecord>> Find(const std::string& token_hash) override;
     Result<bool> HasAny() override;
+    Result<std::vector<TokenRecord>> List() override;
     Status Insert(const std::string& token_hash, const TokenRecord& token) override;
+    Status Revoke(const std::string& name, Timestamp when) override;
+    Status TouchLastUsed(const std::string& token_hash, Timestamp when) override;
 
 private:
     Connection& conn_;
+    ChangeLog* log_;
 };
 
-// Settings on one connection.
+// Settings on one connection. Audits every change in the batch's ChangeLog; the engine's pause
+// switch as engine.pause and engine.resume.
 class SqliteSettings final : public SettingRepository {
 public:
-    explicit SqliteSettings(Connection& conn) : conn_(conn) {}
+    SqliteSettings(Connection& conn, ChangeLog* log) : conn_(conn), log_(log) {}
     Result<std::optional<std::string>> Get(const std::string& key) override;
     Status Put(const std::string& key, const std::string& value) override;
     Status Delete(const std::string& key) override;
+
+private:
+    Connection& conn_;
+    ChangeLog* log_;
+};
+
+// The audit chain on one connection, read only: the writer appends with AppendAuditRecords.
+class SqliteAudit final : public AuditReads {
+public:
+    explicit SqliteAudit(Connection& conn) : conn_(conn) {}
+    Result<std::vector<AuditRecord>> List(int64_t after_seq, int limit) override;
+    Result<AuditHead> Head() override;
 
 private:
     Connection& conn_;

@@ -8,7 +8,7 @@ namespace noderepair::storage::sqlite {
 namespace {
 
 // Versioned migrations: entry i takes the schema from version i to i+1. Append only.
-constexpr std::array<const char*, 9> kMigrations = {
+constexpr std::array<const char*, 11> kMigrations = {
     R"sql(
 CREATE TABLE clusters(
     cluster_id TEXT PRIMARY KEY,
@@ -299,6 +299,35 @@ DELETE FROM settings WHERE key LIKE 'simulated.degraded_host.%';
 INSERT OR IGNORE INTO sim_faults
     SELECT fingerprint, instance_id, labels, annotations, started_at FROM alerts
     WHERE fingerprint LIKE 'sim-%' AND resolved_at IS NULL AND instance_id IS NOT NULL;
+)sql",
+    // 10: the token lifecycle (docs/http-api.md 10): creation, expiry, revocation and last use.
+    // Older tokens keep a NULL creation time and never expire.
+    R"sql(
+ALTER TABLE tokens ADD COLUMN created_at INTEGER;
+ALTER TABLE tokens ADD COLUMN expires_at INTEGER;
+ALTER TABLE tokens ADD COLUMN revoked_at INTEGER;
+ALTER TABLE tokens ADD COLUMN last_used_at INTEGER;
+CREATE INDEX tokens_by_name ON tokens(name);
+)sql",
+    // 11: the audit trail (docs/design.md 11): records in one hash chain, and its head in one
+    // row that every append reads and moves in the appending transaction.
+    R"sql(
+CREATE TABLE audit_records(
+    seq INTEGER PRIMARY KEY,
+    time INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE TABLE audit_head(
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    seq INTEGER NOT NULL,
+    hash TEXT NOT NULL
+);
+INSERT INTO audit_head(id, seq, hash)
+    VALUES(1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
 )sql",
 };
 

@@ -68,7 +68,45 @@ INSERT INTO alerts(id, fingerprint, alert_name, cluster_id, instance_id, severit
     EXPECT_EQ(One(db, "SELECT host_name FROM sim_hosts WHERE degraded = 1"), "h2");
     EXPECT_EQ(One(db, "SELECT count(*) FROM settings WHERE key LIKE 'simulated.%'"), "0");
     EXPECT_EQ(One(db, "SELECT instance_id || ' ' || started_at FROM sim_faults"), "i2 5");
-    EXPECT_EQ(One(db, "PRAGMA user_version"), "9");
+    EXPECT_EQ(One(db, "PRAGMA user_version"), "11");
+}
+
+// A database of schema 9 with a token: after the upgrade the token still works, was never
+// used, never expires, is listed, and the audit chain starts empty at the genesis hash.
+TEST(SchemaUpgrade, OldTokensKeepWorkingAndTheAuditChainStartsEmpty) {
+    ScopedTempDir dir;
+    const std::string path = dir.path() + "/old.db";
+    {
+        auto conn = Connection::Open(path);
+        ASSERT_TRUE(conn) << conn.error().message;
+        ASSERT_TRUE(Migrate(**conn, 9));
+        ASSERT_TRUE((*conn)->Exec(
+            "INSERT INTO tokens(token_hash, name, role, clusters) VALUES('h1', 'old', 4, '')"));
+    }
+    auto opened = OpenStore("sqlite:" + path);
+    ASSERT_TRUE(opened) << opened.error().message;
+    Store& store = **opened;
+    auto found = test_support::ReadValue<std::optional<TokenRecord>>(
+        store, [](Reader& r) { return r.Tokens().Find("h1"); });
+    ASSERT_TRUE(found && *found);
+    EXPECT_EQ((*found)->name, "old");
+    EXPECT_FALSE((*found)->created_at || (*found)->expires_at || (*found)->revoked_at ||
+                 (*found)->last_used_at);
+    auto listed = test_support::ReadValue<std::vector<TokenRecord>>(
+        store, [](Reader& r) { return r.Tokens().List(); });
+    ASSERT_TRUE(listed);
+    EXPECT_EQ(listed->size(), 1u);
+    auto head =
+        test_support::ReadValue<AuditHead>(store, [](Reader& r) { return r.Audit().Head(); });
+    ASSERT_TRUE(head);
+    EXPECT_EQ(head->seq, 0);
+    EXPECT_EQ(head->hash, kAuditGenesisHash);
+    ASSERT_TRUE(
+        store.WriteAndWait([](Txn& txn) { return txn.Tokens().Revoke("old", FromMicros(1)); }));
+    head = test_support::ReadValue<AuditHead>(store, [](Reader& r) { return r.Audit().Head(); });
+    ASSERT_TRUE(head);
+    EXPECT_EQ(head->seq, 1);
+    store.Close();
 }
 
 TEST(SchemaUpgrade, ANewerDatabaseIsRefused) {

@@ -27,13 +27,14 @@ class SqliteTxn final : public Txn {
 public:
     SqliteTxn(Connection& conn, ChangeLog* log)
         : remediations_(conn, log),
-          inventory_(conn),
+          inventory_(conn, log),
           engine_jobs_(conn),
           alerts_(conn),
           health_checks_(conn),
-          tokens_(conn),
-          settings_(conn),
-          simulated_(conn) {}
+          tokens_(conn, log),
+          settings_(conn, log),
+          simulated_(conn),
+          audit_(conn) {}
 
     RemediationRepository& Remediations() override { return remediations_; }
     InventoryRepository& Inventory() override { return inventory_; }
@@ -43,6 +44,7 @@ public:
     TokenRepository& Tokens() override { return tokens_; }
     SettingRepository& Settings() override { return settings_; }
     SimulatedRepository& Simulated() override { return simulated_; }
+    AuditReads& Audit() override { return audit_; }
 
 private:
     SqliteRemediations remediations_;
@@ -53,12 +55,14 @@ private:
     SqliteTokens tokens_;
     SqliteSettings settings_;
     SqliteSimulated simulated_;
+    SqliteAudit audit_;
 };
 
 }  // namespace
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, int max_batch,
-                                                       size_t max_queued_writes) {
+                                                       size_t max_queued_writes,
+                                                       const Clock* clock) {
     NR_ASSIGN_OR_RETURN(auto writer, Connection::Open(path));
     NR_RETURN_IF_ERROR(Migrate(*writer));
     // Statement journals of big transactions (a fleet import) stay in memory, not in temp files.
@@ -69,15 +73,16 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, 
     NR_ASSIGN_OR_RETURN(auto checkpointer, Connection::Open(path));
     return std::unique_ptr<SqliteStore>(new SqliteStore(
         path, std::move(writer), std::move(checkpointer), max_batch < 1 ? 1 : max_batch,
-        max_queued_writes < 1 ? 1 : max_queued_writes));
+        max_queued_writes < 1 ? 1 : max_queued_writes, clock));
 }
 
 SqliteStore::SqliteStore(std::string path, std::unique_ptr<Connection> writer,
                          std::unique_ptr<Connection> checkpointer, int max_batch,
-                         size_t max_queued_writes)
+                         size_t max_queued_writes, const Clock* clock)
     : path_(std::move(path)),
       max_batch_(size_t(max_batch)),
       max_queued_writes_(max_queued_writes),
+      clock_(clock != nullptr ? *clock : system_clock_),
       writer_(std::move(writer)),
       checkpointer_(std::move(checkpointer)) {
     writer_thread_ = std::thread([this] {
@@ -140,7 +145,7 @@ void SqliteStore::Write(TxnWork work, CommitCallback done) {
             refused = Unavailable("storage is busy: " + std::to_string(queue_.size()) +
                                   " writes are queued (storage.max_queued_writes); retry shortly");
         } else {
-            queue_.push_back({std::move(work), std::move(done), request_id});
+            queue_.push_back({std::move(work), std::move(done), request_id, CurrentActor()});
             queue_cv_.notify_one();
             return;
         }
@@ -184,15 +189,22 @@ void SqliteStore::CommitBatch(std::vector<PendingWrite>& batch) {
             continue;
         }
         const size_t recorded = log.changes.size();
+        const size_t audited = log.audit.size();
         log.request_id = std::move(batch[i].request_id);
+        log.actor = std::move(batch[i].actor);
         outcomes[i] = batch[i].work(txn);
         if (!outcomes[i]) {
             (void)Run(*writer_, "ROLLBACK TO change");
             log.changes.resize(recorded);
+            log.audit.resize(audited);
         }
         (void)Run(*writer_, "RELEASE change");
     }
-    Status committed = Run(*writer_, "COMMIT");
+    // The batch's audit records join the chain in the batch's own transaction: they commit
+    // exactly when the changes they describe do (docs/design.md 11).
+    Status committed =
+        log.audit.empty() ? OkStatus() : AppendAuditRecords(*writer_, log.audit, clock_.Now());
+    if (committed) committed = Run(*writer_, "COMMIT");
     if (!committed) {
         (void)writer_->Exec("ROLLBACK");
         for (auto& w : batch) w.done(committed);

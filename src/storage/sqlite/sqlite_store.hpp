@@ -20,8 +20,10 @@ namespace noderepair::storage::sqlite {
 
 class SqliteStore final : public Store {
 public:
+    // `clock` stamps audit records; null: the system clock.
     static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path, int max_batch,
-                                                     size_t max_queued_writes = 1024);
+                                                     size_t max_queued_writes = 1024,
+                                                     const Clock* clock = nullptr);
     ~SqliteStore() override;
 
     void Write(TxnWork work, CommitCallback done) override;
@@ -34,10 +36,12 @@ private:
         TxnWork work;
         CommitCallback done;
         std::string request_id;  // of the HTTP request that queued it
+        std::string actor;       // who queued it, for its audit records
     };
 
     SqliteStore(std::string path, std::unique_ptr<Connection> writer,
-                std::unique_ptr<Connection> checkpointer, int max_batch, size_t max_queued_writes);
+                std::unique_ptr<Connection> checkpointer, int max_batch, size_t max_queued_writes,
+                const Clock* clock);
     void WriterLoop();
     void CheckpointLoop();
     void CommitBatch(std::vector<PendingWrite>& batch);
@@ -47,6 +51,8 @@ private:
     const std::string path_;
     const size_t max_batch_;
     const size_t max_queued_writes_;
+    const SystemClock system_clock_{};
+    const Clock& clock_;
     std::unique_ptr<Connection> writer_;
 
     std::mutex queue_mu_;
