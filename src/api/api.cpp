@@ -30,7 +30,7 @@ Status CheckAccess(const Access& access, const Call& call) {
             if (!caller.IsScoped()) return OkStatus();
             return PermissionDenied(
                 "token '" + caller.name +
-                "' is scoped to clusters; this needs a token for every cluster");
+                "' is scoped to clusters; this needs an unscoped token (one for every cluster)");
         // The handler narrows these to the caller's clusters.
         case Scope::kListedClusters:
         case Scope::kHostInstances:
