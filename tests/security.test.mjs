@@ -67,6 +67,12 @@ test('hole 1: a scoped operator\'s webhook for another cluster\'s instance → 2
   // An unscoped token's webhook is unchanged: every alert counts.
   const u = await webhook(alertPayload({ instanceId: 'nobody-either' }), op);
   assert.deepEqual(u.json, { alerts: 1, remediations_created: 0, out_of_scope: 0 });
+
+  // The dropped alerts are counted for the operators too.
+  const metrics = await srv.api('GET', '/metrics', { token: null });
+  const dropped = metrics.text.match(/^noderepair_alerts_matched_total\{outcome="out_of_scope"\} (\d+)/m);
+  assert.ok(dropped, 'no out_of_scope series in /metrics');
+  assert.equal(Number(dropped[1]), 3);
 });
 
 test('hole 2: a scoped operator\'s fault on another cluster\'s instance → 404, nothing injected', async () => {

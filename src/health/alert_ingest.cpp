@@ -129,6 +129,7 @@ void AlertIngest::Count(const IngestResult& result) {
     metrics_->AlertHandled(AlertOutcome::kWaiting, result.waiting);
     metrics_->AlertHandled(AlertOutcome::kIgnored, result.ignored);
     metrics_->AlertHandled(AlertOutcome::kUnmatched, result.unmatched);
+    metrics_->AlertHandled(AlertOutcome::kOutOfScope, result.out_of_scope);
 }
 
 }  // namespace noderepair::health

@@ -58,6 +58,8 @@ std::string_view OutcomeName(AlertOutcome outcome) {
             return "ignored";
         case AlertOutcome::kUnmatched:
             return "unmatched";
+        case AlertOutcome::kOutOfScope:
+            return "out_of_scope";
     }
     return "";
 }
@@ -122,8 +124,8 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                            .Name("noderepair_alerts_matched_total")
                            .Help(
                                "What firing alerts led to: created a remediation, linked to "
-                               "one, waiting for room, ignored by policy, or unmatched to an "
-                               "instance")
+                               "one, waiting for room, ignored by policy, unmatched to an "
+                               "instance, or outside the sender's clusters (dropped)")
                            .Register(r);
     check_runs_ = &BuildCounter()
                        .Name("noderepair_health_check_runs_total")

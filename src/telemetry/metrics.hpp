@@ -25,7 +25,7 @@ class Family;
 namespace noderepair::telemetry {
 
 // What a firing alert led to (health service).
-enum class AlertOutcome { kCreated, kLinked, kWaiting, kIgnored, kUnmatched };
+enum class AlertOutcome { kCreated, kLinked, kWaiting, kIgnored, kUnmatched, kOutOfScope };
 
 // Values read right before a scrape is rendered.
 struct Snapshot {
