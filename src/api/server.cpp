@@ -89,15 +89,14 @@ Result<std::shared_ptr<ssl::context>> LoadTlsContext(const std::string& cert_fil
         return InvalidArgument("TLS certificate " + cert_file +
                                " is not a PEM certificate: " + OpenSslReason(ec));
     }
-    const std::string mismatch = "TLS key " + key_file + " does not match the certificate " +
-                                 cert_file;
+    const std::string mismatch =
+        "TLS key " + key_file + " does not match the certificate " + cert_file;
     context->use_private_key_file(key_file, ssl::context::pem, ec);
     if (ec) {
         // OpenSSL checks the pair here already; say so the same way as the check below.
         const std::string reason = OpenSslReason(ec);
         if (reason.find("mismatch") != std::string::npos) return InvalidArgument(mismatch);
-        return InvalidArgument("TLS key " + key_file + " is not an unencrypted PEM key: " +
-                               reason);
+        return InvalidArgument("TLS key " + key_file + " is not an unencrypted PEM key: " + reason);
     }
     if (SSL_CTX_check_private_key(native) != 1) {
         ERR_clear_error();
