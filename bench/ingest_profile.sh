@@ -1,14 +1,32 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Alert ingest alone (part 3 of engine_health.sh, request logs off), optionally under perf:
-#   bench/ingest_profile.sh build/noderepair [perf]   (perf.data in /tmp/ing)
-# usage: run.sh BIN [perf]
-mkdir -p /tmp/ing && cd /tmp/ing; rm -f ing.db*
-[ -f f1k.json ] || python3 /work/main/bench/gen_fleet.py --clusters 1 --instances-per-cluster 1000 --out f1k.json 2>/dev/null
-printf 'automation:\n  max_active_fraction: 0.10\nlog:\n  requests: false\n' > al.yaml
-$1 serve --listen 127.0.0.1:18095 --db sqlite:./ing.db --fleet f1k.json --config al.yaml --engine-paused > out.txt 2> err.txt &
-PID=$!
-for i in $(seq 100); do grep -q "listening" out.txt && break; sleep 0.1; done
-T=$(sed -n 's/.*admin token: //p' out.txt)
-if [ -n "$2" ]; then (perf record -F 999 -g -p $PID -o perf.data -- sleep 4 > /dev/null 2>&1 &); sleep 0.3; fi
-node /work/main/bench/alert_load.mjs 18095 "$T" 1000 100 16 1000
-kill $PID; wait $PID 2>/dev/null
+#   bench/ingest_profile.sh [build/noderepair] [perf]
+# 100,000 alerts over 1,000 instances in 100-alert payloads on 16 connections; prints the
+# rate as JSON; with "perf", records 4 s of the server into $work/perf.data and keeps $work.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+bin=$(realpath "${1:-$here/../build/noderepair}")
+work=$(mktemp -d /tmp/noderepair-ingest-XXXXXX)
+python3 "$here/gen_fleet.py" --clusters 1 --instances-per-cluster 1000 --out "$work/f1k.json" \
+    2>/dev/null
+printf 'automation:\n  max_active_fraction: 0.10\nlog:\n  requests: false\n' >"$work/al.yaml"
+"$bin" serve --listen 127.0.0.1:0 --db "sqlite:$work/ing.db" --fleet "$work/f1k.json" \
+    --config "$work/al.yaml" --engine-paused >"$work/out.txt" 2>"$work/err.txt" &
+pid=$!
+trap 'kill "$pid" 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do grep -q "listening on" "$work/out.txt" && break; sleep 0.1; done
+port=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/out.txt")
+token=$(sed -n 's/.*admin token: \(.*\)/\1/p' "$work/out.txt")
+if [[ ${2:-} == perf ]]; then
+    perf record -F 999 -g -p "$pid" -o "$work/perf.data" -- sleep 4 >/dev/null 2>&1 &
+    sleep 0.3
+fi
+node "$here/alert_load.mjs" "$port" "$token" 1000 100 16 1000
+kill "$pid"
+wait "$pid" 2>/dev/null || true
+if [[ ${2:-} == perf ]]; then
+    wait
+    echo "perf data: $work/perf.data (perf report -i $work/perf.data --no-children --sort sym)"
+else
+    rm -rf "$work"
+fi
