@@ -1,6 +1,7 @@
 // docs/http-api.md 4.1 (durable acknowledgement), 6 (SIGTERM, admin token, engine pause survives restarts).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import {
   Server, makeFleet, rPath, create, rawConnect, sleep, within, RFC3339_Z,
 } from './lib/server.mjs';
@@ -164,7 +165,17 @@ test('SIGTERM: a request whose body is still arriving is finished and answered',
   await sleep(200);
   const proc = srv.proc;
   proc.kill('SIGTERM');
-  await sleep(200);
+  // SIGTERM is being handled once the listener is closed: new connections are refused.
+  const refused = async () => new Promise((resolve) => {
+    const probe = net.connect(srv.port, '127.0.0.1');
+    probe.once('connect', () => { probe.destroy(); resolve(false); });
+    probe.once('error', () => resolve(true));
+  });
+  const deadline = Date.now() + 10000;
+  while (!(await refused())) {
+    assert.ok(Date.now() < deadline, 'the listener did not close within 10 s of SIGTERM');
+    await sleep(20);
+  }
   if (!conn.closed) conn.write(body.slice(half));
   let resp;
   try {

@@ -407,7 +407,9 @@ test('cancel racing the pick-up (100 rounds): exactly one of them wins, and the 
     return { rem, c, delay };
   });
   let cancelled = 0; let pickedUp = 0;
-  await sleep(300); // long enough for the engine to act on anything it (wrongly) still holds
+  // Every pick-up that won runs to its end first: by then the engine has acted on all it held,
+  // so a cancelled one it (wrongly) still held would show it.
+  for (const { rem, c } of outcomes) if (c.status !== 200) await waitState(srv, rem, null, 10000);
   for (const { rem, c } of outcomes) {
     const ctx = `${rem.instance_id} ${rem.mode}`;
     if (c.status === 200) {
