@@ -498,7 +498,9 @@ test('engine pause holds PENDING work, lets in-flight work finish, and resume pi
   // in-flight work continues while paused
   await waitState(srv, a, null, 8000);
   await checkSucceeded(srv, a);
-  while (Date.now() - t0 < 1300) await sleep(100);
+  // a's last steps (150 ms each) ran after b and c were committed, through many of the engine's
+  // rounds, each of which looks for PENDING work every 50 ms: had the pause not held b and c,
+  // one of those rounds would have taken them.
   for (const r of [b, c]) {
     const g = await getRem(srv, r);
     assert.equal(g.state, 'PENDING', `${r.mode} waits while paused (${Date.now() - t0} ms)`);
