@@ -84,7 +84,7 @@ Result<std::vector<model::Mode>> SqlEngineJobs::ModesWorkingOnHost(const std::st
                                       "r.id = j.remediation_id WHERE j.source_host = ?1 UNION ALL "
                                       "SELECT r.mode FROM engine_jobs j JOIN remediations r ON "
                                       "r.id = j.remediation_id WHERE j.target_host = ?1 AND "
-                                      "j.source_host IS NOT ?1"));
+                                      "j.source_host IS DISTINCT FROM ?1"));
     stmt.Bind(1, host_name);
     std::vector<model::Mode> modes;
     while (true) {
