@@ -64,19 +64,50 @@ void PgStatement::BindText(int index, std::string_view text) {
 
 void PgStatement::BindNull(int index) { params_[size_t(index - 1)].reset(); }
 
+std::vector<const char*> PgStatement::Values() const {
+    std::vector<const char*> values(params_.size());
+    for (size_t i = 0; i < params_.size(); ++i) {
+        values[i] = params_[i] ? params_[i]->c_str() : nullptr;
+    }
+    return values;
+}
+
+Status PgStatement::Send() {
+    NR_RETURN_IF_ERROR(conn_.EnterPipeline());
+    const auto values = Values();
+    if (PQsendQueryPrepared(conn_.handle(), name_.c_str(), int(values.size()), values.data(),
+                            nullptr, nullptr, 0) == 0) {
+        return conn_.ResultError(nullptr, "cannot send statement");
+    }
+    conn_.Owe();
+    Reset();
+    return OkStatus();
+}
+
 Result<bool> PgStatement::Step() {
     if (result_ == nullptr) {
-        std::vector<const char*> values(params_.size());
-        for (size_t i = 0; i < params_.size(); ++i) {
-            values[i] = params_[i] ? params_[i]->c_str() : nullptr;
+        const auto values = Values();
+        if (conn_.pipelined()) {
+            // Behind the statements sent before it: read their answers first, then its own.
+            if (PQsendQueryPrepared(conn_.handle(), name_.c_str(), int(values.size()),
+                                    values.data(), nullptr, nullptr, 0) == 0) {
+                return conn_.ResultError(nullptr, "cannot send statement");
+            }
+            NR_RETURN_IF_ERROR(conn_.SendAndDrain());
+            result_ = PQgetResult(conn_.handle());
+            // The end of this statement's answers.
+            while (PGresult* extra = PQgetResult(conn_.handle())) PQclear(extra);
+        } else {
+            result_ = PQexecPrepared(conn_.handle(), name_.c_str(), int(values.size()),
+                                     values.data(), nullptr, nullptr, 0);
         }
-        result_ = PQexecPrepared(conn_.handle(), name_.c_str(), int(values.size()), values.data(),
-                                 nullptr, nullptr, 0);
         ExecStatusType status = PQresultStatus(result_);
         if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
             PGresult* failed = result_;
             result_ = nullptr;
-            return conn_.ResultError(failed, "query failed");
+            Error error = conn_.ResultError(failed, "query failed");
+            if (conn_.pipelined()) conn_.Resync();  // the server skips on until a sync point
+            return error;
         }
         const char* changed = PQcmdTuples(result_);
         changes_ = changed != nullptr && *changed != '\0' ? std::atoi(changed) : 0;
@@ -135,6 +166,74 @@ Connection::~Connection() {
     PQfinish(conn_);
 }
 
+Status Connection::EnterPipeline() {
+    if (pipelined()) return OkStatus();
+    if (PQenterPipelineMode(conn_) == 0) return ResultError(nullptr, "cannot enter pipeline mode");
+    return OkStatus();
+}
+
+Status Connection::SendAndDrain() {
+    // The server buffers its answers until asked to flush them.
+    if (PQsendFlushRequest(conn_) == 0 || PQflush(conn_) != 0) {
+        return ResultError(nullptr, "cannot send to the server");
+    }
+    return ReadOwed();
+}
+
+Status Connection::ReadOwed() {
+    std::optional<Error> first;
+    for (; owed_ > 0; --owed_) {
+        PGresult* result = PQgetResult(conn_);
+        if (result == nullptr) {
+            first = first.value_or(ResultError(nullptr, "lost the server's answer"));
+            owed_ = 0;
+            break;
+        }
+        const ExecStatusType status = PQresultStatus(result);
+        if (status == PGRES_FATAL_ERROR || status == PGRES_BAD_RESPONSE) {
+            Error error = ResultError(result, "query failed");
+            if (!first) first = std::move(error);
+        } else {
+            PQclear(result);
+        }
+        while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);  // its end marker
+    }
+    if (!first) return OkStatus();
+    // After an error the server skips everything up to a sync point: set one and read up to
+    // it, so the next statement runs (in a transaction the caller rolls back to a savepoint).
+    Resync();
+    return *first;
+}
+
+void Connection::Resync() {
+    if (PQpipelineSync(conn_) == 0) return;
+    for (int nulls = 0; nulls < 4;) {
+        PGresult* result = PQgetResult(conn_);
+        if (result == nullptr) {
+            ++nulls;
+            continue;
+        }
+        const bool synced = PQresultStatus(result) == PGRES_PIPELINE_SYNC;
+        PQclear(result);
+        if (synced) return;
+    }
+}
+
+Status Connection::Flush() {
+    if (!pipelined() || owed_ == 0) return OkStatus();
+    return SendAndDrain();
+}
+
+Status Connection::LeavePipeline() {
+    if (!pipelined()) return OkStatus();
+    Status drained = SendAndDrain();
+    Resync();  // a sync point ends pipeline mode cleanly (open transactions stay open)
+    if (PQexitPipelineMode(conn_) == 0 && drained) {
+        drained = ResultError(nullptr, "cannot leave pipeline mode");
+    }
+    return drained;
+}
+
 Error Connection::ResultError(PGresult* result, std::string_view what) {
     std::string message = std::string(what) + ": ";
     std::string sqlstate;
@@ -152,6 +251,7 @@ Error Connection::ResultError(PGresult* result, std::string_view what) {
 Result<sql::Statement> Connection::Prepare(const std::string& sql) {
     auto it = statements_.find(sql);
     if (it != statements_.end()) return sql::Statement(it->second.get());
+    NR_RETURN_IF_ERROR(LeavePipeline());  // PQprepare is synchronous
     std::vector<bool> used;
     std::string text = ToPostgresParameters(sql, &used);
     // A parameter the text skips (one statement text serves several filters) has no type to
@@ -171,6 +271,7 @@ Result<sql::Statement> Connection::Prepare(const std::string& sql) {
 }
 
 Status Connection::Exec(const char* sql) {
+    NR_RETURN_IF_ERROR(LeavePipeline());  // PQexec is synchronous
     PGresult* result = PQexec(conn_, sql);
     ExecStatusType status = PQresultStatus(result);
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {

@@ -31,6 +31,8 @@ public:
     void BindNull(int index) override;
     // The first call runs the statement and fetches its rows; each call moves to the next.
     Result<bool> Step() override;
+    // Pipelines the statement: sends it and returns; the connection reads its answer later.
+    Status Send() override;
     int64_t Int(int column) const override;
     bool IsNull(int column) const override { return PQgetisnull(result_, row_, column) != 0; }
     std::string Text(int column) const override;
@@ -38,6 +40,8 @@ public:
     void Reset() override;
 
 private:
+    // Parameter values as libpq takes them.
+    std::vector<const char*> Values() const;
     Connection& conn_;
     const std::string name_;
     std::vector<std::optional<std::string>> params_;  // unbound: NULL, as in SQLite
@@ -58,15 +62,33 @@ public:
     sql::Dialect dialect() const override { return sql::Dialect::kPostgres; }
     Result<sql::Statement> Prepare(const std::string& sql) override;
     Status Exec(const char* sql) override;
+    Status Flush() override;
     bool Healthy() const override { return PQstatus(conn_) == CONNECTION_OK; }
     PGconn* handle() { return conn_; }
 
     // The Error for a failed result (null: the connection's own error). Clears `result`.
     Error ResultError(PGresult* result, std::string_view what);
 
+    // Pipeline mode (docs/design.md 7): statements sent with Send are answered in order; a
+    // read or Flush first reads the answers still owed. In pipeline mode, after `sent` was
+    // queued: sends it, asks the server to flush, and reads every earlier answer.
+    Status EnterPipeline();
+    Status SendAndDrain();
+    // Sets a sync point and reads up to it: after an error the server skips every statement
+    // until one.
+    void Resync();
+    // Counts a statement sent in pipeline mode whose answer is still to be read.
+    void Owe() { ++owed_; }
+    bool pipelined() const { return PQpipelineStatus(conn_) != PQ_PIPELINE_OFF; }
+
 private:
     explicit Connection(PGconn* conn) : conn_(conn) {}
+    // Reads the owed answers; after an error, syncs so the server takes commands again.
+    Status ReadOwed();
+    // Ends pipeline mode (synchronous libpq calls need it off); keeps any error for later.
+    Status LeavePipeline();
     PGconn* conn_;
+    int owed_ = 0;
     std::unordered_map<std::string, std::unique_ptr<PgStatement>> statements_;
 };
 

@@ -94,7 +94,7 @@ Status SqlAlerts::Put(const model::Alert& a) {
         .Bind(11, a.resolved_at)
         .BindOptional(12, a.remediation_id)
         .Bind(13, int64_t(a.waiting));
-    return stmt.Run();
+    return stmt.Send();
 }
 
 }  // namespace noderepair::storage::sql

@@ -35,12 +35,12 @@ Status AppendAuditRecords(Connection& conn, const std::vector<PendingAuditRecord
             .Bind(5, record.target)
             .Bind(6, record.detail)
             .Bind(7, head.hash);
-        NR_RETURN_IF_ERROR(insert.Run());
+        NR_RETURN_IF_ERROR(insert.Send());
     }
     NR_ASSIGN_OR_RETURN(auto move,
                         conn.Prepare("UPDATE audit_head SET seq = ?1, hash = ?2 WHERE id = 1"));
     move.Bind(1, head.seq).Bind(2, head.hash);
-    return move.Run();
+    return move.Send();
 }
 
 Result<std::vector<AuditRecord>> SqlAudit::List(int64_t after_seq, int limit) {

@@ -25,6 +25,12 @@ public:
     virtual void BindText(int index, std::string_view text) = 0;
     virtual void BindNull(int index) = 0;
     virtual Result<bool> Step() = 0;
+    // Runs the statement for its effect only; may return before the database answers.
+    virtual Status Send() {
+        auto stepped = Step();
+        if (!stepped) return stepped.error();
+        return OkStatus();
+    }
     virtual int64_t Int(int column) const = 0;
     virtual bool IsNull(int column) const = 0;
     virtual std::string Text(int column) const = 0;
@@ -75,6 +81,11 @@ public:
         if (!stepped) return stepped.error();
         return OkStatus();
     }
+    // Runs a statement whose rows and change count nobody reads. A backend may send it
+    // without waiting for the answer (PostgreSQL pipelines it); its error then comes back from
+    // the connection's next Step, Run or Flush instead, so a change that sends must Flush
+    // before it counts as done (the group commit does, for every change).
+    Status Send() { return impl_->Send(); }
     // Every row, each read by `read(*this)`.
     template <typename ReadRow>
     auto Rows(ReadRow read) -> Result<std::vector<decltype(read(*this))>> {
@@ -107,6 +118,8 @@ public:
     virtual Result<Statement> Prepare(const std::string& sql) = 0;
     // Runs one or more statements that return no rows, unprepared (schema, BEGIN, ROLLBACK).
     virtual Status Exec(const char* sql) = 0;
+    // Waits for every statement sent with Statement::Send; the first one's error, if any.
+    virtual Status Flush() { return OkStatus(); }
     // False once the connection to the server is lost; the store then opens a new one.
     virtual bool Healthy() const { return true; }
 };

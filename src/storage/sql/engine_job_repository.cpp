@@ -117,14 +117,14 @@ Status SqlEngineJobs::Put(const EngineJob& j) {
         .Bind(11, int64_t(j.host_was_cordoned))
         .BindOptional(12, JoinLines(j.instances))
         .BindOptional(13, EncodeCalls(j.calls));
-    return stmt.Run();
+    return stmt.Send();
 }
 
 Status SqlEngineJobs::Delete(const std::string& remediation_id) {
     NR_ASSIGN_OR_RETURN(auto stmt,
                         conn_.Prepare("DELETE FROM engine_jobs WHERE remediation_id = ?1"));
     stmt.Bind(1, remediation_id);
-    return stmt.Run();
+    return stmt.Send();
 }
 
 }  // namespace noderepair::storage::sql

@@ -51,7 +51,7 @@ Status SqlHealthChecks::Put(const model::HealthCheckRun& r) {
         .Bind(7, r.end_time)
         .BindOptional(8, r.remediation_id)
         .Bind(9, int64_t(r.waiting));
-    return stmt.Run();
+    return stmt.Send();
 }
 
 Result<std::vector<model::HealthCheckRun>> SqlHealthChecks::Runs(const std::string& sql,

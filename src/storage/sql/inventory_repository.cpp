@@ -281,14 +281,14 @@ Status SqlInventory::PutReservation(const std::string& instance_id, const std::s
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("INSERT INTO reservations(instance_id, host_name, "
                                                  "num_gpus) VALUES(?1, ?2, ?3)"));
     stmt.Bind(1, instance_id).Bind(2, host_name).Bind(3, int64_t(num_gpus));
-    return stmt.Run();
+    return stmt.Send();
 }
 
 Status SqlInventory::DeleteReservation(const std::string& instance_id) {
     NR_ASSIGN_OR_RETURN(auto stmt,
                         conn_.Prepare("DELETE FROM reservations WHERE instance_id = ?1"));
     stmt.Bind(1, instance_id);
-    return stmt.Run();
+    return stmt.Send();
 }
 
 Status SqlInventory::SetClusterAutomation(const std::string& cluster_id,

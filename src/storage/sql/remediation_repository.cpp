@@ -198,13 +198,13 @@ Status SqlRemediations::Insert(const RemediationWriteKey&, const Remediation& r)
     {
         NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
         BindRemediation(stmt, r);
-        NR_RETURN_IF_ERROR(stmt.Run());
+        NR_RETURN_IF_ERROR(stmt.Send());
     }
     NR_ASSIGN_OR_RETURN(auto latest,
                         conn_.Prepare("UPDATE instances SET latest_remediation_id = ?1 "
                                       "WHERE instance_id = ?2"));
     latest.Bind(1, r.id).Bind(2, r.instance_id);
-    NR_RETURN_IF_ERROR(latest.Run());
+    NR_RETURN_IF_ERROR(latest.Send());
     if (log_ != nullptr) log_->changes.push_back({r, std::nullopt, log_->request_id});
     return OkStatus();
 }
@@ -260,7 +260,7 @@ Status SqlRemediations::AppendEvent(const std::string& remediation_id,
         stmt.BindNull(4);
     }
     stmt.BindOptional(5, e.step).BindOptional(6, e.actor).BindOptional(7, e.detail);
-    NR_RETURN_IF_ERROR(stmt.Run());
+    NR_RETURN_IF_ERROR(stmt.Send());
     if (log_ != nullptr && (e.type == "state_change" || e.type == "mode_change")) {
         AuditEvent(remediation_id, e);
     }

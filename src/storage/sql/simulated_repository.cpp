@@ -42,7 +42,7 @@ Status SqlSimulated::PutOperation(const SimOperation& op) {
         .BindOptional(4, op.host)
         .Bind(5, ToMicros(op.ready_at))
         .Bind(6, int64_t(op.applied));
-    return stmt.Run();
+    return stmt.Send();
 }
 
 Result<std::vector<SimVm>> SqlSimulated::ListVms() {
@@ -98,13 +98,13 @@ Status SqlSimulated::PutVm(const SimVm& vm) {
     NR_ASSIGN_OR_RETURN(
         auto stmt, conn_.Prepare(UpsertSql("sim_vms", "vm_id, instance_id, host_name", "vm_id")));
     stmt.Bind(1, vm.vm_id).Bind(2, vm.instance_id).Bind(3, vm.host_name);
-    return stmt.Run();
+    return stmt.Send();
 }
 
 Status SqlSimulated::DeleteVm(const std::string& vm_id) {
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("DELETE FROM sim_vms WHERE vm_id = ?1"));
     stmt.Bind(1, vm_id);
-    return stmt.Run();
+    return stmt.Send();
 }
 
 Status SqlSimulated::SetHostDegraded(const std::string& host_name, bool degraded) {
@@ -128,13 +128,13 @@ Status SqlSimulated::PutFault(const SimFault& fault) {
         .Bind(3, EncodeMap(fault.labels))
         .Bind(4, EncodeMap(fault.annotations))
         .Bind(5, ToMicros(fault.started_at));
-    return stmt.Run();
+    return stmt.Send();
 }
 
 Status SqlSimulated::DeleteFaults(const std::string& instance_id) {
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("DELETE FROM sim_faults WHERE instance_id = ?1"));
     stmt.Bind(1, instance_id);
-    return stmt.Run();
+    return stmt.Send();
 }
 
 }  // namespace noderepair::storage::sql

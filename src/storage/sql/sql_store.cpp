@@ -17,6 +17,12 @@ Status Run(Connection& conn, const std::string& sql) {
     return stmt.Run();
 }
 
+// The same, for statements whose answer can come later (Statement::Send).
+Status Send(Connection& conn, const std::string& sql) {
+    NR_ASSIGN_OR_RETURN(auto stmt, conn.Prepare(sql));
+    return stmt.Send();
+}
+
 // Every repository over one connection: the writer's transaction, or a pooled reader's.
 class SqlTxn final : public Txn {
 public:
@@ -143,7 +149,7 @@ void SqlStore::CommitBatch(std::vector<PendingWrite>& batch) {
     for (size_t i = 0; i < batch.size(); ++i) {
         // A savepoint per change: a change whose rules fail leaves no trace, the others in
         // the batch still commit.
-        Status saved = Run(*writer_, "SAVEPOINT change");
+        Status saved = Send(*writer_, "SAVEPOINT change");
         if (!saved) {
             outcomes[i] = saved;
             continue;
@@ -153,12 +159,15 @@ void SqlStore::CommitBatch(std::vector<PendingWrite>& batch) {
         log.request_id = std::move(batch[i].request_id);
         log.actor = std::move(batch[i].actor);
         outcomes[i] = batch[i].work(txn);
+        // What the change sent without waiting must have worked before the change counts.
+        Status flushed = writer_->Flush();
+        if (outcomes[i] && !flushed) outcomes[i] = flushed;
         if (!outcomes[i]) {
             (void)Run(*writer_, "ROLLBACK TO change");
             log.changes.resize(recorded);
             log.audit.resize(audited);
         }
-        (void)Run(*writer_, "RELEASE change");
+        (void)Send(*writer_, "RELEASE change");
     }
     // The batch's audit records join the chain in the batch's own transaction: they commit
     // exactly when the changes they describe do (docs/design.md 11).
@@ -203,15 +212,13 @@ void SqlStore::ReleaseReader(std::unique_ptr<Connection> conn) {
 Status SqlStore::Read(const std::function<Status(Reader&)>& read) {
     NR_ASSIGN_OR_RETURN(auto conn, AcquireReader());
     // Prepared once per connection: sqlite3_exec would parse BEGIN and COMMIT every time.
-    Status status = [&]() -> Status {
-        NR_ASSIGN_OR_RETURN(auto begin, conn->Prepare(BeginRead()));
-        return begin.Run();
-    }();
+    // Sent, not run: on PostgreSQL they travel with the read's first statement and the next
+    // read's, instead of costing a round trip each.
+    Status status = Send(*conn, BeginRead());
     if (status) {
         SqlTxn reader(*conn, nullptr);
         status = read(reader);
-        auto commit = conn->Prepare("COMMIT");
-        Status ended = commit ? commit->Run() : Status(commit.error());
+        Status ended = Send(*conn, "COMMIT");
         if (status && !ended) status = ended;
     }
     ReleaseReader(std::move(conn));
