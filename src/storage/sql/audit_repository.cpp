@@ -6,10 +6,14 @@ Status AppendAuditRecords(Connection& conn, const std::vector<PendingAuditRecord
                           Timestamp time) {
     AuditHead head;
     {
-        // On SQLite the writer's transaction already excludes every other writer; a backend
-        // with concurrent writers reads this row FOR UPDATE (docs/design.md 11).
+        // On SQLite the writer's transaction already excludes every other writer. PostgreSQL
+        // has several (a server and `token create`, or replicas): FOR UPDATE makes each wait
+        // for the last one's commit and read the head it left (docs/design.md 11).
         NR_ASSIGN_OR_RETURN(auto stmt,
-                            conn.Prepare("SELECT seq, hash FROM audit_head WHERE id = 1"));
+                            conn.Prepare(conn.dialect() == Dialect::kSqlite
+                                             ? "SELECT seq, hash FROM audit_head WHERE id = 1"
+                                             : "SELECT seq, hash FROM audit_head WHERE id = 1 "
+                                               "FOR UPDATE"));
         NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
         if (!row) return Internal("the audit chain's head row is missing");
         head = {stmt.Int(0), stmt.Text(1)};
