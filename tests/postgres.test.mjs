@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
-  REPO, Server, makeFleet, rPath, create, listAll, createPgDatabase, sleep,
+  REPO, Server, makeFleet, rPath, create, createOnPort, listAll, createPgDatabase, sleep,
 } from './lib/server.mjs';
 import { waitFor } from './lib/engine.mjs';
 
@@ -68,18 +68,13 @@ test('PostgreSQL: acknowledged creates survive kill -9 of the server (10 rounds,
     const attempts = Array.from({ length: PER_ROUND }, (_, k) => {
       const inst = `k-i${round * PER_ROUND + k}`;
       const rid = `k${round}-${k}`;
-      return fetch(`http://127.0.0.1:${port}${rPath('k', inst)}?remediation_id=${rid}`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ mode: VM, reason: `round ${round}` }),
-      }).then(async (res) => {
-        const text = await res.text();
-        if (res.status === 200) {
-          acked.set(rid, JSON.parse(text));
+      return createOnPort(port, token, 'k', inst, rid, { mode: VM, reason: `round ${round}` }).then(({ status, json }) => {
+        if (status === 200) {
+          acked.set(rid, json);
           killNow(); // kill -9 right after the first acknowledgement
         }
-        return { rid, inst, status: res.status };
-      }, () => ({ rid, inst, status: 0 }));
+        return { rid, inst, status };
+      });
     });
     const results = await Promise.all(attempts);
     killNow();

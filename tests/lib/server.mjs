@@ -383,6 +383,22 @@ export function create(srv, c, i, { mode = 'REMEDIATION_MODE_VM_ONLY', reason, t
   return srv.api('POST', rPath(c, i) + q, { token, body: b });
 }
 
+// A create sent to `port` itself (not srv.port, which a restart changes), for tests that kill the
+// server while it is in flight: resolves {status, json}, status 0 when no answer came.
+export async function createOnPort(port, token, c, i, remediationId, body) {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}${rPath(c, i)}?remediation_id=${encodeURIComponent(remediationId)}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, json: res.status === 200 ? JSON.parse(text) : null };
+  } catch {
+    return { status: 0, json: null };
+  }
+}
+
 // Walks every page of a list; returns the concatenated remediations and the pages.
 export async function listAll(srv, c, i, params = {}, { token, pageSize = 100 } = {}) {
   const all = [];
