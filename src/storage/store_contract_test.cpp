@@ -39,9 +39,8 @@ using test_support::ScopedTempDir;
 using test_support::TestEpoch;
 using test_support::TestFleet;
 
-// A backend under test. To add one (PostgreSQL), append it to Backends(): its factory makes a
-// URL naming a new, empty database, and returns "" when the backend is not available here
-// (the suite then skips instead of failing).
+// A backend under test: its factory makes a URL naming a new, empty database, and returns ""
+// when the backend is not available here (the suite then skips instead of failing).
 struct Backend {
     std::string name;
     std::function<std::string(const std::string& temp_dir)> new_database_url;
@@ -52,6 +51,7 @@ void PrintTo(const Backend& backend, std::ostream* os) { *os << backend.name; }
 std::vector<Backend> Backends() {
     return {
         {"Sqlite", [](const std::string& dir) { return "sqlite:" + dir + "/store.db"; }},
+        {"Postgres", [](const std::string&) { return test_support::NewPostgresDatabase(); }},
     };
 }
 

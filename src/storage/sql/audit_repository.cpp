@@ -1,6 +1,6 @@
-#include "storage/sqlite/repositories.hpp"
+#include "storage/sql/repositories.hpp"
 
-namespace noderepair::storage::sqlite {
+namespace noderepair::storage::sql {
 
 Status AppendAuditRecords(Connection& conn, const std::vector<PendingAuditRecord>& records,
                           Timestamp time) {
@@ -43,7 +43,7 @@ Status AppendAuditRecords(Connection& conn, const std::vector<PendingAuditRecord
     return move.Run();
 }
 
-Result<std::vector<AuditRecord>> SqliteAudit::List(int64_t after_seq, int limit) {
+Result<std::vector<AuditRecord>> SqlAudit::List(int64_t after_seq, int limit) {
     NR_ASSIGN_OR_RETURN(auto stmt,
                         conn_.Prepare("SELECT seq, time, actor, action, target, detail, hash FROM "
                                       "audit_records WHERE seq > ?1 ORDER BY seq LIMIT ?2"));
@@ -54,11 +54,11 @@ Result<std::vector<AuditRecord>> SqliteAudit::List(int64_t after_seq, int limit)
     });
 }
 
-Result<AuditHead> SqliteAudit::Head() {
+Result<AuditHead> SqlAudit::Head() {
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT seq, hash FROM audit_head WHERE id = 1"));
     NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
     if (!row) return Internal("the audit chain's head row is missing");
     return AuditHead{stmt.Int(0), stmt.Text(1)};
 }
 
-}  // namespace noderepair::storage::sqlite
+}  // namespace noderepair::storage::sql
