@@ -25,7 +25,7 @@ int Run(int argc, char** argv) {
         ->check(CLI::IsMember({"text", "json"}));
 
     DatabaseCommands database(app);
-    DbCommands db(app);
+    DbCommands db(*app.get_subcommand("db"));
 
     // The client verbs inherit fallthrough, so --server, --token and --json may follow the verb.
     app.fallthrough();

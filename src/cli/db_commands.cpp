@@ -8,10 +8,8 @@
 
 namespace noderepair::cli {
 
-DbCommands::DbCommands(CLI::App& app) {
-    auto* db = app.add_subcommand("db", "whole-database tools");
-    db->require_subcommand(1);
-    backup_ = db->add_subcommand(
+DbCommands::DbCommands(CLI::App& db) {
+    backup_ = db.add_subcommand(
         "backup", "copy a SQLite database, consistent even while a server writes to it");
     backup_->add_option("--db", db_, "sqlite:PATH (default sqlite:./noderepair.db)");
     backup_->add_option("--to", to_, "the copy: a new file (an existing one is not overwritten)")

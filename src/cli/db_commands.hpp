@@ -1,6 +1,6 @@
-// `noderepair db ...`: verbs that work on a whole database file, beside a running server or
-// without one. Today `db backup` (README "CLI"). Owns the flags the parser fills; lives on
-// cli::Run()'s stack, used by the main thread only.
+// `noderepair db backup` (README "Backups"): a copy of a whole SQLite database, beside a running
+// server or without one. Owns the flags the parser fills; lives on cli::Run()'s stack, used by
+// the main thread only.
 #pragma once
 
 #include <optional>
@@ -14,7 +14,8 @@ namespace noderepair::cli {
 
 class DbCommands {
 public:
-    explicit DbCommands(CLI::App& app);
+    // Adds `backup` to the `db` subcommand (database.hpp makes it, with `db copy`).
+    explicit DbCommands(CLI::App& db);
     DbCommands(const DbCommands&) = delete;
     DbCommands& operator=(const DbCommands&) = delete;
 
