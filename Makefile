@@ -83,6 +83,7 @@ test: unit-test blackbox-test fuzz-smoke
 bench: build
 	bench/run.sh
 	bench/engine_health.sh
+	bench/postgres.sh
 
 clean:
 	rm -rf build build-asan build-fuzz
