@@ -27,7 +27,7 @@ after(async () => { for (const s of servers) await s.close(); });
 const INSTANCES = 400;
 const FLEET = makeFleet([{ cluster_id: 'bk', instances: INSTANCES }]);
 
-test('db backup while creates are acknowledged: the copy opens, verifies and holds a consistent prefix', { skip }, async () => {
+test('db backup while creates are acknowledged: the copy opens, verifies and holds a consistent prefix', { skip }, async (t) => {
   const srv = new Server({ fleet: FLEET });
   servers.push(srv);
   await srv.start();
@@ -51,7 +51,9 @@ test('db backup while creates are acknowledged: the copy opens, verifies and hol
 
   const before = new Set(acked);
   const copyPath = path.join(srv.dir, 'copy.db');
+  const startedAt = Date.now();
   const backup = await run(['db', 'backup', '--db', srv.db, '--to', copyPath]);
+  const backupMs = Date.now() - startedAt;
   const afterBackup = acked.size;
   // Creates went on after the backup returned: it ran while they were being acknowledged.
   const still = await waitFor(() => acked.size > afterBackup || next >= INSTANCES, 30000);
@@ -93,6 +95,8 @@ test('db backup while creates are acknowledged: the copy opens, verifies and hol
     assert.equal(states.at(-1), r.state, `${r.id}: its timeline ends in its state`);
   }
   assert.ok(inCopy.size >= before.size && inCopy.size <= next);
+  t.diagnostic(`backup in ${backupMs} ms (${backup.stdout.trim()}): ${before.size} acknowledged before it, `
+    + `${afterBackup} when it returned, ${inCopy.size} in the copy, ${acked.size} in all`);
 });
 
 test('db backup refuses what it cannot copy, and creates nothing then', { skip }, async () => {

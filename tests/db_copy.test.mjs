@@ -47,9 +47,9 @@ async function snapshot(srv) {
 }
 
 test('db copy moves every remediation, event, alert, token and the audit chain to PostgreSQL', { skip: !PG && 'NODEREPAIR_TEST_PG is not set' }, async () => {
-  const srv = new Server({ fleet: makeFleet([{ cluster_id: 'cp', instances: 12 }, { cluster_id: 'cq', instances: 3 }]) });
+  // The source is SQLite whatever the suite's backend.
+  const srv = new Server({ fleet: makeFleet([{ cluster_id: 'cp', instances: 12 }, { cluster_id: 'cq', instances: 3 }]), sqlite: true });
   servers.push(srv);
-  srv.db = `sqlite:${srv.dbPath}`; // the source is SQLite whatever the suite's backend
   await srv.start();
   const operator = await srv.token('copy-operator', 'operator');
   const viewer = await srv.token('copy-viewer', 'viewer', ['cq']);

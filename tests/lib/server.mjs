@@ -176,13 +176,14 @@ export class Server {
   // opts: fleet (object) | demo (bool); enginePaused (default true); config (string YAML);
   // extraArgs (array); env (extra environment variables for serve); launcher (a command and its
   // arguments that exec the binary, given as "$0", e.g. to start it with other limits);
-  // db (a database URL to use instead of a fresh one, e.g. shared by two servers)
+  // db (a database URL to use instead of a fresh one, e.g. shared by two servers); sqlite (true:
+  // a SQLite file whatever the suite's backend, e.g. the source of `db copy`)
   constructor(opts = {}) {
     this.opts = { enginePaused: true, ...opts };
     this.dir = mkdtempSync(path.join(tmpdir(), 'noderepair-test-'));
     if (this.opts.db) {
       this.db = this.opts.db;
-    } else if (TEST_PG) {
+    } else if (TEST_PG && !this.opts.sqlite) {
       this.db = createPgDatabase(TEST_PG);
       this.ownsPgDatabase = true;
     } else {
