@@ -22,6 +22,14 @@ PgStore::PgStore(std::string uri, std::unique_ptr<Connection> writer, int max_ba
 
 PgStore::~PgStore() { Close(); }
 
+Status PgStore::BeforeCommit(sql::Connection& writer) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_fold_ < std::chrono::seconds(1)) return OkStatus();
+    last_fold_ = now;
+    NR_ASSIGN_OR_RETURN(auto fold, writer.Prepare(FoldCountsSql()));
+    return fold.Send();
+}
+
 Result<std::unique_ptr<sql::Connection>> PgStore::Connect() {
     NR_ASSIGN_OR_RETURN(auto conn, Connection::Open(uri_));
     return std::unique_ptr<sql::Connection>(std::move(conn));

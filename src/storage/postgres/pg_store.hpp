@@ -5,6 +5,7 @@
 // read; meanwhile they fail with UNAVAILABLE.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -27,11 +28,15 @@ protected:
     const char* BeginRead() const override {
         return "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
     }
+    // Folds the remediation count deltas about once a second, so reads of the counts add up a
+    // few thousand rows at most.
+    Status BeforeCommit(sql::Connection& writer) override;
 
 private:
     PgStore(std::string uri, std::unique_ptr<Connection> writer, int max_batch,
             size_t max_queued_writes, const Clock* clock);
     const std::string uri_;
+    std::chrono::steady_clock::time_point last_fold_{};  // the writer thread's
 };
 
 }  // namespace noderepair::storage::postgres

@@ -233,17 +233,26 @@ CREATE TRIGGER instances_moved AFTER UPDATE OF host_name, num_gpus ON instances
 CREATE TRIGGER reservations_counted AFTER INSERT OR DELETE ON reservations
     FOR EACH ROW EXECUTE FUNCTION hosts_count_instance_gpus();
 
--- Remediations counted by state, mode and trigger, so /metrics reads a few dozen rows.
+-- Remediations counted by state, mode and trigger, so /metrics reads a few dozen rows. A
+-- trigger appends +1/-1 deltas instead of updating the count rows: one hot row updated by every
+-- create piles up row versions that each later update must step over (measured: 0.5 ms per
+-- insert after 90,000 creates). The store folds the deltas into the counts now and then
+-- (FoldCountsSql); reads add both.
+CREATE TABLE remediation_count_deltas(
+    state INTEGER NOT NULL,
+    mode INTEGER NOT NULL,
+    trigger INTEGER NOT NULL,
+    n BIGINT NOT NULL
+);
 CREATE FUNCTION remediations_count() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        UPDATE remediation_counts SET n = n - 1
-            WHERE state = OLD.state AND mode = OLD.mode AND trigger = OLD.trigger;
+        INSERT INTO remediation_count_deltas(state, mode, trigger, n)
+            VALUES(OLD.state, OLD.mode, OLD.trigger, -1);
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        INSERT INTO remediation_counts(state, mode, trigger, n)
-            VALUES(NEW.state, NEW.mode, NEW.trigger, 1)
-            ON CONFLICT(state, mode, trigger) DO UPDATE SET n = remediation_counts.n + 1;
+        INSERT INTO remediation_count_deltas(state, mode, trigger, n)
+            VALUES(NEW.state, NEW.mode, NEW.trigger, 1);
     END IF;
     RETURN NULL;
 END $$;
@@ -260,6 +269,13 @@ CREATE TRIGGER remediation_recounted AFTER UPDATE OF state, mode, trigger ON rem
 constexpr const char* kMigrationLock = "SELECT pg_advisory_xact_lock(7163021968)";
 
 }  // namespace
+
+const char* FoldCountsSql() {
+    return "WITH folded AS (DELETE FROM remediation_count_deltas RETURNING state, mode, "
+           "trigger, n) INSERT INTO remediation_counts(state, mode, trigger, n) SELECT state, "
+           "mode, trigger, SUM(n) FROM folded GROUP BY state, mode, trigger ON CONFLICT(state, "
+           "mode, trigger) DO UPDATE SET n = remediation_counts.n + excluded.n";
+}
 
 Status Migrate(Connection& conn) {
     NR_RETURN_IF_ERROR(conn.Exec("BEGIN"));

@@ -8,4 +8,8 @@ namespace noderepair::storage::postgres {
 
 Status Migrate(Connection& conn);
 
+// Moves the remediation count deltas into the counts (one statement; safe beside other
+// writers: each delta is deleted, and so added, by one of them).
+const char* FoldCountsSql();
+
 }  // namespace noderepair::storage::postgres

@@ -151,8 +151,15 @@ Result<std::vector<std::string>> SqlRemediations::ListOldestInState(State state,
 }
 
 Result<std::vector<RemediationCount>> SqlRemediations::Count() {
-    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT state, mode, trigger, n FROM "
-                                                 "remediation_counts ORDER BY 1, 2, 3"));
+    // PostgreSQL keeps the newest changes as deltas beside the folded counts (its schema.cpp).
+    static const std::string sqlite =
+        "SELECT state, mode, trigger, n FROM remediation_counts ORDER BY 1, 2, 3";
+    static const std::string postgres =
+        "SELECT state, mode, trigger, SUM(n) FROM (SELECT state, mode, trigger, n FROM "
+        "remediation_counts UNION ALL SELECT state, mode, trigger, n FROM "
+        "remediation_count_deltas) c GROUP BY 1, 2, 3 ORDER BY 1, 2, 3";
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare(conn_.dialect() == Dialect::kSqlite ? sqlite : postgres));
     std::vector<RemediationCount> out;
     while (true) {
         NR_ASSIGN_OR_RETURN(bool row, stmt.Step());

@@ -43,6 +43,9 @@ protected:
     virtual const char* BeginWrite() const = 0;
     // Begins a read: one consistent snapshot for every statement of it.
     virtual const char* BeginRead() const = 0;
+    // Upkeep of the backend's own in the batch's transaction, before its audit records and
+    // COMMIT; a failure fails the batch.
+    virtual Status BeforeCommit(Connection&) { return OkStatus(); }
 
 private:
     struct PendingWrite {
