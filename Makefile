@@ -3,7 +3,7 @@
 
 DEBIAN_PACKAGES := cmake ninja-build g++ pkg-config \
 	libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev libsqlite3-dev \
-	libyaml-cpp-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev libvirt-dev \
+	libyaml-cpp-dev libcli11-dev libpq-dev postgresql libgtest-dev libgmock-dev libbenchmark-dev libvirt-dev \
 	prometheus-cpp-dev sqlite3 wrk nginx-light python3 libfaketime prometheus-alertmanager prometheus \
 	chromium clang libclang-rt-14-dev llvm
 # Node 20 may come from outside Debian (with its own npm): install Debian's only when absent.
@@ -15,8 +15,10 @@ DEMO_DB ?= sqlite:./noderepair-demo.db
 DEMO_LISTEN ?= 127.0.0.1:8080
 FUZZ_SECONDS ?= 120
 FUZZ_SMOKE_SECONDS ?= 10
+# The backends the black-box suite runs on, one pass each (tests/README.md).
+TEST_BACKENDS ?= sqlite postgres
 
-.PHONY: all deps build asan demo test unit-test blackbox-test fuzz-build fuzz fuzz-smoke bench clean
+.PHONY: all deps build asan demo test unit-test blackbox-test blackbox-test-sqlite blackbox-test-postgres fuzz-build fuzz fuzz-smoke bench clean
 
 all: build
 
@@ -47,8 +49,21 @@ unit-test: build asan
 tests/node_modules/.package-lock.json: tests/package.json tests/package-lock.json
 	cd tests && npm ci --no-audit --no-fund --loglevel=error
 
-blackbox-test: build tests/node_modules/.package-lock.json
-	cd tests && node --test --test-concurrency=2
+blackbox-test: $(addprefix blackbox-test-,$(TEST_BACKENDS))
+
+# tests/postgres.test.mjs starts and crashes a server of its own: it runs in the PostgreSQL pass.
+blackbox-test-sqlite: build tests/node_modules/.package-lock.json
+	cd tests && node --test --test-concurrency=2 $(filter-out postgres.test.mjs,$(notdir $(wildcard tests/*.test.mjs)))
+
+# The same suite, each server on a fresh database of a private PostgreSQL server that is
+# stopped however the run ends.
+blackbox-test-postgres: build tests/node_modules/.package-lock.json
+	@pgdir=$$(mktemp -d); \
+	trap '$(CURDIR)/tools/private-postgres.sh stop "$$pgdir"; rm -rf "$$pgdir"' EXIT; \
+	trap 'exit 130' INT TERM; \
+	uri=$$($(CURDIR)/tools/private-postgres.sh start "$$pgdir") || exit 1; \
+	echo "private PostgreSQL: $$uri"; \
+	cd tests && NODEREPAIR_TEST_PG="$$uri" node --test --test-concurrency=2
 
 # The parsers alone, with clang, libFuzzer, ASan and UBSan (fuzz/README.md).
 fuzz-build: deps
@@ -68,6 +83,7 @@ test: unit-test blackbox-test fuzz-smoke
 bench: build
 	bench/run.sh
 	bench/engine_health.sh
+	bench/postgres.sh
 
 clean:
 	rm -rf build build-asan build-fuzz

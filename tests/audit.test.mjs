@@ -1,13 +1,15 @@
 // docs/http-api.md 10 (Audit): changes made through the API and the CLI become records of one
 // SHA-256 chain; GET /v1/audit pages them oldest first for unscoped admins only; `audit verify`
 // passes on the untouched database and names the first record changed, removed or reordered
-// by editing the database with the sqlite3 CLI, and with --head catches records cut off the end.
+// by editing a copy of the database (sqlite3 or psql), and with --head catches records cut off
+// the end.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import path from 'node:path';
-import { BIN, startServer, create, rPath, micros, RFC3339_Z, ZERO_TIMING } from './lib/server.mjs';
+import {
+  BIN, startServer, create, rPath, micros, RFC3339_Z, ZERO_TIMING, copyDatabase, runSql,
+} from './lib/server.mjs';
 
 const FLEET = {
   clusters: [{
@@ -29,7 +31,6 @@ function run(file, args) {
   });
 }
 const cli = (args) => run(BIN, args);
-const sqlite = (file, sql) => run('sqlite3', [file, sql]);
 
 // docs/design.md 11: SHA-256 over the previous hash and each field, each as "<length>:<text>\n".
 function recordHash(previous, r) {
@@ -140,12 +141,10 @@ test('audit verify names the first record changed, removed or reordered, and wit
   // Each case edits its own copy of the untouched database.
   let k = 0;
   async function tampered(sql) {
-    const copy = path.join(srv.dir, `tampered-${k++}.db`);
-    const backup = await sqlite(srv.dbPath, `.backup '${copy}'`);
-    assert.equal(backup.code, 0, backup.stderr);
-    const edit = await sqlite(copy, sql);
+    const copy = await copyDatabase(srv.db, srv.dir, `tampered_${k++}`);
+    const edit = await runSql(copy, sql);
     assert.equal(edit.code, 0, edit.stderr);
-    return `sqlite:${copy}`;
+    return copy;
   }
   async function expectBroken(db, pattern, extra = []) {
     const r = await cli(['audit', 'verify', '--db', db, ...extra]);

@@ -3,7 +3,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import {
-  Server, makeFleet, rPath, create, rawConnect, sleep, within, RFC3339_Z,
+  Server, makeFleet, rPath, create, createOnPort, rawConnect, sleep, within, RFC3339_Z,
 } from './lib/server.mjs';
 
 const servers = [];
@@ -42,19 +42,13 @@ test('acknowledged writes survive kill -9 (20 rounds with concurrent creates in 
       const inst = `d-i${round * PER_ROUND + k}`;
       const rid = `r${round}-k${k}`;
       attempts.push(
-        fetch(`http://127.0.0.1:${port}${rPath('d', inst)}?remediation_id=${rid}`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ mode: VM, reason: `round ${round}` }),
-        }).then(async (res) => {
-          const text = await res.text();
-          if (res.status === 200) {
-            const r = JSON.parse(text);
-            acked.set(r.id, r);
+        createOnPort(port, token, 'd', inst, rid, { mode: VM, reason: `round ${round}` }).then(({ status, json }) => {
+          if (status === 200) {
+            acked.set(json.id, json);
             killNow(); // kill -9 right after the first acknowledgement
           }
-          return { rid, inst, status: res.status };
-        }, () => ({ rid, inst, status: 0 })),
+          return { rid, inst, status };
+        }),
       );
     }
     if (cancelTarget) {

@@ -4,6 +4,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/database.hpp"
+#include "cli/db_commands.hpp"
 #include "cli/serve.hpp"
 
 namespace noderepair::cli {
@@ -24,6 +25,7 @@ int Run(int argc, char** argv) {
         ->check(CLI::IsMember({"text", "json"}));
 
     DatabaseCommands database(app);
+    DbCommands db(*app.get_subcommand("db"));
 
     // The client verbs inherit fallthrough, so --server, --token and --json may follow the verb.
     app.fallthrough();
@@ -37,6 +39,7 @@ int Run(int argc, char** argv) {
     }
     if (serve_cmd->parsed()) return Serve(serve);
     if (auto code = database.RunParsed()) return *code;
+    if (auto code = db.RunParsed()) return *code;
     if (auto code = client.RunParsed()) return *code;
     return kExitUsage;
 }

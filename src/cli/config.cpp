@@ -131,10 +131,10 @@ Status Check(const Config& c) {
         return InvalidArgument("config: engine.max_parallel must be >= 1");
     if (c.engine.max_calls_per_host < 1)
         return InvalidArgument("config: engine.max_calls_per_host must be >= 1");
-    if (c.server.io_threads < 1 || c.server.worker_threads < 0 || c.storage.max_batch < 1) {
+    if (c.server.io_threads < 1 || c.server.worker_threads < -1 || c.storage.max_batch < 1) {
         return InvalidArgument(
             "config: server.io_threads and storage.max_batch must be >= 1, "
-            "server.worker_threads >= 0");
+            "server.worker_threads >= 0 (or -1: by backend)");
     }
     if (c.server.max_connections < 1 || c.server.max_queued_requests < 1 ||
         c.server.request_deadline_s < 1 || c.storage.max_queued_writes < 1) {

@@ -11,6 +11,14 @@
 namespace noderepair::cli {
 
 struct Config {
+    // server.worker_threads, or by backend when it is -1: SQLite answers a read in
+    // microseconds from the page cache, PostgreSQL in round trips over the network, so it needs
+    // more handlers in flight for the same rate.
+    int WorkerThreads() const {
+        if (server.worker_threads >= 0) return server.worker_threads;
+        return db.starts_with("sqlite:") ? 2 : 16;
+    }
+
     std::string listen = "127.0.0.1:8080";
     std::string db = "sqlite:./noderepair.db";
     // "simulated" (the fleet file's hosts, simulated) or "libvirt" (each fleet host's
@@ -41,7 +49,9 @@ struct Config {
     struct Server {
         double rate_limit_per_token_rps = 0;
         int io_threads = 2;
-        int worker_threads = 2;
+        // Request handlers block on database reads: a few threads serve SQLite's microsecond
+        // reads, PostgreSQL's network round trips need more in flight. -1: by backend.
+        int worker_threads = -1;
         // docs/http-api.md 10, overload: past these bounds a request gets 503 with Retry-After.
         int max_connections = 4096;      // served at once; as many again get a 503 each
         int max_queued_requests = 1024;  // waiting for a worker thread

@@ -90,6 +90,7 @@ TEST(ParseConfig, ReadsTheExtensionKeys) {
     ASSERT_TRUE(parsed) << parsed.error().message;
     EXPECT_EQ(parsed->server.io_threads, 4);
     EXPECT_EQ(parsed->server.worker_threads, 3);
+    EXPECT_EQ(parsed->WorkerThreads(), 3);
     EXPECT_EQ(parsed->storage.max_batch, 1);
 }
 
@@ -238,7 +239,7 @@ TEST(ParseConfig, RejectsOutOfRangeValues) {
     ExpectRejected("automation: {max_active_fraction: .inf}\n");
     ExpectRejected("server: {rate_limit_per_token_rps: -1}\n");
     ExpectRejected("server: {io_threads: 0}\n");
-    ExpectRejected("server: {worker_threads: -1}\n");
+    ExpectRejected("server: {worker_threads: -2}\n");
     ExpectRejected("storage: {max_batch: 0}\n");
 }
 
@@ -275,6 +276,16 @@ TEST(LoadConfigFile, ErrorsNameTheFile) {
     auto missing = LoadConfigFile(dir.path() + "/missing.yaml");
     ASSERT_FALSE(missing);
     EXPECT_EQ(missing.error().code, Code::kInvalidArgument);
+}
+
+TEST(ParseConfig, WorkerThreadsFollowTheBackendUnlessSet) {
+    Config config;
+    EXPECT_EQ(config.server.worker_threads, -1);
+    EXPECT_EQ(config.WorkerThreads(), 2);  // sqlite:./noderepair.db
+    config.db = "postgres://noderepair@db.example.com:5432/noderepair";
+    EXPECT_EQ(config.WorkerThreads(), 16);
+    config.server.worker_threads = 0;  // 0: handlers on the I/O threads, whatever the backend
+    EXPECT_EQ(config.WorkerThreads(), 0);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "cli/commands.hpp"
 #include "cli/table.hpp"
 #include "common/request_context.hpp"
+#include "storage/copy.hpp"
 #include "storage/open.hpp"
 
 namespace noderepair::cli {
@@ -49,28 +50,37 @@ std::string FormatTokenTable(const std::vector<storage::TokenRecord>& tokens) {
     return FormatTable({"NAME", "ROLE", "CLUSTERS", "CREATED", "EXPIRES", "LAST USED"}, rows);
 }
 
+constexpr const char* kDbHelp = "sqlite:PATH or postgres://USER[:PASSWORD]@HOST:PORT/DBNAME";
+
 DatabaseCommands::DatabaseCommands(CLI::App& app) {
     auto* token = app.add_subcommand("token", "manage API tokens (in the database)");
     token->require_subcommand(1);
     create_ = token->add_subcommand("create", "create a token and print it");
-    create_->add_option("--db", flags_.db, "sqlite:PATH");
+    create_->add_option("--db", flags_.db, kDbHelp);
     create_->add_option("--name", flags_.name, "who the token is for")->required();
     create_->add_option("--role", flags_.role, "viewer|operator|approver|admin")->required();
     create_->add_option("--cluster", flags_.clusters, "limit the token to these clusters");
     create_->add_option("--expires-in", flags_.expires_in,
                         "lifetime: a number and s, m, h or d (e.g. 90d); default never");
     list_ = token->add_subcommand("list", "list the tokens that are not revoked");
-    list_->add_option("--db", flags_.db, "sqlite:PATH");
+    list_->add_option("--db", flags_.db, kDbHelp);
     revoke_ = token->add_subcommand("revoke", "revoke every token of a name");
-    revoke_->add_option("--db", flags_.db, "sqlite:PATH");
+    revoke_->add_option("--db", flags_.db, kDbHelp);
     revoke_->add_option("--name", flags_.name, "the token's name")->required();
 
     auto* audit = app.add_subcommand("audit", "the audit trail (in the database)");
     audit->require_subcommand(1);
     verify_ = audit->add_subcommand("verify", "check the audit chain's hashes");
-    verify_->add_option("--db", flags_.db, "sqlite:PATH");
+    verify_->add_option("--db", flags_.db, kDbHelp);
     verify_->add_option("--head", flags_.head,
                         "a head hash seen earlier: also catch records cut off the end");
+
+    auto* db = app.add_subcommand("db", "move or copy the database");
+    db->require_subcommand(1);
+    copy_ = db->add_subcommand("copy", "copy a whole SQLite installation into PostgreSQL");
+    copy_->add_option("--from", flags_.from, "sqlite:PATH")->required();
+    copy_->add_option("--to", flags_.to, "postgres://USER[:PASSWORD]@HOST:PORT/DBNAME (empty)")
+        ->required();
 }
 
 std::optional<int> DatabaseCommands::RunParsed() {
@@ -80,6 +90,7 @@ std::optional<int> DatabaseCommands::RunParsed() {
     if (list_->parsed()) return ListTokens();
     if (revoke_->parsed()) return RevokeToken();
     if (verify_->parsed()) return VerifyAudit();
+    if (copy_->parsed()) return CopyDatabase();
     return std::nullopt;
 }
 
@@ -149,6 +160,19 @@ int DatabaseCommands::VerifyAudit() {
     }
     std::printf("audit chain intact: %lld records checked, head %s\n",
                 static_cast<long long>(verdict->checked), verdict->head.c_str());
+    return 0;
+}
+
+int DatabaseCommands::CopyDatabase() {
+    auto copied = storage::CopyDatabase(flags_.from, flags_.to);
+    if (!copied) {
+        return Failed(copied.error().message,
+                      copied.error().code == Code::kInvalidArgument ? kExitUsage : kExitFailure);
+    }
+    std::vector<TableRow> rows;
+    for (const auto& t : *copied) rows.push_back({t.table, std::to_string(t.rows)});
+    std::printf("%s", FormatTable({"TABLE", "ROWS"}, rows).c_str());
+    std::printf("copied %s to %s\n", flags_.from.c_str(), flags_.to.c_str());
     return 0;
 }
 

@@ -1,6 +1,6 @@
 // The verbs that work on the database directly, beside a running server or without one
-// (docs/http-api.md 10): `token create|list|revoke` and `audit verify`. Owns the flags the
-// parser fills; lives on cli::Run()'s stack, used by the main thread only.
+// (docs/http-api.md 10): `token create|list|revoke`, `audit verify` and `db copy`. Owns the flags
+// the parser fills; lives on cli::Run()'s stack, used by the main thread only.
 #pragma once
 
 #include <optional>
@@ -36,17 +36,21 @@ private:
         std::vector<std::string> clusters;
         std::string expires_in;
         std::string head;
+        std::string from;
+        std::string to;
     };
     int CreateToken();
     int ListTokens();
     int RevokeToken();
     int VerifyAudit();
+    int CopyDatabase();
 
     Flags flags_;
     CLI::App* create_ = nullptr;
     CLI::App* list_ = nullptr;
     CLI::App* revoke_ = nullptr;
     CLI::App* verify_ = nullptr;
+    CLI::App* copy_ = nullptr;
 };
 
 }  // namespace noderepair::cli

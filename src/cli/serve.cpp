@@ -284,7 +284,7 @@ int Serve(const ServeFlags& flags) {
         api::Api api({**store, authenticator, remediations, inventory, engine, rate_limiter, health,
                       watch, metrics, [&executor] { return executor.InFlight(); },
                       config.log.requests, simulated_faults.get()},
-                     config.server.worker_threads, size_t(config.server.max_queued_requests));
+                     config.WorkerThreads(), size_t(config.server.max_queued_requests));
         api::HttpServer server(
             {.listen = config.listen,
              .io_threads = config.server.io_threads,

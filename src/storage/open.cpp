@@ -1,5 +1,6 @@
 #include "storage/open.hpp"
 
+#include "storage/postgres/pg_store.hpp"
 #include "storage/sqlite/sqlite_store.hpp"
 
 namespace noderepair::storage {
@@ -14,7 +15,14 @@ Result<std::unique_ptr<Store>> OpenStore(const std::string& db_url, StoreOptions
                                                       options.max_queued_writes, options.clock));
         return std::unique_ptr<Store>(std::move(store));
     }
-    return InvalidArgument("unsupported --db '" + db_url + "': use sqlite:PATH");
+    if (db_url.starts_with("postgres://") || db_url.starts_with("postgresql://")) {
+        NR_ASSIGN_OR_RETURN(auto store,
+                            postgres::PgStore::Open(db_url, options.max_batch,
+                                                    options.max_queued_writes, options.clock));
+        return std::unique_ptr<Store>(std::move(store));
+    }
+    return InvalidArgument("unsupported --db '" + db_url +
+                           "': use sqlite:PATH or postgres://USER[:PASSWORD]@HOST:PORT/DBNAME");
 }
 
 }  // namespace noderepair::storage

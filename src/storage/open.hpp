@@ -1,4 +1,5 @@
-// Opens the backend a database URL names: `sqlite:PATH` (PostgreSQL comes later).
+// Opens the backend a database URL names: `sqlite:PATH`, or a PostgreSQL URI
+// (`postgres://USER[:PASSWORD]@HOST:PORT/DBNAME`, also `postgresql://`).
 #pragma once
 
 #include <memory>

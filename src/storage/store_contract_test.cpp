@@ -39,9 +39,8 @@ using test_support::ScopedTempDir;
 using test_support::TestEpoch;
 using test_support::TestFleet;
 
-// A backend under test. To add one (PostgreSQL), append it to Backends(): its factory makes a
-// URL naming a new, empty database, and returns "" when the backend is not available here
-// (the suite then skips instead of failing).
+// A backend under test: its factory makes a URL naming a new, empty database, and returns ""
+// when the backend is not available here (the suite then skips instead of failing).
 struct Backend {
     std::string name;
     std::function<std::string(const std::string& temp_dir)> new_database_url;
@@ -52,6 +51,7 @@ void PrintTo(const Backend& backend, std::ostream* os) { *os << backend.name; }
 std::vector<Backend> Backends() {
     return {
         {"Sqlite", [](const std::string& dir) { return "sqlite:" + dir + "/store.db"; }},
+        {"Postgres", [](const std::string&) { return test_support::NewPostgresDatabase(); }},
     };
 }
 
@@ -983,6 +983,38 @@ TEST_P(StoreContract, TheAuditChainContinuesAcrossAReopen) {
     ASSERT_EQ(records.size(), 1u);
     EXPECT_EQ(records[0].action, "engine.resume");
     EXPECT_EQ(records[0].hash, AuditHash(before.hash, records[0]));
+}
+
+// Two processes writing one database (a server and `token create`, later replicas) extend one
+// chain: neither may number a record after a head the other has already moved.
+TEST_P(StoreContract, TwoStoresOnOneDatabaseExtendOneAuditChain) {
+    auto opened = OpenStore(url_);
+    ASSERT_TRUE(opened) << opened.error().message;
+    std::unique_ptr<Store> other = std::move(*opened);
+    const auto before = ReadOk<AuditHead>([](Reader& r) { return r.Audit().Head(); });
+    constexpr int kWrites = 40;
+    std::atomic<int> failed{0};
+    auto writer = [&failed](Store& store, const std::string& prefix) {
+        for (int i = 0; i < kWrites; ++i) {
+            Status s = store.WriteAndWait(
+                [&](Txn& txn) { return txn.Settings().Put(prefix + std::to_string(i), "v"); });
+            if (!s) ++failed;
+        }
+    };
+    std::thread a(writer, std::ref(*store_), "a.");
+    std::thread b(writer, std::ref(*other), "b.");
+    a.join();
+    b.join();
+    other->Close();
+    EXPECT_EQ(failed.load(), 0);
+    auto records = ReadOk<std::vector<AuditRecord>>(
+        [&](Reader& reader) { return reader.Audit().List(before.seq, 1000); });
+    ASSERT_EQ(records.size(), size_t(2 * kWrites));
+    std::string previous = before.hash;
+    for (const auto& record : records) {
+        EXPECT_EQ(record.hash, AuditHash(previous, record)) << record.seq;
+        previous = record.hash;
+    }
 }
 
 // ---- Transactions and group commit --------------------------------------------------------

@@ -4,10 +4,14 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 #include <stdlib.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <memory>
 #include <string>
@@ -43,6 +47,37 @@ public:
 private:
     std::string path_;
 };
+
+// The private PostgreSQL server of this test run (tests/README.md): NODEREPAIR_TEST_PG, or the
+// URI the ctest fixture wrote to postgres/uri under the build directory; "" when there is none.
+inline std::string TestPostgresServer() {
+    if (const char* env = std::getenv("NODEREPAIR_TEST_PG"); env != nullptr && *env != '\0') {
+        return env;
+    }
+    std::ifstream file("postgres/uri");
+    std::string uri;
+    std::getline(file, uri);
+    return uri;
+}
+
+// A URI naming a new, empty database on the test run's PostgreSQL server, or "" when there is
+// no server (the caller skips).
+inline std::string NewPostgresDatabase() {
+    static std::atomic<int> made{0};
+    const std::string server = TestPostgresServer();
+    if (server.empty()) return "";
+    const std::string name = "nr_test_" + std::to_string(getpid()) + "_" + std::to_string(++made);
+    PGconn* conn = PQconnectdb(server.c_str());
+    const std::string create = "CREATE DATABASE " + name;
+    PGresult* result = PQexec(conn, create.c_str());
+    const bool created = PQresultStatus(result) == PGRES_COMMAND_OK;
+    std::string error = PQerrorMessage(conn);
+    PQclear(result);
+    PQfinish(conn);
+    NR_ASSERT(created, ("CREATE DATABASE on the test server: " + error).c_str());
+    // The server URI ends with its database name: swap it for the new one.
+    return server.substr(0, server.rfind('/') + 1) + name;
+}
 
 // Passes for an OK Status; a failure shows the error.
 inline ::testing::AssertionResult IsOk(const Status& status) {

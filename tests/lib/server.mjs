@@ -1,7 +1,7 @@
 // Shared harness for the black-box tests: runs build/noderepair on 127.0.0.1:0
 // in a temp dir, parses its stdout, makes tokens, talks HTTP (fetch) and raw TCP.
 // Every child process started here is killed when the test process exits.
-import { spawn, execFile } from 'node:child_process';
+import { spawn, execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
@@ -10,6 +10,77 @@ import { fileURLToPath } from 'node:url';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BIN = process.env.NODEREPAIR_BIN || path.join(REPO, 'build', 'noderepair');
+
+// NODEREPAIR_TEST_PG: the libpq URI of a running PostgreSQL server (tools/private-postgres.sh).
+// When set, every Server gets a fresh database of its own there instead of a SQLite file, and
+// every CLI call a test makes through `srv.db` goes to it (tests/README.md).
+export const TEST_PG = process.env.NODEREPAIR_TEST_PG || '';
+export const BACKEND = TEST_PG ? 'postgres' : 'sqlite';
+
+// For tests that need what only one backend has: `test(name, { skip: onlyOn('sqlite', why) }, fn)`
+// runs everywhere the backend is `backend`, and is skipped elsewhere with the reason printed.
+export function onlyOn(backend, why) {
+  return BACKEND === backend ? false : `${backend} only: ${why}`;
+}
+
+let databaseCount = 0;
+
+// The URI of a database named `name` on the server `base` names (same user, host and options).
+export function pgDatabaseUri(base, name) {
+  const u = new URL(base);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+function pgDatabaseName(uri) {
+  return decodeURIComponent(new URL(uri).pathname.slice(1));
+}
+
+// Creates an empty database on the server `base` names; returns its URI. The name is unique to
+// this process, so test files running side by side never share one.
+export function createPgDatabase(base = TEST_PG) {
+  const name = `nr_${process.pid}_${++databaseCount}_${Math.random().toString(36).slice(2, 8)}`;
+  execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', base, '-c', `CREATE DATABASE "${name}"`],
+    { stdio: ['ignore', 'ignore', 'pipe'], timeout: 30000 });
+  return pgDatabaseUri(base, name);
+}
+
+function runFile(file, args, { timeoutMs = 30000 } = {}) {
+  return new Promise((resolve) => {
+    execFile(file, args, { timeout: timeoutMs }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
+    });
+  });
+}
+
+// Drops a database made by createPgDatabase, closing what is still connected to it.
+export function dropPgDatabase(uri) {
+  const base = pgDatabaseUri(uri, 'postgres');
+  return runFile('psql', ['-X', '-q', '-d', base, '-c', `DROP DATABASE IF EXISTS "${pgDatabaseName(uri)}" WITH (FORCE)`]);
+}
+
+// Runs SQL on a database URL (`sqlite:PATH` with the sqlite3 CLI, a PostgreSQL URI with psql);
+// resolves {code, stdout, stderr}.
+export function runSql(db, sql) {
+  if (db.startsWith('sqlite:')) return runFile('sqlite3', [db.slice('sqlite:'.length), sql]);
+  return runFile('psql', ['-X', '-q', '-t', '-A', '-v', 'ON_ERROR_STOP=1', '-d', db, '-c', sql]);
+}
+
+// A copy of a database that nothing writes to (its server stopped), in `dir` for SQLite and
+// as a new database on the same server for PostgreSQL; resolves the copy's URL.
+export async function copyDatabase(db, dir, name) {
+  if (db.startsWith('sqlite:')) {
+    const copy = path.join(dir, `${name}.db`);
+    const r = await runSql(db, `.backup '${copy}'`);
+    if (r.code !== 0) throw new Error(`sqlite3 .backup failed: ${r.stderr}`);
+    return `sqlite:${copy}`;
+  }
+  const base = pgDatabaseUri(db, 'postgres');
+  const copyName = `${pgDatabaseName(db)}_${name}`.replace(/[^A-Za-z0-9_]/g, '_');
+  const r = await runSql(base, `CREATE DATABASE "${copyName}" TEMPLATE "${pgDatabaseName(db)}"`);
+  if (r.code !== 0) throw new Error(`CREATE DATABASE … TEMPLATE failed: ${r.stderr}`);
+  return pgDatabaseUri(db, copyName);
+}
 
 export const MODES = [
   'REMEDIATION_MODE_VM_ONLY',
@@ -104,12 +175,22 @@ function runCli(args, { timeoutMs = 15000 } = {}) {
 export class Server {
   // opts: fleet (object) | demo (bool); enginePaused (default true); config (string YAML);
   // extraArgs (array); env (extra environment variables for serve); launcher (a command and its
-  // arguments that exec the binary, given as "$0", e.g. to start it with other limits)
+  // arguments that exec the binary, given as "$0", e.g. to start it with other limits);
+  // db (a database URL to use instead of a fresh one, e.g. shared by two servers); sqlite (true:
+  // a SQLite file whatever the suite's backend, e.g. the source of `db copy`)
   constructor(opts = {}) {
     this.opts = { enginePaused: true, ...opts };
     this.dir = mkdtempSync(path.join(tmpdir(), 'noderepair-test-'));
-    this.dbPath = path.join(this.dir, 'test.db');
-    this.db = `sqlite:${this.dbPath}`;
+    if (this.opts.db) {
+      this.db = this.opts.db;
+    } else if (TEST_PG && !this.opts.sqlite) {
+      this.db = createPgDatabase(TEST_PG);
+      this.ownsPgDatabase = true;
+    } else {
+      // Only on SQLite: the database file itself (runSql and copyDatabase work on both).
+      this.dbPath = path.join(this.dir, 'test.db');
+      this.db = `sqlite:${this.dbPath}`;
+    }
     if (this.opts.fleet) {
       this.fleetPath = path.join(this.dir, 'fleet.json');
       writeFileSync(this.fleetPath, JSON.stringify(this.opts.fleet, null, 1));
@@ -263,6 +344,7 @@ export class Server {
       await this.stop({ signal: 'SIGKILL', timeoutMs: 5000 });
     } finally {
       rmSync(this.dir, { recursive: true, force: true });
+      if (this.ownsPgDatabase) await dropPgDatabase(this.db);
     }
   }
 }
@@ -300,6 +382,22 @@ export function create(srv, c, i, { mode = 'REMEDIATION_MODE_VM_ONLY', reason, t
   const b = body ?? { mode, ...(reason !== undefined ? { reason } : {}) };
   const q = remediationId !== undefined ? `?remediation_id=${encodeURIComponent(remediationId)}` : '';
   return srv.api('POST', rPath(c, i) + q, { token, body: b });
+}
+
+// A create sent to `port` itself (not srv.port, which a restart changes), for tests that kill the
+// server while it is in flight: resolves {status, json}, status 0 when no answer came.
+export async function createOnPort(port, token, c, i, remediationId, body) {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}${rPath(c, i)}?remediation_id=${encodeURIComponent(remediationId)}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, json: res.status === 200 ? JSON.parse(text) : null };
+  } catch {
+    return { status: 0, json: null };
+  }
 }
 
 // Walks every page of a list; returns the concatenated remediations and the pages.

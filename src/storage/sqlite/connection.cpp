@@ -25,39 +25,7 @@ Error SqliteError(sqlite3* db, int rc, std::string_view what) {
     }
 }
 
-Statement::~Statement() {
-    if (stmt_ != nullptr) {
-        sqlite3_reset(stmt_);
-        sqlite3_clear_bindings(stmt_);
-    }
-}
-
-Statement& Statement::Bind(int index, int64_t value) {
-    sqlite3_bind_int64(stmt_, index, value);
-    return *this;
-}
-
-Statement& Statement::Bind(int index, std::string_view text) {
-    sqlite3_bind_text(stmt_, index, text.data(), int(text.size()), SQLITE_TRANSIENT);
-    return *this;
-}
-
-Statement& Statement::Bind(int index, std::optional<Timestamp> time) {
-    if (time) return Bind(index, ToMicros(*time));
-    return BindNull(index);
-}
-
-Statement& Statement::BindNull(int index) {
-    sqlite3_bind_null(stmt_, index);
-    return *this;
-}
-
-Statement& Statement::BindOptional(int index, std::string_view text) {
-    if (text.empty()) return BindNull(index);
-    return Bind(index, text);
-}
-
-Result<bool> Statement::Step() {
+Result<bool> SqliteStatement::Step() {
     int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
@@ -65,22 +33,11 @@ Result<bool> Statement::Step() {
     return SqliteError(db, sqlite3_extended_errcode(db), "query failed");
 }
 
-Status Statement::Run() {
-    auto stepped = Step();
-    if (!stepped) return stepped.error();
-    return OkStatus();
-}
-
-std::string Statement::Text(int column) const {
+std::string SqliteStatement::Text(int column) const {
     const auto* text = sqlite3_column_text(stmt_, column);
     if (text == nullptr) return {};
     return std::string(reinterpret_cast<const char*>(text),
                        size_t(sqlite3_column_bytes(stmt_, column)));
-}
-
-std::optional<Timestamp> Statement::Time(int column) const {
-    if (IsNull(column)) return std::nullopt;
-    return FromMicros(Int(column));
 }
 
 Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path) {
@@ -106,19 +63,19 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path) {
 }
 
 Connection::~Connection() {
-    for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
+    statements_.clear();
     sqlite3_close_v2(db_);
 }
 
-Result<Statement> Connection::Prepare(const std::string& sql) {
+Result<sql::Statement> Connection::Prepare(const std::string& sql) {
     auto it = statements_.find(sql);
-    if (it != statements_.end()) return Statement(it->second);
+    if (it != statements_.end()) return sql::Statement(it->second.get());
     sqlite3_stmt* stmt = nullptr;
     int rc = sqlite3_prepare_v3(db_, sql.c_str(), int(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt,
                                 nullptr);
     if (rc != SQLITE_OK) return SqliteError(db_, rc, "cannot prepare statement");
-    statements_.emplace(sql, stmt);
-    return Statement(stmt);
+    auto& cached = statements_[sql] = std::make_unique<SqliteStatement>(stmt);
+    return sql::Statement(cached.get());
 }
 
 Status Connection::Exec(const char* sql) {

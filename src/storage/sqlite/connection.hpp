@@ -1,79 +1,64 @@
-// A thin RAII layer over the SQLite C API: one connection, its cached prepared statements,
-// and SQLite result codes turned into Errors. Not thread-safe: one thread uses it at a time.
+// The SQLite connection behind the shared repositories: a thin RAII layer over the SQLite C
+// API, its cached prepared statements, and SQLite result codes turned into Errors. Not
+// thread-safe: one thread uses it at a time.
 #pragma once
 
 #include <sqlite3.h>
 
-#include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
-#include <vector>
 
-#include "common/status.hpp"
-#include "common/time.hpp"
+#include "storage/sql/connection.hpp"
 
 namespace noderepair::storage::sqlite {
 
-// A prepared statement borrowed from its connection's cache; reset when it goes away.
-class Statement {
+class SqliteStatement final : public sql::StatementImpl {
 public:
-    explicit Statement(sqlite3_stmt* stmt) : stmt_(stmt) {}
-    Statement(Statement&& other) noexcept : stmt_(other.stmt_) { other.stmt_ = nullptr; }
-    Statement& operator=(Statement&&) = delete;
-    Statement(const Statement&) = delete;
-    ~Statement();
+    explicit SqliteStatement(sqlite3_stmt* stmt) : stmt_(stmt) {}
+    ~SqliteStatement() override { sqlite3_finalize(stmt_); }
+    SqliteStatement(const SqliteStatement&) = delete;
+    SqliteStatement& operator=(const SqliteStatement&) = delete;
 
-    Statement& Bind(int index, int64_t value);
-    Statement& Bind(int index, std::string_view text);
-    Statement& Bind(int index, std::optional<Timestamp> time);  // null when unset
-    Statement& BindNull(int index);
-    // Empty text is stored as NULL (docs/http-api.md 2: unset fields are omitted).
-    Statement& BindOptional(int index, std::string_view text);
-
-    // True while there is a row to read.
-    Result<bool> Step();
-    // Runs a statement that returns no rows.
-    Status Run();
-    // Every row, each read by `read(*this)`.
-    template <typename ReadRow>
-    auto Rows(ReadRow read) -> Result<std::vector<decltype(read(*this))>> {
-        std::vector<decltype(read(*this))> rows;
-        while (true) {
-            NR_ASSIGN_OR_RETURN(bool row, Step());
-            if (!row) return rows;
-            rows.push_back(read(*this));
-        }
+    void BindInt(int index, int64_t value) override { sqlite3_bind_int64(stmt_, index, value); }
+    void BindText(int index, std::string_view text) override {
+        sqlite3_bind_text(stmt_, index, text.data(), int(text.size()), SQLITE_TRANSIENT);
     }
-
-    int64_t Int(int column) const { return sqlite3_column_int64(stmt_, column); }
-    bool IsNull(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
-    std::string Text(int column) const;
-    std::optional<Timestamp> Time(int column) const;
-    int Changes() const { return sqlite3_changes(sqlite3_db_handle(stmt_)); }
+    void BindNull(int index) override { sqlite3_bind_null(stmt_, index); }
+    Result<bool> Step() override;
+    int64_t Int(int column) const override { return sqlite3_column_int64(stmt_, column); }
+    bool IsNull(int column) const override {
+        return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
+    }
+    std::string Text(int column) const override;
+    int Changes() const override { return sqlite3_changes(sqlite3_db_handle(stmt_)); }
+    void Reset() override {
+        sqlite3_reset(stmt_);
+        sqlite3_clear_bindings(stmt_);
+    }
 
 private:
     sqlite3_stmt* stmt_;
 };
 
-class Connection {
+class Connection final : public sql::Connection {
 public:
     static Result<std::unique_ptr<Connection>> Open(const std::string& path);
-    ~Connection();
+    ~Connection() override;
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
 
-    // Prepares once per connection and SQL text, then reuses.
-    Result<Statement> Prepare(const std::string& sql);
-    Status Exec(const char* sql);
+    sql::Dialect dialect() const override { return sql::Dialect::kSqlite; }
+    Result<sql::Statement> Prepare(const std::string& sql) override;
+    Status Exec(const char* sql) override;
     sqlite3* handle() { return db_; }
 
 private:
     explicit Connection(sqlite3* db) : db_(db) {}
     sqlite3* db_;
-    std::unordered_map<std::string, sqlite3_stmt*> statements_;
+    // Declared after db_ so they are finalized before the database closes.
+    std::unordered_map<std::string, std::unique_ptr<SqliteStatement>> statements_;
 };
 
 // The Error for a failed SQLite call: busy and I/O troubles are Unavailable (retry later),

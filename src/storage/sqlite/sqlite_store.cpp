@@ -1,64 +1,13 @@
 #include "storage/sqlite/sqlite_store.hpp"
 
-#include <array>
 #include <chrono>
 #include <cstdio>
-#include <map>
-#include <unordered_map>
 #include <utility>
 
-#include "common/request_context.hpp"
 #include "common/thread_name.hpp"
-#include "storage/sqlite/repositories.hpp"
 #include "storage/sqlite/schema.hpp"
 
 namespace noderepair::storage::sqlite {
-namespace {
-
-// Runs a statement of the group commit's own (BEGIN, SAVEPOINT, ...), prepared once: run for
-// every change, parsing them each time would cost more than a small change itself.
-Status Run(Connection& conn, const std::string& sql) {
-    NR_ASSIGN_OR_RETURN(auto stmt, conn.Prepare(sql));
-    return stmt.Run();
-}
-
-// Every repository over one connection: the writer's transaction, or a pooled reader's.
-class SqliteTxn final : public Txn {
-public:
-    SqliteTxn(Connection& conn, ChangeLog* log)
-        : remediations_(conn, log),
-          inventory_(conn, log),
-          engine_jobs_(conn),
-          alerts_(conn),
-          health_checks_(conn),
-          tokens_(conn, log),
-          settings_(conn, log),
-          simulated_(conn),
-          audit_(conn) {}
-
-    RemediationRepository& Remediations() override { return remediations_; }
-    InventoryRepository& Inventory() override { return inventory_; }
-    EngineJobRepository& EngineJobs() override { return engine_jobs_; }
-    AlertRepository& Alerts() override { return alerts_; }
-    HealthCheckRepository& HealthChecks() override { return health_checks_; }
-    TokenRepository& Tokens() override { return tokens_; }
-    SettingRepository& Settings() override { return settings_; }
-    SimulatedRepository& Simulated() override { return simulated_; }
-    AuditReads& Audit() override { return audit_; }
-
-private:
-    SqliteRemediations remediations_;
-    SqliteInventory inventory_;
-    SqliteEngineJobs engine_jobs_;
-    SqliteAlerts alerts_;
-    SqliteHealthChecks health_checks_;
-    SqliteTokens tokens_;
-    SqliteSettings settings_;
-    SqliteSimulated simulated_;
-    SqliteAudit audit_;
-};
-
-}  // namespace
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, int max_batch,
                                                        size_t max_queued_writes,
@@ -72,34 +21,32 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, 
     NR_RETURN_IF_ERROR(writer->Exec("PRAGMA wal_autocheckpoint=0"));
     NR_ASSIGN_OR_RETURN(auto checkpointer, Connection::Open(path));
     return std::unique_ptr<SqliteStore>(new SqliteStore(
-        path, std::move(writer), std::move(checkpointer), max_batch < 1 ? 1 : max_batch,
-        max_queued_writes < 1 ? 1 : max_queued_writes, clock));
+        path, std::move(writer), std::move(checkpointer), max_batch, max_queued_writes, clock));
 }
 
 SqliteStore::SqliteStore(std::string path, std::unique_ptr<Connection> writer,
                          std::unique_ptr<Connection> checkpointer, int max_batch,
                          size_t max_queued_writes, const Clock* clock)
-    : path_(std::move(path)),
-      max_batch_(size_t(max_batch)),
-      max_queued_writes_(max_queued_writes),
-      clock_(clock != nullptr ? *clock : system_clock_),
-      writer_(std::move(writer)),
+    : SqlStore(std::move(writer), max_batch, max_queued_writes, clock),
+      path_(std::move(path)),
       checkpointer_(std::move(checkpointer)) {
-    writer_thread_ = std::thread([this] {
-        NameThisThread("nr-store-write");
-        WriterLoop();
-    });
     checkpoint_thread_ = std::thread([this] {
         NameThisThread("nr-checkpoint");
         CheckpointLoop();
     });
+    StartWriter();
+}
+
+Result<std::unique_ptr<sql::Connection>> SqliteStore::Connect() {
+    NR_ASSIGN_OR_RETURN(auto conn, Connection::Open(path_));
+    return std::unique_ptr<sql::Connection>(std::move(conn));
 }
 
 void SqliteStore::CheckpointLoop() {
-    std::unique_lock lock(queue_mu_);
-    while (!closing_) {
+    std::unique_lock lock(checkpoint_mu_);
+    while (!stopping_) {
         checkpoint_cv_.wait_for(lock, std::chrono::milliseconds(50));
-        if (closing_) break;
+        if (stopping_) break;
         lock.unlock();
         // PASSIVE never waits for readers or the writer: it copies what it can now.
         int log_frames = 0;
@@ -116,145 +63,18 @@ void SqliteStore::CheckpointLoop() {
 SqliteStore::~SqliteStore() { Close(); }
 
 void SqliteStore::Close() {
+    SqlStore::Close();
     {
-        std::lock_guard lock(queue_mu_);
-        if (closing_ && !writer_thread_.joinable()) return;
-        closing_ = true;
+        std::lock_guard lock(checkpoint_mu_);
+        stopping_ = true;
     }
-    queue_cv_.notify_all();
     checkpoint_cv_.notify_all();
-    if (writer_thread_.joinable()) writer_thread_.join();
-    if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
-    // A last full copy, so the next start does not begin with a long WAL.
-    if (checkpointer_) {
+    if (checkpoint_thread_.joinable()) {
+        checkpoint_thread_.join();
+        // A last full copy, so the next start does not begin with a long WAL.
         sqlite3_wal_checkpoint_v2(checkpointer_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
                                   nullptr, nullptr);
     }
-}
-
-void SqliteStore::Write(TxnWork work, CommitCallback done) {
-    Status refused;
-    {
-        std::lock_guard lock(queue_mu_);
-        const std::string& request_id = CurrentRequestId();
-        if (closing_) {
-            refused = Unavailable("storage is shutting down");
-        } else if (!request_id.empty() && queue_.size() >= max_queued_writes_) {
-            // docs/http-api.md 10: a request past the bound is refused at once (503), so the
-            // queue and the wait for a commit stay bounded however many clients write.
-            refused = Unavailable("storage is busy: " + std::to_string(queue_.size()) +
-                                  " writes are queued (storage.max_queued_writes); retry shortly");
-        } else {
-            queue_.push_back({std::move(work), std::move(done), request_id, CurrentActor()});
-            queue_cv_.notify_one();
-            return;
-        }
-    }
-    done(std::move(refused));
-}
-
-void SqliteStore::WriterLoop() {
-    std::vector<PendingWrite> batch;
-    while (true) {
-        {
-            std::unique_lock lock(queue_mu_);
-            queue_cv_.wait(lock, [this] { return closing_ || !queue_.empty(); });
-            if (queue_.empty()) return;  // closing and drained
-            while (!queue_.empty() && batch.size() < max_batch_) {
-                batch.push_back(std::move(queue_.front()));
-                queue_.pop_front();
-            }
-        }
-        CommitBatch(batch);
-        batch.clear();
-    }
-}
-
-void SqliteStore::CommitBatch(std::vector<PendingWrite>& batch) {
-    const auto began = std::chrono::steady_clock::now();
-    std::vector<Status> outcomes(batch.size());
-    Status begun = Run(*writer_, "BEGIN IMMEDIATE");
-    if (!begun) {
-        for (auto& w : batch) w.done(begun);
-        return;
-    }
-    ChangeLog log;
-    SqliteTxn txn(*writer_, &log);
-    for (size_t i = 0; i < batch.size(); ++i) {
-        // A savepoint per change: a change whose rules fail leaves no trace, the others in
-        // the batch still commit.
-        Status saved = Run(*writer_, "SAVEPOINT change");
-        if (!saved) {
-            outcomes[i] = saved;
-            continue;
-        }
-        const size_t recorded = log.changes.size();
-        const size_t audited = log.audit.size();
-        log.request_id = std::move(batch[i].request_id);
-        log.actor = std::move(batch[i].actor);
-        outcomes[i] = batch[i].work(txn);
-        if (!outcomes[i]) {
-            (void)Run(*writer_, "ROLLBACK TO change");
-            log.changes.resize(recorded);
-            log.audit.resize(audited);
-        }
-        (void)Run(*writer_, "RELEASE change");
-    }
-    // The batch's audit records join the chain in the batch's own transaction: they commit
-    // exactly when the changes they describe do (docs/design.md 11).
-    Status committed =
-        log.audit.empty() ? OkStatus() : AppendAuditRecords(*writer_, log.audit, clock_.Now());
-    if (committed) committed = Run(*writer_, "COMMIT");
-    if (!committed) {
-        (void)writer_->Exec("ROLLBACK");
-        for (auto& w : batch) w.done(committed);
-        return;
-    }
-    CommitReport report{batch.size(), std::chrono::steady_clock::now() - began,
-                        std::move(log.changes)};
-    for (size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(outcomes[i]));
-    std::lock_guard lock(observers_mu_);
-    for (auto* observer : observers_) observer->OnCommit(report);
-}
-
-void SqliteStore::AddObserver(CommitObserver* observer) {
-    std::lock_guard lock(observers_mu_);
-    observers_.push_back(observer);
-}
-
-Result<std::unique_ptr<Connection>> SqliteStore::AcquireReader() {
-    {
-        std::lock_guard lock(readers_mu_);
-        if (!idle_readers_.empty()) {
-            auto conn = std::move(idle_readers_.back());
-            idle_readers_.pop_back();
-            return conn;
-        }
-    }
-    return Connection::Open(path_);
-}
-
-void SqliteStore::ReleaseReader(std::unique_ptr<Connection> conn) {
-    std::lock_guard lock(readers_mu_);
-    idle_readers_.push_back(std::move(conn));
-}
-
-Status SqliteStore::Read(const std::function<Status(Reader&)>& read) {
-    NR_ASSIGN_OR_RETURN(auto conn, AcquireReader());
-    // Prepared once per connection: sqlite3_exec would parse BEGIN and COMMIT every time.
-    Status status = [&]() -> Status {
-        NR_ASSIGN_OR_RETURN(auto begin, conn->Prepare("BEGIN"));
-        return begin.Run();
-    }();
-    if (status) {
-        SqliteTxn reader(*conn, nullptr);
-        status = read(reader);
-        auto commit = conn->Prepare("COMMIT");
-        Status ended = commit ? commit->Run() : Status(commit.error());
-        if (status && !ended) status = ended;
-    }
-    ReleaseReader(std::move(conn));
-    return status;
 }
 
 }  // namespace noderepair::storage::sqlite

@@ -1,15 +1,15 @@
 #include <unordered_map>
 
 #include "common/json.hpp"
-#include "storage/sqlite/repositories.hpp"
-#include "storage/sqlite/rows.hpp"
+#include "storage/sql/repositories.hpp"
+#include "storage/sql/rows.hpp"
 
-namespace noderepair::storage::sqlite {
+namespace noderepair::storage::sql {
 
 using model::Remediation;
 using model::State;
 
-Result<std::optional<Remediation>> SqliteRemediations::Get(const std::string& id) {
+Result<std::optional<Remediation>> SqlRemediations::Get(const std::string& id) {
     static const std::string sql =
         std::string("SELECT ") + kRemediationColumns + " FROM remediations WHERE id = ?1";
     std::optional<Remediation> r;
@@ -24,17 +24,23 @@ Result<std::optional<Remediation>> SqliteRemediations::Get(const std::string& id
     return r;
 }
 
-Status SqliteRemediations::AttachAlerts(std::vector<Remediation>& page) {
+Status SqlRemediations::AttachAlerts(std::vector<Remediation>& page) {
     if (page.empty()) return OkStatus();
     std::string ids;
     JsonWriter w(ids);
     w.BeginArray();
     for (const auto& r : page) w.String(r.id);
     w.EndArray();
-    static const std::string sql = std::string("SELECT ") + kAlertColumns +
-                                   " FROM alerts WHERE remediation_id IN (SELECT value FROM "
-                                   "json_each(?1)) ORDER BY started_at, id";
-    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
+    // The page's ids go as one JSON array parameter, so the statement text stays one.
+    static const std::string sqlite = std::string("SELECT ") + kAlertColumns +
+                                      " FROM alerts WHERE remediation_id IN (SELECT value FROM "
+                                      "json_each(?1)) ORDER BY started_at, id";
+    static const std::string postgres =
+        std::string("SELECT ") + kAlertColumns +
+        " FROM alerts WHERE remediation_id IN (SELECT jsonb_array_elements_text(CAST(?1 AS "
+        "jsonb))) ORDER BY started_at, id";
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare(conn_.dialect() == Dialect::kSqlite ? sqlite : postgres));
     stmt.Bind(1, ids);
     std::unordered_map<std::string, Remediation*> by_id;
     for (auto& r : page) {
@@ -51,7 +57,7 @@ Status SqliteRemediations::AttachAlerts(std::vector<Remediation>& page) {
     return OkStatus();
 }
 
-Status SqliteRemediations::AttachAlerts(Remediation& r) {
+Status SqlRemediations::AttachAlerts(Remediation& r) {
     static const std::string sql = std::string("SELECT ") + kAlertColumns +
                                    " FROM alerts WHERE remediation_id = ?1 ORDER BY "
                                    "started_at, id";
@@ -62,9 +68,9 @@ Status SqliteRemediations::AttachAlerts(Remediation& r) {
     return OkStatus();
 }
 
-Result<RemediationPage> SqliteRemediations::List(const ListQuery& q) {
-    // One statement text per scope, order and direction; filters are bit masks so the
-    // prepared statements stay few and cached.
+Result<RemediationPage> SqlRemediations::List(const ListQuery& q) {
+    // One statement text per scope, order, direction and set of filters; filters are bit masks
+    // so the prepared statements stay few and cached.
     const bool by_instance = !q.instance_id.empty();
     const char* time_col = q.order == OrderField::kCreateTime ? "create_time" : "update_time";
     const char* dir = q.descending ? "DESC" : "ASC";
@@ -72,7 +78,11 @@ Result<RemediationPage> SqliteRemediations::List(const ListQuery& q) {
     std::string sql = std::string("SELECT ") + kRemediationColumns + " FROM remediations WHERE " +
                       (by_instance ? "instance_id = ?2 AND cluster_id = ?1" : "cluster_id = ?1");
     if (q.after) sql += std::string(" AND (") + time_col + ", id) " + cmp + " (?3, ?4)";
-    sql += " AND (?5 >> state) & 1 AND (?6 >> mode) & 1 AND (?7 >> trigger) & 1";
+    // Only the filters given: PostgreSQL's planner guesses each mask keeps 0.5 % of the rows,
+    // and three such guesses make it sort a scan of the table instead of walking the index.
+    if (!q.states.empty()) sql += " AND (CAST(?5 AS BIGINT) >> state) & 1 = 1";
+    if (!q.modes.empty()) sql += " AND (CAST(?6 AS BIGINT) >> mode) & 1 = 1";
+    if (!q.triggers.empty()) sql += " AND (CAST(?7 AS BIGINT) >> trigger) & 1 = 1";
     sql += std::string(" ORDER BY ") + time_col + " " + dir + ", id " + dir + " LIMIT ?8";
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
     stmt.Bind(1, q.cluster_id);
@@ -81,9 +91,9 @@ Result<RemediationPage> SqliteRemediations::List(const ListQuery& q) {
         stmt.Bind(3, q.after->time_us);
         stmt.Bind(4, q.after->id);
     }
-    stmt.Bind(5, MaskOf(q.states));
-    stmt.Bind(6, MaskOf(q.modes));
-    stmt.Bind(7, MaskOf(q.triggers));
+    if (!q.states.empty()) stmt.Bind(5, MaskOf(q.states));
+    if (!q.modes.empty()) stmt.Bind(6, MaskOf(q.modes));
+    if (!q.triggers.empty()) stmt.Bind(7, MaskOf(q.triggers));
     stmt.Bind(8, int64_t(q.limit) + 1);
     RemediationPage page;
     page.remediations.reserve(size_t(q.limit));
@@ -100,7 +110,7 @@ Result<RemediationPage> SqliteRemediations::List(const ListQuery& q) {
     return page;
 }
 
-Result<std::optional<Remediation>> SqliteRemediations::GetActive(const std::string& instance_id) {
+Result<std::optional<Remediation>> SqlRemediations::GetActive(const std::string& instance_id) {
     static const std::string sql = std::string("SELECT ") + kRemediationColumns +
                                    " FROM remediations WHERE instance_id = ?1 AND state "
                                    "NOT IN (6, 7, 8, 9)";
@@ -111,7 +121,7 @@ Result<std::optional<Remediation>> SqliteRemediations::GetActive(const std::stri
     return std::optional<Remediation>(ReadRemediation(stmt));
 }
 
-Result<std::vector<model::RemediationEvent>> SqliteRemediations::ListEvents(
+Result<std::vector<model::RemediationEvent>> SqlRemediations::ListEvents(
     const std::string& remediation_id) {
     NR_ASSIGN_OR_RETURN(auto stmt,
                         conn_.Prepare("SELECT time, type, state, step, actor, detail FROM "
@@ -134,7 +144,7 @@ Result<std::vector<model::RemediationEvent>> SqliteRemediations::ListEvents(
     return events;
 }
 
-Result<std::vector<std::string>> SqliteRemediations::ListOldestInState(State state, int limit) {
+Result<std::vector<std::string>> SqlRemediations::ListOldestInState(State state, int limit) {
     NR_ASSIGN_OR_RETURN(auto stmt,
                         conn_.Prepare("SELECT id FROM remediations WHERE state = ?1 ORDER "
                                       "BY create_time LIMIT ?2"));
@@ -142,9 +152,16 @@ Result<std::vector<std::string>> SqliteRemediations::ListOldestInState(State sta
     return FirstColumn(stmt);
 }
 
-Result<std::vector<RemediationCount>> SqliteRemediations::Count() {
-    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT state, mode, trigger, n FROM "
-                                                 "remediation_counts ORDER BY 1, 2, 3"));
+Result<std::vector<RemediationCount>> SqlRemediations::Count() {
+    // PostgreSQL keeps the newest changes as deltas beside the folded counts (its schema.cpp).
+    static const std::string sqlite =
+        "SELECT state, mode, trigger, n FROM remediation_counts ORDER BY 1, 2, 3";
+    static const std::string postgres =
+        "SELECT state, mode, trigger, SUM(n) FROM (SELECT state, mode, trigger, n FROM "
+        "remediation_counts UNION ALL SELECT state, mode, trigger, n FROM "
+        "remediation_count_deltas) c GROUP BY 1, 2, 3 ORDER BY 1, 2, 3";
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare(conn_.dialect() == Dialect::kSqlite ? sqlite : postgres));
     std::vector<RemediationCount> out;
     while (true) {
         NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
@@ -155,7 +172,7 @@ Result<std::vector<RemediationCount>> SqliteRemediations::Count() {
     return out;
 }
 
-Result<int> SqliteRemediations::CountActive(const std::string& cluster_id) {
+Result<int> SqlRemediations::CountActive(const std::string& cluster_id) {
     NR_ASSIGN_OR_RETURN(auto stmt,
                         conn_.Prepare("SELECT COUNT(*) FROM remediations WHERE cluster_id "
                                       "= ?1 AND state NOT IN (6, 7, 8, 9)"));
@@ -164,7 +181,7 @@ Result<int> SqliteRemediations::CountActive(const std::string& cluster_id) {
     return row ? int(stmt.Int(0)) : 0;
 }
 
-Result<std::optional<Timestamp>> SqliteRemediations::LastEnd(const std::string& instance_id) {
+Result<std::optional<Timestamp>> SqlRemediations::LastEnd(const std::string& instance_id) {
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT MAX(end_time) FROM remediations WHERE "
                                                  "instance_id = ?1 AND state IN (6, 7, 8)"));
     stmt.Bind(1, instance_id);
@@ -173,8 +190,7 @@ Result<std::optional<Timestamp>> SqliteRemediations::LastEnd(const std::string& 
     return stmt.Time(0);
 }
 
-Result<std::vector<std::string>> SqliteRemediations::ListAutoResolvable(Timestamp cutoff,
-                                                                        int limit) {
+Result<std::vector<std::string>> SqlRemediations::ListAutoResolvable(Timestamp cutoff, int limit) {
     NR_ASSIGN_OR_RETURN(
         auto stmt, conn_.Prepare("SELECT r.id FROM remediations r WHERE r.state = 1 AND EXISTS "
                                  "(SELECT 1 FROM alerts a WHERE a.remediation_id = r.id) AND NOT "
@@ -184,26 +200,25 @@ Result<std::vector<std::string>> SqliteRemediations::ListAutoResolvable(Timestam
     return FirstColumn(stmt);
 }
 
-Status SqliteRemediations::Insert(const RemediationWriteKey&, const Remediation& r) {
+Status SqlRemediations::Insert(const RemediationWriteKey&, const Remediation& r) {
     static const std::string sql = std::string("INSERT INTO remediations(") + kRemediationColumns +
                                    ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
                                    "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)";
     {
         NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
         BindRemediation(stmt, r);
-        NR_RETURN_IF_ERROR(stmt.Run());
+        NR_RETURN_IF_ERROR(stmt.Send());
     }
     NR_ASSIGN_OR_RETURN(auto latest,
                         conn_.Prepare("UPDATE instances SET latest_remediation_id = ?1 "
                                       "WHERE instance_id = ?2"));
     latest.Bind(1, r.id).Bind(2, r.instance_id);
-    NR_RETURN_IF_ERROR(latest.Run());
+    NR_RETURN_IF_ERROR(latest.Send());
     if (log_ != nullptr) log_->changes.push_back({r, std::nullopt, log_->request_id});
     return OkStatus();
 }
 
-Status SqliteRemediations::Update(const RemediationWriteKey&, const Remediation& r,
-                                  State expected) {
+Status SqlRemediations::Update(const RemediationWriteKey&, const Remediation& r, State expected) {
     // Only what a change of state or mode can touch: a column left out of SET leaves its
     // indexes (create_time's, the id's) alone, which is most of an update's cost.
     static const std::string sql =
@@ -234,14 +249,19 @@ Status SqliteRemediations::Update(const RemediationWriteKey&, const Remediation&
     return OkStatus();
 }
 
-Status SqliteRemediations::AppendEvent(const std::string& remediation_id,
-                                       const model::RemediationEvent& e) {
-    NR_ASSIGN_OR_RETURN(
-        auto stmt,
-        conn_.Prepare("INSERT INTO remediation_events(remediation_id, n, time, type, state, "
-                      "step, actor, detail) VALUES(?1, (SELECT COALESCE(MAX(n), 0) + 1 FROM "
-                      "remediation_events WHERE remediation_id = ?1), ?2, ?3, ?4, ?5, ?6, "
-                      "?7)"));
+Status SqlRemediations::AppendEvent(const std::string& remediation_id,
+                                    const model::RemediationEvent& e) {
+    // SQLite has one writing process: the next number of the remediation's own timeline.
+    // PostgreSQL may have several: a sequence, so appends never collide (docs/design.md 7).
+    static const std::string sqlite =
+        "INSERT INTO remediation_events(remediation_id, n, time, type, state, step, actor, "
+        "detail) VALUES(?1, (SELECT COALESCE(MAX(n), 0) + 1 FROM remediation_events WHERE "
+        "remediation_id = ?1), ?2, ?3, ?4, ?5, ?6, ?7)";
+    static const std::string postgres =
+        "INSERT INTO remediation_events(remediation_id, n, time, type, state, step, actor, "
+        "detail) VALUES(?1, nextval('remediation_event_numbers'), ?2, ?3, ?4, ?5, ?6, ?7)";
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare(conn_.dialect() == Dialect::kSqlite ? sqlite : postgres));
     stmt.Bind(1, remediation_id).Bind(2, ToMicros(e.time)).Bind(3, e.type);
     if (e.state) {
         stmt.Bind(4, int64_t(*e.state));
@@ -249,15 +269,15 @@ Status SqliteRemediations::AppendEvent(const std::string& remediation_id,
         stmt.BindNull(4);
     }
     stmt.BindOptional(5, e.step).BindOptional(6, e.actor).BindOptional(7, e.detail);
-    NR_RETURN_IF_ERROR(stmt.Run());
+    NR_RETURN_IF_ERROR(stmt.Send());
     if (log_ != nullptr && (e.type == "state_change" || e.type == "mode_change")) {
         AuditEvent(remediation_id, e);
     }
     return OkStatus();
 }
 
-void SqliteRemediations::AuditEvent(const std::string& remediation_id,
-                                    const model::RemediationEvent& e) {
+void SqlRemediations::AuditEvent(const std::string& remediation_id,
+                                 const model::RemediationEvent& e) {
     // Lifecycle writes the row, then its event: the change just logged is this event's.
     const RemediationChange* change = nullptr;
     if (!log_->changes.empty() && log_->changes.back().remediation.id == remediation_id) {
@@ -292,4 +312,4 @@ void SqliteRemediations::AuditEvent(const std::string& remediation_id,
     }
 }
 
-}  // namespace noderepair::storage::sqlite
+}  // namespace noderepair::storage::sql

@@ -1,20 +1,19 @@
 #include <unordered_map>
 
-#include "storage/sqlite/repositories.hpp"
-#include "storage/sqlite/rows.hpp"
+#include "storage/sql/repositories.hpp"
+#include "storage/sql/rows.hpp"
 
-namespace noderepair::storage::sqlite {
+namespace noderepair::storage::sql {
 
 using model::Remediation;
 using model::State;
 
-Result<std::optional<model::Instance>> SqliteInventory::GetInstance(
-    const std::string& instance_id) {
+Result<std::optional<model::Instance>> SqlInventory::GetInstance(const std::string& instance_id) {
     return OneInstance("instance_id = ?1", instance_id);
 }
 
-Result<std::optional<model::Instance>> SqliteInventory::OneInstance(const char* where,
-                                                                    const std::string& key) {
+Result<std::optional<model::Instance>> SqlInventory::OneInstance(const char* where,
+                                                                 const std::string& key) {
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(std::string("SELECT instance_id, cluster_id, "
                                                              "instance_name, num_gpus, host_name, "
                                                              "status, auto_repair FROM instances "
@@ -26,18 +25,17 @@ Result<std::optional<model::Instance>> SqliteInventory::OneInstance(const char* 
     return std::optional<model::Instance>(ReadInstance(stmt));
 }
 
-Result<std::optional<model::Instance>> SqliteInventory::FindInstanceByName(
-    const std::string& name) {
+Result<std::optional<model::Instance>> SqlInventory::FindInstanceByName(const std::string& name) {
     return OneInstance("instance_name = ?1", name);
 }
 
-Result<bool> SqliteInventory::HasCluster(const std::string& cluster_id) {
+Result<bool> SqlInventory::HasCluster(const std::string& cluster_id) {
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT 1 FROM clusters WHERE cluster_id = ?1"));
     stmt.Bind(1, cluster_id);
     return stmt.Step();
 }
 
-Result<std::optional<model::Host>> SqliteInventory::GetHost(const std::string& host_name) {
+Result<std::optional<model::Host>> SqlInventory::GetHost(const std::string& host_name) {
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT host_name, gpu_slots, cordoned FROM hosts "
                                                  "WHERE host_name = ?1"));
     stmt.Bind(1, host_name);
@@ -47,7 +45,7 @@ Result<std::optional<model::Host>> SqliteInventory::GetHost(const std::string& h
         model::Host{stmt.Text(0), int(stmt.Int(1)), 0, stmt.Int(2) != 0, {}, ""});
 }
 
-Result<std::vector<model::Cluster>> SqliteInventory::ListClusters() {
+Result<std::vector<model::Cluster>> SqlInventory::ListClusters() {
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT cluster_id, cluster_name, status "
                                                  "FROM clusters ORDER BY cluster_id"));
     std::vector<model::Cluster> clusters;
@@ -59,7 +57,7 @@ Result<std::vector<model::Cluster>> SqliteInventory::ListClusters() {
     return clusters;
 }
 
-Result<std::optional<model::Cluster>> SqliteInventory::GetCluster(const std::string& cluster_id) {
+Result<std::optional<model::Cluster>> SqlInventory::GetCluster(const std::string& cluster_id) {
     model::Cluster cluster;
     {
         NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT cluster_id, cluster_name, status FROM "
@@ -108,7 +106,7 @@ Result<std::optional<model::Cluster>> SqliteInventory::GetCluster(const std::str
     return std::optional<model::Cluster>(std::move(cluster));
 }
 
-Result<std::vector<model::Host>> SqliteInventory::ListHosts() {
+Result<std::vector<model::Host>> SqlInventory::ListHosts() {
     std::vector<model::Host> hosts;
     {
         NR_ASSIGN_OR_RETURN(auto stmt,
@@ -151,7 +149,7 @@ Result<std::vector<model::Host>> SqliteInventory::ListHosts() {
     return hosts;
 }
 
-Result<int> SqliteInventory::CountInstances(const std::string& cluster_id) {
+Result<int> SqlInventory::CountInstances(const std::string& cluster_id) {
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT COUNT(*) FROM instances WHERE "
                                                  "cluster_id = ?1"));
     stmt.Bind(1, cluster_id);
@@ -159,8 +157,7 @@ Result<int> SqliteInventory::CountInstances(const std::string& cluster_id) {
     return row ? int(stmt.Int(0)) : 0;
 }
 
-Result<model::ClusterAutomation> SqliteInventory::GetClusterAutomation(
-    const std::string& cluster_id) {
+Result<model::ClusterAutomation> SqlInventory::GetClusterAutomation(const std::string& cluster_id) {
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT automatic, automatic_alerts FROM clusters "
                                                  "WHERE cluster_id = ?1"));
     stmt.Bind(1, cluster_id);
@@ -172,8 +169,8 @@ Result<model::ClusterAutomation> SqliteInventory::GetClusterAutomation(
     return a;
 }
 
-Result<std::optional<std::string>> SqliteInventory::FindHostWithRoom(int num_gpus,
-                                                                     const std::string& exclude) {
+Result<std::optional<std::string>> SqlInventory::FindHostWithRoom(int num_gpus,
+                                                                  const std::string& exclude) {
     NR_ASSIGN_OR_RETURN(auto stmt,
                         conn_.Prepare("SELECT host_name FROM hosts WHERE cordoned = 0 AND "
                                       "(gpu_slots - used_gpus) >= ?1 AND host_name != ?2 ORDER BY "
@@ -184,7 +181,7 @@ Result<std::optional<std::string>> SqliteInventory::FindHostWithRoom(int num_gpu
     return std::optional<std::string>(stmt.Text(0));
 }
 
-Result<std::vector<model::Instance>> SqliteInventory::ListInstancesOnHost(
+Result<std::vector<model::Instance>> SqlInventory::ListInstancesOnHost(
     const std::string& host_name) {
     NR_ASSIGN_OR_RETURN(auto stmt,
                         conn_.Prepare("SELECT instance_id, cluster_id, instance_name, num_gpus, "
@@ -194,7 +191,7 @@ Result<std::vector<model::Instance>> SqliteInventory::ListInstancesOnHost(
     return stmt.Rows(ReadInstance);
 }
 
-Status SqliteInventory::ImportFleet(const FleetImport& fleet) {
+Status SqlInventory::ImportFleet(const FleetImport& fleet) {
     for (const auto& host : fleet.hosts) {
         // A host's libvirt URI is configuration, not state: a new fleet file updates it.
         NR_ASSIGN_OR_RETURN(auto stmt,
@@ -209,18 +206,19 @@ Status SqliteInventory::ImportFleet(const FleetImport& fleet) {
     }
     for (const auto& cluster : fleet.clusters) {
         {
-            NR_ASSIGN_OR_RETURN(auto stmt,
-                                conn_.Prepare("INSERT OR IGNORE INTO clusters(cluster_id, "
-                                              "cluster_name, status) VALUES(?1, ?2, ?3)"));
+            NR_ASSIGN_OR_RETURN(
+                auto stmt,
+                conn_.Prepare("INSERT INTO clusters(cluster_id, "
+                              "cluster_name, status) VALUES(?1, ?2, ?3) ON CONFLICT DO NOTHING"));
             stmt.Bind(1, cluster.cluster_id).Bind(2, cluster.cluster_name).Bind(3, "Ready");
             NR_RETURN_IF_ERROR(stmt.Run());
         }
         for (const auto& node : cluster.gpu_worker_nodes) {
             NR_ASSIGN_OR_RETURN(
                 auto stmt,
-                conn_.Prepare("INSERT OR IGNORE INTO instances(instance_id, cluster_id, "
+                conn_.Prepare("INSERT INTO instances(instance_id, cluster_id, "
                               "instance_name, num_gpus, host_name, status) VALUES(?1, ?2, "
-                              "?3, ?4, ?5, ?6)"));
+                              "?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING"));
             stmt.Bind(1, node.instance_id)
                 .Bind(2, cluster.cluster_id)
                 .Bind(3, node.instance_name)
@@ -239,7 +237,7 @@ Status SqliteInventory::ImportFleet(const FleetImport& fleet) {
     return OkStatus();
 }
 
-Status SqliteInventory::SetHostCordoned(const std::string& host_name, bool cordoned) {
+Status SqlInventory::SetHostCordoned(const std::string& host_name, bool cordoned) {
     NR_ASSIGN_OR_RETURN(auto stmt,
                         conn_.Prepare("UPDATE hosts SET cordoned = ?2 WHERE host_name = ?1"));
     stmt.Bind(1, host_name).Bind(2, int64_t(cordoned));
@@ -249,7 +247,7 @@ Status SqliteInventory::SetHostCordoned(const std::string& host_name, bool cordo
     return OkStatus();
 }
 
-Status SqliteInventory::SetHostPowerCycled(const std::string& host_name, Timestamp when) {
+Status SqlInventory::SetHostPowerCycled(const std::string& host_name, Timestamp when) {
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("UPDATE hosts SET power_cycled_at = ?2 WHERE "
                                                  "host_name = ?1"));
     stmt.Bind(1, host_name).Bind(2, ToMicros(when));
@@ -258,9 +256,8 @@ Status SqliteInventory::SetHostPowerCycled(const std::string& host_name, Timesta
     return OkStatus();
 }
 
-Status SqliteInventory::SetInstancePlacement(const std::string& instance_id,
-                                             const std::string& host_name,
-                                             const std::string& status) {
+Status SqlInventory::SetInstancePlacement(const std::string& instance_id,
+                                          const std::string& host_name, const std::string& status) {
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("UPDATE instances SET host_name = ?2, status = ?3 "
                                                  "WHERE instance_id = ?1"));
     stmt.Bind(1, instance_id).BindOptional(2, host_name).Bind(3, status);
@@ -269,8 +266,7 @@ Status SqliteInventory::SetInstancePlacement(const std::string& instance_id,
     return OkStatus();
 }
 
-Status SqliteInventory::SetInstanceStatus(const std::string& instance_id,
-                                          const std::string& status) {
+Status SqlInventory::SetInstanceStatus(const std::string& instance_id, const std::string& status) {
     NR_ASSIGN_OR_RETURN(auto stmt,
                         conn_.Prepare("UPDATE instances SET status = ?2 WHERE instance_id = "
                                       "?1"));
@@ -278,25 +274,25 @@ Status SqliteInventory::SetInstanceStatus(const std::string& instance_id,
     return stmt.Run();
 }
 
-Status SqliteInventory::PutReservation(const std::string& instance_id, const std::string& host_name,
-                                       int num_gpus) {
+Status SqlInventory::PutReservation(const std::string& instance_id, const std::string& host_name,
+                                    int num_gpus) {
     // Delete, then insert: REPLACE would skip the delete trigger that frees the old slots.
     NR_RETURN_IF_ERROR(DeleteReservation(instance_id));
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("INSERT INTO reservations(instance_id, host_name, "
                                                  "num_gpus) VALUES(?1, ?2, ?3)"));
     stmt.Bind(1, instance_id).Bind(2, host_name).Bind(3, int64_t(num_gpus));
-    return stmt.Run();
+    return stmt.Send();
 }
 
-Status SqliteInventory::DeleteReservation(const std::string& instance_id) {
+Status SqlInventory::DeleteReservation(const std::string& instance_id) {
     NR_ASSIGN_OR_RETURN(auto stmt,
                         conn_.Prepare("DELETE FROM reservations WHERE instance_id = ?1"));
     stmt.Bind(1, instance_id);
-    return stmt.Run();
+    return stmt.Send();
 }
 
-Status SqliteInventory::SetClusterAutomation(const std::string& cluster_id,
-                                             const model::ClusterAutomation& a) {
+Status SqlInventory::SetClusterAutomation(const std::string& cluster_id,
+                                          const model::ClusterAutomation& a) {
     NR_ASSIGN_OR_RETURN(auto stmt,
                         conn_.Prepare("UPDATE clusters SET automatic = ?2, automatic_alerts "
                                       "= ?3 WHERE cluster_id = ?1"));
@@ -309,7 +305,7 @@ Status SqliteInventory::SetClusterAutomation(const std::string& cluster_id,
     return OkStatus();
 }
 
-Status SqliteInventory::SetInstanceAutoRepair(const std::string& instance_id, bool auto_repair) {
+Status SqlInventory::SetInstanceAutoRepair(const std::string& instance_id, bool auto_repair) {
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("UPDATE instances SET auto_repair = ?2 WHERE "
                                                  "instance_id = ?1"));
     stmt.Bind(1, instance_id).Bind(2, int64_t(auto_repair));
@@ -320,7 +316,7 @@ Status SqliteInventory::SetInstanceAutoRepair(const std::string& instance_id, bo
     return OkStatus();
 }
 
-model::Instance SqliteInventory::ReadInstance(const Statement& s) {
+model::Instance SqlInventory::ReadInstance(const Statement& s) {
     model::Instance i;
     i.instance_id = s.Text(0);
     i.cluster_id = s.Text(1);
@@ -332,4 +328,4 @@ model::Instance SqliteInventory::ReadInstance(const Statement& s) {
     return i;
 }
 
-}  // namespace noderepair::storage::sqlite
+}  // namespace noderepair::storage::sql

@@ -1,8 +1,8 @@
 #include "common/json.hpp"
-#include "storage/sqlite/repositories.hpp"
-#include "storage/sqlite/rows.hpp"
+#include "storage/sql/repositories.hpp"
+#include "storage/sql/rows.hpp"
 
-namespace noderepair::storage::sqlite {
+namespace noderepair::storage::sql {
 namespace {
 
 constexpr const char* kJobSelect =
@@ -64,12 +64,12 @@ EngineJob ReadJob(const Statement& s) {
 
 }  // namespace
 
-Result<std::vector<EngineJob>> SqliteEngineJobs::List() {
+Result<std::vector<EngineJob>> SqlEngineJobs::List() {
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(std::string(kJobSelect)));
     return stmt.Rows(ReadJob);
 }
 
-Result<std::optional<EngineJob>> SqliteEngineJobs::Get(const std::string& remediation_id) {
+Result<std::optional<EngineJob>> SqlEngineJobs::Get(const std::string& remediation_id) {
     NR_ASSIGN_OR_RETURN(auto stmt,
                         conn_.Prepare(std::string(kJobSelect) + " WHERE remediation_id = ?1"));
     stmt.Bind(1, remediation_id);
@@ -78,14 +78,13 @@ Result<std::optional<EngineJob>> SqliteEngineJobs::Get(const std::string& remedi
     return std::optional<EngineJob>(ReadJob(stmt));
 }
 
-Result<std::vector<model::Mode>> SqliteEngineJobs::ModesWorkingOnHost(
-    const std::string& host_name) {
+Result<std::vector<model::Mode>> SqlEngineJobs::ModesWorkingOnHost(const std::string& host_name) {
     NR_ASSIGN_OR_RETURN(auto stmt,
                         conn_.Prepare("SELECT r.mode FROM engine_jobs j JOIN remediations r ON "
                                       "r.id = j.remediation_id WHERE j.source_host = ?1 UNION ALL "
                                       "SELECT r.mode FROM engine_jobs j JOIN remediations r ON "
                                       "r.id = j.remediation_id WHERE j.target_host = ?1 AND "
-                                      "j.source_host IS NOT ?1"));
+                                      "j.source_host IS DISTINCT FROM ?1"));
     stmt.Bind(1, host_name);
     std::vector<model::Mode> modes;
     while (true) {
@@ -96,7 +95,7 @@ Result<std::vector<model::Mode>> SqliteEngineJobs::ModesWorkingOnHost(
     return modes;
 }
 
-Status SqliteEngineJobs::Put(const EngineJob& j) {
+Status SqlEngineJobs::Put(const EngineJob& j) {
     NR_ASSIGN_OR_RETURN(
         auto stmt,
         conn_.Prepare("INSERT INTO engine_jobs(remediation_id, workflow_version, step, fence, "
@@ -118,14 +117,14 @@ Status SqliteEngineJobs::Put(const EngineJob& j) {
         .Bind(11, int64_t(j.host_was_cordoned))
         .BindOptional(12, JoinLines(j.instances))
         .BindOptional(13, EncodeCalls(j.calls));
-    return stmt.Run();
+    return stmt.Send();
 }
 
-Status SqliteEngineJobs::Delete(const std::string& remediation_id) {
+Status SqlEngineJobs::Delete(const std::string& remediation_id) {
     NR_ASSIGN_OR_RETURN(auto stmt,
                         conn_.Prepare("DELETE FROM engine_jobs WHERE remediation_id = ?1"));
     stmt.Bind(1, remediation_id);
-    return stmt.Run();
+    return stmt.Send();
 }
 
-}  // namespace noderepair::storage::sqlite
+}  // namespace noderepair::storage::sql

@@ -1,7 +1,7 @@
-#include "storage/sqlite/repositories.hpp"
-#include "storage/sqlite/rows.hpp"
+#include "storage/sql/repositories.hpp"
+#include "storage/sql/rows.hpp"
 
-namespace noderepair::storage::sqlite {
+namespace noderepair::storage::sql {
 namespace {
 
 constexpr const char* kTokenColumns =
@@ -18,7 +18,7 @@ std::string TimeOrEmpty(const std::optional<Timestamp>& t) {
 
 }  // namespace
 
-Result<std::optional<TokenRecord>> SqliteTokens::Find(const std::string& token_hash) {
+Result<std::optional<TokenRecord>> SqlTokens::Find(const std::string& token_hash) {
     static const std::string sql =
         std::string("SELECT ") + kTokenColumns + " FROM tokens WHERE token_hash = ?1";
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
@@ -28,12 +28,12 @@ Result<std::optional<TokenRecord>> SqliteTokens::Find(const std::string& token_h
     return std::optional<TokenRecord>(ReadToken(stmt));
 }
 
-Result<bool> SqliteTokens::HasAny() {
+Result<bool> SqlTokens::HasAny() {
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT 1 FROM tokens LIMIT 1"));
     return stmt.Step();
 }
 
-Result<std::vector<TokenRecord>> SqliteTokens::List() {
+Result<std::vector<TokenRecord>> SqlTokens::List() {
     static const std::string sql = std::string("SELECT ") + kTokenColumns +
                                    " FROM tokens WHERE revoked_at IS NULL ORDER BY name, "
                                    "created_at";
@@ -41,7 +41,7 @@ Result<std::vector<TokenRecord>> SqliteTokens::List() {
     return stmt.Rows(&ReadToken);
 }
 
-Status SqliteTokens::Insert(const std::string& token_hash, const TokenRecord& token) {
+Status SqlTokens::Insert(const std::string& token_hash, const TokenRecord& token) {
     NR_ASSIGN_OR_RETURN(auto stmt,
                         conn_.Prepare("INSERT INTO tokens(token_hash, name, role, clusters, "
                                       "created_at, expires_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6)"));
@@ -59,7 +59,7 @@ Status SqliteTokens::Insert(const std::string& token_hash, const TokenRecord& to
     return OkStatus();
 }
 
-Status SqliteTokens::Revoke(const std::string& name, Timestamp when) {
+Status SqlTokens::Revoke(const std::string& name, Timestamp when) {
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("UPDATE tokens SET revoked_at = ?2 WHERE name = "
                                                  "?1 AND revoked_at IS NULL"));
     stmt.Bind(1, name).Bind(2, ToMicros(when));
@@ -71,7 +71,7 @@ Status SqliteTokens::Revoke(const std::string& name, Timestamp when) {
     return OkStatus();
 }
 
-Status SqliteTokens::TouchLastUsed(const std::string& token_hash, Timestamp when) {
+Status SqlTokens::TouchLastUsed(const std::string& token_hash, Timestamp when) {
     NR_ASSIGN_OR_RETURN(auto stmt,
                         conn_.Prepare("UPDATE tokens SET last_used_at = ?2 WHERE token_hash = ?1 "
                                       "AND (last_used_at IS NULL OR last_used_at < ?2)"));
@@ -79,7 +79,7 @@ Status SqliteTokens::TouchLastUsed(const std::string& token_hash, Timestamp when
     return stmt.Run();
 }
 
-Result<std::optional<std::string>> SqliteSettings::Get(const std::string& key) {
+Result<std::optional<std::string>> SqlSettings::Get(const std::string& key) {
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT value FROM settings WHERE key = ?1"));
     stmt.Bind(1, key);
     NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
@@ -87,7 +87,7 @@ Result<std::optional<std::string>> SqliteSettings::Get(const std::string& key) {
     return std::optional<std::string>(stmt.Text(0));
 }
 
-Status SqliteSettings::Put(const std::string& key, const std::string& value) {
+Status SqlSettings::Put(const std::string& key, const std::string& value) {
     NR_ASSIGN_OR_RETURN(auto stmt,
                         conn_.Prepare("INSERT INTO settings(key, value) VALUES(?1, ?2) ON "
                                       "CONFLICT(key) DO UPDATE SET value = excluded.value"));
@@ -102,7 +102,7 @@ Status SqliteSettings::Put(const std::string& key, const std::string& value) {
     return OkStatus();
 }
 
-Status SqliteSettings::Delete(const std::string& key) {
+Status SqlSettings::Delete(const std::string& key) {
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("DELETE FROM settings WHERE key = ?1"));
     stmt.Bind(1, key);
     NR_RETURN_IF_ERROR(stmt.Run());
@@ -110,4 +110,4 @@ Status SqliteSettings::Delete(const std::string& key) {
     return OkStatus();
 }
 
-}  // namespace noderepair::storage::sqlite
+}  // namespace noderepair::storage::sql

@@ -1,14 +1,14 @@
 #include <unordered_map>
 
-#include "storage/sqlite/repositories.hpp"
-#include "storage/sqlite/rows.hpp"
+#include "storage/sql/repositories.hpp"
+#include "storage/sql/rows.hpp"
 
-namespace noderepair::storage::sqlite {
+namespace noderepair::storage::sql {
 
 using model::Remediation;
 using model::State;
 
-Result<std::optional<model::HealthCheckRun>> SqliteHealthChecks::Get(const std::string& id) {
+Result<std::optional<model::HealthCheckRun>> SqlHealthChecks::Get(const std::string& id) {
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(std::string("SELECT ") + kRunColumns +
                                                  " FROM health_check_runs WHERE id = ?1"));
     stmt.Bind(1, id);
@@ -17,7 +17,7 @@ Result<std::optional<model::HealthCheckRun>> SqliteHealthChecks::Get(const std::
     return std::optional<model::HealthCheckRun>(ReadRun(stmt));
 }
 
-Result<std::vector<model::HealthCheckRun>> SqliteHealthChecks::ListForInstance(
+Result<std::vector<model::HealthCheckRun>> SqlHealthChecks::ListForInstance(
     const std::string& instance_id, int limit) {
     return Runs(std::string("SELECT ") + kRunColumns +
                     " FROM health_check_runs WHERE instance_id = ?1 ORDER BY create_time "
@@ -25,24 +25,23 @@ Result<std::vector<model::HealthCheckRun>> SqliteHealthChecks::ListForInstance(
                 instance_id, limit);
 }
 
-Result<std::vector<model::HealthCheckRun>> SqliteHealthChecks::ListRunning(int limit) {
+Result<std::vector<model::HealthCheckRun>> SqlHealthChecks::ListRunning(int limit) {
     return Runs(std::string("SELECT ") + kRunColumns +
                     " FROM health_check_runs WHERE state = 1 AND ?1 = ?1 ORDER BY "
                     "create_time LIMIT ?2",
                 "", limit);
 }
 
-Result<std::vector<model::HealthCheckRun>> SqliteHealthChecks::ListWaiting(int limit) {
+Result<std::vector<model::HealthCheckRun>> SqlHealthChecks::ListWaiting(int limit) {
     return Runs(std::string("SELECT ") + kRunColumns +
                     " FROM health_check_runs WHERE waiting = 1 AND ?1 = ?1 ORDER BY "
                     "create_time LIMIT ?2",
                 "", limit);
 }
 
-Status SqliteHealthChecks::Put(const model::HealthCheckRun& r) {
-    NR_ASSIGN_OR_RETURN(
-        auto stmt, conn_.Prepare(std::string("INSERT OR REPLACE INTO health_check_runs(") +
-                                 kRunColumns + ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
+Status SqlHealthChecks::Put(const model::HealthCheckRun& r) {
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare(UpsertSql("health_check_runs", kRunColumns, "id")));
     stmt.Bind(1, r.id)
         .Bind(2, r.cluster_id)
         .Bind(3, r.instance_id)
@@ -52,15 +51,15 @@ Status SqliteHealthChecks::Put(const model::HealthCheckRun& r) {
         .Bind(7, r.end_time)
         .BindOptional(8, r.remediation_id)
         .Bind(9, int64_t(r.waiting));
-    return stmt.Run();
+    return stmt.Send();
 }
 
-Result<std::vector<model::HealthCheckRun>> SqliteHealthChecks::Runs(const std::string& sql,
-                                                                    const std::string& arg,
-                                                                    int limit) {
+Result<std::vector<model::HealthCheckRun>> SqlHealthChecks::Runs(const std::string& sql,
+                                                                 const std::string& arg,
+                                                                 int limit) {
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
     stmt.Bind(1, arg).Bind(2, int64_t(limit));
     return stmt.Rows(ReadRun);
 }
 
-}  // namespace noderepair::storage::sqlite
+}  // namespace noderepair::storage::sql

@@ -1,15 +1,19 @@
-#include "storage/sqlite/repositories.hpp"
+#include "storage/sql/repositories.hpp"
 
-namespace noderepair::storage::sqlite {
+namespace noderepair::storage::sql {
 
 Status AppendAuditRecords(Connection& conn, const std::vector<PendingAuditRecord>& records,
                           Timestamp time) {
     AuditHead head;
     {
-        // On SQLite the writer's transaction already excludes every other writer; a backend
-        // with concurrent writers reads this row FOR UPDATE (docs/design.md 11).
+        // On SQLite the writer's transaction already excludes every other writer. PostgreSQL
+        // has several (a server and `token create`, or replicas): FOR UPDATE makes each wait
+        // for the last one's commit and read the head it left (docs/design.md 11).
         NR_ASSIGN_OR_RETURN(auto stmt,
-                            conn.Prepare("SELECT seq, hash FROM audit_head WHERE id = 1"));
+                            conn.Prepare(conn.dialect() == Dialect::kSqlite
+                                             ? "SELECT seq, hash FROM audit_head WHERE id = 1"
+                                             : "SELECT seq, hash FROM audit_head WHERE id = 1 "
+                                               "FOR UPDATE"));
         NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
         if (!row) return Internal("the audit chain's head row is missing");
         head = {stmt.Int(0), stmt.Text(1)};
@@ -35,15 +39,15 @@ Status AppendAuditRecords(Connection& conn, const std::vector<PendingAuditRecord
             .Bind(5, record.target)
             .Bind(6, record.detail)
             .Bind(7, head.hash);
-        NR_RETURN_IF_ERROR(insert.Run());
+        NR_RETURN_IF_ERROR(insert.Send());
     }
     NR_ASSIGN_OR_RETURN(auto move,
                         conn.Prepare("UPDATE audit_head SET seq = ?1, hash = ?2 WHERE id = 1"));
     move.Bind(1, head.seq).Bind(2, head.hash);
-    return move.Run();
+    return move.Send();
 }
 
-Result<std::vector<AuditRecord>> SqliteAudit::List(int64_t after_seq, int limit) {
+Result<std::vector<AuditRecord>> SqlAudit::List(int64_t after_seq, int limit) {
     NR_ASSIGN_OR_RETURN(auto stmt,
                         conn_.Prepare("SELECT seq, time, actor, action, target, detail, hash FROM "
                                       "audit_records WHERE seq > ?1 ORDER BY seq LIMIT ?2"));
@@ -54,11 +58,11 @@ Result<std::vector<AuditRecord>> SqliteAudit::List(int64_t after_seq, int limit)
     });
 }
 
-Result<AuditHead> SqliteAudit::Head() {
+Result<AuditHead> SqlAudit::Head() {
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT seq, hash FROM audit_head WHERE id = 1"));
     NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
     if (!row) return Internal("the audit chain's head row is missing");
     return AuditHead{stmt.Int(0), stmt.Text(1)};
 }
 
-}  // namespace noderepair::storage::sqlite
+}  // namespace noderepair::storage::sql

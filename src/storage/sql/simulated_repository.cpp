@@ -1,7 +1,7 @@
-#include "storage/sqlite/repositories.hpp"
-#include "storage/sqlite/rows.hpp"
+#include "storage/sql/repositories.hpp"
+#include "storage/sql/rows.hpp"
 
-namespace noderepair::storage::sqlite {
+namespace noderepair::storage::sql {
 namespace {
 
 Result<std::vector<SimVm>> ReadVms(Statement& stmt) {
@@ -16,7 +16,7 @@ Result<std::vector<SimVm>> ReadVms(Statement& stmt) {
 
 }  // namespace
 
-Result<std::optional<SimOperation>> SqliteSimulated::GetOperation(const std::string& key) {
+Result<std::optional<SimOperation>> SqlSimulated::GetOperation(const std::string& key) {
     NR_ASSIGN_OR_RETURN(auto stmt,
                         conn_.Prepare("SELECT key, action, instance_id, host_name, ready_at, "
                                       "applied FROM sim_operations WHERE key = ?1"));
@@ -28,27 +28,30 @@ Result<std::optional<SimOperation>> SqliteSimulated::GetOperation(const std::str
                                                     stmt.Int(5) != 0});
 }
 
-Status SqliteSimulated::PutOperation(const SimOperation& op) {
+Status SqlSimulated::PutOperation(const SimOperation& op) {
     NR_ASSIGN_OR_RETURN(auto stmt,
-                        conn_.Prepare("INSERT OR REPLACE INTO sim_operations(key, action, "
-                                      "instance_id, host_name, target_host, num_gpus, ready_at, "
-                                      "applied) VALUES(?1, ?2, ?3, ?4, NULL, 0, ?5, ?6)"));
+                        conn_.Prepare("INSERT INTO sim_operations(key, action, instance_id, "
+                                      "host_name, target_host, num_gpus, ready_at, applied) "
+                                      "VALUES(?1, ?2, ?3, ?4, NULL, 0, ?5, ?6) ON CONFLICT(key) "
+                                      "DO UPDATE SET action = excluded.action, instance_id = "
+                                      "excluded.instance_id, host_name = excluded.host_name, "
+                                      "ready_at = excluded.ready_at, applied = excluded.applied"));
     stmt.Bind(1, op.key)
         .Bind(2, op.action)
         .BindOptional(3, op.instance_id)
         .BindOptional(4, op.host)
         .Bind(5, ToMicros(op.ready_at))
         .Bind(6, int64_t(op.applied));
-    return stmt.Run();
+    return stmt.Send();
 }
 
-Result<std::vector<SimVm>> SqliteSimulated::ListVms() {
+Result<std::vector<SimVm>> SqlSimulated::ListVms() {
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT vm_id, instance_id, host_name "
                                                  "FROM sim_vms ORDER BY instance_id, vm_id"));
     return ReadVms(stmt);
 }
 
-Result<std::vector<SimVm>> SqliteSimulated::ListVmsOfInstance(const std::string& instance_id) {
+Result<std::vector<SimVm>> SqlSimulated::ListVmsOfInstance(const std::string& instance_id) {
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT vm_id, instance_id, host_name "
                                                  "FROM sim_vms WHERE instance_id = ?1 ORDER BY "
                                                  "vm_id"));
@@ -56,14 +59,14 @@ Result<std::vector<SimVm>> SqliteSimulated::ListVmsOfInstance(const std::string&
     return ReadVms(stmt);
 }
 
-Result<bool> SqliteSimulated::IsHostDegraded(const std::string& host_name) {
+Result<bool> SqlSimulated::IsHostDegraded(const std::string& host_name) {
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT 1 FROM sim_hosts WHERE host_name = ?1 "
                                                  "AND degraded = 1"));
     stmt.Bind(1, host_name);
     return stmt.Step();
 }
 
-Result<std::vector<SimFault>> SqliteSimulated::ListFaults(const std::string& instance_id) {
+Result<std::vector<SimFault>> SqlSimulated::ListFaults(const std::string& instance_id) {
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT fingerprint, instance_id, labels, "
                                                  "annotations, started_at FROM sim_faults WHERE "
                                                  "instance_id = ?1 ORDER BY fingerprint"));
@@ -78,10 +81,10 @@ Result<std::vector<SimFault>> SqliteSimulated::ListFaults(const std::string& ins
     return faults;
 }
 
-Status SqliteSimulated::Adopt(const std::vector<SimInstance>& instances) {
+Status SqlSimulated::Adopt(const std::vector<SimInstance>& instances) {
     for (const auto& instance : instances) {
-        NR_ASSIGN_OR_RETURN(auto known, conn_.Prepare("INSERT OR IGNORE INTO "
-                                                      "sim_instances(instance_id) VALUES(?1)"));
+        NR_ASSIGN_OR_RETURN(auto known, conn_.Prepare("INSERT INTO sim_instances(instance_id) "
+                                                      "VALUES(?1) ON CONFLICT DO NOTHING"));
         known.Bind(1, instance.instance_id);
         NR_RETURN_IF_ERROR(known.Run());
         if (known.Changes() == 0 || instance.host_name.empty()) continue;
@@ -91,21 +94,20 @@ Status SqliteSimulated::Adopt(const std::vector<SimInstance>& instances) {
     return OkStatus();
 }
 
-Status SqliteSimulated::PutVm(const SimVm& vm) {
-    NR_ASSIGN_OR_RETURN(auto stmt,
-                        conn_.Prepare("INSERT OR REPLACE INTO sim_vms(vm_id, instance_id, "
-                                      "host_name) VALUES(?1, ?2, ?3)"));
+Status SqlSimulated::PutVm(const SimVm& vm) {
+    NR_ASSIGN_OR_RETURN(
+        auto stmt, conn_.Prepare(UpsertSql("sim_vms", "vm_id, instance_id, host_name", "vm_id")));
     stmt.Bind(1, vm.vm_id).Bind(2, vm.instance_id).Bind(3, vm.host_name);
-    return stmt.Run();
+    return stmt.Send();
 }
 
-Status SqliteSimulated::DeleteVm(const std::string& vm_id) {
+Status SqlSimulated::DeleteVm(const std::string& vm_id) {
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("DELETE FROM sim_vms WHERE vm_id = ?1"));
     stmt.Bind(1, vm_id);
-    return stmt.Run();
+    return stmt.Send();
 }
 
-Status SqliteSimulated::SetHostDegraded(const std::string& host_name, bool degraded) {
+Status SqlSimulated::SetHostDegraded(const std::string& host_name, bool degraded) {
     NR_ASSIGN_OR_RETURN(auto stmt,
                         conn_.Prepare("INSERT INTO sim_hosts(host_name, degraded) VALUES(?1, ?2) "
                                       "ON CONFLICT(host_name) DO UPDATE SET degraded = "
@@ -116,22 +118,23 @@ Status SqliteSimulated::SetHostDegraded(const std::string& host_name, bool degra
 
 // The first raise stays: a repeat of a firing alert refreshes its occurrence, which keeps the
 // first start time, and resolving it must name that start.
-Status SqliteSimulated::PutFault(const SimFault& fault) {
-    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("INSERT OR IGNORE INTO sim_faults(fingerprint, "
-                                                 "instance_id, labels, annotations, started_at) "
-                                                 "VALUES(?1, ?2, ?3, ?4, ?5)"));
+Status SqlSimulated::PutFault(const SimFault& fault) {
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare("INSERT INTO sim_faults(fingerprint, "
+                                      "instance_id, labels, annotations, started_at) "
+                                      "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING"));
     stmt.Bind(1, fault.fingerprint)
         .Bind(2, fault.instance_id)
         .Bind(3, EncodeMap(fault.labels))
         .Bind(4, EncodeMap(fault.annotations))
         .Bind(5, ToMicros(fault.started_at));
-    return stmt.Run();
+    return stmt.Send();
 }
 
-Status SqliteSimulated::DeleteFaults(const std::string& instance_id) {
+Status SqlSimulated::DeleteFaults(const std::string& instance_id) {
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("DELETE FROM sim_faults WHERE instance_id = ?1"));
     stmt.Bind(1, instance_id);
-    return stmt.Run();
+    return stmt.Send();
 }
 
-}  // namespace noderepair::storage::sqlite
+}  // namespace noderepair::storage::sql

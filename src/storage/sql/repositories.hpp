@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "storage/sqlite/connection.hpp"
+#include "storage/sql/connection.hpp"
 #include "storage/store.hpp"
 
-namespace noderepair::storage::sqlite {
+namespace noderepair::storage::sql {
 
 // An audit record as a repository makes it: the writer stamps, numbers and hashes it at commit.
 struct PendingAuditRecord {
@@ -48,9 +48,9 @@ Status AppendAuditRecords(Connection& conn, const std::vector<PendingAuditRecord
 // Remediations, their timelines and counts on one connection. Records every remediation it
 // inserts or moves in the batch's ChangeLog (null on read connections), and audits each
 // creation, change of state and change of mode.
-class SqliteRemediations final : public RemediationRepository {
+class SqlRemediations final : public RemediationRepository {
 public:
-    SqliteRemediations(Connection& conn, ChangeLog* log) : conn_(conn), log_(log) {}
+    SqlRemediations(Connection& conn, ChangeLog* log) : conn_(conn), log_(log) {}
     Result<std::optional<model::Remediation>> Get(const std::string& id) override;
     Result<RemediationPage> List(const ListQuery& q) override;
     Result<std::optional<model::Remediation>> GetActive(const std::string& instance_id) override;
@@ -81,9 +81,9 @@ private:
 
 // Clusters, hosts, instances, placement and reservations on one connection. Audits cordons,
 // automation settings and fleet imports in the batch's ChangeLog (null on read connections).
-class SqliteInventory final : public InventoryRepository {
+class SqlInventory final : public InventoryRepository {
 public:
-    SqliteInventory(Connection& conn, ChangeLog* log) : conn_(conn), log_(log) {}
+    SqlInventory(Connection& conn, ChangeLog* log) : conn_(conn), log_(log) {}
     Result<std::optional<model::Instance>> GetInstance(const std::string& instance_id) override;
     Result<std::optional<model::Instance>> FindInstanceByName(const std::string& name) override;
     Result<bool> HasCluster(const std::string& cluster_id) override;
@@ -118,9 +118,9 @@ private:
 };
 
 // The engine's jobs on one connection.
-class SqliteEngineJobs final : public EngineJobRepository {
+class SqlEngineJobs final : public EngineJobRepository {
 public:
-    explicit SqliteEngineJobs(Connection& conn) : conn_(conn) {}
+    explicit SqlEngineJobs(Connection& conn) : conn_(conn) {}
     Result<std::vector<EngineJob>> List() override;
     Result<std::optional<EngineJob>> Get(const std::string& remediation_id) override;
     Result<std::vector<model::Mode>> ModesWorkingOnHost(const std::string& host_name) override;
@@ -132,9 +132,9 @@ private:
 };
 
 // Passive health alerts on one connection.
-class SqliteAlerts final : public AlertRepository {
+class SqlAlerts final : public AlertRepository {
 public:
-    explicit SqliteAlerts(Connection& conn) : conn_(conn) {}
+    explicit SqlAlerts(Connection& conn) : conn_(conn) {}
     Result<AlertPage> List(const AlertQuery& q) override;
     Result<std::optional<model::Alert>> GetByFingerprint(const std::string& fingerprint) override;
     Result<std::vector<model::Alert>> ListWaiting(const std::string& cluster_id,
@@ -151,9 +151,9 @@ private:
 };
 
 // Active health check runs on one connection.
-class SqliteHealthChecks final : public HealthCheckRepository {
+class SqlHealthChecks final : public HealthCheckRepository {
 public:
-    explicit SqliteHealthChecks(Connection& conn) : conn_(conn) {}
+    explicit SqlHealthChecks(Connection& conn) : conn_(conn) {}
     Result<std::optional<model::HealthCheckRun>> Get(const std::string& id) override;
     Result<std::vector<model::HealthCheckRun>> ListForInstance(const std::string& instance_id,
                                                                int limit) override;
@@ -168,9 +168,9 @@ private:
 };
 
 // Token hashes on one connection. Audits creation and revocation in the batch's ChangeLog.
-class SqliteTokens final : public TokenRepository {
+class SqlTokens final : public TokenRepository {
 public:
-    SqliteTokens(Connection& conn, ChangeLog* log) : conn_(conn), log_(log) {}
+    SqlTokens(Connection& conn, ChangeLog* log) : conn_(conn), log_(log) {}
     Result<std::optional<TokenRecord>> Find(const std::string& token_hash) override;
     Result<bool> HasAny() override;
     Result<std::vector<TokenRecord>> List() override;
@@ -185,9 +185,9 @@ private:
 
 // Settings on one connection. Audits every change in the batch's ChangeLog; the engine's pause
 // switch as engine.pause and engine.resume.
-class SqliteSettings final : public SettingRepository {
+class SqlSettings final : public SettingRepository {
 public:
-    SqliteSettings(Connection& conn, ChangeLog* log) : conn_(conn), log_(log) {}
+    SqlSettings(Connection& conn, ChangeLog* log) : conn_(conn), log_(log) {}
     Result<std::optional<std::string>> Get(const std::string& key) override;
     Status Put(const std::string& key, const std::string& value) override;
     Status Delete(const std::string& key) override;
@@ -198,9 +198,9 @@ private:
 };
 
 // The audit chain on one connection, read only: the writer appends with AppendAuditRecords.
-class SqliteAudit final : public AuditReads {
+class SqlAudit final : public AuditReads {
 public:
-    explicit SqliteAudit(Connection& conn) : conn_(conn) {}
+    explicit SqlAudit(Connection& conn) : conn_(conn) {}
     Result<std::vector<AuditRecord>> List(int64_t after_seq, int limit) override;
     Result<AuditHead> Head() override;
 
@@ -209,9 +209,9 @@ private:
 };
 
 // The simulated fleet's records on one connection.
-class SqliteSimulated final : public SimulatedRepository {
+class SqlSimulated final : public SimulatedRepository {
 public:
-    explicit SqliteSimulated(Connection& conn) : conn_(conn) {}
+    explicit SqlSimulated(Connection& conn) : conn_(conn) {}
     Result<std::optional<SimOperation>> GetOperation(const std::string& key) override;
     Result<std::vector<SimVm>> ListVms() override;
     Result<std::vector<SimVm>> ListVmsOfInstance(const std::string& instance_id) override;
@@ -229,4 +229,4 @@ private:
     Connection& conn_;
 };
 
-}  // namespace noderepair::storage::sqlite
+}  // namespace noderepair::storage::sql

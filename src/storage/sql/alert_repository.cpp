@@ -1,14 +1,14 @@
 #include <unordered_map>
 
-#include "storage/sqlite/repositories.hpp"
-#include "storage/sqlite/rows.hpp"
+#include "storage/sql/repositories.hpp"
+#include "storage/sql/rows.hpp"
 
-namespace noderepair::storage::sqlite {
+namespace noderepair::storage::sql {
 
 using model::Remediation;
 using model::State;
 
-Result<AlertPage> SqliteAlerts::List(const AlertQuery& q) {
+Result<AlertPage> SqlAlerts::List(const AlertQuery& q) {
     std::string sql = std::string("SELECT ") + kAlertColumns + " FROM alerts WHERE cluster_id = ?1";
     if (q.after) sql += " AND (started_at, id) < (?2, ?3)";
     if (q.firing) sql += *q.firing ? " AND resolved_at IS NULL" : " AND resolved_at IS NOT NULL";
@@ -30,7 +30,7 @@ Result<AlertPage> SqliteAlerts::List(const AlertQuery& q) {
     return page;
 }
 
-Result<std::optional<model::Alert>> SqliteAlerts::GetByFingerprint(const std::string& fingerprint) {
+Result<std::optional<model::Alert>> SqlAlerts::GetByFingerprint(const std::string& fingerprint) {
     static const std::string sql = std::string("SELECT ") + kAlertColumns +
                                    " FROM alerts WHERE fingerprint = ?1 ORDER BY "
                                    "started_at DESC LIMIT 1";
@@ -41,28 +41,27 @@ Result<std::optional<model::Alert>> SqliteAlerts::GetByFingerprint(const std::st
     return std::optional<model::Alert>(ReadAlert(stmt));
 }
 
-Result<std::vector<model::Alert>> SqliteAlerts::ListWaiting(const std::string& cluster_id,
-                                                            int limit) {
+Result<std::vector<model::Alert>> SqlAlerts::ListWaiting(const std::string& cluster_id, int limit) {
     static const std::string sql = std::string("SELECT ") + kAlertColumns +
                                    " FROM alerts WHERE waiting = 1 AND cluster_id = ?2 "
                                    "ORDER BY started_at LIMIT ?1";
     return Alerts(sql, cluster_id, limit);
 }
 
-Result<std::vector<std::string>> SqliteAlerts::ListClustersWithWaiting() {
+Result<std::vector<std::string>> SqlAlerts::ListClustersWithWaiting() {
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT DISTINCT cluster_id FROM alerts "
                                                  "WHERE waiting = 1"));
     return FirstColumn(stmt);
 }
 
-Result<std::vector<model::Alert>> SqliteAlerts::ListOpen(const std::string& instance_id) {
+Result<std::vector<model::Alert>> SqlAlerts::ListOpen(const std::string& instance_id) {
     static const std::string sql = std::string("SELECT ") + kAlertColumns +
                                    " FROM alerts WHERE instance_id = ?2 AND resolved_at IS "
                                    "NULL ORDER BY started_at LIMIT ?1";
     return Alerts(sql, instance_id, 10000);
 }
 
-Result<std::vector<model::Alert>> SqliteAlerts::ListWaitingWithActiveRemediation(int limit) {
+Result<std::vector<model::Alert>> SqlAlerts::ListWaitingWithActiveRemediation(int limit) {
     static const std::string sql =
         std::string("SELECT ") + kAlertColumns +
         " FROM alerts WHERE waiting = 1 AND EXISTS (SELECT 1 FROM remediations r WHERE "
@@ -71,18 +70,16 @@ Result<std::vector<model::Alert>> SqliteAlerts::ListWaitingWithActiveRemediation
     return Alerts(sql, "", limit);
 }
 
-Result<std::vector<model::Alert>> SqliteAlerts::Alerts(const std::string& sql,
-                                                       const std::string& cluster_id, int limit) {
+Result<std::vector<model::Alert>> SqlAlerts::Alerts(const std::string& sql,
+                                                    const std::string& cluster_id, int limit) {
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
     stmt.Bind(1, int64_t(limit));
     if (!cluster_id.empty()) stmt.Bind(2, cluster_id);
     return stmt.Rows([](const Statement& row) { return ReadAlert(row); });
 }
 
-Status SqliteAlerts::Put(const model::Alert& a) {
-    static const std::string sql = std::string("INSERT OR REPLACE INTO alerts(") + kAlertColumns +
-                                   ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-                                   "?12, ?13)";
+Status SqlAlerts::Put(const model::Alert& a) {
+    static const std::string sql = UpsertSql("alerts", kAlertColumns, "id");
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
     stmt.Bind(1, a.id)
         .Bind(2, a.fingerprint)
@@ -97,7 +94,7 @@ Status SqliteAlerts::Put(const model::Alert& a) {
         .Bind(11, a.resolved_at)
         .BindOptional(12, a.remediation_id)
         .Bind(13, int64_t(a.waiting));
-    return stmt.Run();
+    return stmt.Send();
 }
 
-}  // namespace noderepair::storage::sqlite
+}  // namespace noderepair::storage::sql

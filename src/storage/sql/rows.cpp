@@ -1,8 +1,8 @@
-#include "storage/sqlite/rows.hpp"
+#include "storage/sql/rows.hpp"
 
 #include "common/json.hpp"
 
-namespace noderepair::storage::sqlite {
+namespace noderepair::storage::sql {
 
 using model::Remediation;
 using model::State;
@@ -193,4 +193,26 @@ Result<std::vector<std::string>> FirstColumn(Statement& stmt) {
     return values;
 }
 
-}  // namespace noderepair::storage::sqlite
+std::string UpsertSql(const char* table, const char* columns, const char* key) {
+    std::vector<std::string> names;
+    for (std::string_view rest = columns; !rest.empty();) {
+        size_t comma = rest.find(',');
+        std::string_view name = rest.substr(0, comma);
+        while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
+        while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+        names.emplace_back(name);
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    }
+    std::string sql = std::string("INSERT INTO ") + table + "(" + columns + ") VALUES(";
+    for (size_t i = 0; i < names.size(); ++i) sql += (i ? ", ?" : "?") + std::to_string(i + 1);
+    sql += std::string(") ON CONFLICT(") + key + ") DO UPDATE SET ";
+    bool first = true;
+    for (const auto& name : names) {
+        if (name == key) continue;
+        sql += (first ? "" : ", ") + name + " = excluded." + name;
+        first = false;
+    }
+    return sql;
+}
+
+}  // namespace noderepair::storage::sql

@@ -10,9 +10,9 @@
 #include "model/alert.hpp"
 #include "model/health_check.hpp"
 #include "model/remediation.hpp"
-#include "storage/sqlite/connection.hpp"
+#include "storage/sql/connection.hpp"
 
-namespace noderepair::storage::sqlite {
+namespace noderepair::storage::sql {
 
 extern const char* const kRunColumns;
 extern const char* const kAlertColumns;
@@ -38,7 +38,10 @@ int64_t MaskOf(const std::vector<E>& values) {
 }
 std::string JoinLines(const std::vector<std::string>& items);
 std::vector<std::string> SplitLines(const std::string& joined);
+// INSERT INTO `table`(`columns`) VALUES(?1, ..., ?N), updating every other column of the row
+// whose `key` is taken (an upsert both backends speak).
+std::string UpsertSql(const char* table, const char* columns, const char* key);
 // Every row's first column, as text.
 Result<std::vector<std::string>> FirstColumn(Statement& stmt);
 
-}  // namespace noderepair::storage::sqlite
+}  // namespace noderepair::storage::sql

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# PostgreSQL beside SQLite, in one run (bench/README.md): a private PostgreSQL server, the
+# pgbench reference (a one-row INSERT per transaction at 16 clients: what the disk and server
+# give a naive committer), then noderepair's durable creates on both backends, and GET / list
+# of one seeded instance on both, with the CPU share of the server and of PostgreSQL during the
+# create run. Everything listens on 127.0.0.1 and is stopped on exit.
+#   PG_BENCH_DURATION=10s PG_BENCH_CONNECTIONS=64 PG_BENCH_INSTANCES=100000
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BIN=${NODEREPAIR_BIN:-$ROOT/build/noderepair}
+DURATION=${PG_BENCH_DURATION:-10s}
+CONNS=${PG_BENCH_CONNECTIONS:-64}
+INSTANCES=${PG_BENCH_INSTANCES:-100000}
+PER_CLUSTER=10000
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+export BENCH_WRK_DIR=$ROOT/bench/wrk
+
+WORK=$(mktemp -d)
+chmod 755 "$WORK"
+SERVER_PID=""
+cleanup() {
+    [[ -n $SERVER_PID ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+    "$ROOT/tools/private-postgres.sh" stop "$WORK/pg" >/dev/null 2>&1 || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+log() { printf '[pg-bench %s] %s\n' "$(date +%T)" "$*" >&2; }
+ticks_of() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+postgres_ticks() {
+    local sum=0 pid
+    for pid in $(pgrep -x postgres); do sum=$((sum + $(ticks_of "$pid"))); done
+    echo "$sum"
+}
+rate() { awk '/Requests\/sec/ {print int($2)}' "$1"; }
+
+mkdir -p "$WORK/pg"
+PG_URI=$("$ROOT/tools/private-postgres.sh" start "$WORK/pg" | tail -1)
+PG_BASE=${PG_URI%/*}
+psql() { command psql -qAt "$@"; }
+log "PostgreSQL at $PG_URI"
+
+# ---- the reference: pgbench, one-row INSERT per transaction, 16 clients
+psql "$PG_URI" -c 'CREATE DATABASE pgbench_ref'
+psql "$PG_BASE/pgbench_ref" -c 'CREATE TABLE t(id bigserial PRIMARY KEY, v text NOT NULL)'
+echo "INSERT INTO t(v) VALUES('bench');" >"$WORK/insert.sql"
+pgbench_tps=$("$PG_BIN/pgbench" -n -M prepared -c16 -j2 -T"${DURATION%s}" -f "$WORK/insert.sql" \
+    "$PG_BASE/pgbench_ref" 2>/dev/null | awk '/^tps/ {print int($3)}')
+log "pgbench one-row INSERT, 16 clients: $pgbench_tps tps"
+
+python3 "$ROOT/bench/gen_fleet.py" --clusters $((INSTANCES / PER_CLUSTER)) \
+    --instances-per-cluster "$PER_CLUSTER" --prefix cr- --out "$WORK/fleet.json" >/dev/null
+
+start_server() {
+    local db=$1
+    : >"$WORK/server.out"
+    "$BIN" serve --listen 127.0.0.1:0 --db "$db" --fleet "$WORK/fleet.json" --engine-paused \
+        >"$WORK/server.out" 2>/dev/null &
+    SERVER_PID=$!
+    for _ in $(seq 1 600); do
+        grep -q 'listening on' "$WORK/server.out" && break
+        sleep 0.1
+    done
+    SERVER_URL=$(grep -o 'http://127.0.0.1:[0-9]*' "$WORK/server.out" | head -1)
+    TOKEN=$(grep -o 'nr_[0-9a-f]*' "$WORK/server.out" | head -1)
+}
+
+declare -A CREATE GET LIST SERVER_CPU PG_CPU
+for backend in sqlite postgres; do
+    if [[ $backend == sqlite ]]; then
+        db="sqlite:$WORK/bench.db"
+    else
+        psql "$PG_URI" -c 'CREATE DATABASE bench'
+        db="$PG_BASE/bench"
+    fi
+    start_server "$db"
+    log "$backend: serving at $SERVER_URL"
+    server_before=$(ticks_of "$SERVER_PID")
+    pg_before=$(postgres_ticks)
+    t0=$(date +%s%N)
+    wrk -t2 -c"$CONNS" -d"$DURATION" --timeout 10s -H "Authorization: Bearer $TOKEN" \
+        -s "$BENCH_WRK_DIR/create.lua" "$SERVER_URL" -- cr- $((INSTANCES - 1)) "$PER_CLUSTER" 2 0 \
+        >"$WORK/create-$backend.txt" 2>&1
+    elapsed_ticks=$(( ($(date +%s%N) - t0) * $(getconf CLK_TCK) / 1000000000 ))
+    SERVER_CPU[$backend]=$(python3 -c "print(round(($(ticks_of "$SERVER_PID") - $server_before) / $elapsed_ticks, 2))")
+    PG_CPU[$backend]=$(python3 -c "print(round(($(postgres_ticks) - $pg_before) / $elapsed_ticks, 2))")
+    CREATE[$backend]=$(rate "$WORK/create-$backend.txt")
+    # The planner's statistics as autovacuum leaves them within a minute of a bulk load (it
+    # analyzes a table once 10 % of it changed); right after the creates they still describe
+    # an empty table, and the list would be planned as a scan of every row.
+    [[ $backend == postgres ]] && psql "$db" -c 'ANALYZE'
+    path=/v1/compute/clusters/cr-c0/instances/cr-i-0000001/remediations
+    id=$(curl -s -H "Authorization: Bearer $TOKEN" "$SERVER_URL$path" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["remediations"][0]["id"])')
+    wrk -t2 -c"$CONNS" -d"$DURATION" -H "Authorization: Bearer $TOKEN" -s "$BENCH_WRK_DIR/get.lua" \
+        "$SERVER_URL$path/$id" >"$WORK/get-$backend.txt" 2>&1
+    GET[$backend]=$(rate "$WORK/get-$backend.txt")
+    wrk -t2 -c"$CONNS" -d"$DURATION" -H "Authorization: Bearer $TOKEN" -s "$BENCH_WRK_DIR/get.lua" \
+        "$SERVER_URL/v1/compute/clusters/cr-c0/instances/-/remediations?page_size=50" \
+        >"$WORK/list-$backend.txt" 2>&1
+    LIST[$backend]=$(rate "$WORK/list-$backend.txt")
+    kill "$SERVER_PID"
+    wait "$SERVER_PID" || true
+    SERVER_PID=""
+    log "$backend: creates ${CREATE[$backend]}/s, GET ${GET[$backend]}/s, list ${LIST[$backend]}/s"
+done
+
+ratio() { python3 -c "print(round($1 / max($2, 1), 2))"; }
+cat <<REPORT
+| measure ($DURATION, $CONNS connections, $INSTANCES instances) | SQLite | PostgreSQL | PostgreSQL / reference |
+|---|---|---|---|
+| durable creates/s | ${CREATE[sqlite]} | ${CREATE[postgres]} | $(ratio "${CREATE[postgres]}" "$pgbench_tps") × pgbench ($pgbench_tps tps) |
+| GET one remediation/s | ${GET[sqlite]} | ${GET[postgres]} | $(ratio "${GET[postgres]}" "${GET[sqlite]}") × SQLite |
+| list (page of 50)/s | ${LIST[sqlite]} | ${LIST[postgres]} | $(ratio "${LIST[postgres]}" "${LIST[sqlite]}") × SQLite |
+| CPU during creates: server / PostgreSQL (cores) | ${SERVER_CPU[sqlite]} / - | ${SERVER_CPU[postgres]} / ${PG_CPU[postgres]} | |
+REPORT

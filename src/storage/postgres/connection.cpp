@@ -1,0 +1,284 @@
+#include "storage/postgres/connection.hpp"
+
+#include <charconv>
+#include <string>
+
+namespace noderepair::storage::postgres {
+namespace {
+
+// SQLSTATE classes and codes (PostgreSQL's errcodes): what a caller can do about each.
+Error ErrorOf(std::string_view sqlstate, std::string message, bool connection_ok) {
+    if (!connection_ok || sqlstate.starts_with("08") || sqlstate.starts_with("53") ||
+        sqlstate == "57P01" || sqlstate == "57P02" || sqlstate == "57P03" || sqlstate == "57014") {
+        return Unavailable("storage unavailable: " + message);
+    }
+    if (sqlstate == "23505") return AlreadyExists(message);
+    if (sqlstate == "40001" || sqlstate == "40P01") return Aborted(message);
+    return Internal(message);
+}
+
+std::string Trimmed(const char* message) {
+    std::string s = message != nullptr ? message : "";
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    return s;
+}
+
+}  // namespace
+
+std::string ToPostgresParameters(std::string_view sql, std::vector<bool>* used) {
+    std::string out;
+    out.reserve(sql.size() + 8);
+    used->clear();
+    int next_bare = 1;
+    bool quoted = false;
+    for (size_t i = 0; i < sql.size(); ++i) {
+        char c = sql[i];
+        if (c == '\'') quoted = !quoted;
+        if (c != '?' || quoted) {
+            out += c;
+            continue;
+        }
+        size_t end = i + 1;
+        while (end < sql.size() && sql[end] >= '0' && sql[end] <= '9') ++end;
+        int index = next_bare;
+        if (end > i + 1) {
+            std::from_chars(sql.data() + i + 1, sql.data() + end, index);
+        }
+        next_bare = index + 1;
+        if (size_t(index) > used->size()) used->resize(size_t(index));
+        (*used)[size_t(index - 1)] = true;
+        out += '$';
+        out += std::to_string(index);
+        i = end - 1;
+    }
+    return out;
+}
+
+void PgStatement::BindInt(int index, int64_t value) {
+    params_[size_t(index - 1)] = std::to_string(value);
+}
+
+void PgStatement::BindText(int index, std::string_view text) {
+    params_[size_t(index - 1)] = std::string(text);
+}
+
+void PgStatement::BindNull(int index) { params_[size_t(index - 1)].reset(); }
+
+std::vector<const char*> PgStatement::Values() const {
+    std::vector<const char*> values(params_.size());
+    for (size_t i = 0; i < params_.size(); ++i) {
+        values[i] = params_[i] ? params_[i]->c_str() : nullptr;
+    }
+    return values;
+}
+
+Status PgStatement::Send() {
+    NR_RETURN_IF_ERROR(conn_.EnterPipeline());
+    const auto values = Values();
+    if (PQsendQueryPrepared(conn_.handle(), name_.c_str(), int(values.size()), values.data(),
+                            nullptr, nullptr, 0) == 0) {
+        return conn_.ResultError(nullptr, "cannot send statement");
+    }
+    conn_.Owe();
+    Reset();
+    return OkStatus();
+}
+
+Result<bool> PgStatement::Step() {
+    if (result_ == nullptr) {
+        const auto values = Values();
+        if (conn_.pipelined()) {
+            // Behind the statements sent before it: read their answers first, then its own.
+            if (PQsendQueryPrepared(conn_.handle(), name_.c_str(), int(values.size()),
+                                    values.data(), nullptr, nullptr, 0) == 0) {
+                return conn_.ResultError(nullptr, "cannot send statement");
+            }
+            NR_RETURN_IF_ERROR(conn_.SendAndDrain());
+            result_ = PQgetResult(conn_.handle());
+            // The end of this statement's answers.
+            while (PGresult* extra = PQgetResult(conn_.handle())) PQclear(extra);
+        } else {
+            result_ = PQexecPrepared(conn_.handle(), name_.c_str(), int(values.size()),
+                                     values.data(), nullptr, nullptr, 0);
+        }
+        ExecStatusType status = PQresultStatus(result_);
+        if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+            PGresult* failed = result_;
+            result_ = nullptr;
+            Error error = conn_.ResultError(failed, "query failed");
+            if (conn_.pipelined()) conn_.Resync();  // the server skips on until a sync point
+            return error;
+        }
+        const char* changed = PQcmdTuples(result_);
+        changes_ = changed != nullptr && *changed != '\0' ? std::atoi(changed) : 0;
+        row_ = -1;
+    }
+    ++row_;
+    return row_ < PQntuples(result_);
+}
+
+int64_t PgStatement::Int(int column) const {
+    if (PQgetisnull(result_, row_, column) != 0) return 0;
+    const char* value = PQgetvalue(result_, row_, column);
+    // Booleans (EXISTS, comparisons) come back as t and f.
+    if (value[0] == 't') return 1;
+    if (value[0] == 'f') return 0;
+    int64_t n = 0;
+    std::from_chars(value, value + PQgetlength(result_, row_, column), n);
+    return n;
+}
+
+std::string PgStatement::Text(int column) const {
+    if (PQgetisnull(result_, row_, column) != 0) return {};
+    return std::string(PQgetvalue(result_, row_, column),
+                       size_t(PQgetlength(result_, row_, column)));
+}
+
+void PgStatement::Reset() {
+    if (result_ != nullptr) PQclear(result_);
+    result_ = nullptr;
+    row_ = -1;
+    for (auto& p : params_) p.reset();
+}
+
+Result<std::unique_ptr<Connection>> Connection::Open(const std::string& uri) {
+    // Defaults first: what the URI says wins (libpq takes the last value of a keyword, and the
+    // URI in dbname is expanded in place).
+    const char* keywords[] = {"connect_timeout", "application_name", "dbname", nullptr};
+    const char* values[] = {"5", "noderepair", uri.c_str(), nullptr};
+    PGconn* conn = PQconnectdbParams(keywords, values, 1);
+    if (conn == nullptr) return Unavailable("storage unavailable: out of memory");
+    if (PQstatus(conn) != CONNECTION_OK) {
+        std::string message = Trimmed(PQerrorMessage(conn));
+        PQfinish(conn);
+        return Unavailable("storage unavailable: cannot connect to PostgreSQL: " + message);
+    }
+    std::unique_ptr<Connection> connection(new Connection(conn));
+    // Our own notices (IF NOT EXISTS in migrations) are not worth a line on stderr.
+    PQsetNoticeProcessor(
+        conn, [](void*, const char*) {}, nullptr);
+    NR_RETURN_IF_ERROR(connection->Exec("SET client_min_messages = warning"));
+    return connection;
+}
+
+Connection::~Connection() {
+    statements_.clear();
+    PQfinish(conn_);
+}
+
+Status Connection::EnterPipeline() {
+    if (pipelined()) return OkStatus();
+    if (PQenterPipelineMode(conn_) == 0) return ResultError(nullptr, "cannot enter pipeline mode");
+    return OkStatus();
+}
+
+Status Connection::SendAndDrain() {
+    // The server buffers its answers until asked to flush them.
+    if (PQsendFlushRequest(conn_) == 0 || PQflush(conn_) != 0) {
+        return ResultError(nullptr, "cannot send to the server");
+    }
+    return ReadOwed();
+}
+
+Status Connection::ReadOwed() {
+    std::optional<Error> first;
+    for (; owed_ > 0; --owed_) {
+        PGresult* result = PQgetResult(conn_);
+        if (result == nullptr) {
+            first = first.value_or(ResultError(nullptr, "lost the server's answer"));
+            owed_ = 0;
+            break;
+        }
+        const ExecStatusType status = PQresultStatus(result);
+        if (status == PGRES_FATAL_ERROR || status == PGRES_BAD_RESPONSE) {
+            Error error = ResultError(result, "query failed");
+            if (!first) first = std::move(error);
+        } else {
+            PQclear(result);
+        }
+        while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);  // its end marker
+    }
+    if (!first) return OkStatus();
+    // After an error the server skips everything up to a sync point: set one and read up to
+    // it, so the next statement runs (in a transaction the caller rolls back to a savepoint).
+    Resync();
+    return *first;
+}
+
+void Connection::Resync() {
+    if (PQpipelineSync(conn_) == 0) return;
+    for (int nulls = 0; nulls < 4;) {
+        PGresult* result = PQgetResult(conn_);
+        if (result == nullptr) {
+            ++nulls;
+            continue;
+        }
+        const bool synced = PQresultStatus(result) == PGRES_PIPELINE_SYNC;
+        PQclear(result);
+        if (synced) return;
+    }
+}
+
+Status Connection::Flush() {
+    if (!pipelined() || owed_ == 0) return OkStatus();
+    return SendAndDrain();
+}
+
+Status Connection::LeavePipeline() {
+    if (!pipelined()) return OkStatus();
+    Status drained = SendAndDrain();
+    Resync();  // a sync point ends pipeline mode cleanly (open transactions stay open)
+    if (PQexitPipelineMode(conn_) == 0 && drained) {
+        drained = ResultError(nullptr, "cannot leave pipeline mode");
+    }
+    return drained;
+}
+
+Error Connection::ResultError(PGresult* result, std::string_view what) {
+    std::string message = std::string(what) + ": ";
+    std::string sqlstate;
+    if (result != nullptr) {
+        message += Trimmed(PQresultErrorMessage(result));
+        const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+        if (state != nullptr) sqlstate = state;
+        PQclear(result);
+    } else {
+        message += Trimmed(PQerrorMessage(conn_));
+    }
+    return ErrorOf(sqlstate, std::move(message), Healthy());
+}
+
+Result<sql::Statement> Connection::Prepare(const std::string& sql) {
+    auto it = statements_.find(sql);
+    if (it != statements_.end()) return sql::Statement(it->second.get());
+    NR_RETURN_IF_ERROR(LeavePipeline());  // PQprepare is synchronous
+    std::vector<bool> used;
+    std::string text = ToPostgresParameters(sql, &used);
+    // A parameter the text skips (one statement text serves several filters) has no type to
+    // infer: say text, and it is never read.
+    constexpr Oid kTextOid = 25;
+    std::vector<Oid> types(used.size());
+    for (size_t i = 0; i < used.size(); ++i) types[i] = used[i] ? 0 : kTextOid;
+    const int num_params = int(used.size());
+    std::string name = "nr" + std::to_string(statements_.size() + 1);
+    PGresult* prepared = PQprepare(conn_, name.c_str(), text.c_str(), num_params, types.data());
+    if (PQresultStatus(prepared) != PGRES_COMMAND_OK) {
+        return ResultError(prepared, "cannot prepare statement (" + sql + ")");
+    }
+    PQclear(prepared);
+    auto& cached = statements_[sql] = std::make_unique<PgStatement>(*this, name, num_params);
+    return sql::Statement(cached.get());
+}
+
+Status Connection::Exec(const char* sql) {
+    NR_RETURN_IF_ERROR(LeavePipeline());  // PQexec is synchronous
+    PGresult* result = PQexec(conn_, sql);
+    ExecStatusType status = PQresultStatus(result);
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+        return ResultError(result, "statement failed");
+    }
+    PQclear(result);
+    return OkStatus();
+}
+
+}  // namespace noderepair::storage::postgres

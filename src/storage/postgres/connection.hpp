@@ -1,0 +1,99 @@
+// The PostgreSQL connection behind the shared repositories, on libpq: statements prepared once
+// per connection (the repositories' `?N` parameters become `$N`), parameters and results in
+// text form, and SQLSTATEs turned into Errors. Not thread-safe: one thread uses it at a time.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "storage/sql/connection.hpp"
+
+namespace noderepair::storage::postgres {
+
+class Connection;
+
+class PgStatement final : public sql::StatementImpl {
+public:
+    PgStatement(Connection& conn, std::string name, int num_params)
+        : conn_(conn), name_(std::move(name)), params_(size_t(num_params)) {}
+    ~PgStatement() override { Reset(); }
+    PgStatement(const PgStatement&) = delete;
+    PgStatement& operator=(const PgStatement&) = delete;
+
+    void BindInt(int index, int64_t value) override;
+    void BindText(int index, std::string_view text) override;
+    void BindNull(int index) override;
+    // The first call runs the statement and fetches its rows; each call moves to the next.
+    Result<bool> Step() override;
+    // Pipelines the statement: sends it and returns; the connection reads its answer later.
+    Status Send() override;
+    int64_t Int(int column) const override;
+    bool IsNull(int column) const override { return PQgetisnull(result_, row_, column) != 0; }
+    std::string Text(int column) const override;
+    int Changes() const override { return changes_; }
+    void Reset() override;
+
+private:
+    // Parameter values as libpq takes them.
+    std::vector<const char*> Values() const;
+    Connection& conn_;
+    const std::string name_;
+    std::vector<std::optional<std::string>> params_;  // unbound: NULL, as in SQLite
+    PGresult* result_ = nullptr;
+    int row_ = -1;
+    int changes_ = 0;
+};
+
+class Connection final : public sql::Connection {
+public:
+    // `uri`: any libpq connection string or URI. Waits at most 5 s for the server unless the
+    // URI says otherwise.
+    static Result<std::unique_ptr<Connection>> Open(const std::string& uri);
+    ~Connection() override;
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+
+    sql::Dialect dialect() const override { return sql::Dialect::kPostgres; }
+    Result<sql::Statement> Prepare(const std::string& sql) override;
+    Status Exec(const char* sql) override;
+    Status Flush() override;
+    bool Healthy() const override { return PQstatus(conn_) == CONNECTION_OK; }
+    PGconn* handle() { return conn_; }
+
+    // The Error for a failed result (null: the connection's own error). Clears `result`.
+    Error ResultError(PGresult* result, std::string_view what);
+
+    // Pipeline mode (docs/design.md 7): statements sent with Send are answered in order; a
+    // read or Flush first reads the answers still owed. In pipeline mode, after `sent` was
+    // queued: sends it, asks the server to flush, and reads every earlier answer.
+    Status EnterPipeline();
+    Status SendAndDrain();
+    // Sets a sync point and reads up to it: after an error the server skips every statement
+    // until one.
+    void Resync();
+    // Counts a statement sent in pipeline mode whose answer is still to be read.
+    void Owe() { ++owed_; }
+    bool pipelined() const { return PQpipelineStatus(conn_) != PQ_PIPELINE_OFF; }
+
+private:
+    explicit Connection(PGconn* conn) : conn_(conn) {}
+    // Reads the owed answers; after an error, syncs so the server takes commands again.
+    Status ReadOwed();
+    // Ends pipeline mode (synchronous libpq calls need it off); keeps any error for later.
+    Status LeavePipeline();
+    PGconn* conn_;
+    int owed_ = 0;
+    std::unordered_map<std::string, std::unique_ptr<PgStatement>> statements_;
+};
+
+// The repositories' SQL with `?N` parameters spelled `$N`; `used[N-1]` tells whether the text
+// names parameter N (its size is the highest N).
+std::string ToPostgresParameters(std::string_view sql, std::vector<bool>* used);
+
+}  // namespace noderepair::storage::postgres

@@ -1,0 +1,42 @@
+// The PostgreSQL backend: the shared group-committing store over libpq connections to a
+// site's server. The writer's batch is one READ COMMITTED transaction (this process is its
+// only writer of each change); reads run in REPEATABLE READ, READ ONLY transactions, so every
+// statement of one read sees one snapshot. A lost connection is replaced on the next batch or
+// read; meanwhile they fail with UNAVAILABLE.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "storage/postgres/connection.hpp"
+#include "storage/sql/sql_store.hpp"
+
+namespace noderepair::storage::postgres {
+
+class PgStore final : public sql::SqlStore {
+public:
+    // `uri`: a libpq URI (postgres://USER[:PASSWORD]@HOST:PORT/DBNAME) or connection string.
+    static Result<std::unique_ptr<PgStore>> Open(const std::string& uri, int max_batch,
+                                                 size_t max_queued_writes = 1024,
+                                                 const Clock* clock = nullptr);
+    ~PgStore() override;
+
+protected:
+    Result<std::unique_ptr<sql::Connection>> Connect() override;
+    const char* BeginWrite() const override { return "BEGIN"; }
+    const char* BeginRead() const override {
+        return "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+    }
+    // Folds the remediation count deltas about once a second, so reads of the counts add up a
+    // few thousand rows at most.
+    Status BeforeCommit(sql::Connection& writer) override;
+
+private:
+    PgStore(std::string uri, std::unique_ptr<Connection> writer, int max_batch,
+            size_t max_queued_writes, const Clock* clock);
+    const std::string uri_;
+    std::chrono::steady_clock::time_point last_fold_{};  // the writer thread's
+};
+
+}  // namespace noderepair::storage::postgres

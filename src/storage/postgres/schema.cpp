@@ -1,0 +1,316 @@
+#include "storage/postgres/schema.hpp"
+
+#include <array>
+#include <string>
+
+namespace noderepair::storage::postgres {
+namespace {
+
+// Versioned migrations: entry i takes the schema from version i to i+1. Append only. The first
+// is the whole schema the SQLite backend reaches with its first eleven migrations (the same
+// tables, columns and indexes, with PostgreSQL's types and triggers), so both backends number
+// later migrations alike.
+constexpr std::array<const char*, 1> kMigrations = {
+    R"sql(
+CREATE TABLE clusters(
+    cluster_id TEXT PRIMARY KEY,
+    cluster_name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    automatic INTEGER NOT NULL DEFAULT 0,
+    automatic_alerts TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE hosts(
+    host_name TEXT PRIMARY KEY,
+    gpu_slots INTEGER NOT NULL,
+    cordoned INTEGER NOT NULL DEFAULT 0,
+    libvirt_uri TEXT,
+    used_gpus INTEGER NOT NULL DEFAULT 0,
+    power_cycled_at BIGINT
+);
+CREATE INDEX hosts_by_free ON hosts(cordoned, (gpu_slots - used_gpus) DESC, host_name);
+CREATE TABLE instances(
+    instance_id TEXT PRIMARY KEY,
+    cluster_id TEXT NOT NULL REFERENCES clusters(cluster_id),
+    instance_name TEXT NOT NULL,
+    num_gpus INTEGER NOT NULL,
+    host_name TEXT REFERENCES hosts(host_name),
+    status TEXT NOT NULL,
+    auto_repair INTEGER NOT NULL DEFAULT 1,
+    latest_remediation_id TEXT
+);
+CREATE INDEX instances_by_cluster ON instances(cluster_id, instance_name);
+CREATE INDEX instances_by_host ON instances(host_name);
+CREATE INDEX instances_by_name ON instances(instance_name);
+CREATE TABLE remediations(
+    seq BIGSERIAL PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    cluster_id TEXT NOT NULL,
+    instance_id TEXT NOT NULL,
+    instance_name TEXT NOT NULL,
+    mode INTEGER NOT NULL,
+    requested_mode INTEGER NOT NULL,
+    trigger INTEGER NOT NULL,
+    state INTEGER NOT NULL,
+    reason TEXT,
+    active_health_check_run_id TEXT,
+    passive_health_check_event_id TEXT,
+    requested_by TEXT,
+    reviewed_by TEXT,
+    review_time BIGINT,
+    review_comment TEXT,
+    create_time BIGINT NOT NULL,
+    update_time BIGINT NOT NULL,
+    start_time BIGINT,
+    end_time BIGINT,
+    error_message TEXT,
+    version BIGINT NOT NULL DEFAULT 1
+);
+CREATE INDEX remediations_by_cluster_create ON remediations(cluster_id, create_time, id);
+CREATE INDEX remediations_by_cluster_update ON remediations(cluster_id, update_time, id);
+CREATE INDEX remediations_by_instance_create ON remediations(instance_id, create_time, id);
+CREATE INDEX remediations_by_instance_update ON remediations(instance_id, update_time, id);
+-- At most one active remediation per instance (docs/http-api.md 1), enforced by the database too.
+CREATE UNIQUE INDEX remediations_one_active ON remediations(instance_id)
+    WHERE state NOT IN (6, 7, 8, 9);
+CREATE INDEX remediations_working ON remediations(state, create_time) WHERE state IN (2, 3, 4, 5);
+CREATE INDEX remediations_active_by_cluster ON remediations(cluster_id)
+    WHERE state NOT IN (6, 7, 8, 9);
+CREATE INDEX remediations_waiting_approval ON remediations(state) WHERE state = 1;
+-- Event numbers come from one sequence: increasing in commit order of each remediation,
+-- whichever process appends (docs/design.md 7).
+CREATE SEQUENCE remediation_event_numbers;
+CREATE TABLE remediation_events(
+    remediation_id TEXT NOT NULL,
+    n BIGINT NOT NULL,
+    time BIGINT NOT NULL,
+    type TEXT NOT NULL,
+    state INTEGER,
+    step TEXT,
+    actor TEXT,
+    detail TEXT,
+    PRIMARY KEY(remediation_id, n)
+);
+CREATE TABLE tokens(
+    token_hash TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    role INTEGER NOT NULL,
+    clusters TEXT NOT NULL,
+    created_at BIGINT,
+    expires_at BIGINT,
+    revoked_at BIGINT,
+    last_used_at BIGINT
+);
+CREATE INDEX tokens_by_name ON tokens(name);
+CREATE TABLE settings(
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE engine_jobs(
+    remediation_id TEXT PRIMARY KEY,
+    workflow_version INTEGER NOT NULL,
+    step TEXT NOT NULL,
+    fence BIGINT NOT NULL,
+    attempts INTEGER NOT NULL,
+    step_started BIGINT NOT NULL,
+    next_check BIGINT NOT NULL,
+    source_host TEXT,
+    target_host TEXT,
+    num_gpus INTEGER NOT NULL,
+    host_was_cordoned INTEGER NOT NULL,
+    instances TEXT,
+    calls TEXT
+);
+CREATE INDEX engine_jobs_by_host ON engine_jobs(source_host);
+CREATE INDEX engine_jobs_by_target ON engine_jobs(target_host);
+CREATE TABLE reservations(
+    instance_id TEXT PRIMARY KEY,
+    host_name TEXT NOT NULL REFERENCES hosts(host_name),
+    num_gpus INTEGER NOT NULL
+);
+CREATE INDEX reservations_by_host ON reservations(host_name);
+CREATE TABLE alerts(
+    id TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    alert_name TEXT NOT NULL,
+    cluster_id TEXT,
+    instance_id TEXT,
+    target_vm TEXT,
+    severity INTEGER NOT NULL,
+    labels TEXT NOT NULL,
+    annotations TEXT NOT NULL,
+    started_at BIGINT NOT NULL,
+    resolved_at BIGINT,
+    remediation_id TEXT,
+    waiting INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX alerts_by_fingerprint ON alerts(fingerprint, started_at);
+CREATE INDEX alerts_by_cluster ON alerts(cluster_id, started_at, id);
+CREATE INDEX alerts_by_remediation ON alerts(remediation_id) WHERE remediation_id IS NOT NULL;
+CREATE INDEX alerts_open_by_instance ON alerts(instance_id) WHERE resolved_at IS NULL;
+CREATE INDEX alerts_waiting ON alerts(cluster_id, started_at) WHERE waiting = 1;
+CREATE TABLE health_check_runs(
+    id TEXT PRIMARY KEY,
+    cluster_id TEXT NOT NULL,
+    instance_id TEXT NOT NULL,
+    state INTEGER NOT NULL,
+    tests TEXT NOT NULL,
+    create_time BIGINT NOT NULL,
+    end_time BIGINT,
+    remediation_id TEXT,
+    waiting INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX health_check_runs_by_instance ON health_check_runs(instance_id, create_time, id);
+CREATE INDEX health_check_runs_running ON health_check_runs(create_time) WHERE state = 1;
+CREATE INDEX health_check_runs_waiting ON health_check_runs(create_time) WHERE waiting = 1;
+CREATE TABLE remediation_counts(
+    state INTEGER NOT NULL,
+    mode INTEGER NOT NULL,
+    trigger INTEGER NOT NULL,
+    n BIGINT NOT NULL,
+    PRIMARY KEY(state, mode, trigger)
+);
+CREATE TABLE sim_operations(
+    key TEXT PRIMARY KEY,
+    action TEXT NOT NULL,
+    instance_id TEXT,
+    host_name TEXT,
+    target_host TEXT,
+    num_gpus INTEGER NOT NULL,
+    ready_at BIGINT NOT NULL,
+    applied INTEGER NOT NULL
+);
+CREATE TABLE sim_instances(instance_id TEXT PRIMARY KEY);
+CREATE TABLE sim_vms(
+    vm_id TEXT PRIMARY KEY,
+    instance_id TEXT NOT NULL,
+    host_name TEXT NOT NULL
+);
+CREATE INDEX sim_vms_by_instance ON sim_vms(instance_id);
+CREATE TABLE sim_hosts(
+    host_name TEXT PRIMARY KEY,
+    degraded INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE sim_faults(
+    fingerprint TEXT PRIMARY KEY,
+    instance_id TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    annotations TEXT NOT NULL,
+    started_at BIGINT NOT NULL
+);
+CREATE INDEX sim_faults_by_instance ON sim_faults(instance_id);
+CREATE TABLE audit_records(
+    seq BIGINT PRIMARY KEY,
+    time BIGINT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE TABLE audit_head(
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    seq BIGINT NOT NULL,
+    hash TEXT NOT NULL
+);
+INSERT INTO audit_head(id, seq, hash)
+    VALUES(1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
+
+-- Each host's used GPUs, kept by triggers so placement is an index seek.
+CREATE FUNCTION hosts_count_instance_gpus() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.host_name IS NOT NULL THEN
+        UPDATE hosts SET used_gpus = used_gpus - OLD.num_gpus WHERE host_name = OLD.host_name;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.host_name IS NOT NULL THEN
+        UPDATE hosts SET used_gpus = used_gpus + NEW.num_gpus WHERE host_name = NEW.host_name;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER instances_counted AFTER INSERT OR DELETE ON instances
+    FOR EACH ROW EXECUTE FUNCTION hosts_count_instance_gpus();
+CREATE TRIGGER instances_moved AFTER UPDATE OF host_name, num_gpus ON instances
+    FOR EACH ROW EXECUTE FUNCTION hosts_count_instance_gpus();
+CREATE TRIGGER reservations_counted AFTER INSERT OR DELETE ON reservations
+    FOR EACH ROW EXECUTE FUNCTION hosts_count_instance_gpus();
+
+-- Remediations counted by state, mode and trigger, so /metrics reads a few dozen rows. A
+-- trigger appends +1/-1 deltas instead of updating the count rows: one hot row updated by every
+-- create piles up row versions that each later update must step over (measured: 0.5 ms per
+-- insert after 90,000 creates). The store folds the deltas into the counts now and then
+-- (FoldCountsSql); reads add both.
+CREATE TABLE remediation_count_deltas(
+    state INTEGER NOT NULL,
+    mode INTEGER NOT NULL,
+    trigger INTEGER NOT NULL,
+    n BIGINT NOT NULL
+);
+CREATE FUNCTION remediations_count() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        INSERT INTO remediation_count_deltas(state, mode, trigger, n)
+            VALUES(OLD.state, OLD.mode, OLD.trigger, -1);
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        INSERT INTO remediation_count_deltas(state, mode, trigger, n)
+            VALUES(NEW.state, NEW.mode, NEW.trigger, 1);
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER remediation_counted AFTER INSERT OR DELETE ON remediations
+    FOR EACH ROW EXECUTE FUNCTION remediations_count();
+CREATE TRIGGER remediation_recounted AFTER UPDATE OF state, mode, trigger ON remediations
+    FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state OR OLD.mode IS DISTINCT FROM NEW.mode
+                       OR OLD.trigger IS DISTINCT FROM NEW.trigger)
+    EXECUTE FUNCTION remediations_count();
+)sql",
+};
+
+// Any fixed number: the key of the advisory lock that serialises migrations.
+constexpr const char* kMigrationLock = "SELECT pg_advisory_xact_lock(7163021968)";
+
+}  // namespace
+
+const char* FoldCountsSql() {
+    return "WITH folded AS (DELETE FROM remediation_count_deltas RETURNING state, mode, "
+           "trigger, n) INSERT INTO remediation_counts(state, mode, trigger, n) SELECT state, "
+           "mode, trigger, SUM(n) FROM folded GROUP BY state, mode, trigger ON CONFLICT(state, "
+           "mode, trigger) DO UPDATE SET n = remediation_counts.n + excluded.n";
+}
+
+Status Migrate(Connection& conn) {
+    NR_RETURN_IF_ERROR(conn.Exec("BEGIN"));
+    auto migrate = [&]() -> Status {
+        // Every server starting on the database waits here for the one that migrates first,
+        // then finds the schema current.
+        NR_RETURN_IF_ERROR(conn.Exec(kMigrationLock));
+        NR_RETURN_IF_ERROR(conn.Exec(
+            "CREATE TABLE IF NOT EXISTS noderepair_schema(id INTEGER PRIMARY KEY CHECK (id = 1), "
+            "version INTEGER NOT NULL)"));
+        size_t version = 0;
+        {
+            NR_ASSIGN_OR_RETURN(auto stmt,
+                                conn.Prepare("SELECT version FROM noderepair_schema WHERE id = 1"));
+            NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+            if (row) version = size_t(stmt.Int(0));
+        }
+        if (version > kMigrations.size()) {
+            return Internal("database schema version " + std::to_string(version) +
+                            " is newer than this binary knows (" +
+                            std::to_string(kMigrations.size()) + ")");
+        }
+        for (size_t v = version; v < kMigrations.size(); ++v) {
+            NR_RETURN_IF_ERROR(conn.Exec(kMigrations[v]));
+        }
+        std::string set_version = "INSERT INTO noderepair_schema(id, version) VALUES(1, " +
+                                  std::to_string(kMigrations.size()) +
+                                  ") ON CONFLICT(id) DO UPDATE SET version = excluded.version";
+        return conn.Exec(set_version.c_str());
+    }();
+    if (!migrate) {
+        (void)conn.Exec("ROLLBACK");
+        return migrate;
+    }
+    return conn.Exec("COMMIT");
+}
+
+}  // namespace noderepair::storage::postgres

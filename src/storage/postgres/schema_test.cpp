@@ -1,0 +1,73 @@
+#include "storage/postgres/schema.hpp"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "storage/open.hpp"
+#include "storage/store_contract_test.hpp"
+
+namespace noderepair::storage::postgres {
+namespace {
+
+using test_support::IsOk;
+
+int64_t Scalar(Connection& conn, const char* sql) {
+    auto stmt = conn.Prepare(sql);
+    NR_ASSERT(stmt, "prepare");
+    auto row = stmt->Step();
+    NR_ASSERT(row && *row, "one row");
+    return stmt->Int(0);
+}
+
+// The counts of remediations by state, mode and trigger come from folded rows plus deltas; a
+// fold moves the deltas into the folded rows and the counts stay what they were.
+TEST(PostgresSchema, FoldingTheCountDeltasKeepsEveryCount) {
+    const std::string url = test_support::NewPostgresDatabase();
+    if (url.empty()) GTEST_SKIP() << "no PostgreSQL server for this test run";
+    auto store = OpenStore(url);
+    ASSERT_TRUE(store) << store.error().message;
+    ASSERT_TRUE(IsOk((*store)->WriteAndWait([](Txn& txn) -> Status {
+        NR_RETURN_IF_ERROR(txn.Inventory().ImportFleet(test_support::TestFleet()));
+        auto r1 = test_support::MakeRemediation("r1", "i1", model::State::kPending,
+                                                test_support::TestEpoch());
+        auto r2 = test_support::MakeRemediation("r2", "i2", model::State::kPending,
+                                                test_support::TestEpoch());
+        NR_RETURN_IF_ERROR(txn.Remediations().Insert(UncheckedRemediationWriteKey(), r1));
+        NR_RETURN_IF_ERROR(txn.Remediations().Insert(UncheckedRemediationWriteKey(), r2));
+        r1.state = model::State::kCancelled;
+        return txn.Remediations().Update(UncheckedRemediationWriteKey(), r1,
+                                         model::State::kPending);
+    })));
+    auto counts = [&] {
+        std::vector<RemediationCount> out;
+        EXPECT_TRUE(IsOk((*store)->Read([&](Reader& reader) -> Status {
+            NR_ASSIGN_OR_RETURN(out, reader.Remediations().Count());
+            return OkStatus();
+        })));
+        std::map<std::pair<int, int>, int64_t> by_state;
+        for (const auto& c : out) by_state[{int(c.state), int(c.mode)}] += c.count;
+        return by_state;
+    };
+    auto conn = Connection::Open(url);
+    ASSERT_TRUE(conn) << conn.error().message;
+    // A change the store did not make, so deltas are there whether or not it folded already.
+    const std::string cancel_r2 =
+        "UPDATE remediations SET state = " + std::to_string(int(model::State::kCancelled)) +
+        " WHERE id = 'r2'";
+    ASSERT_TRUE(IsOk((*conn)->Exec(cancel_r2.c_str())));
+    const auto before = counts();
+    EXPECT_EQ(before.at({int(model::State::kPending), int(model::Mode::kVmOnly)}), 0);
+    EXPECT_EQ(before.at({int(model::State::kCancelled), int(model::Mode::kVmOnly)}), 2);
+    ASSERT_GT(Scalar(**conn, "SELECT COUNT(*) FROM remediation_count_deltas"), 0);
+    ASSERT_TRUE(IsOk((*conn)->Exec(FoldCountsSql())));
+    EXPECT_EQ(Scalar(**conn, "SELECT COUNT(*) FROM remediation_count_deltas"), 0);
+    EXPECT_EQ(counts(), before);
+    (*store)->Close();
+}
+
+}  // namespace
+}  // namespace noderepair::storage::postgres

@@ -1,0 +1,127 @@
+// What the shared repositories need of a database connection, whatever the backend: prepared
+// statements with positional parameters (`?1`, `?2`, ...), rows read by column, and the few
+// places where SQLite and PostgreSQL spell a thing differently (Dialect). A backend
+// implements Connection and StatementImpl (storage/sqlite, storage/postgres).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.hpp"
+#include "common/time.hpp"
+
+namespace noderepair::storage::sql {
+
+enum class Dialect { kSqlite, kPostgres };
+
+// A backend's prepared statement; Statement is the handle repositories hold.
+class StatementImpl {
+public:
+    virtual ~StatementImpl() = default;
+    virtual void BindInt(int index, int64_t value) = 0;
+    virtual void BindText(int index, std::string_view text) = 0;
+    virtual void BindNull(int index) = 0;
+    virtual Result<bool> Step() = 0;
+    // Runs the statement for its effect only; may return before the database answers.
+    virtual Status Send() {
+        auto stepped = Step();
+        if (!stepped) return stepped.error();
+        return OkStatus();
+    }
+    virtual int64_t Int(int column) const = 0;
+    virtual bool IsNull(int column) const = 0;
+    virtual std::string Text(int column) const = 0;
+    // Rows the last run changed.
+    virtual int Changes() const = 0;
+    // Forgets bindings and results so the statement can run again.
+    virtual void Reset() = 0;
+};
+
+// A prepared statement borrowed from its connection's cache; reset when it goes away.
+class Statement {
+public:
+    explicit Statement(StatementImpl* impl) : impl_(impl) {}
+    Statement(Statement&& other) noexcept : impl_(other.impl_) { other.impl_ = nullptr; }
+    Statement& operator=(Statement&&) = delete;
+    Statement(const Statement&) = delete;
+    ~Statement() {
+        if (impl_ != nullptr) impl_->Reset();
+    }
+
+    Statement& Bind(int index, int64_t value) {
+        impl_->BindInt(index, value);
+        return *this;
+    }
+    Statement& Bind(int index, std::string_view text) {
+        impl_->BindText(index, text);
+        return *this;
+    }
+    Statement& Bind(int index, std::optional<Timestamp> time) {  // null when unset
+        if (time) return Bind(index, ToMicros(*time));
+        return BindNull(index);
+    }
+    Statement& BindNull(int index) {
+        impl_->BindNull(index);
+        return *this;
+    }
+    // Empty text is stored as NULL (docs/http-api.md 2: unset fields are omitted).
+    Statement& BindOptional(int index, std::string_view text) {
+        if (text.empty()) return BindNull(index);
+        return Bind(index, text);
+    }
+
+    // True while there is a row to read.
+    Result<bool> Step() { return impl_->Step(); }
+    // Runs a statement that returns no rows.
+    Status Run() {
+        auto stepped = Step();
+        if (!stepped) return stepped.error();
+        return OkStatus();
+    }
+    // Runs a statement whose rows and change count nobody reads. A backend may send it
+    // without waiting for the answer (PostgreSQL pipelines it); its error then comes back from
+    // the connection's next Step, Run or Flush instead, so a change that sends must Flush
+    // before it counts as done (the group commit does, for every change).
+    Status Send() { return impl_->Send(); }
+    // Every row, each read by `read(*this)`.
+    template <typename ReadRow>
+    auto Rows(ReadRow read) -> Result<std::vector<decltype(read(*this))>> {
+        std::vector<decltype(read(*this))> rows;
+        while (true) {
+            NR_ASSIGN_OR_RETURN(bool row, Step());
+            if (!row) return rows;
+            rows.push_back(read(*this));
+        }
+    }
+
+    int64_t Int(int column) const { return impl_->Int(column); }
+    bool IsNull(int column) const { return impl_->IsNull(column); }
+    std::string Text(int column) const { return impl_->Text(column); }
+    std::optional<Timestamp> Time(int column) const {
+        if (IsNull(column)) return std::nullopt;
+        return FromMicros(Int(column));
+    }
+    int Changes() const { return impl_->Changes(); }
+
+private:
+    StatementImpl* impl_;
+};
+
+class Connection {
+public:
+    virtual ~Connection() = default;
+    virtual Dialect dialect() const = 0;
+    // Prepares once per connection and SQL text, then reuses. Parameters are `?N`.
+    virtual Result<Statement> Prepare(const std::string& sql) = 0;
+    // Runs one or more statements that return no rows, unprepared (schema, BEGIN, ROLLBACK).
+    virtual Status Exec(const char* sql) = 0;
+    // Waits for every statement sent with Statement::Send; the first one's error, if any.
+    virtual Status Flush() { return OkStatus(); }
+    // False once the connection to the server is lost; the store then opens a new one.
+    virtual bool Healthy() const { return true; }
+};
+
+}  // namespace noderepair::storage::sql

@@ -1,0 +1,82 @@
+// The part of a SQL backend that does not depend on the database: one writer thread that
+// group-commits queued changes (a transaction per batch, a savepoint per change, the batch's
+// audit records appended before COMMIT), the commit observers, and a pool of read connections
+// used by the calling threads. The write queue is bounded for the writes of HTTP requests
+// (docs/http-api.md 10); background work (the engine, the automation) bounds itself by its
+// own thread counts and is always queued. A backend says how to connect and how to begin.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "storage/sql/connection.hpp"
+#include "storage/store.hpp"
+
+namespace noderepair::storage::sql {
+
+class SqlStore : public Store {
+public:
+    ~SqlStore() override;
+
+    void Write(TxnWork work, CommitCallback done) override;
+    void AddObserver(CommitObserver* observer) override;
+    Status Read(const std::function<Status(Reader&)>& read) override;
+    // Stops the writer after the queued batches commit. A backend's destructor calls it
+    // before its own members go.
+    void Close() override;
+
+protected:
+    // `clock` stamps audit records; null: the system clock.
+    SqlStore(std::unique_ptr<Connection> writer, int max_batch, size_t max_queued_writes,
+             const Clock* clock);
+    // Starts the writer thread; the backend calls it last in its constructor.
+    void StartWriter();
+
+    // A new connection: for the read pool, and to replace a writer whose server went away.
+    virtual Result<std::unique_ptr<Connection>> Connect() = 0;
+    // Begins the batch's read-modify-write transaction.
+    virtual const char* BeginWrite() const = 0;
+    // Begins a read: one consistent snapshot for every statement of it.
+    virtual const char* BeginRead() const = 0;
+    // Upkeep of the backend's own in the batch's transaction, before its audit records and
+    // COMMIT; a failure fails the batch.
+    virtual Status BeforeCommit(Connection&) { return OkStatus(); }
+
+private:
+    struct PendingWrite {
+        TxnWork work;
+        CommitCallback done;
+        std::string request_id;  // of the HTTP request that queued it
+        std::string actor;       // who queued it, for its audit records
+    };
+
+    void WriterLoop();
+    void CommitBatch(std::vector<PendingWrite>& batch);
+    Result<std::unique_ptr<Connection>> AcquireReader();
+    void ReleaseReader(std::unique_ptr<Connection> conn);
+
+    const size_t max_batch_;
+    const size_t max_queued_writes_;
+    const SystemClock system_clock_{};
+    const Clock& clock_;
+    std::unique_ptr<Connection> writer_;  // used by writer_thread_ only
+
+    std::mutex queue_mu_;
+    std::condition_variable queue_cv_;
+    std::deque<PendingWrite> queue_;
+    bool closing_ = false;
+    std::thread writer_thread_;
+
+    std::mutex observers_mu_;
+    std::vector<CommitObserver*> observers_;
+
+    std::mutex readers_mu_;
+    std::vector<std::unique_ptr<Connection>> idle_readers_;
+};
+
+}  // namespace noderepair::storage::sql
