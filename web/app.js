@@ -789,6 +789,7 @@ function hostsView() {
       h('th', { scope: 'row' }, host.host_name),
       h('td', { class: 'num' }, `${host.used_gpus} / ${host.gpu_slots}`),
       h('td', {}, host.cordoned ? badge('cordoned') : 'no'),
+      h('td', {}, host.power ? (host.power === 'on' ? 'on' : badge(host.power)) : h('span', { class: 'muted' }, 'no BMC')),
       h('td', {}, (host.instances || []).join(', ')),
       h('td', { class: 'actions' }, h('button', {
         type: 'button', 'aria-label': `${host.cordoned ? 'Uncordon' : 'Cordon'} ${host.host_name}`,
@@ -810,7 +811,7 @@ function hostsView() {
     const current = ticket();
     const r = await api('GET', '/v1/compute/hosts');
     if (!current()) return;
-    const fresh = h('div', {}, table('Hosts', ['Host', 'Used GPUs / slots', 'Cordoned', 'Instances', 'Actions'],
+    const fresh = h('div', {}, table('Hosts', ['Host', 'Used GPUs / slots', 'Cordoned', 'Power', 'Instances', 'Actions'],
       (r.hosts || []).map(row), 'No hosts.'));
     replaceKeepingFocus(holder.firstChild, fresh);
   }

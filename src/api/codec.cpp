@@ -281,6 +281,7 @@ std::string HostListJson(const std::vector<model::Host>& hosts) {
         w.Key("gpu_slots").Int(h.gpu_slots);
         w.Key("used_gpus").Int(h.used_gpus);
         w.Key("cordoned").Bool(h.cordoned);
+        if (!h.power.empty()) w.Key("power").String(h.power);
         w.Key("instances").BeginArray();
         for (const auto& i : h.instances) w.String(i.instance_id);
         w.EndArray();

@@ -18,6 +18,10 @@
 #include "engine/executor.hpp"
 #include "engine/hooks.hpp"
 #include "health/service.hpp"
+#include "infra/fleet_infra.hpp"
+#include "infra/infra_provider.hpp"
+#include "infra/power_board.hpp"
+#include "infra/slurm_watcher.hpp"
 #include "inventory/service.hpp"
 #include "providers/libvirt/libvirt_provider.hpp"
 #include "providers/simulated/faults.hpp"
@@ -254,9 +258,33 @@ int Serve(const ServeFlags& flags) {
     auth::RateLimiter rate_limiter(config.server.rate_limit_per_token_rps, clock);
     auto base = MakeProvider(config, **store, *timing);
     if (!base) return Fail(base.error().message);
-    engine::HookedProvider provider(
+    engine::HookedProvider hooked(
         **base, {config.hooks.drain, config.hooks.rejoin, config.hooks.health_check,
                  config.engine.verify_tests, std::chrono::seconds(config.hooks.timeout_s)});
+    // Real infrastructure on top (docs/http-api.md 8): a Slurm cluster's drain and rejoin go
+    // to its controller rather than the hooks, a power cycle to the host's BMC.
+    infra::FleetInfra fleet_infra;
+    if (!flags.fleet_file.empty()) {
+        auto loaded = infra::LoadFleetInfra(flags.fleet_file);
+        if (!loaded) return Fail(loaded.error().message);
+        fleet_infra = std::move(*loaded);
+    }
+    auto signal_reasons = infra::SlurmWatcher::CompilePatterns(config.workload.signal_reasons);
+    if (!signal_reasons) return Fail(signal_reasons.error().message);
+    infra::PowerBoard power;
+    if (config.power.driver == "ipmi") {
+        power.Start(fleet_infra.bmcs, std::chrono::seconds(config.power.poll_s),
+                    std::chrono::seconds(config.power.timeout_s));
+    }
+    infra::InfraProvider provider(
+        hooked, fleet_infra,
+        {.ipmi = config.power.driver == "ipmi",
+         .power_timeout = std::chrono::seconds(config.power.timeout_s),
+         .boot_timeout = std::chrono::seconds(config.power.boot_timeout_s),
+         .default_manager = config.workload.manager,
+         .default_slurm_conf = config.workload.slurm_conf,
+         .drain_timeout = std::chrono::seconds(config.workload.drain_timeout_s)},
+        power, clock);
     engine::Executor executor(
         **store, provider, engine, clock, lifecycle,
         {.max_parallel = config.engine.max_parallel,
@@ -274,6 +302,14 @@ int Serve(const ServeFlags& flags) {
                                  CheckOptionsOf(config), lifecycle, &metrics);
     // Often enough that a simulated check answers within a fraction of a second.
     health.Start(std::chrono::milliseconds(200));
+    std::vector<std::unique_ptr<infra::SlurmWatcher>> watchers;
+    for (const infra::SlurmClient* slurm : provider.Controllers()) {
+        watchers.push_back(std::make_unique<infra::SlurmWatcher>(
+            *slurm, *signal_reasons, clock, [&health](std::vector<model::IncomingAlert> alerts) {
+                health.Ingest(std::move(alerts), nullptr, [](Result<health::IngestResult>) {});
+            }));
+        watchers.back()->Start(std::chrono::seconds(config.workload.poll_s));
+    }
     std::unique_ptr<providers::simulated::SimulatedFaults> simulated_faults;
     if (config.provider == "simulated") {
         simulated_faults = std::make_unique<providers::simulated::SimulatedFaults>(**store, clock);
@@ -283,7 +319,15 @@ int Serve(const ServeFlags& flags) {
     {
         api::Api api({**store, authenticator, remediations, inventory, engine, rate_limiter, health,
                       watch, metrics, [&executor] { return executor.InFlight(); },
-                      config.log.requests, simulated_faults.get()},
+                      config.log.requests, simulated_faults.get(),
+                      config.power.driver == "ipmi"
+                          ? std::function<std::string(const std::string&)>(
+                                [&power](const std::string& host) {
+                                    auto state = power.Get(host);
+                                    return state ? std::string(infra::PowerName(*state))
+                                                 : std::string();
+                                })
+                          : nullptr},
                      config.server.worker_threads, size_t(config.server.max_queued_requests));
         api::HttpServer server(
             {.listen = config.listen,
@@ -321,6 +365,8 @@ int Serve(const ServeFlags& flags) {
                      flushed.error().message.c_str());
     }
     // Every step is committed as it happens; stopping only waits for those in the queue.
+    watchers.clear();
+    power.Stop();
     executor.Stop();
     health.Stop();
     (*store)->Close();

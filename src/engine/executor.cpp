@@ -261,6 +261,7 @@ void Executor::Dispatch(const std::string& id, Work& work, Call& call) {
             answer.error = status.error();
         } else if (status->phase == OperationStatus::Phase::kDone) {
             answer.kind = CallAnswer::Kind::kDone;
+            answer.note = status->note;
         } else {
             answer.kind = started ? CallAnswer::Kind::kStarted : CallAnswer::Kind::kRunning;
             answer.poll_at = status->poll_at;
@@ -656,8 +657,9 @@ Result<Plan> Executor::AnswerInTxn(storage::Txn& txn, const Subject& subject,
     }
     call->done = true;
     call->handle.clear();
-    NR_RETURN_IF_ERROR(
-        Note(txn, id, job->step, job->calls.size() == 1 ? "done" : "done: " + target));
+    std::string done = job->calls.size() == 1 ? "done" : "done: " + target;
+    if (!answer.note.empty()) done += (job->calls.size() == 1 ? ": " : ", ") + answer.note;
+    NR_RETURN_IF_ERROR(Note(txn, id, job->step, done));
     plan.outcome_step = job->step;
     return Advance(txn, subject, r, *job, now, plan);
 }
@@ -871,6 +873,7 @@ Result<Plan> Executor::PlanOf(storage::Reader& reader, const Subject& subject, c
         op.cluster_id = subject.cluster_id;
         op.instance_name = subject.instance_name;
         op.num_gpus = job.num_gpus;
+        op.intent_at = job.step_started;
         std::string vm_host = own_host;
         if (!own) {
             // A co-tenant: its own record says who it is and where its VM runs.

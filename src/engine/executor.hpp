@@ -119,6 +119,7 @@ public:
         std::string handle;
         Timestamp poll_at;
         Error error;
+        std::string note;  // kDone: the provider's word for the timeline
     };
 
 private:

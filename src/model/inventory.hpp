@@ -22,6 +22,9 @@ struct Host {
     bool cordoned = false;
     std::vector<HostedInstance> instances;
     std::string libvirt_uri{};  // the libvirt provider's connection to it; empty otherwise
+    // What its BMC last reported (on, off, unknown); empty for a host without one. Observed,
+    // never stored (docs/http-api.md 8).
+    std::string power{};
 };
 
 struct Instance {

@@ -55,11 +55,17 @@ struct Operation {
     std::string host;
     int num_gpus = 0;
     std::vector<std::string> tests;  // kVerify: the active tests to run
+    // When the engine recorded the step's intent: a call without an idempotency key (a BMC's
+    // power cycle) looks for signs that it already happened since then.
+    Timestamp intent_at;
 };
 
 struct OperationStatus {
     enum class Phase { kRunning, kDone } phase = Phase::kRunning;
     Timestamp poll_at;  // kRunning: when it is worth asking again
+    // kDone: what the timeline should say besides "done" (a drain kept, a power cycle not
+    // sent again); empty for nothing.
+    std::string note;
 };
 
 // Shared by the engine and one call: the engine cancels it when it stops, or when it gave up

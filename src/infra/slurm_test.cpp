@@ -1,0 +1,87 @@
+#include "infra/slurm.hpp"
+
+#include <gtest/gtest.h>
+
+#include "infra/fleet_infra.hpp"
+#include "infra/slurm_watcher.hpp"
+
+namespace noderepair::infra {
+namespace {
+
+constexpr const char* kShow =
+    "NodeName=node01 Arch=x86_64 CoresPerSocket=1  CPUAlloc=0 State=IDLE ThreadsPerCore=1 "
+    "OS=Linux 6.1 #1 SMP PREEMPT_DYNAMIC @0  SlurmdStartTime=2024-05-01T10:11:12 "
+    "CurrentWatts=0 ExtSensorsTemp=n/s\n"
+    "NodeName=node02 Arch=x86_64 State=IDLE+DRAIN SlurmdStartTime=2024-05-01T10:11:12 "
+    "ExtSensorsTemp=n/s Reason=maint window [root@2024-05-01T10:12:00]\n"
+    "NodeName=node03 State=DOWN+NOT_RESPONDING SlurmdStartTime=None Reason=Not responding "
+    "[slurm@2024-05-01T10:13:00]\n"
+    "NodeName=node04 State=IDLE+DRAIN+INVALID_REG SlurmdStartTime=2024-05-01T10:11:12 "
+    "Reason=gres/gpu count reported lower than configured (1 < 2) [slurm@2024-05-01T10:14:00]\n"
+    "NodeName=node05 State=MIXED+DRAIN Reason=noderepair 0190abc: Xid 79 "
+    "[root@2024-05-01T10:15:00]\n"
+    "NodeName=node06 State=IDLE+DRAIN Reason=NHC: nvidia-smi failed [root@2024-05-01T10:15:00]\n";
+
+TEST(SlurmTest, ParsesStatesFlagsReasonsAndStartTimes) {
+    auto nodes = ParseShowNodes(kShow);
+    ASSERT_EQ(nodes.size(), 6u);
+    EXPECT_EQ(nodes[0].name, "node01");
+    EXPECT_TRUE(nodes[0].Healthy());
+    EXPECT_EQ(nodes[0].slurmd_start, ParseSlurmTime("2024-05-01T10:11:12"));
+    EXPECT_GT(nodes[0].slurmd_start, 0);
+    EXPECT_EQ(nodes[1].reason, "maint window");
+    EXPECT_TRUE(nodes[1].Drained());
+    EXPECT_TRUE(nodes[1].HeldBySomeoneElse());
+    EXPECT_EQ(nodes[2].state, "DOWN");
+    EXPECT_FALSE(nodes[2].Responding());
+    EXPECT_FALSE(nodes[2].HeldBySomeoneElse());  // Slurm's own: noderepair may take it over
+    EXPECT_EQ(nodes[2].slurmd_start, 0);
+    EXPECT_TRUE(nodes[3].Has("INVALID_REG"));
+    EXPECT_FALSE(nodes[3].HeldBySomeoneElse());
+    EXPECT_TRUE(nodes[4].OurReason());
+    EXPECT_FALSE(nodes[4].Drained());  // a job still runs: draining
+}
+
+TEST(SlurmTest, WatcherRaisesForSlurmsFaultsAndMatchingReasonsOnly) {
+    auto patterns = SlurmWatcher::CompilePatterns({"^NHC", "(?i)xid", "(?i)gpu", "(?i)ecc"});
+    ASSERT_TRUE(patterns);
+    SlurmClient slurm("", std::chrono::seconds(1));
+    SystemClock clock;
+    SlurmWatcher watcher(slurm, *patterns, clock, [](auto) {});
+    auto nodes = ParseShowNodes(kShow);
+    EXPECT_EQ(watcher.UnavailableReason(nodes[0]), "");
+    EXPECT_EQ(watcher.UnavailableReason(nodes[1]), "");  // an operator's maintenance drain
+    EXPECT_EQ(watcher.UnavailableReason(nodes[2]), "Not responding");
+    EXPECT_EQ(watcher.UnavailableReason(nodes[3]),
+              "gres/gpu count reported lower than configured (1 < 2)");
+    EXPECT_EQ(watcher.UnavailableReason(nodes[4]), "");  // ours, though it says Xid
+    EXPECT_EQ(watcher.UnavailableReason(nodes[5]), "NHC: nvidia-smi failed");
+}
+
+TEST(SlurmTest, BadSignalPatternIsRefused) {
+    auto patterns = SlurmWatcher::CompilePatterns({"(unclosed"});
+    ASSERT_FALSE(patterns);
+    EXPECT_NE(patterns.error().message.find("(unclosed"), std::string::npos);
+}
+
+TEST(FleetInfraTest, ReadsBmcsAndWorkloads) {
+    auto infra = ParseFleetInfra(R"({"hosts": [{"host_name": "h1", "gpu_slots": 8,
+        "bmc": {"address": "127.0.0.1:9701", "username": "admin", "password_file": "/p"}},
+        {"host_name": "h2", "gpu_slots": 8}],
+      "clusters": [{"cluster_id": "c1", "instances": [],
+        "workload": {"manager": "slurm", "slurm_conf": "/etc/slurm-c1/slurm.conf"}}]})");
+    ASSERT_TRUE(infra) << infra.error().message;
+    ASSERT_EQ(infra->bmcs.size(), 1u);
+    EXPECT_EQ(infra->bmcs.at("h1").address, "127.0.0.1:9701");
+    EXPECT_EQ(infra->workloads.at("c1").slurm_conf, "/etc/slurm-c1/slurm.conf");
+}
+
+TEST(FleetInfraTest, APasswordInTheFleetFileIsRefused) {
+    auto infra = ParseFleetInfra(R"({"hosts": [{"host_name": "h1",
+        "bmc": {"address": "x", "username": "admin", "password": "secret"}}], "clusters": []})");
+    ASSERT_FALSE(infra);
+    EXPECT_NE(infra.error().message.find("password_file"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace noderepair::infra
