@@ -187,15 +187,14 @@ test('a wrong BMC password FAILS at once naming the BMC; a stopped BMC is retrie
 
   process.kill(lab.bmcPid('h02'), 'SIGSTOP');
   const stuck = await create(srv, 'c1', 'i-node02', { mode: POWER_CYCLE, token: srv.op, reason: 'bmc gone' });
-  // Meanwhile, writes go on: creates and cancels of other remediations.
+  // Meanwhile, writes go on: cordons and uncordons of another host, each one committed write.
   const lat = [];
   const writer = (async () => {
     for (let k = 0; k < 40; k++) {
       const s = Date.now();
-      const w = await create(srv, 'c1', 'i-node03', { mode: REBOOT, token: srv.op, reason: `w${k}` });
+      const w = await srv.api('POST', `/v1/compute/hosts/h04:${k % 2 ? 'uncordon' : 'cordon'}`, { body: {} });
       lat.push(Date.now() - s);
-      if (w.status === 200) await srv.api('POST', rPath('c1', 'i-node03', w.json.id, 'cancel'), { token: srv.op, body: {} });
-      else assert.equal(w.status, 409, w.text); // one is already active: still an answer at once
+      assert.equal(w.status, 200, w.text);
       await sleep(100);
     }
   })();
@@ -209,7 +208,7 @@ test('a wrong BMC password FAILS at once naming the BMC; a stopped BMC is retrie
   assert.match(n.state, /DRAIN/, 'the node is left drained');
   lat.sort((x, y) => x - y);
   const p99 = lat[Math.floor(lat.length * 0.99)];
-  t.diagnostic(`write latency while a BMC hangs: p50 ${lat[Math.floor(lat.length / 2)]} ms, max ${p99} ms over ${lat.length} creates`);
+  t.diagnostic(`write latency while a BMC hangs: p50 ${lat[Math.floor(lat.length / 2)]} ms, p99 ${p99} ms over ${lat.length} writes`);
   assert.ok(p99 < 500, `writes unaffected (p99 ${p99} ms)`);
 });
 
