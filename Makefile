@@ -17,7 +17,7 @@ DEMO_LISTEN ?= 127.0.0.1:8080
 FUZZ_SECONDS ?= 120
 FUZZ_SMOKE_SECONDS ?= 10
 
-.PHONY: all deps build asan demo test unit-test blackbox-test fuzz-build fuzz fuzz-smoke bench clean
+.PHONY: all deps build asan demo lab test unit-test blackbox-test fuzz-build fuzz fuzz-smoke bench clean
 
 all: build
 
@@ -40,6 +40,10 @@ asan: deps
 
 demo: build
 	./build/noderepair serve --demo --db $(DEMO_DB) --listen $(DEMO_LISTEN)
+
+# A private Slurm cluster with a BMC per host, and noderepair repairing it (README "make lab").
+lab: build
+	lab/run.sh
 
 unit-test: build asan
 	ctest --preset default
