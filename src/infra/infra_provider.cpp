@@ -49,6 +49,13 @@ std::string KeptNote(const SlurmNode& node, std::string_view what) {
            node.state_text + ", reason: \"" + node.reason + "\"); their drain and reason are kept";
 }
 
+// The drain reason that marks a node as noderepair's (docs/http-api.md 8), shortened to fit.
+std::string DrainReason(const std::string& remediation_id) {
+    std::string reason = std::string(kOurReasonPrefix) + remediation_id + ": remediation";
+    if (reason.size() > kMaxReason) reason.resize(kMaxReason);
+    return reason;
+}
+
 }  // namespace
 
 InfraProvider::InfraProvider(providers::Provider& inner, FleetInfra fleet, InfraOptions options,
@@ -198,9 +205,7 @@ Result<std::string> InfraProvider::StartSlurm(const SlurmClient& slurm,
     NR_ASSIGN_OR_RETURN(auto node, slurm.Node(op.instance_name));
     if (node.HeldBySomeoneElse()) return handle;  // Poll says so
     if (op.action == Action::kDrain && !(node.DrainFlag() && node.OurReason())) {
-        std::string reason = std::string(kOurReasonPrefix) + op.remediation_id + ": remediation";
-        if (reason.size() > kMaxReason) reason.resize(kMaxReason);
-        NR_RETURN_IF_ERROR(slurm.Drain(op.instance_name, reason));
+        NR_RETURN_IF_ERROR(slurm.Drain(op.instance_name, DrainReason(op.remediation_id)));
     }
     if (op.action == Action::kRejoin && node.DrainFlag() && node.OurReason()) {
         NR_RETURN_IF_ERROR(slurm.Resume(op.instance_name));
@@ -230,9 +235,7 @@ Result<OperationStatus> InfraProvider::PollSlurm(const std::string& handle,
         }
         if (!node.DrainFlag()) {
             // Our drain was lost (a controller restarted without its state): ask again.
-            std::string reason = std::string(kOurReasonPrefix) + remediation_id + ": remediation";
-            if (reason.size() > kMaxReason) reason.resize(kMaxReason);
-            NR_RETURN_IF_ERROR(slurm->Drain(node_name, reason));
+            NR_RETURN_IF_ERROR(slurm->Drain(node_name, DrainReason(remediation_id)));
         }
         if (waited_ms >= options_.drain_timeout.count() * 1000) {
             return Error{Code::kDeadlineExceeded,
