@@ -229,3 +229,67 @@ test('slurmctld stopped mid-drain: the step retries, then FAILS at its deadline;
   const n = await lab.waitNode('node01', (x) => x.state !== '', 15000, 'answering again');
   assert.match(n.state, /DRAIN/, `still drained with our reason: ${n.line}`);
 });
+
+// ---------------------------------------------------------------------------------------------
+// The crash rule of a power cycle (docs/http-api.md 8): it has no idempotency key, so after a
+// crash between the intent and its outcome the engine sends it again only when the host shows
+// no sign of having restarted since the intent.
+
+const cycles = (log) => log.split('\n').filter((l) => / set power 0/.test(l)).length;
+const slurmdStart = (n) => /SlurmdStartTime=(\S+)/.exec(n.line)?.[1] || '';
+
+async function crashLab(t) {
+  const lab = await new Lab(t, { external: ['node02'] }).start();
+  await lab.addBmc('h02', { node: 'node02' });
+  await lab.waitNode('node02', (n) => n.state === 'IDLE', 15000, 'idle');
+  const srv = await serve(t, lab, fleetFor(lab, { h02: lab.bmcEntry('h02') }), configFor({ powerTimeout: 1 }));
+  return { lab, srv, logStart: lab.powerLog('h02').length };
+}
+
+test('crash before the BMC got the power cycle: sent again after the restart, one cycle in the BMC log', { skip }, async (t) => {
+  const { lab, srv, logStart } = await crashLab(t);
+  const bmc = lab.bmcPid('h02');
+  process.kill(bmc, 'SIGSTOP'); // every exchange with it hangs until its deadline
+  const r = await create(srv, 'c1', 'i-node02', { mode: POWER_CYCLE, token: srv.op, reason: 'Xid 79' });
+  assert.equal(r.status, 200, r.text);
+  // The intent is recorded, and the call to the BMC did not come back.
+  const hung = await waitFor(async () => (await getEvents(srv, r.json)).some((e) => e.step === 'power_cycle_host' && /retrying/.test(e.detail || '')), 20000, 100);
+  assert.ok(hung, fmtEvents(await getEvents(srv, r.json)));
+  await srv.kill9();
+  process.kill(bmc, 'SIGCONT');
+  await srv.start();
+  const done = await waitState(srv, r.json, null, 60000);
+  const ev = await getEvents(srv, r.json);
+  assert.equal(done.state, 'SUCCEEDED', fmtEvents(ev));
+  assert.ok(ev.some((e) => e.step === 'power_cycle_host' && /power cycle sent to BMC .* again after a restart/.test(e.detail || '')), `"sent again":\n${fmtEvents(ev)}`);
+  const log = lab.powerLog('h02').slice(logStart);
+  assert.equal(cycles(log), 1, `one power cycle:\n${log}`);
+  assert.equal((await lab.node('node02')).state, 'IDLE');
+});
+
+test('crash after the host restarted, before the outcome was recorded: not sent again, one cycle in the BMC log', { skip }, async (t) => {
+  const { lab, srv, logStart } = await crashLab(t);
+  const before = slurmdStart(await lab.node('node02'));
+  const bmc = lab.bmcPid('h02');
+  const r = await create(srv, 'c1', 'i-node02', { mode: POWER_CYCLE, token: srv.op, reason: 'Xid 79' });
+  assert.equal(r.status, 200, r.text);
+  // The BMC has cut the power: stop it there, so that noderepair cannot see the power come
+  // back (and record the outcome) before it is killed.
+  const off = await waitFor(() => cycles(lab.powerLog('h02').slice(logStart)) === 1, 30000, 5);
+  process.kill(bmc, 'SIGSTOP');
+  assert.ok(off, `the BMC cut the power:\n${lab.powerLog('h02').slice(logStart)}`);
+  let ev = await getEvents(srv, r.json);
+  assert.equal(ev.some((e) => e.step === 'power_cycle_host' && /^done/.test(e.detail || '')), false, `no outcome recorded:\n${fmtEvents(ev)}`);
+  await srv.kill9();
+  // The host restarts (the BMC powers it back on) while noderepair is down.
+  process.kill(bmc, 'SIGCONT');
+  await lab.waitNode('node02', (n) => slurmdStart(n) !== before && !/NOT_RESPONDING|^DOWN/.test(n.state), 30000, 'restarted');
+  await srv.start();
+  const done = await waitState(srv, r.json, null, 60000);
+  ev = await getEvents(srv, r.json);
+  assert.equal(done.state, 'SUCCEEDED', fmtEvents(ev));
+  assert.ok(ev.some((e) => e.step === 'power_cycle_host' && /not sent again after a restart/.test(e.detail || '')), `"not sent again":\n${fmtEvents(ev)}`);
+  const log = lab.powerLog('h02').slice(logStart);
+  assert.equal(cycles(log), 1, `one power cycle, not two:\n${log}`);
+  assert.equal((await lab.node('node02')).state, 'IDLE');
+});
