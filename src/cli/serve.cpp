@@ -68,11 +68,16 @@ providers::simulated::Timing DecodeTiming(const std::string& text) {
     return t;
 }
 
+struct ImportedFleet {
+    providers::simulated::Timing timing;
+    infra::FleetInfra infra;  // hosts' BMCs and clusters' workload managers
+};
+
 // Imports the fleet into the store: the file, the demo, or (with neither, on an empty
 // database) the demo, so a bare `serve` has something to show. The simulated world adopts the
-// instances it has never seen. Returns the simulated timings: the fleet's, or those stored by
-// the last start that had a fleet.
-Result<providers::simulated::Timing> ImportFleet(storage::Store& store, const ServeFlags& flags) {
+// instances it has never seen. Returns the simulated timings and the real infrastructure: the
+// fleet's, or those stored by the last start that had a fleet.
+Result<ImportedFleet> ImportFleet(storage::Store& store, const ServeFlags& flags) {
     std::optional<providers::simulated::Fleet> fleet;
     if (!flags.fleet_file.empty()) {
         NR_ASSIGN_OR_RETURN(fleet, providers::simulated::LoadFleetFile(flags.fleet_file));
@@ -87,22 +92,39 @@ Result<providers::simulated::Timing> ImportFleet(storage::Store& store, const Se
         }));
         if (empty) fleet = providers::simulated::DemoFleet();
     }
+    const std::string infra_key(infra::kFleetInfraSetting);
+    ImportedFleet imported;
     if (!fleet) {
-        providers::simulated::Timing timing;
         NR_RETURN_IF_ERROR(store.Read([&](storage::Reader& reader) -> Status {
             NR_ASSIGN_OR_RETURN(auto stored, reader.Settings().Get(kTimingKey));
-            if (stored) timing = DecodeTiming(*stored);
+            if (stored) imported.timing = DecodeTiming(*stored);
+            NR_ASSIGN_OR_RETURN(auto infra, reader.Settings().Get(infra_key));
+            if (infra) {
+                auto parsed = infra::ParseFleetInfra(*infra);
+                if (!parsed) return Internal("stored " + infra_key + ": " + parsed.error().message);
+                imported.infra = std::move(*parsed);
+            }
             return OkStatus();
         }));
-        return timing;
+        return imported;
+    }
+    imported.timing = fleet->timing;
+    if (!fleet->text.empty()) {
+        auto parsed = infra::ParseFleetInfra(fleet->text);
+        if (!parsed) {
+            return InvalidArgument("fleet file " + flags.fleet_file + ": " +
+                                   parsed.error().message);
+        }
+        imported.infra = std::move(*parsed);
     }
     NR_RETURN_IF_ERROR(store.WriteAndWait([&](storage::Txn& txn) -> Status {
         NR_RETURN_IF_ERROR(txn.Inventory().ImportFleet(fleet->inventory));
+        NR_RETURN_IF_ERROR(txn.Settings().Put(infra_key, infra::EncodeFleetInfra(imported.infra)));
         return txn.Settings().Put(kTimingKey, EncodeTiming(fleet->timing));
     }));
     providers::simulated::SimulatedProvider world(store, fleet->timing);
     NR_RETURN_IF_ERROR(world.Adopt(fleet->inventory));
-    return fleet->timing;
+    return imported;
 }
 
 // Prints an admin token when the database has none, so a first start can be used at once.
@@ -235,8 +257,8 @@ int Serve(const ServeFlags& flags) {
     auto store = storage::OpenStore(
         config.db, {config.storage.max_batch, size_t(config.storage.max_queued_writes), &clock});
     if (!store) return Fail(store.error().message);
-    auto timing = ImportFleet(**store, flags);
-    if (!timing) return Fail(timing.error().message);
+    auto imported = ImportFleet(**store, flags);
+    if (!imported) return Fail(imported.error().message);
     if (config.engine.paused) {
         Status paused = (*store)->WriteAndWait(
             [](storage::Txn& txn) { return txn.Settings().Put("engine.paused", "true"); });
@@ -256,19 +278,14 @@ int Serve(const ServeFlags& flags) {
     inventory::InventoryService inventory(**store);
     engine::EngineControl engine(**store);
     auth::RateLimiter rate_limiter(config.server.rate_limit_per_token_rps, clock);
-    auto base = MakeProvider(config, **store, *timing);
+    auto base = MakeProvider(config, **store, imported->timing);
     if (!base) return Fail(base.error().message);
     engine::HookedProvider hooked(
         **base, {config.hooks.drain, config.hooks.rejoin, config.hooks.health_check,
                  config.engine.verify_tests, std::chrono::seconds(config.hooks.timeout_s)});
     // Real infrastructure on top (docs/http-api.md 8): a Slurm cluster's drain and rejoin go
     // to its controller rather than the hooks, a power cycle to the host's BMC.
-    infra::FleetInfra fleet_infra;
-    if (!flags.fleet_file.empty()) {
-        auto loaded = infra::LoadFleetInfra(flags.fleet_file);
-        if (!loaded) return Fail(loaded.error().message);
-        fleet_infra = std::move(*loaded);
-    }
+    const infra::FleetInfra& fleet_infra = imported->infra;
     auto signal_reasons = infra::SlurmWatcher::CompilePatterns(config.workload.signal_reasons);
     if (!signal_reasons) return Fail(signal_reasons.error().message);
     infra::PowerBoard power;

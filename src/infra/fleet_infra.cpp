@@ -1,8 +1,6 @@
 #include "infra/fleet_infra.hpp"
 
 #include <boost/json.hpp>
-#include <fstream>
-#include <sstream>
 
 #include "common/json.hpp"
 
@@ -79,14 +77,22 @@ Result<FleetInfra> ParseFleetInfra(std::string_view text) {
     return infra;
 }
 
-Result<FleetInfra> LoadFleetInfra(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return InvalidArgument("cannot read fleet file " + path);
-    std::stringstream text;
-    text << in.rdbuf();
-    auto infra = ParseFleetInfra(text.str());
-    if (!infra) return InvalidArgument("fleet file " + path + ": " + infra.error().message);
-    return infra;
+std::string EncodeFleetInfra(const FleetInfra& infra) {
+    json::array hosts;
+    for (const auto& [host, bmc] : infra.bmcs) {
+        hosts.push_back(json::object{{"host_name", host},
+                                     {"bmc", json::object{{"address", bmc.address},
+                                                          {"username", bmc.username},
+                                                          {"password_file", bmc.password_file}}}});
+    }
+    json::array clusters;
+    for (const auto& [cluster, workload] : infra.workloads) {
+        json::object w{{"manager", workload.manager}};
+        if (!workload.slurm_conf.empty()) w["slurm_conf"] = workload.slurm_conf;
+        clusters.push_back(json::object{{"cluster_id", cluster}, {"workload", std::move(w)}});
+    }
+    return json::serialize(
+        json::object{{"hosts", std::move(hosts)}, {"clusters", std::move(clusters)}});
 }
 
 }  // namespace noderepair::infra

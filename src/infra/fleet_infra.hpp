@@ -23,7 +23,13 @@ struct FleetInfra {
     std::map<std::string, ClusterWorkload> workloads;  // by cluster id, where the file names one
 };
 
+// Where the last imported fleet file's infrastructure is kept, so that a start without
+// --fleet still reaches its BMCs and controllers: one JSON value in the settings.
+inline constexpr std::string_view kFleetInfraSetting = "fleet.infra";
+
+// Reads a fleet file's text (or EncodeFleetInfra's, which has the same shape).
 Result<FleetInfra> ParseFleetInfra(std::string_view json);
-Result<FleetInfra> LoadFleetInfra(const std::string& path);
+// Only the parts ParseFleetInfra reads, as a fleet file would hold them.
+std::string EncodeFleetInfra(const FleetInfra& infra);
 
 }  // namespace noderepair::infra
