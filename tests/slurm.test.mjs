@@ -78,7 +78,7 @@ test('HOST_POWER_CYCLE of a node running a job: drained after the job, BMC off t
   assert.equal(r.status, 200, r.text);
   const draining = await lab.waitNode('node02', (n) => n.state.includes('DRAIN'), 10000, 'draining');
   assert.match(draining.state, /^(ALLOCATED|MIXED)\+DRAIN/, 'draining while the job runs');
-  assert.match(draining.reason, new RegExp(`^noderepair ${r.json.id}`), 'the reason names the remediation');
+  assert.equal(draining.reason, `noderepair ${r.json.id}: Xid 79 on node02`, 'the reason names the remediation and its reason');
   assert.equal(lab.powerLog('h02').slice(logStart).includes('set power'), false, 'no power change while the job runs');
   const done = await waitState(srv, r.json, null, 60000);
   const ev = await getEvents(srv, r.json);
@@ -166,6 +166,12 @@ test("an operator's maintenance drain is kept: the remediation SUCCEEDS, the nod
   const n = await lab.node('node04');
   assert.equal(n.state, 'IDLE+DRAIN');
   assert.equal(n.reason, 'rack maintenance');
+  // The worker node asks for a person, saying why.
+  const c = await srv.api('GET', '/v1/compute/clusters/c1');
+  assert.equal(c.status, 200, c.text);
+  const nodes = Object.fromEntries(c.json.gpu_worker_nodes.map((x) => [x.instance_id, x]));
+  assert.match(nodes['i-node04'].attention || '', /node04 is held by someone else.*rack maintenance/, JSON.stringify(nodes['i-node04']));
+  assert.equal('attention' in nodes['i-node03'], false, 'other nodes need no one');
   await sleep(1500); // two watcher polls (workload.poll_s 1) to show that none is raised
   assert.deepEqual(await slurmAlerts(srv), []);
 });

@@ -723,7 +723,8 @@ function nodesView(clusterId) {
 
   function row(n) {
     return h('tr', { dataset: { instance: n.instance_id } },
-      h('th', { scope: 'row' }, n.node_name),
+      h('th', { scope: 'row' }, n.node_name,
+        n.attention ? h('span', { class: 'attention', title: n.attention }, ' ⚠ needs a person: ', n.attention) : null),
       h('td', {}, h('code', {}, n.instance_id)),
       h('td', {}, n.host_name || h('span', { class: 'muted' }, 'none')),
       h('td', {}, badge(n.status, n.status === 'Ready' ? 'Ready' : n.status === 'Evicted' ? 'FAILED' : 'RUNNING')),

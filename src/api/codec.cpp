@@ -227,6 +227,7 @@ void WriteNode(JsonWriter& w, const model::Instance& i) {
     w.Key("num_gpus").Int(i.num_gpus);
     w.Key("auto_repair").Bool(i.auto_repair);
     w.Key("auto_remediation_enabled").Bool(i.auto_repair);  // the SDK's name for it
+    w.OptionalString("attention", i.attention);
     if (i.latest_remediation) {
         w.Key("latest_remediation");
         WriteRemediation(w, *i.latest_remediation);

@@ -262,6 +262,7 @@ void Executor::Dispatch(const std::string& id, Work& work, Call& call) {
         } else if (status->phase == OperationStatus::Phase::kDone) {
             answer.kind = CallAnswer::Kind::kDone;
             answer.note = status->note;
+            answer.attention = status->attention;
         } else {
             answer.kind = started ? CallAnswer::Kind::kStarted : CallAnswer::Kind::kRunning;
             answer.poll_at = status->poll_at;
@@ -471,7 +472,8 @@ Result<Plan> Executor::ClaimInTxn(storage::Txn& txn, const std::string& id, Time
     // on the same row, so exactly one wins (docs/http-api.md 4.6).
     if (!found || found->state != State::kPending) return Plan{};
     std::optional<Remediation> r = std::move(found);
-    const Subject subject{r->id, r->cluster_id, r->instance_id, r->instance_name, r->mode};
+    const Subject subject{r->id,   r->cluster_id, r->instance_id, r->instance_name,
+                          r->mode, r->reason};
     NR_ASSIGN_OR_RETURN(auto instance, txn.Inventory().GetInstance(r->instance_id));
     if (instance && !instance->host_name.empty()) {
         NR_ASSIGN_OR_RETURN(bool wait, MustWaitForHost(txn, *r, instance->host_name));
@@ -544,7 +546,7 @@ Result<Plan> Executor::RecheckInTxn(storage::Txn& txn, const std::string& id, in
         return Plan{};
     }
     Plan plan;
-    plan.subject = {r->id, r->cluster_id, r->instance_id, r->instance_name, r->mode};
+    plan.subject = {r->id, r->cluster_id, r->instance_id, r->instance_name, r->mode, r->reason};
     if (job->fence != fence) return PlanOf(txn, plan.subject, *job, plan);
     if (!job->calls.empty() && now - job->step_started >= LimitOf(*job)) {
         return Fail(
@@ -660,6 +662,10 @@ Result<Plan> Executor::AnswerInTxn(storage::Txn& txn, const Subject& subject,
     std::string done = job->calls.size() == 1 ? "done" : "done: " + target;
     if (!answer.note.empty()) done += (job->calls.size() == 1 ? ": " : ", ") + answer.note;
     NR_RETURN_IF_ERROR(Note(txn, id, job->step, done));
+    if (!answer.attention.empty()) {
+        NR_RETURN_IF_ERROR(
+            txn.Settings().Put(model::AttentionSetting(answer.instance_id), answer.attention));
+    }
     plan.outcome_step = job->step;
     return Advance(txn, subject, r, *job, now, plan);
 }
@@ -869,6 +875,7 @@ Result<Plan> Executor::PlanOf(storage::Reader& reader, const Subject& subject, c
         op.action = step.action;
         op.key = StepKey(job.workflow_version, subject.id, *index, job.step, call.instance_id, own);
         op.remediation_id = subject.id;
+        op.remediation_reason = subject.reason;
         op.instance_id = call.instance_id;
         op.cluster_id = subject.cluster_id;
         op.instance_name = subject.instance_name;

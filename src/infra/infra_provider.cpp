@@ -49,9 +49,22 @@ std::string KeptNote(const SlurmNode& node, std::string_view what) {
            node.state_text + ", reason: \"" + node.reason + "\"); their drain and reason are kept";
 }
 
-// The drain reason that marks a node as noderepair's (docs/http-api.md 8), shortened to fit.
-std::string DrainReason(const std::string& remediation_id) {
-    std::string reason = std::string(kOurReasonPrefix) + remediation_id + ": remediation";
+// A node someone else holds in Slurm: the remediation goes on without it, and a person should
+// know (the worker node's attention).
+OperationStatus Kept(const SlurmNode& node, std::string_view what) {
+    OperationStatus status = Done(KeptNote(node, what));
+    status.attention = KeptNote(node, "kept its drain");
+    return status;
+}
+
+// The drain reason that marks a node as noderepair's (docs/http-api.md 8): "noderepair <id>:
+// <the remediation's reason>", on one line, shortened to fit.
+std::string DrainReason(const std::string& remediation_id, const std::string& why) {
+    std::string reason = std::string(kOurReasonPrefix) + remediation_id + ": " +
+                         (why.empty() ? std::string("remediation") : why);
+    for (char& c : reason) {
+        if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+    }
     if (reason.size() > kMaxReason) reason.resize(kMaxReason);
     return reason;
 }
@@ -201,11 +214,12 @@ Result<std::string> InfraProvider::StartSlurm(const SlurmClient& slurm,
     const std::string verb(providers::ActionName(op.action));
     const std::string handle = "slurm|" + verb + "|" + op.cluster_id + "|" + op.instance_name +
                                "|" + op.host + "|" + std::to_string(Millis(call.Now())) + "|" +
-                               op.remediation_id;
+                               op.remediation_id + "|" + op.remediation_reason;
     NR_ASSIGN_OR_RETURN(auto node, slurm.Node(op.instance_name));
     if (node.HeldBySomeoneElse()) return handle;  // Poll says so
     if (op.action == Action::kDrain && !(node.DrainFlag() && node.OurReason())) {
-        NR_RETURN_IF_ERROR(slurm.Drain(op.instance_name, DrainReason(op.remediation_id)));
+        NR_RETURN_IF_ERROR(
+            slurm.Drain(op.instance_name, DrainReason(op.remediation_id, op.remediation_reason)));
     }
     if (op.action == Action::kRejoin && node.DrainFlag() && node.OurReason()) {
         NR_RETURN_IF_ERROR(slurm.Resume(op.instance_name));
@@ -216,12 +230,15 @@ Result<std::string> InfraProvider::StartSlurm(const SlurmClient& slurm,
 Result<OperationStatus> InfraProvider::PollSlurm(const std::string& handle,
                                                  const providers::CallContext& call) {
     const auto parts = Split(handle, '|');
-    if (parts.size() != 7) return Internal("malformed slurm handle " + handle);
+    if (parts.size() < 8) return Internal("malformed slurm handle " + handle);
     const std::string& verb = parts[1];
     const std::string& node_name = parts[3];
     const std::string& host = parts[4];
     const int64_t started_ms = std::stoll(parts[5]);
     const std::string& remediation_id = parts[6];
+    // The remediation's reason comes last: it may hold the separator itself.
+    const std::string why =
+        handle.substr(handle.find('|' + remediation_id + '|') + remediation_id.size() + 2);
     const SlurmClient* slurm = SlurmOf(parts[2]);
     if (slurm == nullptr)
         return FailedPrecondition("cluster " + parts[2] + " has no Slurm controller");
@@ -229,13 +246,13 @@ Result<OperationStatus> InfraProvider::PollSlurm(const std::string& handle,
     const int64_t waited_ms = Millis(now) - started_ms;
     NR_ASSIGN_OR_RETURN(auto node, slurm->Node(node_name));
     if (verb == providers::ActionName(Action::kDrain)) {
-        if (node.HeldBySomeoneElse()) return Done(KeptNote(node, "not drained again"));
+        if (node.HeldBySomeoneElse()) return Kept(node, "not drained again");
         if (node.Drained() || (node.state == "DOWN" && node.OurReason())) {
             return Done("node " + node_name + " drained in Slurm (" + node.state_text + ")");
         }
         if (!node.DrainFlag()) {
             // Our drain was lost (a controller restarted without its state): ask again.
-            NR_RETURN_IF_ERROR(slurm->Drain(node_name, DrainReason(remediation_id)));
+            NR_RETURN_IF_ERROR(slurm->Drain(node_name, DrainReason(remediation_id, why)));
         }
         if (waited_ms >= options_.drain_timeout.count() * 1000) {
             return Error{Code::kDeadlineExceeded,
@@ -268,7 +285,7 @@ Result<OperationStatus> InfraProvider::PollSlurm(const std::string& handle,
         return Running(now + kSlurmPoll);
     }
     // rejoin
-    if (node.HeldBySomeoneElse()) return Done(KeptNote(node, "not resumed"));
+    if (node.HeldBySomeoneElse()) return Kept(node, "not resumed");
     if (node.DrainFlag() && node.OurReason()) {
         NR_RETURN_IF_ERROR(slurm->Resume(node_name));
         return Running(now + kSlurmPoll);

@@ -36,7 +36,14 @@ struct Instance {
     std::string status;     // "Ready", "Evicted", ...
     bool auto_repair = true;
     std::optional<Remediation> latest_remediation;
+    // Why a person should look at this node (docs/http-api.md 8: a drain someone else holds was
+    // kept); empty for nothing. Kept in the settings under AttentionSetting(instance_id).
+    std::string attention;
 };
+
+inline std::string AttentionSetting(const std::string& instance_id) {
+    return "attention/" + instance_id;
+}
 
 // How a cluster treats automated remediations (docs/http-api.md 5).
 struct ClusterAutomation {

@@ -47,7 +47,8 @@ struct Operation {
     Action action = Action::kWaitReady;
     std::string key;  // idempotency key: "<remediation id>/<step>[/<co-tenant instance>]"
     std::string remediation_id;
-    std::string cluster_id;  // of the instance acted on (a co-tenant's may differ)
+    std::string remediation_reason;  // why it was asked for (a Slurm drain reason names it)
+    std::string cluster_id;          // of the instance acted on (a co-tenant's may differ)
     std::string instance_id;
     std::string instance_name;
     // Where it happens: the host the VM is on (kProvisionVm: the reserved host; cordons and
@@ -66,6 +67,9 @@ struct OperationStatus {
     // kDone: what the timeline should say besides "done" (a drain kept, a power cycle not
     // sent again); empty for nothing.
     std::string note;
+    // kDone: why a person should look at the node (a drain someone else holds was kept), shown
+    // as the worker node's `attention`; empty for nothing.
+    std::string attention;
 };
 
 // Shared by the engine and one call: the engine cancels it when it stops, or when it gave up
