@@ -288,7 +288,7 @@ int Serve(const ServeFlags& flags) {
     const infra::FleetInfra& fleet_infra = imported->infra;
     auto signal_reasons = infra::SlurmWatcher::CompilePatterns(config.workload.signal_reasons);
     if (!signal_reasons) return Fail(signal_reasons.error().message);
-    infra::PowerBoard power;
+    infra::PowerBoard power(clock);
     if (config.power.driver == "ipmi") {
         power.Start(fleet_infra.bmcs, std::chrono::seconds(config.power.poll_s),
                     std::chrono::seconds(config.power.timeout_s));

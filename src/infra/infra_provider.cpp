@@ -140,12 +140,20 @@ Result<std::string> InfraProvider::StartPowerCycle(const providers::Operation& o
     // No idempotency key at a BMC: look for signs that an earlier run already sent it.
     const bool resumed = op.intent_at < started_at_;
     Cycle cycle;
+    // The evidence, cheapest first: the node's slurmd started since the intent; the BMC
+    // reported the chassis off since the intent; the chassis is off now (then it is powered
+    // on, which cannot cycle a host a second time).
     if (const SlurmClient* slurm = SlurmOf(op.cluster_id); slurm && resumed) {
         auto node = slurm->Node(op.instance_name);
         if (node && node->slurmd_start * 1000 >= Millis(op.intent_at)) {
             cycle.note = "not sent again after a restart: node " + op.instance_name +
                          "'s slurmd started after the intent";
         }
+    }
+    if (auto off = power_.LastSeenOff(op.host);
+        resumed && cycle.note.empty() && off && *off >= op.intent_at) {
+        cycle.note = "not sent again after a restart: BMC " + bmc->second.address +
+                     " reported the chassis off after the intent";
     }
     if (cycle.note.empty()) {
         NR_ASSIGN_OR_RETURN(auto state, GetPower(bmc->second, options_.power_timeout));
@@ -158,7 +166,9 @@ Result<std::string> InfraProvider::StartPowerCycle(const providers::Operation& o
         cycle.note =
             std::string(cycle.powered_on ? "the chassis was off: power on" : "power cycle") +
             " sent to BMC " + bmc->second.address;
-        if (resumed) {
+        if (resumed && cycle.powered_on) {
+            cycle.note += " after a restart (not a second cycle: the chassis was off)";
+        } else if (resumed) {
             cycle.note +=
                 " again after a restart (the host showed no sign of having restarted "
                 "since the intent)";

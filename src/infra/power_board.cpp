@@ -9,6 +9,14 @@ PowerBoard::~PowerBoard() { Stop(); }
 void PowerBoard::Set(const std::string& host, PowerState state) {
     std::lock_guard lock(mu_);
     states_[host] = state;
+    if (state == PowerState::kOff) seen_off_[host] = clock_.Now();
+}
+
+std::optional<Timestamp> PowerBoard::LastSeenOff(const std::string& host) const {
+    std::lock_guard lock(mu_);
+    auto it = seen_off_.find(host);
+    if (it == seen_off_.end()) return std::nullopt;
+    return it->second;
 }
 
 std::optional<PowerState> PowerBoard::Get(const std::string& host) const {
@@ -32,9 +40,9 @@ void PowerBoard::Start(std::map<std::string, Bmc> bmcs, std::chrono::seconds int
             for (const auto& [host, bmc] : bmcs) {
                 lock.unlock();
                 auto state = GetPower(bmc, timeout);
+                Set(host, state ? *state : PowerState::kUnknown);
                 lock.lock();
                 if (stopping_) return;
-                states_[host] = state ? *state : PowerState::kUnknown;
             }
             cv_.wait_for(lock, interval, [this] { return stopping_; });
         }
