@@ -322,8 +322,12 @@ int Serve(const ServeFlags& flags) {
     std::vector<std::unique_ptr<infra::SlurmWatcher>> watchers;
     for (const infra::SlurmClient* slurm : provider.Controllers()) {
         watchers.push_back(std::make_unique<infra::SlurmWatcher>(
-            *slurm, *signal_reasons, clock, [&health](std::vector<model::IncomingAlert> alerts) {
+            *slurm, *signal_reasons, clock,
+            [&health](std::vector<model::IncomingAlert> alerts) {
                 health.Ingest(std::move(alerts), nullptr, [](Result<health::IngestResult>) {});
+            },
+            [&provider, slurm](const std::string& node) {
+                return provider.ResumedAt(slurm->slurm_conf(), node);
             }));
         watchers.back()->Start(std::chrono::seconds(config.workload.poll_s));
     }

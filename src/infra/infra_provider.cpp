@@ -106,6 +106,19 @@ std::vector<const SlurmClient*> InfraProvider::Controllers() const {
     return out;
 }
 
+std::optional<Timestamp> InfraProvider::ResumedAt(const std::string& slurm_conf,
+                                                  const std::string& node) const {
+    std::lock_guard lock(mu_);
+    auto it = resumed_at_.find({slurm_conf, node});
+    if (it == resumed_at_.end()) return std::nullopt;
+    return it->second;
+}
+
+void InfraProvider::NoteResumed(const SlurmClient& slurm, const std::string& node) {
+    std::lock_guard lock(mu_);
+    resumed_at_[{slurm.slurm_conf(), node}] = clock_.Now();
+}
+
 Result<std::string> InfraProvider::Start(const providers::Operation& op,
                                          const providers::CallContext& call) {
     if (op.action == Action::kPowerCycleHost && options_.ipmi) return StartPowerCycle(op, call);
@@ -232,6 +245,7 @@ Result<std::string> InfraProvider::StartSlurm(const SlurmClient& slurm,
             slurm.Drain(op.instance_name, DrainReason(op.remediation_id, op.remediation_reason)));
     }
     if (op.action == Action::kRejoin && node.DrainFlag() && node.OurReason()) {
+        NoteResumed(slurm, op.instance_name);  // before: the watcher may poll in between
         NR_RETURN_IF_ERROR(slurm.Resume(op.instance_name));
     }
     return handle;
@@ -297,10 +311,12 @@ Result<OperationStatus> InfraProvider::PollSlurm(const std::string& handle,
     // rejoin
     if (node.HeldBySomeoneElse()) return Kept(node, "not resumed");
     if (node.DrainFlag() && node.OurReason()) {
+        NoteResumed(*slurm, node_name);
         NR_RETURN_IF_ERROR(slurm->Resume(node_name));
         return Running(now + kSlurmPoll);
     }
     if (node.Healthy()) {
+        NoteResumed(*slurm, node_name);  // the grace counts from when it was usable again
         return Done("node " + node_name + " resumed in Slurm (" + node.state_text + ")");
     }
     return Running(now + kSlurmPoll);

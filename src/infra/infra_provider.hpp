@@ -45,6 +45,10 @@ public:
     const SlurmClient* SlurmOf(const std::string& cluster_id) const;
     // One client per distinct controller (the watchers').
     std::vector<const SlurmClient*> Controllers() const;
+    // When this process last resumed `node` of the controller `slurm_conf` (the watcher's grace
+    // after noderepair's own power cycle), if it did.
+    std::optional<Timestamp> ResumedAt(const std::string& slurm_conf,
+                                       const std::string& node) const;
 
 private:
     Result<std::string> StartPowerCycle(const providers::Operation& op,
@@ -70,9 +74,13 @@ private:
     const Clock& clock_;
     const Timestamp started_at_;  // an intent older than this was recorded by an earlier run
     std::map<std::string, SlurmClient> controllers_;  // by slurm.conf path ("" = default)
-    std::mutex mu_;
+    void NoteResumed(const SlurmClient& slurm, const std::string& node);
+
+    mutable std::mutex mu_;
     std::map<std::string, Cycle> cycles_;            // by step key
     std::map<std::string, int64_t> host_cycled_ms_;  // host -> when its power went back on
+    // (slurm.conf, node) -> when noderepair last resumed it
+    std::map<std::pair<std::string, std::string>, Timestamp> resumed_at_;
 };
 
 }  // namespace noderepair::infra

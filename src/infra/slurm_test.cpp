@@ -49,13 +49,45 @@ TEST(SlurmTest, WatcherRaisesForSlurmsFaultsAndMatchingReasonsOnly) {
     SystemClock clock;
     SlurmWatcher watcher(slurm, *patterns, clock, [](auto) {});
     auto nodes = ParseShowNodes(kShow);
-    EXPECT_EQ(watcher.UnavailableReason(nodes[0]), "");
-    EXPECT_EQ(watcher.UnavailableReason(nodes[1]), "");  // an operator's maintenance drain
-    EXPECT_EQ(watcher.UnavailableReason(nodes[2]), "Not responding");
-    EXPECT_EQ(watcher.UnavailableReason(nodes[3]),
+    const Timestamp now = clock.Now();
+    EXPECT_EQ(watcher.UnavailableReason(nodes[0], now), "");
+    EXPECT_EQ(watcher.UnavailableReason(nodes[1], now), "");  // an operator's maintenance drain
+    EXPECT_EQ(watcher.UnavailableReason(nodes[2], now), "Not responding");
+    EXPECT_EQ(watcher.UnavailableReason(nodes[3], now),
               "gres/gpu count reported lower than configured (1 < 2)");
-    EXPECT_EQ(watcher.UnavailableReason(nodes[4]), "");  // ours, though it says Xid
-    EXPECT_EQ(watcher.UnavailableReason(nodes[5]), "NHC: nvidia-smi failed");
+    EXPECT_EQ(watcher.UnavailableReason(nodes[4], now), "");  // ours, though it says Xid
+    EXPECT_EQ(watcher.UnavailableReason(nodes[5], now), "NHC: nvidia-smi failed");
+}
+
+// Just after noderepair resumed a node it had power-cycled, slurmctld may still show it not
+// responding (a ping of the slurmd the cycle killed): that is noderepair's own doing, for a
+// while; a node still not responding after the grace is a fault again.
+TEST(SlurmTest, WatcherIgnoresNotRespondingJustAfterOurResumeForAWhile) {
+    auto patterns = SlurmWatcher::CompilePatterns({"(?i)gpu"});
+    ASSERT_TRUE(patterns);
+    SlurmClient slurm("", std::chrono::seconds(1));
+    FakeClock clock(FromMicros(1'700'000'000'000'000));
+    const Timestamp resumed = clock.Now();
+    SlurmWatcher watcher(
+        slurm, *patterns, clock, [](auto) {},
+        [&](const std::string& node) -> std::optional<Timestamp> {
+            if (node == "node01" || node == "node04") return resumed;
+            return std::nullopt;
+        });
+    auto nodes = ParseShowNodes(
+        "NodeName=node01 State=IDLE+NOT_RESPONDING SlurmdStartTime=2024-05-01T10:11:12\n"
+        "NodeName=node02 State=IDLE+NOT_RESPONDING SlurmdStartTime=2024-05-01T10:11:12\n"
+        "NodeName=node04 State=IDLE+DRAIN+INVALID_REG Reason=gres/gpu count reported lower "
+        "than configured (1 < 2) [slurm@2024-05-01T10:14:00]\n");
+    ASSERT_EQ(nodes.size(), 3u);
+    clock.Advance(std::chrono::seconds(2));
+    EXPECT_EQ(watcher.UnavailableReason(nodes[0], clock.Now()), "");  // just resumed by us
+    EXPECT_EQ(watcher.UnavailableReason(nodes[1], clock.Now()), "Not responding");  // not ours
+    // Fewer GPUs after the cycle is a fault at once, resumed or not.
+    EXPECT_EQ(watcher.UnavailableReason(nodes[2], clock.Now()),
+              "gres/gpu count reported lower than configured (1 < 2)");
+    clock.Set(resumed + kSettleAfterResume);
+    EXPECT_EQ(watcher.UnavailableReason(nodes[0], clock.Now()), "Not responding");
 }
 
 TEST(SlurmTest, BadSignalPatternIsRefused) {

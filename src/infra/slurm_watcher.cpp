@@ -32,17 +32,29 @@ Result<std::vector<std::regex>> SlurmWatcher::CompilePatterns(
 }
 
 SlurmWatcher::SlurmWatcher(const SlurmClient& slurm, std::vector<std::regex> patterns,
-                           const Clock& clock, IngestFn ingest)
-    : slurm_(slurm), patterns_(std::move(patterns)), clock_(clock), ingest_(std::move(ingest)) {}
+                           const Clock& clock, IngestFn ingest, ResumedAtFn resumed_at)
+    : slurm_(slurm),
+      patterns_(std::move(patterns)),
+      clock_(clock),
+      ingest_(std::move(ingest)),
+      resumed_at_(std::move(resumed_at)) {}
 
 SlurmWatcher::~SlurmWatcher() { Stop(); }
 
-std::string SlurmWatcher::UnavailableReason(const SlurmNode& node) const {
+std::string SlurmWatcher::UnavailableReason(const SlurmNode& node, Timestamp now) const {
     if (node.OurReason()) return {};  // noderepair's own drain or power cycle
+    // Before not responding: a node that registered with fewer GPUs is a fault at once.
+    if (node.Has("INVALID_REG")) return node.reason.empty() ? "invalid registration" : node.reason;
     if (node.state == "DOWN" || node.Has("NOT_RESPONDING")) {
+        // What a power cycle leaves behind, not what an operator or a health check said.
+        const bool restart_trace = node.reason.empty() || node.reason == "Not responding" ||
+                                   node.reason.starts_with("Node unexpectedly rebooted");
+        if (restart_trace && resumed_at_) {
+            auto resumed = resumed_at_(node.name);
+            if (resumed && now - *resumed < kSettleAfterResume) return {};  // still settling
+        }
         return node.reason.empty() ? "Not responding" : node.reason;
     }
-    if (node.Has("INVALID_REG")) return node.reason.empty() ? "invalid registration" : node.reason;
     if (node.DrainFlag() || node.Has("FAIL")) {
         for (const auto& pattern : patterns_) {
             if (std::regex_search(node.reason, pattern)) return node.reason;
@@ -72,7 +84,7 @@ Status SlurmWatcher::PollOnce() {
     const Timestamp now = clock_.Now();
     std::vector<model::IncomingAlert> changed;
     for (const auto& node : nodes) {
-        const std::string reason = UnavailableReason(node);
+        const std::string reason = UnavailableReason(node, now);
         auto open = open_.find(node.name);
         if (!reason.empty()) {
             if (open == open_.end()) {

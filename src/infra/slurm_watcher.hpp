@@ -3,7 +3,9 @@
 // node, reason, slurm_state) for a node that is DOWN or not responding, drained by Slurm itself
 // (INVALID_REG), or drained/failed with a reason matching workload.signal_reasons; it resolves
 // the signal once the node is healthy again. Both go through exactly the path of an
-// Alertmanager alert (the `ingest` function). Nodes held by noderepair's own drains never raise.
+// Alertmanager alert (the `ingest` function). Nodes held by noderepair's own drains never raise,
+// nor does a node noderepair resumed a moment ago that Slurm briefly shows not responding
+// (kSettleAfterResume).
 #pragma once
 
 #include <chrono>
@@ -11,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <regex>
 #include <string>
 #include <thread>
@@ -24,6 +27,14 @@
 namespace noderepair::infra {
 
 using IngestFn = std::function<void(std::vector<model::IncomingAlert>)>;
+// When noderepair last resumed a node of this controller, if it did.
+using ResumedAtFn = std::function<std::optional<Timestamp>(const std::string& node)>;
+
+// How long after noderepair resumes a node its being not responding is taken for the tail of
+// noderepair's own power cycle rather than a fault: slurmctld may still hold a ping of the slurmd
+// that the power cycle killed and mark the node NOT_RESPONDING just after it came back and was
+// resumed. A node still unavailable after this raises its signal then (late, never lost).
+inline constexpr auto kSettleAfterResume = std::chrono::seconds(60);
 
 class SlurmWatcher {
 public:
@@ -33,11 +44,11 @@ public:
         const std::vector<std::string>& patterns);
 
     SlurmWatcher(const SlurmClient& slurm, std::vector<std::regex> patterns, const Clock& clock,
-                 IngestFn ingest);
+                 IngestFn ingest, ResumedAtFn resumed_at = nullptr);
     ~SlurmWatcher();
 
-    // Why a node is unavailable, or empty when it is not (or is noderepair's own doing).
-    std::string UnavailableReason(const SlurmNode& node) const;
+    // Why a node is unavailable at `now`, or empty when it is not (or is noderepair's own doing).
+    std::string UnavailableReason(const SlurmNode& node, Timestamp now) const;
     // One poll: the alerts that changed (tests call it directly).
     Status PollOnce();
 
@@ -57,6 +68,7 @@ private:
     const std::vector<std::regex> patterns_;
     const Clock& clock_;
     IngestFn ingest_;
+    ResumedAtFn resumed_at_;
     std::map<std::string, Open> open_;  // by node: signals raised and not resolved
     std::mutex mu_;
     std::condition_variable cv_;
