@@ -3,15 +3,13 @@
 // ports (lib/lab.mjs) and stopped at its end. Drain, power cycle through the BMC and resume;
 // Slurm's own faults as SlurmNodeUnavailable; an operator's drain kept; a wrong BMC password
 // and a BMC that does not answer; a controller that stops mid-drain.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Server, create, rPath, sleep } from './lib/server.mjs';
-import { POWER_CYCLE, REBOOT, getEvents, fmtEvents, waitFor, waitState, getHosts, byHost } from './lib/engine.mjs';
+import { create, rPath, sleep } from './lib/server.mjs';
+import { POWER_CYCLE, REBOOT, engineServer, getEvents, fmtEvents, waitFor, waitState, getHosts, byHost } from './lib/engine.mjs';
 import { Lab, haveLab } from './lib/lab.mjs';
 
 const skip = haveLab ? false : 'needs slurm-wlm, munge and openipmi (make build installs them)';
-const servers = new Set();
-after(async () => { for (const s of servers) await s.close(); });
 
 const NODES = ['node01', 'node02', 'node03', 'node04'];
 
@@ -42,15 +40,6 @@ function configFor({ stepTimeout = 60, powerTimeout = 2, rules = {} } = {}) {
   return lines.join('\n') + '\n';
 }
 
-async function serve(t, lab, fleet, config) {
-  const s = new Server({ fleet, config, enginePaused: false });
-  servers.add(s);
-  t.after(async () => { servers.delete(s); await s.close(); });
-  await s.start();
-  s.op = await s.token('op', 'operator');
-  return s;
-}
-
 async function alerts(srv, c = 'c1') {
   const r = await srv.api('GET', `/v1/compute/clusters/${c}/health/alerts`);
   assert.equal(r.status, 200, r.text);
@@ -64,7 +53,7 @@ test('HOST_POWER_CYCLE of a node running a job: drained after the job, BMC off t
   const lab = await new Lab(t, { external: ['node02'] }).start();
   await lab.addBmc('h02', { node: 'node02' });
   await lab.waitNode('node02', (n) => n.state === 'IDLE', 15000, 'idle');
-  const srv = await serve(t, lab, fleetFor(lab, { h02: lab.bmcEntry('h02') }), configFor());
+  const srv = await engineServer(t, fleetFor(lab, { h02: lab.bmcEntry('h02') }), { config: configFor() });
   const hosts = byHost(await getHosts(srv));
   assert.ok(['on', 'unknown'].includes(hosts.h02.power), `h02 shows its power: ${JSON.stringify(hosts.h02)}`);
   assert.ok(!('power' in hosts.h01), 'a host without a BMC has no power field');
@@ -108,8 +97,7 @@ test('a dead host (BMC off, slurmd gone) raises SlurmNodeUnavailable → HOST_PO
   const lab = await new Lab(t, { external: ['node03'] }).start();
   const bmc = await lab.addBmc('h03', { node: 'node03' });
   await lab.waitNode('node03', (n) => n.state === 'IDLE', 15000, 'idle');
-  const srv = await serve(t, lab, fleetFor(lab, { h03: lab.bmcEntry('h03') }),
-    configFor({ rules: { SlurmNodeUnavailable: 'HOST_POWER_CYCLE' } }));
+  const srv = await engineServer(t, fleetFor(lab, { h03: lab.bmcEntry('h03') }), { config: configFor({ rules: { SlurmNodeUnavailable: 'HOST_POWER_CYCLE' } }) });
   const approver = await srv.token('rev', 'approver');
   // The host dies: its chassis goes off, its slurmd with it.
   const { execFileSync } = await import('node:child_process');
@@ -143,7 +131,7 @@ test("Slurm's own INVALID_REG drain (fewer GPU files than configured) raises a s
   t.after(() => { try { slurmd.kill('SIGTERM'); } catch { /* gone */ } });
   const fleet = fleetFor(lab);
   fleet.clusters[0].instances = fleet.clusters[0].instances.slice(0, 3);
-  const srv = await serve(t, lab, fleet, configFor());
+  const srv = await engineServer(t, fleet, { config: configFor() });
   const sig = await waitFor(async () => (await slurmAlerts(srv, 'node03'))[0], 20000, 200);
   assert.ok(sig, `a signal for node03: ${JSON.stringify(await alerts(srv))}; node03: ${(await lab.node('node03')).line}`);
   assert.match(sig.labels.reason, /gres\/gpu count reported lower than configured/);
@@ -155,7 +143,7 @@ test("an operator's maintenance drain is kept: the remediation SUCCEEDS, the nod
   const lab = await new Lab(t).start();
   await lab.scontrol('update', 'NodeName=node04', 'State=DRAIN', 'Reason=rack maintenance');
   await lab.waitNode('node04', (n) => n.state === 'IDLE+DRAIN', 10000, 'drained');
-  const srv = await serve(t, lab, fleetFor(lab), configFor());
+  const srv = await engineServer(t, fleetFor(lab), { config: configFor() });
   const r = await create(srv, 'c1', 'i-node04', { mode: REBOOT, token: srv.op, reason: 'Xid 48' });
   assert.equal(r.status, 200, r.text);
   const done = await waitState(srv, r.json, null, 30000);
@@ -181,7 +169,7 @@ test('a wrong BMC password FAILS at once naming the BMC; a stopped BMC is retrie
   await lab.addBmc('h01');
   await lab.addBmc('h02');
   const fleet = fleetFor(lab, { h01: lab.bmcEntry('h01', { password: 'wrong' }), h02: lab.bmcEntry('h02') });
-  const srv = await serve(t, lab, fleet, configFor({ stepTimeout: 8, powerTimeout: 1 }));
+  const srv = await engineServer(t, fleet, { config: configFor({ stepTimeout: 8, powerTimeout: 1 }) });
   const t0 = Date.now();
   const bad = await create(srv, 'c1', 'i-node01', { mode: POWER_CYCLE, token: srv.op, reason: 'wrong password' });
   const failed = await waitState(srv, bad.json, null, 20000);
@@ -220,7 +208,7 @@ test('a wrong BMC password FAILS at once naming the BMC; a stopped BMC is retrie
 
 test('slurmctld stopped mid-drain: the step retries, then FAILS at its deadline; the node is never resumed', { skip }, async (t) => {
   const lab = await new Lab(t).start();
-  const srv = await serve(t, lab, fleetFor(lab), configFor({ stepTimeout: 8 }));
+  const srv = await engineServer(t, fleetFor(lab), { config: configFor({ stepTimeout: 8 }) });
   await lab.sbatch('--parsable', '-w', 'node01', '-o', '/dev/null', '--wrap', 'sleep 60');
   await lab.waitNode('node01', (n) => n.state.startsWith('ALLOCATED') || n.state.startsWith('MIXED'), 10000, 'running the job');
   const r = await create(srv, 'c1', 'i-node01', { mode: REBOOT, token: srv.op, reason: 'Xid 79' });
@@ -248,7 +236,7 @@ async function crashLab(t) {
   const lab = await new Lab(t, { external: ['node02'] }).start();
   await lab.addBmc('h02', { node: 'node02' });
   await lab.waitNode('node02', (n) => n.state === 'IDLE', 15000, 'idle');
-  const srv = await serve(t, lab, fleetFor(lab, { h02: lab.bmcEntry('h02') }), configFor({ powerTimeout: 1 }));
+  const srv = await engineServer(t, fleetFor(lab, { h02: lab.bmcEntry('h02') }), { config: configFor({ powerTimeout: 1 }) });
   return { lab, srv, logStart: lab.powerLog('h02').length };
 }
 
