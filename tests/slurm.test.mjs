@@ -164,6 +164,46 @@ test("an operator's maintenance drain is kept: the remediation SUCCEEDS, the nod
   assert.deepEqual(await slurmAlerts(srv), []);
 });
 
+// docs/http-api.md 11: a node's attention lasts until a person acts.
+test('attention from a kept drain is cleared by PATCH {"attention": null} or a manual remediation, and set again while the drain remains', { skip }, async (t) => {
+  const lab = await new Lab(t).start();
+  await lab.scontrol('update', 'NodeName=node04', 'State=DRAIN', 'Reason=rack maintenance');
+  await lab.waitNode('node04', (n) => n.state === 'IDLE+DRAIN', 10000, 'drained');
+  const srv = await engineServer(t, fleetFor(lab), { config: configFor() });
+  const attention = async () => {
+    const c = await srv.api('GET', '/v1/compute/clusters/c1');
+    assert.equal(c.status, 200, c.text);
+    return c.json.gpu_worker_nodes.find((x) => x.instance_id === 'i-node04').attention;
+  };
+  const reboot = async (reason) => {
+    const r = await create(srv, 'c1', 'i-node04', { mode: REBOOT, token: srv.op, reason });
+    assert.equal(r.status, 200, r.text);
+    const done = await waitState(srv, r.json, null, 30000);
+    assert.equal(done.state, 'SUCCEEDED', fmtEvents(await getEvents(srv, r.json)));
+  };
+  const patch = (body) => srv.api('PATCH', '/v1/compute/clusters/c1/instances/i-node04', { token: srv.op, body });
+  await reboot('Xid 48');
+  assert.match(await attention() || '', /rack maintenance/);
+  // Only a person clears it, and only to null.
+  const bad = await patch({ attention: 'seen' });
+  assert.equal(bad.status, 400, bad.text);
+  assert.match(bad.json.message, /'attention' can only be set to null/);
+  assert.match(await attention() || '', /rack maintenance/, 'a refused PATCH changes nothing');
+  const ok = await patch({ attention: null });
+  assert.equal(ok.status, 200, ok.text);
+  assert.deepEqual(ok.json, { instance_id: 'i-node04', attention: null });
+  assert.equal(await attention(), undefined, 'cleared');
+  // A manual remediation clears it when created; the drain still held, it says so again.
+  await reboot('Xid 48 again');
+  assert.match(await attention() || '', /rack maintenance/, 'set again: the drain remains');
+  // The operator ends their maintenance; the next manual remediation leaves nothing to say.
+  await lab.scontrol('update', 'NodeName=node04', 'State=RESUME');
+  await lab.waitNode('node04', (n) => n.state === 'IDLE', 10000, 'resumed');
+  await reboot('after maintenance');
+  assert.equal(await attention(), undefined, 'cleared by the manual remediation');
+  assert.equal((await lab.node('node04')).state, 'IDLE');
+});
+
 test('a wrong BMC password FAILS at once naming the BMC; a stopped BMC is retried, then FAILS at the step deadline, node left drained, writes unaffected', { skip }, async (t) => {
   const lab = await new Lab(t).start();
   await lab.addBmc('h01');
