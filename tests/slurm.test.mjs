@@ -91,6 +91,15 @@ test('HOST_POWER_CYCLE of a node running a job: drained after the job, BMC off t
   assert.ok(ev.some((e) => e.step === 'rejoin' && /resumed in Slurm/.test(e.detail)), ctx);
   assert.deepEqual(await slurmAlerts(srv), [], 'our own drain and power cycle raise no signal');
   t.diagnostic(`power-cycle remediation took ${tookMs} ms (job 3 s, KillWait 2 s, BMC cycle ~1 s)`);
+  // bench/power_cycle_overhead.sh: the timeline beside Slurm's and the BMC's own logs.
+  if (process.env.BENCH_OUT) {
+    const { readFileSync, writeFileSync } = await import('node:fs');
+    const slurmLog = (f) => readFileSync(`${lab.dir}/slurm/log/${f}`, 'utf8');
+    writeFileSync(process.env.BENCH_OUT, JSON.stringify({
+      remediation: done, events: ev, job, bmc_log: log,
+      slurmctld_log: slurmLog('slurmctld.log'), slurmd_log: slurmLog('slurmd-node02.log'),
+    }));
+  }
 });
 
 test('a dead host (BMC off, slurmd gone) raises SlurmNodeUnavailable → HOST_POWER_CYCLE → approved → powered on, resumed, SUCCEEDED, signal resolved', { skip }, async (t) => {
