@@ -21,8 +21,10 @@ function run(file, args, env = {}) {
   });
 }
 
-// A base port with 100 ports above it, picked at random so that tests side by side differ.
-export const basePort = () => 20000 + Math.floor(Math.random() * 400) * 100;
+// A base port with 100 ports above it, picked at random so that tests side by side differ, and
+// below Linux's ephemeral range (32768 and up), where any outgoing connection may hold a port
+// slurmctld or a slurmd wants (a lab start once hung until its 60 s timeout at base 42700).
+export const basePort = () => 20000 + Math.floor(Math.random() * 127) * 100;
 
 export class Lab {
   constructor(t, { nodes = 4, gpus = 0, fewerGpus = [], external = [], slurmdTimeout = 3 } = {}) {
