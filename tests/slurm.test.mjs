@@ -46,6 +46,14 @@ async function alerts(srv, c = 'c1') {
   return r.json.alerts || [];
 }
 
+// The watcher lists the nodes with its client copy of slurm.conf (no node or partition lines,
+// src/infra/README.md), every one of them, and never fell back to the cluster's own slurm.conf.
+function listedWithClientCopy(srv, nodes) {
+  const log = srv.starts.map((s) => s.stderr).join('');
+  assert.match(log, new RegExp(`slurm_watcher .*listing=client_copy .*nodes=${nodes}\\b`), log);
+  assert.doesNotMatch(log, /slurm_watcher .*listing=original/, log);
+}
+
 const slurmAlerts = async (srv, node) => (await alerts(srv)).filter((a) => a.alert_name === 'SlurmNodeUnavailable' && (!node || a.target_vm === node));
 
 // ---------------------------------------------------------------------------------------------
@@ -128,6 +136,7 @@ test('a dead host (BMC off, slurmd gone) raises SlurmNodeUnavailable → HOST_PO
   assert.equal((await lab.node('node03')).state, 'IDLE');
   const resolved = await waitFor(async () => (await slurmAlerts(srv, 'node03')).every((x) => !x.firing), 10000, 200);
   assert.ok(resolved, `the signal resolved: ${JSON.stringify(await slurmAlerts(srv, 'node03'))}`);
+  listedWithClientCopy(srv, 4);
 });
 
 test("Slurm's own INVALID_REG drain (fewer GPU files than configured) raises a signal with that reason", { skip }, async (t) => {
@@ -146,6 +155,7 @@ test("Slurm's own INVALID_REG drain (fewer GPU files than configured) raises a s
   assert.match(sig.labels.reason, /gres\/gpu count reported lower than configured/);
   assert.match(sig.labels.slurm_state, /INVALID_REG/);
   assert.deepEqual((await slurmAlerts(srv)).filter((a) => a.target_vm !== 'node03'), [], 'healthy nodes raise nothing');
+  listedWithClientCopy(srv, 3);
 });
 
 test("an operator's maintenance drain is kept: the remediation SUCCEEDS, the node stays drained with their reason, no signal", { skip }, async (t) => {
@@ -171,6 +181,7 @@ test("an operator's maintenance drain is kept: the remediation SUCCEEDS, the nod
   assert.equal('attention' in nodes['i-node03'], false, 'other nodes need no one');
   await sleep(1500); // two watcher polls (workload.poll_s 1) to show that none is raised
   assert.deepEqual(await slurmAlerts(srv), []);
+  listedWithClientCopy(srv, 4);
 });
 
 // docs/http-api.md 11: a node's attention lasts until a person acts.

@@ -78,10 +78,11 @@ std::vector<SlurmNode> ParseShowNodes(std::string_view text) {
     return nodes;
 }
 
-Result<std::string> SlurmClient::Scontrol(std::vector<std::string> args) const {
+Result<std::string> SlurmClient::Scontrol(std::vector<std::string> args,
+                                          const std::string& conf) const {
     args.insert(args.begin(), "scontrol");
     std::vector<std::pair<std::string, std::string>> env;
-    if (!slurm_conf_.empty()) env.emplace_back("SLURM_CONF", slurm_conf_);
+    if (!conf.empty()) env.emplace_back("SLURM_CONF", conf);
     auto ran = RunCommand(args, env, timeout_);
     if (!ran) {
         // A controller that does not answer in time may answer later: worth another try.
@@ -112,6 +113,11 @@ Result<SlurmNode> SlurmClient::Node(const std::string& name) const {
 
 Result<std::vector<SlurmNode>> SlurmClient::Nodes() const {
     NR_ASSIGN_OR_RETURN(auto out, Scontrol({"show", "node", "-o"}));
+    return ParseShowNodes(out);
+}
+
+Result<std::vector<SlurmNode>> SlurmClient::NodesReading(const std::string& listing_conf) const {
+    NR_ASSIGN_OR_RETURN(auto out, Scontrol({"show", "node", "-o"}, listing_conf));
     return ParseShowNodes(out);
 }
 

@@ -68,11 +68,17 @@ public:
     // unknown node.
     Result<SlurmNode> Node(const std::string& name) const;
     Result<std::vector<SlurmNode>> Nodes() const;
+    // Every node, scontrol reading `listing_conf` rather than the cluster's slurm.conf (the
+    // watcher's cheaper copy, slurm_listing_conf.hpp); the controller is the same.
+    Result<std::vector<SlurmNode>> NodesReading(const std::string& listing_conf) const;
     Status Drain(const std::string& name, const std::string& reason) const;
     Status Resume(const std::string& name) const;
 
 private:
-    Result<std::string> Scontrol(std::vector<std::string> args) const;
+    Result<std::string> Scontrol(std::vector<std::string> args) const {
+        return Scontrol(std::move(args), slurm_conf_);
+    }
+    Result<std::string> Scontrol(std::vector<std::string> args, const std::string& conf) const;
     std::string slurm_conf_;
     std::chrono::milliseconds timeout_;
 };

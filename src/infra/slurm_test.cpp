@@ -2,7 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
 #include "infra/fleet_infra.hpp"
+#include "infra/slurm_listing_conf.hpp"
 #include "infra/slurm_watcher.hpp"
 
 namespace noderepair::infra {
@@ -94,6 +99,62 @@ TEST(SlurmTest, BadSignalPatternIsRefused) {
     auto patterns = SlurmWatcher::CompilePatterns({"(unclosed"});
     ASSERT_FALSE(patterns);
     EXPECT_NE(patterns.error().message.find("(unclosed"), std::string::npos);
+}
+
+TEST(SlurmListingConfTest, StripsNodeDeclarationsKeepsTheRest) {
+    const std::string conf =
+        "ClusterName=big\n"
+        "SlurmctldHost=localhost\n"
+        "NodeName=node[0001-1000] CPUs=1 State=UNKNOWN\n"
+        "  nodename=odd CPUs=2 \\\n"
+        "    RealMemory=100\n"
+        "PartitionName=gpu Nodes=ALL Default=YES\n"
+        "NodeSet=ns Feature=gpu\n"
+        "DownNodes=node0001 State=DOWN\n"
+        "NodeNameIsNotAKey=1\n"
+        "Include extra.conf\n"
+        "Include /abs/other.conf\n"
+        "SlurmdTimeout=10\n";
+    EXPECT_EQ(StripNodeLines(conf, "/etc/slurm"),
+              "ClusterName=big\n"
+              "SlurmctldHost=localhost\n"
+              "NodeNameIsNotAKey=1\n"
+              "Include /etc/slurm/extra.conf\n"
+              "Include /abs/other.conf\n"
+              "SlurmdTimeout=10\n");
+}
+
+TEST(SlurmListingConfTest, WrittenOnceRewrittenWhenTheOriginalChangesRemovedAtTheEnd) {
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::temp_directory_path() / ("nr-listing-" + std::to_string(getpid()));
+    fs::create_directories(dir);
+    const fs::path original = dir / "slurm.conf";
+    const auto write = [&](const std::string& text) { std::ofstream(original) << text; };
+    const auto read = [](const std::string& path) {
+        std::stringstream text;
+        text << std::ifstream(path).rdbuf();
+        return text.str();
+    };
+    write("ClusterName=a\nNodeName=n1\n");
+    std::string copy;
+    {
+        SlurmListingConf listing(original.string());
+        auto path = listing.Path();
+        ASSERT_TRUE(path) << path.error().message;
+        copy = *path;
+        EXPECT_NE(fs::path(copy).parent_path(), dir);
+        EXPECT_EQ(read(copy), "ClusterName=a\n");
+        write("ClusterName=b\nNodeName=n1\n");
+        fs::last_write_time(original, fs::last_write_time(original) + std::chrono::seconds(5));
+        ASSERT_TRUE(listing.Path());
+        EXPECT_EQ(read(copy), "ClusterName=b\n");
+    }
+    EXPECT_FALSE(fs::exists(fs::path(copy).parent_path()));
+    {
+        SlurmListingConf missing((dir / "absent.conf").string());
+        EXPECT_FALSE(missing.Path());
+    }
+    fs::remove_all(dir);
 }
 
 TEST(FleetInfraTest, ReadsBmcsAndWorkloads) {

@@ -1,5 +1,6 @@
 #include "infra/slurm_watcher.hpp"
 
+#include "common/log.hpp"
 #include "common/thread_name.hpp"
 
 namespace noderepair::infra {
@@ -37,7 +38,8 @@ SlurmWatcher::SlurmWatcher(const SlurmClient& slurm, std::vector<std::regex> pat
       patterns_(std::move(patterns)),
       clock_(clock),
       ingest_(std::move(ingest)),
-      resumed_at_(std::move(resumed_at)) {}
+      resumed_at_(std::move(resumed_at)),
+      listing_conf_(std::make_unique<SlurmListingConf>(slurm_.slurm_conf())) {}
 
 SlurmWatcher::~SlurmWatcher() { Stop(); }
 
@@ -79,8 +81,39 @@ model::IncomingAlert SlurmWatcher::AlertOf(const SlurmNode& node, const std::str
     return alert;
 }
 
+Result<std::vector<SlurmNode>> SlurmWatcher::ListNodes() {
+    if (listing_conf_ == nullptr) return slurm_.Nodes();
+    auto conf = listing_conf_->Path();
+    if (!conf) return slurm_.Nodes();  // the original unreadable now: scontrol says why
+    auto nodes = slurm_.NodesReading(*conf);
+    if (nodes && !nodes->empty()) {
+        if (!listing_logged_) {
+            listing_logged_ = true;
+            WriteLog(LogLine("slurm_watcher")
+                         .Add("slurm_conf", slurm_.slurm_conf())
+                         .Add("listing", "client_copy")
+                         .Add("copy", *conf)
+                         .Add("nodes", int64_t(nodes->size()))
+                         .Finish());
+        }
+        return nodes;
+    }
+    // The copy is what fails (a setting it needs went with the node lines) when the original
+    // lists: list with the original from now on.
+    auto with_original = slurm_.Nodes();
+    if (with_original && !with_original->empty()) {
+        WriteLog(LogLine("slurm_watcher")
+                     .Add("slurm_conf", slurm_.slurm_conf())
+                     .Add("listing", "original")
+                     .Add("why", nodes ? "the client copy listed no node" : nodes.error().message)
+                     .Finish());
+        listing_conf_.reset();
+    }
+    return with_original;
+}
+
 Status SlurmWatcher::PollOnce() {
-    NR_ASSIGN_OR_RETURN(auto nodes, slurm_.Nodes());
+    NR_ASSIGN_OR_RETURN(auto nodes, ListNodes());
     const Timestamp now = clock_.Now();
     std::vector<model::IncomingAlert> changed;
     for (const auto& node : nodes) {

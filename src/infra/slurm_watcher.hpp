@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <regex>
@@ -22,6 +23,7 @@
 #include "common/status.hpp"
 #include "common/time.hpp"
 #include "infra/slurm.hpp"
+#include "infra/slurm_listing_conf.hpp"
 #include "model/alert.hpp"
 
 namespace noderepair::infra {
@@ -61,6 +63,7 @@ private:
         std::string reason;
         Timestamp last_sent;
     };
+    Result<std::vector<SlurmNode>> ListNodes();
     model::IncomingAlert AlertOf(const SlurmNode& node, const std::string& reason, bool firing,
                                  Timestamp since, Timestamp now) const;
 
@@ -69,6 +72,10 @@ private:
     const Clock& clock_;
     IngestFn ingest_;
     ResumedAtFn resumed_at_;
+    // Dropped, for the original slurm.conf, when a listing with it fails where the original's
+    // succeeds.
+    std::unique_ptr<SlurmListingConf> listing_conf_;
+    bool listing_logged_ = false;
     std::map<std::string, Open> open_;  // by node: signals raised and not resolved
     std::mutex mu_;
     std::condition_variable cv_;
