@@ -10,7 +10,7 @@ set -euo pipefail
 B=$(cd "$(dirname "$0")" && pwd); BIN=${NODEREPAIR_BIN:-$B/../build/noderepair}
 N=1000; SECS=${SECONDS_MEASURED:-30}; POLL=${POLL_S:-5}
 D=$(mktemp -d /tmp/noderepair-watch-XXXXXX); chmod 755 "$D"
-BP=$((20000 + RANDOM % 127 * 100))  # below the ephemeral ports (32768+); PORT=$((BP + 99))
+BP=$((20000 + RANDOM % 127 * 100)); PORT=$((BP + 99))  # below the ephemeral ports (32768+)
 cleanup() { [ -n "${SRV:-}" ] && kill "$SRV" 2>/dev/null && wait "$SRV" 2>/dev/null || true
   "$B/../lab/slurm-cluster.sh" stop "$D/slurm" >/dev/null 2>&1 || true; rm -rf "$D"; }
 trap cleanup EXIT

@@ -1,9 +1,11 @@
 #include "infra/slurm_listing_conf.hpp"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -37,6 +39,23 @@ bool DeclaresNodes(std::string_view line) {
         if (StartsWithKey(line, key)) return true;
     }
     return false;
+}
+
+constexpr std::string_view kDirPrefix = "noderepair-slurm-";
+
+// Copies left by a noderepair killed with SIGKILL (no destructor ran): "<prefix><pid>-XXXXXX"
+// folders of processes gone. A live process's, or another user's, stays.
+void RemoveCopiesOfDeadProcesses(const std::filesystem::path& tmp) {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(tmp, ec)) {
+        const std::string name = entry.path().filename().string();
+        if (!name.starts_with(kDirPrefix)) continue;
+        const long pid = std::strtol(name.c_str() + kDirPrefix.size(), nullptr, 10);
+        // kill(pid, 0): 0 or EPERM when the process exists, ESRCH when it is gone.
+        if (pid <= 0 || kill(pid_t(pid), 0) == 0 || errno != ESRCH) continue;
+        std::error_code ignored;
+        std::filesystem::remove_all(entry.path(), ignored);
+    }
 }
 
 }  // namespace
@@ -98,8 +117,10 @@ Result<std::string> SlurmListingConf::Path() {
     text << in.rdbuf();
     if (!in) return Unavailable("slurm.conf " + original_.string() + ": cannot be read");
     if (dir_.empty()) {
+        const auto tmp = std::filesystem::temp_directory_path(ec);
+        if (!ec) RemoveCopiesOfDeadProcesses(tmp);
         std::string pattern =
-            (std::filesystem::temp_directory_path(ec) / "noderepair-slurm-XXXXXX").string();
+            (tmp / (std::string(kDirPrefix) + std::to_string(getpid()) + "-XXXXXX")).string();
         if (ec || mkdtemp(pattern.data()) == nullptr) {
             return Unavailable("a folder for a client copy of slurm.conf cannot be made");
         }

@@ -150,6 +150,14 @@ TEST(SlurmListingConfTest, WrittenOnceRewrittenWhenTheOriginalChangesRemovedAtTh
         EXPECT_EQ(read(copy), "ClusterName=b\n");
     }
     EXPECT_FALSE(fs::exists(fs::path(copy).parent_path()));
+    // A copy left by a process killed with SIGKILL goes when the next one makes its own.
+    const fs::path stale = fs::temp_directory_path() / "noderepair-slurm-2147483646-abcdef";
+    fs::create_directories(stale);
+    {
+        SlurmListingConf listing(original.string());
+        ASSERT_TRUE(listing.Path());
+        EXPECT_FALSE(fs::exists(stale));
+    }
     {
         SlurmListingConf missing((dir / "absent.conf").string());
         EXPECT_FALSE(missing.Path());
