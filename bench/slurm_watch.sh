@@ -41,6 +41,7 @@ EOC
   sleep "$SECS"
   b=$(ticks $SRV); ctl_b=$(ticks "$(cat "$D/slurm/run/slurmctld.pid")")
   kill "$SRV"; wait "$SRV" 2>/dev/null || true; SRV=
+  grep -h 'slurm_watcher' "$D/serve-$1.log" >&2 || true
   python3 -c "print(f'{($b-$a)/$hz/$SECS*100:.2f} {($ctl_b-$ctl_a)/$hz/$SECS*100:.2f}')"
 }
 one=$( { /usr/bin/time -f '%e s wall, %U+%S s user+sys' scontrol show node -o | wc -c; } 2>&1 | paste -sd' ')
@@ -50,3 +51,16 @@ echo "1,000 nodes (4 with a slurmd); one 'scontrol show node -o': $one bytes/tim
 echo "idle server (workload.manager: none):            $base % of a core (slurmctld $ctl_base %)"
 echo "server + watcher (slurm, poll_s $POLL), children in: $watch % of a core (slurmctld $ctl_watch %)"
 python3 -c "print(f'watcher share: {$watch - $base:.2f} % of a core over ${SECS} s')"
+# scontrol's own cost per listing by the slurm.conf it reads (the controller is the same): the
+# cluster's (one NodeName line a node), the watcher's client copy (no NodeName/PartitionName
+# lines), and the same 1,000 nodes declared as ranges, as sites write them.
+grep -viE '^[[:space:]]*(NodeName|PartitionName|NodeSet|DownNodes)=' "$SLURM_CONF" > "$D/client.conf"
+{ grep -viE '^[[:space:]]*NodeName=' "$SLURM_CONF"
+  sed -n '/^NodeName=node01 /{s/^NodeName=node01 /NodeName=node[01-99] /;s/ Port=[0-9]*//;p}' "$SLURM_CONF"
+  sed -n '/^NodeName=node01 /{s/^NodeName=node01 /NodeName=node[100-1000] /;s/ Port=[0-9]*//;p}' "$SLURM_CONF"
+} > "$D/ranges.conf"
+for conf in "$SLURM_CONF" "$D/client.conf" "$D/ranges.conf"; do
+  n=$(SLURM_CONF=$conf scontrol show node -o | grep -c '^NodeName=')
+  t=$( { /usr/bin/time -f '%U %S' bash -c "for i in \$(seq 20); do SLURM_CONF=$conf scontrol show node -o >/dev/null; done"; } 2>&1 | tail -1)
+  python3 -c "u, s = map(float, '$t'.split()); print(f'20 x scontrol show node -o with {\"$(basename "$conf")\":<14} ({$n} nodes listed): {u:.2f}+{s:.2f} s CPU, {(u + s) / 20 * 1000:.1f} ms a call')"
+done

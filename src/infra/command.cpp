@@ -54,13 +54,16 @@ Result<CommandOutput> RunCommand(const std::vector<std::string>& argv,
 
     int out[2];
     int err[2];
-    if (pipe2(out, O_CLOEXEC | O_NONBLOCK) != 0)
-        return Unavailable("pipe: " + std::string(strerror(errno)));
-    if (pipe2(err, O_CLOEXEC | O_NONBLOCK) != 0) {
+    if (pipe2(out, O_CLOEXEC) != 0) return Unavailable("pipe: " + std::string(strerror(errno)));
+    if (pipe2(err, O_CLOEXEC) != 0) {
         close(out[0]);
         close(out[1]);
         return Unavailable("pipe: " + std::string(strerror(errno)));
     }
+    // Only our ends are non-blocking: a program whose stdout were would lose what it writes
+    // while the pipe is full (scontrol's listing of a big cluster came out cut).
+    fcntl(out[0], F_SETFL, O_NONBLOCK);
+    fcntl(err[0], F_SETFL, O_NONBLOCK);
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);

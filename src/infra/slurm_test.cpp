@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "infra/command.hpp"
 #include "infra/fleet_infra.hpp"
 #include "infra/slurm_listing_conf.hpp"
 #include "infra/slurm_watcher.hpp"
@@ -163,6 +164,17 @@ TEST(SlurmListingConfTest, WrittenOnceRewrittenWhenTheOriginalChangesRemovedAtTh
         EXPECT_FALSE(missing.Path());
     }
     fs::remove_all(dir);
+}
+
+// More than a pipe holds, written faster than we read: all of it arrives (scontrol's listing
+// of 1,000 nodes is about 535 KB).
+TEST(CommandTest, ReadsAnOutputLargerThanThePipeWhole) {
+    auto ran = RunCommand({"sh", "-c", "head -c 4000000 /dev/zero && echo done >&2"}, {},
+                          std::chrono::seconds(20));
+    ASSERT_TRUE(ran) << ran.error().message;
+    EXPECT_EQ(ran->exit_status, 0) << ran->err;
+    EXPECT_EQ(ran->out.size(), 4000000u);
+    EXPECT_EQ(ran->err, "done\n");
 }
 
 TEST(FleetInfraTest, ReadsBmcsAndWorkloads) {
