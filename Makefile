@@ -5,7 +5,8 @@ DEBIAN_PACKAGES := cmake ninja-build g++ pkg-config \
 	libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libssl-dev libsqlite3-dev \
 	libyaml-cpp-dev libcli11-dev libpq-dev postgresql libgtest-dev libgmock-dev libbenchmark-dev libvirt-dev \
 	prometheus-cpp-dev sqlite3 wrk nginx-light python3 libfaketime prometheus-alertmanager prometheus \
-	chromium clang libclang-rt-14-dev llvm
+	chromium clang libclang-rt-14-dev llvm \
+	slurm-wlm munge openipmi ipmitool libfreeipmi-dev
 # Node 20 may come from outside Debian (with its own npm): install Debian's only when absent.
 NODE_PACKAGES := $(if $(shell command -v node),,nodejs) $(if $(shell command -v npm),,npm)
 
@@ -18,7 +19,7 @@ FUZZ_SMOKE_SECONDS ?= 10
 # The backends the black-box suite runs on, one pass each (tests/README.md).
 TEST_BACKENDS ?= sqlite postgres
 
-.PHONY: all deps build asan demo test unit-test blackbox-test blackbox-test-sqlite blackbox-test-postgres fuzz-build fuzz fuzz-smoke bench clean
+.PHONY: all deps build asan demo lab test unit-test blackbox-test blackbox-test-sqlite blackbox-test-postgres fuzz-build fuzz fuzz-smoke bench clean
 
 all: build
 
@@ -41,6 +42,10 @@ asan: deps
 
 demo: build
 	./build/noderepair serve --demo --db $(DEMO_DB) --listen $(DEMO_LISTEN)
+
+# A private Slurm cluster with a BMC per host, and noderepair repairing it (README "make lab").
+lab: build
+	lab/run.sh
 
 unit-test: build asan
 	ctest --preset default

@@ -2,25 +2,14 @@
 // resumes): the engine's provider calls run outside every transaction, a power cycle drains and
 // rejoins every VM of its host, and a kill -9 in the middle of each mode's step leaves the
 // simulated world with exactly the VMs the engine's records say.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Server, create, sleep, ZERO_TIMING } from './lib/server.mjs';
+import { create, sleep, ZERO_TIMING } from './lib/server.mjs';
 import {
-  VM_ONLY, HOST_AWARE, EVICT, REBOOT, POWER_CYCLE, fmtEvents, getRem, getEvents, waitFor, waitState,
+  VM_ONLY, HOST_AWARE, EVICT, REBOOT, POWER_CYCLE, engineServer, fmtEvents, getRem, getEvents, waitFor, waitState,
   getHosts, getNodes, placementViolations,
 } from './lib/engine.mjs';
 
-const servers = new Set();
-after(async () => { for (const s of servers) await s.close(); });
-
-async function engineServer(t, fleet, { config } = {}) {
-  const s = new Server({ fleet, config, enginePaused: false });
-  servers.add(s);
-  t.after(async () => { servers.delete(s); await s.close(); });
-  await s.start();
-  s.op = await s.token('op', 'operator');
-  return s;
-}
 
 async function mustCreate(srv, cluster, instance, mode) {
   const r = await create(srv, cluster, instance, { mode, token: srv.op, reason: `isolation ${mode}` });

@@ -723,7 +723,8 @@ function nodesView(clusterId) {
 
   function row(n) {
     return h('tr', { dataset: { instance: n.instance_id } },
-      h('th', { scope: 'row' }, n.node_name),
+      h('th', { scope: 'row' }, n.node_name,
+        n.attention ? h('span', { class: 'attention', title: n.attention }, ' ⚠ needs a person: ', n.attention) : null),
       h('td', {}, h('code', {}, n.instance_id)),
       h('td', {}, n.host_name || h('span', { class: 'muted' }, 'none')),
       h('td', {}, badge(n.status, n.status === 'Ready' ? 'Ready' : n.status === 'Evicted' ? 'FAILED' : 'RUNNING')),
@@ -789,6 +790,7 @@ function hostsView() {
       h('th', { scope: 'row' }, host.host_name),
       h('td', { class: 'num' }, `${host.used_gpus} / ${host.gpu_slots}`),
       h('td', {}, host.cordoned ? badge('cordoned') : 'no'),
+      h('td', {}, host.power ? (host.power === 'on' ? 'on' : badge(host.power)) : h('span', { class: 'muted' }, 'no BMC')),
       h('td', {}, (host.instances || []).join(', ')),
       h('td', { class: 'actions' }, h('button', {
         type: 'button', 'aria-label': `${host.cordoned ? 'Uncordon' : 'Cordon'} ${host.host_name}`,
@@ -810,7 +812,7 @@ function hostsView() {
     const current = ticket();
     const r = await api('GET', '/v1/compute/hosts');
     if (!current()) return;
-    const fresh = h('div', {}, table('Hosts', ['Host', 'Used GPUs / slots', 'Cordoned', 'Instances', 'Actions'],
+    const fresh = h('div', {}, table('Hosts', ['Host', 'Used GPUs / slots', 'Cordoned', 'Power', 'Instances', 'Actions'],
       (r.hosts || []).map(row), 'No hosts.'));
     replaceKeepingFocus(holder.firstChild, fresh);
   }

@@ -37,6 +37,8 @@ struct ApiServices {
     bool log_requests = true;  // one log line per request
     // The simulated fleet's faults; null with another provider (then /v1/sim/... does not exist).
     providers::simulated::SimulatedFaults* simulated = nullptr;
+    // A host's power as its BMC last reported it, empty without a BMC; null: no BMCs at all.
+    std::function<std::string(const std::string& host)> host_power = nullptr;
 };
 
 class Api {

@@ -227,6 +227,7 @@ void WriteNode(JsonWriter& w, const model::Instance& i) {
     w.Key("num_gpus").Int(i.num_gpus);
     w.Key("auto_repair").Bool(i.auto_repair);
     w.Key("auto_remediation_enabled").Bool(i.auto_repair);  // the SDK's name for it
+    w.OptionalString("attention", i.attention);
     if (i.latest_remediation) {
         w.Key("latest_remediation");
         WriteRemediation(w, *i.latest_remediation);
@@ -281,6 +282,7 @@ std::string HostListJson(const std::vector<model::Host>& hosts) {
         w.Key("gpu_slots").Int(h.gpu_slots);
         w.Key("used_gpus").Int(h.used_gpus);
         w.Key("cordoned").Bool(h.cordoned);
+        if (!h.power.empty()) w.Key("power").String(h.power);
         w.Key("instances").BeginArray();
         for (const auto& i : h.instances) w.String(i.instance_id);
         w.EndArray();

@@ -30,13 +30,23 @@ Result<model::ClusterAutomation> ParseClusterAutomationBody(std::string_view bod
     return out;
 }
 
-Result<bool> ParseAutoRepairBody(std::string_view body) {
+Result<InstancePatch> ParseInstancePatchBody(std::string_view body) {
     NR_ASSIGN_OR_RETURN(auto object, ParseBodyObject(body));
-    const auto* flag = object.if_contains("auto_repair");
-    if (flag == nullptr || !flag->is_bool()) {
-        return InvalidArgument("body needs a boolean 'auto_repair'");
+    InstancePatch patch;
+    const auto* attention = object.if_contains("attention");
+    if (attention != nullptr) {
+        // noderepair sets it; a person can only say they have seen it.
+        if (!attention->is_null()) return InvalidArgument("'attention' can only be set to null");
+        patch.clear_attention = true;
     }
-    return flag->as_bool();
+    const auto* flag = object.if_contains("auto_repair");
+    if (flag != nullptr || !patch.clear_attention) {
+        if (flag == nullptr || !flag->is_bool()) {
+            return InvalidArgument("body needs a boolean 'auto_repair' (or 'attention': null)");
+        }
+        patch.auto_repair = flag->as_bool();
+    }
+    return patch;
 }
 
 Result<std::vector<std::string>> ParseHealthCheckBody(std::string_view body) {

@@ -4,6 +4,7 @@
 // had; an empty body reads as `{}`.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,8 +20,13 @@ namespace noderepair::api {
 // `{"automation": {"policy": "approve"|"automatic", "automatic_alerts": ["Name", ...]}}`.
 Result<model::ClusterAutomation> ParseClusterAutomationBody(std::string_view body);
 
-// PATCH /v1/compute/clusters/{c}/instances/{i}: `{"auto_repair": true|false}`.
-Result<bool> ParseAutoRepairBody(std::string_view body);
+// PATCH /v1/compute/clusters/{c}/instances/{i}: `{"auto_repair": true|false}` and/or
+// `{"attention": null}` (a person took note: docs/http-api.md 11).
+struct InstancePatch {
+    std::optional<bool> auto_repair;
+    bool clear_attention = false;
+};
+Result<InstancePatch> ParseInstancePatchBody(std::string_view body);
 
 // POST …/health_checks: `{"tests": ["dcgm_diag", ...]}`. The names are checked by the health
 // service, which knows the tests.

@@ -52,19 +52,39 @@ TEST(ParseClusterAutomationBody, RefusesWithTheMessagesClientsKnow) {
     }
 }
 
-TEST(ParseAutoRepairBody, ReadsTheFlag) {
-    auto off = ParseAutoRepairBody(R"({"auto_repair": false})");
+TEST(ParseInstancePatchBody, ReadsTheFlag) {
+    auto off = ParseInstancePatchBody(R"({"auto_repair": false})");
     ASSERT_TRUE(off);
-    EXPECT_FALSE(*off);
-    auto on = ParseAutoRepairBody(R"({"auto_repair": true, "other": 1})");
+    EXPECT_EQ(off->auto_repair, false);
+    EXPECT_FALSE(off->clear_attention);
+    auto on = ParseInstancePatchBody(R"({"auto_repair": true, "other": 1})");
     ASSERT_TRUE(on);
-    EXPECT_TRUE(*on);
+    EXPECT_EQ(on->auto_repair, true);
 }
 
-TEST(ParseAutoRepairBody, RefusesAnythingButABoolean) {
-    for (const char* body : {"", "{}", R"({"auto_repair": "false"})", R"({"auto_repair": 0})",
-                             R"({"auto_repair": null})"}) {
-        EXPECT_EQ(Refusal(ParseAutoRepairBody(body)), "body needs a boolean 'auto_repair'") << body;
+TEST(ParseInstancePatchBody, ClearsAttentionWithNullOnly) {
+    auto clear = ParseInstancePatchBody(R"({"attention": null})");
+    ASSERT_TRUE(clear);
+    EXPECT_TRUE(clear->clear_attention);
+    EXPECT_FALSE(clear->auto_repair.has_value());
+    auto both = ParseInstancePatchBody(R"({"attention": null, "auto_repair": true})");
+    ASSERT_TRUE(both);
+    EXPECT_TRUE(both->clear_attention);
+    EXPECT_EQ(both->auto_repair, true);
+    for (const char* body : {R"({"attention": "seen"})", R"({"attention": ""})",
+                             R"({"attention": false, "auto_repair": true})"}) {
+        EXPECT_EQ(Refusal(ParseInstancePatchBody(body)), "'attention' can only be set to null")
+            << body;
+    }
+}
+
+TEST(ParseInstancePatchBody, RefusesAnythingButABoolean) {
+    for (const char* body :
+         {"", "{}", R"({"auto_repair": "false"})", R"({"auto_repair": 0})",
+          R"({"auto_repair": null})", R"({"attention": null, "auto_repair": 1})"}) {
+        EXPECT_EQ(Refusal(ParseInstancePatchBody(body)),
+                  "body needs a boolean 'auto_repair' (or 'attention': null)")
+            << body;
     }
 }
 

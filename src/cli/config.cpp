@@ -63,6 +63,18 @@ std::map<std::string, Setter> Setters(Config& c) {
         {"hooks.rejoin", str(c.hooks.rejoin)},
         {"hooks.health_check", str(c.hooks.health_check)},
         {"hooks.timeout_s", num(c.hooks.timeout_s)},
+        {"power.driver", str(c.power.driver)},
+        {"power.timeout_s", num(c.power.timeout_s)},
+        {"power.boot_timeout_s", num(c.power.boot_timeout_s)},
+        {"power.poll_s", num(c.power.poll_s)},
+        {"workload.manager", str(c.workload.manager)},
+        {"workload.slurm_conf", str(c.workload.slurm_conf)},
+        {"workload.drain_timeout_s", num(c.workload.drain_timeout_s)},
+        {"workload.poll_s", num(c.workload.poll_s)},
+        {"workload.signal_reasons",
+         [&c](const YAML::Node& n) {
+             c.workload.signal_reasons = n.as<std::vector<std::string>>();
+         }},
     };
 }
 
@@ -127,6 +139,19 @@ Status Check(const Config& c) {
         return InvalidArgument("config: log.format must be text or json");
     }
     if (c.hooks.timeout_s < 1) return InvalidArgument("config: hooks.timeout_s must be >= 1");
+    if (c.power.driver != "simulated" && c.power.driver != "ipmi") {
+        return InvalidArgument("config: power.driver must be simulated or ipmi");
+    }
+    if (c.power.timeout_s < 1 || c.power.boot_timeout_s < 1 || c.power.poll_s < 1) {
+        return InvalidArgument(
+            "config: power.timeout_s, power.boot_timeout_s and power.poll_s must be >= 1");
+    }
+    if (c.workload.manager != "none" && c.workload.manager != "slurm") {
+        return InvalidArgument("config: workload.manager must be none or slurm");
+    }
+    if (c.workload.drain_timeout_s < 1 || c.workload.poll_s < 1) {
+        return InvalidArgument("config: workload.drain_timeout_s and workload.poll_s must be >= 1");
+    }
     if (c.engine.max_parallel < 1)
         return InvalidArgument("config: engine.max_parallel must be >= 1");
     if (c.engine.max_calls_per_host < 1)

@@ -78,6 +78,22 @@ struct Config {
         std::string health_check;
         int timeout_s = 600;  // a hook still running after this fails its step
     } hooks;
+
+    // Real infrastructure (docs/http-api.md 8).
+    struct Power {
+        std::string driver = "simulated";  // or ipmi: each fleet host's bmc
+        int timeout_s = 10;                // one BMC exchange
+        int boot_timeout_s = 900;          // power on -> node back
+        int poll_s = 60;                   // refresh of hosts' power state
+    } power;
+
+    struct Workload {
+        std::string manager = "none";  // or slurm, for clusters whose fleet entry names none
+        std::string slurm_conf;        // empty: $SLURM_CONF, else the system's
+        int drain_timeout_s = 3600;
+        int poll_s = 5;  // the Slurm node watcher
+        std::vector<std::string> signal_reasons = {"^NHC", "(?i)xid", "(?i)gpu", "(?i)ecc"};
+    } workload;
 };
 
 // Reads a YAML (or JSON) config; unknown keys and wrong types are errors.

@@ -18,6 +18,10 @@
 #include "engine/executor.hpp"
 #include "engine/hooks.hpp"
 #include "health/service.hpp"
+#include "infra/fleet_infra.hpp"
+#include "infra/infra_provider.hpp"
+#include "infra/power_board.hpp"
+#include "infra/slurm_watcher.hpp"
 #include "inventory/service.hpp"
 #include "providers/libvirt/libvirt_provider.hpp"
 #include "providers/simulated/faults.hpp"
@@ -64,11 +68,16 @@ providers::simulated::Timing DecodeTiming(const std::string& text) {
     return t;
 }
 
+struct ImportedFleet {
+    providers::simulated::Timing timing;
+    infra::FleetInfra infra;  // hosts' BMCs and clusters' workload managers
+};
+
 // Imports the fleet into the store: the file, the demo, or (with neither, on an empty
 // database) the demo, so a bare `serve` has something to show. The simulated world adopts the
-// instances it has never seen. Returns the simulated timings: the fleet's, or those stored by
-// the last start that had a fleet.
-Result<providers::simulated::Timing> ImportFleet(storage::Store& store, const ServeFlags& flags) {
+// instances it has never seen. Returns the simulated timings and the real infrastructure: the
+// fleet's, or those stored by the last start that had a fleet.
+Result<ImportedFleet> ImportFleet(storage::Store& store, const ServeFlags& flags) {
     std::optional<providers::simulated::Fleet> fleet;
     if (!flags.fleet_file.empty()) {
         NR_ASSIGN_OR_RETURN(fleet, providers::simulated::LoadFleetFile(flags.fleet_file));
@@ -83,22 +92,39 @@ Result<providers::simulated::Timing> ImportFleet(storage::Store& store, const Se
         }));
         if (empty) fleet = providers::simulated::DemoFleet();
     }
+    const std::string infra_key(infra::kFleetInfraSetting);
+    ImportedFleet imported;
     if (!fleet) {
-        providers::simulated::Timing timing;
         NR_RETURN_IF_ERROR(store.Read([&](storage::Reader& reader) -> Status {
             NR_ASSIGN_OR_RETURN(auto stored, reader.Settings().Get(kTimingKey));
-            if (stored) timing = DecodeTiming(*stored);
+            if (stored) imported.timing = DecodeTiming(*stored);
+            NR_ASSIGN_OR_RETURN(auto infra, reader.Settings().Get(infra_key));
+            if (infra) {
+                auto parsed = infra::ParseFleetInfra(*infra);
+                if (!parsed) return Internal("stored " + infra_key + ": " + parsed.error().message);
+                imported.infra = std::move(*parsed);
+            }
             return OkStatus();
         }));
-        return timing;
+        return imported;
+    }
+    imported.timing = fleet->timing;
+    if (!fleet->text.empty()) {
+        auto parsed = infra::ParseFleetInfra(fleet->text);
+        if (!parsed) {
+            return InvalidArgument("fleet file " + flags.fleet_file + ": " +
+                                   parsed.error().message);
+        }
+        imported.infra = std::move(*parsed);
     }
     NR_RETURN_IF_ERROR(store.WriteAndWait([&](storage::Txn& txn) -> Status {
         NR_RETURN_IF_ERROR(txn.Inventory().ImportFleet(fleet->inventory));
+        NR_RETURN_IF_ERROR(txn.Settings().Put(infra_key, infra::EncodeFleetInfra(imported.infra)));
         return txn.Settings().Put(kTimingKey, EncodeTiming(fleet->timing));
     }));
     providers::simulated::SimulatedProvider world(store, fleet->timing);
     NR_RETURN_IF_ERROR(world.Adopt(fleet->inventory));
-    return fleet->timing;
+    return imported;
 }
 
 // Prints an admin token when the database has none, so a first start can be used at once.
@@ -231,8 +257,8 @@ int Serve(const ServeFlags& flags) {
     auto store = storage::OpenStore(
         config.db, {config.storage.max_batch, size_t(config.storage.max_queued_writes), &clock});
     if (!store) return Fail(store.error().message);
-    auto timing = ImportFleet(**store, flags);
-    if (!timing) return Fail(timing.error().message);
+    auto imported = ImportFleet(**store, flags);
+    if (!imported) return Fail(imported.error().message);
     if (config.engine.paused) {
         Status paused = (*store)->WriteAndWait(
             [](storage::Txn& txn) { return txn.Settings().Put("engine.paused", "true"); });
@@ -252,11 +278,30 @@ int Serve(const ServeFlags& flags) {
     inventory::InventoryService inventory(**store);
     engine::EngineControl engine(**store);
     auth::RateLimiter rate_limiter(config.server.rate_limit_per_token_rps, clock);
-    auto base = MakeProvider(config, **store, *timing);
+    auto base = MakeProvider(config, **store, imported->timing);
     if (!base) return Fail(base.error().message);
-    engine::HookedProvider provider(
+    engine::HookedProvider hooked(
         **base, {config.hooks.drain, config.hooks.rejoin, config.hooks.health_check,
                  config.engine.verify_tests, std::chrono::seconds(config.hooks.timeout_s)});
+    // Real infrastructure on top (docs/http-api.md 8): a Slurm cluster's drain and rejoin go
+    // to its controller rather than the hooks, a power cycle to the host's BMC.
+    const infra::FleetInfra& fleet_infra = imported->infra;
+    auto signal_reasons = infra::SlurmWatcher::CompilePatterns(config.workload.signal_reasons);
+    if (!signal_reasons) return Fail(signal_reasons.error().message);
+    infra::PowerBoard power(clock);
+    if (config.power.driver == "ipmi") {
+        power.Start(fleet_infra.bmcs, std::chrono::seconds(config.power.poll_s),
+                    std::chrono::seconds(config.power.timeout_s));
+    }
+    infra::InfraProvider provider(
+        hooked, fleet_infra,
+        {.ipmi = config.power.driver == "ipmi",
+         .power_timeout = std::chrono::seconds(config.power.timeout_s),
+         .boot_timeout = std::chrono::seconds(config.power.boot_timeout_s),
+         .default_manager = config.workload.manager,
+         .default_slurm_conf = config.workload.slurm_conf,
+         .drain_timeout = std::chrono::seconds(config.workload.drain_timeout_s)},
+        power, clock);
     engine::Executor executor(
         **store, provider, engine, clock, lifecycle,
         {.max_parallel = config.engine.max_parallel,
@@ -274,6 +319,18 @@ int Serve(const ServeFlags& flags) {
                                  CheckOptionsOf(config), lifecycle, &metrics);
     // Often enough that a simulated check answers within a fraction of a second.
     health.Start(std::chrono::milliseconds(200));
+    std::vector<std::unique_ptr<infra::SlurmWatcher>> watchers;
+    for (const infra::SlurmClient* slurm : provider.Controllers()) {
+        watchers.push_back(std::make_unique<infra::SlurmWatcher>(
+            *slurm, *signal_reasons, clock,
+            [&health](std::vector<model::IncomingAlert> alerts) {
+                health.Ingest(std::move(alerts), nullptr, [](Result<health::IngestResult>) {});
+            },
+            [&provider, slurm](const std::string& node) {
+                return provider.ResumedAt(slurm->slurm_conf(), node);
+            }));
+        watchers.back()->Start(std::chrono::seconds(config.workload.poll_s));
+    }
     std::unique_ptr<providers::simulated::SimulatedFaults> simulated_faults;
     if (config.provider == "simulated") {
         simulated_faults = std::make_unique<providers::simulated::SimulatedFaults>(**store, clock);
@@ -283,7 +340,15 @@ int Serve(const ServeFlags& flags) {
     {
         api::Api api({**store, authenticator, remediations, inventory, engine, rate_limiter, health,
                       watch, metrics, [&executor] { return executor.InFlight(); },
-                      config.log.requests, simulated_faults.get()},
+                      config.log.requests, simulated_faults.get(),
+                      config.power.driver == "ipmi"
+                          ? std::function<std::string(const std::string&)>(
+                                [&power](const std::string& host) {
+                                    auto state = power.Get(host);
+                                    return state ? std::string(infra::PowerName(*state))
+                                                 : std::string();
+                                })
+                          : nullptr},
                      config.WorkerThreads(), size_t(config.server.max_queued_requests));
         api::HttpServer server(
             {.listen = config.listen,
@@ -321,6 +386,8 @@ int Serve(const ServeFlags& flags) {
                      flushed.error().message.c_str());
     }
     // Every step is committed as it happens; stopping only waits for those in the queue.
+    watchers.clear();
+    power.Stop();
     executor.Stop();
     health.Stop();
     (*store)->Close();

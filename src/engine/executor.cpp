@@ -261,6 +261,8 @@ void Executor::Dispatch(const std::string& id, Work& work, Call& call) {
             answer.error = status.error();
         } else if (status->phase == OperationStatus::Phase::kDone) {
             answer.kind = CallAnswer::Kind::kDone;
+            answer.note = status->note;
+            answer.attention = status->attention;
         } else {
             answer.kind = started ? CallAnswer::Kind::kStarted : CallAnswer::Kind::kRunning;
             answer.poll_at = status->poll_at;
@@ -470,7 +472,8 @@ Result<Plan> Executor::ClaimInTxn(storage::Txn& txn, const std::string& id, Time
     // on the same row, so exactly one wins (docs/http-api.md 4.6).
     if (!found || found->state != State::kPending) return Plan{};
     std::optional<Remediation> r = std::move(found);
-    const Subject subject{r->id, r->cluster_id, r->instance_id, r->instance_name, r->mode};
+    const Subject subject{r->id,   r->cluster_id, r->instance_id, r->instance_name,
+                          r->mode, r->reason};
     NR_ASSIGN_OR_RETURN(auto instance, txn.Inventory().GetInstance(r->instance_id));
     if (instance && !instance->host_name.empty()) {
         NR_ASSIGN_OR_RETURN(bool wait, MustWaitForHost(txn, *r, instance->host_name));
@@ -543,7 +546,7 @@ Result<Plan> Executor::RecheckInTxn(storage::Txn& txn, const std::string& id, in
         return Plan{};
     }
     Plan plan;
-    plan.subject = {r->id, r->cluster_id, r->instance_id, r->instance_name, r->mode};
+    plan.subject = {r->id, r->cluster_id, r->instance_id, r->instance_name, r->mode, r->reason};
     if (job->fence != fence) return PlanOf(txn, plan.subject, *job, plan);
     if (!job->calls.empty() && now - job->step_started >= LimitOf(*job)) {
         return Fail(
@@ -656,8 +659,13 @@ Result<Plan> Executor::AnswerInTxn(storage::Txn& txn, const Subject& subject,
     }
     call->done = true;
     call->handle.clear();
-    NR_RETURN_IF_ERROR(
-        Note(txn, id, job->step, job->calls.size() == 1 ? "done" : "done: " + target));
+    std::string done = job->calls.size() == 1 ? "done" : "done: " + target;
+    if (!answer.note.empty()) done += (job->calls.size() == 1 ? ": " : ", ") + answer.note;
+    NR_RETURN_IF_ERROR(Note(txn, id, job->step, done));
+    if (!answer.attention.empty()) {
+        NR_RETURN_IF_ERROR(
+            txn.Settings().Put(model::AttentionSetting(answer.instance_id), answer.attention));
+    }
     plan.outcome_step = job->step;
     return Advance(txn, subject, r, *job, now, plan);
 }
@@ -867,10 +875,12 @@ Result<Plan> Executor::PlanOf(storage::Reader& reader, const Subject& subject, c
         op.action = step.action;
         op.key = StepKey(job.workflow_version, subject.id, *index, job.step, call.instance_id, own);
         op.remediation_id = subject.id;
+        op.remediation_reason = subject.reason;
         op.instance_id = call.instance_id;
         op.cluster_id = subject.cluster_id;
         op.instance_name = subject.instance_name;
         op.num_gpus = job.num_gpus;
+        op.intent_at = job.step_started;
         std::string vm_host = own_host;
         if (!own) {
             // A co-tenant: its own record says who it is and where its VM runs.

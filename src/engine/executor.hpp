@@ -90,6 +90,7 @@ public:
         std::string instance_id;
         std::string instance_name;
         model::Mode mode = model::Mode::kRebootVm;
+        std::string reason;  // the remediation's, for the provider (a Slurm drain names it)
     };
     // One call of a step, planned by a transaction: what to ask the provider, and when.
     struct PlannedCall {
@@ -119,6 +120,8 @@ public:
         std::string handle;
         Timestamp poll_at;
         Error error;
+        std::string note;       // kDone: the provider's word for the timeline
+        std::string attention;  // kDone: the node's `attention` from now on
     };
 
 private:

@@ -4,6 +4,7 @@
 
 #include "common/request_context.hpp"
 #include "common/thread_name.hpp"
+#include "model/inventory.hpp"
 
 namespace noderepair::health {
 
@@ -66,15 +67,23 @@ void HealthService::SetClusterAutomation(const std::string& cluster_id,
         std::move(done));
 }
 
-void HealthService::SetAutoRepair(const std::string& cluster_id, const std::string& instance_id,
-                                  bool auto_repair, std::function<void(Status)> done) {
+void HealthService::PatchInstance(const std::string& cluster_id, const std::string& instance_id,
+                                  std::optional<bool> auto_repair, bool clear_attention,
+                                  std::function<void(Status)> done) {
     store_.Write(
-        [cluster_id, instance_id, auto_repair](storage::Txn& txn) -> Status {
+        [cluster_id, instance_id, auto_repair, clear_attention](storage::Txn& txn) -> Status {
             NR_ASSIGN_OR_RETURN(auto instance, txn.Inventory().GetInstance(instance_id));
             if (!instance || instance->cluster_id != cluster_id) {
                 return NotFound("instance " + instance_id + " not found in cluster " + cluster_id);
             }
-            return txn.Inventory().SetInstanceAutoRepair(instance_id, auto_repair);
+            if (auto_repair) {
+                NR_RETURN_IF_ERROR(
+                    txn.Inventory().SetInstanceAutoRepair(instance_id, *auto_repair));
+            }
+            if (clear_attention) {
+                NR_RETURN_IF_ERROR(txn.Settings().Delete(model::AttentionSetting(instance_id)));
+            }
+            return OkStatus();
         },
         std::move(done));
 }

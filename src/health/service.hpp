@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -62,8 +63,11 @@ public:
     // The automation settings of a cluster and of an instance (docs/http-api.md 5).
     void SetClusterAutomation(const std::string& cluster_id, model::ClusterAutomation automation,
                               std::function<void(Status)> done);
-    void SetAutoRepair(const std::string& cluster_id, const std::string& instance_id,
-                       bool auto_repair, std::function<void(Status)> done);
+    // An instance's auto_repair (when given) and, with `clear_attention`, its attention cleared
+    // (a person took note: docs/http-api.md 11), in one transaction.
+    void PatchInstance(const std::string& cluster_id, const std::string& instance_id,
+                       std::optional<bool> auto_repair, bool clear_attention,
+                       std::function<void(Status)> done);
 
     // The sweeper: held-back signals, auto-resolve and active checks, every `interval`.
     void Start(std::chrono::milliseconds interval);

@@ -236,7 +236,7 @@ protected:
     Status SetAutoRepair(const std::string& cluster_id, const std::string& instance_id,
                          bool auto_repair) {
         return AwaitStatus([&](std::function<void(Status)> done) {
-            health_->SetAutoRepair(cluster_id, instance_id, auto_repair, std::move(done));
+            health_->PatchInstance(cluster_id, instance_id, auto_repair, false, std::move(done));
         });
     }
 
@@ -1217,6 +1217,44 @@ TEST_F(HealthServiceTest, AutoRepairOffRecordsAlertsButCreatesNothing) {
     ASSERT_TRUE(IsOk(SetAutoRepair("c1", "i1", true)));
     clock_.Advance(1801s);
     IngestOk({Firing("NpdXfsShutdown", {{"instance_id", "i1"}}, "fp-4", Now())}, 1);
+}
+
+// docs/http-api.md 11: a node's attention lasts until a person acts: PATCH {"attention": null}
+// or any manual remediation of it; automation does not clear it.
+TEST_F(HealthServiceTest, AttentionIsClearedByAPatchOrAManualRemediationOnly) {
+    auto attention = [&](const std::string& id) {
+        return ReadOk<std::optional<std::string>>(
+            [&](storage::Reader& r) { return r.Settings().Get(model::AttentionSetting(id)); });
+    };
+    auto flag = [&](const std::string& id) {
+        return store_->WriteAndWait([id](storage::Txn& txn) {
+            return txn.Settings().Put(model::AttentionSetting(id), "kept a drain");
+        });
+    };
+    ASSERT_TRUE(IsOk(flag("i1")));
+    ASSERT_TRUE(IsOk(flag("i2")));
+    // Changing only auto_repair leaves it.
+    ASSERT_TRUE(IsOk(AwaitStatus([&](std::function<void(Status)> done) {
+        health_->PatchInstance("c1", "i1", false, false, std::move(done));
+    })));
+    EXPECT_EQ(attention("i1"), "kept a drain");
+    // An automated remediation leaves it.
+    IngestOk({Firing("DmesgGpuFallenOffBus", {{"instance_id", "i2"}}, "fp-1", Now())}, 1);
+    EXPECT_EQ(attention("i2"), "kept a drain");
+    ASSERT_TRUE(IsOk(AwaitStatus([&](std::function<void(Status)> done) {
+        health_->PatchInstance("c1", "i1", std::nullopt, true, std::move(done));
+    })));
+    EXPECT_EQ(attention("i1"), std::nullopt);
+    ASSERT_TRUE(IsOk(flag("i3")));
+    auto manual = CreateManual("i3");
+    ASSERT_TRUE(manual) << manual.error().message;
+    EXPECT_EQ(attention("i3"), std::nullopt);
+    // Of another cluster: refused, nothing cleared.
+    ASSERT_TRUE(IsOk(flag("i1")));
+    EXPECT_FALSE(AwaitStatus([&](std::function<void(Status)> done) {
+        health_->PatchInstance("c2", "i1", std::nullopt, true, std::move(done));
+    }));
+    EXPECT_EQ(attention("i1"), "kept a drain");
 }
 
 TEST_F(HealthServiceTest, SetAutoRepairChecksTheInstanceBelongsToTheCluster) {

@@ -17,6 +17,12 @@ Result<model::Cluster> InventoryService::GetCluster(const std::string& cluster_i
     std::optional<model::Cluster> cluster;
     NR_RETURN_IF_ERROR(store_.Read([&](storage::Reader& reader) -> Status {
         NR_ASSIGN_OR_RETURN(cluster, reader.Inventory().GetCluster(cluster_id));
+        if (!cluster) return OkStatus();
+        for (auto& node : cluster->gpu_worker_nodes) {
+            NR_ASSIGN_OR_RETURN(auto attention,
+                                reader.Settings().Get(model::AttentionSetting(node.instance_id)));
+            if (attention) node.attention = std::move(*attention);
+        }
         return OkStatus();
     }));
     if (!cluster) return NotFound("cluster " + cluster_id + " not found");

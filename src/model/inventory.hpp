@@ -22,6 +22,9 @@ struct Host {
     bool cordoned = false;
     std::vector<HostedInstance> instances;
     std::string libvirt_uri{};  // the libvirt provider's connection to it; empty otherwise
+    // What its BMC last reported (on, off, unknown); empty for a host without one. Observed,
+    // never stored (docs/http-api.md 8).
+    std::string power{};
 };
 
 struct Instance {
@@ -33,7 +36,14 @@ struct Instance {
     std::string status;     // "Ready", "Evicted", ...
     bool auto_repair = true;
     std::optional<Remediation> latest_remediation;
+    // Why a person should look at this node (docs/http-api.md 8: a drain someone else holds was
+    // kept); empty for nothing. Kept in the settings under AttentionSetting(instance_id).
+    std::string attention;
 };
+
+inline std::string AttentionSetting(const std::string& instance_id) {
+    return "attention/" + instance_id;
+}
 
 // How a cluster treats automated remediations (docs/http-api.md 5).
 struct ClusterAutomation {

@@ -47,7 +47,8 @@ struct Operation {
     Action action = Action::kWaitReady;
     std::string key;  // idempotency key: "<remediation id>/<step>[/<co-tenant instance>]"
     std::string remediation_id;
-    std::string cluster_id;  // of the instance acted on (a co-tenant's may differ)
+    std::string remediation_reason;  // why it was asked for (a Slurm drain reason names it)
+    std::string cluster_id;          // of the instance acted on (a co-tenant's may differ)
     std::string instance_id;
     std::string instance_name;
     // Where it happens: the host the VM is on (kProvisionVm: the reserved host; cordons and
@@ -55,11 +56,20 @@ struct Operation {
     std::string host;
     int num_gpus = 0;
     std::vector<std::string> tests;  // kVerify: the active tests to run
+    // When the engine recorded the step's intent: a call without an idempotency key (a BMC's
+    // power cycle) looks for signs that it already happened since then.
+    Timestamp intent_at;
 };
 
 struct OperationStatus {
     enum class Phase { kRunning, kDone } phase = Phase::kRunning;
     Timestamp poll_at;  // kRunning: when it is worth asking again
+    // kDone: what the timeline should say besides "done" (a drain kept, a power cycle not
+    // sent again); empty for nothing.
+    std::string note;
+    // kDone: why a person should look at the node (a drain someone else holds was kept), shown
+    // as the worker node's `attention`; empty for nothing.
+    std::string attention;
 };
 
 // Shared by the engine and one call: the engine cancels it when it stops, or when it gave up

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "common/ids.hpp"
+#include "model/inventory.hpp"
 #include "remediation/page_token.hpp"
 
 namespace noderepair::remediation {
@@ -100,6 +101,9 @@ void RemediationService::Create(const auth::Principal& caller, CreateRequest req
         NR_RETURN_IF_ERROR(lifecycle_.Create(txn, r, caller.name,
                                              "created " + std::string(model::WireName(r.mode)) +
                                                  (r.reason.empty() ? "" : ": " + r.reason)));
+        // A person acting on the node has seen why it needed one (docs/http-api.md 11); if the
+        // cause remains, this remediation's steps say so again.
+        NR_RETURN_IF_ERROR(txn.Settings().Delete(model::AttentionSetting(r.instance_id)));
         return r;
     };
     WriteThenReply<Remediation>(store_, std::move(work), std::move(reply));

@@ -1,6 +1,14 @@
 // Helpers for the engine tests (docs/http-api.md 2.1, 2.2, 4.7, 4.8): workflows per mode, waiting
 // for states, reading the fleet (hosts and worker nodes) and checking placement invariants.
-import { rPath, sleep } from './server.mjs';
+import { rPath, sleep, startServer } from './server.mjs';
+
+// A server with its engine running and an operator token (`srv.op`), stopped when test `t` ends.
+export async function engineServer(t, fleet, { config } = {}) {
+  const s = await startServer({ fleet, config, enginePaused: false });
+  t.after(() => s.close());
+  s.op = await s.token('op', 'operator');
+  return s;
+}
 
 export const VM_ONLY = 'REMEDIATION_MODE_VM_ONLY';
 export const HOST_AWARE = 'REMEDIATION_MODE_HOST_AWARE';

@@ -58,25 +58,22 @@ void AddClusterRoutes(Router& router, const ApiServices& services) {
                 {"v1", "compute", "clusters", "{}", "instances", "{}"},
                 Access::Token(Role::kOperator, Scope::kPathCluster),
                 [&services](Call& call, Responder respond) {
-                    auto flag = ParseAutoRepairBody(call.request.body);
-                    if (!flag) return respond(ErrorResponse(flag.error()));
-                    const bool auto_repair = *flag;
+                    auto patch = ParseInstancePatchBody(call.request.body);
+                    if (!patch) return respond(ErrorResponse(patch.error()));
+                    const InstancePatch p = *patch;
                     std::string instance_id = call.params[1];
-                    services.health.SetAutoRepair(call.params[0], instance_id, auto_repair,
-                                                  [respond, instance_id, auto_repair](Status s) {
-                                                      if (!s) {
-                                                          return respond(ErrorResponse(s.error()));
-                                                      }
-                                                      std::string out;
-                                                      JsonWriter(out)
-                                                          .BeginObject()
-                                                          .Key("instance_id")
-                                                          .String(instance_id)
-                                                          .Key("auto_repair")
-                                                          .Bool(auto_repair)
-                                                          .EndObject();
-                                                      respond(JsonResponse(std::move(out)));
-                                                  });
+                    services.health.PatchInstance(
+                        call.params[0], instance_id, p.auto_repair, p.clear_attention,
+                        [respond, instance_id, p](Status s) {
+                            if (!s) return respond(ErrorResponse(s.error()));
+                            std::string out;
+                            JsonWriter w(out);
+                            w.BeginObject().Key("instance_id").String(instance_id);
+                            if (p.auto_repair) w.Key("auto_repair").Bool(*p.auto_repair);
+                            if (p.clear_attention) w.Key("attention").Null();
+                            w.EndObject();
+                            respond(JsonResponse(std::move(out)));
+                        });
                 }});
 }
 

@@ -17,6 +17,9 @@ void AddHostRoutes(Router& router, const ApiServices& services) {
                 [&services](Call& call, Responder respond) {
                     auto hosts = services.inventory.ListHosts(call.principal);
                     if (!hosts) return respond(ErrorResponse(hosts.error()));
+                    if (services.host_power) {
+                        for (auto& host : *hosts) host.power = services.host_power(host.host_name);
+                    }
                     respond(JsonResponse(HostListJson(*hosts)));
                 }});
 

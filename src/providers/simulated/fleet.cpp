@@ -171,6 +171,7 @@ Result<Fleet> LoadFleetFile(const std::string& path) {
     text << in.rdbuf();
     auto fleet = ParseFleet(text.str());
     if (!fleet) return InvalidArgument("fleet file " + path + ": " + fleet.error().message);
+    fleet->text = text.str();
     return fleet;
 }
 

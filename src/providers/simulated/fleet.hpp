@@ -28,6 +28,9 @@ struct Timing {
 struct Fleet {
     storage::FleetImport inventory;
     Timing timing;
+    // The file as read (LoadFleetFile): other parts of it (hosts' BMCs, clusters' workload
+    // managers) are parsed by their own domains from the same text.
+    std::string text;
 };
 
 // Parses and checks a fleet file's text: unique ids, known hosts, no host over its slots.
