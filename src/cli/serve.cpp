@@ -127,17 +127,22 @@ Result<ImportedFleet> ImportFleet(storage::Store& store, const ServeFlags& flags
     return imported;
 }
 
-// Prints an admin token when the database has none, so a first start can be used at once.
+// Prints an admin token when the database has none, so a first start can be used at once. The
+// check and the insert are one transaction, and the backend makes HasAny in a write exclusive,
+// so servers starting together on an empty database print one token between them.
 Status BootstrapAdminToken(storage::Store& store, const Clock& clock) {
-    bool any = true;
-    NR_RETURN_IF_ERROR(store.Read([&](storage::Reader& reader) -> Status {
-        NR_ASSIGN_OR_RETURN(any, reader.Tokens().HasAny());
+    const std::string token = auth::NewToken();
+    bool created = false;
+    NR_RETURN_IF_ERROR(store.WriteAndWait([&](storage::Txn& txn) -> Status {
+        NR_ASSIGN_OR_RETURN(bool any, txn.Tokens().HasAny());
+        if (any) return OkStatus();
+        storage::TokenRecord admin{"admin", storage::Role::kAdmin, {}};
+        admin.created_at = clock.Now();
+        NR_RETURN_IF_ERROR(txn.Tokens().Insert(auth::HashToken(token), admin));
+        created = true;
         return OkStatus();
     }));
-    if (any) return OkStatus();
-    storage::TokenRecord admin{"admin", storage::Role::kAdmin, {}};
-    admin.created_at = clock.Now();
-    NR_ASSIGN_OR_RETURN(auto token, auth::CreateToken(store, admin));
+    if (!created) return OkStatus();
     std::printf("noderepair: admin token: %s\n", token.c_str());
     std::fflush(stdout);
     return OkStatus();

@@ -1017,6 +1017,43 @@ TEST_P(StoreContract, TwoStoresOnOneDatabaseExtendOneAuditChain) {
     }
 }
 
+// Servers starting together on an empty database each check for a token and add the first
+// admin token when there is none: inside a write, HasAny must hold until the commit, so exactly
+// one of them adds it.
+TEST_P(StoreContract, HasAnyInAWriteLetsExactlyOneWriterAddTheFirstToken) {
+    for (int round = 0; round < 4; ++round) {
+        ScopedTempDir dir;
+        const std::string url = GetParam().new_database_url(dir.path());
+        std::vector<std::unique_ptr<Store>> stores;
+        for (int i = 0; i < 3; ++i) {
+            auto opened = OpenStore(url);
+            ASSERT_TRUE(opened) << opened.error().message;
+            stores.push_back(std::move(*opened));
+        }
+        std::atomic<int> added{0};
+        std::vector<std::thread> starts;
+        for (size_t i = 0; i < stores.size(); ++i) {
+            starts.emplace_back([&, i] {
+                Status s = stores[i]->WriteAndWait([&](Txn& txn) -> Status {
+                    NR_ASSIGN_OR_RETURN(bool any, txn.Tokens().HasAny());
+                    if (any) return OkStatus();
+                    // Long enough for the others to look too, were nothing holding them.
+                    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+                    NR_RETURN_IF_ERROR(txn.Tokens().Insert(
+                        "hash-" + std::to_string(round) + "-" + std::to_string(i),
+                        TokenRecord{"admin", Role::kAdmin, {}}));
+                    ++added;
+                    return OkStatus();
+                });
+                EXPECT_TRUE(IsOk(s));
+            });
+        }
+        for (auto& t : starts) t.join();
+        for (auto& store : stores) store->Close();
+        EXPECT_EQ(added.load(), 1) << "round " << round;
+    }
+}
+
 // ---- Transactions and group commit --------------------------------------------------------
 
 TEST_P(StoreContract, WriteAndWaitReturnsTheWorksStatusAndRollsBackAFailure) {

@@ -35,6 +35,8 @@ public:
     virtual ~TokenReads() = default;
     // Revoked and expired tokens too: the caller says why one is refused.
     virtual Result<std::optional<TokenRecord>> Find(const std::string& token_hash) = 0;
+    // Inside a write, the answer holds until the write commits: no other process adds the first
+    // token in between.
     virtual Result<bool> HasAny() = 0;
     // Tokens not revoked, by name, then creation.
     virtual Result<std::vector<TokenRecord>> List() = 0;

@@ -29,6 +29,12 @@ Result<std::optional<TokenRecord>> SqlTokens::Find(const std::string& token_hash
 }
 
 Result<bool> SqlTokens::HasAny() {
+    // In a write on PostgreSQL, where several processes write at once: a lock that writers of
+    // tokens take in turn, so "no token yet, insert the first" is decided by one of them (the
+    // other then finds the token). SQLite's writer is alone already.
+    if (log_ != nullptr && conn_.dialect() == Dialect::kPostgres) {
+        NR_RETURN_IF_ERROR(conn_.Exec("LOCK TABLE tokens IN SHARE ROW EXCLUSIVE MODE"));
+    }
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT 1 FROM tokens LIMIT 1"));
     return stmt.Step();
 }
