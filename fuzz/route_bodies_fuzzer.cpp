@@ -18,7 +18,7 @@ namespace {
 
 enum Endpoint : uint8_t {
     kClusterAutomation,  // PATCH /v1/compute/clusters/{c}
-    kAutoRepair,         // PATCH …/instances/{i}
+    kInstancePatch,      // PATCH …/instances/{i}
     kHealthCheck,        // POST …/health_checks
     kFault,              // POST /v1/sim/instances/{i}/faults
     kCreate,             // POST …/remediations
@@ -71,11 +71,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                     return a.automatic == b.automatic && a.automatic_alerts == b.automatic_alerts;
                 });
             break;
-        case kAutoRepair:
+        case kInstancePatch:
             CheckEndpoint(
-                body, &api::ParseAutoRepairBody,
-                [](JsonWriter& w, bool on) { w.Key("auto_repair").Bool(on); },
-                [](bool a, bool b) { return a == b; });
+                body, &api::ParseInstancePatchBody,
+                [](JsonWriter& w, const api::InstancePatch& patch) {
+                    if (patch.auto_repair) w.Key("auto_repair").Bool(*patch.auto_repair);
+                    if (patch.clear_attention) w.Key("attention").Null();
+                },
+                [](const api::InstancePatch& a, const api::InstancePatch& b) {
+                    return a.auto_repair == b.auto_repair && a.clear_attention == b.clear_attention;
+                });
             break;
         case kHealthCheck:
             CheckEndpoint(
