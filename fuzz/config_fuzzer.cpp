@@ -22,7 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         fuzz::Broken("accepted rates and fractions are finite numbers", text);
     }
     if (c.engine.capacity_wait_s < 0 || c.engine.step_timeout_s <= 0 || c.engine.max_parallel < 1 ||
-        c.hooks.timeout_s < 1 || c.server.io_threads < 1 || c.server.worker_threads < 0 ||
+        c.hooks.timeout_s < 1 || c.server.io_threads < 1 || c.server.worker_threads < -1 ||
         c.storage.max_batch < 1) {
         fuzz::Broken("accepted durations, caps and thread counts are in range", text);
     }
