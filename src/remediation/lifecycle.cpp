@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "common/ids.hpp"
+#include "model/stats.hpp"
 
 namespace noderepair::remediation {
 
@@ -48,8 +49,9 @@ Status Lifecycle::Create(storage::Txn& txn, Remediation& r, std::string_view act
     if (r.id.empty()) r.id = NewUuidV7(r.create_time);
     r.version = 1;
     NR_RETURN_IF_ERROR(txn.Remediations().Insert(storage::RemediationWriteKey{}, r));
-    return txn.Remediations().AppendEvent(
-        r.id, {r.create_time, "state_change", r.state, "", std::string(actor), std::move(detail)});
+    NR_RETURN_IF_ERROR(txn.Remediations().AppendEvent(
+        r.id, {r.create_time, "state_change", r.state, "", std::string(actor), std::move(detail)}));
+    return txn.Stats().AddDaily(r.cluster_id, model::UtcDay(r.create_time), r.mode, 1, 0, 0);
 }
 
 Status Lifecycle::Apply(storage::Txn& txn, Remediation& r, Event event, std::string_view actor,
@@ -67,9 +69,24 @@ Status Lifecycle::Apply(storage::Txn& txn, Remediation& r, Event event, std::str
         r.reviewed_by = std::string(actor);
         r.review_time = r.update_time;
     }
-    return Write(
-        txn, r, from,
-        {r.update_time, "state_change", r.state, "", std::string(actor), std::move(detail)});
+    NR_RETURN_IF_ERROR(
+        Write(txn, r, from,
+              {r.update_time, "state_change", r.state, "", std::string(actor), std::move(detail)}));
+    if (!model::IsTerminal(r.state)) return OkStatus();
+    return CountEnd(txn, r);
+}
+
+Status Lifecycle::CountEnd(storage::Txn& txn, const Remediation& r) {
+    // docs/http-api.md 11: outcomes and stage durations count on the UTC day the remediation
+    // ended, read from its timeline, which now holds the final event too.
+    const int64_t day = model::UtcDay(*r.end_time);
+    const bool succeeded = r.state == State::kSucceeded;
+    if (succeeded || r.state == State::kFailed) {
+        NR_RETURN_IF_ERROR(txn.Stats().AddDaily(r.cluster_id, day, r.mode, 0, succeeded ? 1 : 0,
+                                                succeeded ? 0 : 1));
+    }
+    NR_ASSIGN_OR_RETURN(auto timeline, txn.Remediations().ListEvents(r.id));
+    return txn.Stats().AddStages(r.cluster_id, day, model::StagesOf(timeline));
 }
 
 Status Lifecycle::ChangeMode(storage::Txn& txn, Remediation& r, model::Mode mode,

@@ -89,7 +89,8 @@ public:
     Timestamp NextTimestamp();
 
     // Stores a new remediation in an initial state, with its creation event; sets create_time,
-    // update_time and the version.
+    // update_time and the version. Every change also keeps the overview's daily aggregates
+    // (docs/http-api.md 11) in the same transaction: a creation, and each end.
     Status Create(storage::Txn& txn, model::Remediation& r, std::string_view actor,
                   std::string detail);
     // Moves `r` along `event`: FailedPrecondition when the table has no such transition from
@@ -107,6 +108,8 @@ public:
 private:
     Status Write(storage::Txn& txn, model::Remediation& r, State expected,
                  model::RemediationEvent event);
+    // Counts a remediation that just ended in the overview's daily aggregates.
+    Status CountEnd(storage::Txn& txn, const model::Remediation& r);
 
     const Clock& clock_;
     std::atomic<int64_t> last_timestamp_us_{0};

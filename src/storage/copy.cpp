@@ -12,12 +12,13 @@ namespace noderepair::storage {
 namespace {
 
 // Every table of the schema, parents before children. remediation_counts is not copied: the
-// target's triggers count the remediations as they arrive, as they keep hosts.used_gpus.
+// target's triggers count the remediations as they arrive, as they keep hosts.used_gpus. The
+// overview's daily aggregates are copied: the target's migration back-filled them from nothing.
 constexpr const char* kTables[] = {
     "clusters",    "hosts",          "instances",     "remediations",      "remediation_events",
     "engine_jobs", "reservations",   "alerts",        "health_check_runs", "tokens",
     "settings",    "sim_operations", "sim_instances", "sim_vms",           "sim_hosts",
-    "sim_faults",  "audit_records",  "audit_head",
+    "sim_faults",  "audit_records",  "audit_head",    "remediation_daily", "stage_daily",
 };
 
 // Columns the target's triggers keep: copying them would count twice.

@@ -21,6 +21,7 @@
 #include "storage/inventory.hpp"
 #include "storage/remediations.hpp"
 #include "storage/simulated.hpp"
+#include "storage/stats.hpp"
 #include "storage/tokens.hpp"
 
 namespace noderepair::storage {
@@ -38,6 +39,7 @@ public:
     virtual TokenReads& Tokens() = 0;
     virtual SettingReads& Settings() = 0;
     virtual SimulatedReads& Simulated() = 0;
+    virtual StatsReads& Stats() = 0;
     virtual AuditReads& Audit() = 0;
 };
 
@@ -52,6 +54,7 @@ public:
     TokenRepository& Tokens() override = 0;
     SettingRepository& Settings() override = 0;
     SimulatedRepository& Simulated() override = 0;
+    StatsRepository& Stats() override = 0;
     // Read-only here too: the backend appends each change's audit records at commit.
     AuditReads& Audit() override = 0;
 };

@@ -3,6 +3,8 @@
 #include <array>
 #include <string>
 
+#include "storage/sql/repositories.hpp"
+
 namespace noderepair::storage::postgres {
 namespace {
 
@@ -10,7 +12,7 @@ namespace {
 // is the whole schema the SQLite backend reaches with its first eleven migrations (the same
 // tables, columns and indexes, with PostgreSQL's types and triggers), so both backends number
 // later migrations alike.
-constexpr std::array<const char*, 1> kMigrations = {
+constexpr std::array<const char*, 2> kMigrations = {
     R"sql(
 CREATE TABLE clusters(
     cluster_id TEXT PRIMARY KEY,
@@ -263,10 +265,34 @@ CREATE TRIGGER remediation_recounted AFTER UPDATE OF state, mode, trigger ON rem
                        OR OLD.trigger IS DISTINCT FROM NEW.trigger)
     EXECUTE FUNCTION remediations_count();
 )sql",
+    // 2: the overview's daily aggregates (docs/http-api.md 11), as SQLite's migration 12.
+    // Back-filled from the stored history by BackfillStats right after this runs.
+    R"sql(
+CREATE TABLE remediation_daily(
+    cluster_id TEXT NOT NULL,
+    day INTEGER NOT NULL,
+    mode INTEGER NOT NULL,
+    created BIGINT NOT NULL,
+    succeeded BIGINT NOT NULL,
+    failed BIGINT NOT NULL,
+    PRIMARY KEY(cluster_id, day, mode)
+);
+CREATE TABLE stage_daily(
+    cluster_id TEXT NOT NULL,
+    day INTEGER NOT NULL,
+    stage INTEGER NOT NULL,
+    bucket INTEGER NOT NULL,
+    n BIGINT NOT NULL,
+    PRIMARY KEY(cluster_id, day, stage, bucket)
+);
+)sql",
 };
 
 // Any fixed number: the key of the advisory lock that serialises migrations.
 constexpr const char* kMigrationLock = "SELECT pg_advisory_xact_lock(7163021968)";
+
+// The migration that adds the overview's aggregates, which its back-fill follows.
+constexpr size_t kStatsMigration = 2;
 
 }  // namespace
 
@@ -300,6 +326,7 @@ Status Migrate(Connection& conn) {
         }
         for (size_t v = version; v < kMigrations.size(); ++v) {
             NR_RETURN_IF_ERROR(conn.Exec(kMigrations[v]));
+            if (v + 1 == kStatsMigration) NR_RETURN_IF_ERROR(sql::BackfillStats(conn));
         }
         std::string set_version = "INSERT INTO noderepair_schema(id, version) VALUES(1, " +
                                   std::to_string(kMigrations.size()) +

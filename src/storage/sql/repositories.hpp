@@ -197,6 +197,34 @@ private:
     ChangeLog* log_;
 };
 
+// The overview's aggregates and "needs a person" reads on one connection (docs/http-api.md 11).
+class SqlStats final : public StatsRepository {
+public:
+    explicit SqlStats(Connection& conn) : conn_(conn) {}
+    Result<std::vector<DailyCount>> ListDaily(const std::string& cluster_id, int64_t first_day,
+                                              int64_t last_day) override;
+    Result<std::vector<StageBucketCount>> SumStageBuckets(const std::string& cluster_id,
+                                                          int64_t first_day,
+                                                          int64_t last_day) override;
+    Result<NeedsPerson> CountNeedsPerson(const std::string& cluster_id) override;
+    Result<std::vector<WaitingApproval>> ListWaitingApproval(Timestamp cutoff, int limit) override;
+    Result<std::vector<AttentionNode>> ListAttention(int limit) override;
+    Status AddDaily(const std::string& cluster_id, int64_t day, model::Mode mode, int64_t created,
+                    int64_t succeeded, int64_t failed) override;
+    Status AddStages(const std::string& cluster_id, int64_t day,
+                     const std::vector<model::StageSample>& samples) override;
+
+private:
+    // The counts of the host fault ledger and incidents (suspect_hosts, open_incidents).
+    Status CountFleetIntelligence(const std::string& cluster_id, NeedsPerson& counts);
+    Connection& conn_;
+};
+
+// Fills the overview's aggregates from the stored history (every remediation and its
+// timeline), as if each had been counted when it happened: the back-fill of the migration that
+// adds them. Inside the caller's transaction, on tables that are still empty.
+Status BackfillStats(Connection& conn);
+
 // The audit chain on one connection, read only: the writer appends with AppendAuditRecords.
 class SqlAudit final : public AuditReads {
 public:

@@ -35,6 +35,7 @@ public:
           tokens_(conn, log),
           settings_(conn, log),
           simulated_(conn),
+          stats_(conn),
           audit_(conn) {}
 
     RemediationRepository& Remediations() override { return remediations_; }
@@ -45,6 +46,7 @@ public:
     TokenRepository& Tokens() override { return tokens_; }
     SettingRepository& Settings() override { return settings_; }
     SimulatedRepository& Simulated() override { return simulated_; }
+    StatsRepository& Stats() override { return stats_; }
     AuditReads& Audit() override { return audit_; }
 
 private:
@@ -56,6 +58,7 @@ private:
     SqlTokens tokens_;
     SqlSettings settings_;
     SqlSimulated simulated_;
+    SqlStats stats_;
     SqlAudit audit_;
 };
 

@@ -4,11 +4,13 @@
 #include <array>
 #include <string>
 
+#include "storage/sql/repositories.hpp"
+
 namespace noderepair::storage::sqlite {
 namespace {
 
 // Versioned migrations: entry i takes the schema from version i to i+1. Append only.
-constexpr std::array<const char*, 11> kMigrations = {
+constexpr std::array<const char*, 12> kMigrations = {
     R"sql(
 CREATE TABLE clusters(
     cluster_id TEXT PRIMARY KEY,
@@ -329,7 +331,32 @@ CREATE TABLE audit_head(
 INSERT INTO audit_head(id, seq, hash)
     VALUES(1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
 )sql",
+    // 12: the overview's daily aggregates (docs/http-api.md 11): remediations per cluster, UTC
+    // day and mode, and stage-duration histograms per cluster, day and stage. Back-filled from
+    // the stored history by BackfillStats right after this runs.
+    R"sql(
+CREATE TABLE remediation_daily(
+    cluster_id TEXT NOT NULL,
+    day INTEGER NOT NULL,
+    mode INTEGER NOT NULL,
+    created INTEGER NOT NULL,
+    succeeded INTEGER NOT NULL,
+    failed INTEGER NOT NULL,
+    PRIMARY KEY(cluster_id, day, mode)
+) WITHOUT ROWID;
+CREATE TABLE stage_daily(
+    cluster_id TEXT NOT NULL,
+    day INTEGER NOT NULL,
+    stage INTEGER NOT NULL,
+    bucket INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY(cluster_id, day, stage, bucket)
+) WITHOUT ROWID;
+)sql",
 };
+
+// The migration that adds the overview's aggregates, which its back-fill follows.
+constexpr size_t kStatsMigration = 12;
 
 }  // namespace
 
@@ -351,7 +378,10 @@ Status Migrate(Connection& conn, size_t target) {
                             std::to_string(kMigrations.size()) + ")");
         }
         const size_t last = std::min(target, kMigrations.size());
-        for (size_t v = version; v < last; ++v) NR_RETURN_IF_ERROR(conn.Exec(kMigrations[v]));
+        for (size_t v = version; v < last; ++v) {
+            NR_RETURN_IF_ERROR(conn.Exec(kMigrations[v]));
+            if (v + 1 == kStatsMigration) NR_RETURN_IF_ERROR(sql::BackfillStats(conn));
+        }
         std::string set_version =
             "PRAGMA user_version = " + std::to_string(std::max(last, version));
         return conn.Exec(set_version.c_str());
