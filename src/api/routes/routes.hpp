@@ -32,5 +32,7 @@ void AddSimulatedFleetRoutes(Router& router, const ApiServices& services);
 void AddEngineRoutes(Router& router, const ApiServices& services);
 // The audit trail, oldest first, for unscoped admin tokens.
 void AddAuditRoutes(Router& router, const ApiServices& services);
+// A cluster's overview: remediations per day, time per stage, what needs a person.
+void AddOverviewRoutes(Router& router, const ApiServices& services);
 
 }  // namespace noderepair::api
