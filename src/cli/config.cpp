@@ -71,6 +71,10 @@ std::map<std::string, Setter> Setters(Config& c) {
         {"workload.slurm_conf", str(c.workload.slurm_conf)},
         {"workload.drain_timeout_s", num(c.workload.drain_timeout_s)},
         {"workload.poll_s", num(c.workload.poll_s)},
+        {"notify.alertmanager_url", str(c.notify.alertmanager_url)},
+        {"notify.approval_after_s", num(c.notify.approval_after_s)},
+        {"notify.interval_s", num(c.notify.interval_s)},
+        {"notify.timeout_s", num(c.notify.timeout_s)},
         {"workload.signal_reasons",
          [&c](const YAML::Node& n) {
              c.workload.signal_reasons = n.as<std::vector<std::string>>();
@@ -151,6 +155,16 @@ Status Check(const Config& c) {
     }
     if (c.workload.drain_timeout_s < 1 || c.workload.poll_s < 1) {
         return InvalidArgument("config: workload.drain_timeout_s and workload.poll_s must be >= 1");
+    }
+    if (c.notify.approval_after_s < 0 || c.notify.interval_s < 1 || c.notify.timeout_s < 1) {
+        return InvalidArgument(
+            "config: notify.approval_after_s must be >= 0, notify.interval_s and "
+            "notify.timeout_s >= 1");
+    }
+    if (!c.notify.alertmanager_url.empty() && !c.notify.alertmanager_url.starts_with("http://") &&
+        !c.notify.alertmanager_url.starts_with("https://")) {
+        return InvalidArgument(
+            "config: notify.alertmanager_url must be an http:// or https:// URL");
     }
     if (c.engine.max_parallel < 1)
         return InvalidArgument("config: engine.max_parallel must be >= 1");

@@ -94,6 +94,14 @@ struct Config {
         int poll_s = 5;  // the Slurm node watcher
         std::vector<std::string> signal_reasons = {"^NHC", "(?i)xid", "(?i)gpu", "(?i)ecc"};
     } workload;
+
+    // noderepair's own alerts, pushed to Alertmanager (docs/http-api.md 11, "Notifications").
+    struct Notify {
+        std::string alertmanager_url;  // empty: off; e.g. http://alertmanager:9093
+        int approval_after_s = 600;    // NoderepairApprovalWaiting past this age
+        int interval_s = 60;           // conditions checked and firing alerts re-sent
+        int timeout_s = 10;            // one push to Alertmanager
+    } notify;
 };
 
 // Reads a YAML (or JSON) config; unknown keys and wrong types are errors.

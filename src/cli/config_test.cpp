@@ -290,3 +290,27 @@ TEST(ParseConfig, WorkerThreadsFollowTheBackendUnlessSet) {
 
 }  // namespace
 }  // namespace noderepair::cli
+
+namespace noderepair::cli {
+namespace {
+
+// docs/http-api.md 11, "Notifications": off unless a URL is given; approval_after_s 600.
+TEST(ParseConfig, ReadsTheNotifyKeys) {
+    const Config defaults;
+    EXPECT_EQ(defaults.notify.alertmanager_url, "");
+    EXPECT_EQ(defaults.notify.approval_after_s, 600);
+    auto parsed = ParseConfig(
+        "notify:\n  alertmanager_url: http://127.0.0.1:9093\n  approval_after_s: 5\n"
+        "  interval_s: 2\n  timeout_s: 3\n");
+    ASSERT_TRUE(parsed) << parsed.error().message;
+    EXPECT_EQ(parsed->notify.alertmanager_url, "http://127.0.0.1:9093");
+    EXPECT_EQ(parsed->notify.approval_after_s, 5);
+    EXPECT_EQ(parsed->notify.interval_s, 2);
+    EXPECT_EQ(parsed->notify.timeout_s, 3);
+    ExpectRejected("notify:\n  interval_s: 0\n");
+    ExpectRejected("notify:\n  approval_after_s: -1\n");
+    ExpectRejected("notify:\n  alertmanager_url: alertmanager:9093\n");
+}
+
+}  // namespace
+}  // namespace noderepair::cli

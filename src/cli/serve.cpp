@@ -12,6 +12,7 @@
 #include "api/server.hpp"
 #include "auth/rate_limiter.hpp"
 #include "auth/tokens.hpp"
+#include "cli/http_client.hpp"
 #include "common/log.hpp"
 #include "common/time.hpp"
 #include "engine/control.hpp"
@@ -23,6 +24,7 @@
 #include "infra/power_board.hpp"
 #include "infra/slurm_watcher.hpp"
 #include "inventory/service.hpp"
+#include "notify/notifier.hpp"
 #include "providers/libvirt/libvirt_provider.hpp"
 #include "providers/simulated/faults.hpp"
 #include "providers/simulated/fleet.hpp"
@@ -130,6 +132,36 @@ Result<ImportedFleet> ImportFleet(storage::Store& store, const ServeFlags& flags
 // Prints an admin token when the database has none, so a first start can be used at once. The
 // check and the insert are one transaction, and the backend makes HasAny in a write exclusive,
 // so servers starting together on an empty database print one token between them.
+// noderepair's own alerts (docs/http-api.md 11, "Notifications"); null when
+// notify.alertmanager_url is not set. Each push is a connection of its own, bounded by
+// notify.timeout_s, on the notifier's thread.
+Result<std::unique_ptr<notify::Notifier>> StartNotifier(const Config& config, storage::Store& store,
+                                                        const Clock& clock,
+                                                        telemetry::Metrics& metrics) {
+    if (config.notify.alertmanager_url.empty()) return std::unique_ptr<notify::Notifier>();
+    NR_ASSIGN_OR_RETURN(ServerUrl url, ParseServerUrl(config.notify.alertmanager_url));
+    const std::chrono::milliseconds timeout = std::chrono::seconds(config.notify.timeout_s);
+    notify::Sender send = [url, timeout](const std::string& alerts) -> Status {
+        HttpClient client(url, "", {timeout, timeout});
+        NR_ASSIGN_OR_RETURN(HttpReply reply, client.Send("POST", "/api/v2/alerts", alerts));
+        if (reply.status / 100 != 2) {
+            return Unavailable("Alertmanager answered " + std::to_string(reply.status) + ": " +
+                               reply.body.substr(0, 200));
+        }
+        return OkStatus();
+    };
+    notify::ConditionOptions conditions;
+    conditions.approval_after = std::chrono::seconds(config.notify.approval_after_s);
+    notify::NotifierOptions options;
+    options.interval = std::chrono::seconds(config.notify.interval_s);
+    // One process is its own leader. With replicas (docs/http-api.md 9) only the leader
+    // sends: set options.is_leader to the leader election's answer here.
+    auto notifier = std::make_unique<notify::Notifier>(store, clock, notify::Conditions(conditions),
+                                                       std::move(send), options, &metrics);
+    notifier->Start();
+    return notifier;
+}
+
 Status BootstrapAdminToken(storage::Store& store, const Clock& clock) {
     const std::string token = auth::NewToken();
     bool created = false;
@@ -336,6 +368,9 @@ int Serve(const ServeFlags& flags) {
             }));
         watchers.back()->Start(std::chrono::seconds(config.workload.poll_s));
     }
+    auto started_notifier = StartNotifier(config, **store, clock, metrics);
+    if (!started_notifier) return Fail("notify: " + started_notifier.error().message);
+    std::unique_ptr<notify::Notifier> notifier = std::move(started_notifier).value();
     std::unique_ptr<providers::simulated::SimulatedFaults> simulated_faults;
     if (config.provider == "simulated") {
         simulated_faults = std::make_unique<providers::simulated::SimulatedFaults>(**store, clock);
@@ -392,6 +427,7 @@ int Serve(const ServeFlags& flags) {
     }
     // Every step is committed as it happens; stopping only waits for those in the queue.
     watchers.clear();
+    notifier.reset();
     power.Stop();
     executor.Stop();
     health.Stop();

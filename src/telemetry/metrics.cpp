@@ -149,9 +149,30 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                        .Help("Changes per group commit")
                        .Register(r)
                        .Add({}, kBatchBuckets);
+    notify_posts_ = &BuildCounter()
+                         .Name("noderepair_notify_posts_total")
+                         .Help(
+                             "Pushes of noderepair's own alerts to Alertmanager, by result "
+                             "(sent, failed)")
+                         .Register(r);
+    notify_firing_ = &BuildGauge()
+                          .Name("noderepair_notify_alerts_firing")
+                          .Help("noderepair's own alerts firing at the last push, by alertname")
+                          .Register(r);
+    // Both results exist from the start, so a rule on failures has a series to watch.
+    Counter(*notify_posts_, {{"result", "sent"}});
+    Counter(*notify_posts_, {{"result", "failed"}});
 }
 
 Metrics::~Metrics() = default;
+
+void Metrics::NotifyPosted(bool sent) {
+    Counter(*notify_posts_, {{"result", sent ? "sent" : "failed"}}).Increment();
+}
+
+void Metrics::NotifyFiring(std::string_view alertname, size_t firing) {
+    notify_firing_->Add({{"alertname", std::string(alertname)}}).Set(double(firing));
+}
 
 prometheus::Counter& Metrics::Counter(prometheus::Family<prometheus::Counter>& family,
                                       std::vector<std::pair<std::string, std::string>> labels) {

@@ -56,6 +56,11 @@ public:
     // An engine step that completed, with how long it took from its start.
     void StepFinished(std::string_view step, std::chrono::microseconds took);
 
+    // One push of noderepair's own alerts to Alertmanager (docs/http-api.md 11), and how many
+    // of one alertname were firing in it.
+    void NotifyPosted(bool sent);
+    void NotifyFiring(std::string_view alertname, size_t firing);
+
     // The text exposition format, version 0.0.4.
     std::string Render(const Snapshot& snapshot);
 
@@ -81,6 +86,8 @@ private:
     prometheus::Family<prometheus::Histogram>* http_seconds_;
     prometheus::Histogram* commit_seconds_;
     prometheus::Histogram* batch_size_;
+    prometheus::Family<prometheus::Counter>* notify_posts_;
+    prometheus::Family<prometheus::Gauge>* notify_firing_;
 
     // When each unfinished remediation entered its state, for the stage histograms. Touched
     // by the writer thread only; a remediation not seen since this process started is timed
