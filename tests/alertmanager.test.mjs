@@ -4,46 +4,17 @@
 // auto-resolves it. Skips when /usr/bin/prometheus-alertmanager is not installed.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import net from 'node:net';
-import path from 'node:path';
 import { startServer, makeFleet, rPath, AUTOMATED } from './lib/server.mjs';
 import { HOST_AWARE, waitFor, getRem } from './lib/engine.mjs';
-
-const AM_BIN = '/usr/bin/prometheus-alertmanager';
-const SKIP = existsSync(AM_BIN) ? false
-  : `${AM_BIN} is not installed (apt-get install -y prometheus-alertmanager)`;
+import { AM_SKIP as SKIP, startAlertmanager as startAm } from './lib/alertmanager.mjs';
 
 let srv;
-let am; // {proc, port, dir, log}
+let am; // lib/alertmanager.mjs
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function amApi(method, p, body) {
-  const res = await fetch(`http://127.0.0.1:${am.port}${p}`, {
-    method,
-    headers: body ? { 'content-type': 'application/json' } : {},
-    body: body ? JSON.stringify(body) : undefined,
-    signal: AbortSignal.timeout(5000),
-  });
-  const text = await res.text();
-  return { status: res.status, text };
-}
+const amApi = (method, p, body) => am.api(method, p, body);
 
 async function startAlertmanager(webhookUrl, token) {
-  const dir = mkdtempSync(path.join(tmpdir(), 'noderepair-am-'));
-  const config = [
+  am = await startAm([
     'global:',
     '  resolve_timeout: 5s',
     'route:',
@@ -63,35 +34,7 @@ async function startAlertmanager(webhookUrl, token) {
     '            type: Bearer',
     `            credentials: ${JSON.stringify(token)}`,
     '',
-  ].join('\n');
-  writeFileSync(path.join(dir, 'alertmanager.yml'), config);
-  const log = { text: '' };
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
-    const proc = spawn(AM_BIN, [
-      `--config.file=${path.join(dir, 'alertmanager.yml')}`,
-      `--storage.path=${path.join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--cluster.listen-address=',
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
-    proc.stdout.on('data', (d) => { log.text += d; });
-    proc.stderr.on('data', (d) => { log.text += d; });
-    let exited = false;
-    proc.on('exit', () => { exited = true; });
-    process.once('exit', () => { if (!exited) proc.kill('SIGKILL'); }); // even if the runner dies
-    am = { proc, port, dir, log };
-    const ready = await waitFor(async () => {
-      if (exited) return 'exited';
-      try {
-        const r = await fetch(`http://127.0.0.1:${port}/-/ready`, { signal: AbortSignal.timeout(1000) });
-        return r.status === 200 ? 'ready' : null;
-      } catch { return null; }
-    }, 10000, 100);
-    if (ready === 'ready') return;
-    proc.kill('SIGKILL');
-    if (ready !== 'exited') break; // not a port clash: give up
-  }
-  throw new Error(`Alertmanager did not become ready\n${log.text}`);
+  ].join('\n'));
 }
 
 before(async () => {
@@ -105,17 +48,7 @@ before(async () => {
 });
 
 after(async () => {
-  if (am) {
-    const { proc, dir } = am;
-    if (proc.exitCode === null && proc.signalCode === null) {
-      const gone = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGTERM');
-      const t = setTimeout(() => proc.kill('SIGKILL'), 3000);
-      await gone;
-      clearTimeout(t);
-    }
-    rmSync(dir, { recursive: true, force: true });
-  }
+  await am?.stop();
   if (srv) await srv.close();
 });
 
