@@ -57,6 +57,9 @@ async function signIn(page, token, server = srv) {
   await page.goto(server.base + '/');
   await page.getByLabel('Access token').fill(token);
   await page.getByRole('button', { name: 'Sign in' }).click();
+  // The console opens on the Overview; these tests start from Repairs.
+  await page.locator('#overview').waitFor();
+  await page.getByRole('link', { name: 'Repairs', exact: true }).click();
   await page.locator('#repairs').waitFor();
 }
 
@@ -333,7 +336,7 @@ test('keyboard only: sign in and open a node\'s Repair dialog', { skip: SKIP }, 
   assert.equal(button.text, 'Sign in');
   assert.notEqual(button.outline, 'none', 'focus is visible');
   await page.keyboard.press('Enter');
-  await page.locator('#repairs').waitFor();
+  await page.locator('#overview').waitFor();
 
   await page.evaluate(() => { location.hash = '#/clusters/c1/nodes'; });
   await page.getByRole('button', { name: 'Repair c1-gpu-0' }).waitFor();

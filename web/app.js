@@ -280,7 +280,7 @@ function loadClusters() {
 }
 
 const NAV = [
-  ['repairs', 'Repairs'], ['nodes', 'Nodes'], ['alerts', 'Alerts'], ['health', 'Health checks'],
+  ['overview', 'Overview'], ['repairs', 'Repairs'], ['nodes', 'Nodes'], ['alerts', 'Alerts'], ['health', 'Health checks'],
 ];
 
 function renderNav(active, clusterId) {
@@ -964,7 +964,7 @@ function homeView() {
     const list = await loadClusters();
     if (list.length) {
       location.replace(hashOf('clusters', lastCluster && list.some((c) => c.cluster_id === lastCluster)
-        ? lastCluster : list[0].cluster_id, 'repairs'));
+        ? lastCluster : list[0].cluster_id, 'overview'));
       return;
     }
     root.replaceChildren(heading('Clusters'), h('p', {}, 'This token sees no clusters. ', link(['hosts'], 'Hosts')));
@@ -1008,6 +1008,164 @@ function signInView() {
     ' or the admin token printed on first start. It is kept in this tab only.'),
   button);
   return h('section', { class: 'signin panel' }, h('h1', {}, 'Sign in to noderepair'), form);
+}
+
+// ---------------------------------------------------------------------------
+// Overview (docs/http-api.md 11): what needs a person, as links to the filtered views, and the
+// last 30 days as charts. The charts are SVG drawn here by hand: a few rectangles and lines need
+// no charting library (nothing to vendor, license or load), and each chart has its numbers in a
+// table for screen readers.
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+const MODE_COLORS = {
+  REMEDIATION_MODE_VM_ONLY: '#1a5fb4',
+  REMEDIATION_MODE_HOST_AWARE: '#c64600',
+  REMEDIATION_MODE_EVICT_WITHOUT_REPLACEMENT: '#613583',
+  REMEDIATION_MODE_REBOOT_VM: '#26a269',
+  REMEDIATION_MODE_HOST_POWER_CYCLE: '#a51d2d',
+};
+const OUTCOME_COLORS = { succeeded: '#26734d', failed: '#a51d2d' };
+const STAGE_NAMES = {
+  waiting_for_approval: 'Waiting for approval', queued: 'Queued', quarantine: 'Quarantine',
+  action: 'Action', recovery: 'Recovery',
+};
+
+function svg(tag, attrs = {}, ...children) {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs)) if (v !== undefined && v !== null) el.setAttribute(k, String(v));
+  for (const c of children.flat()) if (c !== null && c !== undefined) el.append(c);
+  return el;
+}
+
+const STAGE_COLORS = { p50: '#1a5fb4', p90: '#99c1f1' };
+// A legend's colour sample: an SVG fill, as the console's CSP forbids inline styles.
+const swatch = (color) => svg('svg', { class: 'swatch', width: 12, height: 12, 'aria-hidden': 'true' },
+  svg('rect', { width: 12, height: 12, fill: color }));
+const sumOf = (counts) => Object.values(counts || {}).reduce((a, b) => a + b, 0);
+
+// "40 ms", "12 s", "4.5 min", "3.2 h", "2.1 d"
+export function fmtSeconds(s) {
+  if (s === null || s === undefined) return '–';
+  if (s < 1) return `${Math.round(s * 1000)} ms`;
+  if (s < 60) return `${+s.toFixed(s < 10 ? 1 : 0)} s`;
+  if (s < 3600) return `${+(s / 60).toFixed(1)} min`;
+  if (s < 86400) return `${+(s / 3600).toFixed(1)} h`;
+  return `${+(s / 86400).toFixed(1)} d`;
+}
+
+// A stacked bar per day: `series` is [[key, label, color]], `valueOf(day, key)` the count.
+function stackedDays(id, title, days, series, valueOf) {
+  const W = 640;
+  const H = 180;
+  const pad = { l: 32, r: 8, t: 8, b: 22 };
+  const max = Math.max(1, ...days.map((d) => series.reduce((a, [k]) => a + valueOf(d, k), 0)));
+  const step = (W - pad.l - pad.r) / Math.max(1, days.length);
+  const y = (v) => H - pad.b - (v / max) * (H - pad.t - pad.b);
+  const bars = [];
+  days.forEach((d, k) => {
+    let base = 0;
+    for (const [key, label, color] of series) {
+      const n = valueOf(d, key);
+      if (!n) continue;
+      bars.push(svg('rect', {
+        class: 'bar', x: (pad.l + k * step + 1).toFixed(1), width: Math.max(1, step - 2).toFixed(1),
+        y: y(base + n).toFixed(1), height: (y(base) - y(base + n)).toFixed(1), fill: color,
+        'data-date': d.date, 'data-series': key,
+      }, svg('title', {}, `${d.date}: ${n} ${label}`)));
+      base += n;
+    }
+  });
+  const ticks = [0, max / 2, max].map((v) => Math.round(v)).filter((v, k, a) => a.indexOf(v) === k);
+  const axis = ticks.map((v) => [
+    svg('line', { x1: pad.l, x2: W - pad.r, y1: y(v), y2: y(v), class: 'grid' }),
+    svg('text', { x: pad.l - 4, y: y(v) + 4, 'text-anchor': 'end' }, String(v)),
+  ]);
+  const labels = days.length ? [0, days.length - 1].map((k) => svg('text', {
+    x: pad.l + k * step + step / 2, y: H - 6, 'text-anchor': k ? 'end' : 'start',
+  }, days[k].date.slice(5))) : [];
+  const legend = h('ul', { class: 'legend' }, series.map(([, label, color]) => h('li', {}, swatch(color), label)));
+  const data = h('table', { class: 'sr-only' }, h('caption', {}, title),
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Date'), series.map(([, label]) => h('th', { scope: 'col' }, label)))),
+    h('tbody', {}, days.map((d) => h('tr', {}, h('th', { scope: 'row' }, d.date),
+      series.map(([key]) => h('td', {}, String(valueOf(d, key))))))));
+  return h('figure', { class: 'chart', id },
+    h('figcaption', {}, title),
+    svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': title, focusable: 'false' }, axis, bars, labels),
+    legend, data);
+}
+
+// p50 and p90 per stage, as horizontal bars on one scale.
+function stageChart(stages) {
+  const title = 'Time per stage, p50 and p90 (last 30 days)';
+  const W = 640;
+  const rowH = 30;
+  const pad = { l: 150, r: 80 };
+  const H = stages.length * rowH + 8;
+  const max = Math.max(1e-3, ...stages.map((s) => s.p90_s || 0));
+  const x = (v) => pad.l + (v / max) * (W - pad.l - pad.r);
+  const rows = stages.map((s, k) => {
+    const top = 4 + k * rowH;
+    const name = STAGE_NAMES[s.stage] || s.stage;
+    return svg('g', { class: 'stage', 'data-stage': s.stage },
+      svg('text', { x: pad.l - 8, y: top + 17, 'text-anchor': 'end' }, name),
+      s.p90_s === null ? svg('text', { x: pad.l, y: top + 17, class: 'none' }, 'none ended') : [
+        svg('rect', { class: 'p90', fill: STAGE_COLORS.p90, x: pad.l, y: top + 3, height: rowH - 10, width: Math.max(1, x(s.p90_s) - pad.l).toFixed(1) },
+          svg('title', {}, `${name}: p90 ${fmtSeconds(s.p90_s)}`)),
+        svg('rect', { class: 'p50', fill: STAGE_COLORS.p50, x: pad.l, y: top + 8, height: rowH - 20, width: Math.max(1, x(s.p50_s) - pad.l).toFixed(1) },
+          svg('title', {}, `${name}: p50 ${fmtSeconds(s.p50_s)}`)),
+        svg('text', { x: x(s.p90_s) + 6, y: top + 17 }, `${fmtSeconds(s.p50_s)} / ${fmtSeconds(s.p90_s)}`),
+      ]);
+  });
+  const data = h('table', { class: 'sr-only' }, h('caption', {}, title),
+    h('thead', {}, h('tr', {}, ['Stage', 'Ended', 'p50', 'p90'].map((c) => h('th', { scope: 'col' }, c)))),
+    h('tbody', {}, stages.map((s) => h('tr', {}, h('th', { scope: 'row' }, STAGE_NAMES[s.stage] || s.stage),
+      h('td', {}, String(s.count ?? '')), h('td', {}, fmtSeconds(s.p50_s)), h('td', {}, fmtSeconds(s.p90_s))))));
+  return h('figure', { class: 'chart', id: 'chart-stages' },
+    h('figcaption', {}, title),
+    svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': title, focusable: 'false' }, rows),
+    h('ul', { class: 'legend' }, h('li', {}, swatch(STAGE_COLORS.p50), 'p50'), h('li', {}, swatch(STAGE_COLORS.p90), 'p90')),
+    data);
+}
+
+// The "needs a person" counts, each a link to the view that lists them.
+function needsPersonCards(clusterId, needs) {
+  const cards = [
+    ['approvals_waiting', 'Approvals waiting', ['clusters', clusterId, 'repairs'], '?state=PENDING_APPROVAL'],
+    ['attention', 'Nodes needing attention', ['clusters', clusterId, 'nodes'], ''],
+    ['suspect_hosts', 'Suspect hosts', ['hosts'], ''],
+    ['open_incidents', 'Open incidents', ['clusters', clusterId, 'alerts'], '?status=firing'],
+  ];
+  return h('ul', { class: 'needs', 'aria-label': 'Needs a person' }, cards.map(([key, label, parts, q]) => {
+    const n = needs?.[key] ?? 0;
+    return h('li', { class: n ? 'hot' : '' },
+      h('a', { href: hashOf(...parts) + q, dataset: { need: key, focusKey: `need:${key}` } },
+        h('span', { class: 'n' }, String(n)), h('span', {}, label)));
+  }));
+}
+
+function overviewView(clusterId) {
+  let content = h('div', { class: 'muted' }, 'Loading…');
+  const root = h('section', { id: 'overview' }, heading('Overview'), content);
+  const refresh = debounce(() => { if (view?.root === root) loadView(view, true); }, 1000);
+
+  async function load() {
+    const stats = await api('GET', `${clusterPath(clusterId)}/stats?days=30`);
+    const modes = MODES.filter((m) => stats.days.some((d) => d.created[m]));
+    const fresh = h('div', {},
+      needsPersonCards(clusterId, stats.needs_person),
+      h('div', { class: 'charts' },
+        stackedDays('chart-created', 'Repairs started per day, by mode (last 30 days, UTC)', stats.days,
+          modes.map((m) => [m, short(m), MODE_COLORS[m]]), (d, m) => d.created[m] || 0),
+        stackedDays('chart-outcomes', 'Repairs ended per day, by outcome', stats.days,
+          [['succeeded', 'Succeeded', OUTCOME_COLORS.succeeded], ['failed', 'Failed', OUTCOME_COLORS.failed]],
+          (d, k) => sumOf(d[k])),
+        stageChart(stats.stages)));
+    replaceKeepingFocus(content, fresh);
+    content = fresh;
+    performance.mark('nr:overview');
+  }
+
+  return { root, load, onRemediation: (r) => { if (r.cluster_id === clusterId) refresh(); }, cluster: clusterId, destroy: refresh.cancel };
 }
 
 // ---------------------------------------------------------------------------
@@ -1174,6 +1332,7 @@ function makeView(parts, query) {
   if (parts.length === 0) return ['home', homeView()];
   if (a === 'hosts' && parts.length === 1) return ['hosts', hostsView()];
   if (a === 'clusters' && c) {
+    if (kind === 'overview' && parts.length === 3) return ['overview', overviewView(c)];
     if (kind === 'repairs' && parts.length === 3) return ['repairs', repairsView(c, query)];
     if (kind === 'repairs' && parts.length === 5) return ['repairs', detailsView(c, i, id)];
     if (kind === 'nodes' && parts.length === 3) return ['nodes', nodesView(c)];
@@ -1252,7 +1411,7 @@ function start() {
   });
   $('cluster').addEventListener('change', (ev) => {
     const { parts } = parseHash();
-    const kind = parts[0] === 'clusters' && ['nodes', 'alerts', 'health'].includes(parts[2]) ? parts[2] : 'repairs';
+    const kind = parts[0] === 'clusters' && ['overview', 'nodes', 'alerts', 'health'].includes(parts[2]) ? parts[2] : 'repairs';
     location.hash = hashOf('clusters', ev.target.value, kind);
   });
   window.addEventListener('hashchange', () => {
