@@ -105,8 +105,8 @@ test('the console opens on the Overview: counts, charts of the seeded history, a
     assert.match(page.url(), /#\/clusters\/ovc\/repairs\?state=PENDING_APPROVAL$/);
     const ids = await page.locator('#repairs tbody tr[data-id]').evaluateAll((trs) => trs.map((tr) => tr.dataset.id));
     assert.deepEqual(ids, [waiting.id], 'only the remediation waiting for approval');
-    assert.equal(await page.getByLabel('State', { exact: true }).inputValue(), 'PENDING_APPROVAL',
-      'the state filter shows it');
+    assert.equal(await page.locator('.toolbar label', { hasText: 'State' }).locator('select').inputValue(),
+      'PENDING_APPROVAL', 'the state filter shows it');
     await page.screenshot({ path: path.join(ARTIFACTS, 'overview-approvals-waiting.png'), fullPage: true });
     assert.deepEqual(foreign, [], 'nothing from another origin');
     assert.deepEqual(errors, [], 'no page errors');

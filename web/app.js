@@ -1033,7 +1033,7 @@ const STAGE_NAMES = {
 function svg(tag, attrs = {}, ...children) {
   const el = document.createElementNS(SVG_NS, tag);
   for (const [k, v] of Object.entries(attrs)) if (v !== undefined && v !== null) el.setAttribute(k, String(v));
-  for (const c of children.flat()) if (c !== null && c !== undefined) el.append(c);
+  for (const c of children.flat(Infinity)) if (c !== null && c !== undefined) el.append(c);
   return el;
 }
 
@@ -1099,7 +1099,7 @@ function stageChart(stages) {
   const title = 'Time per stage, p50 and p90 (last 30 days)';
   const W = 640;
   const rowH = 30;
-  const pad = { l: 150, r: 80 };
+  const pad = { l: 150, r: 110 };
   const H = stages.length * rowH + 8;
   const max = Math.max(1e-3, ...stages.map((s) => s.p90_s || 0));
   const x = (v) => pad.l + (v / max) * (W - pad.l - pad.r);
