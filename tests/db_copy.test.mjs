@@ -27,9 +27,13 @@ function newDatabase(name) {
 
 // Everything the API shows of the installation, in a stable order.
 async function snapshot(srv) {
-  const out = { remediations: [], events: {}, alerts: [], audit: [] };
+  const out = { remediations: [], events: {}, alerts: [], audit: [], stats: {} };
   for (const c of ['cp', 'cq']) {
     out.remediations.push(...(await listAll(srv, c, '-', {}, { pageSize: 7 })).all);
+    // The overview's daily aggregates travel too (docs/http-api.md 11).
+    const stats = await srv.api('GET', `/v1/compute/clusters/${c}/stats?days=2`);
+    assert.equal(stats.status, 200, stats.text);
+    out.stats[c] = stats.json;
     const a = await srv.api('GET', `/v1/compute/clusters/${c}/health/alerts`);
     assert.equal(a.status, 200, a.text);
     out.alerts.push(...a.json.alerts);
@@ -76,6 +80,8 @@ test('db copy moves every remediation, event, alert, token and the audit chain t
   const before = await snapshot(srv);
   assert.equal(before.remediations.length, 11, 'ten manual and one automated');
   assert.equal(before.alerts.length, 1);
+  assert.equal(before.stats.cp.days[1].created.REMEDIATION_MODE_VM_ONLY, 10);
+  assert.equal(before.stats.cp.stages[1].count, 1, 'the cancelled one was queued');
   await srv.stop();
   const tokensBefore = (await run(['token', 'list', '--db', srv.db])).stdout;
 
