@@ -2,20 +2,25 @@
 // straight through the storage interface (one WriteAndWait per batch), far faster than the
 // API could. Remediations go to one cluster, spread round-robin over its instances, with
 // strictly increasing create_time; all are SUCCEEDED except the newest of a few instances,
-// which stays PENDING (at most one active per instance, as the store requires).
+// which stays PENDING (at most one active per instance, as the store requires). The overview's
+// daily aggregates (docs/http-api.md 11) are written too, as the one writer would have kept
+// them: created on the creation day, succeeded and the stage durations on the end day.
 //
 //   seed_remediations --db sqlite:PATH --fleet FLEET.json [--remediations 1000000]
 //                     [--cluster ID] [--batch 10000] [--active-per-mille 10]
 //                     [--events 0] [--span-days 30]
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <future>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/ids.hpp"
@@ -23,6 +28,7 @@
 #include "common/time.hpp"
 #include "model/inventory.hpp"
 #include "model/remediation.hpp"
+#include "model/stats.hpp"
 #include "providers/simulated/fleet.hpp"
 #include "storage/open.hpp"
 #include "storage/store.hpp"
@@ -148,6 +154,38 @@ Remediation MakeRemediation(int64_t i, const Options& o, const std::string& clus
     return r;
 }
 
+// The overview's aggregates of the seeded remediations, summed in memory and written once.
+struct SeededStats {
+    std::map<std::pair<int64_t, Mode>, std::array<int64_t, 3>> daily;  // created, succeeded, failed
+    std::map<int64_t, std::vector<noderepair::model::StageSample>> stages;  // by end day
+
+    void Count(const Remediation& r) {
+        ++daily[{noderepair::model::UtcDay(r.create_time), r.mode}][0];
+        if (!r.end_time) return;
+        const int64_t end_day = noderepair::model::UtcDay(*r.end_time);
+        ++daily[{end_day, r.mode}][1];
+        // Queued until picked up, then half acting, half recovering.
+        const auto running = *r.end_time - *r.start_time;
+        auto& samples = stages[end_day];
+        samples.push_back({noderepair::model::Stage::kQueued, *r.start_time - r.create_time});
+        samples.push_back({noderepair::model::Stage::kAction, running / 2});
+        samples.push_back({noderepair::model::Stage::kRecovery, running - running / 2});
+    }
+
+    Status Write(Store& store, const std::string& cluster_id) const {
+        return store.WriteAndWait([&](Txn& txn) -> Status {
+            for (const auto& [key, n] : daily) {
+                NR_RETURN_IF_ERROR(
+                    txn.Stats().AddDaily(cluster_id, key.first, key.second, n[0], n[1], n[2]));
+            }
+            for (const auto& [day, samples] : stages) {
+                NR_RETURN_IF_ERROR(txn.Stats().AddStages(cluster_id, day, samples));
+            }
+            return noderepair::OkStatus();
+        });
+    }
+};
+
 int Run(const Options& o) {
     const auto started = Clock::now();
     // The server's own fleet-file parser, so the seeded rows are what `serve --fleet` stores.
@@ -200,6 +238,7 @@ int Run(const Options& o) {
     // The newest one is an hour old, so the server's own creates sort after every seeded row.
     const Timestamp base = clock.Now() - std::chrono::hours(1) - step * o.remediations;
 
+    SeededStats seeded_stats;
     const auto insert_start = Clock::now();
     auto last_report = insert_start;
     for (int64_t first = 0; first < o.remediations; first += o.batch) {
@@ -208,6 +247,7 @@ int Run(const Options& o) {
         batch.reserve(static_cast<size_t>(end - first));
         for (int64_t i = first; i < end; ++i) {
             batch.push_back(MakeRemediation(i, o, cluster_id, targets, base, step));
+            seeded_stats.Count(batch.back());
         }
         // Changes of 100 rows, as the server's writes are small: one savepoint per change keeps
         // SQLite's statement journals (the counting triggers need them) short.
@@ -257,6 +297,10 @@ int Run(const Options& o) {
                          static_cast<long long>(end), static_cast<long long>(o.remediations), secs,
                          static_cast<double>(end) / std::max(secs, 1e-9));
         }
+    }
+    if (Status s = seeded_stats.Write(*store, cluster_id); !s) {
+        std::fprintf(stderr, "seed: daily aggregates: %s\n", s.error().message.c_str());
+        return 1;
     }
     store->Close();
     const double total_s = std::chrono::duration<double>(Clock::now() - started).count();
