@@ -213,6 +213,9 @@ public:
                     int64_t succeeded, int64_t failed) override;
     Status AddStages(const std::string& cluster_id, int64_t day,
                      const std::vector<model::StageSample>& samples) override;
+    // Adds `n` to one cell of the cluster's stage histogram for `day`.
+    Status AddBucket(const std::string& cluster_id, int64_t day, model::Stage stage, int bucket,
+                     int64_t n);
 
 private:
     // The counts of the host fault ledger and incidents (suspect_hosts, open_incidents).

@@ -105,18 +105,25 @@ Status SqlStats::AddDaily(const std::string& cluster_id, int64_t day, model::Mod
 Status SqlStats::AddStages(const std::string& cluster_id, int64_t day,
                            const std::vector<model::StageSample>& samples) {
     for (const auto& sample : samples) {
-        NR_ASSIGN_OR_RETURN(
-            auto stmt,
-            conn_.Prepare("INSERT INTO stage_daily(cluster_id, day, stage, bucket, n) VALUES(?1, "
-                          "?2, ?3, ?4, 1) ON CONFLICT(cluster_id, day, stage, bucket) DO UPDATE "
-                          "SET n = stage_daily.n + 1"));
-        stmt.Bind(1, cluster_id)
-            .Bind(2, day)
-            .Bind(3, int64_t(sample.stage))
-            .Bind(4, int64_t(model::DurationBucket(sample.duration)));
-        NR_RETURN_IF_ERROR(stmt.Send());
+        NR_RETURN_IF_ERROR(
+            AddBucket(cluster_id, day, sample.stage, model::DurationBucket(sample.duration), 1));
     }
     return OkStatus();
+}
+
+Status SqlStats::AddBucket(const std::string& cluster_id, int64_t day, model::Stage stage,
+                           int bucket, int64_t n) {
+    NR_ASSIGN_OR_RETURN(
+        auto stmt,
+        conn_.Prepare("INSERT INTO stage_daily(cluster_id, day, stage, bucket, n) VALUES(?1, ?2, "
+                      "?3, ?4, ?5) ON CONFLICT(cluster_id, day, stage, bucket) DO UPDATE SET n = "
+                      "stage_daily.n + excluded.n"));
+    stmt.Bind(1, cluster_id)
+        .Bind(2, day)
+        .Bind(3, int64_t(stage))
+        .Bind(4, int64_t(bucket))
+        .Bind(5, n);
+    return stmt.Send();
 }
 
 }  // namespace noderepair::storage::sql
@@ -204,15 +211,8 @@ Status BackfillStats(Connection& conn) {
                                            counts.created, counts.succeeded, counts.failed));
     }
     for (const auto& [key, n] : stages) {
-        NR_ASSIGN_OR_RETURN(auto stmt, conn.Prepare("INSERT INTO stage_daily(cluster_id, day, "
-                                                    "stage, bucket, n) VALUES(?1, ?2, ?3, ?4, "
-                                                    "?5)"));
-        stmt.Bind(1, key.cluster_id)
-            .Bind(2, key.day)
-            .Bind(3, int64_t(key.stage))
-            .Bind(4, int64_t(key.bucket))
-            .Bind(5, n);
-        NR_RETURN_IF_ERROR(stmt.Run());
+        NR_RETURN_IF_ERROR(
+            writer.AddBucket(key.cluster_id, key.day, model::Stage(key.stage), key.bucket, n));
     }
     return conn.Flush();
 }
