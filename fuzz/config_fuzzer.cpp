@@ -26,6 +26,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         c.storage.max_batch < 1) {
         fuzz::Broken("accepted durations, caps and thread counts are in range", text);
     }
+    if (c.notify.approval_after_s < 0 || c.notify.interval_s < 1 || c.notify.timeout_s < 1 ||
+        (!c.notify.alertmanager_url.empty() && !c.notify.alertmanager_url.starts_with("http"))) {
+        fuzz::Broken("accepted notification settings are in range", text);
+    }
     (void)health::Policy::WithOverrides(c.automation.rules);
     return 0;
 }
