@@ -10,7 +10,7 @@ namespace {
 // is the whole schema the SQLite backend reaches with its first eleven migrations (the same
 // tables, columns and indexes, with PostgreSQL's types and triggers), so both backends number
 // later migrations alike.
-constexpr std::array<const char*, 1> kMigrations = {
+constexpr std::array<const char*, 2> kMigrations = {
     R"sql(
 CREATE TABLE clusters(
     cluster_id TEXT PRIMARY KEY,
@@ -262,6 +262,38 @@ CREATE TRIGGER remediation_recounted AFTER UPDATE OF state, mode, trigger ON rem
     FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state OR OLD.mode IS DISTINCT FROM NEW.mode
                        OR OLD.trigger IS DISTINCT FROM NEW.trigger)
     EXECUTE FUNCTION remediations_count();
+)sql",
+    // 2: fleet intelligence (docs/http-api.md 11): a host's rack and suspicion, the host fault
+    // ledger (append-only, read by host and by incident scope) and incidents.
+    R"sql(
+ALTER TABLE hosts ADD COLUMN rack TEXT;
+ALTER TABLE hosts ADD COLUMN suspect TEXT;
+CREATE INDEX hosts_by_rack ON hosts(rack) WHERE rack IS NOT NULL;
+CREATE TABLE host_faults(
+    seq BIGSERIAL PRIMARY KEY,
+    host_name TEXT NOT NULL,
+    rack TEXT NOT NULL,
+    cluster_id TEXT NOT NULL,
+    instance_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    remediation_id TEXT,
+    time BIGINT NOT NULL
+);
+CREATE INDEX host_faults_by_host ON host_faults(host_name, time);
+CREATE INDEX host_faults_by_scope ON host_faults(cluster_id, rack, time);
+CREATE TABLE incidents(
+    id TEXT PRIMARY KEY,
+    cluster_id TEXT NOT NULL,
+    rack TEXT NOT NULL,
+    state INTEGER NOT NULL,
+    instances TEXT NOT NULL,
+    signals INTEGER NOT NULL,
+    first_seen BIGINT NOT NULL,
+    last_seen BIGINT NOT NULL,
+    closed_at BIGINT,
+    closed_by TEXT
+);
+CREATE INDEX incidents_by_scope ON incidents(cluster_id, rack, first_seen);
 )sql",
 };
 

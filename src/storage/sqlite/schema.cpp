@@ -8,7 +8,7 @@ namespace noderepair::storage::sqlite {
 namespace {
 
 // Versioned migrations: entry i takes the schema from version i to i+1. Append only.
-constexpr std::array<const char*, 11> kMigrations = {
+constexpr std::array<const char*, 12> kMigrations = {
     R"sql(
 CREATE TABLE clusters(
     cluster_id TEXT PRIMARY KEY,
@@ -328,6 +328,38 @@ CREATE TABLE audit_head(
 );
 INSERT INTO audit_head(id, seq, hash)
     VALUES(1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
+)sql",
+    // 12: fleet intelligence (docs/http-api.md 11): a host's rack and suspicion, the host fault
+    // ledger (append-only, read by host and by incident scope) and incidents.
+    R"sql(
+ALTER TABLE hosts ADD COLUMN rack TEXT;
+ALTER TABLE hosts ADD COLUMN suspect TEXT;
+CREATE INDEX hosts_by_rack ON hosts(rack) WHERE rack IS NOT NULL;
+CREATE TABLE host_faults(
+    seq INTEGER PRIMARY KEY,
+    host_name TEXT NOT NULL,
+    rack TEXT NOT NULL,
+    cluster_id TEXT NOT NULL,
+    instance_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    remediation_id TEXT,
+    time INTEGER NOT NULL
+);
+CREATE INDEX host_faults_by_host ON host_faults(host_name, time);
+CREATE INDEX host_faults_by_scope ON host_faults(cluster_id, rack, time);
+CREATE TABLE incidents(
+    id TEXT PRIMARY KEY,
+    cluster_id TEXT NOT NULL,
+    rack TEXT NOT NULL,
+    state INTEGER NOT NULL,
+    instances TEXT NOT NULL,
+    signals INTEGER NOT NULL,
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    closed_at INTEGER,
+    closed_by TEXT
+);
+CREATE INDEX incidents_by_scope ON incidents(cluster_id, rack, first_seen);
 )sql",
 };
 
