@@ -57,6 +57,7 @@ Api::Api(ApiServices services, int worker_threads, size_t max_queued_requests)
     AddHostRoutes(router_, s_);
     AddAlertRoutes(router_, s_);
     AddHealthCheckRoutes(router_, s_);
+    AddIncidentRoutes(router_, s_);
     if (s_.simulated != nullptr) AddSimulatedFleetRoutes(router_, s_);
     AddEngineRoutes(router_, s_);
     AddAuditRoutes(router_, s_);
