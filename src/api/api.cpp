@@ -34,6 +34,7 @@ Status CheckAccess(const Access& access, const Call& call) {
         // The handler narrows these to the caller's clusters.
         case Scope::kListedClusters:
         case Scope::kHostInstances:
+        case Scope::kHostOfCluster:
         case Scope::kAlertInstances:
         case Scope::kFaultInstance:
         case Scope::kFleetRead:

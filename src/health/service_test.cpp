@@ -1308,9 +1308,6 @@ TEST_F(HealthServiceTest, SweeperThreadTakesUpWaitingSignals) {
     health_->Stop();  // twice is harmless
 }
 
-}  // namespace
-}  // namespace noderepair::health
-
 // ---- Fleet intelligence (docs/http-api.md 11) -----------------------------------------------
 
 class PolicyEngineTest : public HealthServiceTest {
@@ -1737,3 +1734,6 @@ TEST_F(RackStormTest, DismissedIncidentRecordsItsSignalsOnly) {
               Firing("NpdKernelDeadlock", {{"instance_id", Name(31)}}, "o-1", Now())},
              2);
 }
+
+}  // namespace
+}  // namespace noderepair::health

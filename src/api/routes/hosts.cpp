@@ -16,7 +16,7 @@ namespace {
 void AddHostPolicyRoutes(Router& router, const ApiServices& services) {
     router.Add({"GET",
                 {"v1", "compute", "hosts", "{}"},
-                Access::Token(Role::kViewer, Scope::kHostInstances),
+                Access::Token(Role::kViewer, Scope::kHostOfCluster),
                 [&services](Call& call, Responder respond) {
                     auto detail = services.inventory.GetHost(call.principal, call.params[0]);
                     if (!detail) return respond(ErrorResponse(detail.error()));
