@@ -16,16 +16,8 @@ work=$(mktemp -d /tmp/noderepair-policy-bench-XXXXXX)
 pids=()
 trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
 
-start_server() {  # name config [binary] -> sets port, token, pid
-    local name=$1 config=$2 binary=${3:-$bin}
-    "$binary" serve --listen 127.0.0.1:0 --db "sqlite:$work/$name.db" --fleet "$work/racks.json" \
-        --config "$config" --engine-paused >"$work/$name.out" 2>"$work/$name.err" &
-    pid=$!
-    pids+=("$pid")
-    for _ in $(seq 1 100); do grep -q "listening on" "$work/$name.out" && break; sleep 0.1; done
-    port=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/$name.out")
-    token=$(sed -n 's/.*admin token: \(.*\)/\1/p' "$work/$name.out")
-}
+# shellcheck source=bench/server.sh
+. "$here/server.sh"
 
 python3 "$here/gen_fleet.py" --clusters 1 --instances-per-cluster 1000 --out "$work/racks.json" \
     2>/dev/null
@@ -54,7 +46,7 @@ modes="off on"
 echo "| benchmark | figure | target |"
 echo "|---|---:|---|"
 
-start_server storm "$work/on.yaml"
+start_server storm "$work/racks.json" "$work/on.yaml"
 storm=$(node "$here/alert_load.mjs" "$port" "$token" 100 100 16 1000)
 created=$(sqlite3 "$work/storm.db" "select count(*) from remediations")
 racks=$(sqlite3 "$work/storm.db" "select count(distinct h.rack) from remediations r join instances i on i.instance_id = r.instance_id join hosts h on h.host_name = i.host_name")
@@ -68,7 +60,7 @@ for r in $(seq 1 "$repeats"); do
     for mode in $modes; do
         binary=$bin
         [ "$mode" = base ] && binary=$BASE_BIN
-        start_server "ingest-$mode-$r" "$work/$mode.yaml" "$binary"
+        start_server "ingest-$mode-$r" "$work/racks.json" "$work/$mode.yaml" "$binary"
         out=$(node "$here/alert_load.mjs" "$port" "$token" 1000 100 16 1000)
         rate=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["alerts_per_s"])')
         eval "rate_${mode}_$r=$rate"

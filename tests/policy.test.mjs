@@ -53,6 +53,14 @@ async function alertByFp(srv, c, fp) {
   return r.json.alerts.find((a) => a.fingerprint === fp);
 }
 
+// The CLI against `srv` with its admin token; resolves {code, stdout, stderr}.
+function cli(srv, args) {
+  return new Promise((resolve) => {
+    execFile(BIN, args, { env: { ...process.env, NODEREPAIR_SERVER: srv.base, NODEREPAIR_TOKEN: srv.adminToken }, timeout: 15000 },
+      (err, stdout, stderr) => resolve({ code: err ? err.code : 0, stdout, stderr }));
+  });
+}
+
 async function node(srv, c, i) {
   const r = await srv.api('GET', `/v1/compute/clusters/${c}`);
   assert.equal(r.status, 200, r.text);
@@ -107,13 +115,6 @@ test('ladder: REBOOT_VM held, fault back in the cooldown waits, then VM_ONLY, HO
   assert.match(metrics, /noderepair_policy_decisions_total\{decision="escalation"\} 2/);
   assert.match(metrics, /noderepair_policy_decisions_total\{decision="attention"\} 1/);
 });
-
-function cli(srv, args) {
-  return new Promise((resolve) => {
-    execFile(BIN, args, { env: { ...process.env, NODEREPAIR_SERVER: srv.base, NODEREPAIR_TOKEN: srv.adminToken }, timeout: 15000 },
-      (err, stdout, stderr) => resolve({ code: err ? err.code : 0, stdout, stderr }));
-  });
-}
 
 test('suspect host: two instances faulting on one host make it suspect and cordoned; HOST_AWARE there; :clear keeps the cordon', async () => {
   const fleet = {
@@ -254,10 +255,7 @@ test('incidents: six signals from one rack (threshold 5) open one incident; noth
   // Handed back: considered again under the rack's limit of two.
   assert.equal(await waitFor(async () => ((await rackActive()) === 2 ? 2 : null), 5000, 100), 2);
 
-  const shown = await new Promise((resolve) => {
-    execFile(BIN, ['incidents', 'list', '-c', 'n'], { env: { ...process.env, NODEREPAIR_SERVER: srv.base, NODEREPAIR_TOKEN: srv.adminToken } },
-      (err, stdout, stderr) => resolve({ code: err ? err.code : 0, stdout, stderr }));
-  });
+  const shown = await cli(srv, ['incidents', 'list', '-c', 'n']);
   assert.equal(shown.code, 0, shown.stderr);
   assert.match(shown.stdout, /rack:nr0\s+RELEASED/);
 });
