@@ -138,6 +138,10 @@ Status SignalRouter::MakeSuspect(storage::Txn& txn, model::Host& host, const std
 Result<bool> SignalRouter::TakenByIncident(storage::Txn& txn, const Signal& signal,
                                            const model::Instance& instance, const model::Host& host,
                                            Timestamp now) {
+    if (signal.first) {
+        NR_RETURN_IF_ERROR(txn.Inventory().TouchScopeInstance(instance.cluster_id, host.rack,
+                                                              instance.instance_id, now));
+    }
     NR_ASSIGN_OR_RETURN(auto latest,
                         txn.Inventory().GetLatestIncident(instance.cluster_id, host.rack));
     if (latest && latest->state == model::IncidentState::kOpen) {
@@ -157,9 +161,12 @@ Result<bool> SignalRouter::TakenByIncident(storage::Txn& txn, const Signal& sign
     // Signals a person already judged (a closed incident's) open no second incident.
     Timestamp since = now - options_.incident_window;
     if (latest && latest->closed_at && *latest->closed_at > since) since = *latest->closed_at;
+    // Counted by instance (a handful of rows per rack), then read in full only when it opens.
+    NR_ASSIGN_OR_RETURN(int instances,
+                        txn.Inventory().CountScopeInstances(instance.cluster_id, host.rack, since));
+    if (instances < options_.incident_threshold) return false;
     NR_ASSIGN_OR_RETURN(auto signals,
                         txn.Inventory().ListScopeSignals(instance.cluster_id, host.rack, since));
-    if (int(signals.size()) < options_.incident_threshold) return false;
     model::Incident incident;
     incident.id = NewUuidV7(now);
     incident.cluster_id = instance.cluster_id;

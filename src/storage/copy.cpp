@@ -14,10 +14,11 @@ namespace {
 // Every table of the schema, parents before children. remediation_counts is not copied: the
 // target's triggers count the remediations as they arrive, as they keep hosts.used_gpus.
 constexpr const char* kTables[] = {
-    "clusters",    "hosts",          "instances",     "remediations",      "remediation_events",
-    "engine_jobs", "reservations",   "alerts",        "health_check_runs", "tokens",
-    "settings",    "sim_operations", "sim_instances", "sim_vms",           "sim_hosts",
-    "sim_faults",  "audit_records",  "audit_head",    "host_faults",       "incidents",
+    "clusters",        "hosts",          "instances",     "remediations",      "remediation_events",
+    "engine_jobs",     "reservations",   "alerts",        "health_check_runs", "tokens",
+    "settings",        "sim_operations", "sim_instances", "sim_vms",           "sim_hosts",
+    "sim_faults",      "audit_records",  "audit_head",    "host_faults",       "incidents",
+    "scope_instances",
 };
 
 // Columns the target's triggers keep: copying them would count twice.

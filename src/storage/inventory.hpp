@@ -57,6 +57,10 @@ public:
     // instance that signalled first first.
     virtual Result<std::vector<model::InstanceSignals>> ListScopeSignals(
         const std::string& cluster_id, const std::string& rack, Timestamp since) = 0;
+    // How many of a cluster's instances on hosts of `rack` (empty: without one) signalled at or
+    // after `since`: as many rows as the scope has instances, whatever the signals' number.
+    virtual Result<int> CountScopeInstances(const std::string& cluster_id, const std::string& rack,
+                                            Timestamp since) = 0;
     virtual Result<std::optional<model::Incident>> GetIncident(const std::string& id) = 0;
     // The newest incident of a cluster's rack (empty: its hosts without one).
     virtual Result<std::optional<model::Incident>> GetLatestIncident(const std::string& cluster_id,
@@ -87,6 +91,9 @@ public:
     virtual Status SetInstanceAutoRepair(const std::string& instance_id, bool auto_repair) = 0;
     // Appends to a host's fault ledger.
     virtual Status AddHostFault(const model::HostFault& fault) = 0;
+    // An instance of a scope signalled at `when` (for CountScopeInstances).
+    virtual Status TouchScopeInstance(const std::string& cluster_id, const std::string& rack,
+                                      const std::string& instance_id, Timestamp when) = 0;
     // Inserts or replaces an incident by id.
     virtual Status PutIncident(const model::Incident& incident) = 0;
     // Marks a host suspect with why (empty: clears the suspicion).

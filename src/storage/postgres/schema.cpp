@@ -264,7 +264,9 @@ CREATE TRIGGER remediation_recounted AFTER UPDATE OF state, mode, trigger ON rem
     EXECUTE FUNCTION remediations_count();
 )sql",
     // 2: fleet intelligence (docs/http-api.md 11): a host's rack and suspicion, the host fault
-    // ledger (append-only, read by host and by incident scope) and incidents.
+    // ledger (append-only, read by host and by incident scope; its index covers the suspicion
+    // counts), each scope's instances with their last signal (so incident detection counts
+    // instances, not signals) and incidents.
     R"sql(
 ALTER TABLE hosts ADD COLUMN rack TEXT;
 ALTER TABLE hosts ADD COLUMN suspect TEXT;
@@ -279,8 +281,15 @@ CREATE TABLE host_faults(
     remediation_id TEXT,
     time BIGINT NOT NULL
 );
-CREATE INDEX host_faults_by_host ON host_faults(host_name, time);
+CREATE INDEX host_faults_by_host ON host_faults(host_name, time, instance_id, remediation_id);
 CREATE INDEX host_faults_by_scope ON host_faults(cluster_id, rack, time);
+CREATE TABLE scope_instances(
+    cluster_id TEXT NOT NULL,
+    rack TEXT NOT NULL,
+    instance_id TEXT NOT NULL,
+    last_signal BIGINT NOT NULL,
+    PRIMARY KEY (cluster_id, rack, instance_id)
+);
 CREATE TABLE incidents(
     id TEXT PRIMARY KEY,
     cluster_id TEXT NOT NULL,

@@ -361,6 +361,27 @@ Result<std::vector<model::InstanceSignals>> SqlInventory::ListScopeSignals(
     return out;
 }
 
+Result<int> SqlInventory::CountScopeInstances(const std::string& cluster_id,
+                                              const std::string& rack, Timestamp since) {
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare("SELECT COUNT(*) FROM scope_instances WHERE cluster_id = ?1 "
+                                      "AND rack = ?2 AND last_signal >= ?3"));
+    stmt.Bind(1, cluster_id).Bind(2, rack).Bind(3, ToMicros(since));
+    NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    return row ? int(stmt.Int(0)) : 0;
+}
+
+Status SqlInventory::TouchScopeInstance(const std::string& cluster_id, const std::string& rack,
+                                        const std::string& instance_id, Timestamp when) {
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare("INSERT INTO scope_instances(cluster_id, rack, instance_id, "
+                                      "last_signal) VALUES(?1, ?2, ?3, ?4) ON CONFLICT(cluster_id, "
+                                      "rack, instance_id) DO UPDATE SET last_signal = "
+                                      "excluded.last_signal"));
+    stmt.Bind(1, cluster_id).Bind(2, rack).Bind(3, instance_id).Bind(4, ToMicros(when));
+    return stmt.Run();
+}
+
 Result<std::optional<model::Incident>> SqlInventory::GetIncident(const std::string& id) {
     static const std::string sql =
         std::string("SELECT ") + kIncidentColumns + " FROM incidents WHERE id = ?1";

@@ -107,7 +107,11 @@ public:
     Result<std::vector<model::InstanceSignals>> ListScopeSignals(const std::string& cluster_id,
                                                                  const std::string& rack,
                                                                  Timestamp since) override;
+    Result<int> CountScopeInstances(const std::string& cluster_id, const std::string& rack,
+                                    Timestamp since) override;
     Result<std::optional<model::Incident>> GetIncident(const std::string& id) override;
+    Status TouchScopeInstance(const std::string& cluster_id, const std::string& rack,
+                              const std::string& instance_id, Timestamp when) override;
     Result<std::optional<model::Incident>> GetLatestIncident(const std::string& cluster_id,
                                                              const std::string& rack) override;
     Result<std::vector<model::Incident>> ListIncidents(const std::string& cluster_id,
