@@ -8,7 +8,7 @@ start_server() {
         --config "$config" --engine-paused >"$work/$name.out" 2>"$work/$name.err" &
     pid=$!
     pids+=("$pid")
-    for _ in $(seq 1 100); do grep -q "listening on" "$work/$name.out" && break; sleep 0.1; done
+    for _ in $(seq 1 100); do grep -qs "listening on" "$work/$name.out" && break; sleep 0.1; done
     port=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/$name.out")
     token=$(sed -n 's/.*admin token: \(.*\)/\1/p' "$work/$name.out")
 }
