@@ -327,13 +327,7 @@ model::Incident ReadIncident(const Statement& s) {
     i.cluster_id = s.Text(1);
     i.rack = s.Text(2);
     i.state = model::IncidentState(s.Int(3));
-    const std::string instances = s.Text(4);
-    for (size_t from = 0; from < instances.size();) {
-        size_t end = instances.find('\n', from);
-        if (end == std::string::npos) end = instances.size();
-        i.instances.push_back(instances.substr(from, end - from));
-        from = end + 1;
-    }
+    i.instances = SplitLines(s.Text(4));
     i.signals = int(s.Int(5));
     i.first_seen = FromMicros(s.Int(6));
     i.last_seen = FromMicros(s.Int(7));
@@ -423,13 +417,11 @@ Result<std::vector<model::Incident>> SqlInventory::ListIncidents(const std::stri
 Status SqlInventory::PutIncident(const model::Incident& i) {
     static const std::string sql = UpsertSql("incidents", kIncidentColumns, "id");
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
-    std::string instances;
-    for (const auto& id : i.instances) instances += (instances.empty() ? "" : "\n") + id;
     stmt.Bind(1, i.id)
         .Bind(2, i.cluster_id)
         .Bind(3, i.rack)
         .Bind(4, int64_t(i.state))
-        .Bind(5, instances)
+        .Bind(5, JoinLines(i.instances))
         .Bind(6, int64_t(i.signals))
         .Bind(7, ToMicros(i.first_seen))
         .Bind(8, ToMicros(i.last_seen))
