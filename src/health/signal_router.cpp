@@ -138,12 +138,24 @@ Status SignalRouter::MakeSuspect(storage::Txn& txn, model::Host& host, const std
 Result<bool> SignalRouter::TakenByIncident(storage::Txn& txn, const Signal& signal,
                                            const model::Instance& instance, const model::Host& host,
                                            Timestamp now) {
-    if (signal.first) {
-        NR_RETURN_IF_ERROR(txn.Inventory().TouchScopeInstance(instance.cluster_id, host.rack,
-                                                              instance.instance_id, now));
+    // The scope's latest incident, read once per transaction and kept here as it changes.
+    const auto scope = std::make_pair(instance.cluster_id, host.rack);
+    auto cached = incident_in_txn_.find(scope);
+    if (cached == incident_in_txn_.end()) {
+        NR_ASSIGN_OR_RETURN(auto stored,
+                            txn.Inventory().GetLatestIncident(instance.cluster_id, host.rack));
+        cached = incident_in_txn_.emplace(scope, std::move(stored)).first;
     }
-    NR_ASSIGN_OR_RETURN(auto latest,
-                        txn.Inventory().GetLatestIncident(instance.cluster_id, host.rack));
+    std::optional<model::Incident>& latest = cached->second;
+    // Signals a person already judged (a closed incident's) open no second incident.
+    Timestamp since = now - options_.incident_window;
+    if (latest && latest->closed_at && *latest->closed_at > since) since = *latest->closed_at;
+    bool entered = false;  // the instance is new to the window: the count may have grown
+    if (signal.first) {
+        NR_ASSIGN_OR_RETURN(entered,
+                            txn.Inventory().TouchScopeInstance(instance.cluster_id, host.rack,
+                                                               instance.instance_id, since, now));
+    }
     if (latest && latest->state == model::IncidentState::kOpen) {
         model::Incident& incident = *latest;
         if (std::find(incident.instances.begin(), incident.instances.end(), instance.instance_id) ==
@@ -157,10 +169,9 @@ Result<bool> SignalRouter::TakenByIncident(storage::Txn& txn, const Signal& sign
         NR_RETURN_IF_ERROR(txn.Inventory().PutIncident(incident));
         return true;
     }
-    if (!signal.first) return false;  // only a new signal can open one
-    // Signals a person already judged (a closed incident's) open no second incident.
-    Timestamp since = now - options_.incident_window;
-    if (latest && latest->closed_at && *latest->closed_at > since) since = *latest->closed_at;
+    // The count only grows when an instance enters the window, so only then can it cross the
+    // threshold: a repeat of an instance already counted needs no count.
+    if (!entered) return false;
     // Counted by instance (a handful of rows per rack), then read in full only when it opens.
     NR_ASSIGN_OR_RETURN(int instances,
                         txn.Inventory().CountScopeInstances(instance.cluster_id, host.rack, since));
@@ -179,6 +190,7 @@ Result<bool> SignalRouter::TakenByIncident(storage::Txn& txn, const Signal& sign
         incident.first_seen = std::min(incident.first_seen, s.first);
     }
     NR_RETURN_IF_ERROR(OpenIncident(txn, incident));
+    latest = std::move(incident);
     return true;
 }
 
@@ -213,6 +225,7 @@ Result<model::Incident> SignalRouter::CloseIncident(storage::Txn& txn,
                                                     const std::string& cluster_id,
                                                     const std::string& incident_id, bool release,
                                                     const std::string& actor, Timestamp now) {
+    BeginTransaction();  // a transaction of its own: nothing read before holds
     NR_ASSIGN_OR_RETURN(auto found, txn.Inventory().GetIncident(incident_id));
     if (!found || found->cluster_id != cluster_id) {
         return NotFound("incident " + incident_id + " not found in cluster " + cluster_id);

@@ -87,6 +87,7 @@ public:
     void BeginTransaction() {
         active_in_txn_.clear();
         active_in_rack_.clear();
+        incident_in_txn_.clear();
         tally_ = {};
     }
     // What the engine decided since BeginTransaction.
@@ -150,6 +151,8 @@ private:
     // Active remediations per cluster in the current transaction; writer thread only.
     std::map<std::string, int> active_in_txn_;
     std::map<std::string, int> active_in_rack_;  // the same, per rack
+    // The latest incident of each (cluster, rack) read in the current transaction.
+    std::map<std::pair<std::string, std::string>, std::optional<model::Incident>> incident_in_txn_;
     PolicyTally tally_;
     std::mutex mu_;  // guards instance_counts_
     std::map<std::string, int> instance_counts_;

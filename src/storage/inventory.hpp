@@ -91,9 +91,11 @@ public:
     virtual Status SetInstanceAutoRepair(const std::string& instance_id, bool auto_repair) = 0;
     // Appends to a host's fault ledger.
     virtual Status AddHostFault(const model::HostFault& fault) = 0;
-    // An instance of a scope signalled at `when` (for CountScopeInstances).
-    virtual Status TouchScopeInstance(const std::string& cluster_id, const std::string& rack,
-                                      const std::string& instance_id, Timestamp when) = 0;
+    // An instance of a scope signalled at `when` (for CountScopeInstances). Returns whether it
+    // is new to the window that starts at `since`: only then can the scope's count have grown.
+    virtual Result<bool> TouchScopeInstance(const std::string& cluster_id, const std::string& rack,
+                                            const std::string& instance_id, Timestamp since,
+                                            Timestamp when) = 0;
     // Inserts or replaces an incident by id.
     virtual Status PutIncident(const model::Incident& incident) = 0;
     // Marks a host suspect with why (empty: clears the suspicion).

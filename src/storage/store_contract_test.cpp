@@ -2065,6 +2065,25 @@ TEST_P(StoreContract, HostFaultLedgerRacksSuspicionAndIncidents) {
     EXPECT_EQ(scope[0].signals, 2);
     EXPECT_EQ(scope[0].first, T(10));
     EXPECT_EQ(scope[1].instance_id, "i2");
+    // A scope's instances: new to the window once, then repeats only move their last signal.
+    std::vector<bool> entered;
+    ASSERT_TRUE(IsOk(Write([&entered](Txn& txn) -> Status {
+        for (auto [since, when] :
+             {std::pair{T(0), T(10)}, std::pair{T(0), T(20)}, std::pair{T(25), T(30)}}) {
+            NR_ASSIGN_OR_RETURN(bool is_new,
+                                txn.Inventory().TouchScopeInstance("c1", "r1", "i1", since, when));
+            entered.push_back(is_new);
+        }
+        NR_RETURN_IF_ERROR(txn.Inventory().TouchScopeInstance("c1", "r1", "i2", T(0), T(30)));
+        return OkStatus();
+    })));
+    EXPECT_EQ(entered, (std::vector<bool>{true, false, true}));
+    EXPECT_EQ(
+        ReadOk<int>([](Reader& r) { return r.Inventory().CountScopeInstances("c1", "r1", T(30)); }),
+        2);
+    EXPECT_EQ(
+        ReadOk<int>([](Reader& r) { return r.Inventory().CountScopeInstances("c1", "", T(0)); }),
+        0);
     ASSERT_TRUE(IsOk(Write([](Txn& txn) { return txn.Inventory().SetHostSuspect("h1", ""); })));
     EXPECT_EQ(ReadOk<int>([](Reader& r) { return r.Inventory().CountSuspectHosts(); }), 0);
 

@@ -365,15 +365,32 @@ Result<int> SqlInventory::CountScopeInstances(const std::string& cluster_id,
     return row ? int(stmt.Int(0)) : 0;
 }
 
-Status SqlInventory::TouchScopeInstance(const std::string& cluster_id, const std::string& rack,
-                                        const std::string& instance_id, Timestamp when) {
+Result<bool> SqlInventory::TouchScopeInstance(const std::string& cluster_id,
+                                              const std::string& rack,
+                                              const std::string& instance_id, Timestamp since,
+                                              Timestamp when) {
+    {
+        // Within the window already: one update, the common case of a storm's repeats.
+        NR_ASSIGN_OR_RETURN(auto moved,
+                            conn_.Prepare("UPDATE scope_instances SET last_signal = ?4 WHERE "
+                                          "cluster_id = ?1 AND rack = ?2 AND instance_id = ?3 AND "
+                                          "last_signal >= ?5"));
+        moved.Bind(1, cluster_id)
+            .Bind(2, rack)
+            .Bind(3, instance_id)
+            .Bind(4, ToMicros(when))
+            .Bind(5, ToMicros(since));
+        NR_RETURN_IF_ERROR(moved.Run());
+        if (moved.Changes() == 1) return false;
+    }
     NR_ASSIGN_OR_RETURN(auto stmt,
                         conn_.Prepare("INSERT INTO scope_instances(cluster_id, rack, instance_id, "
                                       "last_signal) VALUES(?1, ?2, ?3, ?4) ON CONFLICT(cluster_id, "
                                       "rack, instance_id) DO UPDATE SET last_signal = "
                                       "excluded.last_signal"));
     stmt.Bind(1, cluster_id).Bind(2, rack).Bind(3, instance_id).Bind(4, ToMicros(when));
-    return stmt.Run();
+    NR_RETURN_IF_ERROR(stmt.Run());
+    return true;
 }
 
 Result<std::optional<model::Incident>> SqlInventory::GetIncident(const std::string& id) {

@@ -110,8 +110,9 @@ public:
     Result<int> CountScopeInstances(const std::string& cluster_id, const std::string& rack,
                                     Timestamp since) override;
     Result<std::optional<model::Incident>> GetIncident(const std::string& id) override;
-    Status TouchScopeInstance(const std::string& cluster_id, const std::string& rack,
-                              const std::string& instance_id, Timestamp when) override;
+    Result<bool> TouchScopeInstance(const std::string& cluster_id, const std::string& rack,
+                                    const std::string& instance_id, Timestamp since,
+                                    Timestamp when) override;
     Result<std::optional<model::Incident>> GetLatestIncident(const std::string& cluster_id,
                                                              const std::string& rack) override;
     Result<std::vector<model::Incident>> ListIncidents(const std::string& cluster_id,
