@@ -40,8 +40,9 @@ asan: deps
 	cmake --preset asan >/dev/null
 	cmake --build --preset asan -j $(JOBS)
 
+# demo/config.yaml turns every fleet-intelligence knob on (docs/http-api.md 11).
 demo: build
-	./build/noderepair serve --demo --db $(DEMO_DB) --listen $(DEMO_LISTEN)
+	./build/noderepair serve --demo --config demo/config.yaml --db $(DEMO_DB) --listen $(DEMO_LISTEN)
 
 # A private Slurm cluster with a BMC per host, and noderepair repairing it (README "make lab").
 lab: build

@@ -12,16 +12,8 @@ work=$(mktemp -d /tmp/noderepair-bench-XXXXXX)
 pids=()
 trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
 
-start_server() {  # name fleet config -> sets port, token, pid
-    local name=$1 fleet=$2 config=$3
-    "$bin" serve --listen 127.0.0.1:0 --db "sqlite:$work/$name.db" --fleet "$fleet" \
-        --config "$config" --engine-paused >"$work/$name.out" 2>"$work/$name.err" &
-    pid=$!
-    pids+=("$pid")
-    for _ in $(seq 1 100); do grep -q "listening on" "$work/$name.out" && break; sleep 0.1; done
-    port=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/$name.out")
-    token=$(sed -n 's/.*admin token: \(.*\)/\1/p' "$work/$name.out")
-}
+# shellcheck source=bench/server.sh
+. "$here/server.sh"
 
 create() {  # port token count mode
     node - "$@" <<'JS'

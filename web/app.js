@@ -281,6 +281,7 @@ function loadClusters() {
 
 const NAV = [
   ['overview', 'Overview'], ['repairs', 'Repairs'], ['nodes', 'Nodes'], ['alerts', 'Alerts'], ['health', 'Health checks'],
+  ['incidents', 'Incidents'],
 ];
 
 function renderNav(active, clusterId) {
@@ -790,6 +791,7 @@ function hostsView() {
       h('th', { scope: 'row' }, host.host_name),
       h('td', { class: 'num' }, `${host.used_gpus} / ${host.gpu_slots}`),
       h('td', {}, host.cordoned ? badge('cordoned') : 'no'),
+      suspectCell(host, () => load(true)),
       h('td', {}, host.power ? (host.power === 'on' ? 'on' : badge(host.power)) : h('span', { class: 'muted' }, 'no BMC')),
       h('td', {}, (host.instances || []).join(', ')),
       h('td', { class: 'actions' }, h('button', {
@@ -812,7 +814,7 @@ function hostsView() {
     const current = ticket();
     const r = await api('GET', '/v1/compute/hosts');
     if (!current()) return;
-    const fresh = h('div', {}, table('Hosts', ['Host', 'Used GPUs / slots', 'Cordoned', 'Power', 'Instances', 'Actions'],
+    const fresh = h('div', {}, table('Hosts', ['Host', 'Used GPUs / slots', 'Cordoned', 'Suspect (rack)', 'Power', 'Instances', 'Actions'],
       (r.hosts || []).map(row), 'No hosts.'));
     replaceKeepingFocus(holder.firstChild, fresh);
   }
@@ -820,6 +822,74 @@ function hostsView() {
   // Hosts span clusters and the stream follows one: refresh on a timer as well.
   const timer = setInterval(refreshSoon, 5000);
   return { root, load, onRemediation: refreshSoon, destroy: () => { clearInterval(timer); refreshSoon.cancel(); } };
+}
+
+// docs/http-api.md 11: a host's suspicion (the fault follows the host) and its rack, with the
+// admin's "clear" (the cordon stays).
+function suspectCell(host, reload) {
+  const rack = host.rack ? h('span', { class: 'muted' }, ` (${host.rack})`) : null;
+  if (!host.suspect) return h('td', {}, 'no', rack);
+  return h('td', {}, h('span', { class: 'attention', title: host.suspect_reason || '' }, '⚠ suspect: ', host.suspect_reason || ''), rack, ' ',
+    h('button', {
+      type: 'button', 'aria-label': `Clear suspicion of ${host.host_name}`, dataset: { focusKey: `clear:${host.host_name}` },
+      onclick: async () => {
+        try {
+          await api('POST', `/v1/compute/hosts/${enc(host.host_name)}:clear`);
+          notify(`Host ${host.host_name} is no longer suspect; its cordon stays.`);
+          await reload();
+        } catch (e) {
+          showError(e, { prefix: `Could not clear ${host.host_name}` });
+        }
+      },
+    }, 'Clear'));
+}
+
+// docs/http-api.md 11: a cluster's incidents (one fault of a rack rather than N broken nodes),
+// released back to automation or dismissed by an approver.
+function incidentsView(clusterId) {
+  const holder = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
+  const root = h('section', {}, heading('Incidents'),
+    h('p', { class: 'muted' }, 'While an incident is open, automation creates nothing for its instances.'), holder);
+  const refreshSoon = debounce(() => load(true).catch((e) => showError(e, { background: true })), 300);
+
+  function act(incident, verb) {
+    return h('button', {
+      type: 'button', 'aria-label': `${verb} incident ${incident.id}`, dataset: { focusKey: `${verb}:${incident.id}` },
+      onclick: async () => {
+        try {
+          await api('POST', `${clusterPath(clusterId)}/incidents/${enc(incident.id)}:${verb}`);
+          notify(`Incident ${incident.scope} ${verb === 'release' ? 'released to automation' : 'dismissed'}.`);
+          await load(true);
+        } catch (e) {
+          showError(e, { prefix: `Could not ${verb} the incident` });
+        }
+      },
+    }, verb === 'release' ? 'Release' : 'Dismiss');
+  }
+
+  function row(i) {
+    return h('tr', { dataset: { incident: i.id } },
+      h('th', { scope: 'row' }, i.scope),
+      h('td', {}, i.state === 'OPEN' ? h('span', { class: 'attention' }, '⚠ OPEN') : i.state),
+      h('td', { class: 'num' }, i.signals),
+      h('td', {}, (i.instances || []).join(', ')),
+      h('td', {}, timeEl(i.first_seen)),
+      h('td', {}, timeEl(i.last_seen)),
+      h('td', { class: 'actions' }, i.state === 'OPEN' ? [act(i, 'release'), act(i, 'dismiss')] : ''));
+  }
+
+  const ticket = tickets();
+  async function load() {
+    const current = ticket();
+    const r = await api('GET', `${clusterPath(clusterId)}/incidents`);
+    if (!current()) return;
+    const fresh = h('div', {}, table('Incidents', ['Scope', 'State', 'Signals', 'Instances', 'First seen', 'Last seen', 'Actions'],
+      (r.incidents || []).map(row), 'No incidents.'));
+    replaceKeepingFocus(holder.firstChild, fresh);
+  }
+
+  const timer = setInterval(refreshSoon, 5000);
+  return { root, load, onRemediation: refreshSoon, cluster: clusterId, destroy: () => { clearInterval(timer); refreshSoon.cancel(); } };
 }
 
 function alertsView(clusterId, query) {
@@ -1133,7 +1203,7 @@ function needsPersonCards(clusterId, needs) {
     ['approvals_waiting', 'Approvals waiting', ['clusters', clusterId, 'repairs'], '?state=PENDING_APPROVAL'],
     ['attention', 'Nodes needing attention', ['clusters', clusterId, 'nodes'], ''],
     ['suspect_hosts', 'Suspect hosts', ['hosts'], ''],
-    ['open_incidents', 'Open incidents', ['clusters', clusterId, 'alerts'], '?status=firing'],
+    ['open_incidents', 'Open incidents', ['clusters', clusterId, 'incidents'], ''],
   ];
   return h('ul', { class: 'needs', 'aria-label': 'Needs a person' }, cards.map(([key, label, parts, q]) => {
     const n = needs?.[key] ?? 0;
@@ -1338,6 +1408,7 @@ function makeView(parts, query) {
     if (kind === 'nodes' && parts.length === 3) return ['nodes', nodesView(c)];
     if (kind === 'alerts' && parts.length === 3) return ['alerts', alertsView(c, query)];
     if (kind === 'health' && parts.length === 3) return ['health', healthView(c, query)];
+    if (kind === 'incidents' && parts.length === 3) return ['incidents', incidentsView(c)];
     if (parts.length === 2) return ['repairs', repairsView(c, query)];
   }
   return [null, null];

@@ -34,6 +34,7 @@ Status CheckAccess(const Access& access, const Call& call) {
         // The handler narrows these to the caller's clusters.
         case Scope::kListedClusters:
         case Scope::kHostInstances:
+        case Scope::kHostOfCluster:
         case Scope::kAlertInstances:
         case Scope::kFaultInstance:
         case Scope::kFleetRead:
@@ -57,6 +58,7 @@ Api::Api(ApiServices services, int worker_threads, size_t max_queued_requests)
     AddHostRoutes(router_, s_);
     AddAlertRoutes(router_, s_);
     AddHealthCheckRoutes(router_, s_);
+    AddIncidentRoutes(router_, s_);
     if (s_.simulated != nullptr) AddSimulatedFleetRoutes(router_, s_);
     AddEngineRoutes(router_, s_);
     AddAuditRoutes(router_, s_);

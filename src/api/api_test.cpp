@@ -53,6 +53,7 @@ Expect Expected(const Access& access, Role role, TokenScope scope) {
         case Scope::kUnscopedOnly:
             return scope == TokenScope::kUnscoped ? Expect::kAllowed : Expect::kForbidden;
         case Scope::kFaultInstance:
+        case Scope::kHostOfCluster:
             return scope == TokenScope::kOther ? Expect::kNotFound : Expect::kAllowed;
         case Scope::kListedClusters:
         case Scope::kHostInstances:
@@ -141,7 +142,8 @@ protected:
                                                            {"instances", "i1"},
                                                            {"remediations", remediation_id_},
                                                            {"health_checks", "no-such-run"},
-                                                           {"hosts", "h1"}};
+                                                           {"hosts", "h1"},
+                                                           {"incidents", "no-such-incident"}};
         std::vector<std::string> path;
         for (size_t i = 0; i < route.pattern.size(); ++i) {
             const std::string& segment = route.pattern[i];
@@ -286,6 +288,12 @@ TEST_F(ApiAccessTest, EveryRouteAnswersEachRoleAndScopeAsItDeclares) {
                         if (!other) {
                             EXPECT_EQ(r.status, 200) << r.body;
                         }
+                        break;
+                    case Scope::kHostOfCluster:
+                        if (other) break;  // 404, checked above
+                        ASSERT_EQ(r.status, 200) << r.body;
+                        EXPECT_NE(r.body.find("\"h1\""), std::string::npos) << r.body;
+                        EXPECT_NE(r.body.find("\"i1\""), std::string::npos) << r.body;
                         break;
                     case Scope::kListedClusters:
                     case Scope::kHostInstances: {

@@ -272,23 +272,67 @@ std::string ClusterListJson(const std::vector<model::Cluster>& clusters) {
     return out;
 }
 
+namespace {
+
+// A host's members, without the closing brace: the single host adds its ledger.
+void WriteHostFields(JsonWriter& w, const model::Host& h) {
+    w.BeginObject();
+    w.Key("host_name").String(h.host_name);
+    w.Key("gpu_slots").Int(h.gpu_slots);
+    w.Key("used_gpus").Int(h.used_gpus);
+    w.Key("cordoned").Bool(h.cordoned);
+    if (!h.power.empty()) w.Key("power").String(h.power);
+    w.OptionalString("rack", h.rack);
+    w.Key("suspect").Bool(!h.suspect.empty());
+    w.OptionalString("suspect_reason", h.suspect);
+    w.Key("instances").BeginArray();
+    for (const auto& i : h.instances) w.String(i.instance_id);
+    w.EndArray();
+}
+
+}  // namespace
+
 std::string HostListJson(const std::vector<model::Host>& hosts) {
     std::string out;
     JsonWriter w(out);
     w.BeginObject().Key("hosts").BeginArray();
     for (const auto& h : hosts) {
-        w.BeginObject();
-        w.Key("host_name").String(h.host_name);
-        w.Key("gpu_slots").Int(h.gpu_slots);
-        w.Key("used_gpus").Int(h.used_gpus);
-        w.Key("cordoned").Bool(h.cordoned);
-        if (!h.power.empty()) w.Key("power").String(h.power);
-        w.Key("instances").BeginArray();
-        for (const auto& i : h.instances) w.String(i.instance_id);
-        w.EndArray();
+        WriteHostFields(w, h);
         w.EndObject();
     }
     w.EndArray().EndObject();
+    return out;
+}
+
+std::string HostJson(const model::Host& host, const std::vector<model::HostFault>& faults) {
+    std::string out;
+    JsonWriter w(out);
+    WriteHostFields(w, host);
+    // Signals only: the remediations in the ledger are the host's history, not its faults.
+    w.Key("faults").BeginArray();
+    for (const auto& f : faults) {
+        if (!f.remediation_id.empty()) continue;
+        w.BeginObject();
+        w.Key("instance_id").String(f.instance_id);
+        w.Key("cluster_id").String(f.cluster_id);
+        w.Key("alertname").String(f.name);
+        w.Key("time").String(FormatRfc3339(f.time));
+        w.EndObject();
+    }
+    w.EndArray();
+    w.Key("remediations").BeginArray();
+    for (const auto& f : faults) {
+        if (f.remediation_id.empty()) continue;
+        w.BeginObject();
+        w.Key("id").String(f.remediation_id);
+        w.Key("instance_id").String(f.instance_id);
+        w.Key("cluster_id").String(f.cluster_id);
+        w.Key("mode").String(f.name);
+        w.Key("time").String(FormatRfc3339(f.time));
+        w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
     return out;
 }
 

@@ -32,6 +32,9 @@ std::string EventsJson(const std::vector<model::RemediationEvent>& events);
 std::string ClusterJson(const model::Cluster& cluster);
 std::string ClusterListJson(const std::vector<model::Cluster>& clusters);
 std::string HostListJson(const std::vector<model::Host>& hosts);
+// One host with its fault ledger (docs/http-api.md 11): `faults` the signals, newest first,
+// `remediations` the remediations recorded against it.
+std::string HostJson(const model::Host& host, const std::vector<model::HostFault>& faults);
 // A passive alert as docs/http-api.md 5 shows it; `with_labels` adds what the alert list shows.
 void WriteLinkedAlert(JsonWriter& w, const model::Alert& alert, bool with_labels);
 std::string HealthCheckJson(const model::HealthCheckRun& run);

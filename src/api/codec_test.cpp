@@ -252,13 +252,37 @@ TEST(HostListJson, HostFields) {
     const json::object o = Parse(HostListJson(hosts));
     const auto& list = o.at("hosts").as_array();
     ASSERT_EQ(list.size(), 2u);
-    EXPECT_EQ(
-        Keys(list[0].as_object()),
-        (std::set<std::string>{"host_name", "gpu_slots", "used_gpus", "cordoned", "instances"}));
+    EXPECT_EQ(Keys(list[0].as_object()),
+              (std::set<std::string>{"host_name", "gpu_slots", "used_gpus", "cordoned", "instances",
+                                     "suspect"}));
     EXPECT_EQ(list[0].at("used_gpus").as_int64(), 4);
     EXPECT_TRUE(list[0].at("cordoned").as_bool());
     EXPECT_EQ(list[0].at("instances").as_array().at(0).as_string(), "i1");
     EXPECT_TRUE(list[1].at("instances").as_array().empty());
+    EXPECT_FALSE(list[0].at("suspect").as_bool());
+}
+
+// docs/http-api.md 11: rack and suspicion in the list; one host adds its ledger, signals apart
+// from remediations.
+TEST(HostJson, RackSuspicionAndTheLedger) {
+    model::Host h{"h1", 8, 8, true, {{"i1", "c1"}}};
+    h.rack = "r12";
+    h.suspect = "2 different instances";
+    const Timestamp t = FromMicros(1'700'000'000'000'000);
+    const json::object o = Parse(HostJson(h, {{"h1", "r12", "c1", "i2", "mode-x", "rem-1", t},
+                                              {"h1", "r12", "c1", "i1", "DmesgXidError", "", t}}));
+    EXPECT_EQ(o.at("rack").as_string(), "r12");
+    EXPECT_TRUE(o.at("suspect").as_bool());
+    EXPECT_EQ(o.at("suspect_reason").as_string(), "2 different instances");
+    const auto& faults = o.at("faults").as_array();
+    ASSERT_EQ(faults.size(), 1u);
+    EXPECT_EQ(faults[0].at("instance_id").as_string(), "i1");
+    EXPECT_EQ(faults[0].at("alertname").as_string(), "DmesgXidError");
+    EXPECT_EQ(faults[0].at("time").as_string(), "2023-11-14T22:13:20Z");
+    const auto& remediations = o.at("remediations").as_array();
+    ASSERT_EQ(remediations.size(), 1u);
+    EXPECT_EQ(remediations[0].at("id").as_string(), "rem-1");
+    EXPECT_EQ(remediations[0].at("mode").as_string(), "mode-x");
 }
 
 TEST(ParseBodyObject, EmptyOrBlankBodyIsAnEmptyObject) {

@@ -28,6 +28,7 @@ enum class Scope {
     kUnscopedOnly,    // fleet-wide changes and secrets: a cluster-scoped token gets 403
     kListedClusters,  // a list: the handler leaves out what belongs to other clusters
     kHostInstances,   // the hosts list: only hosts that carry the token's clusters' instances
+    kHostOfCluster,   // one host: without the token's clusters' instances it is 404, as unknown
     kAlertInstances,  // each alert's instance: the handler drops and counts the others
     kFaultInstance,   // the fault's instance: outside the scope it is 404, as if unknown
     kFleetRead,       // fleet-wide state every token may read (the engine's pause switch)

@@ -73,6 +73,7 @@ ClientCommands::ClientCommands(CLI::App& app) {
     AddInventory(app);
     AddHealth(app);
     AddEngine(app);
+    AddIncidents(app);
 }
 
 void ClientCommands::On(CLI::App* sub, int (ClientCommands::*verb)()) {
@@ -163,6 +164,12 @@ void ClientCommands::AddInventory(CLI::App& app) {
     auto* uncordon = Verb(*hosts, "uncordon", "let new VMs on a host again (admin)");
     uncordon->add_option("HOST", f_.id, "host name")->required();
     On(uncordon, &ClientCommands::UncordonHost);
+    auto* get_host = Verb(*hosts, "get", "show a host, its rack, suspicion and fault ledger");
+    get_host->add_option("HOST", f_.id, "host name")->required();
+    On(get_host, &ClientCommands::GetHost);
+    auto* clear = Verb(*hosts, "clear", "clear a host's suspicion; its cordon stays (admin)");
+    clear->add_option("HOST", f_.id, "host name")->required();
+    On(clear, &ClientCommands::ClearHost);
 }
 
 void ClientCommands::AddHealth(CLI::App& app) {
@@ -351,6 +358,60 @@ int ClientCommands::CordonHost() {
 int ClientCommands::UncordonHost() {
     return Show(api_->Call("POST", Path({"v1", "compute", "hosts", f_.id}) + ":uncordon"),
                 &HostLine);
+}
+
+int ClientCommands::GetHost() {
+    return Show(api_->Get(Path({"v1", "compute", "hosts", f_.id})), &HostDetail);
+}
+
+int ClientCommands::ClearHost() {
+    return Show(api_->Call("POST", Path({"v1", "compute", "hosts", f_.id}) + ":clear"),
+                [](const value& host) {
+                    return Text(host, "host_name") + ": not suspect" +
+                           (Flag(host, "cordoned") ? " (still cordoned)\n" : "\n");
+                });
+}
+
+// docs/http-api.md 11: incidents of a cluster.
+void ClientCommands::AddIncidents(CLI::App& app) {
+    auto* incidents = Group(app, "incidents", "show, release and dismiss a cluster's incidents");
+    auto* list = Verb(*incidents, "list", "list a cluster's incidents (newest first)");
+    list->add_option("-c,--cluster", f_.cluster, "cluster id")->required();
+    On(list, &ClientCommands::ListIncidents);
+    auto* release =
+        Verb(*incidents, "release", "hand an open incident's instances back to automation");
+    auto* dismiss = Verb(*incidents, "dismiss", "close an open incident, recording its signals");
+    for (auto* sub : {release, dismiss}) {
+        sub->add_option("-c,--cluster", f_.cluster, "cluster id")->required();
+        sub->add_option("INCIDENT", f_.id, "incident id")->required();
+    }
+    On(release, &ClientCommands::ReleaseIncident);
+    On(dismiss, &ClientCommands::DismissIncident);
+}
+
+int ClientCommands::ListIncidents() {
+    return Show(api_->Get(Path({"v1", "compute", "clusters", f_.cluster, "incidents"})),
+                &IncidentTable);
+}
+
+namespace {
+std::string IncidentLine(const value& incident) {
+    return Text(incident, "id") + ": " + Text(incident, "state") + "\n";
+}
+}  // namespace
+
+int ClientCommands::ReleaseIncident() {
+    return Show(
+        api_->Call("POST", Path({"v1", "compute", "clusters", f_.cluster, "incidents", f_.id}) +
+                               ":release"),
+        &IncidentLine);
+}
+
+int ClientCommands::DismissIncident() {
+    return Show(
+        api_->Call("POST", Path({"v1", "compute", "clusters", f_.cluster, "incidents", f_.id}) +
+                               ":dismiss"),
+        &IncidentLine);
 }
 
 int ClientCommands::ListAlerts() {

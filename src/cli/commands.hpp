@@ -56,6 +56,7 @@ private:
     void AddInventory(CLI::App& app);
     void AddHealth(CLI::App& app);
     void AddEngine(CLI::App& app);
+    void AddIncidents(CLI::App& app);
     // Makes `verb` the one to run when `sub` is parsed.
     void On(CLI::App* sub, int (ClientCommands::*verb)());
 
@@ -77,6 +78,11 @@ private:
     int ListHosts();
     int CordonHost();
     int UncordonHost();
+    int GetHost();
+    int ClearHost();
+    int ListIncidents();
+    int ReleaseIncident();
+    int DismissIncident();
     int ListAlerts();
     int RunHealthCheck();
     int GetHealthCheck();

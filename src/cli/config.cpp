@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <functional>
@@ -43,6 +44,16 @@ std::map<std::string, Setter> Setters(Config& c) {
          [&c](const YAML::Node& n) {
              c.automation.test_modes = n.as<std::map<std::string, std::string>>();
          }},
+        {"automation.ladder",
+         [&c](const YAML::Node& n) { c.automation.ladder = n.as<std::vector<std::string>>(); }},
+        {"automation.ladder_window_s", num(c.automation.ladder_window_s)},
+        {"automation.suspect_host_instances", num(c.automation.suspect_host_instances)},
+        {"automation.suspect_host_faults", num(c.automation.suspect_host_faults)},
+        {"automation.suspect_host_window_s", num(c.automation.suspect_host_window_s)},
+        {"automation.cordon_suspect_hosts", flag(c.automation.cordon_suspect_hosts)},
+        {"automation.max_active_per_rack", num(c.automation.max_active_per_rack)},
+        {"automation.incident_threshold", num(c.automation.incident_threshold)},
+        {"automation.incident_window_s", num(c.automation.incident_window_s)},
         {"automation.rules",
          [&c](const YAML::Node& n) {
              c.automation.rules = n.as<std::map<std::string, std::string>>();
@@ -113,6 +124,28 @@ Status Apply(const YAML::Node& node, const std::string& prefix,
     return OkStatus();
 }
 
+// docs/http-api.md 11: the escalation ladder and the fleet-intelligence thresholds.
+Status CheckPolicy(const Config::Automation& a) {
+    if (a.ladder_window_s < 0 || a.suspect_host_instances < 0 || a.suspect_host_faults < 0 ||
+        a.suspect_host_window_s < 0 || a.max_active_per_rack < 0 || a.incident_threshold < 0 ||
+        a.incident_window_s < 0) {
+        return InvalidArgument(
+            "config: automation.ladder_window_s, suspect_host_*, max_active_per_rack and "
+            "incident_* must not be negative (0: off)");
+    }
+    std::vector<model::Mode> seen;
+    for (const auto& rung : a.ladder) {
+        auto mode = model::ParseMode(rung);
+        if (!mode) mode = model::ParseMode("REMEDIATION_MODE_" + rung);
+        if (!mode) return InvalidArgument("config: automation.ladder: unknown mode '" + rung + "'");
+        if (std::find(seen.begin(), seen.end(), *mode) != seen.end()) {
+            return InvalidArgument("config: automation.ladder lists '" + rung + "' twice");
+        }
+        seen.push_back(*mode);
+    }
+    return OkStatus();
+}
+
 Status Check(const Config& c) {
     if (c.engine.capacity_wait_s < 0 || c.engine.step_timeout_s <= 0 ||
         c.automation.auto_resolve_ttl_s < 0 || c.automation.cooldown_s < 0 ||
@@ -136,6 +169,7 @@ Status Check(const Config& c) {
                                    mode + "'");
         }
     }
+    NR_RETURN_IF_ERROR(CheckPolicy(c.automation));
     if (c.provider != "simulated" && c.provider != "libvirt") {
         return InvalidArgument("config: provider must be simulated or libvirt");
     }

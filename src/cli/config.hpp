@@ -44,6 +44,17 @@ struct Config {
         std::map<std::string, std::string> rules;
         // active test name -> mode its failure asks for (default HOST_AWARE)
         std::map<std::string, std::string> test_modes;
+        // docs/http-api.md 11: the escalation ladder, lightest first (modes as in rules).
+        std::vector<std::string> ladder = {"REMEDIATION_MODE_REBOOT_VM", "REMEDIATION_MODE_VM_ONLY",
+                                           "REMEDIATION_MODE_HOST_AWARE"};
+        int ladder_window_s = 86400;
+        int suspect_host_instances = 0;  // 0: off
+        int suspect_host_faults = 0;     // 0: off
+        int suspect_host_window_s = 604800;
+        bool cordon_suspect_hosts = true;
+        int max_active_per_rack = 0;  // 0: off
+        int incident_threshold = 0;   // 0: off
+        int incident_window_s = 120;
     } automation;
 
     struct Server {

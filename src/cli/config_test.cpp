@@ -288,6 +288,50 @@ TEST(ParseConfig, WorkerThreadsFollowTheBackendUnlessSet) {
     EXPECT_EQ(config.WorkerThreads(), 0);
 }
 
+// docs/http-api.md 11: the fleet-intelligence keys, their defaults and their checks.
+TEST(ParseConfig, ReadsTheFleetIntelligenceKeys) {
+    const Config defaults;
+    EXPECT_EQ(defaults.automation.ladder,
+              (std::vector<std::string>{"REMEDIATION_MODE_REBOOT_VM", "REMEDIATION_MODE_VM_ONLY",
+                                        "REMEDIATION_MODE_HOST_AWARE"}));
+    EXPECT_EQ(defaults.automation.ladder_window_s, 86400);
+    EXPECT_EQ(defaults.automation.suspect_host_instances, 0);
+    EXPECT_EQ(defaults.automation.suspect_host_faults, 0);
+    EXPECT_EQ(defaults.automation.suspect_host_window_s, 604800);
+    EXPECT_TRUE(defaults.automation.cordon_suspect_hosts);
+    EXPECT_EQ(defaults.automation.max_active_per_rack, 0);
+    EXPECT_EQ(defaults.automation.incident_threshold, 0);
+    EXPECT_EQ(defaults.automation.incident_window_s, 120);
+
+    auto parsed = ParseConfig(
+        "automation:\n  ladder: [REBOOT_VM, HOST_AWARE]\n  ladder_window_s: 60\n"
+        "  suspect_host_instances: 2\n  suspect_host_faults: 3\n  suspect_host_window_s: 10\n"
+        "  cordon_suspect_hosts: false\n  max_active_per_rack: 4\n  incident_threshold: 5\n"
+        "  incident_window_s: 30\n");
+    ASSERT_TRUE(parsed) << parsed.error().message;
+    const auto& a = parsed->automation;
+    EXPECT_EQ(a.ladder, (std::vector<std::string>{"REBOOT_VM", "HOST_AWARE"}));
+    EXPECT_EQ(a.ladder_window_s, 60);
+    EXPECT_EQ(a.suspect_host_instances, 2);
+    EXPECT_EQ(a.suspect_host_faults, 3);
+    EXPECT_EQ(a.suspect_host_window_s, 10);
+    EXPECT_FALSE(a.cordon_suspect_hosts);
+    EXPECT_EQ(a.max_active_per_rack, 4);
+    EXPECT_EQ(a.incident_threshold, 5);
+    EXPECT_EQ(a.incident_window_s, 30);
+    EXPECT_TRUE(ParseConfig("automation: {ladder: []}\n")) << "an empty ladder turns it off";
+
+    for (const char* bad :
+         {"automation: {ladder: [REBOOT_VM, FOO]}\n", "automation: {ladder: [VM_ONLY, VM_ONLY]}\n",
+          "automation: {max_active_per_rack: -1}\n", "automation: {incident_threshold: -1}\n",
+          "automation: {suspect_host_faults: -2}\n"}) {
+        auto refused = ParseConfig(bad);
+        ASSERT_FALSE(refused) << bad;
+        EXPECT_NE(refused.error().message.find("automation."), std::string::npos)
+            << refused.error().message;
+    }
+}
+
 }  // namespace
 }  // namespace noderepair::cli
 

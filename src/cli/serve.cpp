@@ -251,6 +251,25 @@ health::CheckOptions CheckOptionsOf(const Config& config) {
     return checks;
 }
 
+// docs/http-api.md 11: the escalation ladder, suspect hosts, the rack's blast radius, incidents.
+void AddFleetPolicyOptions(const Config& config, health::AutomationOptions& options) {
+    const auto& a = config.automation;
+    options.ladder.clear();
+    for (const auto& rung : a.ladder) {
+        auto parsed = model::ParseMode(rung);
+        if (!parsed) parsed = model::ParseMode("REMEDIATION_MODE_" + rung);
+        if (parsed) options.ladder.push_back(*parsed);  // checked when the config was read
+    }
+    options.ladder_window = std::chrono::seconds(a.ladder_window_s);
+    options.suspect_host_instances = a.suspect_host_instances;
+    options.suspect_host_faults = a.suspect_host_faults;
+    options.suspect_host_window = std::chrono::seconds(a.suspect_host_window_s);
+    options.cordon_suspect_hosts = a.cordon_suspect_hosts;
+    options.max_active_per_rack = a.max_active_per_rack;
+    options.incident_threshold = a.incident_threshold;
+    options.incident_window = std::chrono::seconds(a.incident_window_s);
+}
+
 health::AutomationOptions AutomationOptionsOf(const Config& config) {
     health::AutomationOptions options{std::chrono::seconds(config.automation.auto_resolve_ttl_s),
                                       std::chrono::seconds(config.automation.cooldown_s),
@@ -262,6 +281,7 @@ health::AutomationOptions AutomationOptionsOf(const Config& config) {
         if (!parsed) parsed = model::ParseMode("REMEDIATION_MODE_" + mode);
         if (parsed) options.test_modes[test] = *parsed;  // checked when the config was read
     }
+    AddFleetPolicyOptions(config, options);
     return options;
 }
 

@@ -150,6 +150,34 @@ std::string HostTable(const value& hosts) {
     return FormatTable({"HOST", "SLOTS", "USED", "CORDONED", "INSTANCES"}, rows);
 }
 
+std::string HostDetail(const value& h) {
+    std::string out = FormatFields({
+        {"Host", Text(h, "host_name")},
+        {"Rack", Text(h, "rack")},
+        {"GPU slots", Text(h, "gpu_slots") + " (" + Text(h, "used_gpus") + " used)"},
+        {"Cordoned", Flag(h, "cordoned") ? "yes" : "no"},
+        {"Suspect", Flag(h, "suspect") ? "yes: " + Text(h, "suspect_reason") : "no"},
+        {"Instances", Joined(Items(h, "instances"), ",")},
+    });
+    std::vector<TableRow> rows;
+    for (const auto& f : Items(h, "faults")) {
+        rows.push_back({ShortTime(Text(f, "time")), Text(f, "instance_id"), Text(f, "alertname")});
+    }
+    out += "\n";
+    out += FormatTable({"TIME", "INSTANCE", "SIGNAL"}, rows);
+    return out;
+}
+
+std::string IncidentTable(const value& incidents) {
+    std::vector<TableRow> rows;
+    for (const auto& i : Items(incidents, "incidents")) {
+        rows.push_back({Text(i, "id"), Text(i, "scope"), Text(i, "state"), Text(i, "signals"),
+                        ShortTime(Text(i, "first_seen")), ShortTime(Text(i, "last_seen")),
+                        Joined(Items(i, "instances"), ",")});
+    }
+    return FormatTable({"ID", "SCOPE", "STATE", "SIGNALS", "FIRST", "LAST", "INSTANCES"}, rows);
+}
+
 std::string AlertTable(const value& alerts) {
     std::vector<TableRow> rows;
     for (const auto& a : Items(alerts, "alerts")) {

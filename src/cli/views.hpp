@@ -32,6 +32,10 @@ std::string ClusterTable(const boost::json::value& clusters);
 std::string ClusterDetail(const boost::json::value& cluster);
 // `hosts list`: HOST SLOTS USED CORDONED INSTANCES.
 std::string HostTable(const boost::json::value& hosts);
+// One host (docs/http-api.md 11): its fields, then its fault ledger.
+std::string HostDetail(const boost::json::value& host);
+// A cluster's incidents (docs/http-api.md 11).
+std::string IncidentTable(const boost::json::value& incidents);
 // `alerts list`: STARTED ALERT INSTANCE SEVERITY STATUS REMEDIATION.
 std::string AlertTable(const boost::json::value& alerts);
 // `health-checks run|get`: the run's fields, then NAME STATE DETAIL per test.

@@ -95,7 +95,9 @@ Result<IngestResult> AlertIngest::IngestInTxn(storage::Txn& txn,
         alert.severity = router_.policy().RuleFor(alert).severity;
         // Repeats refresh; only a firing alert not yet acted on is considered.
         if (instance && in.firing && alert.remediation_id.empty()) {
-            NR_ASSIGN_OR_RETURN(bool created, router_.RouteAlert(txn, alert, *instance, now));
+            // A repeat of an occurrence that waits was counted when it first came.
+            NR_ASSIGN_OR_RETURN(bool created,
+                                router_.RouteAlert(txn, alert, *instance, now, !same));
             ++(created                         ? result.remediations_created
                : alert.waiting                 ? result.waiting
                : !alert.remediation_id.empty() ? result.linked
@@ -105,6 +107,7 @@ Result<IngestResult> AlertIngest::IngestInTxn(storage::Txn& txn,
         }
         NR_RETURN_IF_ERROR(txn.Alerts().Put(alert));
     }
+    result.policy = router_.tally();
     return result;
 }
 
@@ -130,6 +133,8 @@ void AlertIngest::Count(const IngestResult& result) {
     metrics_->AlertHandled(AlertOutcome::kIgnored, result.ignored);
     metrics_->AlertHandled(AlertOutcome::kUnmatched, result.unmatched);
     metrics_->AlertHandled(AlertOutcome::kOutOfScope, result.out_of_scope);
+    metrics_->PolicyDecided(result.policy.escalations, result.policy.attention,
+                            result.policy.suspect_hosts, result.policy.incidents);
 }
 
 }  // namespace noderepair::health

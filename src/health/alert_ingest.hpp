@@ -24,11 +24,12 @@ struct IngestResult {
     int firing = 0;
     int resolved = 0;
     int linked = 0;     // joined (or escalated) the instance's active remediation
-    int waiting = 0;    // held back by the blast radius
-    int ignored = 0;    // no action by policy, cooldown or opt-out
+    int waiting = 0;    // held back by the cooldown or the blast radius (cluster or rack)
+    int ignored = 0;    // no action by policy or opt-out, or a person called (ladder's top)
     int unmatched = 0;  // no instance of the fleet matches its labels
     // Dropped, not in `alerts`: its instance is unknown or outside the sender's clusters.
     int out_of_scope = 0;
+    PolicyTally policy;  // what the policy engine decided besides
 };
 
 // Whether the sender may touch a cluster (docs/http-api.md 10); null: every cluster.

@@ -1,6 +1,7 @@
 #include "health/service.hpp"
 
 #include <cstdio>
+#include <memory>
 
 #include "common/request_context.hpp"
 #include "common/thread_name.hpp"
@@ -13,6 +14,7 @@ HealthService::HealthService(storage::Store& store, const Clock& clock, Policy p
                              remediation::Lifecycle& lifecycle, telemetry::Metrics* metrics)
     : store_(store),
       clock_(clock),
+      metrics_(metrics),
       router_(std::move(policy), std::move(options), lifecycle),
       ingest_(store, clock, router_, metrics),
       checks_(store, clock, router_, lifecycle, std::move(checks), metrics) {}
@@ -20,12 +22,19 @@ HealthService::HealthService(storage::Store& store, const Clock& clock, Policy p
 HealthService::~HealthService() { Stop(); }
 
 Status HealthService::SweepOnce() {
-    NR_RETURN_IF_ERROR(store_.WriteAndWait([this](storage::Txn& txn) -> Status {
+    PolicyTally tally;
+    NR_RETURN_IF_ERROR(store_.WriteAndWait([this, &tally](storage::Txn& txn) -> Status {
         router_.BeginTransaction();  // other transactions may have changed the counts
         const Timestamp now = clock_.Now();
         NR_RETURN_IF_ERROR(router_.AutoResolve(txn, now));
-        return router_.TakeUpWaiting(txn, now);
+        NR_RETURN_IF_ERROR(router_.TakeUpWaiting(txn, now));
+        tally = router_.tally();
+        return OkStatus();
     }));
+    if (metrics_ != nullptr) {
+        metrics_->PolicyDecided(tally.escalations, tally.attention, tally.suspect_hosts,
+                                tally.incidents);
+    }
     return checks_.Advance();
 }
 
@@ -65,6 +74,33 @@ void HealthService::SetClusterAutomation(const std::string& cluster_id,
             return txn.Inventory().SetClusterAutomation(cluster_id, automation);
         },
         std::move(done));
+}
+
+Result<std::vector<model::Incident>> HealthService::ListIncidents(const std::string& cluster_id) {
+    std::vector<model::Incident> incidents;
+    NR_RETURN_IF_ERROR(store_.Read([&](storage::Reader& reader) -> Status {
+        NR_ASSIGN_OR_RETURN(bool known, reader.Inventory().HasCluster(cluster_id));
+        if (!known) return NotFound("cluster " + cluster_id + " not found");
+        NR_ASSIGN_OR_RETURN(incidents, reader.Inventory().ListIncidents(cluster_id, 1000));
+        return OkStatus();
+    }));
+    return incidents;
+}
+
+void HealthService::CloseIncident(const std::string& cluster_id, const std::string& incident_id,
+                                  bool release, const std::string& actor,
+                                  std::function<void(Result<model::Incident>)> done) {
+    auto closed = std::make_shared<model::Incident>();
+    store_.Write(
+        [this, cluster_id, incident_id, release, actor, closed](storage::Txn& txn) -> Status {
+            NR_ASSIGN_OR_RETURN(*closed, router_.CloseIncident(txn, cluster_id, incident_id,
+                                                               release, actor, clock_.Now()));
+            return OkStatus();
+        },
+        [closed, done = std::move(done)](Status s) {
+            if (!s) return done(s.error());
+            done(std::move(*closed));
+        });
 }
 
 void HealthService::PatchInstance(const std::string& cluster_id, const std::string& instance_id,

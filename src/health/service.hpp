@@ -69,6 +69,12 @@ public:
                        std::optional<bool> auto_repair, bool clear_attention,
                        std::function<void(Status)> done);
 
+    // docs/http-api.md 11: a cluster's incidents (newest first), and a person's release or
+    // dismissal of an open one.
+    Result<std::vector<model::Incident>> ListIncidents(const std::string& cluster_id);
+    void CloseIncident(const std::string& cluster_id, const std::string& incident_id, bool release,
+                       const std::string& actor, std::function<void(Result<model::Incident>)> done);
+
     // The sweeper: held-back signals, auto-resolve and active checks, every `interval`.
     void Start(std::chrono::milliseconds interval);
     void Stop();
@@ -82,6 +88,7 @@ public:
 private:
     storage::Store& store_;
     const Clock& clock_;
+    telemetry::Metrics* metrics_;
     SignalRouter router_;
     AlertIngest ingest_;
     CheckRunner checks_;

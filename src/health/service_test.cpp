@@ -684,7 +684,7 @@ TEST_F(HealthServiceTest, CooldownHoldsNewRemediationsUntilItsLastMicrosecond) {
     auto early = FindAlert("fp-early");
     ASSERT_TRUE(early);
     EXPECT_EQ(early->remediation_id, "");
-    EXPECT_FALSE(early->waiting) << "cooldown is not the blast radius";
+    EXPECT_TRUE(early->waiting) << "held by the cooldown, it waits (docs/http-api.md 11)";
     // Other instances are not cooling down.
     IngestOk({Firing("DmesgGpuFallenOffBus", {{"instance_id", "i2"}}, "fp-other", Now())}, 1);
 
@@ -693,6 +693,10 @@ TEST_F(HealthServiceTest, CooldownHoldsNewRemediationsUntilItsLastMicrosecond) {
     auto r = Active("i1");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->passive_health_check_event_id, AlertOf("fp-late").id);
+    // The one that waited joins it as evidence.
+    ASSERT_TRUE(IsOk(health_->SweepOnce()));
+    EXPECT_EQ(AlertOf("fp-early").remediation_id, r->id);
+    EXPECT_FALSE(AlertOf("fp-early").waiting);
 }
 
 TEST_F(HealthServiceTest, CooldownFollowsSucceededFailedAndCancelledButNotAutoResolved) {
@@ -1302,6 +1306,433 @@ TEST_F(HealthServiceTest, SweeperThreadTakesUpWaitingSignals) {
     health_->Stop();
     EXPECT_TRUE(Active("i2"));
     health_->Stop();  // twice is harmless
+}
+
+// ---- Fleet intelligence (docs/http-api.md 11) -----------------------------------------------
+
+class PolicyEngineTest : public HealthServiceTest {
+protected:
+    // Ends an active remediation as the engine would, at `when`.
+    void Finish(const std::string& id, State state, Timestamp when) {
+        Remediation r = GetOk(id);
+        const State was = r.state;
+        r.state = state;
+        r.end_time = r.update_time = when;
+        ASSERT_TRUE(IsOk(store_->WriteAndWait([r, was](storage::Txn& txn) {
+            return txn.Remediations().Update(storage::UncheckedRemediationWriteKey(), r, was);
+        })));
+    }
+
+    // An automated remediation of i1 that ended `state` at `when`, as if the engine ran it.
+    void Ended(const std::string& instance, Mode mode, State state, Timestamp when) {
+        Remediation r = MakeRemediation("old-" + instance + std::to_string(++ended_), instance,
+                                        state, when - 60s);
+        r.mode = r.requested_mode = mode;
+        r.trigger = Trigger::kAutomated;
+        r.end_time = when;
+        ASSERT_TRUE(IsOk(InsertDirect(r)));
+    }
+
+    std::optional<std::string> Attention(const std::string& instance) {
+        return ReadOk<std::optional<std::string>>([&](storage::Reader& r) {
+            return r.Settings().Get(model::AttentionSetting(instance));
+        });
+    }
+
+    model::Host Host(const std::string& name) {
+        auto host = ReadOk<std::optional<model::Host>>(
+            [&](storage::Reader& r) { return r.Inventory().GetHost(name); });
+        EXPECT_TRUE(host) << name;
+        return host ? *host : model::Host{};
+    }
+
+    std::vector<model::HostFault> Ledger(const std::string& host) {
+        return ReadOk<std::vector<model::HostFault>>(
+            [&](storage::Reader& r) { return r.Inventory().ListHostFaults(host, 100); });
+    }
+
+    // Puts the test fleet's hosts into racks: h1, h2 in r1; h3, h4 in r2; h5, h6 in none.
+    void Racks() {
+        storage::FleetImport fleet = storage::test_support::TestFleet();
+        for (auto& h : fleet.hosts) {
+            if (h.host_name == "h1" || h.host_name == "h2") h.rack = "r1";
+            if (h.host_name == "h3" || h.host_name == "h4") h.rack = "r2";
+        }
+        ASSERT_TRUE(IsOk(store_->WriteAndWait(
+            [fleet](storage::Txn& txn) { return txn.Inventory().ImportFleet(fleet); })));
+    }
+
+    // A fresh occurrence of a REBOOT_VM-rule alert on `instance`.
+    IncomingAlert Deadlock(const std::string& instance) {
+        return Firing("NpdKernelDeadlock", {{"instance_id", instance}},
+                      "dl-" + instance + "-" + std::to_string(++alerts_), Now());
+    }
+
+    int ended_ = 0;
+    int alerts_ = 0;
+};
+
+TEST_F(PolicyEngineTest, LadderClimbsRebootVmOnlyHostAwareThenCallsAPerson) {
+    AutomationOptions options = Roomy();
+    options.cooldown = 600s;
+    StartHealth(options);
+    Ended("i1", Mode::kRebootVm, State::kSucceeded, Now() - 700s);
+
+    IngestOk({Deadlock("i1")}, 1);
+    Remediation second = ActiveOk("i1");
+    EXPECT_EQ(second.mode, Mode::kVmOnly);
+    EXPECT_NE(second.reason.find("escalated from REMEDIATION_MODE_REBOOT_VM: the fault came back "
+                                 "within 700 s"),
+              std::string::npos)
+        << second.reason;
+    Finish(second.id, State::kSucceeded, Now());
+
+    clock_.Advance(601s);
+    IngestOk({Deadlock("i1")}, 1);
+    Remediation third = ActiveOk("i1");
+    EXPECT_EQ(third.mode, Mode::kHostAware);
+    EXPECT_NE(third.reason.find("escalated from REMEDIATION_MODE_VM_ONLY"), std::string::npos)
+        << third.reason;
+    Finish(third.id, State::kFailed, Now());
+
+    clock_.Advance(601s);
+    const IncomingAlert last = Deadlock("i1");
+    IngestOk({last}, 0);
+    EXPECT_FALSE(Active("i1")) << "past the top rung a person is called, nothing is created";
+    auto attention = Attention("i1");
+    ASSERT_TRUE(attention);
+    EXPECT_NE(attention->find("top of the escalation ladder"), std::string::npos) << *attention;
+    EXPECT_FALSE(AlertOf(last.fingerprint).waiting);
+
+    // Past the window the ladder starts again from the policy's own mode.
+    clock_.Advance(options.ladder_window + 1s);
+    IngestOk({Deadlock("i1")}, 1);
+    EXPECT_EQ(ActiveOk("i1").mode, Mode::kRebootVm);
+}
+
+TEST_F(PolicyEngineTest, LadderIgnoresManualRemediationsModesOffItAndCancelledOnes) {
+    AutomationOptions options = Roomy();
+    options.cooldown = 0s;
+    StartHealth(options);
+    Remediation manual = MakeRemediation("manual-i1", "i1", State::kSucceeded, Now() - 100s);
+    manual.mode = manual.requested_mode = Mode::kRebootVm;
+    ASSERT_TRUE(IsOk(InsertDirect(manual)));
+    Ended("i2", Mode::kHostPowerCycle, State::kSucceeded, Now() - 10s);
+    Ended("i3", Mode::kRebootVm, State::kCancelled, Now() - 10s);
+    Ended("i4", Mode::kRebootVm, State::kFailed, Now() - 10s);
+    IngestOk({Deadlock("i1"), Deadlock("i2"), Deadlock("i3"), Deadlock("i4")}, 4);
+    EXPECT_EQ(ActiveOk("i1").mode, Mode::kRebootVm);
+    EXPECT_EQ(ActiveOk("i2").mode, Mode::kRebootVm);
+    EXPECT_EQ(ActiveOk("i3").mode, Mode::kRebootVm);
+    EXPECT_EQ(ActiveOk("i4").mode, Mode::kVmOnly) << "FAILED climbs the ladder as SUCCEEDED does";
+
+    // A rule's power cycle stays a power cycle.
+    AutomationOptions custom = options;
+    auto power = Policy::WithOverrides({{"CustomPower", "HOST_POWER_CYCLE"}});
+    ASSERT_TRUE(power);
+    StartHealth(custom, *power);
+    Ended("j1", Mode::kRebootVm, State::kSucceeded, Now() - 10s);
+    IngestOk({Firing("CustomPower", {{"instance_id", "j1"}}, "pw", Now())}, 1);
+    EXPECT_EQ(ActiveOk("j1").mode, Mode::kHostPowerCycle);
+}
+
+TEST_F(PolicyEngineTest, FaultReturningInTheCooldownWaitsAndIsEscalatedWhenItEnds) {
+    const Timestamp ended = Now() - 10s;
+    Ended("i1", Mode::kRebootVm, State::kSucceeded, ended);
+    const IncomingAlert back = Deadlock("i1");
+    auto result = Ingest({back});
+    ASSERT_TRUE(result);
+    EXPECT_EQ(result->remediations_created, 0);
+    EXPECT_EQ(result->waiting, 1);
+    EXPECT_TRUE(AlertOf(back.fingerprint).waiting) << "visible as waiting";
+    EXPECT_EQ(WaitingSignals("c1"), 1);
+
+    clock_.Set(ended + 1800s - 1us);
+    ASSERT_TRUE(IsOk(health_->SweepOnce()));
+    EXPECT_FALSE(Active("i1"));
+    clock_.Set(ended + 1800s);
+    ASSERT_TRUE(IsOk(health_->SweepOnce()));
+    Remediation r = ActiveOk("i1");
+    EXPECT_EQ(r.mode, Mode::kVmOnly);
+    EXPECT_EQ(r.passive_health_check_event_id, AlertOf(back.fingerprint).id);
+    EXPECT_FALSE(AlertOf(back.fingerprint).waiting);
+    // The ledger counted it once, when it came, not again when it was taken up.
+    int signals = 0;
+    for (const auto& f : Ledger("h1")) signals += f.remediation_id.empty() ? 1 : 0;
+    EXPECT_EQ(signals, 1);
+}
+
+TEST_F(PolicyEngineTest, SignalResolvedDuringTheCooldownIsNotTakenUp) {
+    const Timestamp ended = Now() - 10s;
+    Ended("i1", Mode::kRebootVm, State::kSucceeded, ended);
+    const IncomingAlert back = Deadlock("i1");
+    IngestOk({back}, 0);
+    IngestOk({Resolved(back, Now())}, 0);
+    clock_.Set(ended + 1800s);
+    ASSERT_TRUE(IsOk(health_->SweepOnce()));
+    EXPECT_FALSE(Active("i1"));
+}
+
+TEST_F(PolicyEngineTest, TwoInstancesFaultingOnOneHostMakeItSuspectAndCordoned) {
+    AutomationOptions options = Roomy();
+    options.suspect_host_instances = 2;
+    StartHealth(options);
+    ASSERT_TRUE(IsOk(store_->WriteAndWait([](storage::Txn& txn) {
+        return txn.Inventory().SetInstancePlacement("i2", "h1", "Ready");
+    })));
+    const IncomingAlert first = Deadlock("i1");
+    IngestOk({first}, 1);
+    const std::string waiting_id = ActiveOk("i1").id;
+    EXPECT_EQ(ActiveOk("i1").mode, Mode::kRebootVm);
+    EXPECT_TRUE(Host("h1").suspect.empty());
+    // A repeat of the same occurrence is not a second fault.
+    IngestOk({first}, 0);
+    EXPECT_TRUE(Host("h1").suspect.empty());
+
+    IngestOk({Deadlock("i2")}, 1);
+    const model::Host h1 = Host("h1");
+    EXPECT_NE(h1.suspect.find("2 different instances"), std::string::npos) << h1.suspect;
+    EXPECT_TRUE(h1.cordoned);
+    Remediation second = ActiveOk("i2");
+    EXPECT_EQ(second.mode, Mode::kHostAware);
+    EXPECT_NE(second.reason.find("host h1 is suspect"), std::string::npos) << second.reason;
+    // The one already waiting for approval is escalated in place.
+    Remediation escalated = GetOk(waiting_id);
+    EXPECT_EQ(escalated.mode, Mode::kHostAware);
+    bool mode_change = false;
+    for (const auto& e : Events(waiting_id)) mode_change = mode_change || e.type == "mode_change";
+    EXPECT_TRUE(mode_change);
+    // Two signals and two remediations in the ledger, newest first.
+    const auto ledger = Ledger("h1");
+    ASSERT_EQ(ledger.size(), 4u);
+    EXPECT_EQ(ledger[0].remediation_id, second.id);
+    EXPECT_EQ(ledger[1].instance_id, "i2");
+    EXPECT_EQ(ledger[1].name, "NpdKernelDeadlock");
+    // Other hosts are untouched.
+    EXPECT_TRUE(Host("h3").suspect.empty());
+    EXPECT_FALSE(Host("h3").cordoned);
+
+    // Cleared: the suspicion goes, the cordon stays, and new remediations take the policy's mode.
+    ASSERT_TRUE(IsOk(store_->WriteAndWait(
+        [](storage::Txn& txn) { return txn.Inventory().SetHostSuspect("h1", ""); })));
+    EXPECT_TRUE(Host("h1").suspect.empty());
+    EXPECT_TRUE(Host("h1").cordoned);
+}
+
+TEST_F(PolicyEngineTest, ManyFaultsOfOneInstanceMakeTheHostSuspectWithoutACordonWhenOff) {
+    AutomationOptions options = Roomy();
+    options.suspect_host_faults = 3;
+    options.cordon_suspect_hosts = false;
+    options.suspect_host_window = 3600s;
+    StartHealth(options);
+    // Signals without a rule are not counted; old ones fall out of the window.
+    IngestOk({Firing("KubeNodeDiskPressure", {{"instance_id", "i3"}}, "disk", Now())}, 0);
+    IngestOk({Deadlock("i3")}, 1);
+    clock_.Advance(3601s);
+    IngestOk({Deadlock("i3"), Deadlock("i3")}, 0);
+    EXPECT_TRUE(Host("h3").suspect.empty());
+    IngestOk({Deadlock("i3")}, 0);
+    EXPECT_NE(Host("h3").suspect.find("3 fault signals"), std::string::npos);
+    EXPECT_FALSE(Host("h3").cordoned);
+    EXPECT_EQ(ActiveOk("i3").mode, Mode::kHostAware) << "escalated in place";
+}
+
+TEST_F(PolicyEngineTest, RackLimitHoldsSignalsThatWaitAndTakesThemUpWhenRoomFrees) {
+    AutomationOptions options = Roomy();
+    options.max_active_per_rack = 1;
+    StartHealth(options);
+    Racks();
+    auto result =
+        Ingest({Deadlock("i1"), Deadlock("i2"), Deadlock("i3"), Deadlock("i4"), Deadlock("j1")});
+    ASSERT_TRUE(result);
+    EXPECT_EQ(result->remediations_created, 3) << "one per rack, and j1's host has no rack";
+    EXPECT_EQ(result->waiting, 2);
+    Remediation r1 = ActiveOk("i1");
+    EXPECT_FALSE(Active("i2"));
+    EXPECT_TRUE(Active("i3"));
+    EXPECT_FALSE(Active("i4"));
+    EXPECT_TRUE(Active("j1"));
+    // Nothing freed: a sweep changes nothing.
+    ASSERT_TRUE(IsOk(health_->SweepOnce()));
+    EXPECT_FALSE(Active("i2"));
+
+    ASSERT_TRUE(Cancel(r1));
+    ASSERT_TRUE(IsOk(health_->SweepOnce()));
+    EXPECT_TRUE(Active("i2")) << "the freed slot is taken up";
+    EXPECT_FALSE(Active("i4"));
+}
+
+TEST_F(PolicyEngineTest, AutomaticApprovalRespectsTheRackLimit) {
+    AutomationOptions options = Roomy();
+    options.max_active_per_rack = 1;
+    StartHealth(options);
+    Racks();
+    ASSERT_TRUE(IsOk(SetAutomation("c1", {true, {}})));
+    IngestOk({Deadlock("i1"), Deadlock("i2")}, 1);
+    EXPECT_EQ(ActiveOk("i1").state, State::kPending);
+    EXPECT_FALSE(Active("i2"));
+}
+
+class RackStormTest : public HealthServiceTest {
+protected:
+    static constexpr int kRacks = 10;
+    static constexpr int kPerRack = 10;
+
+    void SetUp() override {
+        HealthServiceTest::SetUp();
+        storage::FleetImport fleet;
+        model::Cluster big{"big", "big cluster", "Ready", {}};
+        for (int rack = 0; rack < kRacks; ++rack) {
+            model::Host host{"rh" + std::to_string(rack), 8 * kPerRack, 0, false, {}};
+            host.rack = "rr" + std::to_string(rack);
+            fleet.hosts.push_back(host);
+            for (int i = 0; i < kPerRack; ++i) {
+                big.gpu_worker_nodes.push_back(storage::test_support::TestInstance(
+                    Name(rack * kPerRack + i), "big", host.host_name));
+            }
+        }
+        fleet.clusters = {big};
+        ASSERT_TRUE(IsOk(store_->WriteAndWait(
+            [fleet](storage::Txn& t) { return t.Inventory().ImportFleet(fleet); })));
+        AutomationOptions options = Roomy();
+        options.max_active_per_rack = 2;
+        StartHealth(options);
+    }
+
+    static std::string Name(int i) { return "rb" + std::to_string(i); }
+};
+
+TEST_F(RackStormTest, MaxActivePerRackIsExactUnderConcurrentWebhooks) {
+    std::vector<std::future<Result<IngestResult>>> pending;
+    for (int batch = 0; batch < 5; ++batch) {
+        std::vector<IncomingAlert> alerts;
+        for (int k = batch * 100; k < batch * 100 + 100; ++k) {
+            alerts.push_back(Firing("NpdKernelDeadlock",
+                                    {{"instance_id", Name(k % (kRacks * kPerRack))}},
+                                    "rs-" + std::to_string(k), Now()));
+        }
+        auto promise = std::make_shared<std::promise<Result<IngestResult>>>();
+        pending.push_back(promise->get_future());
+        health_->Ingest(std::move(alerts), nullptr,
+                        [promise](Result<IngestResult> r) { promise->set_value(std::move(r)); });
+    }
+    int created = 0;
+    for (auto& f : pending) {
+        auto r = f.get();
+        ASSERT_TRUE(r) << r.error().message;
+        created += r->remediations_created;
+    }
+    EXPECT_EQ(created, kRacks * 2);
+    EXPECT_EQ(ActiveCount("big"), kRacks * 2);
+    for (int rack = 0; rack < kRacks; ++rack) {
+        EXPECT_EQ(ReadOk<int>([&](storage::Reader& r) {
+                      return r.Remediations().CountActiveInRack("rr" + std::to_string(rack));
+                  }),
+                  2)
+            << rack;
+    }
+    // Room freed in one rack is taken up there, exactly.
+    auto all = All("big");
+    ASSERT_FALSE(all.empty());
+    const std::string freed = all.front().instance_id;
+    ASSERT_TRUE(Cancel(all.front()));
+    ASSERT_TRUE(IsOk(health_->SweepOnce()));
+    EXPECT_EQ(ActiveCount("big"), kRacks * 2);
+    ASSERT_TRUE(IsOk(health_->SweepOnce()));
+    EXPECT_EQ(ActiveCount("big"), kRacks * 2);
+}
+
+TEST_F(RackStormTest, SixSignalsOfOneRackOpenOneIncidentUntilReleasedThenProceedUnderTheLimits) {
+    AutomationOptions options = Roomy();
+    options.incident_threshold = 5;
+    options.max_active_per_rack = 3;
+    StartHealth(options);
+    auto signal = [&](int instance, const std::string& fp) {
+        return Firing("NpdKernelDeadlock", {{"instance_id", Name(instance)}}, fp, Now());
+    };
+    // Four instances of rack rr0: created under the rack's limit of three, one waits.
+    for (int i = 0; i < 4; ++i) {
+        IngestOk({signal(i, "in-" + std::to_string(i))}, i < 3 ? 1 : 0);
+        clock_.Advance(1s);
+    }
+    EXPECT_EQ(ActiveCount("big"), 3);
+    // The fifth different instance within the window opens the incident: the three waiting for
+    // approval are cancelled, and neither it nor a sixth creates anything.
+    IngestOk({signal(4, "in-4")}, 0);
+    IngestOk({signal(5, "in-5"), signal(5, "in-5b")}, 0);
+    EXPECT_EQ(ActiveCount("big"), 0);
+    for (const auto& r : All("big")) {
+        EXPECT_EQ(r.state, State::kCancelled);
+        EXPECT_EQ(r.reviewed_by, "system:incidents");
+        EXPECT_NE(r.review_comment.find("incident"), std::string::npos) << r.review_comment;
+    }
+    auto incidents = ReadOk<std::vector<model::Incident>>(
+        [](storage::Reader& r) { return r.Inventory().ListIncidents("big", 10); });
+    ASSERT_EQ(incidents.size(), 1u);
+    const model::Incident incident = incidents[0];
+    EXPECT_EQ(incident.state, model::IncidentState::kOpen);
+    EXPECT_EQ(incident.Scope(), "rack:rr0");
+    EXPECT_EQ(incident.instances.size(), 6u);
+    EXPECT_EQ(incident.signals, 7);
+    // Another rack is not covered.
+    IngestOk({signal(10, "other-rack")}, 1);
+    // The sweeper leaves the incident's instances alone.
+    ASSERT_TRUE(IsOk(health_->SweepOnce()));
+    EXPECT_EQ(ActiveCount("big"), 1);
+
+    // Released: each instance is considered again, under the rack's limit; the cancelled
+    // remediations count for no cooldown.
+    auto released = AwaitResult<model::Incident>([&](auto done) {
+        health_->CloseIncident("big", incident.id, true, "bob", std::move(done));
+    });
+    ASSERT_TRUE(released) << released.error().message;
+    EXPECT_EQ(released->state, model::IncidentState::kReleased);
+    EXPECT_EQ(released->closed_by, "bob");
+    ASSERT_TRUE(IsOk(health_->SweepOnce()));
+    EXPECT_EQ(ActiveCount("big"), 1 + 3);
+    EXPECT_EQ(
+        ReadOk<int>([](storage::Reader& r) { return r.Remediations().CountActiveInRack("rr0"); }),
+        3);
+    // Closed once: a second close is refused, and another cluster's id is not found.
+    EXPECT_FALSE(AwaitResult<model::Incident>([&](auto done) {
+        health_->CloseIncident("big", incident.id, false, "bob", std::move(done));
+    }));
+    auto elsewhere = AwaitResult<model::Incident>([&](auto done) {
+        health_->CloseIncident("c1", incident.id, true, "bob", std::move(done));
+    });
+    ASSERT_FALSE(elsewhere);
+    EXPECT_EQ(elsewhere.error().code, Code::kNotFound);
+    // Signals a person already judged open no second incident.
+    IngestOk({signal(6, "after-release")}, 0);
+    EXPECT_EQ(ReadOk<std::vector<model::Incident>>([](storage::Reader& r) {
+                  return r.Inventory().ListIncidents("big", 10);
+              }).size(),
+              1u);
+}
+
+TEST_F(RackStormTest, DismissedIncidentRecordsItsSignalsOnly) {
+    AutomationOptions options = Roomy();
+    options.incident_threshold = 2;
+    StartHealth(options);
+    IngestOk({Firing("NpdKernelDeadlock", {{"instance_id", Name(20)}}, "d-0", Now()),
+              Firing("NpdKernelDeadlock", {{"instance_id", Name(21)}}, "d-1", Now())},
+             1);
+    auto incidents = ReadOk<std::vector<model::Incident>>(
+        [](storage::Reader& r) { return r.Inventory().ListIncidents("big", 10); });
+    ASSERT_EQ(incidents.size(), 1u);
+    EXPECT_EQ(ActiveCount("big"), 0);
+    auto dismissed = AwaitResult<model::Incident>([&](auto done) {
+        health_->CloseIncident("big", incidents[0].id, false, "bob", std::move(done));
+    });
+    ASSERT_TRUE(dismissed);
+    EXPECT_EQ(dismissed->state, model::IncidentState::kDismissed);
+    ASSERT_TRUE(IsOk(health_->SweepOnce()));
+    EXPECT_EQ(ActiveCount("big"), 0) << "dismissed: its signals are only recorded";
+    // Off (threshold 0): no incident at all.
+    StartHealth(Roomy());
+    IngestOk({Firing("NpdKernelDeadlock", {{"instance_id", Name(30)}}, "o-0", Now()),
+              Firing("NpdKernelDeadlock", {{"instance_id", Name(31)}}, "o-1", Now())},
+             2);
 }
 
 }  // namespace

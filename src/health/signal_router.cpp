@@ -4,6 +4,8 @@
 #include <cctype>
 #include <cmath>
 
+#include "common/ids.hpp"
+
 namespace noderepair::health {
 namespace {
 
@@ -13,8 +15,9 @@ using model::State;
 
 constexpr const char* kSystemActor = "system:health-checks";
 constexpr const char* kAutoApproved = "auto-approved";
+constexpr const char* kIncidentActor = "system:incidents";
 
-std::string ReasonFor(const Alert& alert, model::Mode mode) {
+std::string EvidenceOf(const Alert& alert) {
     const auto annotation = model::AnnotationOf(alert);
     std::string severity(model::WireName(alert.severity).substr(13));  // PHC_SEVERITY_
     for (char& c : severity) c = char(std::tolower(static_cast<unsigned char>(c)));
@@ -27,8 +30,17 @@ std::string ReasonFor(const Alert& alert, model::Mode mode) {
         if (!xid.mnemonic.empty()) reason += " (" + xid.mnemonic + ")";
         if (xid.count > 1) reason += " x" + std::to_string(xid.count);
     }
-    reason += " -> " + std::string(model::WireName(mode));
     return reason;
+}
+
+// Position on the ladder, -1 when the mode is not on it.
+int RungOf(const std::vector<model::Mode>& ladder, model::Mode mode) {
+    auto it = std::find(ladder.begin(), ladder.end(), mode);
+    return it == ladder.end() ? -1 : int(it - ladder.begin());
+}
+
+std::string Seconds(std::chrono::microseconds d) {
+    return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(d).count()) + " s";
 }
 
 }  // namespace
@@ -63,8 +75,249 @@ Result<bool> SignalRouter::HasRoom(storage::Txn& txn, const std::string& cluster
            BlastRadiusLimit(instances, options_.max_active_fraction, options_.max_active);
 }
 
+Result<bool> SignalRouter::HasRackRoom(storage::Txn& txn, const std::string& rack) {
+    if (options_.max_active_per_rack <= 0 || rack.empty()) return true;
+    // As the cluster's count: from the database once per transaction, then kept by Route.
+    auto active = active_in_rack_.find(rack);
+    if (active == active_in_rack_.end()) {
+        NR_ASSIGN_OR_RETURN(int count, txn.Remediations().CountActiveInRack(rack));
+        active = active_in_rack_.emplace(rack, count).first;
+    }
+    return active->second < options_.max_active_per_rack;
+}
+
+Status SignalRouter::RecordFault(storage::Txn& txn, const Signal& signal,
+                                 const model::Instance& instance, model::Host& host,
+                                 Timestamp now) {
+    NR_RETURN_IF_ERROR(txn.Inventory().AddHostFault({host.host_name, host.rack, instance.cluster_id,
+                                                     instance.instance_id, signal.name, "", now}));
+    if (!host.suspect.empty() ||
+        (options_.suspect_host_instances <= 0 && options_.suspect_host_faults <= 0)) {
+        return OkStatus();
+    }
+    NR_ASSIGN_OR_RETURN(auto counts, txn.Inventory().CountHostFaults(
+                                         host.host_name, now - options_.suspect_host_window));
+    const std::string window = Seconds(options_.suspect_host_window);
+    std::string why;
+    if (options_.suspect_host_instances > 0 &&
+        counts.instances >= options_.suspect_host_instances) {
+        why = std::to_string(counts.instances) +
+              " different instances signalled faults on it within " + window +
+              ": the fault follows the host";
+    } else if (options_.suspect_host_faults > 0 && counts.signals >= options_.suspect_host_faults) {
+        why = std::to_string(counts.signals) + " fault signals on it within " + window;
+    }
+    if (why.empty()) return OkStatus();
+    return MakeSuspect(txn, host, why);
+}
+
+Status SignalRouter::MakeSuspect(storage::Txn& txn, model::Host& host, const std::string& why) {
+    NR_RETURN_IF_ERROR(txn.Inventory().SetHostSuspect(host.host_name, why));
+    host.suspect = why;
+    ++tally_.suspect_hosts;
+    if (options_.cordon_suspect_hosts && !host.cordoned) {
+        NR_RETURN_IF_ERROR(txn.Inventory().SetHostCordoned(host.host_name, true));
+        host.cordoned = true;
+    }
+    NR_ASSIGN_OR_RETURN(auto active, txn.Remediations().ListActiveOnHost(host.host_name));
+    for (const auto& id : active) {
+        NR_ASSIGN_OR_RETURN(auto found, txn.Remediations().Get(id));
+        if (!found || found->trigger != model::Trigger::kAutomated ||
+            found->state != State::kPendingApproval || EscalationRank(found->mode) == 0 ||
+            EscalationRank(found->mode) >= EscalationRank(model::Mode::kHostAware)) {
+            continue;
+        }
+        Remediation r = std::move(*found);
+        NR_RETURN_IF_ERROR(lifecycle_.ChangeMode(txn, r, model::Mode::kHostAware, kSystemActor,
+                                                 "host " + host.host_name + " is suspect: " + why));
+        ++tally_.escalations;
+    }
+    return OkStatus();
+}
+
+Result<bool> SignalRouter::TakenByIncident(storage::Txn& txn, const Signal& signal,
+                                           const model::Instance& instance, const model::Host& host,
+                                           Timestamp now) {
+    // The scope's latest incident, read once per transaction and kept here as it changes.
+    const auto scope = std::make_pair(instance.cluster_id, host.rack);
+    auto cached = incident_in_txn_.find(scope);
+    if (cached == incident_in_txn_.end()) {
+        NR_ASSIGN_OR_RETURN(auto stored,
+                            txn.Inventory().GetLatestIncident(instance.cluster_id, host.rack));
+        cached = incident_in_txn_.emplace(scope, std::move(stored)).first;
+    }
+    std::optional<model::Incident>& latest = cached->second;
+    // Signals a person already judged (a closed incident's) open no second incident.
+    Timestamp since = now - options_.incident_window;
+    if (latest && latest->closed_at && *latest->closed_at > since) since = *latest->closed_at;
+    bool entered = false;  // the instance is new to the window: the count may have grown
+    if (signal.first) {
+        NR_ASSIGN_OR_RETURN(entered,
+                            txn.Inventory().TouchScopeInstance(instance.cluster_id, host.rack,
+                                                               instance.instance_id, since, now));
+    }
+    if (latest && latest->state == model::IncidentState::kOpen) {
+        model::Incident& incident = *latest;
+        if (std::find(incident.instances.begin(), incident.instances.end(), instance.instance_id) ==
+            incident.instances.end()) {
+            incident.instances.push_back(instance.instance_id);
+        }
+        if (signal.first) {
+            ++incident.signals;
+            incident.last_seen = now;
+        }
+        NR_RETURN_IF_ERROR(txn.Inventory().PutIncident(incident));
+        return true;
+    }
+    // The count only grows when an instance enters the window, so only then can it cross the
+    // threshold: a repeat of an instance already counted needs no count.
+    if (!entered) return false;
+    // Counted by instance (a handful of rows per rack), then read in full only when it opens.
+    NR_ASSIGN_OR_RETURN(int instances,
+                        txn.Inventory().CountScopeInstances(instance.cluster_id, host.rack, since));
+    if (instances < options_.incident_threshold) return false;
+    NR_ASSIGN_OR_RETURN(auto signals,
+                        txn.Inventory().ListScopeSignals(instance.cluster_id, host.rack, since));
+    model::Incident incident;
+    incident.id = NewUuidV7(now);
+    incident.cluster_id = instance.cluster_id;
+    incident.rack = host.rack;
+    incident.first_seen = now;
+    incident.last_seen = now;
+    for (const auto& s : signals) {
+        incident.instances.push_back(s.instance_id);
+        incident.signals += s.signals;
+        incident.first_seen = std::min(incident.first_seen, s.first);
+    }
+    NR_RETURN_IF_ERROR(OpenIncident(txn, incident));
+    latest = std::move(incident);
+    return true;
+}
+
+Status SignalRouter::OpenIncident(storage::Txn& txn, model::Incident& incident) {
+    NR_RETURN_IF_ERROR(txn.Inventory().PutIncident(incident));
+    ++tally_.incidents;
+    const std::string why =
+        "incident " + incident.id + " opened: " + std::to_string(incident.instances.size()) +
+        " instances of " + incident.Scope() + " signalled within " +
+        Seconds(options_.incident_window) + ", one fault of the " +
+        (incident.rack.empty() ? "cluster" : "rack") + " rather than broken nodes";
+    for (const auto& instance_id : incident.instances) {
+        NR_ASSIGN_OR_RETURN(auto active, txn.Remediations().GetActive(instance_id));
+        if (!active || active->trigger != model::Trigger::kAutomated ||
+            active->state != State::kPendingApproval) {
+            continue;
+        }
+        Remediation r = std::move(*active);
+        r.review_comment = why;
+        NR_RETURN_IF_ERROR(
+            lifecycle_.Apply(txn, r, remediation::Event::kReject, kIncidentActor, why));
+        if (auto counted = active_in_txn_.find(r.cluster_id); counted != active_in_txn_.end()) {
+            --counted->second;
+        }
+        // The rack's count is read again: which rack the instance is on is not known here.
+        active_in_rack_.clear();
+    }
+    return OkStatus();
+}
+
+Result<model::Incident> SignalRouter::CloseIncident(storage::Txn& txn,
+                                                    const std::string& cluster_id,
+                                                    const std::string& incident_id, bool release,
+                                                    const std::string& actor, Timestamp now) {
+    BeginTransaction();  // a transaction of its own: nothing read before holds
+    NR_ASSIGN_OR_RETURN(auto found, txn.Inventory().GetIncident(incident_id));
+    if (!found || found->cluster_id != cluster_id) {
+        return NotFound("incident " + incident_id + " not found in cluster " + cluster_id);
+    }
+    model::Incident incident = std::move(*found);
+    if (incident.state != model::IncidentState::kOpen) {
+        return FailedPrecondition("incident " + incident_id + " is already " +
+                                  std::string(model::WireName(incident.state)));
+    }
+    incident.state = release ? model::IncidentState::kReleased : model::IncidentState::kDismissed;
+    incident.closed_at = now;
+    incident.closed_by = actor;
+    NR_RETURN_IF_ERROR(txn.Inventory().PutIncident(incident));
+    if (!release) return incident;
+    // Handed back: each instance's firing signals wait again, and the sweeper considers them
+    // under the usual limits, oldest first, as it does any waiting signal.
+    for (const auto& instance_id : incident.instances) {
+        NR_ASSIGN_OR_RETURN(auto open, txn.Alerts().ListOpen(instance_id));
+        for (auto& alert : open) {
+            if (!alert.remediation_id.empty()) {
+                NR_ASSIGN_OR_RETURN(auto linked, txn.Remediations().Get(alert.remediation_id));
+                if (linked && !model::IsTerminal(linked->state)) continue;
+            }
+            alert.remediation_id.clear();
+            alert.waiting = true;
+            NR_RETURN_IF_ERROR(txn.Alerts().Put(alert));
+        }
+    }
+    return incident;
+}
+
+Result<std::optional<SignalRouter::Decision>> SignalRouter::Decide(storage::Txn& txn,
+                                                                   const Signal& signal,
+                                                                   const model::Instance& instance,
+                                                                   const model::Host* host,
+                                                                   Timestamp now) {
+    Decision decision{*signal.mode, ""};
+    const auto& ladder = options_.ladder;
+    const int rung = RungOf(ladder, decision.mode);
+    // Only a mode on the ladder climbs it: a power cycle or an eviction a rule chose stays.
+    if (rung >= 0) {
+        NR_ASSIGN_OR_RETURN(auto last, txn.Remediations().LastFinished(instance.instance_id));
+        const int last_rung = last ? RungOf(ladder, last->mode) : -1;
+        if (last && last->trigger == model::Trigger::kAutomated && last_rung >= 0 &&
+            last->end_time && now - *last->end_time <= options_.ladder_window) {
+            const std::string came_back = "the fault came back within " +
+                                          Seconds(now - *last->end_time) + " of remediation " +
+                                          last->id + " (" +
+                                          std::string(model::WireName(last->state)) + ")";
+            if (last_rung + 1 >= int(ladder.size())) {
+                // The heaviest repair did not hold: a person looks instead of a loop.
+                const std::string why = signal.name + ": " + came_back + ", after " +
+                                        std::string(model::WireName(last->mode)) +
+                                        ", the top of the escalation ladder";
+                const std::string key = model::AttentionSetting(instance.instance_id);
+                NR_ASSIGN_OR_RETURN(auto already, txn.Settings().Get(key));
+                if (!already) ++tally_.attention;
+                NR_RETURN_IF_ERROR(txn.Settings().Put(key, why));
+                return std::optional<Decision>();
+            }
+            if (last_rung + 1 > rung) {
+                decision.mode = ladder[size_t(last_rung + 1)];
+                decision.why =
+                    "escalated from " + std::string(model::WireName(last->mode)) + ": " + came_back;
+            }
+        }
+    }
+    if (host != nullptr && !host->suspect.empty() && EscalationRank(decision.mode) > 0 &&
+        EscalationRank(decision.mode) < EscalationRank(model::Mode::kHostAware)) {
+        decision.mode = model::Mode::kHostAware;
+        decision.why += std::string(decision.why.empty() ? "" : "; ") + "host " + host->host_name +
+                        " is suspect: " + host->suspect;
+    }
+    return std::optional<Decision>(std::move(decision));
+}
+
 Result<SignalOutcome> SignalRouter::Route(storage::Txn& txn, const Signal& signal,
                                           const model::Instance& instance, Timestamp now) {
+    // 1. Recorded against the host the VM is on now, counted when the policy has a mode for it
+    // whatever the later steps decide.
+    std::optional<model::Host> host;
+    if (signal.mode && !instance.host_name.empty()) {
+        NR_ASSIGN_OR_RETURN(host, txn.Inventory().GetHost(instance.host_name));
+        if (host && signal.first)
+            NR_RETURN_IF_ERROR(RecordFault(txn, signal, instance, *host, now));
+    }
+    // 2. An open incident of its rack (or cluster) takes it.
+    if (host && options_.incident_threshold > 0) {
+        NR_ASSIGN_OR_RETURN(bool taken, TakenByIncident(txn, signal, instance, *host, now));
+        if (taken) return SignalOutcome{};
+    }
+    // 3. Linked to the active remediation.
     NR_ASSIGN_OR_RETURN(auto active, txn.Remediations().GetActive(instance.instance_id));
     if (active) {
         // Evidence for whatever already runs; only a waiting automated one is escalated.
@@ -80,20 +333,34 @@ Result<SignalOutcome> SignalRouter::Route(storage::Txn& txn, const Signal& signa
         }
         return SignalOutcome{SignalOutcome::Kind::kJoined, active->id};
     }
+    // 4. Opted out, or no rule: recorded only.
     if (!signal.mode || !instance.auto_repair) return SignalOutcome{};
+    // 5. In cooldown it waits, and the sweeper takes it up when the cooldown ends.
     NR_ASSIGN_OR_RETURN(auto last_end, txn.Remediations().LastEnd(instance.instance_id));
-    if (last_end && now < *last_end + options_.cooldown) return SignalOutcome{};
+    if (last_end && now < *last_end + options_.cooldown) {
+        return SignalOutcome{SignalOutcome::Kind::kWaiting, ""};
+    }
+    // 6. The mode, or a person past the top of the ladder.
+    NR_ASSIGN_OR_RETURN(auto decision, Decide(txn, signal, instance, host ? &*host : nullptr, now));
+    if (!decision) return SignalOutcome{};
+    // 7. The cluster's and the rack's blast radius.
     NR_ASSIGN_OR_RETURN(bool room, HasRoom(txn, instance.cluster_id));
+    const std::string rack = host ? host->rack : "";
+    if (room) {
+        NR_ASSIGN_OR_RETURN(room, HasRackRoom(txn, rack));
+    }
     if (!room) return SignalOutcome{SignalOutcome::Kind::kWaiting, ""};
+    // 8. Created, and approved at once where the cluster's policy allows.
     NR_ASSIGN_OR_RETURN(auto automation, txn.Inventory().GetClusterAutomation(instance.cluster_id));
     Remediation r;
     r.cluster_id = instance.cluster_id;
     r.instance_id = instance.instance_id;
     r.instance_name = instance.instance_name;
-    r.mode = r.requested_mode = *signal.mode;
+    r.mode = r.requested_mode = decision->mode;
     r.trigger = model::Trigger::kAutomated;
     r.state = State::kPendingApproval;
-    r.reason = signal.reason;
+    r.reason = signal.evidence + " -> " + std::string(model::WireName(r.mode));
+    if (!decision->why.empty()) r.reason += " (" + decision->why + ")";
     r.passive_health_check_event_id = signal.alert_id;
     r.active_health_check_run_id = signal.run_id;
     r.requested_by = kSystemActor;
@@ -104,9 +371,20 @@ Result<SignalOutcome> SignalRouter::Route(storage::Txn& txn, const Signal& signa
                    signal.name) != automation.automatic_alerts.end());
     // An eviction takes capacity away for good; a person always decides it (docs/http-api.md 5).
     const bool auto_approve = in_scope && r.mode != model::Mode::kEvictWithoutReplacement;
-    NR_RETURN_IF_ERROR(lifecycle_.Create(txn, r, kSystemActor, "created from " + signal.name));
+    NR_RETURN_IF_ERROR(lifecycle_.Create(
+        txn, r, kSystemActor,
+        "created from " + signal.name + (decision->why.empty() ? "" : ": " + decision->why)));
     if (auto counted = active_in_txn_.find(r.cluster_id); counted != active_in_txn_.end()) {
         ++counted->second;
+    }
+    if (!decision->why.empty()) ++tally_.escalations;
+    if (auto counted = active_in_rack_.find(rack); counted != active_in_rack_.end()) {
+        ++counted->second;
+    }
+    if (host) {
+        NR_RETURN_IF_ERROR(
+            txn.Inventory().AddHostFault({host->host_name, host->rack, r.cluster_id, r.instance_id,
+                                          std::string(model::WireName(r.mode)), r.id, now}));
     }
     if (auto_approve) {
         r.review_comment = "cluster automation policy is automatic for " + signal.name;
@@ -117,10 +395,9 @@ Result<SignalOutcome> SignalRouter::Route(storage::Txn& txn, const Signal& signa
 }
 
 Result<bool> SignalRouter::RouteAlert(storage::Txn& txn, Alert& alert,
-                                      const model::Instance& instance, Timestamp now) {
+                                      const model::Instance& instance, Timestamp now, bool first) {
     const Rule rule = policy_.RuleFor(alert);
-    Signal signal{alert.alert_name, rule.mode, rule.mode ? ReasonFor(alert, *rule.mode) : "",
-                  alert.id, ""};
+    Signal signal{alert.alert_name, rule.mode, EvidenceOf(alert), alert.id, "", first};
     NR_ASSIGN_OR_RETURN(auto outcome, Route(txn, signal, instance, now));
     alert.remediation_id = outcome.remediation_id;
     alert.waiting = outcome.kind == SignalOutcome::Kind::kWaiting;
@@ -128,7 +405,7 @@ Result<bool> SignalRouter::RouteAlert(storage::Txn& txn, Alert& alert,
 }
 
 Result<bool> SignalRouter::RouteFailedRun(storage::Txn& txn, model::HealthCheckRun& run,
-                                          Timestamp now) {
+                                          Timestamp now, bool first) {
     NR_ASSIGN_OR_RETURN(auto instance, txn.Inventory().GetInstance(run.instance_id));
     run.waiting = false;
     if (!instance) return false;
@@ -138,11 +415,13 @@ Result<bool> SignalRouter::RouteFailedRun(storage::Txn& txn, model::HealthCheckR
     auto mode_of_test = options_.test_modes.find(failed->name);
     const model::Mode mode =
         mode_of_test == options_.test_modes.end() ? model::Mode::kHostAware : mode_of_test->second;
-    Signal signal{"health_check:" + failed->name, mode,
+    Signal signal{"health_check:" + failed->name,
+                  mode,
                   "active health check " + failed->name + " failed" +
-                      (failed->detail.empty() ? "" : ": " + failed->detail) + " -> " +
-                      std::string(model::WireName(mode)),
-                  "", run.id};
+                      (failed->detail.empty() ? "" : ": " + failed->detail),
+                  "",
+                  run.id,
+                  first};
     NR_ASSIGN_OR_RETURN(auto outcome, Route(txn, signal, *instance, now));
     run.remediation_id = outcome.remediation_id;
     run.waiting = outcome.kind == SignalOutcome::Kind::kWaiting;
@@ -177,7 +456,7 @@ Status SignalRouter::TakeUpWaiting(storage::Txn& txn, Timestamp now) {
             alert.waiting = false;
             bool created = false;
             if (instance && !alert.resolved_at) {
-                NR_ASSIGN_OR_RETURN(created, RouteAlert(txn, alert, *instance, now));
+                NR_ASSIGN_OR_RETURN(created, RouteAlert(txn, alert, *instance, now, false));
             }
             NR_RETURN_IF_ERROR(txn.Alerts().Put(alert));
             if (created) {
@@ -192,12 +471,12 @@ Status SignalRouter::TakeUpWaiting(storage::Txn& txn, Timestamp now) {
     for (auto& alert : joinable) {
         NR_ASSIGN_OR_RETURN(auto instance, txn.Inventory().GetInstance(alert.instance_id));
         alert.waiting = false;
-        if (instance) NR_RETURN_IF_ERROR(RouteAlert(txn, alert, *instance, now));
+        if (instance) NR_RETURN_IF_ERROR(RouteAlert(txn, alert, *instance, now, false));
         NR_RETURN_IF_ERROR(txn.Alerts().Put(alert));
     }
     NR_ASSIGN_OR_RETURN(auto waiting_runs, txn.HealthChecks().ListWaiting(1000));
     for (auto& run : waiting_runs) {
-        NR_RETURN_IF_ERROR(RouteFailedRun(txn, run, now));
+        NR_RETURN_IF_ERROR(RouteFailedRun(txn, run, now, false));
         NR_RETURN_IF_ERROR(txn.HealthChecks().Put(run));
     }
     return OkStatus();

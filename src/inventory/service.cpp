@@ -1,5 +1,7 @@
 #include "inventory/service.hpp"
 
+#include <memory>
+
 namespace noderepair::inventory {
 
 Result<std::vector<model::Cluster>> InventoryService::ListClusters(const auth::Principal& caller) {
@@ -45,6 +47,50 @@ Result<std::vector<model::Host>> InventoryService::ListHosts(const auth::Princip
     }
     std::erase_if(hosts, [](const model::Host& host) { return host.instances.empty(); });
     return hosts;
+}
+
+Result<InventoryService::HostDetail> InventoryService::GetHost(const auth::Principal& caller,
+                                                               const std::string& host_name,
+                                                               int fault_limit) {
+    HostDetail detail;
+    NR_RETURN_IF_ERROR(store_.Read([&](storage::Reader& reader) -> Status {
+        NR_ASSIGN_OR_RETURN(auto host, reader.Inventory().GetHost(host_name));
+        if (!host) return NotFound("host " + host_name + " not found");
+        detail.host = std::move(*host);
+        NR_ASSIGN_OR_RETURN(auto instances, reader.Inventory().ListInstancesOnHost(host_name));
+        for (const auto& i : instances) {
+            detail.host.instances.push_back({i.instance_id, i.cluster_id});
+            detail.host.used_gpus += i.num_gpus;
+        }
+        NR_ASSIGN_OR_RETURN(detail.faults,
+                            reader.Inventory().ListHostFaults(host_name, fault_limit));
+        return OkStatus();
+    }));
+    if (!caller.IsScoped()) return detail;
+    // As ListHosts: a scoped caller sees the host only through its clusters' instances.
+    std::erase_if(detail.host.instances, [&](const model::HostedInstance& i) {
+        return !caller.CanSeeCluster(i.cluster_id);
+    });
+    std::erase_if(detail.faults,
+                  [&](const model::HostFault& f) { return !caller.CanSeeCluster(f.cluster_id); });
+    if (detail.host.instances.empty()) return NotFound("host " + host_name + " not found");
+    return detail;
+}
+
+void InventoryService::ClearSuspect(const std::string& host_name,
+                                    std::function<void(Result<model::Host>)> done) {
+    auto cleared = std::make_shared<model::Host>();
+    store_.Write(
+        [host_name, cleared](storage::Txn& txn) -> Status {
+            NR_RETURN_IF_ERROR(txn.Inventory().SetHostSuspect(host_name, ""));
+            NR_ASSIGN_OR_RETURN(auto host, txn.Inventory().GetHost(host_name));
+            if (host) *cleared = std::move(*host);
+            return OkStatus();
+        },
+        [cleared, done = std::move(done)](Status s) {
+            if (!s) return done(s.error());
+            done(std::move(*cleared));
+        });
 }
 
 void InventoryService::SetCordoned(const std::string& host_name, bool cordoned,

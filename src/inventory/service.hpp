@@ -21,6 +21,17 @@ public:
     // clusters' instances, and only those instances.
     Result<std::vector<model::Host>> ListHosts(const auth::Principal& caller);
 
+    // docs/http-api.md 11: one host with its instances (as ListHosts shows them to the caller)
+    // and the newest `fault_limit` lines of its fault ledger the caller may see.
+    struct HostDetail {
+        model::Host host;
+        std::vector<model::HostFault> faults;
+    };
+    Result<HostDetail> GetHost(const auth::Principal& caller, const std::string& host_name,
+                               int fault_limit = 100);
+    // docs/http-api.md 11: clears a host's suspicion; its cordon stays (uncordon is its own act).
+    void ClearSuspect(const std::string& host_name, std::function<void(Result<model::Host>)> done);
+
     // docs/http-api.md 4.7: an operator's cordon; the engine places nothing on a cordoned host.
     void SetCordoned(const std::string& host_name, bool cordoned, std::function<void(Status)> done);
 

@@ -25,6 +25,27 @@ struct Host {
     // What its BMC last reported (on, off, unknown); empty for a host without one. Observed,
     // never stored (docs/http-api.md 8).
     std::string power{};
+    std::string rack{};  // the fleet file's rack, empty for none (docs/http-api.md 11)
+    // Why the host is suspect (docs/http-api.md 11: the fault follows the host); empty for not.
+    std::string suspect{};
+};
+
+// One line of a host's fault ledger (docs/http-api.md 11): a counted signal or a remediation of
+// an instance whose VM was on the host at that moment. Append-only.
+struct HostFault {
+    std::string host_name;
+    std::string rack;  // the host's rack then, empty for none
+    std::string cluster_id;
+    std::string instance_id;
+    std::string name;            // the alert name ("health_check:<test>"), or the mode
+    std::string remediation_id;  // set for a remediation, empty for a signal
+    Timestamp time;
+};
+
+// How much of a host's ledger lies within a window.
+struct HostFaultCounts {
+    int instances = 0;  // different instances that signalled
+    int signals = 0;
 };
 
 struct Instance {

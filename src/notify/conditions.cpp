@@ -57,15 +57,60 @@ Condition NodeAttention() {
             }};
 }
 
+Condition SuspectHost() {
+    return {"NoderepairSuspectHost",
+            [](storage::Reader& reader, Timestamp now) -> Result<std::vector<OwnAlert>> {
+                NR_ASSIGN_OR_RETURN(auto hosts, reader.Stats().ListSuspectHosts(kMaxPerCondition));
+                std::vector<OwnAlert> alerts;
+                for (auto& h : hosts) {
+                    OwnAlert a;
+                    a.labels = {{"alertname", "NoderepairSuspectHost"},
+                                {"severity", "warning"},
+                                {"host", h.host_name}};
+                    if (!h.rack.empty()) a.labels.emplace("rack", h.rack);
+                    a.annotations = {
+                        {"summary", "Host " + h.host_name + " is suspect"},
+                        {"description", h.why + ". Clear it with POST /v1/compute/hosts/" +
+                                            h.host_name + ":clear once repaired."}};
+                    // The suspicion keeps no time: the notifier keeps the first round's.
+                    a.since = now;
+                    alerts.push_back(std::move(a));
+                }
+                return alerts;
+            }};
+}
+
+Condition IncidentOpen() {
+    return {"NoderepairIncidentOpen",
+            [](storage::Reader& reader, Timestamp) -> Result<std::vector<OwnAlert>> {
+                NR_ASSIGN_OR_RETURN(auto open, reader.Stats().ListOpenIncidents(kMaxPerCondition));
+                std::vector<OwnAlert> alerts;
+                for (auto& i : open) {
+                    OwnAlert a;
+                    a.labels = {{"alertname", "NoderepairIncidentOpen"},
+                                {"severity", "critical"},
+                                {"cluster", i.cluster_id},
+                                {"incident", i.id}};
+                    if (!i.rack.empty()) a.labels.emplace("rack", i.rack);
+                    const std::string scope =
+                        i.rack.empty() ? "cluster " + i.cluster_id : "rack " + i.rack;
+                    a.annotations = {
+                        {"summary", "Incident " + i.id + " is open on " + scope},
+                        {"description", std::to_string(i.signals) + " signals of " + scope +
+                                            " since " + FormatRfc3339(i.first_seen) +
+                                            ": automation holds its instances until the "
+                                            "incident is released or dismissed."}};
+                    a.since = i.first_seen;
+                    alerts.push_back(std::move(a));
+                }
+                return alerts;
+            }};
+}
+
 }  // namespace
 
 std::vector<Condition> Conditions(const ConditionOptions& options) {
-    return {
-        ApprovalWaiting(options), NodeAttention(),
-        // NoderepairIncidentOpen and NoderepairSuspectHost join this list when incidents and
-        // the host fault ledger (docs/http-api.md 11) are stored: one Condition each, reading
-        // the open incidents and the suspect hosts through reader.Stats().
-    };
+    return {ApprovalWaiting(options), NodeAttention(), SuspectHost(), IncidentOpen()};
 }
 
 }  // namespace noderepair::notify

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "model/incident.hpp"
 #include "model/inventory.hpp"
 #include "remediation/lifecycle.hpp"
 #include "storage/sql/repositories.hpp"
@@ -348,6 +349,51 @@ TEST_P(OverviewStats, ListsWaitingApprovalsAndAttention) {
     EXPECT_EQ((*attention)[0].cluster_id, "c2");
     EXPECT_EQ((*attention)[0].instance_id, "j1");
     EXPECT_EQ((*attention)[0].why, "why");
+}
+
+// Suspect hosts count for the clusters whose faults landed on them, open incidents for their own
+// cluster; both are listed for the notifications.
+TEST_P(OverviewStats, CountsAndListsSuspectHostsAndOpenIncidents) {
+    const Timestamp now = clock_.Now();
+    ASSERT_TRUE(IsOk(store_->WriteAndWait([&](storage::Txn& txn) -> Status {
+        NR_RETURN_IF_ERROR(txn.Inventory().AddHostFault({"h1", "", "c1", "i1", "Xid79", "", now}));
+        NR_RETURN_IF_ERROR(txn.Inventory().AddHostFault({"h5", "", "c2", "j1", "Xid79", "", now}));
+        NR_RETURN_IF_ERROR(txn.Inventory().SetHostSuspect("h1", "two instances faulted"));
+        NR_RETURN_IF_ERROR(txn.Inventory().SetHostSuspect("h5", "three faults"));
+        model::Incident open{"inc-1",      "c1", "r1",       model::IncidentState::kOpen,
+                             {"i1", "i2"}, 6,    now - 1min, now,
+                             std::nullopt, ""};
+        model::Incident closed{"inc-2", "c1", "",         model::IncidentState::kDismissed,
+                               {"i3"},  5,    now - 2min, now,
+                               now,     "bob"};
+        NR_RETURN_IF_ERROR(txn.Inventory().PutIncident(open));
+        return txn.Inventory().PutIncident(closed);
+    })));
+    const auto c1 = Stats("c1", 1).needs_person;
+    EXPECT_EQ(c1.suspect_hosts, 1) << "h1; h5's faults are c2's";
+    EXPECT_EQ(c1.open_incidents, 1) << "the dismissed one is not open";
+    const auto c2 = Stats("c2", 1).needs_person;
+    EXPECT_EQ(c2.suspect_hosts, 1);
+    EXPECT_EQ(c2.open_incidents, 0);
+
+    auto hosts = storage::test_support::ReadValue<std::vector<storage::SuspectHost>>(
+        *store_, [](storage::Reader& r) { return r.Stats().ListSuspectHosts(10); });
+    ASSERT_TRUE(hosts);
+    ASSERT_EQ(hosts->size(), 2u);
+    EXPECT_EQ((*hosts)[0].host_name, "h1");
+    EXPECT_EQ((*hosts)[0].why, "two instances faulted");
+    auto incidents = storage::test_support::ReadValue<std::vector<storage::OpenIncident>>(
+        *store_, [](storage::Reader& r) { return r.Stats().ListOpenIncidents(10); });
+    ASSERT_TRUE(incidents);
+    ASSERT_EQ(incidents->size(), 1u);
+    EXPECT_EQ((*incidents)[0].id, "inc-1");
+    EXPECT_EQ((*incidents)[0].rack, "r1");
+    EXPECT_EQ((*incidents)[0].signals, 6);
+
+    // Cleared, the host no longer counts.
+    ASSERT_TRUE(IsOk(store_->WriteAndWait(
+        [](storage::Txn& txn) { return txn.Inventory().SetHostSuspect("h1", ""); })));
+    EXPECT_EQ(Stats("c1", 1).needs_person.suspect_hosts, 0);
 }
 
 // The migration that adds the aggregates back-fills them from the history already stored, as

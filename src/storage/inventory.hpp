@@ -9,6 +9,7 @@
 
 #include "common/status.hpp"
 #include "common/time.hpp"
+#include "model/incident.hpp"
 #include "model/inventory.hpp"
 
 namespace noderepair::storage {
@@ -16,7 +17,7 @@ namespace noderepair::storage {
 // The fleet as a provider describes it, imported into the database on start.
 struct FleetImport {
     std::vector<model::Cluster> clusters;  // with gpu_worker_nodes (instance_id, name, gpus, host)
-    std::vector<model::Host> hosts;        // host_name, gpu_slots
+    std::vector<model::Host> hosts;        // host_name, gpu_slots, libvirt_uri, rack
 };
 
 class InventoryReads {
@@ -43,6 +44,30 @@ public:
     // its VMs and reservations; the one with most room first.
     virtual Result<std::optional<std::string>> FindHostWithRoom(
         int num_gpus, const std::string& exclude_host) = 0;
+    // A host's fault ledger (docs/http-api.md 11), newest first.
+    virtual Result<std::vector<model::HostFault>> ListHostFaults(const std::string& host_name,
+                                                                 int limit) = 0;
+    // The signals (not remediations) of a host's ledger at or after `since`.
+    virtual Result<model::HostFaultCounts> CountHostFaults(const std::string& host_name,
+                                                           Timestamp since) = 0;
+    // Hosts marked suspect.
+    virtual Result<int> CountSuspectHosts() = 0;
+    // Incident detection (docs/http-api.md 11): the ledger's signals at or after `since` of a
+    // cluster's instances on hosts of `rack` (empty: on hosts without one), by instance, the
+    // instance that signalled first first.
+    virtual Result<std::vector<model::InstanceSignals>> ListScopeSignals(
+        const std::string& cluster_id, const std::string& rack, Timestamp since) = 0;
+    // How many of a cluster's instances on hosts of `rack` (empty: without one) signalled at or
+    // after `since`: as many rows as the scope has instances, whatever the signals' number.
+    virtual Result<int> CountScopeInstances(const std::string& cluster_id, const std::string& rack,
+                                            Timestamp since) = 0;
+    virtual Result<std::optional<model::Incident>> GetIncident(const std::string& id) = 0;
+    // The newest incident of a cluster's rack (empty: its hosts without one).
+    virtual Result<std::optional<model::Incident>> GetLatestIncident(const std::string& cluster_id,
+                                                                     const std::string& rack) = 0;
+    // A cluster's incidents, newest first.
+    virtual Result<std::vector<model::Incident>> ListIncidents(const std::string& cluster_id,
+                                                               int limit) = 0;
 };
 
 class InventoryRepository : public InventoryReads {
@@ -64,6 +89,17 @@ public:
     virtual Status SetClusterAutomation(const std::string& cluster_id,
                                         const model::ClusterAutomation& automation) = 0;
     virtual Status SetInstanceAutoRepair(const std::string& instance_id, bool auto_repair) = 0;
+    // Appends to a host's fault ledger.
+    virtual Status AddHostFault(const model::HostFault& fault) = 0;
+    // An instance of a scope signalled at `when` (for CountScopeInstances). Returns whether it
+    // is new to the window that starts at `since`: only then can the scope's count have grown.
+    virtual Result<bool> TouchScopeInstance(const std::string& cluster_id, const std::string& rack,
+                                            const std::string& instance_id, Timestamp since,
+                                            Timestamp when) = 0;
+    // Inserts or replaces an incident by id.
+    virtual Status PutIncident(const model::Incident& incident) = 0;
+    // Marks a host suspect with why (empty: clears the suspicion).
+    virtual Status SetHostSuspect(const std::string& host_name, const std::string& why) = 0;
 };
 
 }  // namespace noderepair::storage

@@ -80,8 +80,16 @@ public:
     // Every combination ever seen, including those now at zero; cheap (kept by the backend).
     virtual Result<std::vector<RemediationCount>> Count() = 0;
     virtual Result<int> CountActive(const std::string& cluster_id) = 0;
-    // When the instance's last SUCCEEDED, FAILED or CANCELLED remediation ended.
+    // When the instance's last SUCCEEDED, FAILED or CANCELLED remediation ended; one cancelled
+    // by an incident does not count (docs/http-api.md 11).
     virtual Result<std::optional<Timestamp>> LastEnd(const std::string& instance_id) = 0;
+    // The instance's remediation that last ended SUCCEEDED or FAILED (the escalation ladder).
+    virtual Result<std::optional<model::Remediation>> LastFinished(
+        const std::string& instance_id) = 0;
+    // Active remediations (any trigger) whose instance's VM is on a host of `rack`.
+    virtual Result<int> CountActiveInRack(const std::string& rack) = 0;
+    // Ids of the active remediations of instances whose VM is on `host_name`.
+    virtual Result<std::vector<std::string>> ListActiveOnHost(const std::string& host_name) = 0;
     // PENDING_APPROVAL remediations whose linked alerts all resolved at or before `cutoff`.
     virtual Result<std::vector<std::string>> ListAutoResolvable(Timestamp cutoff, int limit) = 0;
 };

@@ -57,6 +57,22 @@ struct AttentionNode {
     std::string why;
 };
 
+// A host the fault ledger made suspect (docs/http-api.md 11).
+struct SuspectHost {
+    std::string host_name;
+    std::string rack;  // empty when the fleet file gives none
+    std::string why;
+};
+
+// An incident still OPEN.
+struct OpenIncident {
+    std::string id;
+    std::string cluster_id;
+    std::string rack;  // empty: the incident covers the cluster's hosts without a rack
+    int64_t signals = 0;
+    Timestamp first_seen;
+};
+
 class StatsReads {
 public:
     virtual ~StatsReads() = default;
@@ -74,6 +90,10 @@ public:
                                                                      int limit) = 0;
     // Every worker node with attention set, by instance id.
     virtual Result<std::vector<AttentionNode>> ListAttention(int limit) = 0;
+    // Every suspect host, by name.
+    virtual Result<std::vector<SuspectHost>> ListSuspectHosts(int limit) = 0;
+    // Every cluster's open incidents, oldest first.
+    virtual Result<std::vector<OpenIncident>> ListOpenIncidents(int limit) = 0;
 };
 
 class StatsRepository : public StatsReads {

@@ -2023,5 +2023,113 @@ TEST(OpenStore, UnwritablePathIsAnError) {
     EXPECT_FALSE(opened);
 }
 
+// docs/http-api.md 11: a host's rack and suspicion, its fault ledger, the counts the policy
+// engine decides on, and incidents, alike on both backends.
+TEST_P(StoreContract, HostFaultLedgerRacksSuspicionAndIncidents) {
+    FleetImport racked = TestFleet();
+    racked.hosts[0].rack = "r1";
+    racked.hosts[1].rack = "r1";
+    ASSERT_TRUE(IsOk(Write([racked](Txn& txn) { return txn.Inventory().ImportFleet(racked); })));
+    ASSERT_TRUE(IsOk(Write([](Txn& txn) -> Status {
+        NR_RETURN_IF_ERROR(txn.Inventory().AddHostFault({"h1", "r1", "c1", "i1", "A", "", T(10)}));
+        NR_RETURN_IF_ERROR(txn.Inventory().AddHostFault({"h1", "r1", "c1", "i1", "B", "", T(20)}));
+        NR_RETURN_IF_ERROR(txn.Inventory().AddHostFault({"h2", "r1", "c1", "i2", "C", "", T(30)}));
+        NR_RETURN_IF_ERROR(
+            txn.Inventory().AddHostFault({"h1", "r1", "c1", "i1", "VM_ONLY", "rem-1", T(31)}));
+        return txn.Inventory().SetHostSuspect("h1", "why");
+    })));
+    auto host =
+        ReadOk<std::optional<model::Host>>([](Reader& r) { return r.Inventory().GetHost("h1"); });
+    ASSERT_TRUE(host);
+    EXPECT_EQ(host->rack, "r1");
+    EXPECT_EQ(host->suspect, "why");
+    EXPECT_EQ(ReadOk<int>([](Reader& r) { return r.Inventory().CountSuspectHosts(); }), 1);
+    auto hosts =
+        ReadOk<std::vector<model::Host>>([](Reader& r) { return r.Inventory().ListHosts(); });
+    EXPECT_EQ(hosts[1].rack, "r1");
+    EXPECT_EQ(hosts[2].rack, "");
+    auto ledger = ReadOk<std::vector<model::HostFault>>(
+        [](Reader& r) { return r.Inventory().ListHostFaults("h1", 10); });
+    ASSERT_EQ(ledger.size(), 3u);
+    EXPECT_EQ(ledger[0].remediation_id, "rem-1");
+    EXPECT_EQ(ledger[1].name, "B");
+    EXPECT_EQ(ledger[2].time, T(10));
+    auto counts = ReadOk<model::HostFaultCounts>(
+        [](Reader& r) { return r.Inventory().CountHostFaults("h1", T(15)); });
+    EXPECT_EQ(counts.instances, 1);
+    EXPECT_EQ(counts.signals, 1) << "remediations are not signals";
+    auto scope = ReadOk<std::vector<model::InstanceSignals>>(
+        [](Reader& r) { return r.Inventory().ListScopeSignals("c1", "r1", T(0)); });
+    ASSERT_EQ(scope.size(), 2u);
+    EXPECT_EQ(scope[0].instance_id, "i1");
+    EXPECT_EQ(scope[0].signals, 2);
+    EXPECT_EQ(scope[0].first, T(10));
+    EXPECT_EQ(scope[1].instance_id, "i2");
+    // A scope's instances: new to the window once, then repeats only move their last signal.
+    std::vector<bool> entered;
+    ASSERT_TRUE(IsOk(Write([&entered](Txn& txn) -> Status {
+        for (auto [since, when] :
+             {std::pair{T(0), T(10)}, std::pair{T(0), T(20)}, std::pair{T(25), T(30)}}) {
+            NR_ASSIGN_OR_RETURN(bool is_new,
+                                txn.Inventory().TouchScopeInstance("c1", "r1", "i1", since, when));
+            entered.push_back(is_new);
+        }
+        NR_RETURN_IF_ERROR(txn.Inventory().TouchScopeInstance("c1", "r1", "i2", T(0), T(30)));
+        return OkStatus();
+    })));
+    EXPECT_EQ(entered, (std::vector<bool>{true, false, true}));
+    EXPECT_EQ(
+        ReadOk<int>([](Reader& r) { return r.Inventory().CountScopeInstances("c1", "r1", T(30)); }),
+        2);
+    EXPECT_EQ(
+        ReadOk<int>([](Reader& r) { return r.Inventory().CountScopeInstances("c1", "", T(0)); }),
+        0);
+    ASSERT_TRUE(IsOk(Write([](Txn& txn) { return txn.Inventory().SetHostSuspect("h1", ""); })));
+    EXPECT_EQ(ReadOk<int>([](Reader& r) { return r.Inventory().CountSuspectHosts(); }), 0);
+
+    // The rack's active remediations, through its hosts' instances.
+    ASSERT_TRUE(IsOk(Insert(MakeRemediation("a1", "i1", State::kPendingApproval, T(40)))));
+    ASSERT_TRUE(IsOk(Insert(MakeRemediation("a3", "i3", State::kRunning, T(40)))));
+    ASSERT_TRUE(IsOk(Insert(MakeRemediation("d2", "i2", State::kSucceeded, T(40)))));
+    EXPECT_EQ(ReadOk<int>([](Reader& r) { return r.Remediations().CountActiveInRack("r1"); }), 1);
+    EXPECT_EQ(ReadOk<std::vector<std::string>>(
+                  [](Reader& r) { return r.Remediations().ListActiveOnHost("h1"); }),
+              std::vector<std::string>{"a1"});
+    auto finished = ReadOk<std::optional<Remediation>>(
+        [](Reader& r) { return r.Remediations().LastFinished("i2"); });
+    ASSERT_TRUE(finished);
+    EXPECT_EQ(finished->id, "d2");
+
+    model::Incident incident;
+    incident.id = "inc-1";
+    incident.cluster_id = "c1";
+    incident.rack = "r1";
+    incident.instances = {"i1", "i2"};
+    incident.signals = 3;
+    incident.first_seen = T(10);
+    incident.last_seen = T(30);
+    ASSERT_TRUE(
+        IsOk(Write([incident](Txn& txn) { return txn.Inventory().PutIncident(incident); })));
+    incident.state = model::IncidentState::kReleased;
+    incident.closed_at = T(50);
+    incident.closed_by = "bob";
+    ASSERT_TRUE(
+        IsOk(Write([incident](Txn& txn) { return txn.Inventory().PutIncident(incident); })));
+    auto latest = ReadOk<std::optional<model::Incident>>(
+        [](Reader& r) { return r.Inventory().GetLatestIncident("c1", "r1"); });
+    ASSERT_TRUE(latest);
+    EXPECT_EQ(latest->state, model::IncidentState::kReleased);
+    EXPECT_EQ(latest->instances, (std::vector<std::string>{"i1", "i2"}));
+    EXPECT_EQ(latest->signals, 3);
+    EXPECT_EQ(latest->closed_at, T(50));
+    EXPECT_EQ(latest->closed_by, "bob");
+    EXPECT_FALSE(ReadOk<std::optional<model::Incident>>(
+        [](Reader& r) { return r.Inventory().GetLatestIncident("c1", ""); }));
+    EXPECT_EQ(ReadOk<std::vector<model::Incident>>([](Reader& r) {
+                  return r.Inventory().ListIncidents("c1", 10);
+              }).size(),
+              1u);
+}
+
 }  // namespace
 }  // namespace noderepair::storage

@@ -127,6 +127,13 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                                "one, waiting for room, ignored by policy, unmatched to an "
                                "instance, or outside the sender's clusters (dropped)")
                            .Register(r);
+    policy_decisions_ = &BuildCounter()
+                             .Name("noderepair_policy_decisions_total")
+                             .Help(
+                                 "Fleet-intelligence decisions: automated remediations escalated "
+                                 "(ladder or suspect host), nodes given to a person past the top "
+                                 "of the ladder, hosts made suspect, incidents opened")
+                             .Register(r);
     check_runs_ = &BuildCounter()
                        .Name("noderepair_health_check_runs_total")
                        .Help("Active health check runs finished, by result")
@@ -242,6 +249,16 @@ void Metrics::AlertHandled(AlertOutcome outcome, int count) {
     if (count > 0) {
         Counter(*alerts_handled_, {{"outcome", std::string(OutcomeName(outcome))}})
             .Increment(count);
+    }
+}
+
+void Metrics::PolicyDecided(int escalations, int attention, int suspect_hosts, int incidents) {
+    const std::pair<const char*, int> decisions[] = {{"escalation", escalations},
+                                                     {"attention", attention},
+                                                     {"suspect_host", suspect_hosts},
+                                                     {"incident", incidents}};
+    for (const auto& [decision, count] : decisions) {
+        if (count > 0) Counter(*policy_decisions_, {{"decision", decision}}).Increment(count);
     }
 }
 

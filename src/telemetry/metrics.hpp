@@ -51,6 +51,10 @@ public:
                         std::chrono::nanoseconds latency);
     void AlertReceived(bool firing, int count = 1);
     void AlertHandled(AlertOutcome outcome, int count = 1);
+    // What the policy engine decided in a committed transaction (docs/http-api.md 11):
+    // remediations escalated (ladder, suspect host), nodes given to a person, hosts made suspect,
+    // incidents opened.
+    void PolicyDecided(int escalations, int attention, int suspect_hosts, int incidents);
     // A finished active health check run (PASSED or FAILED) and each of its tests.
     void HealthCheckFinished(const model::HealthCheckRun& run);
     // An engine step that completed, with how long it took from its start.
@@ -81,6 +85,7 @@ private:
     prometheus::Gauge* watch_streams_;
     prometheus::Family<prometheus::Counter>* alerts_received_;
     prometheus::Family<prometheus::Counter>* alerts_handled_;
+    prometheus::Family<prometheus::Counter>* policy_decisions_;
     prometheus::Family<prometheus::Counter>* check_runs_;
     prometheus::Family<prometheus::Counter>* check_tests_;
     prometheus::Family<prometheus::Histogram>* http_seconds_;

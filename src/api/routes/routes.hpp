@@ -25,6 +25,8 @@ void AddAlertRoutes(Router& router, const ApiServices& services);
 std::function<void(Result<health::IngestResult>)> ReplyWithIngest(Responder respond);
 // Active health checks of an instance: start a run, list runs, get one.
 void AddHealthCheckRoutes(Router& router, const ApiServices& services);
+// docs/http-api.md 11: a cluster's incidents, :release and :dismiss.
+void AddIncidentRoutes(Router& router, const ApiServices& services);
 // The simulated fleet: faults raised on an instance, and the VMs it runs; only that provider
 // has them.
 void AddSimulatedFleetRoutes(Router& router, const ApiServices& services);

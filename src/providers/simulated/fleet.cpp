@@ -101,6 +101,10 @@ Result<Fleet> ParseFleet(std::string_view text) {
             NR_ASSIGN_OR_RETURN(host.libvirt_uri, StringMember(h.as_object(), "libvirt_uri",
                                                                "host " + host.host_name));
         }
+        if (h.as_object().contains("rack")) {  // docs/http-api.md 11: the rack's limits
+            NR_ASSIGN_OR_RETURN(host.rack,
+                                StringMember(h.as_object(), "rack", "host " + host.host_name));
+        }
         if (!free_slots.emplace(host.host_name, host.gpu_slots).second) {
             return InvalidArgument("fleet: host '" + host.host_name + "' is listed twice");
         }
@@ -181,6 +185,9 @@ Fleet DemoFleet() {
     for (int h = 1; h <= 40; ++h) {
         std::snprintf(name, sizeof name, "gpu-host-%02d", h);
         fleet.inventory.hosts.push_back({name, 8, 0, false, {}, ""});
+        // Eight hosts a rack, so the demo shows racks, their limit and their incidents.
+        std::snprintf(name, sizeof name, "rack-%d", (h - 1) / 8 + 1);
+        fleet.inventory.hosts.back().rack = name;
     }
     const char* cluster_names[] = {"train-east", "infer-west"};
     int next_host = 1;

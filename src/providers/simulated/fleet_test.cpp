@@ -92,6 +92,27 @@ TEST(ParseFleet, InstanceWithoutHostIsEvicted) {
     }
 }
 
+// docs/http-api.md 11: a host's rack, optional, a string.
+TEST(ParseFleet, ReadsAHostsRack) {
+    auto parsed = ParseFleet(
+        R"({"hosts": [{"host_name": "h1", "gpu_slots": 8, "rack": "r12"},
+                      {"host_name": "h2", "gpu_slots": 8}],
+            "clusters": []})");
+    ASSERT_TRUE(parsed) << parsed.error().message;
+    EXPECT_EQ(parsed->inventory.hosts[0].rack, "r12");
+    EXPECT_EQ(parsed->inventory.hosts[1].rack, "");
+    EXPECT_FALSE(ParseFleet(R"({"hosts": [{"host_name": "h1", "gpu_slots": 8, "rack": 12}],
+                                "clusters": []})"));
+}
+
+TEST(DemoFleet, PutsEightHostsInEachRack) {
+    const Fleet demo = DemoFleet();
+    std::map<std::string, int> per_rack;
+    for (const auto& h : demo.inventory.hosts) ++per_rack[h.rack];
+    EXPECT_EQ(per_rack.size(), 5u);
+    for (const auto& [rack, hosts] : per_rack) EXPECT_EQ(hosts, 8) << rack;
+}
+
 TEST(ParseFleet, ReadsTiming) {
     auto parsed = ParseFleet(kValidFleet);
     ASSERT_TRUE(parsed) << parsed.error().message;

@@ -12,7 +12,7 @@ namespace {
 // is the whole schema the SQLite backend reaches with its first eleven migrations (the same
 // tables, columns and indexes, with PostgreSQL's types and triggers), so both backends number
 // later migrations alike.
-constexpr std::array<const char*, 2> kMigrations = {
+constexpr std::array kMigrations = {
     R"sql(
 CREATE TABLE clusters(
     cluster_id TEXT PRIMARY KEY,
@@ -285,6 +285,47 @@ CREATE TABLE stage_daily(
     n BIGINT NOT NULL,
     PRIMARY KEY(cluster_id, day, stage, bucket)
 );
+)sql",
+    // 3: fleet intelligence (docs/http-api.md 11): a host's rack and suspicion, the host fault
+    // ledger (append-only, read by host and by incident scope; its index covers the suspicion
+    // counts), each scope's instances with their last signal (so incident detection counts
+    // instances, not signals) and incidents.
+    R"sql(
+ALTER TABLE hosts ADD COLUMN rack TEXT;
+ALTER TABLE hosts ADD COLUMN suspect TEXT;
+CREATE INDEX hosts_by_rack ON hosts(rack) WHERE rack IS NOT NULL;
+CREATE TABLE host_faults(
+    seq BIGSERIAL PRIMARY KEY,
+    host_name TEXT NOT NULL,
+    rack TEXT NOT NULL,
+    cluster_id TEXT NOT NULL,
+    instance_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    remediation_id TEXT,
+    time BIGINT NOT NULL
+);
+CREATE INDEX host_faults_by_host ON host_faults(host_name, time, instance_id, remediation_id);
+CREATE INDEX host_faults_by_scope ON host_faults(cluster_id, rack, time);
+CREATE TABLE scope_instances(
+    cluster_id TEXT NOT NULL,
+    rack TEXT NOT NULL,
+    instance_id TEXT NOT NULL,
+    last_signal BIGINT NOT NULL,
+    PRIMARY KEY (cluster_id, rack, instance_id)
+);
+CREATE TABLE incidents(
+    id TEXT PRIMARY KEY,
+    cluster_id TEXT NOT NULL,
+    rack TEXT NOT NULL,
+    state INTEGER NOT NULL,
+    instances TEXT NOT NULL,
+    signals INTEGER NOT NULL,
+    first_seen BIGINT NOT NULL,
+    last_seen BIGINT NOT NULL,
+    closed_at BIGINT,
+    closed_by TEXT
+);
+CREATE INDEX incidents_by_scope ON incidents(cluster_id, rack, first_seen);
 )sql",
 };
 

@@ -36,13 +36,16 @@ Result<bool> SqlInventory::HasCluster(const std::string& cluster_id) {
 }
 
 Result<std::optional<model::Host>> SqlInventory::GetHost(const std::string& host_name) {
-    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT host_name, gpu_slots, cordoned FROM hosts "
-                                                 "WHERE host_name = ?1"));
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare("SELECT host_name, gpu_slots, cordoned, rack, suspect FROM "
+                                      "hosts WHERE host_name = ?1"));
     stmt.Bind(1, host_name);
     NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
     if (!row) return std::optional<model::Host>();
-    return std::optional<model::Host>(
-        model::Host{stmt.Text(0), int(stmt.Int(1)), 0, stmt.Int(2) != 0, {}, ""});
+    model::Host host{stmt.Text(0), int(stmt.Int(1)), 0, stmt.Int(2) != 0, {}, ""};
+    host.rack = stmt.Text(3);
+    host.suspect = stmt.Text(4);
+    return std::optional<model::Host>(std::move(host));
 }
 
 Result<std::vector<model::Cluster>> SqlInventory::ListClusters() {
@@ -110,13 +113,15 @@ Result<std::vector<model::Host>> SqlInventory::ListHosts() {
     std::vector<model::Host> hosts;
     {
         NR_ASSIGN_OR_RETURN(auto stmt,
-                            conn_.Prepare("SELECT host_name, gpu_slots, cordoned, libvirt_uri "
-                                          "FROM hosts ORDER BY host_name"));
+                            conn_.Prepare("SELECT host_name, gpu_slots, cordoned, libvirt_uri, "
+                                          "rack, suspect FROM hosts ORDER BY host_name"));
         while (true) {
             NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
             if (!row) break;
             hosts.push_back(
                 {stmt.Text(0), int(stmt.Int(1)), 0, stmt.Int(2) != 0, {}, stmt.Text(3)});
+            hosts.back().rack = stmt.Text(4);
+            hosts.back().suspect = stmt.Text(5);
         }
     }
     {
@@ -193,15 +198,17 @@ Result<std::vector<model::Instance>> SqlInventory::ListInstancesOnHost(
 
 Status SqlInventory::ImportFleet(const FleetImport& fleet) {
     for (const auto& host : fleet.hosts) {
-        // A host's libvirt URI is configuration, not state: a new fleet file updates it.
+        // A host's libvirt URI and rack are configuration, not state: a new fleet file updates
+        // them.
         NR_ASSIGN_OR_RETURN(auto stmt,
                             conn_.Prepare("INSERT INTO hosts(host_name, gpu_slots, "
-                                          "libvirt_uri) VALUES(?1, ?2, ?3) ON "
+                                          "libvirt_uri, rack) VALUES(?1, ?2, ?3, ?4) ON "
                                           "CONFLICT(host_name) DO UPDATE SET libvirt_uri = "
-                                          "excluded.libvirt_uri"));
+                                          "excluded.libvirt_uri, rack = excluded.rack"));
         stmt.Bind(1, host.host_name)
             .Bind(2, int64_t(host.gpu_slots))
-            .BindOptional(3, host.libvirt_uri);
+            .BindOptional(3, host.libvirt_uri)
+            .BindOptional(4, host.rack);
         NR_RETURN_IF_ERROR(stmt.Run());
     }
     for (const auto& cluster : fleet.clusters) {
@@ -244,6 +251,204 @@ Status SqlInventory::SetHostCordoned(const std::string& host_name, bool cordoned
     NR_RETURN_IF_ERROR(stmt.Run());
     if (stmt.Changes() != 1) return NotFound("host " + host_name + " not found");
     RecordAudit(log_, cordoned ? "host.cordon" : "host.uncordon", "hosts/" + host_name, "{}");
+    return OkStatus();
+}
+
+Status SqlInventory::AddHostFault(const model::HostFault& f) {
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare("INSERT INTO host_faults(host_name, rack, cluster_id, "
+                                      "instance_id, name, remediation_id, time) VALUES(?1, ?2, "
+                                      "?3, ?4, ?5, ?6, ?7)"));
+    stmt.Bind(1, f.host_name)
+        .Bind(2, f.rack)
+        .Bind(3, f.cluster_id)
+        .Bind(4, f.instance_id)
+        .Bind(5, f.name)
+        .BindOptional(6, f.remediation_id)
+        .Bind(7, ToMicros(f.time));
+    return stmt.Run();
+}
+
+Result<std::vector<model::HostFault>> SqlInventory::ListHostFaults(const std::string& host_name,
+                                                                   int limit) {
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare("SELECT host_name, rack, cluster_id, instance_id, name, "
+                                      "remediation_id, time FROM host_faults WHERE host_name = "
+                                      "?1 ORDER BY time DESC, seq DESC LIMIT ?2"));
+    stmt.Bind(1, host_name).Bind(2, int64_t(limit));
+    std::vector<model::HostFault> faults;
+    while (true) {
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) break;
+        faults.push_back({stmt.Text(0), stmt.Text(1), stmt.Text(2), stmt.Text(3), stmt.Text(4),
+                          stmt.Text(5), FromMicros(stmt.Int(6))});
+    }
+    return faults;
+}
+
+Result<model::HostFaultCounts> SqlInventory::CountHostFaults(const std::string& host_name,
+                                                             Timestamp since) {
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare("SELECT COUNT(DISTINCT instance_id), COUNT(*) FROM "
+                                      "host_faults WHERE host_name = ?1 AND time >= ?2 AND "
+                                      "remediation_id IS NULL"));
+    stmt.Bind(1, host_name).Bind(2, ToMicros(since));
+    NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return model::HostFaultCounts{};
+    return model::HostFaultCounts{int(stmt.Int(0)), int(stmt.Int(1))};
+}
+
+Result<int> SqlInventory::CountSuspectHosts() {
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare("SELECT COUNT(*) FROM hosts WHERE suspect IS NOT NULL"));
+    NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    return row ? int(stmt.Int(0)) : 0;
+}
+
+Status SqlInventory::SetHostSuspect(const std::string& host_name, const std::string& why) {
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare("UPDATE hosts SET suspect = ?2 WHERE host_name = ?1"));
+    stmt.Bind(1, host_name).BindOptional(2, why);
+    NR_RETURN_IF_ERROR(stmt.Run());
+    if (stmt.Changes() != 1) return NotFound("host " + host_name + " not found");
+    RecordAudit(log_, why.empty() ? "host.clear_suspect" : "host.suspect", "hosts/" + host_name,
+                "{}");
+    return OkStatus();
+}
+
+namespace {
+
+constexpr const char* kIncidentColumns =
+    "id, cluster_id, rack, state, instances, signals, first_seen, last_seen, closed_at, closed_by";
+
+model::Incident ReadIncident(const Statement& s) {
+    model::Incident i;
+    i.id = s.Text(0);
+    i.cluster_id = s.Text(1);
+    i.rack = s.Text(2);
+    i.state = model::IncidentState(s.Int(3));
+    i.instances = SplitLines(s.Text(4));
+    i.signals = int(s.Int(5));
+    i.first_seen = FromMicros(s.Int(6));
+    i.last_seen = FromMicros(s.Int(7));
+    i.closed_at = s.Time(8);
+    i.closed_by = s.Text(9);
+    return i;
+}
+
+}  // namespace
+
+Result<std::vector<model::InstanceSignals>> SqlInventory::ListScopeSignals(
+    const std::string& cluster_id, const std::string& rack, Timestamp since) {
+    NR_ASSIGN_OR_RETURN(
+        auto stmt, conn_.Prepare("SELECT instance_id, COUNT(*), MIN(time) FROM host_faults WHERE "
+                                 "cluster_id = ?1 AND rack = ?2 AND time >= ?3 AND "
+                                 "remediation_id IS NULL GROUP BY instance_id ORDER BY "
+                                 "MIN(seq)"));
+    stmt.Bind(1, cluster_id).Bind(2, rack).Bind(3, ToMicros(since));
+    std::vector<model::InstanceSignals> out;
+    while (true) {
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) break;
+        out.push_back({stmt.Text(0), int(stmt.Int(1)), FromMicros(stmt.Int(2))});
+    }
+    return out;
+}
+
+Result<int> SqlInventory::CountScopeInstances(const std::string& cluster_id,
+                                              const std::string& rack, Timestamp since) {
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare("SELECT COUNT(*) FROM scope_instances WHERE cluster_id = ?1 "
+                                      "AND rack = ?2 AND last_signal >= ?3"));
+    stmt.Bind(1, cluster_id).Bind(2, rack).Bind(3, ToMicros(since));
+    NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    return row ? int(stmt.Int(0)) : 0;
+}
+
+Result<bool> SqlInventory::TouchScopeInstance(const std::string& cluster_id,
+                                              const std::string& rack,
+                                              const std::string& instance_id, Timestamp since,
+                                              Timestamp when) {
+    {
+        // Within the window already: one update, the common case of a storm's repeats.
+        NR_ASSIGN_OR_RETURN(auto moved,
+                            conn_.Prepare("UPDATE scope_instances SET last_signal = ?4 WHERE "
+                                          "cluster_id = ?1 AND rack = ?2 AND instance_id = ?3 AND "
+                                          "last_signal >= ?5"));
+        moved.Bind(1, cluster_id)
+            .Bind(2, rack)
+            .Bind(3, instance_id)
+            .Bind(4, ToMicros(when))
+            .Bind(5, ToMicros(since));
+        NR_RETURN_IF_ERROR(moved.Run());
+        if (moved.Changes() == 1) return false;
+    }
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare("INSERT INTO scope_instances(cluster_id, rack, instance_id, "
+                                      "last_signal) VALUES(?1, ?2, ?3, ?4) ON CONFLICT(cluster_id, "
+                                      "rack, instance_id) DO UPDATE SET last_signal = "
+                                      "excluded.last_signal"));
+    stmt.Bind(1, cluster_id).Bind(2, rack).Bind(3, instance_id).Bind(4, ToMicros(when));
+    NR_RETURN_IF_ERROR(stmt.Run());
+    return true;
+}
+
+Result<std::optional<model::Incident>> SqlInventory::GetIncident(const std::string& id) {
+    static const std::string sql =
+        std::string("SELECT ") + kIncidentColumns + " FROM incidents WHERE id = ?1";
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
+    stmt.Bind(1, id);
+    NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return std::optional<model::Incident>();
+    return std::optional<model::Incident>(ReadIncident(stmt));
+}
+
+Result<std::optional<model::Incident>> SqlInventory::GetLatestIncident(
+    const std::string& cluster_id, const std::string& rack) {
+    static const std::string sql = std::string("SELECT ") + kIncidentColumns +
+                                   " FROM incidents WHERE cluster_id = ?1 AND rack = ?2 ORDER BY "
+                                   "first_seen DESC, id DESC LIMIT 1";
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
+    stmt.Bind(1, cluster_id).Bind(2, rack);
+    NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return std::optional<model::Incident>();
+    return std::optional<model::Incident>(ReadIncident(stmt));
+}
+
+Result<std::vector<model::Incident>> SqlInventory::ListIncidents(const std::string& cluster_id,
+                                                                 int limit) {
+    static const std::string sql = std::string("SELECT ") + kIncidentColumns +
+                                   " FROM incidents WHERE cluster_id = ?1 ORDER BY first_seen "
+                                   "DESC, id DESC LIMIT ?2";
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
+    stmt.Bind(1, cluster_id).Bind(2, int64_t(limit));
+    std::vector<model::Incident> out;
+    while (true) {
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) break;
+        out.push_back(ReadIncident(stmt));
+    }
+    return out;
+}
+
+Status SqlInventory::PutIncident(const model::Incident& i) {
+    static const std::string sql = UpsertSql("incidents", kIncidentColumns, "id");
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
+    stmt.Bind(1, i.id)
+        .Bind(2, i.cluster_id)
+        .Bind(3, i.rack)
+        .Bind(4, int64_t(i.state))
+        .Bind(5, JoinLines(i.instances))
+        .Bind(6, int64_t(i.signals))
+        .Bind(7, ToMicros(i.first_seen))
+        .Bind(8, ToMicros(i.last_seen))
+        .Bind(9, i.closed_at)
+        .BindOptional(10, i.closed_by);
+    NR_RETURN_IF_ERROR(stmt.Run());
+    if (i.state != model::IncidentState::kOpen) {  // a person's release or dismissal
+        RecordAudit(log_, "incident." + std::string(model::WireName(i.state)),
+                    "clusters/" + i.cluster_id + "/incidents/" + i.id, "{}");
+    }
     return OkStatus();
 }
 

@@ -182,12 +182,47 @@ Result<int> SqlRemediations::CountActive(const std::string& cluster_id) {
 }
 
 Result<std::optional<Timestamp>> SqlRemediations::LastEnd(const std::string& instance_id) {
-    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT MAX(end_time) FROM remediations WHERE "
-                                                 "instance_id = ?1 AND state IN (6, 7, 8)"));
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare("SELECT MAX(end_time) FROM remediations WHERE "
+                                      "instance_id = ?1 AND state IN (6, 7, 8) AND "
+                                      "COALESCE(reviewed_by, '') <> 'system:incidents'"));
     stmt.Bind(1, instance_id);
     NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
     if (!row) return std::optional<Timestamp>();
     return stmt.Time(0);
+}
+
+Result<std::optional<Remediation>> SqlRemediations::LastFinished(const std::string& instance_id) {
+    static const std::string sql = std::string("SELECT ") + kRemediationColumns +
+                                   " FROM remediations WHERE instance_id = ?1 AND state IN (6, 7) "
+                                   "ORDER BY end_time DESC, id DESC LIMIT 1";
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
+    stmt.Bind(1, instance_id);
+    NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return std::optional<Remediation>();
+    return std::optional<Remediation>(ReadRemediation(stmt));
+}
+
+Result<int> SqlRemediations::CountActiveInRack(const std::string& rack) {
+    // From the rack's hosts through their instances to the one active remediation each may
+    // have (remediations_one_active): the cost follows the rack's size, not the history's.
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare("SELECT COUNT(*) FROM hosts h JOIN instances i ON "
+                                      "i.host_name = h.host_name JOIN remediations r ON "
+                                      "r.instance_id = i.instance_id AND r.state NOT IN (6, 7, 8, "
+                                      "9) WHERE h.rack = ?1"));
+    stmt.Bind(1, rack);
+    NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    return row ? int(stmt.Int(0)) : 0;
+}
+
+Result<std::vector<std::string>> SqlRemediations::ListActiveOnHost(const std::string& host_name) {
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare("SELECT r.id FROM instances i JOIN remediations r ON "
+                                      "r.instance_id = i.instance_id AND r.state NOT IN (6, 7, 8, "
+                                      "9) WHERE i.host_name = ?1 ORDER BY r.id"));
+    stmt.Bind(1, host_name);
+    return FirstColumn(stmt);
 }
 
 Result<std::vector<std::string>> SqlRemediations::ListAutoResolvable(Timestamp cutoff, int limit) {

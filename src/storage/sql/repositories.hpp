@@ -60,6 +60,9 @@ public:
     Result<std::vector<RemediationCount>> Count() override;
     Result<int> CountActive(const std::string& cluster_id) override;
     Result<std::optional<Timestamp>> LastEnd(const std::string& instance_id) override;
+    Result<std::optional<model::Remediation>> LastFinished(const std::string& instance_id) override;
+    Result<int> CountActiveInRack(const std::string& rack) override;
+    Result<std::vector<std::string>> ListActiveOnHost(const std::string& host_name) override;
     Result<std::vector<std::string>> ListAutoResolvable(Timestamp cutoff, int limit) override;
     Status Insert(const RemediationWriteKey& key, const model::Remediation& r) override;
     Status Update(const RemediationWriteKey& key, const model::Remediation& r,
@@ -96,6 +99,25 @@ public:
     Result<std::optional<std::string>> FindHostWithRoom(int num_gpus,
                                                         const std::string& exclude) override;
     Result<std::vector<model::Instance>> ListInstancesOnHost(const std::string& host_name) override;
+    Result<std::vector<model::HostFault>> ListHostFaults(const std::string& host_name,
+                                                         int limit) override;
+    Result<model::HostFaultCounts> CountHostFaults(const std::string& host_name,
+                                                   Timestamp since) override;
+    Result<int> CountSuspectHosts() override;
+    Result<std::vector<model::InstanceSignals>> ListScopeSignals(const std::string& cluster_id,
+                                                                 const std::string& rack,
+                                                                 Timestamp since) override;
+    Result<int> CountScopeInstances(const std::string& cluster_id, const std::string& rack,
+                                    Timestamp since) override;
+    Result<std::optional<model::Incident>> GetIncident(const std::string& id) override;
+    Result<bool> TouchScopeInstance(const std::string& cluster_id, const std::string& rack,
+                                    const std::string& instance_id, Timestamp since,
+                                    Timestamp when) override;
+    Result<std::optional<model::Incident>> GetLatestIncident(const std::string& cluster_id,
+                                                             const std::string& rack) override;
+    Result<std::vector<model::Incident>> ListIncidents(const std::string& cluster_id,
+                                                       int limit) override;
+    Status PutIncident(const model::Incident& incident) override;
     Status ImportFleet(const FleetImport& fleet) override;
     Status SetHostCordoned(const std::string& host_name, bool cordoned) override;
     Status SetHostPowerCycled(const std::string& host_name, Timestamp when) override;
@@ -108,6 +130,8 @@ public:
     Status SetClusterAutomation(const std::string& cluster_id,
                                 const model::ClusterAutomation& a) override;
     Status SetInstanceAutoRepair(const std::string& instance_id, bool auto_repair) override;
+    Status AddHostFault(const model::HostFault& fault) override;
+    Status SetHostSuspect(const std::string& host_name, const std::string& why) override;
 
 private:
     // The first instance matching `where` (with ?1 bound to `key`).
@@ -209,6 +233,8 @@ public:
     Result<NeedsPerson> CountNeedsPerson(const std::string& cluster_id) override;
     Result<std::vector<WaitingApproval>> ListWaitingApproval(Timestamp cutoff, int limit) override;
     Result<std::vector<AttentionNode>> ListAttention(int limit) override;
+    Result<std::vector<SuspectHost>> ListSuspectHosts(int limit) override;
+    Result<std::vector<OpenIncident>> ListOpenIncidents(int limit) override;
     Status AddDaily(const std::string& cluster_id, int64_t day, model::Mode mode, int64_t created,
                     int64_t succeeded, int64_t failed) override;
     Status AddStages(const std::string& cluster_id, int64_t day,

@@ -1,6 +1,7 @@
 #include <map>
 #include <utility>
 
+#include "model/incident.hpp"
 #include "storage/sql/repositories.hpp"
 
 namespace noderepair::storage::sql {
@@ -54,11 +55,47 @@ Result<NeedsPerson> SqlStats::CountNeedsPerson(const std::string& cluster_id) {
     return counts;
 }
 
-Status SqlStats::CountFleetIntelligence(const std::string& /*cluster_id*/,
-                                        NeedsPerson& /*counts*/) {
-    // suspect_hosts and open_incidents stay 0 here until the host fault ledger and incidents
-    // (docs/http-api.md 11) have tables: they are counted in this one place when they land.
+Status SqlStats::CountFleetIntelligence(const std::string& cluster_id, NeedsPerson& counts) {
+    {
+        // A host is the cluster's concern when a fault of the cluster's instances landed on it:
+        // its instances may have been moved off by now (docs/http-api.md 11).
+        NR_ASSIGN_OR_RETURN(
+            auto stmt,
+            conn_.Prepare("SELECT COUNT(*) FROM hosts h WHERE h.suspect IS NOT NULL AND EXISTS "
+                          "(SELECT 1 FROM host_faults f WHERE f.host_name = h.host_name AND "
+                          "f.cluster_id = ?1)"));
+        stmt.Bind(1, cluster_id);
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (row) counts.suspect_hosts = stmt.Int(0);
+    }
+    {
+        NR_ASSIGN_OR_RETURN(auto stmt,
+                            conn_.Prepare("SELECT COUNT(*) FROM incidents WHERE cluster_id = ?1 "
+                                          "AND state = ?2"));
+        stmt.Bind(1, cluster_id).Bind(2, int64_t(model::IncidentState::kOpen));
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (row) counts.open_incidents = stmt.Int(0);
+    }
     return OkStatus();
+}
+
+Result<std::vector<SuspectHost>> SqlStats::ListSuspectHosts(int limit) {
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT host_name, COALESCE(rack, ''), suspect "
+                                                 "FROM hosts WHERE suspect IS NOT NULL ORDER BY "
+                                                 "host_name LIMIT ?1"));
+    stmt.Bind(1, int64_t(limit));
+    return stmt.Rows([](Statement& s) { return SuspectHost{s.Text(0), s.Text(1), s.Text(2)}; });
+}
+
+Result<std::vector<OpenIncident>> SqlStats::ListOpenIncidents(int limit) {
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare("SELECT id, cluster_id, rack, signals, first_seen FROM "
+                                      "incidents WHERE state = ?1 ORDER BY first_seen, id LIMIT "
+                                      "?2"));
+    stmt.Bind(1, int64_t(model::IncidentState::kOpen)).Bind(2, int64_t(limit));
+    return stmt.Rows([](Statement& s) {
+        return OpenIncident{s.Text(0), s.Text(1), s.Text(2), s.Int(3), FromMicros(s.Int(4))};
+    });
 }
 
 Result<std::vector<WaitingApproval>> SqlStats::ListWaitingApproval(Timestamp cutoff, int limit) {

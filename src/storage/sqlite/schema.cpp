@@ -10,7 +10,7 @@ namespace noderepair::storage::sqlite {
 namespace {
 
 // Versioned migrations: entry i takes the schema from version i to i+1. Append only.
-constexpr std::array<const char*, 12> kMigrations = {
+constexpr std::array kMigrations = {
     R"sql(
 CREATE TABLE clusters(
     cluster_id TEXT PRIMARY KEY,
@@ -352,6 +352,47 @@ CREATE TABLE stage_daily(
     n INTEGER NOT NULL,
     PRIMARY KEY(cluster_id, day, stage, bucket)
 ) WITHOUT ROWID;
+)sql",
+    // 13: fleet intelligence (docs/http-api.md 11): a host's rack and suspicion, the host fault
+    // ledger (append-only, read by host and by incident scope; its index covers the suspicion
+    // counts), each scope's instances with their last signal (so incident detection counts
+    // instances, not signals) and incidents.
+    R"sql(
+ALTER TABLE hosts ADD COLUMN rack TEXT;
+ALTER TABLE hosts ADD COLUMN suspect TEXT;
+CREATE INDEX hosts_by_rack ON hosts(rack) WHERE rack IS NOT NULL;
+CREATE TABLE host_faults(
+    seq INTEGER PRIMARY KEY,
+    host_name TEXT NOT NULL,
+    rack TEXT NOT NULL,
+    cluster_id TEXT NOT NULL,
+    instance_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    remediation_id TEXT,
+    time INTEGER NOT NULL
+);
+CREATE INDEX host_faults_by_host ON host_faults(host_name, time, instance_id, remediation_id);
+CREATE INDEX host_faults_by_scope ON host_faults(cluster_id, rack, time);
+CREATE TABLE scope_instances(
+    cluster_id TEXT NOT NULL,
+    rack TEXT NOT NULL,
+    instance_id TEXT NOT NULL,
+    last_signal INTEGER NOT NULL,
+    PRIMARY KEY (cluster_id, rack, instance_id)
+);
+CREATE TABLE incidents(
+    id TEXT PRIMARY KEY,
+    cluster_id TEXT NOT NULL,
+    rack TEXT NOT NULL,
+    state INTEGER NOT NULL,
+    instances TEXT NOT NULL,
+    signals INTEGER NOT NULL,
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    closed_at INTEGER,
+    closed_by TEXT
+);
+CREATE INDEX incidents_by_scope ON incidents(cluster_id, rack, first_seen);
 )sql",
 };
 
