@@ -75,6 +75,10 @@ std::map<std::string, Setter> Setters(Config& c) {
          [&c](const YAML::Node& n) {
              c.workload.signal_reasons = n.as<std::vector<std::string>>();
          }},
+        {"approval.two_person_modes",
+         [&c](const YAML::Node& n) {
+             c.approval.two_person_modes = n.as<std::vector<std::string>>();
+         }},
     };
 }
 
@@ -127,9 +131,15 @@ Status Check(const Config& c) {
         if (!model::IsKnownTest(test)) {
             return InvalidArgument("config: automation.test_modes: unknown test '" + test + "'");
         }
-        if (!model::ParseMode(mode) && !model::ParseMode("REMEDIATION_MODE_" + mode)) {
+        if (!ConfigMode(mode)) {
             return InvalidArgument("config: automation.test_modes." + test + ": unknown mode '" +
                                    mode + "'");
+        }
+    }
+    for (const auto& mode : c.approval.two_person_modes) {
+        if (!ConfigMode(mode)) {
+            return InvalidArgument("config: approval.two_person_modes: unknown mode '" + mode +
+                                   "'");
         }
     }
     if (c.provider != "simulated" && c.provider != "libvirt") {
@@ -180,6 +190,11 @@ Status Check(const Config& c) {
 }
 
 }  // namespace
+
+std::optional<model::Mode> ConfigMode(const std::string& name) {
+    if (auto mode = model::ParseMode(name)) return mode;
+    return model::ParseMode("REMEDIATION_MODE_" + name);
+}
 
 Result<Config> ParseConfig(const std::string& yaml_text) {
     Config config;

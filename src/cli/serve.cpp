@@ -278,7 +278,11 @@ int Serve(const ServeFlags& flags) {
     (*store)->AddObserver(&transitions);
 
     auth::Authenticator authenticator(**store, clock);
-    remediation::Lifecycle lifecycle(clock);
+    std::vector<model::Mode> two_person_modes;
+    for (const auto& mode : config.approval.two_person_modes) {
+        if (auto parsed = ConfigMode(mode)) two_person_modes.push_back(*parsed);
+    }
+    remediation::Lifecycle lifecycle(clock, std::move(two_person_modes));
     remediation::RemediationService remediations(**store, lifecycle);
     inventory::InventoryService inventory(**store);
     engine::EngineControl engine(**store);
