@@ -14,10 +14,11 @@ namespace {
 // Every table of the schema, parents before children. remediation_counts is not copied: the
 // target's triggers count the remediations as they arrive, as they keep hosts.used_gpus.
 constexpr const char* kTables[] = {
-    "clusters",    "hosts",          "instances",     "remediations",      "remediation_events",
-    "engine_jobs", "reservations",   "alerts",        "health_check_runs", "tokens",
-    "settings",    "sim_operations", "sim_instances", "sim_vms",           "sim_hosts",
-    "sim_faults",  "audit_records",  "audit_head",
+    "clusters",           "hosts",       "instances",          "remediations",
+    "remediation_events", "engine_jobs", "reservations",       "alerts",
+    "health_check_runs",  "tokens",      "settings",           "sim_operations",
+    "sim_instances",      "sim_vms",     "sim_hosts",          "sim_faults",
+    "audit_records",      "audit_head",  "signal_occurrences",
 };
 
 // Columns the target's triggers keep: copying them would count twice.
@@ -91,7 +92,9 @@ Status Copy(sql::Connection& source, sql::Connection& target, std::vector<Copied
     return target.Exec(
         "SELECT setval('remediations_seq_seq', GREATEST((SELECT MAX(seq) FROM remediations), 1));"
         "SELECT setval('remediation_event_numbers', GREATEST((SELECT MAX(n) FROM "
-        "remediation_events), 1))");
+        "remediation_events), 1));"
+        "SELECT setval(pg_get_serial_sequence('signal_occurrences', 'seq'), GREATEST((SELECT "
+        "MAX(seq) FROM signal_occurrences), 1))");
 }
 
 }  // namespace

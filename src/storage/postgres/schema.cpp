@@ -10,7 +10,7 @@ namespace {
 // is the whole schema the SQLite backend reaches with its first eleven migrations (the same
 // tables, columns and indexes, with PostgreSQL's types and triggers), so both backends number
 // later migrations alike.
-constexpr std::array<const char*, 1> kMigrations = {
+constexpr std::array<const char*, 2> kMigrations = {
     R"sql(
 CREATE TABLE clusters(
     cluster_id TEXT PRIMARY KEY,
@@ -262,6 +262,20 @@ CREATE TRIGGER remediation_recounted AFTER UPDATE OF state, mode, trigger ON rem
     FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state OR OLD.mode IS DISTINCT FROM NEW.mode
                        OR OLD.trigger IS DISTINCT FROM NEW.trigger)
     EXECUTE FUNCTION remediations_count();
+)sql",
+    // 2: every signal occurrence, append-only, for `policy replay` (docs/http-api.md 11).
+    R"sql(
+CREATE TABLE signal_occurrences(
+    seq BIGSERIAL PRIMARY KEY,
+    time BIGINT NOT NULL,
+    cluster_id TEXT NOT NULL,
+    instance_id TEXT NOT NULL,
+    signal TEXT NOT NULL,
+    mode INTEGER,
+    alert_id TEXT,
+    run_id TEXT
+);
+CREATE INDEX signal_occurrences_by_time ON signal_occurrences(time, seq);
 )sql",
 };
 

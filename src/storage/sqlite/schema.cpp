@@ -8,7 +8,7 @@ namespace noderepair::storage::sqlite {
 namespace {
 
 // Versioned migrations: entry i takes the schema from version i to i+1. Append only.
-constexpr std::array<const char*, 11> kMigrations = {
+constexpr std::array<const char*, 12> kMigrations = {
     R"sql(
 CREATE TABLE clusters(
     cluster_id TEXT PRIMARY KEY,
@@ -328,6 +328,20 @@ CREATE TABLE audit_head(
 );
 INSERT INTO audit_head(id, seq, hash)
     VALUES(1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
+)sql",
+    // 12: every signal occurrence, append-only, for `policy replay` (docs/http-api.md 11).
+    R"sql(
+CREATE TABLE signal_occurrences(
+    seq INTEGER PRIMARY KEY,
+    time INTEGER NOT NULL,
+    cluster_id TEXT NOT NULL,
+    instance_id TEXT NOT NULL,
+    signal TEXT NOT NULL,
+    mode INTEGER,
+    alert_id TEXT,
+    run_id TEXT
+);
+CREATE INDEX signal_occurrences_by_time ON signal_occurrences(time, seq);
 )sql",
 };
 
