@@ -219,6 +219,8 @@ health::CheckOptions CheckOptionsOf(const Config& config) {
     return checks;
 }
 
+}  // namespace
+
 health::AutomationOptions AutomationOptionsOf(const Config& config) {
     health::AutomationOptions options{std::chrono::seconds(config.automation.auto_resolve_ttl_s),
                                       std::chrono::seconds(config.automation.cooldown_s),
@@ -232,8 +234,6 @@ health::AutomationOptions AutomationOptionsOf(const Config& config) {
     }
     return options;
 }
-
-}  // namespace
 
 int Serve(const ServeFlags& flags) {
     Config config;

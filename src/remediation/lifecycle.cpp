@@ -72,8 +72,10 @@ Status Lifecycle::Create(storage::Txn& txn, Remediation& r, std::string_view act
     if (r.id.empty()) r.id = NewUuidV7(r.create_time);
     r.version = 1;
     NR_RETURN_IF_ERROR(txn.Remediations().Insert(storage::RemediationWriteKey{}, r));
-    return txn.Remediations().AppendEvent(
-        r.id, {r.create_time, "state_change", r.state, "", std::string(actor), std::move(detail)});
+    NR_RETURN_IF_ERROR(txn.Remediations().AppendEvent(
+        r.id, {r.create_time, "state_change", r.state, "", std::string(actor), std::move(detail)}));
+    if (on_create_) on_create_(r);
+    return OkStatus();
 }
 
 Status Lifecycle::Apply(storage::Txn& txn, Remediation& r, Event event, std::string_view actor,

@@ -6,6 +6,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -102,6 +103,13 @@ public:
         return NeedsSecondPerson(mode) ? State::kPendingApproval : State::kPending;
     }
 
+    // Tells `listener` of every remediation Create stores, inside its transaction, on the
+    // writer thread (policy replay schedules each one's end, docs/http-api.md 11). Set it
+    // before the first Create.
+    void OnCreate(std::function<void(const model::Remediation&)> listener) {
+        on_create_ = std::move(listener);
+    }
+
     // Strictly increasing timestamps for this process.
     Timestamp NextTimestamp();
 
@@ -128,6 +136,7 @@ private:
 
     const Clock& clock_;
     const std::vector<model::Mode> two_person_modes_;
+    std::function<void(const model::Remediation&)> on_create_;
     std::atomic<int64_t> last_timestamp_us_{0};
 };
 

@@ -62,6 +62,22 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path) {
     return conn;
 }
 
+Result<std::unique_ptr<Connection>> Connection::OpenReadOnly(const std::string& path) {
+    sqlite3* db = nullptr;
+    int rc =
+        sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK) {
+        Error error = SqliteError(db, rc, "cannot open database " + path + " read-only");
+        sqlite3_close(db);
+        return error;
+    }
+    std::unique_ptr<Connection> conn(new Connection(db));
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_extended_result_codes(db, 1);
+    NR_RETURN_IF_ERROR(conn->Exec("PRAGMA cache_size=-32768"));
+    return conn;
+}
+
 Connection::~Connection() {
     statements_.clear();
     sqlite3_close_v2(db_);

@@ -45,6 +45,8 @@ private:
 class Connection final : public sql::Connection {
 public:
     static Result<std::unique_ptr<Connection>> Open(const std::string& path);
+    // SQLITE_OPEN_READONLY: any write through it fails (policy replay's source).
+    static Result<std::unique_ptr<Connection>> OpenReadOnly(const std::string& path);
     ~Connection() override;
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
