@@ -58,6 +58,7 @@ public:
 
 private:
     explicit Connection(sqlite3* db) : db_(db) {}
+    static Result<std::unique_ptr<Connection>> OpenWith(const std::string& path, int flags);
     sqlite3* db_;
     // Declared after db_ so they are finalized before the database closes.
     std::unordered_map<std::string, std::unique_ptr<SqliteStatement>> statements_;
