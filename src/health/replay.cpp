@@ -248,9 +248,15 @@ private:
             Due due = due_.top();
             due_.pop();
             clock_.Set(std::max(due.time, clock_.Now()));
-            NR_RETURN_IF_ERROR(due.kind == Due::Kind::kEnd ? End(txn, due) : Resolve(txn, due));
-            // Room may have freed or an alert resolved: what waits is looked at now.
-            NR_RETURN_IF_ERROR(Sweep(txn, due.time));
+            if (due.kind == Due::Kind::kResolve) {
+                NR_RETURN_IF_ERROR(Resolve(txn, due));
+            } else {
+                NR_RETURN_IF_ERROR(End(txn, due));
+                // Room may have freed: what waits is taken up now (auto-resolve waits for the
+                // next periodic sweep, as it waits for the live sweeper's).
+                router_.BeginTransaction();
+                NR_RETURN_IF_ERROR(router_.TakeUpWaiting(txn, clock_.Now()));
+            }
         } else if (manual_at == first) {
             NR_RETURN_IF_ERROR(StartManual(txn, live_[manual_[next_manual_++]]));
         } else {
