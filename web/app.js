@@ -462,6 +462,88 @@ function healthDialog(clusterId, nodes, preselected) {
 }
 
 // ---------------------------------------------------------------------------
+// Batch approve in the Repairs view (docs/http-api.md 11): a checkbox on each repair waiting
+// for approval, "Approve selected" sends one …/remediations:batchApprove, and each row shows
+// its own outcome (approved, or the server's reason) until the next batch.
+
+const batch = { selected: new Set(), outcome: new Map(), bar: null };
+
+function batchSelectCell(r) {
+  const note = batch.outcome.get(r.id);
+  const out = [];
+  if (r.state === 'PENDING_APPROVAL') {
+    out.push(h('input', {
+      type: 'checkbox', class: 'batch-select', checked: batch.selected.has(r.id),
+      'aria-label': `Select repair of ${r.instance_name || r.instance_id}`, dataset: { focusKey: `select:${r.id}` },
+      onchange: (ev) => {
+        if (ev.target.checked) batch.selected.add(r.id); else batch.selected.delete(r.id);
+        batchRefreshBar();
+      },
+    }));
+  }
+  if (note) out.push(h('small', { class: note.ok ? 'batch-ok' : 'batch-error', role: 'status' }, note.text));
+  return out;
+}
+
+function batchRefreshBar() {
+  if (!batch.bar) return;
+  const n = batch.selected.size;
+  batch.bar.button.disabled = n === 0;
+  batch.bar.button.textContent = n ? `Approve selected (${n})` : 'Approve selected';
+}
+
+function batchApproveBar(clusterId) {
+  batch.selected.clear();
+  batch.outcome.clear();
+  const button = h('button', { type: 'button', class: 'primary', id: 'approve-selected', disabled: true,
+    onclick: () => batchApproveDialog(clusterId) }, 'Approve selected');
+  const selectAll = h('button', { type: 'button', onclick: () => {
+    for (const box of document.querySelectorAll('#repairs input.batch-select')) {
+      box.checked = true;
+      batch.selected.add(box.closest('tr').dataset.id);
+    }
+    batchRefreshBar();
+  } }, 'Select all waiting');
+  batch.bar = { button };
+  return h('div', { class: 'toolbar batch' }, selectAll, button);
+}
+
+function batchApproveDialog(clusterId) {
+  const ids = [...batch.selected];
+  return formDialog({
+    title: `Approve ${ids.length} repair${ids.length === 1 ? '' : 's'}`,
+    intro: 'Each one is approved on its own; the ones that cannot be are listed with the reason.',
+    fields: [{ name: 'comment', label: 'Comment', type: 'textarea', placeholder: 'Why these are safe to run' }],
+    submit: 'Approve',
+    onSubmit: (v) => api('POST', `${clusterPath(clusterId)}/remediations:batchApprove`, { ids, comment: v.comment }),
+  }).then((reply) => {
+    if (!reply || !reply.results) return;
+    batch.selected.clear();
+    batch.outcome.clear();
+    let approved = 0;
+    for (const res of reply.results) {
+      if (res.remediation) {
+        approved++;
+        batch.outcome.set(res.id, { ok: true, text: 'approved' });
+      } else {
+        batch.outcome.set(res.id, { ok: false, text: res.error?.message || 'refused' });
+      }
+    }
+    for (const res of reply.results) {
+      const row = document.querySelector(`#repairs tr[data-id="${CSS.escape(res.id)}"]`);
+      if (res.remediation) deliver(res.remediation);
+      else if (row) {
+        const state = row.querySelector('td.state')?.textContent.trim();
+        row.querySelector('td.select')?.replaceChildren(...batchSelectCell({ id: res.id, state }));
+      }
+    }
+    batchRefreshBar();
+    const refused = reply.results.length - approved;
+    notify(`Approved ${approved} of ${reply.results.length}` + (refused ? `; ${refused} refused (see the rows)` : ''));
+  });
+}
+
+// ---------------------------------------------------------------------------
 // Views. Each returns {root, load(quiet), onRemediation(r), destroy()}; load(true) is a
 // background refresh (live fallback, stream resync) that keeps what is shown on failure.
 
@@ -471,6 +553,7 @@ function heading(text) {
 
 function repairRow(r) {
   return h('tr', { dataset: { id: r.id, updated: timeKey(r.update_time) } },
+    h('td', { class: 'select' }, batchSelectCell(r)),
     h('td', { class: 'time' }, timeEl(r.create_time)),
     h('th', { scope: 'row' }, link(['clusters', r.cluster_id, 'repairs', r.instance_id, r.id],
       r.instance_name || r.instance_id, { dataset: { focusKey: `open:${r.id}` }, title: `Repair ${r.id}` })),
@@ -482,7 +565,7 @@ function repairRow(r) {
     h('td', { class: 'actions' }, remediationActions(r)));
 }
 
-const REPAIR_COLUMNS = ['Created (UTC)', 'Node', 'State', 'Mode', 'Trigger / by', 'Reason', 'Updated (UTC)', 'Actions'];
+const REPAIR_COLUMNS = ['Select', 'Created (UTC)', 'Node', 'State', 'Mode', 'Trigger / by', 'Reason', 'Updated (UTC)', 'Actions'];
 
 function repairsView(clusterId, query) {
   const f = {
@@ -520,6 +603,7 @@ function repairsView(clusterId, query) {
       h('thead', {}, h('tr', {}, REPAIR_COLUMNS.map((c) => h('th', { scope: 'col' }, c)))),
       body)),
     h('div', { class: 'pager' }, newer, older, info));
+  root.insertBefore(batchApproveBar(clusterId), root.querySelector('.scroll'));
 
   function matches(r) {
     return (!f.state || f.state.split(',').includes(r.state)) && (!f.mode || f.mode === r.mode) &&

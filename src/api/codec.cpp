@@ -192,6 +192,30 @@ std::string RemediationListJson(const remediation::ListResult& list) {
     return out;
 }
 
+std::string BatchApproveJson(const std::vector<remediation::BatchOutcome>& outcomes) {
+    std::string out;
+    out.reserve(32 + outcomes.size() * 700);
+    JsonWriter w(out);
+    w.BeginObject().Key("results").BeginArray();
+    for (const auto& o : outcomes) {
+        w.BeginObject().Key("id").String(o.id);
+        if (o.outcome) {
+            w.Key("remediation");
+            WriteRemediation(w, *o.outcome);
+        } else {
+            // Only the rules' refusals reach here, never an internal error's text.
+            w.Key("error").BeginObject();
+            w.Key("code").Int(int(o.outcome.error().code));
+            w.Key("message").String(o.outcome.error().message);
+            w.Key("details").BeginArray().EndArray();
+            w.EndObject();
+        }
+        w.EndObject();
+    }
+    w.EndArray().EndObject();
+    return out;
+}
+
 std::string EventsJson(const std::vector<model::RemediationEvent>& events) {
     std::string out;
     JsonWriter w(out);

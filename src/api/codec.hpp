@@ -28,6 +28,9 @@ namespace noderepair::api {
 void WriteRemediation(JsonWriter& w, const model::Remediation& r);
 std::string RemediationJson(const model::Remediation& r);
 std::string RemediationListJson(const remediation::ListResult& list);
+// POST …/remediations:batchApprove (docs/http-api.md 11): per id, in request order, the
+// remediation or a google.rpc Status.
+std::string BatchApproveJson(const std::vector<remediation::BatchOutcome>& outcomes);
 std::string EventsJson(const std::vector<model::RemediationEvent>& events);
 std::string ClusterJson(const model::Cluster& cluster);
 std::string ClusterListJson(const std::vector<model::Cluster>& clusters);

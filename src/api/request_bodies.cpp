@@ -95,4 +95,19 @@ Result<remediation::Review> ParseReviewBody(std::string_view body, ReviewVerb ve
     return review;
 }
 
+Result<BatchApproveBody> ParseBatchApproveBody(std::string_view body) {
+    NR_ASSIGN_OR_RETURN(auto object, ParseBodyObject(body));
+    BatchApproveBody out;
+    const auto* ids = object.if_contains("ids");
+    const Error not_ids = InvalidArgument("body needs 'ids': an array of remediation ids");
+    if (ids == nullptr || !ids->is_array()) return not_ids;
+    out.ids.reserve(ids->as_array().size());
+    for (const auto& id : ids->as_array()) {
+        if (!id.is_string() || id.as_string().empty()) return not_ids;
+        out.ids.emplace_back(id.as_string());
+    }
+    NR_ASSIGN_OR_RETURN(out.review, ParseReviewBody(body, ReviewVerb::kApprove));
+    return out;
+}
+
 }  // namespace noderepair::api

@@ -45,4 +45,12 @@ Result<remediation::CreateRequest> ParseCreateBody(std::string_view body);
 enum class ReviewVerb { kApprove, kReject };
 Result<remediation::Review> ParseReviewBody(std::string_view body, ReviewVerb verb);
 
+// POST …/clusters/{c}/remediations:batchApprove: `{"ids": [...], "comment", "mode"}`; the ids
+// must be strings (how many is the service's rule).
+struct BatchApproveBody {
+    std::vector<std::string> ids;
+    remediation::Review review;
+};
+Result<BatchApproveBody> ParseBatchApproveBody(std::string_view body);
+
 }  // namespace noderepair::api

@@ -5,6 +5,7 @@
 #include "cli/commands.hpp"
 #include "cli/database.hpp"
 #include "cli/db_commands.hpp"
+#include "cli/policy_commands.hpp"
 #include "cli/serve.hpp"
 
 namespace noderepair::cli {
@@ -26,6 +27,7 @@ int Run(int argc, char** argv) {
 
     DatabaseCommands database(app);
     DbCommands db(*app.get_subcommand("db"));
+    PolicyCommands policy(app);
 
     // The client verbs inherit fallthrough, so --server, --token and --json may follow the verb.
     app.fallthrough();
@@ -40,6 +42,7 @@ int Run(int argc, char** argv) {
     if (serve_cmd->parsed()) return Serve(serve);
     if (auto code = database.RunParsed()) return *code;
     if (auto code = db.RunParsed()) return *code;
+    if (auto code = policy.RunParsed()) return *code;
     if (auto code = client.RunParsed()) return *code;
     return kExitUsage;
 }

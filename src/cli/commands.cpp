@@ -128,8 +128,12 @@ void ClientCommands::AddRemediations(CLI::App& app) {
                        "your id for it (a retry with the same id creates nothing new)");
     On(create, &ClientCommands::CreateRemediation);
 
-    auto* approve = Verb(*group, "approve", "approve one waiting in PENDING_APPROVAL");
-    one(approve);
+    auto* approve = Verb(*group, "approve",
+                         "approve remediations waiting in PENDING_APPROVAL (several ids: one "
+                         "batch, each approved on its own)");
+    cluster(approve);
+    approve->add_option("-i,--instance", f_.instance, "instance id (not needed for a batch)");
+    approve->add_option("ID", f_.ids, "remediation ids")->required();
     approve->add_option("--comment", f_.comment, "review comment");
     approve->add_option("--mode", f_.mode, "carry it out in this mode instead");
     On(approve, &ClientCommands::ApproveRemediation);
@@ -310,6 +314,8 @@ int ClientCommands::ApproveRemediation() {
         if (!wire) return Usage(wire.error().message);
         mode = *wire;
     }
+    if (f_.ids.size() != 1 || f_.instance == "-") return BatchApproveRemediations(mode);
+    f_.id = f_.ids.front();
     std::string body;
     JsonWriter(body)
         .BeginObject()
@@ -317,6 +323,23 @@ int ClientCommands::ApproveRemediation() {
         .OptionalString("mode", mode)
         .EndObject();
     return Show(api_->Call("POST", RemediationPath("approve"), body), &RemediationDetail);
+}
+
+int ClientCommands::BatchApproveRemediations(const std::string& mode) {
+    std::string body;
+    JsonWriter w(body);
+    w.BeginObject().Key("ids").BeginArray();
+    for (const auto& id : f_.ids) w.String(id);
+    w.EndArray().OptionalString("comment", f_.comment).OptionalString("mode", mode).EndObject();
+    auto reply = api_->Call(
+        "POST", Path({"v1", "compute", "clusters", f_.cluster}) + "/remediations:batchApprove",
+        body);
+    if (int shown = Show(reply, &BatchApproveTable); shown != 0) return shown;
+    // Every id is printed; the exit status says whether all of them were approved.
+    for (const auto& result : Items(reply->value, "results")) {
+        if (result.is_object() && result.as_object().contains("error")) return kExitFailure;
+    }
+    return 0;
 }
 
 int ClientCommands::RejectRemediation() {

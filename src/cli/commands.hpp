@@ -35,7 +35,8 @@ private:
     struct Flags {
         std::string cluster;
         std::string instance = "-";
-        std::string id;  // remediation, health check run or cluster
+        std::string id;                // remediation, health check run or cluster
+        std::vector<std::string> ids;  // remediations approve
         std::string mode;
         std::string reason;
         std::string remediation_id;
@@ -70,6 +71,8 @@ private:
     int GetRemediation();
     int CreateRemediation();
     int ApproveRemediation();
+    // Several ids, or no instance: one POST …/remediations:batchApprove.
+    int BatchApproveRemediations(const std::string& mode);
     int RejectRemediation();
     int CancelRemediation();
     int RemediationEvents();

@@ -90,6 +90,10 @@ std::map<std::string, Setter> Setters(Config& c) {
          [&c](const YAML::Node& n) {
              c.workload.signal_reasons = n.as<std::vector<std::string>>();
          }},
+        {"approval.two_person_modes",
+         [&c](const YAML::Node& n) {
+             c.approval.two_person_modes = n.as<std::vector<std::string>>();
+         }},
     };
 }
 
@@ -135,8 +139,7 @@ Status CheckPolicy(const Config::Automation& a) {
     }
     std::vector<model::Mode> seen;
     for (const auto& rung : a.ladder) {
-        auto mode = model::ParseMode(rung);
-        if (!mode) mode = model::ParseMode("REMEDIATION_MODE_" + rung);
+        auto mode = ConfigMode(rung);
         if (!mode) return InvalidArgument("config: automation.ladder: unknown mode '" + rung + "'");
         if (std::find(seen.begin(), seen.end(), *mode) != seen.end()) {
             return InvalidArgument("config: automation.ladder lists '" + rung + "' twice");
@@ -164,12 +167,18 @@ Status Check(const Config& c) {
         if (!model::IsKnownTest(test)) {
             return InvalidArgument("config: automation.test_modes: unknown test '" + test + "'");
         }
-        if (!model::ParseMode(mode) && !model::ParseMode("REMEDIATION_MODE_" + mode)) {
+        if (!ConfigMode(mode)) {
             return InvalidArgument("config: automation.test_modes." + test + ": unknown mode '" +
                                    mode + "'");
         }
     }
     NR_RETURN_IF_ERROR(CheckPolicy(c.automation));
+    for (const auto& mode : c.approval.two_person_modes) {
+        if (!ConfigMode(mode)) {
+            return InvalidArgument("config: approval.two_person_modes: unknown mode '" + mode +
+                                   "'");
+        }
+    }
     if (c.provider != "simulated" && c.provider != "libvirt") {
         return InvalidArgument("config: provider must be simulated or libvirt");
     }
@@ -228,6 +237,11 @@ Status Check(const Config& c) {
 }
 
 }  // namespace
+
+std::optional<model::Mode> ConfigMode(const std::string& name) {
+    if (auto mode = model::ParseMode(name)) return mode;
+    return model::ParseMode("REMEDIATION_MODE_" + name);
+}
 
 Result<Config> ParseConfig(const std::string& yaml_text) {
     Config config;

@@ -3,10 +3,12 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/status.hpp"
+#include "model/remediation.hpp"
 
 namespace noderepair::cli {
 
@@ -113,7 +115,16 @@ struct Config {
         int interval_s = 60;           // conditions checked and firing alerts re-sent
         int timeout_s = 10;            // one push to Alertmanager
     } notify;
+
+    // Two-person approval (docs/http-api.md 11): modes (REMEDIATION_MODE_… or VM_ONLY, …) whose
+    // remediations wait for a second person's approval, whoever asked for them.
+    struct Approval {
+        std::vector<std::string> two_person_modes;
+    } approval;
 };
+
+// A mode as the configuration spells it: its wire name or the name without REMEDIATION_MODE_.
+std::optional<model::Mode> ConfigMode(const std::string& name);
 
 // Reads a YAML (or JSON) config; unknown keys and wrong types are errors.
 Result<Config> LoadConfigFile(const std::string& path);

@@ -356,5 +356,23 @@ TEST(ParseConfig, ReadsTheNotifyKeys) {
     ExpectRejected("notify:\n  alertmanager_url: alertmanager:9093\n");
 }
 
+// docs/http-api.md 11: two-person approval, modes by wire name or short name.
+TEST(ParseConfig, ReadsTwoPersonModesAndRejectsUnknownOnes) {
+    EXPECT_TRUE(Config{}.approval.two_person_modes.empty());
+    auto parsed = ParseConfig(
+        "approval:\n  two_person_modes: [HOST_AWARE, "
+        "REMEDIATION_MODE_EVICT_WITHOUT_REPLACEMENT]\n");
+    ASSERT_TRUE(parsed) << parsed.error().message;
+    EXPECT_EQ(
+        parsed->approval.two_person_modes,
+        (std::vector<std::string>{"HOST_AWARE", "REMEDIATION_MODE_EVICT_WITHOUT_REPLACEMENT"}));
+    EXPECT_EQ(ConfigMode("HOST_AWARE"), model::Mode::kHostAware);
+    EXPECT_EQ(ConfigMode("REMEDIATION_MODE_VM_ONLY"), model::Mode::kVmOnly);
+    EXPECT_FALSE(ConfigMode("REBOOT"));
+    auto unknown = ParseConfig("approval:\n  two_person_modes: [REBOOT]\n");
+    ASSERT_FALSE(unknown);
+    EXPECT_NE(unknown.error().message.find("two_person_modes"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace noderepair::cli

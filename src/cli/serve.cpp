@@ -256,9 +256,8 @@ void AddFleetPolicyOptions(const Config& config, health::AutomationOptions& opti
     const auto& a = config.automation;
     options.ladder.clear();
     for (const auto& rung : a.ladder) {
-        auto parsed = model::ParseMode(rung);
-        if (!parsed) parsed = model::ParseMode("REMEDIATION_MODE_" + rung);
-        if (parsed) options.ladder.push_back(*parsed);  // checked when the config was read
+        if (auto parsed = ConfigMode(rung))
+            options.ladder.push_back(*parsed);  // checked when the config was read
     }
     options.ladder_window = std::chrono::seconds(a.ladder_window_s);
     options.suspect_host_instances = a.suspect_host_instances;
@@ -270,6 +269,8 @@ void AddFleetPolicyOptions(const Config& config, health::AutomationOptions& opti
     options.incident_window = std::chrono::seconds(a.incident_window_s);
 }
 
+}  // namespace
+
 health::AutomationOptions AutomationOptionsOf(const Config& config) {
     health::AutomationOptions options{std::chrono::seconds(config.automation.auto_resolve_ttl_s),
                                       std::chrono::seconds(config.automation.cooldown_s),
@@ -277,15 +278,12 @@ health::AutomationOptions AutomationOptionsOf(const Config& config) {
                                       config.automation.max_active,
                                       {}};
     for (const auto& [test, mode] : config.automation.test_modes) {
-        auto parsed = model::ParseMode(mode);
-        if (!parsed) parsed = model::ParseMode("REMEDIATION_MODE_" + mode);
-        if (parsed) options.test_modes[test] = *parsed;  // checked when the config was read
+        if (auto parsed = ConfigMode(mode))
+            options.test_modes[test] = *parsed;  // checked when the config was read
     }
     AddFleetPolicyOptions(config, options);
     return options;
 }
-
-}  // namespace
 
 int Serve(const ServeFlags& flags) {
     Config config;
@@ -330,7 +328,11 @@ int Serve(const ServeFlags& flags) {
     (*store)->AddObserver(&transitions);
 
     auth::Authenticator authenticator(**store, clock);
-    remediation::Lifecycle lifecycle(clock);
+    std::vector<model::Mode> two_person_modes;
+    for (const auto& mode : config.approval.two_person_modes) {
+        if (auto parsed = ConfigMode(mode)) two_person_modes.push_back(*parsed);
+    }
+    remediation::Lifecycle lifecycle(clock, std::move(two_person_modes));
     remediation::RemediationService remediations(**store, lifecycle);
     inventory::InventoryService inventory(**store);
     engine::EngineControl engine(**store);

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli/config.hpp"
+#include "health/signal_router.hpp"
 
 namespace noderepair::cli {
 
@@ -20,5 +21,9 @@ struct ServeFlags {
 };
 
 int Serve(const ServeFlags& flags);
+
+// The automation settings of a configuration, as the policy engine takes them (also what
+// `policy replay` runs under).
+health::AutomationOptions AutomationOptionsOf(const Config& config);
 
 }  // namespace noderepair::cli

@@ -51,6 +51,19 @@ std::string RemediationTable(const value& list) {
     return FormatTable(RemediationHeader(), rows);
 }
 
+std::string BatchApproveTable(const value& results) {
+    std::vector<TableRow> rows;
+    for (const auto& result : Items(results, "results")) {
+        const auto* object = result.if_object();
+        const auto* r = object ? object->if_contains("remediation") : nullptr;
+        const auto* error = object ? object->if_contains("error") : nullptr;
+        rows.push_back({Text(result, "id"), r ? Text(*r, "instance_id") : "",
+                        r ? ShortName(Text(*r, "mode")) : "", r ? Text(*r, "state") : "",
+                        error ? Text(*error, "message") : ""});
+    }
+    return FormatTable({"ID", "INSTANCE", "MODE", "STATE", "ERROR"}, rows);
+}
+
 TableRow WatchHeader() { return {"UPDATED", "ID", "INSTANCE", "MODE", "STATE", "DETAIL"}; }
 
 TableRow WatchRow(const value& r) {

@@ -23,6 +23,9 @@ TableRow WatchRow(const boost::json::value& remediation);
 // `remediations get|create|approve|reject|cancel`: every set field, one per line.
 std::string RemediationDetail(const boost::json::value& remediation);
 
+// `remediations approve` of several ids: ID INSTANCE MODE STATE ERROR, one row per id.
+std::string BatchApproveTable(const boost::json::value& results);
+
 // `remediations events`: TIME TYPE STATE STEP ACTOR DETAIL.
 std::string EventTable(const boost::json::value& events);
 

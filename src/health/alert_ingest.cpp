@@ -92,7 +92,15 @@ Result<IngestResult> AlertIngest::IngestInTxn(storage::Txn& txn,
                 }
             }
         }
-        alert.severity = router_.policy().RuleFor(alert).severity;
+        const Rule rule = router_.policy().RuleFor(alert);
+        alert.severity = rule.severity;
+        // A new firing episode is one occurrence, kept for policy replay; a repeat of an open
+        // one is not (docs/http-api.md 11).
+        if (instance && in.firing && (!same || existing->resolved_at)) {
+            NR_RETURN_IF_ERROR(
+                txn.Alerts().AppendOccurrence({0, now, instance->cluster_id, instance->instance_id,
+                                               alert.alert_name, rule.mode, alert.id, ""}));
+        }
         // Repeats refresh; only a firing alert not yet acted on is considered.
         if (instance && in.firing && alert.remediation_id.empty()) {
             // A repeat of an occurrence that waits was counted when it first came.

@@ -6,6 +6,20 @@
 
 namespace noderepair::health {
 
+Status CheckRunner::RecordOccurrence(storage::Txn& txn, const model::HealthCheckRun& run,
+                                     Timestamp now) {
+    // The first failed test names the signal, as it does for the router (docs/http-api.md 11).
+    for (const auto& test : run.tests) {
+        if (test.state != model::CheckState::kFailed) continue;
+        const auto& modes = router_.options().test_modes;
+        auto mode = modes.find(test.name);
+        return txn.Alerts().AppendOccurrence(
+            {0, now, run.cluster_id, run.instance_id, "health_check:" + test.name,
+             mode == modes.end() ? model::Mode::kHostAware : mode->second, "", run.id});
+    }
+    return OkStatus();
+}
+
 void CheckRunner::Start(const std::string& cluster_id, const std::string& instance_id,
                         std::vector<std::string> tests,
                         std::function<void(Result<model::HealthCheckRun>)> done) {
@@ -165,6 +179,7 @@ Status CheckRunner::Advance() {
         router_.BeginTransaction();
         for (auto& run : changed) {
             if (run.state == model::CheckState::kFailed) {
+                NR_RETURN_IF_ERROR(RecordOccurrence(txn, run, now));
                 NR_RETURN_IF_ERROR(router_.RouteFailedRun(txn, run, now));
             }
             NR_RETURN_IF_ERROR(txn.HealthChecks().Put(run));

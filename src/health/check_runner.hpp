@@ -54,6 +54,8 @@ public:
     Status Advance();
 
 private:
+    // Keeps a failed run as a signal occurrence for policy replay.
+    Status RecordOccurrence(storage::Txn& txn, const model::HealthCheckRun& run, Timestamp now);
     struct RunningTest {
         Subprocess process;
         Timestamp deadline;

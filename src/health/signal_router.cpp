@@ -370,7 +370,9 @@ Result<SignalOutcome> SignalRouter::Route(storage::Txn& txn, const Signal& signa
          std::find(automation.automatic_alerts.begin(), automation.automatic_alerts.end(),
                    signal.name) != automation.automatic_alerts.end());
     // An eviction takes capacity away for good; a person always decides it (docs/http-api.md 5).
-    const bool auto_approve = in_scope && r.mode != model::Mode::kEvictWithoutReplacement;
+    // A two-person mode always waits for a person (docs/http-api.md 11).
+    const bool auto_approve = in_scope && r.mode != model::Mode::kEvictWithoutReplacement &&
+                              !lifecycle_.NeedsSecondPerson(r.mode);
     NR_RETURN_IF_ERROR(lifecycle_.Create(
         txn, r, kSystemActor,
         "created from " + signal.name + (decision->why.empty() ? "" : ": " + decision->why)));

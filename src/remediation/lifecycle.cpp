@@ -1,5 +1,6 @@
 #include "remediation/lifecycle.hpp"
 
+#include <algorithm>
 #include <utility>
 
 #include "common/ids.hpp"
@@ -33,6 +34,29 @@ std::string_view VerbOf(Event event) {
     return "change";
 }
 
+bool Lifecycle::NeedsSecondPerson(model::Mode mode) const {
+    return std::find(two_person_modes_.begin(), two_person_modes_.end(), mode) !=
+           two_person_modes_.end();
+}
+
+Status Lifecycle::CheckApprover(const Remediation& r, std::string_view approver,
+                                std::optional<model::Mode> override_mode) const {
+    // Identity is the token's name: the person who asked is not the second person.
+    if (NeedsSecondPerson(r.mode) && approver == r.requested_by) {
+        return PermissionDenied("remediation " + r.id + " (" +
+                                std::string(model::WireName(r.mode)) +
+                                ") needs a second person's approval: it was requested by " +
+                                r.requested_by + ", who cannot approve it");
+    }
+    if (override_mode && *override_mode != r.mode && NeedsSecondPerson(*override_mode)) {
+        return PermissionDenied("approving remediation " + r.id + " as " +
+                                std::string(model::WireName(*override_mode)) +
+                                " would skip the second person that mode needs: reject it and "
+                                "create a remediation of that mode, which another person approves");
+    }
+    return OkStatus();
+}
+
 Timestamp Lifecycle::NextTimestamp() {
     int64_t now = ToMicros(clock_.Now());
     int64_t last = last_timestamp_us_.load();
@@ -51,7 +75,10 @@ Status Lifecycle::Create(storage::Txn& txn, Remediation& r, std::string_view act
     NR_RETURN_IF_ERROR(txn.Remediations().Insert(storage::RemediationWriteKey{}, r));
     NR_RETURN_IF_ERROR(txn.Remediations().AppendEvent(
         r.id, {r.create_time, "state_change", r.state, "", std::string(actor), std::move(detail)}));
-    return txn.Stats().AddDaily(r.cluster_id, model::UtcDay(r.create_time), r.mode, 1, 0, 0);
+    NR_RETURN_IF_ERROR(
+        txn.Stats().AddDaily(r.cluster_id, model::UtcDay(r.create_time), r.mode, 1, 0, 0));
+    if (on_create_) on_create_(r);
+    return OkStatus();
 }
 
 Status Lifecycle::Apply(storage::Txn& txn, Remediation& r, Event event, std::string_view actor,
@@ -61,6 +88,10 @@ Status Lifecycle::Apply(storage::Txn& txn, Remediation& r, Event event, std::str
     if (!to) {
         return FailedPrecondition("cannot " + std::string(VerbOf(event)) + " remediation " + r.id +
                                   " in state " + std::string(model::WireName(from)));
+    }
+    if (event == Event::kApprove) NR_RETURN_IF_ERROR(CheckApprover(r, actor, std::nullopt));
+    if (event == Event::kApprove && NeedsSecondPerson(r.mode)) {
+        detail += " (second person; requested by " + r.requested_by + ")";
     }
     r.state = *to;
     r.update_time = NextTimestamp();

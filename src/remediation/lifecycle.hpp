@@ -6,9 +6,12 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/status.hpp"
 #include "common/time.hpp"
@@ -83,7 +86,29 @@ std::string_view VerbOf(Event event);
 // so create_time order is commit order. Thread-safe (the store runs it on its writer thread).
 class Lifecycle {
 public:
-    explicit Lifecycle(const Clock& clock) : clock_(clock) {}
+    // `two_person_modes`: approval.two_person_modes (docs/http-api.md 11).
+    explicit Lifecycle(const Clock& clock, std::vector<model::Mode> two_person_modes = {})
+        : clock_(clock), two_person_modes_(std::move(two_person_modes)) {}
+
+    // Whether a remediation of `mode` needs a second person: it waits in PENDING_APPROVAL
+    // whoever created it, automation never approves it, and its requester cannot.
+    bool NeedsSecondPerson(model::Mode mode) const;
+    // Whether `approver` may approve `r`, optionally overriding its mode: not a two-person
+    // remediation they requested, and no override into a two-person mode (the approver would
+    // both choose and approve it). PermissionDenied otherwise; changes nothing.
+    Status CheckApprover(const model::Remediation& r, std::string_view approver,
+                         std::optional<model::Mode> override_mode) const;
+    // The state a remediation created by a person starts in (docs/http-api.md 2.2).
+    State ManualInitialState(model::Mode mode) const {
+        return NeedsSecondPerson(mode) ? State::kPendingApproval : State::kPending;
+    }
+
+    // Tells `listener` of every remediation Create stores, inside its transaction, on the
+    // writer thread (policy replay schedules each one's end, docs/http-api.md 11). Set it
+    // before the first Create.
+    void OnCreate(std::function<void(const model::Remediation&)> listener) {
+        on_create_ = std::move(listener);
+    }
 
     // Strictly increasing timestamps for this process.
     Timestamp NextTimestamp();
@@ -98,6 +123,7 @@ public:
     // update_time, end_time (terminal states), and the review fields for approve and reject
     // (reviewed_by = actor, review_time). The caller may set review_comment, start_time and
     // error_message on `r` first; they are written with it (the rest is fixed at creation).
+    // An approval of a two-person mode by its own requester is PermissionDenied.
     Status Apply(storage::Txn& txn, model::Remediation& r, Event event, std::string_view actor,
                  std::string detail);
     // An escalation or an approver's override: the mode changes in place, recorded as a
@@ -112,6 +138,8 @@ private:
     Status CountEnd(storage::Txn& txn, const model::Remediation& r);
 
     const Clock& clock_;
+    const std::vector<model::Mode> two_person_modes_;
+    std::function<void(const model::Remediation&)> on_create_;
     std::atomic<int64_t> last_timestamp_us_{0};
 };
 

@@ -1,6 +1,8 @@
 #include "remediation/service.hpp"
 
 #include <memory>
+#include <set>
+#include <string_view>
 #include <utility>
 
 #include "common/ids.hpp"
@@ -14,6 +16,13 @@ using model::Remediation;
 using model::State;
 
 constexpr int kMaxPageSize = 1000;
+
+// The refusals of approve's rules, decided before anything is written; any other error of a
+// batch's id is the storage's and ends the whole batch.
+bool IsRuleRefusal(Code code) {
+    return code == Code::kNotFound || code == Code::kFailedPrecondition ||
+           code == Code::kPermissionDenied || code == Code::kInvalidArgument;
+}
 
 Error RemediationNotFound(const Address& a) {
     return NotFound("remediation " + a.remediation_id + " not found for instance " + a.instance_id +
@@ -95,7 +104,7 @@ void RemediationService::Create(const auth::Principal& caller, CreateRequest req
         r.instance_name = instance->instance_name;
         r.mode = r.requested_mode = request.mode;
         r.trigger = model::Trigger::kManual;
-        r.state = State::kPending;
+        r.state = lifecycle_.ManualInitialState(r.mode);
         r.reason = request.reason;
         r.requested_by = caller.name;
         NR_RETURN_IF_ERROR(lifecycle_.Create(txn, r, caller.name,
@@ -174,30 +183,84 @@ void RemediationService::Transition(const auth::Principal& caller, Address addre
     WriteThenReply<Remediation>(store_, std::move(work), std::move(reply));
 }
 
-void RemediationService::Approve(const auth::Principal& caller, Address address, Review review,
-                                 Reply<Remediation> reply) {
-    // A power cycle hits every VM of a host, so it is never an approval override
-    // (docs/http-api.md 4.4).
-    if (review.mode == model::Mode::kHostPowerCycle) {
-        reply(InvalidArgument(
-            "REMEDIATION_MODE_HOST_POWER_CYCLE cannot be set when approving; create a host "
-            "power-cycle remediation instead"));
-        return;
+Result<Remediation> RemediationService::ApproveIn(storage::Txn& txn, const auth::Principal& caller,
+                                                  Remediation r, const Review& review) {
+    // A wrong state is refused by the approval's own check first.
+    if (Next(r.state, Event::kApprove)) {
+        NR_RETURN_IF_ERROR(lifecycle_.CheckApprover(r, caller.name, review.mode));
+    }
+    r.review_comment = review.comment;
+    // The override is its own timeline event, before the approval (docs/http-api.md 4.8).
+    if (review.mode && *review.mode != r.mode && Next(r.state, Event::kApprove)) {
+        NR_RETURN_IF_ERROR(
+            lifecycle_.ChangeMode(txn, r, *review.mode, caller.name, "approver's override"));
     }
     std::string detail = "approved";
     if (!review.comment.empty()) detail += ": " + review.comment;
-    Transition(
-        caller, std::move(address), Event::kApprove,
-        [this, name = caller.name, review](storage::Txn& txn, Remediation& r) -> Status {
-            r.review_comment = review.comment;
-            // The override is its own timeline event, before the approval (docs/http-api.md
-            // 4.8); a wrong state is refused by the approval's own check first.
-            if (!review.mode || *review.mode == r.mode || !Next(r.state, Event::kApprove)) {
-                return OkStatus();
+    NR_RETURN_IF_ERROR(lifecycle_.Apply(txn, r, Event::kApprove, caller.name, std::move(detail)));
+    return r;
+}
+
+void RemediationService::Approve(const auth::Principal& caller, Address address, Review review,
+                                 Reply<Remediation> reply) {
+    if (Status valid = CheckOverride(review); !valid) return reply(valid.error());
+    auto work = [this, caller, address = std::move(address),
+                 review = std::move(review)](storage::Txn& txn) -> Result<Remediation> {
+        NR_ASSIGN_OR_RETURN(auto r, FindAt(txn, address));
+        return ApproveIn(txn, caller, std::move(r), review);
+    };
+    WriteThenReply<Remediation>(store_, std::move(work), std::move(reply));
+}
+
+Status RemediationService::CheckOverride(const Review& review) {
+    // A power cycle hits every VM of a host, so it is never an approval override
+    // (docs/http-api.md 4.4).
+    if (review.mode == model::Mode::kHostPowerCycle) {
+        return InvalidArgument(
+            "REMEDIATION_MODE_HOST_POWER_CYCLE cannot be set when approving; create a host "
+            "power-cycle remediation instead");
+    }
+    return OkStatus();
+}
+
+void RemediationService::BatchApprove(const auth::Principal& caller, std::string cluster_id,
+                                      std::vector<std::string> ids, Review review,
+                                      Reply<std::vector<BatchOutcome>> reply) {
+    if (ids.empty() || ids.size() > kMaxBatchApprove) {
+        return reply(InvalidArgument("ids must hold 1 to " + std::to_string(kMaxBatchApprove) +
+                                     " remediation ids, not " + std::to_string(ids.size())));
+    }
+    std::set<std::string_view> seen;
+    for (const auto& id : ids) {
+        if (!seen.insert(id).second) {
+            return reply(InvalidArgument("ids must be distinct; " + id + " appears twice"));
+        }
+    }
+    if (Status valid = CheckOverride(review); !valid) return reply(valid.error());
+    // One work item for the whole batch (docs/http-api.md, "Batch approve"): each id is decided
+    // on its own, and a refused one writes nothing because every rule is checked before its
+    // first write; a storage failure rolls the whole batch back and fails the request.
+    auto work = [this, caller, cluster_id = std::move(cluster_id), ids = std::move(ids),
+                 review =
+                     std::move(review)](storage::Txn& txn) -> Result<std::vector<BatchOutcome>> {
+        NR_ASSIGN_OR_RETURN(bool known, txn.Inventory().HasCluster(cluster_id));
+        if (!known) return NotFound("cluster " + cluster_id + " not found");
+        std::vector<BatchOutcome> outcomes;
+        outcomes.reserve(ids.size());
+        for (const auto& id : ids) {
+            NR_ASSIGN_OR_RETURN(auto found, txn.Remediations().Get(id));
+            if (!found || found->cluster_id != cluster_id) {
+                outcomes.push_back(
+                    {id, NotFound("remediation " + id + " not found in cluster " + cluster_id)});
+                continue;
             }
-            return lifecycle_.ChangeMode(txn, r, *review.mode, name, "approver's override");
-        },
-        std::move(detail), std::move(reply));
+            auto approved = ApproveIn(txn, caller, *std::move(found), review);
+            if (!approved && !IsRuleRefusal(approved.error().code)) return approved.error();
+            outcomes.push_back({id, std::move(approved)});
+        }
+        return outcomes;
+    };
+    WriteThenReply<std::vector<BatchOutcome>>(store_, std::move(work), std::move(reply));
 }
 
 void RemediationService::Reject(const auth::Principal& caller, Address address, Review review,

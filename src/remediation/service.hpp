@@ -60,6 +60,15 @@ struct Review {
     std::optional<model::Mode> mode;  // approve only
 };
 
+// One id's outcome in a batch approval (docs/http-api.md 11): the approved remediation or why
+// not.
+struct BatchOutcome {
+    std::string id;
+    Result<model::Remediation> outcome;
+};
+
+inline constexpr size_t kMaxBatchApprove = 1000;
+
 class RemediationService {
 public:
     RemediationService(storage::Store& store, Lifecycle& lifecycle)
@@ -71,12 +80,24 @@ public:
     Result<ListResult> List(const ListRequest& request);
     void Approve(const auth::Principal& caller, Address address, Review review,
                  Reply<model::Remediation> reply);
+    // Approves each of `ids` (remediations of `cluster_id`) by the rules of Approve, each on
+    // its own; outcomes in the order of `ids`. 1 to kMaxBatchApprove distinct ids, else
+    // INVALID_ARGUMENT and nothing changes.
+    void BatchApprove(const auth::Principal& caller, std::string cluster_id,
+                      std::vector<std::string> ids, Review review,
+                      Reply<std::vector<BatchOutcome>> reply);
     void Reject(const auth::Principal& caller, Address address, Review review,
                 Reply<model::Remediation> reply);
     void Cancel(const auth::Principal& caller, Address address, Reply<model::Remediation> reply);
     Result<std::vector<model::RemediationEvent>> Events(const Address& address);
 
 private:
+    // An approval override the contract never allows, whatever the remediation.
+    static Status CheckOverride(const Review& review);
+    // Approves `r`, read in `txn`, by the rules of docs/http-api.md 4.4 and 11. Every refusal
+    // comes before the first write.
+    Result<model::Remediation> ApproveIn(storage::Txn& txn, const auth::Principal& caller,
+                                         model::Remediation r, const Review& review);
     // One transition of the lifecycle table by the caller, after `prepare` (which may refuse
     // it or change the fields the transition sets).
     void Transition(const auth::Principal& caller, Address address, Event event,

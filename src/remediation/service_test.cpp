@@ -899,5 +899,164 @@ TEST_F(RemediationServiceTest, PagingIsStableWhileRemediationsAreCreated) {
     EXPECT_GT(created.load(), 3);
 }
 
+// ---- Two-person approval and batch approve (docs/http-api.md 11) -----------------------------
+
+// The same service with approval.two_person_modes [HOST_AWARE, EVICT_WITHOUT_REPLACEMENT].
+class TwoPersonApprovalTest : public RemediationServiceTest {
+protected:
+    void SetUp() override {
+        RemediationServiceTest::SetUp();
+        service_ = std::make_unique<RemediationService>(*store_, two_person_);
+    }
+
+    Result<std::vector<BatchOutcome>> Batch(std::vector<std::string> ids, Review review = {},
+                                            auth::Principal caller = Approver(),
+                                            const std::string& cluster_id = "c1") {
+        auto promise = std::make_shared<std::promise<Result<std::vector<BatchOutcome>>>>();
+        auto future = promise->get_future();
+        service_->BatchApprove(
+            caller, cluster_id, std::move(ids), std::move(review),
+            [promise](Result<std::vector<BatchOutcome>> r) { promise->set_value(std::move(r)); });
+        return future.get();
+    }
+
+    static auth::Principal ApproverNamed(const std::string& name) {
+        return {name, auth::Role::kApprover, {}};
+    }
+
+    remediation::Lifecycle two_person_{clock_, {Mode::kHostAware, Mode::kEvictWithoutReplacement}};
+};
+
+TEST_F(TwoPersonApprovalTest, ManualRemediationOfATwoPersonModeWaitsForApproval) {
+    auto two_person = Create(Request("i1", Mode::kHostAware));
+    ASSERT_TRUE(two_person) << two_person.error().message;
+    EXPECT_EQ(two_person->state, State::kPendingApproval);
+    EXPECT_EQ(two_person->trigger, Trigger::kManual);
+    auto other = Create(Request("i2", Mode::kVmOnly));
+    ASSERT_TRUE(other) << other.error().message;
+    EXPECT_EQ(other->state, State::kPending);
+}
+
+TEST_F(TwoPersonApprovalTest, RequesterCannotApproveTheirOwnButASecondApproverCan) {
+    auto created = Create(Request("i1", Mode::kHostAware), ApproverNamed("alice"));
+    ASSERT_TRUE(created) << created.error().message;
+    auto own = Approve(At(*created), {}, ApproverNamed("alice"));
+    ASSERT_FALSE(own);
+    EXPECT_EQ(own.error().code, Code::kPermissionDenied);
+    EXPECT_NE(own.error().message.find("second person"), std::string::npos) << own.error().message;
+    ExpectSameRemediation(*Stored(created->id), *created);
+
+    auto second = Approve(At(*created), {"checked", std::nullopt}, ApproverNamed("bob"));
+    ASSERT_TRUE(second) << second.error().message;
+    EXPECT_EQ(second->state, State::kPending);
+    EXPECT_EQ(second->reviewed_by, "bob");
+    // The timeline says who approved, and that it was the second person.
+    const auto events = EventsOf(*created);
+    ASSERT_EQ(events.size(), 2u);
+    EXPECT_EQ(events[1].actor, "bob");
+    EXPECT_NE(events[1].detail.find("requested by alice"), std::string::npos) << events[1].detail;
+}
+
+TEST_F(TwoPersonApprovalTest, RequesterCannotOverrideTheirOwnOutOfOrIntoATwoPersonMode) {
+    auto created = Create(Request("i1", Mode::kEvictWithoutReplacement), ApproverNamed("alice"));
+    ASSERT_TRUE(created) << created.error().message;
+    for (Mode mode : {Mode::kHostAware, Mode::kRebootVm}) {
+        auto got = Approve(At(*created), {"", mode}, ApproverNamed("alice"));
+        ASSERT_FALSE(got);
+        EXPECT_EQ(got.error().code, Code::kPermissionDenied);
+    }
+    ExpectSameRemediation(*Stored(created->id), *created);
+    EXPECT_EQ(EventsOf(*created).size(), 1u);
+}
+
+TEST_F(TwoPersonApprovalTest, OverrideIntoATwoPersonModeIsRefusedAndChangesNothing) {
+    const Remediation waiting = InsertDirect("auto-1", "i1", State::kPendingApproval);
+    auto got = Approve(At(waiting), {"", Mode::kHostAware});
+    ASSERT_FALSE(got);
+    EXPECT_EQ(got.error().code, Code::kPermissionDenied);
+    ExpectSameRemediation(*Stored("auto-1"), waiting);
+    EXPECT_EQ(EventsOf(waiting).size(), 1u);
+    // Other overrides are as before.
+    auto lighter = Approve(At(waiting), {"", Mode::kVmOnly});
+    ASSERT_TRUE(lighter) << lighter.error().message;
+    EXPECT_EQ(lighter->mode, Mode::kVmOnly);
+}
+
+TEST_F(TwoPersonApprovalTest, AnAutomatedRemediationOfATwoPersonModeTakesAnyApprover) {
+    Remediation waiting = InsertDirect("auto-1", "i1", State::kPendingApproval);
+    Status escalated = store_->WriteAndWait([&](storage::Txn& txn) {
+        return two_person_.ChangeMode(txn, waiting, Mode::kHostAware, "system:health-checks",
+                                      "escalated");
+    });
+    ASSERT_TRUE(escalated) << escalated.error().message;
+    auto approved = Approve(At(waiting));
+    ASSERT_TRUE(approved) << approved.error().message;
+    EXPECT_EQ(approved->mode, Mode::kHostAware);
+    EXPECT_EQ(approved->state, State::kPending);
+}
+
+TEST_F(TwoPersonApprovalTest, BatchApprovesEachIdOnItsOwnInRequestOrder) {
+    const Remediation a = InsertDirect("auto-a", "i1", State::kPendingApproval);
+    const Remediation queued = InsertDirect("man-b", "i2", State::kPending);
+    const Remediation other_cluster = InsertDirect("auto-j", "j1", State::kPendingApproval);
+    const Remediation c = InsertDirect("auto-c", "i3", State::kPendingApproval);
+    auto own = Create(Request("i4", Mode::kHostAware), ApproverNamed("bob"));
+    ASSERT_TRUE(own) << own.error().message;
+
+    auto got = Batch({"auto-a", "unknown-id", "man-b", "auto-j", own->id, "auto-c"},
+                     {"batch", std::nullopt});
+    ASSERT_TRUE(got) << got.error().message;
+    ASSERT_EQ(got->size(), 6u);
+    const std::vector<std::string> order = {"auto-a", "unknown-id", "man-b",
+                                            "auto-j", own->id,      "auto-c"};
+    for (size_t i = 0; i < order.size(); ++i) EXPECT_EQ((*got)[i].id, order[i]);
+    ASSERT_TRUE((*got)[0].outcome);
+    EXPECT_EQ((*got)[0].outcome->state, State::kPending);
+    EXPECT_EQ((*got)[0].outcome->review_comment, "batch");
+    EXPECT_EQ((*got)[1].outcome.error().code, Code::kNotFound);
+    EXPECT_EQ((*got)[2].outcome.error().code, Code::kFailedPrecondition);
+    EXPECT_EQ((*got)[3].outcome.error().code, Code::kNotFound);
+    EXPECT_EQ((*got)[4].outcome.error().code, Code::kPermissionDenied);
+    ASSERT_TRUE((*got)[5].outcome);
+    EXPECT_EQ((*got)[5].outcome->reviewed_by, "bob");
+
+    EXPECT_EQ(Stored("auto-a")->state, State::kPending);
+    EXPECT_EQ(Stored("auto-c")->state, State::kPending);
+    ExpectSameRemediation(*Stored("man-b"), queued);
+    ExpectSameRemediation(*Stored("auto-j"), other_cluster);
+    ExpectSameRemediation(*Stored(own->id), *own);
+    (void)a;
+    (void)c;
+}
+
+TEST_F(TwoPersonApprovalTest, BatchOfNoneTooManyOrRepeatedIdsIsInvalidArgumentAndChangesNothing) {
+    const Remediation a = InsertDirect("auto-a", "i1", State::kPendingApproval);
+    std::vector<std::string> too_many(kMaxBatchApprove + 1, "x");
+    too_many[0] = "auto-a";
+    for (size_t i = 1; i < too_many.size(); ++i) too_many[i] = "id-" + std::to_string(i);
+    std::vector<std::string> just_enough(too_many.begin(), too_many.end() - 1);
+    for (const auto& ids :
+         {std::vector<std::string>{}, too_many, std::vector<std::string>{"auto-a", "auto-a"}}) {
+        auto got = Batch(ids);
+        ASSERT_FALSE(got);
+        EXPECT_EQ(got.error().code, Code::kInvalidArgument);
+    }
+    auto power_cycle = Batch({"auto-a"}, {"", Mode::kHostPowerCycle});
+    ASSERT_FALSE(power_cycle);
+    EXPECT_EQ(power_cycle.error().code, Code::kInvalidArgument);
+    ExpectSameRemediation(*Stored("auto-a"), a);
+    // A thousand is allowed.
+    auto thousand = Batch(just_enough);
+    ASSERT_TRUE(thousand) << thousand.error().message;
+    EXPECT_EQ(thousand->size(), kMaxBatchApprove);
+    EXPECT_TRUE((*thousand)[0].outcome);
+}
+
+TEST_F(TwoPersonApprovalTest, BatchOfAnUnknownClusterIsNotFound) {
+    auto got = Batch({"auto-a"}, {}, Approver(), "no-such-cluster");
+    ASSERT_FALSE(got);
+    EXPECT_EQ(got.error().code, Code::kNotFound);
+}
+
 }  // namespace
 }  // namespace noderepair::remediation

@@ -3,11 +3,13 @@
 // room under the blast radius.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/status.hpp"
+#include "common/time.hpp"
 #include "model/alert.hpp"
 #include "storage/remediations.hpp"
 
@@ -26,6 +28,20 @@ struct AlertPage {
     bool has_next = false;
 };
 
+// One firing of a health signal, kept append-only for `policy replay` (docs/http-api.md 11):
+// a new firing episode of an alert's fingerprint (not every repeated webhook), or a failed
+// active run. `mode` is what the live policy mapped it to (nullopt: none).
+struct SignalOccurrence {
+    int64_t seq = 0;  // set by the store
+    Timestamp time{};
+    std::string cluster_id;
+    std::string instance_id;
+    std::string signal;  // alert name, or "health_check:<test>"
+    std::optional<model::Mode> mode;
+    std::string alert_id;  // the alert row it fired as, or
+    std::string run_id;    // the failed run
+};
+
 class AlertReads {
 public:
     virtual ~AlertReads() = default;
@@ -41,12 +57,18 @@ public:
     virtual Result<std::vector<model::Alert>> ListOpen(const std::string& instance_id) = 0;
     // Waiting alerts whose instance has an active remediation by now.
     virtual Result<std::vector<model::Alert>> ListWaitingWithActiveRemediation(int limit) = 0;
+    // Signal occurrences at or after `since`, in (time, seq) order, after `after_seq` of the
+    // same time (keyset), at most `limit`.
+    virtual Result<std::vector<SignalOccurrence>> ListOccurrences(Timestamp since,
+                                                                  int64_t after_seq, int limit) = 0;
 };
 
 class AlertRepository : public AlertReads {
 public:
     // Inserts or replaces by id.
     virtual Status Put(const model::Alert& alert) = 0;
+    // Appends one signal occurrence; occurrences are never changed or removed.
+    virtual Status AppendOccurrence(const SignalOccurrence& occurrence) = 0;
 };
 
 }  // namespace noderepair::storage

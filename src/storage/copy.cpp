@@ -15,11 +15,12 @@ namespace {
 // target's triggers count the remediations as they arrive, as they keep hosts.used_gpus. The
 // overview's daily aggregates are copied: the target's migration back-filled them from nothing.
 constexpr const char* kTables[] = {
-    "clusters",        "hosts",          "instances",     "remediations",      "remediation_events",
-    "engine_jobs",     "reservations",   "alerts",        "health_check_runs", "tokens",
-    "settings",        "sim_operations", "sim_instances", "sim_vms",           "sim_hosts",
-    "sim_faults",      "audit_records",  "audit_head",    "remediation_daily", "stage_daily",
-    "host_faults",     "incidents",      "scope_instances",
+    "clusters",           "hosts",       "instances",         "remediations",
+    "remediation_events", "engine_jobs", "reservations",      "alerts",
+    "health_check_runs",  "tokens",      "settings",          "sim_operations",
+    "sim_instances",      "sim_vms",     "sim_hosts",         "sim_faults",
+    "audit_records",      "audit_head",  "remediation_daily", "stage_daily",
+    "host_faults",        "incidents",   "scope_instances",   "signal_occurrences",
 };
 
 // Columns the target's triggers keep: copying them would count twice.
@@ -94,7 +95,9 @@ Status Copy(sql::Connection& source, sql::Connection& target, std::vector<Copied
         "SELECT setval('remediations_seq_seq', GREATEST((SELECT MAX(seq) FROM remediations), 1));"
         "SELECT setval('remediation_event_numbers', GREATEST((SELECT MAX(n) FROM "
         "remediation_events), 1));"
-        "SELECT setval('host_faults_seq_seq', GREATEST((SELECT MAX(seq) FROM host_faults), 1))");
+        "SELECT setval('host_faults_seq_seq', GREATEST((SELECT MAX(seq) FROM host_faults), 1));"
+        "SELECT setval(pg_get_serial_sequence('signal_occurrences', 'seq'), GREATEST((SELECT "
+        "MAX(seq) FROM signal_occurrences), 1))");
 }
 
 }  // namespace

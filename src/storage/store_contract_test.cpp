@@ -2018,6 +2018,45 @@ TEST(OpenStore, RejectsUnknownOrIncompleteUrls) {
     }
 }
 
+// ---- Signal occurrences (docs/http-api.md 11, policy replay) -------------------------------
+
+TEST_P(StoreContract, SignalOccurrencesAreListedInTimeOrderFromSinceWithAKeyset) {
+    const Timestamp t0 = test_support::TestEpoch();
+    auto at = [&](int s) { return t0 + std::chrono::seconds(s); };
+    ASSERT_TRUE(Write([&](Txn& txn) -> Status {
+        NR_RETURN_IF_ERROR(txn.Alerts().AppendOccurrence(
+            {0, at(20), "c1", "i2", "health_check:gpu_burn", model::Mode::kHostAware, "", "r1"}));
+        NR_RETURN_IF_ERROR(txn.Alerts().AppendOccurrence(
+            {0, at(10), "c1", "i1", "DmesgXidError", model::Mode::kRebootVm, "a1", ""}));
+        NR_RETURN_IF_ERROR(txn.Alerts().AppendOccurrence(
+            {0, at(10), "c1", "i3", "KubeNodeDiskPressure", std::nullopt, "a2", ""}));
+        return txn.Alerts().AppendOccurrence(
+            {0, at(5), "c2", "j1", "DmesgXidError", model::Mode::kRebootVm, "a3", ""});
+    }));
+    using Occurrences = std::vector<SignalOccurrence>;
+    auto all =
+        ReadOk<Occurrences>([&](Reader& r) { return r.Alerts().ListOccurrences(at(10), 0, 100); });
+    ASSERT_EQ(all.size(), 3u);
+    EXPECT_EQ(all[0].instance_id, "i1");
+    EXPECT_EQ(all[0].mode, model::Mode::kRebootVm);
+    EXPECT_EQ(all[0].alert_id, "a1");
+    EXPECT_EQ(all[0].time, at(10));
+    EXPECT_EQ(all[1].instance_id, "i3");
+    EXPECT_FALSE(all[1].mode);
+    EXPECT_EQ(all[2].signal, "health_check:gpu_burn");
+    EXPECT_EQ(all[2].run_id, "r1");
+    EXPECT_EQ(all[2].alert_id, "");
+    // Page by page, from the last (time, seq) seen.
+    auto first =
+        ReadOk<Occurrences>([&](Reader& r) { return r.Alerts().ListOccurrences(at(0), 0, 1); });
+    ASSERT_EQ(first.size(), 1u);
+    EXPECT_EQ(first[0].instance_id, "j1");
+    auto next = ReadOk<Occurrences>(
+        [&](Reader& r) { return r.Alerts().ListOccurrences(all[0].time, all[0].seq, 10); });
+    ASSERT_EQ(next.size(), 2u);
+    EXPECT_EQ(next[0].instance_id, "i3");
+}
+
 TEST(OpenStore, UnwritablePathIsAnError) {
     auto opened = OpenStore("sqlite:/nonexistent-dir/sub/store.db");
     EXPECT_FALSE(opened);

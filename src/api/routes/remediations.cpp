@@ -92,6 +92,22 @@ void AddRemediationRoutes(Router& router, const ApiServices& services) {
                     services.remediations.Cancel(call.principal, AddressOf(call),
                                                  ReplyWithRemediation(std::move(respond)));
                 }});
+    // Batch approve (docs/http-api.md 11): each id by the rules of approve, on its own.
+    router.Add({"POST",
+                {"v1", "compute", "clusters", "{}", "remediations:batchApprove"},
+                kReview,
+                [&services](Call& call, Responder respond) {
+                    auto body = ParseBatchApproveBody(call.request.body);
+                    if (!body) return respond(ErrorResponse(body.error()));
+                    services.remediations.BatchApprove(
+                        call.principal, call.params[0], std::move(body->ids),
+                        std::move(body->review),
+                        [respond = std::move(respond)](
+                            Result<std::vector<remediation::BatchOutcome>> outcomes) {
+                            if (!outcomes) return respond(ErrorResponse(outcomes.error()));
+                            respond(JsonResponse(BatchApproveJson(*outcomes)));
+                        });
+                }});
     // Live updates (README "Live updates"): server-sent events of remediation changes.
     auto watch_path = kRemediations;
     watch_path.back() = "remediations:watch";

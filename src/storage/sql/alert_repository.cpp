@@ -1,3 +1,4 @@
+#include <limits>
 #include <unordered_map>
 
 #include "storage/sql/repositories.hpp"
@@ -95,6 +96,50 @@ Status SqlAlerts::Put(const model::Alert& a) {
         .BindOptional(12, a.remediation_id)
         .Bind(13, int64_t(a.waiting));
     return stmt.Send();
+}
+
+Status SqlAlerts::AppendOccurrence(const SignalOccurrence& o) {
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare("INSERT INTO signal_occurrences(time, cluster_id, "
+                                      "instance_id, signal, mode, alert_id, run_id) VALUES(?1, "
+                                      "?2, ?3, ?4, ?5, ?6, ?7)"));
+    stmt.Bind(1, ToMicros(o.time))
+        .Bind(2, o.cluster_id)
+        .Bind(3, o.instance_id)
+        .Bind(4, o.signal)
+        .BindOptional(6, o.alert_id)
+        .BindOptional(7, o.run_id);
+    if (o.mode) {
+        stmt.Bind(5, int64_t(*o.mode));
+    } else {
+        stmt.BindNull(5);
+    }
+    return stmt.Send();
+}
+
+Result<std::vector<SignalOccurrence>> SqlAlerts::ListOccurrences(Timestamp since, int64_t after_seq,
+                                                                 int limit) {
+    NR_ASSIGN_OR_RETURN(
+        auto stmt,
+        conn_.Prepare("SELECT seq, time, cluster_id, instance_id, signal, mode, alert_id, run_id "
+                      "FROM signal_occurrences WHERE (time, seq) > (?1, ?2) ORDER BY time, seq "
+                      "LIMIT ?3"));
+    // (since, after_seq) with after_seq 0 includes every occurrence at `since` itself.
+    stmt.Bind(1, after_seq == 0 ? ToMicros(since) - 1 : ToMicros(since))
+        .Bind(2, after_seq == 0 ? std::numeric_limits<int64_t>::max() : after_seq)
+        .Bind(3, int64_t(limit));
+    return stmt.Rows([](const Statement& s) {
+        SignalOccurrence o;
+        o.seq = s.Int(0);
+        o.time = FromMicros(s.Int(1));
+        o.cluster_id = s.Text(2);
+        o.instance_id = s.Text(3);
+        o.signal = s.Text(4);
+        if (!s.IsNull(5)) o.mode = model::Mode(s.Int(5));
+        if (!s.IsNull(6)) o.alert_id = s.Text(6);
+        if (!s.IsNull(7)) o.run_id = s.Text(7);
+        return o;
+    });
 }
 
 }  // namespace noderepair::storage::sql

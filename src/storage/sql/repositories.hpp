@@ -167,6 +167,9 @@ public:
     Result<std::vector<model::Alert>> ListOpen(const std::string& instance_id) override;
     Result<std::vector<model::Alert>> ListWaitingWithActiveRemediation(int limit) override;
     Status Put(const model::Alert& a) override;
+    Result<std::vector<SignalOccurrence>> ListOccurrences(Timestamp since, int64_t after_seq,
+                                                          int limit) override;
+    Status AppendOccurrence(const SignalOccurrence& o) override;
 
 private:
     Result<std::vector<model::Alert>> Alerts(const std::string& sql, const std::string& cluster_id,

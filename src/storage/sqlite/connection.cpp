@@ -40,11 +40,9 @@ std::string SqliteStatement::Text(int column) const {
                        size_t(sqlite3_column_bytes(stmt_, column)));
 }
 
-Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path) {
+Result<std::unique_ptr<Connection>> Connection::OpenWith(const std::string& path, int flags) {
     sqlite3* db = nullptr;
-    int rc =
-        sqlite3_open_v2(path.c_str(), &db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
         Error error = SqliteError(db, rc, "cannot open database " + path);
         sqlite3_close(db);
@@ -53,13 +51,22 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path) {
     std::unique_ptr<Connection> conn(new Connection(db));
     sqlite3_busy_timeout(db, 5000);
     sqlite3_extended_result_codes(db, 1);
+    NR_RETURN_IF_ERROR(conn->Exec("PRAGMA cache_size=-32768"));
+    return conn;
+}
+
+Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path) {
+    NR_ASSIGN_OR_RETURN(auto conn, OpenWith(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
     // WAL lets readers run beside the one writer; FULL syncs the WAL on every commit so an
     // acknowledged change survives a power cut, not only a crash (docs/http-api.md 4.1).
     NR_RETURN_IF_ERROR(conn->Exec("PRAGMA journal_mode=WAL"));
     NR_RETURN_IF_ERROR(conn->Exec("PRAGMA synchronous=FULL"));
     NR_RETURN_IF_ERROR(conn->Exec("PRAGMA foreign_keys=ON"));
-    NR_RETURN_IF_ERROR(conn->Exec("PRAGMA cache_size=-32768"));
     return conn;
+}
+
+Result<std::unique_ptr<Connection>> Connection::OpenReadOnly(const std::string& path) {
+    return OpenWith(path, SQLITE_OPEN_READONLY);
 }
 
 Connection::~Connection() {

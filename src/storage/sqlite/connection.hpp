@@ -45,6 +45,8 @@ private:
 class Connection final : public sql::Connection {
 public:
     static Result<std::unique_ptr<Connection>> Open(const std::string& path);
+    // SQLITE_OPEN_READONLY: any write through it fails (policy replay's source).
+    static Result<std::unique_ptr<Connection>> OpenReadOnly(const std::string& path);
     ~Connection() override;
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
@@ -56,6 +58,7 @@ public:
 
 private:
     explicit Connection(sqlite3* db) : db_(db) {}
+    static Result<std::unique_ptr<Connection>> OpenWith(const std::string& path, int flags);
     sqlite3* db_;
     // Declared after db_ so they are finalized before the database closes.
     std::unordered_map<std::string, std::unique_ptr<SqliteStatement>> statements_;

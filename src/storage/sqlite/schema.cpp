@@ -394,6 +394,20 @@ CREATE TABLE incidents(
 );
 CREATE INDEX incidents_by_scope ON incidents(cluster_id, rack, first_seen);
 )sql",
+    // 14: every signal occurrence, append-only, for `policy replay` (docs/http-api.md 11).
+    R"sql(
+CREATE TABLE signal_occurrences(
+    seq INTEGER PRIMARY KEY,
+    time INTEGER NOT NULL,
+    cluster_id TEXT NOT NULL,
+    instance_id TEXT NOT NULL,
+    signal TEXT NOT NULL,
+    mode INTEGER,
+    alert_id TEXT,
+    run_id TEXT
+);
+CREATE INDEX signal_occurrences_by_time ON signal_occurrences(time, seq);
+)sql",
 };
 
 // The migration that adds the overview's aggregates, which its back-fill follows.
