@@ -55,6 +55,9 @@ public:
     void HealthCheckFinished(const model::HealthCheckRun& run);
     // An engine step that completed, with how long it took from its start.
     void StepFinished(std::string_view step, std::chrono::microseconds took);
+    // An engine commit refused because the remediation's lease is another replica's now
+    // (docs/design.md 12): this replica was paused or cut off past its lease.
+    void FenceRefused();
 
     // The text exposition format, version 0.0.4.
     std::string Render(const Snapshot& snapshot);
@@ -70,6 +73,7 @@ private:
     prometheus::Family<prometheus::Histogram>* stage_seconds_;
     prometheus::Family<prometheus::Histogram>* total_seconds_;
     prometheus::Family<prometheus::Histogram>* step_seconds_;
+    prometheus::Counter* fence_refused_;
     prometheus::Gauge* queue_depth_;
     prometheus::Gauge* in_flight_;
     prometheus::Gauge* paused_;

@@ -10,8 +10,9 @@ namespace {
 // is the whole schema the SQLite backend reaches with its first eleven migrations (the same
 // tables, columns and indexes, with PostgreSQL's types and triggers), so both backends number
 // later migrations alike.
-constexpr std::array<const char*, 1> kMigrations = {
-    R"sql(
+constexpr std::array<const char*, 2> kMigrations =
+    {
+        R"sql(
 CREATE TABLE clusters(
     cluster_id TEXT PRIMARY KEY,
     cluster_name TEXT NOT NULL,
@@ -262,6 +263,26 @@ CREATE TRIGGER remediation_recounted AFTER UPDATE OF state, mode, trigger ON rem
     FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state OR OLD.mode IS DISTINCT FROM NEW.mode
                        OR OLD.trigger IS DISTINCT FROM NEW.trigger)
     EXECUTE FUNCTION remediations_count();
+)sql",
+        // 2 (SQLite 12): several replicas on one database (docs/design.md 12): who works on each
+        // engine job under which lease, the replicas seen, and the leader lease. Times are
+        // microseconds of the database's clock.
+        R"sql(
+ALTER TABLE engine_jobs ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+ALTER TABLE engine_jobs ADD COLUMN attempt BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE engine_jobs ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX engine_jobs_by_lease ON engine_jobs(lease_until);
+CREATE INDEX engine_jobs_by_owner ON engine_jobs(owner);
+CREATE TABLE replicas(
+    id TEXT PRIMARY KEY,
+    started_at BIGINT NOT NULL,
+    last_seen BIGINT NOT NULL
+);
+CREATE TABLE replica_leader(
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    replica_id TEXT NOT NULL,
+    lease_until BIGINT NOT NULL
+);
 )sql",
 };
 

@@ -8,7 +8,7 @@ namespace noderepair::storage::sqlite {
 namespace {
 
 // Versioned migrations: entry i takes the schema from version i to i+1. Append only.
-constexpr std::array<const char*, 11> kMigrations = {
+constexpr std::array<const char*, 12> kMigrations = {
     R"sql(
 CREATE TABLE clusters(
     cluster_id TEXT PRIMARY KEY,
@@ -328,6 +328,26 @@ CREATE TABLE audit_head(
 );
 INSERT INTO audit_head(id, seq, hash)
     VALUES(1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
+)sql",
+    // 12: several replicas on one database (docs/design.md 12): who works on each engine job
+    // under which lease, the replicas seen, and the leader lease. Times are microseconds of
+    // the database's clock.
+    R"sql(
+ALTER TABLE engine_jobs ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+ALTER TABLE engine_jobs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE engine_jobs ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX engine_jobs_by_lease ON engine_jobs(lease_until);
+CREATE INDEX engine_jobs_by_owner ON engine_jobs(owner);
+CREATE TABLE replicas(
+    id TEXT PRIMARY KEY,
+    started_at INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL
+);
+CREATE TABLE replica_leader(
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    replica_id TEXT NOT NULL,
+    lease_until INTEGER NOT NULL
+);
 )sql",
 };
 
