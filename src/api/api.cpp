@@ -60,6 +60,7 @@ Api::Api(ApiServices services, int worker_threads, size_t max_queued_requests)
     if (s_.simulated != nullptr) AddSimulatedFleetRoutes(router_, s_);
     AddEngineRoutes(router_, s_);
     AddAuditRoutes(router_, s_);
+    AddReplicaRoutes(router_, s_);
 }
 
 void Api::Handle(HttpRequest&& request, Responder respond) {

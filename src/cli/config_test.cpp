@@ -23,6 +23,7 @@ void ExpectDefaults(const Config& c) {
     EXPECT_FALSE(c.engine.paused);
     EXPECT_EQ(c.engine.capacity_wait_s, 600);
     EXPECT_EQ(c.engine.step_timeout_s, 900);
+    EXPECT_EQ(c.engine.lease_s, 15);
     EXPECT_TRUE(c.engine.verify_tests.empty());
     EXPECT_EQ(c.automation.auto_resolve_ttl_s, 300);
     EXPECT_EQ(c.automation.cooldown_s, 1800);

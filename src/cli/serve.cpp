@@ -28,6 +28,7 @@
 #include "providers/simulated/fleet.hpp"
 #include "providers/simulated/simulated_provider.hpp"
 #include "remediation/service.hpp"
+#include "replicas/registry.hpp"
 #include "storage/open.hpp"
 #include "telemetry/metrics.hpp"
 #include "telemetry/transition_log.hpp"
@@ -271,6 +272,15 @@ int Serve(const ServeFlags& flags) {
     }
     if (Status s = BootstrapAdminToken(**store, clock); !s) return Fail(s.error().message);
 
+    // Several replicas on one database (docs/design.md 12): this one's id, and the leader
+    // lease that decides where the background duties run.
+    const std::string replica_id =
+        flags.replica_id.empty() ? replicas::DefaultReplicaId(config.listen) : flags.replica_id;
+    const std::chrono::milliseconds lease = std::chrono::seconds(config.engine.lease_s);
+    replicas::Registry registry(**store, replica_id, lease);
+    if (Status s = registry.Start(); !s) return Fail(s.error().message);
+    auto leads = [&registry] { return registry.IsLeader(); };
+
     // Observers of every commit: metrics, the transition log and live updates.
     telemetry::Metrics metrics;
     telemetry::TransitionLog transitions;
@@ -296,7 +306,7 @@ int Serve(const ServeFlags& flags) {
     infra::PowerBoard power(clock);
     if (config.power.driver == "ipmi") {
         power.Start(fleet_infra.bmcs, std::chrono::seconds(config.power.poll_s),
-                    std::chrono::seconds(config.power.timeout_s));
+                    std::chrono::seconds(config.power.timeout_s), leads);
     }
     infra::InfraProvider provider(
         hooked, fleet_infra,
@@ -314,16 +324,19 @@ int Serve(const ServeFlags& flags) {
          .capacity_wait = std::chrono::seconds(config.engine.capacity_wait_s),
          .verify_tests = config.engine.verify_tests,
          .max_calls_per_host = config.engine.max_calls_per_host,
-         .on_step_done = [&metrics](std::string_view step, std::chrono::microseconds d) {
-             metrics.StepFinished(step, d);
-         }});
+         .on_step_done = [&metrics](std::string_view step,
+                                    std::chrono::microseconds d) { metrics.StepFinished(step, d); },
+         .replica_id = replica_id,
+         .lease = lease,
+         .resume_everyone = config.db.starts_with("sqlite:"),
+         .on_fence_refused = [&metrics] { metrics.FenceRefused(); }});
     if (Status started = executor.Start(); !started) return Fail(started.error().message);
     auto policy = health::Policy::WithOverrides(config.automation.rules);
     if (!policy) return Fail(policy.error().message);
     health::HealthService health(**store, clock, std::move(*policy), AutomationOptionsOf(config),
                                  CheckOptionsOf(config), lifecycle, &metrics);
     // Often enough that a simulated check answers within a fraction of a second.
-    health.Start(std::chrono::milliseconds(200));
+    health.Start(std::chrono::milliseconds(200), leads);
     std::vector<std::unique_ptr<infra::SlurmWatcher>> watchers;
     for (const infra::SlurmClient* slurm : provider.Controllers()) {
         watchers.push_back(std::make_unique<infra::SlurmWatcher>(
@@ -334,7 +347,7 @@ int Serve(const ServeFlags& flags) {
             [&provider, slurm](const std::string& node) {
                 return provider.ResumedAt(slurm->slurm_conf(), node);
             }));
-        watchers.back()->Start(std::chrono::seconds(config.workload.poll_s));
+        watchers.back()->Start(std::chrono::seconds(config.workload.poll_s), leads);
     }
     std::unique_ptr<providers::simulated::SimulatedFaults> simulated_faults;
     if (config.provider == "simulated") {
@@ -395,6 +408,7 @@ int Serve(const ServeFlags& flags) {
     power.Stop();
     executor.Stop();
     health.Stop();
+    registry.Stop();
     (*store)->Close();
     std::fprintf(stderr, "noderepair: stopped\n");
     return 0;

@@ -19,18 +19,23 @@ HealthService::HealthService(storage::Store& store, const Clock& clock, Policy p
 
 HealthService::~HealthService() { Stop(); }
 
-Status HealthService::SweepOnce() {
-    NR_RETURN_IF_ERROR(store_.WriteAndWait([this](storage::Txn& txn) -> Status {
-        router_.BeginTransaction();  // other transactions may have changed the counts
-        const Timestamp now = clock_.Now();
-        NR_RETURN_IF_ERROR(router_.AutoResolve(txn, now));
-        return router_.TakeUpWaiting(txn, now);
-    }));
+Status HealthService::SweepOnce(bool duties) {
+    if (duties) {
+        NR_RETURN_IF_ERROR(store_.WriteAndWait([this](storage::Txn& txn) -> Status {
+            // Exact limits across replicas (docs/design.md 12): one automation transaction at
+            // a time on the database.
+            NR_RETURN_IF_ERROR(txn.SerializeAutomation());
+            router_.BeginTransaction();  // other transactions may have changed the counts
+            const Timestamp now = clock_.Now();
+            NR_RETURN_IF_ERROR(router_.AutoResolve(txn, now));
+            return router_.TakeUpWaiting(txn, now);
+        }));
+    }
     return checks_.Advance();
 }
 
-void HealthService::Start(std::chrono::milliseconds interval) {
-    sweeper_ = std::thread([this, interval] {
+void HealthService::Start(std::chrono::milliseconds interval, std::function<bool()> leads) {
+    sweeper_ = std::thread([this, interval, leads = std::move(leads)] {
         NameThisThread("nr-health");
         ScopedActor actor("automation");
         std::unique_lock lock(mu_);
@@ -38,7 +43,7 @@ void HealthService::Start(std::chrono::milliseconds interval) {
             cv_.wait_for(lock, interval);
             if (stopping_) break;
             lock.unlock();
-            Status swept = SweepOnce();
+            Status swept = SweepOnce(!leads || leads());
             if (!swept) {
                 std::fprintf(stderr, "noderepair: health sweep: %s\n",
                              swept.error().message.c_str());

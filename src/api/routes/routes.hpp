@@ -32,5 +32,7 @@ void AddSimulatedFleetRoutes(Router& router, const ApiServices& services);
 void AddEngineRoutes(Router& router, const ApiServices& services);
 // The audit trail, oldest first, for unscoped admin tokens.
 void AddAuditRoutes(Router& router, const ApiServices& services);
+// The replicas on this database and the leader, for unscoped admin tokens.
+void AddReplicaRoutes(Router& router, const ApiServices& services);
 
 }  // namespace noderepair::api
