@@ -7,13 +7,12 @@
 // pass of `make test` only.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import {
-  REPO, TEST_PG, Server, makeFleet, rPath, create, listAll, createPgDatabase, pgDatabaseUri, sleep,
+  TEST_PG, Server, privatePostgresServer, makeFleet, rPath, create, listAll, createPgDatabase, sleep,
 } from './lib/server.mjs';
 import { waitFor } from './lib/engine.mjs';
 
@@ -28,12 +27,7 @@ const ACTIVE = ['PENDING_APPROVAL', 'PENDING', 'QUARANTINING', 'QUARANTINED', 'R
 let pgDir;
 let base;
 
-function privatePostgres(verb) {
-  return new Promise((resolve, reject) => {
-    execFile(path.join(REPO, 'tools', 'private-postgres.sh'), [verb, pgDir], { timeout: 60000 },
-      (err, stdout, stderr) => (err ? reject(new Error(`${verb}: ${err.message}\n${stderr}`)) : resolve(stdout.trim())));
-  });
-}
+const privatePostgres = (verb) => privatePostgresServer(verb, pgDir);
 
 const servers = [];
 after(async () => {
@@ -94,6 +88,24 @@ function assertOneVmPerInstance(list, instances) {
 
 async function states(srv, c) {
   return (await listAll(srv, c, '-')).all;
+}
+
+// Creates N VM_ONLY remediations through `holder` while `others` are stopped (SIGSTOP), so the
+// holder surely claims them all; resolves their ids once all are RUNNING. `others` stay stopped.
+async function claimAllOn(holder, others, c, N) {
+  for (const o of others) stop(o);
+  const made = [];
+  for (let k = 0; k < N; k++) {
+    const m = await create(holder, c, `${c}-i${k}`, { mode: VM });
+    assert.equal(m.status, 200, m.text);
+    made.push(m.json.id);
+  }
+  const running = await waitFor(async () => {
+    const all = await states(holder, c);
+    return all.length === N && all.every((r) => r.state === 'RUNNING') ? all : null;
+  }, 10000, 50);
+  assert.ok(running, `${c}: the holder claimed every remediation`);
+  return made;
 }
 
 async function metric(srv, name) {
@@ -168,19 +180,7 @@ test('kill -9 of the replica holding remediations mid-step: the others take them
   });
   const [a, b, c] = await threeReplicas(fleet);
   try {
-    // Only A claims: B and C are held while it does.
-    stop(b); stop(c);
-    const made = [];
-    for (let k = 0; k < N; k++) {
-      const m = await create(a, 'kd', `kd-i${k}`, { mode: VM });
-      assert.equal(m.status, 200, m.text);
-      made.push(m.json.id);
-    }
-    const draining = await waitFor(async () => {
-      const all = await states(a, 'kd');
-      return all.length === N && all.every((r) => r.state === 'RUNNING') ? all : null;
-    }, 10000, 50);
-    assert.ok(draining, 'A claimed every remediation');
+    const made = await claimAllOn(a, [b, c], 'kd', N);
     await a.kill9();
     const killedAt = Date.now();
     cont(b); cont(c);
@@ -212,17 +212,7 @@ test('a replica paused past its lease: its stale commits are refused and counted
   });
   const [a, b, c] = await threeReplicas(fleet);
   try {
-    stop(b); stop(c);
-    const made = [];
-    for (let k = 0; k < N; k++) {
-      const m = await create(a, 'sp', `sp-i${k}`, { mode: VM });
-      assert.equal(m.status, 200, m.text);
-      made.push(m.json.id);
-    }
-    assert.ok(await waitFor(async () => {
-      const all = await states(a, 'sp');
-      return all.every((r) => r.state === 'RUNNING') ? all : null;
-    }, 10000, 50), 'A claimed every remediation');
+    const made = await claimAllOn(a, [b, c], 'sp', N);
     // A is paused in its blocking drain calls for longer than two leases; B and C take over.
     stop(a);
     cont(b); cont(c);
@@ -401,4 +391,3 @@ test('three replicas starting together on an empty database: one admin token, on
   }
 });
 
-void pgDatabaseUri;
