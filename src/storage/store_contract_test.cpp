@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <functional>
 #include <future>
 #include <map>
@@ -2129,6 +2130,27 @@ TEST_P(StoreContract, OneReplicaHoldsTheLeaderLeaseUntilItResigns) {
     ASSERT_TRUE(Write([](Txn& txn) { return txn.Replicas().Resign("A"); }));
     EXPECT_TRUE(beat("B"));
     EXPECT_FALSE(beat("A"));
+}
+
+// The watchdog that cuts off hung PostgreSQL calls is one thread for the process, not one per
+// call: a thousand statements start no thread.
+TEST_P(StoreContract, StatementsStartNoThreads) {
+    auto threads = [] {
+        size_t n = 0;
+        for ([[maybe_unused]] const auto& entry :
+             std::filesystem::directory_iterator("/proc/self/task")) {
+            ++n;
+        }
+        return n;
+    };
+    ASSERT_TRUE(Write([](Txn& txn) { return txn.Settings().Put("warm", "up"); }));
+    (void)Setting("warm");
+    const size_t before = threads();
+    for (int i = 0; i < 200; ++i) {
+        ASSERT_TRUE(Write([i](Txn& txn) { return txn.Settings().Put("k", std::to_string(i)); }));
+        EXPECT_EQ(Setting("k"), std::to_string(i));
+    }
+    EXPECT_LE(threads(), before + 1);  // at most the watchdog, once
 }
 
 TEST_P(StoreContract, SerializeAutomationCanBeAskedForByEveryChange) {

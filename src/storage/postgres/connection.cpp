@@ -43,12 +43,12 @@ public:
     void Arm(PGconn* conn, std::atomic<bool>* timed_out) {
         std::lock_guard lock(mu_);
         armed_[conn] = {std::chrono::steady_clock::now() + Connection::kAnswerTimeout, timed_out};
-        if (!thread_.joinable()) {
-            thread_ = std::thread([this] {
+        if (!started_) {
+            started_ = true;
+            std::thread([this] {
                 NameThisThread("nr-pg-watchdog");
                 Loop();
-            });
-            thread_.detach();
+            }).detach();
         }
     }
 
@@ -85,7 +85,7 @@ private:
     std::mutex mu_;
     std::condition_variable cv_;
     std::map<PGconn*, Armed> armed_;
-    std::thread thread_;
+    bool started_ = false;  // one thread for the process, never joined
 };
 
 }  // namespace
