@@ -69,10 +69,10 @@ async function claims(base) {
   const refDb = createPgDatabase(base);
   const u = new URL(refDb);
   const psql = (sql) => execFileSync('psql', ['-X', '-q', '-d', refDb, '-c', sql]);
-  psql(`CREATE TABLE q(id bigserial PRIMARY KEY, state int NOT NULL, owner text); INSERT INTO q(state) SELECT 0 FROM generate_series(1, ${CLAIMS * 20}); CREATE INDEX q_pending ON q(state, id);`);
+  psql(`CREATE TABLE q(id bigserial PRIMARY KEY, state int NOT NULL, owner text); INSERT INTO q(state) SELECT 0 FROM generate_series(1, 200000); CREATE INDEX q_pending ON q(state, id);`);
   const script = path.join(dir, 'claim.sql');
   writeFileSync(script, 'BEGIN;\nSELECT id AS claimed FROM q WHERE state = 0 ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED \\gset\nUPDATE q SET state = 1, owner = \'bench\' WHERE id = :claimed;\nCOMMIT;\n');
-  const out = execFileSync(`${PG_BIN}/pgbench`, ['-n', '-c', '8', '-j', '2', '-T', '10', '-f', script,
+  const out = execFileSync(`${PG_BIN}/pgbench`, ['-n', '-c', '8', '-j', '2', '-T', '5', '-f', script,
     '-h', u.hostname, '-p', u.port, '-U', decodeURIComponent(u.username) || 'postgres', u.pathname.slice(1)], { encoding: 'utf8' });
   const tps = Number(/tps = ([\d.]+)/.exec(out)[1]);
   return { engine: CLAIMS / secs, pgbench: tps };

@@ -291,3 +291,17 @@ TEST(ParseConfig, WorkerThreadsFollowTheBackendUnlessSet) {
 
 }  // namespace
 }  // namespace noderepair::cli
+
+namespace noderepair::cli {
+namespace {
+
+TEST(ParseConfig, EngineLeaseIsReadAndMustBeAtLeastOneSecond) {
+    auto parsed = ParseConfig("engine:\n  lease_s: 3\n");
+    ASSERT_TRUE(parsed) << parsed.error().message;
+    EXPECT_EQ(parsed->engine.lease_s, 3);
+    ExpectRejected("engine:\n  lease_s: 0\n");
+    ExpectRejected("engine:\n  lease_s: -5\n");
+}
+
+}  // namespace
+}  // namespace noderepair::cli
