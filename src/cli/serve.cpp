@@ -260,6 +260,9 @@ int Serve(const ServeFlags& flags) {
     RaiseOpenFilesLimit();
 
     SystemClock clock;
+    // docs/http-api.md 9: cut off from PostgreSQL, writes answer 503 within 5 s (2 s to connect,
+    // 2.5 s for an answer).
+    storage::SetDatabaseAnswerTimeout(std::chrono::milliseconds(2500));
     auto store = storage::OpenStore(
         config.db, {config.storage.max_batch, size_t(config.storage.max_queued_writes), &clock});
     if (!store) return Fail(store.error().message);

@@ -2143,6 +2143,7 @@ TEST_P(StoreContract, StatementsStartNoThreads) {
         }
         return n;
     };
+    SetDatabaseAnswerTimeout(std::chrono::milliseconds(2500));
     ASSERT_TRUE(Write([](Txn& txn) { return txn.Settings().Put("warm", "up"); }));
     (void)Setting("warm");
     const size_t before = threads();
@@ -2151,6 +2152,7 @@ TEST_P(StoreContract, StatementsStartNoThreads) {
         EXPECT_EQ(Setting("k"), std::to_string(i));
     }
     EXPECT_LE(threads(), before + 1);  // at most the watchdog, once
+    SetDatabaseAnswerTimeout(std::chrono::milliseconds(0));
 }
 
 TEST_P(StoreContract, SerializeAutomationCanBeAskedForByEveryChange) {

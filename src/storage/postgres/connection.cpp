@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <atomic>
 #include <charconv>
 #include <condition_variable>
 #include <map>
@@ -31,6 +32,8 @@ std::string Trimmed(const char* message) {
     return s;
 }
 
+std::atomic<int64_t> answer_timeout_ms{0};
+
 // Shuts down the sockets of connections whose call waited too long (Connection::Deadline).
 // One thread for the process, started by the first guard.
 class Watchdog {
@@ -42,7 +45,7 @@ public:
 
     void Arm(PGconn* conn, std::atomic<bool>* timed_out) {
         std::lock_guard lock(mu_);
-        armed_[conn] = {std::chrono::steady_clock::now() + Connection::kAnswerTimeout, timed_out};
+        armed_[conn] = {std::chrono::steady_clock::now() + Connection::AnswerTimeout(), timed_out};
         if (!started_) {
             started_ = true;
             std::thread([this] {
@@ -90,12 +93,23 @@ private:
 
 }  // namespace
 
-Connection::Deadline::Deadline(Connection& conn) : conn_(conn) {
-    if (conn_.deadlines_++ == 0) Watchdog::Get().Arm(conn_.conn_, &conn_.timed_out_);
+void Connection::SetAnswerTimeout(std::chrono::milliseconds timeout) {
+    answer_timeout_ms.store(timeout.count());
+}
+
+std::chrono::milliseconds Connection::AnswerTimeout() {
+    return std::chrono::milliseconds(answer_timeout_ms.load());
+}
+
+Connection::Deadline::Deadline(Connection& conn)
+    : conn_(conn), armed_(AnswerTimeout().count() > 0) {
+    if (armed_ && conn_.deadlines_++ == 0) {
+        Watchdog::Get().Arm(conn_.conn_, &conn_.timed_out_);
+    }
 }
 
 Connection::Deadline::~Deadline() {
-    if (--conn_.deadlines_ == 0) Watchdog::Get().Disarm(conn_.conn_);
+    if (armed_ && --conn_.deadlines_ == 0) Watchdog::Get().Disarm(conn_.conn_);
 }
 
 std::string ToPostgresParameters(std::string_view sql, std::vector<bool>* used) {
@@ -327,7 +341,7 @@ Error Connection::ResultError(PGresult* result, std::string_view what) {
         message += Trimmed(PQerrorMessage(conn_));
     }
     if (timed_out_) {
-        message += " (no answer within " + std::to_string(kAnswerTimeout.count()) +
+        message += " (no answer within " + std::to_string(AnswerTimeout().count()) +
                    " ms: the connection was dropped)";
     }
     return ErrorOf(sqlstate, std::move(message), Healthy());

@@ -66,7 +66,7 @@ public:
     Status Exec(const char* sql) override;
     Status Flush() override;
     bool Healthy() const override { return PQstatus(conn_) == CONNECTION_OK; }
-    // While one is alive, a call that waits on the server longer than kAnswerTimeout has its
+    // While one is alive, a call that waits on the server longer than AnswerTimeout() has its
     // socket shut down (docs/design.md 12): the call fails UNAVAILABLE instead of hanging on a
     // server that was cut off without a reset (TCP keepalives do not notice a peer whose
     // kernel still acknowledges), and the store replaces the connection.
@@ -79,8 +79,11 @@ public:
 
     private:
         Connection& conn_;
+        const bool armed_;  // a timeout was set when it began
     };
-    static constexpr std::chrono::milliseconds kAnswerTimeout{2500};
+    // Zero (the default): no limit. The server sets it (storage::SetDatabaseAnswerTimeout).
+    static void SetAnswerTimeout(std::chrono::milliseconds timeout);
+    static std::chrono::milliseconds AnswerTimeout();
     PGconn* handle() { return conn_; }
 
     // The Error for a failed result (null: the connection's own error). Clears `result`.
