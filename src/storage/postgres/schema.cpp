@@ -10,9 +10,8 @@ namespace {
 // is the whole schema the SQLite backend reaches with its first eleven migrations (the same
 // tables, columns and indexes, with PostgreSQL's types and triggers), so both backends number
 // later migrations alike.
-constexpr std::array<const char*, 2> kMigrations =
-    {
-        R"sql(
+constexpr std::array<const char*, 2> kMigrations = {
+    R"sql(
 CREATE TABLE clusters(
     cluster_id TEXT PRIMARY KEY,
     cluster_name TEXT NOT NULL,
@@ -264,10 +263,10 @@ CREATE TRIGGER remediation_recounted AFTER UPDATE OF state, mode, trigger ON rem
                        OR OLD.trigger IS DISTINCT FROM NEW.trigger)
     EXECUTE FUNCTION remediations_count();
 )sql",
-        // 2 (SQLite 12): several replicas on one database (docs/design.md 12): who works on each
-        // engine job under which lease, the replicas seen, and the leader lease. Times are
-        // microseconds of the database's clock.
-        R"sql(
+    // 2 (SQLite 12): several replicas on one database (docs/design.md 12): who works on each
+    // engine job under which lease, the replicas seen, and the leader lease. Times are
+    // microseconds of the database's clock.
+    R"sql(
 ALTER TABLE engine_jobs ADD COLUMN owner TEXT NOT NULL DEFAULT '';
 ALTER TABLE engine_jobs ADD COLUMN attempt BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE engine_jobs ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;
