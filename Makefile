@@ -59,7 +59,7 @@ blackbox-test: $(addprefix blackbox-test-,$(TEST_BACKENDS))
 
 # tests/postgres.test.mjs starts and crashes a server of its own: it runs in the PostgreSQL pass.
 blackbox-test-sqlite: build tests/node_modules/.package-lock.json
-	cd tests && node --test --test-concurrency=2 $(filter-out postgres.test.mjs,$(notdir $(wildcard tests/*.test.mjs)))
+	cd tests && node --test --test-concurrency=2 $(filter-out postgres.test.mjs replicas.test.mjs,$(notdir $(wildcard tests/*.test.mjs)))
 
 # The same suite, each server on a fresh database of a private PostgreSQL server that is
 # stopped however the run ends.

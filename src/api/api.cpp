@@ -63,6 +63,7 @@ Api::Api(ApiServices services, int worker_threads, size_t max_queued_requests)
     AddEngineRoutes(router_, s_);
     AddAuditRoutes(router_, s_);
     AddOverviewRoutes(router_, s_);
+    AddReplicaRoutes(router_, s_);
 }
 
 void Api::Handle(HttpRequest&& request, Responder respond) {

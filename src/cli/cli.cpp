@@ -22,6 +22,8 @@ int Run(int argc, char** argv) {
     auto* fleet = serve_cmd->add_option("--fleet", serve.fleet_file, "fleet file (JSON)");
     serve_cmd->add_flag("--demo", serve.demo, "use the built-in demo fleet")->excludes(fleet);
     serve_cmd->add_flag("--engine-paused", serve.engine_paused, "start with the engine paused");
+    serve_cmd->add_option("--replica-id", serve.replica_id,
+                          "this replica's id, stable across restarts (default HOSTNAME/LISTEN)");
     serve_cmd->add_option("--log-format", serve.log_format, "text (default) or json lines")
         ->check(CLI::IsMember({"text", "json"}));
 

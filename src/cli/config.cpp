@@ -32,6 +32,7 @@ std::map<std::string, Setter> Setters(Config& c) {
         {"engine.paused", flag(c.engine.paused)},
         {"engine.capacity_wait_s", num(c.engine.capacity_wait_s)},
         {"engine.step_timeout_s", num(c.engine.step_timeout_s)},
+        {"engine.lease_s", num(c.engine.lease_s)},
         {"engine.max_parallel", num(c.engine.max_parallel)},
         {"engine.max_calls_per_host", num(c.engine.max_calls_per_host)},
         {"engine.verify_tests",
@@ -155,6 +156,7 @@ Status Check(const Config& c) {
         c.automation.max_active < 0) {
         return InvalidArgument("config: durations and caps must not be negative");
     }
+    if (c.engine.lease_s < 1) return InvalidArgument("config: engine.lease_s must be at least 1");
     if (!(c.automation.max_active_fraction >= 0 && c.automation.max_active_fraction <= 1)) {
         return InvalidArgument("config: automation.max_active_fraction must be within 0..1");
     }

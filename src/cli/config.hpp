@@ -31,6 +31,8 @@ struct Config {
         bool paused = false;
         int capacity_wait_s = 600;
         int step_timeout_s = 900;
+        // How long a replica's hold on a remediation lasts without renewal (docs/design.md 12).
+        int lease_s = 15;
         std::vector<std::string> verify_tests;
         int max_parallel = 1000;      // remediations worked on at once
         int max_calls_per_host = 16;  // provider calls at once on one host

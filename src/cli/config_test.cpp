@@ -23,6 +23,7 @@ void ExpectDefaults(const Config& c) {
     EXPECT_FALSE(c.engine.paused);
     EXPECT_EQ(c.engine.capacity_wait_s, 600);
     EXPECT_EQ(c.engine.step_timeout_s, 900);
+    EXPECT_EQ(c.engine.lease_s, 15);
     EXPECT_TRUE(c.engine.verify_tests.empty());
     EXPECT_EQ(c.automation.auto_resolve_ttl_s, 300);
     EXPECT_EQ(c.automation.cooldown_s, 1800);
@@ -372,6 +373,20 @@ TEST(ParseConfig, ReadsTwoPersonModesAndRejectsUnknownOnes) {
     auto unknown = ParseConfig("approval:\n  two_person_modes: [REBOOT]\n");
     ASSERT_FALSE(unknown);
     EXPECT_NE(unknown.error().message.find("two_person_modes"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace noderepair::cli
+
+namespace noderepair::cli {
+namespace {
+
+TEST(ParseConfig, EngineLeaseIsReadAndMustBeAtLeastOneSecond) {
+    auto parsed = ParseConfig("engine:\n  lease_s: 3\n");
+    ASSERT_TRUE(parsed) << parsed.error().message;
+    EXPECT_EQ(parsed->engine.lease_s, 3);
+    ExpectRejected("engine:\n  lease_s: 0\n");
+    ExpectRejected("engine:\n  lease_s: -5\n");
 }
 
 }  // namespace

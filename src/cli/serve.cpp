@@ -30,6 +30,7 @@
 #include "providers/simulated/fleet.hpp"
 #include "providers/simulated/simulated_provider.hpp"
 #include "remediation/service.hpp"
+#include "replicas/registry.hpp"
 #include "storage/open.hpp"
 #include "telemetry/metrics.hpp"
 #include "telemetry/transition_log.hpp"
@@ -137,7 +138,8 @@ Result<ImportedFleet> ImportFleet(storage::Store& store, const ServeFlags& flags
 // notify.timeout_s, on the notifier's thread.
 Result<std::unique_ptr<notify::Notifier>> StartNotifier(const Config& config, storage::Store& store,
                                                         const Clock& clock,
-                                                        telemetry::Metrics& metrics) {
+                                                        telemetry::Metrics& metrics,
+                                                        std::function<bool()> leads) {
     if (config.notify.alertmanager_url.empty()) return std::unique_ptr<notify::Notifier>();
     NR_ASSIGN_OR_RETURN(ServerUrl url, ParseServerUrl(config.notify.alertmanager_url));
     const std::chrono::milliseconds timeout = std::chrono::seconds(config.notify.timeout_s);
@@ -154,8 +156,9 @@ Result<std::unique_ptr<notify::Notifier>> StartNotifier(const Config& config, st
     conditions.approval_after = std::chrono::seconds(config.notify.approval_after_s);
     notify::NotifierOptions options;
     options.interval = std::chrono::seconds(config.notify.interval_s);
-    // One process is its own leader. With replicas (docs/http-api.md 9) only the leader
-    // sends: set options.is_leader to the leader election's answer here.
+    // With several replicas only the leader sends (docs/http-api.md 9), so a site gets each
+    // alert once.
+    options.is_leader = std::move(leads);
     auto notifier = std::make_unique<notify::Notifier>(store, clock, notify::Conditions(conditions),
                                                        std::move(send), options, &metrics);
     notifier->Start();
@@ -309,6 +312,9 @@ int Serve(const ServeFlags& flags) {
     RaiseOpenFilesLimit();
 
     SystemClock clock;
+    // docs/http-api.md 9: cut off from PostgreSQL, writes answer 503 within 5 s (2 s to connect,
+    // 2.5 s for an answer).
+    storage::SetDatabaseAnswerTimeout(std::chrono::milliseconds(2500));
     auto store = storage::OpenStore(
         config.db, {config.storage.max_batch, size_t(config.storage.max_queued_writes), &clock});
     if (!store) return Fail(store.error().message);
@@ -320,6 +326,15 @@ int Serve(const ServeFlags& flags) {
         if (!paused) return Fail(paused.error().message);
     }
     if (Status s = BootstrapAdminToken(**store, clock); !s) return Fail(s.error().message);
+
+    // Several replicas on one database (docs/design.md 12): this one's id, and the leader
+    // lease that decides where the background duties run.
+    const std::string replica_id =
+        flags.replica_id.empty() ? replicas::DefaultReplicaId(config.listen) : flags.replica_id;
+    const std::chrono::milliseconds lease = std::chrono::seconds(config.engine.lease_s);
+    replicas::Registry registry(**store, replica_id, lease);
+    if (Status s = registry.Start(); !s) return Fail(s.error().message);
+    auto leads = [&registry] { return registry.IsLeader(); };
 
     // Observers of every commit: metrics, the transition log and live updates.
     telemetry::Metrics metrics;
@@ -350,7 +365,7 @@ int Serve(const ServeFlags& flags) {
     infra::PowerBoard power(clock);
     if (config.power.driver == "ipmi") {
         power.Start(fleet_infra.bmcs, std::chrono::seconds(config.power.poll_s),
-                    std::chrono::seconds(config.power.timeout_s));
+                    std::chrono::seconds(config.power.timeout_s), leads);
     }
     infra::InfraProvider provider(
         hooked, fleet_infra,
@@ -368,16 +383,19 @@ int Serve(const ServeFlags& flags) {
          .capacity_wait = std::chrono::seconds(config.engine.capacity_wait_s),
          .verify_tests = config.engine.verify_tests,
          .max_calls_per_host = config.engine.max_calls_per_host,
-         .on_step_done = [&metrics](std::string_view step, std::chrono::microseconds d) {
-             metrics.StepFinished(step, d);
-         }});
+         .on_step_done = [&metrics](std::string_view step,
+                                    std::chrono::microseconds d) { metrics.StepFinished(step, d); },
+         .replica_id = replica_id,
+         .lease = lease,
+         .resume_everyone = config.db.starts_with("sqlite:"),
+         .on_fence_refused = [&metrics] { metrics.FenceRefused(); }});
     if (Status started = executor.Start(); !started) return Fail(started.error().message);
     auto policy = health::Policy::WithOverrides(config.automation.rules);
     if (!policy) return Fail(policy.error().message);
     health::HealthService health(**store, clock, std::move(*policy), AutomationOptionsOf(config),
                                  CheckOptionsOf(config), lifecycle, &metrics);
     // Often enough that a simulated check answers within a fraction of a second.
-    health.Start(std::chrono::milliseconds(200));
+    health.Start(std::chrono::milliseconds(200), leads);
     std::vector<std::unique_ptr<infra::SlurmWatcher>> watchers;
     for (const infra::SlurmClient* slurm : provider.Controllers()) {
         watchers.push_back(std::make_unique<infra::SlurmWatcher>(
@@ -388,9 +406,9 @@ int Serve(const ServeFlags& flags) {
             [&provider, slurm](const std::string& node) {
                 return provider.ResumedAt(slurm->slurm_conf(), node);
             }));
-        watchers.back()->Start(std::chrono::seconds(config.workload.poll_s));
+        watchers.back()->Start(std::chrono::seconds(config.workload.poll_s), leads);
     }
-    auto started_notifier = StartNotifier(config, **store, clock, metrics);
+    auto started_notifier = StartNotifier(config, **store, clock, metrics, leads);
     if (!started_notifier) return Fail("notify: " + started_notifier.error().message);
     std::unique_ptr<notify::Notifier> notifier = std::move(started_notifier).value();
     std::unique_ptr<providers::simulated::SimulatedFaults> simulated_faults;
@@ -453,6 +471,7 @@ int Serve(const ServeFlags& flags) {
     power.Stop();
     executor.Stop();
     health.Stop();
+    registry.Stop();
     (*store)->Close();
     std::fprintf(stderr, "noderepair: stopped\n");
     return 0;

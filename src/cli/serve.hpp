@@ -18,6 +18,7 @@ struct ServeFlags {
     bool demo = false;
     bool engine_paused = false;
     std::optional<std::string> log_format;
+    std::string replica_id;  // empty: derived from the host name and listen address
 };
 
 int Serve(const ServeFlags& flags);

@@ -1,6 +1,8 @@
 #include "engine/executor.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <limits>
 #include <utility>
 
 #include "common/request_context.hpp"
@@ -67,24 +69,105 @@ Status Executor::Start() {
 }
 
 Status Executor::Resume() {
-    std::vector<EngineJob> jobs;
-    NR_RETURN_IF_ERROR(store_.Read([&](storage::Reader& reader) -> Status {
-        NR_ASSIGN_OR_RETURN(jobs, reader.EngineJobs().List());
+    // This replica's own jobs (a restart resumes them at once, docs/http-api.md 6) under a
+    // new attempt, so a process that still thinks it holds them can commit nothing more.
+    // Other replicas' jobs come by the lease ticks once their leases expire.
+    std::vector<storage::LeasedJob> jobs;
+    const auto submitted = std::chrono::steady_clock::now();
+    NR_RETURN_IF_ERROR(store_.WriteAndWait([&](storage::Txn& txn) -> Status {
+        NR_ASSIGN_OR_RETURN(jobs, txn.EngineJobs().TakeOver(
+                                      options_.replica_id,
+                                      options_.resume_everyone ? storage::TakeOverScope::kEveryone
+                                                               : storage::TakeOverScope::kOwn,
+                                      options_.lease, std::numeric_limits<int>::max()));
         return OkStatus();
     }));
     std::lock_guard lock(mu_);
     // Everything is looked at again at once: a transaction finds where each job stands,
     // records what an older binary left unrecorded, and plans its calls.
     const Timestamp now = clock_.Now();
-    for (const auto& job : jobs) {
-        Work& work = work_[job.remediation_id];
-        work.fence = job.fence;
-        work.step = job.step;
-        work.recheck = now;
-        due_.insert({now, job.remediation_id});
-    }
+    for (const auto& job : jobs) Adopt(job, now);
+    lease_renewed_ = submitted;
+    next_lease_tick_ = submitted + options_.lease / 4;
     next_claim_scan_ = now;
     return OkStatus();
+}
+
+void Executor::Adopt(const storage::LeasedJob& job, Timestamp now) {
+    Work& work = work_[job.remediation_id];
+    work.attempt = job.attempt;
+    if (work.fence < 0) {
+        work.fence = job.fence;
+        work.step = job.step;
+    }
+    work.recheck = now;
+    due_.insert({now, job.remediation_id});
+}
+
+bool Executor::LeaseFresh() const {
+    return std::chrono::steady_clock::now() < lease_renewed_ + options_.lease * 3 / 4;
+}
+
+void Executor::SubmitLeaseTick(int room) {
+    lease_tick_queued_ = true;
+    ++writes_in_flight_;
+    auto tick = std::make_shared<LeaseTick>();
+    tick->submitted = std::chrono::steady_clock::now();
+    ScopedActor actor("engine");
+    store_.Write(
+        [this, tick, room](storage::Txn& txn) -> Status {
+            auto& jobs = txn.EngineJobs();
+            NR_ASSIGN_OR_RETURN(tick->held, jobs.RenewLeases(options_.replica_id, options_.lease));
+            if (room > 0) {
+                NR_ASSIGN_OR_RETURN(tick->taken, jobs.TakeOver(options_.replica_id,
+                                                               storage::TakeOverScope::kExpired,
+                                                               options_.lease, room));
+                // Said in the timeline: an operator sees where the work moved, and why a step
+                // runs again (its call is keyed, so the provider does it once).
+                for (const auto& job : tick->taken) {
+                    NR_RETURN_IF_ERROR(Note(txn, job.remediation_id, job.step,
+                                            "taken over by replica " + options_.replica_id +
+                                                " (attempt " + std::to_string(job.attempt) +
+                                                "): the lease of its last one expired"));
+                }
+            }
+            return OkStatus();
+        },
+        [this, tick](Status committed) {
+            std::lock_guard lock(mu_);
+            --writes_in_flight_;
+            Committed c;
+            c.lease_tick = tick;
+            c.status = std::move(committed);
+            committed_.push_back(std::move(c));
+            cv_.notify_all();
+        });
+}
+
+void Executor::AfterLeaseTick(const LeaseTick& tick, Status status) {
+    lease_tick_queued_ = false;
+    if (!status) {
+        // Not renewed: steps stop starting once the last renewal is too old (LeaseFresh).
+        next_lease_tick_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+        return;
+    }
+    lease_renewed_ = tick.submitted;
+    next_lease_tick_ = tick.submitted + options_.lease / 4;
+    // Work whose lease another replica took while this one was away is its now: stop at once
+    // (its calls are cancelled; a late answer's commit would be refused anyway).
+    std::set<std::string> held;
+    for (const auto& job : tick.held) held.insert(job.remediation_id);
+    std::vector<std::string> lost;
+    for (const auto& [id, work] : work_) {
+        if (!held.count(id)) lost.push_back(id);
+    }
+    for (const auto& id : lost) Forget(id);
+    const Timestamp now = clock_.Now();
+    for (const auto& job : tick.taken) {
+        std::fprintf(stderr, "noderepair: engine: took over remediation %s (attempt %lld)\n",
+                     job.remediation_id.c_str(), static_cast<long long>(job.attempt));
+        Adopt(job, now);
+    }
 }
 
 void Executor::Stop() {
@@ -101,6 +184,17 @@ void Executor::Stop() {
     calls_.Stop(kCallGrace);
     lock.lock();
     cv_.wait(lock, [this] { return writes_in_flight_ == 0; });
+    const bool release = !crashed_ && !work_.empty();
+    lock.unlock();
+    if (release) {
+        // Stopping cleanly: the leases end now, so other replicas take the work over at their
+        // next lease tick instead of after a whole lease (a restart takes its own back).
+        (void)store_.WriteAndWait([this](storage::Txn& txn) -> Status {
+            NR_RETURN_IF_ERROR(
+                txn.EngineJobs().RenewLeases(options_.replica_id, std::chrono::milliseconds(0)));
+            return OkStatus();
+        });
+    }
 }
 
 size_t Executor::InFlight() {
@@ -154,8 +248,15 @@ Timestamp Executor::Schedule(std::unique_lock<std::mutex>& lock) {
     std::vector<Committed> committed;
     committed.swap(committed_);
     for (auto& c : committed) {
-        AfterCommit(c);
+        if (c.lease_tick) {
+            AfterLeaseTick(*c.lease_tick, c.status);
+        } else {
+            AfterCommit(c);
+        }
         if (crashed_) return clock_.Now() + options_.claim_interval;
+    }
+    if (!lease_tick_queued_ && std::chrono::steady_clock::now() >= next_lease_tick_) {
+        SubmitLeaseTick(options_.max_parallel - int(work_.size() + claiming_.size()));
     }
     const Timestamp now = clock_.Now();
     while (!due_.empty() && due_.begin()->first <= now) {
@@ -208,9 +309,14 @@ void Executor::Service(const std::string& id, Work& work, Timestamp now) {
     }
     std::optional<Timestamp> next = work.recheck;
     auto sooner = [&next](Timestamp t) { next = next ? std::min(*next, t) : t; };
+    const bool fresh = LeaseFresh();
     for (auto& [instance, call] : work.calls) {
         if (call.calling || call.recording) continue;
-        if (call.planned.due <= now) {
+        if (call.planned.due <= now && !fresh) {
+            // A replica that cannot renew its leases starts no step: another may be about to
+            // take this work over. Looked at again once a renewal commits.
+            sooner(now + std::chrono::milliseconds(100));
+        } else if (call.planned.due <= now) {
             Dispatch(id, work, call);
         } else {
             sooner(call.planned.due);
@@ -320,18 +426,43 @@ void Executor::Submit(const std::string& id, bool claim,
                       const std::string& answered) {
     ++writes_in_flight_;
     auto result = std::make_shared<Result<Plan>>(Plan{});
+    // The lease this commit is fenced on: a claim makes the job under attempt 1.
+    int64_t attempt = 1;
+    if (!claim) {
+        auto it = work_.find(id);
+        attempt = it != work_.end() ? it->second.attempt : 0;
+    }
     // Whoever asked for it, the engine's own steps are audited as the engine's.
     ScopedActor actor("engine");
     store_.Write(
-        [this, result, in_txn = std::move(in_txn)](storage::Txn& txn) -> Status {
+        [this, result, id, claim, attempt,
+         in_txn = std::move(in_txn)](storage::Txn& txn) -> Status {
+            auto& jobs = txn.EngineJobs();
+            if (!claim) {
+                // The fence: the job's row is locked for the rest of the batch and still ours
+                // (owner and attempt), or nothing of this change is committed.
+                NR_ASSIGN_OR_RETURN(
+                    auto lease, jobs.HoldLease(id, options_.replica_id, attempt, options_.lease));
+                if (lease == storage::LeaseCheck::kLost) {
+                    Plan refused;
+                    refused.kind = Plan::Kind::kRefused;
+                    *result = std::move(refused);
+                    return OkStatus();
+                }
+            }
             *result = in_txn(txn, clock_.Now());
             if (!*result) return result->error();
+            const auto kind = (*result)->kind;
+            if (claim && (kind == Plan::Kind::kCalls || kind == Plan::Kind::kWait)) {
+                NR_RETURN_IF_ERROR(
+                    jobs.HoldLease(id, options_.replica_id, attempt, options_.lease));
+            }
             return OkStatus();
         },
         [this, id, claim, result, answered](Status committed) {
             std::lock_guard lock(mu_);
             --writes_in_flight_;
-            committed_.push_back({id, claim, answered, result, std::move(committed)});
+            committed_.push_back({nullptr, id, claim, answered, result, std::move(committed)});
             cv_.notify_all();
         });
 }
@@ -392,11 +523,20 @@ void Executor::Apply(const std::string& id, const Plan& plan) {
         case Plan::Kind::kDeferred:
             Forget(id);
             return;
+        case Plan::Kind::kRefused:
+            std::fprintf(stderr,
+                         "noderepair: engine: remediation %s is another replica's now; its "
+                         "commit was refused\n",
+                         id.c_str());
+            if (options_.on_fence_refused) options_.on_fence_refused();
+            Forget(id);
+            return;
         case Plan::Kind::kWait:
         case Plan::Kind::kCalls:
             break;
     }
     Work& work = work_[id];
+    if (plan.attempt != 0) work.attempt = plan.attempt;
     if (plan.new_intent && CrashAt(Boundary::kAfterIntent, id, plan.step)) return;
     if (plan.fence != work.fence) {
         work.deadline_queued = false;
@@ -467,6 +607,9 @@ Result<Plan> Executor::Fail(storage::Txn& txn, const Subject& subject,
 }
 
 Result<Plan> Executor::ClaimInTxn(storage::Txn& txn, const std::string& id, Timestamp now) {
+    // Another replica's claim of it holds the row (or it is not PENDING any more): not ours.
+    NR_ASSIGN_OR_RETURN(bool pending, txn.EngineJobs().LockPending(id));
+    if (!pending) return Plan{};
     NR_ASSIGN_OR_RETURN(auto found, txn.Remediations().Get(id));
     // Cancelled (or claimed) in the meantime: cancel and pick-up are both compare-and-sets
     // on the same row, so exactly one wins (docs/http-api.md 4.6).
@@ -485,6 +628,8 @@ Result<Plan> Executor::ClaimInTxn(storage::Txn& txn, const std::string& id, Time
     }
     EngineJob job;
     job.remediation_id = r->id;
+    job.owner = options_.replica_id;
+    job.attempt = 1;
     job.workflow_version = kCurrentWorkflowVersion;
     const auto workflow = WorkflowFor(r->mode, job.workflow_version);
     job.step = std::string(NameOf(workflow.front().action));
@@ -495,6 +640,7 @@ Result<Plan> Executor::ClaimInTxn(storage::Txn& txn, const std::string& id, Time
         Transition(txn, subject, r, workflow.front().during, "picked up by the engine"));
     Plan plan;
     plan.subject = subject;
+    plan.attempt = job.attempt;
     if (!instance) {
         return Fail(txn, subject, r, "instance " + r->instance_id + " no longer exists", plan);
     }

@@ -53,6 +53,16 @@ struct ExecutorOptions {
     int max_calls_per_host = 16;
     // Told about each step that completed, once its transaction committed (metrics).
     std::function<void(std::string_view step, std::chrono::microseconds took)> on_step_done;
+    // Leases (docs/design.md 12): the replica this executor works for, and how long a job it
+    // holds stays its own without a renewal (judged by the database's clock). Renewed every
+    // quarter lease; a replica whose last renewal is older than three quarters starts no step.
+    std::string replica_id = "local";
+    std::chrono::milliseconds lease{15000};
+    // At start, take every job (one process on the database: SQLite) rather than only this
+    // replica's own.
+    bool resume_everyone = true;
+    // Told about each commit refused because the job's lease is no longer this replica's.
+    std::function<void()> on_fence_refused;
     // Fault injection for tests: asked at every boundary of every step; true makes this
     // executor stop dead right there, as kill -9 would (nothing more is called or committed).
     std::function<bool(Boundary boundary, const std::string& remediation_id,
@@ -100,9 +110,11 @@ public:
     };
     // What a transaction left for the scheduler to do about one remediation.
     struct Plan {
-        enum class Kind { kCalls, kWait, kFinished, kLost, kDeferred } kind = Kind::kLost;
+        // kRefused: the job's lease is another replica's now; nothing was committed.
+        enum class Kind { kCalls, kWait, kFinished, kLost, kDeferred, kRefused } kind = Kind::kLost;
         Subject subject;
         int64_t fence = 0;
+        int64_t attempt = 0;  // set by a claim: the job's first lease
         std::string step;
         bool new_intent = false;   // this transaction recorded the step's intent
         std::string outcome_step;  // the step whose outcome this transaction recorded, if any
@@ -133,7 +145,14 @@ private:
     };
     // A transaction that committed (or failed), for the scheduling thread to act on: the
     // writer thread only hands it over, and is back to committing at once.
+    // The periodic lease transaction: this replica's leases renewed, expired ones taken over.
+    struct LeaseTick {
+        std::chrono::steady_clock::time_point submitted;
+        std::vector<storage::LeasedJob> held;  // renewed
+        std::vector<storage::LeasedJob> taken;
+    };
     struct Committed {
+        std::shared_ptr<LeaseTick> lease_tick;  // set: this is the lease transaction
         std::string id;
         bool claim = false;
         std::string answered;
@@ -143,6 +162,7 @@ private:
     struct Work {
         Subject subject;  // known once a transaction planned it
         int64_t fence = -1;
+        int64_t attempt = 0;  // of the lease this replica holds it under
         std::string step;
         Timestamp deadline;
         std::optional<Timestamp> recheck;  // an engine step (or a timeout) to look at again
@@ -159,6 +179,12 @@ private:
     void Apply(const std::string& id, const Plan& plan);
     void AfterCommit(Committed& committed);
     void Forget(const std::string& id);
+    // Work taken under a lease (at start, or from a replica that stopped renewing): a recheck
+    // finds where it stands.
+    void Adopt(const storage::LeasedJob& job, Timestamp now);
+    void SubmitLeaseTick(int room);
+    void AfterLeaseTick(const LeaseTick& tick, Status status);
+    bool LeaseFresh() const;
     bool CrashAt(Boundary boundary, const std::string& id, const std::string& step);
 
     // Runs `in_txn` on the writer; the plan it returns is applied after the commit. `answered`
@@ -207,6 +233,9 @@ private:
     int writes_in_flight_ = 0;
     int calls_in_flight_ = 0;
     Timestamp next_claim_scan_;
+    std::chrono::steady_clock::time_point next_lease_tick_{};
+    std::chrono::steady_clock::time_point lease_renewed_{};  // submission of the last renewal
+    bool lease_tick_queued_ = false;
     bool stopping_ = false;
     bool crashed_ = false;
     std::thread thread_;

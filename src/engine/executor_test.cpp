@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <future>
@@ -497,6 +498,43 @@ TEST_F(ExecutorTest, ABlockedCallHoldsUpOnlyItsOwnRemediation) {
         << TimelineOf(blocked.id);
     exec_->Stop();
     ExpectConsistentAtRest();
+}
+
+// docs/design.md 12: once another replica took the job over, the outcome of a call this
+// replica made is refused, counted, and changes nothing; this replica forgets the job.
+TEST_F(ExecutorTest, AnOutcomeAfterAnotherReplicaTookTheJobIsRefusedAndChangesNothing) {
+    provider_.Set(Action::kPowerCycleHost, Scripted([](auto& s) { s.blocks = true; }));
+    std::atomic<int> refused{0};
+    ExecutorOptions options;
+    options.replica_id = "A";
+    options.on_fence_refused = [&refused] { ++refused; };
+    NewExecutor(options);
+    ASSERT_TRUE(exec_->Start());
+    const Remediation r = Create("i1", Mode::kHostPowerCycle);
+    ASSERT_TRUE(Eventually([&] { return provider_.Blocked() >= 1; }));
+    auto before = JobOf(r.id);
+    ASSERT_TRUE(before.has_value());
+    EXPECT_EQ(before->owner, "A");
+    EXPECT_EQ(before->attempt, 1);
+    ASSERT_TRUE(store_->WriteAndWait([&](storage::Txn& txn) -> Status {
+        NR_ASSIGN_OR_RETURN(auto taken,
+                            txn.EngineJobs().TakeOver("B", storage::TakeOverScope::kEveryone,
+                                                      std::chrono::seconds(60), 10));
+        return taken.size() == 1 ? OkStatus() : Internal("not taken");
+    }));
+    const size_t events = EventsOf(r.id).size();
+    provider_.Release();
+    ASSERT_TRUE(Eventually([&] { return refused.load() >= 1; }));
+    EXPECT_TRUE(Eventually([&] { return exec_->InFlight() == 0; })) << "A forgot the job";
+    auto after = JobOf(r.id);
+    ASSERT_TRUE(after.has_value());
+    EXPECT_EQ(after->owner, "B");
+    EXPECT_EQ(after->attempt, 2);
+    EXPECT_EQ(after->step, before->step);
+    EXPECT_EQ(after->fence, before->fence);
+    EXPECT_EQ(StateOf(r.id), State::kQuarantined);
+    EXPECT_EQ(EventsOf(r.id).size(), events) << TimelineOf(r.id);
+    exec_->Stop();
 }
 
 // Calls blocked at once never starve the others: each runs on a thread of its own.

@@ -46,6 +46,8 @@ void AlertIngest::Ingest(std::vector<model::IncomingAlert> alerts, ClusterFilter
 Result<IngestResult> AlertIngest::IngestInTxn(storage::Txn& txn,
                                               const std::vector<model::IncomingAlert>& incoming,
                                               const ClusterFilter& in_scope) {
+    // Exact limits across replicas (docs/design.md 12): one automation transaction at a time.
+    NR_RETURN_IF_ERROR(txn.SerializeAutomation());
     router_.BeginTransaction();
     IngestResult result;
     const Timestamp now = clock_.Now();

@@ -176,6 +176,8 @@ Status CheckRunner::Advance() {
     }
     if (changed.empty()) return OkStatus();
     NR_RETURN_IF_ERROR(store_.WriteAndWait([&](storage::Txn& txn) -> Status {
+        // Exact limits across replicas (docs/design.md 12): one automation transaction at a time.
+        NR_RETURN_IF_ERROR(txn.SerializeAutomation());
         router_.BeginTransaction();
         for (auto& run : changed) {
             if (run.state == model::CheckState::kFailed) {

@@ -21,25 +21,30 @@ HealthService::HealthService(storage::Store& store, const Clock& clock, Policy p
 
 HealthService::~HealthService() { Stop(); }
 
-Status HealthService::SweepOnce() {
-    PolicyTally tally;
-    NR_RETURN_IF_ERROR(store_.WriteAndWait([this, &tally](storage::Txn& txn) -> Status {
-        router_.BeginTransaction();  // other transactions may have changed the counts
-        const Timestamp now = clock_.Now();
-        NR_RETURN_IF_ERROR(router_.AutoResolve(txn, now));
-        NR_RETURN_IF_ERROR(router_.TakeUpWaiting(txn, now));
-        tally = router_.tally();
-        return OkStatus();
-    }));
-    if (metrics_ != nullptr) {
-        metrics_->PolicyDecided(tally.escalations, tally.attention, tally.suspect_hosts,
-                                tally.incidents);
+Status HealthService::SweepOnce(bool duties) {
+    if (duties) {
+        PolicyTally tally;
+        NR_RETURN_IF_ERROR(store_.WriteAndWait([this, &tally](storage::Txn& txn) -> Status {
+            // Exact limits across replicas (docs/design.md 12): one automation transaction at
+            // a time on the database.
+            NR_RETURN_IF_ERROR(txn.SerializeAutomation());
+            router_.BeginTransaction();  // other transactions may have changed the counts
+            const Timestamp now = clock_.Now();
+            NR_RETURN_IF_ERROR(router_.AutoResolve(txn, now));
+            NR_RETURN_IF_ERROR(router_.TakeUpWaiting(txn, now));
+            tally = router_.tally();
+            return OkStatus();
+        }));
+        if (metrics_ != nullptr) {
+            metrics_->PolicyDecided(tally.escalations, tally.attention, tally.suspect_hosts,
+                                    tally.incidents);
+        }
     }
     return checks_.Advance();
 }
 
-void HealthService::Start(std::chrono::milliseconds interval) {
-    sweeper_ = std::thread([this, interval] {
+void HealthService::Start(std::chrono::milliseconds interval, std::function<bool()> leads) {
+    sweeper_ = std::thread([this, interval, leads = std::move(leads)] {
         NameThisThread("nr-health");
         ScopedActor actor("automation");
         std::unique_lock lock(mu_);
@@ -47,7 +52,7 @@ void HealthService::Start(std::chrono::milliseconds interval) {
             cv_.wait_for(lock, interval);
             if (stopping_) break;
             lock.unlock();
-            Status swept = SweepOnce();
+            Status swept = SweepOnce(!leads || leads());
             if (!swept) {
                 std::fprintf(stderr, "noderepair: health sweep: %s\n",
                              swept.error().message.c_str());
@@ -93,6 +98,9 @@ void HealthService::CloseIncident(const std::string& cluster_id, const std::stri
     auto closed = std::make_shared<model::Incident>();
     store_.Write(
         [this, cluster_id, incident_id, release, actor, closed](storage::Txn& txn) -> Status {
+            // An incident decides what automation may create: one such change at a time across
+            // replicas (docs/design.md 12).
+            NR_RETURN_IF_ERROR(txn.SerializeAutomation());
             NR_ASSIGN_OR_RETURN(*closed, router_.CloseIncident(txn, cluster_id, incident_id,
                                                                release, actor, clock_.Now()));
             return OkStatus();

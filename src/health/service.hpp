@@ -76,10 +76,13 @@ public:
                        const std::string& actor, std::function<void(Result<model::Incident>)> done);
 
     // The sweeper: held-back signals, auto-resolve and active checks, every `interval`.
-    void Start(std::chrono::milliseconds interval);
+    // With `leads`, the store's part of the sweep (held-back signals, auto-resolve) runs only
+    // while it says this replica leads (docs/design.md 12); active checks this replica started
+    // advance either way.
+    void Start(std::chrono::milliseconds interval, std::function<bool()> leads = nullptr);
     void Stop();
     // One sweep, committed before it returns (tests).
-    Status SweepOnce();
+    Status SweepOnce(bool duties = true);
 
     static int BlastRadiusLimit(int instances, double fraction, int max_active) {
         return SignalRouter::BlastRadiusLimit(instances, fraction, max_active);

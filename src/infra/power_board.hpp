@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -28,9 +29,10 @@ public:
     // moment, docs/http-api.md 8); nullopt: not seen off by this process.
     std::optional<Timestamp> LastSeenOff(const std::string& host) const;
 
-    // Polls each BMC every `interval`, one at a time, each within `timeout`.
+    // Polls each BMC every `interval`, one at a time, each within `timeout`; with `leads`,
+    // only while it says this replica leads (docs/design.md 12).
     void Start(std::map<std::string, Bmc> bmcs, std::chrono::seconds interval,
-               std::chrono::milliseconds timeout);
+               std::chrono::milliseconds timeout, std::function<bool()> leads = nullptr);
     void Stop();
 
 private:

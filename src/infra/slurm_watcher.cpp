@@ -137,13 +137,14 @@ Status SlurmWatcher::PollOnce() {
     return OkStatus();
 }
 
-void SlurmWatcher::Start(std::chrono::milliseconds interval) {
-    thread_ = std::thread([this, interval] {
+void SlurmWatcher::Start(std::chrono::milliseconds interval, std::function<bool()> leads) {
+    thread_ = std::thread([this, interval, leads = std::move(leads)] {
         NameThisThread("nr-slurm-watch");
         std::unique_lock lock(mu_);
         while (!stopping_) {
             lock.unlock();
-            (void)PollOnce();  // a controller that does not answer is asked again next time
+            // A controller that does not answer is asked again next time.
+            if (!leads || leads()) (void)PollOnce();
             lock.lock();
             cv_.wait_for(lock, interval, [this] { return stopping_; });
         }

@@ -54,7 +54,8 @@ public:
     // One poll: the alerts that changed (tests call it directly).
     Status PollOnce();
 
-    void Start(std::chrono::milliseconds interval);
+    // With `leads`, polls only while it says this replica leads (docs/design.md 12).
+    void Start(std::chrono::milliseconds interval, std::function<bool()> leads = nullptr);
     void Stop();
 
 private:

@@ -1,6 +1,7 @@
 // The engine's durable progress on each remediation it works on, behind the store contract.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -38,6 +39,10 @@ struct EngineJob {
     std::string target_host;  // where its replacement goes (VM_ONLY: often the same host)
     int num_gpus = 0;
     bool host_was_cordoned = false;  // before this remediation cordoned it
+    // The replica working on it and the takeover count (docs/design.md 12): written when the
+    // job is created and by the lease methods only; every step's commit is fenced on both.
+    std::string owner;
+    int64_t attempt = 0;
     // Host-level modes: every instance on the host at claim time, its own first.
     std::vector<std::string> instances;
     // The current step's calls once its intent is recorded; empty before, and for the
@@ -55,10 +60,49 @@ public:
     virtual Result<std::vector<model::Mode>> ModesWorkingOnHost(const std::string& host_name) = 0;
 };
 
+// A job a replica holds under a lease, as a lease method left it.
+struct LeasedJob {
+    std::string remediation_id;
+    int64_t attempt = 0;
+    int64_t fence = 0;
+    std::string step;
+};
+
+enum class LeaseCheck {
+    kHeld,  // the caller's: renewed
+    kLost,  // another replica's now (or a later attempt's): nothing may be committed
+    kGone,  // no job any more
+};
+
+// Which jobs TakeOver takes.
+enum class TakeOverScope {
+    kExpired,   // any whose lease expired (locked rows are skipped)
+    kOwn,       // the caller's own, whatever their lease (a restarted replica)
+    kEveryone,  // every job (one process on the database: SQLite)
+};
+
 class EngineJobRepository : public EngineJobReads {
 public:
+    // Creates the job (with its owner and attempt; its lease is taken with HoldLease) or
+    // updates its progress (never its owner, attempt or lease).
     virtual Status Put(const EngineJob& job) = 0;
     virtual Status Delete(const std::string& remediation_id) = 0;
+
+    // Leases (docs/design.md 12), judged by the database's clock. The fence of a commit: locks
+    // the job's row for the rest of the transaction and renews its lease for `lease` when
+    // (owner, attempt) still hold it.
+    virtual Result<LeaseCheck> HoldLease(const std::string& remediation_id,
+                                         const std::string& owner, int64_t attempt,
+                                         std::chrono::milliseconds lease) = 0;
+    // Renews every lease `owner` holds; the jobs it holds.
+    virtual Result<std::vector<LeasedJob>> RenewLeases(const std::string& owner,
+                                                       std::chrono::milliseconds lease) = 0;
+    // Takes up to `limit` jobs for `owner` (attempt + 1, a fresh lease); the jobs taken.
+    virtual Result<std::vector<LeasedJob>> TakeOver(const std::string& owner, TakeOverScope scope,
+                                                    std::chrono::milliseconds lease, int limit) = 0;
+    // Locks a PENDING remediation's row for its claim; false when it is not PENDING or another
+    // replica's claim holds it (PostgreSQL: FOR UPDATE SKIP LOCKED, so claimers never queue).
+    virtual Result<bool> LockPending(const std::string& remediation_id) = 0;
 };
 
 }  // namespace noderepair::storage

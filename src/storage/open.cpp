@@ -25,4 +25,8 @@ Result<std::unique_ptr<Store>> OpenStore(const std::string& db_url, StoreOptions
                            "': use sqlite:PATH or postgres://USER[:PASSWORD]@HOST:PORT/DBNAME");
 }
 
+void SetDatabaseAnswerTimeout(std::chrono::milliseconds timeout) {
+    postgres::Connection::SetAnswerTimeout(timeout);
+}
+
 }  // namespace noderepair::storage

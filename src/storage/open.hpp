@@ -2,6 +2,7 @@
 // (`postgres://USER[:PASSWORD]@HOST:PORT/DBNAME`, also `postgresql://`).
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -22,5 +23,11 @@ struct StoreOptions {
 };
 
 Result<std::unique_ptr<Store>> OpenStore(const std::string& db_url, StoreOptions options = {});
+
+// For the server (docs/design.md 12): a PostgreSQL call that waits on the server longer than
+// `timeout` has its connection dropped and fails UNAVAILABLE, so a replica cut off from the
+// database answers within seconds. Process-wide; zero (the default, for the CLI's long
+// one-off work such as `db copy`) waits as long as libpq does.
+void SetDatabaseAnswerTimeout(std::chrono::milliseconds timeout);
 
 }  // namespace noderepair::storage

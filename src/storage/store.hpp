@@ -20,6 +20,7 @@
 #include "storage/health_checks.hpp"
 #include "storage/inventory.hpp"
 #include "storage/remediations.hpp"
+#include "storage/replicas.hpp"
 #include "storage/simulated.hpp"
 #include "storage/stats.hpp"
 #include "storage/tokens.hpp"
@@ -41,6 +42,7 @@ public:
     virtual SimulatedReads& Simulated() = 0;
     virtual StatsReads& Stats() = 0;
     virtual AuditReads& Audit() = 0;
+    virtual ReplicaReads& Replicas() = 0;
 };
 
 // Reads and writes of every aggregate inside one transaction of the writer.
@@ -57,6 +59,11 @@ public:
     StatsRepository& Stats() override = 0;
     // Read-only here too: the backend appends each change's audit records at commit.
     AuditReads& Audit() override = 0;
+    ReplicaRepository& Replicas() override = 0;
+    // Serializes the transactions that apply automation limits (blast radius, cooldown,
+    // incidents) across replicas until this transaction ends; a no-op where one writer
+    // already serializes every transaction (docs/design.md 12).
+    virtual Status SerializeAutomation() = 0;
 };
 
 using TxnWork = std::function<Status(Txn&)>;

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <functional>
 #include <future>
 #include <map>
@@ -2168,6 +2169,146 @@ TEST_P(StoreContract, HostFaultLedgerRacksSuspicionAndIncidents) {
                   return r.Inventory().ListIncidents("c1", 10);
               }).size(),
               1u);
+}
+
+}  // namespace
+}  // namespace noderepair::storage
+
+// ---- Replicas (docs/design.md 12) -----------------------------------------------------------
+
+namespace noderepair::storage {
+namespace {
+
+TEST_P(StoreContract, EngineJobLeasesFenceCommitsAndPassOnlyWhenExpired) {
+    EngineJob job;
+    job.remediation_id = "lease-r1";
+    job.workflow_version = 1;
+    job.step = "drain";
+    job.fence = 3;
+    job.owner = "A";
+    job.attempt = 1;
+    ASSERT_TRUE(Write([&](Txn& txn) { return txn.EngineJobs().Put(job); }));
+    const std::chrono::milliseconds lease(60000);
+    auto hold = [&](const std::string& id, const std::string& owner, int64_t attempt) {
+        LeaseCheck check = LeaseCheck::kGone;
+        EXPECT_TRUE(Write([&](Txn& txn) -> Status {
+            NR_ASSIGN_OR_RETURN(check, txn.EngineJobs().HoldLease(id, owner, attempt, lease));
+            return OkStatus();
+        }));
+        return check;
+    };
+    auto take = [&](const std::string& owner, TakeOverScope scope) {
+        std::vector<LeasedJob> taken;
+        EXPECT_TRUE(Write([&](Txn& txn) -> Status {
+            NR_ASSIGN_OR_RETURN(taken, txn.EngineJobs().TakeOver(owner, scope, lease, 10));
+            return OkStatus();
+        }));
+        return taken;
+    };
+    auto renew = [&](const std::string& owner, std::chrono::milliseconds for_) {
+        std::vector<LeasedJob> held;
+        EXPECT_TRUE(Write([&](Txn& txn) -> Status {
+            NR_ASSIGN_OR_RETURN(held, txn.EngineJobs().RenewLeases(owner, for_));
+            return OkStatus();
+        }));
+        return held;
+    };
+    EXPECT_EQ(hold("lease-r1", "A", 1), LeaseCheck::kHeld);
+    EXPECT_EQ(hold("lease-r1", "B", 1), LeaseCheck::kLost);
+    EXPECT_EQ(hold("lease-r1", "A", 2), LeaseCheck::kLost);
+    EXPECT_EQ(hold("lease-none", "A", 1), LeaseCheck::kGone);
+    // Held: nobody takes it over.
+    EXPECT_TRUE(take("B", TakeOverScope::kExpired).empty());
+    // Its lease ended (a renewal for no time): B takes it, under the next attempt, where it was.
+    ASSERT_EQ(renew("A", std::chrono::milliseconds(0)).size(), 1u);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    auto taken = take("B", TakeOverScope::kExpired);
+    ASSERT_EQ(taken.size(), 1u);
+    EXPECT_EQ(taken[0].remediation_id, "lease-r1");
+    EXPECT_EQ(taken[0].attempt, 2);
+    EXPECT_EQ(taken[0].fence, 3);
+    EXPECT_EQ(taken[0].step, "drain");
+    // A's commits are refused from now on; B's hold.
+    EXPECT_EQ(hold("lease-r1", "A", 1), LeaseCheck::kLost);
+    EXPECT_EQ(hold("lease-r1", "B", 2), LeaseCheck::kHeld);
+    EXPECT_TRUE(renew("A", lease).empty());
+    EXPECT_EQ(renew("B", lease).size(), 1u);
+    // A restarted B takes its own back at once, under a new attempt; A has none.
+    EXPECT_TRUE(take("A", TakeOverScope::kOwn).empty());
+    taken = take("B", TakeOverScope::kOwn);
+    ASSERT_EQ(taken.size(), 1u);
+    EXPECT_EQ(taken[0].attempt, 3);
+    // Progress written by Put never moves the owner or the attempt.
+    job.owner = "Z";
+    job.attempt = 9;
+    job.step = "delete_vm";
+    ASSERT_TRUE(Write([&](Txn& txn) { return txn.EngineJobs().Put(job); }));
+    auto stored =
+        ReadOk<std::optional<EngineJob>>([](Reader& r) { return r.EngineJobs().Get("lease-r1"); });
+    ASSERT_TRUE(stored.has_value());
+    EXPECT_EQ(stored->owner, "B");
+    EXPECT_EQ(stored->attempt, 3);
+    EXPECT_EQ(stored->step, "delete_vm");
+    EXPECT_EQ(take("C", TakeOverScope::kEveryone).size(), 1u);
+}
+
+TEST_P(StoreContract, OneReplicaHoldsTheLeaderLeaseUntilItResigns) {
+    const std::chrono::milliseconds lease(60000);
+    auto beat = [&](const std::string& id) {
+        bool leads = false;
+        EXPECT_TRUE(Write([&](Txn& txn) -> Status {
+            NR_ASSIGN_OR_RETURN(leads, txn.Replicas().Heartbeat(id, true, lease));
+            return OkStatus();
+        }));
+        return leads;
+    };
+    ASSERT_TRUE(Write([](Txn& txn) { return txn.Replicas().Register("A"); }));
+    ASSERT_TRUE(Write([](Txn& txn) { return txn.Replicas().Register("B"); }));
+    EXPECT_TRUE(beat("A"));
+    EXPECT_FALSE(beat("B"));
+    EXPECT_TRUE(beat("A"));
+    auto listed = ReadOk<std::vector<ReplicaRecord>>([](Reader& r) { return r.Replicas().List(); });
+    ASSERT_EQ(listed.size(), 2u);
+    EXPECT_EQ(listed[0].id, "A");
+    EXPECT_TRUE(listed[0].leader);
+    EXPECT_EQ(listed[1].id, "B");
+    EXPECT_FALSE(listed[1].leader);
+    EXPECT_LE(listed[0].started_at, listed[0].last_seen);
+    ASSERT_TRUE(Write([](Txn& txn) { return txn.Replicas().Resign("A"); }));
+    EXPECT_TRUE(beat("B"));
+    EXPECT_FALSE(beat("A"));
+}
+
+// The watchdog that cuts off hung PostgreSQL calls is one thread for the process, not one per
+// call: a thousand statements start no thread.
+TEST_P(StoreContract, StatementsStartNoThreads) {
+    auto threads = [] {
+        size_t n = 0;
+        for ([[maybe_unused]] const auto& entry :
+             std::filesystem::directory_iterator("/proc/self/task")) {
+            ++n;
+        }
+        return n;
+    };
+    SetDatabaseAnswerTimeout(std::chrono::milliseconds(2500));
+    ASSERT_TRUE(Write([](Txn& txn) { return txn.Settings().Put("warm", "up"); }));
+    (void)Setting("warm");
+    const size_t before = threads();
+    for (int i = 0; i < 200; ++i) {
+        ASSERT_TRUE(Write([i](Txn& txn) { return txn.Settings().Put("k", std::to_string(i)); }));
+        EXPECT_EQ(Setting("k"), std::to_string(i));
+    }
+    EXPECT_LE(threads(), before + 1);  // at most the watchdog, once
+    SetDatabaseAnswerTimeout(std::chrono::milliseconds(0));
+}
+
+TEST_P(StoreContract, SerializeAutomationCanBeAskedForByEveryChange) {
+    for (int i = 0; i < 3; ++i) {
+        EXPECT_TRUE(Write([](Txn& txn) -> Status {
+            NR_RETURN_IF_ERROR(txn.SerializeAutomation());
+            return txn.SerializeAutomation();
+        }));
+    }
 }
 
 }  // namespace

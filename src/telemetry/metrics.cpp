@@ -96,6 +96,13 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                          .Name("noderepair_engine_step_duration_seconds")
                          .Help("Time an engine step took (drain, rejoin, provision_vm, ...)")
                          .Register(r);
+    fence_refused_ = &BuildCounter()
+                          .Name("noderepair_engine_fence_refused_total")
+                          .Help(
+                              "Engine commits this replica made after its lease on the "
+                              "remediation had passed to another replica; none changed anything")
+                          .Register(r)
+                          .Add({});
     queue_depth_ = &BuildGauge()
                         .Name("noderepair_engine_queue_depth")
                         .Help("Remediations in PENDING, waiting for the engine")
@@ -274,6 +281,8 @@ void Metrics::HealthCheckFinished(const model::HealthCheckRun& run) {
 void Metrics::StepFinished(std::string_view step, std::chrono::microseconds took) {
     step_seconds_->Add({{"step", std::string(step)}}, kStageBuckets).Observe(Seconds(took));
 }
+
+void Metrics::FenceRefused() { fence_refused_->Increment(); }
 
 std::string Metrics::Render(const Snapshot& snapshot) {
     int64_t pending = 0;

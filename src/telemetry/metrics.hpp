@@ -59,6 +59,9 @@ public:
     void HealthCheckFinished(const model::HealthCheckRun& run);
     // An engine step that completed, with how long it took from its start.
     void StepFinished(std::string_view step, std::chrono::microseconds took);
+    // An engine commit refused because the remediation's lease is another replica's now
+    // (docs/design.md 12): this replica was paused or cut off past its lease.
+    void FenceRefused();
 
     // One push of noderepair's own alerts to Alertmanager (docs/http-api.md 11), and how many
     // of one alertname were firing in it.
@@ -79,6 +82,7 @@ private:
     prometheus::Family<prometheus::Histogram>* stage_seconds_;
     prometheus::Family<prometheus::Histogram>* total_seconds_;
     prometheus::Family<prometheus::Histogram>* step_seconds_;
+    prometheus::Counter* fence_refused_;
     prometheus::Gauge* queue_depth_;
     prometheus::Gauge* in_flight_;
     prometheus::Gauge* paused_;

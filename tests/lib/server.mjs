@@ -59,6 +59,15 @@ export function dropPgDatabase(uri) {
   return runFile('psql', ['-X', '-q', '-d', base, '-c', `DROP DATABASE IF EXISTS "${pgDatabaseName(uri)}" WITH (FORCE)`]);
 }
 
+// Runs tools/private-postgres.sh VERB DIR (start, stop, crash, restart); resolves its stdout
+// (the libpq URI for start).
+export function privatePostgresServer(verb, dir) {
+  return new Promise((resolve, reject) => {
+    execFile(path.join(REPO, 'tools', 'private-postgres.sh'), [verb, dir], { timeout: 60000 },
+      (err, stdout, stderr) => (err ? reject(new Error(`${verb}: ${err.message}\n${stderr}`)) : resolve(stdout.trim())));
+  });
+}
+
 // Runs SQL on a database URL (`sqlite:PATH` with the sqlite3 CLI, a PostgreSQL URI with psql);
 // resolves {code, stdout, stderr}.
 export function runSql(db, sql) {

@@ -36,5 +36,7 @@ void AddEngineRoutes(Router& router, const ApiServices& services);
 void AddAuditRoutes(Router& router, const ApiServices& services);
 // A cluster's overview: remediations per day, time per stage, what needs a person.
 void AddOverviewRoutes(Router& router, const ApiServices& services);
+// The replicas on this database and the leader, for unscoped admin tokens.
+void AddReplicaRoutes(Router& router, const ApiServices& services);
 
 }  // namespace noderepair::api

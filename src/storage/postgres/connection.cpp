@@ -1,7 +1,16 @@
 #include "storage/postgres/connection.hpp"
 
+#include <sys/socket.h>
+
+#include <atomic>
 #include <charconv>
+#include <condition_variable>
+#include <map>
+#include <mutex>
 #include <string>
+#include <thread>
+
+#include "common/thread_name.hpp"
 
 namespace noderepair::storage::postgres {
 namespace {
@@ -23,7 +32,85 @@ std::string Trimmed(const char* message) {
     return s;
 }
 
+std::atomic<int64_t> answer_timeout_ms{0};
+
+// Shuts down the sockets of connections whose call waited too long (Connection::Deadline).
+// One thread for the process, started by the first guard.
+class Watchdog {
+public:
+    static Watchdog& Get() {
+        static auto* watchdog = new Watchdog();  // never destroyed: guards may run at exit
+        return *watchdog;
+    }
+
+    void Arm(PGconn* conn, std::atomic<bool>* timed_out) {
+        std::lock_guard lock(mu_);
+        armed_[conn] = {std::chrono::steady_clock::now() + Connection::AnswerTimeout(), timed_out};
+        if (!started_) {
+            started_ = true;
+            std::thread([this] {
+                NameThisThread("nr-pg-watchdog");
+                Loop();
+            }).detach();
+        }
+    }
+
+    void Disarm(PGconn* conn) {
+        std::lock_guard lock(mu_);
+        armed_.erase(conn);
+    }
+
+private:
+    struct Armed {
+        std::chrono::steady_clock::time_point deadline;
+        std::atomic<bool>* timed_out;
+    };
+
+    void Loop() {
+        std::unique_lock lock(mu_);
+        while (true) {
+            cv_.wait_for(lock, std::chrono::milliseconds(100));
+            const auto now = std::chrono::steady_clock::now();
+            for (auto it = armed_.begin(); it != armed_.end();) {
+                if (it->second.deadline > now) {
+                    ++it;
+                    continue;
+                }
+                // Under the lock: the connection cannot be disarmed (and freed) meanwhile.
+                it->second.timed_out->store(true);
+                const int fd = PQsocket(it->first);
+                if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
+                it = armed_.erase(it);
+            }
+        }
+    }
+
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::map<PGconn*, Armed> armed_;
+    bool started_ = false;  // one thread for the process, never joined
+};
+
 }  // namespace
+
+void Connection::SetAnswerTimeout(std::chrono::milliseconds timeout) {
+    answer_timeout_ms.store(timeout.count());
+}
+
+std::chrono::milliseconds Connection::AnswerTimeout() {
+    return std::chrono::milliseconds(answer_timeout_ms.load());
+}
+
+Connection::Deadline::Deadline(Connection& conn)
+    : conn_(conn), armed_(AnswerTimeout().count() > 0) {
+    if (armed_ && conn_.deadlines_++ == 0) {
+        Watchdog::Get().Arm(conn_.conn_, &conn_.timed_out_);
+    }
+}
+
+Connection::Deadline::~Deadline() {
+    if (armed_ && --conn_.deadlines_ == 0) Watchdog::Get().Disarm(conn_.conn_);
+}
 
 std::string ToPostgresParameters(std::string_view sql, std::vector<bool>* used) {
     std::string out;
@@ -73,6 +160,7 @@ std::vector<const char*> PgStatement::Values() const {
 }
 
 Status PgStatement::Send() {
+    Connection::Deadline deadline(conn_);
     NR_RETURN_IF_ERROR(conn_.EnterPipeline());
     const auto values = Values();
     if (PQsendQueryPrepared(conn_.handle(), name_.c_str(), int(values.size()), values.data(),
@@ -86,6 +174,7 @@ Status PgStatement::Send() {
 
 Result<bool> PgStatement::Step() {
     if (result_ == nullptr) {
+        Connection::Deadline deadline(conn_);
         const auto values = Values();
         if (conn_.pipelined()) {
             // Behind the statements sent before it: read their answers first, then its own.
@@ -144,8 +233,13 @@ void PgStatement::Reset() {
 Result<std::unique_ptr<Connection>> Connection::Open(const std::string& uri) {
     // Defaults first: what the URI says wins (libpq takes the last value of a keyword, and the
     // URI in dbname is expanded in place).
-    const char* keywords[] = {"connect_timeout", "application_name", "dbname", nullptr};
-    const char* values[] = {"5", "noderepair", uri.c_str(), nullptr};
+    // A server that does not answer is given up on quickly (docs/http-api.md 9: writes get 503
+    // within 5 s): 2 s to connect, keepalives for a peer that vanished; a connection that
+    // hangs with its peer's kernel still acknowledging is Deadline's.
+    const char* keywords[] = {
+        "connect_timeout",  "keepalives",       "keepalives_idle", "keepalives_interval",
+        "keepalives_count", "application_name", "dbname",          nullptr};
+    const char* values[] = {"2", "1", "2", "1", "2", "noderepair", uri.c_str(), nullptr};
     PGconn* conn = PQconnectdbParams(keywords, values, 1);
     if (conn == nullptr) return Unavailable("storage unavailable: out of memory");
     if (PQstatus(conn) != CONNECTION_OK) {
@@ -221,6 +315,7 @@ void Connection::Resync() {
 
 Status Connection::Flush() {
     if (!pipelined() || owed_ == 0) return OkStatus();
+    Deadline deadline(*this);
     return SendAndDrain();
 }
 
@@ -245,12 +340,17 @@ Error Connection::ResultError(PGresult* result, std::string_view what) {
     } else {
         message += Trimmed(PQerrorMessage(conn_));
     }
+    if (timed_out_) {
+        message += " (no answer within " + std::to_string(AnswerTimeout().count()) +
+                   " ms: the connection was dropped)";
+    }
     return ErrorOf(sqlstate, std::move(message), Healthy());
 }
 
 Result<sql::Statement> Connection::Prepare(const std::string& sql) {
     auto it = statements_.find(sql);
     if (it != statements_.end()) return sql::Statement(it->second.get());
+    Deadline deadline(*this);
     NR_RETURN_IF_ERROR(LeavePipeline());  // PQprepare is synchronous
     std::vector<bool> used;
     std::string text = ToPostgresParameters(sql, &used);
@@ -271,6 +371,7 @@ Result<sql::Statement> Connection::Prepare(const std::string& sql) {
 }
 
 Status Connection::Exec(const char* sql) {
+    Deadline deadline(*this);
     NR_RETURN_IF_ERROR(LeavePipeline());  // PQexec is synchronous
     PGresult* result = PQexec(conn_, sql);
     ExecStatusType status = PQresultStatus(result);

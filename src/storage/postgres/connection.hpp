@@ -5,6 +5,8 @@
 
 #include <libpq-fe.h>
 
+#include <atomic>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -64,6 +66,24 @@ public:
     Status Exec(const char* sql) override;
     Status Flush() override;
     bool Healthy() const override { return PQstatus(conn_) == CONNECTION_OK; }
+    // While one is alive, a call that waits on the server longer than AnswerTimeout() has its
+    // socket shut down (docs/design.md 12): the call fails UNAVAILABLE instead of hanging on a
+    // server that was cut off without a reset (TCP keepalives do not notice a peer whose
+    // kernel still acknowledges), and the store replaces the connection.
+    class Deadline {
+    public:
+        explicit Deadline(Connection& conn);
+        ~Deadline();
+        Deadline(const Deadline&) = delete;
+        Deadline& operator=(const Deadline&) = delete;
+
+    private:
+        Connection& conn_;
+        const bool armed_;  // a timeout was set when it began
+    };
+    // Zero (the default): no limit. The server sets it (storage::SetDatabaseAnswerTimeout).
+    static void SetAnswerTimeout(std::chrono::milliseconds timeout);
+    static std::chrono::milliseconds AnswerTimeout();
     PGconn* handle() { return conn_; }
 
     // The Error for a failed result (null: the connection's own error). Clears `result`.
@@ -89,6 +109,8 @@ private:
     Status LeavePipeline();
     PGconn* conn_;
     int owed_ = 0;
+    int deadlines_ = 0;                   // nested Deadline guards
+    std::atomic<bool> timed_out_{false};  // the watchdog shut the socket down
     std::unordered_map<std::string, std::unique_ptr<PgStatement>> statements_;
 };
 

@@ -341,6 +341,26 @@ CREATE TABLE signal_occurrences(
 );
 CREATE INDEX signal_occurrences_by_time ON signal_occurrences(time, seq);
 )sql",
+    // 5 (SQLite 15): several replicas on one database (docs/design.md 12): who works on each
+    // engine job under which lease, the replicas seen, and the leader lease. Times are
+    // microseconds of the database's clock.
+    R"sql(
+ALTER TABLE engine_jobs ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+ALTER TABLE engine_jobs ADD COLUMN attempt BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE engine_jobs ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX engine_jobs_by_lease ON engine_jobs(lease_until);
+CREATE INDEX engine_jobs_by_owner ON engine_jobs(owner);
+CREATE TABLE replicas(
+    id TEXT PRIMARY KEY,
+    started_at BIGINT NOT NULL,
+    last_seen BIGINT NOT NULL
+);
+CREATE TABLE replica_leader(
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    replica_id TEXT NOT NULL,
+    lease_until BIGINT NOT NULL
+);
+)sql",
 };
 
 // Any fixed number: the key of the advisory lock that serialises migrations.

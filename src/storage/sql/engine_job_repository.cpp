@@ -7,7 +7,8 @@ namespace {
 
 constexpr const char* kJobSelect =
     "SELECT remediation_id, workflow_version, step, fence, attempts, step_started, next_check, "
-    "source_host, target_host, num_gpus, host_was_cordoned, instances, calls FROM engine_jobs";
+    "source_host, target_host, num_gpus, host_was_cordoned, instances, calls, owner, attempt "
+    "FROM engine_jobs";
 
 std::string EncodeCalls(const std::vector<StepCall>& calls) {
     if (calls.empty()) return {};
@@ -59,6 +60,8 @@ EngineJob ReadJob(const Statement& s) {
     j.host_was_cordoned = s.Int(10) != 0;
     j.instances = SplitLines(s.Text(11));
     j.calls = DecodeCalls(s.Text(12));
+    j.owner = s.Text(13);
+    j.attempt = s.Int(14);
     return j;
 }
 
@@ -100,8 +103,9 @@ Status SqlEngineJobs::Put(const EngineJob& j) {
         auto stmt,
         conn_.Prepare("INSERT INTO engine_jobs(remediation_id, workflow_version, step, fence, "
                       "attempts, step_started, next_check, source_host, target_host, num_gpus, "
-                      "host_was_cordoned, instances, calls) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-                      "?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT(remediation_id) DO UPDATE SET "
+                      "host_was_cordoned, instances, calls, owner, attempt) VALUES(?1, ?2, ?3, ?4, "
+                      "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) ON "
+                      "CONFLICT(remediation_id) DO UPDATE SET "
                       "step = ?3, fence = ?4, attempts = ?5, step_started = ?6, next_check = ?7, "
                       "target_host = ?9, host_was_cordoned = ?11, calls = ?13"));
     stmt.Bind(1, j.remediation_id)
@@ -116,7 +120,9 @@ Status SqlEngineJobs::Put(const EngineJob& j) {
         .Bind(10, int64_t(j.num_gpus))
         .Bind(11, int64_t(j.host_was_cordoned))
         .BindOptional(12, JoinLines(j.instances))
-        .BindOptional(13, EncodeCalls(j.calls));
+        .BindOptional(13, EncodeCalls(j.calls))
+        .Bind(14, j.owner)
+        .Bind(15, j.attempt);
     return stmt.Send();
 }
 
@@ -125,6 +131,91 @@ Status SqlEngineJobs::Delete(const std::string& remediation_id) {
                         conn_.Prepare("DELETE FROM engine_jobs WHERE remediation_id = ?1"));
     stmt.Bind(1, remediation_id);
     return stmt.Send();
+}
+
+}  // namespace noderepair::storage::sql
+
+namespace noderepair::storage::sql {
+namespace {
+
+constexpr const char* kLeasedColumns = " RETURNING remediation_id, attempt, fence, step";
+
+LeasedJob ReadLeased(const Statement& s) { return {s.Text(0), s.Int(1), s.Int(2), s.Text(3)}; }
+
+int64_t Micros(std::chrono::milliseconds lease) {
+    return std::chrono::duration_cast<std::chrono::microseconds>(lease).count();
+}
+
+}  // namespace
+
+const char* DatabaseNowMicros(Dialect dialect) {
+    // clock_timestamp(), not now(): now() is the transaction's start, and a batch may have
+    // waited on a lock since.
+    return dialect == Dialect::kPostgres
+               ? "(extract(epoch from clock_timestamp()) * 1000000)::bigint"
+               : "CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)";
+}
+
+Result<LeaseCheck> SqlEngineJobs::HoldLease(const std::string& remediation_id,
+                                            const std::string& owner, int64_t attempt,
+                                            std::chrono::milliseconds lease) {
+    // One statement: it locks the row (a takeover waits for this transaction, or this one
+    // for the takeover's, and then sees its owner) and says whose it is.
+    const std::string now = DatabaseNowMicros(conn_.dialect());
+    NR_ASSIGN_OR_RETURN(
+        auto stmt,
+        conn_.Prepare("UPDATE engine_jobs SET lease_until = CASE WHEN owner = ?2 AND attempt = ?3 "
+                      "THEN " +
+                      now +
+                      " + ?4 ELSE lease_until END WHERE remediation_id = ?1 RETURNING owner, "
+                      "attempt"));
+    stmt.Bind(1, remediation_id).Bind(2, owner).Bind(3, attempt).Bind(4, Micros(lease));
+    NR_ASSIGN_OR_RETURN(auto rows, stmt.Rows([](const Statement& s) {
+        return std::make_pair(s.Text(0), s.Int(1));
+    }));
+    if (rows.empty()) return LeaseCheck::kGone;
+    return rows[0] == std::make_pair(owner, attempt) ? LeaseCheck::kHeld : LeaseCheck::kLost;
+}
+
+Result<std::vector<LeasedJob>> SqlEngineJobs::RenewLeases(const std::string& owner,
+                                                          std::chrono::milliseconds lease) {
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(std::string("UPDATE engine_jobs SET lease_until "
+                                                             "= ") +
+                                                 DatabaseNowMicros(conn_.dialect()) +
+                                                 " + ?2 WHERE owner = ?1" + kLeasedColumns));
+    stmt.Bind(1, owner).Bind(2, Micros(lease));
+    return stmt.Rows(ReadLeased);
+}
+
+Result<std::vector<LeasedJob>> SqlEngineJobs::TakeOver(const std::string& owner,
+                                                       TakeOverScope scope,
+                                                       std::chrono::milliseconds lease, int limit) {
+    const std::string now = DatabaseNowMicros(conn_.dialect());
+    std::string which = "SELECT remediation_id FROM engine_jobs";
+    if (scope == TakeOverScope::kExpired) which += " WHERE lease_until < " + now;
+    if (scope == TakeOverScope::kOwn) which += " WHERE owner = ?1";
+    which += " ORDER BY lease_until LIMIT ?3";
+    // Rows another replica is renewing or taking are skipped, not waited for; a row renewed
+    // meanwhile is judged again on its new version and left alone.
+    if (conn_.dialect() == Dialect::kPostgres) which += " FOR UPDATE SKIP LOCKED";
+    NR_ASSIGN_OR_RETURN(
+        auto stmt,
+        conn_.Prepare("UPDATE engine_jobs SET owner = ?1, attempt = attempt + 1, "
+                      "lease_until = " +
+                      now + " + ?2 WHERE remediation_id IN (" + which + ")" + kLeasedColumns));
+    stmt.Bind(1, owner).Bind(2, Micros(lease)).Bind(3, int64_t(limit));
+    return stmt.Rows(ReadLeased);
+}
+
+Result<bool> SqlEngineJobs::LockPending(const std::string& remediation_id) {
+    const bool pg = conn_.dialect() == Dialect::kPostgres;
+    NR_ASSIGN_OR_RETURN(
+        auto stmt,
+        conn_.Prepare(std::string("SELECT 1 FROM remediations WHERE id = ?1 AND state = ?2") +
+                      (pg ? " FOR UPDATE SKIP LOCKED" : "")));
+    stmt.Bind(1, remediation_id).Bind(2, int64_t(model::State::kPending));
+    NR_ASSIGN_OR_RETURN(auto rows, stmt.Rows([](const Statement& s) { return s.Int(0); }));
+    return !rows.empty();
 }
 
 }  // namespace noderepair::storage::sql

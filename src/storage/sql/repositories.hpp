@@ -150,10 +150,35 @@ public:
     Result<std::vector<model::Mode>> ModesWorkingOnHost(const std::string& host_name) override;
     Status Put(const EngineJob& job) override;
     Status Delete(const std::string& remediation_id) override;
+    Result<LeaseCheck> HoldLease(const std::string& remediation_id, const std::string& owner,
+                                 int64_t attempt, std::chrono::milliseconds lease) override;
+    Result<std::vector<LeasedJob>> RenewLeases(const std::string& owner,
+                                               std::chrono::milliseconds lease) override;
+    Result<std::vector<LeasedJob>> TakeOver(const std::string& owner, TakeOverScope scope,
+                                            std::chrono::milliseconds lease, int limit) override;
+    Result<bool> LockPending(const std::string& remediation_id) override;
 
 private:
     Connection& conn_;
 };
+
+// The replicas and the leader lease on one connection.
+class SqlReplicas final : public ReplicaRepository {
+public:
+    explicit SqlReplicas(Connection& conn) : conn_(conn) {}
+    Result<std::vector<ReplicaRecord>> List() override;
+    Status Register(const std::string& id) override;
+    Result<bool> Heartbeat(const std::string& id, bool lead,
+                           std::chrono::milliseconds lease) override;
+    Status Resign(const std::string& id) override;
+
+private:
+    Connection& conn_;
+};
+
+// The database's clock in microseconds since the epoch, as SQL: leases and heartbeats are
+// judged by it, never by a replica's clock (docs/design.md 12).
+const char* DatabaseNowMicros(Dialect dialect);
 
 // Passive health alerts on one connection.
 class SqlAlerts final : public AlertRepository {

@@ -36,7 +36,9 @@ public:
           settings_(conn, log),
           simulated_(conn),
           stats_(conn),
-          audit_(conn) {}
+          audit_(conn),
+          replicas_(conn),
+          conn_(conn) {}
 
     RemediationRepository& Remediations() override { return remediations_; }
     InventoryRepository& Inventory() override { return inventory_; }
@@ -48,6 +50,15 @@ public:
     SimulatedRepository& Simulated() override { return simulated_; }
     StatsRepository& Stats() override { return stats_; }
     AuditReads& Audit() override { return audit_; }
+    ReplicaRepository& Replicas() override { return replicas_; }
+    Status SerializeAutomation() override {
+        // SQLite has one writer: every transaction is serialized already. PostgreSQL: a
+        // transaction-scoped advisory lock, released by COMMIT or ROLLBACK, so a batch holds it
+        // from its first automation change to its commit and other replicas' wait. Taken by
+        // every change that asks (a change rolled back to its savepoint releases it).
+        if (conn_.dialect() != Dialect::kPostgres) return OkStatus();
+        return Run(conn_, "SELECT pg_advisory_xact_lock(7163021969)");
+    }
 
 private:
     SqlRemediations remediations_;
@@ -60,6 +71,8 @@ private:
     SqlSimulated simulated_;
     SqlStats stats_;
     SqlAudit audit_;
+    SqlReplicas replicas_;
+    Connection& conn_;
 };
 
 }  // namespace
@@ -133,10 +146,19 @@ void SqlStore::CommitBatch(std::vector<PendingWrite>& batch) {
     std::vector<Status> outcomes(batch.size());
     if (writer_ == nullptr || !writer_->Healthy()) {
         // The server went away since the last batch: connect anew, or fail this batch at once
-        // (UNAVAILABLE, so clients retry) and try again with the next.
+        // (UNAVAILABLE, so clients retry) and try again with the next. Within a second of a
+        // failed attempt batches fail without one, so writes queued behind an attempt that
+        // waits out its connect timeout are answered at once (docs/http-api.md 9: 503 within
+        // 5 s).
         writer_.reset();
+        if (began - last_connect_failure_ < std::chrono::seconds(1)) {
+            for (auto& w : batch) w.done(last_connect_error_);
+            return;
+        }
         auto connected = Connect();
         if (!connected) {
+            last_connect_failure_ = std::chrono::steady_clock::now();
+            last_connect_error_ = connected.error();
             for (auto& w : batch) w.done(connected.error());
             return;
         }

@@ -6,6 +6,7 @@
 // own thread counts and is always queued. A backend says how to connect and how to begin.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -65,6 +66,9 @@ private:
     const SystemClock system_clock_{};
     const Clock& clock_;
     std::unique_ptr<Connection> writer_;  // used by writer_thread_ only
+    // The writer's last failed reconnect, and why (writer_thread_ only).
+    std::chrono::steady_clock::time_point last_connect_failure_{};
+    Error last_connect_error_;
 
     std::mutex queue_mu_;
     std::condition_variable queue_cv_;

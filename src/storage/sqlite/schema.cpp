@@ -408,6 +408,26 @@ CREATE TABLE signal_occurrences(
 );
 CREATE INDEX signal_occurrences_by_time ON signal_occurrences(time, seq);
 )sql",
+    // 15: several replicas on one database (docs/design.md 12): who works on each engine job
+    // under which lease, the replicas seen, and the leader lease. Times are microseconds of
+    // the database's clock.
+    R"sql(
+ALTER TABLE engine_jobs ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+ALTER TABLE engine_jobs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE engine_jobs ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX engine_jobs_by_lease ON engine_jobs(lease_until);
+CREATE INDEX engine_jobs_by_owner ON engine_jobs(owner);
+CREATE TABLE replicas(
+    id TEXT PRIMARY KEY,
+    started_at INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL
+);
+CREATE TABLE replica_leader(
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    replica_id TEXT NOT NULL,
+    lease_until INTEGER NOT NULL
+);
+)sql",
 };
 
 // The migration that adds the overview's aggregates, which its back-fill follows.

@@ -1,0 +1,41 @@
+// The replicas serving one database, and which of them leads (docs/design.md 12), behind the
+// store contract. Every time here is the database's clock, never a replica's: replicas on
+// different machines judge one another's leases by one clock.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "common/status.hpp"
+#include "common/time.hpp"
+
+namespace noderepair::storage {
+
+struct ReplicaRecord {
+    std::string id;
+    Timestamp started_at;
+    Timestamp last_seen;
+    bool leader = false;  // holds the leader lease now
+};
+
+class ReplicaReads {
+public:
+    virtual ~ReplicaReads() = default;
+    // Every replica seen within the last day, by id.
+    virtual Result<std::vector<ReplicaRecord>> List() = 0;
+};
+
+class ReplicaRepository : public ReplicaReads {
+public:
+    // A replica (re)starting: its row with started_at = last_seen = now.
+    virtual Status Register(const std::string& id) = 0;
+    // last_seen = now; with `lead`, takes the leader lease when it is free or expired (or
+    // renews it when it is this replica's) for `lease`. Whether `id` leads now.
+    virtual Result<bool> Heartbeat(const std::string& id, bool lead,
+                                   std::chrono::milliseconds lease) = 0;
+    // Gives the leader lease up when `id` holds it (a replica stopping cleanly).
+    virtual Status Resign(const std::string& id) = 0;
+};
+
+}  // namespace noderepair::storage
