@@ -272,8 +272,6 @@ public:
                      int64_t n);
 
 private:
-    // The counts of the host fault ledger and incidents (suspect_hosts, open_incidents).
-    Status CountFleetIntelligence(const std::string& cluster_id, NeedsPerson& counts);
     Connection& conn_;
 };
 

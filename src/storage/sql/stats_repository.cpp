@@ -32,51 +32,23 @@ Result<std::vector<StageBucketCount>> SqlStats::SumStageBuckets(const std::strin
 }
 
 Result<NeedsPerson> SqlStats::CountNeedsPerson(const std::string& cluster_id) {
-    NeedsPerson counts;
-    {
-        // The partial index remediations_waiting_approval holds only PENDING_APPROVAL rows.
-        NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT COUNT(*) FROM remediations WHERE "
-                                                     "state = 1 AND cluster_id = ?1"));
-        stmt.Bind(1, cluster_id);
-        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
-        if (row) counts.approvals_waiting = stmt.Int(0);
-    }
-    {
-        NR_ASSIGN_OR_RETURN(
-            auto stmt,
-            conn_.Prepare("SELECT COUNT(*) FROM settings s JOIN instances i ON "
-                          "i.instance_id = substr(s.key, 11) WHERE s.key >= "
-                          "'attention/' AND s.key < 'attention0' AND i.cluster_id = ?1"));
-        stmt.Bind(1, cluster_id);
-        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
-        if (row) counts.attention = stmt.Int(0);
-    }
-    NR_RETURN_IF_ERROR(CountFleetIntelligence(cluster_id, counts));
-    return counts;
-}
-
-Status SqlStats::CountFleetIntelligence(const std::string& cluster_id, NeedsPerson& counts) {
-    {
-        // A host is the cluster's concern when a fault of the cluster's instances landed on it:
-        // its instances may have been moved off by now (docs/http-api.md 11).
-        NR_ASSIGN_OR_RETURN(
-            auto stmt,
-            conn_.Prepare("SELECT COUNT(*) FROM hosts h WHERE h.suspect IS NOT NULL AND EXISTS "
-                          "(SELECT 1 FROM host_faults f WHERE f.host_name = h.host_name AND "
-                          "f.cluster_id = ?1)"));
-        stmt.Bind(1, cluster_id);
-        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
-        if (row) counts.suspect_hosts = stmt.Int(0);
-    }
-    {
-        NR_ASSIGN_OR_RETURN(auto stmt,
-                            conn_.Prepare("SELECT COUNT(*) FROM incidents WHERE cluster_id = ?1 "
-                                          "AND state = ?2"));
-        stmt.Bind(1, cluster_id).Bind(2, int64_t(model::IncidentState::kOpen));
-        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
-        if (row) counts.open_incidents = stmt.Int(0);
-    }
-    return OkStatus();
+    // One round trip. The partial index remediations_waiting_approval holds only
+    // PENDING_APPROVAL rows. A suspect host is the cluster's concern when a fault of the
+    // cluster's instances landed on it: its instances may have been moved off by now
+    // (docs/http-api.md 11).
+    NR_ASSIGN_OR_RETURN(
+        auto stmt,
+        conn_.Prepare("SELECT (SELECT COUNT(*) FROM remediations WHERE state = 1 AND cluster_id = "
+                      "?1), (SELECT COUNT(*) FROM settings s JOIN instances i ON i.instance_id = "
+                      "substr(s.key, 11) WHERE s.key >= 'attention/' AND s.key < 'attention0' "
+                      "AND i.cluster_id = ?1), (SELECT COUNT(*) FROM hosts h WHERE h.suspect IS "
+                      "NOT NULL AND EXISTS (SELECT 1 FROM host_faults f WHERE f.host_name = "
+                      "h.host_name AND f.cluster_id = ?1)), (SELECT COUNT(*) FROM incidents "
+                      "WHERE cluster_id = ?1 AND state = ?2)"));
+    stmt.Bind(1, cluster_id).Bind(2, int64_t(model::IncidentState::kOpen));
+    NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return Internal("counting what needs a person returned no row");
+    return NeedsPerson{stmt.Int(0), stmt.Int(1), stmt.Int(2), stmt.Int(3)};
 }
 
 Result<std::vector<SuspectHost>> SqlStats::ListSuspectHosts(int limit) {
