@@ -145,7 +145,7 @@ test('suspect host: two instances faulting on one host make it suspect and cordo
   assert.equal(h.json.suspect, true);
   assert.equal(h.json.cordoned, true);
   assert.match(h.json.suspect_reason, /2 different instances/);
-  assert.deepEqual(h.json.faults.map((f) => [f.instance_id, f.alertname]),
+  assert.deepEqual(h.json.faults.map((f) => [f.instance, f.alertname]),
     [['s-b', 'GpuEccDoubleBitError'], ['s-a', 'NpdKernelDeadlock']]);
   for (const f of h.json.faults) assert.match(f.time, RFC3339_Z);
   const second = await active(srv, 's', 's-b');

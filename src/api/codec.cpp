@@ -337,6 +337,8 @@ std::string HostJson(const model::Host& host, const std::vector<model::HostFault
     for (const auto& f : faults) {
         if (!f.remediation_id.empty()) continue;
         w.BeginObject();
+        // `instance` as the contract names it, `instance_id` as every other resource does.
+        w.Key("instance").String(f.instance_id);
         w.Key("instance_id").String(f.instance_id);
         w.Key("cluster_id").String(f.cluster_id);
         w.Key("alertname").String(f.name);

@@ -276,6 +276,7 @@ TEST(HostJson, RackSuspicionAndTheLedger) {
     EXPECT_EQ(o.at("suspect_reason").as_string(), "2 different instances");
     const auto& faults = o.at("faults").as_array();
     ASSERT_EQ(faults.size(), 1u);
+    EXPECT_EQ(faults[0].at("instance").as_string(), "i1");
     EXPECT_EQ(faults[0].at("instance_id").as_string(), "i1");
     EXPECT_EQ(faults[0].at("alertname").as_string(), "DmesgXidError");
     EXPECT_EQ(faults[0].at("time").as_string(), "2023-11-14T22:13:20Z");
