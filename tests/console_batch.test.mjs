@@ -55,6 +55,9 @@ test('select waiting repairs, approve them at once, and see each row\'s outcome'
   await page.goto(srv.base + '/');
   await page.getByLabel('Access token').fill(alice);
   await page.getByRole('button', { name: 'Sign in' }).click();
+  // The console opens on the Overview; the batch lives in Repairs.
+  await page.locator('#overview').waitFor();
+  await page.getByRole('link', { name: 'Repairs', exact: true }).click();
   await page.locator('#repairs').waitFor();
 
   const approveSelected = page.locator('#approve-selected');
