@@ -47,6 +47,12 @@ async function active(srv, c, i) {
   return (await listAll(srv, c, i)).all.find((r) => ACTIVE.includes(r.state)) || null;
 }
 
+// The instance's remediation not in `seen`, whatever its state by now: an automatic one may
+// run to its end between two looks.
+async function another(srv, c, i, seen) {
+  return (await listAll(srv, c, i)).all.find((r) => !seen.has(r.id)) || null;
+}
+
 async function alertByFp(srv, c, fp) {
   const r = await srv.api('GET', `/v1/compute/clusters/${c}/health/alerts`, { query: { page_size: 1000 } });
   assert.equal(r.status, 200, r.text);
@@ -87,15 +93,17 @@ test('ladder: REBOOT_VM held, fault back in the cooldown waits, then VM_ONLY, HO
   assert.equal((await post(srv, [back])).remediations_created, 0);
   const held = await alertByFp(srv, 'l', back.fingerprint);
   assert.equal(held?.waiting, true, JSON.stringify(held));
-  r = await waitFor(() => active(srv, 'l', i), 5000);
+  const seen = new Set([r.id]);
+  r = await waitFor(() => another(srv, 'l', i, seen), 10000);
   assert.ok(r, 'taken up when the cooldown ended');
   assert.equal(r.mode, VM_ONLY);
   assert.match(r.reason, /escalated from REMEDIATION_MODE_REBOOT_VM: the fault came back within/);
   assert.equal(r.passive_health_check_event_id, (await alertByFp(srv, 'l', back.fingerprint)).passive_health_check_alert_id);
   await waitState(srv, r, ['SUCCEEDED']);
 
+  seen.add(r.id);
   await post(srv, [firing('NpdKernelDeadlock', i)]);
-  r = await waitFor(() => active(srv, 'l', i), 5000);
+  r = await waitFor(() => another(srv, 'l', i, seen), 10000);
   assert.equal(r?.mode, HOST_AWARE);
   assert.match(r.reason, /escalated from REMEDIATION_MODE_VM_ONLY/);
   await waitState(srv, r, ['SUCCEEDED']);
