@@ -283,7 +283,9 @@ test('a change that arrives while a page is in flight is not lost when the page 
   }, r.id);
   release();
   await page.waitForFunction(() => /Page 1/.test(document.querySelector('.pager').textContent));
-  await sleep(500);
+  // The page and the row are rendered in the same task; two frames later every mutation of that
+  // render has reached the observer.
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
   assert.equal(await page.evaluate(() => window.__lost), false, 'the row never went missing');
   assert.equal(await row.count(), 1, 'the row stays after the older page lands');
   assert.equal((await row.locator('td.state').textContent()).trim(), 'PENDING_APPROVAL');

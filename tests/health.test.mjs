@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   Server, startServer, makeFleet, rPath, create, expectStatus, findNullOrEmpty, listAll,
-  RFC3339_Z, micros, sleep, MANUAL, AUTOMATED,
+  RFC3339_Z, micros, sleep, sweptAfter, MANUAL, AUTOMATED,
 } from './lib/server.mjs';
 import {
   VM_ONLY, HOST_AWARE, EVICT, REBOOT, getRem, getEvents, waitFor, waitState, fmtEvents,
@@ -581,7 +581,8 @@ test('auto-resolve: PENDING_APPROVAL with every linked alert resolved ≥ TTL �
   const ev = await getEvents(main, ra);
   assert.equal(ev[ev.length - 1].type, 'state_change');
   assert.equal(ev[ev.length - 1].state, 'AUTO_RESOLVED');
-  await sleep(1200);
+  // The sweep that auto-resolved `ra` saw rb, rc and md too; more passes change nothing.
+  await sweptAfter(main);
   assert.equal((await getRem(main, rb)).state, 'PENDING_APPROVAL', 'one of two linked alerts still fires');
   assert.equal((await getRem(main, rc)).state, 'PENDING', 'an approved one is never auto-resolved');
   assert.equal((await getRem(main, md.json)).state, 'PENDING', 'a manual one is never auto-resolved');
@@ -599,8 +600,10 @@ test('auto-resolve waits while a new firing alert is linked after the first reso
   const f1 = al('GpuEccDoubleBitError', { instance_id: i });
   await postOk(main, [f1], 1);
   const r = await only(main, H, i);
+  const resolvedAt = Date.now();
   await postOk(main, [{ ...f1, status: 'resolved', endsAt: iso() }, al('NpdKernelDeadlock', { instance_id: i })], 0);
-  await sleep(2500);
+  // Past the first alert's TTL (1 s here), the sweeper would have auto-resolved it by now.
+  await sweptAfter(main, { notBefore: resolvedAt + 1500 });
   const g = await getRem(main, r);
   assert.equal(g.state, 'PENDING_APPROVAL', `a firing linked alert holds it: ${JSON.stringify(g.linked_alerts)}`);
   assert.equal(g.linked_alerts.length, 2);
@@ -888,7 +891,7 @@ test('blast radius: max_active cap (10 instances × 0.3 → 3, capped at 2), wai
     assert.equal(la1b.waiting, false);
     assert.ok(la1b.node_remediation_intent_id);
     // the sweeper does not create while full
-    await sleep(1300);
+    await sweptAfter(srv);
     assert.deepEqual(await rems(srv, 'b10', 'b10-i2'), []);
     assert.equal((await cluster(srv, 'b10')).automation.waiting_signals, 2);
     // a cancel frees one slot: the oldest waiting signal is taken up
@@ -898,7 +901,7 @@ test('blast radius: max_active cap (10 instances × 0.3 → 3, capped at 2), wai
     checkAutomated(got, { c: 'b10', i: 'b10-i2', mode: REBOOT, alert: a2 });
     assert.equal((await alertByFp(srv, 'b10', a2.fingerprint)).waiting, false);
     assert.equal((await alertByFp(srv, 'b10', a2.fingerprint)).node_remediation_intent_id, got.id);
-    await sleep(1200);
+    await sweptAfter(srv);
     assert.deepEqual(await rems(srv, 'b10', 'b10-i3'), [], 'still full: b10-i3 keeps waiting');
     assert.equal((await alertByFp(srv, 'b10', a3.fingerprint)).waiting, true);
     assert.equal((await cluster(srv, 'b10')).automation.waiting_signals, 1);
@@ -909,7 +912,7 @@ test('blast radius: max_active cap (10 instances × 0.3 → 3, capped at 2), wai
     assert.equal((await cluster(srv, 'b10')).automation.waiting_signals, 0);
     const r1 = await only(srv, 'b10', 'b10-i1');
     assert.equal((await srv.api('POST', rPath('b10', 'b10-i1', r1.id, 'reject'), { token: appr })).status, 200);
-    await sleep(1500);
+    await sweptAfter(srv);
     assert.deepEqual(await rems(srv, 'b10', 'b10-i3'), [], 'a resolved signal is not taken up');
   } finally {
     await srv.close();

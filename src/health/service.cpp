@@ -38,6 +38,7 @@ Status HealthService::SweepOnce(bool duties) {
         if (metrics_ != nullptr) {
             metrics_->PolicyDecided(tally.escalations, tally.attention, tally.suspect_hosts,
                                     tally.incidents);
+            metrics_->HealthSwept();
         }
     }
     return checks_.Advance();

@@ -103,6 +103,13 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                               "remediation had passed to another replica; none changed anything")
                           .Register(r)
                           .Add({});
+    health_sweeps_ = &BuildCounter()
+                          .Name("noderepair_health_sweeps_total")
+                          .Help(
+                              "Passes of the health sweeper over waiting signals and auto-resolve "
+                              "on this replica (only the leader sweeps): stalls when it stops")
+                          .Register(r)
+                          .Add({});
     queue_depth_ = &BuildGauge()
                         .Name("noderepair_engine_queue_depth")
                         .Help("Remediations in PENDING, waiting for the engine")
@@ -283,6 +290,8 @@ void Metrics::StepFinished(std::string_view step, std::chrono::microseconds took
 }
 
 void Metrics::FenceRefused() { fence_refused_->Increment(); }
+
+void Metrics::HealthSwept() { health_sweeps_->Increment(); }
 
 std::string Metrics::Render(const Snapshot& snapshot) {
     int64_t pending = 0;

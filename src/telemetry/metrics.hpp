@@ -62,6 +62,8 @@ public:
     // An engine commit refused because the remediation's lease is another replica's now
     // (docs/design.md 12): this replica was paused or cut off past its lease.
     void FenceRefused();
+    // One pass of the health sweeper committed (waiting signals, auto-resolve).
+    void HealthSwept();
 
     // One push of noderepair's own alerts to Alertmanager (docs/http-api.md 11), and how many
     // of one alertname were firing in it.
@@ -83,6 +85,7 @@ private:
     prometheus::Family<prometheus::Histogram>* total_seconds_;
     prometheus::Family<prometheus::Histogram>* step_seconds_;
     prometheus::Counter* fence_refused_;
+    prometheus::Counter* health_sweeps_;
     prometheus::Gauge* queue_depth_;
     prometheus::Gauge* in_flight_;
     prometheus::Gauge* paused_;

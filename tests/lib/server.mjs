@@ -124,6 +124,28 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+async function healthSweeps(srv) {
+  const text = await (await fetch(`${srv.base}/metrics`)).text();
+  const m = text.match(/^noderepair_health_sweeps_total (\d+)/m);
+  if (!m) throw new Error('noderepair_health_sweeps_total missing from /metrics');
+  return Number(m[1]);
+}
+
+// Resolves once the health sweeper has made `n` whole passes that started after this call
+// (and, with `notBefore`, after that Date.now() moment): whatever it would do with the state
+// seen now, it has done. For tests that check a sweep changed nothing.
+export async function sweptAfter(srv, { n = 2, notBefore = 0, ms = 10000 } = {}) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < notBefore) await sleep(Math.min(50, notBefore - Date.now()));
+  // A pass under way now may have read the state before: n + 1 completions cover n whole ones.
+  const start = await healthSweeps(srv);
+  for (;;) {
+    if ((await healthSweeps(srv)) >= start + n + 1) return;
+    if (Date.now() >= deadline) throw new Error(`the health sweeper made no ${n} passes within ${ms} ms`);
+    await sleep(25);
+  }
+}
+
 // Resolves to the promise's value, or to `fallback` after ms (the timer is cleared either way).
 export function within(promise, ms, fallback = null) {
   let t;
