@@ -4,7 +4,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Server, makeFleet, rPath, create, sleep, pool, expectStatus, micros, RFC3339_Z, ZERO_TIMING, MODES,
+  Server, makeFleet, rPath, create, sleep, scannedAfter, pool, expectStatus, micros, RFC3339_Z, ZERO_TIMING, MODES,
 } from './lib/server.mjs';
 import {
   VM_ONLY, HOST_AWARE, EVICT, REBOOT, POWER_CYCLE, TIMELINE, markers, fmtEvents, getRem, getEvents,
@@ -521,7 +521,7 @@ test('serve --engine-paused: PENDING waits until resumed', async (t) => {
   const srv = await engineServer(t, fleet, { enginePaused: true });
   assert.deepEqual((await srv.api('GET', '/v1/engine')).json, { paused: true });
   const r = await mustCreate(srv, 'y', 'y-i0', VM_ONLY);
-  await sleep(1200);
+  await scannedAfter(srv, { n: 3 });
   const g = await getRem(srv, r);
   assert.equal(g.state, 'PENDING', 'held by --engine-paused');
   assert.ok(!('start_time' in g));

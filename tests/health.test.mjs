@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   Server, startServer, makeFleet, rPath, create, expectStatus, findNullOrEmpty, listAll,
-  RFC3339_Z, micros, sleep, sweptAfter, MANUAL, AUTOMATED,
+  RFC3339_Z, micros, sleep, sweptAfter, scannedAfter, MANUAL, AUTOMATED,
 } from './lib/server.mjs';
 import {
   VM_ONLY, HOST_AWARE, EVICT, REBOOT, getRem, getEvents, waitFor, waitState, fmtEvents,
@@ -953,7 +953,7 @@ test('blast radius: fraction (4 × 0.3 → 1), the floor of 1 (2 × 0.3 → 1); 
     assert.equal(res.reduce((n, r) => n + r.json.remediations_created, 0), 2, 'created exactly up to the limit');
     assert.equal(await activeCount(srv, 'c20'), 2);
     assert.equal((await cluster(srv, 'c20')).automation.waiting_signals, 18);
-    await sleep(1200);
+    await sweptAfter(srv);
     assert.equal(await activeCount(srv, 'c20'), 2, 'the sweeper keeps the limit too');
   } finally {
     await srv.close();
@@ -974,7 +974,7 @@ test('defaults (no config): fraction 0.10 (25 → 2), cooldown 30 min, auto-reso
     assert.equal((await srv.api('POST', rPath('d1', 'd1-i0', m.json.id, 'cancel'), { token: srv.op })).status, 200);
     const a = al('GpuEccDoubleBitError', { instance_id: 'd1-i0' });
     await postOk(srv, [a], 0);
-    await sleep(1200);
+    await sweptAfter(srv);
     await postOk(srv, [a], 0);
     assert.deepEqual((await rems(srv, 'd1', 'd1-i0')).map((x) => x.state), ['CANCELLED']);
     // TTL: resolved 6 min ago → AUTO_RESOLVED; resolved 4 min ago → still waiting
@@ -985,7 +985,7 @@ test('defaults (no config): fraction 0.10 (25 → 2), cooldown 30 min, auto-reso
     await postOk(srv, [{ ...old, status: 'resolved', endsAt: iso(t - 6 * 60000) }, { ...recent, status: 'resolved', endsAt: iso(t - 4 * 60000) }], 0);
     const r0 = await only(srv, 'dt', 'dt-i0');
     await waitState(srv, r0, ['AUTO_RESOLVED'], 4000);
-    await sleep(1100);
+    await sweptAfter(srv);
     assert.equal((await only(srv, 'dt', 'dt-i1')).state, 'PENDING_APPROVAL');
   } finally {
     await srv.close();
@@ -1080,7 +1080,7 @@ test('sim loop: xid 79 → PENDING_APPROVAL HOST_AWARE → approve → engine �
   assert.deepEqual(la.annotation.xid.events, [{ xid_code: '79', mnemonic: 'GPU has fallen off the bus', count: 1 }]);
   assert.equal(la.severity, CRIT);
   assert.equal(pa.passive_health_check_event_id, la.passive_health_check_alert_id);
-  await sleep(300);
+  await scannedAfter(eng);
   assert.equal((await getRem(eng, pa)).state, 'PENDING_APPROVAL', 'the running engine does not touch PENDING_APPROVAL');
   const hostBefore = (await cluster(eng, 'e')).gpu_worker_nodes.find((n) => n.instance_id === i).host_name;
   expectStatus(assert, await eng.api('POST', rPath('e', i, pa.id, 'approve'), { token: eng.op, body: {} }), 403, 7, 'operator approves');
@@ -1161,6 +1161,6 @@ test('automatic policy with the engine running: thermal fault → auto-approved 
   assert.equal(done.linked_alerts.length, 1);
   // an xid 13 is out of scope: waits for a person
   assert.deepEqual((await fault(eng, 'e2-i1', { kind: 'xid', xid: 13 })).json, { alerts: 1, remediations_created: 1, out_of_scope: 0 });
-  await sleep(300);
+  await scannedAfter(eng);
   assert.equal((await only(eng, 'e2', 'e2-i1')).state, 'PENDING_APPROVAL');
 });

@@ -3,7 +3,7 @@
 // own NoderepairApprovalWaiting alert pushed to a real Alertmanager 0.25 and resolved on approval.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, makeFleet, expectStatus, makePendingApproval, rPath, sleep } from './lib/server.mjs';
+import { startServer, makeFleet, expectStatus, makePendingApproval, rPath, counter } from './lib/server.mjs';
 import { VM_ONLY, REBOOT, HOST_AWARE, waitState, waitFor } from './lib/engine.mjs';
 import { AM_SKIP, startAlertmanager } from './lib/alertmanager.mjs';
 import { HISTORY_SKIP, seedHistory, utcDate } from './lib/history.mjs';
@@ -141,8 +141,9 @@ test('notifications: a real Alertmanager gets NoderepairApprovalWaiting after ap
     assert.equal(Date.parse(alert.startsAt), created, 'startsAt is when it started waiting');
     assert.ok(Date.parse(alert.endsAt) > Date.now(), 'endsAt is ahead while it holds');
 
-    // Still firing a few rounds later: re-sent, not expired.
-    await sleep(2500);
+    // Still firing five rounds later, past the first send's endsAt (four rounds): re-sent.
+    const sent = await counter(s, 'noderepair_notify_posts_total{result="sent"}');
+    assert.ok(await waitFor(async () => ((await counter(s, 'noderepair_notify_posts_total{result="sent"}')) >= sent + 5 ? true : null), 20000, 100));
     assert.equal((await ours()).length, 1);
 
     const approved = await s.api('POST', rPath('nt', 'nt-i0', waiting.id, 'approve'), { body: {} });

@@ -388,7 +388,8 @@ int Serve(const ServeFlags& flags) {
          .replica_id = replica_id,
          .lease = lease,
          .resume_everyone = config.db.starts_with("sqlite:"),
-         .on_fence_refused = [&metrics] { metrics.FenceRefused(); }});
+         .on_fence_refused = [&metrics] { metrics.FenceRefused(); },
+         .on_claim_scan = [&metrics] { metrics.EngineScanned(); }});
     if (Status started = executor.Start(); !started) return Fail(started.error().message);
     auto policy = health::Policy::WithOverrides(config.automation.rules);
     if (!policy) return Fail(policy.error().message);

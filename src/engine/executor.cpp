@@ -271,6 +271,7 @@ Timestamp Executor::Schedule(std::unique_lock<std::mutex>& lock) {
         next_claim_scan_ = now + options_.claim_interval;
         lock.unlock();
         auto paused = control_.IsPaused();
+        if (options_.on_claim_scan) options_.on_claim_scan();
         std::vector<std::string> pending;
         if (paused && !*paused) {
             (void)store_.Read([&](storage::Reader& reader) -> Status {

@@ -63,6 +63,9 @@ struct ExecutorOptions {
     bool resume_everyone = true;
     // Told about each commit refused because the job's lease is no longer this replica's.
     std::function<void()> on_fence_refused;
+    // Told about each look for PENDING work, also one that finds the engine paused and claims
+    // nothing (metrics: proof that a paused engine would have claimed).
+    std::function<void()> on_claim_scan;
     // Fault injection for tests: asked at every boundary of every step; true makes this
     // executor stop dead right there, as kill -9 would (nothing more is called or committed).
     std::function<bool(Boundary boundary, const std::string& remediation_id,

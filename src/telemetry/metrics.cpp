@@ -103,6 +103,13 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                               "remediation had passed to another replica; none changed anything")
                           .Register(r)
                           .Add({});
+    engine_scans_ = &BuildCounter()
+                         .Name("noderepair_engine_scans_total")
+                         .Help(
+                             "Looks of the engine for PENDING work, also those that find it "
+                             "paused and claim nothing")
+                         .Register(r)
+                         .Add({});
     health_sweeps_ = &BuildCounter()
                           .Name("noderepair_health_sweeps_total")
                           .Help(
@@ -290,6 +297,8 @@ void Metrics::StepFinished(std::string_view step, std::chrono::microseconds took
 }
 
 void Metrics::FenceRefused() { fence_refused_->Increment(); }
+
+void Metrics::EngineScanned() { engine_scans_->Increment(); }
 
 void Metrics::HealthSwept() { health_sweeps_->Increment(); }
 

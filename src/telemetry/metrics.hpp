@@ -62,6 +62,8 @@ public:
     // An engine commit refused because the remediation's lease is another replica's now
     // (docs/design.md 12): this replica was paused or cut off past its lease.
     void FenceRefused();
+    // One look of the engine for PENDING work (also while paused).
+    void EngineScanned();
     // One pass of the health sweeper committed (waiting signals, auto-resolve).
     void HealthSwept();
 
@@ -85,6 +87,7 @@ private:
     prometheus::Family<prometheus::Histogram>* total_seconds_;
     prometheus::Family<prometheus::Histogram>* step_seconds_;
     prometheus::Counter* fence_refused_;
+    prometheus::Counter* engine_scans_;
     prometheus::Counter* health_sweeps_;
     prometheus::Gauge* queue_depth_;
     prometheus::Gauge* in_flight_;

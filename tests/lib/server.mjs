@@ -124,11 +124,25 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function healthSweeps(srv) {
+// The value of one series of /metrics, named as exposed (`name` or `name{label="v"}`).
+export async function counter(srv, series) {
   const text = await (await fetch(`${srv.base}/metrics`)).text();
-  const m = text.match(/^noderepair_health_sweeps_total (\d+)/m);
-  if (!m) throw new Error('noderepair_health_sweeps_total missing from /metrics');
-  return Number(m[1]);
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  if (!line) throw new Error(`${series} missing from /metrics`);
+  return Number(line.slice(series.length + 1));
+}
+const healthSweeps = (srv) => counter(srv, 'noderepair_health_sweeps_total');
+
+// Resolves once the engine has looked for PENDING work `n` more times since this call (also
+// while paused): had it been free to claim, it would have. For tests that check a PENDING
+// remediation was left alone.
+export async function scannedAfter(srv, { n = 2, ms = 10000 } = {}) {
+  const deadline = Date.now() + ms;
+  const start = await counter(srv, 'noderepair_engine_scans_total');
+  while ((await counter(srv, 'noderepair_engine_scans_total')) < start + n + 1) {
+    if (Date.now() >= deadline) throw new Error(`the engine made no ${n} scans within ${ms} ms`);
+    await sleep(25);
+  }
 }
 
 // Resolves once the health sweeper has made `n` whole passes that started after this call
