@@ -4,13 +4,15 @@
 # (`make bench` builds them first). Everything listens on 127.0.0.1; everything it starts is
 # stopped on exit. Knobs (environment):
 #   BENCH_DURATION=10s BENCH_WARMUP=2s BENCH_CONNECTIONS=64 BENCH_THREADS=2
-#   BIG_INSTANCES=100000 BIG_REMEDIATIONS=1000000
+#   BIG_INSTANCES=150000 BIG_REMEDIATIONS=1000000   (big=: the fleet of issue 10)
 #   CREATE_INSTANCES=300000 CREATE_PER_CLUSTER=10000 CREATE_DURATION=$BENCH_DURATION
-#   BENCH_ONLY="get list metrics create blocked"   (a subset; get, list and metrics share the
+#   BENCH_ONLY="get list metrics import create blocked ingest"   (a subset; get, list and metrics share the
 #       seeded server; blocked: durable creates beside provider calls that block)
 #   BLOCKED_CALLS=50 BLOCKED_CALL_MS=5000 BLOCKED_CLUSTERS=40 (x 10,000 instances to create on)
 #   BLOCKED_ORDER="blocked unblocked"   (the order of the two runs; alternate it between repeats)
 #   BENCH_OUT=bench/out/<stamp>     BENCH_KEEP_DATA=0 (1 keeps the databases)
+#   GET_REPEATS=1 GET_BASE_BIN= (rounds of nginx/ours[/a reference binary] for the GET ratio)
+#   INGEST_REPEATS=3 INGEST_BASE_BIN= (alert ingest tries, alternated with a reference binary)
 #   BENCH_WAIT_QUIET=0  (seconds to wait, at most, for the machine to be idle before starting)
 #   BENCH_RETRIES=2 BENCH_MAX_OTHER_CPU=0.25  (repeat a run that other processes disturbed)
 #   BENCH_QUIET_CPU=0.10  (busy cores below which the machine counts as idle)
@@ -24,12 +26,13 @@ DURATION=${BENCH_DURATION:-10s}
 WARMUP=${BENCH_WARMUP:-2s}
 CONNS=${BENCH_CONNECTIONS:-64}
 THREADS=${BENCH_THREADS:-2}
-BIG_INSTANCES=${BIG_INSTANCES:-100000}
+BIG_INSTANCES=${BIG_INSTANCES:-150000}
 BIG_REMEDIATIONS=${BIG_REMEDIATIONS:-1000000}
 CREATE_INSTANCES=${CREATE_INSTANCES:-300000}
 CREATE_PER_CLUSTER=${CREATE_PER_CLUSTER:-10000}
 CREATE_DURATION=${CREATE_DURATION:-$DURATION}
-ONLY=${BENCH_ONLY:-get list metrics create blocked}
+ONLY=${BENCH_ONLY:-get list metrics import create blocked ingest}
+INGEST_REPEATS=${INGEST_REPEATS:-3}
 BLOCKED_CALLS=${BLOCKED_CALLS:-50}
 BLOCKED_CALL_MS=${BLOCKED_CALL_MS:-5000}
 BLOCKED_CLUSTERS=${BLOCKED_CLUSTERS:-40}
@@ -379,6 +382,30 @@ print("/v1/compute/clusters/%s/instances/%s/remediations/%s" % (r["cluster_id"],
         warm_wrk "$SERVER_URL$get_path"
         TARGET_PID=$BIG_PID
         run_wrk get "$SERVER_URL$get_path" get.lua
+        # GET_BASE_BIN: a reference binary on the same database, alternated with ours and nginx
+        # GET_REPEATS times in all (the first round is the one above, without the reference).
+        for r in $(seq 2 "${GET_REPEATS:-1}"); do
+            if [[ -n ${GET_BASE_BIN:-} ]]; then
+                stop_pid "$BIG_PID"
+                BIN_SAVED=$BIN BIN=$GET_BASE_BIN
+                start_server "big-base-$r" "$BIG_DB" "$BIG_FLEET"
+                BIN=$BIN_SAVED
+                warm_wrk "$SERVER_URL$get_path"
+                TARGET_PID=$SERVER_PID
+                run_wrk "get_base_r$r" "$SERVER_URL$get_path" get.lua
+                stop_pid "$SERVER_PID"
+                start_server "big-$r" "$BIG_DB" "$BIG_FLEET"
+                BIG_PID=$SERVER_PID
+                WRK_TOKEN=$SERVER_TOKEN
+            fi
+            start_nginx "$OUT/nginx/www"
+            TARGET_PID=$(pgrep -P "$NGINX_PID" | head -1)
+            run_wrk "get_nginx_r$r" "$NGINX_URL$get_path" get.lua
+            stop_pid "$NGINX_PID"; NGINX_PID=""
+            warm_wrk "$SERVER_URL$get_path"
+            TARGET_PID=$BIG_PID
+            run_wrk "get_r$r" "$SERVER_URL$get_path" get.lua
+        done
     fi
 
     if wants list; then
@@ -427,6 +454,29 @@ print(round(val("sum") / val("count") * 1000, 4))')
     t0=$(now_ns)
     stop_pid "$BIG_PID"
     metric shutdown_s "$(python3 -c "print(round(($(now_ns) - $t0) / 1e9, 3))")" s
+fi
+
+# ---------------------------------------------------------------- first import of the big fleet
+# The fleet file into an empty database: the start-up a new installation sees (issue 10).
+if wants import; then
+    IMPORT_FLEET=$DATA/big-fleet.json
+    if [[ ! -f $IMPORT_FLEET ]]; then
+        record python3 "$ROOT/bench/gen_fleet.py" --clusters 1 \
+            --instances-per-cluster "$BIG_INSTANCES" --prefix big- --out "$IMPORT_FLEET"
+        python3 "$ROOT/bench/gen_fleet.py" --clusters 1 --instances-per-cluster "$BIG_INSTANCES" \
+            --prefix big- --out "$IMPORT_FLEET"
+    fi
+    rm -f "$DATA/import.db" "$DATA/import.db-wal" "$DATA/import.db-shm"
+    start_server import "$DATA/import.db" "$IMPORT_FLEET"
+    metric startup_first_import_s "$STARTUP_S" s
+    metric hwm_first_import_mb "$(( $(rss_kb "$SERVER_PID" VmHWM) / 1024 ))" MB
+    metric rss_first_import_mb "$(( $(rss_kb "$SERVER_PID" VmRSS) / 1024 ))" MB
+    stop_pid "$SERVER_PID"
+    # The second start finds every instance stored: the import changes nothing.
+    start_server import-again "$DATA/import.db" "$IMPORT_FLEET"
+    metric startup_fleet_known_s "$STARTUP_S" s
+    stop_pid "$SERVER_PID"
+    rm -f "$DATA/import.db" "$DATA/import.db-wal" "$DATA/import.db-shm"
 fi
 
 # ---------------------------------------------------------------- durable creates
@@ -515,6 +565,24 @@ json.dump(fleet, open(path, "w"))' "$BLOCKED_FLEET" "$BLOCKED_CALL_MS"
             metric blocked_calls_still_in_flight_after "$still" remediations
         fi
         stop_pid "$SERVER_PID"
+    done
+fi
+
+# ---------------------------------------------------------------- alert ingest
+# bench/ingest_profile.sh: 100,000 alerts in 100-alert webhooks, every automation rule on, its
+# own server each time; INGEST_BASE_BIN adds a reference binary, alternated with ours.
+if wants ingest; then
+    for r in $(seq 1 "$INGEST_REPEATS"); do
+        for which in ours ${INGEST_BASE_BIN:+base}; do
+            bin=$BIN
+            [[ $which == base ]] && bin=$INGEST_BASE_BIN
+            record bash "$ROOT/bench/ingest_profile.sh" "$bin"
+            rate=$(bash "$ROOT/bench/ingest_profile.sh" "$bin" | tail -1 \
+                | python3 -c 'import json,sys; print(json.load(sys.stdin)["alerts_per_s"])') \
+                || die "ingest run failed"
+            metric "ingest_${which}_alerts_per_s_$r" "$rate" "alerts/s"
+            log "ingest ($which, try $r): $rate alerts/s"
+        done
     done
 fi
 

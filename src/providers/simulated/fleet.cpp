@@ -3,9 +3,9 @@
 #include <boost/json.hpp>
 #include <cstdio>
 #include <fstream>
-#include <map>
-#include <set>
 #include <sstream>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "common/json.hpp"
 
@@ -89,8 +89,12 @@ Result<Fleet> ParseFleet(std::string_view text) {
     Fleet fleet;
     NR_RETURN_IF_ERROR(ParseTiming(root, fleet.timing));
 
-    std::map<std::string, int> free_slots;
+    // Hashed, and every vector reserved: a 150,000-instance fleet spent a fifth of its parse
+    // comparing names with long common prefixes in ordered maps and moving Instances on growth.
+    std::unordered_map<std::string, int> free_slots;
     NR_ASSIGN_OR_RETURN(const json::array* hosts, ArrayMember(root, "hosts", "fleet"));
+    free_slots.reserve(hosts->size());
+    fleet.inventory.hosts.reserve(hosts->size());
     for (const auto& h : *hosts) {
         if (!h.is_object()) return InvalidArgument("fleet: each host must be an object");
         model::Host host;
@@ -111,9 +115,10 @@ Result<Fleet> ParseFleet(std::string_view text) {
         fleet.inventory.hosts.push_back(std::move(host));
     }
 
-    std::set<std::string> cluster_ids;
-    std::set<std::string> instance_ids;
+    std::unordered_set<std::string> cluster_ids;
+    std::unordered_set<std::string> instance_ids;
     NR_ASSIGN_OR_RETURN(const json::array* clusters, ArrayMember(root, "clusters", "fleet"));
+    fleet.inventory.clusters.reserve(clusters->size());
     for (const auto& c : *clusters) {
         if (!c.is_object()) return InvalidArgument("fleet: each cluster must be an object");
         const auto& co = c.as_object();
@@ -130,6 +135,8 @@ Result<Fleet> ParseFleet(std::string_view text) {
         }
         cluster.status = "Ready";
         NR_ASSIGN_OR_RETURN(const json::array* instances, ArrayMember(co, "instances", where));
+        cluster.gpu_worker_nodes.reserve(instances->size());
+        instance_ids.reserve(instance_ids.size() + instances->size());
         for (const auto& i : *instances) {
             if (!i.is_object()) return InvalidArgument(where + ": each instance must be an object");
             const auto& io = i.as_object();
@@ -171,11 +178,12 @@ Result<Fleet> ParseFleet(std::string_view text) {
 Result<Fleet> LoadFleetFile(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) return InvalidArgument("cannot read fleet file " + path);
-    std::stringstream text;
-    text << in.rdbuf();
-    auto fleet = ParseFleet(text.str());
+    std::stringstream read;
+    read << in.rdbuf();
+    std::string text = std::move(read).str();  // one copy of the file, not three
+    auto fleet = ParseFleet(text);
     if (!fleet) return InvalidArgument("fleet file " + path + ": " + fleet.error().message);
-    fleet->text = text.str();
+    fleet->text = std::move(text);
     return fleet;
 }
 
