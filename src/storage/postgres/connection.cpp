@@ -159,18 +159,7 @@ std::vector<const char*> PgStatement::Values() const {
     return values;
 }
 
-Status PgStatement::Send() {
-    Connection::Deadline deadline(conn_);
-    NR_RETURN_IF_ERROR(conn_.EnterPipeline());
-    const auto values = Values();
-    if (PQsendQueryPrepared(conn_.handle(), name_.c_str(), int(values.size()), values.data(),
-                            nullptr, nullptr, 0) == 0) {
-        return conn_.ResultError(nullptr, "cannot send statement");
-    }
-    conn_.Owe();
-    Reset();
-    return OkStatus();
-}
+Status PgStatement::Send() { return SendThen(nullptr); }
 
 Status PgStatement::SendThen(std::function<void(int changed)> changed) {
     Connection::Deadline deadline(conn_);
