@@ -21,7 +21,7 @@ struct StoreOptions {
     // What stamps audit records; null: the system clock.
     const Clock* clock = nullptr;
     // PostgreSQL: writer connections, each group-committing its own batches (SQLite has one).
-    int writers = 4;
+    int writers = 1;
 };
 
 Result<std::unique_ptr<Store>> OpenStore(const std::string& db_url, StoreOptions options = {});
