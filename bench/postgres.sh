@@ -58,7 +58,7 @@ start_server() {
     "$BIN" serve --listen 127.0.0.1:0 --db "$db" --fleet "$WORK/fleet.json" --engine-paused \
         >"$WORK/server.out" 2>/dev/null &
     SERVER_PID=$!
-    for _ in $(seq 1 600); do
+    for _ in $(seq 1 3000); do  # a fleet import into a busy database can take minutes
         grep -q 'listening on' "$WORK/server.out" && break
         sleep 0.1
     done

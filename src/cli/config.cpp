@@ -70,6 +70,7 @@ std::map<std::string, Setter> Setters(Config& c) {
         {"server.tls.key_file", str(c.server.tls.key_file)},
         {"storage.max_batch", num(c.storage.max_batch)},
         {"storage.max_queued_writes", num(c.storage.max_queued_writes)},
+        {"storage.writers", num(c.storage.writers)},
         {"log.format", str(c.log.format)},
         {"log.requests", flag(c.log.requests)},
         {"hooks.drain", str(c.hooks.drain)},
@@ -216,9 +217,10 @@ Status Check(const Config& c) {
         return InvalidArgument("config: engine.max_parallel must be >= 1");
     if (c.engine.max_calls_per_host < 1)
         return InvalidArgument("config: engine.max_calls_per_host must be >= 1");
-    if (c.server.io_threads < 1 || c.server.worker_threads < -1 || c.storage.max_batch < 1) {
+    if (c.server.io_threads < 1 || c.server.worker_threads < -1 || c.storage.max_batch < 1 ||
+        c.storage.writers < 1) {
         return InvalidArgument(
-            "config: server.io_threads and storage.max_batch must be >= 1, "
+            "config: server.io_threads, storage.max_batch and storage.writers must be >= 1, "
             "server.worker_threads >= 0 (or -1: by backend)");
     }
     if (c.server.max_connections < 1 || c.server.max_queued_requests < 1 ||

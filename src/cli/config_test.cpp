@@ -123,6 +123,15 @@ TEST(ParseConfig, RejectsHalfATlsConfigurationAndBoundsBelowOne) {
     ExpectRejected("storage: {max_queued_writes: -1}\n");
 }
 
+// docs/http-api.md 9: PostgreSQL's writer connections.
+TEST(ParseConfig, ReadsTheStorageWritersAndRejectsNone) {
+    auto parsed = ParseConfig("storage: {writers: 8}\n");
+    ASSERT_TRUE(parsed) << parsed.error().message;
+    EXPECT_EQ(parsed->storage.writers, 8);
+    EXPECT_EQ(Config{}.storage.writers, 1);
+    ExpectRejected("storage: {writers: 0}\n");
+}
+
 TEST(ParseConfig, KeysNotGivenKeepTheirDefaults) {
     auto parsed = ParseConfig("engine:\n  paused: true\n");
     ASSERT_TRUE(parsed) << parsed.error().message;

@@ -316,7 +316,8 @@ int Serve(const ServeFlags& flags) {
     // 2.5 s for an answer).
     storage::SetDatabaseAnswerTimeout(std::chrono::milliseconds(2500));
     auto store = storage::OpenStore(
-        config.db, {config.storage.max_batch, size_t(config.storage.max_queued_writes), &clock});
+        config.db, {config.storage.max_batch, size_t(config.storage.max_queued_writes), &clock,
+                    config.storage.writers});
     if (!store) return Fail(store.error().message);
     auto imported = ImportFleet(**store, flags);
     if (!imported) return Fail(imported.error().message);

@@ -16,9 +16,9 @@ Result<std::unique_ptr<Store>> OpenStore(const std::string& db_url, StoreOptions
         return std::unique_ptr<Store>(std::move(store));
     }
     if (db_url.starts_with("postgres://") || db_url.starts_with("postgresql://")) {
-        NR_ASSIGN_OR_RETURN(auto store,
-                            postgres::PgStore::Open(db_url, options.max_batch,
-                                                    options.max_queued_writes, options.clock));
+        NR_ASSIGN_OR_RETURN(auto store, postgres::PgStore::Open(db_url, options.max_batch,
+                                                                options.max_queued_writes,
+                                                                options.clock, options.writers));
         return std::unique_ptr<Store>(std::move(store));
     }
     return InvalidArgument("unsupported --db '" + db_url +

@@ -20,6 +20,8 @@ struct StoreOptions {
     size_t max_queued_writes = 1024;
     // What stamps audit records; null: the system clock.
     const Clock* clock = nullptr;
+    // PostgreSQL: writer connections, each group-committing its own batches (SQLite has one).
+    int writers = 1;
 };
 
 Result<std::unique_ptr<Store>> OpenStore(const std::string& db_url, StoreOptions options = {});

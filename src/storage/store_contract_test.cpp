@@ -1090,6 +1090,12 @@ TEST_P(StoreContract, ReadReturnsTheReadsError) {
 }
 
 TEST_P(StoreContract, WorkSeesItsOwnAndEarlierChangesOfTheBatch) {
+    // One writer, held below, so the next writes share its next batch (with several
+    // PostgreSQL writers another writer may take them: each batch is one writer's).
+    store_->Close();
+    auto opened = OpenStore(url_, StoreOptions{.writers = 1});
+    ASSERT_TRUE(opened) << opened.error().message;
+    store_ = std::move(opened).value();
     std::promise<void> release;
     std::shared_future<void> released = release.get_future().share();
     std::promise<Status> blocker_done;
@@ -1410,7 +1416,8 @@ TEST_P(StoreContract, WithoutGroupCommitFailuresAreStillIsolated) {
 // once it drains.
 TEST_P(StoreContract, RefusesARequestsWriteWhenTheWriteQueueIsFull) {
     store_->Close();
-    auto opened = OpenStore(url_, StoreOptions{.max_queued_writes = 2});
+    // One writer, held below: with more, the others would take the queued writes.
+    auto opened = OpenStore(url_, StoreOptions{.max_queued_writes = 2, .writers = 1});
     ASSERT_TRUE(opened) << opened.error().message;
     store_ = std::move(opened).value();
     auto put = [this](const std::string& key) {

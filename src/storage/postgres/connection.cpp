@@ -159,7 +159,9 @@ std::vector<const char*> PgStatement::Values() const {
     return values;
 }
 
-Status PgStatement::Send() {
+Status PgStatement::Send() { return SendThen(nullptr); }
+
+Status PgStatement::SendThen(std::function<void(int changed)> changed) {
     Connection::Deadline deadline(conn_);
     NR_RETURN_IF_ERROR(conn_.EnterPipeline());
     const auto values = Values();
@@ -167,7 +169,7 @@ Status PgStatement::Send() {
                             nullptr, nullptr, 0) == 0) {
         return conn_.ResultError(nullptr, "cannot send statement");
     }
-    conn_.Owe();
+    conn_.Owe(std::move(changed));
     Reset();
     return OkStatus();
 }
@@ -284,14 +286,27 @@ Status Connection::ReadOwed() {
             break;
         }
         const ExecStatusType status = PQresultStatus(result);
+        const int64_t answer = answered_++;
+        std::function<void(int)> changed;
+        if (!on_answer_.empty() && on_answer_.front().first == answer) {
+            changed = std::move(on_answer_.front().second);
+            on_answer_.pop_front();
+        }
         if (status == PGRES_FATAL_ERROR || status == PGRES_BAD_RESPONSE) {
             Error error = ResultError(result, "query failed");
             if (!first) first = std::move(error);
         } else {
+            if (changed && status == PGRES_COMMAND_OK && !first) {
+                const char* count = PQcmdTuples(result);
+                changed(count != nullptr && *count != '\0' ? std::atoi(count) : 0);
+            }
             PQclear(result);
         }
         while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);  // its end marker
     }
+    // Whatever was not answered never will be: its callbacks go, and counting starts anew.
+    on_answer_.clear();
+    answered_ = sent_ = 0;
     if (!first) return OkStatus();
     // After an error the server skips everything up to a sync point: set one and read up to
     // it, so the next statement runs (in a transaction the caller rolls back to a savepoint).

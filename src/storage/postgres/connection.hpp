@@ -7,6 +7,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,6 +37,7 @@ public:
     Result<bool> Step() override;
     // Pipelines the statement: sends it and returns; the connection reads its answer later.
     Status Send() override;
+    Status SendThen(std::function<void(int changed)> changed) override;
     int64_t Int(int column) const override;
     bool IsNull(int column) const override { return PQgetisnull(result_, row_, column) != 0; }
     std::string Text(int column) const override;
@@ -97,8 +100,13 @@ public:
     // Sets a sync point and reads up to it: after an error the server skips every statement
     // until one.
     void Resync();
-    // Counts a statement sent in pipeline mode whose answer is still to be read.
-    void Owe() { ++owed_; }
+    // Counts a statement sent in pipeline mode whose answer is still to be read; `changed`, if
+    // any, gets its change count when that answer is read and says it succeeded.
+    void Owe(std::function<void(int changed)> changed = nullptr) {
+        ++owed_;
+        if (changed) on_answer_.push_back({sent_, std::move(changed)});
+        ++sent_;
+    }
     bool pipelined() const { return PQpipelineStatus(conn_) != PQ_PIPELINE_OFF; }
 
 private:
@@ -109,6 +117,11 @@ private:
     Status LeavePipeline();
     PGconn* conn_;
     int owed_ = 0;
+    // Statements sent in pipeline mode so far, and the callbacks waiting for some of their
+    // answers, by that number (answers come back in order).
+    int64_t sent_ = 0;
+    int64_t answered_ = 0;
+    std::deque<std::pair<int64_t, std::function<void(int changed)>>> on_answer_;
     int deadlines_ = 0;                   // nested Deadline guards
     std::atomic<bool> timed_out_{false};  // the watchdog shut the socket down
     std::unordered_map<std::string, std::unique_ptr<PgStatement>> statements_;

@@ -7,17 +7,18 @@
 namespace noderepair::storage::postgres {
 
 Result<std::unique_ptr<PgStore>> PgStore::Open(const std::string& uri, int max_batch,
-                                               size_t max_queued_writes, const Clock* clock) {
+                                               size_t max_queued_writes, const Clock* clock,
+                                               int writers) {
     NR_ASSIGN_OR_RETURN(auto writer, Connection::Open(uri));
     NR_RETURN_IF_ERROR(Migrate(*writer));
     return std::unique_ptr<PgStore>(
-        new PgStore(uri, std::move(writer), max_batch, max_queued_writes, clock));
+        new PgStore(uri, std::move(writer), max_batch, max_queued_writes, clock, writers));
 }
 
 PgStore::PgStore(std::string uri, std::unique_ptr<Connection> writer, int max_batch,
-                 size_t max_queued_writes, const Clock* clock)
+                 size_t max_queued_writes, const Clock* clock, int writers)
     : SqlStore(std::move(writer), max_batch, max_queued_writes, clock), uri_(std::move(uri)) {
-    StartWriter();
+    StartWriter(writers);
 }
 
 PgStore::~PgStore() { Close(); }

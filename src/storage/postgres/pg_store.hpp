@@ -1,8 +1,9 @@
 // The PostgreSQL backend: the shared group-committing store over libpq connections to a
-// site's server. The writer's batch is one READ COMMITTED transaction (this process is its
-// only writer of each change); reads run in REPEATABLE READ, READ ONLY transactions, so every
-// statement of one read sees one snapshot. A lost connection is replaced on the next batch or
-// read; meanwhile they fail with UNAVAILABLE.
+// site's server. Several writer connections each commit their own batches, each one READ
+// COMMITTED transaction (row locks, Txn::SerializeAutomation and the audit head's lock keep
+// what they share exact, as between replicas: docs/design.md 12); reads run in REPEATABLE READ,
+// READ ONLY transactions, so every statement of one read sees one snapshot. A lost connection is
+// replaced on the next batch or read; meanwhile they fail with UNAVAILABLE.
 #pragma once
 
 #include <chrono>
@@ -17,9 +18,12 @@ namespace noderepair::storage::postgres {
 class PgStore final : public sql::SqlStore {
 public:
     // `uri`: a libpq URI (postgres://USER[:PASSWORD]@HOST:PORT/DBNAME) or connection string.
+    // `writers`: writer connections, each group-committing its own batches.
     static Result<std::unique_ptr<PgStore>> Open(const std::string& uri, int max_batch,
                                                  size_t max_queued_writes = 1024,
-                                                 const Clock* clock = nullptr);
+                                                 const Clock* clock = nullptr,
+                                                 int writers = kDefaultWriters);
+    static constexpr int kDefaultWriters = 1;
     ~PgStore() override;
 
 protected:
@@ -34,9 +38,9 @@ protected:
 
 private:
     PgStore(std::string uri, std::unique_ptr<Connection> writer, int max_batch,
-            size_t max_queued_writes, const Clock* clock);
+            size_t max_queued_writes, const Clock* clock, int writers);
     const std::string uri_;
-    std::chrono::steady_clock::time_point last_fold_{};  // the writer thread's
+    std::chrono::steady_clock::time_point last_fold_{};  // under SqlStore's commit turn
 };
 
 }  // namespace noderepair::storage::postgres

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,6 +30,14 @@ public:
     virtual Status Send() {
         auto stepped = Step();
         if (!stepped) return stepped.error();
+        return OkStatus();
+    }
+    // Like Send; `changed` gets the number of rows the statement changed once its answer is
+    // read (PostgreSQL: at the connection's next read or Flush), and is dropped if it failed.
+    virtual Status SendThen(std::function<void(int changed)> changed) {
+        auto stepped = Step();
+        if (!stepped) return stepped.error();
+        changed(Changes());
         return OkStatus();
     }
     virtual int64_t Int(int column) const = 0;
@@ -86,6 +95,11 @@ public:
     // the connection's next Step, Run or Flush instead, so a change that sends must Flush
     // before it counts as done (the group commit does, for every change).
     Status Send() { return impl_->Send(); }
+    // Sends a write whose change count matters only once the change is done (an audit record
+    // when a row was there): `changed` runs by the change's Flush at the latest.
+    Status SendThen(std::function<void(int changed)> changed) {
+        return impl_->SendThen(std::move(changed));
+    }
     // Every row, each read by `read(*this)`.
     template <typename ReadRow>
     auto Rows(ReadRow read) -> Result<std::vector<decltype(read(*this))>> {

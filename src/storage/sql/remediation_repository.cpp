@@ -1,3 +1,4 @@
+#include <string_view>
 #include <unordered_map>
 
 #include "common/json.hpp"
@@ -9,9 +10,62 @@ namespace noderepair::storage::sql {
 using model::Remediation;
 using model::State;
 
+namespace {
+
+constexpr int kRemediationColumnCount = 21;  // in kRemediationColumns
+
+// Each column of `columns` (a list joined by ", ") as `table.column`.
+std::string Qualified(std::string_view table, std::string_view columns) {
+    std::string out;
+    while (!columns.empty()) {
+        const size_t comma = columns.find(", ");
+        if (!out.empty()) out += ", ";
+        out += table;
+        out += '.';
+        out += columns.substr(0, comma);
+        columns = comma == std::string_view::npos ? "" : columns.substr(comma + 2);
+    }
+    return out;
+}
+
+// Reads the rows of a remediation LEFT JOIN alerts (kRemediationColumns, then kAlertColumns,
+// NULL when it has none), ordered so a remediation's rows follow each other, its alerts
+// oldest first. Stops before the remediation past `limit` and says it was there in `more`.
+Result<std::vector<Remediation>> ReadJoinedAlerts(Statement& stmt, size_t limit, bool* more) {
+    std::vector<Remediation> out;
+    while (true) {
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) return out;
+        if (out.empty() || out.back().id != stmt.Text(0)) {
+            if (out.size() == limit) {
+                if (more != nullptr) *more = true;
+                return out;
+            }
+            out.push_back(ReadRemediation(stmt));
+        }
+        if (!stmt.IsNull(kRemediationColumnCount)) {
+            out.back().linked_alerts.push_back(ReadAlert(stmt, kRemediationColumnCount));
+        }
+    }
+}
+
+}  // namespace
+
 Result<std::optional<Remediation>> SqlRemediations::Get(const std::string& id) {
     static const std::string sql =
         std::string("SELECT ") + kRemediationColumns + " FROM remediations WHERE id = ?1";
+    if (conn_.dialect() == Dialect::kPostgres) {
+        // One round trip: the row and its alerts in one statement.
+        static const std::string joined =
+            "SELECT " + Qualified("r", kRemediationColumns) + ", " + Qualified("a", kAlertColumns) +
+            " FROM remediations r LEFT JOIN alerts a ON a.remediation_id = r.id WHERE r.id = ?1 "
+            "ORDER BY a.started_at, a.id";
+        NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(joined));
+        stmt.Bind(1, id);
+        NR_ASSIGN_OR_RETURN(auto found, ReadJoinedAlerts(stmt, 1, nullptr));
+        if (found.empty()) return std::optional<Remediation>();
+        return std::optional<Remediation>(std::move(found.front()));
+    }
     std::optional<Remediation> r;
     {
         NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
@@ -75,6 +129,7 @@ Result<RemediationPage> SqlRemediations::List(const ListQuery& q) {
     const char* time_col = q.order == OrderField::kCreateTime ? "create_time" : "update_time";
     const char* dir = q.descending ? "DESC" : "ASC";
     const char* cmp = q.descending ? "<" : ">";
+    const bool joined = conn_.dialect() == Dialect::kPostgres;
     std::string sql = std::string("SELECT ") + kRemediationColumns + " FROM remediations WHERE " +
                       (by_instance ? "instance_id = ?2 AND cluster_id = ?1" : "cluster_id = ?1");
     if (q.after) sql += std::string(" AND (") + time_col + ", id) " + cmp + " (?3, ?4)";
@@ -84,6 +139,13 @@ Result<RemediationPage> SqlRemediations::List(const ListQuery& q) {
     if (!q.modes.empty()) sql += " AND (CAST(?6 AS BIGINT) >> mode) & 1 = 1";
     if (!q.triggers.empty()) sql += " AND (CAST(?7 AS BIGINT) >> trigger) & 1 = 1";
     sql += std::string(" ORDER BY ") + time_col + " " + dir + ", id " + dir + " LIMIT ?8";
+    if (joined) {
+        // PostgreSQL: the page and its alerts in one statement, one round trip.
+        sql = "WITH page AS (" + sql + ") SELECT " + Qualified("page", kRemediationColumns) + ", " +
+              Qualified("a", kAlertColumns) +
+              " FROM page LEFT JOIN alerts a ON a.remediation_id = page.id ORDER BY page." +
+              time_col + " " + dir + ", page.id " + dir + ", a.started_at, a.id";
+    }
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
     stmt.Bind(1, q.cluster_id);
     if (by_instance) stmt.Bind(2, q.instance_id);
@@ -96,6 +158,11 @@ Result<RemediationPage> SqlRemediations::List(const ListQuery& q) {
     if (!q.triggers.empty()) stmt.Bind(7, MaskOf(q.triggers));
     stmt.Bind(8, int64_t(q.limit) + 1);
     RemediationPage page;
+    if (joined) {
+        NR_ASSIGN_OR_RETURN(page.remediations,
+                            ReadJoinedAlerts(stmt, size_t(q.limit), &page.has_next));
+        return page;
+    }
     page.remediations.reserve(size_t(q.limit));
     while (true) {
         NR_ASSIGN_OR_RETURN(bool row, stmt.Step());

@@ -19,12 +19,34 @@ struct PendingAuditRecord {
     std::string detail;
 };
 
-// What the batch being committed changed: remediation changes for the commit observers, and
-// audit records, appended to the chain just before COMMIT (docs/design.md 11). A change rolled
-// back to its savepoint drops its entries of both.
+// Additions to the overview's aggregates (remediation_daily, stage_daily) a change asked for:
+// the writer adds them up per row and writes them at commit, so a batch locks each hot row
+// once and only for its commit, not from its first change on (several PostgreSQL writers would
+// otherwise queue behind each other's batches on the same day's row).
+struct DailyDelta {
+    std::string cluster_id;
+    int64_t day = 0;
+    int mode = 0;
+    int64_t created = 0;
+    int64_t succeeded = 0;
+    int64_t failed = 0;
+};
+struct BucketDelta {
+    std::string cluster_id;
+    int64_t day = 0;
+    int stage = 0;
+    int bucket = 0;
+    int64_t n = 0;
+};
+
+// What the batch being committed changed: remediation changes for the commit observers, audit
+// records, appended to the chain just before COMMIT (docs/design.md 11), and the aggregates'
+// additions. A change rolled back to its savepoint drops its entries of each.
 struct ChangeLog {
     std::vector<RemediationChange> changes;
     std::vector<PendingAuditRecord> audit;
+    std::vector<DailyDelta> daily;
+    std::vector<BucketDelta> buckets;
     std::string request_id;  // of the change being run
     std::string actor;       // of the change being run
 
@@ -44,6 +66,10 @@ inline void RecordAudit(ChangeLog* log, std::string action, std::string target,
 // the head row, inserts each record with the next seq and its hash, and moves the head.
 Status AppendAuditRecords(Connection& conn, const std::vector<PendingAuditRecord>& records,
                           Timestamp time);
+
+// Writes the batch's additions to the aggregates, one upsert per row, in key order (writers
+// that lock the same rows lock them in one order).
+Status ApplyStatDeltas(Connection& conn, const ChangeLog& log);
 
 // Remediations, their timelines and counts on one connection. Records every remediation it
 // inserts or moves in the batch's ChangeLog (null on read connections), and audits each
@@ -252,7 +278,9 @@ private:
 // The overview's aggregates and "needs a person" reads on one connection (docs/http-api.md 11).
 class SqlStats final : public StatsRepository {
 public:
-    explicit SqlStats(Connection& conn) : conn_(conn) {}
+    // With a log (the writer's batch), additions wait in it for ApplyStatDeltas at commit;
+    // without one they are written at once.
+    explicit SqlStats(Connection& conn, ChangeLog* log = nullptr) : conn_(conn), log_(log) {}
     Result<std::vector<DailyCount>> ListDaily(const std::string& cluster_id, int64_t first_day,
                                               int64_t last_day) override;
     Result<std::vector<StageBucketCount>> SumStageBuckets(const std::string& cluster_id,
@@ -273,6 +301,7 @@ public:
 
 private:
     Connection& conn_;
+    ChangeLog* log_;
 };
 
 // Fills the overview's aggregates from the stored history (every remediation and its

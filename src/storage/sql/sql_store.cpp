@@ -1,5 +1,6 @@
 #include "storage/sql/sql_store.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
@@ -35,7 +36,7 @@ public:
           tokens_(conn, log),
           settings_(conn, log),
           simulated_(conn),
-          stats_(conn),
+          stats_(conn, log),
           audit_(conn),
           replicas_(conn),
           conn_(conn) {}
@@ -82,13 +83,19 @@ SqlStore::SqlStore(std::unique_ptr<Connection> writer, int max_batch, size_t max
     : max_batch_(size_t(max_batch < 1 ? 1 : max_batch)),
       max_queued_writes_(max_queued_writes < 1 ? 1 : max_queued_writes),
       clock_(clock != nullptr ? *clock : system_clock_),
-      writer_(std::move(writer)) {}
+      first_writer_(std::move(writer)) {}
 
-void SqlStore::StartWriter() {
-    writer_thread_ = std::thread([this] {
-        NameThisThread("nr-store-write");
-        WriterLoop();
-    });
+void SqlStore::StartWriter(int writers) {
+    for (int i = 0; i < std::max(writers, 1); ++i) {
+        auto& writer = *writers_.emplace_back(std::make_unique<Writer>());
+        if (i == 0) writer.conn = std::move(first_writer_);
+    }
+    for (auto& writer : writers_) {
+        writer->thread = std::thread([this, w = writer.get()] {
+            NameThisThread("nr-store-write");
+            WriterLoop(*w);
+        });
+    }
 }
 
 SqlStore::~SqlStore() { Close(); }
@@ -96,11 +103,13 @@ SqlStore::~SqlStore() { Close(); }
 void SqlStore::Close() {
     {
         std::lock_guard lock(queue_mu_);
-        if (closing_ && !writer_thread_.joinable()) return;
-        closing_ = true;
+        if (closed_) return;
+        closing_ = closed_ = true;
     }
     queue_cv_.notify_all();
-    if (writer_thread_.joinable()) writer_thread_.join();
+    for (auto& writer : writers_) {
+        if (writer->thread.joinable()) writer->thread.join();
+    }
 }
 
 void SqlStore::Write(TxnWork work, CommitCallback done) {
@@ -124,7 +133,7 @@ void SqlStore::Write(TxnWork work, CommitCallback done) {
     done(std::move(refused));
 }
 
-void SqlStore::WriterLoop() {
+void SqlStore::WriterLoop(Writer& writer) {
     std::vector<PendingWrite> batch;
     while (true) {
         {
@@ -136,73 +145,83 @@ void SqlStore::WriterLoop() {
                 queue_.pop_front();
             }
         }
-        CommitBatch(batch);
+        CommitBatch(writer, batch);
         batch.clear();
     }
 }
 
-void SqlStore::CommitBatch(std::vector<PendingWrite>& batch) {
+void SqlStore::CommitBatch(Writer& writer, std::vector<PendingWrite>& batch) {
     const auto began = std::chrono::steady_clock::now();
     std::vector<Status> outcomes(batch.size());
-    if (writer_ == nullptr || !writer_->Healthy()) {
+    if (writer.conn == nullptr || !writer.conn->Healthy()) {
         // The server went away since the last batch: connect anew, or fail this batch at once
         // (UNAVAILABLE, so clients retry) and try again with the next. Within a second of a
         // failed attempt batches fail without one, so writes queued behind an attempt that
         // waits out its connect timeout are answered at once (docs/http-api.md 9: 503 within
         // 5 s).
-        writer_.reset();
-        if (began - last_connect_failure_ < std::chrono::seconds(1)) {
-            for (auto& w : batch) w.done(last_connect_error_);
+        writer.conn.reset();
+        if (began - writer.last_connect_failure < std::chrono::seconds(1)) {
+            for (auto& w : batch) w.done(writer.last_connect_error);
             return;
         }
         auto connected = Connect();
         if (!connected) {
-            last_connect_failure_ = std::chrono::steady_clock::now();
-            last_connect_error_ = connected.error();
+            writer.last_connect_failure = std::chrono::steady_clock::now();
+            writer.last_connect_error = connected.error();
             for (auto& w : batch) w.done(connected.error());
             return;
         }
-        writer_ = std::move(*connected);
+        writer.conn = std::move(*connected);
     }
-    Status begun = Run(*writer_, BeginWrite());
+    Connection& conn = *writer.conn;
+    Status begun = Run(conn, BeginWrite());
     if (!begun) {
         for (auto& w : batch) w.done(begun);
         return;
     }
     ChangeLog log;
-    SqlTxn txn(*writer_, &log);
+    SqlTxn txn(conn, &log);
     for (size_t i = 0; i < batch.size(); ++i) {
         // A savepoint per change: a change whose rules fail leaves no trace, the others in
         // the batch still commit.
-        Status saved = Send(*writer_, "SAVEPOINT change");
+        Status saved = Send(conn, "SAVEPOINT change");
         if (!saved) {
             outcomes[i] = saved;
             continue;
         }
         const size_t recorded = log.changes.size();
         const size_t audited = log.audit.size();
+        const size_t daily = log.daily.size();
+        const size_t buckets = log.buckets.size();
         log.request_id = std::move(batch[i].request_id);
         log.actor = std::move(batch[i].actor);
         outcomes[i] = batch[i].work(txn);
         // What the change sent without waiting must have worked before the change counts.
-        Status flushed = writer_->Flush();
+        Status flushed = conn.Flush();
         if (outcomes[i] && !flushed) outcomes[i] = flushed;
         if (!outcomes[i]) {
-            (void)Run(*writer_, "ROLLBACK TO change");
+            (void)Run(conn, "ROLLBACK TO change");
             log.changes.resize(recorded);
             log.audit.resize(audited);
+            log.daily.resize(daily);
+            log.buckets.resize(buckets);
         }
-        (void)Send(*writer_, "RELEASE change");
+        (void)Send(conn, "RELEASE change");
     }
+    // Commits take turns from here: the audit chain's head row admits one at a time anyway
+    // (docs/design.md 11), and the observers hear of batches in the order they committed.
+    std::lock_guard commit_lock(commit_mu_);
     // The batch's audit records join the chain in the batch's own transaction: they commit
-    // exactly when the changes they describe do (docs/design.md 11).
-    Status committed = BeforeCommit(*writer_);
+    // exactly when the changes they describe do (docs/design.md 11). The head row is locked
+    // first, then the aggregates' rows, in the same order by every writer.
+    Status committed = BeforeCommit(conn);
     if (committed && !log.audit.empty()) {
-        committed = AppendAuditRecords(*writer_, log.audit, clock_.Now());
+        committed = AppendAuditRecords(conn, log.audit, clock_.Now());
     }
-    if (committed) committed = Run(*writer_, "COMMIT");
+    if (committed) committed = ApplyStatDeltas(conn, log);
+    if (committed) committed = Run(conn, "COMMIT");
     if (!committed) {
-        (void)writer_->Exec("ROLLBACK");
+        (void)conn.Exec("ROLLBACK");
         for (auto& w : batch) w.done(committed);
         return;
     }

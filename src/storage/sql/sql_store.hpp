@@ -1,9 +1,12 @@
-// The part of a SQL backend that does not depend on the database: one writer thread that
-// group-commits queued changes (a transaction per batch, a savepoint per change, the batch's
-// audit records appended before COMMIT), the commit observers, and a pool of read connections
-// used by the calling threads. The write queue is bounded for the writes of HTTP requests
-// (docs/http-api.md 10); background work (the engine, the automation) bounds itself by its
-// own thread counts and is always queued. A backend says how to connect and how to begin.
+// The part of a SQL backend that does not depend on the database: writer threads that
+// group-commit queued changes (a transaction per batch, a savepoint per change, the batch's
+// aggregates and audit records written just before COMMIT), the commit observers, and a pool
+// of read connections used by the calling threads. SQLite has one writer thread; PostgreSQL
+// several, each on its own connection with its own batches: their changes run side by side,
+// and their commits take turns (docs/design.md 6), which the audit chain's head row needs
+// anyway, so observers see batches in commit order. The write queue is bounded for the writes of
+// HTTP requests (docs/http-api.md 10); background work (the engine, the automation) bounds itself
+// by its own thread counts and is always queued. A backend says how to connect and how to begin.
 #pragma once
 
 #include <chrono>
@@ -35,8 +38,10 @@ protected:
     // `clock` stamps audit records; null: the system clock.
     SqlStore(std::unique_ptr<Connection> writer, int max_batch, size_t max_queued_writes,
              const Clock* clock);
-    // Starts the writer thread; the backend calls it last in its constructor.
-    void StartWriter();
+    // Starts `writers` writer threads (the first on the writer connection given to the
+    // constructor, the others connect on their first batch); the backend calls it last in its
+    // constructor.
+    void StartWriter(int writers = 1);
 
     // A new connection: for the read pool, and to replace a writer whose server went away.
     virtual Result<std::unique_ptr<Connection>> Connect() = 0;
@@ -56,8 +61,16 @@ private:
         std::string actor;       // who queued it, for its audit records
     };
 
-    void WriterLoop();
-    void CommitBatch(std::vector<PendingWrite>& batch);
+    // One writer thread's connection and its last failed reconnect (that thread's only).
+    struct Writer {
+        std::unique_ptr<Connection> conn;
+        std::chrono::steady_clock::time_point last_connect_failure{};
+        Error last_connect_error;
+        std::thread thread;
+    };
+
+    void WriterLoop(Writer& writer);
+    void CommitBatch(Writer& writer, std::vector<PendingWrite>& batch);
     Result<std::unique_ptr<Connection>> AcquireReader();
     void ReleaseReader(std::unique_ptr<Connection> conn);
 
@@ -65,16 +78,17 @@ private:
     const size_t max_queued_writes_;
     const SystemClock system_clock_{};
     const Clock& clock_;
-    std::unique_ptr<Connection> writer_;  // used by writer_thread_ only
-    // The writer's last failed reconnect, and why (writer_thread_ only).
-    std::chrono::steady_clock::time_point last_connect_failure_{};
-    Error last_connect_error_;
+    std::unique_ptr<Connection> first_writer_;  // until StartWriter hands it to writers_[0]
+    std::vector<std::unique_ptr<Writer>> writers_;
+    // Held from a batch's aggregates and audit records through its COMMIT and its observers:
+    // commits take turns in commit order.
+    std::mutex commit_mu_;
 
     std::mutex queue_mu_;
     std::condition_variable queue_cv_;
     std::deque<PendingWrite> queue_;
     bool closing_ = false;
-    std::thread writer_thread_;
+    bool closed_ = false;
 
     std::mutex observers_mu_;
     std::vector<CommitObserver*> observers_;

@@ -1,4 +1,5 @@
 #include <map>
+#include <tuple>
 #include <utility>
 
 #include "model/incident.hpp"
@@ -95,6 +96,10 @@ Result<std::vector<AttentionNode>> SqlStats::ListAttention(int limit) {
 
 Status SqlStats::AddDaily(const std::string& cluster_id, int64_t day, model::Mode mode,
                           int64_t created, int64_t succeeded, int64_t failed) {
+    if (log_ != nullptr) {
+        log_->daily.push_back({cluster_id, day, int(mode), created, succeeded, failed});
+        return OkStatus();
+    }
     NR_ASSIGN_OR_RETURN(
         auto stmt,
         conn_.Prepare("INSERT INTO remediation_daily(cluster_id, day, mode, created, succeeded, "
@@ -111,6 +116,29 @@ Status SqlStats::AddDaily(const std::string& cluster_id, int64_t day, model::Mod
     return stmt.Send();
 }
 
+Status ApplyStatDeltas(Connection& conn, const ChangeLog& log) {
+    std::map<std::tuple<std::string, int64_t, int>, DailyDelta> daily;
+    for (const auto& d : log.daily) {
+        auto& sum = daily[{d.cluster_id, d.day, d.mode}];
+        sum.created += d.created;
+        sum.succeeded += d.succeeded;
+        sum.failed += d.failed;
+    }
+    std::map<std::tuple<std::string, int64_t, int, int>, int64_t> buckets;
+    for (const auto& b : log.buckets) buckets[{b.cluster_id, b.day, b.stage, b.bucket}] += b.n;
+    SqlStats now(conn);
+    for (const auto& [key, sum] : daily) {
+        const auto& [cluster_id, day, mode] = key;
+        NR_RETURN_IF_ERROR(now.AddDaily(cluster_id, day, model::Mode(mode), sum.created,
+                                        sum.succeeded, sum.failed));
+    }
+    for (const auto& [key, n] : buckets) {
+        const auto& [cluster_id, day, stage, bucket] = key;
+        NR_RETURN_IF_ERROR(now.AddBucket(cluster_id, day, model::Stage(stage), bucket, n));
+    }
+    return OkStatus();
+}
+
 Status SqlStats::AddStages(const std::string& cluster_id, int64_t day,
                            const std::vector<model::StageSample>& samples) {
     for (const auto& sample : samples) {
@@ -122,6 +150,10 @@ Status SqlStats::AddStages(const std::string& cluster_id, int64_t day,
 
 Status SqlStats::AddBucket(const std::string& cluster_id, int64_t day, model::Stage stage,
                            int bucket, int64_t n) {
+    if (log_ != nullptr) {
+        log_->buckets.push_back({cluster_id, day, int(stage), bucket, n});
+        return OkStatus();
+    }
     NR_ASSIGN_OR_RETURN(
         auto stmt,
         conn_.Prepare("INSERT INTO stage_daily(cluster_id, day, stage, bucket, n) VALUES(?1, ?2, "

@@ -1,0 +1,108 @@
+#include "storage/postgres/pg_store.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <future>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "storage/audit.hpp"
+#include "storage/store_contract_test.hpp"
+
+namespace noderepair::storage::postgres {
+namespace {
+
+using test_support::IsOk;
+using test_support::ReadValue;
+
+std::unique_ptr<PgStore> OpenPg(const std::string& url, int writers) {
+    auto opened = PgStore::Open(url, 1024, 1024, nullptr, writers);
+    EXPECT_TRUE(opened) << opened.error().message;
+    return opened ? std::move(opened).value() : nullptr;
+}
+
+// Several writers (docs/design.md 6): a change still running on one writer does not hold up
+// another writer's batch.
+TEST(PgStore, SecondWriterCommitsWhileTheFirstChangeIsStillRunning) {
+    const std::string url = test_support::NewPostgresDatabase();
+    if (url.empty()) GTEST_SKIP() << "no PostgreSQL server here";
+    auto store = OpenPg(url, 2);
+    ASSERT_NE(store, nullptr);
+
+    std::promise<void> started;
+    std::promise<void> release;
+    auto released = release.get_future().share();
+    std::promise<Status> first_done;
+    store->Write(
+        [&started, released](Txn& txn) -> Status {
+            started.set_value();
+            released.wait_for(std::chrono::seconds(10));
+            return txn.Settings().Put("first", "1");
+        },
+        [&first_done](Status s) { first_done.set_value(std::move(s)); });
+    ASSERT_EQ(started.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+
+    std::promise<Status> second_done;
+    auto second = second_done.get_future();
+    store->Write([](Txn& txn) { return txn.Settings().Put("second", "2"); },
+                 [&second_done](Status s) { second_done.set_value(std::move(s)); });
+    // With one writer this waits for the first change's 10 s.
+    ASSERT_EQ(second.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+    EXPECT_TRUE(IsOk(second.get()));
+
+    release.set_value();
+    auto first = first_done.get_future();
+    ASSERT_EQ(first.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    EXPECT_TRUE(IsOk(first.get()));
+    store->Close();
+}
+
+// Writers committing side by side keep one unbroken audit chain and exact aggregates: every
+// committed change's record and addition is there once, a rolled-back change's are not.
+TEST(PgStore, ConcurrentWritersKeepOneAuditChainAndExactAggregates) {
+    const std::string url = test_support::NewPostgresDatabase();
+    if (url.empty()) GTEST_SKIP() << "no PostgreSQL server here";
+    auto store = OpenPg(url, 4);
+    ASSERT_NE(store, nullptr);
+
+    constexpr int kChanges = 400;
+    std::vector<std::promise<Status>> done(kChanges);
+    for (int i = 0; i < kChanges; ++i) {
+        const bool fails = i % 5 == 0;
+        store->Write(
+            [i, fails](Txn& txn) -> Status {
+                NR_RETURN_IF_ERROR(txn.Settings().Put("k" + std::to_string(i), "v"));
+                NR_RETURN_IF_ERROR(
+                    txn.Stats().AddDaily("c1", 20000, model::Mode::kVmOnly, 1, 0, 0));
+                if (fails) return FailedPrecondition("rolled back");
+                return OkStatus();
+            },
+            [&done, i](Status s) { done[size_t(i)].set_value(std::move(s)); });
+    }
+    int committed = 0;
+    for (int i = 0; i < kChanges; ++i) {
+        auto f = done[size_t(i)].get_future();
+        ASSERT_EQ(f.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+        const bool ok = IsOk(f.get());
+        EXPECT_EQ(ok, i % 5 != 0) << i;
+        committed += ok ? 1 : 0;
+    }
+
+    auto verdict = ReadValue<AuditVerdict>(
+        *store, [](Reader& r) { return VerifyAuditChain(r.Audit(), std::nullopt); });
+    ASSERT_TRUE(verdict) << verdict.error().message;
+    EXPECT_TRUE(verdict->intact) << verdict->problem;
+    EXPECT_EQ(verdict->checked, committed);
+
+    auto daily = ReadValue<std::vector<DailyCount>>(
+        *store, [](Reader& r) { return r.Stats().ListDaily("c1", 20000, 20000); });
+    ASSERT_TRUE(daily) << daily.error().message;
+    ASSERT_EQ(daily->size(), 1u);
+    EXPECT_EQ(daily->front().created, committed);
+    store->Close();
+}
+
+}  // namespace
+}  // namespace noderepair::storage::postgres
