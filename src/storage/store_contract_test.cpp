@@ -2311,5 +2311,62 @@ TEST_P(StoreContract, SerializeAutomationCanBeAskedForByEveryChange) {
     }
 }
 
+// docs/design.md 12: every committed remediation change is recorded, numbered in commit
+// order without gaps; a change rolled back leaves no record and no hole; a restart keeps
+// them; pruning keeps the newest.
+TEST_P(StoreContract, CommittedChangesAreRecordedInCommitOrderWithoutGaps) {
+    auto changes = [this](int64_t after) {
+        return ReadOk<std::vector<RecordedChange>>(
+            [after](Reader& reader) { return reader.Remediations().ListChangesAfter(after, 100); });
+    };
+    auto last = [this] {
+        return ReadOk<int64_t>(
+            [](Reader& reader) { return reader.Remediations().LastChangeSeq(); });
+    };
+    EXPECT_EQ(last(), 0);
+    EXPECT_TRUE(changes(0).empty());
+    Remediation r1 = MakeRemediation("r-1", "i1", State::kPending, T(1));
+    ASSERT_TRUE(IsOk(Insert(r1)));
+    // A change that fails after its write is rolled back, and so is its record.
+    EXPECT_FALSE(Write([](Txn& txn) -> Status {
+        NR_RETURN_IF_ERROR(txn.Remediations().Insert(
+            UncheckedRemediationWriteKey(), MakeRemediation("r-x", "i2", State::kPending, T(2))));
+        return Aborted("the rules said no");
+    }));
+    Remediation running = r1;
+    running.state = State::kRunning;
+    running.update_time = T(3);
+    ASSERT_TRUE(IsOk(Update(running, State::kPending)));
+    ASSERT_TRUE(IsOk(Insert(MakeRemediation("r-2", "i2", State::kPending, T(4)))));
+    auto got = changes(0);
+    ASSERT_EQ(got.size(), 3u);
+    EXPECT_EQ(got[0].seq, 1);
+    EXPECT_EQ(got[1].seq, 2);
+    EXPECT_EQ(got[2].seq, 3);
+    ExpectSameRemediation(got[0].remediation, r1);
+    EXPECT_EQ(got[1].remediation.id, "r-1");
+    EXPECT_EQ(got[1].remediation.state, State::kRunning);
+    EXPECT_EQ(got[1].remediation.version, r1.version + 1);
+    EXPECT_EQ(got[2].remediation.id, "r-2");
+    EXPECT_EQ(last(), 3);
+    ASSERT_EQ(changes(2).size(), 1u);
+
+    Reopen();
+    EXPECT_EQ(last(), 3);
+    ASSERT_TRUE(IsOk(Insert(MakeRemediation("r-3", "i3", State::kPending, T(5)))));
+    EXPECT_EQ(last(), 4);
+    auto pruned = Write([](Txn& txn) -> Status {
+        auto n = txn.Remediations().PruneChanges(2);
+        if (!n) return n.error();
+        return *n == 2 ? OkStatus() : Internal("pruned " + std::to_string(*n));
+    });
+    EXPECT_TRUE(IsOk(pruned));
+    got = changes(0);
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0].seq, 3);
+    EXPECT_EQ(got[1].seq, 4);
+    EXPECT_EQ(last(), 4);
+}
+
 }  // namespace
 }  // namespace noderepair::storage

@@ -40,10 +40,12 @@ inline void RecordAudit(ChangeLog* log, std::string action, std::string target,
     if (log != nullptr) log->Audit(std::move(action), std::move(target), std::move(detail));
 }
 
-// Appends `records` to the audit chain inside the open transaction, all stamped `time`: reads
-// the head row, inserts each record with the next seq and its hash, and moves the head.
+// Appends `records` to the audit chain and `changes` to the recorded changes (the change
+// stream, RecordedChange) inside the open transaction, all stamped `time`: reads the head row,
+// inserts each record with the next seq and its hash and each change with the next change
+// number, and moves the head. Does nothing when both are empty.
 Status AppendAuditRecords(Connection& conn, const std::vector<PendingAuditRecord>& records,
-                          Timestamp time);
+                          const std::vector<RemediationChange>& changes, Timestamp time);
 
 // Remediations, their timelines and counts on one connection. Records every remediation it
 // inserts or moves in the batch's ChangeLog (null on read connections), and audits each
@@ -64,6 +66,9 @@ public:
     Result<int> CountActiveInRack(const std::string& rack) override;
     Result<std::vector<std::string>> ListActiveOnHost(const std::string& host_name) override;
     Result<std::vector<std::string>> ListAutoResolvable(Timestamp cutoff, int limit) override;
+    Result<std::vector<RecordedChange>> ListChangesAfter(int64_t after_seq, int limit) override;
+    Result<int64_t> LastChangeSeq() override;
+    Result<int64_t> PruneChanges(int64_t keep) override;
     Status Insert(const RemediationWriteKey& key, const model::Remediation& r) override;
     Status Update(const RemediationWriteKey& key, const model::Remediation& r,
                   model::State expected) override;
