@@ -2368,5 +2368,46 @@ TEST_P(StoreContract, CommittedChangesAreRecordedInCommitOrderWithoutGaps) {
     EXPECT_EQ(last(), 4);
 }
 
+// docs/design.md 12: one replica's batch holds a row lock and waits for the automation lock
+// while another's holds that lock and waits for the row. PostgreSQL breaks the deadlock by
+// aborting one change; the writer runs it again in its next batch, so both succeed.
+TEST_P(StoreContract, AChangeAbortedToBreakADeadlockIsRunAgain) {
+    if (GetParam().name != "Postgres") GTEST_SKIP() << "one writer at a time: no deadlock";
+    auto opened = OpenStore(url_);
+    ASSERT_TRUE(opened) << opened.error().message;
+    auto other = std::move(opened).value();
+    std::atomic<bool> x_holds{false};
+    std::atomic<bool> y_holds{false};
+    auto await = [](const std::atomic<bool>& flag) {
+        for (int i = 0; i < 500 && !flag; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+    };
+    std::atomic<int> x_runs{0};
+    std::atomic<int> y_runs{0};
+    Status y_status;
+    std::thread y([&] {
+        y_status = other->WriteAndWait([&](Txn& txn) -> Status {
+            ++y_runs;
+            NR_RETURN_IF_ERROR(txn.SerializeAutomation());
+            y_holds = true;
+            await(x_holds);
+            return txn.Settings().Put("contended", "y");
+        });
+    });
+    Status x_status = Write([&](Txn& txn) -> Status {
+        ++x_runs;
+        NR_RETURN_IF_ERROR(txn.Settings().Put("contended", "x"));
+        x_holds = true;
+        await(y_holds);
+        return txn.SerializeAutomation();
+    });
+    y.join();
+    other->Close();
+    EXPECT_TRUE(IsOk(x_status));
+    EXPECT_TRUE(IsOk(y_status));
+    EXPECT_EQ(x_runs + y_runs, 3) << "the deadlock's victim ran once more";
+}
+
 }  // namespace
 }  // namespace noderepair::storage

@@ -22,7 +22,9 @@ Error ErrorOf(std::string_view sqlstate, std::string message, bool connection_ok
         return Unavailable("storage unavailable: " + message);
     }
     if (sqlstate == "23505") return AlreadyExists(message);
-    if (sqlstate == "40001" || sqlstate == "40P01") return Aborted(message);
+    if (sqlstate == "40001" || sqlstate == "40P01") {
+        return Aborted(std::string(sql::kConflictPrefix) + message);
+    }
     return Internal(message);
 }
 

@@ -17,6 +17,11 @@ namespace noderepair::storage::sql {
 
 enum class Dialect { kSqlite, kPostgres };
 
+// The start of the message of a change the database aborted to break a deadlock or a
+// serialization conflict (PostgreSQL 40P01, 40001): nothing was wrong with the change itself,
+// so the writer runs it again in the next batch instead of failing it.
+inline constexpr std::string_view kConflictPrefix = "transaction conflict: ";
+
 // A backend's prepared statement; Statement is the handle repositories hold.
 class StatementImpl {
 public:
