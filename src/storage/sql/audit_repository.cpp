@@ -1,30 +1,22 @@
 #include "storage/sql/repositories.hpp"
-#include "storage/sql/rows.hpp"
 
 namespace noderepair::storage::sql {
 
 Status AppendAuditRecords(Connection& conn, const std::vector<PendingAuditRecord>& records,
-                          const std::vector<RemediationChange>& changes, Timestamp time) {
-    if (records.empty() && changes.empty()) return OkStatus();
+                          Timestamp time) {
     AuditHead head;
-    int64_t change_seq = 0;
     {
         // On SQLite the writer's transaction already excludes every other writer. PostgreSQL
         // has several (a server and `token create`, or replicas): FOR UPDATE makes each wait
-        // for the last one's commit and read the head it left (docs/design.md 11). The change
-        // numbers share the lock, so a number becomes visible only after every smaller one
-        // did: a reader of the change stream never meets a gap still in flight
-        // (docs/design.md 12).
-        NR_ASSIGN_OR_RETURN(
-            auto stmt,
-            conn.Prepare(conn.dialect() == Dialect::kSqlite
-                             ? "SELECT seq, hash, change_seq FROM audit_head WHERE id = 1"
-                             : "SELECT seq, hash, change_seq FROM audit_head WHERE id = 1 "
-                               "FOR UPDATE"));
+        // for the last one's commit and read the head it left (docs/design.md 11).
+        NR_ASSIGN_OR_RETURN(auto stmt,
+                            conn.Prepare(conn.dialect() == Dialect::kSqlite
+                                             ? "SELECT seq, hash FROM audit_head WHERE id = 1"
+                                             : "SELECT seq, hash FROM audit_head WHERE id = 1 "
+                                               "FOR UPDATE"));
         NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
         if (!row) return Internal("the audit chain's head row is missing");
         head = {stmt.Int(0), stmt.Text(1)};
-        change_seq = stmt.Int(2);
     }
     AuditRecord record;
     record.time = time;
@@ -49,19 +41,9 @@ Status AppendAuditRecords(Connection& conn, const std::vector<PendingAuditRecord
             .Bind(7, head.hash);
         NR_RETURN_IF_ERROR(insert.Send());
     }
-    static const std::string insert_change =
-        std::string("INSERT INTO remediation_changes(seq, time, ") + kRemediationColumns +
-        ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
-        "?18, ?19, ?20, ?21, ?22, ?23)";
-    for (const auto& change : changes) {
-        NR_ASSIGN_OR_RETURN(auto insert, conn.Prepare(insert_change));
-        insert.Bind(1, ++change_seq).Bind(2, ToMicros(time));
-        BindRemediation(insert, change.remediation, 3);
-        NR_RETURN_IF_ERROR(insert.Send());
-    }
-    NR_ASSIGN_OR_RETURN(auto move, conn.Prepare("UPDATE audit_head SET seq = ?1, hash = ?2, "
-                                                "change_seq = ?3 WHERE id = 1"));
-    move.Bind(1, head.seq).Bind(2, head.hash).Bind(3, change_seq);
+    NR_ASSIGN_OR_RETURN(auto move,
+                        conn.Prepare("UPDATE audit_head SET seq = ?1, hash = ?2 WHERE id = 1"));
+    move.Bind(1, head.seq).Bind(2, head.hash);
     return move.Send();
 }
 

@@ -235,6 +235,30 @@ Result<std::vector<std::string>> SqlRemediations::ListAutoResolvable(Timestamp c
     return FirstColumn(stmt);
 }
 
+Status AppendRecordedChanges(Connection& conn, const std::vector<RemediationChange>& changes,
+                             Timestamp time) {
+    // The UPDATE locks the head row (PostgreSQL: waits for another writer's commit, then reads
+    // the head it left), so a number becomes visible only after every smaller one did: a
+    // reader of the change stream never meets a gap still in flight (docs/design.md 12). Each
+    // insert reads the moved head in this transaction; nothing waits for an answer.
+    NR_ASSIGN_OR_RETURN(auto move, conn.Prepare("UPDATE audit_head SET change_seq = change_seq + "
+                                                "?1 WHERE id = 1"));
+    move.Bind(1, int64_t(changes.size()));
+    NR_RETURN_IF_ERROR(move.Send());
+    static const std::string insert_sql =
+        std::string("INSERT INTO remediation_changes(seq, time, ") + kRemediationColumns +
+        ") VALUES((SELECT change_seq FROM audit_head WHERE id = 1) - ?1, ?2, ?3, ?4, ?5, ?6, "
+        "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)";
+    int64_t after = int64_t(changes.size());
+    for (const auto& change : changes) {
+        NR_ASSIGN_OR_RETURN(auto insert, conn.Prepare(insert_sql));
+        insert.Bind(1, --after).Bind(2, ToMicros(time));
+        BindRemediation(insert, change.remediation, 3);
+        NR_RETURN_IF_ERROR(insert.Send());
+    }
+    return OkStatus();
+}
+
 Result<std::vector<RecordedChange>> SqlRemediations::ListChangesAfter(int64_t after_seq,
                                                                       int limit) {
     static const std::string sql = std::string("SELECT seq, ") + kRemediationColumns +

@@ -40,12 +40,16 @@ inline void RecordAudit(ChangeLog* log, std::string action, std::string target,
     if (log != nullptr) log->Audit(std::move(action), std::move(target), std::move(detail));
 }
 
-// Appends `records` to the audit chain and `changes` to the recorded changes (the change
-// stream, RecordedChange) inside the open transaction, all stamped `time`: reads the head row,
-// inserts each record with the next seq and its hash and each change with the next change
-// number, and moves the head. Does nothing when both are empty.
+// Appends `records` to the audit chain inside the open transaction, all stamped `time`: reads
+// the head row, inserts each record with the next seq and its hash, and moves the head.
 Status AppendAuditRecords(Connection& conn, const std::vector<PendingAuditRecord>& records,
-                          const std::vector<RemediationChange>& changes, Timestamp time);
+                          Timestamp time);
+
+// Records `changes` (the change stream, RecordedChange) inside the open transaction, stamped
+// `time`, numbered after the audit head's change_seq, which it moves: the head's row lock
+// (taken here if the batch's audit records did not take it) orders the numbers as the commits.
+Status AppendRecordedChanges(Connection& conn, const std::vector<RemediationChange>& changes,
+                             Timestamp time);
 
 // Remediations, their timelines and counts on one connection. Records every remediation it
 // inserts or moves in the batch's ChangeLog (null on read connections), and audits each

@@ -206,8 +206,11 @@ void SqlStore::CommitBatch(std::vector<PendingWrite>& batch) {
     // exactly when the changes they describe do (docs/design.md 11). So do its recorded
     // changes, numbered under the same head lock (docs/design.md 12).
     Status committed = BeforeCommit(*writer_);
-    if (committed && (!log.audit.empty() || !log.changes.empty())) {
-        committed = AppendAuditRecords(*writer_, log.audit, log.changes, clock_.Now());
+    if (committed && !log.audit.empty()) {
+        committed = AppendAuditRecords(*writer_, log.audit, clock_.Now());
+    }
+    if (committed && !log.changes.empty()) {
+        committed = AppendRecordedChanges(*writer_, log.changes, clock_.Now());
     }
     if (committed) committed = Run(*writer_, "COMMIT");
     if (!committed) {
