@@ -22,6 +22,7 @@
 
 #include "common/request_context.hpp"
 #include "storage/open.hpp"
+#include "storage/postgres/connection.hpp"
 #include "storage/store.hpp"
 
 namespace noderepair::storage {
@@ -2407,6 +2408,28 @@ TEST_P(StoreContract, AChangeAbortedToBreakADeadlockIsRunAgain) {
     EXPECT_TRUE(IsOk(x_status));
     EXPECT_TRUE(IsOk(y_status));
     EXPECT_EQ(x_runs + y_runs, 3) << "the deadlock's victim ran once more";
+}
+
+// A read ends its transaction when it returns, not when its pooled connection is next used: a
+// snapshot left open would hold back VACUUM on every table while the connection idles.
+TEST_P(StoreContract, AReadLeavesNoTransactionOpenBehindIt) {
+    if (GetParam().name != "Postgres") GTEST_SKIP() << "SQLite reads end when they return";
+    ASSERT_TRUE(IsOk(Insert(MakeRemediation("r-1", "i1", State::kPending, T(1)))));
+    EXPECT_TRUE(Get("r-1"));
+    auto observer = postgres::Connection::Open(url_);
+    ASSERT_TRUE(observer) << observer.error().message;
+    int64_t open = -1;
+    for (int i = 0; i < 200 && open != 0; ++i) {
+        auto stmt = (*observer)->Prepare(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND pid "
+            "<> pg_backend_pid() AND backend_xmin IS NOT NULL");
+        ASSERT_TRUE(stmt) << stmt.error().message;
+        auto row = stmt->Step();
+        ASSERT_TRUE(row && *row);
+        open = stmt->Int(0);
+        if (open != 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_EQ(open, 0) << "a connection of the store still holds a snapshot";
 }
 
 }  // namespace

@@ -321,6 +321,12 @@ Status Connection::Flush() {
     return SendAndDrain();
 }
 
+void Connection::Push() {
+    // In pipeline mode libpq keeps what is sent until its buffer fills; the server runs each
+    // statement as it arrives, whether or not its answer is asked for.
+    if (pipelined()) (void)PQflush(conn_);
+}
+
 Status Connection::LeavePipeline() {
     if (!pipelined()) return OkStatus();
     Status drained = SendAndDrain();

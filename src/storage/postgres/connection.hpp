@@ -65,6 +65,7 @@ public:
     Result<sql::Statement> Prepare(const std::string& sql) override;
     Status Exec(const char* sql) override;
     Status Flush() override;
+    void Push() override;
     bool Healthy() const override { return PQstatus(conn_) == CONNECTION_OK; }
     // While one is alive, a call that waits on the server longer than AnswerTimeout() has its
     // socket shut down (docs/design.md 12): the call fails UNAVAILABLE instead of hanging on a

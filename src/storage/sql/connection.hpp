@@ -125,6 +125,9 @@ public:
     virtual Status Exec(const char* sql) = 0;
     // Waits for every statement sent with Statement::Send; the first one's error, if any.
     virtual Status Flush() { return OkStatus(); }
+    // Hands what Statement::Send left in the client's buffer to the server without waiting for
+    // an answer: a read's COMMIT ends its transaction now, not at the connection's next use.
+    virtual void Push() {}
     // False once the connection to the server is lost; the store then opens a new one.
     virtual bool Healthy() const { return true; }
 };
