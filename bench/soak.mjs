@@ -78,7 +78,7 @@ try {
 
   const t0 = Date.now();
   const end = t0 + SOAK_S * 1000;
-  let created = 0; let refused = 0; let alertsSent = 0; let errors = 0;
+  let created = 0; let refused = 0; let alertsSent = 0; let errors = 0; let resumed = 0;
   const toCheck = []; // {id, c, i, at}
   const windows = []; // {claims:[], rss:[], dead:{}}
   let claims = [];
@@ -141,8 +141,17 @@ try {
       windows.push(w);
       const hot = Object.entries(w.dead).filter(([, v]) => v.dead > 0).sort((a, b) => b[1].dead - a[1].dead).slice(0, 6)
         .map(([n, v]) => `${n}=${v.dead}/${v.live}`).join(' ');
+      // A stream the server dropped (its client fell 8 MiB behind) resumes where it was.
+      for (let k = 0; k < streams.length; k++) {
+        if (!streams[k].closed) continue;
+        const last = [...streams[k].events].reverse().find((e) => e.id);
+        const again = await EventStream.open(servers[k], '/v1/compute/clusters/m/instances/-/remediations:watch', { lastEventId: last?.id });
+        again.events.unshift(...streams[k].events.filter((e) => e.event === 'remediation'));
+        streams[k] = again;
+        resumed += 1;
+      }
       const lagging = streams.map((s) => s.events.filter((e) => e.event === 'remediation').length);
-      log(`t=${w.at.toFixed(0)}s claim ms p50 ${pct(w.claims, 50).toFixed(1)} p99 ${pct(w.claims, 99).toFixed(1)} (n ${w.claims.length}) | RSS MiB ${w.rss.map((x) => x.toFixed(0)).join('/')} | dead/live ${hot} | created ${created} refused ${refused} alerts ${alertsSent} errors ${errors} | streamed ${lagging.join('/')} | load ${loadavg()[0].toFixed(2)}`);
+      log(`t=${w.at.toFixed(0)}s claim ms p50 ${pct(w.claims, 50).toFixed(1)} p99 ${pct(w.claims, 99).toFixed(1)} (n ${w.claims.length}) | RSS MiB ${w.rss.map((x) => x.toFixed(0)).join('/')} | dead/live ${hot} | created ${created} refused ${refused} alerts ${alertsSent} errors ${errors} | streamed ${lagging.join('/')} (resumed ${resumed}) | load ${loadavg()[0].toFixed(2)}`);
     }
   })();
 
