@@ -2432,5 +2432,29 @@ TEST_P(StoreContract, AReadLeavesNoTransactionOpenBehindIt) {
     EXPECT_EQ(open, 0) << "a connection of the store still holds a snapshot";
 }
 
+// The store's connections reach a sync point now and then, where PostgreSQL reports their
+// table statistics: without them autovacuum never learns of the dead rows the writer leaves.
+TEST_P(StoreContract, TheDatabaseCountsTheStoresWrites) {
+    if (GetParam().name != "Postgres") GTEST_SKIP() << "PostgreSQL's statistics";
+    auto observer = postgres::Connection::Open(url_);
+    ASSERT_TRUE(observer) << observer.error().message;
+    int64_t inserted = 0;
+    for (int i = 0; i < 100 && inserted < 2; ++i) {
+        // A write a little over a second after the last lets the writer set its sync point.
+        if (i % 12 == 0) {
+            ASSERT_TRUE(IsOk(Insert(MakeRemediation(
+                "r-" + std::to_string(i), "i" + std::to_string(i), State::kSucceeded, T(1)))));
+        }
+        auto stmt = (*observer)->Prepare(
+            "SELECT n_tup_ins FROM pg_stat_user_tables WHERE relname = 'remediations'");
+        ASSERT_TRUE(stmt) << stmt.error().message;
+        auto row = stmt->Step();
+        ASSERT_TRUE(row && *row);
+        inserted = stmt->Int(0);
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_GE(inserted, 2) << "the writer's inserts never reached the statistics";
+}
+
 }  // namespace
 }  // namespace noderepair::storage

@@ -324,7 +324,18 @@ Status Connection::Flush() {
 void Connection::Push() {
     // In pipeline mode libpq keeps what is sent until its buffer fills; the server runs each
     // statement as it arrives, whether or not its answer is asked for.
-    if (pipelined()) (void)PQflush(conn_);
+    if (!pipelined()) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_sync_ < std::chrono::seconds(1)) {
+        (void)PQflush(conn_);
+        return;
+    }
+    // At most once a second, a sync point too: only there, outside a transaction, does the
+    // server report the connection's table statistics, which autovacuum goes by. A connection
+    // that never reaches one leaves every table's dead rows uncounted and unvacuumed.
+    last_sync_ = now;
+    Deadline deadline(*this);
+    if (SendAndDrain()) Resync();
 }
 
 Status Connection::LeavePipeline() {

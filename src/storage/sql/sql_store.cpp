@@ -213,6 +213,7 @@ void SqlStore::CommitBatch(std::vector<PendingWrite>& batch) {
         committed = AppendRecordedChanges(*writer_, log.changes, clock_.Now());
     }
     if (committed) committed = Run(*writer_, "COMMIT");
+    if (committed) writer_->Push();  // the server's statistics of this connection's changes
     if (!committed) {
         (void)writer_->Exec("ROLLBACK");
         for (auto& w : batch) w.done(committed);
