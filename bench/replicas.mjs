@@ -4,7 +4,9 @@
 //      running a bare `FOR UPDATE SKIP LOCKED` claim of a PENDING row;
 //   2. takeover time after kill -9 of the replica holding the work, for two lease lengths;
 //   3. durable create throughput through one replica and through three (round-robin).
-// Usage: node bench/replicas.mjs   (REPLICA_BENCH_CLAIMS=2000 REPLICA_BENCH_CREATES=3000)
+//   1b. the same, claims only: every first step waits ten minutes, so nothing follows a claim;
+// Usage: node bench/replicas.mjs   (REPLICA_BENCH_CLAIMS=2000 REPLICA_BENCH_CREATES=3000;
+//        REPLICA_BENCH_ONLY=claims for the claim measurements alone)
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,9 +45,13 @@ async function waitUntil(fn, ms) {
 // 1. Claims: N PENDING remediations made with the engine paused, then the engine resumed; the
 // time until none is PENDING. Zero timing: every claim is followed by the whole (instant)
 // workflow, so this is claims with their work, an upper bound on the claim's own cost.
-async function claims(base) {
+// claimOnly: every step takes ten minutes, so after its claim (which records the first step's
+// intent and starts its call) a remediation costs nothing more during the measurement: claims
+// alone, like for like with pgbench's.
+const SLOW = { cordon: 600000, drain: 600000, delete_vm: 600000, provision_vm: 600000, boot: 600000, reboot: 600000, power_cycle: 600000 };
+async function claims(base, { claimOnly = false } = {}) {
   const db = createPgDatabase(base);
-  const fleet = makeFleet([{ cluster_id: 'c', instances: CLAIMS, gpu_slots: 16 }]);
+  const fleet = makeFleet([{ cluster_id: 'c', instances: CLAIMS, gpu_slots: 16 }], claimOnly ? { timing: SLOW } : {});
   const a = await replica(db, 'A', fleet, { config: 'engine:\n  max_parallel: 1000\n', enginePaused: true });
   const op = await a.token('op', 'operator');
   let k = 0;
@@ -135,13 +141,17 @@ try {
   log('postgres at', base);
   const c = await claims(base);
   log(`claims/s: engine ${c.engine.toFixed(0)} (with their zero-latency workflows), pgbench SKIP LOCKED claim ${c.pgbench.toFixed(0)}, ratio ${(c.engine / c.pgbench).toFixed(2)}`);
-  for (const lease of [2, 4]) {
-    const t = await takeover(base, lease);
-    log(`takeover after kill -9, lease_s ${lease}: last remediation taken over after ${t.toFixed(2)} s = ${(t / lease).toFixed(2)} × lease`);
+  const only = await claims(base, { claimOnly: true });
+  log(`claims/s, claim only (each first step waits): engine ${only.engine.toFixed(0)}, pgbench SKIP LOCKED claim ${only.pgbench.toFixed(0)}, ratio ${(only.engine / only.pgbench).toFixed(2)}`);
+  if (process.env.REPLICA_BENCH_ONLY !== 'claims') {
+    for (const lease of [2, 4]) {
+      const t = await takeover(base, lease);
+      log(`takeover after kill -9, lease_s ${lease}: last remediation taken over after ${t.toFixed(2)} s = ${(t / lease).toFixed(2)} × lease`);
+    }
+    const one = await creates(base, 1);
+    const three = await creates(base, 3);
+    log(`creates/s (16 clients, durable): one replica ${one.toFixed(0)}, three replicas ${three.toFixed(0)} (${(three / one).toFixed(2)}×)`);
   }
-  const one = await creates(base, 1);
-  const three = await creates(base, 3);
-  log(`creates/s (16 clients, durable): one replica ${one.toFixed(0)}, three replicas ${three.toFixed(0)} (${(three / one).toFixed(2)}×)`);
 } finally {
   for (const s of servers) { try { s.proc?.kill('SIGCONT'); } catch { /* gone */ } await s.close(); }
   try { pg('stop'); } catch { /* already */ }

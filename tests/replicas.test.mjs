@@ -14,7 +14,8 @@ import path from 'node:path';
 import {
   TEST_PG, Server, privatePostgresServer, makeFleet, rPath, create, listAll, createPgDatabase, sleep,
 } from './lib/server.mjs';
-import { waitFor } from './lib/engine.mjs';
+import { waitFor, getEvents } from './lib/engine.mjs';
+import { EventStream } from './lib/sse.mjs';
 
 const PG_BIN = '/usr/lib/postgresql/15/bin';
 const skip = !TEST_PG ? 'PostgreSQL pass only (NODEREPAIR_TEST_PG)'
@@ -391,3 +392,64 @@ test('three replicas starting together on an empty database: one admin token, on
   }
 });
 
+
+// docs/http-api.md 9 ("Live updates on every replica"): the change stream is the database's,
+// so a watch on B carries A's and C's commits in commit order, and an event id means the same
+// on every replica and after a restart.
+test('a watch stream on B receives every change committed through A and C, in commit order; Last-Event-ID resumes on another replica and after a restart', { skip }, async () => {
+  const N = 8;
+  const fleet = makeFleet([{ cluster_id: 'wx', instances: N }]);
+  const [a, b, c] = await threeReplicas(fleet);
+  const streams = [];
+  const open = async (srv, opts) => {
+    const s = await EventStream.open(srv, '/v1/compute/clusters/wx/instances/-/remediations:watch', opts);
+    assert.equal(s.response.status, 200);
+    streams.push(s);
+    return s;
+  };
+  const terminal = (st) => ['SUCCEEDED', 'FAILED', 'CANCELLED', 'AUTO_RESOLVED'].includes(st);
+  const key = (e) => `${e.id} ${e.data.id} ${e.data.state} ${e.data.update_time}`;
+  try {
+    const onB = await open(b);
+    const made = [];
+    for (let k = 0; k < N; k++) {
+      const m = await create(k % 2 ? c : a, 'wx', `wx-i${k}`, { mode: VM });
+      assert.equal(m.status, 200, m.text);
+      made.push(m.json);
+    }
+    for (const r of made) await onB.waitFor((e) => e.data?.id === r.id && terminal(e.data.state), 20000);
+    const got = onB.events.filter((e) => e.event === 'remediation');
+    assert.ok(!onB.events.some((e) => e.event === 'reset'));
+    // Ids are the database's change numbers: increasing by one, whichever replica committed.
+    const ids = got.map((e) => Number(e.id));
+    for (let k = 1; k < ids.length; k++) assert.equal(ids[k], ids[k - 1] + 1, `ids ${ids.join(',')}`);
+    // Every state change of every remediation, once, in the order the timeline recorded them.
+    for (const r of made) {
+      const seen = got.filter((e) => e.data.id === r.id).map((e) => e.data.state);
+      const timeline = (await getEvents(a, r)).filter((e) => e.type === 'state_change').map((e) => e.state);
+      assert.deepEqual(seen, timeline, `${r.id}: every committed change, in commit order`);
+    }
+
+    // A client of B reconnects to C with B's id: it gets exactly what followed, no reset.
+    const cut = got[Math.floor(got.length / 2)];
+    const expected = got.filter((e) => Number(e.id) > Number(cut.id)).map(key);
+    const onC = await open(c, { lastEventId: cut.id });
+    await onC.waitFor((e) => e.id === got[got.length - 1].id, 5000);
+    assert.deepEqual(onC.events.filter((e) => e.event === 'remediation').map(key), expected);
+    assert.ok(!onC.events.some((e) => e.event === 'reset'));
+
+    // A restarted replica replays from the database too.
+    await a.restart();
+    const onA = await open(a, { lastEventId: cut.id });
+    await onA.waitFor((e) => e.id === got[got.length - 1].id, 5000);
+    assert.deepEqual(onA.events.filter((e) => e.event === 'remediation').map(key), expected);
+    assert.ok(!onA.events.some((e) => e.event === 'reset'));
+    // And it streams the others' new commits at once.
+    const more = await create(c, 'wx', 'wx-i0', { mode: VM });
+    assert.equal(more.status, 200, more.text);
+    await onA.waitFor((e) => e.data?.id === more.json.id && terminal(e.data.state), 20000);
+  } finally {
+    for (const s of streams) s.close?.();
+    await closeAll([a, b, c]);
+  }
+});

@@ -64,21 +64,25 @@ protected:
     }
     void TearDown() override { store_->Close(); }
 
-    // Reports `n` changes of instance `instance` as one commit, as the writer does.
-    static void Commit(WatchHub& hub, const std::string& instance, int n, int first = 0) {
-        storage::CommitReport report;
-        for (int k = first; k < first + n; ++k) {
-            auto r = MakeRemediation("r-" + instance + "-" + std::to_string(k), instance,
-                                     State::kPending, TestEpoch());
-            report.changes.push_back({r, std::nullopt, ""});
-        }
-        hub.OnCommit(report);
+    // Commits `n` remediations of instance `instance` in one transaction, recorded in the
+    // change stream as any replica's commit is. Ended ones, so an instance may have many.
+    void Commit(const std::string& instance, int n, int first = 0) {
+        Status done = store_->WriteAndWait([&](storage::Txn& txn) -> Status {
+            for (int k = first; k < first + n; ++k) {
+                auto r = MakeRemediation("r-" + instance + "-" + std::to_string(k), instance,
+                                         State::kSucceeded, TestEpoch());
+                NR_RETURN_IF_ERROR(
+                    txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(), r));
+            }
+            return OkStatus();
+        });
+        ASSERT_TRUE(done) << done.error().message;
     }
 
-    // Waits until `pred` holds or a second passed.
+    // Waits until `pred` holds or two seconds passed.
     template <class F>
     static bool Eventually(F pred) {
-        for (int i = 0; i < 200 && !pred(); ++i) {
+        for (int i = 0; i < 400 && !pred(); ++i) {
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
         }
         return pred();
@@ -102,8 +106,8 @@ TEST_F(WatchHubTest, StreamsGetReadyThenTheirClustersChangesOnly) {
     hub.Subscribe({"c1", "i2", ""}, "", one);
     hub.Subscribe({"c2", "", ""}, "", other);
     EXPECT_TRUE(all->Text().starts_with("event: ready\ndata: {}\n\n"));
-    Commit(hub, "i1", 2);
-    Commit(hub, "i2", 1);
+    Commit("i1", 2);
+    Commit("i2", 1);
     ASSERT_TRUE(Eventually([&] { return all->Count("event: remediation") == 3; }));
     ASSERT_TRUE(Eventually([&] { return one->Count("event: remediation") == 1; }));
     EXPECT_EQ(other->Count("event: remediation"), 0);
@@ -111,7 +115,7 @@ TEST_F(WatchHubTest, StreamsGetReadyThenTheirClustersChangesOnly) {
 }
 
 TEST_F(WatchHubTest, LastEventIdReplaysTheMissedChangesOrResets) {
-    WatchHub hub(*store_, /*history=*/4);
+    WatchHub hub(*store_, {.history = 4});
     // Sees every change: once it has, the hub's thread has put them in its history too.
     auto probe = std::make_shared<FakeStream>();
     hub.Subscribe({"c1", "", ""}, "", probe);
@@ -120,11 +124,11 @@ TEST_F(WatchHubTest, LastEventIdReplaysTheMissedChangesOrResets) {
     };
     auto first = std::make_shared<FakeStream>();
     hub.Subscribe({"c1", "", ""}, "", first);
-    Commit(hub, "i1", 1);
+    Commit("i1", 1);
     ASSERT_TRUE(Eventually([&] { return first->Count("event: remediation") == 1; }));
     const std::string seen = LastId(first->Text());
     first->Close();
-    Commit(hub, "i1", 2, 1);
+    Commit("i1", 2, 1);
 
     ASSERT_TRUE(published(3));
     auto resumed = std::make_shared<FakeStream>();
@@ -134,7 +138,7 @@ TEST_F(WatchHubTest, LastEventIdReplaysTheMissedChangesOrResets) {
     EXPECT_EQ(resumed->Text().find("r-i1-0"), std::string::npos) << "nothing seen twice";
 
     // Five more changes push the first ones out of a history of four: too late to replay.
-    Commit(hub, "i1", 5, 3);
+    Commit("i1", 5, 3);
     ASSERT_TRUE(published(8));
     auto late = std::make_shared<FakeStream>();
     hub.Subscribe({"c1", "", ""}, seen, late);
@@ -146,19 +150,112 @@ TEST_F(WatchHubTest, LastEventIdReplaysTheMissedChangesOrResets) {
     EXPECT_EQ(stranger->Count("event: reset"), 1);
 }
 
+TEST_F(WatchHubTest, EventIdsAreTheDatabasesChangeNumbers) {
+    WatchHub hub(*store_);
+    auto all = std::make_shared<FakeStream>();
+    hub.Subscribe({"c1", "", ""}, "", all);
+    Commit("i1", 3);
+    ASSERT_TRUE(Eventually([&] { return all->Count("event: remediation") == 3; }));
+    const std::string text = all->Text();
+    EXPECT_NE(text.find("id: 1\nevent: remediation"), std::string::npos) << text;
+    EXPECT_EQ(LastId(text), "3");
+    EXPECT_EQ(hub.LastPublished(), 3);
+}
+
+// Another replica's commits reach this one through the database alone: this hub is no
+// observer of the store, so only its tail of the change stream finds them.
+TEST_F(WatchHubTest, ChangesCommittedByAnotherProcessArriveByPolling) {
+    WatchHub hub(*store_, {.poll = std::chrono::milliseconds(20)});
+    auto all = std::make_shared<FakeStream>();
+    hub.Subscribe({"c1", "", ""}, "", all);
+    for (int k = 0; k < 5; ++k) Commit("i1", 1, k);
+    ASSERT_TRUE(Eventually([&] { return all->Count("event: remediation") == 5; }));
+    // In commit order.
+    size_t at = 0;
+    for (int k = 0; k < 5; ++k) {
+        auto next = all->Text().find("r-i1-" + std::to_string(k), at);
+        ASSERT_NE(next, std::string::npos) << k;
+        at = next;
+    }
+}
+
+// A restarted server (a new hub) replays from the database what a client missed while it
+// was away, without a reset.
+TEST_F(WatchHubTest, LastEventIdWorksAcrossARestart) {
+    std::string seen;
+    {
+        WatchHub before(*store_);
+        auto first = std::make_shared<FakeStream>();
+        before.Subscribe({"c1", "", ""}, "", first);
+        Commit("i1", 2);
+        ASSERT_TRUE(Eventually([&] { return first->Count("event: remediation") == 2; }));
+        seen = LastId(first->Text());
+    }
+    Commit("i1", 3, 2);
+    WatchHub after(*store_);
+    auto resumed = std::make_shared<FakeStream>();
+    after.Subscribe({"c1", "", ""}, seen, resumed);
+    EXPECT_EQ(resumed->Count("event: reset"), 0) << resumed->Text();
+    EXPECT_EQ(resumed->Count("event: remediation"), 3) << resumed->Text();
+    EXPECT_EQ(resumed->Text().find("r-i1-1"), std::string::npos) << "nothing seen twice";
+}
+
+// An id newer than this replica has read waits for the tail (another replica committed it a
+// moment ago); one that no replica reaches in time is reset.
+TEST_F(WatchHubTest, AnIdAheadOfTheTailWaitsForItThenResets) {
+    WatchHub hub(*store_,
+                 {.poll = std::chrono::hours(1), .future_id_wait = std::chrono::milliseconds(300)});
+    Commit("i1", 2);
+    auto ahead = std::make_shared<FakeStream>();
+    hub.Subscribe({"c1", "", ""}, "1", ahead);  // the hub has not read change 1 yet
+    auto wake = [&] { hub.OnCommit({1, {}, {storage::RemediationChange{}}}); };
+    wake();
+    ASSERT_TRUE(Eventually([&] { return hub.LastPublished() == 2; }));
+    EXPECT_EQ(ahead->Count("event: reset"), 0) << ahead->Text();
+    EXPECT_EQ(ahead->Count("event: remediation"), 1) << "only what came after 1";
+    EXPECT_NE(ahead->Text().find("r-i1-1"), std::string::npos);
+
+    auto stranger = std::make_shared<FakeStream>();
+    hub.Subscribe({"c1", "", ""}, "999999", stranger);
+    EXPECT_EQ(stranger->Count("event: reset"), 0);
+    ASSERT_TRUE(Eventually([&] {
+        wake();
+        return stranger->Count("event: reset") == 1;
+    }));
+    Commit("i1", 1, 2);
+    wake();
+    ASSERT_TRUE(Eventually([&] { return stranger->Count("event: remediation") == 1; }));
+}
+
+// A replica that fell behind further than the database keeps tells its streams to re-list.
+TEST_F(WatchHubTest, ChangesPrunedBeforeTheyWereReadResetEveryStream) {
+    WatchHub hub(*store_, {.poll = std::chrono::hours(1)});
+    auto all = std::make_shared<FakeStream>();
+    hub.Subscribe({"c1", "", ""}, "", all);
+    Commit("i1", 5);
+    ASSERT_TRUE(store_->WriteAndWait([](storage::Txn& txn) -> Status {
+        auto pruned = txn.Remediations().PruneChanges(2);
+        return pruned ? OkStatus() : pruned.error();
+    }));
+    hub.OnCommit({1, {}, {storage::RemediationChange{}}});
+    ASSERT_TRUE(Eventually([&] { return hub.LastPublished() == 5; }));
+    EXPECT_EQ(all->Count("event: reset"), 1);
+    EXPECT_EQ(all->Count("event: remediation"), 2) << all->Text();
+}
+
 TEST_F(WatchHubTest, ClosedStreamsAreForgottenAndStopEndsEverything) {
     WatchHub hub(*store_);
     auto gone = std::make_shared<FakeStream>();
     hub.Subscribe({"c1", "", ""}, "", gone);
     EXPECT_EQ(hub.Subscribers(), 1u);
     gone->Close();
-    Commit(hub, "i1", 1);
+    Commit("i1", 1);
     EXPECT_TRUE(Eventually([&] { return hub.Subscribers() == 0; }));
     auto open = std::make_shared<FakeStream>();
     hub.Subscribe({"c1", "", ""}, "", open);
     hub.Stop();
     EXPECT_EQ(hub.Subscribers(), 0u);
-    Commit(hub, "i1", 1, 1);  // after Stop: ignored, no crash
+    Commit("i1", 1, 1);  // after Stop: ignored, no crash
 }
 
 }  // namespace

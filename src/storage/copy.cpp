@@ -21,7 +21,7 @@ constexpr const char* kTables[] = {
     "sim_instances",      "sim_vms",     "sim_hosts",         "sim_faults",
     "audit_records",      "audit_head",  "remediation_daily", "stage_daily",
     "host_faults",        "incidents",   "scope_instances",   "signal_occurrences",
-};
+    "remediation_changes"};
 
 // Columns the target's triggers keep: copying them would count twice.
 bool KeptByTrigger(const std::string& table, const std::string& column) {

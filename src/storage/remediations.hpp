@@ -65,6 +65,16 @@ struct RemediationCount {
     int64_t count = 0;
 };
 
+// A remediation as one committed change left it (linked_alerts not filled), numbered in
+// commit order across every process on the database: the change stream behind live updates
+// (docs/design.md 12). The writer numbers a batch's changes just before COMMIT under the lock
+// that also orders the audit chain, so numbers have no gaps and never become visible out of
+// order.
+struct RecordedChange {
+    int64_t seq = 0;
+    model::Remediation remediation;
+};
+
 class RemediationReads {
 public:
     virtual ~RemediationReads() = default;
@@ -92,6 +102,10 @@ public:
     virtual Result<std::vector<std::string>> ListActiveOnHost(const std::string& host_name) = 0;
     // PENDING_APPROVAL remediations whose linked alerts all resolved at or before `cutoff`.
     virtual Result<std::vector<std::string>> ListAutoResolvable(Timestamp cutoff, int limit) = 0;
+    // Recorded changes numbered after `after_seq`, oldest first, at most `limit`.
+    virtual Result<std::vector<RecordedChange>> ListChangesAfter(int64_t after_seq, int limit) = 0;
+    // The number of the newest committed change (0 before the first); older ones may be pruned.
+    virtual Result<int64_t> LastChangeSeq() = 0;
 };
 
 class RemediationRepository : public RemediationReads {
@@ -107,6 +121,8 @@ public:
                           model::State expected) = 0;
     virtual Status AppendEvent(const std::string& remediation_id,
                                const model::RemediationEvent& event) = 0;
+    // Forgets recorded changes older than the newest `keep`; returns how many went.
+    virtual Result<int64_t> PruneChanges(int64_t keep) = 0;
 };
 
 }  // namespace noderepair::storage

@@ -22,6 +22,7 @@
 
 #include "common/request_context.hpp"
 #include "storage/open.hpp"
+#include "storage/postgres/connection.hpp"
 #include "storage/store.hpp"
 
 namespace noderepair::storage {
@@ -2316,6 +2317,150 @@ TEST_P(StoreContract, SerializeAutomationCanBeAskedForByEveryChange) {
             return txn.SerializeAutomation();
         }));
     }
+}
+
+// docs/design.md 12: every committed remediation change is recorded, numbered in commit
+// order without gaps; a change rolled back leaves no record and no hole; a restart keeps
+// them; pruning keeps the newest.
+TEST_P(StoreContract, CommittedChangesAreRecordedInCommitOrderWithoutGaps) {
+    auto changes = [this](int64_t after) {
+        return ReadOk<std::vector<RecordedChange>>(
+            [after](Reader& reader) { return reader.Remediations().ListChangesAfter(after, 100); });
+    };
+    auto last = [this] {
+        return ReadOk<int64_t>(
+            [](Reader& reader) { return reader.Remediations().LastChangeSeq(); });
+    };
+    EXPECT_EQ(last(), 0);
+    EXPECT_TRUE(changes(0).empty());
+    Remediation r1 = MakeRemediation("r-1", "i1", State::kPending, T(1));
+    ASSERT_TRUE(IsOk(Insert(r1)));
+    // A change that fails after its write is rolled back, and so is its record.
+    EXPECT_FALSE(Write([](Txn& txn) -> Status {
+        NR_RETURN_IF_ERROR(txn.Remediations().Insert(
+            UncheckedRemediationWriteKey(), MakeRemediation("r-x", "i2", State::kPending, T(2))));
+        return Aborted("the rules said no");
+    }));
+    Remediation running = r1;
+    running.state = State::kRunning;
+    running.update_time = T(3);
+    ASSERT_TRUE(IsOk(Update(running, State::kPending)));
+    ASSERT_TRUE(IsOk(Insert(MakeRemediation("r-2", "i2", State::kPending, T(4)))));
+    auto got = changes(0);
+    ASSERT_EQ(got.size(), 3u);
+    EXPECT_EQ(got[0].seq, 1);
+    EXPECT_EQ(got[1].seq, 2);
+    EXPECT_EQ(got[2].seq, 3);
+    ExpectSameRemediation(got[0].remediation, r1);
+    EXPECT_EQ(got[1].remediation.id, "r-1");
+    EXPECT_EQ(got[1].remediation.state, State::kRunning);
+    EXPECT_EQ(got[1].remediation.version, r1.version + 1);
+    EXPECT_EQ(got[2].remediation.id, "r-2");
+    EXPECT_EQ(last(), 3);
+    ASSERT_EQ(changes(2).size(), 1u);
+
+    Reopen();
+    EXPECT_EQ(last(), 3);
+    ASSERT_TRUE(IsOk(Insert(MakeRemediation("r-3", "i3", State::kPending, T(5)))));
+    EXPECT_EQ(last(), 4);
+    auto pruned = Write([](Txn& txn) -> Status {
+        auto n = txn.Remediations().PruneChanges(2);
+        if (!n) return n.error();
+        return *n == 2 ? OkStatus() : Internal("pruned " + std::to_string(*n));
+    });
+    EXPECT_TRUE(IsOk(pruned));
+    got = changes(0);
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0].seq, 3);
+    EXPECT_EQ(got[1].seq, 4);
+    EXPECT_EQ(last(), 4);
+}
+
+// docs/design.md 12: one replica's batch holds a row lock and waits for the automation lock
+// while another's holds that lock and waits for the row. PostgreSQL breaks the deadlock by
+// aborting one change; the writer runs it again in its next batch, so both succeed.
+TEST_P(StoreContract, AChangeAbortedToBreakADeadlockIsRunAgain) {
+    if (GetParam().name != "Postgres") GTEST_SKIP() << "one writer at a time: no deadlock";
+    auto opened = OpenStore(url_);
+    ASSERT_TRUE(opened) << opened.error().message;
+    auto other = std::move(opened).value();
+    std::atomic<bool> x_holds{false};
+    std::atomic<bool> y_holds{false};
+    auto await = [](const std::atomic<bool>& flag) {
+        for (int i = 0; i < 500 && !flag; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+    };
+    std::atomic<int> x_runs{0};
+    std::atomic<int> y_runs{0};
+    Status y_status;
+    std::thread y([&] {
+        y_status = other->WriteAndWait([&](Txn& txn) -> Status {
+            ++y_runs;
+            NR_RETURN_IF_ERROR(txn.SerializeAutomation());
+            y_holds = true;
+            await(x_holds);
+            return txn.Settings().Put("contended", "y");
+        });
+    });
+    Status x_status = Write([&](Txn& txn) -> Status {
+        ++x_runs;
+        NR_RETURN_IF_ERROR(txn.Settings().Put("contended", "x"));
+        x_holds = true;
+        await(y_holds);
+        return txn.SerializeAutomation();
+    });
+    y.join();
+    other->Close();
+    EXPECT_TRUE(IsOk(x_status));
+    EXPECT_TRUE(IsOk(y_status));
+    EXPECT_EQ(x_runs + y_runs, 3) << "the deadlock's victim ran once more";
+}
+
+// A read ends its transaction when it returns, not when its pooled connection is next used: a
+// snapshot left open would hold back VACUUM on every table while the connection idles.
+TEST_P(StoreContract, AReadLeavesNoTransactionOpenBehindIt) {
+    if (GetParam().name != "Postgres") GTEST_SKIP() << "SQLite reads end when they return";
+    ASSERT_TRUE(IsOk(Insert(MakeRemediation("r-1", "i1", State::kPending, T(1)))));
+    EXPECT_TRUE(Get("r-1"));
+    auto observer = postgres::Connection::Open(url_);
+    ASSERT_TRUE(observer) << observer.error().message;
+    int64_t open = -1;
+    for (int i = 0; i < 200 && open != 0; ++i) {
+        auto stmt = (*observer)->Prepare(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND pid "
+            "<> pg_backend_pid() AND backend_xmin IS NOT NULL");
+        ASSERT_TRUE(stmt) << stmt.error().message;
+        auto row = stmt->Step();
+        ASSERT_TRUE(row && *row);
+        open = stmt->Int(0);
+        if (open != 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_EQ(open, 0) << "a connection of the store still holds a snapshot";
+}
+
+// The store's connections reach a sync point now and then, where PostgreSQL reports their
+// table statistics: without them autovacuum never learns of the dead rows the writer leaves.
+TEST_P(StoreContract, TheDatabaseCountsTheStoresWrites) {
+    if (GetParam().name != "Postgres") GTEST_SKIP() << "PostgreSQL's statistics";
+    auto observer = postgres::Connection::Open(url_);
+    ASSERT_TRUE(observer) << observer.error().message;
+    int64_t inserted = 0;
+    for (int i = 0; i < 100 && inserted < 2; ++i) {
+        // A write a little over a second after the last lets the writer set its sync point.
+        if (i % 12 == 0) {
+            ASSERT_TRUE(IsOk(Insert(MakeRemediation(
+                "r-" + std::to_string(i), "i" + std::to_string(i), State::kSucceeded, T(1)))));
+        }
+        auto stmt = (*observer)->Prepare(
+            "SELECT n_tup_ins FROM pg_stat_user_tables WHERE relname = 'remediations'");
+        ASSERT_TRUE(stmt) << stmt.error().message;
+        auto row = stmt->Step();
+        ASSERT_TRUE(row && *row);
+        inserted = stmt->Int(0);
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_GE(inserted, 2) << "the writer's inserts never reached the statistics";
 }
 
 }  // namespace

@@ -22,7 +22,9 @@ Error ErrorOf(std::string_view sqlstate, std::string message, bool connection_ok
         return Unavailable("storage unavailable: " + message);
     }
     if (sqlstate == "23505") return AlreadyExists(message);
-    if (sqlstate == "40001" || sqlstate == "40P01") return Aborted(message);
+    if (sqlstate == "40001" || sqlstate == "40P01") {
+        return Aborted(std::string(sql::kConflictPrefix) + message);
+    }
     return Internal(message);
 }
 
@@ -332,6 +334,23 @@ Status Connection::Flush() {
     if (!pipelined() || owed_ == 0) return OkStatus();
     Deadline deadline(*this);
     return SendAndDrain();
+}
+
+void Connection::Push() {
+    // In pipeline mode libpq keeps what is sent until its buffer fills; the server runs each
+    // statement as it arrives, whether or not its answer is asked for.
+    if (!pipelined()) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_sync_ < std::chrono::seconds(1)) {
+        (void)PQflush(conn_);
+        return;
+    }
+    // At most once a second, a sync point too: only there, outside a transaction, does the
+    // server report the connection's table statistics, which autovacuum goes by. A connection
+    // that never reaches one leaves every table's dead rows uncounted and unvacuumed.
+    last_sync_ = now;
+    Deadline deadline(*this);
+    if (SendAndDrain()) Resync();
 }
 
 Status Connection::LeavePipeline() {

@@ -68,6 +68,9 @@ public:
     Result<sql::Statement> Prepare(const std::string& sql) override;
     Status Exec(const char* sql) override;
     Status Flush() override;
+    // Also, at most once a second, waits for the answers and sets a sync point: only there,
+    // outside a transaction, does the server report its table statistics, autovacuum's input.
+    void Push() override;
     bool Healthy() const override { return PQstatus(conn_) == CONNECTION_OK; }
     // While one is alive, a call that waits on the server longer than AnswerTimeout() has its
     // socket shut down (docs/design.md 12): the call fails UNAVAILABLE instead of hanging on a
@@ -122,8 +125,9 @@ private:
     int64_t sent_ = 0;
     int64_t answered_ = 0;
     std::deque<std::pair<int64_t, std::function<void(int changed)>>> on_answer_;
-    int deadlines_ = 0;                   // nested Deadline guards
-    std::atomic<bool> timed_out_{false};  // the watchdog shut the socket down
+    std::chrono::steady_clock::time_point last_sync_{};  // Push's last sync point
+    int deadlines_ = 0;                                  // nested Deadline guards
+    std::atomic<bool> timed_out_{false};                 // the watchdog shut the socket down
     std::unordered_map<std::string, std::unique_ptr<PgStatement>> statements_;
 };
 

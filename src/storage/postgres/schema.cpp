@@ -361,6 +361,37 @@ CREATE TABLE replica_leader(
     lease_until BIGINT NOT NULL
 );
 )sql",
+    // 6 (SQLite 16): the change stream across replicas (docs/design.md 12): each committed
+    // remediation change as it left the row, numbered in commit order by the audit head's
+    // change_seq.
+    R"sql(
+ALTER TABLE audit_head ADD COLUMN change_seq BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE remediation_changes(
+    seq BIGINT PRIMARY KEY,
+    time BIGINT NOT NULL,
+    id TEXT NOT NULL,
+    cluster_id TEXT NOT NULL,
+    instance_id TEXT NOT NULL,
+    instance_name TEXT NOT NULL,
+    mode INTEGER NOT NULL,
+    requested_mode INTEGER NOT NULL,
+    trigger INTEGER NOT NULL,
+    state INTEGER NOT NULL,
+    reason TEXT,
+    active_health_check_run_id TEXT,
+    passive_health_check_event_id TEXT,
+    requested_by TEXT,
+    reviewed_by TEXT,
+    review_time BIGINT,
+    review_comment TEXT,
+    create_time BIGINT NOT NULL,
+    update_time BIGINT NOT NULL,
+    start_time BIGINT,
+    end_time BIGINT,
+    error_message TEXT,
+    version BIGINT NOT NULL
+);
+)sql",
 };
 
 // Any fixed number: the key of the advisory lock that serialises migrations.

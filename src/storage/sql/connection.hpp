@@ -18,6 +18,11 @@ namespace noderepair::storage::sql {
 
 enum class Dialect { kSqlite, kPostgres };
 
+// The start of the message of a change the database aborted to break a deadlock or a
+// serialization conflict (PostgreSQL 40P01, 40001): nothing was wrong with the change itself,
+// so the writer runs it again in the next batch instead of failing it.
+inline constexpr std::string_view kConflictPrefix = "transaction conflict: ";
+
 // A backend's prepared statement; Statement is the handle repositories hold.
 class StatementImpl {
 public:
@@ -134,6 +139,9 @@ public:
     virtual Status Exec(const char* sql) = 0;
     // Waits for every statement sent with Statement::Send; the first one's error, if any.
     virtual Status Flush() { return OkStatus(); }
+    // Hands what Statement::Send left in the client's buffer to the server without waiting for
+    // an answer: a read's COMMIT ends its transaction now, not at the connection's next use.
+    virtual void Push() {}
     // False once the connection to the server is lost; the store then opens a new one.
     virtual bool Healthy() const { return true; }
 };

@@ -302,6 +302,65 @@ Result<std::vector<std::string>> SqlRemediations::ListAutoResolvable(Timestamp c
     return FirstColumn(stmt);
 }
 
+Status AppendRecordedChanges(Connection& conn, const std::vector<RemediationChange>& changes,
+                             Timestamp time) {
+    // The UPDATE locks the head row (PostgreSQL: waits for another writer's commit, then reads
+    // the head it left), so a number becomes visible only after every smaller one did: a
+    // reader of the change stream never meets a gap still in flight (docs/design.md 12). Each
+    // insert reads the moved head in this transaction; nothing waits for an answer.
+    NR_ASSIGN_OR_RETURN(auto move, conn.Prepare("UPDATE audit_head SET change_seq = change_seq + "
+                                                "?1 WHERE id = 1"));
+    move.Bind(1, int64_t(changes.size()));
+    NR_RETURN_IF_ERROR(move.Send());
+    static const std::string insert_sql =
+        std::string("INSERT INTO remediation_changes(seq, time, ") + kRemediationColumns +
+        ") VALUES((SELECT change_seq FROM audit_head WHERE id = 1) - ?1, ?2, ?3, ?4, ?5, ?6, "
+        "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)";
+    int64_t after = int64_t(changes.size());
+    for (const auto& change : changes) {
+        NR_ASSIGN_OR_RETURN(auto insert, conn.Prepare(insert_sql));
+        insert.Bind(1, --after).Bind(2, ToMicros(time));
+        BindRemediation(insert, change.remediation, 3);
+        NR_RETURN_IF_ERROR(insert.Send());
+    }
+    return OkStatus();
+}
+
+Result<std::vector<RecordedChange>> SqlRemediations::ListChangesAfter(int64_t after_seq,
+                                                                      int limit) {
+    static const std::string sql = std::string("SELECT seq, ") + kRemediationColumns +
+                                   " FROM remediation_changes WHERE seq > ?1 ORDER BY seq "
+                                   "LIMIT ?2";
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
+    stmt.Bind(1, after_seq).Bind(2, int64_t(limit));
+    return stmt.Rows([](const Statement& s) {
+        return RecordedChange{s.Int(0), ReadRemediation(s, 1)};
+    });
+}
+
+Result<int64_t> SqlRemediations::LastChangeSeq() {
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT change_seq FROM audit_head WHERE id = 1"));
+    NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    return row ? stmt.Int(0) : int64_t(0);
+}
+
+Result<int64_t> SqlRemediations::PruneChanges(int64_t keep) {
+    // Replicas prune too: on PostgreSQL each skips the rows another is deleting instead of
+    // waiting for its commit, so two prunes never hold up (or deadlock) their batches.
+    static const std::string sqlite =
+        "DELETE FROM remediation_changes WHERE seq <= (SELECT change_seq FROM audit_head WHERE "
+        "id = 1) - ?1";
+    static const std::string postgres =
+        "DELETE FROM remediation_changes WHERE seq IN (SELECT seq FROM remediation_changes "
+        "WHERE seq <= (SELECT change_seq FROM audit_head WHERE id = 1) - ?1 FOR UPDATE SKIP "
+        "LOCKED)";
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare(conn_.dialect() == Dialect::kSqlite ? sqlite : postgres));
+    stmt.Bind(1, keep);
+    NR_RETURN_IF_ERROR(stmt.Run());
+    return int64_t(stmt.Changes());
+}
+
 Status SqlRemediations::Insert(const RemediationWriteKey&, const Remediation& r) {
     static const std::string sql = std::string("INSERT INTO remediations(") + kRemediationColumns +
                                    ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "

@@ -71,6 +71,12 @@ Status AppendAuditRecords(Connection& conn, const std::vector<PendingAuditRecord
 // that lock the same rows lock them in one order).
 Status ApplyStatDeltas(Connection& conn, const ChangeLog& log);
 
+// Records `changes` (the change stream, RecordedChange) inside the open transaction, stamped
+// `time`, numbered after the audit head's change_seq, which it moves: the head's row lock
+// (taken here if the batch's audit records did not take it) orders the numbers as the commits.
+Status AppendRecordedChanges(Connection& conn, const std::vector<RemediationChange>& changes,
+                             Timestamp time);
+
 // Remediations, their timelines and counts on one connection. Records every remediation it
 // inserts or moves in the batch's ChangeLog (null on read connections), and audits each
 // creation, change of state and change of mode.
@@ -90,6 +96,9 @@ public:
     Result<int> CountActiveInRack(const std::string& rack) override;
     Result<std::vector<std::string>> ListActiveOnHost(const std::string& host_name) override;
     Result<std::vector<std::string>> ListAutoResolvable(Timestamp cutoff, int limit) override;
+    Result<std::vector<RecordedChange>> ListChangesAfter(int64_t after_seq, int limit) override;
+    Result<int64_t> LastChangeSeq() override;
+    Result<int64_t> PruneChanges(int64_t keep) override;
     Status Insert(const RemediationWriteKey& key, const model::Remediation& r) override;
     Status Update(const RemediationWriteKey& key, const model::Remediation& r,
                   model::State expected) override;

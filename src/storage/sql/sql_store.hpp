@@ -59,6 +59,7 @@ private:
         CommitCallback done;
         std::string request_id;  // of the HTTP request that queued it
         std::string actor;       // who queued it, for its audit records
+        int conflicts = 0;       // times the database aborted it to break a deadlock
     };
 
     // One writer thread's connection and its last failed reconnect (that thread's only).

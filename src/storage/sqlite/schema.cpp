@@ -428,6 +428,36 @@ CREATE TABLE replica_leader(
     lease_until INTEGER NOT NULL
 );
 )sql",
+    // 16: the change stream across replicas (docs/design.md 12): each committed remediation
+    // change as it left the row, numbered in commit order by the audit head's change_seq.
+    R"sql(
+ALTER TABLE audit_head ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE remediation_changes(
+    seq INTEGER PRIMARY KEY,
+    time INTEGER NOT NULL,
+    id TEXT NOT NULL,
+    cluster_id TEXT NOT NULL,
+    instance_id TEXT NOT NULL,
+    instance_name TEXT NOT NULL,
+    mode INTEGER NOT NULL,
+    requested_mode INTEGER NOT NULL,
+    trigger INTEGER NOT NULL,
+    state INTEGER NOT NULL,
+    reason TEXT,
+    active_health_check_run_id TEXT,
+    passive_health_check_event_id TEXT,
+    requested_by TEXT,
+    reviewed_by TEXT,
+    review_time INTEGER,
+    review_comment TEXT,
+    create_time INTEGER NOT NULL,
+    update_time INTEGER NOT NULL,
+    start_time INTEGER,
+    end_time INTEGER,
+    error_message TEXT,
+    version INTEGER NOT NULL
+);
+)sql",
 };
 
 // The migration that adds the overview's aggregates, which its back-fill follows.
