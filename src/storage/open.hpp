@@ -20,6 +20,9 @@ struct StoreOptions {
     size_t max_queued_writes = 1024;
     // What stamps audit records; null: the system clock.
     const Clock* clock = nullptr;
+    // A throw-away database (the policy replay's scratch store): no fsync and no audit chain.
+    // SQLite only; never for a database whose changes are acknowledged to anyone.
+    bool throwaway = false;
 };
 
 Result<std::unique_ptr<Store>> OpenStore(const std::string& db_url, StoreOptions options = {});

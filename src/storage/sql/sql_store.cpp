@@ -197,7 +197,7 @@ void SqlStore::CommitBatch(std::vector<PendingWrite>& batch) {
     // The batch's audit records join the chain in the batch's own transaction: they commit
     // exactly when the changes they describe do (docs/design.md 11).
     Status committed = BeforeCommit(*writer_);
-    if (committed && !log.audit.empty()) {
+    if (committed && audit_chain_ && !log.audit.empty()) {
         committed = AppendAuditRecords(*writer_, log.audit, clock_.Now());
     }
     if (committed) committed = Run(*writer_, "COMMIT");
