@@ -1445,6 +1445,8 @@ TEST_F(PolicyEngineTest, FaultReturningInTheCooldownWaitsAndIsEscalatedWhenItEnd
     EXPECT_EQ(result->remediations_created, 0);
     EXPECT_EQ(result->waiting, 1);
     EXPECT_TRUE(AlertOf(back.fingerprint).waiting) << "visible as waiting";
+    EXPECT_EQ(AlertOf(back.fingerprint).wait_until, ended + 1800s)
+        << "no sweep looks at it again before the cooldown ends";
     EXPECT_EQ(WaitingSignals("c1"), 1);
 
     clock_.Set(ended + 1800s - 1us);
@@ -1460,6 +1462,19 @@ TEST_F(PolicyEngineTest, FaultReturningInTheCooldownWaitsAndIsEscalatedWhenItEnd
     int signals = 0;
     for (const auto& f : Ledger("h1")) signals += f.remediation_id.empty() ? 1 : 0;
     EXPECT_EQ(signals, 1);
+}
+
+TEST_F(PolicyEngineTest, SignalWaitingForTheCooldownJoinsAPersonsRemediationAtOnce) {
+    // Not due before the cooldown ends, but a remediation made meanwhile takes it as evidence
+    // at the next sweep, as one waiting for room.
+    Ended("i1", Mode::kRebootVm, State::kSucceeded, Now() - 10s);
+    const IncomingAlert back = Deadlock("i1");
+    IngestOk({back}, 0);
+    auto manual = CreateManual("i1");
+    ASSERT_TRUE(manual) << manual.error().message;
+    ASSERT_TRUE(IsOk(health_->SweepOnce()));
+    EXPECT_FALSE(AlertOf(back.fingerprint).waiting);
+    EXPECT_EQ(AlertOf(back.fingerprint).remediation_id, manual->id);
 }
 
 TEST_F(PolicyEngineTest, SignalResolvedDuringTheCooldownIsNotTakenUp) {

@@ -251,6 +251,7 @@ Result<model::Incident> SignalRouter::CloseIncident(storage::Txn& txn,
             }
             alert.remediation_id.clear();
             alert.waiting = true;
+            alert.wait_until = {};  // due at once
             NR_RETURN_IF_ERROR(txn.Alerts().Put(alert));
         }
     }
@@ -338,7 +339,8 @@ Result<SignalOutcome> SignalRouter::Route(storage::Txn& txn, const Signal& signa
     // 5. In cooldown it waits, and the sweeper takes it up when the cooldown ends.
     NR_ASSIGN_OR_RETURN(auto last_end, txn.Remediations().LastEnd(instance.instance_id));
     if (last_end && now < *last_end + options_.cooldown) {
-        return SignalOutcome{SignalOutcome::Kind::kWaiting, ""};
+        // Nothing but the cooldown's end can make it due: until then no sweep looks at it.
+        return SignalOutcome{SignalOutcome::Kind::kWaiting, "", *last_end + options_.cooldown};
     }
     // 6. The mode, or a person past the top of the ladder.
     NR_ASSIGN_OR_RETURN(auto decision, Decide(txn, signal, instance, host ? &*host : nullptr, now));
@@ -403,6 +405,7 @@ Result<bool> SignalRouter::RouteAlert(storage::Txn& txn, Alert& alert,
     NR_ASSIGN_OR_RETURN(auto outcome, Route(txn, signal, instance, now));
     alert.remediation_id = outcome.remediation_id;
     alert.waiting = outcome.kind == SignalOutcome::Kind::kWaiting;
+    alert.wait_until = alert.waiting ? outcome.wait_until : Timestamp{};
     return outcome.kind == SignalOutcome::Kind::kCreated;
 }
 
@@ -430,9 +433,10 @@ Result<bool> SignalRouter::RouteFailedRun(storage::Txn& txn, model::HealthCheckR
     return outcome.kind == SignalOutcome::Kind::kCreated;
 }
 
-Status SignalRouter::AutoResolve(storage::Txn& txn, Timestamp now) {
+Result<int> SignalRouter::AutoResolve(storage::Txn& txn, Timestamp now) {
     NR_ASSIGN_OR_RETURN(auto resolvable, txn.Remediations().ListAutoResolvable(
-                                             now - options_.auto_resolve_ttl, 500));
+                                             now - options_.auto_resolve_ttl, kAutoResolveBatch));
+    int resolved = 0;
     for (const auto& id : resolvable) {
         NR_ASSIGN_OR_RETURN(auto found, txn.Remediations().Get(id));
         if (!found || found->state != State::kPendingApproval) continue;
@@ -441,18 +445,37 @@ Status SignalRouter::AutoResolve(storage::Txn& txn, Timestamp now) {
                                             "every linked alert resolved for " +
                                                 std::to_string(options_.auto_resolve_ttl.count()) +
                                                 " s"));
+        ++resolved;
+    }
+    return resolved;
+}
+
+Status SignalRouter::TakeUpWaiting(storage::Txn& txn, Timestamp now) {
+    NR_RETURN_IF_ERROR(TakeUpDue(txn, now));
+    return JoinWaiting(txn, now);
+}
+
+Status SignalRouter::JoinWaiting(storage::Txn& txn, Timestamp now) {
+    // Waiting signals whose instance has a remediation by now (made by TakeUpDue, or by a
+    // person) join it as evidence: that needs no room.
+    NR_ASSIGN_OR_RETURN(auto joinable, txn.Alerts().ListWaitingWithActiveRemediation(1000));
+    for (auto& alert : joinable) {
+        NR_ASSIGN_OR_RETURN(auto instance, txn.Inventory().GetInstance(alert.instance_id));
+        alert.waiting = false;
+        if (instance) NR_RETURN_IF_ERROR(RouteAlert(txn, alert, *instance, now, false));
+        NR_RETURN_IF_ERROR(txn.Alerts().Put(alert));
     }
     return OkStatus();
 }
 
-Status SignalRouter::TakeUpWaiting(storage::Txn& txn, Timestamp now) {
-    // Per cluster with room, the oldest waiting signals until it is full again: one cluster's
-    // storm never starves another's signals.
-    NR_ASSIGN_OR_RETURN(auto clusters, txn.Alerts().ListClustersWithWaiting());
+Status SignalRouter::TakeUpDue(storage::Txn& txn, Timestamp now) {
+    // Per cluster with room, the oldest due waiting signals until it is full again: one
+    // cluster's storm never starves another's signals.
+    NR_ASSIGN_OR_RETURN(auto clusters, txn.Alerts().ListClustersWithWaiting(now));
     for (const auto& cluster_id : clusters) {
         NR_ASSIGN_OR_RETURN(bool room, HasRoom(txn, cluster_id));
         if (!room) continue;
-        NR_ASSIGN_OR_RETURN(auto waiting, txn.Alerts().ListWaiting(cluster_id, 1000));
+        NR_ASSIGN_OR_RETURN(auto waiting, txn.Alerts().ListWaiting(cluster_id, now, 1000));
         for (auto& alert : waiting) {
             NR_ASSIGN_OR_RETURN(auto instance, txn.Inventory().GetInstance(alert.instance_id));
             alert.waiting = false;
@@ -466,15 +489,6 @@ Status SignalRouter::TakeUpWaiting(storage::Txn& txn, Timestamp now) {
                 if (!room) break;
             }
         }
-    }
-    // Then waiting signals whose instance has a remediation by now (made above, or by a
-    // person) join it as evidence: that needs no room.
-    NR_ASSIGN_OR_RETURN(auto joinable, txn.Alerts().ListWaitingWithActiveRemediation(1000));
-    for (auto& alert : joinable) {
-        NR_ASSIGN_OR_RETURN(auto instance, txn.Inventory().GetInstance(alert.instance_id));
-        alert.waiting = false;
-        if (instance) NR_RETURN_IF_ERROR(RouteAlert(txn, alert, *instance, now, false));
-        NR_RETURN_IF_ERROR(txn.Alerts().Put(alert));
     }
     NR_ASSIGN_OR_RETURN(auto waiting_runs, txn.HealthChecks().ListWaiting(1000));
     for (auto& run : waiting_runs) {

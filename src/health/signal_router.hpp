@@ -73,6 +73,9 @@ struct Signal {
 struct SignalOutcome {
     enum class Kind { kIgnored, kJoined, kCreated, kWaiting } kind = Kind::kIgnored;
     std::string remediation_id;  // kJoined, kCreated
+    // kWaiting: when it is worth looking at again (the cooldown's end); the epoch: as soon as
+    // there is room.
+    Timestamp wait_until{};
 };
 
 class SignalRouter {
@@ -100,10 +103,19 @@ public:
     // Routes a failed run; records the outcome on the run.
     Result<bool> RouteFailedRun(storage::Txn& txn, model::HealthCheckRun& run, Timestamp now,
                                 bool first = true);
-    // Takes up the signals that waited for room, oldest first, as room allows.
+    // Takes up the signals that waited and are due, oldest first, as room allows (TakeUpDue);
+    // then the waiting signals whose instance has a remediation by now join it.
     Status TakeUpWaiting(storage::Txn& txn, Timestamp now);
-    // Remediations waiting for approval whose alerts all resolved the TTL ago.
-    Status AutoResolve(storage::Txn& txn, Timestamp now);
+    // The two parts of TakeUpWaiting, for a driver that knows one of them has nothing to do
+    // (the replay): what a freed slot may take up, and the joins. A waiting signal's instance
+    // gains a remediation only by a creation, so without one since the last JoinWaiting there
+    // is nothing to join.
+    Status TakeUpDue(storage::Txn& txn, Timestamp now);
+    Status JoinWaiting(storage::Txn& txn, Timestamp now);
+    // Remediations waiting for approval whose alerts all resolved the TTL ago, at most
+    // kAutoResolveBatch of them; returns how many it resolved.
+    Result<int> AutoResolve(storage::Txn& txn, Timestamp now);
+    static constexpr int kAutoResolveBatch = 500;
     // A person closes an open incident of the cluster: released, its instances' firing signals
     // wait again to be considered under the usual limits; dismissed, nothing more happens.
     Result<model::Incident> CloseIncident(storage::Txn& txn, const std::string& cluster_id,

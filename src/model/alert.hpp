@@ -38,6 +38,9 @@ struct Alert {
     std::optional<Timestamp> resolved_at;
     std::string remediation_id;  // the remediation it is evidence of
     bool waiting = false;        // matched a rule, held back by the blast radius
+    // While waiting, not considered again before then (the cooldown's end); the epoch: as soon
+    // as there is room.
+    Timestamp wait_until{};
 };
 
 // One alert as a source reported it (an Alertmanager webhook, a simulated fault), before it is

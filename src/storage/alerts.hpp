@@ -49,10 +49,11 @@ public:
     // The newest alert with this fingerprint.
     virtual Result<std::optional<model::Alert>> GetByFingerprint(
         const std::string& fingerprint) = 0;
-    // A cluster's alerts held back by the blast radius, oldest first.
+    // A cluster's waiting alerts due by `now` (Alert::wait_until), oldest first.
     virtual Result<std::vector<model::Alert>> ListWaiting(const std::string& cluster_id,
-                                                          int limit) = 0;
-    virtual Result<std::vector<std::string>> ListClustersWithWaiting() = 0;
+                                                          Timestamp now, int limit) = 0;
+    // The clusters with a waiting alert due by `now`.
+    virtual Result<std::vector<std::string>> ListClustersWithWaiting(Timestamp now) = 0;
     // An instance's firing alerts.
     virtual Result<std::vector<model::Alert>> ListOpen(const std::string& instance_id) = 0;
     // Waiting alerts whose instance has an active remediation by now.

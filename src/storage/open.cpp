@@ -10,9 +10,9 @@ Result<std::unique_ptr<Store>> OpenStore(const std::string& db_url, StoreOptions
     if (db_url.starts_with(kSqlite)) {
         std::string path = db_url.substr(kSqlite.size());
         if (path.empty()) return InvalidArgument("--db sqlite: needs a file path");
-        NR_ASSIGN_OR_RETURN(auto store,
-                            sqlite::SqliteStore::Open(path, options.max_batch,
-                                                      options.max_queued_writes, options.clock));
+        NR_ASSIGN_OR_RETURN(auto store, sqlite::SqliteStore::Open(
+                                            path, options.max_batch, options.max_queued_writes,
+                                            options.clock, options.throwaway));
         return std::unique_ptr<Store>(std::move(store));
     }
     if (db_url.starts_with("postgres://") || db_url.starts_with("postgresql://")) {

@@ -22,6 +22,9 @@ struct StoreOptions {
     const Clock* clock = nullptr;
     // PostgreSQL: writer connections, each group-committing its own batches (SQLite has one).
     int writers = 1;
+    // A throw-away database (the policy replay's scratch store): no fsync and no audit chain.
+    // SQLite only; never for a database whose changes are acknowledged to anyone.
+    bool throwaway = false;
 };
 
 Result<std::unique_ptr<Store>> OpenStore(const std::string& db_url, StoreOptions options = {});

@@ -1604,9 +1604,16 @@ protected:
         return ReadOk<AlertPage>([&](Reader& r) { return r.Alerts().List(q); });
     }
 
-    std::vector<std::string> Waiting(const std::string& cluster_id, int limit) {
+    std::vector<std::string> Waiting(const std::string& cluster_id, int limit,
+                                     Timestamp now = T(1000)) {
         return AlertIds(ReadOk<std::vector<model::Alert>>(
-            [&](Reader& r) { return r.Alerts().ListWaiting(cluster_id, limit); }));
+            [&](Reader& r) { return r.Alerts().ListWaiting(cluster_id, now, limit); }));
+    }
+
+    std::set<std::string> ClustersWithWaiting(Timestamp now) {
+        auto clusters = ReadOk<std::vector<std::string>>(
+            [&](Reader& r) { return r.Alerts().ListClustersWithWaiting(now); });
+        return {clusters.begin(), clusters.end()};
     }
 
     std::set<std::string> Resolvable(Timestamp cutoff, int limit = 100) {
@@ -1786,15 +1793,39 @@ TEST_P(StoreAlertContract, WaitingAlertsComeOldestFirstUpToTheLimit) {
     EXPECT_EQ(Waiting("c2", 100), (std::vector<std::string>{"w4", "w2", "w0"}));
     EXPECT_EQ(Waiting("c2", 2), (std::vector<std::string>{"w4", "w2"}));
     EXPECT_EQ(Waiting("c1", 100), (std::vector<std::string>{"w5", "w1"}));
-    auto clusters = ReadOk<std::vector<std::string>>(
-        [&](Reader& r) { return r.Alerts().ListClustersWithWaiting(); });
-    EXPECT_EQ(std::set<std::string>(clusters.begin(), clusters.end()),
-              (std::set<std::string>{"c1", "c2"}));
+    EXPECT_EQ(ClustersWithWaiting(T(1000)), (std::set<std::string>{"c1", "c2"}));
     auto c1 = Cluster("c1");
     auto c2 = Cluster("c2");
     ASSERT_TRUE(c1 && c2);
     EXPECT_EQ(c1->waiting_signals, 2);  // w1, w5
     EXPECT_EQ(c2->waiting_signals, 3);  // w0, w2, w4
+}
+
+TEST_P(StoreAlertContract, WaitingAlertsAreListedOnlyOnceDue) {
+    ASSERT_TRUE(IsOk(Write([](Txn& txn) -> Status {
+        model::Alert room = MakeAlert("room", "j1", T(1));  // waits for room: due at once
+        room.waiting = true;
+        NR_RETURN_IF_ERROR(txn.Alerts().Put(room));
+        model::Alert cooling = MakeAlert("cooling", "j1", T(0));  // waits for the cooldown
+        cooling.waiting = true;
+        cooling.wait_until = T(100);
+        NR_RETURN_IF_ERROR(txn.Alerts().Put(cooling));
+        model::Alert other = MakeAlert("other", "i2", T(2));  // the other cluster, cooling
+        other.waiting = true;
+        other.wait_until = T(200);
+        return txn.Alerts().Put(other);
+    })));
+    EXPECT_EQ(Waiting("c2", 100, T(99)), (std::vector<std::string>{"room"}));
+    EXPECT_EQ(Waiting("c2", 100, T(100)), (std::vector<std::string>{"cooling", "room"}));
+    EXPECT_EQ(ClustersWithWaiting(T(99)), (std::set<std::string>{"c2"}));
+    EXPECT_EQ(ClustersWithWaiting(T(200)), (std::set<std::string>{"c1", "c2"}));
+    auto stored = ByFingerprint("fp-cooling");
+    ASSERT_TRUE(stored);
+    EXPECT_EQ(stored->wait_until, T(100));
+    // Still counted as waiting while not due.
+    auto c1 = Cluster("c1");
+    ASSERT_TRUE(c1);
+    EXPECT_EQ(c1->waiting_signals, 1);
 }
 
 TEST_P(StoreAlertContract, AutoResolvableNeedsEveryLinkedAlertResolvedByTheCutoff) {

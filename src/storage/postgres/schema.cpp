@@ -392,6 +392,13 @@ CREATE TABLE remediation_changes(
     version BIGINT NOT NULL
 );
 )sql",
+    // 7 (SQLite 17): when each waiting signal is next due.
+    R"sql(
+ALTER TABLE alerts ADD COLUMN wait_until BIGINT NOT NULL DEFAULT 0;
+DROP INDEX alerts_waiting;
+CREATE INDEX alerts_waiting ON alerts(cluster_id, wait_until, started_at) WHERE waiting = 1;
+CREATE INDEX alerts_waiting_due ON alerts(wait_until, cluster_id) WHERE waiting = 1;
+)sql",
 };
 
 // Any fixed number: the key of the advisory lock that serialises migrations.

@@ -42,16 +42,22 @@ Result<std::optional<model::Alert>> SqlAlerts::GetByFingerprint(const std::strin
     return std::optional<model::Alert>(ReadAlert(stmt));
 }
 
-Result<std::vector<model::Alert>> SqlAlerts::ListWaiting(const std::string& cluster_id, int limit) {
+Result<std::vector<model::Alert>> SqlAlerts::ListWaiting(const std::string& cluster_id,
+                                                         Timestamp now, int limit) {
+    // Only the due ones (alerts_waiting): a signal held by the cooldown costs nothing until
+    // its cooldown ends.
     static const std::string sql = std::string("SELECT ") + kAlertColumns +
-                                   " FROM alerts WHERE waiting = 1 AND cluster_id = ?2 "
-                                   "ORDER BY started_at LIMIT ?1";
-    return Alerts(sql, cluster_id, limit);
+                                   " FROM alerts WHERE waiting = 1 AND cluster_id = ?2 AND "
+                                   "wait_until <= ?3 ORDER BY started_at LIMIT ?1";
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
+    stmt.Bind(1, int64_t(limit)).Bind(2, cluster_id).Bind(3, ToMicros(now));
+    return stmt.Rows([](const Statement& row) { return ReadAlert(row); });
 }
 
-Result<std::vector<std::string>> SqlAlerts::ListClustersWithWaiting() {
+Result<std::vector<std::string>> SqlAlerts::ListClustersWithWaiting(Timestamp now) {
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT DISTINCT cluster_id FROM alerts "
-                                                 "WHERE waiting = 1"));
+                                                 "WHERE waiting = 1 AND wait_until <= ?1"));
+    stmt.Bind(1, ToMicros(now));
     return FirstColumn(stmt);
 }
 
@@ -94,7 +100,8 @@ Status SqlAlerts::Put(const model::Alert& a) {
         .Bind(10, ToMicros(a.started_at))
         .Bind(11, a.resolved_at)
         .BindOptional(12, a.remediation_id)
-        .Bind(13, int64_t(a.waiting));
+        .Bind(13, int64_t(a.waiting))
+        .Bind(14, ToMicros(a.wait_until));
     return stmt.Send();
 }
 

@@ -221,9 +221,9 @@ public:
     explicit SqlAlerts(Connection& conn) : conn_(conn) {}
     Result<AlertPage> List(const AlertQuery& q) override;
     Result<std::optional<model::Alert>> GetByFingerprint(const std::string& fingerprint) override;
-    Result<std::vector<model::Alert>> ListWaiting(const std::string& cluster_id,
+    Result<std::vector<model::Alert>> ListWaiting(const std::string& cluster_id, Timestamp now,
                                                   int limit) override;
-    Result<std::vector<std::string>> ListClustersWithWaiting() override;
+    Result<std::vector<std::string>> ListClustersWithWaiting(Timestamp now) override;
     Result<std::vector<model::Alert>> ListOpen(const std::string& instance_id) override;
     Result<std::vector<model::Alert>> ListWaitingWithActiveRemediation(int limit) override;
     Status Put(const model::Alert& a) override;

@@ -64,7 +64,7 @@ model::HealthCheckRun ReadRun(const Statement& s) {
 
 const char* const kAlertColumns =
     "id, fingerprint, alert_name, cluster_id, instance_id, target_vm, severity, labels, "
-    "annotations, started_at, resolved_at, remediation_id, waiting";
+    "annotations, started_at, resolved_at, remediation_id, waiting, wait_until";
 
 std::string EncodeMap(const std::map<std::string, std::string>& m) {
     std::string out;
@@ -101,6 +101,7 @@ model::Alert ReadAlert(const Statement& s, int first) {
     a.resolved_at = s.Time(c++);
     a.remediation_id = s.Text(c++);
     a.waiting = s.Int(c++) != 0;
+    a.wait_until = FromMicros(s.Int(c++));
     return a;
 }
 

@@ -224,7 +224,7 @@ void SqlStore::CommitBatch(Writer& writer, std::vector<PendingWrite>& batch) {
     // changes, numbered under the same head lock (docs/design.md 12). The head row is locked
     // first, then the aggregates' rows, in the same order by every writer.
     Status committed = BeforeCommit(conn);
-    if (committed && !log.audit.empty()) {
+    if (committed && audit_chain_ && !log.audit.empty()) {
         committed = AppendAuditRecords(conn, log.audit, clock_.Now());
     }
     if (committed && !log.changes.empty()) {

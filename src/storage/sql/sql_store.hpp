@@ -52,6 +52,9 @@ protected:
     // Upkeep of the backend's own in the batch's transaction, before its audit records and
     // COMMIT; a failure fails the batch.
     virtual Status BeforeCommit(Connection&) { return OkStatus(); }
+    // A throw-away database drops its audit records instead of chaining them; call before the
+    // first write.
+    void KeepNoAuditChain() { audit_chain_ = false; }
 
 private:
     struct PendingWrite {
@@ -75,6 +78,7 @@ private:
     Result<std::unique_ptr<Connection>> AcquireReader();
     void ReleaseReader(std::unique_ptr<Connection> conn);
 
+    bool audit_chain_ = true;
     const size_t max_batch_;
     const size_t max_queued_writes_;
     const SystemClock system_clock_{};

@@ -458,6 +458,14 @@ CREATE TABLE remediation_changes(
     version INTEGER NOT NULL
 );
 )sql",
+    // 17: when each waiting signal is next due (docs/http-api.md 11): a signal held by the
+    // cooldown is not looked at again before the cooldown ends; 0, whenever room frees.
+    R"sql(
+ALTER TABLE alerts ADD COLUMN wait_until INTEGER NOT NULL DEFAULT 0;
+DROP INDEX alerts_waiting;
+CREATE INDEX alerts_waiting ON alerts(cluster_id, wait_until, started_at) WHERE waiting = 1;
+CREATE INDEX alerts_waiting_due ON alerts(wait_until, cluster_id) WHERE waiting = 1;
+)sql",
 };
 
 // The migration that adds the overview's aggregates, which its back-fill follows.

@@ -10,18 +10,22 @@
 namespace noderepair::storage::sqlite {
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, int max_batch,
-                                                       size_t max_queued_writes,
-                                                       const Clock* clock) {
+                                                       size_t max_queued_writes, const Clock* clock,
+                                                       bool throwaway) {
     NR_ASSIGN_OR_RETURN(auto writer, Connection::Open(path));
     NR_RETURN_IF_ERROR(Migrate(*writer));
+    // Nobody is answered from a throw-away database: a commit need not reach the disk.
+    if (throwaway) NR_RETURN_IF_ERROR(writer->Exec("PRAGMA synchronous=OFF"));
     // Statement journals of big transactions (a fleet import) stay in memory, not in temp files.
     NR_RETURN_IF_ERROR(writer->Exec("PRAGMA temp_store=MEMORY"));
     // Commits never checkpoint: the checkpointer thread copies the WAL into the database file
     // in the background, so a commit's latency is its own fsync only.
     NR_RETURN_IF_ERROR(writer->Exec("PRAGMA wal_autocheckpoint=0"));
     NR_ASSIGN_OR_RETURN(auto checkpointer, Connection::Open(path));
-    return std::unique_ptr<SqliteStore>(new SqliteStore(
+    std::unique_ptr<SqliteStore> store(new SqliteStore(
         path, std::move(writer), std::move(checkpointer), max_batch, max_queued_writes, clock));
+    if (throwaway) store->KeepNoAuditChain();
+    return store;
 }
 
 SqliteStore::SqliteStore(std::string path, std::unique_ptr<Connection> writer,

@@ -18,7 +18,8 @@ public:
     // `clock` stamps audit records; null: the system clock.
     static Result<std::unique_ptr<SqliteStore>> Open(const std::string& path, int max_batch,
                                                      size_t max_queued_writes = 1024,
-                                                     const Clock* clock = nullptr);
+                                                     const Clock* clock = nullptr,
+                                                     bool throwaway = false);
     ~SqliteStore() override;
     void Close() override;
 
