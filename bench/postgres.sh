@@ -16,15 +16,7 @@ PER_CLUSTER=10000
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 export BENCH_WRK_DIR=$ROOT/bench/wrk
 
-WORK=$(mktemp -d)
-chmod 755 "$WORK"
-SERVER_PID=""
-cleanup() {
-    [[ -n $SERVER_PID ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-    "$ROOT/tools/private-postgres.sh" stop "$WORK/pg" >/dev/null 2>&1 || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+source "$ROOT/bench/private_pg_work.sh"
 
 log() { printf '[pg-bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 ticks_of() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }

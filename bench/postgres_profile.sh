@@ -13,15 +13,7 @@ INSTANCES=${PROFILE_INSTANCES:-40000}
 PER_CLUSTER=10000
 export BENCH_WRK_DIR=$ROOT/bench/wrk
 
-WORK=$(mktemp -d)
-chmod 755 "$WORK"
-SERVER_PID=""
-cleanup() {
-    [[ -n $SERVER_PID ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-    "$ROOT/tools/private-postgres.sh" stop "$WORK/pg" >/dev/null 2>&1 || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+source "$ROOT/bench/private_pg_work.sh"
 
 mkdir -p "$WORK/pg"
 PG_URI=$("$ROOT/tools/private-postgres.sh" start "$WORK/pg" | tail -1)
