@@ -61,7 +61,6 @@ std::map<std::string, Setter> Setters(Config& c) {
          }},
         {"server.rate_limit_per_token_rps", real(c.server.rate_limit_per_token_rps)},
         {"server.io_threads", num(c.server.io_threads)},
-        {"server.point_reads_on_io_thread", flag(c.server.point_reads_on_io_thread)},
         {"server.worker_threads", num(c.server.worker_threads)},
         {"server.max_connections", num(c.server.max_connections)},
         {"server.max_queued_requests", num(c.server.max_queued_requests)},

@@ -64,9 +64,6 @@ struct Config {
     struct Server {
         double rate_limit_per_token_rps = 0;
         int io_threads = 2;
-        // GET of one remediation read on the I/O thread, no worker hand-off; SQLite only
-        // (docs/design.md 6). Off: measured slower on a loaded 2-core machine (bench/RESULTS.md).
-        bool point_reads_on_io_thread = false;
         // Request handlers block on database reads: a few threads serve SQLite's microsecond
         // reads, PostgreSQL's network round trips need more in flight. -1: by backend.
         int worker_threads = -1;

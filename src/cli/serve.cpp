@@ -432,9 +432,8 @@ int Serve(const ServeFlags& flags) {
                                 })
                           : nullptr,
                       // A SQLite read never waits on the writer (WAL) nor the network: point
-                      // reads may be answered on the I/O thread (docs/design.md 6).
-                      /*point_reads_on_io_thread=*/config.server.point_reads_on_io_thread &&
-                          config.db.starts_with("sqlite:")},
+                      // reads are answered on the I/O thread (docs/design.md 6).
+                      /*point_reads_on_io_thread=*/config.db.starts_with("sqlite:")},
                      config.WorkerThreads(), size_t(config.server.max_queued_requests));
         api::HttpServer server(
             {.listen = config.listen,
