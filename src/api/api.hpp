@@ -39,9 +39,6 @@ struct ApiServices {
     providers::simulated::SimulatedFaults* simulated = nullptr;
     // A host's power as its BMC last reported it, empty without a BMC; null: no BMCs at all.
     std::function<std::string(const std::string& host)> host_power = nullptr;
-    // Routes marked `point_read` run on the I/O thread, without the hand-off to a worker: only
-    // where a read never waits on a lock or the network (SQLite in WAL mode; docs/design.md 6).
-    bool point_reads_on_io_thread = false;
 };
 
 class Api {

@@ -9,7 +9,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -369,39 +368,6 @@ TEST_F(ApiAccessTest, ConsoleFilesCarryTheirSecurityPolicy) {
         EXPECT_NE(headers["content-security-policy"].find("default-src 'self'"), std::string::npos);
         EXPECT_EQ(headers["x-frame-options"], "DENY");
         EXPECT_EQ(headers["referrer-policy"], "no-referrer");
-    }
-}
-
-// docs/design.md 6: on SQLite a point read is answered on the I/O thread that read the request,
-// with no hand-off to a worker; elsewhere, and for every other route, a worker answers.
-TEST_F(ApiAccessTest, PointReadsAnswerOnTheCallingThreadOnlyWhenTheStoreAllowsIt) {
-    const Route* point_read = nullptr;
-    for (const auto& route : api_->router().routes()) {
-        if (route.point_read) point_read = &route;
-    }
-    ASSERT_NE(point_read, nullptr);
-    auto path = TargetPath(*point_read);
-    ASSERT_TRUE(path);
-    const std::string& token = Token(Role::kViewer, TokenScope::kUnscoped);
-    for (bool on_io_thread : {true, false}) {
-        Api api(ApiServices{*store_, *authenticator_, *remediations_, *inventory_, *engine_,
-                            rate_limiter_, *health_, *watch_, metrics_, [] { return size_t(0); },
-                            /*log_requests=*/false, simulated_.get(), nullptr, on_io_thread},
-                /*worker_threads=*/2);
-        for (const auto& segments : {*path, std::vector<std::string>{"readyz"}}) {
-            HttpRequest request;
-            request.method = "GET";
-            request.segments = segments;
-            request.authorization = "Bearer " + token;
-            auto answered_on = std::make_shared<std::promise<std::thread::id>>();
-            auto answer = answered_on->get_future();
-            api.Handle(std::move(request), [answered_on](HttpResponse) {
-                answered_on->set_value(std::this_thread::get_id());
-            });
-            ASSERT_EQ(answer.wait_for(10s), std::future_status::ready);
-            const bool here = answer.get() == std::this_thread::get_id();
-            EXPECT_EQ(here, on_io_thread && segments == *path) << segments.back();
-        }
     }
 }
 

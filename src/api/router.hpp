@@ -64,10 +64,6 @@ struct Route {
     // Runs on the I/O thread, past the worker queue, so it answers under overload too
     // (docs/http-api.md 10). Only for handlers that never block: no store, no lock held long.
     bool on_io_thread = false;
-    // One read of a few pages by key and no lock held: answered on the I/O thread when the store's
-    // reads never wait (SQLite, ApiServices::point_reads_on_io_thread; docs/design.md 6), else on
-    // a worker like any other route.
-    bool point_read = false;
 };
 
 struct RouteMatch {

@@ -293,13 +293,12 @@ private:
                                                 Seconds(self->server_.options.handler_deadline) +
                                                 "; it may still take effect"}));
         });
-        // The responder may run on any thread: hop back onto this connection's strand. Called
-        // on it (a route answered on the I/O thread), it writes at once, with no queued hop.
+        // The responder may run on any thread: hop back onto this connection's executor.
         server_.handler(std::move(req), [self = Self(), request](HttpResponse response) {
-            asio::dispatch(self->stream_.get_executor(),
-                           [self, request, response = std::move(response)]() mutable {
-                               self->Answer(request, std::move(response));
-                           });
+            asio::post(self->stream_.get_executor(),
+                       [self, request, response = std::move(response)]() mutable {
+                           self->Answer(request, std::move(response));
+                       });
         });
     }
 

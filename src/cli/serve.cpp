@@ -430,10 +430,7 @@ int Serve(const ServeFlags& flags) {
                                     return state ? std::string(infra::PowerName(*state))
                                                  : std::string();
                                 })
-                          : nullptr,
-                      // A SQLite read never waits on the writer (WAL) nor the network: point
-                      // reads are answered on the I/O thread (docs/design.md 6).
-                      /*point_reads_on_io_thread=*/config.db.starts_with("sqlite:")},
+                          : nullptr},
                      config.WorkerThreads(), size_t(config.server.max_queued_requests));
         api::HttpServer server(
             {.listen = config.listen,

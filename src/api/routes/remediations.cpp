@@ -65,16 +65,11 @@ void AddRemediationRoutes(Router& router, const ApiServices& services) {
                     if (!page) return respond(ErrorResponse(page.error()));
                     respond(JsonResponse(RemediationListJson(*page)));
                 }});
-    router.Add({.method = "GET",
-                .pattern = remediation_path({"{}"}),
-                .access = kView,
-                .handler =
-                    [&services](Call& call, Responder respond) {
-                        auto r = services.remediations.Get(AddressOf(call));
-                        if (!r) return respond(ErrorResponse(r.error()));
-                        respond(JsonResponse(RemediationJson(*r)));
-                    },
-                .point_read = true});
+    router.Add({"GET", remediation_path({"{}"}), kView, [&services](Call& call, Responder respond) {
+                    auto r = services.remediations.Get(AddressOf(call));
+                    if (!r) return respond(ErrorResponse(r.error()));
+                    respond(JsonResponse(RemediationJson(*r)));
+                }});
     router.Add({"POST", remediation_path({"{}", "approve"}), kReview,
                 [&services](Call& call, Responder respond) {
                     auto review = ParseReviewBody(call.request.body, ReviewVerb::kApprove);
