@@ -321,7 +321,12 @@ test('PostgreSQL restarted (-m immediate) under creates through all three: nothi
         if (!restarted) await sleep(20);
       }
     })();
-    await sleep(300);
+    // The restart lands under load: creates are being acknowledged through the replicas.
+    const underLoad = Date.now() + 10000;
+    while (acked.length < 5) {
+      if (Date.now() > underLoad) throw new Error('no creates acknowledged before the restart');
+      await sleep(20);
+    }
     await privatePostgres('restart');
     restarted = true;
     await load;
