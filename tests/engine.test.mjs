@@ -459,6 +459,7 @@ test('engine.step_timeout_s: a step that takes too long FAILS the remediation an
     const ev = await getEvents(srv, r);
     const ctx = `${r.mode}: ${JSON.stringify(g)}\n${fmtEvents(ev)}`;
     assert.equal(g.state, 'FAILED', ctx);
+    r.failedAt = Number(micros(g.end_time) / 1000n);
     assert.match(g.error_message || '', new RegExp(step), `error_message names the step: ${ctx}`);
     assert.match(g.error_message || '', /time/i, `error_message says it timed out: ${ctx}`);
     const waited = Number(micros(g.end_time) - micros(g.start_time)) / 1e6;
@@ -467,7 +468,12 @@ test('engine.step_timeout_s: a step that takes too long FAILS the remediation an
     assert.equal(m[m.length - 1], 'S:FAILED', ctx);
     assert.equal(ev.filter((e) => e.type === 'state_change' && isTerminal(e.state)).length, 1, ctx);
   }
-  await sleep(2500); // past the simulated operations' end: nothing lands late
+  // Each 3 s operation was due at most 2 s after its remediation FAILED (the step timed out 1 s
+  // into it). Wait past that moment and for two engine scans after it: an operation that could
+  // still land late would have landed by then.
+  const due = Math.max(...[vm, pc].map((r) => r.failedAt)) + 2000;
+  while (Date.now() < due) await sleep(50);
+  await scannedAfter(srv, { n: 2 });
   const hosts = await getHosts(srv);
   const nodes = await getNodes(srv, ['to']);
   assert.deepEqual(placementViolations(fleet, hosts, nodes), []);
@@ -583,7 +589,12 @@ test('a replacement waiting for room proceeds when room frees up within capacity
   assert.equal((await srv.api('POST', `/v1/compute/hosts/${own}:cordon`)).status, 200);
   const vm = await mustCreate(srv, 'w', 'w-i0', VM_ONLY);
   await waitState(srv, vm, ['RUNNING'], 3000);
-  await sleep(700);
+  // The engine looked for room, found none and said so: only then is RUNNING "still waiting".
+  const deadline = Date.now() + 5000;
+  while (!(await getEvents(srv, vm)).some((e) => /waiting for a host with free GPU slots/.test(e.detail || ''))) {
+    assert.ok(Date.now() < deadline, 'the remediation never said it waits for room');
+    await sleep(25);
+  }
   assert.equal((await getRem(srv, vm)).state, 'RUNNING', 'still waiting for room');
   const ev = await mustCreate(srv, 'w', 'w-i1', EVICT);
   await waitState(srv, ev, null, 5000);
