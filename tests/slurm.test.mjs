@@ -5,7 +5,7 @@
 // and a BMC that does not answer; a controller that stops mid-drain.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { create, rPath, sleep } from './lib/server.mjs';
+import { counter, create, rPath, sleep } from './lib/server.mjs';
 import { POWER_CYCLE, REBOOT, engineServer, getEvents, fmtEvents, waitFor, waitState, getHosts, byHost } from './lib/engine.mjs';
 import { Lab, haveLab } from './lib/lab.mjs';
 
@@ -179,7 +179,10 @@ test("an operator's maintenance drain is kept: the remediation SUCCEEDS, the nod
   const nodes = Object.fromEntries(c.json.gpu_worker_nodes.map((x) => [x.instance_id, x]));
   assert.match(nodes['i-node04'].attention || '', /node04 is held by someone else.*rack maintenance/, JSON.stringify(nodes['i-node04']));
   assert.equal('attention' in nodes['i-node03'], false, 'other nodes need no one');
-  await sleep(1500); // two watcher polls (workload.poll_s 1) to show that none is raised
+  // Two whole watcher polls after the attention (a poll that would raise the signal hands it to
+  // the writer at once, a second before the next poll ends): none is raised.
+  const polls = (await counter(srv, 'noderepair_workload_polls_total'));
+  assert.ok(await waitFor(async () => (await counter(srv, 'noderepair_workload_polls_total')) >= polls + 3, 10000), 'the watcher polls');
   assert.deepEqual(await slurmAlerts(srv), []);
   listedWithClientCopy(srv, 4);
 });

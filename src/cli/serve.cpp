@@ -408,7 +408,8 @@ int Serve(const ServeFlags& flags) {
             [&provider, slurm](const std::string& node) {
                 return provider.ResumedAt(slurm->slurm_conf(), node);
             }));
-        watchers.back()->Start(std::chrono::seconds(config.workload.poll_s), leads);
+        watchers.back()->Start(std::chrono::seconds(config.workload.poll_s), leads,
+                               [&metrics] { metrics.WorkloadPolled(); });
     }
     auto started_notifier = StartNotifier(config, **store, clock, metrics, leads);
     if (!started_notifier) return Fail("notify: " + started_notifier.error().message);

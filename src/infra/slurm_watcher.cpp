@@ -137,14 +137,15 @@ Status SlurmWatcher::PollOnce() {
     return OkStatus();
 }
 
-void SlurmWatcher::Start(std::chrono::milliseconds interval, std::function<bool()> leads) {
-    thread_ = std::thread([this, interval, leads = std::move(leads)] {
+void SlurmWatcher::Start(std::chrono::milliseconds interval, std::function<bool()> leads,
+                         std::function<void()> polled) {
+    thread_ = std::thread([this, interval, leads = std::move(leads), polled = std::move(polled)] {
         NameThisThread("nr-slurm-watch");
         std::unique_lock lock(mu_);
         while (!stopping_) {
             lock.unlock();
             // A controller that does not answer is asked again next time.
-            if (!leads || leads()) (void)PollOnce();
+            if ((!leads || leads()) && PollOnce().ok() && polled) polled();
             lock.lock();
             cv_.wait_for(lock, interval, [this] { return stopping_; });
         }

@@ -54,8 +54,10 @@ public:
     // One poll: the alerts that changed (tests call it directly).
     Status PollOnce();
 
-    // With `leads`, polls only while it says this replica leads (docs/design.md 12).
-    void Start(std::chrono::milliseconds interval, std::function<bool()> leads = nullptr);
+    // With `leads`, polls only while it says this replica leads (docs/design.md 12);
+    // `polled` is told of each poll the controller answered.
+    void Start(std::chrono::milliseconds interval, std::function<bool()> leads = nullptr,
+               std::function<void()> polled = nullptr);
     void Stop();
 
 private:

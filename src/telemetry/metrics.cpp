@@ -117,6 +117,13 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                               "on this replica (only the leader sweeps): stalls when it stops")
                           .Register(r)
                           .Add({});
+    workload_polls_ = &BuildCounter()
+                           .Name("noderepair_workload_polls_total")
+                           .Help(
+                               "Polls of the workload managers' node states answered on this "
+                               "replica (only the leader polls)")
+                           .Register(r)
+                           .Add({});
     queue_depth_ = &BuildGauge()
                         .Name("noderepair_engine_queue_depth")
                         .Help("Remediations in PENDING, waiting for the engine")
@@ -301,6 +308,7 @@ void Metrics::FenceRefused() { fence_refused_->Increment(); }
 void Metrics::EngineScanned() { engine_scans_->Increment(); }
 
 void Metrics::HealthSwept() { health_sweeps_->Increment(); }
+void Metrics::WorkloadPolled() { workload_polls_->Increment(); }
 
 std::string Metrics::Render(const Snapshot& snapshot) {
     int64_t pending = 0;

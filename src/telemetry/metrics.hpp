@@ -66,6 +66,8 @@ public:
     void EngineScanned();
     // One pass of the health sweeper committed (waiting signals, auto-resolve).
     void HealthSwept();
+    // One poll of a workload manager's node states answered (the Slurm watchers).
+    void WorkloadPolled();
 
     // One push of noderepair's own alerts to Alertmanager (docs/http-api.md 11), and how many
     // of one alertname were firing in it.
@@ -89,6 +91,7 @@ private:
     prometheus::Counter* fence_refused_;
     prometheus::Counter* engine_scans_;
     prometheus::Counter* health_sweeps_;
+    prometheus::Counter* workload_polls_;
     prometheus::Gauge* queue_depth_;
     prometheus::Gauge* in_flight_;
     prometheus::Gauge* paused_;
