@@ -119,6 +119,7 @@ Result<ImportedFleet> ImportFleet(storage::Store& store, const ServeFlags& flags
                                    parsed.error().message);
         }
         imported.infra = std::move(*parsed);
+        std::string().swap(fleet->text);  // read whole: no need to hold it through the import
     }
     NR_RETURN_IF_ERROR(store.WriteAndWait([&](storage::Txn& txn) -> Status {
         NR_RETURN_IF_ERROR(txn.Inventory().ImportFleet(fleet->inventory));

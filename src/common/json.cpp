@@ -1,6 +1,7 @@
 #include "common/json.hpp"
 
 #include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <charconv>
 #include <cmath>
@@ -103,7 +104,12 @@ size_t Utf8SequenceLength(std::string_view s) {
     return length;
 }
 
-Result<boost::json::value> ParseStrictJson(std::string_view text) {
+boost::json::storage_ptr OneDocumentStorage() {
+    return boost::json::make_shared_resource<boost::json::monotonic_resource>();
+}
+
+Result<boost::json::value> ParseStrictJson(std::string_view text,
+                                           boost::json::storage_ptr storage) {
     boost::json::parse_options options;
     options.max_depth = 64;
     boost::json::basic_parser<StrictnessChecker> checker{options};
@@ -115,8 +121,8 @@ Result<boost::json::value> ParseStrictJson(std::string_view text) {
             return InvalidArgument("JSON nested deeper than 64");
         return InvalidArgument("malformed JSON: " + ec.message());
     }
-    boost::json::value value =
-        boost::json::parse(boost::json::string_view(text.data(), text.size()), ec, {}, options);
+    boost::json::value value = boost::json::parse(
+        boost::json::string_view(text.data(), text.size()), ec, std::move(storage), options);
     if (ec) return InvalidArgument("malformed JSON: " + ec.message());
     return value;
 }

@@ -2,6 +2,7 @@
 // into infinity; request bodies and fleet files must reject both (docs/design.md 7).
 #pragma once
 
+#include <boost/json/storage_ptr.hpp>
 #include <boost/json/value.hpp>
 #include <cstddef>
 #include <cstdint>
@@ -13,8 +14,13 @@
 namespace noderepair {
 
 // Parses one JSON document; rejects duplicate keys, non-finite numbers, trailing data and
-// nesting deeper than 64.
-Result<boost::json::value> ParseStrictJson(std::string_view text);
+// nesting deeper than 64. The document's memory comes from `storage` (the default heap).
+Result<boost::json::value> ParseStrictJson(std::string_view text,
+                                           boost::json::storage_ptr storage = {});
+// Memory for one large document read once and dropped whole (a fleet file): taken in growing
+// blocks and given back to the system at once when the document goes, instead of leaving
+// hundreds of thousands of freed small blocks in the heap.
+boost::json::storage_ptr OneDocumentStorage();
 
 // Appends JSON tokens to a string; the caller keeps the structure well-formed.
 // Separators are inserted automatically between members and elements.

@@ -25,7 +25,7 @@ Result<std::string> Text(const json::object& o, std::string_view key, const std:
 }  // namespace
 
 Result<FleetInfra> ParseFleetInfra(std::string_view text) {
-    NR_ASSIGN_OR_RETURN(auto doc, ParseStrictJson(text));
+    NR_ASSIGN_OR_RETURN(auto doc, ParseStrictJson(text, OneDocumentStorage()));
     FleetInfra infra;
     if (!doc.is_object()) return infra;  // the inventory's parser says what is wrong
     const auto& root = doc.as_object();

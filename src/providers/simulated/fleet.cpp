@@ -83,7 +83,7 @@ Status ParseTiming(const json::object& root, Timing& timing) {
 }  // namespace
 
 Result<Fleet> ParseFleet(std::string_view text) {
-    NR_ASSIGN_OR_RETURN(auto doc, ParseStrictJson(text));
+    NR_ASSIGN_OR_RETURN(auto doc, ParseStrictJson(text, OneDocumentStorage()));
     if (!doc.is_object()) return InvalidArgument("fleet: the document must be a JSON object");
     const auto& root = doc.as_object();
     Fleet fleet;
