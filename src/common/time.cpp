@@ -18,20 +18,43 @@ std::string FormatRfc3339(Timestamp t) {
     const auto m = duration_cast<minutes>(since_midnight - h);
     const auto s = duration_cast<seconds>(since_midnight - h - m);
     auto us = static_cast<long>((since_midnight - h - m - s).count());
+    // By hand, not snprintf: every timestamp of every reply and log line comes through here.
     char buf[40];
-    int n = std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d", int(ymd.year()),
-                          unsigned(ymd.month()), unsigned(ymd.day()), int(h.count()),
-                          int(m.count()), int(s.count()));
+    size_t n = 0;
+    auto digits = [&](long value, int width) {
+        for (int i = width - 1; i >= 0; --i) {
+            buf[n + size_t(i)] = char('0' + value % 10);
+            value /= 10;
+        }
+        n += size_t(width);
+    };
+    const int year = int(ymd.year());
+    if (year < 0 || year > 9999) {  // not RFC 3339, but say what it is
+        n = size_t(std::snprintf(buf, sizeof buf, "%d", year));
+    } else {
+        digits(year, 4);
+    }
+    buf[n++] = '-';
+    digits(long(unsigned(ymd.month())), 2);
+    buf[n++] = '-';
+    digits(long(unsigned(ymd.day())), 2);
+    buf[n++] = 'T';
+    digits(h.count(), 2);
+    buf[n++] = ':';
+    digits(m.count(), 2);
+    buf[n++] = ':';
+    digits(s.count(), 2);
     if (us != 0) {
-        int digits = 6;
+        int width = 6;
         while (us % 10 == 0) {
             us /= 10;
-            --digits;
+            --width;
         }
-        n += std::snprintf(buf + n, sizeof buf - size_t(n), ".%0*ld", digits, us);
+        buf[n++] = '.';
+        digits(us, width);
     }
     buf[n++] = 'Z';
-    return std::string(buf, size_t(n));
+    return std::string(buf, n);
 }
 
 namespace {

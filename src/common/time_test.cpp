@@ -20,6 +20,10 @@ TEST(FormatRfc3339, EpochIsWholeSecondsWithZ) {
     EXPECT_EQ(FormatRfc3339(FromMicros(0)), "1970-01-01T00:00:00Z");
 }
 
+TEST(FormatRfc3339, YearsBeyondFourDigitsAreWrittenWhole) {
+    EXPECT_EQ(FormatRfc3339(At(12026y / January / 2, 3, 4, 5, 6)), "12026-01-02T03:04:05.000006Z");
+}
+
 TEST(FormatRfc3339, KeepsSixDigitFraction) {
     EXPECT_EQ(FormatRfc3339(At(2026y / November / 28, 17, 51, 21, 123456)),
               "2026-11-28T17:51:21.123456Z");
