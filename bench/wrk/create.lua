@@ -3,6 +3,8 @@
 --   wrk ... -s create.lua URL -- PREFIX POOL PER_CLUSTER THREADS [OFFSET [MODE]]
 -- Instance n (0 <= n < POOL) is "<PREFIX>i-<n:07d>" in cluster "<PREFIX>c<n // PER_CLUSTER>",
 -- the naming of bench/gen_fleet.py. Thread k takes n = OFFSET+k, OFFSET+k+THREADS, ...
+-- With BENCH_CREATE_SKIP=K in the environment, instances with n % 1000 < K are left out
+-- (bench/seed_remediations leaves those with an active remediation: --active-per-mille).
 -- If a thread runs past its share of POOL it wraps around and counts every further request in
 -- bench_wrapped: those are rejected (400), so the run is invalid; bench/run.sh reports it.
 package.path = (os.getenv("BENCH_WRK_DIR") or "bench/wrk") .. "/?.lua;" .. package.path
@@ -18,6 +20,7 @@ function setup(thread)
 end
 
 local prefix, pool, per_cluster, stride, offset, n, body
+local skip = tonumber(os.getenv("BENCH_CREATE_SKIP") or "0")
 local wrapped = false
 bench_wrapped = 0  -- requests sent after this thread's share of the pool ran out
 bench_next = 0     -- the next instance this thread would use: a later run starts past the max
@@ -35,6 +38,9 @@ function init(args)
 end
 
 function request()
+   while n % 1000 < skip do
+      n = n + stride
+   end
    if n >= pool then
       n = offset + bench_tid
       wrapped = true
