@@ -7,6 +7,7 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <atomic>
 #include <sstream>
 
 namespace noderepair::telemetry {
@@ -66,7 +67,12 @@ std::string_view OutcomeName(AlertOutcome outcome) {
 
 }  // namespace
 
-Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
+namespace {
+std::atomic<uint64_t> next_cache_id{1};
+}  // namespace
+
+Metrics::Metrics()
+    : registry_(std::make_shared<prometheus::Registry>()), cache_id_(next_cache_id++) {
     auto& r = *registry_;
     remediations_ = &BuildGauge()
                          .Name("noderepair_remediations")
@@ -259,12 +265,22 @@ void Metrics::OnCommit(const storage::CommitReport& report) {
 
 void Metrics::ObserveRequest(std::string_view method, std::string_view route, int status,
                              std::chrono::nanoseconds latency) {
-    http_seconds_
-        ->Add({{"method", std::string(method)},
-               {"route", std::string(route)},
-               {"code", std::to_string(status)}},
-              kHttpBuckets)
-        .Observe(Seconds(latency));
+    // Each thread remembers the histogram of each (method, route, code) it has seen: the
+    // family's lookup builds a label map and takes the family's lock on every request. Entries
+    // stay valid as long as the registry (series are never removed), and a registry's id is
+    // never reused.
+    thread_local std::unordered_map<std::string, prometheus::Histogram*> cache;
+    std::string key = std::to_string(cache_id_);
+    key.append(1, ' ').append(method).append(1, ' ').append(route).append(1, ' ');
+    key += std::to_string(status);
+    auto& histogram = cache[key];
+    if (histogram == nullptr) {
+        histogram = &http_seconds_->Add({{"method", std::string(method)},
+                                         {"route", std::string(route)},
+                                         {"code", std::to_string(status)}},
+                                        kHttpBuckets);
+    }
+    histogram->Observe(Seconds(latency));
 }
 
 void Metrics::AlertReceived(bool firing, int count) {

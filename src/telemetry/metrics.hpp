@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -102,6 +103,8 @@ private:
     prometheus::Family<prometheus::Counter>* check_runs_;
     prometheus::Family<prometheus::Counter>* check_tests_;
     prometheus::Family<prometheus::Histogram>* http_seconds_;
+    // Tells this registry's request histograms apart in the threads' caches (ObserveRequest).
+    const uint64_t cache_id_;
     prometheus::Histogram* commit_seconds_;
     prometheus::Histogram* batch_size_;
     prometheus::Family<prometheus::Counter>* notify_posts_;
