@@ -37,7 +37,28 @@ if [[ ${2:-} == perf ]]; then
     perf record -F 999 -g -p "$pid" -o "$work/perf.data" -- sleep 4 >/dev/null 2>&1 &
     sleep 0.3
 fi
-node "$here/alert_load.mjs" "$port" "$token" 1000 100 16 1000
+# CPU seconds (user+system) of the whole server and of its writer thread, from /proc.
+cpu_of() { awk '{ print $14 + $15 }' "$1" 2>/dev/null || echo 0; }
+writer_stat() {
+    for t in /proc/"$pid"/task/*; do
+        [[ $(cat "$t/comm" 2>/dev/null) == nr-store-write ]] && echo "$t/stat" && return
+    done
+    echo /dev/null
+}
+wstat=$(writer_stat)
+cpu0=$(cpu_of "/proc/$pid/stat") wcpu0=$(cpu_of "$wstat")
+load=$(node "$here/alert_load.mjs" "$port" "$token" 1000 100 16 1000)
+cpu1=$(cpu_of "/proc/$pid/stat") wcpu1=$(cpu_of "$wstat")
+# The rate, and the CPU per alert (less sensitive to a shared machine than the rate).
+python3 - "$load" "$cpu0" "$cpu1" "$wcpu0" "$wcpu1" "$(getconf CLK_TCK)" <<'PY'
+import json, os, sys
+r = json.loads(sys.argv[1]); hz = float(sys.argv[6])
+c0, c1, w0, w1 = (float(x) / hz for x in sys.argv[2:6])
+r["server_cpu_us_per_alert"] = round((c1 - c0) * 1e6 / r["alerts"], 1)
+r["writer_cpu_us_per_alert"] = round((w1 - w0) * 1e6 / r["alerts"], 1)
+r["load_average"] = os.getloadavg()[0]
+print(json.dumps(r))
+PY
 kill "$pid"
 wait "$pid" 2>/dev/null || true
 if [[ ${2:-} == perf ]]; then
