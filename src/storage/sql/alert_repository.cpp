@@ -72,12 +72,13 @@ Result<std::vector<model::Alert>> SqlAlerts::ListOpen(const std::string& instanc
 }
 
 Result<std::vector<model::Alert>> SqlAlerts::ListWaitingWithActiveRemediation(int limit) {
-    // From the active remediations to their instances' waiting signals
-    // (alerts_waiting_by_instance): a storm's many waiting signals are not each looked at.
+    // From the active remediations to their instances' waiting signals (alerts_open_by_instance:
+    // a waiting signal is firing): a storm's many waiting signals are not each looked at.
     static const std::string sql =
         std::string("SELECT ") + kAlertColumns +
-        " FROM alerts WHERE waiting = 1 AND instance_id IN (SELECT instance_id FROM "
-        "remediations WHERE state NOT IN (6, 7, 8, 9)) ORDER BY started_at LIMIT ?1";
+        " FROM alerts WHERE resolved_at IS NULL AND waiting = 1 AND instance_id IN (SELECT "
+        "instance_id FROM remediations WHERE state NOT IN (6, 7, 8, 9)) ORDER BY started_at "
+        "LIMIT ?1";
     return Alerts(sql, "", limit);
 }
 

@@ -109,6 +109,68 @@ TEST(SchemaUpgrade, OldTokensKeepWorkingAndTheAuditChainStartsEmpty) {
     store.Close();
 }
 
+// A database of schema 17 with alerts: after the upgrade they keep every field under an
+// integer row key (docs/http-api.md 5, "Ingest rate"), and a Put by id still replaces.
+TEST(SchemaUpgrade, AlertsKeepTheirRowsUnderAnIntegerRowKey) {
+    ScopedTempDir dir;
+    const std::string path = dir.path() + "/old.db";
+    {
+        auto conn = Connection::Open(path);
+        ASSERT_TRUE(conn) << conn.error().message;
+        ASSERT_TRUE(Migrate(**conn, 17));
+        ASSERT_TRUE((*conn)->Exec(R"sql(
+INSERT INTO clusters(cluster_id, cluster_name, status) VALUES('c1', 'one', 'Ready');
+INSERT INTO alerts(id, fingerprint, alert_name, cluster_id, instance_id, target_vm, severity,
+    labels, annotations, started_at, resolved_at, remediation_id, waiting, wait_until)
+    VALUES('a2', 'fp2', 'DmesgXidError', 'c1', 'i1', 'n1', 3, '{"alertname":"DmesgXidError"}',
+           '{"summary":"x"}', 20, NULL, NULL, 1, 70),
+          ('a1', 'fp1', 'DmesgXidError', 'c1', 'i2', 'n2', 2, '{"alertname":"DmesgXidError"}',
+           '{}', 10, 15, 'r1', 0, 0);
+)sql"));
+    }
+    {
+        auto conn = Connection::Open(path);
+        ASSERT_TRUE(conn);
+        ASSERT_TRUE(Migrate(**conn));
+        Connection& db = **conn;
+        EXPECT_EQ(
+            One(db,
+                "SELECT group_concat(id || ' ' || fingerprint || ' ' || instance_id || ' ' "
+                "|| target_vm || ' ' || severity || ' ' || labels || ' ' || annotations || "
+                "' ' || started_at || ' ' || COALESCE(resolved_at, '-') || ' ' || "
+                "COALESCE(remediation_id, '-') || ' ' || waiting || ' ' || wait_until, "
+                "'; ') FROM (SELECT * FROM alerts ORDER BY rowid)"),
+            "a1 fp1 i2 n2 2 {\"alertname\":\"DmesgXidError\"} {} 10 15 r1 0 0; "
+            "a2 fp2 i1 n1 3 {\"alertname\":\"DmesgXidError\"} {\"summary\":\"x\"} 20 - - 1 70");
+        EXPECT_EQ(One(db,
+                      "SELECT count(*) FROM sqlite_schema WHERE name = 'alerts' AND sql LIKE "
+                      "'%WITHOUT ROWID%'"),
+                  "0");
+        EXPECT_EQ(One(db,
+                      "SELECT count(*) FROM sqlite_schema WHERE tbl_name = 'alerts' AND "
+                      "type = 'index' AND name NOT LIKE 'sqlite_autoindex%'"),
+                  "5");
+    }
+    auto opened = OpenStore("sqlite:" + path);
+    ASSERT_TRUE(opened) << opened.error().message;
+    Store& store = **opened;
+    auto a2 = test_support::ReadValue<std::optional<model::Alert>>(
+        store, [](Reader& r) { return r.Alerts().GetByFingerprint("fp2"); });
+    ASSERT_TRUE(a2 && *a2);
+    EXPECT_TRUE((*a2)->waiting);
+    model::Alert joined = **a2;
+    joined.waiting = false;
+    joined.remediation_id = "r9";
+    ASSERT_TRUE(store.WriteAndWait([&](Txn& txn) { return txn.Alerts().Put(joined); }));
+    auto again = test_support::ReadValue<std::optional<model::Alert>>(
+        store, [](Reader& r) { return r.Alerts().GetByFingerprint("fp2"); });
+    ASSERT_TRUE(again && *again);
+    EXPECT_EQ((*again)->id, "a2");
+    EXPECT_EQ((*again)->remediation_id, "r9");
+    EXPECT_FALSE((*again)->waiting);
+    store.Close();
+}
+
 TEST(SchemaUpgrade, ANewerDatabaseIsRefused) {
     ScopedTempDir dir;
     auto conn = Connection::Open(dir.path() + "/new.db");
