@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Alert ingest alone (part 3 of engine_health.sh, request logs off), optionally under perf:
-#   [INGEST_RULES=all|fraction] bench/ingest_profile.sh [build/noderepair] [perf]
+#   [INGEST_RULES=all|fraction] bench/ingest_profile.sh [build/noderepair] [perf|perf-writer]
 # 100,000 alerts over 1,000 instances (100 racks of 10 hosts) in 100-alert payloads on 16
 # connections; prints as JSON the rate, the server's and its writer thread's CPU per alert, the
 # load average and the active remediations left (the blast radius: exactly 100); with "perf",
-# records 4 s of the server into $work/perf.data and keeps $work. INGEST_RULES=all (the default, issue 10's target) turns every
-# automation rule on (the 10 % blast radius, the rack limit, suspect hosts, incidents, the
-# ladder); "fraction" is the blast radius alone, as the runs before 2026-12-06 20:40Z measured.
+# records 4 s of the server into $work/perf.data and keeps $work (perf-writer: 6 s of the writer
+# thread, DWARF call graphs; perf report --children --sort sym). INGEST_RULES=all (the
+# default, issue 10's target) turns every automation rule on (the 10 % blast radius, the rack
+# limit, suspect hosts, incidents, the ladder); "fraction" is the blast radius alone, as the
+# runs before 2026-12-06 20:40Z measured.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bin=$(realpath "${1:-$here/../build/noderepair}")
@@ -37,6 +39,12 @@ token=$(sed -n 's/.*admin token: \(.*\)/\1/p' "$work/out.txt")
 if [[ ${2:-} == perf ]]; then
     perf record -F 999 -g -p "$pid" -o "$work/perf.data" -- sleep 4 >/dev/null 2>&1 &
     sleep 0.3
+elif [[ ${2:-} == perf-writer ]]; then
+    # The writer thread alone, with DWARF call graphs (ingest is bound by the one writer).
+    tid=$(grep -l nr-store-write /proc/"$pid"/task/*/comm | cut -d/ -f5)
+    perf record -F 999 --call-graph dwarf,16384 -t "$tid" -o "$work/perf.data" -- sleep 6 \
+        >/dev/null 2>&1 &
+    sleep 0.3
 fi
 # CPU seconds (user+system) of the whole server and of its writer thread, from /proc.
 cpu_of() { awk '{ print $14 + $15 }' "$1" 2>/dev/null || echo 0; }
@@ -66,7 +74,7 @@ r["active_remediations"] = db.execute(
     "SELECT count(*) FROM remediations WHERE state NOT IN (6, 7, 8, 9)").fetchone()[0]
 print(json.dumps(r))
 PY
-if [[ ${2:-} == perf ]]; then
+if [[ ${2:-} == perf* ]]; then
     wait
     echo "perf data: $work/perf.data (perf report -i $work/perf.data --no-children --sort sym)"
 else
