@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Alert ingest alone (part 3 of engine_health.sh, request logs off), optionally under perf:
-#   [INGEST_RULES=all|fraction] bench/ingest_profile.sh [build/noderepair] [perf]
+#   [INGEST_RULES=all|fraction] bench/ingest_profile.sh [build/noderepair] [perf|perf-writer]
 # 100,000 alerts over 1,000 instances (100 racks of 10 hosts) in 100-alert payloads on 16
-# connections; prints the rate as JSON; with "perf", records 4 s of the server into
-# $work/perf.data and keeps $work. INGEST_RULES=all (the default, issue 10's target) turns every
-# automation rule on (the 10 % blast radius, the rack limit, suspect hosts, incidents, the
-# ladder); "fraction" is the blast radius alone, as the runs before 2026-12-06 20:40Z measured.
+# connections; prints as JSON the rate, the server's and its writer thread's CPU per alert, the
+# load average and the active remediations left (the blast radius: exactly 100); with "perf",
+# records 4 s of the server into $work/perf.data and keeps $work (perf-writer: 6 s of the writer
+# thread, DWARF call graphs; perf report --children --sort sym). INGEST_RULES=all (the
+# default, issue 10's target) turns every automation rule on (the 10 % blast radius, the rack
+# limit, suspect hosts, incidents, the ladder); "fraction" is the blast radius alone, as the
+# runs before 2026-12-06 20:40Z measured.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bin=$(realpath "${1:-$here/../build/noderepair}")
@@ -36,11 +39,42 @@ token=$(sed -n 's/.*admin token: \(.*\)/\1/p' "$work/out.txt")
 if [[ ${2:-} == perf ]]; then
     perf record -F 999 -g -p "$pid" -o "$work/perf.data" -- sleep 4 >/dev/null 2>&1 &
     sleep 0.3
+elif [[ ${2:-} == perf-writer ]]; then
+    # The writer thread alone, with DWARF call graphs (ingest is bound by the one writer).
+    tid=$(grep -l nr-store-write /proc/"$pid"/task/*/comm | cut -d/ -f5)
+    perf record -F 999 --call-graph dwarf,16384 -t "$tid" -o "$work/perf.data" -- sleep 6 \
+        >/dev/null 2>&1 &
+    sleep 0.3
 fi
-node "$here/alert_load.mjs" "$port" "$token" 1000 100 16 1000
+# CPU seconds (user+system) of the whole server and of its writer thread, from /proc.
+cpu_of() { awk '{ print $14 + $15 }' "$1" 2>/dev/null || echo 0; }
+writer_stat() {
+    for t in /proc/"$pid"/task/*; do
+        [[ $(cat "$t/comm" 2>/dev/null) == nr-store-write ]] && echo "$t/stat" && return
+    done
+    echo /dev/null
+}
+wstat=$(writer_stat)
+cpu0=$(cpu_of "/proc/$pid/stat") wcpu0=$(cpu_of "$wstat")
+load=$(node "$here/alert_load.mjs" "$port" "$token" 1000 100 16 1000)
+cpu1=$(cpu_of "/proc/$pid/stat") wcpu1=$(cpu_of "$wstat")
+# The rate, and the CPU per alert (less sensitive to a shared machine than the rate).
 kill "$pid"
 wait "$pid" 2>/dev/null || true
-if [[ ${2:-} == perf ]]; then
+# active_remediations: the blast radius must hold exactly (100 of 1,000) after the storm.
+python3 - "$load" "$cpu0" "$cpu1" "$wcpu0" "$wcpu1" "$(getconf CLK_TCK)" "$work/ing.db" <<'PY'
+import json, os, sqlite3, sys
+r = json.loads(sys.argv[1]); hz = float(sys.argv[6])
+c0, c1, w0, w1 = (float(x) / hz for x in sys.argv[2:6])
+r["server_cpu_us_per_alert"] = round((c1 - c0) * 1e6 / r["alerts"], 1)
+r["writer_cpu_us_per_alert"] = round((w1 - w0) * 1e6 / r["alerts"], 1)
+r["load_average"] = os.getloadavg()[0]
+db = sqlite3.connect(sys.argv[7])
+r["active_remediations"] = db.execute(
+    "SELECT count(*) FROM remediations WHERE state NOT IN (6, 7, 8, 9)").fetchone()[0]
+print(json.dumps(r))
+PY
+if [[ ${2:-} == perf* ]]; then
     wait
     echo "perf data: $work/perf.data (perf report -i $work/perf.data --no-children --sort sym)"
 else

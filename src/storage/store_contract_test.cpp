@@ -1828,6 +1828,38 @@ TEST_P(StoreAlertContract, WaitingAlertsAreListedOnlyOnceDue) {
     EXPECT_EQ(c1->waiting_signals, 1);
 }
 
+// The sweeper's joins (docs/http-api.md 5, "Ingest rate"): the waiting signals of instances
+// with an active remediation, oldest first, and no others.
+TEST_P(StoreAlertContract, WaitingAlertsOfInstancesWithAnActiveRemediationComeOldestFirst) {
+    ASSERT_TRUE(IsOk(Write([](Txn& txn) -> Status {
+        // i1 and j1: active; i2: ended; i3: none.
+        NR_RETURN_IF_ERROR(
+            txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(),
+                                      MakeRemediation("r1", "i1", State::kRunning, T(1))));
+        NR_RETURN_IF_ERROR(
+            txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(),
+                                      MakeRemediation("r2", "i2", State::kSucceeded, T(1))));
+        NR_RETURN_IF_ERROR(
+            txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(),
+                                      MakeRemediation("r3", "j1", State::kPendingApproval, T(1))));
+        const std::tuple<const char*, const char*, int, bool> alerts[] = {
+            {"a1", "i1", 30, true}, {"a2", "i1", 10, true}, {"a3", "i1", 5, false},
+            {"a4", "i2", 1, true},  {"a5", "i3", 2, true},  {"a6", "j1", 20, true}};
+        for (const auto& [id, instance, started, waiting] : alerts) {
+            model::Alert a = MakeAlert(id, instance, T(started));
+            a.waiting = waiting;
+            NR_RETURN_IF_ERROR(txn.Alerts().Put(a));
+        }
+        return OkStatus();
+    })));
+    auto joinable = [&](int limit) {
+        return AlertIds(ReadOk<std::vector<model::Alert>>(
+            [&](Reader& r) { return r.Alerts().ListWaitingWithActiveRemediation(limit); }));
+    };
+    EXPECT_EQ(joinable(100), (std::vector<std::string>{"a2", "a6", "a1"}));
+    EXPECT_EQ(joinable(2), (std::vector<std::string>{"a2", "a6"}));
+}
+
 TEST_P(StoreAlertContract, AutoResolvableNeedsEveryLinkedAlertResolvedByTheCutoff) {
     // r1: two alerts resolved at 10 and 20. r2: one still firing. r3: no alerts. r4: resolved
     // but approved already. r5 (j1): one alert resolved at 5.

@@ -8,17 +8,27 @@ namespace noderepair::storage::sql {
 using model::Remediation;
 using model::State;
 
-Result<std::optional<model::Instance>> SqlInventory::GetInstance(const std::string& instance_id) {
-    return OneInstance("instance_id = ?1", instance_id);
+namespace {
+
+// One instance by `where`, its text built once per statement: a lookup per alert on the
+// ingest path (docs/http-api.md 5, "Ingest rate") builds no string.
+std::string OneInstanceSql(const char* where) {
+    return std::string(
+               "SELECT instance_id, cluster_id, instance_name, num_gpus, host_name, "
+               "status, auto_repair FROM instances WHERE ") +
+           where + " LIMIT 1";
 }
 
-Result<std::optional<model::Instance>> SqlInventory::OneInstance(const char* where,
+}  // namespace
+
+Result<std::optional<model::Instance>> SqlInventory::GetInstance(const std::string& instance_id) {
+    static const std::string sql = OneInstanceSql("instance_id = ?1");
+    return OneInstance(sql, instance_id);
+}
+
+Result<std::optional<model::Instance>> SqlInventory::OneInstance(const std::string& sql,
                                                                  const std::string& key) {
-    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(std::string("SELECT instance_id, cluster_id, "
-                                                             "instance_name, num_gpus, host_name, "
-                                                             "status, auto_repair FROM instances "
-                                                             "WHERE ") +
-                                                 where + " LIMIT 1"));
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
     stmt.Bind(1, key);
     NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
     if (!row) return std::optional<model::Instance>();
@@ -26,7 +36,8 @@ Result<std::optional<model::Instance>> SqlInventory::OneInstance(const char* whe
 }
 
 Result<std::optional<model::Instance>> SqlInventory::FindInstanceByName(const std::string& name) {
-    return OneInstance("instance_name = ?1", name);
+    static const std::string sql = OneInstanceSql("instance_name = ?1");
+    return OneInstance(sql, name);
 }
 
 Result<bool> SqlInventory::HasCluster(const std::string& cluster_id) {

@@ -170,7 +170,8 @@ public:
 
 private:
     // The first instance matching `where` (with ?1 bound to `key`).
-    Result<std::optional<model::Instance>> OneInstance(const char* where, const std::string& key);
+    Result<std::optional<model::Instance>> OneInstance(const std::string& sql,
+                                                       const std::string& key);
     static model::Instance ReadInstance(const Statement& s);
     Connection& conn_;
     ChangeLog* log_;

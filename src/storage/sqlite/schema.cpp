@@ -466,6 +466,42 @@ DROP INDEX alerts_waiting;
 CREATE INDEX alerts_waiting ON alerts(cluster_id, wait_until, started_at) WHERE waiting = 1;
 CREATE INDEX alerts_waiting_due ON alerts(wait_until, cluster_id) WHERE waiting = 1;
 )sql",
+    // 18: alerts keyed by an integer row id, the UUID a unique column (docs/http-api.md 5,
+    // "Ingest rate"): every secondary index carries the row id instead of the 36-byte UUID,
+    // and a new row goes to the end of the table. One index of the firing signals by instance
+    // serves both the release of an incident and the sweeper's joins (the waiting ones: a
+    // waiting signal is always firing); which clusters have due signals is asked per cluster
+    // of alerts_waiting, so alerts_waiting_due goes.
+    R"sql(
+CREATE TABLE alerts_by_row(
+    id TEXT NOT NULL UNIQUE,
+    fingerprint TEXT NOT NULL,
+    alert_name TEXT NOT NULL,
+    cluster_id TEXT,
+    instance_id TEXT,
+    target_vm TEXT,
+    severity INTEGER NOT NULL,
+    labels TEXT NOT NULL,
+    annotations TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    resolved_at INTEGER,
+    remediation_id TEXT,
+    waiting INTEGER NOT NULL DEFAULT 0,
+    wait_until INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO alerts_by_row(id, fingerprint, alert_name, cluster_id, instance_id, target_vm,
+    severity, labels, annotations, started_at, resolved_at, remediation_id, waiting, wait_until)
+    SELECT id, fingerprint, alert_name, cluster_id, instance_id, target_vm, severity, labels,
+        annotations, started_at, resolved_at, remediation_id, waiting, wait_until
+    FROM alerts ORDER BY id;
+DROP TABLE alerts;
+ALTER TABLE alerts_by_row RENAME TO alerts;
+CREATE INDEX alerts_by_fingerprint ON alerts(fingerprint, started_at);
+CREATE INDEX alerts_by_cluster ON alerts(cluster_id, started_at, id);
+CREATE INDEX alerts_by_remediation ON alerts(remediation_id) WHERE remediation_id IS NOT NULL;
+CREATE INDEX alerts_open_by_instance ON alerts(instance_id, waiting) WHERE resolved_at IS NULL;
+CREATE INDEX alerts_waiting ON alerts(cluster_id, wait_until, started_at) WHERE waiting = 1;
+)sql",
 };
 
 // The migration that adds the overview's aggregates, which its back-fill follows.

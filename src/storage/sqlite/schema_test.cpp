@@ -5,6 +5,7 @@
 #include <string>
 
 #include "storage/open.hpp"
+#include "storage/sql/repositories.hpp"
 #include "storage/store_contract_test.hpp"
 
 namespace noderepair::storage::sqlite {
@@ -68,7 +69,7 @@ INSERT INTO alerts(id, fingerprint, alert_name, cluster_id, instance_id, severit
     EXPECT_EQ(One(db, "SELECT host_name FROM sim_hosts WHERE degraded = 1"), "h2");
     EXPECT_EQ(One(db, "SELECT count(*) FROM settings WHERE key LIKE 'simulated.%'"), "0");
     EXPECT_EQ(One(db, "SELECT instance_id || ' ' || started_at FROM sim_faults"), "i2 5");
-    EXPECT_EQ(One(db, "PRAGMA user_version"), "17") << "every migration ran";
+    EXPECT_EQ(One(db, "PRAGMA user_version"), "18") << "every migration ran";
 }
 
 // A database of schema 9 with a token: after the upgrade the token still works, was never
@@ -107,6 +108,116 @@ TEST(SchemaUpgrade, OldTokensKeepWorkingAndTheAuditChainStartsEmpty) {
     ASSERT_TRUE(head);
     EXPECT_EQ(head->seq, 1);
     store.Close();
+}
+
+// A database of schema 17 with alerts: after the upgrade they keep every field under an
+// integer row key (docs/http-api.md 5, "Ingest rate"), and a Put by id still replaces.
+TEST(SchemaUpgrade, AlertsKeepTheirRowsUnderAnIntegerRowKey) {
+    ScopedTempDir dir;
+    const std::string path = dir.path() + "/old.db";
+    {
+        auto conn = Connection::Open(path);
+        ASSERT_TRUE(conn) << conn.error().message;
+        ASSERT_TRUE(Migrate(**conn, 17));
+        ASSERT_TRUE((*conn)->Exec(R"sql(
+INSERT INTO clusters(cluster_id, cluster_name, status) VALUES('c1', 'one', 'Ready');
+INSERT INTO alerts(id, fingerprint, alert_name, cluster_id, instance_id, target_vm, severity,
+    labels, annotations, started_at, resolved_at, remediation_id, waiting, wait_until)
+    VALUES('a2', 'fp2', 'DmesgXidError', 'c1', 'i1', 'n1', 3, '{"alertname":"DmesgXidError"}',
+           '{"summary":"x"}', 20, NULL, NULL, 1, 70),
+          ('a1', 'fp1', 'DmesgXidError', 'c1', 'i2', 'n2', 2, '{"alertname":"DmesgXidError"}',
+           '{}', 10, 15, 'r1', 0, 0);
+)sql"));
+    }
+    {
+        auto conn = Connection::Open(path);
+        ASSERT_TRUE(conn);
+        ASSERT_TRUE(Migrate(**conn));
+        Connection& db = **conn;
+        EXPECT_EQ(
+            One(db,
+                "SELECT group_concat(id || ' ' || fingerprint || ' ' || instance_id || ' ' "
+                "|| target_vm || ' ' || severity || ' ' || labels || ' ' || annotations || "
+                "' ' || started_at || ' ' || COALESCE(resolved_at, '-') || ' ' || "
+                "COALESCE(remediation_id, '-') || ' ' || waiting || ' ' || wait_until, "
+                "'; ') FROM (SELECT * FROM alerts ORDER BY rowid)"),
+            "a1 fp1 i2 n2 2 {\"alertname\":\"DmesgXidError\"} {} 10 15 r1 0 0; "
+            "a2 fp2 i1 n1 3 {\"alertname\":\"DmesgXidError\"} {\"summary\":\"x\"} 20 - - 1 70");
+        EXPECT_EQ(One(db,
+                      "SELECT count(*) FROM sqlite_schema WHERE name = 'alerts' AND sql LIKE "
+                      "'%WITHOUT ROWID%'"),
+                  "0");
+        EXPECT_EQ(One(db,
+                      "SELECT count(*) FROM sqlite_schema WHERE tbl_name = 'alerts' AND "
+                      "type = 'index' AND name NOT LIKE 'sqlite_autoindex%'"),
+                  "5");
+    }
+    auto opened = OpenStore("sqlite:" + path);
+    ASSERT_TRUE(opened) << opened.error().message;
+    Store& store = **opened;
+    auto a2 = test_support::ReadValue<std::optional<model::Alert>>(
+        store, [](Reader& r) { return r.Alerts().GetByFingerprint("fp2"); });
+    ASSERT_TRUE(a2 && *a2);
+    EXPECT_TRUE((*a2)->waiting);
+    model::Alert joined = **a2;
+    joined.waiting = false;
+    joined.remediation_id = "r9";
+    ASSERT_TRUE(store.WriteAndWait([&](Txn& txn) { return txn.Alerts().Put(joined); }));
+    auto again = test_support::ReadValue<std::optional<model::Alert>>(
+        store, [](Reader& r) { return r.Alerts().GetByFingerprint("fp2"); });
+    ASSERT_TRUE(again && *again);
+    EXPECT_EQ((*again)->id, "a2");
+    EXPECT_EQ((*again)->remediation_id, "r9");
+    EXPECT_FALSE((*again)->waiting);
+    store.Close();
+}
+
+// The virtual-machine steps of every statement the connection ran, reset to 0.
+int64_t TakeVmSteps(Connection& conn) {
+    int64_t steps = 0;
+    for (sqlite3_stmt* stmt = sqlite3_next_stmt(conn.handle(), nullptr); stmt != nullptr;
+         stmt = sqlite3_next_stmt(conn.handle(), stmt)) {
+        steps += sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_VM_STEP, 1);
+    }
+    return steps;
+}
+
+// The sweeper's two questions (docs/http-api.md 5, "Ingest rate") cost what is due, not what
+// waits: with 5,000 signals waiting for room in a full cluster and one waiting signal of an
+// instance that has a remediation, each visits a handful of rows, not the 5,000.
+TEST(SchemaUpgrade, TheSweepersQuestionsDoNotVisitEveryWaitingSignal) {
+    ScopedTempDir dir;
+    auto conn = Connection::Open(dir.path() + "/sweep.db");
+    ASSERT_TRUE(conn) << conn.error().message;
+    ASSERT_TRUE(Migrate(**conn));
+    Connection& db = **conn;
+    ASSERT_TRUE(db.Exec(R"sql(
+INSERT INTO clusters(cluster_id, cluster_name, status) VALUES('c1', 'one', 'Ready');
+INSERT INTO instances(instance_id, cluster_id, instance_name, num_gpus, host_name, status)
+    VALUES('i-active', 'c1', 'n0', 1, NULL, 'Ready');
+INSERT INTO remediations(id, cluster_id, instance_id, instance_name, mode, requested_mode,
+    trigger, state, create_time, update_time) VALUES('r1', 'c1', 'i-active', 'n0', 1, 1, 2, 1,
+    1, 1);
+WITH RECURSIVE n(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM n WHERE k < 5000)
+INSERT INTO alerts(id, fingerprint, alert_name, cluster_id, instance_id, severity, labels,
+    annotations, started_at, waiting, wait_until)
+    SELECT 'a' || k, 'fp' || k, 'DmesgXidError', 'c1', 'i' || (k % 500), 3, '{}', '{}', k, 1, 0
+    FROM n;
+INSERT INTO alerts(id, fingerprint, alert_name, cluster_id, instance_id, severity, labels,
+    annotations, started_at, waiting, wait_until)
+    VALUES('joins', 'fp-joins', 'DmesgXidError', 'c1', 'i-active', 3, '{}', '{}', 9000, 1, 0);
+)sql"));
+    sql::SqlAlerts alerts(db);
+    TakeVmSteps(db);
+    auto joinable = alerts.ListWaitingWithActiveRemediation(1000);
+    ASSERT_TRUE(joinable) << joinable.error().message;
+    ASSERT_EQ(joinable->size(), 1u);
+    EXPECT_EQ((*joinable)[0].id, "joins");
+    EXPECT_LT(TakeVmSteps(db), 500) << "the joins looked at every waiting signal";
+    auto clusters = alerts.ListClustersWithWaiting(FromMicros(10));
+    ASSERT_TRUE(clusters) << clusters.error().message;
+    EXPECT_EQ(*clusters, std::vector<std::string>{"c1"});
+    EXPECT_LT(TakeVmSteps(db), 500) << "the clusters with due signals looked at every one";
 }
 
 TEST(SchemaUpgrade, ANewerDatabaseIsRefused) {
