@@ -107,6 +107,23 @@ Status Lifecycle::Apply(storage::Txn& txn, Remediation& r, Event event, std::str
     return CountEnd(txn, r);
 }
 
+Status Lifecycle::ReplayEnd(storage::Txn& txn, Remediation& r, State final_state,
+                            std::string_view actor, std::string detail) {
+    NR_ASSERT(model::IsTerminal(final_state), "a replayed end is a terminal state");
+    if (model::IsTerminal(r.state)) {
+        return FailedPrecondition("remediation " + r.id + " already ended in state " +
+                                  std::string(model::WireName(r.state)));
+    }
+    const State from = r.state;
+    r.state = final_state;
+    r.update_time = NextTimestamp();
+    r.end_time = r.update_time;
+    NR_RETURN_IF_ERROR(
+        Write(txn, r, from,
+              {r.update_time, "state_change", r.state, "", std::string(actor), std::move(detail)}));
+    return CountEnd(txn, r);
+}
+
 Status Lifecycle::CountEnd(storage::Txn& txn, const Remediation& r) {
     // docs/http-api.md 11: outcomes and stage durations count on the UTC day the remediation
     // ended, read from its timeline, which now holds the final event too.

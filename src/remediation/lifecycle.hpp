@@ -126,6 +126,11 @@ public:
     // An approval of a two-person mode by its own requester is PermissionDenied.
     Status Apply(storage::Txn& txn, model::Remediation& r, Event event, std::string_view actor,
                  std::string detail);
+    // Policy replay's end of a remediation (docs/http-api.md 11): from a live state straight
+    // to `final_state` (terminal), one write and one event, where the live run took a step per
+    // transition; only the end matters to the policy. The end is counted as Apply counts it.
+    Status ReplayEnd(storage::Txn& txn, model::Remediation& r, State final_state,
+                     std::string_view actor, std::string detail);
     // An escalation or an approver's override: the mode changes in place, recorded as a
     // mode_change event naming both modes. Only while CanChangeMode(r.state).
     Status ChangeMode(storage::Txn& txn, model::Remediation& r, model::Mode mode,

@@ -199,6 +199,34 @@ TEST_F(LifecycleWriterTest, CreateStoresAnInitialStateOnlyWithItsEvent) {
     EXPECT_EQ(EventsOf(r.id)[0].actor, "alice");
 }
 
+// Policy replay ends a remediation in one write and one event, whatever state it is in, and
+// a remediation that already ended is refused and left as it was.
+TEST_F(LifecycleWriterTest, AReplayedEndIsOneWriteAndOneEvent) {
+    model::Remediation waiting = Stored(State::kPendingApproval, "e1");
+    ASSERT_TRUE(Try([&](storage::Txn& txn) {
+        return lifecycle_.ReplayEnd(txn, waiting, State::kSucceeded, "replay", "replayed");
+    }));
+    const auto got = storage::test_support::GetStored(*store_, "e1");
+    EXPECT_EQ(got->state, State::kSucceeded);
+    EXPECT_EQ(got->version, 2);
+    ASSERT_TRUE(got->end_time.has_value());
+    const auto events = EventsOf("e1");
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0].state, State::kSucceeded);
+    EXPECT_EQ(events[0].actor, "replay");
+
+    const model::Remediation ended = Stored(State::kFailed, "e2");
+    model::Remediation again = ended;
+    Status refused = Try([&](storage::Txn& txn) {
+        return lifecycle_.ReplayEnd(txn, again, State::kSucceeded, "replay", "replayed");
+    });
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code, Code::kFailedPrecondition);
+    storage::test_support::ExpectSameRemediation(*storage::test_support::GetStored(*store_, "e2"),
+                                                 ended);
+    EXPECT_TRUE(EventsOf("e2").empty());
+}
+
 TEST(LifecycleDeathTest, CreatingInAWorkingStateIsABug) {
     // The store has a writer thread: the death test runs in a fresh process, not a fork.
     GTEST_FLAG_SET(death_test_style, "threadsafe");

@@ -19,8 +19,12 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, 
     // Statement journals of big transactions (a fleet import) stay in memory, not in temp files.
     NR_RETURN_IF_ERROR(writer->Exec("PRAGMA temp_store=MEMORY"));
     // Commits never checkpoint: the checkpointer thread copies the WAL into the database file
-    // in the background, so a commit's latency is its own fsync only.
-    NR_RETURN_IF_ERROR(writer->Exec("PRAGMA wal_autocheckpoint=0"));
+    // in the background, so a commit's latency is its own fsync only. A throw-away database's
+    // writer commits back to back, so the background copy never completes and the WAL grew
+    // without end (735 MB after 200,000 replayed signals, bench/RESULTS.md): there the writer
+    // checkpoints as it commits, SQLite's default, which keeps the WAL a few MB.
+    NR_RETURN_IF_ERROR(
+        writer->Exec(throwaway ? "PRAGMA wal_autocheckpoint=1000" : "PRAGMA wal_autocheckpoint=0"));
     NR_ASSIGN_OR_RETURN(auto checkpointer, Connection::Open(path));
     std::unique_ptr<SqliteStore> store(new SqliteStore(
         path, std::move(writer), std::move(checkpointer), max_batch, max_queued_writes, clock));
