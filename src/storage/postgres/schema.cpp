@@ -399,6 +399,20 @@ DROP INDEX alerts_waiting;
 CREATE INDEX alerts_waiting ON alerts(cluster_id, wait_until, started_at) WHERE waiting = 1;
 CREATE INDEX alerts_waiting_due ON alerts(wait_until, cluster_id) WHERE waiting = 1;
 )sql",
+    // 8 (SQLite 18): each cluster's instance count, kept by the fleet import.
+    R"sql(
+ALTER TABLE clusters ADD COLUMN instance_count BIGINT NOT NULL DEFAULT 0;
+UPDATE clusters SET instance_count =
+    (SELECT COUNT(*) FROM instances i WHERE i.cluster_id = clusters.cluster_id);
+)sql",
+    // 9 (SQLite 19): each host's power as the leader last read it from its BMC.
+    R"sql(
+CREATE TABLE host_power(
+    host_name TEXT PRIMARY KEY,
+    power TEXT NOT NULL,
+    read_at BIGINT NOT NULL
+);
+)sql",
 };
 
 // Any fixed number: the key of the advisory lock that serialises migrations.
