@@ -271,8 +271,10 @@ Timestamp Executor::Schedule(std::unique_lock<std::mutex>& lock) {
     // New work, unless paused (PENDING waits; what runs finishes). A read says whether there
     // is any (an idle engine writes nothing); the claims lock and read what they take
     // themselves, a batch per transaction.
+    // Not while claims are queued: the scan would find their rows still PENDING and queue
+    // claims that find nothing.
     const int busy = int(work_.size()) + claiming_;
-    if (now >= next_claim_scan_ && busy < options_.max_parallel) {
+    if (now >= next_claim_scan_ && busy < options_.max_parallel && claiming_ == 0) {
         next_claim_scan_ = now + options_.claim_interval;
         lock.unlock();
         auto paused = control_.IsPaused();
