@@ -137,14 +137,18 @@ void Executor::SubmitLeaseTick(int room) {
             return OkStatus();
         },
         [this, tick](Status committed) {
-            std::lock_guard lock(mu_);
-            --writes_in_flight_;
             Committed c;
             c.lease_tick = tick;
-            c.status = std::move(committed);
-            committed_.push_back(std::move(c));
-            cv_.notify_all();
+            HandOver(std::move(c), std::move(committed));
         });
+}
+
+void Executor::HandOver(Committed committed, Status status) {
+    std::lock_guard lock(mu_);
+    --writes_in_flight_;
+    committed.status = std::move(status);
+    committed_.push_back(std::move(committed));
+    cv_.notify_all();
 }
 
 void Executor::AfterLeaseTick(const LeaseTick& tick, Status status) {
@@ -457,15 +461,11 @@ void Executor::Submit(const std::string& id,
             return OkStatus();
         },
         [this, id, result, answered](Status committed) {
-            std::lock_guard lock(mu_);
-            --writes_in_flight_;
             Committed c;
             c.id = id;
             c.answered = answered;
             c.result = result;
-            c.status = std::move(committed);
-            committed_.push_back(std::move(c));
-            cv_.notify_all();
+            HandOver(std::move(c), std::move(committed));
         });
 }
 
@@ -481,13 +481,9 @@ void Executor::SubmitClaims(int slots) {
             return OkStatus();
         },
         [this, claims](Status committed) {
-            std::lock_guard lock(mu_);
-            --writes_in_flight_;
             Committed c;
             c.claims = claims;
-            c.status = std::move(committed);
-            committed_.push_back(std::move(c));
-            cv_.notify_all();
+            HandOver(std::move(c), std::move(committed));
         });
 }
 

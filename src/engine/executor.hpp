@@ -191,6 +191,8 @@ private:
     // finds where it stands.
     void Adopt(const storage::LeasedJob& job, Timestamp now);
     void SubmitLeaseTick(int room);
+    // On the writer thread: hands a transaction's outcome to the scheduling thread.
+    void HandOver(Committed committed, Status status);
     void AfterLeaseTick(const LeaseTick& tick, Status status);
     bool LeaseFresh() const;
     bool CrashAt(Boundary boundary, const std::string& id, const std::string& step);
