@@ -14,7 +14,8 @@ import path from 'node:path';
 import {
   TEST_PG, Server, privatePostgresServer, makeFleet, rPath, create, listAll, createPgDatabase, sleep,
 } from './lib/server.mjs';
-import { waitFor, getEvents } from './lib/engine.mjs';
+import { waitFor, getEvents, getHosts, byHost } from './lib/engine.mjs';
+import { Lab } from './lib/lab.mjs';
 import { EventStream } from './lib/sse.mjs';
 
 const PG_BIN = '/usr/lib/postgresql/15/bin';
@@ -456,5 +457,37 @@ test('a watch stream on B receives every change committed through A and C, in co
   } finally {
     for (const s of streams) s.close?.();
     await closeAll([a, b, c]);
+  }
+});
+
+// docs/design.md 12: only the leader polls the BMCs; what it reads is recorded in the database,
+// so a replica that does not lead shows the same power, not `unknown`.
+const noIpmi = existsSync('/usr/bin/ipmi_sim') ? false : 'needs openipmi (ipmi_sim)';
+test('a replica that does not lead shows the power the leader read from the BMC', { skip: skip || noIpmi }, async (t) => {
+  const lab = new Lab(t);
+  await lab.addBmc('h1');
+  const fleet = {
+    hosts: [{ host_name: 'h1', gpu_slots: 8, bmc: lab.bmcEntry('h1') }, { host_name: 'h2', gpu_slots: 8 }],
+    clusters: [{ cluster_id: 'p', instances: [{ instance_id: 'p-i0', instance_name: 'p-n0', num_gpus: 2, host: 'h1' }] }],
+  };
+  const list = await threeReplicas(fleet, { extraConfig: 'power:\n  driver: ipmi\n  timeout_s: 2\n  poll_s: 1\n' });
+  try {
+    const leader = await waitFor(async () => {
+      const r = await list[0].api('GET', '/v1/replicas');
+      const l = r.json.replicas.filter((x) => x.leader);
+      return l.length === 1 ? l[0].id : null;
+    }, 10000, 50);
+    assert.ok(leader, 'one replica leads');
+    const followers = ['A', 'B', 'C'].map((id, k) => [id, list[k]]).filter(([id]) => id !== leader);
+    for (const [id, s] of followers) {
+      const hosts = await waitFor(async () => {
+        const h = byHost(await getHosts(s));
+        return h.h1.power === 'on' ? h : null;
+      }, 10000, 100);
+      assert.ok(hosts, `replica ${id} (not the leader ${leader}) shows h1's power as on: ${JSON.stringify(byHost(await getHosts(s)).h1)}`);
+      assert.ok(!('power' in hosts.h2), 'a host without a BMC has no power field');
+    }
+  } finally {
+    await closeAll(list);
   }
 });

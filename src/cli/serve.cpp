@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <set>
 #include <thread>
 
 #include "api/api.hpp"
@@ -30,6 +31,7 @@
 #include "providers/simulated/fleet.hpp"
 #include "providers/simulated/simulated_provider.hpp"
 #include "remediation/service.hpp"
+#include "replicas/host_power.hpp"
 #include "replicas/registry.hpp"
 #include "storage/open.hpp"
 #include "telemetry/metrics.hpp"
@@ -366,9 +368,21 @@ int Serve(const ServeFlags& flags) {
     if (!signal_reasons) return Fail(signal_reasons.error().message);
     infra::PowerBoard power(clock);
     if (config.power.driver == "ipmi") {
+        // The leader polls; what it reads goes to the database, where every replica reads it
+        // (docs/design.md 12).
         power.Start(fleet_infra.bmcs, std::chrono::seconds(config.power.poll_s),
-                    std::chrono::seconds(config.power.timeout_s), leads);
+                    std::chrono::seconds(config.power.timeout_s), leads,
+                    [&store](const std::string& host, infra::PowerState state) {
+                        (*store)->Write(
+                            [host, state](storage::Txn& txn) {
+                                return txn.Replicas().PutHostPower(host, infra::PowerName(state));
+                            },
+                            [](Status) {});
+                    });
     }
+    std::set<std::string> bmc_hosts;
+    for (const auto& [host, bmc] : fleet_infra.bmcs) bmc_hosts.insert(host);
+    replicas::HostPowerView power_view(**store, std::move(bmc_hosts));
     infra::InfraProvider provider(
         hooked, fleet_infra,
         {.ipmi = config.power.driver == "ipmi",
@@ -422,18 +436,15 @@ int Serve(const ServeFlags& flags) {
     api::WatchHub watch(**store);
     (*store)->AddObserver(&watch);
     {
-        api::Api api({**store, authenticator, remediations, inventory, engine, rate_limiter, health,
-                      watch, metrics, [&executor] { return executor.InFlight(); },
-                      config.log.requests, simulated_faults.get(),
-                      config.power.driver == "ipmi"
-                          ? std::function<std::string(const std::string&)>(
-                                [&power](const std::string& host) {
-                                    auto state = power.Get(host);
-                                    return state ? std::string(infra::PowerName(*state))
-                                                 : std::string();
-                                })
-                          : nullptr},
-                     config.WorkerThreads(), size_t(config.server.max_queued_requests));
+        api::Api api(
+            {**store, authenticator, remediations, inventory, engine, rate_limiter, health, watch,
+             metrics, [&executor] { return executor.InFlight(); }, config.log.requests,
+             simulated_faults.get(),
+             config.power.driver == "ipmi"
+                 ? std::function<std::string(const std::string&)>(
+                       [&power_view](const std::string& host) { return power_view.Get(host); })
+                 : nullptr},
+            config.WorkerThreads(), size_t(config.server.max_queued_requests));
         api::HttpServer server(
             {.listen = config.listen,
              .io_threads = config.server.io_threads,

@@ -27,6 +27,9 @@ constexpr auto kCapacityRetry = std::chrono::milliseconds(500);
 constexpr auto kStorageRetry = std::chrono::seconds(1);
 // How long Stop() waits for provider calls that are still running.
 constexpr auto kCallGrace = std::chrono::seconds(10);
+// Claims per transaction: one statement locks and reads them all, and their writes are
+// pipelined; a larger batch would hold its rows locked for longer.
+constexpr int kClaimBatch = 64;
 
 std::chrono::microseconds Backoff(int attempts) {
     auto delay = std::chrono::milliseconds(250) * (1 << std::min(attempts, 7));
@@ -134,14 +137,18 @@ void Executor::SubmitLeaseTick(int room) {
             return OkStatus();
         },
         [this, tick](Status committed) {
-            std::lock_guard lock(mu_);
-            --writes_in_flight_;
             Committed c;
             c.lease_tick = tick;
-            c.status = std::move(committed);
-            committed_.push_back(std::move(c));
-            cv_.notify_all();
+            HandOver(std::move(c), std::move(committed));
         });
+}
+
+void Executor::HandOver(Committed committed, Status status) {
+    std::lock_guard lock(mu_);
+    --writes_in_flight_;
+    committed.status = std::move(status);
+    committed_.push_back(std::move(committed));
+    cv_.notify_all();
 }
 
 void Executor::AfterLeaseTick(const LeaseTick& tick, Status status) {
@@ -199,7 +206,7 @@ void Executor::Stop() {
 
 size_t Executor::InFlight() {
     std::lock_guard lock(mu_);
-    return work_.size() + claiming_.size();
+    return work_.size() + size_t(claiming_);
 }
 
 bool Executor::Crashed() {
@@ -256,7 +263,7 @@ Timestamp Executor::Schedule(std::unique_lock<std::mutex>& lock) {
         if (crashed_) return clock_.Now() + options_.claim_interval;
     }
     if (!lease_tick_queued_ && std::chrono::steady_clock::now() >= next_lease_tick_) {
-        SubmitLeaseTick(options_.max_parallel - int(work_.size() + claiming_.size()));
+        SubmitLeaseTick(options_.max_parallel - int(work_.size()) - claiming_);
     }
     const Timestamp now = clock_.Now();
     while (!due_.empty() && due_.begin()->first <= now) {
@@ -265,9 +272,13 @@ Timestamp Executor::Schedule(std::unique_lock<std::mutex>& lock) {
         auto it = work_.find(id);
         if (it != work_.end()) Service(id, it->second, now);
     }
-    // New work, unless paused (PENDING waits; what runs finishes).
-    const int busy = int(work_.size() + claiming_.size());
-    if (now >= next_claim_scan_ && busy < options_.max_parallel) {
+    // New work, unless paused (PENDING waits; what runs finishes). A read says whether there
+    // is any (an idle engine writes nothing); the claims lock and read what they take
+    // themselves, a batch per transaction.
+    // Not while claims are queued: the scan would find their rows still PENDING and queue
+    // claims that find nothing.
+    const int busy = int(work_.size()) + claiming_;
+    if (now >= next_claim_scan_ && busy < options_.max_parallel && claiming_ == 0) {
         next_claim_scan_ = now + options_.claim_interval;
         lock.unlock();
         auto paused = control_.IsPaused();
@@ -275,26 +286,23 @@ Timestamp Executor::Schedule(std::unique_lock<std::mutex>& lock) {
         std::vector<std::string> pending;
         if (paused && !*paused) {
             (void)store_.Read([&](storage::Reader& reader) -> Status {
-                NR_ASSIGN_OR_RETURN(pending,
-                                    reader.Remediations().ListOldestInState(
-                                        State::kPending, options_.max_parallel - busy + 64));
+                NR_ASSIGN_OR_RETURN(pending, reader.Remediations().ListOldestInState(
+                                                 State::kPending, options_.max_parallel - busy));
                 return OkStatus();
             });
         }
         lock.lock();
-        int room = options_.max_parallel - int(work_.size() + claiming_.size());
-        for (const auto& id : pending) {
-            if (room <= 0 || stopping_ || crashed_) break;
-            if (work_.count(id) || claiming_.count(id)) continue;
-            claiming_.insert(id);
-            Submit(id, true,
-                   [this, id](storage::Txn& txn, Timestamp at) { return ClaimInTxn(txn, id, at); });
-            --room;
+        int room =
+            std::min(options_.max_parallel - int(work_.size()) - claiming_, int(pending.size()));
+        while (room > 0 && !stopping_ && !crashed_) {
+            const int slots = std::min(room, kClaimBatch);
+            SubmitClaims(slots);
+            room -= slots;
         }
     }
     // With no room for new work, only finishing work (which notifies) or a due time wakes the
     // loop; a scan time in the past must not make it spin.
-    const bool full = int(work_.size() + claiming_.size()) >= options_.max_parallel;
+    const bool full = int(work_.size()) + claiming_ >= options_.max_parallel;
     Timestamp wake = full ? now + options_.claim_interval : std::max(next_claim_scan_, now);
     if (!due_.empty()) wake = std::min(wake, due_.begin()->first);
     return wake;
@@ -304,8 +312,8 @@ void Executor::Service(const std::string& id, Work& work, Timestamp now) {
     if (work.recheck && *work.recheck <= now) {
         work.recheck.reset();
         const int64_t fence = work.fence;
-        Submit(id, false, [this, id, fence](storage::Txn& txn, Timestamp at) {
-            return RecheckInTxn(txn, id, fence, at);
+        Submit(id, [this, id, fence](storage::Txn& txn, EngineJob& job, Timestamp at) {
+            return RecheckInTxn(txn, id, job, fence, at);
         });
     }
     std::optional<Timestamp> next = work.recheck;
@@ -329,8 +337,8 @@ void Executor::Service(const std::string& id, Work& work, Timestamp now) {
         if (now >= work.deadline) {
             work.deadline_queued = true;
             const int64_t fence = work.fence;
-            Submit(id, false, [this, id, fence](storage::Txn& txn, Timestamp at) {
-                return RecheckInTxn(txn, id, fence, at);
+            Submit(id, [this, id, fence](storage::Txn& txn, EngineJob& job, Timestamp at) {
+                return RecheckInTxn(txn, id, job, fence, at);
             });
         } else {
             sooner(work.deadline);
@@ -403,9 +411,9 @@ void Executor::OnAnswer(const std::string& id, const CallAnswer& answer) {
     }
     call->second.recording = true;
     Submit(
-        id, false,
-        [this, subject = work.subject, answer](storage::Txn& txn, Timestamp at) {
-            return AnswerInTxn(txn, subject, answer, at);
+        id,
+        [this, subject = work.subject, answer](storage::Txn& txn, EngineJob& job, Timestamp at) {
+            return AnswerInTxn(txn, subject, job, answer, at);
         },
         answer.instance_id);
 }
@@ -422,59 +430,84 @@ bool Executor::CrashAt(Boundary boundary, const std::string& id, const std::stri
     return true;
 }
 
-void Executor::Submit(const std::string& id, bool claim,
-                      std::function<Result<Plan>(storage::Txn&, Timestamp)> in_txn,
+void Executor::Submit(const std::string& id,
+                      std::function<Result<Plan>(storage::Txn&, EngineJob&, Timestamp)> in_txn,
                       const std::string& answered) {
     ++writes_in_flight_;
     auto result = std::make_shared<Result<Plan>>(Plan{});
-    // The lease this commit is fenced on: a claim makes the job under attempt 1.
-    int64_t attempt = 1;
-    if (!claim) {
-        auto it = work_.find(id);
-        attempt = it != work_.end() ? it->second.attempt : 0;
-    }
+    auto it = work_.find(id);
+    const int64_t attempt = it != work_.end() ? it->second.attempt : 0;
     // Whoever asked for it, the engine's own steps are audited as the engine's.
     ScopedActor actor("engine");
     store_.Write(
-        [this, result, id, claim, attempt,
-         in_txn = std::move(in_txn)](storage::Txn& txn) -> Status {
-            auto& jobs = txn.EngineJobs();
-            if (!claim) {
-                // The fence: the job's row is locked for the rest of the batch and still ours
-                // (owner and attempt), or nothing of this change is committed.
-                NR_ASSIGN_OR_RETURN(
-                    auto lease, jobs.HoldLease(id, options_.replica_id, attempt, options_.lease));
-                if (lease == storage::LeaseCheck::kLost) {
-                    Plan refused;
-                    refused.kind = Plan::Kind::kRefused;
-                    *result = std::move(refused);
-                    return OkStatus();
-                }
+        [this, result, id, attempt, in_txn = std::move(in_txn)](storage::Txn& txn) -> Status {
+            // The fence: the job's row is locked for the rest of the batch and still ours
+            // (owner and attempt), or nothing of this change is committed. The same statement
+            // reads the job.
+            NR_ASSIGN_OR_RETURN(auto held, txn.EngineJobs().HoldLease(id, options_.replica_id,
+                                                                      attempt, options_.lease));
+            if (held.check == storage::LeaseCheck::kLost) {
+                Plan refused;
+                refused.kind = Plan::Kind::kRefused;
+                *result = std::move(refused);
+                return OkStatus();
             }
-            *result = in_txn(txn, clock_.Now());
+            if (held.check == storage::LeaseCheck::kGone) {
+                *result = Plan{};  // finished or cancelled meanwhile: nothing to do
+                return OkStatus();
+            }
+            *result = in_txn(txn, *held.job, clock_.Now());
             if (!*result) return result->error();
-            const auto kind = (*result)->kind;
-            if (claim && (kind == Plan::Kind::kCalls || kind == Plan::Kind::kWait)) {
-                NR_RETURN_IF_ERROR(
-                    jobs.HoldLease(id, options_.replica_id, attempt, options_.lease));
-            }
             return OkStatus();
         },
-        [this, id, claim, result, answered](Status committed) {
-            std::lock_guard lock(mu_);
-            --writes_in_flight_;
-            committed_.push_back({nullptr, id, claim, answered, result, std::move(committed)});
-            cv_.notify_all();
+        [this, id, result, answered](Status committed) {
+            Committed c;
+            c.id = id;
+            c.answered = answered;
+            c.result = result;
+            HandOver(std::move(c), std::move(committed));
+        });
+}
+
+void Executor::SubmitClaims(int slots) {
+    ++writes_in_flight_;
+    claiming_ += slots;
+    auto claims = std::make_shared<Claims>();
+    claims->slots = slots;
+    ScopedActor actor("engine");
+    store_.Write(
+        [this, claims, slots](storage::Txn& txn) -> Status {
+            NR_ASSIGN_OR_RETURN(claims->plans, ClaimInTxn(txn, slots, clock_.Now()));
+            return OkStatus();
+        },
+        [this, claims](Status committed) {
+            Committed c;
+            c.claims = claims;
+            HandOver(std::move(c), std::move(committed));
         });
 }
 
 void Executor::AfterCommit(Committed& c) {
+    if (c.claims) {
+        claiming_ -= c.claims->slots;
+        // Nothing committed: the remediations are still PENDING, and a later scan finds them.
+        if (!c.status) return;
+        for (const auto& [id, plan] : c.claims->plans) {
+            if (options_.on_step_done) {
+                for (const auto& [step, took] : plan.finished_steps) {
+                    options_.on_step_done(step, took);
+                }
+            }
+            Apply(id, plan);
+            if (crashed_) return;
+        }
+        return;
+    }
     if (c.status && options_.on_step_done) {
         for (const auto& [step, took] : (*c.result)->finished_steps) {
             options_.on_step_done(step, took);
         }
     }
-    if (c.claim) claiming_.erase(c.id);
     if (!c.answered.empty()) {
         auto it = work_.find(c.id);
         if (it != work_.end()) {
@@ -486,11 +519,10 @@ void Executor::AfterCommit(Committed& c) {
         Apply(c.id, **c.result);
         return;
     }
-    // Nothing committed. A failed claim needs nothing: the remediation is still PENDING and a
-    // later scan finds it. Otherwise look at the job again shortly: it still says where it
-    // stood, and providers take a repeated call.
+    // Nothing committed: look at the job again shortly. It still says where it stood, and
+    // providers take a repeated call.
     auto it = work_.find(c.id);
-    if (c.claim || it == work_.end()) return;
+    if (it == work_.end()) return;
     const Timestamp retry = clock_.Now() + kStorageRetry;
     it->second.recheck = retry;
     it->second.deadline_queued = false;
@@ -607,20 +639,42 @@ Result<Plan> Executor::Fail(storage::Txn& txn, const Subject& subject,
     return plan;
 }
 
-Result<Plan> Executor::ClaimInTxn(storage::Txn& txn, const std::string& id, Timestamp now) {
-    // Another replica's claim of it holds the row (or it is not PENDING any more): not ours.
-    NR_ASSIGN_OR_RETURN(bool pending, txn.EngineJobs().LockPending(id));
-    if (!pending) return Plan{};
-    NR_ASSIGN_OR_RETURN(auto found, txn.Remediations().Get(id));
-    // Cancelled (or claimed) in the meantime: cancel and pick-up are both compare-and-sets
-    // on the same row, so exactly one wins (docs/http-api.md 4.6).
-    if (!found || found->state != State::kPending) return Plan{};
-    std::optional<Remediation> r = std::move(found);
+Result<std::vector<std::pair<std::string, Plan>>> Executor::ClaimInTxn(storage::Txn& txn, int slots,
+                                                                       Timestamp now) {
+    // One statement locks the oldest PENDING rows (another replica's claims hold theirs: those
+    // are skipped) and reads each with its instance and host; one more reads where the engine
+    // works. Cancel and pick-up are both compare-and-sets on the same row, so exactly one wins
+    // (docs/http-api.md 4.6): a row cancelled meanwhile is no longer PENDING and not read.
+    auto& jobs = txn.EngineJobs();
+    NR_ASSIGN_OR_RETURN(auto pending, jobs.LockPending(slots));
+    std::vector<std::pair<std::string, Plan>> plans;
+    if (pending.empty()) return plans;
+    NR_ASSIGN_OR_RETURN(auto working, jobs.ListHostWork());
+    std::set<std::string> touched;  // hosts an earlier claim of this batch may have changed
+    for (auto& claim : pending) {
+        const std::string id = claim.remediation.id;
+        const std::string host = claim.instance ? claim.instance->host_name : std::string();
+        const bool host_is_current = !touched.count(host);
+        NR_ASSIGN_OR_RETURN(auto plan, ClaimOne(txn, claim, working, host_is_current, now));
+        if (plan.kind == Plan::Kind::kCalls || plan.kind == Plan::Kind::kWait) {
+            NR_RETURN_IF_ERROR(jobs.StartLease(id, options_.lease));
+            touched.insert(working.back().source_host);
+            touched.insert(working.back().target_host);
+        }
+        plans.emplace_back(id, std::move(plan));
+    }
+    return plans;
+}
+
+Result<Plan> Executor::ClaimOne(storage::Txn& txn, storage::PendingClaim& claim,
+                                std::vector<storage::HostWork>& working, bool host_is_current,
+                                Timestamp now) {
+    std::optional<Remediation> r = claim.remediation;
     const Subject subject{r->id,   r->cluster_id, r->instance_id, r->instance_name,
                           r->mode, r->reason};
-    NR_ASSIGN_OR_RETURN(auto instance, txn.Inventory().GetInstance(r->instance_id));
+    const auto& instance = claim.instance;
     if (instance && !instance->host_name.empty()) {
-        NR_ASSIGN_OR_RETURN(bool wait, MustWaitForHost(txn, *r, instance->host_name));
+        NR_ASSIGN_OR_RETURN(bool wait, MustWaitForHost(txn, *r, instance->host_name, working));
         if (wait) {
             Plan deferred;
             deferred.kind = Plan::Kind::kDeferred;
@@ -664,14 +718,22 @@ Result<Plan> Executor::ClaimInTxn(storage::Txn& txn, const std::string& id, Time
             if (other.instance_id != r->instance_id) job.instances.push_back(other.instance_id);
         }
     }
-    return Advance(txn, subject, r, job, now, plan);
+    NR_ASSIGN_OR_RETURN(
+        plan, Advance(txn, subject, r, job, now, plan, host_is_current ? &claim.host : nullptr));
+    // A job now works on its hosts: later claims of this batch wait for it as for any other.
+    if (plan.kind == Plan::Kind::kCalls || plan.kind == Plan::Kind::kWait) {
+        working.push_back({job.source_host, job.target_host, subject.mode});
+    }
+    return plan;
 }
 
 Result<bool> Executor::MustWaitForHost(storage::Txn& txn, const Remediation& r,
-                                       const std::string& host) {
-    NR_ASSIGN_OR_RETURN(auto running, txn.EngineJobs().ModesWorkingOnHost(host));
-    const bool wait = std::any_of(running.begin(), running.end(), [&](model::Mode other) {
-        return WaitsForOnSameHost(r.mode, other);
+                                       const std::string& host,
+                                       const std::vector<storage::HostWork>& working) {
+    // A job works on a host its VM was on, or where its replacement goes.
+    const bool wait = std::any_of(working.begin(), working.end(), [&](const auto& other) {
+        return (other.source_host == host || other.target_host == host) &&
+               WaitsForOnSameHost(r.mode, other.mode);
     });
     if (!wait) return false;
     // Said once in the timeline, not at every scan.
@@ -683,10 +745,9 @@ Result<bool> Executor::MustWaitForHost(storage::Txn& txn, const Remediation& r,
     return true;
 }
 
-Result<Plan> Executor::RecheckInTxn(storage::Txn& txn, const std::string& id, int64_t fence,
-                                    Timestamp now) {
-    NR_ASSIGN_OR_RETURN(auto job, txn.EngineJobs().Get(id));
-    if (!job) return Plan{};
+Result<Plan> Executor::RecheckInTxn(storage::Txn& txn, const std::string& id, EngineJob& held,
+                                    int64_t fence, Timestamp now) {
+    EngineJob* job = &held;
     NR_ASSIGN_OR_RETURN(std::optional<Remediation> r, txn.Remediations().Get(id));
     if (!r || model::IsTerminal(r->state)) {
         NR_RETURN_IF_ERROR(txn.EngineJobs().Delete(id));
@@ -704,11 +765,10 @@ Result<Plan> Executor::RecheckInTxn(storage::Txn& txn, const std::string& id, in
     return Advance(txn, plan.subject, r, *job, now, plan);
 }
 
-Result<Plan> Executor::AnswerInTxn(storage::Txn& txn, const Subject& subject,
+Result<Plan> Executor::AnswerInTxn(storage::Txn& txn, const Subject& subject, EngineJob& held,
                                    const CallAnswer& answer, Timestamp now) {
     const std::string& id = subject.id;
-    NR_ASSIGN_OR_RETURN(auto job, txn.EngineJobs().Get(id));
-    if (!job) return Plan{};
+    EngineJob* job = &held;
     Plan plan;
     plan.subject = subject;
     auto call = std::find_if(job->calls.begin(), job->calls.end(),
@@ -819,7 +879,12 @@ Result<Plan> Executor::AnswerInTxn(storage::Txn& txn, const Subject& subject,
 
 Result<Plan> Executor::Advance(storage::Txn& txn, const Subject& subject,
                                std::optional<Remediation>& r, EngineJob& job, Timestamp now,
-                               Plan plan) {
+                               Plan plan, const std::optional<model::Host>* source_host) {
+    // The source host as this transaction read it, or read now.
+    auto host_of_source = [&]() -> Result<std::optional<model::Host>> {
+        if (source_host != nullptr) return *source_host;
+        return txn.Inventory().GetHost(job.source_host);
+    };
     const auto workflow = WorkflowFor(subject.mode, job.workflow_version);
     if (workflow.empty()) {
         return Fail(txn, subject, r,
@@ -892,7 +957,7 @@ Result<Plan> Executor::Advance(storage::Txn& txn, const Subject& subject,
             std::string reserved;
             std::string detail;
             if (subject.mode == model::Mode::kVmOnly && !job.source_host.empty()) {
-                NR_ASSIGN_OR_RETURN(auto host, txn.Inventory().GetHost(job.source_host));
+                NR_ASSIGN_OR_RETURN(auto host, host_of_source());
                 if (host && !host->cordoned) {
                     reserved = job.source_host;
                     detail =
@@ -951,7 +1016,7 @@ Result<Plan> Executor::Advance(storage::Txn& txn, const Subject& subject,
         auto& inventory = txn.Inventory();
         switch (step.action) {
             case Action::kCordonHost: {
-                NR_ASSIGN_OR_RETURN(auto host, inventory.GetHost(job.source_host));
+                NR_ASSIGN_OR_RETURN(auto host, host_of_source());
                 if (!host) {
                     return Fail(txn, subject, r, "host " + job.source_host + " is not in the fleet",
                                 plan);

@@ -154,10 +154,15 @@ private:
         std::vector<storage::LeasedJob> held;  // renewed
         std::vector<storage::LeasedJob> taken;
     };
+    // A batch of claims: the plan of each remediation it claimed (or looked at and left).
+    struct Claims {
+        int slots = 0;  // how many it was allowed to claim
+        std::vector<std::pair<std::string, Plan>> plans;
+    };
     struct Committed {
         std::shared_ptr<LeaseTick> lease_tick;  // set: this is the lease transaction
+        std::shared_ptr<Claims> claims;         // set: this is a batch of claims
         std::string id;
-        bool claim = false;
         std::string answered;
         std::shared_ptr<Result<Plan>> result;
         Status status;
@@ -186,33 +191,47 @@ private:
     // finds where it stands.
     void Adopt(const storage::LeasedJob& job, Timestamp now);
     void SubmitLeaseTick(int room);
+    // On the writer thread: hands a transaction's outcome to the scheduling thread.
+    void HandOver(Committed committed, Status status);
     void AfterLeaseTick(const LeaseTick& tick, Status status);
     bool LeaseFresh() const;
     bool CrashAt(Boundary boundary, const std::string& id, const std::string& step);
 
-    // Runs `in_txn` on the writer; the plan it returns is applied after the commit. `answered`
-    // names the instance whose call's answer it records, if any.
-    void Submit(const std::string& id, bool claim,
-                std::function<Result<Plan>(storage::Txn&, Timestamp)> in_txn,
+    // Runs `in_txn` on the writer after the job's fence, with the job as the fence read it;
+    // the plan it returns is applied after the commit. `answered` names the instance whose
+    // call's answer it records, if any.
+    void Submit(const std::string& id,
+                std::function<Result<Plan>(storage::Txn&, storage::EngineJob&, Timestamp)> in_txn,
                 const std::string& answered = {});
+    // Claims up to `slots` PENDING remediations in one transaction.
+    void SubmitClaims(int slots);
 
     // In-transaction halves, on the writer thread. `r` is the remediation's row, read only
     // when its state changes (nullopt until then).
-    Result<Plan> ClaimInTxn(storage::Txn& txn, const std::string& id, Timestamp now);
-    Result<Plan> AnswerInTxn(storage::Txn& txn, const Subject& subject, const CallAnswer& answer,
-                             Timestamp now);
-    Result<Plan> RecheckInTxn(storage::Txn& txn, const std::string& id, int64_t fence,
-                              Timestamp now);
+    Result<std::vector<std::pair<std::string, Plan>>> ClaimInTxn(storage::Txn& txn, int slots,
+                                                                 Timestamp now);
+    // One claim of a batch; a job it makes is added to `working`. `host_is_current`: no
+    // earlier claim of the batch touched the host read with it.
+    Result<Plan> ClaimOne(storage::Txn& txn, storage::PendingClaim& claim,
+                          std::vector<storage::HostWork>& working, bool host_is_current,
+                          Timestamp now);
+    Result<Plan> AnswerInTxn(storage::Txn& txn, const Subject& subject, storage::EngineJob& job,
+                             const CallAnswer& answer, Timestamp now);
+    Result<Plan> RecheckInTxn(storage::Txn& txn, const std::string& id, storage::EngineJob& job,
+                              int64_t fence, Timestamp now);
+    // `source_host`: the job's source host as read in this transaction, when known.
     Result<Plan> Advance(storage::Txn& txn, const Subject& subject,
                          std::optional<model::Remediation>& r, storage::EngineJob& job,
-                         Timestamp now, Plan plan);
+                         Timestamp now, Plan plan,
+                         const std::optional<model::Host>* source_host = nullptr);
     // Moves the remediation to `to` (reading it first if need be).
     Status Transition(storage::Txn& txn, const Subject& subject,
                       std::optional<model::Remediation>& r, model::State to, std::string detail);
     Result<Plan> PlanOf(storage::Reader& reader, const Subject& subject,
                         const storage::EngineJob& job, Plan plan);
     Result<bool> MustWaitForHost(storage::Txn& txn, const model::Remediation& r,
-                                 const std::string& host);
+                                 const std::string& host,
+                                 const std::vector<storage::HostWork>& working);
     Result<Plan> Fail(storage::Txn& txn, const Subject& subject,
                       std::optional<model::Remediation>& r, const std::string& why, Plan plan);
     Status Note(storage::Txn& txn, const std::string& id, std::string_view step,
@@ -231,7 +250,7 @@ private:
     std::condition_variable cv_;
     std::unordered_map<std::string, Work> work_;       // remediations being worked on
     std::set<std::pair<Timestamp, std::string>> due_;  // when to look at one again
-    std::set<std::string> claiming_;                   // a claim transaction is queued
+    int claiming_ = 0;                                 // slots of the claim transactions queued
     std::vector<Committed> committed_;
     int writes_in_flight_ = 0;
     int calls_in_flight_ = 0;

@@ -1750,5 +1750,35 @@ TEST_F(RackStormTest, DismissedIncidentRecordsItsSignalsOnly) {
              2);
 }
 
+// docs/design.md 12: the blast radius counts a cluster's instances as the database holds them,
+// so a replica restarted with a fleet file that adds instances moves every replica's limit.
+TEST_F(HealthServiceTest, BlastRadiusFollowsInstancesAnotherStoreImported) {
+    StartHealth(AutomationOptions{});  // 0.1 of c1's 4 instances: one at a time
+    IngestOk({Firing("NpdKernelDeadlock", {{"instance_id", "i1"}}, "fp-1", Now())}, 1);
+    IngestOk({Firing("NpdKernelDeadlock", {{"instance_id", "i2"}}, "fp-2", Now())}, 0);
+    // Another replica (a second store on the same database) imports 16 more instances of c1.
+    auto other = storage::OpenStore("sqlite:" + dir_.path() + "/health.db");
+    ASSERT_TRUE(other) << other.error().message;
+    storage::FleetImport fleet;
+    model::Cluster c1{"c1", "c1", "Ready", {}};
+    for (int i = 0; i < 16; ++i) {
+        c1.gpu_worker_nodes.push_back(
+            storage::test_support::TestInstance("more" + std::to_string(i), "c1", ""));
+    }
+    fleet.clusters = {c1};
+    ASSERT_TRUE(IsOk((*other)->WriteAndWait(
+        [fleet](storage::Txn& t) { return t.Inventory().ImportFleet(fleet); })));
+    // Importing the same instances again adds nothing.
+    ASSERT_TRUE(IsOk((*other)->WriteAndWait(
+        [fleet](storage::Txn& t) { return t.Inventory().ImportFleet(fleet); })));
+    (*other)->Close();
+    // 0.1 of 20: two at a time, in this process too (the second goes to fp-2 or fp-3).
+    ASSERT_TRUE(Ingest({Firing("NpdKernelDeadlock", {{"instance_id", "i3"}}, "fp-3", Now())}));
+    ASSERT_TRUE(IsOk(health_->SweepOnce()));
+    EXPECT_EQ(ActiveCount("c1"), 2);
+    IngestOk({Firing("NpdKernelDeadlock", {{"instance_id", "i4"}}, "fp-4", Now())}, 0);
+    EXPECT_EQ(ActiveCount("c1"), 2);
+}
+
 }  // namespace
 }  // namespace noderepair::health

@@ -52,18 +52,14 @@ int SignalRouter::BlastRadiusLimit(int instances, double fraction, int max_activ
 }
 
 Result<bool> SignalRouter::HasRoom(storage::Txn& txn, const std::string& cluster_id) {
-    // Instances only change when a fleet is imported at start: count them once.
-    int instances = 0;
-    {
-        std::lock_guard lock(mu_);
-        auto it = instance_counts_.find(cluster_id);
-        if (it != instance_counts_.end()) instances = it->second;
+    // The count the fleet import keeps (any replica's), read by primary key once per
+    // transaction: never a process's copy, which another replica's import would leave stale.
+    auto counted = instances_in_txn_.find(cluster_id);
+    if (counted == instances_in_txn_.end()) {
+        NR_ASSIGN_OR_RETURN(int count, txn.Inventory().CountInstances(cluster_id));
+        counted = instances_in_txn_.emplace(cluster_id, count).first;
     }
-    if (instances == 0) {
-        NR_ASSIGN_OR_RETURN(instances, txn.Inventory().CountInstances(cluster_id));
-        std::lock_guard lock(mu_);
-        instance_counts_[cluster_id] = instances;
-    }
+    const int instances = counted->second;
     // Counted once per transaction and kept up to date by Route: a 100-alert payload costs one
     // count, not a hundred.
     auto active = active_in_txn_.find(cluster_id);

@@ -89,6 +89,7 @@ public:
     // Forgets the per-transaction counts: call at the start of each transaction that routes.
     void BeginTransaction() {
         active_in_txn_.clear();
+        instances_in_txn_.clear();
         active_in_rack_.clear();
         incident_in_txn_.clear();
         tally_ = {};
@@ -166,8 +167,7 @@ private:
     // The latest incident of each (cluster, rack) read in the current transaction.
     std::map<std::pair<std::string, std::string>, std::optional<model::Incident>> incident_in_txn_;
     PolicyTally tally_;
-    std::mutex mu_;  // guards instance_counts_
-    std::map<std::string, int> instance_counts_;
+    std::map<std::string, int> instances_in_txn_;  // instances per cluster, as read
 };
 
 }  // namespace noderepair::health

@@ -27,28 +27,30 @@ std::optional<PowerState> PowerBoard::Get(const std::string& host) const {
 }
 
 void PowerBoard::Start(std::map<std::string, Bmc> bmcs, std::chrono::seconds interval,
-                       std::chrono::milliseconds timeout, std::function<bool()> leads) {
+                       std::chrono::milliseconds timeout, std::function<bool()> leads,
+                       std::function<void(const std::string& host, PowerState state)> on_read) {
     {
         std::lock_guard lock(mu_);
         for (const auto& [host, bmc] : bmcs) states_.emplace(host, PowerState::kUnknown);
     }
     if (bmcs.empty()) return;
-    thread_ =
-        std::thread([this, bmcs = std::move(bmcs), interval, timeout, leads = std::move(leads)] {
-            NameThisThread("nr-power");
-            std::unique_lock lock(mu_);
-            while (!stopping_) {
-                for (const auto& [host, bmc] : bmcs) {
-                    if (leads && !leads()) break;
-                    lock.unlock();
-                    auto state = GetPower(bmc, timeout);
-                    Set(host, state ? *state : PowerState::kUnknown);
-                    lock.lock();
-                    if (stopping_) return;
-                }
-                cv_.wait_for(lock, interval, [this] { return stopping_; });
+    thread_ = std::thread([this, bmcs = std::move(bmcs), interval, timeout,
+                           leads = std::move(leads), on_read = std::move(on_read)] {
+        NameThisThread("nr-power");
+        std::unique_lock lock(mu_);
+        while (!stopping_) {
+            for (const auto& [host, bmc] : bmcs) {
+                if (leads && !leads()) break;
+                lock.unlock();
+                auto state = GetPower(bmc, timeout);
+                Set(host, state ? *state : PowerState::kUnknown);
+                if (on_read) on_read(host, state ? *state : PowerState::kUnknown);
+                lock.lock();
+                if (stopping_) return;
             }
-        });
+            cv_.wait_for(lock, interval, [this] { return stopping_; });
+        }
+    });
 }
 
 void PowerBoard::Stop() {

@@ -30,9 +30,11 @@ public:
     std::optional<Timestamp> LastSeenOff(const std::string& host) const;
 
     // Polls each BMC every `interval`, one at a time, each within `timeout`; with `leads`,
-    // only while it says this replica leads (docs/design.md 12).
+    // only while it says this replica leads (docs/design.md 12). `on_read` is told each
+    // reading on the poller thread (to record it for the other replicas).
     void Start(std::map<std::string, Bmc> bmcs, std::chrono::seconds interval,
-               std::chrono::milliseconds timeout, std::function<bool()> leads = nullptr);
+               std::chrono::milliseconds timeout, std::function<bool()> leads = nullptr,
+               std::function<void(const std::string& host, PowerState state)> on_read = nullptr);
     void Stop();
 
 private:

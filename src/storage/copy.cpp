@@ -14,6 +14,7 @@ namespace {
 // Every table of the schema, parents before children. remediation_counts is not copied: the
 // target's triggers count the remediations as they arrive, as they keep hosts.used_gpus. The
 // overview's daily aggregates are copied: the target's migration back-filled them from nothing.
+// clang-format off
 constexpr const char* kTables[] = {
     "clusters",           "hosts",       "instances",         "remediations",
     "remediation_events", "engine_jobs", "reservations",      "alerts",
@@ -21,7 +22,8 @@ constexpr const char* kTables[] = {
     "sim_instances",      "sim_vms",     "sim_hosts",         "sim_faults",
     "audit_records",      "audit_head",  "remediation_daily", "stage_daily",
     "host_faults",        "incidents",   "scope_instances",   "signal_occurrences",
-    "remediation_changes"};
+    "remediation_changes", "host_power"};
+// clang-format on
 
 // Columns the target's triggers keep: copying them would count twice.
 bool KeptByTrigger(const std::string& table, const std::string& column) {

@@ -9,6 +9,7 @@
 
 #include "common/status.hpp"
 #include "common/time.hpp"
+#include "model/inventory.hpp"
 #include "model/remediation.hpp"
 
 namespace noderepair::storage {
@@ -50,14 +51,20 @@ struct EngineJob {
     std::vector<StepCall> calls;
 };
 
+// Where a job works: the host its VM was on and the one its replacement goes to.
+struct HostWork {
+    std::string source_host;
+    std::string target_host;
+    model::Mode mode = model::Mode::kVmOnly;
+};
+
 class EngineJobReads {
 public:
     virtual ~EngineJobReads() = default;
     virtual Result<std::vector<EngineJob>> List() = 0;
     virtual Result<std::optional<EngineJob>> Get(const std::string& remediation_id) = 0;
-    // The modes of the remediations the engine is working on whose VM was on `host_name`, or
-    // whose replacement goes there.
-    virtual Result<std::vector<model::Mode>> ModesWorkingOnHost(const std::string& host_name) = 0;
+    // Every job's hosts and mode: what a batch of claims checks its hosts against at once.
+    virtual Result<std::vector<HostWork>> ListHostWork() = 0;
 };
 
 // A job a replica holds under a lease, as a lease method left it.
@@ -72,6 +79,21 @@ enum class LeaseCheck {
     kHeld,  // the caller's: renewed
     kLost,  // another replica's now (or a later attempt's): nothing may be committed
     kGone,  // no job any more
+};
+
+// What the fence of a commit found: whose the job is, and the job as it stands (locked), so
+// the change that follows need not read it again.
+struct HeldJob {
+    LeaseCheck check = LeaseCheck::kGone;
+    std::optional<EngineJob> job;  // set unless kGone
+};
+
+// A PENDING remediation locked for its claim, with what the claim reads of it: its instance
+// and the host its VM is on (nullopt when there is none).
+struct PendingClaim {
+    model::Remediation remediation;
+    std::optional<model::Instance> instance;
+    std::optional<model::Host> host;
 };
 
 // Which jobs TakeOver takes.
@@ -90,19 +112,23 @@ public:
 
     // Leases (docs/design.md 12), judged by the database's clock. The fence of a commit: locks
     // the job's row for the rest of the transaction and renews its lease for `lease` when
-    // (owner, attempt) still hold it.
-    virtual Result<LeaseCheck> HoldLease(const std::string& remediation_id,
-                                         const std::string& owner, int64_t attempt,
-                                         std::chrono::milliseconds lease) = 0;
+    // (owner, attempt) still hold it. One statement, which also reads the job.
+    virtual Result<HeldJob> HoldLease(const std::string& remediation_id, const std::string& owner,
+                                      int64_t attempt, std::chrono::milliseconds lease) = 0;
+    // Starts the lease of a job just made by a claim (for `lease` from now). Sent without
+    // waiting for its answer: the claim's row lock already makes the job the caller's.
+    virtual Status StartLease(const std::string& remediation_id,
+                              std::chrono::milliseconds lease) = 0;
     // Renews every lease `owner` holds; the jobs it holds.
     virtual Result<std::vector<LeasedJob>> RenewLeases(const std::string& owner,
                                                        std::chrono::milliseconds lease) = 0;
     // Takes up to `limit` jobs for `owner` (attempt + 1, a fresh lease); the jobs taken.
     virtual Result<std::vector<LeasedJob>> TakeOver(const std::string& owner, TakeOverScope scope,
                                                     std::chrono::milliseconds lease, int limit) = 0;
-    // Locks a PENDING remediation's row for its claim; false when it is not PENDING or another
-    // replica's claim holds it (PostgreSQL: FOR UPDATE SKIP LOCKED, so claimers never queue).
-    virtual Result<bool> LockPending(const std::string& remediation_id) = 0;
+    // Locks up to `limit` of the oldest PENDING remediations for their claims and reads them
+    // with their instances and hosts, in one statement. Rows another replica's claim holds are
+    // skipped (PostgreSQL: FOR UPDATE SKIP LOCKED, so claimers never queue behind each other).
+    virtual Result<std::vector<PendingClaim>> LockPending(int limit) = 0;
 };
 
 }  // namespace noderepair::storage

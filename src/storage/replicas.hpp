@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.hpp"
@@ -19,11 +20,21 @@ struct ReplicaRecord {
     bool leader = false;  // holds the leader lease now
 };
 
+// A host's power as the leader's poll of its BMC last read it (docs/http-api.md 8), kept in the
+// database so every replica shows it.
+struct HostPowerReading {
+    std::string host_name;
+    std::string power;  // "on", "off", "unknown"
+    Timestamp read_at;  // when it was recorded, by the database's clock
+};
+
 class ReplicaReads {
 public:
     virtual ~ReplicaReads() = default;
     // Every replica seen within the last day, by id.
     virtual Result<std::vector<ReplicaRecord>> List() = 0;
+    // Every host's last power reading.
+    virtual Result<std::vector<HostPowerReading>> ListHostPower() = 0;
 };
 
 class ReplicaRepository : public ReplicaReads {
@@ -36,6 +47,8 @@ public:
                                    std::chrono::milliseconds lease) = 0;
     // Gives the leader lease up when `id` holds it (a replica stopping cleanly).
     virtual Status Resign(const std::string& id) = 0;
+    // Records a host's power as just read (read_at: the database's now).
+    virtual Status PutHostPower(const std::string& host_name, std::string_view power) = 0;
 };
 
 }  // namespace noderepair::storage

@@ -2263,7 +2263,8 @@ TEST_P(StoreContract, EngineJobLeasesFenceCommitsAndPassOnlyWhenExpired) {
     auto hold = [&](const std::string& id, const std::string& owner, int64_t attempt) {
         LeaseCheck check = LeaseCheck::kGone;
         EXPECT_TRUE(Write([&](Txn& txn) -> Status {
-            NR_ASSIGN_OR_RETURN(check, txn.EngineJobs().HoldLease(id, owner, attempt, lease));
+            NR_ASSIGN_OR_RETURN(auto held, txn.EngineJobs().HoldLease(id, owner, attempt, lease));
+            check = held.check;
             return OkStatus();
         }));
         return check;
@@ -2321,6 +2322,98 @@ TEST_P(StoreContract, EngineJobLeasesFenceCommitsAndPassOnlyWhenExpired) {
     EXPECT_EQ(stored->attempt, 3);
     EXPECT_EQ(stored->step, "delete_vm");
     EXPECT_EQ(take("C", TakeOverScope::kEveryone).size(), 1u);
+}
+
+// docs/design.md 12: one statement locks a batch of the oldest PENDING remediations for their
+// claims and reads each with its instance and host; another replica's claim skips them.
+TEST_P(StoreContract, LockPendingTakesTheOldestWithTheirInstancesAndSkipsLockedOnes) {
+    ASSERT_TRUE(IsOk(Insert(MakeRemediation("p-3", "i3", State::kPending, T(3)))));
+    ASSERT_TRUE(IsOk(Insert(MakeRemediation("p-1", "i1", State::kPending, T(1)))));
+    ASSERT_TRUE(IsOk(Insert(MakeRemediation("p-2", "j2", State::kPending, T(2)))));
+    ASSERT_TRUE(IsOk(Insert(MakeRemediation("p-run", "i2", State::kRunning, T(0)))));
+    ASSERT_TRUE(IsOk(Insert(MakeRemediation("p-4", "gone", State::kPending, T(4)))));
+    auto lock = [](Store& store, int limit) {
+        std::vector<PendingClaim> claims;
+        EXPECT_TRUE(IsOk(store.WriteAndWait([&](Txn& txn) -> Status {
+            NR_ASSIGN_OR_RETURN(claims, txn.EngineJobs().LockPending(limit));
+            return OkStatus();
+        })));
+        return claims;
+    };
+    auto claims = lock(*store_, 3);
+    ASSERT_EQ(claims.size(), 3u);
+    EXPECT_EQ(claims[0].remediation.id, "p-1");
+    EXPECT_EQ(claims[0].remediation.state, State::kPending);
+    ASSERT_TRUE(claims[0].instance);
+    EXPECT_EQ(claims[0].instance->host_name, "h1");
+    ASSERT_TRUE(claims[0].host);
+    EXPECT_EQ(claims[0].host->host_name, "h1");
+    EXPECT_EQ(claims[1].remediation.id, "p-2");
+    ASSERT_TRUE(claims[1].instance);
+    EXPECT_EQ(claims[1].instance->host_name, "") << "j2 has no VM";
+    EXPECT_FALSE(claims[1].host);
+    EXPECT_EQ(claims[2].remediation.id, "p-3");
+    claims = lock(*store_, 10);
+    ASSERT_EQ(claims.size(), 4u);
+    EXPECT_EQ(claims[3].remediation.id, "p-4");
+    EXPECT_FALSE(claims[3].instance) << "an instance that is not in the fleet";
+    if (GetParam().name != "Postgres") return;  // one writer at a time: nothing to skip
+    // A second store (another replica) while this one holds p-1 and p-2 in a transaction.
+    auto opened = OpenStore(url_);
+    ASSERT_TRUE(opened) << opened.error().message;
+    std::unique_ptr<Store> other = std::move(*opened);
+    std::promise<void> locked;
+    std::promise<void> release;
+    auto released = release.get_future().share();
+    std::thread holder([&] {
+        (void)store_->WriteAndWait([&](Txn& txn) -> Status {
+            NR_ASSIGN_OR_RETURN(auto held, txn.EngineJobs().LockPending(2));
+            EXPECT_EQ(held.size(), 2u);
+            locked.set_value();
+            released.wait();
+            return OkStatus();
+        });
+    });
+    locked.get_future().wait();
+    claims = lock(*other, 10);
+    release.set_value();
+    holder.join();
+    other->Close();
+    ASSERT_EQ(claims.size(), 2u) << "the locked rows are skipped, not waited for";
+    EXPECT_EQ(claims[0].remediation.id, "p-3");
+    EXPECT_EQ(claims[1].remediation.id, "p-4");
+}
+
+// docs/design.md 12: what one replica (the leader) read of a host's power, every replica reads.
+TEST_P(StoreContract, HostPowerReadingsAreSharedAndTheNewestWins) {
+    ASSERT_TRUE(IsOk(Write([](Txn& txn) -> Status {
+        NR_RETURN_IF_ERROR(txn.Replicas().PutHostPower("h1", "off"));
+        NR_RETURN_IF_ERROR(txn.Replicas().PutHostPower("h2", "unknown"));
+        return txn.Replicas().PutHostPower("h1", "on");
+    })));
+    auto readings = ReadOk<std::vector<HostPowerReading>>(
+        [](Reader& r) { return r.Replicas().ListHostPower(); });
+    ASSERT_EQ(readings.size(), 2u);
+    EXPECT_EQ(readings[0].host_name, "h1");
+    EXPECT_EQ(readings[0].power, "on");
+    EXPECT_EQ(readings[1].power, "unknown");
+    EXPECT_GT(readings[0].read_at, Timestamp{});
+}
+
+// The blast radius's instance count is kept by the import, exact when imports repeat or add.
+TEST_P(StoreContract, FleetImportKeepsEachClustersInstanceCount) {
+    auto count = [&](const std::string& cluster) {
+        return ReadOk<int>([&](Reader& r) { return r.Inventory().CountInstances(cluster); });
+    };
+    EXPECT_EQ(count("c1"), 4);
+    EXPECT_EQ(count("c2"), 2);
+    FleetImport more = test_support::TestFleet();
+    more.clusters[0].gpu_worker_nodes.push_back(test_support::TestInstance("i9", "c1", "h1"));
+    ASSERT_TRUE(IsOk(Write([&](Txn& txn) { return txn.Inventory().ImportFleet(more); })));
+    ASSERT_TRUE(IsOk(Write([&](Txn& txn) { return txn.Inventory().ImportFleet(more); })));
+    EXPECT_EQ(count("c1"), 5);
+    EXPECT_EQ(count("c2"), 2);
+    EXPECT_EQ(count("nope"), 0);
 }
 
 TEST_P(StoreContract, OneReplicaHoldsTheLeaderLeaseUntilItResigns) {

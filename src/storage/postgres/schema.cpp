@@ -408,6 +408,20 @@ DROP INDEX alerts_waiting_due;
 DROP INDEX alerts_open_by_instance;
 CREATE INDEX alerts_open_by_instance ON alerts(instance_id, waiting) WHERE resolved_at IS NULL;
 )sql",
+    // 9 (SQLite 19): each cluster's instance count, kept by the fleet import.
+    R"sql(
+ALTER TABLE clusters ADD COLUMN instance_count BIGINT NOT NULL DEFAULT 0;
+UPDATE clusters SET instance_count =
+    (SELECT COUNT(*) FROM instances i WHERE i.cluster_id = clusters.cluster_id);
+)sql",
+    // 10 (SQLite 20): each host's power as the leader last read it from its BMC.
+    R"sql(
+CREATE TABLE host_power(
+    host_name TEXT PRIMARY KEY,
+    power TEXT NOT NULL,
+    read_at BIGINT NOT NULL
+);
+)sql",
 };
 
 // Any fixed number: the key of the advisory lock that serialises migrations.

@@ -5,10 +5,11 @@
 namespace noderepair::storage::sql {
 namespace {
 
-constexpr const char* kJobSelect =
-    "SELECT remediation_id, workflow_version, step, fence, attempts, step_started, next_check, "
-    "source_host, target_host, num_gpus, host_was_cordoned, instances, calls, owner, attempt "
-    "FROM engine_jobs";
+constexpr const char* kJobColumns =
+    "remediation_id, workflow_version, step, fence, attempts, step_started, next_check, "
+    "source_host, target_host, num_gpus, host_was_cordoned, instances, calls, owner, attempt";
+
+std::string JobSelect() { return std::string("SELECT ") + kJobColumns + " FROM engine_jobs"; }
 
 std::string EncodeCalls(const std::vector<StepCall>& calls) {
     if (calls.empty()) return {};
@@ -68,34 +69,25 @@ EngineJob ReadJob(const Statement& s) {
 }  // namespace
 
 Result<std::vector<EngineJob>> SqlEngineJobs::List() {
-    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(std::string(kJobSelect)));
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(JobSelect()));
     return stmt.Rows(ReadJob);
 }
 
 Result<std::optional<EngineJob>> SqlEngineJobs::Get(const std::string& remediation_id) {
-    NR_ASSIGN_OR_RETURN(auto stmt,
-                        conn_.Prepare(std::string(kJobSelect) + " WHERE remediation_id = ?1"));
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(JobSelect() + " WHERE remediation_id = ?1"));
     stmt.Bind(1, remediation_id);
     NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
     if (!row) return std::optional<EngineJob>();
     return std::optional<EngineJob>(ReadJob(stmt));
 }
 
-Result<std::vector<model::Mode>> SqlEngineJobs::ModesWorkingOnHost(const std::string& host_name) {
-    NR_ASSIGN_OR_RETURN(auto stmt,
-                        conn_.Prepare("SELECT r.mode FROM engine_jobs j JOIN remediations r ON "
-                                      "r.id = j.remediation_id WHERE j.source_host = ?1 UNION ALL "
-                                      "SELECT r.mode FROM engine_jobs j JOIN remediations r ON "
-                                      "r.id = j.remediation_id WHERE j.target_host = ?1 AND "
-                                      "j.source_host IS DISTINCT FROM ?1"));
-    stmt.Bind(1, host_name);
-    std::vector<model::Mode> modes;
-    while (true) {
-        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
-        if (!row) break;
-        modes.push_back(model::Mode(stmt.Int(0)));
-    }
-    return modes;
+Result<std::vector<HostWork>> SqlEngineJobs::ListHostWork() {
+    NR_ASSIGN_OR_RETURN(
+        auto stmt, conn_.Prepare("SELECT j.source_host, j.target_host, r.mode FROM engine_jobs "
+                                 "j JOIN remediations r ON r.id = j.remediation_id"));
+    return stmt.Rows([](const Statement& row) {
+        return HostWork{row.Text(0), row.Text(1), model::Mode(row.Int(2))};
+    });
 }
 
 Status SqlEngineJobs::Put(const EngineJob& j) {
@@ -156,25 +148,36 @@ const char* DatabaseNowMicros(Dialect dialect) {
                : "CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)";
 }
 
-Result<LeaseCheck> SqlEngineJobs::HoldLease(const std::string& remediation_id,
-                                            const std::string& owner, int64_t attempt,
-                                            std::chrono::milliseconds lease) {
+Result<HeldJob> SqlEngineJobs::HoldLease(const std::string& remediation_id,
+                                         const std::string& owner, int64_t attempt,
+                                         std::chrono::milliseconds lease) {
     // One statement: it locks the row (a takeover waits for this transaction, or this one
-    // for the takeover's, and then sees its owner) and says whose it is.
+    // for the takeover's, and then sees its owner), says whose it is and reads it.
     const std::string now = DatabaseNowMicros(conn_.dialect());
     NR_ASSIGN_OR_RETURN(
         auto stmt,
         conn_.Prepare("UPDATE engine_jobs SET lease_until = CASE WHEN owner = ?2 AND attempt = ?3 "
                       "THEN " +
-                      now +
-                      " + ?4 ELSE lease_until END WHERE remediation_id = ?1 RETURNING owner, "
-                      "attempt"));
+                      now + " + ?4 ELSE lease_until END WHERE remediation_id = ?1 RETURNING " +
+                      kJobColumns));
     stmt.Bind(1, remediation_id).Bind(2, owner).Bind(3, attempt).Bind(4, Micros(lease));
-    NR_ASSIGN_OR_RETURN(auto rows, stmt.Rows([](const Statement& s) {
-        return std::make_pair(s.Text(0), s.Int(1));
-    }));
-    if (rows.empty()) return LeaseCheck::kGone;
-    return rows[0] == std::make_pair(owner, attempt) ? LeaseCheck::kHeld : LeaseCheck::kLost;
+    NR_ASSIGN_OR_RETURN(auto rows, stmt.Rows(ReadJob));
+    HeldJob held;
+    if (rows.empty()) return held;
+    held.check = rows[0].owner == owner && rows[0].attempt == attempt ? LeaseCheck::kHeld
+                                                                      : LeaseCheck::kLost;
+    held.job = std::move(rows[0]);
+    return held;
+}
+
+Status SqlEngineJobs::StartLease(const std::string& remediation_id,
+                                 std::chrono::milliseconds lease) {
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(std::string("UPDATE engine_jobs SET lease_until "
+                                                             "= ") +
+                                                 DatabaseNowMicros(conn_.dialect()) +
+                                                 " + ?2 WHERE remediation_id = ?1"));
+    stmt.Bind(1, remediation_id).Bind(2, Micros(lease));
+    return stmt.Send();
 }
 
 Result<std::vector<LeasedJob>> SqlEngineJobs::RenewLeases(const std::string& owner,
@@ -207,15 +210,39 @@ Result<std::vector<LeasedJob>> SqlEngineJobs::TakeOver(const std::string& owner,
     return stmt.Rows(ReadLeased);
 }
 
-Result<bool> SqlEngineJobs::LockPending(const std::string& remediation_id) {
+Result<std::vector<PendingClaim>> SqlEngineJobs::LockPending(int limit) {
+    // The oldest PENDING rows, locked, then what each claim reads of its instance and host,
+    // all in one round trip. The lock is on the remediations only (FOR UPDATE of a CTE's
+    // rows), so a claim never waits on an instance or a host that a step is changing.
+    static const std::string columns = std::string(kRemediationColumns);
     const bool pg = conn_.dialect() == Dialect::kPostgres;
-    NR_ASSIGN_OR_RETURN(
-        auto stmt,
-        conn_.Prepare(std::string("SELECT 1 FROM remediations WHERE id = ?1 AND state = ?2") +
-                      (pg ? " FOR UPDATE SKIP LOCKED" : "")));
-    stmt.Bind(1, remediation_id).Bind(2, int64_t(model::State::kPending));
-    NR_ASSIGN_OR_RETURN(auto rows, stmt.Rows([](const Statement& s) { return s.Int(0); }));
-    return !rows.empty();
+    const std::string sql =
+        "WITH c AS (SELECT " + columns +
+        " FROM remediations WHERE state = ?1 ORDER BY create_time, id LIMIT ?2" +
+        (pg ? " FOR UPDATE SKIP LOCKED" : "") +
+        ") SELECT c.*, i.instance_id, i.cluster_id, i.instance_name, i.num_gpus, i.host_name, "
+        "i.status, i.auto_repair, h.host_name, h.gpu_slots, h.cordoned, h.rack, h.suspect FROM c "
+        "LEFT JOIN instances i ON i.instance_id = c.instance_id LEFT JOIN hosts h ON h.host_name "
+        "= i.host_name ORDER BY c.create_time, c.id";
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
+    stmt.Bind(1, int64_t(model::State::kPending)).Bind(2, int64_t(limit));
+    constexpr int kInstance = kRemediationColumnCount;
+    constexpr int kHost = kInstance + 7;
+    return stmt.Rows([](const Statement& row) {
+        PendingClaim claim;
+        claim.remediation = ReadRemediation(row);
+        if (!row.IsNull(kInstance)) claim.instance = SqlInventory::ReadInstance(row, kInstance);
+        if (!row.IsNull(kHost)) {
+            model::Host host;
+            host.host_name = row.Text(kHost);
+            host.gpu_slots = int(row.Int(kHost + 1));
+            host.cordoned = row.Int(kHost + 2) != 0;
+            host.rack = row.Text(kHost + 3);
+            host.suspect = row.Text(kHost + 4);
+            claim.host = std::move(host);
+        }
+        return claim;
+    });
 }
 
 }  // namespace noderepair::storage::sql

@@ -167,7 +167,8 @@ Result<std::vector<model::Host>> SqlInventory::ListHosts() {
 }
 
 Result<int> SqlInventory::CountInstances(const std::string& cluster_id) {
-    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT COUNT(*) FROM instances WHERE "
+    // Kept by ImportFleet: one row by primary key, not a count of the cluster's instances.
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT instance_count FROM clusters WHERE "
                                                  "cluster_id = ?1"));
     stmt.Bind(1, cluster_id);
     NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
@@ -205,7 +206,7 @@ Result<std::vector<model::Instance>> SqlInventory::ListInstancesOnHost(
                                       "host_name, status, auto_repair FROM instances WHERE "
                                       "host_name = ?1 ORDER BY instance_id"));
     stmt.Bind(1, host_name);
-    return stmt.Rows(ReadInstance);
+    return stmt.Rows([](const Statement& row) { return ReadInstance(row); });
 }
 
 Status SqlInventory::ImportFleet(const FleetImport& fleet) {
@@ -232,6 +233,7 @@ Status SqlInventory::ImportFleet(const FleetImport& fleet) {
             stmt.Bind(1, cluster.cluster_id).Bind(2, cluster.cluster_name).Bind(3, "Ready");
             NR_RETURN_IF_ERROR(stmt.Run());
         }
+        int64_t added = 0;
         for (const auto& node : cluster.gpu_worker_nodes) {
             NR_ASSIGN_OR_RETURN(
                 auto stmt,
@@ -244,6 +246,16 @@ Status SqlInventory::ImportFleet(const FleetImport& fleet) {
                 .Bind(4, int64_t(node.num_gpus))
                 .BindOptional(5, node.host_name)
                 .Bind(6, node.host_name.empty() ? "Evicted" : "Ready");
+            NR_RETURN_IF_ERROR(stmt.Run());
+            added += stmt.Changes();
+        }
+        // Added to, not counted: an import running beside another replica's adds what it
+        // inserted to what the other committed (the row lock orders the two).
+        if (added > 0) {
+            NR_ASSIGN_OR_RETURN(auto stmt,
+                                conn_.Prepare("UPDATE clusters SET instance_count = "
+                                              "instance_count + ?2 WHERE cluster_id = ?1"));
+            stmt.Bind(1, cluster.cluster_id).Bind(2, added);
             NR_RETURN_IF_ERROR(stmt.Run());
         }
     }
@@ -500,7 +512,8 @@ Status SqlInventory::SetInstanceStatus(const std::string& instance_id, const std
                         conn_.Prepare("UPDATE instances SET status = ?2 WHERE instance_id = "
                                       "?1"));
     stmt.Bind(1, instance_id).Bind(2, status);
-    return stmt.Run();
+    // Nobody reads its answer: pipelined (an engine step's intent waits on nothing here).
+    return stmt.Send();
 }
 
 Status SqlInventory::PutReservation(const std::string& instance_id, const std::string& host_name,
@@ -545,15 +558,15 @@ Status SqlInventory::SetInstanceAutoRepair(const std::string& instance_id, bool 
     return OkStatus();
 }
 
-model::Instance SqlInventory::ReadInstance(const Statement& s) {
+model::Instance SqlInventory::ReadInstance(const Statement& s, int first) {
     model::Instance i;
-    i.instance_id = s.Text(0);
-    i.cluster_id = s.Text(1);
-    i.instance_name = s.Text(2);
-    i.num_gpus = int(s.Int(3));
-    i.host_name = s.Text(4);
-    i.status = s.Text(5);
-    i.auto_repair = s.Int(6) != 0;
+    i.instance_id = s.Text(first);
+    i.cluster_id = s.Text(first + 1);
+    i.instance_name = s.Text(first + 2);
+    i.num_gpus = int(s.Int(first + 3));
+    i.host_name = s.Text(first + 4);
+    i.status = s.Text(first + 5);
+    i.auto_repair = s.Int(first + 6) != 0;
     return i;
 }
 

@@ -12,8 +12,6 @@ using model::State;
 
 namespace {
 
-constexpr int kRemediationColumnCount = 21;  // in kRemediationColumns
-
 // Each column of `columns` (a list joined by ", ") as `table.column`.
 std::string Qualified(std::string_view table, std::string_view columns) {
     std::string out;

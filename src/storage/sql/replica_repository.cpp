@@ -75,4 +75,24 @@ Status SqlReplicas::Resign(const std::string& id) {
     return stmt.Send();
 }
 
+Result<std::vector<HostPowerReading>> SqlReplicas::ListHostPower() {
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("SELECT host_name, power, read_at FROM host_power "
+                                                 "ORDER BY host_name"));
+    return stmt.Rows([](const Statement& row) {
+        return HostPowerReading{row.Text(0), row.Text(1), FromMicros(row.Int(2))};
+    });
+}
+
+Status SqlReplicas::PutHostPower(const std::string& host_name, std::string_view power) {
+    const std::string now = DatabaseNowMicros(conn_.dialect());
+    NR_ASSIGN_OR_RETURN(
+        auto stmt, conn_.Prepare("INSERT INTO host_power(host_name, power, read_at) VALUES(?1, "
+                                 "?2, " +
+                                 now +
+                                 ") ON CONFLICT(host_name) DO UPDATE SET power = "
+                                 "excluded.power, read_at = excluded.read_at"));
+    stmt.Bind(1, host_name).Bind(2, power);
+    return stmt.Send();
+}
+
 }  // namespace noderepair::storage::sql

@@ -122,6 +122,9 @@ private:
 class SqlInventory final : public InventoryRepository {
 public:
     SqlInventory(Connection& conn, ChangeLog* log) : conn_(conn), log_(log) {}
+    // Reads instance_id, cluster_id, instance_name, num_gpus, host_name, status, auto_repair
+    // from column `first` on.
+    static model::Instance ReadInstance(const Statement& s, int first = 0);
     Result<std::optional<model::Instance>> GetInstance(const std::string& instance_id) override;
     Result<std::optional<model::Instance>> FindInstanceByName(const std::string& name) override;
     Result<bool> HasCluster(const std::string& cluster_id) override;
@@ -169,10 +172,9 @@ public:
     Status SetHostSuspect(const std::string& host_name, const std::string& why) override;
 
 private:
-    // The first instance matching `where` (with ?1 bound to `key`).
+    // The first instance `sql` (OneInstanceSql) selects, with ?1 bound to `key`.
     Result<std::optional<model::Instance>> OneInstance(const std::string& sql,
                                                        const std::string& key);
-    static model::Instance ReadInstance(const Statement& s);
     Connection& conn_;
     ChangeLog* log_;
 };
@@ -183,16 +185,17 @@ public:
     explicit SqlEngineJobs(Connection& conn) : conn_(conn) {}
     Result<std::vector<EngineJob>> List() override;
     Result<std::optional<EngineJob>> Get(const std::string& remediation_id) override;
-    Result<std::vector<model::Mode>> ModesWorkingOnHost(const std::string& host_name) override;
+    Result<std::vector<HostWork>> ListHostWork() override;
     Status Put(const EngineJob& job) override;
     Status Delete(const std::string& remediation_id) override;
-    Result<LeaseCheck> HoldLease(const std::string& remediation_id, const std::string& owner,
-                                 int64_t attempt, std::chrono::milliseconds lease) override;
+    Result<HeldJob> HoldLease(const std::string& remediation_id, const std::string& owner,
+                              int64_t attempt, std::chrono::milliseconds lease) override;
+    Status StartLease(const std::string& remediation_id, std::chrono::milliseconds lease) override;
     Result<std::vector<LeasedJob>> RenewLeases(const std::string& owner,
                                                std::chrono::milliseconds lease) override;
     Result<std::vector<LeasedJob>> TakeOver(const std::string& owner, TakeOverScope scope,
                                             std::chrono::milliseconds lease, int limit) override;
-    Result<bool> LockPending(const std::string& remediation_id) override;
+    Result<std::vector<PendingClaim>> LockPending(int limit) override;
 
 private:
     Connection& conn_;
@@ -207,6 +210,8 @@ public:
     Result<bool> Heartbeat(const std::string& id, bool lead,
                            std::chrono::milliseconds lease) override;
     Status Resign(const std::string& id) override;
+    Result<std::vector<HostPowerReading>> ListHostPower() override;
+    Status PutHostPower(const std::string& host_name, std::string_view power) override;
 
 private:
     Connection& conn_;

@@ -17,6 +17,7 @@ namespace noderepair::storage::sql {
 extern const char* const kRunColumns;
 extern const char* const kAlertColumns;
 extern const char* const kRemediationColumns;
+inline constexpr int kRemediationColumnCount = 21;  // in kRemediationColumns
 
 std::string EncodeTests(const std::vector<model::TestResult>& tests);
 std::vector<model::TestResult> DecodeTests(const std::string& text);

@@ -502,6 +502,23 @@ CREATE INDEX alerts_by_remediation ON alerts(remediation_id) WHERE remediation_i
 CREATE INDEX alerts_open_by_instance ON alerts(instance_id, waiting) WHERE resolved_at IS NULL;
 CREATE INDEX alerts_waiting ON alerts(cluster_id, wait_until, started_at) WHERE waiting = 1;
 )sql",
+    // 19: each cluster's instance count, kept by the fleet import in its transaction, so the
+    // blast radius reads it by primary key and every replica sees a new import at once
+    // (docs/design.md 12).
+    R"sql(
+ALTER TABLE clusters ADD COLUMN instance_count INTEGER NOT NULL DEFAULT 0;
+UPDATE clusters SET instance_count =
+    (SELECT COUNT(*) FROM instances i WHERE i.cluster_id = clusters.cluster_id);
+)sql",
+    // 20: each host's power as the leader last read it from its BMC, shown by every replica
+    // (docs/http-api.md 8, docs/design.md 12).
+    R"sql(
+CREATE TABLE host_power(
+    host_name TEXT PRIMARY KEY,
+    power TEXT NOT NULL,
+    read_at INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql",
 };
 
 // The migration that adds the overview's aggregates, which its back-fill follows.
