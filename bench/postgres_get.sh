@@ -37,11 +37,7 @@ start_server() {  # binary, fleet arguments...
     "$bin" serve --listen 127.0.0.1:0 --db "$DB" "$@" --engine-paused >"$WORK/server.out" \
         2>/dev/null &
     SERVER_PID=$!
-    for _ in $(seq 1 600); do
-        grep -q 'listening on' "$WORK/server.out" && break
-        sleep 0.1
-    done
-    URL=$(grep -o 'http://127.0.0.1:[0-9]*' "$WORK/server.out" | head -1)
+    wait_listening
 }
 stop_server() {
     kill "$SERVER_PID"
