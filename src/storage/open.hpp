@@ -21,7 +21,7 @@ struct StoreOptions {
     // What stamps audit records; null: the system clock.
     const Clock* clock = nullptr;
     // PostgreSQL: writer connections, each group-committing its own batches (SQLite has one).
-    int writers = 4;
+    int writers = 1;
     // A throw-away database (the policy replay's scratch store): no fsync and no audit chain.
     // SQLite only; never for a database whose changes are acknowledged to anyone.
     bool throwaway = false;

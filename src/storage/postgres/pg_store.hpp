@@ -23,7 +23,7 @@ public:
                                                  size_t max_queued_writes = 1024,
                                                  const Clock* clock = nullptr,
                                                  int writers = kDefaultWriters);
-    static constexpr int kDefaultWriters = 4;
+    static constexpr int kDefaultWriters = 1;
     ~PgStore() override;
 
 protected:
