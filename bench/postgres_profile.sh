@@ -24,11 +24,7 @@ python3 "$ROOT/bench/gen_fleet.py" --clusters $((INSTANCES / PER_CLUSTER)) \
 "$BIN" serve --listen 127.0.0.1:0 --db "$PG_BASE/bench" --fleet "$WORK/fleet.json" \
     --engine-paused >"$WORK/server.out" 2>/dev/null &
 SERVER_PID=$!
-for _ in $(seq 1 3000); do
-    grep -q 'listening on' "$WORK/server.out" && break
-    sleep 0.1
-done
-URL=$(grep -o 'http://127.0.0.1:[0-9]*' "$WORK/server.out" | head -1)
+wait_listening
 TOKEN=$(grep -o 'nr_[0-9a-f]*' "$WORK/server.out" | head -1)
 
 stat_sql="SELECT xact_commit, tup_inserted + tup_updated + tup_deleted FROM pg_stat_database WHERE datname = 'bench'"

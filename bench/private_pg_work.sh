@@ -9,3 +9,12 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
+# Waits (≤ 5 min: a fleet import into a busy database can take minutes) for the server writing
+# to $WORK/server.out to listen; sets URL to its address.
+wait_listening() {
+    for _ in $(seq 1 3000); do
+        grep -q 'listening on' "$WORK/server.out" && break
+        sleep 0.1
+    done
+    URL=$(grep -o 'http://127.0.0.1:[0-9]*' "$WORK/server.out" | head -1)
+}

@@ -99,6 +99,7 @@ Status Executor::Resume() {
 void Executor::Adopt(const storage::LeasedJob& job, Timestamp now) {
     Work& work = work_[job.remediation_id];
     work.attempt = job.attempt;
+    work.held_since = std::chrono::steady_clock::now();
     if (work.fence < 0) {
         work.fence = job.fence;
         work.step = job.step;
@@ -162,11 +163,14 @@ void Executor::AfterLeaseTick(const LeaseTick& tick, Status status) {
     next_lease_tick_ = tick.submitted + options_.lease / 4;
     // Work whose lease another replica took while this one was away is its now: stop at once
     // (its calls are cancelled; a late answer's commit would be refused anyway).
+    // Only work held since before the tick was submitted is judged: with several writers a
+    // claim can commit after the tick's renewal looked at the jobs and still reach this
+    // thread first; that work is judged by the next tick.
     std::set<std::string> held;
     for (const auto& job : tick.held) held.insert(job.remediation_id);
     std::vector<std::string> lost;
     for (const auto& [id, work] : work_) {
-        if (!held.count(id)) lost.push_back(id);
+        if (!held.count(id) && work.held_since < tick.submitted) lost.push_back(id);
     }
     for (const auto& id : lost) Forget(id);
     const Timestamp now = clock_.Now();
@@ -569,7 +573,10 @@ void Executor::Apply(const std::string& id, const Plan& plan) {
             break;
     }
     Work& work = work_[id];
-    if (plan.attempt != 0) work.attempt = plan.attempt;
+    if (plan.attempt != 0) {
+        work.attempt = plan.attempt;
+        work.held_since = std::chrono::steady_clock::now();
+    }
     if (plan.new_intent && CrashAt(Boundary::kAfterIntent, id, plan.step)) return;
     if (plan.fence != work.fence) {
         work.deadline_queued = false;

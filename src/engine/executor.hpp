@@ -171,6 +171,10 @@ private:
         Subject subject;  // known once a transaction planned it
         int64_t fence = -1;
         int64_t attempt = 0;  // of the lease this replica holds it under
+        // When its claim (or takeover) was applied here, after its commit: a lease tick
+        // submitted before then surely saw the job, one submitted later may not have
+        // (AfterLeaseTick).
+        std::chrono::steady_clock::time_point held_since{};
         std::string step;
         Timestamp deadline;
         std::optional<Timestamp> recheck;  // an engine step (or a timeout) to look at again

@@ -537,6 +537,79 @@ TEST_F(ExecutorTest, AnOutcomeAfterAnotherReplicaTookTheJobIsRefusedAndChangesNo
     exec_->Stop();
 }
 
+// A store that hands the callback of one armed write over only after the next write's: as
+// with several PostgreSQL writers, where a transaction that looked at the jobs first can reach
+// the engine after one that committed later.
+class CallbackSwappingStore final : public storage::Store {
+public:
+    explicit CallbackSwappingStore(storage::Store& inner) : inner_(inner) {}
+
+    // The next write's callback waits for the one after it.
+    void Arm() {
+        std::lock_guard lock(mu_);
+        armed_ = 2;
+    }
+
+    void Write(storage::TxnWork work, storage::CommitCallback done) override {
+        int role = 0;
+        {
+            std::lock_guard lock(mu_);
+            if (armed_ > 0) role = armed_--;
+        }
+        if (role == 2) {
+            inner_.Write(std::move(work), [this, done = std::move(done)](Status s) mutable {
+                std::lock_guard lock(mu_);
+                held_ = [done = std::move(done), s = std::move(s)]() mutable {
+                    done(std::move(s));
+                };
+            });
+        } else if (role == 1) {
+            inner_.Write(std::move(work), [this, done = std::move(done)](Status s) mutable {
+                done(std::move(s));
+                std::function<void()> first;
+                {
+                    std::lock_guard lock(mu_);
+                    first.swap(held_);
+                }
+                if (first) first();
+            });
+        } else {
+            inner_.Write(std::move(work), std::move(done));
+        }
+    }
+    void AddObserver(storage::CommitObserver* observer) override { inner_.AddObserver(observer); }
+    Status Read(const std::function<Status(storage::Reader&)>& read) override {
+        return inner_.Read(read);
+    }
+    void Close() override {}
+
+private:
+    storage::Store& inner_;
+    std::mutex mu_;
+    int armed_ = 0;
+    std::function<void()> held_;
+};
+
+// docs/design.md 12: a lease tick whose renewal ran before a claim committed, but whose
+// answer reached the engine after the claim's, must not take the claimed work for lost (the
+// replica would forget it while renewing its lease forever: RUNNING for good).
+TEST_F(ExecutorTest, AClaimCommittedAfterTheLeaseTickLookedIsNotForgotten) {
+    CallbackSwappingStore swapping(*store_);
+    ExecutorOptions options;
+    options.lease = std::chrono::milliseconds(400);
+    exec_ = std::make_unique<Executor>(swapping, provider_, *control_, clock_, lifecycle_, options);
+    const auto resumed_at = std::chrono::steady_clock::now();
+    ASSERT_TRUE(exec_->Resume());
+    const Remediation r = Create("i2", Mode::kVmOnly);
+    // The first round submits the lease tick (due a quarter lease after Resume) before the
+    // claim; the tick's callback is handed over after the claim's.
+    std::this_thread::sleep_until(resumed_at + options.lease / 4);
+    swapping.Arm();
+    RunOnce();
+    EXPECT_EQ(StateOf(r.id), State::kSucceeded) << TimelineOf(r.id);
+    exec_.reset();
+}
+
 // Calls blocked at once never starve the others: each runs on a thread of its own.
 TEST_F(ExecutorTest, BlockedCallsDoNotStarveOtherWork) {
     provider_.Set(Action::kDrain, Scripted([](auto& s) {

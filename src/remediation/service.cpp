@@ -120,7 +120,8 @@ void RemediationService::Create(const auth::Principal& caller, CreateRequest req
 
 Result<Remediation> RemediationService::Get(const Address& address) {
     std::optional<Remediation> found;
-    NR_RETURN_IF_ERROR(store_.Read([&](storage::Reader& reader) -> Status {
+    // One statement (the remediation with its alerts): no transaction needed around it.
+    NR_RETURN_IF_ERROR(store_.ReadOneStatement([&](storage::Reader& reader) -> Status {
         NR_ASSIGN_OR_RETURN(found, FindAt(reader, address));
         return OkStatus();
     }));

@@ -106,6 +106,12 @@ public:
     virtual void AddObserver(CommitObserver* observer) = 0;
     // Runs `read` on a pooled read connection in the calling thread, in one read transaction.
     virtual Status Read(const std::function<Status(Reader&)>& read) = 0;
+    // A read of exactly one statement, which sees one snapshot by itself: a backend may run it
+    // without a transaction around it (PostgreSQL: no BEGIN and COMMIT, docs/design.md 7). A
+    // read that runs more than one statement fails INTERNAL on such a backend.
+    virtual Status ReadOneStatement(const std::function<Status(Reader&)>& read) {
+        return Read(read);
+    }
     // Stops the writer after the queued batches commit.
     virtual void Close() = 0;
 

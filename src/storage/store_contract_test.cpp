@@ -338,6 +338,39 @@ TEST_P(StoreContract, InsertThenGetRoundTripsEveryField) {
     ExpectSameRemediation(*got, r);
 }
 
+// docs/design.md 7: a GET's one statement runs without BEGIN and COMMIT on PostgreSQL; it sees
+// what a transaction's read sees, on a connection that also serves reads in transactions, and a
+// read that would need a second statement (its own snapshot) is refused there.
+TEST_P(StoreContract, AOneStatementReadSeesWhatAReadSeesAndRunsOnlyOneWhereItRunsAlone) {
+    const Remediation r = Full("0190a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2c", "i2");
+    ASSERT_TRUE(IsOk(Insert(r)));
+    for (int round = 0; round < 3; ++round) {
+        std::optional<Remediation> alone;
+        Status read = store_->ReadOneStatement([&](Reader& reader) -> Status {
+            NR_ASSIGN_OR_RETURN(alone, reader.Remediations().Get(r.id));
+            return OkStatus();
+        });
+        ASSERT_TRUE(read) << read.error().message;
+        ASSERT_TRUE(alone);
+        ExpectSameRemediation(*alone, r);
+        auto in_txn = Get(r.id);  // a read in a transaction on the same pool, between them
+        ASSERT_TRUE(in_txn);
+        ExpectSameRemediation(*in_txn, r);
+    }
+    Status two = store_->ReadOneStatement([&](Reader& reader) -> Status {
+        NR_RETURN_IF_ERROR(reader.Remediations().Get(r.id));
+        NR_RETURN_IF_ERROR(reader.Remediations().Get(r.id));
+        return OkStatus();
+    });
+    if (url_.starts_with("postgres")) {
+        ASSERT_FALSE(two);
+        EXPECT_EQ(two.error().code, Code::kInternal) << two.error().message;
+    } else {
+        EXPECT_TRUE(two) << two.error().message;  // SQLite: a read in a transaction
+    }
+    EXPECT_TRUE(Get(r.id));
+}
+
 TEST_P(StoreContract, InsertThenGetKeepsUnsetFieldsUnset) {
     Remediation r = MakeRemediation("r-min", "i1", State::kPending, T(3, 999999));
     r.instance_name = "";

@@ -382,6 +382,7 @@ Error Connection::ResultError(PGresult* result, std::string_view what) {
 }
 
 Result<sql::Statement> Connection::Prepare(const std::string& sql) {
+    ++statements_used_;
     auto it = statements_.find(sql);
     if (it != statements_.end()) return sql::Statement(it->second.get());
     Deadline deadline(*this);
@@ -402,6 +403,12 @@ Result<sql::Statement> Connection::Prepare(const std::string& sql) {
     PQclear(prepared);
     auto& cached = statements_[sql] = std::make_unique<PgStatement>(*this, name, num_params);
     return sql::Statement(cached.get());
+}
+
+Status Connection::RunNextAlone() {
+    if (!pipelined()) return OkStatus();
+    Deadline deadline(*this);
+    return LeavePipeline();
 }
 
 Status Connection::Exec(const char* sql) {

@@ -67,6 +67,10 @@ public:
     sql::Dialect dialect() const override { return sql::Dialect::kPostgres; }
     Result<sql::Statement> Prepare(const std::string& sql) override;
     Status Exec(const char* sql) override;
+    // Leaves pipeline mode (a round trip only when the connection was in it): a statement run
+    // outside it is answered with its own sync point, in a transaction of its own.
+    Status RunNextAlone() override;
+    uint64_t StatementsUsed() const override { return statements_used_; }
     Status Flush() override;
     // Also, at most once a second, waits for the answers and sets a sync point: only there,
     // outside a transaction, does the server report its table statistics, autovacuum's input.
@@ -126,6 +130,7 @@ private:
     int64_t answered_ = 0;
     std::deque<std::pair<int64_t, std::function<void(int changed)>>> on_answer_;
     std::chrono::steady_clock::time_point last_sync_{};  // Push's last sync point
+    uint64_t statements_used_ = 0;                       // Prepare calls
     int deadlines_ = 0;                                  // nested Deadline guards
     std::atomic<bool> timed_out_{false};                 // the watchdog shut the socket down
     std::unordered_map<std::string, std::unique_ptr<PgStatement>> statements_;

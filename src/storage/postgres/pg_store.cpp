@@ -18,6 +18,7 @@ Result<std::unique_ptr<PgStore>> PgStore::Open(const std::string& uri, int max_b
 PgStore::PgStore(std::string uri, std::unique_ptr<Connection> writer, int max_batch,
                  size_t max_queued_writes, const Clock* clock, int writers)
     : SqlStore(std::move(writer), max_batch, max_queued_writes, clock), uri_(std::move(uri)) {
+    ReadOneStatementAlone();
     StartWriter(writers);
 }
 

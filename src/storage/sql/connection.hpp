@@ -142,6 +142,11 @@ public:
     // Hands what Statement::Send left in the client's buffer to the server without waiting for
     // an answer: a read's COMMIT ends its transaction now, not at the connection's next use.
     virtual void Push() {}
+    // Before a statement that runs alone, outside a transaction (Store::ReadOneStatement):
+    // answers still owed are read and the next statement is answered at once.
+    virtual Status RunNextAlone() { return OkStatus(); }
+    // Statements prepared or reused so far (0: the backend does not count them).
+    virtual uint64_t StatementsUsed() const { return 0; }
     // False once the connection to the server is lost; the store then opens a new one.
     virtual bool Healthy() const { return true; }
 };

@@ -304,4 +304,23 @@ Status SqlStore::Read(const std::function<Status(Reader&)>& read) {
     return status;
 }
 
+Status SqlStore::ReadOneStatement(const std::function<Status(Reader&)>& read) {
+    if (!one_statement_alone_) return Read(read);
+    NR_ASSIGN_OR_RETURN(auto conn, AcquireReader());
+    Status status = conn->RunNextAlone();
+    if (status) {
+        const uint64_t before = conn->StatementsUsed();
+        SqlTxn reader(*conn, nullptr);
+        status = read(reader);
+        const uint64_t used = conn->StatementsUsed() - before;
+        if (status && used > 1) {
+            // Each statement saw a snapshot of its own: the read was not consistent.
+            status = Internal("a one-statement read ran " + std::to_string(used) +
+                              " statements; use Store::Read");
+        }
+    }
+    ReleaseReader(std::move(conn));
+    return status;
+}
+
 }  // namespace noderepair::storage::sql

@@ -30,6 +30,9 @@ public:
     void Write(TxnWork work, CommitCallback done) override;
     void AddObserver(CommitObserver* observer) override;
     Status Read(const std::function<Status(Reader&)>& read) override;
+    // No BEGIN and COMMIT: the statement is its own transaction, answered with its own sync
+    // point, so the connection holds no snapshot after it.
+    Status ReadOneStatement(const std::function<Status(Reader&)>& read) override;
     // Stops the writer after the queued batches commit. A backend's destructor calls it
     // before its own members go.
     void Close() override;
@@ -55,6 +58,9 @@ protected:
     // A throw-away database drops its audit records instead of chaining them; call before the
     // first write.
     void KeepNoAuditChain() { audit_chain_ = false; }
+    // Runs ReadOneStatement without a transaction (the repositories answer such reads in one
+    // statement on this backend); otherwise it is a Read.
+    void ReadOneStatementAlone() { one_statement_alone_ = true; }
 
 private:
     struct PendingWrite {
@@ -79,6 +85,7 @@ private:
     void ReleaseReader(std::unique_ptr<Connection> conn);
 
     bool audit_chain_ = true;
+    bool one_statement_alone_ = false;
     const size_t max_batch_;
     const size_t max_queued_writes_;
     const SystemClock system_clock_{};
