@@ -5,7 +5,7 @@
 // and a BMC that does not answer; a controller that stops mid-drain.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { counter, create, rPath, sleep } from './lib/server.mjs';
+import { counter, create, rPath, within } from './lib/server.mjs';
 import { POWER_CYCLE, REBOOT, engineServer, getEvents, fmtEvents, waitFor, waitState, getHosts, byHost } from './lib/engine.mjs';
 import { Lab, haveLab } from './lib/lab.mjs';
 
@@ -244,7 +244,9 @@ test('a wrong BMC password FAILS at once naming the BMC; a stopped BMC is retrie
 
   process.kill(lab.bmcPid('h02'), 'SIGSTOP');
   const stuck = await create(srv, 'c1', 'i-node02', { mode: POWER_CYCLE, token: srv.op, reason: 'bmc gone' });
-  // Meanwhile, writes go on: cordons and uncordons of another host, each one committed write.
+  // Meanwhile, writes go on: cordons and uncordons of another host, each one committed write,
+  // one every 100 ms while the power cycle hangs (back to back once it has settled).
+  const settled = waitState(srv, stuck.json, null, 30000);
   const lat = [];
   const writer = (async () => {
     for (let k = 0; k < 40; k++) {
@@ -252,10 +254,10 @@ test('a wrong BMC password FAILS at once naming the BMC; a stopped BMC is retrie
       const w = await srv.api('POST', `/v1/compute/hosts/h04:${k % 2 ? 'uncordon' : 'cordon'}`, { body: {} });
       lat.push(Date.now() - s);
       assert.equal(w.status, 200, w.text);
-      await sleep(100);
+      await within(settled, 100);
     }
   })();
-  const f2 = await waitState(srv, stuck.json, null, 30000);
+  const f2 = await settled;
   await writer;
   const ev = await getEvents(srv, stuck.json);
   assert.equal(f2.state, 'FAILED', fmtEvents(ev));
