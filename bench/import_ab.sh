@@ -10,7 +10,7 @@ shift
 work=$(mktemp -d /tmp/noderepair-import-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 for bin in "$@"; do
-    rm -f "$work"/imp.db*
+    rm -f "$work"/imp.db* "$work/out.txt"
     t0=$(date +%s%N)
     "$bin" serve --listen 127.0.0.1:0 --db "sqlite:$work/imp.db" --fleet "$fleet" \
         --engine-paused >"$work/out.txt" 2>&1 &

@@ -2449,6 +2449,58 @@ TEST_P(StoreContract, FleetImportKeepsEachClustersInstanceCount) {
     EXPECT_EQ(count("nope"), 0);
 }
 
+// The import writes many rows per statement (sql::kRowsPerInsert): a fleet of two full
+// batches and a remainder arrives whole, counted once, with each host's GPUs used, and the
+// simulated world adopts each instance once.
+TEST_P(StoreContract, ABigFleetImportsWholeInBatchesAndAgainAddsNothing) {
+    FleetImport big;
+    model::Cluster cluster{"big", "big cluster", "Ready", {}};
+    const int hosts = 150, instances = 300;  // two instances a host, the last one without a VM
+    for (int h = 0; h < hosts; ++h) {
+        model::Host host{"bh" + std::to_string(h), 16, 0, false, {}};
+        host.rack = "r" + std::to_string(h % 7);
+        big.hosts.push_back(host);
+    }
+    for (int i = 0; i < instances; ++i) {
+        std::string host = i == instances - 1 ? "" : "bh" + std::to_string(i / 2);
+        cluster.gpu_worker_nodes.push_back(
+            test_support::TestInstance("b" + std::to_string(i), "big", host, 4));
+    }
+    big.clusters = {cluster};
+    std::vector<SimInstance> sim;
+    for (const auto& node : cluster.gpu_worker_nodes)
+        sim.push_back({node.instance_id, node.host_name});
+    for (int round = 0; round < 2; ++round) {
+        ASSERT_TRUE(IsOk(Write([&](Txn& txn) { return txn.Inventory().ImportFleet(big); })));
+        ASSERT_TRUE(IsOk(Write([&](Txn& txn) { return txn.Simulated().Adopt(sim); })));
+    }
+    EXPECT_EQ(ReadOk<int>([](Reader& r) { return r.Inventory().CountInstances("big"); }),
+              instances);
+    auto got = ReadOk<std::optional<model::Cluster>>(
+        [](Reader& r) { return r.Inventory().GetCluster("big"); });
+    ASSERT_TRUE(got.has_value());
+    EXPECT_EQ(got->gpu_worker_nodes.size(), size_t(instances));
+    auto last = ReadOk<std::optional<model::Instance>>(
+        [&](Reader& r) { return r.Inventory().GetInstance("b" + std::to_string(instances - 1)); });
+    ASSERT_TRUE(last.has_value());
+    EXPECT_EQ(last->status, "Evicted");
+    auto listed =
+        ReadOk<std::vector<model::Host>>([](Reader& r) { return r.Inventory().ListHosts(); });
+    int big_hosts = 0;
+    for (const auto& h : listed) {
+        if (!h.host_name.starts_with("bh")) continue;
+        ++big_hosts;
+        // Two instances of 4 GPUs on each host but the last, which keeps one.
+        EXPECT_EQ(h.used_gpus, h.host_name == "bh149" ? 4 : 8) << h.host_name;
+        EXPECT_EQ(h.rack, "r" + std::to_string(std::stoi(h.host_name.substr(2)) % 7));
+    }
+    EXPECT_EQ(big_hosts, hosts);
+    auto vms = ReadOk<std::vector<SimVm>>([](Reader& r) { return r.Simulated().ListVms(); });
+    int big_vms = 0;
+    for (const auto& vm : vms) big_vms += vm.instance_id.starts_with("b") ? 1 : 0;
+    EXPECT_EQ(big_vms, instances - 1);  // one each, the instance without a host none
+}
+
 TEST_P(StoreContract, OneReplicaHoldsTheLeaderLeaseUntilItResigns) {
     const std::chrono::milliseconds lease(60000);
     auto beat = [&](const std::string& id) {

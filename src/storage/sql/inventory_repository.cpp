@@ -210,20 +210,26 @@ Result<std::vector<model::Instance>> SqlInventory::ListInstancesOnHost(
 }
 
 Status SqlInventory::ImportFleet(const FleetImport& fleet) {
-    for (const auto& host : fleet.hosts) {
-        // A host's libvirt URI and rack are configuration, not state: a new fleet file updates
-        // them.
+    // A host's libvirt URI and rack are configuration, not state: a new fleet file updates
+    // them. The fleet parser refuses a host or an instance listed twice, so no statement
+    // meets one row twice (PostgreSQL refuses an upsert that would).
+    NR_RETURN_IF_ERROR(InBatches(fleet.hosts, [&](std::span<const model::Host> rows) -> Status {
         NR_ASSIGN_OR_RETURN(auto stmt,
-                            conn_.Prepare("INSERT INTO hosts(host_name, gpu_slots, "
-                                          "libvirt_uri, rack) VALUES(?1, ?2, ?3, ?4) ON "
-                                          "CONFLICT(host_name) DO UPDATE SET libvirt_uri = "
+                            conn_.Prepare("INSERT INTO hosts(host_name, gpu_slots, libvirt_uri, "
+                                          "rack) VALUES" +
+                                          ValuesRows(4, rows.size()) +
+                                          " ON CONFLICT(host_name) DO UPDATE SET libvirt_uri = "
                                           "excluded.libvirt_uri, rack = excluded.rack"));
-        stmt.Bind(1, host.host_name)
-            .Bind(2, int64_t(host.gpu_slots))
-            .BindOptional(3, host.libvirt_uri)
-            .BindOptional(4, host.rack);
-        NR_RETURN_IF_ERROR(stmt.Run());
-    }
+        int p = 1;
+        for (const auto& host : rows) {
+            stmt.Bind(p, host.host_name)
+                .Bind(p + 1, int64_t(host.gpu_slots))
+                .BindOptional(p + 2, host.libvirt_uri)
+                .BindOptional(p + 3, host.rack);
+            p += 4;
+        }
+        return stmt.Run();
+    }));
     for (const auto& cluster : fleet.clusters) {
         {
             NR_ASSIGN_OR_RETURN(
@@ -234,21 +240,28 @@ Status SqlInventory::ImportFleet(const FleetImport& fleet) {
             NR_RETURN_IF_ERROR(stmt.Run());
         }
         int64_t added = 0;
-        for (const auto& node : cluster.gpu_worker_nodes) {
-            NR_ASSIGN_OR_RETURN(
-                auto stmt,
-                conn_.Prepare("INSERT INTO instances(instance_id, cluster_id, "
-                              "instance_name, num_gpus, host_name, status) VALUES(?1, ?2, "
-                              "?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING"));
-            stmt.Bind(1, node.instance_id)
-                .Bind(2, cluster.cluster_id)
-                .Bind(3, node.instance_name)
-                .Bind(4, int64_t(node.num_gpus))
-                .BindOptional(5, node.host_name)
-                .Bind(6, node.host_name.empty() ? "Evicted" : "Ready");
-            NR_RETURN_IF_ERROR(stmt.Run());
-            added += stmt.Changes();
-        }
+        NR_RETURN_IF_ERROR(InBatches(
+            cluster.gpu_worker_nodes, [&](std::span<const model::Instance> rows) -> Status {
+                NR_ASSIGN_OR_RETURN(
+                    auto stmt,
+                    conn_.Prepare("INSERT INTO instances(instance_id, cluster_id, "
+                                  "instance_name, num_gpus, host_name, status) "
+                                  "VALUES" +
+                                  ValuesRows(6, rows.size()) + " ON CONFLICT DO NOTHING"));
+                int p = 1;
+                for (const auto& node : rows) {
+                    stmt.Bind(p, node.instance_id)
+                        .Bind(p + 1, cluster.cluster_id)
+                        .Bind(p + 2, node.instance_name)
+                        .Bind(p + 3, int64_t(node.num_gpus))
+                        .BindOptional(p + 4, node.host_name)
+                        .Bind(p + 5, node.host_name.empty() ? "Evicted" : "Ready");
+                    p += 6;
+                }
+                NR_RETURN_IF_ERROR(stmt.Run());
+                added += stmt.Changes();
+                return OkStatus();
+            }));
         // Added to, not counted: an import running beside another replica's adds what it
         // inserted to what the other committed (the row lock orders the two).
         if (added > 0) {

@@ -194,7 +194,22 @@ Result<std::vector<std::string>> FirstColumn(Statement& stmt) {
     return values;
 }
 
-std::string UpsertSql(const char* table, const char* columns, const char* key) {
+std::string ValuesRows(int columns, size_t rows) {
+    std::string sql;
+    sql.reserve(rows * size_t(columns) * 7);
+    int index = 1;
+    for (size_t r = 0; r < rows; ++r) {
+        sql += r ? ", (" : "(";
+        for (int c = 0; c < columns; ++c, ++index) {
+            sql += c ? ", ?" : "?";
+            sql += std::to_string(index);
+        }
+        sql += ")";
+    }
+    return sql;
+}
+
+std::string UpsertSql(const char* table, const char* columns, const char* key, size_t rows) {
     std::vector<std::string> names;
     for (std::string_view rest = columns; !rest.empty();) {
         size_t comma = rest.find(',');
@@ -204,9 +219,9 @@ std::string UpsertSql(const char* table, const char* columns, const char* key) {
         names.emplace_back(name);
         rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
     }
-    std::string sql = std::string("INSERT INTO ") + table + "(" + columns + ") VALUES(";
-    for (size_t i = 0; i < names.size(); ++i) sql += (i ? ", ?" : "?") + std::to_string(i + 1);
-    sql += std::string(") ON CONFLICT(") + key + ") DO UPDATE SET ";
+    std::string sql = std::string("INSERT INTO ") + table + "(" + columns + ") VALUES" +
+                      ValuesRows(int(names.size()), rows);
+    sql += std::string(" ON CONFLICT(") + key + ") DO UPDATE SET ";
     bool first = true;
     for (const auto& name : names) {
         if (name == key) continue;

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -39,9 +40,26 @@ int64_t MaskOf(const std::vector<E>& values) {
 }
 std::string JoinLines(const std::vector<std::string>& items);
 std::vector<std::string> SplitLines(const std::string& joined);
-// INSERT INTO `table`(`columns`) VALUES(?1, ..., ?N), updating every other column of the row
-// whose `key` is taken (an upsert both backends speak).
-std::string UpsertSql(const char* table, const char* columns, const char* key);
+// "(?1, ?2), (?3, ?4)": `rows` rows of `columns` parameters each, for a multi-row VALUES.
+std::string ValuesRows(int columns, size_t rows);
+// INSERT INTO `table`(`columns`) VALUES(?1, ..., ?N) (`rows` rows of them), updating every
+// other column of the row whose `key` is taken (an upsert both backends speak).
+std::string UpsertSql(const char* table, const char* columns, const char* key, size_t rows = 1);
+// Rows one statement of a bulk insert writes (the fleet import): one statement to run per
+// batch instead of per row, and SQLite journals each page a statement touches (an instance's
+// insert touches its host's through a trigger) once per statement instead of once per row.
+inline constexpr size_t kRowsPerInsert = 128;
+// Calls `insert(rows)` with `items` kRowsPerInsert at a time, and the rest one at a time, so
+// a repository prepares two statement texts whatever the number of items.
+template <typename T, typename Insert>
+Status InBatches(const std::vector<T>& items, Insert insert) {
+    size_t i = 0;
+    for (; i + kRowsPerInsert <= items.size(); i += kRowsPerInsert) {
+        NR_RETURN_IF_ERROR(insert(std::span<const T>(items.data() + i, kRowsPerInsert)));
+    }
+    for (; i < items.size(); ++i) NR_RETURN_IF_ERROR(insert(std::span<const T>(&items[i], 1)));
+    return OkStatus();
+}
 // Every row's first column, as text.
 Result<std::vector<std::string>> FirstColumn(Statement& stmt);
 

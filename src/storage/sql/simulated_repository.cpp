@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "storage/sql/repositories.hpp"
 #include "storage/sql/rows.hpp"
 
@@ -82,16 +84,35 @@ Result<std::vector<SimFault>> SqlSimulated::ListFaults(const std::string& instan
 }
 
 Status SqlSimulated::Adopt(const std::vector<SimInstance>& instances) {
-    for (const auto& instance : instances) {
-        NR_ASSIGN_OR_RETURN(auto known, conn_.Prepare("INSERT INTO sim_instances(instance_id) "
-                                                      "VALUES(?1) ON CONFLICT DO NOTHING"));
-        known.Bind(1, instance.instance_id);
-        NR_RETURN_IF_ERROR(known.Run());
-        if (known.Changes() == 0 || instance.host_name.empty()) continue;
-        NR_RETURN_IF_ERROR(
-            PutVm({"vm-" + instance.instance_id, instance.instance_id, instance.host_name}));
-    }
-    return OkStatus();
+    return InBatches(instances, [&](std::span<const SimInstance> rows) -> Status {
+        NR_ASSIGN_OR_RETURN(auto known,
+                            conn_.Prepare("INSERT INTO sim_instances(instance_id) VALUES" +
+                                          ValuesRows(1, rows.size()) +
+                                          " ON CONFLICT DO NOTHING RETURNING instance_id"));
+        for (size_t i = 0; i < rows.size(); ++i) known.Bind(int(i) + 1, rows[i].instance_id);
+        NR_ASSIGN_OR_RETURN(auto first_seen, FirstColumn(known));
+        std::sort(first_seen.begin(), first_seen.end());  // RETURNING has no order
+        // A VM for each instance seen for the first time that has a host.
+        std::vector<SimVm> vms;
+        for (const auto& instance : rows) {
+            if (instance.host_name.empty() ||
+                !std::binary_search(first_seen.begin(), first_seen.end(), instance.instance_id)) {
+                continue;
+            }
+            vms.push_back({"vm-" + instance.instance_id, instance.instance_id, instance.host_name});
+        }
+        return InBatches(vms, [&](std::span<const SimVm> batch) -> Status {
+            NR_ASSIGN_OR_RETURN(auto stmt,
+                                conn_.Prepare(UpsertSql("sim_vms", "vm_id, instance_id, host_name",
+                                                        "vm_id", batch.size())));
+            int p = 1;
+            for (const auto& vm : batch) {
+                stmt.Bind(p, vm.vm_id).Bind(p + 1, vm.instance_id).Bind(p + 2, vm.host_name);
+                p += 3;
+            }
+            return stmt.Send();
+        });
+    });
 }
 
 Status SqlSimulated::PutVm(const SimVm& vm) {
