@@ -85,6 +85,19 @@ TEST(ParseStrictJson, RejectsLongDuplicateKeys) {
     EXPECT_TRUE(ParseStrictJson("{\"" + key + "\": 1, \"" + key + "x\": 2}"));
 }
 
+// Keys are compared when their object ends: a big object is sorted once, not searched per key.
+TEST(ParseStrictJson, ChecksObjectsWithManyKeys) {
+    std::string many = "{";
+    for (int i = 0; i < 20000; ++i) many += (i ? ",\"k" : "\"k") + std::to_string(i) + "\": 1";
+    EXPECT_TRUE(ParseStrictJson(many + "}"));
+    ExpectRejected(many + ", \"k12345\": 2}");
+    // A long array of small objects, as a fleet file: each object's keys are its own.
+    std::string fleet = "[";
+    for (int i = 0; i < 1000; ++i) fleet += (i ? "," : "") + std::string(R"({"id": 1, "host": 2})");
+    EXPECT_TRUE(ParseStrictJson(fleet + "]"));
+    ExpectRejected(fleet + R"(, {"id": 1, "host": 2, "id": 3}])");
+}
+
 TEST(ParseStrictJson, RejectsNumbersOutOfDoubleRange) {
     ExpectRejected("1e400");
     ExpectRejected("-1e400");
