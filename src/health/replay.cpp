@@ -227,13 +227,25 @@ private:
         return found == partition_of_.end() ? 0 : found->second;
     }
 
-    // This partition's share of the recorded history: its clusters (every host: one without
-    // instances here is never looked at), the live run's remediations of its instances. The
-    // window and its end are the whole history's, so every partition sweeps on the same clock.
+    // This partition's share of the recorded history: its clusters, the hosts of their
+    // instances (partition 0 also takes the hosts without any), the live run's remediations of
+    // its instances. The window and its end are the whole history's, so every partition
+    // sweeps on the same clock.
     Status Load() {
         from_ = after_time_ = next_sweep_ = recorded_.from;
         until_ = recorded_.until;
-        fleet_.hosts = recorded_.fleet.hosts;
+        std::unordered_map<std::string, int> host_partition;
+        for (const auto& cluster : recorded_.fleet.clusters) {
+            for (const auto& node : cluster.gpu_worker_nodes) {
+                host_partition[node.host_name] = PartitionOf(node.instance_id);
+            }
+        }
+        for (const auto& host : recorded_.fleet.hosts) {
+            auto used = host_partition.find(host.host_name);
+            if ((used == host_partition.end() ? 0 : used->second) == partition_) {
+                fleet_.hosts.push_back(host);
+            }
+        }
         for (const auto& cluster : recorded_.fleet.clusters) {
             if (cluster.gpu_worker_nodes.empty() && partition_ != 0) continue;
             if (!cluster.gpu_worker_nodes.empty() &&
@@ -426,10 +438,13 @@ private:
         clock_.Set(at);
         router_.BeginTransaction();
         NR_RETURN_IF_ERROR(router_.TakeUpDue(txn, at));
-        // A waiting signal's instance gains a remediation only by a creation.
+        // A waiting signal's instance gains a remediation only by a creation, and there is
+        // nothing to join when nothing waits (one probe of the waiting signals' index, where
+        // the join lists every active remediation's instance).
         if (created_since_join_) {
             created_since_join_ = false;
-            NR_RETURN_IF_ERROR(router_.JoinWaiting(txn, at));
+            NR_ASSIGN_OR_RETURN(auto waiting, txn.Alerts().ListClustersWithWaiting(kNever));
+            if (!waiting.empty()) NR_RETURN_IF_ERROR(router_.JoinWaiting(txn, at));
         }
         // A remediation becomes auto-resolvable only the TTL after one of its alerts resolved.
         if (resolvable_at_.empty() || resolvable_at_.top() > at) return OkStatus();
@@ -507,7 +522,7 @@ private:
     // transition (only the end matters to the policy: the blast radius, the cooldown and the
     // ladder read the state and end_time).
     Status End(storage::Txn& txn, const Due& due) {
-        NR_ASSIGN_OR_RETURN(auto found, txn.Remediations().Get(due.id));
+        NR_ASSIGN_OR_RETURN(auto found, txn.Remediations().GetRow(due.id));
         if (!found || model::IsTerminal(found->state)) return OkStatus();
         Remediation r = *std::move(found);
         State target = due.final_state;

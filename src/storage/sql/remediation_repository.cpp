@@ -50,8 +50,6 @@ Result<std::vector<Remediation>> ReadJoinedAlerts(Statement& stmt, size_t limit,
 }  // namespace
 
 Result<std::optional<Remediation>> SqlRemediations::Get(const std::string& id) {
-    static const std::string sql =
-        std::string("SELECT ") + kRemediationColumns + " FROM remediations WHERE id = ?1";
     if (conn_.dialect() == Dialect::kPostgres) {
         // One round trip: the row and its alerts in one statement.
         static const std::string joined =
@@ -64,16 +62,19 @@ Result<std::optional<Remediation>> SqlRemediations::Get(const std::string& id) {
         if (found.empty()) return std::optional<Remediation>();
         return std::optional<Remediation>(std::move(found.front()));
     }
-    std::optional<Remediation> r;
-    {
-        NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
-        stmt.Bind(1, id);
-        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
-        if (!row) return r;
-        r = ReadRemediation(stmt);
-    }
-    NR_RETURN_IF_ERROR(AttachAlerts(*r));
+    NR_ASSIGN_OR_RETURN(auto r, GetRow(id));
+    if (r) NR_RETURN_IF_ERROR(AttachAlerts(*r));
     return r;
+}
+
+Result<std::optional<Remediation>> SqlRemediations::GetRow(const std::string& id) {
+    static const std::string sql =
+        std::string("SELECT ") + kRemediationColumns + " FROM remediations WHERE id = ?1";
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
+    stmt.Bind(1, id);
+    NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return std::optional<Remediation>();
+    return std::optional<Remediation>(ReadRemediation(stmt));
 }
 
 Status SqlRemediations::AttachAlerts(std::vector<Remediation>& page) {
