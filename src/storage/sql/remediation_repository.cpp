@@ -248,10 +248,14 @@ Result<int> SqlRemediations::CountActive(const std::string& cluster_id) {
 }
 
 Result<std::optional<Timestamp>> SqlRemediations::LastEnd(const std::string& instance_id) {
+    // The newest end first (remediations_by_instance_end, whose condition is spelled as the
+    // query's so the planner takes it), not MAX() over every remediation the instance ever
+    // had: a long history made each cooldown check a scan.
     NR_ASSIGN_OR_RETURN(auto stmt,
-                        conn_.Prepare("SELECT MAX(end_time) FROM remediations WHERE "
+                        conn_.Prepare("SELECT end_time FROM remediations WHERE "
                                       "instance_id = ?1 AND state IN (6, 7, 8) AND "
-                                      "COALESCE(reviewed_by, '') <> 'system:incidents'"));
+                                      "COALESCE(reviewed_by, '') <> 'system:incidents' AND "
+                                      "end_time IS NOT NULL ORDER BY end_time DESC LIMIT 1"));
     stmt.Bind(1, instance_id);
     NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
     if (!row) return std::optional<Timestamp>();
@@ -260,7 +264,8 @@ Result<std::optional<Timestamp>> SqlRemediations::LastEnd(const std::string& ins
 
 Result<std::optional<Remediation>> SqlRemediations::LastFinished(const std::string& instance_id) {
     static const std::string sql = std::string("SELECT ") + kRemediationColumns +
-                                   " FROM remediations WHERE instance_id = ?1 AND state IN (6, 7) "
+                                   " FROM remediations WHERE instance_id = ?1 AND state IN (6, 7, "
+                                   "8) AND state <> 8 "
                                    "ORDER BY end_time DESC, id DESC LIMIT 1";
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
     stmt.Bind(1, instance_id);
