@@ -6,6 +6,7 @@
 #
 #   bash bench/policy_replay.sh
 #   REPLAY_SIGNALS=100000 bash bench/policy_replay.sh     # a smaller history
+#   REPLAY_ARGS="--threads 1" bash bench/policy_replay.sh  # more arguments for the replay
 #
 # Needs build/noderepair, python3 and sqlite3. Everything is made in a temporary directory and
 # removed at the end.
@@ -81,7 +82,7 @@ YAML
 before=$(sqlite3 "$work/replay.db" .dump | sha256sum)
 echo "command: noderepair policy replay --db sqlite:DB --config new.yaml"
 ${REPLAY_WRAP:-} /usr/bin/time -f "wall %e s, user %U s, sys %S s, max RSS %M KiB" \
-    "$BIN" policy replay --db "sqlite:$work/replay.db" --config "$work/new.yaml"
+    "$BIN" policy replay --db "sqlite:$work/replay.db" --config "$work/new.yaml" ${REPLAY_ARGS:-}
 after=$(sqlite3 "$work/replay.db" .dump | sha256sum)
 if [[ "$before" != "$after" ]]; then
     echo "FAIL: the database changed" >&2

@@ -146,3 +146,42 @@ test('replay refuses a bad config, a bad --since and a missing database', async 
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /does not exist/);
 });
+
+// Clusters that share no host and no rack are replayed side by side (`--threads`); two that
+// share a host stay in one partition, where the host's fault ledger sees both.
+test('a replay in partitions decides as one replay does', async () => {
+  const fleet = makeFleet([
+    { cluster_id: 'pa', instances: 2 },
+    { cluster_id: 'pb', instances: [{ instance_id: 'pb-i0', instance_name: 'pb-gpu-0', num_gpus: 8, host: 'shared-h' }] },
+    { cluster_id: 'pc', instances: [{ instance_id: 'pc-i0', instance_name: 'pc-gpu-0', num_gpus: 8, host: 'shared-h' }] },
+  ]);
+  const live = await startServer({ fleet, config: LIVE_CONFIG });
+  try {
+    const send = async (instanceId, alertname, fingerprint) => {
+      const r = await live.api('POST', '/v1/integrations/alertmanager', {
+        body: alertPayload({ alertname, instanceId, fingerprint }),
+      });
+      assert.equal(r.status, 200, r.text);
+    };
+    await send('pa-i0', 'NpdKernelDeadlock', 'pp-a0');
+    await send('pb-i0', 'GpuEccDoubleBitError', 'pp-b0');
+    await send('pa-i1', 'NpdKernelDeadlock', 'pp-a1');
+    await send('pc-i0', 'NpdKernelDeadlock', 'pp-c0');
+    await live.stop();
+    const run = (threads) => new Promise((resolve) => {
+      const file = path.join(live.dir, `partitions-${threads}.yaml`);
+      // The second instance faulting on shared-h makes it suspect: pc-i0's repair is HOST_AWARE.
+      writeFileSync(file, `${LIVE_CONFIG}  suspect_host_instances: 2\n`);
+      execFile(BIN, ['policy', 'replay', '--db', live.db, '--config', file, '--json', '--threads', String(threads)],
+        { timeout: 60000 }, (err, stdout, stderr) => resolve({ code: err ? err.code : 0, stdout, stderr }));
+    });
+    const one = await run(1);
+    assert.equal(one.code, 0, one.stderr);
+    const three = await run(3);
+    assert.equal(three.code, 0, three.stderr);
+    assert.deepEqual(JSON.parse(three.stdout), JSON.parse(one.stdout));
+    assert.deepEqual(JSON.parse(one.stdout).differing_instances, ['pc-i0'], one.stdout);
+  } finally {
+    await live.close();
+  }
+});

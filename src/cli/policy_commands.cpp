@@ -66,6 +66,11 @@ PolicyCommands::PolicyCommands(CLI::App& app) {
     replay_->add_option("--config", config_file_, "the config whose automation to replay")
         ->required();
     replay_->add_option("--since", since_, "replay the signals from then on (RFC 3339)");
+    replay_
+        ->add_option("--threads", threads_,
+                     "partitions of independent clusters replayed side by side (default: one "
+                     "per core)")
+        ->check(CLI::Range(1, 256));
     replay_->add_flag("--json", json_, "print JSON");
 }
 
@@ -84,7 +89,8 @@ int PolicyCommands::Replay() {
     auto policy = health::Policy::WithOverrides(config->automation.rules);
     if (!policy) return fail(policy.error().message, kExitUsage);
     health::ReplayOptions options{.policy = std::move(*policy),
-                                  .automation = AutomationOptionsOf(*config)};
+                                  .automation = AutomationOptionsOf(*config),
+                                  .threads = threads_};
     if (!since_.empty()) {
         options.since = ParseRfc3339(since_);
         if (!options.since)

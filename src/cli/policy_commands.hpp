@@ -28,6 +28,7 @@ private:
     std::string config_file_;
     std::string since_;
     bool json_ = false;
+    int threads_ = 0;  // 0: one per core
     CLI::App* replay_ = nullptr;
 };
 

@@ -32,6 +32,9 @@ struct ReplayOptions {
     // How often the waiting signals and auto-resolve are looked at between signals (the live
     // sweeper's cadence is far finer; every remediation's end also triggers one).
     std::chrono::seconds sweep_interval{60};
+    // Partitions replayed side by side, each on a thread and a scratch store of its own
+    // (clusters that share no host and no rack are independent); 0: one per core.
+    int threads = 0;
 };
 
 struct ModeCount {

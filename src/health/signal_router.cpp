@@ -434,7 +434,7 @@ Result<int> SignalRouter::AutoResolve(storage::Txn& txn, Timestamp now) {
                                              now - options_.auto_resolve_ttl, kAutoResolveBatch));
     int resolved = 0;
     for (const auto& id : resolvable) {
-        NR_ASSIGN_OR_RETURN(auto found, txn.Remediations().Get(id));
+        NR_ASSIGN_OR_RETURN(auto found, txn.Remediations().GetRow(id));
         if (!found || found->state != State::kPendingApproval) continue;
         Remediation r = std::move(*found);
         NR_RETURN_IF_ERROR(lifecycle_.Apply(txn, r, remediation::Event::kAutoResolve, kSystemActor,

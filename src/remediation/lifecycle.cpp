@@ -75,8 +75,10 @@ Status Lifecycle::Create(storage::Txn& txn, Remediation& r, std::string_view act
     NR_RETURN_IF_ERROR(txn.Remediations().Insert(storage::RemediationWriteKey{}, r));
     NR_RETURN_IF_ERROR(txn.Remediations().AppendEvent(
         r.id, {r.create_time, "state_change", r.state, "", std::string(actor), std::move(detail)}));
-    NR_RETURN_IF_ERROR(
-        txn.Stats().AddDaily(r.cluster_id, model::UtcDay(r.create_time), r.mode, 1, 0, 0));
+    if (aggregates_) {
+        NR_RETURN_IF_ERROR(
+            txn.Stats().AddDaily(r.cluster_id, model::UtcDay(r.create_time), r.mode, 1, 0, 0));
+    }
     if (on_create_) on_create_(r);
     return OkStatus();
 }
@@ -127,6 +129,7 @@ Status Lifecycle::ReplayEnd(storage::Txn& txn, Remediation& r, State final_state
 Status Lifecycle::CountEnd(storage::Txn& txn, const Remediation& r) {
     // docs/http-api.md 11: outcomes and stage durations count on the UTC day the remediation
     // ended, read from its timeline, which now holds the final event too.
+    if (!aggregates_) return OkStatus();
     const int64_t day = model::UtcDay(*r.end_time);
     const bool succeeded = r.state == State::kSucceeded;
     if (succeeded || r.state == State::kFailed) {

@@ -110,6 +110,11 @@ public:
         on_create_ = std::move(listener);
     }
 
+    // The overview's daily aggregates are not kept (Create and the ends skip them, and the
+    // end's timeline read they need): for policy replay's scratch store, whose aggregates
+    // nobody reads (docs/http-api.md 11). Set it before the first Create.
+    void KeepNoAggregates() { aggregates_ = false; }
+
     // Strictly increasing timestamps for this process.
     Timestamp NextTimestamp();
 
@@ -145,6 +150,7 @@ private:
     const Clock& clock_;
     const std::vector<model::Mode> two_person_modes_;
     std::function<void(const model::Remediation&)> on_create_;
+    bool aggregates_ = true;
     std::atomic<int64_t> last_timestamp_us_{0};
 };
 

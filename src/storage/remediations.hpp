@@ -80,6 +80,9 @@ public:
     virtual ~RemediationReads() = default;
     // With linked_alerts filled.
     virtual Result<std::optional<model::Remediation>> Get(const std::string& id) = 0;
+    // The row alone (linked_alerts not filled), for a change of state that needs no alerts:
+    // on SQLite, Get reads them with a second statement and parses each one's labels.
+    virtual Result<std::optional<model::Remediation>> GetRow(const std::string& id) = 0;
     virtual Result<RemediationPage> List(const ListQuery& query) = 0;
     // The non-terminal remediation of an instance, if any (linked_alerts not filled).
     virtual Result<std::optional<model::Remediation>> GetActive(const std::string& instance_id) = 0;

@@ -2095,6 +2095,16 @@ TEST_P(StoreAlertContract, LinkedAlertsComeWithGetAndListOldestFirst) {
     EXPECT_EQ(AlertIds(r1->linked_alerts), r1_alerts);
     ASSERT_EQ(r1->linked_alerts.size(), 4u);
     ExpectSameAlert(r1->linked_alerts[0], early);
+    // The row alone: the same remediation, no alerts.
+    auto row =
+        ReadOk<std::optional<Remediation>>([](Reader& r) { return r.Remediations().GetRow("r1"); });
+    ASSERT_TRUE(row);
+    EXPECT_EQ(row->id, "r1");
+    EXPECT_EQ(row->version, r1->version);
+    EXPECT_EQ(row->state, r1->state);
+    EXPECT_TRUE(row->linked_alerts.empty());
+    EXPECT_FALSE(ReadOk<std::optional<Remediation>>(
+        [](Reader& r) { return r.Remediations().GetRow("nope"); }));
 
     ListQuery q;
     q.cluster_id = "c1";

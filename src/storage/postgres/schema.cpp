@@ -422,6 +422,12 @@ CREATE TABLE host_power(
     read_at BIGINT NOT NULL
 );
 )sql",
+    // 11 (SQLite 21): an instance's remediations by when they ended, newest first for the
+    // cooldown's and the ladder's reads.
+    R"sql(
+CREATE INDEX remediations_by_instance_end ON remediations(instance_id, end_time, id)
+    WHERE state IN (6, 7, 8);
+)sql",
 };
 
 // Any fixed number: the key of the advisory lock that serialises migrations.

@@ -50,8 +50,6 @@ Result<std::vector<Remediation>> ReadJoinedAlerts(Statement& stmt, size_t limit,
 }  // namespace
 
 Result<std::optional<Remediation>> SqlRemediations::Get(const std::string& id) {
-    static const std::string sql =
-        std::string("SELECT ") + kRemediationColumns + " FROM remediations WHERE id = ?1";
     if (conn_.dialect() == Dialect::kPostgres) {
         // One round trip: the row and its alerts in one statement.
         static const std::string joined =
@@ -64,16 +62,19 @@ Result<std::optional<Remediation>> SqlRemediations::Get(const std::string& id) {
         if (found.empty()) return std::optional<Remediation>();
         return std::optional<Remediation>(std::move(found.front()));
     }
-    std::optional<Remediation> r;
-    {
-        NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
-        stmt.Bind(1, id);
-        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
-        if (!row) return r;
-        r = ReadRemediation(stmt);
-    }
-    NR_RETURN_IF_ERROR(AttachAlerts(*r));
+    NR_ASSIGN_OR_RETURN(auto r, GetRow(id));
+    if (r) NR_RETURN_IF_ERROR(AttachAlerts(*r));
     return r;
+}
+
+Result<std::optional<Remediation>> SqlRemediations::GetRow(const std::string& id) {
+    static const std::string sql =
+        std::string("SELECT ") + kRemediationColumns + " FROM remediations WHERE id = ?1";
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
+    stmt.Bind(1, id);
+    NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return std::optional<Remediation>();
+    return std::optional<Remediation>(ReadRemediation(stmt));
 }
 
 Status SqlRemediations::AttachAlerts(std::vector<Remediation>& page) {
@@ -247,10 +248,14 @@ Result<int> SqlRemediations::CountActive(const std::string& cluster_id) {
 }
 
 Result<std::optional<Timestamp>> SqlRemediations::LastEnd(const std::string& instance_id) {
+    // The newest end first (remediations_by_instance_end, whose condition is spelled as the
+    // query's so the planner takes it), not MAX() over every remediation the instance ever
+    // had: a long history made each cooldown check a scan.
     NR_ASSIGN_OR_RETURN(auto stmt,
-                        conn_.Prepare("SELECT MAX(end_time) FROM remediations WHERE "
+                        conn_.Prepare("SELECT end_time FROM remediations WHERE "
                                       "instance_id = ?1 AND state IN (6, 7, 8) AND "
-                                      "COALESCE(reviewed_by, '') <> 'system:incidents'"));
+                                      "COALESCE(reviewed_by, '') <> 'system:incidents' AND "
+                                      "end_time IS NOT NULL ORDER BY end_time DESC LIMIT 1"));
     stmt.Bind(1, instance_id);
     NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
     if (!row) return std::optional<Timestamp>();
@@ -259,7 +264,8 @@ Result<std::optional<Timestamp>> SqlRemediations::LastEnd(const std::string& ins
 
 Result<std::optional<Remediation>> SqlRemediations::LastFinished(const std::string& instance_id) {
     static const std::string sql = std::string("SELECT ") + kRemediationColumns +
-                                   " FROM remediations WHERE instance_id = ?1 AND state IN (6, 7) "
+                                   " FROM remediations WHERE instance_id = ?1 AND state IN (6, 7, "
+                                   "8) AND state <> 8 "
                                    "ORDER BY end_time DESC, id DESC LIMIT 1";
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
     stmt.Bind(1, instance_id);

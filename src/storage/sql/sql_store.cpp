@@ -191,8 +191,8 @@ void SqlStore::CommitBatch(Writer& writer, std::vector<PendingWrite>& batch) {
     SqlTxn txn(conn, &log);
     for (size_t i = 0; i < batch.size(); ++i) {
         // A savepoint per change: a change whose rules fail leaves no trace, the others in
-        // the batch still commit.
-        Status saved = Send(conn, "SAVEPOINT change");
+        // the batch still commit. A throw-away store's failed change fails the batch instead.
+        Status saved = throwaway_ ? OkStatus() : Send(conn, "SAVEPOINT change");
         if (!saved) {
             outcomes[i] = saved;
             continue;
@@ -207,6 +207,12 @@ void SqlStore::CommitBatch(Writer& writer, std::vector<PendingWrite>& batch) {
         // What the change sent without waiting must have worked before the change counts.
         Status flushed = conn.Flush();
         if (outcomes[i] && !flushed) outcomes[i] = flushed;
+        if (!outcomes[i] && throwaway_) {
+            (void)conn.Exec("ROLLBACK");
+            for (auto& w : batch) w.done(outcomes[i]);
+            return;
+        }
+        if (throwaway_) continue;
         if (!outcomes[i]) {
             (void)Run(conn, "ROLLBACK TO change");
             log.changes.resize(recorded);
@@ -224,13 +230,13 @@ void SqlStore::CommitBatch(Writer& writer, std::vector<PendingWrite>& batch) {
     // changes, numbered under the same head lock (docs/design.md 12). The head row is locked
     // first, then the aggregates' rows, in the same order by every writer.
     Status committed = BeforeCommit(conn);
-    if (committed && audit_chain_ && !log.audit.empty()) {
+    if (committed && !throwaway_ && !log.audit.empty()) {
         committed = AppendAuditRecords(conn, log.audit, clock_.Now());
     }
-    if (committed && !log.changes.empty()) {
+    if (committed && !throwaway_ && !log.changes.empty()) {
         committed = AppendRecordedChanges(conn, log.changes, clock_.Now());
     }
-    if (committed) committed = ApplyStatDeltas(conn, log);
+    if (committed && !throwaway_) committed = ApplyStatDeltas(conn, log);
     if (committed) committed = Run(conn, "COMMIT");
     if (committed) conn.Push();  // the server's statistics of this connection's changes
     if (!committed) {

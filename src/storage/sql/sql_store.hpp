@@ -55,9 +55,12 @@ protected:
     // Upkeep of the backend's own in the batch's transaction, before its audit records and
     // COMMIT; a failure fails the batch.
     virtual Status BeforeCommit(Connection&) { return OkStatus(); }
-    // A throw-away database drops its audit records instead of chaining them; call before the
-    // first write.
-    void KeepNoAuditChain() { audit_chain_ = false; }
+    // A throw-away database (the policy replay's scratch store): its audit records are dropped
+    // instead of chained, and nobody reads its change stream or the overview's aggregates, so
+    // neither is written; a change runs without a savepoint of its own, and one that fails
+    // fails its whole batch (the savepoint's statement journal was most of a long replay
+    // transaction's cost, bench/RESULTS.md). Call before the first write.
+    void Throwaway() { throwaway_ = true; }
     // Runs ReadOneStatement without a transaction (the repositories answer such reads in one
     // statement on this backend); otherwise it is a Read.
     void ReadOneStatementAlone() { one_statement_alone_ = true; }
@@ -84,7 +87,7 @@ private:
     Result<std::unique_ptr<Connection>> AcquireReader();
     void ReleaseReader(std::unique_ptr<Connection> conn);
 
-    bool audit_chain_ = true;
+    bool throwaway_ = false;
     bool one_statement_alone_ = false;
     const size_t max_batch_;
     const size_t max_queued_writes_;

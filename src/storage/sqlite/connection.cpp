@@ -41,6 +41,12 @@ std::string SqliteStatement::Text(int column) const {
 }
 
 Result<std::unique_ptr<Connection>> Connection::OpenWith(const std::string& path, int flags) {
+    // SQLite counts every allocation of the process under one mutex unless told not to; no
+    // one reads those counts here, and threads writing to stores of their own (the policy
+    // replay's partitions) took turns on that mutex for each malloc (bench/RESULTS.md).
+    // Process-wide, and only before SQLite is first used, hence once here.
+    static const int memstatus_off = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    (void)memstatus_off;
     sqlite3* db = nullptr;
     int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {

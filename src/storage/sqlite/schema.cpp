@@ -519,6 +519,14 @@ CREATE TABLE host_power(
     read_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql",
+    // 21: an instance's ends that count for the cooldown and the ladder (succeeded, failed,
+    // cancelled; not auto-resolved) by when they ended: their reads (its last end, its last
+    // finished one) take the newest first and stop, where they read every remediation the
+    // instance ever had (docs/http-api.md 11).
+    R"sql(
+CREATE INDEX remediations_by_instance_end ON remediations(instance_id, end_time, id)
+    WHERE state IN (6, 7, 8);
+)sql",
 };
 
 // The migration that adds the overview's aggregates, which its back-fill follows.

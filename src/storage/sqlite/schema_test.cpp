@@ -69,7 +69,7 @@ INSERT INTO alerts(id, fingerprint, alert_name, cluster_id, instance_id, severit
     EXPECT_EQ(One(db, "SELECT host_name FROM sim_hosts WHERE degraded = 1"), "h2");
     EXPECT_EQ(One(db, "SELECT count(*) FROM settings WHERE key LIKE 'simulated.%'"), "0");
     EXPECT_EQ(One(db, "SELECT instance_id || ' ' || started_at FROM sim_faults"), "i2 5");
-    EXPECT_EQ(One(db, "PRAGMA user_version"), "20") << "every migration ran";
+    EXPECT_EQ(One(db, "PRAGMA user_version"), "21") << "every migration ran";
 }
 
 // A database of schema 9 with a token: after the upgrade the token still works, was never
