@@ -656,20 +656,35 @@ Result<std::vector<std::pair<std::string, Plan>>> Executor::ClaimInTxn(storage::
     NR_ASSIGN_OR_RETURN(auto pending, jobs.LockPending(slots));
     std::vector<std::pair<std::string, Plan>> plans;
     if (pending.empty()) return plans;
-    NR_ASSIGN_OR_RETURN(auto working, jobs.ListHostWork());
+    std::vector<std::string> hosts;
+    for (const auto& claim : pending) {
+        if (claim.instance && !claim.instance->host_name.empty()) {
+            hosts.push_back(claim.instance->host_name);
+        }
+    }
+    NR_ASSIGN_OR_RETURN(auto working, jobs.ListHostWork(hosts));
+    // Each row was locked in the state just read, so its state change cannot fail: it is sent
+    // without waiting, and checked before the batch commits all the same.
+    txn.Remediations().CheckUpdatesAtFlush(true);
+    struct Reset {
+        storage::RemediationRepository& remediations;
+        ~Reset() { remediations.CheckUpdatesAtFlush(false); }
+    } reset{txn.Remediations()};
     std::set<std::string> touched;  // hosts an earlier claim of this batch may have changed
+    std::vector<std::string> leased;
     for (auto& claim : pending) {
         const std::string id = claim.remediation.id;
         const std::string host = claim.instance ? claim.instance->host_name : std::string();
         const bool host_is_current = !touched.count(host);
         NR_ASSIGN_OR_RETURN(auto plan, ClaimOne(txn, claim, working, host_is_current, now));
         if (plan.kind == Plan::Kind::kCalls || plan.kind == Plan::Kind::kWait) {
-            NR_RETURN_IF_ERROR(jobs.StartLease(id, options_.lease));
+            leased.push_back(id);
             touched.insert(working.back().source_host);
             touched.insert(working.back().target_host);
         }
         plans.emplace_back(id, std::move(plan));
     }
+    NR_RETURN_IF_ERROR(jobs.StartLeases(leased, options_.lease));
     return plans;
 }
 

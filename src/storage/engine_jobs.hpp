@@ -63,8 +63,10 @@ public:
     virtual ~EngineJobReads() = default;
     virtual Result<std::vector<EngineJob>> List() = 0;
     virtual Result<std::optional<EngineJob>> Get(const std::string& remediation_id) = 0;
-    // Every job's hosts and mode: what a batch of claims checks its hosts against at once.
-    virtual Result<std::vector<HostWork>> ListHostWork() = 0;
+    // The hosts and mode of every job that works on one of `hosts` (its source or its target):
+    // what a batch of claims checks its hosts against at once. Only those hosts' jobs are
+    // read, so a batch costs the same however many jobs run elsewhere.
+    virtual Result<std::vector<HostWork>> ListHostWork(const std::vector<std::string>& hosts) = 0;
 };
 
 // A job a replica holds under a lease, as a lease method left it.
@@ -115,10 +117,11 @@ public:
     // (owner, attempt) still hold it. One statement, which also reads the job.
     virtual Result<HeldJob> HoldLease(const std::string& remediation_id, const std::string& owner,
                                       int64_t attempt, std::chrono::milliseconds lease) = 0;
-    // Starts the lease of a job just made by a claim (for `lease` from now). Sent without
-    // waiting for its answer: the claim's row lock already makes the job the caller's.
-    virtual Status StartLease(const std::string& remediation_id,
-                              std::chrono::milliseconds lease) = 0;
+    // Starts the leases of the jobs a batch of claims just made (for `lease` from now), in one
+    // statement. Sent without waiting for its answer: the claims' row locks already make the
+    // jobs the caller's.
+    virtual Status StartLeases(const std::vector<std::string>& remediation_ids,
+                               std::chrono::milliseconds lease) = 0;
     // Renews every lease `owner` holds; the jobs it holds.
     virtual Result<std::vector<LeasedJob>> RenewLeases(const std::string& owner,
                                                        std::chrono::milliseconds lease) = 0;

@@ -2417,6 +2417,116 @@ TEST_P(StoreContract, LockPendingTakesTheOldestWithTheirInstancesAndSkipsLockedO
     EXPECT_EQ(claims[1].remediation.id, "p-4");
 }
 
+// docs/design.md 12: a batch of claims reads the jobs on its own hosts only (a job's source or
+// target), however many jobs run elsewhere.
+TEST_P(StoreContract, ListHostWorkReadsTheJobsOnTheGivenHostsOnly) {
+    const std::vector<std::tuple<std::string, std::string, std::string, std::string>> jobs = {
+        {"w-1", "i1", "h1", "h1"}, {"w-2", "i2", "h2", "h3"}, {"w-3", "j2", "h4", ""}};
+    for (const auto& [id, instance, source, target] : jobs) {
+        Remediation r = MakeRemediation(id, instance, State::kRunning, T(1));
+        r.mode = Mode::kHostAware;
+        ASSERT_TRUE(IsOk(Insert(r)));
+        EngineJob job;
+        job.remediation_id = id;
+        job.workflow_version = 1;
+        job.step = "drain";
+        job.source_host = source;
+        job.target_host = target;
+        ASSERT_TRUE(Write([&](Txn& txn) { return txn.EngineJobs().Put(job); }));
+    }
+    auto list = [&](const std::vector<std::string>& hosts) {
+        std::vector<HostWork> work;
+        EXPECT_TRUE(Write([&](Txn& txn) -> Status {
+            NR_ASSIGN_OR_RETURN(work, txn.EngineJobs().ListHostWork(hosts));
+            return OkStatus();
+        }));
+        std::set<std::string> sources;
+        for (const auto& w : work) {
+            EXPECT_EQ(w.mode, Mode::kHostAware);
+            sources.insert(w.source_host + ">" + w.target_host);
+        }
+        EXPECT_EQ(sources.size(), work.size()) << "each job once";
+        return sources;
+    };
+    EXPECT_EQ(list({"h1", "h3"}), (std::set<std::string>{"h1>h1", "h2>h3"}));
+    EXPECT_EQ(list({"h4", "h9"}), (std::set<std::string>{"h4>"}));
+    EXPECT_TRUE(list({"h9"}).empty());
+    EXPECT_TRUE(list({}).empty());
+}
+
+// docs/design.md 12: the jobs a batch of claims made get their leases in one statement.
+TEST_P(StoreContract, StartLeasesLeasesEveryJobItNames) {
+    for (const std::string id : {"sl-1", "sl-2", "sl-3"}) {
+        EngineJob job;
+        job.remediation_id = id;
+        job.workflow_version = 1;
+        job.step = "drain";
+        job.owner = "A";
+        job.attempt = 1;
+        ASSERT_TRUE(Write([&](Txn& txn) { return txn.EngineJobs().Put(job); }));
+    }
+    const std::chrono::milliseconds lease(60000);
+    ASSERT_TRUE(Write([&](Txn& txn) -> Status {
+        NR_RETURN_IF_ERROR(txn.EngineJobs().StartLeases({}, lease));
+        return txn.EngineJobs().StartLeases({"sl-1", "sl-3"}, lease);
+    }));
+    // A job made without a lease is expired at once; the two leased are not.
+    std::vector<LeasedJob> taken;
+    ASSERT_TRUE(Write([&](Txn& txn) -> Status {
+        NR_ASSIGN_OR_RETURN(taken,
+                            txn.EngineJobs().TakeOver("B", TakeOverScope::kExpired, lease, 10));
+        return OkStatus();
+    }));
+    ASSERT_EQ(taken.size(), 1u);
+    EXPECT_EQ(taken[0].remediation_id, "sl-2");
+}
+
+// docs/design.md 12: the claims' compare-and-sets are checked when the change is flushed, and a
+// row that moved all the same still fails the whole change: nothing of it commits.
+TEST_P(StoreContract, AnUpdateCheckedAtFlushStillFailsTheChangeWhenTheRowMoved) {
+    const Remediation pending = MakeRemediation("cf-1", "i1", State::kPending, T(1));
+    ASSERT_TRUE(IsOk(Insert(pending)));
+    const size_t events = ReadOk<std::vector<RemediationEvent>>([](Reader& r) {
+                              return r.Remediations().ListEvents("cf-1");
+                          }).size();
+    Remediation stale = pending;
+    stale.version = pending.version + 5;
+    stale.state = State::kRunning;
+    Status update_answered = OkStatus();
+    Status s = Write([&](Txn& txn) -> Status {
+        txn.Remediations().CheckUpdatesAtFlush(true);
+        update_answered =
+            txn.Remediations().Update(UncheckedRemediationWriteKey(), stale, State::kPending);
+        txn.Remediations().CheckUpdatesAtFlush(false);
+        if (!update_answered) return update_answered;
+        return txn.Remediations().AppendEvent(
+            "cf-1", {T(2), "state_change", State::kRunning, "", "engine", "picked up"});
+    });
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().code, Code::kAborted);
+    if (GetParam().name == "Postgres") {
+        EXPECT_TRUE(update_answered) << "not waited for: the change went on";
+    }
+    EXPECT_EQ(Get("cf-1")->state, State::kPending);
+    EXPECT_EQ(Get("cf-1")->version, pending.version);
+    EXPECT_EQ(ReadOk<std::vector<RemediationEvent>>([](Reader& r) {
+                  return r.Remediations().ListEvents("cf-1");
+              }).size(),
+              events);
+    // A row that matches commits as ever, and the next change of the batch is not failed.
+    Remediation running = pending;
+    running.state = State::kRunning;
+    ASSERT_TRUE(IsOk(Write([&](Txn& txn) -> Status {
+        txn.Remediations().CheckUpdatesAtFlush(true);
+        Status updated =
+            txn.Remediations().Update(UncheckedRemediationWriteKey(), running, State::kPending);
+        txn.Remediations().CheckUpdatesAtFlush(false);
+        return updated;
+    })));
+    EXPECT_EQ(Get("cf-1")->state, State::kRunning);
+    EXPECT_EQ(Get("cf-1")->version, pending.version + 1);
+}
+
 // docs/design.md 12: what one replica (the leader) read of a host's power, every replica reads.
 TEST_P(StoreContract, HostPowerReadingsAreSharedAndTheNewestWins) {
     ASSERT_TRUE(IsOk(Write([](Txn& txn) -> Status {

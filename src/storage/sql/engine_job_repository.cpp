@@ -11,6 +11,24 @@ constexpr const char* kJobColumns =
 
 std::string JobSelect() { return std::string("SELECT ") + kJobColumns + " FROM engine_jobs"; }
 
+std::string JsonArray(const std::vector<std::string>& values) {
+    std::string out;
+    JsonWriter w(out);
+    w.BeginArray();
+    for (const auto& v : values) w.String(v);
+    w.EndArray();
+    return out;
+}
+
+// The values of a JSON array parameter (`?N`) as a subquery: one statement text for any
+// number of values.
+std::string ValuesOf(Dialect dialect, int parameter) {
+    const std::string p = "?" + std::to_string(parameter);
+    return dialect == Dialect::kPostgres
+               ? "SELECT jsonb_array_elements_text(CAST(" + p + " AS jsonb))"
+               : "SELECT value FROM json_each(" + p + ")";
+}
+
 std::string EncodeCalls(const std::vector<StepCall>& calls) {
     if (calls.empty()) return {};
     std::string out;
@@ -81,10 +99,17 @@ Result<std::optional<EngineJob>> SqlEngineJobs::Get(const std::string& remediati
     return std::optional<EngineJob>(ReadJob(stmt));
 }
 
-Result<std::vector<HostWork>> SqlEngineJobs::ListHostWork() {
+Result<std::vector<HostWork>> SqlEngineJobs::ListHostWork(const std::vector<std::string>& hosts) {
+    // Two index lookups (a job's source host, its target), not a scan of every job.
+    const std::string in = ValuesOf(conn_.dialect(), 1);
     NR_ASSIGN_OR_RETURN(
-        auto stmt, conn_.Prepare("SELECT j.source_host, j.target_host, r.mode FROM engine_jobs "
-                                 "j JOIN remediations r ON r.id = j.remediation_id"));
+        auto stmt,
+        conn_.Prepare("SELECT j.source_host, j.target_host, r.mode FROM engine_jobs j JOIN "
+                      "remediations r ON r.id = j.remediation_id WHERE j.remediation_id IN "
+                      "(SELECT remediation_id FROM engine_jobs WHERE source_host IN (" +
+                      in + ") UNION SELECT remediation_id FROM engine_jobs WHERE target_host IN (" +
+                      in + "))"));
+    stmt.Bind(1, JsonArray(hosts));
     return stmt.Rows([](const Statement& row) {
         return HostWork{row.Text(0), row.Text(1), model::Mode(row.Int(2))};
     });
@@ -170,13 +195,15 @@ Result<HeldJob> SqlEngineJobs::HoldLease(const std::string& remediation_id,
     return held;
 }
 
-Status SqlEngineJobs::StartLease(const std::string& remediation_id,
-                                 std::chrono::milliseconds lease) {
+Status SqlEngineJobs::StartLeases(const std::vector<std::string>& remediation_ids,
+                                  std::chrono::milliseconds lease) {
+    if (remediation_ids.empty()) return OkStatus();
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(std::string("UPDATE engine_jobs SET lease_until "
                                                              "= ") +
                                                  DatabaseNowMicros(conn_.dialect()) +
-                                                 " + ?2 WHERE remediation_id = ?1"));
-    stmt.Bind(1, remediation_id).Bind(2, Micros(lease));
+                                                 " + ?2 WHERE remediation_id IN (" +
+                                                 ValuesOf(conn_.dialect(), 1) + ")"));
+    stmt.Bind(1, JsonArray(remediation_ids)).Bind(2, Micros(lease));
     return stmt.Send();
 }
 

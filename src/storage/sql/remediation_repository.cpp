@@ -410,9 +410,18 @@ Status SqlRemediations::Update(const RemediationWriteKey&, const Remediation& r,
         .BindOptional(10, r.error_message)
         .Bind(11, r.version)
         .Bind(12, int64_t(expected));
-    NR_RETURN_IF_ERROR(stmt.Run());
-    if (stmt.Changes() != 1) {
-        return Aborted("remediation " + r.id + " changed since it was read");
+    if (check_at_flush_ && conn_.dialect() == Dialect::kPostgres) {
+        // The caller holds the row locked as it read it: the answer is not waited for, and
+        // should the row not match after all, the change still fails before it commits.
+        NR_RETURN_IF_ERROR(stmt.SendThen([&conn = conn_, id = r.id](int changed) {
+            if (changed != 1)
+                conn.FailAtFlush(Aborted("remediation " + id + " changed since it was read"));
+        }));
+    } else {
+        NR_RETURN_IF_ERROR(stmt.Run());
+        if (stmt.Changes() != 1) {
+            return Aborted("remediation " + r.id + " changed since it was read");
+        }
     }
     if (log_ != nullptr) {
         log_->changes.push_back({r, expected, log_->request_id});

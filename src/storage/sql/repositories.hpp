@@ -104,6 +104,7 @@ public:
                   model::State expected) override;
     Status AppendEvent(const std::string& remediation_id,
                        const model::RemediationEvent& e) override;
+    void CheckUpdatesAtFlush(bool on) override { check_at_flush_ = on; }
 
 private:
     // The audit record of a state_change or mode_change event, with what the change logged.
@@ -115,6 +116,7 @@ private:
     Status AttachAlerts(model::Remediation& r);
     Connection& conn_;
     ChangeLog* log_;
+    bool check_at_flush_ = false;
 };
 
 // Clusters, hosts, instances, placement and reservations on one connection. Audits cordons,
@@ -185,12 +187,13 @@ public:
     explicit SqlEngineJobs(Connection& conn) : conn_(conn) {}
     Result<std::vector<EngineJob>> List() override;
     Result<std::optional<EngineJob>> Get(const std::string& remediation_id) override;
-    Result<std::vector<HostWork>> ListHostWork() override;
+    Result<std::vector<HostWork>> ListHostWork(const std::vector<std::string>& hosts) override;
     Status Put(const EngineJob& job) override;
     Status Delete(const std::string& remediation_id) override;
     Result<HeldJob> HoldLease(const std::string& remediation_id, const std::string& owner,
                               int64_t attempt, std::chrono::milliseconds lease) override;
-    Status StartLease(const std::string& remediation_id, std::chrono::milliseconds lease) override;
+    Status StartLeases(const std::vector<std::string>& remediation_ids,
+                       std::chrono::milliseconds lease) override;
     Result<std::vector<LeasedJob>> RenewLeases(const std::string& owner,
                                                std::chrono::milliseconds lease) override;
     Result<std::vector<LeasedJob>> TakeOver(const std::string& owner, TakeOverScope scope,
