@@ -20,13 +20,15 @@ std::string JsonArray(const std::vector<std::string>& values) {
     return out;
 }
 
-// The values of a JSON array parameter (`?N`) as a subquery: one statement text for any
-// number of values.
-std::string ValuesOf(Dialect dialect, int parameter) {
+// `column` is one of the values of a JSON array parameter (`?N`): one statement text for any
+// number of values. On PostgreSQL an array, so the column's index is searched for each value
+// (an IN over the set-returning function is planned as a hash join over the whole table).
+std::string InValues(Dialect dialect, const std::string& column, int parameter) {
     const std::string p = "?" + std::to_string(parameter);
     return dialect == Dialect::kPostgres
-               ? "SELECT jsonb_array_elements_text(CAST(" + p + " AS jsonb))"
-               : "SELECT value FROM json_each(" + p + ")";
+               ? column + " = ANY(ARRAY(SELECT jsonb_array_elements_text(CAST(" + p +
+                     " AS jsonb))))"
+               : column + " IN (SELECT value FROM json_each(" + p + "))";
 }
 
 std::string EncodeCalls(const std::vector<StepCall>& calls) {
@@ -101,14 +103,12 @@ Result<std::optional<EngineJob>> SqlEngineJobs::Get(const std::string& remediati
 
 Result<std::vector<HostWork>> SqlEngineJobs::ListHostWork(const std::vector<std::string>& hosts) {
     // Two index lookups (a job's source host, its target), not a scan of every job.
-    const std::string in = ValuesOf(conn_.dialect(), 1);
-    NR_ASSIGN_OR_RETURN(
-        auto stmt,
-        conn_.Prepare("SELECT j.source_host, j.target_host, r.mode FROM engine_jobs j JOIN "
-                      "remediations r ON r.id = j.remediation_id WHERE j.remediation_id IN "
-                      "(SELECT remediation_id FROM engine_jobs WHERE source_host IN (" +
-                      in + ") UNION SELECT remediation_id FROM engine_jobs WHERE target_host IN (" +
-                      in + "))"));
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare("SELECT j.source_host, j.target_host, r.mode FROM "
+                                      "engine_jobs j JOIN remediations r ON r.id = "
+                                      "j.remediation_id WHERE " +
+                                      InValues(conn_.dialect(), "j.source_host", 1) + " OR " +
+                                      InValues(conn_.dialect(), "j.target_host", 1)));
     stmt.Bind(1, JsonArray(hosts));
     return stmt.Rows([](const Statement& row) {
         return HostWork{row.Text(0), row.Text(1), model::Mode(row.Int(2))};
@@ -198,11 +198,11 @@ Result<HeldJob> SqlEngineJobs::HoldLease(const std::string& remediation_id,
 Status SqlEngineJobs::StartLeases(const std::vector<std::string>& remediation_ids,
                                   std::chrono::milliseconds lease) {
     if (remediation_ids.empty()) return OkStatus();
-    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(std::string("UPDATE engine_jobs SET lease_until "
-                                                             "= ") +
-                                                 DatabaseNowMicros(conn_.dialect()) +
-                                                 " + ?2 WHERE remediation_id IN (" +
-                                                 ValuesOf(conn_.dialect(), 1) + ")"));
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare(std::string("UPDATE engine_jobs SET lease_until "
+                                                  "= ") +
+                                      DatabaseNowMicros(conn_.dialect()) + " + ?2 WHERE " +
+                                      InValues(conn_.dialect(), "remediation_id", 1)));
     stmt.Bind(1, JsonArray(remediation_ids)).Bind(2, Micros(lease));
     return stmt.Send();
 }

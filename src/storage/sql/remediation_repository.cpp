@@ -300,6 +300,77 @@ Result<std::vector<std::string>> SqlRemediations::ListAutoResolvable(Timestamp c
     return FirstColumn(stmt);
 }
 
+namespace {
+
+// PostgreSQL takes a batch's changes as one JSON array in one INSERT, as the audit records
+// (a statement per change cost the writer's connection as much as the change's own); `k` counts
+// down to 0, the last change, numbered by the head just moved.
+Status InsertChangesAsOne(Connection& conn, const std::vector<RemediationChange>& changes,
+                          Timestamp time) {
+    std::string rows;
+    JsonWriter json(rows);
+    json.BeginArray();
+    int64_t after = int64_t(changes.size());
+    auto optional_time = [&json](std::string_view key, const std::optional<Timestamp>& t) {
+        if (t) json.Key(key).Int(ToMicros(*t));
+    };
+    for (const auto& change : changes) {
+        const model::Remediation& r = change.remediation;
+        json.BeginObject()
+            .Key("k")
+            .Int(--after)
+            .Key("id")
+            .String(r.id)
+            .Key("cluster_id")
+            .String(r.cluster_id)
+            .Key("instance_id")
+            .String(r.instance_id)
+            .Key("instance_name")
+            .String(r.instance_name)
+            .Key("mode")
+            .Int(int64_t(r.mode))
+            .Key("requested_mode")
+            .Int(int64_t(r.requested_mode))
+            .Key("trigger")
+            .Int(int64_t(r.trigger))
+            .Key("state")
+            .Int(int64_t(r.state));
+        json.OptionalString("reason", r.reason)
+            .OptionalString("active_health_check_run_id", r.active_health_check_run_id)
+            .OptionalString("passive_health_check_event_id", r.passive_health_check_event_id)
+            .OptionalString("requested_by", r.requested_by)
+            .OptionalString("reviewed_by", r.reviewed_by)
+            .OptionalString("review_comment", r.review_comment)
+            .OptionalString("error_message", r.error_message);
+        optional_time("review_time", r.review_time);
+        optional_time("start_time", r.start_time);
+        optional_time("end_time", r.end_time);
+        json.Key("create_time")
+            .Int(ToMicros(r.create_time))
+            .Key("update_time")
+            .Int(ToMicros(r.update_time))
+            .Key("version")
+            .Int(r.version)
+            .EndObject();
+    }
+    json.EndArray();
+    static const std::string sql =
+        std::string("INSERT INTO remediation_changes(seq, time, ") + kRemediationColumns +
+        ") SELECT (SELECT change_seq FROM audit_head WHERE id = 1) - k, ?2, " +
+        kRemediationColumns +
+        " FROM json_to_recordset(CAST(?1 AS json)) AS r(k BIGINT, id TEXT, cluster_id TEXT, "
+        "instance_id TEXT, instance_name TEXT, mode INTEGER, requested_mode INTEGER, trigger "
+        "INTEGER, state INTEGER, reason TEXT, active_health_check_run_id TEXT, "
+        "passive_health_check_event_id TEXT, requested_by TEXT, reviewed_by TEXT, review_time "
+        "BIGINT, review_comment TEXT, create_time BIGINT, update_time BIGINT, start_time BIGINT, "
+        "end_time BIGINT, error_message TEXT, version BIGINT)";
+    NR_ASSIGN_OR_RETURN(auto insert, conn.Prepare(sql));
+    insert.Bind(1, rows).Bind(2, ToMicros(time));
+    return insert.Send();
+}
+
+}  // namespace
+
 Status AppendRecordedChanges(Connection& conn, const std::vector<RemediationChange>& changes,
                              Timestamp time) {
     // The UPDATE locks the head row (PostgreSQL: waits for another writer's commit, then reads
@@ -310,6 +381,7 @@ Status AppendRecordedChanges(Connection& conn, const std::vector<RemediationChan
                                                 "?1 WHERE id = 1"));
     move.Bind(1, int64_t(changes.size()));
     NR_RETURN_IF_ERROR(move.Send());
+    if (conn.dialect() == Dialect::kPostgres) return InsertChangesAsOne(conn, changes, time);
     static const std::string insert_sql =
         std::string("INSERT INTO remediation_changes(seq, time, ") + kRemediationColumns +
         ") VALUES((SELECT change_seq FROM audit_head WHERE id = 1) - ?1, ?2, ?3, ?4, ?5, ?6, "
