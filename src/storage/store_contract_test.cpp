@@ -2618,6 +2618,38 @@ TEST_P(StoreContract, SerializeAutomationCanBeAskedForByEveryChange) {
     }
 }
 
+// docs/design.md 12: the changes of one batch are recorded in the order they were made, every
+// field as written (PostgreSQL sends them as one statement).
+TEST_P(StoreContract, ChangesOfOneBatchAreRecordedInOrderWithEveryField) {
+    Remediation a = MakeRemediation("rb-a", "i1", State::kPending, T(1));
+    Remediation b = MakeRemediation("rb-b", "i2", State::kPendingApproval, T(2));
+    b.reason = "xid 79";
+    b.requested_by = "alice";
+    Remediation a_done = a;
+    a_done.state = State::kFailed;
+    a_done.reviewed_by = "bob";
+    a_done.review_time = T(3);
+    a_done.review_comment = "ok";
+    a_done.update_time = T(4);
+    a_done.start_time = T(3, 5);
+    a_done.end_time = T(4);
+    a_done.error_message = "it broke";
+    ASSERT_TRUE(Write([&](Txn& txn) -> Status {
+        NR_RETURN_IF_ERROR(txn.Remediations().Insert(UncheckedRemediationWriteKey(), a));
+        NR_RETURN_IF_ERROR(txn.Remediations().Insert(UncheckedRemediationWriteKey(), b));
+        return txn.Remediations().Update(UncheckedRemediationWriteKey(), a_done, State::kPending);
+    }));
+    auto got = ReadOk<std::vector<RecordedChange>>(
+        [](Reader& reader) { return reader.Remediations().ListChangesAfter(0, 100); });
+    ASSERT_EQ(got.size(), 3u);
+    EXPECT_EQ(got[0].seq, 1);
+    EXPECT_EQ(got[2].seq, 3);
+    ExpectSameRemediation(got[0].remediation, a);
+    ExpectSameRemediation(got[1].remediation, b);
+    a_done.version = a.version + 1;
+    ExpectSameRemediation(got[2].remediation, a_done);
+}
+
 // docs/design.md 12: every committed remediation change is recorded, numbered in commit
 // order without gaps; a change rolled back leaves no record and no hole; a restart keeps
 // them; pruning keeps the newest.
