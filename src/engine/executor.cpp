@@ -664,12 +664,17 @@ Result<std::vector<std::pair<std::string, Plan>>> Executor::ClaimInTxn(storage::
     }
     NR_ASSIGN_OR_RETURN(auto working, jobs.ListHostWork(hosts));
     // Each row was locked in the state just read, so its state change cannot fail: it is sent
-    // without waiting, and checked before the batch commits all the same.
-    txn.Remediations().CheckUpdatesAtFlush(true);
-    struct Reset {
+    // without waiting (and checked before the batch commits all the same), and the batch's
+    // timeline events go as one statement.
+    txn.Remediations().BeginBulk();
+    struct Bulk {
         storage::RemediationRepository& remediations;
-        ~Reset() { remediations.CheckUpdatesAtFlush(false); }
-    } reset{txn.Remediations()};
+        bool ended = false;
+        // A claim that failed fails the whole change, which is rolled back with what was sent.
+        ~Bulk() {
+            if (!ended) (void)remediations.EndBulk();
+        }
+    } bulk{txn.Remediations()};
     std::set<std::string> touched;  // hosts an earlier claim of this batch may have changed
     std::vector<std::string> leased;
     for (auto& claim : pending) {
@@ -684,6 +689,8 @@ Result<std::vector<std::pair<std::string, Plan>>> Executor::ClaimInTxn(storage::
         }
         plans.emplace_back(id, std::move(plan));
     }
+    bulk.ended = true;
+    NR_RETURN_IF_ERROR(txn.Remediations().EndBulk());
     NR_RETURN_IF_ERROR(jobs.StartLeases(leased, options_.lease));
     return plans;
 }

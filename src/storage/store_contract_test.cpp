@@ -2494,13 +2494,13 @@ TEST_P(StoreContract, AnUpdateCheckedAtFlushStillFailsTheChangeWhenTheRowMoved) 
     stale.state = State::kRunning;
     Status update_answered = OkStatus();
     Status s = Write([&](Txn& txn) -> Status {
-        txn.Remediations().CheckUpdatesAtFlush(true);
+        txn.Remediations().BeginBulk();
         update_answered =
             txn.Remediations().Update(UncheckedRemediationWriteKey(), stale, State::kPending);
-        txn.Remediations().CheckUpdatesAtFlush(false);
         if (!update_answered) return update_answered;
-        return txn.Remediations().AppendEvent(
-            "cf-1", {T(2), "state_change", State::kRunning, "", "engine", "picked up"});
+        NR_RETURN_IF_ERROR(txn.Remediations().AppendEvent(
+            "cf-1", {T(2), "state_change", State::kRunning, "", "engine", "picked up"}));
+        return txn.Remediations().EndBulk();
     });
     ASSERT_FALSE(s);
     EXPECT_EQ(s.error().code, Code::kAborted);
@@ -2517,14 +2517,55 @@ TEST_P(StoreContract, AnUpdateCheckedAtFlushStillFailsTheChangeWhenTheRowMoved) 
     Remediation running = pending;
     running.state = State::kRunning;
     ASSERT_TRUE(IsOk(Write([&](Txn& txn) -> Status {
-        txn.Remediations().CheckUpdatesAtFlush(true);
-        Status updated =
-            txn.Remediations().Update(UncheckedRemediationWriteKey(), running, State::kPending);
-        txn.Remediations().CheckUpdatesAtFlush(false);
-        return updated;
+        txn.Remediations().BeginBulk();
+        NR_RETURN_IF_ERROR(
+            txn.Remediations().Update(UncheckedRemediationWriteKey(), running, State::kPending));
+        return txn.Remediations().EndBulk();
     })));
     EXPECT_EQ(Get("cf-1")->state, State::kRunning);
     EXPECT_EQ(Get("cf-1")->version, pending.version + 1);
+}
+
+// docs/design.md 12: events appended in bulk (a batch of claims) join the timeline in the
+// order they were appended, every field as written, and a read of a timeline in between sees
+// them.
+TEST_P(StoreContract, EventsAppendedInBulkKeepTheirOrderAndAreReadInBetween) {
+    ASSERT_TRUE(IsOk(Insert(MakeRemediation("be-1", "i1", State::kPending, T(1)))));
+    ASSERT_TRUE(IsOk(Insert(MakeRemediation("be-2", "i2", State::kPending, T(1)))));
+    const RemediationEvent first{T(2), "state_change", State::kRunning, "", "engine", "picked up"};
+    const RemediationEvent note{T(3), "step", std::nullopt, "reserve", "engine", "keeps its slots"};
+    size_t seen_in_between = 0;
+    ASSERT_TRUE(Write([&](Txn& txn) -> Status {
+        auto& remediations = txn.Remediations();
+        remediations.BeginBulk();
+        NR_RETURN_IF_ERROR(remediations.AppendEvent("be-1", first));
+        NR_RETURN_IF_ERROR(remediations.AppendEvent("be-2", first));
+        NR_RETURN_IF_ERROR(remediations.AppendEvent("be-1", note));
+        NR_ASSIGN_OR_RETURN(auto timeline, remediations.ListEvents("be-1"));
+        seen_in_between = timeline.size();
+        NR_RETURN_IF_ERROR(remediations.AppendEvent("be-2", note));
+        return remediations.EndBulk();
+    }));
+    auto events = [&](const std::string& id) {
+        return ReadOk<std::vector<RemediationEvent>>(
+            [&](Reader& r) { return r.Remediations().ListEvents(id); });
+    };
+    for (const std::string id : {"be-1", "be-2"}) {
+        auto timeline = events(id);
+        ASSERT_GE(timeline.size(), 2u) << id;
+        const auto& a = timeline[timeline.size() - 2];
+        const auto& b = timeline.back();
+        EXPECT_EQ(a.type, "state_change");
+        EXPECT_EQ(a.state, State::kRunning);
+        EXPECT_EQ(a.detail, "picked up");
+        EXPECT_EQ(a.time, T(2));
+        EXPECT_EQ(b.type, "step");
+        EXPECT_FALSE(b.state.has_value());
+        EXPECT_EQ(b.step, "reserve");
+        EXPECT_EQ(b.actor, "engine");
+        EXPECT_EQ(b.detail, "keeps its slots");
+    }
+    EXPECT_EQ(seen_in_between, events("be-1").size());
 }
 
 // docs/design.md 12: what one replica (the leader) read of a host's power, every replica reads.

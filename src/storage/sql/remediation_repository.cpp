@@ -188,6 +188,7 @@ Result<std::optional<Remediation>> SqlRemediations::GetActive(const std::string&
 
 Result<std::vector<model::RemediationEvent>> SqlRemediations::ListEvents(
     const std::string& remediation_id) {
+    NR_RETURN_IF_ERROR(SendBulkEvents());  // what this change appended is part of the timeline
     NR_ASSIGN_OR_RETURN(auto stmt,
                         conn_.Prepare("SELECT time, type, state, step, actor, detail FROM "
                                       "remediation_events WHERE remediation_id = ?1 "
@@ -482,7 +483,7 @@ Status SqlRemediations::Update(const RemediationWriteKey&, const Remediation& r,
         .BindOptional(10, r.error_message)
         .Bind(11, r.version)
         .Bind(12, int64_t(expected));
-    if (check_at_flush_ && conn_.dialect() == Dialect::kPostgres) {
+    if (bulk_ && conn_.dialect() == Dialect::kPostgres) {
         // The caller holds the row locked as it read it: the answer is not waited for, and
         // should the row not match after all, the change still fails before it commits.
         NR_RETURN_IF_ERROR(stmt.SendThen([&conn = conn_, id = r.id](int changed) {
@@ -513,6 +514,13 @@ Status SqlRemediations::AppendEvent(const std::string& remediation_id,
     static const std::string postgres =
         "INSERT INTO remediation_events(remediation_id, n, time, type, state, step, actor, "
         "detail) VALUES(?1, nextval('remediation_event_numbers'), ?2, ?3, ?4, ?5, ?6, ?7)";
+    if (bulk_ && conn_.dialect() == Dialect::kPostgres) {
+        bulk_events_.emplace_back(remediation_id, e);
+        if (log_ != nullptr && (e.type == "state_change" || e.type == "mode_change")) {
+            AuditEvent(remediation_id, e);
+        }
+        return OkStatus();
+    }
     NR_ASSIGN_OR_RETURN(auto stmt,
                         conn_.Prepare(conn_.dialect() == Dialect::kSqlite ? sqlite : postgres));
     stmt.Bind(1, remediation_id).Bind(2, ToMicros(e.time)).Bind(3, e.type);
@@ -527,6 +535,44 @@ Status SqlRemediations::AppendEvent(const std::string& remediation_id,
         AuditEvent(remediation_id, e);
     }
     return OkStatus();
+}
+
+void SqlRemediations::BeginBulk() {
+    bulk_ = true;
+    bulk_events_.clear();  // a change that failed in bulk left them; they went with it
+}
+
+Status SqlRemediations::EndBulk() {
+    bulk_ = false;
+    return SendBulkEvents();
+}
+
+Status SqlRemediations::SendBulkEvents() {
+    if (bulk_events_.empty()) return OkStatus();
+    std::string rows;
+    JsonWriter json(rows);
+    json.BeginArray();
+    for (const auto& [id, e] : bulk_events_) {
+        json.BeginObject().Key("remediation_id").String(id).Key("time").Int(ToMicros(e.time));
+        json.Key("type").String(e.type);
+        if (e.state) json.Key("state").Int(int64_t(*e.state));
+        json.OptionalString("step", e.step)
+            .OptionalString("actor", e.actor)
+            .OptionalString("detail", e.detail)
+            .EndObject();
+    }
+    json.EndArray();
+    bulk_events_.clear();
+    // Numbered in the array's order, so the timeline reads as the events were appended.
+    NR_ASSIGN_OR_RETURN(
+        auto stmt,
+        conn_.Prepare("INSERT INTO remediation_events(remediation_id, n, time, type, state, step, "
+                      "actor, detail) SELECT remediation_id, nextval('remediation_event_numbers'), "
+                      "time, type, state, step, actor, detail FROM json_to_recordset(CAST(?1 AS "
+                      "json)) AS e(remediation_id TEXT, time BIGINT, type TEXT, state INTEGER, "
+                      "step TEXT, actor TEXT, detail TEXT)"));
+    stmt.Bind(1, rows);
+    return stmt.Send();
 }
 
 void SqlRemediations::AuditEvent(const std::string& remediation_id,

@@ -104,7 +104,8 @@ public:
                   model::State expected) override;
     Status AppendEvent(const std::string& remediation_id,
                        const model::RemediationEvent& e) override;
-    void CheckUpdatesAtFlush(bool on) override { check_at_flush_ = on; }
+    void BeginBulk() override;
+    Status EndBulk() override;
 
 private:
     // The audit record of a state_change or mode_change event, with what the change logged.
@@ -114,9 +115,12 @@ private:
     // Fills linked_alerts (docs/http-api.md 5): every alert linked to the remediation, oldest
     // first.
     Status AttachAlerts(model::Remediation& r);
+    // Sends the events AppendEvent collected in bulk (PostgreSQL), as one statement.
+    Status SendBulkEvents();
     Connection& conn_;
     ChangeLog* log_;
-    bool check_at_flush_ = false;
+    bool bulk_ = false;
+    std::vector<std::pair<std::string, model::RemediationEvent>> bulk_events_;
 };
 
 // Clusters, hosts, instances, placement and reservations on one connection. Audits cordons,
