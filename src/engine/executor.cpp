@@ -676,14 +676,12 @@ Result<std::vector<std::pair<std::string, Plan>>> Executor::ClaimInTxn(storage::
         }
     } bulk{txn.Remediations()};
     std::set<std::string> touched;  // hosts an earlier claim of this batch may have changed
-    std::vector<std::string> leased;
     for (auto& claim : pending) {
         const std::string id = claim.remediation.id;
         const std::string host = claim.instance ? claim.instance->host_name : std::string();
         const bool host_is_current = !touched.count(host);
         NR_ASSIGN_OR_RETURN(auto plan, ClaimOne(txn, claim, working, host_is_current, now));
         if (plan.kind == Plan::Kind::kCalls || plan.kind == Plan::Kind::kWait) {
-            leased.push_back(id);
             touched.insert(working.back().source_host);
             touched.insert(working.back().target_host);
         }
@@ -691,7 +689,6 @@ Result<std::vector<std::pair<std::string, Plan>>> Executor::ClaimInTxn(storage::
     }
     bulk.ended = true;
     NR_RETURN_IF_ERROR(txn.Remediations().EndBulk());
-    NR_RETURN_IF_ERROR(jobs.StartLeases(leased, options_.lease));
     return plans;
 }
 
@@ -714,6 +711,7 @@ Result<Plan> Executor::ClaimOne(storage::Txn& txn, storage::PendingClaim& claim,
     job.remediation_id = r->id;
     job.owner = options_.replica_id;
     job.attempt = 1;
+    job.first_lease = options_.lease;  // the claim's row lock makes the job this replica's
     job.workflow_version = kCurrentWorkflowVersion;
     const auto workflow = WorkflowFor(r->mode, job.workflow_version);
     job.step = std::string(NameOf(workflow.front().action));

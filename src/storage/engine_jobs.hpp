@@ -44,6 +44,9 @@ struct EngineJob {
     // job is created and by the lease methods only; every step's commit is fenced on both.
     std::string owner;
     int64_t attempt = 0;
+    // A job that Put makes (a claim's) starts its lease for this long from the database's now;
+    // zero: none yet. Never written by an update of progress.
+    std::chrono::milliseconds first_lease{0};
     // Host-level modes: every instance on the host at claim time, its own first.
     std::vector<std::string> instances;
     // The current step's calls once its intent is recorded; empty before, and for the
@@ -107,8 +110,8 @@ enum class TakeOverScope {
 
 class EngineJobRepository : public EngineJobReads {
 public:
-    // Creates the job (with its owner and attempt; its lease is taken with HoldLease) or
-    // updates its progress (never its owner, attempt or lease).
+    // Creates the job (with its owner, attempt and first_lease) or updates its progress
+    // (never its owner, attempt or lease).
     virtual Status Put(const EngineJob& job) = 0;
     virtual Status Delete(const std::string& remediation_id) = 0;
 
@@ -117,11 +120,6 @@ public:
     // (owner, attempt) still hold it. One statement, which also reads the job.
     virtual Result<HeldJob> HoldLease(const std::string& remediation_id, const std::string& owner,
                                       int64_t attempt, std::chrono::milliseconds lease) = 0;
-    // Starts the leases of the jobs a batch of claims just made (for `lease` from now), in one
-    // statement. Sent without waiting for its answer: the claims' row locks already make the
-    // jobs the caller's.
-    virtual Status StartLeases(const std::vector<std::string>& remediation_ids,
-                               std::chrono::milliseconds lease) = 0;
     // Renews every lease `owner` holds; the jobs it holds.
     virtual Result<std::vector<LeasedJob>> RenewLeases(const std::string& owner,
                                                        std::chrono::milliseconds lease) = 0;

@@ -2454,8 +2454,10 @@ TEST_P(StoreContract, ListHostWorkReadsTheJobsOnTheGivenHostsOnly) {
     EXPECT_TRUE(list({}).empty());
 }
 
-// docs/design.md 12: the jobs a batch of claims made get their leases in one statement.
-TEST_P(StoreContract, StartLeasesLeasesEveryJobItNames) {
+// docs/design.md 12: a claim's job is leased by its own insert; an update of its progress
+// never touches the lease.
+TEST_P(StoreContract, AJobMadeWithAFirstLeaseIsLeasedFromItsInsert) {
+    const std::chrono::milliseconds lease(60000);
     for (const std::string id : {"sl-1", "sl-2", "sl-3"}) {
         EngineJob job;
         job.remediation_id = id;
@@ -2463,13 +2465,12 @@ TEST_P(StoreContract, StartLeasesLeasesEveryJobItNames) {
         job.step = "drain";
         job.owner = "A";
         job.attempt = 1;
+        if (id != "sl-2") job.first_lease = lease;
+        ASSERT_TRUE(Write([&](Txn& txn) { return txn.EngineJobs().Put(job); }));
+        job.step = "delete_vm";
+        job.first_lease = std::chrono::milliseconds(0);
         ASSERT_TRUE(Write([&](Txn& txn) { return txn.EngineJobs().Put(job); }));
     }
-    const std::chrono::milliseconds lease(60000);
-    ASSERT_TRUE(Write([&](Txn& txn) -> Status {
-        NR_RETURN_IF_ERROR(txn.EngineJobs().StartLeases({}, lease));
-        return txn.EngineJobs().StartLeases({"sl-1", "sl-3"}, lease);
-    }));
     // A job made without a lease is expired at once; the two leased are not.
     std::vector<LeasedJob> taken;
     ASSERT_TRUE(Write([&](Txn& txn) -> Status {
@@ -2479,6 +2480,7 @@ TEST_P(StoreContract, StartLeasesLeasesEveryJobItNames) {
     }));
     ASSERT_EQ(taken.size(), 1u);
     EXPECT_EQ(taken[0].remediation_id, "sl-2");
+    EXPECT_EQ(taken[0].step, "delete_vm");
 }
 
 // docs/design.md 12: the claims' compare-and-sets are checked when the change is flushed, and a

@@ -196,8 +196,6 @@ public:
     Status Delete(const std::string& remediation_id) override;
     Result<HeldJob> HoldLease(const std::string& remediation_id, const std::string& owner,
                               int64_t attempt, std::chrono::milliseconds lease) override;
-    Status StartLeases(const std::vector<std::string>& remediation_ids,
-                       std::chrono::milliseconds lease) override;
     Result<std::vector<LeasedJob>> RenewLeases(const std::string& owner,
                                                std::chrono::milliseconds lease) override;
     Result<std::vector<LeasedJob>> TakeOver(const std::string& owner, TakeOverScope scope,
