@@ -32,6 +32,7 @@
 #include "providers/simulated/simulated_provider.hpp"
 #include "remediation/service.hpp"
 #include "replicas/host_power.hpp"
+#include "replicas/power_recorder.hpp"
 #include "replicas/registry.hpp"
 #include "storage/open.hpp"
 #include "telemetry/metrics.hpp"
@@ -366,18 +367,22 @@ int Serve(const ServeFlags& flags) {
     const infra::FleetInfra& fleet_infra = imported->infra;
     auto signal_reasons = infra::SlurmWatcher::CompilePatterns(config.workload.signal_reasons);
     if (!signal_reasons) return Fail(signal_reasons.error().message);
+    // The leader polls; what it reads goes to the database, where every replica reads it
+    // (docs/design.md 12): only what changed, and whatever a failed write left unrecorded.
+    replicas::PowerRecorder power_recorder([&store](const std::string& host,
+                                                    const std::string& state,
+                                                    std::function<void(Status)> done) {
+        (*store)->Write(
+            [host, state](storage::Txn& txn) { return txn.Replicas().PutHostPower(host, state); },
+            std::move(done));
+    });
     infra::PowerBoard power(clock);
     if (config.power.driver == "ipmi") {
-        // The leader polls; what it reads goes to the database, where every replica reads it
-        // (docs/design.md 12).
         power.Start(fleet_infra.bmcs, std::chrono::seconds(config.power.poll_s),
                     std::chrono::seconds(config.power.timeout_s), leads,
-                    [&store](const std::string& host, infra::PowerState state) {
-                        (*store)->Write(
-                            [host, state](storage::Txn& txn) {
-                                return txn.Replicas().PutHostPower(host, infra::PowerName(state));
-                            },
-                            [](Status) {});
+                    [&registry, &power_recorder](const std::string& host, infra::PowerState state) {
+                        power_recorder.Record(registry.LeaderTerm(), host,
+                                              std::string(infra::PowerName(state)));
                     });
     }
     std::set<std::string> bmc_hosts;

@@ -656,7 +656,25 @@ Result<std::vector<std::pair<std::string, Plan>>> Executor::ClaimInTxn(storage::
     NR_ASSIGN_OR_RETURN(auto pending, jobs.LockPending(slots));
     std::vector<std::pair<std::string, Plan>> plans;
     if (pending.empty()) return plans;
-    NR_ASSIGN_OR_RETURN(auto working, jobs.ListHostWork());
+    std::vector<std::string> hosts;
+    for (const auto& claim : pending) {
+        if (claim.instance && !claim.instance->host_name.empty()) {
+            hosts.push_back(claim.instance->host_name);
+        }
+    }
+    NR_ASSIGN_OR_RETURN(auto working, jobs.ListHostWork(hosts));
+    // Each row was locked in the state just read, so its state change cannot fail: it is sent
+    // without waiting (and checked before the batch commits all the same), and the batch's
+    // timeline events go as one statement.
+    txn.Remediations().BeginBulk();
+    struct Bulk {
+        storage::RemediationRepository& remediations;
+        bool ended = false;
+        // A claim that failed fails the whole change, which is rolled back with what was sent.
+        ~Bulk() {
+            if (!ended) (void)remediations.EndBulk();
+        }
+    } bulk{txn.Remediations()};
     std::set<std::string> touched;  // hosts an earlier claim of this batch may have changed
     for (auto& claim : pending) {
         const std::string id = claim.remediation.id;
@@ -664,12 +682,13 @@ Result<std::vector<std::pair<std::string, Plan>>> Executor::ClaimInTxn(storage::
         const bool host_is_current = !touched.count(host);
         NR_ASSIGN_OR_RETURN(auto plan, ClaimOne(txn, claim, working, host_is_current, now));
         if (plan.kind == Plan::Kind::kCalls || plan.kind == Plan::Kind::kWait) {
-            NR_RETURN_IF_ERROR(jobs.StartLease(id, options_.lease));
             touched.insert(working.back().source_host);
             touched.insert(working.back().target_host);
         }
         plans.emplace_back(id, std::move(plan));
     }
+    bulk.ended = true;
+    NR_RETURN_IF_ERROR(txn.Remediations().EndBulk());
     return plans;
 }
 
@@ -692,6 +711,7 @@ Result<Plan> Executor::ClaimOne(storage::Txn& txn, storage::PendingClaim& claim,
     job.remediation_id = r->id;
     job.owner = options_.replica_id;
     job.attempt = 1;
+    job.first_lease = options_.lease;  // the claim's row lock makes the job this replica's
     job.workflow_version = kCurrentWorkflowVersion;
     const auto workflow = WorkflowFor(r->mode, job.workflow_version);
     job.step = std::string(NameOf(workflow.front().action));

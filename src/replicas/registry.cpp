@@ -80,6 +80,7 @@ Status Registry::HeartbeatOnce() {
     });
     if (!beat) return beat;
     const bool was = IsLeader();
+    if (leads && !was) ++leader_term_;
     leader_until_.store(leads ? SteadyNanos(sent + lease_ * 3 / 4) : 0);
     if (leads != was) {
         std::fprintf(stderr, "noderepair: replica %s %s the leader\n", id_.c_str(),

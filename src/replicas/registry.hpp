@@ -37,6 +37,9 @@ public:
     const std::string& id() const { return id_; }
     // Whether this replica runs the background duties now.
     bool IsLeader() const;
+    // Counts the times this replica began leading: what another leader may have written in
+    // between is unknown to it (PowerRecorder writes every host again in a new term).
+    int64_t LeaderTerm() const { return leader_term_.load(); }
     // One heartbeat, committed before it returns (tests, and Start).
     Status HeartbeatOnce();
 
@@ -46,6 +49,7 @@ private:
     const std::chrono::milliseconds lease_;
 
     std::atomic<int64_t> leader_until_{0};  // steady-clock ns; 0: not the leader
+    std::atomic<int64_t> leader_term_{0};
     std::mutex mu_;
     std::condition_variable cv_;
     bool stopping_ = false;

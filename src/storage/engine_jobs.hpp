@@ -44,6 +44,9 @@ struct EngineJob {
     // job is created and by the lease methods only; every step's commit is fenced on both.
     std::string owner;
     int64_t attempt = 0;
+    // A job that Put makes (a claim's) starts its lease for this long from the database's now;
+    // zero: none yet. Never written by an update of progress.
+    std::chrono::milliseconds first_lease{0};
     // Host-level modes: every instance on the host at claim time, its own first.
     std::vector<std::string> instances;
     // The current step's calls once its intent is recorded; empty before, and for the
@@ -63,8 +66,10 @@ public:
     virtual ~EngineJobReads() = default;
     virtual Result<std::vector<EngineJob>> List() = 0;
     virtual Result<std::optional<EngineJob>> Get(const std::string& remediation_id) = 0;
-    // Every job's hosts and mode: what a batch of claims checks its hosts against at once.
-    virtual Result<std::vector<HostWork>> ListHostWork() = 0;
+    // The hosts and mode of every job that works on one of `hosts` (its source or its target):
+    // what a batch of claims checks its hosts against at once. Only those hosts' jobs are
+    // read, so a batch costs the same however many jobs run elsewhere.
+    virtual Result<std::vector<HostWork>> ListHostWork(const std::vector<std::string>& hosts) = 0;
 };
 
 // A job a replica holds under a lease, as a lease method left it.
@@ -105,8 +110,8 @@ enum class TakeOverScope {
 
 class EngineJobRepository : public EngineJobReads {
 public:
-    // Creates the job (with its owner and attempt; its lease is taken with HoldLease) or
-    // updates its progress (never its owner, attempt or lease).
+    // Creates the job (with its owner, attempt and first_lease) or updates its progress
+    // (never its owner, attempt or lease).
     virtual Status Put(const EngineJob& job) = 0;
     virtual Status Delete(const std::string& remediation_id) = 0;
 
@@ -115,10 +120,6 @@ public:
     // (owner, attempt) still hold it. One statement, which also reads the job.
     virtual Result<HeldJob> HoldLease(const std::string& remediation_id, const std::string& owner,
                                       int64_t attempt, std::chrono::milliseconds lease) = 0;
-    // Starts the lease of a job just made by a claim (for `lease` from now). Sent without
-    // waiting for its answer: the claim's row lock already makes the job the caller's.
-    virtual Status StartLease(const std::string& remediation_id,
-                              std::chrono::milliseconds lease) = 0;
     // Renews every lease `owner` holds; the jobs it holds.
     virtual Result<std::vector<LeasedJob>> RenewLeases(const std::string& owner,
                                                        std::chrono::milliseconds lease) = 0;

@@ -124,6 +124,14 @@ public:
                           model::State expected) = 0;
     virtual Status AppendEvent(const std::string& remediation_id,
                                const model::RemediationEvent& event) = 0;
+    // Between BeginBulk and EndBulk (the engine's claims, whose rows the transaction holds
+    // locked in the state it read: EngineJobRepository::LockPending), writes cost no round trip
+    // each: Update sends its compare-and-set without waiting for the answer (a row that did not
+    // match after all fails the change when it is flushed, before it can commit, instead of at
+    // once), and AppendEvent collects the events, which EndBulk sends as one statement (or the
+    // next read of a timeline, first). SQLite answers every statement at once anyway.
+    virtual void BeginBulk() = 0;
+    virtual Status EndBulk() = 0;
     // Forgets recorded changes older than the newest `keep`; returns how many went.
     virtual Result<int64_t> PruneChanges(int64_t keep) = 0;
 };

@@ -25,7 +25,9 @@ struct ReplicaRecord {
 struct HostPowerReading {
     std::string host_name;
     std::string power;  // "on", "off", "unknown"
-    Timestamp read_at;  // when it was recorded, by the database's clock
+    // When it was recorded, by the database's clock: the leader writes only a changed
+    // reading (replicas/power_recorder.hpp), so this is not the last poll.
+    Timestamp read_at;
 };
 
 class ReplicaReads {

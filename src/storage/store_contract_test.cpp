@@ -2427,6 +2427,159 @@ TEST_P(StoreContract, LockPendingTakesTheOldestWithTheirInstancesAndSkipsLockedO
     EXPECT_EQ(claims[1].remediation.id, "p-4");
 }
 
+// docs/design.md 12: a batch of claims reads the jobs on its own hosts only (a job's source or
+// target), however many jobs run elsewhere.
+TEST_P(StoreContract, ListHostWorkReadsTheJobsOnTheGivenHostsOnly) {
+    const std::vector<std::tuple<std::string, std::string, std::string, std::string>> jobs = {
+        {"w-1", "i1", "h1", "h1"}, {"w-2", "i2", "h2", "h3"}, {"w-3", "j2", "h4", ""}};
+    for (const auto& [id, instance, source, target] : jobs) {
+        Remediation r = MakeRemediation(id, instance, State::kRunning, T(1));
+        r.mode = Mode::kHostAware;
+        ASSERT_TRUE(IsOk(Insert(r)));
+        EngineJob job;
+        job.remediation_id = id;
+        job.workflow_version = 1;
+        job.step = "drain";
+        job.source_host = source;
+        job.target_host = target;
+        ASSERT_TRUE(Write([&](Txn& txn) { return txn.EngineJobs().Put(job); }));
+    }
+    auto list = [&](const std::vector<std::string>& hosts) {
+        std::vector<HostWork> work;
+        EXPECT_TRUE(Write([&](Txn& txn) -> Status {
+            NR_ASSIGN_OR_RETURN(work, txn.EngineJobs().ListHostWork(hosts));
+            return OkStatus();
+        }));
+        std::set<std::string> sources;
+        for (const auto& w : work) {
+            EXPECT_EQ(w.mode, Mode::kHostAware);
+            sources.insert(w.source_host + ">" + w.target_host);
+        }
+        EXPECT_EQ(sources.size(), work.size()) << "each job once";
+        return sources;
+    };
+    EXPECT_EQ(list({"h1", "h3"}), (std::set<std::string>{"h1>h1", "h2>h3"}));
+    EXPECT_EQ(list({"h4", "h9"}), (std::set<std::string>{"h4>"}));
+    EXPECT_TRUE(list({"h9"}).empty());
+    EXPECT_TRUE(list({}).empty());
+}
+
+// docs/design.md 12: a claim's job is leased by its own insert; an update of its progress
+// never touches the lease.
+TEST_P(StoreContract, AJobMadeWithAFirstLeaseIsLeasedFromItsInsert) {
+    const std::chrono::milliseconds lease(60000);
+    for (const std::string id : {"sl-1", "sl-2", "sl-3"}) {
+        EngineJob job;
+        job.remediation_id = id;
+        job.workflow_version = 1;
+        job.step = "drain";
+        job.owner = "A";
+        job.attempt = 1;
+        if (id != "sl-2") job.first_lease = lease;
+        ASSERT_TRUE(Write([&](Txn& txn) { return txn.EngineJobs().Put(job); }));
+        job.step = "delete_vm";
+        job.first_lease = std::chrono::milliseconds(0);
+        ASSERT_TRUE(Write([&](Txn& txn) { return txn.EngineJobs().Put(job); }));
+    }
+    // A job made without a lease is expired at once; the two leased are not.
+    std::vector<LeasedJob> taken;
+    ASSERT_TRUE(Write([&](Txn& txn) -> Status {
+        NR_ASSIGN_OR_RETURN(taken,
+                            txn.EngineJobs().TakeOver("B", TakeOverScope::kExpired, lease, 10));
+        return OkStatus();
+    }));
+    ASSERT_EQ(taken.size(), 1u);
+    EXPECT_EQ(taken[0].remediation_id, "sl-2");
+    EXPECT_EQ(taken[0].step, "delete_vm");
+}
+
+// docs/design.md 12: the claims' compare-and-sets are checked when the change is flushed, and a
+// row that moved all the same still fails the whole change: nothing of it commits.
+TEST_P(StoreContract, AnUpdateCheckedAtFlushStillFailsTheChangeWhenTheRowMoved) {
+    const Remediation pending = MakeRemediation("cf-1", "i1", State::kPending, T(1));
+    ASSERT_TRUE(IsOk(Insert(pending)));
+    const size_t events = ReadOk<std::vector<RemediationEvent>>([](Reader& r) {
+                              return r.Remediations().ListEvents("cf-1");
+                          }).size();
+    Remediation stale = pending;
+    stale.version = pending.version + 5;
+    stale.state = State::kRunning;
+    Status update_answered = OkStatus();
+    Status s = Write([&](Txn& txn) -> Status {
+        txn.Remediations().BeginBulk();
+        update_answered =
+            txn.Remediations().Update(UncheckedRemediationWriteKey(), stale, State::kPending);
+        if (!update_answered) return update_answered;
+        NR_RETURN_IF_ERROR(txn.Remediations().AppendEvent(
+            "cf-1", {T(2), "state_change", State::kRunning, "", "engine", "picked up"}));
+        return txn.Remediations().EndBulk();
+    });
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().code, Code::kAborted);
+    if (GetParam().name == "Postgres") {
+        EXPECT_TRUE(update_answered) << "not waited for: the change went on";
+    }
+    EXPECT_EQ(Get("cf-1")->state, State::kPending);
+    EXPECT_EQ(Get("cf-1")->version, pending.version);
+    EXPECT_EQ(ReadOk<std::vector<RemediationEvent>>([](Reader& r) {
+                  return r.Remediations().ListEvents("cf-1");
+              }).size(),
+              events);
+    // A row that matches commits as ever, and the next change of the batch is not failed.
+    Remediation running = pending;
+    running.state = State::kRunning;
+    ASSERT_TRUE(IsOk(Write([&](Txn& txn) -> Status {
+        txn.Remediations().BeginBulk();
+        NR_RETURN_IF_ERROR(
+            txn.Remediations().Update(UncheckedRemediationWriteKey(), running, State::kPending));
+        return txn.Remediations().EndBulk();
+    })));
+    EXPECT_EQ(Get("cf-1")->state, State::kRunning);
+    EXPECT_EQ(Get("cf-1")->version, pending.version + 1);
+}
+
+// docs/design.md 12: events appended in bulk (a batch of claims) join the timeline in the
+// order they were appended, every field as written, and a read of a timeline in between sees
+// them.
+TEST_P(StoreContract, EventsAppendedInBulkKeepTheirOrderAndAreReadInBetween) {
+    ASSERT_TRUE(IsOk(Insert(MakeRemediation("be-1", "i1", State::kPending, T(1)))));
+    ASSERT_TRUE(IsOk(Insert(MakeRemediation("be-2", "i2", State::kPending, T(1)))));
+    const RemediationEvent first{T(2), "state_change", State::kRunning, "", "engine", "picked up"};
+    const RemediationEvent note{T(3), "step", std::nullopt, "reserve", "engine", "keeps its slots"};
+    size_t seen_in_between = 0;
+    ASSERT_TRUE(Write([&](Txn& txn) -> Status {
+        auto& remediations = txn.Remediations();
+        remediations.BeginBulk();
+        NR_RETURN_IF_ERROR(remediations.AppendEvent("be-1", first));
+        NR_RETURN_IF_ERROR(remediations.AppendEvent("be-2", first));
+        NR_RETURN_IF_ERROR(remediations.AppendEvent("be-1", note));
+        NR_ASSIGN_OR_RETURN(auto timeline, remediations.ListEvents("be-1"));
+        seen_in_between = timeline.size();
+        NR_RETURN_IF_ERROR(remediations.AppendEvent("be-2", note));
+        return remediations.EndBulk();
+    }));
+    auto events = [&](const std::string& id) {
+        return ReadOk<std::vector<RemediationEvent>>(
+            [&](Reader& r) { return r.Remediations().ListEvents(id); });
+    };
+    for (const std::string id : {"be-1", "be-2"}) {
+        auto timeline = events(id);
+        ASSERT_GE(timeline.size(), 2u) << id;
+        const auto& a = timeline[timeline.size() - 2];
+        const auto& b = timeline.back();
+        EXPECT_EQ(a.type, "state_change");
+        EXPECT_EQ(a.state, State::kRunning);
+        EXPECT_EQ(a.detail, "picked up");
+        EXPECT_EQ(a.time, T(2));
+        EXPECT_EQ(b.type, "step");
+        EXPECT_FALSE(b.state.has_value());
+        EXPECT_EQ(b.step, "reserve");
+        EXPECT_EQ(b.actor, "engine");
+        EXPECT_EQ(b.detail, "keeps its slots");
+    }
+    EXPECT_EQ(seen_in_between, events("be-1").size());
+}
+
 // docs/design.md 12: what one replica (the leader) read of a host's power, every replica reads.
 TEST_P(StoreContract, HostPowerReadingsAreSharedAndTheNewestWins) {
     ASSERT_TRUE(IsOk(Write([](Txn& txn) -> Status {
@@ -2568,6 +2721,38 @@ TEST_P(StoreContract, SerializeAutomationCanBeAskedForByEveryChange) {
             return txn.SerializeAutomation();
         }));
     }
+}
+
+// docs/design.md 12: the changes of one batch are recorded in the order they were made, every
+// field as written (PostgreSQL sends them as one statement).
+TEST_P(StoreContract, ChangesOfOneBatchAreRecordedInOrderWithEveryField) {
+    Remediation a = MakeRemediation("rb-a", "i1", State::kPending, T(1));
+    Remediation b = MakeRemediation("rb-b", "i2", State::kPendingApproval, T(2));
+    b.reason = "xid 79";
+    b.requested_by = "alice";
+    Remediation a_done = a;
+    a_done.state = State::kFailed;
+    a_done.reviewed_by = "bob";
+    a_done.review_time = T(3);
+    a_done.review_comment = "ok";
+    a_done.update_time = T(4);
+    a_done.start_time = T(3, 5);
+    a_done.end_time = T(4);
+    a_done.error_message = "it broke";
+    ASSERT_TRUE(Write([&](Txn& txn) -> Status {
+        NR_RETURN_IF_ERROR(txn.Remediations().Insert(UncheckedRemediationWriteKey(), a));
+        NR_RETURN_IF_ERROR(txn.Remediations().Insert(UncheckedRemediationWriteKey(), b));
+        return txn.Remediations().Update(UncheckedRemediationWriteKey(), a_done, State::kPending);
+    }));
+    auto got = ReadOk<std::vector<RecordedChange>>(
+        [](Reader& reader) { return reader.Remediations().ListChangesAfter(0, 100); });
+    ASSERT_EQ(got.size(), 3u);
+    EXPECT_EQ(got[0].seq, 1);
+    EXPECT_EQ(got[2].seq, 3);
+    ExpectSameRemediation(got[0].remediation, a);
+    ExpectSameRemediation(got[1].remediation, b);
+    a_done.version = a.version + 1;
+    ExpectSameRemediation(got[2].remediation, a_done);
 }
 
 // docs/design.md 12: every committed remediation change is recorded, numbered in commit

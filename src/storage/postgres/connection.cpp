@@ -331,9 +331,14 @@ void Connection::Resync() {
 }
 
 Status Connection::Flush() {
-    if (!pipelined() || owed_ == 0) return OkStatus();
-    Deadline deadline(*this);
-    return SendAndDrain();
+    Status drained = OkStatus();
+    if (pipelined() && owed_ > 0) {
+        Deadline deadline(*this);
+        drained = SendAndDrain();
+    }
+    // A check on an answer read here or earlier (FailAtFlush) fails the change too.
+    Status checked = TakeFailureAtFlush();
+    return drained ? checked : drained;
 }
 
 void Connection::Push() {

@@ -137,8 +137,15 @@ public:
     virtual Result<Statement> Prepare(const std::string& sql) = 0;
     // Runs one or more statements that return no rows, unprepared (schema, BEGIN, ROLLBACK).
     virtual Status Exec(const char* sql) = 0;
-    // Waits for every statement sent with Statement::Send; the first one's error, if any.
-    virtual Status Flush() { return OkStatus(); }
+    // Waits for every statement sent with Statement::Send; the first one's error, if any, or
+    // else the one FailAtFlush left.
+    virtual Status Flush() { return TakeFailureAtFlush(); }
+    // Fails the change being written at its next Flush (the first call counts): for a check
+    // made when the answer of a statement sent with Statement::SendThen is read, after its
+    // change went on.
+    void FailAtFlush(Error error) {
+        if (!failed_at_flush_) failed_at_flush_ = std::move(error);
+    }
     // Hands what Statement::Send left in the client's buffer to the server without waiting for
     // an answer: a read's COMMIT ends its transaction now, not at the connection's next use.
     virtual void Push() {}
@@ -149,6 +156,17 @@ public:
     virtual uint64_t StatementsUsed() const { return 0; }
     // False once the connection to the server is lost; the store then opens a new one.
     virtual bool Healthy() const { return true; }
+
+protected:
+    Status TakeFailureAtFlush() {
+        if (!failed_at_flush_) return OkStatus();
+        Error error = std::move(*failed_at_flush_);
+        failed_at_flush_.reset();
+        return error;
+    }
+
+private:
+    std::optional<Error> failed_at_flush_;
 };
 
 }  // namespace noderepair::storage::sql

@@ -11,6 +11,15 @@ constexpr const char* kJobColumns =
 
 std::string JobSelect() { return std::string("SELECT ") + kJobColumns + " FROM engine_jobs"; }
 
+std::string JsonArray(const std::vector<std::string>& values) {
+    std::string out;
+    JsonWriter w(out);
+    w.BeginArray();
+    for (const auto& v : values) w.String(v);
+    w.EndArray();
+    return out;
+}
+
 std::string EncodeCalls(const std::vector<StepCall>& calls) {
     if (calls.empty()) return {};
     std::string out;
@@ -81,23 +90,42 @@ Result<std::optional<EngineJob>> SqlEngineJobs::Get(const std::string& remediati
     return std::optional<EngineJob>(ReadJob(stmt));
 }
 
-Result<std::vector<HostWork>> SqlEngineJobs::ListHostWork() {
-    NR_ASSIGN_OR_RETURN(
-        auto stmt, conn_.Prepare("SELECT j.source_host, j.target_host, r.mode FROM engine_jobs "
-                                 "j JOIN remediations r ON r.id = j.remediation_id"));
+Result<std::vector<HostWork>> SqlEngineJobs::ListHostWork(const std::vector<std::string>& hosts) {
+    // Two index lookups per host (a job's source, its target), never a scan of every job. On
+    // PostgreSQL a lateral join per host, which stays an index search in the plan the server
+    // caches for the prepared statement: that plan is made while engine_jobs is still small,
+    // and a plain `= ANY(...)` then scanned both tables whole for every batch.
+    static const std::string postgres =
+        "SELECT DISTINCT j.remediation_id, j.source_host, j.target_host, (SELECT r.mode FROM "
+        "remediations r WHERE r.id = j.remediation_id) FROM "
+        "jsonb_array_elements_text(CAST(?1 AS jsonb)) AS h(host) CROSS JOIN LATERAL (SELECT "
+        "remediation_id, source_host, target_host FROM engine_jobs WHERE source_host = h.host "
+        "UNION ALL SELECT remediation_id, source_host, target_host FROM engine_jobs WHERE "
+        "target_host = h.host) j";
+    static const std::string sqlite =
+        "SELECT j.remediation_id, j.source_host, j.target_host, r.mode FROM engine_jobs j JOIN "
+        "remediations r ON r.id = j.remediation_id WHERE j.source_host IN (SELECT value FROM "
+        "json_each(?1)) OR j.target_host IN (SELECT value FROM json_each(?1))";
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare(conn_.dialect() == Dialect::kPostgres ? postgres : sqlite));
+    stmt.Bind(1, JsonArray(hosts));
     return stmt.Rows([](const Statement& row) {
-        return HostWork{row.Text(0), row.Text(1), model::Mode(row.Int(2))};
+        return HostWork{row.Text(1), row.Text(2), model::Mode(row.Int(3))};
     });
 }
 
 Status SqlEngineJobs::Put(const EngineJob& j) {
+    // A new job's first lease is part of its insert (a claim's, by the database's clock); an
+    // update of progress leaves the lease to the lease methods.
     NR_ASSIGN_OR_RETURN(
         auto stmt,
-        conn_.Prepare("INSERT INTO engine_jobs(remediation_id, workflow_version, step, fence, "
-                      "attempts, step_started, next_check, source_host, target_host, num_gpus, "
-                      "host_was_cordoned, instances, calls, owner, attempt) VALUES(?1, ?2, ?3, ?4, "
-                      "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) ON "
-                      "CONFLICT(remediation_id) DO UPDATE SET "
+        conn_.Prepare(std::string("INSERT INTO engine_jobs(remediation_id, workflow_version, step, "
+                                  "fence, attempts, step_started, next_check, source_host, "
+                                  "target_host, num_gpus, host_was_cordoned, instances, calls, "
+                                  "owner, attempt, lease_until) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+                                  "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, CASE WHEN ?16 > 0 THEN ") +
+                      DatabaseNowMicros(conn_.dialect()) +
+                      " + ?16 ELSE 0 END) ON CONFLICT(remediation_id) DO UPDATE SET "
                       "step = ?3, fence = ?4, attempts = ?5, step_started = ?6, next_check = ?7, "
                       "target_host = ?9, host_was_cordoned = ?11, calls = ?13"));
     stmt.Bind(1, j.remediation_id)
@@ -114,7 +142,10 @@ Status SqlEngineJobs::Put(const EngineJob& j) {
         .BindOptional(12, JoinLines(j.instances))
         .BindOptional(13, EncodeCalls(j.calls))
         .Bind(14, j.owner)
-        .Bind(15, j.attempt);
+        .Bind(15, j.attempt)
+        .Bind(
+            16,
+            int64_t(std::chrono::duration_cast<std::chrono::microseconds>(j.first_lease).count()));
     return stmt.Send();
 }
 
@@ -168,16 +199,6 @@ Result<HeldJob> SqlEngineJobs::HoldLease(const std::string& remediation_id,
                                                                       : LeaseCheck::kLost;
     held.job = std::move(rows[0]);
     return held;
-}
-
-Status SqlEngineJobs::StartLease(const std::string& remediation_id,
-                                 std::chrono::milliseconds lease) {
-    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(std::string("UPDATE engine_jobs SET lease_until "
-                                                             "= ") +
-                                                 DatabaseNowMicros(conn_.dialect()) +
-                                                 " + ?2 WHERE remediation_id = ?1"));
-    stmt.Bind(1, remediation_id).Bind(2, Micros(lease));
-    return stmt.Send();
 }
 
 Result<std::vector<LeasedJob>> SqlEngineJobs::RenewLeases(const std::string& owner,

@@ -189,6 +189,7 @@ Result<std::optional<Remediation>> SqlRemediations::GetActive(const std::string&
 
 Result<std::vector<model::RemediationEvent>> SqlRemediations::ListEvents(
     const std::string& remediation_id) {
+    NR_RETURN_IF_ERROR(SendBulkEvents());  // what this change appended is part of the timeline
     NR_ASSIGN_OR_RETURN(auto stmt,
                         conn_.Prepare("SELECT time, type, state, step, actor, detail FROM "
                                       "remediation_events WHERE remediation_id = ?1 "
@@ -306,6 +307,77 @@ Result<std::vector<std::string>> SqlRemediations::ListAutoResolvable(Timestamp c
     return FirstColumn(stmt);
 }
 
+namespace {
+
+// PostgreSQL takes a batch's changes as one JSON array in one INSERT, as the audit records
+// (a statement per change cost the writer's connection as much as the change's own); `k` counts
+// down to 0, the last change, numbered by the head just moved.
+Status InsertChangesAsOne(Connection& conn, const std::vector<RemediationChange>& changes,
+                          Timestamp time) {
+    std::string rows;
+    JsonWriter json(rows);
+    json.BeginArray();
+    int64_t after = int64_t(changes.size());
+    auto optional_time = [&json](std::string_view key, const std::optional<Timestamp>& t) {
+        if (t) json.Key(key).Int(ToMicros(*t));
+    };
+    for (const auto& change : changes) {
+        const model::Remediation& r = change.remediation;
+        json.BeginObject()
+            .Key("k")
+            .Int(--after)
+            .Key("id")
+            .String(r.id)
+            .Key("cluster_id")
+            .String(r.cluster_id)
+            .Key("instance_id")
+            .String(r.instance_id)
+            .Key("instance_name")
+            .String(r.instance_name)
+            .Key("mode")
+            .Int(int64_t(r.mode))
+            .Key("requested_mode")
+            .Int(int64_t(r.requested_mode))
+            .Key("trigger")
+            .Int(int64_t(r.trigger))
+            .Key("state")
+            .Int(int64_t(r.state));
+        json.OptionalString("reason", r.reason)
+            .OptionalString("active_health_check_run_id", r.active_health_check_run_id)
+            .OptionalString("passive_health_check_event_id", r.passive_health_check_event_id)
+            .OptionalString("requested_by", r.requested_by)
+            .OptionalString("reviewed_by", r.reviewed_by)
+            .OptionalString("review_comment", r.review_comment)
+            .OptionalString("error_message", r.error_message);
+        optional_time("review_time", r.review_time);
+        optional_time("start_time", r.start_time);
+        optional_time("end_time", r.end_time);
+        json.Key("create_time")
+            .Int(ToMicros(r.create_time))
+            .Key("update_time")
+            .Int(ToMicros(r.update_time))
+            .Key("version")
+            .Int(r.version)
+            .EndObject();
+    }
+    json.EndArray();
+    static const std::string sql =
+        std::string("INSERT INTO remediation_changes(seq, time, ") + kRemediationColumns +
+        ") SELECT (SELECT change_seq FROM audit_head WHERE id = 1) - k, ?2, " +
+        kRemediationColumns +
+        " FROM json_to_recordset(CAST(?1 AS json)) AS r(k BIGINT, id TEXT, cluster_id TEXT, "
+        "instance_id TEXT, instance_name TEXT, mode INTEGER, requested_mode INTEGER, trigger "
+        "INTEGER, state INTEGER, reason TEXT, active_health_check_run_id TEXT, "
+        "passive_health_check_event_id TEXT, requested_by TEXT, reviewed_by TEXT, review_time "
+        "BIGINT, review_comment TEXT, create_time BIGINT, update_time BIGINT, start_time BIGINT, "
+        "end_time BIGINT, error_message TEXT, version BIGINT)";
+    NR_ASSIGN_OR_RETURN(auto insert, conn.Prepare(sql));
+    insert.Bind(1, rows).Bind(2, ToMicros(time));
+    return insert.Send();
+}
+
+}  // namespace
+
 Status AppendRecordedChanges(Connection& conn, const std::vector<RemediationChange>& changes,
                              Timestamp time) {
     // The UPDATE locks the head row (PostgreSQL: waits for another writer's commit, then reads
@@ -316,6 +388,7 @@ Status AppendRecordedChanges(Connection& conn, const std::vector<RemediationChan
                                                 "?1 WHERE id = 1"));
     move.Bind(1, int64_t(changes.size()));
     NR_RETURN_IF_ERROR(move.Send());
+    if (conn.dialect() == Dialect::kPostgres) return InsertChangesAsOne(conn, changes, time);
     static const std::string insert_sql =
         std::string("INSERT INTO remediation_changes(seq, time, ") + kRemediationColumns +
         ") VALUES((SELECT change_seq FROM audit_head WHERE id = 1) - ?1, ?2, ?3, ?4, ?5, ?6, "
@@ -416,9 +489,18 @@ Status SqlRemediations::Update(const RemediationWriteKey&, const Remediation& r,
         .BindOptional(10, r.error_message)
         .Bind(11, r.version)
         .Bind(12, int64_t(expected));
-    NR_RETURN_IF_ERROR(stmt.Run());
-    if (stmt.Changes() != 1) {
-        return Aborted("remediation " + r.id + " changed since it was read");
+    if (bulk_ && conn_.dialect() == Dialect::kPostgres) {
+        // The caller holds the row locked as it read it: the answer is not waited for, and
+        // should the row not match after all, the change still fails before it commits.
+        NR_RETURN_IF_ERROR(stmt.SendThen([&conn = conn_, id = r.id](int changed) {
+            if (changed != 1)
+                conn.FailAtFlush(Aborted("remediation " + id + " changed since it was read"));
+        }));
+    } else {
+        NR_RETURN_IF_ERROR(stmt.Run());
+        if (stmt.Changes() != 1) {
+            return Aborted("remediation " + r.id + " changed since it was read");
+        }
     }
     if (log_ != nullptr) {
         log_->changes.push_back({r, expected, log_->request_id});
@@ -438,6 +520,13 @@ Status SqlRemediations::AppendEvent(const std::string& remediation_id,
     static const std::string postgres =
         "INSERT INTO remediation_events(remediation_id, n, time, type, state, step, actor, "
         "detail) VALUES(?1, nextval('remediation_event_numbers'), ?2, ?3, ?4, ?5, ?6, ?7)";
+    if (bulk_ && conn_.dialect() == Dialect::kPostgres) {
+        bulk_events_.emplace_back(remediation_id, e);
+        if (log_ != nullptr && (e.type == "state_change" || e.type == "mode_change")) {
+            AuditEvent(remediation_id, e);
+        }
+        return OkStatus();
+    }
     NR_ASSIGN_OR_RETURN(auto stmt,
                         conn_.Prepare(conn_.dialect() == Dialect::kSqlite ? sqlite : postgres));
     stmt.Bind(1, remediation_id).Bind(2, ToMicros(e.time)).Bind(3, e.type);
@@ -452,6 +541,44 @@ Status SqlRemediations::AppendEvent(const std::string& remediation_id,
         AuditEvent(remediation_id, e);
     }
     return OkStatus();
+}
+
+void SqlRemediations::BeginBulk() {
+    bulk_ = true;
+    bulk_events_.clear();  // a change that failed in bulk left them; they went with it
+}
+
+Status SqlRemediations::EndBulk() {
+    bulk_ = false;
+    return SendBulkEvents();
+}
+
+Status SqlRemediations::SendBulkEvents() {
+    if (bulk_events_.empty()) return OkStatus();
+    std::string rows;
+    JsonWriter json(rows);
+    json.BeginArray();
+    for (const auto& [id, e] : bulk_events_) {
+        json.BeginObject().Key("remediation_id").String(id).Key("time").Int(ToMicros(e.time));
+        json.Key("type").String(e.type);
+        if (e.state) json.Key("state").Int(int64_t(*e.state));
+        json.OptionalString("step", e.step)
+            .OptionalString("actor", e.actor)
+            .OptionalString("detail", e.detail)
+            .EndObject();
+    }
+    json.EndArray();
+    bulk_events_.clear();
+    // Numbered in the array's order, so the timeline reads as the events were appended.
+    NR_ASSIGN_OR_RETURN(
+        auto stmt,
+        conn_.Prepare("INSERT INTO remediation_events(remediation_id, n, time, type, state, step, "
+                      "actor, detail) SELECT remediation_id, nextval('remediation_event_numbers'), "
+                      "time, type, state, step, actor, detail FROM json_to_recordset(CAST(?1 AS "
+                      "json)) AS e(remediation_id TEXT, time BIGINT, type TEXT, state INTEGER, "
+                      "step TEXT, actor TEXT, detail TEXT)"));
+    stmt.Bind(1, rows);
+    return stmt.Send();
 }
 
 void SqlRemediations::AuditEvent(const std::string& remediation_id,

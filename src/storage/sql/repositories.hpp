@@ -105,6 +105,8 @@ public:
                   model::State expected) override;
     Status AppendEvent(const std::string& remediation_id,
                        const model::RemediationEvent& e) override;
+    void BeginBulk() override;
+    Status EndBulk() override;
 
 private:
     // The audit record of a state_change or mode_change event, with what the change logged.
@@ -114,8 +116,12 @@ private:
     // Fills linked_alerts (docs/http-api.md 5): every alert linked to the remediation, oldest
     // first.
     Status AttachAlerts(model::Remediation& r);
+    // Sends the events AppendEvent collected in bulk (PostgreSQL), as one statement.
+    Status SendBulkEvents();
     Connection& conn_;
     ChangeLog* log_;
+    bool bulk_ = false;
+    std::vector<std::pair<std::string, model::RemediationEvent>> bulk_events_;
 };
 
 // Clusters, hosts, instances, placement and reservations on one connection. Audits cordons,
@@ -186,12 +192,11 @@ public:
     explicit SqlEngineJobs(Connection& conn) : conn_(conn) {}
     Result<std::vector<EngineJob>> List() override;
     Result<std::optional<EngineJob>> Get(const std::string& remediation_id) override;
-    Result<std::vector<HostWork>> ListHostWork() override;
+    Result<std::vector<HostWork>> ListHostWork(const std::vector<std::string>& hosts) override;
     Status Put(const EngineJob& job) override;
     Status Delete(const std::string& remediation_id) override;
     Result<HeldJob> HoldLease(const std::string& remediation_id, const std::string& owner,
                               int64_t attempt, std::chrono::milliseconds lease) override;
-    Status StartLease(const std::string& remediation_id, std::chrono::milliseconds lease) override;
     Result<std::vector<LeasedJob>> RenewLeases(const std::string& owner,
                                                std::chrono::milliseconds lease) override;
     Result<std::vector<LeasedJob>> TakeOver(const std::string& owner, TakeOverScope scope,
