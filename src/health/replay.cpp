@@ -162,6 +162,27 @@ std::unordered_map<std::string, int> Partition(const storage::FleetImport& fleet
     return partition_of;
 }
 
+// The partitions' reports as one: their instances are disjoint.
+ReplayReport MergeReports(std::vector<ReplayReport> parts) {
+    ReplayReport merged;
+    std::map<Mode, ModeCount> modes;
+    for (auto& part : parts) {
+        merged.signals += part.signals;
+        for (const auto& count : part.modes) {
+            ModeCount& sum = modes[count.mode];
+            sum.mode = count.mode;
+            sum.created += count.created;
+            sum.would_create += count.would_create;
+        }
+        merged.differing_instances.insert(merged.differing_instances.end(),
+                                          part.differing_instances.begin(),
+                                          part.differing_instances.end());
+    }
+    for (const auto& [mode, count] : modes) merged.modes.push_back(count);
+    std::sort(merged.differing_instances.begin(), merged.differing_instances.end());
+    return merged;
+}
+
 // The median of each mode's recorded lifetimes (create to end).
 std::map<Mode, std::chrono::microseconds> TypicalDurations(const std::vector<Remediation>& live) {
     std::map<Mode, std::vector<int64_t>> lifetimes;
@@ -579,29 +600,6 @@ private:
         return report;
     }
 
-public:
-    // The partitions' reports as one: their instances are disjoint.
-    static ReplayReport Merge(std::vector<ReplayReport> parts) {
-        ReplayReport merged;
-        std::map<Mode, ModeCount> modes;
-        for (auto& part : parts) {
-            merged.signals += part.signals;
-            for (const auto& count : part.modes) {
-                ModeCount& sum = modes[count.mode];
-                sum.mode = count.mode;
-                sum.created += count.created;
-                sum.would_create += count.would_create;
-            }
-            merged.differing_instances.insert(merged.differing_instances.end(),
-                                              part.differing_instances.begin(),
-                                              part.differing_instances.end());
-        }
-        for (const auto& [mode, count] : modes) merged.modes.push_back(count);
-        std::sort(merged.differing_instances.begin(), merged.differing_instances.end());
-        return merged;
-    }
-
-private:
     SharedHistory& history_;
     const ReplayOptions& options_;
     const Recorded& recorded_;
@@ -669,7 +667,7 @@ Result<ReplayReport> Replay(storage::History& history, const ReplayOptions& opti
         if (!report) return report.error();
         parts.push_back(std::move(report).value());
     }
-    return Replayer::Merge(std::move(parts));
+    return MergeReports(std::move(parts));
 }
 
 }  // namespace noderepair::health

@@ -264,6 +264,8 @@ Result<std::optional<Timestamp>> SqlRemediations::LastEnd(const std::string& ins
 }
 
 Result<std::optional<Remediation>> SqlRemediations::LastFinished(const std::string& instance_id) {
+    // Succeeded or failed. The condition names remediations_by_instance_end's (states 6, 7, 8)
+    // before leaving 8 out: SQLite takes a partial index only for a query that states it.
     static const std::string sql = std::string("SELECT ") + kRemediationColumns +
                                    " FROM remediations WHERE instance_id = ?1 AND state IN (6, 7, "
                                    "8) AND state <> 8 "

@@ -43,10 +43,12 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, 
     // checkpoints as it commits, SQLite's default, which keeps the WAL a few MB.
     NR_RETURN_IF_ERROR(
         writer->Exec(throwaway ? "PRAGMA wal_autocheckpoint=1000" : "PRAGMA wal_autocheckpoint=0"));
-    if (throwaway) NR_RETURN_IF_ERROR(writer->Exec(kThrowawayDrops));
-    // Its pages are read again and again and it lives for one replay: a larger cache (256 MiB
-    // instead of 32) saved a fifth of a 300,000-signal replay's CPU (bench/RESULTS.md).
-    if (throwaway) NR_RETURN_IF_ERROR(writer->Exec("PRAGMA cache_size=-262144"));
+    if (throwaway) {
+        NR_RETURN_IF_ERROR(writer->Exec(kThrowawayDrops));
+        // Its pages are read again and again and it lives for one replay: a larger cache (256
+        // MiB instead of 32) saved a fifth of a 300,000-signal replay's CPU (bench/RESULTS.md).
+        NR_RETURN_IF_ERROR(writer->Exec("PRAGMA cache_size=-262144"));
+    }
     NR_ASSIGN_OR_RETURN(auto checkpointer, Connection::Open(path));
     std::unique_ptr<SqliteStore> store(new SqliteStore(
         path, std::move(writer), std::move(checkpointer), max_batch, max_queued_writes, clock));
