@@ -3,6 +3,7 @@
 #include <memory>
 #include <set>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 
 #include "common/ids.hpp"
@@ -31,13 +32,20 @@ Error RemediationNotFound(const Address& a) {
 
 // Looks up a remediation under its full address: one under another cluster or instance is
 // NOT_FOUND (docs/http-api.md 3).
-Result<Remediation> FindAt(storage::Reader& reader, const Address& a) {
-    NR_ASSIGN_OR_RETURN(auto found, reader.Remediations().Get(a.remediation_id));
+Result<Remediation> FoundAt(std::optional<Remediation> found, const Address& a) {
     if (!found || found->cluster_id != a.cluster_id || found->instance_id != a.instance_id) {
         return RemediationNotFound(a);
     }
     return *std::move(found);
 }
+
+Result<Remediation> FindAt(storage::Reader& reader, const Address& a) {
+    NR_ASSIGN_OR_RETURN(auto found, reader.Remediations().Get(a.remediation_id));
+    return FoundAt(std::move(found), a);
+}
+
+// How many GETs one coalesced read answers at most.
+constexpr size_t kMaxCoalescedGets = 64;
 
 // Runs `work` in the store and hands its result to `reply` once committed.
 template <class T>
@@ -60,6 +68,27 @@ void WriteThenReply(storage::Store& store, std::function<Result<T>(storage::Txn&
 }
 
 }  // namespace
+
+RemediationService::RemediationService(storage::Store& store, Lifecycle& lifecycle)
+    : store_(store), lifecycle_(lifecycle) {
+    if (!store_.ReadsAreRoundTrips()) return;
+    coalesced_gets_ = std::make_unique<CoalescedGets>(
+        [this](const std::vector<std::string>& ids)
+            -> Result<std::unordered_map<std::string, Remediation>> {
+            std::vector<Remediation> rows;
+            NR_RETURN_IF_ERROR(store_.ReadOneStatement([&](storage::Reader& reader) -> Status {
+                NR_ASSIGN_OR_RETURN(rows, reader.Remediations().GetMany(ids));
+                return OkStatus();
+            }));
+            std::unordered_map<std::string, Remediation> by_id;
+            for (auto& r : rows) {
+                std::string id = r.id;
+                by_id.emplace(std::move(id), std::move(r));
+            }
+            return by_id;
+        },
+        kMaxCoalescedGets);
+}
 
 void RemediationService::Create(const auth::Principal& caller, CreateRequest request,
                                 Reply<Remediation> reply) {
@@ -119,6 +148,11 @@ void RemediationService::Create(const auth::Principal& caller, CreateRequest req
 }
 
 Result<Remediation> RemediationService::Get(const Address& address) {
+    if (coalesced_gets_) {
+        // With the GETs that other workers ask meanwhile: one statement for all of them.
+        NR_ASSIGN_OR_RETURN(auto found, coalesced_gets_->Get(address.remediation_id));
+        return FoundAt(std::move(found), address);
+    }
     std::optional<Remediation> found;
     // One statement (the remediation with its alerts): no transaction needed around it.
     NR_RETURN_IF_ERROR(store_.ReadOneStatement([&](storage::Reader& reader) -> Status {

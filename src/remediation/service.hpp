@@ -5,11 +5,13 @@
 
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "auth/principal.hpp"
+#include "common/read_coalescer.hpp"
 #include "common/status.hpp"
 #include "common/time.hpp"
 #include "model/remediation.hpp"
@@ -71,8 +73,7 @@ inline constexpr size_t kMaxBatchApprove = 1000;
 
 class RemediationService {
 public:
-    RemediationService(storage::Store& store, Lifecycle& lifecycle)
-        : store_(store), lifecycle_(lifecycle) {}
+    RemediationService(storage::Store& store, Lifecycle& lifecycle);
 
     void Create(const auth::Principal& caller, CreateRequest request,
                 Reply<model::Remediation> reply);
@@ -104,8 +105,13 @@ private:
                     std::function<Status(storage::Txn&, model::Remediation&)> prepare,
                     std::string detail, Reply<model::Remediation> reply);
 
+    // The GETs of one remediation, fetched together where a read is a round trip to the
+    // database (storage::Store::ReadsAreRoundTrips); null where it is not.
+    using CoalescedGets = ReadCoalescer<std::string, model::Remediation>;
+
     storage::Store& store_;
     Lifecycle& lifecycle_;
+    std::unique_ptr<CoalescedGets> coalesced_gets_;
 };
 
 }  // namespace noderepair::remediation

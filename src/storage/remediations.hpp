@@ -80,6 +80,10 @@ public:
     virtual ~RemediationReads() = default;
     // With linked_alerts filled.
     virtual Result<std::optional<model::Remediation>> Get(const std::string& id) = 0;
+    // Several at once, with linked_alerts filled, in no particular order; ids not found are
+    // left out. One statement on PostgreSQL (coalesced GETs, docs/design.md 7).
+    virtual Result<std::vector<model::Remediation>> GetMany(
+        const std::vector<std::string>& ids) = 0;
     // The row alone (linked_alerts not filled), for a change of state that needs no alerts:
     // on SQLite, Get reads them with a second statement and parses each one's labels.
     virtual Result<std::optional<model::Remediation>> GetRow(const std::string& id) = 0;

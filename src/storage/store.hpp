@@ -112,6 +112,9 @@ public:
     virtual Status ReadOneStatement(const std::function<Status(Reader&)>& read) {
         return Read(read);
     }
+    // True where a read is a round trip to a database server (PostgreSQL), so that reads
+    // asked at the same time are worth answering with one statement; false in-process (SQLite).
+    virtual bool ReadsAreRoundTrips() const { return false; }
     // Stops the writer after the queued batches commit.
     virtual void Close() = 0;
 

@@ -2125,6 +2125,45 @@ TEST_P(StoreAlertContract, LinkedAlertsComeWithGetAndListOldestFirst) {
     EXPECT_TRUE(Get("r3")->linked_alerts.empty());
 }
 
+// The coalesced GETs of PostgreSQL (docs/design.md 7): several remediations in one read,
+// each as Get gives it, alone in its statement where reads run alone.
+TEST_P(StoreAlertContract, GetManyGivesWhatGetGivesForEachIdItFinds) {
+    ASSERT_TRUE(IsOk(Insert(MakeRemediation("r1", "i1", State::kPendingApproval, T(1)))));
+    ASSERT_TRUE(IsOk(Insert(MakeRemediation("r2", "i2", State::kPending, T(2)))));
+    ASSERT_TRUE(IsOk(Insert(MakeRemediation("r3", "i3", State::kPending, T(3)))));
+    model::Alert late = MakeAlert("late", "i1", T(9));
+    late.remediation_id = "r1";
+    model::Alert early = MakeAlert("early", "i1", T(3));
+    early.remediation_id = "r1";
+    model::Alert other = MakeAlert("other", "i2", T(8));
+    other.remediation_id = "r2";
+    ASSERT_TRUE(IsOk(Write([&](Txn& txn) -> Status {
+        for (const auto& a : {late, early, other}) NR_RETURN_IF_ERROR(txn.Alerts().Put(a));
+        return OkStatus();
+    })));
+    std::vector<Remediation> many;
+    Status read = store_->ReadOneStatement([&](Reader& reader) -> Status {
+        NR_ASSIGN_OR_RETURN(many, reader.Remediations().GetMany({"r2", "nope", "r1", "r3"}));
+        return OkStatus();
+    });
+    ASSERT_TRUE(read) << read.error().message;
+    ASSERT_EQ(many.size(), 3u);
+    std::sort(many.begin(), many.end(),
+              [](const Remediation& a, const Remediation& b) { return a.id < b.id; });
+    for (const auto& r : many) {
+        auto one = Get(r.id);
+        ASSERT_TRUE(one) << r.id;
+        ExpectSameRemediation(r, *one);
+        EXPECT_EQ(AlertIds(r.linked_alerts), AlertIds(one->linked_alerts)) << r.id;
+    }
+    EXPECT_EQ(AlertIds(many[0].linked_alerts), (std::vector<std::string>{"early", "late"}));
+    EXPECT_EQ(AlertIds(many[1].linked_alerts), std::vector<std::string>{"other"});
+    EXPECT_TRUE(many[2].linked_alerts.empty());
+    auto none = ReadOk<std::vector<Remediation>>(
+        [](Reader& r) { return r.Remediations().GetMany({"nope"}); });
+    EXPECT_TRUE(none.empty());
+}
+
 TEST(OpenStore, RejectsUnknownOrIncompleteUrls) {
     for (const char* url : {"", "sqlite:", "mysql://localhost/db", "file.db", "SQLITE:x.db"}) {
         auto opened = OpenStore(url);

@@ -11,15 +11,6 @@ constexpr const char* kJobColumns =
 
 std::string JobSelect() { return std::string("SELECT ") + kJobColumns + " FROM engine_jobs"; }
 
-std::string JsonArray(const std::vector<std::string>& values) {
-    std::string out;
-    JsonWriter w(out);
-    w.BeginArray();
-    for (const auto& v : values) w.String(v);
-    w.EndArray();
-    return out;
-}
-
 std::string EncodeCalls(const std::vector<StepCall>& calls) {
     if (calls.empty()) return {};
     std::string out;

@@ -1,3 +1,4 @@
+#include <limits>
 #include <string_view>
 #include <unordered_map>
 
@@ -65,6 +66,28 @@ Result<std::optional<Remediation>> SqlRemediations::Get(const std::string& id) {
     NR_ASSIGN_OR_RETURN(auto r, GetRow(id));
     if (r) NR_RETURN_IF_ERROR(AttachAlerts(*r));
     return r;
+}
+
+Result<std::vector<Remediation>> SqlRemediations::GetMany(const std::vector<std::string>& ids) {
+    if (conn_.dialect() != Dialect::kPostgres) {
+        // In-process reads cost no round trip: one Get each.
+        std::vector<Remediation> found;
+        for (const auto& id : ids) {
+            NR_ASSIGN_OR_RETURN(auto r, Get(id));
+            if (r) found.push_back(*std::move(r));
+        }
+        return found;
+    }
+    // An index search per id whatever the size of the table when the server cached the
+    // statement's plan (a lateral join per element, as ListHostWork), and the alerts of each.
+    static const std::string joined =
+        "SELECT " + Qualified("r", kRemediationColumns) + ", " + Qualified("a", kAlertColumns) +
+        " FROM jsonb_array_elements_text(CAST(?1 AS jsonb)) AS k(id) CROSS JOIN LATERAL (SELECT "
+        "* FROM remediations WHERE id = k.id) r LEFT JOIN alerts a ON a.remediation_id = r.id "
+        "ORDER BY r.id, a.started_at, a.id";
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(joined));
+    stmt.Bind(1, JsonArray(ids));
+    return ReadJoinedAlerts(stmt, std::numeric_limits<size_t>::max(), nullptr);
 }
 
 Result<std::optional<Remediation>> SqlRemediations::GetRow(const std::string& id) {

@@ -84,6 +84,7 @@ class SqlRemediations final : public RemediationRepository {
 public:
     SqlRemediations(Connection& conn, ChangeLog* log) : conn_(conn), log_(log) {}
     Result<std::optional<model::Remediation>> Get(const std::string& id) override;
+    Result<std::vector<model::Remediation>> GetMany(const std::vector<std::string>& ids) override;
     Result<std::optional<model::Remediation>> GetRow(const std::string& id) override;
     Result<RemediationPage> List(const ListQuery& q) override;
     Result<std::optional<model::Remediation>> GetActive(const std::string& instance_id) override;

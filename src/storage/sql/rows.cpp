@@ -194,6 +194,15 @@ Result<std::vector<std::string>> FirstColumn(Statement& stmt) {
     return values;
 }
 
+std::string JsonArray(const std::vector<std::string>& values) {
+    std::string out;
+    JsonWriter w(out);
+    w.BeginArray();
+    for (const auto& v : values) w.String(v);
+    w.EndArray();
+    return out;
+}
+
 std::string ValuesRows(int columns, size_t rows) {
     std::string sql;
     sql.reserve(rows * size_t(columns) * 7);

@@ -38,6 +38,9 @@ int64_t MaskOf(const std::vector<E>& values) {
     for (E v : values) mask |= int64_t(1) << int(v);
     return mask;
 }
+// ["a","b"]: a list bound as one parameter, read by json_each (SQLite) or
+// jsonb_array_elements_text (PostgreSQL).
+std::string JsonArray(const std::vector<std::string>& values);
 std::string JoinLines(const std::vector<std::string>& items);
 std::vector<std::string> SplitLines(const std::string& joined);
 // "(?1, ?2), (?3, ?4)": `rows` rows of `columns` parameters each, for a multi-row VALUES.

@@ -33,6 +33,8 @@ public:
     // No BEGIN and COMMIT: the statement is its own transaction, answered with its own sync
     // point, so the connection holds no snapshot after it.
     Status ReadOneStatement(const std::function<Status(Reader&)>& read) override;
+    // The backend whose reads run alone is the one whose reads travel (PostgreSQL).
+    bool ReadsAreRoundTrips() const override { return one_statement_alone_; }
     // Stops the writer after the queued batches commit. A backend's destructor calls it
     // before its own members go.
     void Close() override;
