@@ -58,7 +58,7 @@ start_server() {
     TOKEN=$(grep -o 'nr_[0-9a-f]*' "$WORK/server.out" | head -1)
 }
 
-declare -A CREATE GET LIST SERVER_CPU PG_CPU
+declare -A CREATE GET GET_MANY LIST SERVER_CPU PG_CPU
 for backend in sqlite postgres; do
     if [[ $backend == sqlite ]]; then
         db="sqlite:$WORK/bench.db"
@@ -88,6 +88,15 @@ for backend in sqlite postgres; do
     wrk -t2 -c"$CONNS" -d"$DURATION" -H "Authorization: Bearer $TOKEN" -s "$BENCH_WRK_DIR/get.lua" \
         "$SERVER_URL$path/$id" >"$WORK/get-$backend.txt" 2>&1
     GET[$backend]=$(rate "$WORK/get-$backend.txt")
+    # GETs of 1,000 different remediations in turn: concurrent GETs mostly ask for different
+    # rows, as clients watching their own repairs do (PostgreSQL reads GETs asked together in
+    # one statement; of one remediation, that statement reads one row for all of them).
+    curl -s -H "Authorization: Bearer $TOKEN" "$SERVER_URL/v1/compute/clusters/cr-c0/instances/-/remediations?page_size=1000" |
+        python3 -c 'import json,sys; [print("/v1/compute/clusters/%s/instances/%s/remediations/%s" % (r["cluster_id"], r["instance_id"], r["id"])) for r in json.load(sys.stdin)["remediations"]]' \
+        >"$WORK/paths-$backend.txt"
+    BENCH_PATHS=$WORK/paths-$backend.txt wrk -t2 -c"$CONNS" -d"$DURATION" -H "Authorization: Bearer $TOKEN" \
+        -s "$BENCH_WRK_DIR/get_paths.lua" "$SERVER_URL" >"$WORK/get-many-$backend.txt" 2>&1
+    GET_MANY[$backend]=$(rate "$WORK/get-many-$backend.txt")
     wrk -t2 -c"$CONNS" -d"$DURATION" -H "Authorization: Bearer $TOKEN" -s "$BENCH_WRK_DIR/get.lua" \
         "$SERVER_URL/v1/compute/clusters/cr-c0/instances/-/remediations?page_size=50" \
         >"$WORK/list-$backend.txt" 2>&1
@@ -95,7 +104,7 @@ for backend in sqlite postgres; do
     kill "$SERVER_PID"
     wait "$SERVER_PID" || true
     SERVER_PID=""
-    log "$backend: creates ${CREATE[$backend]}/s, GET ${GET[$backend]}/s, list ${LIST[$backend]}/s"
+    log "$backend: creates ${CREATE[$backend]}/s, GET ${GET[$backend]}/s (of 1,000: ${GET_MANY[$backend]}/s), list ${LIST[$backend]}/s"
 done
 
 ratio() { python3 -c "print(round($1 / max($2, 1), 2))"; }
@@ -104,6 +113,7 @@ cat <<REPORT
 |---|---|---|---|
 | durable creates/s | ${CREATE[sqlite]} | ${CREATE[postgres]} | $(ratio "${CREATE[postgres]}" "$pgbench_tps") × pgbench ($pgbench_tps tps) |
 | GET one remediation/s | ${GET[sqlite]} | ${GET[postgres]} | $(ratio "${GET[postgres]}" "${GET[sqlite]}") × SQLite |
+| GET of 1,000 remediations in turn/s | ${GET_MANY[sqlite]} | ${GET_MANY[postgres]} | $(ratio "${GET_MANY[postgres]}" "${GET_MANY[sqlite]}") × SQLite |
 | list (page of 50)/s | ${LIST[sqlite]} | ${LIST[postgres]} | $(ratio "${LIST[postgres]}" "${LIST[sqlite]}") × SQLite |
 | CPU during creates: server / PostgreSQL (cores) | ${SERVER_CPU[sqlite]} / - | ${SERVER_CPU[postgres]} / ${PG_CPU[postgres]} | |
 REPORT
