@@ -220,6 +220,36 @@ INSERT INTO alerts(id, fingerprint, alert_name, cluster_id, instance_id, severit
     EXPECT_LT(TakeVmSteps(db), 500) << "the clusters with due signals looked at every one";
 }
 
+// Five times a second the sweeper asks which waiting signals can join a remediation: with no
+// signal waiting, that costs a look at the waiting ones, not a walk over the 5,000 active
+// remediations (a fleet under durable creates).
+TEST(SchemaUpgrade, TheSweepersJoinQuestionIsFreeWhenNothingWaits) {
+    ScopedTempDir dir;
+    auto conn = Connection::Open(dir.path() + "/active.db");
+    ASSERT_TRUE(conn) << conn.error().message;
+    ASSERT_TRUE(Migrate(**conn));
+    Connection& db = **conn;
+    ASSERT_TRUE(db.Exec(R"sql(
+INSERT INTO clusters(cluster_id, cluster_name, status) VALUES('c1', 'one', 'Ready');
+WITH RECURSIVE n(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM n WHERE k < 5000)
+INSERT INTO instances(instance_id, cluster_id, instance_name, num_gpus, host_name, status)
+    SELECT 'i' || k, 'c1', 'n' || k, 1, NULL, 'Ready' FROM n;
+WITH RECURSIVE n(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM n WHERE k < 5000)
+INSERT INTO remediations(id, cluster_id, instance_id, instance_name, mode, requested_mode,
+    trigger, state, create_time, update_time)
+    SELECT 'r' || k, 'c1', 'i' || k, 'n' || k, 1, 1, 1, 2, k, k FROM n;
+INSERT INTO alerts(id, fingerprint, alert_name, cluster_id, instance_id, severity, labels,
+    annotations, started_at, resolved_at, waiting, wait_until)
+    VALUES('done', 'fp-done', 'DmesgXidError', 'c1', 'i7', 3, '{}', '{}', 5, NULL, 0, 0);
+)sql"));
+    sql::SqlAlerts alerts(db);
+    TakeVmSteps(db);
+    auto joinable = alerts.ListWaitingWithActiveRemediation(1000);
+    ASSERT_TRUE(joinable) << joinable.error().message;
+    EXPECT_TRUE(joinable->empty());
+    EXPECT_LT(TakeVmSteps(db), 500) << "the question walked every active remediation";
+}
+
 TEST(SchemaUpgrade, ANewerDatabaseIsRefused) {
     ScopedTempDir dir;
     auto conn = Connection::Open(dir.path() + "/new.db");
