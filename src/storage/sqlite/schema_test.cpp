@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
 
 #include "storage/open.hpp"
@@ -182,16 +183,25 @@ int64_t TakeVmSteps(Connection& conn) {
     return steps;
 }
 
+// A migrated database at `path` holding what `rows` (SQL) inserts; null (and the test failed)
+// when that cannot be made.
+std::unique_ptr<Connection> MigratedWith(const std::string& path, const char* rows) {
+    auto conn = Connection::Open(path);
+    EXPECT_TRUE(conn) << conn.error().message;
+    if (!conn) return nullptr;
+    Status made = Migrate(**conn);
+    if (made) made = (*conn)->Exec(rows);
+    EXPECT_TRUE(made) << made.error().message;
+    if (!made) return nullptr;
+    return std::move(*conn);
+}
+
 // The sweeper's two questions (docs/http-api.md 5, "Ingest rate") cost what is due, not what
 // waits: with 5,000 signals waiting for room in a full cluster and one waiting signal of an
 // instance that has a remediation, each visits a handful of rows, not the 5,000.
 TEST(SchemaUpgrade, TheSweepersQuestionsDoNotVisitEveryWaitingSignal) {
     ScopedTempDir dir;
-    auto conn = Connection::Open(dir.path() + "/sweep.db");
-    ASSERT_TRUE(conn) << conn.error().message;
-    ASSERT_TRUE(Migrate(**conn));
-    Connection& db = **conn;
-    ASSERT_TRUE(db.Exec(R"sql(
+    auto conn = MigratedWith(dir.path() + "/sweep.db", R"sql(
 INSERT INTO clusters(cluster_id, cluster_name, status) VALUES('c1', 'one', 'Ready');
 INSERT INTO instances(instance_id, cluster_id, instance_name, num_gpus, host_name, status)
     VALUES('i-active', 'c1', 'n0', 1, NULL, 'Ready');
@@ -206,7 +216,9 @@ INSERT INTO alerts(id, fingerprint, alert_name, cluster_id, instance_id, severit
 INSERT INTO alerts(id, fingerprint, alert_name, cluster_id, instance_id, severity, labels,
     annotations, started_at, waiting, wait_until)
     VALUES('joins', 'fp-joins', 'DmesgXidError', 'c1', 'i-active', 3, '{}', '{}', 9000, 1, 0);
-)sql"));
+)sql");
+    ASSERT_TRUE(conn);
+    Connection& db = *conn;
     sql::SqlAlerts alerts(db);
     TakeVmSteps(db);
     auto joinable = alerts.ListWaitingWithActiveRemediation(1000);
@@ -225,11 +237,7 @@ INSERT INTO alerts(id, fingerprint, alert_name, cluster_id, instance_id, severit
 // remediations (a fleet under durable creates).
 TEST(SchemaUpgrade, TheSweepersJoinQuestionIsFreeWhenNothingWaits) {
     ScopedTempDir dir;
-    auto conn = Connection::Open(dir.path() + "/active.db");
-    ASSERT_TRUE(conn) << conn.error().message;
-    ASSERT_TRUE(Migrate(**conn));
-    Connection& db = **conn;
-    ASSERT_TRUE(db.Exec(R"sql(
+    auto conn = MigratedWith(dir.path() + "/active.db", R"sql(
 INSERT INTO clusters(cluster_id, cluster_name, status) VALUES('c1', 'one', 'Ready');
 WITH RECURSIVE n(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM n WHERE k < 5000)
 INSERT INTO instances(instance_id, cluster_id, instance_name, num_gpus, host_name, status)
@@ -241,7 +249,9 @@ INSERT INTO remediations(id, cluster_id, instance_id, instance_name, mode, reque
 INSERT INTO alerts(id, fingerprint, alert_name, cluster_id, instance_id, severity, labels,
     annotations, started_at, resolved_at, waiting, wait_until)
     VALUES('done', 'fp-done', 'DmesgXidError', 'c1', 'i7', 3, '{}', '{}', 5, NULL, 0, 0);
-)sql"));
+)sql");
+    ASSERT_TRUE(conn);
+    Connection& db = *conn;
     sql::SqlAlerts alerts(db);
     TakeVmSteps(db);
     auto joinable = alerts.ListWaitingWithActiveRemediation(1000);
