@@ -4,6 +4,8 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "storage/open.hpp"
 #include "storage/sql/repositories.hpp"
@@ -196,6 +198,15 @@ std::unique_ptr<Connection> MigratedWith(const std::string& path, const char* ro
     return std::move(*conn);
 }
 
+// The sweeper's question which waiting signals can join a remediation, and the VM steps it took.
+std::pair<std::vector<model::Alert>, int64_t> JoinableWithSteps(Connection& db) {
+    sql::SqlAlerts alerts(db);
+    TakeVmSteps(db);
+    auto joinable = alerts.ListWaitingWithActiveRemediation(1000);
+    EXPECT_TRUE(joinable) << joinable.error().message;
+    return {joinable ? *std::move(joinable) : std::vector<model::Alert>(), TakeVmSteps(db)};
+}
+
 // The sweeper's two questions (docs/http-api.md 5, "Ingest rate") cost what is due, not what
 // waits: with 5,000 signals waiting for room in a full cluster and one waiting signal of an
 // instance that has a remediation, each visits a handful of rows, not the 5,000.
@@ -218,14 +229,12 @@ INSERT INTO alerts(id, fingerprint, alert_name, cluster_id, instance_id, severit
     VALUES('joins', 'fp-joins', 'DmesgXidError', 'c1', 'i-active', 3, '{}', '{}', 9000, 1, 0);
 )sql");
     ASSERT_TRUE(conn);
+    auto [joinable, steps] = JoinableWithSteps(*conn);
+    ASSERT_EQ(joinable.size(), 1u);
+    EXPECT_EQ(joinable[0].id, "joins");
+    EXPECT_LT(steps, 500) << "the joins looked at every waiting signal";
     Connection& db = *conn;
     sql::SqlAlerts alerts(db);
-    TakeVmSteps(db);
-    auto joinable = alerts.ListWaitingWithActiveRemediation(1000);
-    ASSERT_TRUE(joinable) << joinable.error().message;
-    ASSERT_EQ(joinable->size(), 1u);
-    EXPECT_EQ((*joinable)[0].id, "joins");
-    EXPECT_LT(TakeVmSteps(db), 500) << "the joins looked at every waiting signal";
     auto clusters = alerts.ListClustersWithWaiting(FromMicros(10));
     ASSERT_TRUE(clusters) << clusters.error().message;
     EXPECT_EQ(*clusters, std::vector<std::string>{"c1"});
@@ -251,13 +260,9 @@ INSERT INTO alerts(id, fingerprint, alert_name, cluster_id, instance_id, severit
     VALUES('done', 'fp-done', 'DmesgXidError', 'c1', 'i7', 3, '{}', '{}', 5, NULL, 0, 0);
 )sql");
     ASSERT_TRUE(conn);
-    Connection& db = *conn;
-    sql::SqlAlerts alerts(db);
-    TakeVmSteps(db);
-    auto joinable = alerts.ListWaitingWithActiveRemediation(1000);
-    ASSERT_TRUE(joinable) << joinable.error().message;
-    EXPECT_TRUE(joinable->empty());
-    EXPECT_LT(TakeVmSteps(db), 500) << "the question walked every active remediation";
+    auto [joinable, steps] = JoinableWithSteps(*conn);
+    EXPECT_TRUE(joinable.empty());
+    EXPECT_LT(steps, 500) << "the question walked every active remediation";
 }
 
 TEST(SchemaUpgrade, ANewerDatabaseIsRefused) {
