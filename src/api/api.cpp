@@ -89,7 +89,10 @@ void Api::Handle(HttpRequest&& request, Responder respond) {
         }
         return respond(ErrorResponse(NotFound("no such endpoint")));
     }
-    if (!workers_ || route->on_io_thread) return Authorize(*route, *call, std::move(respond));
+    if (!workers_ || route->on_io_thread ||
+        (route->queues_write && s_.queued_writes_on_io_thread)) {
+        return Authorize(*route, *call, std::move(respond));
+    }
     // The responder is shared so that a refused post can still answer: TryPost drops its task.
     auto shared_respond = std::make_shared<Responder>(std::move(respond));
     const bool queued = workers_->TryPost([this, route, call, shared_respond] {

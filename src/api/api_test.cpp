@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -368,6 +369,44 @@ TEST_F(ApiAccessTest, ConsoleFilesCarryTheirSecurityPolicy) {
         EXPECT_NE(headers["content-security-policy"].find("default-src 'self'"), std::string::npos);
         EXPECT_EQ(headers["x-frame-options"], "DENY");
         EXPECT_EQ(headers["referrer-policy"], "no-referrer");
+    }
+}
+
+// docs/design.md 6: on SQLite a create is queued from the I/O thread that read it, with no
+// hand-off to a worker (its refusal of a bad body shows where it ran); elsewhere, and for every
+// other route, a worker answers.
+TEST_F(ApiAccessTest, QueuedWritesRunOnTheCallingThreadOnlyWhenTheStoreAllowsIt) {
+    const Route* queues_write = nullptr;
+    for (const auto& route : api_->router().routes()) {
+        if (route.queues_write) queues_write = &route;
+    }
+    ASSERT_NE(queues_write, nullptr);
+    EXPECT_EQ(queues_write->method, "POST");
+    auto path = TargetPath(*queues_write);
+    ASSERT_TRUE(path);
+    const std::string& token = Token(Role::kAdmin, TokenScope::kUnscoped);
+    for (bool on_io_thread : {true, false}) {
+        Api api(ApiServices{*store_, *authenticator_, *remediations_, *inventory_, *engine_,
+                            rate_limiter_, *health_, *watch_, metrics_, [] { return size_t(0); },
+                            /*log_requests=*/false, simulated_.get(), nullptr, on_io_thread},
+                /*worker_threads=*/2);
+        for (const auto& [method, segments] :
+             {std::pair{std::string("POST"), *path},
+              std::pair{std::string("GET"), std::vector<std::string>{"readyz"}}}) {
+            HttpRequest request;
+            request.method = method;
+            request.segments = segments;
+            request.authorization = "Bearer " + token;
+            request.body = "not json";
+            auto answered_on = std::make_shared<std::promise<std::thread::id>>();
+            auto answer = answered_on->get_future();
+            api.Handle(std::move(request), [answered_on](HttpResponse) {
+                answered_on->set_value(std::this_thread::get_id());
+            });
+            ASSERT_EQ(answer.wait_for(10s), std::future_status::ready);
+            const bool here = answer.get() == std::this_thread::get_id();
+            EXPECT_EQ(here, on_io_thread && method == "POST") << method << " " << segments.back();
+        }
     }
 }
 

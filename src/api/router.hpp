@@ -64,6 +64,10 @@ struct Route {
     // Runs on the I/O thread, past the worker queue, so it answers under overload too
     // (docs/http-api.md 10). Only for handlers that never block: no store, no lock held long.
     bool on_io_thread = false;
+    // Queues its write and waits for nothing but the token check, which reads the database at
+    // most once a second per token: runs on the I/O thread where such a read never waits
+    // (SQLite, ApiServices::queued_writes_on_io_thread; docs/design.md 6), else on a worker.
+    bool queues_write = false;
 };
 
 struct RouteMatch {

@@ -147,7 +147,7 @@ private:
         std::shared_ptr<providers::Cancellation> cancellation;
     };
     // A transaction that committed (or failed), for the scheduling thread to act on: the
-    // writer thread only hands it over, and is back to committing at once.
+    // store's completion thread only hands it over.
     // The periodic lease transaction: this replica's leases renewed, expired ones taken over.
     struct LeaseTick {
         std::chrono::steady_clock::time_point submitted;
@@ -195,7 +195,7 @@ private:
     // finds where it stands.
     void Adopt(const storage::LeasedJob& job, Timestamp now);
     void SubmitLeaseTick(int room);
-    // On the writer thread: hands a transaction's outcome to the scheduling thread.
+    // On the store's completion thread: hands a transaction's outcome to the scheduling thread.
     void HandOver(Committed committed, Status status);
     void AfterLeaseTick(const LeaseTick& tick, Status status);
     bool LeaseFresh() const;

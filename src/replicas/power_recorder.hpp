@@ -2,7 +2,7 @@
 // say something new: a host's first reading in a leadership term, a change, or the reading after
 // a write that failed. 1,000 hosts polled every 10 s would otherwise cost 100 writes a second
 // that change nothing. Owned by `serve`; Record runs on the power poller's thread, the write's
-// callback on the store's writer thread.
+// callback on the store's completion thread.
 #pragma once
 
 #include <cstdint>

@@ -84,8 +84,8 @@ struct CommitReport {
     std::vector<RemediationChange> changes;  // in commit order
 };
 
-// Told about every commit, on the writer thread, after the commit's callbacks ran: keep it
-// short and never call back into the store's Write from it.
+// Told about every commit, in commit order, on the store's completion thread after the
+// commit's callbacks ran: keep it short and never call back into the store's Write from it.
 class CommitObserver {
 public:
     virtual ~CommitObserver() = default;
@@ -97,8 +97,10 @@ public:
     virtual ~Store() = default;
     // Queues `work` for the next group-commit batch. It runs on the writer thread inside the
     // batch's transaction; when it fails, only its own changes are rolled back. `done` is
-    // called on the writer thread after the batch committed (with work's own error, or the
-    // commit's error), so a reply sent from it is durable. Keep `done` short. When the write is
+    // called after the batch committed (with work's own error, or the commit's error), so a
+    // reply sent from it is durable, on the store's one completion thread (a throw-away
+    // store's: its writer thread), never the writer's: the next batch is written meanwhile.
+    // Keep `done` short, and never wait in it for another write. When the write is
     // refused (closing, or an HTTP request's write past the queue's bound) `done` gets
     // UNAVAILABLE at once, on the calling thread.
     virtual void Write(TxnWork work, CommitCallback done) = 0;

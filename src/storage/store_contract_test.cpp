@@ -508,6 +508,32 @@ TEST_P(StoreContract, CompareAndSetLetsExactlyOneOfTwoRacersWin) {
     EXPECT_EQ(StateOf("r-1"), first.ok() ? State::kCancelled : State::kRunning);
 }
 
+// A committed write's callback (a reply being encoded and sent) never holds up the next batch:
+// while the first callback still runs, a later write is written.
+TEST_P(StoreContract, TheNextBatchIsWrittenWhileACallbackStillRuns) {
+    constexpr auto kWait = std::chrono::seconds(10);
+    std::promise<void> first_answered;
+    std::promise<bool> saw_second;
+    std::promise<Status> second;
+    auto second_ran = std::make_shared<std::promise<void>>();
+    auto ran = second_ran->get_future().share();
+    store_->Write([](Txn&) { return OkStatus(); },
+                  [&first_answered, &saw_second, ran, kWait](Status) {
+                      first_answered.set_value();
+                      saw_second.set_value(ran.wait_for(kWait) == std::future_status::ready);
+                  });
+    ASSERT_EQ(first_answered.get_future().wait_for(kWait), std::future_status::ready);
+    auto once = std::make_shared<std::once_flag>();
+    store_->Write(
+        [second_ran, once](Txn&) {
+            std::call_once(*once, [&] { second_ran->set_value(); });  // a retry runs it again
+            return OkStatus();
+        },
+        [&second](Status s) { second.set_value(s); });
+    EXPECT_TRUE(saw_second.get_future().get()) << "the writer waited for the first callback";
+    EXPECT_TRUE(IsOk(second.get_future().get()));
+}
+
 // docs/http-api.md 1: at most one active remediation per instance, whatever the caller checked.
 TEST_P(StoreContract, SecondActiveRemediationOfAnInstanceIsRefused) {
     for (State active : {State::kPendingApproval, State::kPending, State::kQuarantining,

@@ -44,7 +44,7 @@ public:
     Metrics& operator=(const Metrics&) = delete;
 
     // Commit latency and batch size; remediations created, transitions and the time each
-    // spent in the state it left. Called on the store's writer thread only.
+    // spent in the state it left. Called on the store's completion thread only.
     void OnCommit(const storage::CommitReport& report) override;
 
     // One HTTP request answered: `route` is its pattern, never the raw path.
@@ -111,8 +111,8 @@ private:
     prometheus::Family<prometheus::Gauge>* notify_firing_;
 
     // When each unfinished remediation entered its state, for the stage histograms. Touched
-    // by the writer thread only; a remediation not seen since this process started is timed
-    // from the fields it carries when those say when its state began.
+    // by the store's completion thread only; a remediation not seen since this process started is
+    // timed from the fields it carries when those say when its state began.
     std::unordered_map<std::string, Timestamp> entered_;
 };
 

@@ -46,18 +46,24 @@ void AddRemediationRoutes(Router& router, const ApiServices& services) {
     };
 
     // Remediations (docs/http-api.md 4.1-4.6, 4.8).
-    router.Add({"POST", kRemediations, kOperate, [&services](Call& call, Responder respond) {
-                    auto body = ParseCreateBody(call.request.body);
-                    if (!body) return respond(ErrorResponse(body.error()));
-                    remediation::CreateRequest create = std::move(*body);
-                    create.cluster_id = call.params[0];
-                    create.instance_id = call.params[1];
-                    if (auto id = SingleParam(call.request, "remediation_id", "remediationId")) {
-                        create.remediation_id = *id;
-                    }
-                    services.remediations.Create(call.principal, std::move(create),
-                                                 ReplyWithRemediation(std::move(respond)));
-                }});
+    router.Add({.method = "POST",
+                .pattern = kRemediations,
+                .access = kOperate,
+                .handler =
+                    [&services](Call& call, Responder respond) {
+                        auto body = ParseCreateBody(call.request.body);
+                        if (!body) return respond(ErrorResponse(body.error()));
+                        remediation::CreateRequest create = std::move(*body);
+                        create.cluster_id = call.params[0];
+                        create.instance_id = call.params[1];
+                        if (auto id =
+                                SingleParam(call.request, "remediation_id", "remediationId")) {
+                            create.remediation_id = *id;
+                        }
+                        services.remediations.Create(call.principal, std::move(create),
+                                                     ReplyWithRemediation(std::move(respond)));
+                    },
+                .queues_write = true});
     router.Add({"GET", kRemediations, kView, [&services](Call& call, Responder respond) {
                     auto list = ParseListRequest(call);
                     if (!list) return respond(ErrorResponse(list.error()));

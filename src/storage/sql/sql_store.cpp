@@ -98,6 +98,10 @@ void SqlStore::StartWriter(int writers) {
         auto& writer = *writers_.emplace_back(std::make_unique<Writer>());
         if (i == 0) writer.conn = std::move(first_writer_);
     }
+    completer_ = std::thread([this] {
+        NameThisThread("nr-store-done");
+        CompletionLoop();
+    });
     for (auto& writer : writers_) {
         writer->thread = std::thread([this, w = writer.get()] {
             NameThisThread("nr-store-write");
@@ -118,6 +122,51 @@ void SqlStore::Close() {
     for (auto& writer : writers_) {
         if (writer->thread.joinable()) writer->thread.join();
     }
+    // The writers are gone: what they handed over is answered, then the completer ends.
+    {
+        std::lock_guard lock(completions_mu_);
+        completions_closing_ = true;
+    }
+    completions_cv_.notify_all();
+    if (completer_.joinable()) completer_.join();
+}
+
+void SqlStore::Fail(std::vector<PendingWrite>& batch, const Status& status) {
+    Completion failed;
+    failed.answers.reserve(batch.size());
+    for (auto& w : batch) failed.answers.emplace_back(std::move(w.done), status);
+    Complete(std::move(failed));
+}
+
+void SqlStore::Complete(Completion completion) {
+    if (throwaway_) return Answer(completion);
+    {
+        std::lock_guard lock(completions_mu_);
+        completions_.push_back(std::move(completion));
+    }
+    completions_cv_.notify_one();
+}
+
+void SqlStore::CompletionLoop() {
+    while (true) {
+        Completion completion;
+        {
+            std::unique_lock lock(completions_mu_);
+            completions_cv_.wait(lock,
+                                 [this] { return completions_closing_ || !completions_.empty(); });
+            if (completions_.empty()) return;  // closing and drained
+            completion = std::move(completions_.front());
+            completions_.pop_front();
+        }
+        Answer(completion);
+    }
+}
+
+void SqlStore::Answer(Completion& completion) {
+    for (auto& [done, status] : completion.answers) done(std::move(status));
+    if (!completion.report) return;
+    std::lock_guard lock(observers_mu_);
+    for (auto* observer : observers_) observer->OnCommit(*completion.report);
 }
 
 void SqlStore::Write(TxnWork work, CommitCallback done) {
@@ -169,24 +218,19 @@ void SqlStore::CommitBatch(Writer& writer, std::vector<PendingWrite>& batch) {
         // 5 s).
         writer.conn.reset();
         if (began - writer.last_connect_failure < std::chrono::seconds(1)) {
-            for (auto& w : batch) w.done(writer.last_connect_error);
-            return;
+            return Fail(batch, writer.last_connect_error);
         }
         auto connected = Connect();
         if (!connected) {
             writer.last_connect_failure = std::chrono::steady_clock::now();
             writer.last_connect_error = connected.error();
-            for (auto& w : batch) w.done(connected.error());
-            return;
+            return Fail(batch, connected.error());
         }
         writer.conn = std::move(*connected);
     }
     Connection& conn = *writer.conn;
     Status begun = Run(conn, BeginWrite());
-    if (!begun) {
-        for (auto& w : batch) w.done(begun);
-        return;
-    }
+    if (!begun) return Fail(batch, begun);
     ChangeLog log;
     SqlTxn txn(conn, &log);
     for (size_t i = 0; i < batch.size(); ++i) {
@@ -209,8 +253,7 @@ void SqlStore::CommitBatch(Writer& writer, std::vector<PendingWrite>& batch) {
         if (outcomes[i] && !flushed) outcomes[i] = flushed;
         if (!outcomes[i] && throwaway_) {
             (void)conn.Exec("ROLLBACK");
-            for (auto& w : batch) w.done(outcomes[i]);
-            return;
+            return Fail(batch, outcomes[i]);
         }
         if (throwaway_) continue;
         if (!outcomes[i]) {
@@ -241,11 +284,12 @@ void SqlStore::CommitBatch(Writer& writer, std::vector<PendingWrite>& batch) {
     if (committed) conn.Push();  // the server's statistics of this connection's changes
     if (!committed) {
         (void)conn.Exec("ROLLBACK");
-        for (auto& w : batch) w.done(committed);
-        return;
+        return Fail(batch, committed);
     }
-    CommitReport report{batch.size(), std::chrono::steady_clock::now() - began,
-                        std::move(log.changes)};
+    Completion completion;
+    completion.report = CommitReport{batch.size(), std::chrono::steady_clock::now() - began,
+                                     std::move(log.changes)};
+    completion.answers.reserve(batch.size());
     std::vector<PendingWrite> again;
     for (size_t i = 0; i < batch.size(); ++i) {
         // A change the database aborted to break a deadlock (e.g. a row lock of this batch
@@ -256,7 +300,7 @@ void SqlStore::CommitBatch(Writer& writer, std::vector<PendingWrite>& batch) {
             again.push_back(std::move(batch[i]));
             continue;
         }
-        batch[i].done(std::move(outcomes[i]));
+        completion.answers.emplace_back(std::move(batch[i].done), std::move(outcomes[i]));
     }
     if (!again.empty()) {
         std::lock_guard lock(queue_mu_);
@@ -264,8 +308,8 @@ void SqlStore::CommitBatch(Writer& writer, std::vector<PendingWrite>& batch) {
             queue_.push_front(std::move(*it));
         }
     }
-    std::lock_guard lock(observers_mu_);
-    for (auto* observer : observers_) observer->OnCommit(report);
+    // Still under commit_mu_: batches reach the completion thread in commit order.
+    Complete(std::move(completion));
 }
 
 void SqlStore::AddObserver(CommitObserver* observer) {

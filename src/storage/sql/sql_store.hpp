@@ -4,9 +4,11 @@
 // of read connections used by the calling threads. SQLite has one writer thread; PostgreSQL
 // several, each on its own connection with its own batches: their changes run side by side,
 // and their commits take turns (docs/design.md 6), which the audit chain's head row needs
-// anyway, so observers see batches in commit order. The write queue is bounded for the writes of
-// HTTP requests (docs/http-api.md 10); background work (the engine, the automation) bounds itself
-// by its own thread counts and is always queued. A backend says how to connect and how to begin.
+// anyway, so observers see batches in commit order. One completion thread runs the writes'
+// callbacks and then the observers, batch after batch in commit order. The write queue is bounded
+// for the writes of HTTP requests (docs/http-api.md 10); background work (the engine, the
+// automation) bounds itself by its own thread counts and is always queued. A backend says how to
+// connect and how to begin.
 #pragma once
 
 #include <chrono>
@@ -14,8 +16,10 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "storage/sql/connection.hpp"
@@ -84,8 +88,23 @@ private:
         std::thread thread;
     };
 
+    // A batch's answers: each write's callback with its outcome, then, when it committed, the
+    // observers' report.
+    struct Completion {
+        std::vector<std::pair<CommitCallback, Status>> answers;
+        std::optional<CommitReport> report;
+    };
+
     void WriterLoop(Writer& writer);
     void CommitBatch(Writer& writer, std::vector<PendingWrite>& batch);
+    // Every write of `batch` answered with `status`, no report: a batch that never committed.
+    void Fail(std::vector<PendingWrite>& batch, const Status& status);
+    // Queues `completion` for the completion thread, in the order batches finish; a throw-away
+    // store answers on the writer thread itself (its one caller waits for each batch).
+    void Complete(Completion completion);
+    void CompletionLoop();
+    // Runs the callbacks, then the observers.
+    void Answer(Completion& completion);
     Result<std::unique_ptr<Connection>> AcquireReader();
     void ReleaseReader(std::unique_ptr<Connection> conn);
 
@@ -97,8 +116,8 @@ private:
     const Clock& clock_;
     std::unique_ptr<Connection> first_writer_;  // until StartWriter hands it to writers_[0]
     std::vector<std::unique_ptr<Writer>> writers_;
-    // Held from a batch's aggregates and audit records through its COMMIT and its observers:
-    // commits take turns in commit order.
+    // Held from a batch's aggregates and audit records through its COMMIT until it is handed
+    // to the completion thread: commits take turns in commit order.
     std::mutex commit_mu_;
 
     std::mutex queue_mu_;
@@ -109,6 +128,17 @@ private:
 
     std::mutex observers_mu_;
     std::vector<CommitObserver*> observers_;
+
+    // Batches whose callbacks and observers the completion thread has yet to run. The writer
+    // only hands them over: the replies (a response encoded, a request measured and logged, a
+    // hop to its connection) and the observers cost the writer thread a sixth of a durable
+    // create's time when it ran them itself, time in which no batch was written
+    // (bench/RESULTS.md).
+    std::mutex completions_mu_;
+    std::condition_variable completions_cv_;
+    std::deque<Completion> completions_;
+    bool completions_closing_ = false;
+    std::thread completer_;
 
     std::mutex readers_mu_;
     std::vector<std::unique_ptr<Connection>> idle_readers_;
