@@ -28,15 +28,18 @@ std::string OneInstanceSql(const char* where) {
 Status ReadAheadInstances(Connection& conn, const std::vector<std::string>& instance_ids,
                           BatchReads& reads) {
     // Every id, with its instance (if any) and its active remediation (if any). The lateral
-    // subqueries keep their columns apart (both tables have instance_id and cluster_id).
+    // subqueries keep their columns apart (both tables have instance_id and cluster_id), and
+    // their LIMIT keeps each one an index lookup per id: without it the planner joins the
+    // whole remediations table by hash, a scan that grows with history (11 ms at 13,000 rows).
     static const std::string sql =
         std::string(
             "SELECT k.id, i.*, r.* FROM json_array_elements_text(CAST(?1 AS json)) AS "
             "k(id) LEFT JOIN LATERAL (SELECT ") +
         kInstanceColumns +
-        " FROM instances WHERE instance_id = k.id) i ON true LEFT JOIN LATERAL (SELECT " +
+        " FROM instances WHERE instance_id = k.id LIMIT 1) i ON true LEFT JOIN LATERAL (SELECT " +
         kRemediationColumns +
-        " FROM remediations WHERE instance_id = k.id AND state NOT IN (6, 7, 8, 9)) r ON true";
+        " FROM remediations WHERE instance_id = k.id AND state NOT IN (6, 7, 8, 9) LIMIT 1) r "
+        "ON true";
     constexpr int kFirstRemediationColumn = 8;  // after k.id and the seven of kInstanceColumns
     std::string ids;
     JsonWriter json(ids);

@@ -72,8 +72,8 @@ struct ChangeLog {
     }
 };
 
-// The instances and active remediations read ahead for a batch's changes (Store::
-// WriteWithReadAhead, ReadAheadInstances), by instance id. Kept true within the batch: a
+// The instances and active remediations read ahead for a row of a batch's changes (Store::
+// WriteWithReadAhead, ReadAheadInstances), by instance id. Kept true while used: a
 // remediation written by the batch drops its instance's entry (the next read goes to the
 // database), and the writer drops every entry before a change that did not declare its reads
 // (it may write anything) and when a row of changes is rolled back.

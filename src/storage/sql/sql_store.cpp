@@ -201,26 +201,18 @@ void SqlStore::CommitBatch(Writer& writer, std::vector<PendingWrite>& batch) {
     }
     Connection& conn = *writer.conn;
     const uint64_t waits_before = conn.Tallied().waits;
-    // PostgreSQL: what the batch's changes declared they read, in one statement sent with
-    // BEGIN, instead of a round trip per read (store.hpp ReadAhead).
+    // PostgreSQL: the changes that declared their reads run in rows (RunAheadRow); BEGIN is
+    // sent without waiting, to be answered with the first row's reads.
     const bool ahead = !throwaway_ && conn.dialect() == Dialect::kPostgres &&
                        std::any_of(batch.begin(), batch.end(),
                                    [](const PendingWrite& w) { return w.ahead.has_value(); });
-    BatchReads reads;
     Status begun = ahead ? Send(conn, BeginWrite()) : Run(conn, BeginWrite());
-    if (begun && ahead) {
-        std::vector<std::string> instance_ids;
-        for (const auto& w : batch) {
-            if (w.ahead) instance_ids.push_back(w.ahead->instance_id);
-        }
-        begun = ReadAheadInstances(conn, instance_ids, reads);
-        if (!begun) (void)conn.Exec("ROLLBACK");
-    }
     if (!begun) {
         for (auto& w : batch) w.done(begun);
         return;
     }
     ChangeLog log;
+    BatchReads reads;
     SqlTxn txn(conn, &log, ahead ? &reads : nullptr);
     for (size_t i = 0; i < batch.size();) {
         if (ahead && batch[i].ahead) {
@@ -314,6 +306,13 @@ size_t SqlStore::RunAheadRow(Connection& conn, Txn& txn, ChangeLog& log, BatchRe
     const ChangeLog::Mark mark = log.Marked();
     const Tally start = conn.Tallied();
     bool clean = Send(conn, "SAVEPOINT ahead").ok();
+    if (clean) {
+        // What the row's changes read first, in one statement instead of a wait per read.
+        std::vector<std::string> instance_ids;
+        for (size_t i = first; i < end; ++i) instance_ids.push_back(batch[i].ahead->instance_id);
+        reads.instances.clear();
+        clean = ReadAheadInstances(conn, instance_ids, reads).ok();
+    }
     for (size_t i = first; i < end && clean; ++i) {
         const Tally before = conn.Tallied();
         const ChangeLog::Mark change = log.Marked();

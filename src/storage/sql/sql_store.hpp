@@ -97,10 +97,11 @@ private:
     // one), and waits for what it sent before it counts. False: a throw-away store's change
     // failed, which fails its whole batch.
     bool RunAlone(Connection& conn, Txn& txn, ChangeLog& log, PendingWrite& write, Status& outcome);
-    // Runs the row of read-ahead changes that starts at batch[first] in one savepoint, with
-    // one wait at its end (their reads come from `reads`). A change refused by its rules
-    // before it wrote is just refused; any other failure rolls the row back and runs each of
-    // its changes again alone (store.hpp ReadAhead). Returns the index after the row.
+    // Runs the row of read-ahead changes that starts at batch[first] in one savepoint: what
+    // they declared is read into `reads` in one statement, and the row waits once at its end.
+    // A change refused by its rules before it wrote is just refused; any other failure rolls
+    // the row back and runs each of its changes again alone (store.hpp ReadAhead). Returns the
+    // index after the row.
     size_t RunAheadRow(Connection& conn, Txn& txn, ChangeLog& log, BatchReads& reads,
                        std::vector<PendingWrite>& batch, std::vector<Status>& outcomes,
                        size_t first);
