@@ -1334,7 +1334,7 @@ TEST_P(StoreContract, ChangesThatReadAheadSeeTheirBatchAndFailAlone) {
     std::promise<void> release;
     HoldWriter(release.get_future().share());
 
-    std::vector<std::promise<Status>> queued(8);
+    std::vector<std::promise<Status>> queued(10);
     auto queue = [&](size_t n, const std::string& instance_id, TxnWork work, bool ahead) {
         auto done = [&queued, n](Status s) { queued[n].set_value(std::move(s)); };
         if (ahead) {
@@ -1351,6 +1351,16 @@ TEST_P(StoreContract, ChangesThatReadAheadSeeTheirBatchAndFailAlone) {
     queue(5, "", CreateOn("b1", "i3"), false);   // writes what i3's read-ahead said was not there
     queue(6, "i3", CreateOn("a5", "i3"), true);  // b1 is active
     queue(7, "i4", CreateOn("a6", "i4"), true);
+    queue(
+        8, "j1",
+        [](Txn& txn) -> Status {  // gives up after a write that fails unseen
+            NR_RETURN_IF_ERROR(
+                txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(),
+                                          MakeRemediation("a1", "j1", State::kPending, T(1))));
+            return FailedPrecondition("gave up");
+        },
+        true);
+    queue(9, "j1", CreateOn("a7", "j1"), true);
     release.set_value();
     std::vector<Status> outcomes;
     for (auto& q : queued) {
@@ -1370,17 +1380,20 @@ TEST_P(StoreContract, ChangesThatReadAheadSeeTheirBatchAndFailAlone) {
     ASSERT_FALSE(outcomes[6]);
     EXPECT_EQ(outcomes[6].error().message, "active: b1");
     EXPECT_TRUE(IsOk(outcomes[7]));
+    EXPECT_FALSE(outcomes[8]);  // gave up, or (SQLite answers at once) the duplicate id
+    EXPECT_TRUE(IsOk(outcomes[9]));
 
     EXPECT_EQ(ActiveId("i1"), "a1");
     EXPECT_EQ(ActiveId("i2"), "a3");
     EXPECT_EQ(ActiveId("i3"), "b1");
     EXPECT_EQ(ActiveId("i4"), "a6");
+    EXPECT_EQ(ActiveId("j1"), "a7");
     EXPECT_EQ(Get("a1")->instance_id, "i1");
     for (const char* id : {"a2", "a4", "a5"}) EXPECT_FALSE(Get(id).has_value()) << id;
-    for (const char* id : {"a1", "a3", "b1", "a6"}) EXPECT_EQ(Events(id).size(), 1u) << id;
+    for (const char* id : {"a1", "a3", "b1", "a6", "a7"}) EXPECT_EQ(Events(id).size(), 1u) << id;
     const AuditVerdict verdict = chain();
     EXPECT_TRUE(verdict.intact) << verdict.problem;
-    EXPECT_EQ(verdict.checked, audited_before + 4);  // a1, a3, b1, a6: each once
+    EXPECT_EQ(verdict.checked, audited_before + 5);  // a1, a3, b1, a6, a7: each once
 }
 
 TEST_P(StoreContract, WritesOfOneThreadApplyInOrder) {

@@ -337,6 +337,9 @@ size_t SqlStore::RunAheadRow(Connection& conn, Txn& txn, ChangeLog& log, BatchRe
         return end;
     }
     // Which change failed is not known from a failed answer in the row: run each again alone.
+    // What was sent is answered first: after a failure the server skips statements up to a
+    // sync point, which the rollback must not be one of.
+    (void)conn.Flush();
     (void)Run(conn, "ROLLBACK TO ahead");
     (void)Send(conn, "RELEASE ahead");
     log.DropAfter(mark);
