@@ -105,7 +105,8 @@ public:
 
     // Tells `listener` of every remediation Create stores, inside its transaction, on the
     // writer thread (policy replay schedules each one's end, docs/http-api.md 11). Set it
-    // before the first Create.
+    // before the first Create. A change a store runs twice (storage::ReadAhead) tells it
+    // twice: replay's throw-away store never does.
     void OnCreate(std::function<void(const model::Remediation&)> listener) {
         on_create_ = std::move(listener);
     }

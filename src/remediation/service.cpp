@@ -47,24 +47,29 @@ Result<Remediation> FindAt(storage::Reader& reader, const Address& a) {
 // How many GETs one coalesced read answers at most.
 constexpr size_t kMaxCoalescedGets = 64;
 
-// Runs `work` in the store and hands its result to `reply` once committed.
+// Runs `work` in the store and hands its result to `reply` once committed; with `ahead`, a
+// work that keeps storage::ReadAhead's promises (the result of its last run is the one kept).
 template <class T>
 void WriteThenReply(storage::Store& store, std::function<Result<T>(storage::Txn&)> work,
-                    Reply<T> reply) {
+                    Reply<T> reply, std::optional<storage::ReadAhead> ahead = std::nullopt) {
     auto result = std::make_shared<std::optional<Result<T>>>();
-    store.Write(
-        [work = std::move(work), result](storage::Txn& txn) -> Status {
-            result->emplace(work(txn));
-            if (!result->value()) return result->value().error();
-            return OkStatus();
-        },
-        [result, reply = std::move(reply)](Status committed) {
-            if (!committed) {
-                reply(committed.error());
-            } else {
-                reply(std::move(result->value()));
-            }
-        });
+    storage::TxnWork run = [work = std::move(work), result](storage::Txn& txn) -> Status {
+        result->emplace(work(txn));
+        if (!result->value()) return result->value().error();
+        return OkStatus();
+    };
+    storage::CommitCallback done = [result, reply = std::move(reply)](Status committed) {
+        if (!committed) {
+            reply(committed.error());
+        } else {
+            reply(std::move(result->value()));
+        }
+    };
+    if (ahead) {
+        store.WriteWithReadAhead(*std::move(ahead), std::move(run), std::move(done));
+    } else {
+        store.Write(std::move(run), std::move(done));
+    }
 }
 
 }  // namespace
@@ -99,6 +104,9 @@ void RemediationService::Create(const auth::Principal& caller, CreateRequest req
                             "(^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$)"));
         return;
     }
+    storage::ReadAhead ahead{request.instance_id};
+    // Reads the instance and its active remediation, writes through Lifecycle::Create (an
+    // Insert) and a setting's delete, and keeps nothing of a run: it may run twice.
     auto work = [this, caller,
                  request = std::move(request)](storage::Txn& txn) -> Result<Remediation> {
         // A known remediation_id comes before every other rule (docs/http-api.md 4.1).
@@ -144,7 +152,7 @@ void RemediationService::Create(const auth::Principal& caller, CreateRequest req
         NR_RETURN_IF_ERROR(txn.Settings().Delete(model::AttentionSetting(r.instance_id)));
         return r;
     };
-    WriteThenReply<Remediation>(store_, std::move(work), std::move(reply));
+    WriteThenReply<Remediation>(store_, std::move(work), std::move(reply), std::move(ahead));
 }
 
 Result<Remediation> RemediationService::Get(const Address& address) {

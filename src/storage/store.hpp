@@ -10,6 +10,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/status.hpp"
@@ -69,6 +70,16 @@ public:
 using TxnWork = std::function<Status(Txn&)>;
 using CommitCallback = std::function<void(Status)>;
 
+// What a change reads first, declared as it is queued (Store::WriteWithReadAhead): a backend
+// whose every read waits for a round trip (PostgreSQL) reads it for the whole batch in one
+// statement. A change queued with it also promises two things: it writes instances and
+// remediations only through RemediationRepository::Insert and Update, and it may run twice in
+// one batch (such a backend runs a row of these changes without a savepoint and a wait each,
+// and when one of them fails after writing, rolls the row back and runs each again alone).
+struct ReadAhead {
+    std::string instance_id;  // the instance and its active remediation
+};
+
 // A remediation as a committed transaction left it: the feed behind live updates, metrics
 // and transition logs. Changes that were rolled back never appear.
 struct RemediationChange {
@@ -82,6 +93,7 @@ struct CommitReport {
     size_t batch_size = 0;                   // changes in the batch, committed or not
     std::chrono::nanoseconds latency{0};     // BEGIN to COMMIT, fsync included
     std::vector<RemediationChange> changes;  // in commit order
+    uint64_t round_trips = 0;                // waits for the database server (0: in-process)
 };
 
 // Told about every commit, in commit order, on the store's completion thread after the
@@ -104,6 +116,11 @@ public:
     // refused (closing, or an HTTP request's write past the queue's bound) `done` gets
     // UNAVAILABLE at once, on the calling thread.
     virtual void Write(TxnWork work, CommitCallback done) = 0;
+    // Write, for a change that says what it reads first and keeps ReadAhead's promises.
+    virtual void WriteWithReadAhead(ReadAhead ahead, TxnWork work, CommitCallback done) {
+        (void)ahead;  // nothing to gain where reads wait for nobody
+        Write(std::move(work), std::move(done));
+    }
     // Adds an observer of every later commit. It must outlive the store's Close().
     virtual void AddObserver(CommitObserver* observer) = 0;
     // Runs `read` on a pooled read connection in the calling thread, in one read transaction.

@@ -117,6 +117,17 @@ protected:
 
     Status Write(TxnWork work) { return store_->WriteAndWait(std::move(work)); }
 
+    // Queues a change that holds the writer until `released`: what is queued meanwhile waits
+    // for the writer's next batches.
+    void HoldWriter(std::shared_future<void> released) {
+        store_->Write(
+            [released](Txn&) {
+                released.wait();
+                return OkStatus();
+            },
+            [](Status) {});
+    }
+
     Status Insert(const Remediation& r) {
         return Write([r](Txn& txn) {
             return txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(), r);
@@ -1276,13 +1287,7 @@ TEST_P(StoreContract, AFailingWorkInABatchRollsBackOnlyItself) {
 TEST_P(StoreContract, DoneRunsAfterTheCommitIsVisibleToOtherThreads) {
     constexpr int kWrites = 20;
     std::promise<void> release;
-    std::shared_future<void> released = release.get_future().share();
-    store_->Write(
-        [released](Txn&) {
-            released.wait();
-            return OkStatus();
-        },
-        [](Status) {});
+    HoldWriter(release.get_future().share());
     std::mutex mu;
     std::condition_variable cv;
     int finished = 0;
@@ -1320,6 +1325,101 @@ TEST_P(StoreContract, DoneRunsAfterTheCommitIsVisibleToOtherThreads) {
             EXPECT_EQ(seen[key], "yes") << key;
         }
     }
+}
+
+// A create as the service makes one: the instance, its active remediation, then the row and
+// its event.
+TxnWork CreateOn(const std::string& id, const std::string& instance_id) {
+    return [id, instance_id](Txn& txn) -> Status {
+        NR_ASSIGN_OR_RETURN(auto instance, txn.Inventory().GetInstance(instance_id));
+        if (!instance) return NotFound("no instance " + instance_id);
+        NR_ASSIGN_OR_RETURN(auto active, txn.Remediations().GetActive(instance_id));
+        if (active) return FailedPrecondition("active: " + active->id);
+        NR_RETURN_IF_ERROR(
+            txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(),
+                                      MakeRemediation(id, instance_id, State::kPending, T(1))));
+        return txn.Remediations().AppendEvent(
+            id, {T(1), "state_change", State::kPending, "", "t", "created " + id});
+    };
+}
+
+// Changes that declare their reads (store.hpp ReadAhead), in one batch with others: each sees
+// what the batch wrote before it, a refusal or a failure is that change's alone (a failure
+// after writing may make the backend run its neighbours again), and every committed change is
+// there exactly once, with one audit record.
+TEST_P(StoreContract, ChangesThatReadAheadSeeTheirBatchAndFailAlone) {
+    store_->Close();
+    auto opened = OpenStore(url_, StoreOptions{.writers = 1});  // one batch, held below
+    ASSERT_TRUE(opened) << opened.error().message;
+    store_ = std::move(opened).value();
+    auto chain = [&] {
+        return ReadOk<AuditVerdict>(
+            [](Reader& r) { return VerifyAuditChain(r.Audit(), std::nullopt); });
+    };
+    const int64_t audited_before = chain().checked;
+    std::promise<void> release;
+    HoldWriter(release.get_future().share());
+
+    std::vector<std::promise<Status>> queued(10);
+    auto queue = [&](size_t n, const std::string& instance_id, TxnWork work, bool ahead) {
+        auto done = [&queued, n](Status s) { queued[n].set_value(std::move(s)); };
+        if (ahead) {
+            store_->WriteWithReadAhead(ReadAhead{instance_id}, std::move(work), std::move(done));
+        } else {
+            store_->Write(std::move(work), std::move(done));
+        }
+    };
+    queue(0, "i1", CreateOn("a1", "i1"), true);
+    queue(1, "i1", CreateOn("a2", "i1"), true);  // a1, the batch's own, is active
+    queue(2, "i2", CreateOn("a1", "i2"), true);  // a1's id again: fails after writing
+    queue(3, "i2", CreateOn("a3", "i2"), true);
+    queue(4, "nope", CreateOn("a4", "nope"), true);
+    queue(5, "", CreateOn("b1", "i3"), false);   // writes what i3's read-ahead said was not there
+    queue(6, "i3", CreateOn("a5", "i3"), true);  // b1 is active
+    queue(7, "i4", CreateOn("a6", "i4"), true);
+    queue(
+        8, "j1",
+        [](Txn& txn) -> Status {  // gives up after a write that fails unseen
+            NR_RETURN_IF_ERROR(
+                txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(),
+                                          MakeRemediation("a1", "j1", State::kPending, T(1))));
+            return FailedPrecondition("gave up");
+        },
+        true);
+    queue(9, "j1", CreateOn("a7", "j1"), true);
+    release.set_value();
+    std::vector<Status> outcomes;
+    for (auto& q : queued) {
+        auto f = q.get_future();
+        ASSERT_EQ(f.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+        outcomes.push_back(f.get());
+    }
+    EXPECT_TRUE(IsOk(outcomes[0]));
+    ASSERT_FALSE(outcomes[1]);
+    EXPECT_EQ(outcomes[1].error().message, "active: a1");
+    ASSERT_FALSE(outcomes[2]);
+    EXPECT_EQ(outcomes[2].error().code, Code::kAlreadyExists);
+    EXPECT_TRUE(IsOk(outcomes[3]));
+    ASSERT_FALSE(outcomes[4]);
+    EXPECT_EQ(outcomes[4].error().code, Code::kNotFound);
+    EXPECT_TRUE(IsOk(outcomes[5]));
+    ASSERT_FALSE(outcomes[6]);
+    EXPECT_EQ(outcomes[6].error().message, "active: b1");
+    EXPECT_TRUE(IsOk(outcomes[7]));
+    EXPECT_FALSE(outcomes[8]);  // gave up, or (SQLite answers at once) the duplicate id
+    EXPECT_TRUE(IsOk(outcomes[9]));
+
+    EXPECT_EQ(ActiveId("i1"), "a1");
+    EXPECT_EQ(ActiveId("i2"), "a3");
+    EXPECT_EQ(ActiveId("i3"), "b1");
+    EXPECT_EQ(ActiveId("i4"), "a6");
+    EXPECT_EQ(ActiveId("j1"), "a7");
+    EXPECT_EQ(Get("a1")->instance_id, "i1");
+    for (const char* id : {"a2", "a4", "a5"}) EXPECT_FALSE(Get(id).has_value()) << id;
+    for (const char* id : {"a1", "a3", "b1", "a6", "a7"}) EXPECT_EQ(Events(id).size(), 1u) << id;
+    const AuditVerdict verdict = chain();
+    EXPECT_TRUE(verdict.intact) << verdict.problem;
+    EXPECT_EQ(verdict.checked, audited_before + 5);  // a1, a3, b1, a6, a7: each once
 }
 
 TEST_P(StoreContract, WritesOfOneThreadApplyInOrder) {

@@ -191,6 +191,7 @@ Result<bool> PgStatement::Step() {
             // The end of this statement's answers.
             while (PGresult* extra = PQgetResult(conn_.handle())) PQclear(extra);
         } else {
+            conn_.CountWait();
             result_ = PQexecPrepared(conn_.handle(), name_.c_str(), int(values.size()),
                                      values.data(), nullptr, nullptr, 0);
         }
@@ -272,6 +273,7 @@ Status Connection::EnterPipeline() {
 
 Status Connection::SendAndDrain() {
     // The server buffers its answers until asked to flush them.
+    ++tally_.waits;
     if (PQsendFlushRequest(conn_) == 0 || PQflush(conn_) != 0) {
         return ResultError(nullptr, "cannot send to the server");
     }
@@ -318,6 +320,7 @@ Status Connection::ReadOwed() {
 
 void Connection::Resync() {
     if (PQpipelineSync(conn_) == 0) return;
+    ++tally_.waits;
     for (int nulls = 0; nulls < 4;) {
         PGresult* result = PQgetResult(conn_);
         if (result == nullptr) {
@@ -369,6 +372,7 @@ Status Connection::LeavePipeline() {
 }
 
 Error Connection::ResultError(PGresult* result, std::string_view what) {
+    ++tally_.errors;
     std::string message = std::string(what) + ": ";
     std::string sqlstate;
     if (result != nullptr) {
@@ -401,6 +405,7 @@ Result<sql::Statement> Connection::Prepare(const std::string& sql) {
     for (size_t i = 0; i < used.size(); ++i) types[i] = used[i] ? 0 : kTextOid;
     const int num_params = int(used.size());
     std::string name = "nr" + std::to_string(statements_.size() + 1);
+    ++tally_.waits;
     PGresult* prepared = PQprepare(conn_, name.c_str(), text.c_str(), num_params, types.data());
     if (PQresultStatus(prepared) != PGRES_COMMAND_OK) {
         return ResultError(prepared, "cannot prepare statement (" + sql + ")");
@@ -419,6 +424,7 @@ Status Connection::RunNextAlone() {
 Status Connection::Exec(const char* sql) {
     Deadline deadline(*this);
     NR_RETURN_IF_ERROR(LeavePipeline());  // PQexec is synchronous
+    ++tally_.waits;
     PGresult* result = PQexec(conn_, sql);
     ExecStatusType status = PQresultStatus(result);
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {

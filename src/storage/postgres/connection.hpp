@@ -71,6 +71,7 @@ public:
     // outside it is answered with its own sync point, in a transaction of its own.
     Status RunNextAlone() override;
     uint64_t StatementsUsed() const override { return statements_used_; }
+    sql::Tally Tallied() const override { return tally_; }
     Status Flush() override;
     // Also, at most once a second, waits for the answers and sets a sync point: only there,
     // outside a transaction, does the server report its table statistics, autovacuum's input.
@@ -111,10 +112,13 @@ public:
     // any, gets its change count when that answer is read and says it succeeded.
     void Owe(std::function<void(int changed)> changed = nullptr) {
         ++owed_;
+        ++tally_.sent;
         if (changed) on_answer_.push_back({sent_, std::move(changed)});
         ++sent_;
     }
     bool pipelined() const { return PQpipelineStatus(conn_) != PQ_PIPELINE_OFF; }
+    // Counts a wait for the server made outside the connection's own calls.
+    void CountWait() { ++tally_.waits; }
 
 private:
     explicit Connection(PGconn* conn) : conn_(conn) {}
@@ -131,8 +135,9 @@ private:
     std::deque<std::pair<int64_t, std::function<void(int changed)>>> on_answer_;
     std::chrono::steady_clock::time_point last_sync_{};  // Push's last sync point
     uint64_t statements_used_ = 0;                       // Prepare calls
-    int deadlines_ = 0;                                  // nested Deadline guards
-    std::atomic<bool> timed_out_{false};                 // the watchdog shut the socket down
+    sql::Tally tally_;
+    int deadlines_ = 0;                   // nested Deadline guards
+    std::atomic<bool> timed_out_{false};  // the watchdog shut the socket down
     std::unordered_map<std::string, std::unique_ptr<PgStatement>> statements_;
 };
 

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -101,6 +102,99 @@ TEST(PgStore, ConcurrentWritersKeepOneAuditChainAndExactAggregates) {
     ASSERT_TRUE(daily) << daily.error().message;
     ASSERT_EQ(daily->size(), 1u);
     EXPECT_EQ(daily->front().created, committed);
+    store->Close();
+}
+
+// Tells when a batch of `size` changes committed, and how often it waited for the server.
+class BatchWaits final : public CommitObserver {
+public:
+    explicit BatchWaits(size_t size) : size_(size) {}
+    void OnCommit(const CommitReport& report) override {
+        std::lock_guard lock(mu_);
+        if (report.batch_size == size_ && !seen_) {
+            seen_ = true;
+            round_trips_.set_value(report.round_trips);
+        }
+    }
+    std::future<uint64_t> RoundTrips() { return round_trips_.get_future(); }
+
+private:
+    const size_t size_;
+    std::mutex mu_;
+    bool seen_ = false;
+    std::promise<uint64_t> round_trips_;
+};
+
+// Creates that declare their reads (store.hpp ReadAhead) wait for the server a few times per
+// batch, not per create: their reads are one statement sent with BEGIN, and their row one
+// savepoint with one wait at its end (three waits each before: two reads and a flush).
+TEST(PgStore, ABatchOfCreatesThatReadAheadWaitsAFewTimesNotOncePerCreate) {
+    const std::string url = test_support::NewPostgresDatabase();
+    if (url.empty()) GTEST_SKIP() << "no PostgreSQL server here";
+    auto store = OpenPg(url, 1);
+    ASSERT_NE(store, nullptr);
+    constexpr int kCreates = 32;
+    FleetImport fleet;
+    model::Cluster cluster{"c1", "cluster one", "Ready", {}};
+    for (int i = 0; i <= kCreates; ++i) {  // one more, for the warm-up
+        cluster.gpu_worker_nodes.push_back(
+            test_support::TestInstance("p" + std::to_string(i), "c1", ""));
+    }
+    fleet.clusters = {cluster};
+    ASSERT_TRUE(IsOk(
+        store->WriteAndWait([&fleet](Txn& txn) { return txn.Inventory().ImportFleet(fleet); })));
+    // A create as the service makes one.
+    auto create = [](const std::string& id, const std::string& instance_id) -> TxnWork {
+        return [id, instance_id](Txn& txn) -> Status {
+            NR_ASSIGN_OR_RETURN(auto instance, txn.Inventory().GetInstance(instance_id));
+            if (!instance) return NotFound(instance_id);
+            NR_ASSIGN_OR_RETURN(auto active, txn.Remediations().GetActive(instance_id));
+            if (active) return FailedPrecondition(active->id);
+            NR_RETURN_IF_ERROR(txn.Remediations().Insert(
+                UncheckedRemediationWriteKey(),
+                test_support::MakeRemediation(id, instance_id, model::State::kPending,
+                                              test_support::TestEpoch())));
+            return txn.Remediations().AppendEvent(id, {test_support::TestEpoch(), "state_change",
+                                                       model::State::kPending, "", "t", "created"});
+        };
+    };
+    // Each statement's first use prepares it (a wait or two): not what is measured here.
+    std::promise<Status> warmed;
+    store->WriteWithReadAhead(ReadAhead{"p32"}, create("warm-up", "p32"),
+                              [&warmed](Status s) { warmed.set_value(std::move(s)); });
+    ASSERT_TRUE(IsOk(warmed.get_future().get()));
+    BatchWaits waits(kCreates);
+    store->AddObserver(&waits);
+
+    std::promise<void> started;
+    std::promise<void> release;
+    auto released = release.get_future().share();
+    store->Write(  // holds the writer, so the creates queue up for one batch
+        [&started, released](Txn&) {
+            started.set_value();
+            released.wait_for(std::chrono::seconds(10));
+            return OkStatus();
+        },
+        [](Status) {});
+    ASSERT_EQ(started.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    std::vector<std::promise<Status>> done(kCreates);
+    for (int i = 0; i < kCreates; ++i) {
+        const std::string instance_id = "p" + std::to_string(i);
+        const std::string id = "r" + std::to_string(i);
+        store->WriteWithReadAhead(
+            ReadAhead{instance_id}, create(id, instance_id),
+            [&done, i](Status s) { done[size_t(i)].set_value(std::move(s)); });
+    }
+    release.set_value();
+    for (auto& d : done) {
+        auto f = d.get_future();
+        ASSERT_EQ(f.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+        EXPECT_TRUE(IsOk(f.get()));
+    }
+    auto round_trips = waits.RoundTrips();
+    ASSERT_EQ(round_trips.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    // BEGIN with the reads, the row's wait, the audit head, COMMIT; a few to spare.
+    EXPECT_LE(round_trips.get(), 8u);
     store->Close();
 }
 

@@ -129,6 +129,16 @@ private:
     StatementImpl* impl_;
 };
 
+// What a connection did so far (counts only grow): statements sent without waiting
+// (Statement::Send), errors the database answered or the connection met, and waits for the
+// server. The writer tells from them whether a change wrote or failed where it cannot see, and
+// reports its round trips per batch.
+struct Tally {
+    uint64_t sent = 0;
+    uint64_t errors = 0;
+    uint64_t waits = 0;
+};
+
 class Connection {
 public:
     virtual ~Connection() = default;
@@ -154,6 +164,8 @@ public:
     virtual Status RunNextAlone() { return OkStatus(); }
     // Statements prepared or reused so far (0: the backend does not count them).
     virtual uint64_t StatementsUsed() const { return 0; }
+    // Zeros where the backend does not count (SQLite: nothing is sent, nothing is waited for).
+    virtual Tally Tallied() const { return {}; }
     // False once the connection to the server is lost; the store then opens a new one.
     virtual bool Healthy() const { return true; }
 

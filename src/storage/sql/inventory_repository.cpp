@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include "common/json.hpp"
 #include "storage/sql/repositories.hpp"
 #include "storage/sql/rows.hpp"
 
@@ -11,18 +12,58 @@ using model::State;
 
 namespace {
 
+// What ReadInstance reads, in its order.
+constexpr const char* kInstanceColumns =
+    "instance_id, cluster_id, instance_name, num_gpus, host_name, status, auto_repair";
+
 // One instance by `where`, its text built once per statement: a lookup per alert on the
 // ingest path (docs/http-api.md 5, "Ingest rate") builds no string.
 std::string OneInstanceSql(const char* where) {
-    return std::string(
-               "SELECT instance_id, cluster_id, instance_name, num_gpus, host_name, "
-               "status, auto_repair FROM instances WHERE ") +
-           where + " LIMIT 1";
+    return std::string("SELECT ") + kInstanceColumns + " FROM instances WHERE " + where +
+           " LIMIT 1";
 }
 
 }  // namespace
 
+Status ReadAheadInstances(Connection& conn, const std::vector<std::string>& instance_ids,
+                          BatchReads& reads) {
+    // Every id, with its instance (if any) and its active remediation (if any). The lateral
+    // subqueries keep their columns apart (both tables have instance_id and cluster_id), and
+    // their LIMIT keeps each one an index lookup per id: without it the planner joins the
+    // whole remediations table by hash, a scan that grows with history (11 ms at 13,000 rows).
+    static const std::string sql =
+        std::string(
+            "SELECT k.id, i.*, r.* FROM json_array_elements_text(CAST(?1 AS json)) AS "
+            "k(id) LEFT JOIN LATERAL (SELECT ") +
+        kInstanceColumns +
+        " FROM instances WHERE instance_id = k.id LIMIT 1) i ON true LEFT JOIN LATERAL (SELECT " +
+        kRemediationColumns +
+        " FROM remediations WHERE instance_id = k.id AND state NOT IN (6, 7, 8, 9) LIMIT 1) r "
+        "ON true";
+    constexpr int kFirstRemediationColumn = 8;  // after k.id and the seven of kInstanceColumns
+    std::string ids;
+    JsonWriter json(ids);
+    json.BeginArray();
+    for (const auto& id : instance_ids) json.String(id);
+    json.EndArray();
+    NR_ASSIGN_OR_RETURN(auto stmt, conn.Prepare(sql));
+    stmt.Bind(1, ids);
+    while (true) {
+        NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) return OkStatus();
+        BatchReads::Entry entry;
+        if (!stmt.IsNull(1)) entry.instance = SqlInventory::ReadInstance(stmt, 1);
+        if (!stmt.IsNull(kFirstRemediationColumn)) {
+            entry.active = ReadRemediation(stmt, kFirstRemediationColumn);
+        }
+        reads.instances.emplace(stmt.Text(0), std::move(entry));
+    }
+}
+
 Result<std::optional<model::Instance>> SqlInventory::GetInstance(const std::string& instance_id) {
+    if (reads_ != nullptr) {
+        if (const auto* ahead = reads_->Find(instance_id)) return ahead->instance;
+    }
     static const std::string sql = OneInstanceSql("instance_id = ?1");
     return OneInstance(sql, instance_id);
 }

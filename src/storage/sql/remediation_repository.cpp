@@ -200,6 +200,9 @@ Result<RemediationPage> SqlRemediations::List(const ListQuery& q) {
 }
 
 Result<std::optional<Remediation>> SqlRemediations::GetActive(const std::string& instance_id) {
+    if (reads_ != nullptr) {
+        if (const auto* ahead = reads_->Find(instance_id)) return ahead->active;
+    }
     static const std::string sql = std::string("SELECT ") + kRemediationColumns +
                                    " FROM remediations WHERE instance_id = ?1 AND state "
                                    "NOT IN (6, 7, 8, 9)";
@@ -464,6 +467,7 @@ Result<int64_t> SqlRemediations::PruneChanges(int64_t keep) {
 }
 
 Status SqlRemediations::Insert(const RemediationWriteKey&, const Remediation& r) {
+    Forget(r.instance_id);
     static const std::string sql = std::string("INSERT INTO remediations(") + kRemediationColumns +
                                    ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
                                    "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)";
@@ -495,6 +499,7 @@ Status SqlRemediations::Insert(const RemediationWriteKey&, const Remediation& r)
 }
 
 Status SqlRemediations::Update(const RemediationWriteKey&, const Remediation& r, State expected) {
+    Forget(r.instance_id);
     // Only what a change of state or mode can touch: a column left out of SET leaves its
     // indexes (create_time's, the id's) alone, which is most of an update's cost.
     static const std::string sql =

@@ -3,7 +3,9 @@
 // read transaction). Not thread-safe: they belong to the thread that uses the connection.
 #pragma once
 
+#include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "storage/sql/connection.hpp"
@@ -53,7 +55,44 @@ struct ChangeLog {
     void Audit(std::string action, std::string target, std::string detail) {
         audit.push_back({actor, std::move(action), std::move(target), std::move(detail)});
     }
+
+    // How long each list was, to drop what the changes after it logged.
+    struct Mark {
+        size_t changes = 0;
+        size_t audit = 0;
+        size_t daily = 0;
+        size_t buckets = 0;
+    };
+    Mark Marked() const { return {changes.size(), audit.size(), daily.size(), buckets.size()}; }
+    void DropAfter(const Mark& mark) {
+        changes.resize(mark.changes);
+        audit.resize(mark.audit);
+        daily.resize(mark.daily);
+        buckets.resize(mark.buckets);
+    }
 };
+
+// The instances and active remediations read ahead for a row of a batch's changes (Store::
+// WriteWithReadAhead, ReadAheadInstances), by instance id. Kept true while used: a
+// remediation written by the batch drops its instance's entry (the next read goes to the
+// database), and the writer drops every entry before a change that did not declare its reads
+// (it may write anything) and when a row of changes is rolled back.
+struct BatchReads {
+    struct Entry {
+        std::optional<model::Instance> instance;
+        std::optional<model::Remediation> active;
+    };
+    std::unordered_map<std::string, Entry> instances;
+
+    const Entry* Find(const std::string& instance_id) const {
+        auto it = instances.find(instance_id);
+        return it == instances.end() ? nullptr : &it->second;
+    }
+};
+
+// Reads `instance_ids` with their active remediations into `reads`, in one statement.
+Status ReadAheadInstances(Connection& conn, const std::vector<std::string>& instance_ids,
+                          BatchReads& reads);
 
 // Adds an audit record to `log` when there is one (a repository on a read connection has
 // none, and never writes).
@@ -82,7 +121,9 @@ Status AppendRecordedChanges(Connection& conn, const std::vector<RemediationChan
 // creation, change of state and change of mode.
 class SqlRemediations final : public RemediationRepository {
 public:
-    SqlRemediations(Connection& conn, ChangeLog* log) : conn_(conn), log_(log) {}
+    // `reads`: what the writer read ahead for the batch (null on read connections).
+    SqlRemediations(Connection& conn, ChangeLog* log, BatchReads* reads = nullptr)
+        : conn_(conn), log_(log), reads_(reads) {}
     Result<std::optional<model::Remediation>> Get(const std::string& id) override;
     Result<std::vector<model::Remediation>> GetMany(const std::vector<std::string>& ids) override;
     Result<std::optional<model::Remediation>> GetRow(const std::string& id) override;
@@ -119,8 +160,13 @@ private:
     Status AttachAlerts(model::Remediation& r);
     // Sends the events AppendEvent collected in bulk (PostgreSQL), as one statement.
     Status SendBulkEvents();
+    // A remediation of `instance_id` was written: what was read ahead of it is no longer true.
+    void Forget(const std::string& instance_id) {
+        if (reads_ != nullptr) reads_->instances.erase(instance_id);
+    }
     Connection& conn_;
     ChangeLog* log_;
+    BatchReads* reads_;
     bool bulk_ = false;
     std::vector<std::pair<std::string, model::RemediationEvent>> bulk_events_;
 };
@@ -129,7 +175,9 @@ private:
 // automation settings and fleet imports in the batch's ChangeLog (null on read connections).
 class SqlInventory final : public InventoryRepository {
 public:
-    SqlInventory(Connection& conn, ChangeLog* log) : conn_(conn), log_(log) {}
+    // `reads`: what the writer read ahead for the batch (null on read connections).
+    SqlInventory(Connection& conn, ChangeLog* log, const BatchReads* reads = nullptr)
+        : conn_(conn), log_(log), reads_(reads) {}
     // Reads instance_id, cluster_id, instance_name, num_gpus, host_name, status, auto_repair
     // from column `first` on.
     static model::Instance ReadInstance(const Statement& s, int first = 0);
@@ -185,6 +233,7 @@ private:
                                                        const std::string& key);
     Connection& conn_;
     ChangeLog* log_;
+    const BatchReads* reads_;
 };
 
 // The engine's jobs on one connection.

@@ -35,9 +35,10 @@ bool IsConflict(const Status& status) {
 // Every repository over one connection: the writer's transaction, or a pooled reader's.
 class SqlTxn final : public Txn {
 public:
-    SqlTxn(Connection& conn, ChangeLog* log)
-        : remediations_(conn, log),
-          inventory_(conn, log),
+    // `reads`: what the writer read ahead for the batch, if anything.
+    SqlTxn(Connection& conn, ChangeLog* log, BatchReads* reads = nullptr)
+        : remediations_(conn, log, reads),
+          inventory_(conn, log, reads),
           engine_jobs_(conn),
           alerts_(conn),
           health_checks_(conn),
@@ -170,6 +171,21 @@ void SqlStore::Answer(Completion& completion) {
 }
 
 void SqlStore::Write(TxnWork work, CommitCallback done) {
+    PendingWrite write;
+    write.work = std::move(work);
+    write.done = std::move(done);
+    Queue(std::move(write));
+}
+
+void SqlStore::WriteWithReadAhead(ReadAhead ahead, TxnWork work, CommitCallback done) {
+    PendingWrite write;
+    write.work = std::move(work);
+    write.done = std::move(done);
+    write.ahead = std::move(ahead);
+    Queue(std::move(write));
+}
+
+void SqlStore::Queue(PendingWrite write) {
     Status refused;
     {
         std::lock_guard lock(queue_mu_);
@@ -182,12 +198,14 @@ void SqlStore::Write(TxnWork work, CommitCallback done) {
             refused = Unavailable("storage is busy: " + std::to_string(queue_.size()) +
                                   " writes are queued (storage.max_queued_writes); retry shortly");
         } else {
-            queue_.push_back({std::move(work), std::move(done), request_id, CurrentActor()});
+            write.request_id = request_id;
+            write.actor = CurrentActor();
+            queue_.push_back(std::move(write));
             queue_cv_.notify_one();
             return;
         }
     }
-    done(std::move(refused));
+    write.done(std::move(refused));
 }
 
 void SqlStore::WriterLoop(Writer& writer) {
@@ -229,41 +247,28 @@ void SqlStore::CommitBatch(Writer& writer, std::vector<PendingWrite>& batch) {
         writer.conn = std::move(*connected);
     }
     Connection& conn = *writer.conn;
-    Status begun = Run(conn, BeginWrite());
+    const uint64_t waits_before = conn.Tallied().waits;
+    // PostgreSQL: the changes that declared their reads run in rows (RunAheadRow); BEGIN is
+    // sent without waiting, to be answered with the first row's reads.
+    const bool ahead = !throwaway_ && conn.dialect() == Dialect::kPostgres &&
+                       std::any_of(batch.begin(), batch.end(),
+                                   [](const PendingWrite& w) { return w.ahead.has_value(); });
+    Status begun = ahead ? Send(conn, BeginWrite()) : Run(conn, BeginWrite());
     if (!begun) return Fail(batch, begun);
     ChangeLog log;
-    SqlTxn txn(conn, &log);
-    for (size_t i = 0; i < batch.size(); ++i) {
-        // A savepoint per change: a change whose rules fail leaves no trace, the others in
-        // the batch still commit. A throw-away store's failed change fails the batch instead.
-        Status saved = throwaway_ ? OkStatus() : Send(conn, "SAVEPOINT change");
-        if (!saved) {
-            outcomes[i] = saved;
+    BatchReads reads;
+    SqlTxn txn(conn, &log, ahead ? &reads : nullptr);
+    for (size_t i = 0; i < batch.size();) {
+        if (ahead && batch[i].ahead) {
+            i = RunAheadRow(conn, txn, log, reads, batch, outcomes, i);
             continue;
         }
-        const size_t recorded = log.changes.size();
-        const size_t audited = log.audit.size();
-        const size_t daily = log.daily.size();
-        const size_t buckets = log.buckets.size();
-        log.request_id = batch[i].request_id;
-        log.actor = batch[i].actor;
-        outcomes[i] = batch[i].work(txn);
-        // What the change sent without waiting must have worked before the change counts.
-        Status flushed = conn.Flush();
-        if (outcomes[i] && !flushed) outcomes[i] = flushed;
-        if (!outcomes[i] && throwaway_) {
+        reads.instances.clear();  // the change may write anything
+        if (!RunAlone(conn, txn, log, batch[i], outcomes[i])) {
             (void)conn.Exec("ROLLBACK");
             return Fail(batch, outcomes[i]);
         }
-        if (throwaway_) continue;
-        if (!outcomes[i]) {
-            (void)Run(conn, "ROLLBACK TO change");
-            log.changes.resize(recorded);
-            log.audit.resize(audited);
-            log.daily.resize(daily);
-            log.buckets.resize(buckets);
-        }
-        (void)Send(conn, "RELEASE change");
+        ++i;
     }
     // Commits take turns from here: the audit chain's head row admits one at a time anyway
     // (docs/design.md 11), and the observers hear of batches in the order they committed.
@@ -287,8 +292,9 @@ void SqlStore::CommitBatch(Writer& writer, std::vector<PendingWrite>& batch) {
         return Fail(batch, committed);
     }
     Completion completion;
-    completion.report = CommitReport{batch.size(), std::chrono::steady_clock::now() - began,
-                                     std::move(log.changes)};
+    completion.report =
+        CommitReport{batch.size(), std::chrono::steady_clock::now() - began,
+                     std::move(log.changes), conn.Tallied().waits - waits_before};
     completion.answers.reserve(batch.size());
     std::vector<PendingWrite> again;
     for (size_t i = 0; i < batch.size(); ++i) {
@@ -310,6 +316,81 @@ void SqlStore::CommitBatch(Writer& writer, std::vector<PendingWrite>& batch) {
     }
     // Still under commit_mu_: batches reach the completion thread in commit order.
     Complete(std::move(completion));
+}
+
+bool SqlStore::RunAlone(Connection& conn, Txn& txn, ChangeLog& log, PendingWrite& write,
+                        Status& outcome) {
+    // A savepoint per change: a change whose rules fail leaves no trace, the others in the
+    // batch still commit. A throw-away store's failed change fails the batch instead.
+    Status saved = throwaway_ ? OkStatus() : Send(conn, "SAVEPOINT change");
+    if (!saved) {
+        outcome = saved;
+        return true;
+    }
+    const ChangeLog::Mark mark = log.Marked();
+    log.request_id = write.request_id;
+    log.actor = write.actor;
+    outcome = write.work(txn);
+    // What the change sent without waiting must have worked before the change counts.
+    Status flushed = conn.Flush();
+    if (outcome && !flushed) outcome = flushed;
+    if (throwaway_) return outcome.ok();
+    if (!outcome) {
+        (void)Run(conn, "ROLLBACK TO change");
+        log.DropAfter(mark);
+    }
+    (void)Send(conn, "RELEASE change");
+    return true;
+}
+
+size_t SqlStore::RunAheadRow(Connection& conn, Txn& txn, ChangeLog& log, BatchReads& reads,
+                             std::vector<PendingWrite>& batch, std::vector<Status>& outcomes,
+                             size_t first) {
+    size_t end = first;
+    while (end < batch.size() && batch[end].ahead) ++end;
+    const ChangeLog::Mark mark = log.Marked();
+    const Tally start = conn.Tallied();
+    bool clean = Send(conn, "SAVEPOINT ahead").ok();
+    if (clean) {
+        // What the row's changes read first, in one statement instead of a wait per read.
+        std::vector<std::string> instance_ids;
+        for (size_t i = first; i < end; ++i) instance_ids.push_back(batch[i].ahead->instance_id);
+        reads.instances.clear();
+        clean = ReadAheadInstances(conn, instance_ids, reads).ok();
+    }
+    for (size_t i = first; i < end && clean; ++i) {
+        const Tally before = conn.Tallied();
+        const ChangeLog::Mark change = log.Marked();
+        log.request_id = batch[i].request_id;
+        log.actor = batch[i].actor;
+        outcomes[i] = batch[i].work(txn);
+        if (outcomes[i]) continue;
+        // Refused by its rules before it sent a write or met an error: nothing of it to undo.
+        // What it logged goes; audit records logged meanwhile are earlier changes' (a setting's
+        // delete is audited when its answer is read, which this change's reads may have done).
+        const Tally after = conn.Tallied();
+        clean = after.sent == before.sent && after.errors == before.errors;
+        if (clean) {
+            log.changes.resize(change.changes);
+            log.daily.resize(change.daily);
+            log.buckets.resize(change.buckets);
+        }
+    }
+    if (clean) clean = conn.Flush().ok() && conn.Tallied().errors == start.errors;
+    if (clean) {
+        (void)Send(conn, "RELEASE ahead");
+        return end;
+    }
+    // Which change failed is not known from a failed answer in the row: run each again alone.
+    // What was sent is answered first: after a failure the server skips statements up to a
+    // sync point, which the rollback must not be one of.
+    (void)conn.Flush();
+    (void)Run(conn, "ROLLBACK TO ahead");
+    (void)Send(conn, "RELEASE ahead");
+    log.DropAfter(mark);
+    reads.instances.clear();
+    for (size_t i = first; i < end; ++i) (void)RunAlone(conn, txn, log, batch[i], outcomes[i]);
+    return end;
 }
 
 void SqlStore::AddObserver(CommitObserver* observer) {

@@ -27,11 +27,17 @@
 
 namespace noderepair::storage::sql {
 
+struct BatchReads;
+struct ChangeLog;
+
 class SqlStore : public Store {
 public:
     ~SqlStore() override;
 
     void Write(TxnWork work, CommitCallback done) override;
+    // On PostgreSQL the batch's declared reads are one statement after BEGIN, and a row of such
+    // changes runs in one savepoint with one wait at its end (store.hpp ReadAhead).
+    void WriteWithReadAhead(ReadAhead ahead, TxnWork work, CommitCallback done) override;
     void AddObserver(CommitObserver* observer) override;
     Status Read(const std::function<Status(Reader&)>& read) override;
     // No BEGIN and COMMIT: the statement is its own transaction, answered with its own sync
@@ -75,9 +81,10 @@ private:
     struct PendingWrite {
         TxnWork work;
         CommitCallback done;
-        std::string request_id;  // of the HTTP request that queued it
-        std::string actor;       // who queued it, for its audit records
-        int conflicts = 0;       // times the database aborted it to break a deadlock
+        std::string request_id;          // of the HTTP request that queued it
+        std::string actor;               // who queued it, for its audit records
+        int conflicts = 0;               // times the database aborted it to break a deadlock
+        std::optional<ReadAhead> ahead;  // what it reads first, if it said so
     };
 
     // One writer thread's connection and its last failed reconnect (that thread's only).
@@ -96,6 +103,7 @@ private:
     };
 
     void WriterLoop(Writer& writer);
+    void Queue(PendingWrite write);
     void CommitBatch(Writer& writer, std::vector<PendingWrite>& batch);
     // Every write of `batch` answered with `status`, no report: a batch that never committed.
     void Fail(std::vector<PendingWrite>& batch, const Status& status);
@@ -105,6 +113,18 @@ private:
     void CompletionLoop();
     // Runs the callbacks, then the observers.
     void Answer(Completion& completion);
+    // Runs one change of the batch in a savepoint of its own (a throw-away store: without
+    // one), and waits for what it sent before it counts. False: a throw-away store's change
+    // failed, which fails its whole batch.
+    bool RunAlone(Connection& conn, Txn& txn, ChangeLog& log, PendingWrite& write, Status& outcome);
+    // Runs the row of read-ahead changes that starts at batch[first] in one savepoint: what
+    // they declared is read into `reads` in one statement, and the row waits once at its end.
+    // A change refused by its rules before it wrote is just refused; any other failure rolls
+    // the row back and runs each of its changes again alone (store.hpp ReadAhead). Returns the
+    // index after the row.
+    size_t RunAheadRow(Connection& conn, Txn& txn, ChangeLog& log, BatchReads& reads,
+                       std::vector<PendingWrite>& batch, std::vector<Status>& outcomes,
+                       size_t first);
     Result<std::unique_ptr<Connection>> AcquireReader();
     void ReleaseReader(std::unique_ptr<Connection> conn);
 

@@ -113,8 +113,12 @@ Status SqlSettings::Delete(const std::string& key) {
     stmt.Bind(1, key);
     // Audited only when there was a row, known by the change's flush: every create deletes the
     // instance's attention setting, and waiting here would cost it a round trip.
-    return stmt.SendThen([log = log_, key](int changed) {
-        if (changed > 0) RecordAudit(log, "setting.delete", "settings/" + key, "{}");
+    // The actor is this change's: the answer may be read while a later change runs.
+    std::string actor = log_ != nullptr ? log_->actor : "";
+    return stmt.SendThen([log = log_, key, actor = std::move(actor)](int changed) {
+        if (changed > 0 && log != nullptr) {
+            log->audit.push_back({actor, "setting.delete", "settings/" + key, "{}"});
+        }
     });
 }
 
