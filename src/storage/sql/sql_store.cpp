@@ -292,9 +292,8 @@ void SqlStore::CommitBatch(Writer& writer, std::vector<PendingWrite>& batch) {
         return Fail(batch, committed);
     }
     Completion completion;
-    completion.report =
-        CommitReport{batch.size(), std::chrono::steady_clock::now() - began,
-                     std::move(log.changes), conn.Tallied().waits - waits_before};
+    completion.report = CommitReport{batch.size(), std::chrono::steady_clock::now() - began,
+                                     std::move(log.changes), conn.Tallied().waits - waits_before};
     completion.answers.reserve(batch.size());
     std::vector<PendingWrite> again;
     for (size_t i = 0; i < batch.size(); ++i) {
