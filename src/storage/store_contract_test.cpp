@@ -2257,14 +2257,16 @@ TEST_P(StoreAlertContract, GetManyGivesWhatGetGivesForEachIdItFinds) {
     ASSERT_TRUE(IsOk(Insert(MakeRemediation("r1", "i1", State::kPendingApproval, T(1)))));
     ASSERT_TRUE(IsOk(Insert(MakeRemediation("r2", "i2", State::kPending, T(2)))));
     ASSERT_TRUE(IsOk(Insert(MakeRemediation("r3", "i3", State::kPending, T(3)))));
-    model::Alert late = MakeAlert("late", "i1", T(9));
-    late.remediation_id = "r1";
-    model::Alert early = MakeAlert("early", "i1", T(3));
-    early.remediation_id = "r1";
-    model::Alert other = MakeAlert("other", "i2", T(8));
-    other.remediation_id = "r2";
     ASSERT_TRUE(IsOk(Write([&](Txn& txn) -> Status {
-        for (const auto& a : {late, early, other}) NR_RETURN_IF_ERROR(txn.Alerts().Put(a));
+        using Linked = std::tuple<const char*, const char*, int, const char*>;
+        // (alert, instance, start, remediation)
+        for (auto [id, instance, at, linked] :
+             {Linked{"late", "i1", 9, "r1"}, Linked{"early", "i1", 3, "r1"},
+              Linked{"other", "i2", 8, "r2"}}) {
+            model::Alert a = MakeAlert(id, instance, T(at));
+            a.remediation_id = linked;
+            NR_RETURN_IF_ERROR(txn.Alerts().Put(a));
+        }
         return OkStatus();
     })));
     std::vector<Remediation> many;
