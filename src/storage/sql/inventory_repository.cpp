@@ -1,7 +1,6 @@
 #include <algorithm>
 #include <unordered_map>
 
-#include "common/json.hpp"
 #include "storage/sql/repositories.hpp"
 #include "storage/sql/rows.hpp"
 
@@ -41,13 +40,8 @@ Status ReadAheadInstances(Connection& conn, const std::vector<std::string>& inst
         " FROM remediations WHERE instance_id = k.id AND state NOT IN (6, 7, 8, 9) LIMIT 1) r "
         "ON true";
     constexpr int kFirstRemediationColumn = 8;  // after k.id and the seven of kInstanceColumns
-    std::string ids;
-    JsonWriter json(ids);
-    json.BeginArray();
-    for (const auto& id : instance_ids) json.String(id);
-    json.EndArray();
     NR_ASSIGN_OR_RETURN(auto stmt, conn.Prepare(sql));
-    stmt.Bind(1, ids);
+    stmt.Bind(1, JsonArray(instance_ids));
     while (true) {
         NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
         if (!row) return OkStatus();
