@@ -250,7 +250,7 @@ void SqlStore::CommitBatch(Writer& writer, std::vector<PendingWrite>& batch) {
     const uint64_t waits_before = conn.Tallied().waits;
     // PostgreSQL: the changes that declared their reads run in rows (RunAheadRow); BEGIN is
     // sent without waiting, to be answered with the first row's reads.
-    const bool ahead = !throwaway_ && conn.dialect() == Dialect::kPostgres &&
+    const bool ahead = !throwaway_ && ReadsAreRoundTrips() &&
                        std::any_of(batch.begin(), batch.end(),
                                    [](const PendingWrite& w) { return w.ahead.has_value(); });
     Status begun = ahead ? Send(conn, BeginWrite()) : Run(conn, BeginWrite());
