@@ -10,6 +10,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -103,6 +104,58 @@ Result<std::shared_ptr<ssl::context>> LoadTlsContext(const std::string& cert_fil
         return InvalidArgument(mismatch);
     }
     return context;
+}
+
+bool SameHeaderName(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) ==
+                      std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+// The head of a response with its whole body, written by hand: Beast's fields and serializer
+// allocated a node per header and walked a chain of buffer views for every response. The
+// same headers Beast wrote (docs/http-api.md 10): the content type and the request id, then
+// kEveryResponseHeaders, then the response's own, each overriding an earlier one of its name;
+// the body's length; and the connection's fate where the version does not imply it.
+std::string ResponseHead(const HttpResponse& response, unsigned version,
+                         std::string_view request_id, bool close) {
+    const auto& own = response.headers;
+    auto overridden = [&](std::string_view name, size_t from) {
+        return std::any_of(own.begin() + std::ptrdiff_t(from), own.end(),
+                           [&](const auto& header) { return SameHeaderName(header.first, name); });
+    };
+    std::string head;
+    head.reserve(256);
+    auto add = [&head](std::string_view name, std::string_view value) {
+        head.append(name).append(": ").append(value).append("\r\n");
+    };
+    head.append("HTTP/")
+        .append(std::to_string(version / 10))
+        .append(".")
+        .append(std::to_string(version % 10))
+        .append(" ")
+        .append(std::to_string(response.status))
+        .append(" ")
+        .append(http::obsolete_reason(http::status(unsigned(response.status))))
+        .append("\r\n");
+    if (!overridden("content-type", 0)) add("Content-Type", response.content_type);
+    if (!overridden("x-request-id", 0)) add("x-request-id", request_id);
+    for (const auto& [name, value] : kEveryResponseHeaders) {
+        if (!overridden(name, 0)) add(name, value);
+    }
+    for (size_t i = 0; i < own.size(); ++i) {
+        if (!overridden(own[i].first, i + 1)) add(own[i].first, own[i].second);
+    }
+    // RFC 9110 8.6: no length on a 1xx, 204 or 304, whose bodies are empty by definition.
+    const int status = response.status;
+    if (status >= 200 && status != 204 && status != 304) {
+        add("Content-Length", std::to_string(response.body.size()));
+    }
+    if (close && version >= 11) add("Connection", "close");
+    if (!close && version < 11) add("Connection", "keep-alive");
+    head.append("\r\n");
+    return head;
 }
 
 }  // namespace
@@ -230,6 +283,9 @@ private:
             });
             return;
         }
+        // A request without a body (most GETs) is whole once its head is: dispatch it now
+        // rather than through one more read that would complete at once.
+        if (parser_->is_done()) return Dispatch();
         ReadBody();
     }
 
@@ -271,7 +327,7 @@ private:
         req.last_event_id = std::string(raw["last-event-id"]);
         auto incoming_id = raw["x-request-id"];
         req.request_id = !incoming_id.empty() && incoming_id.size() <= 64 ? std::string(incoming_id)
-                                                                          : RandomHex(8);
+                                                                          : NewRequestId();
         request_id_ = req.request_id;
         if (Status parsed = ParseRequestTarget(raw.target(), req); !parsed) {
             Refused(400);
@@ -284,15 +340,8 @@ private:
         // finds another number here and is dropped.
         const uint64_t request = ++requests_;
         answered_ = false;
-        deadline_timer_.expires_after(server_.options.handler_deadline);
-        deadline_timer_.async_wait([self = Self(), request](beast::error_code ec) {
-            if (ec) return;
-            self->Answer(request, ErrorResponse(
-                                      Error{Code::kDeadlineExceeded,
-                                            "the request was not answered within its deadline of " +
-                                                Seconds(self->server_.options.handler_deadline) +
-                                                "; it may still take effect"}));
-        });
+        request_deadline_ = req.deadline;
+        WatchDeadline();
         // The responder may run on any thread: hop back onto this connection's executor.
         server_.handler(std::move(req), [self = Self(), request](HttpResponse response) {
             asio::post(self->stream_.get_executor(),
@@ -302,33 +351,51 @@ private:
         });
     }
 
+    // One timer per connection, never cancelled by an answer: when it fires it answers the
+    // request in flight if that one is past its deadline, or waits again until it will be.
+    // (Arming and cancelling it for every request cost a timer-queue update and the cancelled
+    // wait's completion on every request.)
+    void WatchDeadline() {
+        if (deadline_armed_) return;
+        deadline_armed_ = true;
+        deadline_timer_.expires_at(request_deadline_);
+        deadline_timer_.async_wait(
+            [self = Self()](beast::error_code ec) { self->OnDeadlineTimer(ec); });
+    }
+
+    void OnDeadlineTimer(beast::error_code ec) {
+        deadline_armed_ = false;
+        if (ec || answered_) return;  // closed, or nothing in flight: the next request arms it
+        if (std::chrono::steady_clock::now() < request_deadline_) return WatchDeadline();
+        Answer(requests_,
+               ErrorResponse(Error{Code::kDeadlineExceeded,
+                                   "the request was not answered within its deadline of " +
+                                       Seconds(server_.options.handler_deadline) +
+                                       "; it may still take effect"}));
+    }
+
     // The first answer to request number `request` is written; any later one is dropped.
     void Answer(uint64_t request, HttpResponse response) {
         if (request != requests_ || answered_) return;
         answered_ = true;
-        deadline_timer_.cancel();
         Write(std::move(response));
     }
 
     void Write(HttpResponse response) {
         if (response.stream) return StartStream(std::move(response));
-        auto res = std::make_shared<http::response<http::string_body>>(
-            http::status(unsigned(response.status)), version_);
-        res->set(http::field::content_type, response.content_type);
-        res->set("x-request-id", request_id_);
-        for (const auto& [name, value] : kEveryResponseHeaders) res->set(name, value);
-        for (auto& [name, value] : response.headers) res->set(name, value);
-        res->body() = std::move(response.body);
         const bool close = close_after_write_ || !keep_alive_ || server_.stopping;
-        res->keep_alive(!close);
-        res->prepare_payload();
+        auto message = std::make_shared<std::pair<std::string, std::string>>(
+            ResponseHead(response, version_, request_id_, close), std::move(response.body));
         Tcp().expires_after(server_.options.write_timeout);
-        http::async_write(stream_, *res, [self = Self(), res, close](beast::error_code ec, size_t) {
-            self->EndRequest();
-            if (ec) return self->Close();
-            if (close) return self->LingeringClose();
-            self->ReadHeader();
-        });
+        asio::async_write(stream_,
+                          std::array<asio::const_buffer, 2>{asio::buffer(message->first),
+                                                            asio::buffer(message->second)},
+                          [self = Self(), message, close](beast::error_code ec, size_t) {
+                              self->EndRequest();
+                              if (ec) return self->Close();
+                              if (close) return self->LingeringClose();
+                              self->ReadHeader();
+                          });
     }
 
     // A streaming response: the head with chunked encoding, then chunks as the producer sends
@@ -448,7 +515,7 @@ private:
 
     void ReplyAndClose(HttpResponse response) {
         close_after_write_ = true;
-        if (request_id_.empty()) request_id_ = RandomHex(8);
+        if (request_id_.empty()) request_id_ = NewRequestId();
         Refused(response.status);
         Write(std::move(response));
     }
@@ -482,6 +549,8 @@ private:
     bool counted_ = false;   // this connection holds one of server_.in_flight
     uint64_t requests_ = 0;  // the number of the request being answered
     bool answered_ = false;  // it has its answer (the handler's, or the deadline's)
+    std::chrono::steady_clock::time_point request_deadline_{};  // of request number requests_
+    bool deadline_armed_ = false;                               // deadline_timer_ is waiting
     asio::steady_timer deadline_timer_{stream_.get_executor()};
 
     // An open event stream (StartStream).

@@ -6,10 +6,12 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -145,6 +147,127 @@ TEST(HttpServer, AnswersPastTheDeadlineWith504AndDropsTheLateAnswer) {
     EXPECT_EQ(fast->body(), R"({"fast":true})");
     std::lock_guard lock(mu);
     held.clear();  // the responder holds the connection: let it go while the server runs
+}
+
+// Sends a GET of `target` on `socket` and waits at most `limit` for the whole answer.
+Result<http::response<http::string_body>> GetWithin(asio::io_context& io, tcp::socket& socket,
+                                                    const std::string& target,
+                                                    std::chrono::milliseconds limit) {
+    http::request<http::empty_body> req{http::verb::get, target, 11};
+    req.set(http::field::host, "127.0.0.1");
+    beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    std::optional<beast::error_code> outcome;
+    http::async_write(socket, req, [&](beast::error_code ec, size_t) {
+        if (ec) {
+            outcome = ec;
+            return;
+        }
+        http::async_read(socket, buffer, res,
+                         [&](beast::error_code read_ec, size_t) { outcome = read_ec; });
+    });
+    io.restart();
+    io.run_for(limit);
+    if (!outcome) {
+        socket.cancel();
+        io.restart();
+        io.run();
+        return Error{Code::kDeadlineExceeded, "no answer within the limit"};
+    }
+    if (*outcome) return Unavailable(outcome->message());
+    return res;
+}
+
+// The connection's deadline timer is not re-armed by every request: a request that follows an
+// answered one on the same connection still gets its own whole deadline, then its 504.
+TEST(HttpServer, EachRequestOfAConnectionGetsItsOwnWholeDeadline) {
+    constexpr auto kDeadline = std::chrono::milliseconds(300);
+    std::mutex mu;
+    std::vector<Responder> held;
+    ServerOnLoopback server({.handler_deadline = kDeadline},
+                            [&](HttpRequest&& req, Responder respond) {
+                                if (req.segments.size() == 1 && req.segments[0] == "slow") {
+                                    std::lock_guard lock(mu);
+                                    held.push_back(std::move(respond));
+                                    return;
+                                }
+                                respond(JsonResponse("{}"));
+                            });
+    asio::io_context io;
+    tcp::socket socket = server.Connect(io);
+    const auto first_sent = std::chrono::steady_clock::now();
+    auto fast = GetWithin(io, socket, "/fast", std::chrono::seconds(5));
+    ASSERT_TRUE(fast) << fast.error().message;
+    EXPECT_EQ(fast->result_int(), 200u);
+    // The second request starts halfway through the first one's deadline.
+    std::this_thread::sleep_until(first_sent + kDeadline / 2);
+    const auto slow_sent = std::chrono::steady_clock::now();
+    auto slow = GetWithin(io, socket, "/slow", std::chrono::seconds(5));
+    const auto waited = std::chrono::steady_clock::now() - slow_sent;
+    ASSERT_TRUE(slow) << slow.error().message;
+    EXPECT_EQ(slow->result_int(), 504u);
+    EXPECT_GE(waited, kDeadline);
+    std::lock_guard lock(mu);
+    held.clear();
+}
+
+// Reads from `socket` until the end of a response head; returns the head.
+std::string ReadHead(tcp::socket& socket, std::string& received) {
+    boost::system::error_code ec;
+    const size_t end = asio::read_until(socket, asio::dynamic_buffer(received), "\r\n\r\n", ec);
+    std::string head = received.substr(0, end);
+    received.erase(0, end);
+    return head;
+}
+
+size_t Count(const std::string& text, const std::string& part) {
+    size_t n = 0;
+    for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
+    return n;
+}
+
+// docs/http-api.md 10: the headers of every response, a response's own header overriding one of
+// the same name, the body's length, and keep-alive said where HTTP/1.0 needs it said.
+TEST(HttpServer, WritesTheHeadersOfEveryResponseAndTheResponsesOwn) {
+    ServerOnLoopback server({}, [](HttpRequest&& req, Responder respond) {
+        HttpResponse response = JsonResponse(R"({"made":true})", 201);
+        if (!req.segments.empty() && req.segments[0] == "cached") {
+            response.headers.emplace_back("Cache-Control", "max-age=5");
+        }
+        respond(std::move(response));
+    });
+    asio::io_context io;
+    tcp::socket socket = server.Connect(io);
+    asio::write(socket, asio::buffer(std::string("GET /cached HTTP/1.1\r\nHost: h\r\n"
+                                                 "X-Request-Id: my-request-7\r\n\r\n")));
+    std::string received;
+    std::string head = ReadHead(socket, received);
+    EXPECT_EQ(head.substr(0, head.find("\r\n")), "HTTP/1.1 201 Created");
+    EXPECT_NE(head.find("\r\nContent-Type: application/json\r\n"), std::string::npos) << head;
+    EXPECT_NE(head.find("\r\nx-request-id: my-request-7\r\n"), std::string::npos) << head;
+    EXPECT_NE(head.find("\r\nx-content-type-options: nosniff\r\n"), std::string::npos) << head;
+    EXPECT_NE(head.find("\r\nCache-Control: max-age=5\r\n"), std::string::npos) << head;
+    std::string lower = head;
+    for (char& c : lower) c = char(std::tolower(static_cast<unsigned char>(c)));
+    EXPECT_EQ(Count(lower, "cache-control:"), 1u) << head;  // the response's own won
+    EXPECT_NE(head.find("\r\nContent-Length: 13\r\n"), std::string::npos) << head;
+    EXPECT_EQ(head.find("Connection:"), std::string::npos) << head;  // HTTP/1.1 keeps it open
+
+    // HTTP/1.0 asking to keep the connection: told so, and the connection serves again.
+    asio::write(socket, asio::buffer(std::string("GET /plain HTTP/1.0\r\nConnection: "
+                                                 "keep-alive\r\n\r\n")));
+    received.erase(0, std::min<size_t>(received.size(), 13));  // the first answer's body
+    head = ReadHead(socket, received);
+    EXPECT_EQ(head.substr(0, head.find("\r\n")), "HTTP/1.0 201 Created");
+    EXPECT_NE(head.find("\r\ncache-control: no-store\r\n"), std::string::npos) << head;
+    EXPECT_NE(head.find("\r\nConnection: keep-alive\r\n"), std::string::npos) << head;
+    received.erase(0, std::min<size_t>(received.size(), 13));
+
+    // HTTP/1.1 asking to close: told so.
+    asio::write(socket, asio::buffer(std::string("GET /plain HTTP/1.1\r\nHost: h\r\n"
+                                                 "Connection: close\r\n\r\n")));
+    head = ReadHead(socket, received);
+    EXPECT_NE(head.find("\r\nConnection: close\r\n"), std::string::npos) << head;
 }
 
 // A server with room for one connection, and that connection, served once.

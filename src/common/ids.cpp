@@ -106,6 +106,23 @@ std::string RandomHex(size_t count) {
     return Hex(reinterpret_cast<const unsigned char*>(bytes.data()), count);
 }
 
+std::string NewRequestId() {
+    // splitmix64 over a per-thread state seeded once from the OS: an id is no secret, and
+    // getrandom for every request was a system call on every request's path.
+    thread_local uint64_t state = [] {
+        uint64_t seed = 0;
+        FillRandom(reinterpret_cast<uint8_t*>(&seed), sizeof seed);
+        return seed;
+    }();
+    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    unsigned char bytes[8];
+    for (size_t i = 0; i < sizeof bytes; ++i) bytes[i] = static_cast<unsigned char>(z >> (8 * i));
+    return Hex(bytes, sizeof bytes);
+}
+
 std::string Sha256Hex(std::string_view data) {
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int size = 0;

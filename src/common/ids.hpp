@@ -20,6 +20,10 @@ bool IsDnsLabel(std::string_view id);
 // `count` random bytes from the OS, as lowercase hex.
 std::string RandomHex(size_t count);
 
+// A request's id when its client sent none: 16 lowercase hex digits, distinct across the
+// process's threads and requests (from a per-thread generator seeded by the OS), not secret.
+std::string NewRequestId();
+
 // The SHA-256 of `data`, as 64 lowercase hex digits.
 std::string Sha256Hex(std::string_view data);
 

@@ -152,5 +152,26 @@ TEST(RandomHex, GivesTwoLowercaseDigitsPerByteAndDiffers) {
     EXPECT_EQ(RandomHex(0), "");
 }
 
+// Two threads' generators start from different seeds, so their ids do not collide either.
+TEST(NewRequestId, GivesSixteenLowercaseDigitsDistinctAcrossThreads) {
+    constexpr int kPerThread = 20000;
+    std::vector<std::string> first;
+    std::vector<std::string> second;
+    std::thread other([&] {
+        for (int i = 0; i < kPerThread; ++i) second.push_back(NewRequestId());
+    });
+    for (int i = 0; i < kPerThread; ++i) first.push_back(NewRequestId());
+    other.join();
+    std::set<std::string> seen;
+    for (const auto* ids : {&first, &second}) {
+        for (const std::string& id : *ids) {
+            ASSERT_EQ(id.size(), 16u) << id;
+            ASSERT_TRUE(std::all_of(id.begin(), id.end(), IsLowerHex)) << id;
+            seen.insert(id);
+        }
+    }
+    EXPECT_EQ(seen.size(), size_t(2 * kPerThread));
+}
+
 }  // namespace
 }  // namespace noderepair
