@@ -47,6 +47,7 @@ Status CheckAccess(const Access& access, const Call& call) {
 
 Api::Api(ApiServices services, int worker_threads, size_t max_queued_requests)
     : s_(services),
+      request_log_(s_.log_requests ? std::make_unique<GatheredLog>() : nullptr),
       workers_(worker_threads > 0
                    ? std::make_unique<WorkerPool>(worker_threads, max_queued_requests)
                    : nullptr) {
@@ -127,7 +128,7 @@ void Api::Record(const Answered& a) {
         line.AddMillis("duration_ms", std::chrono::duration<double, std::milli>(a.took).count());
     }
     if (!a.token.empty()) line.Add("token", a.token);
-    WriteLog(line.Finish());
+    request_log_->Add(line.Finish());
 }
 
 void Api::Authorize(const Route& route, Call& call, Responder respond) {

@@ -13,6 +13,7 @@
 #include "api/watch_hub.hpp"
 #include "auth/rate_limiter.hpp"
 #include "auth/tokens.hpp"
+#include "common/log.hpp"
 #include "common/worker_pool.hpp"
 #include "engine/control.hpp"
 #include "health/service.hpp"
@@ -71,6 +72,9 @@ private:
 
     ApiServices s_;
     Router router_;
+    // The request log's lines, written together (null: log.requests is off). Declared before
+    // the workers, so that it outlives the last of them.
+    std::unique_ptr<GatheredLog> request_log_;
     // Null when handlers run on the I/O threads themselves (server.worker_threads: 0).
     std::unique_ptr<WorkerPool> workers_;
 };
