@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "storage/sqlite/wal_write_buffer.hpp"
+
 namespace noderepair::storage::sqlite {
 
 Error SqliteError(sqlite3* db, int rc, std::string_view what) {
@@ -40,7 +42,8 @@ std::string SqliteStatement::Text(int column) const {
                        size_t(sqlite3_column_bytes(stmt_, column)));
 }
 
-Result<std::unique_ptr<Connection>> Connection::OpenWith(const std::string& path, int flags) {
+Result<std::unique_ptr<Connection>> Connection::OpenWith(const std::string& path, int flags,
+                                                         const char* vfs) {
     // SQLite counts every allocation of the process under one mutex unless told not to; no
     // one reads those counts here, and threads writing to stores of their own (the policy
     // replay's partitions) took turns on that mutex for each malloc (bench/RESULTS.md).
@@ -48,7 +51,7 @@ Result<std::unique_ptr<Connection>> Connection::OpenWith(const std::string& path
     static const int memstatus_off = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     (void)memstatus_off;
     sqlite3* db = nullptr;
-    int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+    int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, vfs);
     if (rc != SQLITE_OK) {
         Error error = SqliteError(db, rc, "cannot open database " + path);
         sqlite3_close(db);
@@ -61,8 +64,10 @@ Result<std::unique_ptr<Connection>> Connection::OpenWith(const std::string& path
     return conn;
 }
 
-Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path) {
-    NR_ASSIGN_OR_RETURN(auto conn, OpenWith(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
+Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path,
+                                                     bool gather_wal_writes) {
+    NR_ASSIGN_OR_RETURN(auto conn, OpenWith(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                                            gather_wal_writes ? WalWriteBufferVfs() : nullptr));
     // WAL lets readers run beside the one writer; FULL syncs the WAL on every commit so an
     // acknowledged change survives a power cut, not only a crash (docs/http-api.md 4.1).
     NR_RETURN_IF_ERROR(conn->Exec("PRAGMA journal_mode=WAL"));

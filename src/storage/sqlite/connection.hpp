@@ -44,7 +44,10 @@ private:
 
 class Connection final : public sql::Connection {
 public:
-    static Result<std::unique_ptr<Connection>> Open(const std::string& path);
+    // `gather_wal_writes`: through WalWriteBufferVfs(), for a connection that keeps
+    // synchronous=FULL (the store's writer; wal_write_buffer.hpp says why only there).
+    static Result<std::unique_ptr<Connection>> Open(const std::string& path,
+                                                    bool gather_wal_writes = false);
     // SQLITE_OPEN_READONLY: any write through it fails (policy replay's source).
     static Result<std::unique_ptr<Connection>> OpenReadOnly(const std::string& path);
     ~Connection() override;
@@ -58,7 +61,8 @@ public:
 
 private:
     explicit Connection(sqlite3* db) : db_(db) {}
-    static Result<std::unique_ptr<Connection>> OpenWith(const std::string& path, int flags);
+    static Result<std::unique_ptr<Connection>> OpenWith(const std::string& path, int flags,
+                                                        const char* vfs = nullptr);
     sqlite3* db_;
     // Declared after db_ so they are finalized before the database closes.
     std::unordered_map<std::string, std::unique_ptr<SqliteStatement>> statements_;

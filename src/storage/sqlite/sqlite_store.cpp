@@ -30,7 +30,9 @@ constexpr const char* kThrowawayDrops =
 Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, int max_batch,
                                                        size_t max_queued_writes, const Clock* clock,
                                                        bool throwaway) {
-    NR_ASSIGN_OR_RETURN(auto writer, Connection::Open(path));
+    // The writer's WAL writes are gathered into one per commit (wal_write_buffer.hpp): only
+    // where every commit syncs, which a throw-away database's do not.
+    NR_ASSIGN_OR_RETURN(auto writer, Connection::Open(path, /*gather_wal_writes=*/!throwaway));
     NR_RETURN_IF_ERROR(Migrate(*writer));
     // Nobody is answered from a throw-away database: a commit need not reach the disk.
     if (throwaway) NR_RETURN_IF_ERROR(writer->Exec("PRAGMA synchronous=OFF"));
