@@ -6,7 +6,7 @@ DEBIAN_PACKAGES := cmake ninja-build g++ pkg-config \
 	libyaml-cpp-dev libcli11-dev libpq-dev postgresql libgtest-dev libgmock-dev libbenchmark-dev libvirt-dev \
 	prometheus-cpp-dev sqlite3 wrk nginx-light python3 libfaketime prometheus-alertmanager prometheus \
 	chromium clang libclang-rt-14-dev llvm \
-	slurm-wlm munge openipmi ipmitool libfreeipmi-dev libjemalloc-dev
+	slurm-wlm munge openipmi ipmitool libfreeipmi-dev libgoogle-perftools-dev
 # Node 20 may come from outside Debian (with its own npm): install Debian's only when absent.
 NODE_PACKAGES := $(if $(shell command -v node),,nodejs) $(if $(shell command -v npm),,npm)
 
