@@ -2344,6 +2344,49 @@ TEST(OpenStore, UnwritablePathIsAnError) {
     EXPECT_FALSE(opened);
 }
 
+// docs/http-api.md 11: the suspicion check's count is exact whether the host's ceiling answers
+// or its ledger does: fewer signals in the window than asked for is nullopt, as many or more
+// the window's counts; remediations raise no ceiling, and a window that starts before the
+// ceiling's is read from the ledger.
+TEST_P(StoreContract, HostFaultCountsReachingAThresholdAreExact) {
+    ASSERT_TRUE(IsOk(Write([](Txn& txn) { return txn.Inventory().ImportFleet(TestFleet()); })));
+    std::vector<std::optional<model::HostFaultCounts>> seen;
+    ASSERT_TRUE(IsOk(Write([&seen](Txn& txn) -> Status {
+        InventoryRepository& inventory = txn.Inventory();
+        auto count = [&](Timestamp since, int at_least) -> Status {
+            NR_ASSIGN_OR_RETURN(auto counts,
+                                inventory.CountHostFaultsReaching("h1", since, at_least));
+            seen.push_back(counts);
+            return OkStatus();
+        };
+        NR_RETURN_IF_ERROR(inventory.AddHostFault({"h1", "", "c1", "i1", "A", "", T(10)}));
+        NR_RETURN_IF_ERROR(count(T(0), 2));
+        NR_RETURN_IF_ERROR(inventory.AddHostFault({"h1", "", "c1", "i2", "B", "", T(20)}));
+        NR_RETURN_IF_ERROR(inventory.AddHostFault({"h1", "", "c1", "i1", "VM_ONLY", "r", T(21)}));
+        NR_RETURN_IF_ERROR(inventory.AddHostFault({"h2", "", "c1", "i3", "A", "", T(22)}));
+        NR_RETURN_IF_ERROR(count(T(5), 3));
+        NR_RETURN_IF_ERROR(count(T(5), 2));
+        NR_RETURN_IF_ERROR(count(T(15), 2));
+        NR_RETURN_IF_ERROR(inventory.AddHostFault({"h1", "", "c1", "i2", "C", "", T(30)}));
+        NR_RETURN_IF_ERROR(count(T(15), 2));
+        NR_RETURN_IF_ERROR(count(T(0), 3));
+        return OkStatus();
+    })));
+    ASSERT_EQ(seen.size(), 6u);
+    EXPECT_FALSE(seen[0]) << "one signal, two asked for";
+    EXPECT_FALSE(seen[1]) << "two signals, three asked for";
+    ASSERT_TRUE(seen[2]);
+    EXPECT_EQ(seen[2]->signals, 2);
+    EXPECT_EQ(seen[2]->instances, 2);
+    EXPECT_FALSE(seen[3]) << "A left the window: one signal";
+    ASSERT_TRUE(seen[4]);
+    EXPECT_EQ(seen[4]->signals, 2);
+    EXPECT_EQ(seen[4]->instances, 1);
+    ASSERT_TRUE(seen[5]);
+    EXPECT_EQ(seen[5]->signals, 3);
+    EXPECT_EQ(seen[5]->instances, 2);
+}
+
 // docs/http-api.md 11: a host's rack and suspicion, its fault ledger, the counts the policy
 // engine decides on, and incidents, alike on both backends.
 TEST_P(StoreContract, HostFaultLedgerRacksSuspicionAndIncidents) {

@@ -225,6 +225,8 @@ public:
                                 const model::ClusterAutomation& a) override;
     Status SetInstanceAutoRepair(const std::string& instance_id, bool auto_repair) override;
     Status AddHostFault(const model::HostFault& fault) override;
+    Result<std::optional<model::HostFaultCounts>> CountHostFaultsReaching(
+        const std::string& host_name, Timestamp since, int at_least) override;
     Status SetHostSuspect(const std::string& host_name, const std::string& why) override;
 
 private:
