@@ -24,6 +24,10 @@ class InventoryReads {
 public:
     virtual ~InventoryReads() = default;
     virtual Result<std::optional<model::Instance>> GetInstance(const std::string& instance_id) = 0;
+    // Those of `instance_ids` that exist, in no particular order, in one statement (a webhook's
+    // alerts: docs/http-api.md 5, "Ingest rate").
+    virtual Result<std::vector<model::Instance>> GetInstances(
+        const std::vector<std::string>& instance_ids) = 0;
     virtual Result<std::optional<model::Instance>> FindInstanceByName(
         const std::string& instance_name) = 0;
     virtual Result<bool> HasCluster(const std::string& cluster_id) = 0;

@@ -273,6 +273,33 @@ TEST_P(StoreContract, ImportFleetStoresClustersHostsAndInstances) {
         [](Reader& r) { return r.Inventory().GetInstance("i9"); }));
 }
 
+// A webhook's instances in one read (docs/http-api.md 5, "Ingest rate"): those that exist, each
+// as GetInstance reads it.
+TEST_P(StoreContract, GetInstancesReadsThoseThatExist) {
+    auto found = ReadOk<std::vector<model::Instance>>([](Reader& r) {
+        return r.Inventory().GetInstances({"j2", "i9", "i1"});
+    });
+    std::sort(found.begin(), found.end(),
+              [](const auto& a, const auto& b) { return a.instance_id < b.instance_id; });
+    ASSERT_EQ(found.size(), 2u);
+    for (const auto& instance : found) {
+        auto one = ReadOk<std::optional<model::Instance>>(
+            [&](Reader& r) { return r.Inventory().GetInstance(instance.instance_id); });
+        ASSERT_TRUE(one);
+        EXPECT_EQ(instance.cluster_id, one->cluster_id);
+        EXPECT_EQ(instance.instance_name, one->instance_name);
+        EXPECT_EQ(instance.num_gpus, one->num_gpus);
+        EXPECT_EQ(instance.host_name, one->host_name);
+        EXPECT_EQ(instance.status, one->status);
+        EXPECT_EQ(instance.auto_repair, one->auto_repair);
+    }
+    EXPECT_EQ(found[0].instance_id, "i1");
+    EXPECT_EQ(found[1].instance_id, "j2");
+    EXPECT_TRUE(ReadOk<std::vector<model::Instance>>([](Reader& r) {
+                    return r.Inventory().GetInstances({});
+                }).empty());
+}
+
 TEST_P(StoreContract, ImportFleetTwiceChangesNothing) {
     auto before = ReadOk<std::optional<model::Cluster>>(
         [](Reader& r) { return r.Inventory().GetCluster("c1"); });
@@ -1864,6 +1891,25 @@ TEST_P(StoreAlertContract, GetByFingerprintReturnsTheNewestOccurrence) {
     auto got = ByFingerprint("same");
     ASSERT_TRUE(got);
     EXPECT_EQ(got->id, "new");
+}
+
+// A webhook's fingerprints in one read: the newest alert of each that has one.
+TEST_P(StoreAlertContract, GetByFingerprintsReturnsTheNewestOfEach) {
+    model::Alert older = MakeAlert("old", "i1", T(1));
+    older.resolved_at = T(2);
+    model::Alert newer = MakeAlert("new", "i1", T(3));
+    model::Alert other = MakeAlert("other", "i1", T(9));
+    newer.fingerprint = older.fingerprint = "same";
+    ASSERT_TRUE(IsOk(Put(newer)));
+    ASSERT_TRUE(IsOk(Put(older)));
+    ASSERT_TRUE(IsOk(Put(other)));
+    auto found = ReadOk<std::vector<model::Alert>>([](Reader& r) {
+        return r.Alerts().GetByFingerprints({"same", "fp-none", "fp-other"});
+    });
+    std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    ASSERT_EQ(found.size(), 2u);
+    ExpectSameAlert(found[0], newer);
+    ExpectSameAlert(found[1], other);
 }
 
 TEST_P(StoreAlertContract, ListAlertsPagesNewestFirstWithTiesBrokenById) {

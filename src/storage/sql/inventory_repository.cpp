@@ -62,6 +62,23 @@ Result<std::optional<model::Instance>> SqlInventory::GetInstance(const std::stri
     return OneInstance(sql, instance_id);
 }
 
+Result<std::vector<model::Instance>> SqlInventory::GetInstances(
+    const std::vector<std::string>& instance_ids) {
+    // A primary-key lookup per id on both backends (PostgreSQL: a lateral join per element,
+    // as ReadAheadInstances).
+    static const std::string sqlite = std::string("SELECT ") + kInstanceColumns +
+                                      " FROM instances WHERE instance_id IN (SELECT value FROM "
+                                      "json_each(?1))";
+    static const std::string postgres =
+        "SELECT " + Qualified("i", kInstanceColumns) +
+        " FROM jsonb_array_elements_text(CAST(?1 AS jsonb)) AS k(id) CROSS JOIN LATERAL (SELECT " +
+        kInstanceColumns + " FROM instances WHERE instance_id = k.id) i";
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare(conn_.dialect() == Dialect::kSqlite ? sqlite : postgres));
+    stmt.Bind(1, JsonArray(instance_ids));
+    return stmt.Rows([](const Statement& row) { return ReadInstance(row); });
+}
+
 Result<std::optional<model::Instance>> SqlInventory::OneInstance(const std::string& sql,
                                                                  const std::string& key) {
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
