@@ -143,7 +143,9 @@ Result<IngestResult> AlertIngest::IngestInTxn(storage::Txn& txn,
         } else if (!instance && in.firing) {
             ++result.unmatched;
         }
-        NR_RETURN_IF_ERROR(txn.Alerts().Put(alert));
+        // A repeat that changes nothing is not stored again (Alertmanager sends every alert of
+        // a group again with each notification of it): its row and index entries stay.
+        if (!existing || alert != *existing) NR_RETURN_IF_ERROR(txn.Alerts().Put(alert));
         // GetByFingerprint's answer from now on: the newest start, and of equal starts the one
         // stored last.
         if (!existing || alert.started_at >= existing->started_at) {
