@@ -53,9 +53,7 @@ Result<std::vector<model::Alert>> SqlAlerts::GetByFingerprints(
         "SELECT " + Qualified("a", kAlertColumns) +
         " FROM jsonb_array_elements_text(CAST(?1 AS jsonb)) AS k(fp) CROSS JOIN LATERAL (SELECT " +
         kAlertColumns + " FROM alerts WHERE fingerprint = k.fp ORDER BY started_at DESC LIMIT 1) a";
-    NR_ASSIGN_OR_RETURN(auto stmt,
-                        conn_.Prepare(conn_.dialect() == Dialect::kSqlite ? sqlite : postgres));
-    stmt.Bind(1, JsonArray(fingerprints));
+    NR_ASSIGN_OR_RETURN(auto stmt, PrepareForList(conn_, sqlite, postgres, fingerprints));
     return stmt.Rows([](const Statement& row) { return ReadAlert(row); });
 }
 

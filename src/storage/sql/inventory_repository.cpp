@@ -73,9 +73,7 @@ Result<std::vector<model::Instance>> SqlInventory::GetInstances(
         "SELECT " + Qualified("i", kInstanceColumns) +
         " FROM jsonb_array_elements_text(CAST(?1 AS jsonb)) AS k(id) CROSS JOIN LATERAL (SELECT " +
         kInstanceColumns + " FROM instances WHERE instance_id = k.id) i";
-    NR_ASSIGN_OR_RETURN(auto stmt,
-                        conn_.Prepare(conn_.dialect() == Dialect::kSqlite ? sqlite : postgres));
-    stmt.Bind(1, JsonArray(instance_ids));
+    NR_ASSIGN_OR_RETURN(auto stmt, PrepareForList(conn_, sqlite, postgres, instance_ids));
     return stmt.Rows([](const Statement& row) { return ReadInstance(row); });
 }
 

@@ -194,6 +194,15 @@ Result<std::vector<std::string>> FirstColumn(Statement& stmt) {
     return values;
 }
 
+Result<Statement> PrepareForList(Connection& conn, const std::string& sqlite,
+                                 const std::string& postgres,
+                                 const std::vector<std::string>& values) {
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn.Prepare(conn.dialect() == Dialect::kSqlite ? sqlite : postgres));
+    stmt.Bind(1, JsonArray(values));
+    return stmt;
+}
+
 std::string Qualified(std::string_view table, std::string_view columns) {
     std::string out;
     while (!columns.empty()) {

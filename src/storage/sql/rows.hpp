@@ -42,6 +42,11 @@ int64_t MaskOf(const std::vector<E>& values) {
 // ["a","b"]: a list bound as one parameter, read by json_each (SQLite) or
 // jsonb_array_elements_text (PostgreSQL).
 std::string JsonArray(const std::vector<std::string>& values);
+// The statement of the connection's dialect, `values` bound as ?1 (JsonArray): a list read in
+// one statement.
+Result<Statement> PrepareForList(Connection& conn, const std::string& sqlite,
+                                 const std::string& postgres,
+                                 const std::vector<std::string>& values);
 // Each column of `columns` (a list joined by ", ") as `table.column`.
 std::string Qualified(std::string_view table, std::string_view columns);
 std::string JoinLines(const std::vector<std::string>& items);
