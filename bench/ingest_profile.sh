@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Alert ingest alone (part 3 of engine_health.sh, request logs off), optionally under perf:
-#   [INGEST_RULES=all|fraction] bench/ingest_profile.sh [build/noderepair] [perf|perf-writer]
+#   [INGEST_RULES=all|fraction] [INGEST_AGAIN=1] bench/ingest_profile.sh [build/noderepair]
+#       [perf|perf-writer]
 # 100,000 alerts over 1,000 instances (100 racks of 10 hosts) in 100-alert payloads on 16
 # connections; prints as JSON the rate, the server's and its writer thread's CPU per alert, the
 # load average and the active remediations left (the blast radius: exactly 100); with "perf",
@@ -8,7 +9,9 @@
 # thread, DWARF call graphs; perf report --children --sort sym). INGEST_RULES=all (the
 # default, issue 10's target) turns every automation rule on (the 10 % blast radius, the rack
 # limit, suspect hosts, incidents, the ladder); "fraction" is the blast radius alone, as the
-# runs before 2026-12-06 20:40Z measured.
+# runs before 2026-12-06 20:40Z measured. INGEST_AGAIN=1 sends the same storm once before the
+# measured one, so every measured alert is a repeat of a known one (Alertmanager sends a group's
+# every alert again with each notification).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bin=$(realpath "${1:-$here/../build/noderepair}")
@@ -36,6 +39,9 @@ trap 'kill "$pid" 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do grep -q "listening on" "$work/out.txt" && break; sleep 0.1; done
 port=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/out.txt")
 token=$(sed -n 's/.*admin token: \(.*\)/\1/p' "$work/out.txt")
+if [[ ${INGEST_AGAIN:-0} == 1 ]]; then
+    node "$here/alert_load.mjs" "$port" "$token" 1000 100 16 1000 >/dev/null
+fi
 if [[ ${2:-} == perf ]]; then
     perf record -F 999 -g -p "$pid" -o "$work/perf.data" -- sleep 4 >/dev/null 2>&1 &
     sleep 0.3

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "remediation/service.hpp"
+#include "storage/sqlite/connection.hpp"
 #include "storage/store_contract_test.hpp"
 
 namespace noderepair::health {
@@ -473,6 +474,38 @@ TEST_F(HealthServiceTest, RepeatsOfAFingerprintNeverDuplicate) {
     auto r = Active("i1");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->linked_alerts.size(), 1u);
+}
+
+// Alertmanager sends every alert of a group again with each notification of it: a repeat that
+// changes nothing writes nothing, one that changes something is stored (docs/http-api.md 5,
+// "Ingest rate"). PRAGMA data_version moves when another connection commits a change.
+TEST_F(HealthServiceTest, ARepeatThatChangesNothingWritesNothing) {
+    IncomingAlert linked = Firing("NpdKernelDeadlock", {{"instance_id", "i1"}}, "fp1", Now());
+    IncomingAlert waits = Firing("NpdKernelDeadlock", {{"instance_id", "i2"}}, "fp2", Now());
+    IngestOk({linked}, 1);
+    AutomationOptions one = Roomy();
+    one.max_active = 1;
+    StartHealth(one, Policy());
+    IngestOk({waits}, 0);
+    ASSERT_TRUE(AlertOf("fp2").waiting);
+    auto watcher = storage::sqlite::Connection::OpenReadOnly(dir_.path() + "/health.db");
+    ASSERT_TRUE(watcher) << watcher.error().message;
+    auto version = [&]() -> int64_t {
+        auto stmt = (*watcher)->Prepare("PRAGMA data_version");
+        EXPECT_TRUE(stmt);
+        if (!stmt) return -1;
+        auto row = stmt->Step();
+        EXPECT_TRUE(row && *row);
+        return row && *row ? stmt->Int(0) : -1;
+    };
+    const int64_t before = version();
+    IngestOk({linked, waits}, 0);
+    EXPECT_EQ(version(), before) << "a repeat that changed nothing was written";
+    waits.annotations["summary"] = "changed";
+    IngestOk({linked, waits}, 0);
+    EXPECT_NE(version(), before);
+    EXPECT_EQ(AlertOf("fp2").annotations.at("summary"), "changed");
+    EXPECT_TRUE(AlertOf("fp2").waiting);
 }
 
 TEST_F(HealthServiceTest, RepeatsInOneBatchOfANewFingerprintMakeOneAlert) {

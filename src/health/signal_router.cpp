@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <limits>
 
 #include "common/ids.hpp"
 
@@ -91,17 +92,26 @@ Status SignalRouter::RecordFault(storage::Txn& txn, const Signal& signal,
         (options_.suspect_host_instances <= 0 && options_.suspect_host_faults <= 0)) {
         return OkStatus();
     }
-    NR_ASSIGN_OR_RETURN(auto counts, txn.Inventory().CountHostFaults(
-                                         host.host_name, now - options_.suspect_host_window));
+    // Each instance counted signalled at least once: with fewer signals than the lower
+    // threshold, neither is crossed, and the ledger's window need not be read.
+    int at_least = std::numeric_limits<int>::max();
+    for (int threshold : {options_.suspect_host_instances, options_.suspect_host_faults}) {
+        if (threshold > 0) at_least = std::min(at_least, threshold);
+    }
+    NR_ASSIGN_OR_RETURN(auto counts,
+                        txn.Inventory().CountHostFaultsReaching(
+                            host.host_name, now - options_.suspect_host_window, at_least));
+    if (!counts) return OkStatus();
     const std::string window = Seconds(options_.suspect_host_window);
     std::string why;
     if (options_.suspect_host_instances > 0 &&
-        counts.instances >= options_.suspect_host_instances) {
-        why = std::to_string(counts.instances) +
+        counts->instances >= options_.suspect_host_instances) {
+        why = std::to_string(counts->instances) +
               " different instances signalled faults on it within " + window +
               ": the fault follows the host";
-    } else if (options_.suspect_host_faults > 0 && counts.signals >= options_.suspect_host_faults) {
-        why = std::to_string(counts.signals) + " fault signals on it within " + window;
+    } else if (options_.suspect_host_faults > 0 &&
+               counts->signals >= options_.suspect_host_faults) {
+        why = std::to_string(counts->signals) + " fault signals on it within " + window;
     }
     if (why.empty()) return OkStatus();
     return MakeSuspect(txn, host, why);

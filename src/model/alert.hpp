@@ -41,6 +41,8 @@ struct Alert {
     // While waiting, not considered again before then (the cooldown's end); the epoch: as soon
     // as there is room.
     Timestamp wait_until{};
+
+    friend bool operator==(const Alert&, const Alert&) = default;
 };
 
 // One alert as a source reported it (an Alertmanager webhook, a simulated fault), before it is

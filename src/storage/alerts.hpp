@@ -49,6 +49,10 @@ public:
     // The newest alert with this fingerprint.
     virtual Result<std::optional<model::Alert>> GetByFingerprint(
         const std::string& fingerprint) = 0;
+    // The newest alert of each of `fingerprints` that has one (GetByFingerprint's), in no
+    // particular order, in one statement.
+    virtual Result<std::vector<model::Alert>> GetByFingerprints(
+        const std::vector<std::string>& fingerprints) = 0;
     // A cluster's waiting alerts due by `now` (Alert::wait_until), oldest first.
     virtual Result<std::vector<model::Alert>> ListWaiting(const std::string& cluster_id,
                                                           Timestamp now, int limit) = 0;

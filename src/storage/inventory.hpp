@@ -24,6 +24,10 @@ class InventoryReads {
 public:
     virtual ~InventoryReads() = default;
     virtual Result<std::optional<model::Instance>> GetInstance(const std::string& instance_id) = 0;
+    // Those of `instance_ids` that exist, in no particular order, in one statement (a webhook's
+    // alerts: docs/http-api.md 5, "Ingest rate").
+    virtual Result<std::vector<model::Instance>> GetInstances(
+        const std::vector<std::string>& instance_ids) = 0;
     virtual Result<std::optional<model::Instance>> FindInstanceByName(
         const std::string& instance_name) = 0;
     virtual Result<bool> HasCluster(const std::string& cluster_id) = 0;
@@ -91,6 +95,12 @@ public:
     virtual Status SetInstanceAutoRepair(const std::string& instance_id, bool auto_repair) = 0;
     // Appends to a host's fault ledger.
     virtual Status AddHostFault(const model::HostFault& fault) = 0;
+    // The host's counts at or after `since` (CountHostFaults) when it has at least `at_least`
+    // signals there; nullopt when it has fewer. AddHostFault keeps a ceiling on each host's
+    // signals, read here by primary key: the window's signals are read only when the ceiling
+    // reaches `at_least`, and set it again (docs/http-api.md 11, suspect hosts).
+    virtual Result<std::optional<model::HostFaultCounts>> CountHostFaultsReaching(
+        const std::string& host_name, Timestamp since, int at_least) = 0;
     // An instance of a scope signalled at `when` (for CountScopeInstances). Returns whether it
     // is new to the window that starts at `since`: only then can the scope's count have grown.
     virtual Result<bool> TouchScopeInstance(const std::string& cluster_id, const std::string& rack,

@@ -273,6 +273,33 @@ TEST_P(StoreContract, ImportFleetStoresClustersHostsAndInstances) {
         [](Reader& r) { return r.Inventory().GetInstance("i9"); }));
 }
 
+// A webhook's instances in one read (docs/http-api.md 5, "Ingest rate"): those that exist, each
+// as GetInstance reads it.
+TEST_P(StoreContract, GetInstancesReadsThoseThatExist) {
+    auto found = ReadOk<std::vector<model::Instance>>([](Reader& r) {
+        return r.Inventory().GetInstances({"j2", "i9", "i1"});
+    });
+    std::sort(found.begin(), found.end(),
+              [](const auto& a, const auto& b) { return a.instance_id < b.instance_id; });
+    ASSERT_EQ(found.size(), 2u);
+    for (const auto& instance : found) {
+        auto one = ReadOk<std::optional<model::Instance>>(
+            [&](Reader& r) { return r.Inventory().GetInstance(instance.instance_id); });
+        ASSERT_TRUE(one);
+        EXPECT_EQ(instance.cluster_id, one->cluster_id);
+        EXPECT_EQ(instance.instance_name, one->instance_name);
+        EXPECT_EQ(instance.num_gpus, one->num_gpus);
+        EXPECT_EQ(instance.host_name, one->host_name);
+        EXPECT_EQ(instance.status, one->status);
+        EXPECT_EQ(instance.auto_repair, one->auto_repair);
+    }
+    EXPECT_EQ(found[0].instance_id, "i1");
+    EXPECT_EQ(found[1].instance_id, "j2");
+    EXPECT_TRUE(ReadOk<std::vector<model::Instance>>([](Reader& r) {
+                    return r.Inventory().GetInstances({});
+                }).empty());
+}
+
 TEST_P(StoreContract, ImportFleetTwiceChangesNothing) {
     auto before = ReadOk<std::optional<model::Cluster>>(
         [](Reader& r) { return r.Inventory().GetCluster("c1"); });
@@ -1864,6 +1891,14 @@ TEST_P(StoreAlertContract, GetByFingerprintReturnsTheNewestOccurrence) {
     auto got = ByFingerprint("same");
     ASSERT_TRUE(got);
     EXPECT_EQ(got->id, "new");
+    // A webhook's fingerprints in one read: the newest alert of each that has one.
+    auto found = ReadOk<std::vector<model::Alert>>([](Reader& r) {
+        return r.Alerts().GetByFingerprints({"same", "fp-none", "fp-other"});
+    });
+    std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    ASSERT_EQ(found.size(), 2u);
+    ExpectSameAlert(found[0], newer);
+    ExpectSameAlert(found[1], other);
 }
 
 TEST_P(StoreAlertContract, ListAlertsPagesNewestFirstWithTiesBrokenById) {
@@ -2342,6 +2377,49 @@ TEST_P(StoreContract, SignalOccurrencesAreListedInTimeOrderFromSinceWithAKeyset)
 TEST(OpenStore, UnwritablePathIsAnError) {
     auto opened = OpenStore("sqlite:/nonexistent-dir/sub/store.db");
     EXPECT_FALSE(opened);
+}
+
+// docs/http-api.md 11: the suspicion check's count is exact whether the host's ceiling answers
+// or its ledger does: fewer signals in the window than asked for is nullopt, as many or more
+// the window's counts; remediations raise no ceiling, and a window that starts before the
+// ceiling's is read from the ledger.
+TEST_P(StoreContract, HostFaultCountsReachingAThresholdAreExact) {
+    ASSERT_TRUE(IsOk(Write([](Txn& txn) { return txn.Inventory().ImportFleet(TestFleet()); })));
+    std::vector<std::optional<model::HostFaultCounts>> seen;
+    ASSERT_TRUE(IsOk(Write([&seen](Txn& txn) -> Status {
+        InventoryRepository& inventory = txn.Inventory();
+        auto count = [&](Timestamp since, int at_least) -> Status {
+            NR_ASSIGN_OR_RETURN(auto counts,
+                                inventory.CountHostFaultsReaching("h1", since, at_least));
+            seen.push_back(counts);
+            return OkStatus();
+        };
+        NR_RETURN_IF_ERROR(inventory.AddHostFault({"h1", "", "c1", "i1", "A", "", T(10)}));
+        NR_RETURN_IF_ERROR(count(T(0), 2));
+        NR_RETURN_IF_ERROR(inventory.AddHostFault({"h1", "", "c1", "i2", "B", "", T(20)}));
+        NR_RETURN_IF_ERROR(inventory.AddHostFault({"h1", "", "c1", "i1", "VM_ONLY", "r", T(21)}));
+        NR_RETURN_IF_ERROR(inventory.AddHostFault({"h2", "", "c1", "i3", "A", "", T(22)}));
+        NR_RETURN_IF_ERROR(count(T(5), 3));
+        NR_RETURN_IF_ERROR(count(T(5), 2));
+        NR_RETURN_IF_ERROR(count(T(15), 2));
+        NR_RETURN_IF_ERROR(inventory.AddHostFault({"h1", "", "c1", "i2", "C", "", T(30)}));
+        NR_RETURN_IF_ERROR(count(T(15), 2));
+        NR_RETURN_IF_ERROR(count(T(0), 3));
+        return OkStatus();
+    })));
+    ASSERT_EQ(seen.size(), 6u);
+    EXPECT_FALSE(seen[0]) << "one signal, two asked for";
+    EXPECT_FALSE(seen[1]) << "two signals, three asked for";
+    ASSERT_TRUE(seen[2]);
+    EXPECT_EQ(seen[2]->signals, 2);
+    EXPECT_EQ(seen[2]->instances, 2);
+    EXPECT_FALSE(seen[3]) << "A left the window: one signal";
+    ASSERT_TRUE(seen[4]);
+    EXPECT_EQ(seen[4]->signals, 2);
+    EXPECT_EQ(seen[4]->instances, 1);
+    ASSERT_TRUE(seen[5]);
+    EXPECT_EQ(seen[5]->signals, 3);
+    EXPECT_EQ(seen[5]->instances, 2);
 }
 
 // docs/http-api.md 11: a host's rack and suspicion, its fault ledger, the counts the policy

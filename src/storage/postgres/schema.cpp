@@ -428,6 +428,17 @@ CREATE TABLE host_power(
 CREATE INDEX remediations_by_instance_end ON remediations(instance_id, end_time, id)
     WHERE state IN (6, 7, 8);
 )sql",
+    // 12 (SQLite 22): a ceiling on each host's counted signals, for the suspicion check; the
+    // ledger's index by host keeps only its key.
+    R"sql(
+CREATE TABLE host_fault_ceilings(
+    host_name TEXT PRIMARY KEY,
+    since BIGINT NOT NULL,
+    signals BIGINT NOT NULL
+);
+DROP INDEX host_faults_by_host;
+CREATE INDEX host_faults_by_host ON host_faults(host_name, time);
+)sql",
 };
 
 // Any fixed number: the key of the advisory lock that serialises migrations.

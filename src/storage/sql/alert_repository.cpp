@@ -42,6 +42,21 @@ Result<std::optional<model::Alert>> SqlAlerts::GetByFingerprint(const std::strin
     return std::optional<model::Alert>(ReadAlert(stmt));
 }
 
+Result<std::vector<model::Alert>> SqlAlerts::GetByFingerprints(
+    const std::vector<std::string>& fingerprints) {
+    // GetByFingerprint's lookup per element: a fingerprint's older episodes are not read.
+    static const std::string sqlite = "SELECT " + Qualified("a", kAlertColumns) +
+                                      " FROM json_each(?1) k JOIN alerts a ON a.rowid = (SELECT "
+                                      "rowid FROM alerts WHERE fingerprint = k.value ORDER BY "
+                                      "started_at DESC LIMIT 1)";
+    static const std::string postgres =
+        "SELECT " + Qualified("a", kAlertColumns) +
+        " FROM jsonb_array_elements_text(CAST(?1 AS jsonb)) AS k(fp) CROSS JOIN LATERAL (SELECT " +
+        kAlertColumns + " FROM alerts WHERE fingerprint = k.fp ORDER BY started_at DESC LIMIT 1) a";
+    NR_ASSIGN_OR_RETURN(auto stmt, PrepareForList(conn_, sqlite, postgres, fingerprints));
+    return stmt.Rows([](const Statement& row) { return ReadAlert(row); });
+}
+
 Result<std::vector<model::Alert>> SqlAlerts::ListWaiting(const std::string& cluster_id,
                                                          Timestamp now, int limit) {
     // Only the due ones (alerts_waiting): a signal held by the cooldown costs nothing until

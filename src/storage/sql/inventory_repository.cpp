@@ -62,6 +62,21 @@ Result<std::optional<model::Instance>> SqlInventory::GetInstance(const std::stri
     return OneInstance(sql, instance_id);
 }
 
+Result<std::vector<model::Instance>> SqlInventory::GetInstances(
+    const std::vector<std::string>& instance_ids) {
+    // A primary-key lookup per id on both backends (PostgreSQL: a lateral join per element,
+    // as ReadAheadInstances).
+    static const std::string sqlite = std::string("SELECT ") + kInstanceColumns +
+                                      " FROM instances WHERE instance_id IN (SELECT value FROM "
+                                      "json_each(?1))";
+    static const std::string postgres =
+        "SELECT " + Qualified("i", kInstanceColumns) +
+        " FROM jsonb_array_elements_text(CAST(?1 AS jsonb)) AS k(id) CROSS JOIN LATERAL (SELECT " +
+        kInstanceColumns + " FROM instances WHERE instance_id = k.id) i";
+    NR_ASSIGN_OR_RETURN(auto stmt, PrepareForList(conn_, sqlite, postgres, instance_ids));
+    return stmt.Rows([](const Statement& row) { return ReadInstance(row); });
+}
+
 Result<std::optional<model::Instance>> SqlInventory::OneInstance(const std::string& sql,
                                                                  const std::string& key) {
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
@@ -338,7 +353,39 @@ Status SqlInventory::AddHostFault(const model::HostFault& f) {
         .Bind(5, f.name)
         .BindOptional(6, f.remediation_id)
         .Bind(7, ToMicros(f.time));
-    return stmt.Run();
+    NR_RETURN_IF_ERROR(stmt.Send());
+    if (!f.remediation_id.empty()) return OkStatus();
+    // A signal raises its host's ceiling (CountHostFaultsReaching); a host without one has
+    // nothing to raise.
+    NR_ASSIGN_OR_RETURN(auto ceiling,
+                        conn_.Prepare("UPDATE host_fault_ceilings SET signals = signals + 1 "
+                                      "WHERE host_name = ?1"));
+    ceiling.Bind(1, f.host_name);
+    return ceiling.Send();
+}
+
+Result<std::optional<model::HostFaultCounts>> SqlInventory::CountHostFaultsReaching(
+    const std::string& host_name, Timestamp since, int at_least) {
+    {
+        // Every signal at or after `since` is within the ceiling when it starts no later.
+        NR_ASSIGN_OR_RETURN(auto ceiling,
+                            conn_.Prepare("SELECT since, signals FROM host_fault_ceilings WHERE "
+                                          "host_name = ?1"));
+        ceiling.Bind(1, host_name);
+        NR_ASSIGN_OR_RETURN(bool row, ceiling.Step());
+        if (row && ceiling.Int(0) <= ToMicros(since) && ceiling.Int(1) < at_least) {
+            return std::optional<model::HostFaultCounts>();
+        }
+    }
+    NR_ASSIGN_OR_RETURN(auto counts, CountHostFaults(host_name, since));
+    NR_ASSIGN_OR_RETURN(auto reset,
+                        conn_.Prepare("INSERT INTO host_fault_ceilings(host_name, since, signals) "
+                                      "VALUES(?1, ?2, ?3) ON CONFLICT(host_name) DO UPDATE SET "
+                                      "since = excluded.since, signals = excluded.signals"));
+    reset.Bind(1, host_name).Bind(2, ToMicros(since)).Bind(3, int64_t(counts.signals));
+    NR_RETURN_IF_ERROR(reset.Send());
+    if (counts.signals < at_least) return std::optional<model::HostFaultCounts>();
+    return std::optional<model::HostFaultCounts>(counts);
 }
 
 Result<std::vector<model::HostFault>> SqlInventory::ListHostFaults(const std::string& host_name,

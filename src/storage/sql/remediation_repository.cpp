@@ -13,20 +13,6 @@ using model::State;
 
 namespace {
 
-// Each column of `columns` (a list joined by ", ") as `table.column`.
-std::string Qualified(std::string_view table, std::string_view columns) {
-    std::string out;
-    while (!columns.empty()) {
-        const size_t comma = columns.find(", ");
-        if (!out.empty()) out += ", ";
-        out += table;
-        out += '.';
-        out += columns.substr(0, comma);
-        columns = comma == std::string_view::npos ? "" : columns.substr(comma + 2);
-    }
-    return out;
-}
-
 // Reads the rows of a remediation LEFT JOIN alerts (kRemediationColumns, then kAlertColumns,
 // NULL when it has none), ordered so a remediation's rows follow each other, its alerts
 // oldest first. Stops before the remediation past `limit` and says it was there in `more`.

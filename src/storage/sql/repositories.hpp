@@ -182,6 +182,8 @@ public:
     // from column `first` on.
     static model::Instance ReadInstance(const Statement& s, int first = 0);
     Result<std::optional<model::Instance>> GetInstance(const std::string& instance_id) override;
+    Result<std::vector<model::Instance>> GetInstances(
+        const std::vector<std::string>& instance_ids) override;
     Result<std::optional<model::Instance>> FindInstanceByName(const std::string& name) override;
     Result<bool> HasCluster(const std::string& cluster_id) override;
     Result<std::optional<model::Host>> GetHost(const std::string& host_name) override;
@@ -225,6 +227,8 @@ public:
                                 const model::ClusterAutomation& a) override;
     Status SetInstanceAutoRepair(const std::string& instance_id, bool auto_repair) override;
     Status AddHostFault(const model::HostFault& fault) override;
+    Result<std::optional<model::HostFaultCounts>> CountHostFaultsReaching(
+        const std::string& host_name, Timestamp since, int at_least) override;
     Status SetHostSuspect(const std::string& host_name, const std::string& why) override;
 
 private:
@@ -283,6 +287,8 @@ public:
     explicit SqlAlerts(Connection& conn) : conn_(conn) {}
     Result<AlertPage> List(const AlertQuery& q) override;
     Result<std::optional<model::Alert>> GetByFingerprint(const std::string& fingerprint) override;
+    Result<std::vector<model::Alert>> GetByFingerprints(
+        const std::vector<std::string>& fingerprints) override;
     Result<std::vector<model::Alert>> ListWaiting(const std::string& cluster_id, Timestamp now,
                                                   int limit) override;
     Result<std::vector<std::string>> ListClustersWithWaiting(Timestamp now) override;

@@ -194,6 +194,28 @@ Result<std::vector<std::string>> FirstColumn(Statement& stmt) {
     return values;
 }
 
+Result<Statement> PrepareForList(Connection& conn, const std::string& sqlite,
+                                 const std::string& postgres,
+                                 const std::vector<std::string>& values) {
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn.Prepare(conn.dialect() == Dialect::kSqlite ? sqlite : postgres));
+    stmt.Bind(1, JsonArray(values));
+    return stmt;
+}
+
+std::string Qualified(std::string_view table, std::string_view columns) {
+    std::string out;
+    while (!columns.empty()) {
+        const size_t comma = columns.find(", ");
+        if (!out.empty()) out += ", ";
+        out += table;
+        out += '.';
+        out += columns.substr(0, comma);
+        columns = comma == std::string_view::npos ? "" : columns.substr(comma + 2);
+    }
+    return out;
+}
+
 std::string JsonArray(const std::vector<std::string>& values) {
     std::string out;
     JsonWriter w(out);

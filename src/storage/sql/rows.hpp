@@ -6,6 +6,7 @@
 #include <map>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "model/alert.hpp"
@@ -41,6 +42,13 @@ int64_t MaskOf(const std::vector<E>& values) {
 // ["a","b"]: a list bound as one parameter, read by json_each (SQLite) or
 // jsonb_array_elements_text (PostgreSQL).
 std::string JsonArray(const std::vector<std::string>& values);
+// The statement of the connection's dialect, `values` bound as ?1 (JsonArray): a list read in
+// one statement.
+Result<Statement> PrepareForList(Connection& conn, const std::string& sqlite,
+                                 const std::string& postgres,
+                                 const std::vector<std::string>& values);
+// Each column of `columns` (a list joined by ", ") as `table.column`.
+std::string Qualified(std::string_view table, std::string_view columns);
 std::string JoinLines(const std::vector<std::string>& items);
 std::vector<std::string> SplitLines(const std::string& joined);
 // "(?1, ?2), (?3, ?4)": `rows` rows of `columns` parameters each, for a multi-row VALUES.

@@ -72,7 +72,7 @@ INSERT INTO alerts(id, fingerprint, alert_name, cluster_id, instance_id, severit
     EXPECT_EQ(One(db, "SELECT host_name FROM sim_hosts WHERE degraded = 1"), "h2");
     EXPECT_EQ(One(db, "SELECT count(*) FROM settings WHERE key LIKE 'simulated.%'"), "0");
     EXPECT_EQ(One(db, "SELECT instance_id || ' ' || started_at FROM sim_faults"), "i2 5");
-    EXPECT_EQ(One(db, "PRAGMA user_version"), "21") << "every migration ran";
+    EXPECT_EQ(One(db, "PRAGMA user_version"), "22") << "every migration ran";
 }
 
 // A database of schema 9 with a token: after the upgrade the token still works, was never
@@ -263,6 +263,31 @@ INSERT INTO alerts(id, fingerprint, alert_name, cluster_id, instance_id, severit
     auto [joinable, steps] = JoinableWithSteps(*conn);
     EXPECT_TRUE(joinable.empty());
     EXPECT_LT(steps, 500) << "the question walked every active remediation";
+}
+
+// The suspicion check (docs/http-api.md 11) with 5,000 signals of a host in its window and a
+// threshold above them reads the host's ceiling, not the 5,000; at the threshold it counts them.
+TEST(SchemaUpgrade, TheSuspicionCheckBelowItsThresholdDoesNotReadTheWindow) {
+    ScopedTempDir dir;
+    auto conn = MigratedWith(dir.path() + "/faults.db", R"sql(
+WITH RECURSIVE n(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM n WHERE k < 5000)
+INSERT INTO host_faults(host_name, rack, cluster_id, instance_id, name, time)
+    SELECT 'h1', 'r1', 'c1', 'i' || (k % 3), 'DmesgXidError', k FROM n;
+INSERT INTO host_fault_ceilings(host_name, since, signals) VALUES('h1', 0, 5000);
+)sql");
+    ASSERT_TRUE(conn);
+    Connection& db = *conn;
+    sql::SqlInventory inventory(db, nullptr);
+    TakeVmSteps(db);
+    auto below = inventory.CountHostFaultsReaching("h1", FromMicros(1), 1000000);
+    ASSERT_TRUE(below) << below.error().message;
+    EXPECT_FALSE(*below);
+    EXPECT_LT(TakeVmSteps(db), 500) << "the check read the window's signals";
+    auto reached = inventory.CountHostFaultsReaching("h1", FromMicros(1), 5000);
+    ASSERT_TRUE(reached) << reached.error().message;
+    ASSERT_TRUE(*reached);
+    EXPECT_EQ((*reached)->signals, 5000);
+    EXPECT_EQ((*reached)->instances, 3);
 }
 
 TEST(SchemaUpgrade, ANewerDatabaseIsRefused) {
