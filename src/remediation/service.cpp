@@ -185,22 +185,20 @@ Result<ListResult> RemediationService::List(const ListRequest& request) {
     if (!request.page_token.empty()) {
         NR_ASSIGN_OR_RETURN(query.after, DecodePageToken(request.page_token, fingerprint));
     }
-    storage::RemediationPage page;
+    std::optional<storage::RemediationPage> found;
     NR_RETURN_IF_ERROR(store_.Read([&](storage::Reader& reader) -> Status {
-        // An unknown cluster or instance is NOT_FOUND, not an empty list.
-        if (query.instance_id.empty()) {
-            NR_ASSIGN_OR_RETURN(bool known, reader.Inventory().HasCluster(query.cluster_id));
-            if (!known) return NotFound("cluster " + query.cluster_id + " not found");
-        } else {
-            NR_ASSIGN_OR_RETURN(auto instance, reader.Inventory().GetInstance(query.instance_id));
-            if (!instance || instance->cluster_id != query.cluster_id) {
-                return NotFound("instance " + query.instance_id + " not found in cluster " +
-                                query.cluster_id);
-            }
-        }
-        NR_ASSIGN_OR_RETURN(page, reader.Remediations().List(query));
+        NR_ASSIGN_OR_RETURN(found, reader.Remediations().ListInScope(query));
         return OkStatus();
     }));
+    // An unknown cluster or instance is NOT_FOUND, not an empty list.
+    if (!found && query.instance_id.empty()) {
+        return NotFound("cluster " + query.cluster_id + " not found");
+    }
+    if (!found) {
+        return NotFound("instance " + query.instance_id + " not found in cluster " +
+                        query.cluster_id);
+    }
+    storage::RemediationPage& page = *found;
     ListResult result;
     result.has_next = page.has_next;
     if (page.has_next) {

@@ -88,6 +88,10 @@ public:
     // on SQLite, Get reads them with a second statement and parses each one's labels.
     virtual Result<std::optional<model::Remediation>> GetRow(const std::string& id) = 0;
     virtual Result<RemediationPage> List(const ListQuery& query) = 0;
+    // List, or nothing when its scope does not exist: the cluster, or with an instance that
+    // instance in that cluster (an unknown scope is NOT_FOUND, not an empty list). One
+    // statement on PostgreSQL, one round trip.
+    virtual Result<std::optional<RemediationPage>> ListInScope(const ListQuery& query) = 0;
     // The non-terminal remediation of an instance, if any (linked_alerts not filled).
     virtual Result<std::optional<model::Remediation>> GetActive(const std::string& instance_id) = 0;
     virtual Result<std::vector<model::RemediationEvent>> ListEvents(
