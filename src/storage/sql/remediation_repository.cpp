@@ -193,8 +193,8 @@ Result<std::optional<RemediationPage>> SqlRemediations::ListPage(const ListQuery
         // PostgreSQL: the scope, the page and its alerts in one statement, one round trip. An
         // existing scope gives a row even when the page is empty (the page LEFT JOINed to it).
         // Each row's alerts are an index search of their own (OFFSET 0 keeps the lateral
-        // subquery from being merged into a join): the page's plan would otherwise read every
-        // linked alert of the table in one scan (bench/RESULTS.md).
+        // subquery from being merged into a join): the page's plan, generic or not, would
+        // otherwise read every linked alert of the table in one scan (bench/RESULTS.md).
         sql = "WITH page AS (" + sql + ") SELECT " + Qualified("page", kRemediationColumns) + ", " +
               Qualified("a", kAlertColumns) + " FROM " +
               (scoped ? "(" + std::string(scope_sql) + ") AS scope LEFT JOIN page ON true"
@@ -217,9 +217,13 @@ Result<std::optional<RemediationPage>> SqlRemediations::ListPage(const ListQuery
     stmt.Bind(8, int64_t(q.limit) + 1);
     RemediationPage page;
     if (joined) {
+        // Whatever the parameters, the plan is the same walk of the keyset index; planning it
+        // again for each page cost the server more than the page itself (bench/RESULTS.md).
+        NR_RETURN_IF_ERROR(conn_.UseGenericPlans(true));
         bool rows = false;
-        NR_ASSIGN_OR_RETURN(page.remediations,
-                            ReadJoinedAlerts(stmt, size_t(q.limit), &page.has_next, &rows));
+        auto read = ReadJoinedAlerts(stmt, size_t(q.limit), &page.has_next, &rows);
+        NR_RETURN_IF_ERROR(conn_.UseGenericPlans(false));
+        NR_ASSIGN_OR_RETURN(page.remediations, std::move(read));
         if (scoped && !rows) return std::optional<RemediationPage>();
         return std::optional<RemediationPage>(std::move(page));
     }
