@@ -37,6 +37,7 @@ enum class OrderField { kCreateTime, kUpdateTime };
 struct Cursor {
     int64_t time_us = 0;
     std::string id;
+    bool operator==(const Cursor&) const = default;
 };
 
 // One page of remediations of a cluster (or one instance of it), keyset-paged.
@@ -50,6 +51,7 @@ struct ListQuery {
     bool descending = true;
     std::optional<Cursor> after;
     int limit = 50;
+    bool operator==(const ListQuery&) const = default;
 };
 
 struct RemediationPage {
