@@ -22,11 +22,12 @@
 
 namespace noderepair {
 
-template <class Key, class Value>
+template <class Key, class Value, class Hash = std::hash<Key>>
 class ReadCoalescer {
 public:
     // Values of the keys that exist; a key missing from the map does not exist.
-    using Fetch = std::function<Result<std::unordered_map<Key, Value>>(const std::vector<Key>&)>;
+    using Found = std::unordered_map<Key, Value, Hash>;
+    using Fetch = std::function<Result<Found>(const std::vector<Key>&)>;
 
     ReadCoalescer(Fetch fetch, size_t max_keys) : fetch_(std::move(fetch)), max_keys_(max_keys) {}
 
@@ -44,7 +45,7 @@ public:
             std::vector<Waiter*> batch = TakeBatch();
             lock.unlock();
             std::vector<Key> keys;
-            std::unordered_set<Key> seen;
+            std::unordered_set<Key, Hash> seen;
             for (const Waiter* w : batch) {
                 if (seen.insert(w->key).second) keys.push_back(w->key);
             }
@@ -90,8 +91,7 @@ private:
         return batch;
     }
 
-    static Result<std::optional<Value>> AnswerFor(
-        const Result<std::unordered_map<Key, Value>>& fetched, const Key& key) {
+    static Result<std::optional<Value>> AnswerFor(const Result<Found>& fetched, const Key& key) {
         if (!fetched) return fetched.error();
         auto it = fetched->find(key);
         if (it == fetched->end()) return std::optional<Value>();

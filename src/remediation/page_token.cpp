@@ -59,7 +59,7 @@ std::string Checksum(std::string_view payload) {
 
 std::string ShortHash(std::string_view text) { return Checksum(text); }
 
-std::string ListFingerprint(const storage::ListQuery& q) {
+std::string ListFilters(const storage::ListQuery& q) {
     std::string f = q.cluster_id + '\n' + q.instance_id + '\n';
     auto mask = [](const auto& values) {
         uint32_t m = 0;
@@ -69,10 +69,10 @@ std::string ListFingerprint(const storage::ListQuery& q) {
     f += mask(q.states) + ',' + mask(q.modes) + ',' + mask(q.triggers) + ',';
     f += q.order == storage::OrderField::kCreateTime ? 'c' : 'u';
     f += q.descending ? 'd' : 'a';
-    unsigned char digest[SHA256_DIGEST_LENGTH];
-    SHA256(reinterpret_cast<const unsigned char*>(f.data()), f.size(), digest);
-    return std::string(reinterpret_cast<const char*>(digest), 8);
+    return f;
 }
+
+std::string ListFingerprint(const storage::ListQuery& q) { return ShortHash(ListFilters(q)); }
 
 std::string EncodePageToken(const storage::Cursor& cursor, std::string_view fingerprint) {
     std::string payload = "1\n" + std::to_string(cursor.time_us) + '\n' + cursor.id + '\n';

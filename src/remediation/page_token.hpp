@@ -10,7 +10,10 @@
 
 namespace noderepair::remediation {
 
-// What a token is bound to: everything in a list query but the position and page size.
+// Everything in a list query but the position and page size, spelled out (equal for equal
+// filters, scope and order, and only for them).
+std::string ListFilters(const storage::ListQuery& query);
+// What a token is bound to: ListFilters, hashed.
 std::string ListFingerprint(const storage::ListQuery& query);
 
 // 8 bytes of SHA-256: the fingerprint of any other list's filters.

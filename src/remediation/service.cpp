@@ -46,6 +46,9 @@ Result<Remediation> FindAt(storage::Reader& reader, const Address& a) {
 
 // How many GETs one coalesced read answers at most.
 constexpr size_t kMaxCoalescedGets = 64;
+// How many lists one coalesced read answers at most (a statement, a round trip, for each
+// different query among them).
+constexpr size_t kMaxCoalescedLists = 64;
 
 // Runs `work` in the store and hands its result to `reply` once committed; with `ahead`, a
 // work that keeps storage::ReadAhead's promises (the result of its last run is the one kept).
@@ -93,6 +96,25 @@ RemediationService::RemediationService(storage::Store& store, Lifecycle& lifecyc
             return by_id;
         },
         kMaxCoalescedGets);
+    coalesced_lists_ = std::make_unique<CoalescedLists>(
+        [this](const std::vector<storage::ListQuery>& queries) -> Result<CoalescedLists::Found> {
+            CoalescedLists::Found pages;
+            NR_RETURN_IF_ERROR(store_.Read([&](storage::Reader& reader) -> Status {
+                for (const auto& q : queries) {
+                    NR_ASSIGN_OR_RETURN(auto page, reader.Remediations().ListInScope(q));
+                    if (page) pages.emplace(q, *std::move(page));
+                }
+                return OkStatus();
+            }));
+            return pages;
+        },
+        kMaxCoalescedLists);
+}
+
+size_t RemediationService::ListQueryHash::operator()(const storage::ListQuery& q) const {
+    std::string key = ListFilters(q) + '\n' + std::to_string(q.limit);
+    if (q.after) key += '\n' + std::to_string(q.after->time_us) + '\n' + q.after->id;
+    return std::hash<std::string>()(key);
 }
 
 void RemediationService::Create(const auth::Principal& caller, CreateRequest request,
@@ -185,22 +207,25 @@ Result<ListResult> RemediationService::List(const ListRequest& request) {
     if (!request.page_token.empty()) {
         NR_ASSIGN_OR_RETURN(query.after, DecodePageToken(request.page_token, fingerprint));
     }
-    storage::RemediationPage page;
-    NR_RETURN_IF_ERROR(store_.Read([&](storage::Reader& reader) -> Status {
-        // An unknown cluster or instance is NOT_FOUND, not an empty list.
-        if (query.instance_id.empty()) {
-            NR_ASSIGN_OR_RETURN(bool known, reader.Inventory().HasCluster(query.cluster_id));
-            if (!known) return NotFound("cluster " + query.cluster_id + " not found");
-        } else {
-            NR_ASSIGN_OR_RETURN(auto instance, reader.Inventory().GetInstance(query.instance_id));
-            if (!instance || instance->cluster_id != query.cluster_id) {
-                return NotFound("instance " + query.instance_id + " not found in cluster " +
-                                query.cluster_id);
-            }
-        }
-        NR_ASSIGN_OR_RETURN(page, reader.Remediations().List(query));
-        return OkStatus();
-    }));
+    std::optional<storage::RemediationPage> found;
+    if (coalesced_lists_) {
+        // With the lists other workers ask meanwhile: an equal query is read once for all.
+        NR_ASSIGN_OR_RETURN(found, coalesced_lists_->Get(query));
+    } else {
+        NR_RETURN_IF_ERROR(store_.Read([&](storage::Reader& reader) -> Status {
+            NR_ASSIGN_OR_RETURN(found, reader.Remediations().ListInScope(query));
+            return OkStatus();
+        }));
+    }
+    // An unknown cluster or instance is NOT_FOUND, not an empty list.
+    if (!found && query.instance_id.empty()) {
+        return NotFound("cluster " + query.cluster_id + " not found");
+    }
+    if (!found) {
+        return NotFound("instance " + query.instance_id + " not found in cluster " +
+                        query.cluster_id);
+    }
+    storage::RemediationPage& page = *found;
     ListResult result;
     result.has_next = page.has_next;
     if (page.has_next) {

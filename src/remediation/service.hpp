@@ -92,6 +92,10 @@ public:
     void Cancel(const auth::Principal& caller, Address address, Reply<model::Remediation> reply);
     Result<std::vector<model::RemediationEvent>> Events(const Address& address);
 
+    // Lists waiting for a read of lists to start (for tests; 0 where lists are not read
+    // together).
+    size_t ListsWaiting() const { return coalesced_lists_ ? coalesced_lists_->queued() : 0; }
+
 private:
     // An approval override the contract never allows, whatever the remediation.
     static Status CheckOverride(const Review& review);
@@ -108,10 +112,18 @@ private:
     // The GETs of one remediation, fetched together where a read is a round trip to the
     // database (storage::Store::ReadsAreRoundTrips); null where it is not.
     using CoalescedGets = ReadCoalescer<std::string, model::Remediation>;
+    // The lists asked for while another is read, read together where GETs are: equal queries
+    // once for all their callers (docs/design.md 7).
+    struct ListQueryHash {
+        size_t operator()(const storage::ListQuery& q) const;
+    };
+    using CoalescedLists =
+        ReadCoalescer<storage::ListQuery, storage::RemediationPage, ListQueryHash>;
 
     storage::Store& store_;
     Lifecycle& lifecycle_;
     std::unique_ptr<CoalescedGets> coalesced_gets_;
+    std::unique_ptr<CoalescedLists> coalesced_lists_;
 };
 
 }  // namespace noderepair::remediation

@@ -807,6 +807,73 @@ TEST_F(RemediationServiceTest, ListOfAnUnknownClusterOrInstanceIsNotFound) {
     EXPECT_EQ(empty->next_page_token, "");
 }
 
+// The test fleet's store as a database server's would be: every read a round trip (the service
+// then reads lists asked together at once), reads counted, the first one held until released.
+class RoundTripStore final : public storage::Store {
+public:
+    RoundTripStore(storage::Store& inner, std::shared_future<void> release)
+        : inner_(inner), release_(std::move(release)) {}
+    void Write(storage::TxnWork work, storage::CommitCallback done) override {
+        inner_.Write(std::move(work), std::move(done));
+    }
+    void AddObserver(storage::CommitObserver* observer) override { inner_.AddObserver(observer); }
+    Status Read(const std::function<Status(storage::Reader&)>& read) override {
+        if (reads_.fetch_add(1) == 0) release_.wait_for(std::chrono::seconds(10));
+        return inner_.Read(read);
+    }
+    bool ReadsAreRoundTrips() const override { return true; }
+    void Close() override {}
+    int reads() const { return reads_.load(); }
+
+private:
+    storage::Store& inner_;
+    std::shared_future<void> release_;
+    std::atomic<int> reads_{0};
+};
+
+// Lists asked while a list is read are answered by the next read, all of them (an equal query
+// read once), each as a read of its own would answer it (docs/design.md 7).
+TEST_F(RemediationServiceTest, ListsAskedWhileAListIsReadAreReadTogether) {
+    InsertManyTerminal(12);
+    std::promise<void> release;
+    RoundTripStore store(*store_, release.get_future().share());
+    RemediationService service(store, lifecycle_);
+    const std::vector<ListRequest> asked = {ListOf("c1", "-"), ListOf("c1", "-"), ListOf("c1", "-"),
+                                            ListOf("c1", "i2"), ListOf("c9", "-")};
+    std::vector<std::future<Result<ListResult>>> got;
+    got.push_back(std::async(std::launch::async, [&] { return service.List(asked[0]); }));
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (store.reads() == 0 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ASSERT_EQ(store.reads(), 1) << "the first list is being read";
+    for (size_t i = 1; i < asked.size(); ++i) {
+        got.push_back(std::async(std::launch::async, [&, i] { return service.List(asked[i]); }));
+    }
+    while (service.ListsWaiting() < 4 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ASSERT_EQ(service.ListsWaiting(), 4u);
+    release.set_value();
+    for (size_t i = 0; i < asked.size(); ++i) {
+        auto page = got[i].get();
+        auto alone = service_->List(asked[i]);
+        ASSERT_EQ(bool(page), bool(alone)) << "list " << i;
+        if (!alone) {
+            EXPECT_EQ(page.error().code, alone.error().code) << "list " << i;
+            EXPECT_EQ(page.error().message, alone.error().message) << "list " << i;
+            continue;
+        }
+        ASSERT_EQ(page->remediations.size(), alone->remediations.size()) << "list " << i;
+        for (size_t k = 0; k < alone->remediations.size(); ++k) {
+            ExpectSameRemediation(page->remediations[k], alone->remediations[k]);
+        }
+        EXPECT_EQ(page->has_next, alone->has_next);
+        EXPECT_EQ(page->next_page_token, alone->next_page_token);
+    }
+    EXPECT_EQ(store.reads(), 2);  // the first list's, then one for the four after it
+}
+
 TEST_F(RemediationServiceTest, ListScopesToTheInstanceOrTheWholeCluster) {
     InsertManyTerminal(12);
     ASSERT_TRUE(Create(Request("j1")));

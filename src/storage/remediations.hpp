@@ -37,6 +37,7 @@ enum class OrderField { kCreateTime, kUpdateTime };
 struct Cursor {
     int64_t time_us = 0;
     std::string id;
+    bool operator==(const Cursor&) const = default;
 };
 
 // One page of remediations of a cluster (or one instance of it), keyset-paged.
@@ -50,6 +51,7 @@ struct ListQuery {
     bool descending = true;
     std::optional<Cursor> after;
     int limit = 50;
+    bool operator==(const ListQuery&) const = default;
 };
 
 struct RemediationPage {
@@ -88,6 +90,10 @@ public:
     // on SQLite, Get reads them with a second statement and parses each one's labels.
     virtual Result<std::optional<model::Remediation>> GetRow(const std::string& id) = 0;
     virtual Result<RemediationPage> List(const ListQuery& query) = 0;
+    // List, or nothing when its scope does not exist: the cluster, or with an instance that
+    // instance in that cluster (an unknown scope is NOT_FOUND, not an empty list). One
+    // statement on PostgreSQL, one round trip.
+    virtual Result<std::optional<RemediationPage>> ListInScope(const ListQuery& query) = 0;
     // The non-terminal remediation of an instance, if any (linked_alerts not filled).
     virtual Result<std::optional<model::Remediation>> GetActive(const std::string& instance_id) = 0;
     virtual Result<std::vector<model::RemediationEvent>> ListEvents(

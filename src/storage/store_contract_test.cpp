@@ -796,6 +796,67 @@ TEST_P(StoreListing, ScopesToTheClusterAndInstance) {
     EXPECT_TRUE(Walk(unknown, {10}).empty());
 }
 
+// The API's list (docs/http-api.md 4.2): one statement on PostgreSQL, the scope's existence
+// read with the page.
+TEST_P(StoreListing, InScopeIsTheListWhereItsScopeExistsAndNothingWhereItDoesNot) {
+    auto in_scope = [&](const ListQuery& q) {
+        return ReadOk<std::optional<RemediationPage>>(
+            [&](Reader& r) { return r.Remediations().ListInScope(q); });
+    };
+    auto ids = [](const RemediationPage& page) {
+        std::vector<std::string> out;
+        for (const auto& r : page.remediations) out.push_back(r.id);
+        return out;
+    };
+    std::vector<ListQuery> queries(5);
+    queries[0].cluster_id = "c1";
+    queries[1].cluster_id = "c1";
+    queries[1].instance_id = "i2";
+    queries[1].limit = 3;
+    queries[2].cluster_id = "c2";
+    queries[2].order = OrderField::kUpdateTime;
+    queries[2].descending = false;
+    queries[3].cluster_id = "c1";
+    queries[3].states = {State::kSucceeded, State::kFailed};
+    queries[3].limit = 4;
+    queries[4].cluster_id = "c1";
+    queries[4].after = Cursor{ToMicros(T(5)), "r15"};
+    for (size_t i = 0; i < queries.size(); ++i) {
+        const RemediationPage listed = List(queries[i]);
+        ASSERT_FALSE(listed.remediations.empty()) << "query " << i;
+        const auto got = in_scope(queries[i]);
+        ASSERT_TRUE(got) << "query " << i;
+        EXPECT_EQ(ids(*got), ids(listed)) << "query " << i;
+        EXPECT_EQ(got->has_next, listed.has_next) << "query " << i;
+        for (size_t k = 0; k < listed.remediations.size(); ++k) {
+            ExpectSameRemediation(got->remediations[k], listed.remediations[k]);
+        }
+    }
+
+    ListQuery empty;  // an instance without remediations: an empty page, not nothing
+    empty.cluster_id = "c2";
+    empty.instance_id = "j2";
+    auto got = in_scope(empty);
+    ASSERT_TRUE(got);
+    EXPECT_TRUE(got->remediations.empty());
+    EXPECT_FALSE(got->has_next);
+    ListQuery past_the_end;  // a page after the last row of a cluster
+    past_the_end.cluster_id = "c2";
+    past_the_end.descending = false;
+    past_the_end.after = Cursor{ToMicros(T(99)), "z"};
+    got = in_scope(past_the_end);
+    ASSERT_TRUE(got);
+    EXPECT_TRUE(got->remediations.empty());
+
+    for (const auto& [cluster, instance] :
+         std::vector<std::pair<std::string, std::string>>{{"c9", ""}, {"c1", "j1"}, {"c1", "i9"}}) {
+        ListQuery unknown;
+        unknown.cluster_id = cluster;
+        unknown.instance_id = instance;
+        EXPECT_FALSE(in_scope(unknown)) << cluster << "/" << instance;
+    }
+}
+
 TEST_P(StoreListing, HasNextOnlyWhenMoreRowsFollow) {
     ListQuery q;
     q.cluster_id = "c1";

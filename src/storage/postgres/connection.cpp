@@ -415,6 +415,12 @@ Result<sql::Statement> Connection::Prepare(const std::string& sql) {
     return sql::Statement(cached.get());
 }
 
+Status Connection::UseGenericPlans(bool on) {
+    NR_ASSIGN_OR_RETURN(auto set, Prepare(on ? "SET LOCAL plan_cache_mode = force_generic_plan"
+                                             : "SET LOCAL plan_cache_mode TO DEFAULT"));
+    return set.Send();
+}
+
 Status Connection::RunNextAlone() {
     if (!pipelined()) return OkStatus();
     Deadline deadline(*this);

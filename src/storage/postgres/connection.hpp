@@ -70,6 +70,8 @@ public:
     // Leaves pipeline mode (a round trip only when the connection was in it): a statement run
     // outside it is answered with its own sync point, in a transaction of its own.
     Status RunNextAlone() override;
+    // SET LOCAL plan_cache_mode: only inside a transaction (outside one it does nothing).
+    Status UseGenericPlans(bool on) override;
     uint64_t StatementsUsed() const override { return statements_used_; }
     sql::Tally Tallied() const override { return tally_; }
     Status Flush() override;

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "storage/audit.hpp"
+#include "storage/postgres/connection.hpp"
+#include "storage/sql/repositories.hpp"
 #include "storage/store_contract_test.hpp"
 
 namespace noderepair::storage::postgres {
@@ -196,6 +198,53 @@ TEST(PgStore, ABatchOfCreatesThatReadAheadWaitsAFewTimesNotOncePerCreate) {
     // BEGIN with the reads, the row's wait, the audit head, COMMIT; a few to spare.
     EXPECT_LE(round_trips.get(), 8u);
     store->Close();
+}
+
+// A list page runs on its statement's generic plan: planned again for each page (what the
+// server picks for it unprompted, its LIMIT parameter making the generic plan look dear), the
+// planning cost PostgreSQL more than the page (bench/RESULTS.md). Statements after it plan as
+// before.
+TEST(PgStore, AListPageRunsOnItsGenericPlanAndOnlyIt) {
+    const std::string url = test_support::NewPostgresDatabase();
+    if (url.empty()) GTEST_SKIP() << "no PostgreSQL server here";
+    auto store = test_support::OpenWithTestFleet(url);
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(IsOk(store->WriteAndWait([](Txn& txn) {
+        return txn.Remediations().Insert(
+            UncheckedRemediationWriteKey(),
+            test_support::MakeRemediation("r1", "i1", model::State::kPending,
+                                          test_support::TestEpoch()));
+    })));
+    store->Close();
+
+    auto opened = Connection::Open(url);
+    ASSERT_TRUE(opened) << opened.error().message;
+    Connection& conn = **opened;
+    ASSERT_TRUE(IsOk(conn.Exec("BEGIN")));
+    sql::SqlRemediations remediations(conn, nullptr);
+    ListQuery q;
+    q.cluster_id = "c1";
+    constexpr int kPages = 8;
+    for (int i = 0; i < kPages; ++i) {
+        auto page = remediations.ListInScope(q);
+        ASSERT_TRUE(page) << page.error().message;
+        ASSERT_TRUE(*page);
+        ASSERT_EQ((*page)->remediations.size(), 1u);
+    }
+    auto plans = conn.Prepare(
+        "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE "
+        "'WITH page AS%'");
+    ASSERT_TRUE(plans) << plans.error().message;
+    auto row = plans->Step();
+    ASSERT_TRUE(row) << row.error().message;
+    ASSERT_TRUE(*row);
+    EXPECT_EQ(plans->Int(0), kPages);
+    EXPECT_EQ(plans->Int(1), 0);
+    auto mode = conn.Prepare("SELECT current_setting('plan_cache_mode')");
+    ASSERT_TRUE(mode) << mode.error().message;
+    row = mode->Step();
+    ASSERT_TRUE(row && *row);
+    EXPECT_EQ(mode->Text(0), "auto");
 }
 
 }  // namespace

@@ -162,6 +162,13 @@ public:
     // Before a statement that runs alone, outside a transaction (Store::ReadOneStatement):
     // answers still owed are read and the next statement is answered at once.
     virtual Status RunNextAlone() { return OkStatus(); }
+    // PostgreSQL: from UseGenericPlans(true) to UseGenericPlans(false) or the end of the
+    // transaction, statements run on their generic plan (made once per prepared statement)
+    // instead of one made again for each run's parameters. For a statement the server would
+    // otherwise plan anew every time although one plan serves every value: a list page, whose
+    // LIMIT parameter the generic estimate takes to keep a tenth of the rows, so the page of a
+    // large cluster looks dear unplanned. Sent with the next statement, not waited for.
+    virtual Status UseGenericPlans(bool /*on*/) { return OkStatus(); }
     // Statements prepared or reused so far (0: the backend does not count them).
     virtual uint64_t StatementsUsed() const { return 0; }
     // Zeros where the backend does not count (SQLite: nothing is sent, nothing is waited for).

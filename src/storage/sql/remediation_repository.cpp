@@ -16,11 +16,16 @@ namespace {
 // Reads the rows of a remediation LEFT JOIN alerts (kRemediationColumns, then kAlertColumns,
 // NULL when it has none), ordered so a remediation's rows follow each other, its alerts
 // oldest first. Stops before the remediation past `limit` and says it was there in `more`.
-Result<std::vector<Remediation>> ReadJoinedAlerts(Statement& stmt, size_t limit, bool* more) {
+// A row without a remediation (a scope's own row, joined to an empty page) is skipped; `rows`
+// says whether any row came at all.
+Result<std::vector<Remediation>> ReadJoinedAlerts(Statement& stmt, size_t limit, bool* more,
+                                                  bool* rows = nullptr) {
     std::vector<Remediation> out;
     while (true) {
         NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
         if (!row) return out;
+        if (rows != nullptr) *rows = true;
+        if (stmt.IsNull(0)) continue;
         if (out.empty() || out.back().id != stmt.Text(0)) {
             if (out.size() == limit) {
                 if (more != nullptr) *more = true;
@@ -33,6 +38,11 @@ Result<std::vector<Remediation>> ReadJoinedAlerts(Statement& stmt, size_t limit,
         }
     }
 }
+
+// The one row of a list's scope, if it exists: the cluster (?1), or the instance (?2) in it.
+const char* const kClusterScope = "SELECT 1 FROM clusters WHERE cluster_id = ?1";
+const char* const kInstanceScope =
+    "SELECT 1 FROM instances WHERE instance_id = ?2 AND cluster_id = ?1";
 
 }  // namespace
 
@@ -131,13 +141,31 @@ Status SqlRemediations::AttachAlerts(Remediation& r) {
 }
 
 Result<RemediationPage> SqlRemediations::List(const ListQuery& q) {
+    NR_ASSIGN_OR_RETURN(auto page, ListPage(q, false));
+    return *std::move(page);
+}
+
+Result<std::optional<RemediationPage>> SqlRemediations::ListInScope(const ListQuery& q) {
+    return ListPage(q, true);
+}
+
+Result<std::optional<RemediationPage>> SqlRemediations::ListPage(const ListQuery& q, bool scoped) {
     // One statement text per scope, order, direction and set of filters; filters are bit masks
     // so the prepared statements stay few and cached.
     const bool by_instance = !q.instance_id.empty();
+    const char* scope_sql = by_instance ? kInstanceScope : kClusterScope;
     const char* time_col = q.order == OrderField::kCreateTime ? "create_time" : "update_time";
     const char* dir = q.descending ? "DESC" : "ASC";
     const char* cmp = q.descending ? "<" : ">";
     const bool joined = conn_.dialect() == Dialect::kPostgres;
+    if (scoped && !joined) {
+        // In-process reads cost no round trip: the scope first, in the read's transaction.
+        NR_ASSIGN_OR_RETURN(auto scope, conn_.Prepare(scope_sql));
+        scope.Bind(1, q.cluster_id);
+        if (by_instance) scope.Bind(2, q.instance_id);
+        NR_ASSIGN_OR_RETURN(bool found, scope.Step());
+        if (!found) return std::optional<RemediationPage>();
+    }
     std::string sql = std::string("SELECT ") + kRemediationColumns + " FROM remediations WHERE " +
                       (by_instance ? "instance_id = ?2 AND cluster_id = ?1" : "cluster_id = ?1");
     if (q.after) sql += std::string(" AND (") + time_col + ", id) " + cmp + " (?3, ?4)";
@@ -148,10 +176,18 @@ Result<RemediationPage> SqlRemediations::List(const ListQuery& q) {
     if (!q.triggers.empty()) sql += " AND (CAST(?7 AS BIGINT) >> trigger) & 1 = 1";
     sql += std::string(" ORDER BY ") + time_col + " " + dir + ", id " + dir + " LIMIT ?8";
     if (joined) {
-        // PostgreSQL: the page and its alerts in one statement, one round trip.
+        // PostgreSQL: the scope, the page and its alerts in one statement, one round trip. An
+        // existing scope gives a row even when the page is empty (the page LEFT JOINed to it).
+        // Each row's alerts are an index search of their own (OFFSET 0 keeps the lateral
+        // subquery from being merged into a join): the page's plan, generic or not, would
+        // otherwise read every linked alert of the table in one scan (bench/RESULTS.md).
         sql = "WITH page AS (" + sql + ") SELECT " + Qualified("page", kRemediationColumns) + ", " +
-              Qualified("a", kAlertColumns) +
-              " FROM page LEFT JOIN alerts a ON a.remediation_id = page.id ORDER BY page." +
+              Qualified("a", kAlertColumns) + " FROM " +
+              (scoped ? "(" + std::string(scope_sql) + ") AS scope LEFT JOIN page ON true"
+                      : std::string("page")) +
+              " LEFT JOIN LATERAL (SELECT " + kAlertColumns +
+              " FROM alerts WHERE remediation_id = page.id OFFSET 0) a ON true "
+              "ORDER BY page." +
               time_col + " " + dir + ", page.id " + dir + ", a.started_at, a.id";
     }
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
@@ -167,9 +203,15 @@ Result<RemediationPage> SqlRemediations::List(const ListQuery& q) {
     stmt.Bind(8, int64_t(q.limit) + 1);
     RemediationPage page;
     if (joined) {
-        NR_ASSIGN_OR_RETURN(page.remediations,
-                            ReadJoinedAlerts(stmt, size_t(q.limit), &page.has_next));
-        return page;
+        // Whatever the parameters, the plan is the same walk of the keyset index; planning it
+        // again for each page cost the server more than the page itself (bench/RESULTS.md).
+        NR_RETURN_IF_ERROR(conn_.UseGenericPlans(true));
+        bool rows = false;
+        auto read = ReadJoinedAlerts(stmt, size_t(q.limit), &page.has_next, &rows);
+        NR_RETURN_IF_ERROR(conn_.UseGenericPlans(false));
+        NR_ASSIGN_OR_RETURN(page.remediations, std::move(read));
+        if (scoped && !rows) return std::optional<RemediationPage>();
+        return std::optional<RemediationPage>(std::move(page));
     }
     page.remediations.reserve(size_t(q.limit));
     while (true) {
@@ -182,7 +224,7 @@ Result<RemediationPage> SqlRemediations::List(const ListQuery& q) {
         page.remediations.push_back(ReadRemediation(stmt));
     }
     NR_RETURN_IF_ERROR(AttachAlerts(page.remediations));
-    return page;
+    return std::optional<RemediationPage>(std::move(page));
 }
 
 Result<std::optional<Remediation>> SqlRemediations::GetActive(const std::string& instance_id) {

@@ -128,6 +128,7 @@ public:
     Result<std::vector<model::Remediation>> GetMany(const std::vector<std::string>& ids) override;
     Result<std::optional<model::Remediation>> GetRow(const std::string& id) override;
     Result<RemediationPage> List(const ListQuery& q) override;
+    Result<std::optional<RemediationPage>> ListInScope(const ListQuery& q) override;
     Result<std::optional<model::Remediation>> GetActive(const std::string& instance_id) override;
     Result<std::vector<model::RemediationEvent>> ListEvents(
         const std::string& remediation_id) override;
@@ -153,6 +154,8 @@ public:
 private:
     // The audit record of a state_change or mode_change event, with what the change logged.
     void AuditEvent(const std::string& remediation_id, const model::RemediationEvent& e);
+    // List and ListInScope; with `scoped`, nothing when the scope does not exist.
+    Result<std::optional<RemediationPage>> ListPage(const ListQuery& q, bool scoped);
     // Fills linked_alerts for a whole page with one query instead of one per row.
     Status AttachAlerts(std::vector<model::Remediation>& page);
     // Fills linked_alerts (docs/http-api.md 5): every alert linked to the remediation, oldest
