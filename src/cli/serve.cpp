@@ -38,6 +38,11 @@
 #include "telemetry/metrics.hpp"
 #include "telemetry/transition_log.hpp"
 
+// tcmalloc, the server's allocator (docs/design.md 6), keeps what is freed for later requests.
+// Start-up frees most of what the fleet's import took, so that is handed back to the system
+// once, before the server listens. Weak: a build without tcmalloc (the sanitizers') lacks it.
+extern "C" void MallocExtension_ReleaseFreeMemory() __attribute__((weak));
+
 namespace noderepair::cli {
 namespace {
 
@@ -469,6 +474,7 @@ int Serve(const ServeFlags& flags) {
             });
         auto port = server.Listen();
         if (!port) return Fail(port.error().message);
+        if (MallocExtension_ReleaseFreeMemory != nullptr) MallocExtension_ReleaseFreeMemory();
         std::string host = config.listen.substr(0, config.listen.rfind(':'));
         const char* scheme = server.UsesTls() ? "https" : "http";
         std::printf("noderepair: listening on %s://%s:%u\n", scheme, host.c_str(), unsigned(*port));
