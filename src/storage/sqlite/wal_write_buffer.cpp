@@ -62,12 +62,11 @@ int Write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset
     if (f->size > 0 && (!follows || f->size + n > kMaxGathered)) {
         if (int rc = WriteOut(f); rc != SQLITE_OK) return rc;
     }
-    if (n >= kMaxGathered) {
-        writes_issued.fetch_add(1, std::memory_order_relaxed);
-        return f->base->pMethods->xWrite(f->base, data, amount, offset);
+    if (f->data == nullptr && n < kMaxGathered) {
+        f->data = static_cast<char*>(std::malloc(kMaxGathered));
     }
-    if (f->data == nullptr) f->data = static_cast<char*>(std::malloc(kMaxGathered));
-    if (f->data == nullptr) {
+    // Too big to gather, or no memory to gather in: written as it comes.
+    if (n >= kMaxGathered || f->data == nullptr) {
         writes_issued.fetch_add(1, std::memory_order_relaxed);
         return f->base->pMethods->xWrite(f->base, data, amount, offset);
     }
