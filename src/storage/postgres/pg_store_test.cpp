@@ -247,5 +247,68 @@ TEST(PgStore, AListPageRunsOnItsGenericPlanAndOnlyIt) {
     EXPECT_EQ(mode->Text(0), "auto");
 }
 
+// The generic plan PostgreSQL caches for `statement` (the text it was prepared from contains
+// `marker`) run on `ids`, one line per plan node.
+std::string GenericPlanOf(Connection& conn, const std::string& marker, const std::string& ids) {
+    auto name = conn.Prepare("SELECT name FROM pg_prepared_statements WHERE statement LIKE ?1");
+    EXPECT_TRUE(name) << name.error().message;
+    name->Bind(1, "%" + marker + "%");
+    auto found = name->Step();
+    EXPECT_TRUE(found && *found) << "no prepared statement contains " << marker;
+    if (!found || !*found) return "";
+    const std::string statement = name->Text(0);
+    EXPECT_TRUE(IsOk(conn.Exec("SET plan_cache_mode = force_generic_plan")));
+    auto plan = conn.Prepare("EXPLAIN EXECUTE " + statement + "('" + ids + "')");
+    EXPECT_TRUE(plan) << plan.error().message;
+    auto lines = plan->Rows([](const sql::Statement& row) { return row.Text(0); });
+    EXPECT_TRUE(lines) << lines.error().message;
+    EXPECT_TRUE(IsOk(conn.Exec("RESET plan_cache_mode")));
+    std::string text;
+    for (const auto& line : lines ? *lines : std::vector<std::string>{}) text += line + "\n";
+    return text;
+}
+
+// Reads of many rows by key (coalesced GETs, a webhook's instances) stay an index search per
+// key on the plan the server caches for them, whatever the tables held when it was made: merged
+// into a join, that plan hashed the keys against a scan of the whole table on every read.
+TEST(PgStore, ReadsOfManyByKeyStayIndexSearchesOnTheirGenericPlans) {
+    const std::string url = test_support::NewPostgresDatabase();
+    if (url.empty()) GTEST_SKIP() << "no PostgreSQL server here";
+    auto store = test_support::OpenWithTestFleet(url);
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(IsOk(store->WriteAndWait([](Txn& txn) -> Status {
+        for (int i = 0; i < 500; ++i) {
+            NR_RETURN_IF_ERROR(txn.Remediations().Insert(
+                UncheckedRemediationWriteKey(),
+                test_support::MakeRemediation("r" + std::to_string(i), "i1",
+                                              model::State::kSucceeded,
+                                              test_support::TestEpoch())));
+        }
+        return OkStatus();
+    })));
+    store->Close();
+
+    auto opened = Connection::Open(url);
+    ASSERT_TRUE(opened) << opened.error().message;
+    Connection& conn = **opened;
+    ASSERT_TRUE(IsOk(conn.Exec("ANALYZE")));
+    sql::SqlRemediations remediations(conn, nullptr);
+    auto many = remediations.GetMany({"r1", "r2", "nope"});
+    ASSERT_TRUE(many) << many.error().message;
+    EXPECT_EQ(many->size(), 2u);
+    sql::SqlInventory inventory(conn, nullptr);
+    auto instances = inventory.GetInstances({"i1", "i2"});
+    ASSERT_TRUE(instances) << instances.error().message;
+    EXPECT_EQ(instances->size(), 2u);
+
+    const std::string gets =
+        GenericPlanOf(conn, "FROM remediations WHERE id = k.id", R"(["r1","r2"])");
+    EXPECT_EQ(gets.find("Hash"), std::string::npos) << gets;
+    EXPECT_NE(gets.find("Index"), std::string::npos) << gets;
+    const std::string reads =
+        GenericPlanOf(conn, "FROM instances WHERE instance_id = k.id", R"(["i1","i2"])");
+    EXPECT_EQ(reads.find("Hash"), std::string::npos) << reads;
+}
+
 }  // namespace
 }  // namespace noderepair::storage::postgres

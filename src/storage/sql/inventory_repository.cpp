@@ -72,7 +72,7 @@ Result<std::vector<model::Instance>> SqlInventory::GetInstances(
     static const std::string postgres =
         "SELECT " + Qualified("i", kInstanceColumns) +
         " FROM jsonb_array_elements_text(CAST(?1 AS jsonb)) AS k(id) CROSS JOIN LATERAL (SELECT " +
-        kInstanceColumns + " FROM instances WHERE instance_id = k.id) i";
+        kInstanceColumns + " FROM instances WHERE instance_id = k.id LIMIT 1) i";
     NR_ASSIGN_OR_RETURN(auto stmt, PrepareForList(conn_, sqlite, postgres, instance_ids));
     return stmt.Rows([](const Statement& row) { return ReadInstance(row); });
 }
