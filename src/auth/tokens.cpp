@@ -81,7 +81,23 @@ Result<Principal> Authenticator::Authenticate(std::string_view header) {
                                                 now})
                  .first;
     }
-    const Cached& cached = it->second;
+    return Admit(hash, it->second, now);
+}
+
+std::optional<Result<Principal>> Authenticator::AuthenticateWithoutReading(
+    std::string_view header) {
+    auto token = ParseBearerToken(header);
+    if (!token) return Result<Principal>(token.error());
+    std::string hash = HashToken(*token);
+    const Timestamp now = clock_.Now();
+    std::lock_guard lock(mu_);
+    auto it = cache_.find(hash);
+    if (it == cache_.end() || now - it->second.checked >= kRecheck) return std::nullopt;
+    return Admit(hash, it->second, now);
+}
+
+Result<Principal> Authenticator::Admit(const std::string& hash, const Cached& cached,
+                                       Timestamp now) {
     if (cached.revoked_at) {
         return Unauthenticated("bearer token '" + cached.principal.name + "' was revoked");
     }

@@ -40,6 +40,11 @@ public:
     Authenticator(storage::Store& store, const Clock& clock) : store_(store), clock_(clock) {}
     // Unauthenticated for a missing, malformed, unknown, expired or revoked token.
     Result<Principal> Authenticate(std::string_view authorization_header);
+    // Authenticate where it needs no read of the database (the token is unknown here, or was
+    // read more than kRecheck ago): nothing then. Never waits on the database, so an I/O
+    // thread may ask.
+    std::optional<Result<Principal>> AuthenticateWithoutReading(
+        std::string_view authorization_header);
     // Writes the last use of every token used since the last flush, and waits for the commit.
     // Not for I/O threads; the server calls it at shutdown.
     Status FlushLastUsed();
@@ -51,6 +56,9 @@ private:
         std::optional<Timestamp> revoked_at;
         Timestamp checked;  // when the database was last read for it
     };
+    // The cached token's principal, or why it is refused, as of `now`; records its use. mu_
+    // held.
+    Result<Principal> Admit(const std::string& hash, const Cached& cached, Timestamp now);
     // Queues a write of the pending last uses when the last flush is old enough; mu_ held.
     void MaybeFlushLastUsed(Timestamp now);
     storage::TxnWork TakeLastUsed();  // mu_ held

@@ -97,6 +97,33 @@ TEST_F(AuthenticatorTest, ARevokedTokenIsRefusedWithinASecondWithOneReadASecond)
     EXPECT_EQ(Refusal(restarted, token), "bearer token 'ops' was revoked");
 }
 
+// What an I/O thread may ask: the answer where it needs no read, nothing where it would read
+// (a token not seen yet, or seen a second ago or more).
+TEST_F(AuthenticatorTest, WithoutReadingAnswersOnlyWhatTheLastSecondsReadKnows) {
+    Authenticator auth(*store_, clock_);
+    const std::string token = Create("ops", seconds(5));
+    EXPECT_FALSE(auth.AuthenticateWithoutReading("Bearer " + token));
+    auto malformed = auth.AuthenticateWithoutReading("Basic abc");
+    ASSERT_TRUE(malformed);
+    ASSERT_FALSE(*malformed);
+    EXPECT_EQ(malformed->error().code, Code::kUnauthenticated);
+
+    EXPECT_EQ(Refusal(auth, token), "");
+    ASSERT_TRUE(IsOk(Revoke("ops")));
+    clock_.Advance(milliseconds(999));
+    auto known = auth.AuthenticateWithoutReading("Bearer " + token);
+    ASSERT_TRUE(known);
+    ASSERT_TRUE(*known) << (*known).error().message;
+    EXPECT_EQ((*known)->name, "ops");
+    clock_.Advance(milliseconds(1));
+    EXPECT_FALSE(auth.AuthenticateWithoutReading("Bearer " + token));
+    EXPECT_EQ(Refusal(auth, token), "bearer token 'ops' was revoked");
+    auto revoked = auth.AuthenticateWithoutReading("Bearer " + token);
+    ASSERT_TRUE(revoked);
+    ASSERT_FALSE(*revoked);
+    EXPECT_EQ(revoked->error().message, "bearer token 'ops' was revoked");
+}
+
 TEST_F(AuthenticatorTest, LastUseIsWrittenEverySoOftenAndWhenFlushedNotPerRequest) {
     Authenticator auth(*store_, clock_);
     const std::string token = Create("ops");
