@@ -4,6 +4,7 @@
 #include <exception>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "api/routes/routes.hpp"
 #include "common/log.hpp"
@@ -72,6 +73,7 @@ void Api::Handle(HttpRequest&& request, Responder respond) {
     const Route* route = match.route;
     // Every answer is measured and logged, with the route's pattern rather than its path.
     auto call = std::make_shared<Call>(Call{std::move(request), std::move(match.params), {}});
+    ++unanswered_;
     respond = [this, call, route, started = std::chrono::steady_clock::now(),
                respond = std::move(respond)](HttpResponse response) {
         std::string path;
@@ -82,6 +84,7 @@ void Api::Handle(HttpRequest&& request, Responder respond) {
                 route ? std::string_view(route->label) : "unmatched", response.status,
                 std::chrono::steady_clock::now() - started, call->principal.name});
         respond(std::move(response));
+        --unanswered_;
     };
     if (route == nullptr) {
         if (match.path_known) {
@@ -93,6 +96,16 @@ void Api::Handle(HttpRequest&& request, Responder respond) {
     if (!workers_ || route->on_io_thread ||
         (route->queues_write && s_.queued_writes_on_io_thread)) {
         return Authorize(*route, *call, std::move(respond));
+    }
+    if (route->reads_coalesced && s_.reads_coalesced) {
+        // Past the worker hand-off when the token check needs no read: the handler only asks.
+        if (route->access.open()) return Admit(*route, *call, std::move(respond));
+        if (auto principal =
+                s_.authenticator.AuthenticateWithoutReading(call->request.authorization)) {
+            if (!*principal) return respond(ErrorResponse(principal->error()));
+            call->principal = **std::move(principal);
+            return Admit(*route, *call, std::move(respond));
+        }
     }
     // The responder is shared so that a refused post can still answer: TryPost drops its task.
     auto shared_respond = std::make_shared<Responder>(std::move(respond));
@@ -131,11 +144,25 @@ void Api::Record(const Answered& a) {
     request_log_->Add(line.Finish());
 }
 
+bool Api::WaitForAnswers(std::chrono::steady_clock::time_point deadline) const {
+    while (unanswered_ > 0) {
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return true;
+}
+
 void Api::Authorize(const Route& route, Call& call, Responder respond) {
     if (!route.access.open()) {
         auto principal = s_.authenticator.Authenticate(call.request.authorization);
         if (!principal) return respond(ErrorResponse(principal.error()));
         call.principal = std::move(*principal);
+    }
+    Admit(route, call, std::move(respond));
+}
+
+void Api::Admit(const Route& route, Call& call, Responder respond) {
+    if (!route.access.open()) {
         if (!s_.rate_limiter.Allow(call.principal.name)) {
             return respond(ErrorResponse(
                 {Code::kResourceExhausted,

@@ -4,7 +4,9 @@
 // is none or the route runs on the I/O thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string_view>
 
@@ -43,6 +45,10 @@ struct ApiServices {
     // Routes marked `queues_write` run on the I/O thread, without the hand-off to a worker: only
     // where a read never waits on a lock or the network (SQLite in WAL mode; docs/design.md 6).
     bool queued_writes_on_io_thread = false;
+    // The remediation service reads GETs and lists together on a thread of its own and never
+    // waits for them (storage::Store::ReadsAreRoundTrips): routes marked `reads_coalesced` may
+    // run on the I/O thread.
+    bool reads_coalesced = false;
 };
 
 class Api {
@@ -53,6 +59,10 @@ public:
     // A request the HTTP server refused itself (ServerOptions::on_refused): measured and logged
     // like the others, under the route "(refused)".
     void Refused(std::string_view method, int status, std::string_view request_id);
+    // Waits until every request handed to a handler was answered, or `deadline`: answers come
+    // from other threads (the store's, the read coalescers') and go through the HTTP server,
+    // which must outlive them. False at the deadline.
+    bool WaitForAnswers(std::chrono::steady_clock::time_point deadline) const;
     // The route table, read-only (the route x role x scope matrix test walks it).
     const Router& router() const { return router_; }
 
@@ -68,10 +78,15 @@ private:
         std::string_view token;  // the caller's token name, once authenticated
     };
     void Record(const Answered& answered);
+    // Authenticates the caller (a read of the database at most once a second per token), then
+    // Admit.
     void Authorize(const Route& route, Call& call, Responder respond);
+    // The rate limit and the route's access for the authenticated caller, then the handler.
+    void Admit(const Route& route, Call& call, Responder respond);
 
     ApiServices s_;
     Router router_;
+    std::atomic<int64_t> unanswered_{0};  // requests handed to a handler, not yet answered
     // The request log's lines, written together (null: log.requests is off). Declared before
     // the workers, so that it outlives the last of them.
     std::unique_ptr<GatheredLog> request_log_;

@@ -410,5 +410,47 @@ TEST_F(ApiAccessTest, QueuedWritesRunOnTheCallingThreadOnlyWhenTheStoreAllowsIt)
     }
 }
 
+// docs/design.md 7: where GETs and lists are read together (PostgreSQL), they are asked from
+// the I/O thread that read them, with no hand-off to a worker, when the caller's token is known
+// without a read; a token to read still goes to a worker. The worker queue here takes nothing
+// (every hand-off is answered 503), so each answer shows where its request ran.
+TEST_F(ApiAccessTest, CoalescedReadsRunOnTheCallingThreadWhenTheTokenNeedsNoRead) {
+    storage::test_support::RoundTripStore round_trips(*store_);
+    remediation::RemediationService coalesced(round_trips, lifecycle_);
+    const std::string& token = Token(Role::kViewer, TokenScope::kUnscoped);
+    const std::vector<std::string> list = {"v1",        "compute", "clusters",    "c1",
+                                           "instances", "-",       "remediations"};
+    std::vector<std::string> get = list;
+    get.push_back("nope");
+    for (bool reads_coalesced : {true, false}) {
+        Api api(ApiServices{*store_, *authenticator_, coalesced, *inventory_, *engine_,
+                            rate_limiter_, *health_, *watch_, metrics_, [] { return size_t(0); },
+                            /*log_requests=*/false, simulated_.get(), nullptr,
+                            /*queued_writes_on_io_thread=*/false, reads_coalesced},
+                /*worker_threads=*/1, /*max_queued_requests=*/0);
+        auto status_of = [&](const std::vector<std::string>& segments) {
+            HttpRequest request;
+            request.method = "GET";
+            request.segments = segments;
+            request.authorization = "Bearer " + token;
+            auto answered = std::make_shared<std::promise<int>>();
+            auto answer = answered->get_future();
+            api.Handle(std::move(request),
+                       [answered](HttpResponse r) { answered->set_value(r.status); });
+            EXPECT_EQ(answer.wait_for(10s), std::future_status::ready);
+            return answer.valid() ? answer.get() : 0;
+        };
+        if (reads_coalesced) {
+            // Not read yet: the token check is a worker's.
+            EXPECT_EQ(status_of(get), 503);
+        }
+        ASSERT_TRUE(authenticator_->Authenticate("Bearer " + token));
+        EXPECT_EQ(status_of(get), reads_coalesced ? 404 : 503);
+        EXPECT_EQ(status_of(list), reads_coalesced ? 200 : 503);
+        EXPECT_TRUE(api.WaitForAnswers(std::chrono::steady_clock::now() + 10s));
+    }
+    EXPECT_GE(round_trips.reads(), 2);
+}
+
 }  // namespace
 }  // namespace noderepair::api

@@ -456,7 +456,8 @@ int Serve(const ServeFlags& flags) {
                  : nullptr,
              // A SQLite read never waits on the writer (WAL) nor the network: a create is
              // queued from the I/O thread that read it (docs/design.md 6).
-             /*queued_writes_on_io_thread=*/config.db.starts_with("sqlite:")},
+             /*queued_writes_on_io_thread=*/config.db.starts_with("sqlite:"),
+             /*reads_coalesced=*/(*store)->ReadsAreRoundTrips()},
             config.WorkerThreads(), size_t(config.server.max_queued_requests));
         api::HttpServer server(
             {.listen = config.listen,
@@ -486,6 +487,10 @@ int Serve(const ServeFlags& flags) {
         server.Run();
         // Run() returns only after Shutdown(), so the waiter has finished or is finishing.
         signal_waiter.join();
+        // Answers still on their way (a commit, a read for several GETs) go through the server.
+        if (!api.WaitForAnswers(std::chrono::steady_clock::now() + std::chrono::seconds(10))) {
+            std::fprintf(stderr, "noderepair: stopped with requests unanswered\n");
+        }
         // Event streams post to the server's connections: end them while those still exist.
         watch.Stop();
     }

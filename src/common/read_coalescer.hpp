@@ -1,24 +1,30 @@
-// Point reads by key, coalesced: callers that ask while a read is in flight are answered
-// together by the next one, a single fetch of all their keys (docs/design.md 7: on
-// PostgreSQL one statement for many GETs instead of a round trip and a statement each).
+// Point reads by key, coalesced: keys asked while a read is in flight are read together by
+// the next one, a single fetch of all of them (docs/design.md 7: on PostgreSQL one statement
+// for many GETs instead of a round trip and a statement each).
 //
-// No new thread: the first caller to find no read in flight runs the fetch for everyone
-// queued (itself included) and hands each caller its value; the others wait. A fetch only
-// ever serves callers that queued before it started, so every caller sees what was committed
-// before it asked, exactly as a read of its own would.
+// The fetches run on a thread of the coalescer's own, one after the other, each for every key
+// queued when it starts (at most max_keys), and hand each caller its value on its callback. So
+// asking never waits, even on an I/O thread, and under load the thread fetches batch after
+// batch without being woken for each. A fetch only ever serves keys queued before it started,
+// so every caller sees what was committed before it asked, exactly as a read of its own would.
 #pragma once
 
 #include <algorithm>
 #include <condition_variable>
 #include <cstddef>
 #include <functional>
+#include <future>
+#include <iterator>
+#include <memory>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
 #include "common/status.hpp"
+#include "common/thread_name.hpp"
 
 namespace noderepair {
 
@@ -29,40 +35,49 @@ public:
     using Found = std::unordered_map<Key, Value, Hash>;
     using Fetch = std::function<Result<Found>(const std::vector<Key>&)>;
 
-    ReadCoalescer(Fetch fetch, size_t max_keys) : fetch_(std::move(fetch)), max_keys_(max_keys) {}
+    using Answer = Result<std::optional<Value>>;
+    using Done = std::function<void(Answer)>;
 
-    // Blocks until a fetch that started after this call answered `key`.
-    Result<std::optional<Value>> Get(const Key& key) {
-        Waiter self{key, {}, {}};
-        std::unique_lock lock(mu_);
-        queued_.push_back(&self);
-        while (!self.answer) {
-            if (fetching_) {
-                self.wake.wait(lock);
-                continue;
-            }
-            fetching_ = true;
-            std::vector<Waiter*> batch = TakeBatch();
-            lock.unlock();
-            std::vector<Key> keys;
-            std::unordered_set<Key, Hash> seen;
-            for (const Waiter* w : batch) {
-                if (seen.insert(w->key).second) keys.push_back(w->key);
-            }
-            auto fetched = fetch_(keys);
-            lock.lock();
-            fetching_ = false;
-            ++fetches_;
-            // Wakes this batch's callers, each on its own, and the oldest of those queued
-            // meanwhile to fetch next: waking every waiting thread for each fetch cost more
-            // context switches than the GETs themselves.
-            for (Waiter* w : batch) {
-                w->answer = AnswerFor(fetched, w->key);
-                if (w != &self) w->wake.notify_one();
-            }
-            if (!queued_.empty()) queued_.front()->wake.notify_one();
+    // `thread_name`: what the fetching thread is called (at most 15 characters).
+    ReadCoalescer(Fetch fetch, size_t max_keys, const char* thread_name)
+        : fetch_(std::move(fetch)), max_keys_(max_keys), thread_([this, thread_name] {
+              NameThisThread(thread_name);
+              FetchWhileOpen();
+          }) {}
+
+    // Answers what is queued, then stops.
+    ~ReadCoalescer() {
+        {
+            std::lock_guard lock(mu_);
+            closing_ = true;
         }
-        return *std::move(self.answer);
+        queued_or_closing_.notify_one();
+        thread_.join();
+    }
+
+    ReadCoalescer(const ReadCoalescer&) = delete;
+    ReadCoalescer& operator=(const ReadCoalescer&) = delete;
+
+    // Queues `key`; `done` gets its value, on the coalescer's thread, from a fetch that starts
+    // after this call.
+    void Ask(const Key& key, Done done) {
+        bool idle;
+        {
+            std::lock_guard lock(mu_);
+            queued_.push_back({key, std::move(done)});
+            idle = idle_;
+        }
+        // A fetching thread takes the queue when its fetch is done: only an idle one is woken.
+        if (idle) queued_or_closing_.notify_one();
+    }
+
+    // Ask, waiting for the answer.
+    Answer Get(const Key& key) {
+        // Shared: the fetching thread may still be inside set_value when this one returns.
+        auto answered = std::make_shared<std::promise<Answer>>();
+        auto answer = answered->get_future();
+        Ask(key, [answered](Answer a) { answered->set_value(std::move(a)); });
+        return answer.get();
     }
 
     // Fetches finished so far, and callers waiting for a fetch to start (for tests).
@@ -78,20 +93,40 @@ public:
 private:
     struct Waiter {
         Key key;
-        std::optional<Result<std::optional<Value>>> answer;
-        std::condition_variable wake;  // its answer came, or it is the next to fetch
+        Done done;
     };
 
-    // The oldest queued callers, at most max_keys_ of them (a caller here may be answered
-    // by a later fetch, never by one that started before it asked).
-    std::vector<Waiter*> TakeBatch() {
-        const size_t n = std::min(queued_.size(), max_keys_);
-        std::vector<Waiter*> batch(queued_.begin(), queued_.begin() + ptrdiff_t(n));
-        queued_.erase(queued_.begin(), queued_.begin() + ptrdiff_t(n));
-        return batch;
+    // Fetches the queued keys, the oldest max_keys_ at a time, until closed with none queued;
+    // each batch's callbacks run after its fetch, before the next batch is taken.
+    void FetchWhileOpen() {
+        while (true) {
+            std::vector<Waiter> batch;
+            {
+                std::unique_lock lock(mu_);
+                idle_ = true;
+                queued_or_closing_.wait(lock, [this] { return !queued_.empty() || closing_; });
+                idle_ = false;
+                if (queued_.empty()) return;
+                const size_t n = std::min(queued_.size(), max_keys_);
+                batch.assign(std::make_move_iterator(queued_.begin()),
+                             std::make_move_iterator(queued_.begin() + ptrdiff_t(n)));
+                queued_.erase(queued_.begin(), queued_.begin() + ptrdiff_t(n));
+            }
+            std::vector<Key> keys;
+            std::unordered_set<Key, Hash> seen;
+            for (const Waiter& w : batch) {
+                if (seen.insert(w.key).second) keys.push_back(w.key);
+            }
+            auto fetched = fetch_(keys);
+            {
+                std::lock_guard lock(mu_);
+                ++fetches_;
+            }
+            for (Waiter& w : batch) w.done(AnswerFor(fetched, w.key));
+        }
     }
 
-    static Result<std::optional<Value>> AnswerFor(const Result<Found>& fetched, const Key& key) {
+    static Answer AnswerFor(const Result<Found>& fetched, const Key& key) {
         if (!fetched) return fetched.error();
         auto it = fetched->find(key);
         if (it == fetched->end()) return std::optional<Value>();
@@ -101,9 +136,12 @@ private:
     const Fetch fetch_;
     const size_t max_keys_;
     mutable std::mutex mu_;
-    std::vector<Waiter*> queued_;
-    bool fetching_ = false;
+    std::condition_variable queued_or_closing_;
+    std::vector<Waiter> queued_;
+    bool idle_ = false;  // the thread waits for a key
+    bool closing_ = false;
     size_t fetches_ = 0;
+    std::thread thread_;  // last: it starts once everything above is ready
 };
 
 }  // namespace noderepair

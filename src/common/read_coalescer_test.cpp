@@ -58,7 +58,7 @@ TEST(ReadCoalescer, AnswersALoneCallerWithAFetchOfItsOwn) {
             EXPECT_EQ(keys.size(), 1u);
             return Map{{"a", 7}};
         },
-        8);
+        8, "test-reads");
     auto got = coalescer.Get("a");
     ASSERT_TRUE(got);
     EXPECT_EQ(*got, std::optional<int>(7));
@@ -73,7 +73,8 @@ TEST(ReadCoalescer, AnswersALoneCallerWithAFetchOfItsOwn) {
 // between).
 TEST(ReadCoalescer, CallersWhoAskDuringAFetchShareTheNextOneAndNeverJoinTheOneInFlight) {
     GatedFetch fetch;
-    Coalescer coalescer([&](const std::vector<std::string>& k) { return fetch(k); }, 64);
+    Coalescer coalescer([&](const std::vector<std::string>& k) { return fetch(k); }, 64,
+                        "test-reads");
     auto first = std::async(std::launch::async, [&] { return coalescer.Get("k"); });
     fetch.first_started.get_future().wait();
     std::vector<std::future<Result<std::optional<int>>>> later;
@@ -99,6 +100,29 @@ TEST(ReadCoalescer, CallersWhoAskDuringAFetchShareTheNextOneAndNeverJoinTheOneIn
     EXPECT_EQ(fetch.calls[1].size(), 4u);  // k, x, y, missing: each key once
 }
 
+// Asking never waits, not even while a fetch is held (an I/O thread may ask): each answer comes
+// on the coalescer's own thread.
+TEST(ReadCoalescer, AskingNeverWaitsAndAnswersComeFromTheFetchingThread) {
+    GatedFetch fetch;
+    Coalescer coalescer([&](const std::vector<std::string>& k) { return fetch(k); }, 64,
+                        "test-reads");
+    std::promise<std::thread::id> a_on, b_on;
+    coalescer.Ask("a", [&](Coalescer::Answer got) {
+        EXPECT_EQ(*got, std::optional<int>(1));
+        a_on.set_value(std::this_thread::get_id());
+    });
+    fetch.first_started.get_future().wait();
+    coalescer.Ask("b", [&](Coalescer::Answer got) {
+        EXPECT_EQ(*got, std::optional<int>(2));
+        b_on.set_value(std::this_thread::get_id());
+    });
+    EXPECT_EQ(coalescer.queued(), 1u);  // asked, returned, while the first fetch is held
+    fetch.release_first.set_value();
+    const auto a_thread = a_on.get_future().get();
+    EXPECT_NE(a_thread, std::this_thread::get_id());
+    EXPECT_EQ(b_on.get_future().get(), a_thread);
+}
+
 TEST(ReadCoalescer, AFailedFetchFailsEveryCallerItServed) {
     GatedFetch gate;
     int calls = 0;
@@ -107,7 +131,7 @@ TEST(ReadCoalescer, AFailedFetchFailsEveryCallerItServed) {
             if (++calls == 1) return gate(k);
             return Unavailable("database away");
         },
-        64);
+        64, "test-reads");
     auto first = std::async(std::launch::async, [&] { return coalescer.Get("a"); });
     gate.first_started.get_future().wait();
     auto b = std::async(std::launch::async, [&] { return coalescer.Get("b"); });
@@ -125,7 +149,8 @@ TEST(ReadCoalescer, AFailedFetchFailsEveryCallerItServed) {
 
 TEST(ReadCoalescer, AFetchTakesAtMostItsBoundAndTheRestFollow) {
     GatedFetch fetch;
-    Coalescer coalescer([&](const std::vector<std::string>& k) { return fetch(k); }, 2);
+    Coalescer coalescer([&](const std::vector<std::string>& k) { return fetch(k); }, 2,
+                        "test-reads");
     auto first = std::async(std::launch::async, [&] { return coalescer.Get("a"); });
     fetch.first_started.get_future().wait();
     std::vector<std::future<Result<std::optional<int>>>> later;

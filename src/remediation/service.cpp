@@ -95,7 +95,7 @@ RemediationService::RemediationService(storage::Store& store, Lifecycle& lifecyc
             }
             return by_id;
         },
-        kMaxCoalescedGets);
+        kMaxCoalescedGets, "nr-read-gets");
     coalesced_lists_ = std::make_unique<CoalescedLists>(
         [this](const std::vector<storage::ListQuery>& queries) -> Result<CoalescedLists::Found> {
             CoalescedLists::Found pages;
@@ -108,7 +108,7 @@ RemediationService::RemediationService(storage::Store& store, Lifecycle& lifecyc
             }));
             return pages;
         },
-        kMaxCoalescedLists);
+        kMaxCoalescedLists, "nr-read-lists");
 }
 
 size_t RemediationService::ListQueryHash::operator()(const storage::ListQuery& q) const {
@@ -177,9 +177,18 @@ void RemediationService::Create(const auth::Principal& caller, CreateRequest req
     WriteThenReply<Remediation>(store_, std::move(work), std::move(reply), std::move(ahead));
 }
 
+void RemediationService::Get(const Address& address, Reply<Remediation> reply) {
+    if (!coalesced_gets_) return reply(Get(address));
+    // With the GETs that other callers ask meanwhile: one statement for all of them.
+    coalesced_gets_->Ask(address.remediation_id,
+                         [address, reply = std::move(reply)](CoalescedGets::Answer found) {
+                             if (!found) return reply(found.error());
+                             reply(FoundAt(*std::move(found), address));
+                         });
+}
+
 Result<Remediation> RemediationService::Get(const Address& address) {
     if (coalesced_gets_) {
-        // With the GETs that other workers ask meanwhile: one statement for all of them.
         NR_ASSIGN_OR_RETURN(auto found, coalesced_gets_->Get(address.remediation_id));
         return FoundAt(std::move(found), address);
     }
@@ -192,7 +201,8 @@ Result<Remediation> RemediationService::Get(const Address& address) {
     return *std::move(found);
 }
 
-Result<ListResult> RemediationService::List(const ListRequest& request) {
+Result<std::pair<storage::ListQuery, std::string>> RemediationService::ListQueryOf(
+    const ListRequest& request) const {
     if (request.page_size < 0) return InvalidArgument("page_size must not be negative");
     storage::ListQuery query;
     query.cluster_id = request.cluster_id;
@@ -203,20 +213,16 @@ Result<ListResult> RemediationService::List(const ListRequest& request) {
     query.order = request.order;
     query.descending = request.descending;
     query.limit = request.page_size == 0 ? 50 : std::min(request.page_size, kMaxPageSize);
-    const std::string fingerprint = ListFingerprint(query);
+    std::string fingerprint = ListFingerprint(query);
     if (!request.page_token.empty()) {
         NR_ASSIGN_OR_RETURN(query.after, DecodePageToken(request.page_token, fingerprint));
     }
-    std::optional<storage::RemediationPage> found;
-    if (coalesced_lists_) {
-        // With the lists other workers ask meanwhile: an equal query is read once for all.
-        NR_ASSIGN_OR_RETURN(found, coalesced_lists_->Get(query));
-    } else {
-        NR_RETURN_IF_ERROR(store_.Read([&](storage::Reader& reader) -> Status {
-            NR_ASSIGN_OR_RETURN(found, reader.Remediations().ListInScope(query));
-            return OkStatus();
-        }));
-    }
+    return std::make_pair(std::move(query), std::move(fingerprint));
+}
+
+Result<ListResult> RemediationService::ListAnswer(const storage::ListQuery& query,
+                                                  const std::string& fingerprint,
+                                                  std::optional<storage::RemediationPage> found) {
     // An unknown cluster or instance is NOT_FOUND, not an empty list.
     if (!found && query.instance_id.empty()) {
         return NotFound("cluster " + query.cluster_id + " not found");
@@ -236,6 +242,34 @@ Result<ListResult> RemediationService::List(const ListRequest& request) {
     }
     result.remediations = std::move(page.remediations);
     return result;
+}
+
+void RemediationService::List(const ListRequest& request, Reply<ListResult> reply) {
+    if (!coalesced_lists_) return reply(List(request));
+    auto asked = ListQueryOf(request);
+    if (!asked) return reply(asked.error());
+    // With the lists other callers ask meanwhile: an equal query is read once for all.
+    auto query = asked->first;
+    coalesced_lists_->Ask(
+        query, [asked = *std::move(asked), reply = std::move(reply)](CoalescedLists::Answer found) {
+            if (!found) return reply(found.error());
+            reply(ListAnswer(asked.first, asked.second, *std::move(found)));
+        });
+}
+
+Result<ListResult> RemediationService::List(const ListRequest& request) {
+    NR_ASSIGN_OR_RETURN(auto asked, ListQueryOf(request));
+    const auto& [query, fingerprint] = asked;
+    std::optional<storage::RemediationPage> found;
+    if (coalesced_lists_) {
+        NR_ASSIGN_OR_RETURN(found, coalesced_lists_->Get(query));
+    } else {
+        NR_RETURN_IF_ERROR(store_.Read([&](storage::Reader& reader) -> Status {
+            NR_ASSIGN_OR_RETURN(found, reader.Remediations().ListInScope(query));
+            return OkStatus();
+        }));
+    }
+    return ListAnswer(query, fingerprint, std::move(found));
 }
 
 void RemediationService::Transition(const auth::Principal& caller, Address address, Event event,

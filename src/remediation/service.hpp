@@ -77,6 +77,12 @@ public:
 
     void Create(const auth::Principal& caller, CreateRequest request,
                 Reply<model::Remediation> reply);
+    // Where reads are round trips (PostgreSQL) these never wait: `reply` runs on the thread
+    // that reads for several callers at once (docs/design.md 7). Elsewhere they read, and
+    // reply before they return.
+    void Get(const Address& address, Reply<model::Remediation> reply);
+    void List(const ListRequest& request, Reply<ListResult> reply);
+    // Get and List, waiting for the answer.
     Result<model::Remediation> Get(const Address& address);
     Result<ListResult> List(const ListRequest& request);
     void Approve(const auth::Principal& caller, Address address, Review review,
@@ -97,6 +103,14 @@ public:
     size_t ListsWaiting() const { return coalesced_lists_ ? coalesced_lists_->queued() : 0; }
 
 private:
+    // A list request as the store's query, with its paging fingerprint; INVALID_ARGUMENT for a
+    // bad page size or token.
+    Result<std::pair<storage::ListQuery, std::string>> ListQueryOf(
+        const ListRequest& request) const;
+    // The answer to a list whose query read `found` (nothing: its scope does not exist).
+    static Result<ListResult> ListAnswer(const storage::ListQuery& query,
+                                         const std::string& fingerprint,
+                                         std::optional<storage::RemediationPage> found);
     // An approval override the contract never allows, whatever the remediation.
     static Status CheckOverride(const Review& review);
     // Approves `r`, read in `txn`, by the rules of docs/http-api.md 4.4 and 11. Every refusal

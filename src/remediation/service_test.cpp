@@ -807,36 +807,12 @@ TEST_F(RemediationServiceTest, ListOfAnUnknownClusterOrInstanceIsNotFound) {
     EXPECT_EQ(empty->next_page_token, "");
 }
 
-// The test fleet's store as a database server's would be: every read a round trip (the service
-// then reads lists asked together at once), reads counted, the first one held until released.
-class RoundTripStore final : public storage::Store {
-public:
-    RoundTripStore(storage::Store& inner, std::shared_future<void> release)
-        : inner_(inner), release_(std::move(release)) {}
-    void Write(storage::TxnWork work, storage::CommitCallback done) override {
-        inner_.Write(std::move(work), std::move(done));
-    }
-    void AddObserver(storage::CommitObserver* observer) override { inner_.AddObserver(observer); }
-    Status Read(const std::function<Status(storage::Reader&)>& read) override {
-        if (reads_.fetch_add(1) == 0) release_.wait_for(std::chrono::seconds(10));
-        return inner_.Read(read);
-    }
-    bool ReadsAreRoundTrips() const override { return true; }
-    void Close() override {}
-    int reads() const { return reads_.load(); }
-
-private:
-    storage::Store& inner_;
-    std::shared_future<void> release_;
-    std::atomic<int> reads_{0};
-};
-
 // Lists asked while a list is read are answered by the next read, all of them (an equal query
 // read once), each as a read of its own would answer it (docs/design.md 7).
 TEST_F(RemediationServiceTest, ListsAskedWhileAListIsReadAreReadTogether) {
     InsertManyTerminal(12);
     std::promise<void> release;
-    RoundTripStore store(*store_, release.get_future().share());
+    storage::test_support::RoundTripStore store(*store_, release.get_future().share());
     RemediationService service(store, lifecycle_);
     const std::vector<ListRequest> asked = {ListOf("c1", "-"), ListOf("c1", "-"), ListOf("c1", "-"),
                                             ListOf("c1", "i2"), ListOf("c9", "-")};

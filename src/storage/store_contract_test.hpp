@@ -199,4 +199,31 @@ inline std::unique_ptr<Store> OpenWithTestFleet(const std::string& db_url) {
     return store;
 }
 
+// The test fleet's store as a database server's would be: every read a round trip (services
+// then read what is asked together at once), reads counted; with `release`, the first read is
+// held until it is released (10 s at most).
+class RoundTripStore final : public Store {
+public:
+    explicit RoundTripStore(Store& inner, std::shared_future<void> release = {})
+        : inner_(inner), release_(std::move(release)) {}
+    void Write(TxnWork work, CommitCallback done) override {
+        inner_.Write(std::move(work), std::move(done));
+    }
+    void AddObserver(CommitObserver* observer) override { inner_.AddObserver(observer); }
+    Status Read(const std::function<Status(Reader&)>& read) override {
+        if (reads_.fetch_add(1) == 0 && release_.valid()) {
+            release_.wait_for(std::chrono::seconds(10));
+        }
+        return inner_.Read(read);
+    }
+    bool ReadsAreRoundTrips() const override { return true; }
+    void Close() override {}
+    int reads() const { return reads_.load(); }
+
+private:
+    Store& inner_;
+    std::shared_future<void> release_;
+    std::atomic<int> reads_{0};
+};
+
 }  // namespace noderepair::storage::test_support

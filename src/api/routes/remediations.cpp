@@ -64,18 +64,33 @@ void AddRemediationRoutes(Router& router, const ApiServices& services) {
                                                      ReplyWithRemediation(std::move(respond)));
                     },
                 .queues_write = true});
-    router.Add({"GET", kRemediations, kView, [&services](Call& call, Responder respond) {
-                    auto list = ParseListRequest(call);
-                    if (!list) return respond(ErrorResponse(list.error()));
-                    auto page = services.remediations.List(*list);
-                    if (!page) return respond(ErrorResponse(page.error()));
-                    respond(JsonResponse(RemediationListJson(*page)));
-                }});
-    router.Add({"GET", remediation_path({"{}"}), kView, [&services](Call& call, Responder respond) {
-                    auto r = services.remediations.Get(AddressOf(call));
-                    if (!r) return respond(ErrorResponse(r.error()));
-                    respond(JsonResponse(RemediationJson(*r)));
-                }});
+    router.Add({.method = "GET",
+                .pattern = kRemediations,
+                .access = kView,
+                .handler =
+                    [&services](Call& call, Responder respond) {
+                        auto list = ParseListRequest(call);
+                        if (!list) return respond(ErrorResponse(list.error()));
+                        services.remediations.List(
+                            *list,
+                            [respond = std::move(respond)](Result<remediation::ListResult> page) {
+                                if (!page) return respond(ErrorResponse(page.error()));
+                                respond(JsonResponse(RemediationListJson(*page)));
+                            });
+                    },
+                .reads_coalesced = true});
+    router.Add({.method = "GET",
+                .pattern = remediation_path({"{}"}),
+                .access = kView,
+                .handler =
+                    [&services](Call& call, Responder respond) {
+                        services.remediations.Get(
+                            AddressOf(call), [respond = std::move(respond)](Result<Remediation> r) {
+                                if (!r) return respond(ErrorResponse(r.error()));
+                                respond(JsonResponse(RemediationJson(*r)));
+                            });
+                    },
+                .reads_coalesced = true});
     router.Add({"POST", remediation_path({"{}", "approve"}), kReview,
                 [&services](Call& call, Responder respond) {
                     auto review = ParseReviewBody(call.request.body, ReviewVerb::kApprove);
