@@ -72,7 +72,7 @@ INSERT INTO alerts(id, fingerprint, alert_name, cluster_id, instance_id, severit
     EXPECT_EQ(One(db, "SELECT host_name FROM sim_hosts WHERE degraded = 1"), "h2");
     EXPECT_EQ(One(db, "SELECT count(*) FROM settings WHERE key LIKE 'simulated.%'"), "0");
     EXPECT_EQ(One(db, "SELECT instance_id || ' ' || started_at FROM sim_faults"), "i2 5");
-    EXPECT_EQ(One(db, "PRAGMA user_version"), "22") << "every migration ran";
+    EXPECT_EQ(One(db, "PRAGMA user_version"), "23") << "every migration ran";
 }
 
 // A database of schema 9 with a token: after the upgrade the token still works, was never
@@ -288,6 +288,49 @@ INSERT INTO host_fault_ceilings(host_name, since, signals) VALUES('h1', 0, 5000)
     ASSERT_TRUE(*reached);
     EXPECT_EQ((*reached)->signals, 5000);
     EXPECT_EQ((*reached)->instances, 3);
+}
+
+// Each counted signal touches its instance's row of scope_instances (docs/http-api.md 11,
+// incidents): after the upgrade the rows are kept in one B-tree by their key (no rowid, no
+// second index), and a touch still moves a row within the window and adds one entering it.
+TEST(SchemaUpgrade, ScopeInstancesKeepTheirRowsInOneBTreeByKey) {
+    ScopedTempDir dir;
+    const std::string path = dir.path() + "/scope.db";
+    {
+        auto conn = Connection::Open(path);
+        ASSERT_TRUE(conn) << conn.error().message;
+        ASSERT_TRUE(Migrate(**conn, 22));
+        ASSERT_TRUE((*conn)->Exec(R"sql(
+INSERT INTO scope_instances(cluster_id, rack, instance_id, last_signal)
+    VALUES('c1', 'r1', 'i1', 100), ('c1', 'r1', 'i2', 5), ('c1', 'r2', 'i3', 100);
+)sql"));
+    }
+    auto conn = Connection::Open(path);
+    ASSERT_TRUE(conn);
+    ASSERT_TRUE(Migrate(**conn));
+    Connection& db = **conn;
+    EXPECT_EQ(One(db,
+                  "SELECT group_concat(cluster_id || ' ' || rack || ' ' || instance_id || ' ' || "
+                  "last_signal, '; ') FROM scope_instances"),
+              "c1 r1 i1 100; c1 r1 i2 5; c1 r2 i3 100");
+    EXPECT_EQ(One(db,
+                  "SELECT count(*) FROM sqlite_schema WHERE name = 'scope_instances' AND sql LIKE "
+                  "'%WITHOUT ROWID%'"),
+              "1");
+    EXPECT_EQ(One(db,
+                  "SELECT count(*) FROM sqlite_schema WHERE tbl_name = 'scope_instances' AND "
+                  "type = 'index'"),
+              "0");
+    sql::SqlInventory inventory(db, nullptr);
+    auto moved = inventory.TouchScopeInstance("c1", "r1", "i1", FromMicros(50), FromMicros(200));
+    ASSERT_TRUE(moved) << moved.error().message;
+    EXPECT_FALSE(*moved) << "i1 was within the window already";
+    auto entered = inventory.TouchScopeInstance("c1", "r1", "i2", FromMicros(50), FromMicros(200));
+    ASSERT_TRUE(entered) << entered.error().message;
+    EXPECT_TRUE(*entered) << "i2's last signal was before the window";
+    auto counted = inventory.CountScopeInstances("c1", "r1", FromMicros(50));
+    ASSERT_TRUE(counted) << counted.error().message;
+    EXPECT_EQ(*counted, 2);
 }
 
 TEST(SchemaUpgrade, ANewerDatabaseIsRefused) {
