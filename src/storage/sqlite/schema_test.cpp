@@ -26,17 +26,34 @@ std::string One(Connection& conn, const std::string& sql) {
     return row && *row ? stmt->Text(0) : "";
 }
 
+// The database at `path` as a binary at schema `version` left it holding what `rows` (SQL)
+// inserts, then upgraded by this one; null (and the test failed) when that cannot be made.
+std::unique_ptr<Connection> UpgradedFrom(const std::string& path, size_t version,
+                                         const char* rows) {
+    {
+        auto old = Connection::Open(path);
+        EXPECT_TRUE(old) << old.error().message;
+        if (!old) return nullptr;
+        Status made = Migrate(**old, version);
+        if (made) made = (*old)->Exec(rows);
+        EXPECT_TRUE(made) << made.error().message;
+        if (!made) return nullptr;
+    }
+    auto conn = Connection::Open(path);
+    EXPECT_TRUE(conn) << conn.error().message;
+    if (!conn) return nullptr;
+    Status upgraded = Migrate(**conn);
+    EXPECT_TRUE(upgraded) << upgraded.error().message;
+    if (!upgraded) return nullptr;
+    return std::move(*conn);
+}
+
 // A database an older binary (schema 8) left with a power cycle in flight, two steps in:
 // after the upgrade its job names the step it was at, in workflow version 1, and the simulated
 // world holds the VMs, the degraded host and the open fault the old tables held.
 TEST(SchemaUpgrade, JobsInFlightKeepTheirStepByNameAndTheSimulatedWorldIsSeeded) {
     ScopedTempDir dir;
-    const std::string path = dir.path() + "/old.db";
-    {
-        auto conn = Connection::Open(path);
-        ASSERT_TRUE(conn) << conn.error().message;
-        ASSERT_TRUE(Migrate(**conn, 8));
-        ASSERT_TRUE((*conn)->Exec(R"sql(
+    auto conn = UpgradedFrom(dir.path() + "/old.db", 8, R"sql(
 INSERT INTO clusters(cluster_id, cluster_name, status) VALUES('c1', 'one', 'Ready');
 INSERT INTO hosts(host_name, gpu_slots) VALUES('h1', 8), ('h2', 8);
 INSERT INTO instances(instance_id, cluster_id, instance_name, num_gpus, host_name, status)
@@ -52,12 +69,9 @@ INSERT INTO alerts(id, fingerprint, alert_name, cluster_id, instance_id, severit
     annotations, started_at) VALUES('a1', 'sim-i2-GpuSmClockThermalThrottle',
     'GpuSmClockThermalThrottle', 'c1', 'i2', 3, '{"alertname":"GpuSmClockThermalThrottle"}',
     '{}', 5);
-)sql"));
-    }
-    auto conn = Connection::Open(path);
+)sql");
     ASSERT_TRUE(conn);
-    ASSERT_TRUE(Migrate(**conn));
-    Connection& db = **conn;
+    Connection& db = *conn;
     EXPECT_EQ(One(db,
                   "SELECT workflow_version || ' ' || step || ' ' || fence || ' ' || "
                   "step_started || ' ' || source_host FROM engine_jobs"),
@@ -119,10 +133,7 @@ TEST(SchemaUpgrade, AlertsKeepTheirRowsUnderAnIntegerRowKey) {
     ScopedTempDir dir;
     const std::string path = dir.path() + "/old.db";
     {
-        auto conn = Connection::Open(path);
-        ASSERT_TRUE(conn) << conn.error().message;
-        ASSERT_TRUE(Migrate(**conn, 17));
-        ASSERT_TRUE((*conn)->Exec(R"sql(
+        auto conn = UpgradedFrom(path, 17, R"sql(
 INSERT INTO clusters(cluster_id, cluster_name, status) VALUES('c1', 'one', 'Ready');
 INSERT INTO alerts(id, fingerprint, alert_name, cluster_id, instance_id, target_vm, severity,
     labels, annotations, started_at, resolved_at, remediation_id, waiting, wait_until)
@@ -130,13 +141,9 @@ INSERT INTO alerts(id, fingerprint, alert_name, cluster_id, instance_id, target_
            '{"summary":"x"}', 20, NULL, NULL, 1, 70),
           ('a1', 'fp1', 'DmesgXidError', 'c1', 'i2', 'n2', 2, '{"alertname":"DmesgXidError"}',
            '{}', 10, 15, 'r1', 0, 0);
-)sql"));
-    }
-    {
-        auto conn = Connection::Open(path);
+)sql");
         ASSERT_TRUE(conn);
-        ASSERT_TRUE(Migrate(**conn));
-        Connection& db = **conn;
+        Connection& db = *conn;
         EXPECT_EQ(
             One(db,
                 "SELECT group_concat(id || ' ' || fingerprint || ' ' || instance_id || ' ' "
@@ -295,20 +302,12 @@ INSERT INTO host_fault_ceilings(host_name, since, signals) VALUES('h1', 0, 5000)
 // second index), and a touch still moves a row within the window and adds one entering it.
 TEST(SchemaUpgrade, ScopeInstancesKeepTheirRowsInOneBTreeByKey) {
     ScopedTempDir dir;
-    const std::string path = dir.path() + "/scope.db";
-    {
-        auto conn = Connection::Open(path);
-        ASSERT_TRUE(conn) << conn.error().message;
-        ASSERT_TRUE(Migrate(**conn, 22));
-        ASSERT_TRUE((*conn)->Exec(R"sql(
+    auto conn = UpgradedFrom(dir.path() + "/scope.db", 22, R"sql(
 INSERT INTO scope_instances(cluster_id, rack, instance_id, last_signal)
     VALUES('c1', 'r1', 'i1', 100), ('c1', 'r1', 'i2', 5), ('c1', 'r2', 'i3', 100);
-)sql"));
-    }
-    auto conn = Connection::Open(path);
+)sql");
     ASSERT_TRUE(conn);
-    ASSERT_TRUE(Migrate(**conn));
-    Connection& db = **conn;
+    Connection& db = *conn;
     EXPECT_EQ(One(db,
                   "SELECT group_concat(cluster_id || ' ' || rack || ' ' || instance_id || ' ' || "
                   "last_signal, '; ') FROM scope_instances"),
