@@ -4,9 +4,10 @@
 #       [perf|perf-writer]
 # 100,000 alerts over 1,000 instances (100 racks of 10 hosts) in 100-alert payloads on 16
 # connections; prints as JSON the rate, the server's and its writer thread's CPU per alert, the
-# load average and the active remediations left (the blast radius: exactly 100); with "perf",
-# records 4 s of the server into $work/perf.data and keeps $work (perf-writer: 6 s of the writer
-# thread, DWARF call graphs; perf report --children --sort sym). INGEST_RULES=all (the
+# bytes the server wrote per alert, the load average and the active remediations left (the
+# blast radius: exactly 100); with "perf", records 4 s of the server into $work/perf.data and
+# keeps $work (perf-writer: 6 s of the writer thread, DWARF call graphs; perf report
+# --children --sort sym). INGEST_RULES=all (the
 # default, issue 10's target) turns every automation rule on (the 10 % blast radius, the rack
 # limit, suspect hosts, incidents, the ladder); "fraction" is the blast radius alone, as the
 # runs before 2026-12-06 20:40Z measured. INGEST_AGAIN=1 sends the same storm once before the
@@ -61,19 +62,23 @@ writer_stat() {
     echo /dev/null
 }
 wstat=$(writer_stat)
-cpu0=$(cpu_of "/proc/$pid/stat") wcpu0=$(cpu_of "$wstat")
+# Bytes the server wrote (/proc/PID/io wchar): mostly WAL frames, one per page a commit dirtied.
+wchar() { awk '/^wchar/ { print $2 }' "/proc/$pid/io"; }
+cpu0=$(cpu_of "/proc/$pid/stat") wcpu0=$(cpu_of "$wstat") io0=$(wchar)
 load=$(node "$here/alert_load.mjs" "$port" "$token" 1000 100 16 1000)
-cpu1=$(cpu_of "/proc/$pid/stat") wcpu1=$(cpu_of "$wstat")
+cpu1=$(cpu_of "/proc/$pid/stat") wcpu1=$(cpu_of "$wstat") io1=$(wchar)
 # The rate, and the CPU per alert (less sensitive to a shared machine than the rate).
 kill "$pid"
 wait "$pid" 2>/dev/null || true
 # active_remediations: the blast radius must hold exactly (100 of 1,000) after the storm.
-python3 - "$load" "$cpu0" "$cpu1" "$wcpu0" "$wcpu1" "$(getconf CLK_TCK)" "$work/ing.db" <<'PY'
+python3 - "$load" "$cpu0" "$cpu1" "$wcpu0" "$wcpu1" "$(getconf CLK_TCK)" "$work/ing.db" \
+    "$io0" "$io1" <<'PY'
 import json, os, sqlite3, sys
 r = json.loads(sys.argv[1]); hz = float(sys.argv[6])
 c0, c1, w0, w1 = (float(x) / hz for x in sys.argv[2:6])
 r["server_cpu_us_per_alert"] = round((c1 - c0) * 1e6 / r["alerts"], 1)
 r["writer_cpu_us_per_alert"] = round((w1 - w0) * 1e6 / r["alerts"], 1)
+r["server_written_bytes_per_alert"] = round((int(sys.argv[9]) - int(sys.argv[8])) / r["alerts"])
 r["load_average"] = os.getloadavg()[0]
 db = sqlite3.connect(sys.argv[7])
 r["active_remediations"] = db.execute(

@@ -42,14 +42,23 @@ std::string SqliteStatement::Text(int column) const {
                        size_t(sqlite3_column_bytes(stmt_, column)));
 }
 
-Result<std::unique_ptr<Connection>> Connection::OpenWith(const std::string& path, int flags,
-                                                         const char* vfs) {
-    // SQLite counts every allocation of the process under one mutex unless told not to; no
-    // one reads those counts here, and threads writing to stores of their own (the policy
-    // replay's partitions) took turns on that mutex for each malloc (bench/RESULTS.md).
-    // Process-wide, and only before SQLite is first used, hence once here.
+namespace {
+
+// SQLite counts every allocation of the process under one mutex unless told not to; no one
+// reads those counts here, and threads writing to stores of their own (the policy replay's
+// partitions) took turns on that mutex for each malloc (bench/RESULTS.md), as the writer does
+// with the readers. Process-wide, and only before SQLite is first used, hence once, before
+// anything else here touches SQLite: registering the WAL write buffer's VFS is a first use too.
+void TurnOffAllocationCounts() {
     static const int memstatus_off = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     (void)memstatus_off;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Connection>> Connection::OpenWith(const std::string& path, int flags,
+                                                         const char* vfs) {
+    TurnOffAllocationCounts();
     sqlite3* db = nullptr;
     int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, vfs);
     if (rc != SQLITE_OK) {
@@ -66,6 +75,7 @@ Result<std::unique_ptr<Connection>> Connection::OpenWith(const std::string& path
 
 Result<std::unique_ptr<Connection>> Connection::Open(const std::string& path,
                                                      bool gather_wal_writes) {
+    TurnOffAllocationCounts();  // before the VFS below registers
     NR_ASSIGN_OR_RETURN(auto conn, OpenWith(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
                                             gather_wal_writes ? WalWriteBufferVfs() : nullptr));
     // WAL lets readers run beside the one writer; FULL syncs the WAL on every commit so an

@@ -542,6 +542,22 @@ CREATE TABLE host_fault_ceilings(
 DROP INDEX host_faults_by_host;
 CREATE INDEX host_faults_by_host ON host_faults(host_name, time);
 )sql",
+    // 23: each scope's instances keyed by their primary key alone (WITHOUT ROWID): every counted
+    // signal touches its instance's row (docs/http-api.md 11, incidents), and a rowid table made
+    // that two B-tree seeks, the key's index and then the row, where one does.
+    R"sql(
+CREATE TABLE scope_instances_by_key(
+    cluster_id TEXT NOT NULL,
+    rack TEXT NOT NULL,
+    instance_id TEXT NOT NULL,
+    last_signal INTEGER NOT NULL,
+    PRIMARY KEY (cluster_id, rack, instance_id)
+) WITHOUT ROWID;
+INSERT INTO scope_instances_by_key(cluster_id, rack, instance_id, last_signal)
+    SELECT cluster_id, rack, instance_id, last_signal FROM scope_instances;
+DROP TABLE scope_instances;
+ALTER TABLE scope_instances_by_key RENAME TO scope_instances;
+)sql",
 };
 
 // The migration that adds the overview's aggregates, which its back-fill follows.

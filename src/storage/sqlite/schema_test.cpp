@@ -26,17 +26,34 @@ std::string One(Connection& conn, const std::string& sql) {
     return row && *row ? stmt->Text(0) : "";
 }
 
+// The database at `path` as a binary at schema `version` left it holding what `rows` (SQL)
+// inserts, then upgraded by this one; null (and the test failed) when that cannot be made.
+std::unique_ptr<Connection> UpgradedFrom(const std::string& path, size_t version,
+                                         const char* rows) {
+    {
+        auto old = Connection::Open(path);
+        EXPECT_TRUE(old) << old.error().message;
+        if (!old) return nullptr;
+        Status made = Migrate(**old, version);
+        if (made) made = (*old)->Exec(rows);
+        EXPECT_TRUE(made) << made.error().message;
+        if (!made) return nullptr;
+    }
+    auto conn = Connection::Open(path);
+    EXPECT_TRUE(conn) << conn.error().message;
+    if (!conn) return nullptr;
+    Status upgraded = Migrate(**conn);
+    EXPECT_TRUE(upgraded) << upgraded.error().message;
+    if (!upgraded) return nullptr;
+    return std::move(*conn);
+}
+
 // A database an older binary (schema 8) left with a power cycle in flight, two steps in:
 // after the upgrade its job names the step it was at, in workflow version 1, and the simulated
 // world holds the VMs, the degraded host and the open fault the old tables held.
 TEST(SchemaUpgrade, JobsInFlightKeepTheirStepByNameAndTheSimulatedWorldIsSeeded) {
     ScopedTempDir dir;
-    const std::string path = dir.path() + "/old.db";
-    {
-        auto conn = Connection::Open(path);
-        ASSERT_TRUE(conn) << conn.error().message;
-        ASSERT_TRUE(Migrate(**conn, 8));
-        ASSERT_TRUE((*conn)->Exec(R"sql(
+    auto conn = UpgradedFrom(dir.path() + "/old.db", 8, R"sql(
 INSERT INTO clusters(cluster_id, cluster_name, status) VALUES('c1', 'one', 'Ready');
 INSERT INTO hosts(host_name, gpu_slots) VALUES('h1', 8), ('h2', 8);
 INSERT INTO instances(instance_id, cluster_id, instance_name, num_gpus, host_name, status)
@@ -52,12 +69,9 @@ INSERT INTO alerts(id, fingerprint, alert_name, cluster_id, instance_id, severit
     annotations, started_at) VALUES('a1', 'sim-i2-GpuSmClockThermalThrottle',
     'GpuSmClockThermalThrottle', 'c1', 'i2', 3, '{"alertname":"GpuSmClockThermalThrottle"}',
     '{}', 5);
-)sql"));
-    }
-    auto conn = Connection::Open(path);
+)sql");
     ASSERT_TRUE(conn);
-    ASSERT_TRUE(Migrate(**conn));
-    Connection& db = **conn;
+    Connection& db = *conn;
     EXPECT_EQ(One(db,
                   "SELECT workflow_version || ' ' || step || ' ' || fence || ' ' || "
                   "step_started || ' ' || source_host FROM engine_jobs"),
@@ -72,7 +86,7 @@ INSERT INTO alerts(id, fingerprint, alert_name, cluster_id, instance_id, severit
     EXPECT_EQ(One(db, "SELECT host_name FROM sim_hosts WHERE degraded = 1"), "h2");
     EXPECT_EQ(One(db, "SELECT count(*) FROM settings WHERE key LIKE 'simulated.%'"), "0");
     EXPECT_EQ(One(db, "SELECT instance_id || ' ' || started_at FROM sim_faults"), "i2 5");
-    EXPECT_EQ(One(db, "PRAGMA user_version"), "22") << "every migration ran";
+    EXPECT_EQ(One(db, "PRAGMA user_version"), "23") << "every migration ran";
 }
 
 // A database of schema 9 with a token: after the upgrade the token still works, was never
@@ -119,10 +133,7 @@ TEST(SchemaUpgrade, AlertsKeepTheirRowsUnderAnIntegerRowKey) {
     ScopedTempDir dir;
     const std::string path = dir.path() + "/old.db";
     {
-        auto conn = Connection::Open(path);
-        ASSERT_TRUE(conn) << conn.error().message;
-        ASSERT_TRUE(Migrate(**conn, 17));
-        ASSERT_TRUE((*conn)->Exec(R"sql(
+        auto conn = UpgradedFrom(path, 17, R"sql(
 INSERT INTO clusters(cluster_id, cluster_name, status) VALUES('c1', 'one', 'Ready');
 INSERT INTO alerts(id, fingerprint, alert_name, cluster_id, instance_id, target_vm, severity,
     labels, annotations, started_at, resolved_at, remediation_id, waiting, wait_until)
@@ -130,13 +141,9 @@ INSERT INTO alerts(id, fingerprint, alert_name, cluster_id, instance_id, target_
            '{"summary":"x"}', 20, NULL, NULL, 1, 70),
           ('a1', 'fp1', 'DmesgXidError', 'c1', 'i2', 'n2', 2, '{"alertname":"DmesgXidError"}',
            '{}', 10, 15, 'r1', 0, 0);
-)sql"));
-    }
-    {
-        auto conn = Connection::Open(path);
+)sql");
         ASSERT_TRUE(conn);
-        ASSERT_TRUE(Migrate(**conn));
-        Connection& db = **conn;
+        Connection& db = *conn;
         EXPECT_EQ(
             One(db,
                 "SELECT group_concat(id || ' ' || fingerprint || ' ' || instance_id || ' ' "
@@ -288,6 +295,41 @@ INSERT INTO host_fault_ceilings(host_name, since, signals) VALUES('h1', 0, 5000)
     ASSERT_TRUE(*reached);
     EXPECT_EQ((*reached)->signals, 5000);
     EXPECT_EQ((*reached)->instances, 3);
+}
+
+// Each counted signal touches its instance's row of scope_instances (docs/http-api.md 11,
+// incidents): after the upgrade the rows are kept in one B-tree by their key (no rowid, no
+// second index), and a touch still moves a row within the window and adds one entering it.
+TEST(SchemaUpgrade, ScopeInstancesKeepTheirRowsInOneBTreeByKey) {
+    ScopedTempDir dir;
+    auto conn = UpgradedFrom(dir.path() + "/scope.db", 22, R"sql(
+INSERT INTO scope_instances(cluster_id, rack, instance_id, last_signal)
+    VALUES('c1', 'r1', 'i1', 100), ('c1', 'r1', 'i2', 5), ('c1', 'r2', 'i3', 100);
+)sql");
+    ASSERT_TRUE(conn);
+    Connection& db = *conn;
+    EXPECT_EQ(One(db,
+                  "SELECT group_concat(cluster_id || ' ' || rack || ' ' || instance_id || ' ' || "
+                  "last_signal, '; ') FROM scope_instances"),
+              "c1 r1 i1 100; c1 r1 i2 5; c1 r2 i3 100");
+    EXPECT_EQ(One(db,
+                  "SELECT count(*) FROM sqlite_schema WHERE name = 'scope_instances' AND sql LIKE "
+                  "'%WITHOUT ROWID%'"),
+              "1");
+    EXPECT_EQ(One(db,
+                  "SELECT count(*) FROM sqlite_schema WHERE tbl_name = 'scope_instances' AND "
+                  "type = 'index'"),
+              "0");
+    sql::SqlInventory inventory(db, nullptr);
+    auto moved = inventory.TouchScopeInstance("c1", "r1", "i1", FromMicros(50), FromMicros(200));
+    ASSERT_TRUE(moved) << moved.error().message;
+    EXPECT_FALSE(*moved) << "i1 was within the window already";
+    auto entered = inventory.TouchScopeInstance("c1", "r1", "i2", FromMicros(50), FromMicros(200));
+    ASSERT_TRUE(entered) << entered.error().message;
+    EXPECT_TRUE(*entered) << "i2's last signal was before the window";
+    auto counted = inventory.CountScopeInstances("c1", "r1", FromMicros(50));
+    ASSERT_TRUE(counted) << counted.error().message;
+    EXPECT_EQ(*counted, 2);
 }
 
 TEST(SchemaUpgrade, ANewerDatabaseIsRefused) {
