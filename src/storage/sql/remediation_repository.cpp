@@ -405,47 +405,10 @@ Status InsertChangesAsOne(Connection& conn, const std::vector<RemediationChange>
     JsonWriter json(rows);
     json.BeginArray();
     int64_t after = int64_t(changes.size());
-    auto optional_time = [&json](std::string_view key, const std::optional<Timestamp>& t) {
-        if (t) json.Key(key).Int(ToMicros(*t));
-    };
     for (const auto& change : changes) {
-        const model::Remediation& r = change.remediation;
-        json.BeginObject()
-            .Key("k")
-            .Int(--after)
-            .Key("id")
-            .String(r.id)
-            .Key("cluster_id")
-            .String(r.cluster_id)
-            .Key("instance_id")
-            .String(r.instance_id)
-            .Key("instance_name")
-            .String(r.instance_name)
-            .Key("mode")
-            .Int(int64_t(r.mode))
-            .Key("requested_mode")
-            .Int(int64_t(r.requested_mode))
-            .Key("trigger")
-            .Int(int64_t(r.trigger))
-            .Key("state")
-            .Int(int64_t(r.state));
-        json.OptionalString("reason", r.reason)
-            .OptionalString("active_health_check_run_id", r.active_health_check_run_id)
-            .OptionalString("passive_health_check_event_id", r.passive_health_check_event_id)
-            .OptionalString("requested_by", r.requested_by)
-            .OptionalString("reviewed_by", r.reviewed_by)
-            .OptionalString("review_comment", r.review_comment)
-            .OptionalString("error_message", r.error_message);
-        optional_time("review_time", r.review_time);
-        optional_time("start_time", r.start_time);
-        optional_time("end_time", r.end_time);
-        json.Key("create_time")
-            .Int(ToMicros(r.create_time))
-            .Key("update_time")
-            .Int(ToMicros(r.update_time))
-            .Key("version")
-            .Int(r.version)
-            .EndObject();
+        json.BeginObject().Key("k").Int(--after);
+        WriteRemediationFields(json, change.remediation);
+        json.EndObject();
     }
     json.EndArray();
     static const std::string sql =
@@ -701,7 +664,11 @@ Status SendRowWrites(Connection& conn, RowWrites& writes) {
     std::string remediations;
     JsonWriter json(remediations);
     json.BeginArray();
-    for (const auto& r : writes.inserted) WriteRemediationJson(json, r);
+    for (const auto& r : writes.inserted) {
+        json.BeginObject();
+        WriteRemediationFields(json, r);
+        json.EndObject();
+    }
     json.EndArray();
     const std::string events = EventsJson(writes.events);
     const std::string settings = JsonArray(writes.deleted_settings);

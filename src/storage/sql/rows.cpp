@@ -163,12 +163,11 @@ void BindRemediation(Statement& s, const model::Remediation& r, int first) {
     s.Bind(i++, r.version);
 }
 
-void WriteRemediationJson(JsonWriter& json, const model::Remediation& r) {
+void WriteRemediationFields(JsonWriter& json, const model::Remediation& r) {
     const auto time = [&json](const char* key, const std::optional<Timestamp>& t) {
         if (t) json.Key(key).Int(ToMicros(*t));
     };
-    json.BeginObject()
-        .Key("id")
+    json.Key("id")
         .String(r.id)
         .Key("cluster_id")
         .String(r.cluster_id)
@@ -197,7 +196,7 @@ void WriteRemediationJson(JsonWriter& json, const model::Remediation& r) {
         .Int(ToMicros(r.update_time));
     time("start_time", r.start_time);
     time("end_time", r.end_time);
-    json.OptionalString("error_message", r.error_message).Key("version").Int(r.version).EndObject();
+    json.OptionalString("error_message", r.error_message).Key("version").Int(r.version);
 }
 
 std::string JoinLines(const std::vector<std::string>& items) {
