@@ -93,9 +93,10 @@ struct BatchReads {
 // The appends of a row of changes that declared their reads (SqlStore::RunAheadRow) on
 // PostgreSQL: while `holding`, the repositories keep each remediation inserted, timeline event
 // and deleted setting here instead of sending a statement each, and hold them back on the
-// connection (Connection::HoldBack), to go as one statement (SendRowWrites) before anything
-// else runs. A change costs the server a small part of one statement's executor start-up
-// instead of three of its own (bench/RESULTS.md).
+// connection (Connection::HoldBack), to go as one statement (SendRowWrites) once a few
+// changes' worth is held, at the row's end, or before anything else runs. A change costs the
+// server a share of one statement's executor start-up instead of three of its own
+// (bench/RESULTS.md).
 struct RowWrites {
     bool holding = false;
     std::vector<model::Remediation> inserted;  // each with its instance's latest remediation
