@@ -94,6 +94,7 @@ struct CommitReport {
     std::chrono::nanoseconds latency{0};     // BEGIN to COMMIT, fsync included
     std::vector<RemediationChange> changes;  // in commit order
     uint64_t round_trips = 0;                // waits for the database server (0: in-process)
+    uint64_t statements_sent = 0;            // sent without waiting for them (0: in-process)
 };
 
 // Told about every commit, in commit order, on the store's completion thread after the

@@ -1510,6 +1510,71 @@ TEST_P(StoreContract, ChangesThatReadAheadSeeTheirBatchAndFailAlone) {
     EXPECT_EQ(verdict.checked, audited_before + 5);  // a1, a3, b1, a6, a7: each once
 }
 
+// A row of creates that also delete their instance's attention setting, as the API's create
+// does (PostgreSQL holds a row's appends to send them as one statement): a setting that was
+// there is gone and audited once, one that was not is not audited, and a later change of the
+// row reads what the row wrote before it.
+TEST_P(StoreContract, ARowOfChangesDeletesSettingsOnceAndReadsWhatItWrote) {
+    store_->Close();
+    auto opened = OpenStore(url_, StoreOptions{.writers = 1});  // one batch, held below
+    ASSERT_TRUE(opened) << opened.error().message;
+    store_ = std::move(opened).value();
+    ASSERT_TRUE(IsOk(Write([](Txn& txn) { return txn.Settings().Put("attention/i2", "look"); })));
+    auto audit = [&] {
+        return ReadOk<std::vector<storage::AuditRecord>>(
+            [](Reader& r) { return r.Audit().List(0, 1000); });
+    };
+    const size_t audited_before = audit().size();
+    std::promise<void> release;
+    HoldWriter(release.get_future().share());
+
+    auto clearing = [](const std::string& id, const std::string& instance_id) -> TxnWork {
+        return [id, instance_id](Txn& txn) -> Status {
+            NR_RETURN_IF_ERROR(CreateOn(id, instance_id)(txn));
+            return txn.Settings().Delete("attention/" + instance_id);
+        };
+    };
+    std::vector<std::promise<Status>> queued(4);
+    auto queue = [&](size_t n, const std::string& instance_id, TxnWork work) {
+        store_->WriteWithReadAhead(ReadAhead{instance_id}, std::move(work),
+                                   [&queued, n](Status s) { queued[n].set_value(std::move(s)); });
+    };
+    queue(0, "i1", clearing("a1", "i1"));
+    queue(1, "i2", clearing("a2", "i2"));
+    queue(2, "i3", [](Txn& txn) -> Status {  // reads what the row wrote before it
+        for (const char* id : {"a1", "a2"}) {
+            NR_ASSIGN_OR_RETURN(auto row, txn.Remediations().GetRow(id));
+            if (!row) return NotFound(std::string("unseen ") + id);
+            NR_ASSIGN_OR_RETURN(auto events, txn.Remediations().ListEvents(id));
+            if (events.size() != 1) return NotFound(std::string("events unseen ") + id);
+        }
+        NR_ASSIGN_OR_RETURN(auto attention, txn.Settings().Get("attention/i2"));
+        if (attention) return FailedPrecondition("the deleted setting is still there");
+        return CreateOn("a3", "i3")(txn);
+    });
+    queue(3, "i4", clearing("a4", "i4"));
+    release.set_value();
+    for (auto& q : queued) {
+        auto f = q.get_future();
+        ASSERT_EQ(f.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+        EXPECT_TRUE(IsOk(f.get()));
+    }
+    EXPECT_FALSE(Setting("attention/i2"));
+    for (const char* id : {"a1", "a2", "a3", "a4"}) EXPECT_EQ(Events(id).size(), 1u) << id;
+    const auto records = audit();
+    ASSERT_EQ(records.size(), audited_before + 5);  // four creates, one deletion
+    int deletions = 0;
+    for (const auto& record : records) {
+        if (record.action != "setting.delete") continue;
+        ++deletions;
+        EXPECT_EQ(record.target, "settings/attention/i2");
+    }
+    EXPECT_EQ(deletions, 1);
+    const AuditVerdict verdict =
+        ReadOk<AuditVerdict>([](Reader& r) { return VerifyAuditChain(r.Audit(), std::nullopt); });
+    EXPECT_TRUE(verdict.intact) << verdict.problem;
+}
+
 TEST_P(StoreContract, WritesOfOneThreadApplyInOrder) {
     std::promise<void> last;
     for (int i = 0; i < 100; ++i) {

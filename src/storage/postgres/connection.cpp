@@ -164,6 +164,7 @@ std::vector<const char*> PgStatement::Values() const {
 Status PgStatement::Send() { return SendThen(nullptr); }
 
 Status PgStatement::SendThen(std::function<void(int changed)> changed) {
+    NR_RETURN_IF_ERROR(conn_.SendHeld());
     Connection::Deadline deadline(conn_);
     NR_RETURN_IF_ERROR(conn_.EnterPipeline());
     const auto values = Values();
@@ -178,6 +179,7 @@ Status PgStatement::SendThen(std::function<void(int changed)> changed) {
 
 Result<bool> PgStatement::Step() {
     if (result_ == nullptr) {
+        NR_RETURN_IF_ERROR(conn_.SendHeld());
         Connection::Deadline deadline(conn_);
         const auto values = Values();
         if (conn_.pipelined()) {
@@ -334,10 +336,11 @@ void Connection::Resync() {
 }
 
 Status Connection::Flush() {
-    Status drained = OkStatus();
+    Status drained = SendHeld();
     if (pipelined() && owed_ > 0) {
         Deadline deadline(*this);
-        drained = SendAndDrain();
+        Status read = SendAndDrain();
+        if (drained) drained = std::move(read);
     }
     // A check on an answer read here or earlier (FailAtFlush) fails the change too.
     Status checked = TakeFailureAtFlush();
@@ -428,6 +431,7 @@ Status Connection::RunNextAlone() {
 }
 
 Status Connection::Exec(const char* sql) {
+    NR_RETURN_IF_ERROR(SendHeld());
     Deadline deadline(*this);
     NR_RETURN_IF_ERROR(LeavePipeline());  // PQexec is synchronous
     ++tally_.waits;

@@ -175,6 +175,18 @@ public:
     virtual Tally Tallied() const { return {}; }
     // False once the connection to the server is lost; the store then opens a new one.
     virtual bool Healthy() const { return true; }
+    // Writes held back to go as one statement (a row of changes' appends, SqlStore::
+    // RunAheadRow): `send` sends them before the next statement runs or is sent and before the
+    // next Flush, so every later statement sees them. Replaces what was held; nullptr drops it
+    // unsent. Only a backend whose writes travel to a server holds (PostgreSQL).
+    void HoldBack(std::function<Status()> send) { held_ = std::move(send); }
+    // Sends what HoldBack holds, if anything (the backend calls it before each statement).
+    Status SendHeld() {
+        if (!held_) return OkStatus();
+        auto send = std::move(held_);
+        held_ = nullptr;
+        return send();
+    }
 
 protected:
     Status TakeFailureAtFlush() {
@@ -186,6 +198,7 @@ protected:
 
 private:
     std::optional<Error> failed_at_flush_;
+    std::function<Status()> held_;
 };
 
 }  // namespace noderepair::storage::sql

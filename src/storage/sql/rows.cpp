@@ -163,6 +163,42 @@ void BindRemediation(Statement& s, const model::Remediation& r, int first) {
     s.Bind(i++, r.version);
 }
 
+void WriteRemediationFields(JsonWriter& json, const model::Remediation& r) {
+    const auto time = [&json](const char* key, const std::optional<Timestamp>& t) {
+        if (t) json.Key(key).Int(ToMicros(*t));
+    };
+    json.Key("id")
+        .String(r.id)
+        .Key("cluster_id")
+        .String(r.cluster_id)
+        .Key("instance_id")
+        .String(r.instance_id)
+        .Key("instance_name")
+        .String(r.instance_name)
+        .Key("mode")
+        .Int(int64_t(r.mode))
+        .Key("requested_mode")
+        .Int(int64_t(r.requested_mode))
+        .Key("trigger")
+        .Int(int64_t(r.trigger))
+        .Key("state")
+        .Int(int64_t(r.state))
+        .OptionalString("reason", r.reason)
+        .OptionalString("active_health_check_run_id", r.active_health_check_run_id)
+        .OptionalString("passive_health_check_event_id", r.passive_health_check_event_id)
+        .OptionalString("requested_by", r.requested_by)
+        .OptionalString("reviewed_by", r.reviewed_by);
+    time("review_time", r.review_time);
+    json.OptionalString("review_comment", r.review_comment)
+        .Key("create_time")
+        .Int(ToMicros(r.create_time))
+        .Key("update_time")
+        .Int(ToMicros(r.update_time));
+    time("start_time", r.start_time);
+    time("end_time", r.end_time);
+    json.OptionalString("error_message", r.error_message).Key("version").Int(r.version);
+}
+
 std::string JoinLines(const std::vector<std::string>& items) {
     std::string out;
     for (const auto& c : items) {

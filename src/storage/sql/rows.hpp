@@ -14,6 +14,10 @@
 #include "model/remediation.hpp"
 #include "storage/sql/connection.hpp"
 
+namespace noderepair {
+class JsonWriter;
+}  // namespace noderepair
+
 namespace noderepair::storage::sql {
 
 extern const char* const kRunColumns;
@@ -31,6 +35,10 @@ model::Alert ReadAlert(const Statement& s, int first = 0);
 model::Remediation ReadRemediation(const Statement& s, int first = 0);
 // Binds every column of kRemediationColumns from index `first`.
 void BindRemediation(Statement& s, const model::Remediation& r, int first = 1);
+// The columns of kRemediationColumns as members of a JSON object, keyed by column name, each
+// value as BindRemediation binds it, an unset one left out (PostgreSQL's json_to_recordset and
+// json_populate_recordset read it as NULL).
+void WriteRemediationFields(JsonWriter& json, const model::Remediation& r);
 // A bit per value; -1 (every bit) for an empty list, which filters nothing.
 template <class E>
 int64_t MaskOf(const std::vector<E>& values) {

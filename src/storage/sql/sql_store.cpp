@@ -35,15 +35,16 @@ bool IsConflict(const Status& status) {
 // Every repository over one connection: the writer's transaction, or a pooled reader's.
 class SqlTxn final : public Txn {
 public:
-    // `reads`: what the writer read ahead for the batch, if anything.
-    SqlTxn(Connection& conn, ChangeLog* log, BatchReads* reads = nullptr)
-        : remediations_(conn, log, reads),
+    // `reads`: what the writer read ahead for the batch, if anything; `row`: where its rows of
+    // changes hold their appends.
+    SqlTxn(Connection& conn, ChangeLog* log, BatchReads* reads = nullptr, RowWrites* row = nullptr)
+        : remediations_(conn, log, reads, row),
           inventory_(conn, log, reads),
           engine_jobs_(conn),
           alerts_(conn),
           health_checks_(conn),
           tokens_(conn, log),
-          settings_(conn, log),
+          settings_(conn, log, row),
           simulated_(conn),
           stats_(conn, log),
           audit_(conn),
@@ -247,7 +248,7 @@ void SqlStore::CommitBatch(Writer& writer, std::vector<PendingWrite>& batch) {
         writer.conn = std::move(*connected);
     }
     Connection& conn = *writer.conn;
-    const uint64_t waits_before = conn.Tallied().waits;
+    const Tally tally_before = conn.Tallied();
     // PostgreSQL: the changes that declared their reads run in rows (RunAheadRow); BEGIN is
     // sent without waiting, to be answered with the first row's reads.
     const bool ahead = !throwaway_ && ReadsAreRoundTrips() &&
@@ -257,10 +258,11 @@ void SqlStore::CommitBatch(Writer& writer, std::vector<PendingWrite>& batch) {
     if (!begun) return Fail(batch, begun);
     ChangeLog log;
     BatchReads reads;
-    SqlTxn txn(conn, &log, ahead ? &reads : nullptr);
+    RowWrites row;
+    SqlTxn txn(conn, &log, ahead ? &reads : nullptr, ahead ? &row : nullptr);
     for (size_t i = 0; i < batch.size();) {
         if (ahead && batch[i].ahead) {
-            i = RunAheadRow(conn, txn, log, reads, batch, outcomes, i);
+            i = RunAheadRow(conn, txn, log, reads, row, batch, outcomes, i);
             continue;
         }
         reads.instances.clear();  // the change may write anything
@@ -292,8 +294,10 @@ void SqlStore::CommitBatch(Writer& writer, std::vector<PendingWrite>& batch) {
         return Fail(batch, committed);
     }
     Completion completion;
-    completion.report = CommitReport{batch.size(), std::chrono::steady_clock::now() - began,
-                                     std::move(log.changes), conn.Tallied().waits - waits_before};
+    const Tally tally = conn.Tallied();
+    completion.report =
+        CommitReport{batch.size(), std::chrono::steady_clock::now() - began, std::move(log.changes),
+                     tally.waits - tally_before.waits, tally.sent - tally_before.sent};
     completion.answers.reserve(batch.size());
     std::vector<PendingWrite> again;
     for (size_t i = 0; i < batch.size(); ++i) {
@@ -343,8 +347,8 @@ bool SqlStore::RunAlone(Connection& conn, Txn& txn, ChangeLog& log, PendingWrite
 }
 
 size_t SqlStore::RunAheadRow(Connection& conn, Txn& txn, ChangeLog& log, BatchReads& reads,
-                             std::vector<PendingWrite>& batch, std::vector<Status>& outcomes,
-                             size_t first) {
+                             RowWrites& row, std::vector<PendingWrite>& batch,
+                             std::vector<Status>& outcomes, size_t first) {
     size_t end = first;
     while (end < batch.size() && batch[end].ahead) ++end;
     const ChangeLog::Mark mark = log.Marked();
@@ -357,32 +361,42 @@ size_t SqlStore::RunAheadRow(Connection& conn, Txn& txn, ChangeLog& log, BatchRe
         reads.instances.clear();
         clean = ReadAheadInstances(conn, instance_ids, reads).ok();
     }
+    // The row's appends are held back, to go as one statement (RowWrites).
+    row.holding = true;
+    row.held = row.sent = 0;
     for (size_t i = first; i < end && clean; ++i) {
         const Tally before = conn.Tallied();
+        const RowWrites::Counts held_before = row.Counted();
         const ChangeLog::Mark change = log.Marked();
         log.request_id = batch[i].request_id;
         log.actor = batch[i].actor;
         outcomes[i] = batch[i].work(txn);
         if (outcomes[i]) continue;
-        // Refused by its rules before it sent a write or met an error: nothing of it to undo.
-        // What it logged goes; audit records logged meanwhile are earlier changes' (a setting's
-        // delete is audited when its answer is read, which this change's reads may have done).
+        // Refused by its rules before it sent or held a write or met an error: nothing of it to
+        // undo (its reads may have sent earlier changes' held writes). What it logged goes;
+        // audit records logged meanwhile are earlier changes' (a setting's delete is audited
+        // when its answer is read, which this change's reads may have done).
         const Tally after = conn.Tallied();
-        clean = after.sent == before.sent && after.errors == before.errors;
+        const RowWrites::Counts held_after = row.Counted();
+        clean = after.sent - before.sent == held_after.sent - held_before.sent &&
+                after.errors == before.errors && held_after.held == held_before.held;
         if (clean) {
             log.changes.resize(change.changes);
             log.daily.resize(change.daily);
             log.buckets.resize(change.buckets);
         }
     }
+    row.holding = false;
     if (clean) clean = conn.Flush().ok() && conn.Tallied().errors == start.errors;
     if (clean) {
         (void)Send(conn, "RELEASE ahead");
         return end;
     }
     // Which change failed is not known from a failed answer in the row: run each again alone.
-    // What was sent is answered first: after a failure the server skips statements up to a
-    // sync point, which the rollback must not be one of.
+    // What is held goes unsent; what was sent is answered first: after a failure the server
+    // skips statements up to a sync point, which the rollback must not be one of.
+    conn.HoldBack(nullptr);
+    row.Clear();
     (void)conn.Flush();
     (void)Run(conn, "ROLLBACK TO ahead");
     (void)Send(conn, "RELEASE ahead");

@@ -28,6 +28,7 @@
 namespace noderepair::storage::sql {
 
 struct BatchReads;
+struct RowWrites;
 struct ChangeLog;
 
 class SqlStore : public Store {
@@ -122,9 +123,10 @@ private:
     // A change refused by its rules before it wrote is just refused; any other failure rolls
     // the row back and runs each of its changes again alone (store.hpp ReadAhead). Returns the
     // index after the row.
+    // Its changes' appends are held in `row` and go as one statement (RowWrites).
     size_t RunAheadRow(Connection& conn, Txn& txn, ChangeLog& log, BatchReads& reads,
-                       std::vector<PendingWrite>& batch, std::vector<Status>& outcomes,
-                       size_t first);
+                       RowWrites& row, std::vector<PendingWrite>& batch,
+                       std::vector<Status>& outcomes, size_t first);
     Result<std::unique_ptr<Connection>> AcquireReader();
     void ReleaseReader(std::unique_ptr<Connection> conn);
 

@@ -109,6 +109,11 @@ Status SqlSettings::Put(const std::string& key, const std::string& value) {
 }
 
 Status SqlSettings::Delete(const std::string& key) {
+    if (row_ != nullptr && row_->holding) {
+        // With the row's other appends (SendRowWrites, which says how a deletion is audited).
+        row_->deleted_settings.push_back(key);
+        return HoldRowWrites(conn_, *row_);
+    }
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare("DELETE FROM settings WHERE key = ?1"));
     stmt.Bind(1, key);
     // Audited only when there was a row, known by the change's flush: every create deletes the
