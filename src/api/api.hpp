@@ -45,10 +45,6 @@ struct ApiServices {
     // Routes marked `queues_write` run on the I/O thread, without the hand-off to a worker: only
     // where a read never waits on a lock or the network (SQLite in WAL mode; docs/design.md 6).
     bool queued_writes_on_io_thread = false;
-    // The remediation service reads GETs and lists together on a thread of its own and never
-    // waits for them (storage::Store::ReadsAreRoundTrips): routes marked `reads_coalesced` may
-    // run on the I/O thread.
-    bool reads_coalesced = false;
 };
 
 class Api {

@@ -423,10 +423,10 @@ TEST_F(ApiAccessTest, CoalescedReadsRunOnTheCallingThreadWhenTheTokenNeedsNoRead
     std::vector<std::string> get = list;
     get.push_back("nope");
     for (bool reads_coalesced : {true, false}) {
-        Api api(ApiServices{*store_, *authenticator_, coalesced, *inventory_, *engine_,
-                            rate_limiter_, *health_, *watch_, metrics_, [] { return size_t(0); },
-                            /*log_requests=*/false, simulated_.get(), nullptr,
-                            /*queued_writes_on_io_thread=*/false, reads_coalesced},
+        Api api(ApiServices{*store_, *authenticator_, reads_coalesced ? coalesced : *remediations_,
+                            *inventory_, *engine_, rate_limiter_, *health_, *watch_, metrics_,
+                            [] { return size_t(0); },
+                            /*log_requests=*/false, simulated_.get()},
                 /*worker_threads=*/1, /*max_queued_requests=*/0);
         auto status_of = [&](const std::vector<std::string>& segments) {
             HttpRequest request;

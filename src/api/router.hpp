@@ -69,8 +69,8 @@ struct Route {
     // (SQLite, ApiServices::queued_writes_on_io_thread; docs/design.md 6), else on a worker.
     bool queues_write = false;
     // Its reads are asked of a read coalescer and never wait (remediation::RemediationService's
-    // Get and List where reads are round trips: ApiServices::reads_coalesced, PostgreSQL): runs
-    // on the I/O thread when the caller's token needs no read, else on a worker.
+    // Get and List where reads are round trips, RemediationService::ReadsTogether: PostgreSQL):
+    // runs on the I/O thread when the caller's token needs no read, else on a worker.
     bool reads_coalesced = false;
 };
 

@@ -456,8 +456,7 @@ int Serve(const ServeFlags& flags) {
                  : nullptr,
              // A SQLite read never waits on the writer (WAL) nor the network: a create is
              // queued from the I/O thread that read it (docs/design.md 6).
-             /*queued_writes_on_io_thread=*/config.db.starts_with("sqlite:"),
-             /*reads_coalesced=*/(*store)->ReadsAreRoundTrips()},
+             /*queued_writes_on_io_thread=*/config.db.starts_with("sqlite:")},
             config.WorkerThreads(), size_t(config.server.max_queued_requests));
         api::HttpServer server(
             {.listen = config.listen,

@@ -82,6 +82,8 @@ public:
     // reply before they return.
     void Get(const Address& address, Reply<model::Remediation> reply);
     void List(const ListRequest& request, Reply<ListResult> reply);
+    // Whether Get and List with a reply never wait (their reads are asked together).
+    bool ReadsTogether() const { return coalesced_gets_ != nullptr; }
     // Get and List, waiting for the answer.
     Result<model::Remediation> Get(const Address& address);
     Result<ListResult> List(const ListRequest& request);

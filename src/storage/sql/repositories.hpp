@@ -105,11 +105,6 @@ struct RowWrites {
     size_t held = 0;  // writes held since the row began, sent or not
     size_t sent = 0;  // statements SendRowWrites sent since the row began
 
-    struct Counts {
-        size_t held = 0;
-        size_t sent = 0;
-    };
-    Counts Counted() const { return {held, sent}; }
     void Clear() {
         inserted.clear();
         events.clear();

@@ -366,7 +366,7 @@ size_t SqlStore::RunAheadRow(Connection& conn, Txn& txn, ChangeLog& log, BatchRe
     row.held = row.sent = 0;
     for (size_t i = first; i < end && clean; ++i) {
         const Tally before = conn.Tallied();
-        const RowWrites::Counts held_before = row.Counted();
+        const size_t held_before = row.held, row_sent_before = row.sent;
         const ChangeLog::Mark change = log.Marked();
         log.request_id = batch[i].request_id;
         log.actor = batch[i].actor;
@@ -377,9 +377,8 @@ size_t SqlStore::RunAheadRow(Connection& conn, Txn& txn, ChangeLog& log, BatchRe
         // audit records logged meanwhile are earlier changes' (a setting's delete is audited
         // when its answer is read, which this change's reads may have done).
         const Tally after = conn.Tallied();
-        const RowWrites::Counts held_after = row.Counted();
-        clean = after.sent - before.sent == held_after.sent - held_before.sent &&
-                after.errors == before.errors && held_after.held == held_before.held;
+        clean = after.sent - before.sent == row.sent - row_sent_before &&
+                after.errors == before.errors && row.held == held_before;
         if (clean) {
             log.changes.resize(change.changes);
             log.daily.resize(change.daily);
