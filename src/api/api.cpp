@@ -73,9 +73,9 @@ void Api::Handle(HttpRequest&& request, Responder respond) {
     const Route* route = match.route;
     // Every answer is measured and logged, with the route's pattern rather than its path.
     auto call = std::make_shared<Call>(Call{std::move(request), std::move(match.params), {}});
-    ++unanswered_;
+    ++*unanswered_;
     respond = [this, call, route, started = std::chrono::steady_clock::now(),
-               respond = std::move(respond)](HttpResponse response) {
+               unanswered = unanswered_, respond = std::move(respond)](HttpResponse response) {
         std::string path;
         if (s_.log_requests) {
             for (const auto& segment : call->request.segments) path.append("/").append(segment);
@@ -84,7 +84,7 @@ void Api::Handle(HttpRequest&& request, Responder respond) {
                 route ? std::string_view(route->label) : "unmatched", response.status,
                 std::chrono::steady_clock::now() - started, call->principal.name});
         respond(std::move(response));
-        --unanswered_;
+        --*unanswered;
     };
     if (route == nullptr) {
         if (match.path_known) {
@@ -145,7 +145,7 @@ void Api::Record(const Answered& a) {
 }
 
 bool Api::WaitForAnswers(std::chrono::steady_clock::time_point deadline) const {
-    while (unanswered_ > 0) {
+    while (*unanswered_ > 0) {
         if (std::chrono::steady_clock::now() >= deadline) return false;
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }

@@ -82,7 +82,9 @@ private:
 
     ApiServices s_;
     Router router_;
-    std::atomic<int64_t> unanswered_{0};  // requests handed to a handler, not yet answered
+    // Requests handed to a handler, not yet answered. Shared with each answer, which counts
+    // itself answered last, when whoever waited for it may already have destroyed this Api.
+    std::shared_ptr<std::atomic<int64_t>> unanswered_ = std::make_shared<std::atomic<int64_t>>(0);
     // The request log's lines, written together (null: log.requests is off). Declared before
     // the workers, so that it outlives the last of them.
     std::unique_ptr<GatheredLog> request_log_;
