@@ -97,8 +97,9 @@ void Api::Handle(HttpRequest&& request, Responder respond) {
         (route->queues_write && s_.queued_writes_on_io_thread)) {
         return Authorize(*route, *call, std::move(respond));
     }
-    if (route->reads_coalesced && s_.remediations.ReadsTogether()) {
-        // Past the worker hand-off when the token check needs no read: the handler only asks.
+    if (route->queues_write || (route->reads_coalesced && s_.remediations.ReadsTogether())) {
+        // Past the worker hand-off when the token check needs no read: the handler only queues
+        // its write, or only asks for its read.
         if (route->access.open()) return Admit(*route, *call, std::move(respond));
         if (auto principal =
                 s_.authenticator.AuthenticateWithoutReading(call->request.authorization)) {
