@@ -75,10 +75,12 @@ int64_t WatchHub::LastPublished() {
 void WatchHub::Run() {
     auto next_prune_closed = std::chrono::steady_clock::now() + kPruneClosedInterval;
     auto next_prune_database = std::chrono::steady_clock::now() + options_.prune_every;
+    auto last_tail = std::chrono::steady_clock::time_point{};
     while (true) {
         {
             std::unique_lock lock(wake_mu_);
             wake_cv_.wait_for(lock, options_.poll, [this] { return stopping_ || woken_; });
+            wake_cv_.wait_until(lock, last_tail + options_.tail_gap, [this] { return stopping_; });
             if (stopping_) return;
             woken_ = false;
         }
@@ -90,7 +92,7 @@ void WatchHub::Run() {
         if (!loaded && !Load()) continue;
         Tail();
         SettleWaiting();
-        const auto now = std::chrono::steady_clock::now();
+        const auto now = last_tail = std::chrono::steady_clock::now();
         if (now >= next_prune_closed) {
             PruneClosed();
             next_prune_closed = now + kPruneClosedInterval;

@@ -38,6 +38,10 @@ struct WatchOptions {
     size_t history = 4096;  // changes kept for Last-Event-ID (docs/http-api.md 4.8)
     // How often the database is asked for other replicas' changes (docs/design.md 12).
     std::chrono::milliseconds poll{50};
+    // Local commits wake the tail at most this often: under a stream of commits it reads many
+    // in one read of the database instead of one read each, and a stream sees a change at
+    // most this much later.
+    std::chrono::milliseconds tail_gap{10};
     // Recorded changes kept in the database; older ones are pruned every `prune_every`.
     int64_t keep_in_database = 100000;
     std::chrono::milliseconds prune_every{10000};

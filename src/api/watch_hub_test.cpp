@@ -179,6 +179,27 @@ TEST_F(WatchHubTest, ChangesCommittedByAnotherProcessArriveByPolling) {
     }
 }
 
+// Local commits closer together than the tail's gap are read together: a stream of them costs
+// the database one read per gap, not one per commit. The first, after a quiet spell, is read at
+// once.
+TEST_F(WatchHubTest, CommitsInQuickSuccessionAreReadTogether) {
+    storage::test_support::RoundTripStore counted(*store_);
+    WatchHub hub(counted,
+                 {.poll = std::chrono::seconds(60), .tail_gap = std::chrono::milliseconds(500)});
+    auto all = std::make_shared<FakeStream>();
+    hub.Subscribe({"c1", "", ""}, "", all);
+    auto commit = [&](int k) {
+        Commit("i1", 1, k);
+        hub.OnCommit({1, {}, {storage::RemediationChange{}}});
+    };
+    commit(0);
+    ASSERT_TRUE(Eventually([&] { return all->Count("event: remediation") == 1; }));
+    const int reads = counted.reads();
+    for (int k = 1; k <= 5; ++k) commit(k);
+    ASSERT_TRUE(Eventually([&] { return all->Count("event: remediation") == 6; }));
+    EXPECT_EQ(counted.reads() - reads, 1);
+}
+
 // A restarted server (a new hub) replays from the database what a client missed while it
 // was away, without a reset.
 TEST_F(WatchHubTest, LastEventIdWorksAcrossARestart) {
