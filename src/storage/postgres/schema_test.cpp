@@ -69,5 +69,38 @@ TEST(PostgresSchema, FoldingTheCountDeltasKeepsEveryCount) {
     (*store)->Close();
 }
 
+// Remediations inserted or deleted by one statement (a row of creates is one INSERT) are
+// counted by one delta row per state, mode and trigger, not one per remediation, and the counts
+// stay exact.
+TEST(PostgresSchema, OneStatementsRemediationsAddOneCountDeltaPerKind) {
+    const std::string url = test_support::NewPostgresDatabase();
+    if (url.empty()) GTEST_SKIP() << "no PostgreSQL server for this test run";
+    auto store = OpenStore(url);
+    ASSERT_TRUE(store) << store.error().message;
+    (*store)->Close();  // migrated; its folds would move the deltas this test counts
+    auto conn = Connection::Open(url);
+    ASSERT_TRUE(conn) << conn.error().message;
+    const std::string pending = std::to_string(int(model::State::kPending));
+    const std::string cancelled = std::to_string(int(model::State::kCancelled));
+    const std::string insert_ten =
+        "INSERT INTO remediations(id, cluster_id, instance_id, instance_name, mode, "
+        "requested_mode, trigger, state, create_time, update_time) SELECT 'r' || g, 'c1', 'i' || "
+        "g, 'n', 1, 1, 1, CASE WHEN g <= 6 THEN " +
+        pending + " ELSE " + cancelled + " END, 1, 1 FROM generate_series(1, 10) g";
+    ASSERT_TRUE(IsOk((*conn)->Exec(insert_ten.c_str())));
+    EXPECT_EQ(Scalar(**conn, "SELECT COUNT(*) FROM remediation_count_deltas"), 2);
+    const std::string delete_cancelled = "DELETE FROM remediations WHERE state = " + cancelled;
+    ASSERT_TRUE(IsOk((*conn)->Exec(delete_cancelled.c_str())));
+    EXPECT_EQ(Scalar(**conn, "SELECT COUNT(*) FROM remediation_count_deltas"), 3);
+    const std::string count_of =
+        "SELECT COALESCE(SUM(n), 0) FROM remediation_count_deltas WHERE "
+        "state = ";
+    EXPECT_EQ(Scalar(**conn, (count_of + pending).c_str()), 6);
+    EXPECT_EQ(Scalar(**conn, (count_of + cancelled).c_str()), 0);
+    // A statement that inserts nothing adds nothing.
+    ASSERT_TRUE(IsOk((*conn)->Exec("INSERT INTO remediations SELECT * FROM remediations LIMIT 0")));
+    EXPECT_EQ(Scalar(**conn, "SELECT COUNT(*) FROM remediation_count_deltas"), 3);
+}
+
 }  // namespace
 }  // namespace noderepair::storage::postgres
