@@ -472,6 +472,14 @@ CREATE TRIGGER remediations_uncounted AFTER DELETE ON remediations
     REFERENCING OLD TABLE AS deleted
     FOR EACH STATEMENT EXECUTE FUNCTION remediations_count_deleted();
 )sql",
+    // 14 (PostgreSQL only): room on each page of instances for a new version of its rows. Every
+    // create sets its instance's latest remediation, a column no index holds: with room on the
+    // page that is a HOT update (no new entry in any of the table's four indexes); on a page
+    // the fleet import packed full, every such update wrote four index entries and moved the
+    // row. Takes effect for pages written from now on (a fleet imported after this migration).
+    R"sql(
+ALTER TABLE instances SET (fillfactor = 90);
+)sql",
 };
 
 // Any fixed number: the key of the advisory lock that serialises migrations.

@@ -102,5 +102,37 @@ TEST(PostgresSchema, OneStatementsRemediationsAddOneCountDeltaPerKind) {
     EXPECT_EQ(Scalar(**conn, "SELECT COUNT(*) FROM remediation_count_deltas"), 3);
 }
 
+// A create's update of its instance's latest remediation (no index holds that column) stays on
+// the instance's page, a HOT update, even on a page the fleet import filled (migration 14): a
+// full page moved the row and wrote an entry in each of the table's four indexes.
+TEST(PostgresSchema, AnImportedInstancesLatestRemediationIsUpdatedInPlace) {
+    const std::string url = test_support::NewPostgresDatabase();
+    if (url.empty()) GTEST_SKIP() << "no PostgreSQL server for this test run";
+    auto store = OpenStore(url);
+    ASSERT_TRUE(store) << store.error().message;
+    FleetImport fleet;
+    model::Cluster cluster{"c1", "cluster one", "Ready", {}};
+    for (int i = 0; i < 400; ++i) {
+        cluster.gpu_worker_nodes.push_back(
+            test_support::TestInstance("p" + std::to_string(i), "c1", ""));
+    }
+    fleet.clusters = {cluster};
+    ASSERT_TRUE(IsOk(
+        (*store)->WriteAndWait([&fleet](Txn& txn) { return txn.Inventory().ImportFleet(fleet); })));
+    auto conn = Connection::Open(url);
+    ASSERT_TRUE(conn) << conn.error().message;
+    const char* page_of_p0 =
+        "SELECT (ctid::text::point)[0]::bigint FROM instances WHERE instance_id = 'p0'";
+    const int64_t before = Scalar(**conn, page_of_p0);
+    ASSERT_TRUE(IsOk((*store)->WriteAndWait([](Txn& txn) {
+        return txn.Remediations().Insert(
+            UncheckedRemediationWriteKey(),
+            test_support::MakeRemediation("r0", "p0", model::State::kPending,
+                                          test_support::TestEpoch()));
+    })));
+    EXPECT_EQ(Scalar(**conn, page_of_p0), before);
+    (*store)->Close();
+}
+
 }  // namespace
 }  // namespace noderepair::storage::postgres
