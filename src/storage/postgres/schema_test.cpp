@@ -134,5 +134,28 @@ TEST(PostgresSchema, AnImportedInstancesLatestRemediationIsUpdatedInPlace) {
     (*store)->Close();
 }
 
+// A remediation's primary key is its id, and no index is kept on `seq` (migration 15): a
+// create writes one index entry fewer.
+TEST(PostgresSchema, RemediationsAreKeyedByIdWithNoIndexOnSeq) {
+    const std::string url = test_support::NewPostgresDatabase();
+    if (url.empty()) GTEST_SKIP() << "no PostgreSQL server for this test run";
+    auto store = OpenStore(url);
+    ASSERT_TRUE(store) << store.error().message;
+    (*store)->Close();
+    auto conn = Connection::Open(url);
+    ASSERT_TRUE(conn) << conn.error().message;
+    EXPECT_EQ(Scalar(**conn,
+                     "SELECT COUNT(*) FROM pg_index x JOIN pg_attribute a ON a.attrelid = "
+                     "x.indrelid AND a.attnum = ANY(x.indkey) WHERE x.indrelid = "
+                     "'remediations'::regclass AND a.attname = 'seq'"),
+              0);
+    EXPECT_EQ(Scalar(**conn,
+                     "SELECT COUNT(*) FROM pg_index x JOIN pg_attribute a ON a.attrelid = "
+                     "x.indrelid AND a.attnum = x.indkey[0] WHERE x.indrelid = "
+                     "'remediations'::regclass AND x.indisprimary AND x.indnatts = 1 AND "
+                     "a.attname = 'id'"),
+              1);
+}
+
 }  // namespace
 }  // namespace noderepair::storage::postgres
