@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -107,6 +108,27 @@ TEST(PgStore, ConcurrentWritersKeepOneAuditChainAndExactAggregates) {
     store->Close();
 }
 
+// A create as the service makes one, of mode `mode`; `fails` makes it fail after its writes
+// (its row rolls back and runs each change again alone).
+TxnWork CreateAsTheServiceDoes(const std::string& id, const std::string& instance_id,
+                               model::Mode mode = model::Mode::kVmOnly, bool fails = false) {
+    return [id, instance_id, mode, fails](Txn& txn) -> Status {
+        NR_ASSIGN_OR_RETURN(auto instance, txn.Inventory().GetInstance(instance_id));
+        if (!instance) return NotFound(instance_id);
+        NR_ASSIGN_OR_RETURN(auto active, txn.Remediations().GetActive(instance_id));
+        if (active) return FailedPrecondition(active->id);
+        auto r = test_support::MakeRemediation(id, instance_id, model::State::kPending,
+                                               test_support::TestEpoch());
+        r.mode = r.requested_mode = mode;
+        NR_RETURN_IF_ERROR(txn.Remediations().Insert(UncheckedRemediationWriteKey(), r));
+        NR_RETURN_IF_ERROR(
+            txn.Remediations().AppendEvent(id, {test_support::TestEpoch(), "state_change",
+                                                model::State::kPending, "", "t", "created"}));
+        if (fails) return Internal("failed after its writes");
+        return txn.Settings().Delete("attention/" + instance_id);
+    };
+}
+
 // Tells when a batch of `size` changes committed, how often it waited for the server and how
 // many statements it sent without waiting.
 class BatchWaits final : public CommitObserver {
@@ -152,26 +174,9 @@ TEST(PgStore, ABatchOfCreatesThatReadAheadWaitsAFewTimesNotOncePerCreate) {
     fleet.clusters = {cluster};
     ASSERT_TRUE(IsOk(
         store->WriteAndWait([&fleet](Txn& txn) { return txn.Inventory().ImportFleet(fleet); })));
-    // A create as the service makes one.
-    auto create = [](const std::string& id, const std::string& instance_id) -> TxnWork {
-        return [id, instance_id](Txn& txn) -> Status {
-            NR_ASSIGN_OR_RETURN(auto instance, txn.Inventory().GetInstance(instance_id));
-            if (!instance) return NotFound(instance_id);
-            NR_ASSIGN_OR_RETURN(auto active, txn.Remediations().GetActive(instance_id));
-            if (active) return FailedPrecondition(active->id);
-            NR_RETURN_IF_ERROR(txn.Remediations().Insert(
-                UncheckedRemediationWriteKey(),
-                test_support::MakeRemediation(id, instance_id, model::State::kPending,
-                                              test_support::TestEpoch())));
-            NR_RETURN_IF_ERROR(
-                txn.Remediations().AppendEvent(id, {test_support::TestEpoch(), "state_change",
-                                                    model::State::kPending, "", "t", "created"}));
-            return txn.Settings().Delete("attention/" + instance_id);
-        };
-    };
     // Each statement's first use prepares it (a wait or two): not what is measured here.
     std::promise<Status> warmed;
-    store->WriteWithReadAhead(ReadAhead{"p32"}, create("warm-up", "p32"),
+    store->WriteWithReadAhead(ReadAhead{"p32"}, CreateAsTheServiceDoes("warm-up", "p32"),
                               [&warmed](Status s) { warmed.set_value(std::move(s)); });
     ASSERT_TRUE(IsOk(warmed.get_future().get()));
     BatchWaits waits(kCreates);
@@ -193,7 +198,7 @@ TEST(PgStore, ABatchOfCreatesThatReadAheadWaitsAFewTimesNotOncePerCreate) {
         const std::string instance_id = "p" + std::to_string(i);
         const std::string id = "r" + std::to_string(i);
         store->WriteWithReadAhead(
-            ReadAhead{instance_id}, create(id, instance_id),
+            ReadAhead{instance_id}, CreateAsTheServiceDoes(id, instance_id),
             [&done, i](Status s) { done[size_t(i)].set_value(std::move(s)); });
     }
     release.set_value();
@@ -211,6 +216,61 @@ TEST(PgStore, ABatchOfCreatesThatReadAheadWaitsAFewTimesNotOncePerCreate) {
     // the audit head, the recorded changes, the change numbers, the aggregates).
     EXPECT_LE(counts.statements_sent, 12u);
     store->Close();
+}
+
+// Rows of creates counted per statement (migration 13) stay exact with several writers on each
+// of two replicas of one database: every committed create counted once by its state, mode and
+// trigger, a rolled-back one not at all.
+TEST(PgStore, RowsOfCreatesOnTwoReplicasWithTwoWritersEachCountEveryCommittedCreateOnce) {
+    const std::string url = test_support::NewPostgresDatabase();
+    if (url.empty()) GTEST_SKIP() << "no PostgreSQL server here";
+    constexpr int kCreates = 600;
+    std::vector<std::unique_ptr<PgStore>> replicas;
+    replicas.push_back(OpenPg(url, 2));
+    replicas.push_back(OpenPg(url, 2));
+    ASSERT_NE(replicas[0], nullptr);
+    ASSERT_NE(replicas[1], nullptr);
+    FleetImport fleet;
+    model::Cluster cluster{"c1", "cluster one", "Ready", {}};
+    for (int i = 0; i < kCreates; ++i) {
+        cluster.gpu_worker_nodes.push_back(
+            test_support::TestInstance("p" + std::to_string(i), "c1", ""));
+    }
+    fleet.clusters = {cluster};
+    ASSERT_TRUE(IsOk(replicas[0]->WriteAndWait(
+        [&fleet](Txn& txn) { return txn.Inventory().ImportFleet(fleet); })));
+
+    std::vector<std::promise<Status>> done(kCreates);
+    std::map<model::Mode, int64_t> expected;
+    for (int i = 0; i < kCreates; ++i) {
+        const model::Mode mode = i % 3 == 0 ? model::Mode::kHostAware : model::Mode::kVmOnly;
+        const bool fails = i % 7 == 0;
+        if (!fails) ++expected[mode];
+        const std::string instance_id = "p" + std::to_string(i);
+        replicas[size_t(i % 2)]->WriteWithReadAhead(
+            ReadAhead{instance_id},
+            CreateAsTheServiceDoes("r" + std::to_string(i), instance_id, mode, fails),
+            [&done, i](Status s) { done[size_t(i)].set_value(std::move(s)); });
+    }
+    for (int i = 0; i < kCreates; ++i) {
+        auto f = done[size_t(i)].get_future();
+        ASSERT_EQ(f.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+        EXPECT_EQ(IsOk(f.get()), i % 7 != 0) << i;
+    }
+
+    for (const auto& replica : replicas) {
+        auto counts = ReadValue<std::vector<RemediationCount>>(
+            *replica, [](Reader& r) { return r.Remediations().Count(); });
+        ASSERT_TRUE(counts) << counts.error().message;
+        std::map<model::Mode, int64_t> counted;
+        for (const auto& c : *counts) {
+            EXPECT_EQ(c.state, model::State::kPending);
+            EXPECT_EQ(c.trigger, model::Trigger::kManual);
+            counted[c.mode] += c.count;
+        }
+        EXPECT_EQ(counted, expected);
+    }
+    for (const auto& replica : replicas) replica->Close();
 }
 
 // A list page runs on its statement's generic plan: planned again for each page (what the

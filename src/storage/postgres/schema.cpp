@@ -439,6 +439,56 @@ CREATE TABLE host_fault_ceilings(
 DROP INDEX host_faults_by_host;
 CREATE INDEX host_faults_by_host ON host_faults(host_name, time);
 )sql",
+    // 13 (PostgreSQL only): inserted and deleted remediations counted once per statement, from
+    // its transition table, instead of a PL/pgSQL call and a delta row per remediation: a row of
+    // creates is one INSERT (sql::SendRowWrites), so its remediations cost one delta row per
+    // state, mode and trigger. A change of state stays counted per row (a trigger on chosen
+    // columns cannot have a transition table), by the first migration's function, now for
+    // updates only.
+    R"sql(
+DROP TRIGGER remediation_counted ON remediations;
+CREATE OR REPLACE FUNCTION remediations_count() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO remediation_count_deltas(state, mode, trigger, n)
+        VALUES(OLD.state, OLD.mode, OLD.trigger, -1), (NEW.state, NEW.mode, NEW.trigger, 1);
+    RETURN NULL;
+END $$;
+CREATE FUNCTION remediations_count_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO remediation_count_deltas(state, mode, trigger, n)
+        SELECT state, mode, trigger, COUNT(*) FROM inserted GROUP BY state, mode, trigger;
+    RETURN NULL;
+END $$;
+CREATE FUNCTION remediations_count_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO remediation_count_deltas(state, mode, trigger, n)
+        SELECT state, mode, trigger, -COUNT(*) FROM deleted GROUP BY state, mode, trigger;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER remediations_counted AFTER INSERT ON remediations
+    REFERENCING NEW TABLE AS inserted
+    FOR EACH STATEMENT EXECUTE FUNCTION remediations_count_inserted();
+CREATE TRIGGER remediations_uncounted AFTER DELETE ON remediations
+    REFERENCING OLD TABLE AS deleted
+    FOR EACH STATEMENT EXECUTE FUNCTION remediations_count_deleted();
+)sql",
+    // 14 (PostgreSQL only): room on each page of instances for a new version of its rows. Every
+    // create sets its instance's latest remediation, a column no index holds: with room on the
+    // page that is a HOT update (no new entry in any of the table's four indexes); on a page
+    // the fleet import packed full, every such update wrote four index entries and moved the
+    // row. Takes effect for pages written from now on (a fleet imported after this migration).
+    R"sql(
+ALTER TABLE instances SET (fillfactor = 90);
+)sql",
+    // 15 (PostgreSQL only): a remediation's primary key is its id, the key every read by id
+    // uses; the index on `seq` (SQLite's rowid, kept as a column and carried by `db copy`)
+    // served no query, and cost every create one more index entry. (A unique constraint's
+    // index cannot become the primary key's, so the id's index is built again, once.)
+    R"sql(
+ALTER TABLE remediations DROP CONSTRAINT remediations_pkey;
+ALTER TABLE remediations DROP CONSTRAINT remediations_id_key;
+ALTER TABLE remediations ADD CONSTRAINT remediations_pkey PRIMARY KEY (id);
+)sql",
 };
 
 // Any fixed number: the key of the advisory lock that serialises migrations.

@@ -69,5 +69,93 @@ TEST(PostgresSchema, FoldingTheCountDeltasKeepsEveryCount) {
     (*store)->Close();
 }
 
+// Remediations inserted or deleted by one statement (a row of creates is one INSERT) are
+// counted by one delta row per state, mode and trigger, not one per remediation, and the counts
+// stay exact.
+TEST(PostgresSchema, OneStatementsRemediationsAddOneCountDeltaPerKind) {
+    const std::string url = test_support::NewPostgresDatabase();
+    if (url.empty()) GTEST_SKIP() << "no PostgreSQL server for this test run";
+    auto store = OpenStore(url);
+    ASSERT_TRUE(store) << store.error().message;
+    (*store)->Close();  // migrated; its folds would move the deltas this test counts
+    auto conn = Connection::Open(url);
+    ASSERT_TRUE(conn) << conn.error().message;
+    const std::string pending = std::to_string(int(model::State::kPending));
+    const std::string cancelled = std::to_string(int(model::State::kCancelled));
+    const std::string insert_ten =
+        "INSERT INTO remediations(id, cluster_id, instance_id, instance_name, mode, "
+        "requested_mode, trigger, state, create_time, update_time) SELECT 'r' || g, 'c1', 'i' || "
+        "g, 'n', 1, 1, 1, CASE WHEN g <= 6 THEN " +
+        pending + " ELSE " + cancelled + " END, 1, 1 FROM generate_series(1, 10) g";
+    ASSERT_TRUE(IsOk((*conn)->Exec(insert_ten.c_str())));
+    EXPECT_EQ(Scalar(**conn, "SELECT COUNT(*) FROM remediation_count_deltas"), 2);
+    const std::string delete_cancelled = "DELETE FROM remediations WHERE state = " + cancelled;
+    ASSERT_TRUE(IsOk((*conn)->Exec(delete_cancelled.c_str())));
+    EXPECT_EQ(Scalar(**conn, "SELECT COUNT(*) FROM remediation_count_deltas"), 3);
+    const std::string count_of =
+        "SELECT COALESCE(SUM(n), 0) FROM remediation_count_deltas WHERE "
+        "state = ";
+    EXPECT_EQ(Scalar(**conn, (count_of + pending).c_str()), 6);
+    EXPECT_EQ(Scalar(**conn, (count_of + cancelled).c_str()), 0);
+    // A statement that inserts nothing adds nothing.
+    ASSERT_TRUE(IsOk((*conn)->Exec("INSERT INTO remediations SELECT * FROM remediations LIMIT 0")));
+    EXPECT_EQ(Scalar(**conn, "SELECT COUNT(*) FROM remediation_count_deltas"), 3);
+}
+
+// A create's update of its instance's latest remediation (no index holds that column) stays on
+// the instance's page, a HOT update, even on a page the fleet import filled (migration 14): a
+// full page moved the row and wrote an entry in each of the table's four indexes.
+TEST(PostgresSchema, AnImportedInstancesLatestRemediationIsUpdatedInPlace) {
+    const std::string url = test_support::NewPostgresDatabase();
+    if (url.empty()) GTEST_SKIP() << "no PostgreSQL server for this test run";
+    auto store = OpenStore(url);
+    ASSERT_TRUE(store) << store.error().message;
+    FleetImport fleet;
+    model::Cluster cluster{"c1", "cluster one", "Ready", {}};
+    for (int i = 0; i < 400; ++i) {
+        cluster.gpu_worker_nodes.push_back(
+            test_support::TestInstance("p" + std::to_string(i), "c1", ""));
+    }
+    fleet.clusters = {cluster};
+    ASSERT_TRUE(IsOk(
+        (*store)->WriteAndWait([&fleet](Txn& txn) { return txn.Inventory().ImportFleet(fleet); })));
+    auto conn = Connection::Open(url);
+    ASSERT_TRUE(conn) << conn.error().message;
+    const char* page_of_p0 =
+        "SELECT (ctid::text::point)[0]::bigint FROM instances WHERE instance_id = 'p0'";
+    const int64_t before = Scalar(**conn, page_of_p0);
+    ASSERT_TRUE(IsOk((*store)->WriteAndWait([](Txn& txn) {
+        return txn.Remediations().Insert(
+            UncheckedRemediationWriteKey(),
+            test_support::MakeRemediation("r0", "p0", model::State::kPending,
+                                          test_support::TestEpoch()));
+    })));
+    EXPECT_EQ(Scalar(**conn, page_of_p0), before);
+    (*store)->Close();
+}
+
+// A remediation's primary key is its id, and no index is kept on `seq` (migration 15): a
+// create writes one index entry fewer.
+TEST(PostgresSchema, RemediationsAreKeyedByIdWithNoIndexOnSeq) {
+    const std::string url = test_support::NewPostgresDatabase();
+    if (url.empty()) GTEST_SKIP() << "no PostgreSQL server for this test run";
+    auto store = OpenStore(url);
+    ASSERT_TRUE(store) << store.error().message;
+    (*store)->Close();
+    auto conn = Connection::Open(url);
+    ASSERT_TRUE(conn) << conn.error().message;
+    EXPECT_EQ(Scalar(**conn,
+                     "SELECT COUNT(*) FROM pg_index x JOIN pg_attribute a ON a.attrelid = "
+                     "x.indrelid AND a.attnum = ANY(x.indkey) WHERE x.indrelid = "
+                     "'remediations'::regclass AND a.attname = 'seq'"),
+              0);
+    EXPECT_EQ(Scalar(**conn,
+                     "SELECT COUNT(*) FROM pg_index x JOIN pg_attribute a ON a.attrelid = "
+                     "x.indrelid AND a.attnum = x.indkey[0] WHERE x.indrelid = "
+                     "'remediations'::regclass AND x.indisprimary AND x.indnatts = 1 AND "
+                     "a.attname = 'id'"),
+              1);
+}
+
 }  // namespace
 }  // namespace noderepair::storage::postgres
