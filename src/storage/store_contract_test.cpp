@@ -2548,6 +2548,43 @@ TEST_P(StoreContract, HostFaultCountsReachingAThresholdAreExact) {
     EXPECT_EQ(seen[5]->instances, 2);
 }
 
+// docs/http-api.md 11: a host's ledger is read newest first along the host's own rows; when the
+// clock steps back, a row appended later can be older than those before it, and the window's
+// count and the page (newest first by time) still hold every row they should.
+TEST_P(StoreContract, HostFaultsStayExactWhenTheClockStepsBack) {
+    ASSERT_TRUE(IsOk(Write([](Txn& txn) { return txn.Inventory().ImportFleet(TestFleet()); })));
+    std::optional<model::HostFaultCounts> reaching;
+    ASSERT_TRUE(IsOk(Write([&reaching](Txn& txn) -> Status {
+        InventoryRepository& inventory = txn.Inventory();
+        NR_RETURN_IF_ERROR(inventory.AddHostFault({"h1", "", "c1", "i1", "A", "", T(100)}));
+        NR_RETURN_IF_ERROR(inventory.AddHostFault({"h1", "", "c1", "i2", "B", "", T(110)}));
+        NR_RETURN_IF_ERROR(inventory.AddHostFault({"h2", "", "c1", "i3", "X", "", T(115)}));
+        NR_RETURN_IF_ERROR(inventory.AddHostFault({"h1", "", "c1", "i1", "C", "", T(120)}));
+        // The clock steps back.
+        NR_RETURN_IF_ERROR(inventory.AddHostFault({"h1", "", "c1", "i3", "D", "", T(50)}));
+        NR_RETURN_IF_ERROR(inventory.AddHostFault({"h1", "", "c1", "i3", "E", "", T(60)}));
+        NR_ASSIGN_OR_RETURN(reaching, inventory.CountHostFaultsReaching("h1", T(105), 2));
+        return OkStatus();
+    })));
+    ASSERT_TRUE(reaching) << "B and C are in the window behind the two older rows";
+    EXPECT_EQ(reaching->signals, 2);
+    EXPECT_EQ(reaching->instances, 2);
+    auto since55 = ReadOk<model::HostFaultCounts>(
+        [](Reader& r) { return r.Inventory().CountHostFaults("h1", T(55)); });
+    EXPECT_EQ(since55.signals, 4) << "A, B, C and E";
+    EXPECT_EQ(since55.instances, 3);
+    auto newest = ReadOk<std::vector<model::HostFault>>(
+        [](Reader& r) { return r.Inventory().ListHostFaults("h1", 2); });
+    ASSERT_EQ(newest.size(), 2u);
+    EXPECT_EQ(newest[0].name, "C");
+    EXPECT_EQ(newest[1].name, "B");
+    auto all = ReadOk<std::vector<model::HostFault>>(
+        [](Reader& r) { return r.Inventory().ListHostFaults("h1", 10); });
+    std::string names;
+    for (const auto& fault : all) names += fault.name;
+    EXPECT_EQ(names, "CBAED");
+}
+
 // docs/http-api.md 11: a host's rack and suspicion, its fault ledger, the counts the policy
 // engine decides on, and incidents, alike on both backends.
 TEST_P(StoreContract, HostFaultLedgerRacksSuspicionAndIncidents) {

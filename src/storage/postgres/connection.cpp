@@ -393,7 +393,7 @@ Error Connection::ResultError(PGresult* result, std::string_view what) {
     return ErrorOf(sqlstate, std::move(message), Healthy());
 }
 
-Result<sql::Statement> Connection::Prepare(const std::string& sql) {
+Result<sql::Statement> Connection::Prepare(std::string_view sql) {
     ++statements_used_;
     auto it = statements_.find(sql);
     if (it != statements_.end()) return sql::Statement(it->second.get());
@@ -411,10 +411,11 @@ Result<sql::Statement> Connection::Prepare(const std::string& sql) {
     ++tally_.waits;
     PGresult* prepared = PQprepare(conn_, name.c_str(), text.c_str(), num_params, types.data());
     if (PQresultStatus(prepared) != PGRES_COMMAND_OK) {
-        return ResultError(prepared, "cannot prepare statement (" + sql + ")");
+        return ResultError(prepared, "cannot prepare statement (" + std::string(sql) + ")");
     }
     PQclear(prepared);
-    auto& cached = statements_[sql] = std::make_unique<PgStatement>(*this, name, num_params);
+    auto& cached = statements_[std::string(sql)] =
+        std::make_unique<PgStatement>(*this, name, num_params);
     return sql::Statement(cached.get());
 }
 

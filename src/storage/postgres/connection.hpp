@@ -13,7 +13,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "storage/sql/connection.hpp"
@@ -65,7 +64,7 @@ public:
     Connection& operator=(const Connection&) = delete;
 
     sql::Dialect dialect() const override { return sql::Dialect::kPostgres; }
-    Result<sql::Statement> Prepare(const std::string& sql) override;
+    Result<sql::Statement> Prepare(std::string_view sql) override;
     Status Exec(const char* sql) override;
     // Leaves pipeline mode (a round trip only when the connection was in it): a statement run
     // outside it is answered with its own sync point, in a transaction of its own.
@@ -140,7 +139,7 @@ private:
     sql::Tally tally_;
     int deadlines_ = 0;                   // nested Deadline guards
     std::atomic<bool> timed_out_{false};  // the watchdog shut the socket down
-    std::unordered_map<std::string, std::unique_ptr<PgStatement>> statements_;
+    sql::PreparedStatements<PgStatement> statements_;
 };
 
 // The repositories' SQL with `?N` parameters spelled `$N`; `used[N-1]` tells whether the text

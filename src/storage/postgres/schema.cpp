@@ -489,6 +489,24 @@ ALTER TABLE remediations DROP CONSTRAINT remediations_pkey;
 ALTER TABLE remediations DROP CONSTRAINT remediations_id_key;
 ALTER TABLE remediations ADD CONSTRAINT remediations_pkey PRIMARY KEY (id);
 )sql",
+    // 16 (SQLite 24): each host's fault ledger as a chain newest first (prev_seq, reach; the
+    // ceiling row's last_seq and reach), where its index by host was.
+    R"sql(
+ALTER TABLE host_faults ADD COLUMN prev_seq BIGINT;
+ALTER TABLE host_faults ADD COLUMN reach BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE host_fault_ceilings ADD COLUMN last_seq BIGINT;
+ALTER TABLE host_fault_ceilings ADD COLUMN reach BIGINT NOT NULL DEFAULT 0;
+WITH chain AS (SELECT seq, LAG(seq) OVER (PARTITION BY host_name ORDER BY seq) AS prev,
+        MAX(time) OVER (PARTITION BY host_name ORDER BY seq ROWS UNBOUNDED PRECEDING) AS reach
+    FROM host_faults)
+UPDATE host_faults f SET prev_seq = chain.prev, reach = chain.reach FROM chain
+    WHERE chain.seq = f.seq;
+INSERT INTO host_fault_ceilings(host_name, since, signals, last_seq, reach)
+    SELECT host_name, 9223372036854775807, 0, MAX(seq), MAX(time) FROM host_faults
+    GROUP BY host_name
+    ON CONFLICT(host_name) DO UPDATE SET last_seq = excluded.last_seq, reach = excluded.reach;
+DROP INDEX host_faults_by_host;
+)sql",
 };
 
 // Any fixed number: the key of the advisory lock that serialises migrations.

@@ -5,10 +5,13 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "common/status.hpp"
@@ -139,12 +142,42 @@ struct Tally {
     uint64_t waits = 0;
 };
 
+// A connection's prepared statements by SQL text (Connection::Prepare). Every statement run
+// looks its text up (the writer: ~15 times per new alert), so the lookup takes a string_view
+// (a literal makes no std::string) and hashes the text's length and five of its 8-byte words
+// instead of every byte: texts alike there are told apart by the whole-text comparison that
+// every hit makes anyway.
+struct SqlTextHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view sql) const {
+        auto word = [&sql](size_t at) {
+            uint64_t w = 0;
+            std::memcpy(&w, sql.data() + at, sizeof w);
+            return w;
+        };
+        uint64_t h = sql.size();
+        if (sql.size() >= sizeof(uint64_t)) {
+            const size_t last = sql.size() - sizeof(uint64_t);
+            for (size_t at : {size_t(0), last / 4, last / 2, last / 4 * 3, last}) {
+                h = (h ^ word(at)) * 0x9E3779B97F4A7C15ULL;
+                h ^= h >> 29;
+            }
+        } else {
+            for (char c : sql) h = (h ^ uint8_t(c)) * 0x9E3779B97F4A7C15ULL;
+        }
+        return size_t(h);
+    }
+};
+template <class Prepared>
+using PreparedStatements =
+    std::unordered_map<std::string, std::unique_ptr<Prepared>, SqlTextHash, std::equal_to<>>;
+
 class Connection {
 public:
     virtual ~Connection() = default;
     virtual Dialect dialect() const = 0;
     // Prepares once per connection and SQL text, then reuses. Parameters are `?N`.
-    virtual Result<Statement> Prepare(const std::string& sql) = 0;
+    virtual Result<Statement> Prepare(std::string_view sql) = 0;
     // Runs one or more statements that return no rows, unprepared (schema, BEGIN, ROLLBACK).
     virtual Status Exec(const char* sql) = 0;
     // Waits for every statement sent with Statement::Send; the first one's error, if any, or

@@ -341,11 +341,45 @@ Status SqlInventory::SetHostCordoned(const std::string& host_name, bool cordoned
     return OkStatus();
 }
 
+namespace {
+
+// The larger and the smaller of two values in SQL: SQLite's scalar MAX and MIN are PostgreSQL's
+// GREATEST and LEAST.
+const char* Larger(Dialect dialect) { return dialect == Dialect::kSqlite ? "MAX" : "GREATEST"; }
+const char* Smaller(Dialect dialect) { return dialect == Dialect::kSqlite ? "MIN" : "LEAST"; }
+
+// A host's ledger newest first along its chain (`prev_seq`), from its newest row (the ceiling
+// row's `last_seq`), with `columns` of each row (`f`). The walk goes from a row (`chain`, at
+// `depth`) to the one before it (`f`) when `go_on`, carrying `low` to it.
+std::string HostChain(const std::string& columns, const std::string& low,
+                      const std::string& go_on) {
+    return "WITH RECURSIVE chain(seq, prev_seq, depth, low) AS (SELECT f.seq, f.prev_seq, 1, "
+           "f.time FROM host_fault_ceilings c JOIN host_faults f ON f.seq = c.last_seq WHERE "
+           "c.host_name = ?1 UNION ALL SELECT f.seq, f.prev_seq, chain.depth + 1, " +
+           low + " FROM chain JOIN host_faults f ON f.seq = chain.prev_seq WHERE " + go_on +
+           ") SELECT " + columns + " FROM chain JOIN host_faults f ON f.seq = chain.seq";
+}
+
+}  // namespace
+
 Status SqlInventory::AddHostFault(const model::HostFault& f) {
-    NR_ASSIGN_OR_RETURN(auto stmt,
-                        conn_.Prepare("INSERT INTO host_faults(host_name, rack, cluster_id, "
-                                      "instance_id, name, remediation_id, time) VALUES(?1, ?2, "
-                                      "?3, ?4, ?5, ?6, ?7)"));
+    // The row joins its host's chain and becomes its newest: the ceiling row read and then
+    // written here is the host's one, and every caller appends under Txn::SerializeAutomation
+    // (the one writer on SQLite, the automation's lock on PostgreSQL), so no other append to
+    // the host comes between the two statements.
+    auto append = [](Dialect d) {
+        return std::string(
+                   "INSERT INTO host_faults(host_name, rack, cluster_id, instance_id, "
+                   "name, remediation_id, time, prev_seq, reach) VALUES(?1, ?2, ?3, ?4, "
+                   "?5, ?6, ?7, (SELECT last_seq FROM host_fault_ceilings WHERE "
+                   "host_name = ?1), ") +
+               Larger(d) +
+               "(?7, COALESCE((SELECT reach FROM host_fault_ceilings WHERE host_name = ?1), "
+               "?7)))";
+    };
+    static const std::string kAppend[] = {append(Dialect::kSqlite), append(Dialect::kPostgres)};
+    const bool pg = conn_.dialect() == Dialect::kPostgres;
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(kAppend[pg]));
     stmt.Bind(1, f.host_name)
         .Bind(2, f.rack)
         .Bind(3, f.cluster_id)
@@ -354,14 +388,23 @@ Status SqlInventory::AddHostFault(const model::HostFault& f) {
         .BindOptional(6, f.remediation_id)
         .Bind(7, ToMicros(f.time));
     NR_RETURN_IF_ERROR(stmt.Send());
-    if (!f.remediation_id.empty()) return OkStatus();
-    // A signal raises its host's ceiling (CountHostFaultsReaching); a host without one has
-    // nothing to raise.
-    NR_ASSIGN_OR_RETURN(auto ceiling,
-                        conn_.Prepare("UPDATE host_fault_ceilings SET signals = signals + 1 "
-                                      "WHERE host_name = ?1"));
-    ceiling.Bind(1, f.host_name);
-    return ceiling.Send();
+    // A signal also raises its host's ceiling (CountHostFaultsReaching); a host's first row
+    // gets one whose `since` no window reaches, so its first check counts from the ledger.
+    auto head = [](Dialect d) {
+        return std::string(
+                   "INSERT INTO host_fault_ceilings(host_name, since, signals, last_seq, "
+                   "reach) VALUES(?1, 9223372036854775807, 0, ") +
+               (d == Dialect::kSqlite ? "last_insert_rowid()" : "currval('host_faults_seq_seq')") +
+               ", ?2) ON CONFLICT(host_name) DO UPDATE SET signals = host_fault_ceilings.signals "
+               "+ ?3, last_seq = excluded.last_seq, reach = " +
+               Larger(d) + "(host_fault_ceilings.reach, excluded.reach)";
+    };
+    static const std::string kHead[] = {head(Dialect::kSqlite), head(Dialect::kPostgres)};
+    NR_ASSIGN_OR_RETURN(auto raise, conn_.Prepare(kHead[pg]));
+    raise.Bind(1, f.host_name)
+        .Bind(2, ToMicros(f.time))
+        .Bind(3, int64_t(f.remediation_id.empty() ? 1 : 0));
+    return raise.Send();
 }
 
 Result<std::optional<model::HostFaultCounts>> SqlInventory::CountHostFaultsReaching(
@@ -390,10 +433,22 @@ Result<std::optional<model::HostFaultCounts>> SqlInventory::CountHostFaultsReach
 
 Result<std::vector<model::HostFault>> SqlInventory::ListHostFaults(const std::string& host_name,
                                                                    int limit) {
-    NR_ASSIGN_OR_RETURN(auto stmt,
-                        conn_.Prepare("SELECT host_name, rack, cluster_id, instance_id, name, "
-                                      "remediation_id, time FROM host_faults WHERE host_name = "
-                                      "?1 ORDER BY time DESC, seq DESC LIMIT ?2"));
+    // Newest first by time. The chain is in order of arrival, which is the order of time
+    // unless the clock stepped back, so the walk takes the first `limit` rows and goes on only
+    // while an older row may still be newer than the oldest of them (`low`, their earliest
+    // time): one whose `reach` (the newest time at or before it) is later. With an ordered
+    // clock that is `limit` rows and one more.
+    auto page = [](Dialect d) {
+        return HostChain(
+                   "f.host_name, f.rack, f.cluster_id, f.instance_id, f.name, "
+                   "f.remediation_id, f.time",
+                   std::string("CASE WHEN chain.depth < ?2 THEN ") + Smaller(d) +
+                       "(chain.low, f.time) ELSE chain.low END",
+                   "chain.depth < ?2 OR f.reach > chain.low") +
+               " ORDER BY f.time DESC, f.seq DESC LIMIT ?2";
+    };
+    static const std::string kPage[] = {page(Dialect::kSqlite), page(Dialect::kPostgres)};
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(kPage[conn_.dialect() == Dialect::kPostgres]));
     stmt.Bind(1, host_name).Bind(2, int64_t(limit));
     std::vector<model::HostFault> faults;
     while (true) {
@@ -407,12 +462,14 @@ Result<std::vector<model::HostFault>> SqlInventory::ListHostFaults(const std::st
 
 Result<model::HostFaultCounts> SqlInventory::CountHostFaults(const std::string& host_name,
                                                              Timestamp since) {
-    // The window's rows come from the index in time order; their instances are counted here.
-    // COUNT(DISTINCT) built a temporary b-tree for every counted signal, which cost more than
-    // reading the window's few rows (bench/RESULTS.md, policy engine under a storm).
-    NR_ASSIGN_OR_RETURN(auto stmt,
-                        conn_.Prepare("SELECT instance_id FROM host_faults WHERE host_name = ?1 "
-                                      "AND time >= ?2 AND remediation_id IS NULL"));
+    // The window's rows from the host's chain, newest first, until a row whose `reach` (the
+    // newest time at or before it) is before `since`: every row older is too, even when the
+    // clock stepped back. Their instances are counted here. COUNT(DISTINCT) built a temporary
+    // b-tree for every counted signal, which cost more than reading the window's few rows
+    // (bench/RESULTS.md, policy engine under a storm).
+    static const std::string kWindow = HostChain("f.instance_id", "chain.low", "f.reach >= ?2") +
+                                       " WHERE f.time >= ?2 AND f.remediation_id IS NULL";
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(kWindow));
     stmt.Bind(1, host_name).Bind(2, ToMicros(since));
     model::HostFaultCounts counts;
     std::vector<std::string> instances;

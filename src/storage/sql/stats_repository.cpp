@@ -36,16 +36,21 @@ Result<NeedsPerson> SqlStats::CountNeedsPerson(const std::string& cluster_id) {
     // One round trip. The partial index remediations_waiting_approval holds only
     // PENDING_APPROVAL rows. A suspect host is the cluster's concern when a fault of the
     // cluster's instances landed on it: its instances may have been moved off by now
-    // (docs/http-api.md 11).
+    // (docs/http-api.md 11). Its ledger is walked newest first along its chain (from its
+    // ceiling row's last_seq) to the first such fault.
     NR_ASSIGN_OR_RETURN(
         auto stmt,
         conn_.Prepare("SELECT (SELECT COUNT(*) FROM remediations WHERE state = 1 AND cluster_id = "
                       "?1), (SELECT COUNT(*) FROM settings s JOIN instances i ON i.instance_id = "
                       "substr(s.key, 11) WHERE s.key >= 'attention/' AND s.key < 'attention0' "
                       "AND i.cluster_id = ?1), (SELECT COUNT(*) FROM hosts h WHERE h.suspect IS "
-                      "NOT NULL AND EXISTS (SELECT 1 FROM host_faults f WHERE f.host_name = "
-                      "h.host_name AND f.cluster_id = ?1)), (SELECT COUNT(*) FROM incidents "
-                      "WHERE cluster_id = ?1 AND state = ?2)"));
+                      "NOT NULL AND EXISTS (WITH RECURSIVE chain(prev_seq, cluster_id) AS "
+                      "(SELECT f.prev_seq, f.cluster_id FROM host_fault_ceilings c JOIN "
+                      "host_faults f ON f.seq = c.last_seq WHERE c.host_name = h.host_name UNION "
+                      "ALL SELECT f.prev_seq, f.cluster_id FROM chain JOIN host_faults f ON f.seq "
+                      "= chain.prev_seq WHERE chain.cluster_id <> ?1) SELECT 1 FROM chain WHERE "
+                      "cluster_id = ?1)), (SELECT COUNT(*) FROM incidents WHERE cluster_id = ?1 "
+                      "AND state = ?2)"));
     stmt.Bind(1, cluster_id).Bind(2, int64_t(model::IncidentState::kOpen));
     NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
     if (!row) return Internal("counting what needs a person returned no row");

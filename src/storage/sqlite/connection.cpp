@@ -95,14 +95,14 @@ Connection::~Connection() {
     sqlite3_close_v2(db_);
 }
 
-Result<sql::Statement> Connection::Prepare(const std::string& sql) {
+Result<sql::Statement> Connection::Prepare(std::string_view sql) {
     auto it = statements_.find(sql);
     if (it != statements_.end()) return sql::Statement(it->second.get());
     sqlite3_stmt* stmt = nullptr;
-    int rc = sqlite3_prepare_v3(db_, sql.c_str(), int(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt,
+    int rc = sqlite3_prepare_v3(db_, sql.data(), int(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt,
                                 nullptr);
     if (rc != SQLITE_OK) return SqliteError(db_, rc, "cannot prepare statement");
-    auto& cached = statements_[sql] = std::make_unique<SqliteStatement>(stmt);
+    auto& cached = statements_[std::string(sql)] = std::make_unique<SqliteStatement>(stmt);
     return sql::Statement(cached.get());
 }
 

@@ -8,7 +8,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 
 #include "storage/sql/connection.hpp"
 
@@ -55,7 +54,7 @@ public:
     Connection& operator=(const Connection&) = delete;
 
     sql::Dialect dialect() const override { return sql::Dialect::kSqlite; }
-    Result<sql::Statement> Prepare(const std::string& sql) override;
+    Result<sql::Statement> Prepare(std::string_view sql) override;
     Status Exec(const char* sql) override;
     sqlite3* handle() { return db_; }
 
@@ -65,7 +64,7 @@ private:
                                                         const char* vfs = nullptr);
     sqlite3* db_;
     // Declared after db_ so they are finalized before the database closes.
-    std::unordered_map<std::string, std::unique_ptr<SqliteStatement>> statements_;
+    sql::PreparedStatements<SqliteStatement> statements_;
 };
 
 // The Error for a failed SQLite call: busy and I/O troubles are Unavailable (retry later),

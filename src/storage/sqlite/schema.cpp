@@ -558,6 +558,29 @@ INSERT INTO scope_instances_by_key(cluster_id, rack, instance_id, last_signal)
 DROP TABLE scope_instances;
 ALTER TABLE scope_instances_by_key RENAME TO scope_instances;
 )sql",
+    // 24: each host's fault ledger as a chain newest first, where its index by host was (which a
+    // storm's commit rewrote nearly whole, a random page per signal): each row names the
+    // previous row of its host (`prev_seq`) and the newest time at or before it along the chain
+    // (`reach`, so a walk back stops exactly where every older row is older than a window even
+    // when the clock stepped back), and each host's ceiling row names its newest (`last_seq`,
+    // with the chain's `reach`). A host's row without a ceiling yet has the `since` no window
+    // reaches. Existing rows are chained in their order of arrival.
+    R"sql(
+ALTER TABLE host_faults ADD COLUMN prev_seq INTEGER;
+ALTER TABLE host_faults ADD COLUMN reach INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE host_fault_ceilings ADD COLUMN last_seq INTEGER;
+ALTER TABLE host_fault_ceilings ADD COLUMN reach INTEGER NOT NULL DEFAULT 0;
+WITH chain AS (SELECT seq, LAG(seq) OVER (PARTITION BY host_name ORDER BY seq) AS prev,
+        MAX(time) OVER (PARTITION BY host_name ORDER BY seq ROWS UNBOUNDED PRECEDING) AS reach
+    FROM host_faults)
+UPDATE host_faults SET prev_seq = chain.prev, reach = chain.reach FROM chain
+    WHERE chain.seq = host_faults.seq;
+INSERT INTO host_fault_ceilings(host_name, since, signals, last_seq, reach)
+    SELECT host_name, 9223372036854775807, 0, MAX(seq), MAX(time) FROM host_faults WHERE true
+    GROUP BY host_name
+    ON CONFLICT(host_name) DO UPDATE SET last_seq = excluded.last_seq, reach = excluded.reach;
+DROP INDEX host_faults_by_host;
+)sql",
 };
 
 // The migration that adds the overview's aggregates, which its back-fill follows.

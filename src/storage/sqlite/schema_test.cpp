@@ -86,7 +86,7 @@ INSERT INTO alerts(id, fingerprint, alert_name, cluster_id, instance_id, severit
     EXPECT_EQ(One(db, "SELECT host_name FROM sim_hosts WHERE degraded = 1"), "h2");
     EXPECT_EQ(One(db, "SELECT count(*) FROM settings WHERE key LIKE 'simulated.%'"), "0");
     EXPECT_EQ(One(db, "SELECT instance_id || ' ' || started_at FROM sim_faults"), "i2 5");
-    EXPECT_EQ(One(db, "PRAGMA user_version"), "23") << "every migration ran";
+    EXPECT_EQ(One(db, "PRAGMA user_version"), "24") << "every migration ran";
 }
 
 // A database of schema 9 with a token: after the upgrade the token still works, was never
@@ -276,7 +276,7 @@ INSERT INTO alerts(id, fingerprint, alert_name, cluster_id, instance_id, severit
 // threshold above them reads the host's ceiling, not the 5,000; at the threshold it counts them.
 TEST(SchemaUpgrade, TheSuspicionCheckBelowItsThresholdDoesNotReadTheWindow) {
     ScopedTempDir dir;
-    auto conn = MigratedWith(dir.path() + "/faults.db", R"sql(
+    auto conn = UpgradedFrom(dir.path() + "/faults.db", 23, R"sql(
 WITH RECURSIVE n(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM n WHERE k < 5000)
 INSERT INTO host_faults(host_name, rack, cluster_id, instance_id, name, time)
     SELECT 'h1', 'r1', 'c1', 'i' || (k % 3), 'DmesgXidError', k FROM n;
@@ -295,6 +295,57 @@ INSERT INTO host_fault_ceilings(host_name, since, signals) VALUES('h1', 0, 5000)
     ASSERT_TRUE(*reached);
     EXPECT_EQ((*reached)->signals, 5000);
     EXPECT_EQ((*reached)->instances, 3);
+}
+
+// A host's fault ledger without its index by host (docs/http-api.md 11): an older binary's rows
+// are chained by host in their order of arrival by the upgrade, each host's ceiling row names
+// its newest (a ceiling it had is kept), and a host's page of faults and its window count walk
+// its own rows from the newest, a few whatever the length of its history or of the others'.
+TEST(SchemaUpgrade, AHostsFaultsAreChainedNewestFirstAndReadWithoutAScan) {
+    ScopedTempDir dir;
+    auto conn = UpgradedFrom(dir.path() + "/chain.db", 23, R"sql(
+WITH RECURSIVE n(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM n WHERE k < 6000)
+INSERT INTO host_faults(host_name, rack, cluster_id, instance_id, name, remediation_id, time)
+    SELECT 'h' || (k % 3), 'r1', 'c1', 'i' || (k % 7), 'DmesgXidError',
+        CASE WHEN k % 10 = 0 THEN 'rem' END, k FROM n;
+INSERT INTO host_fault_ceilings(host_name, since, signals) VALUES('h1', 0, 2000);
+)sql");
+    ASSERT_TRUE(conn);
+    Connection& db = *conn;
+    EXPECT_EQ(One(db, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'host_faults_by_host'"),
+              "0");
+    EXPECT_EQ(One(db,
+                  "SELECT since || ' ' || signals || ' ' || last_seq || ' ' || reach FROM "
+                  "host_fault_ceilings WHERE host_name = 'h1'"),
+              "0 2000 5998 5998")
+        << "the ceiling is kept and names the host's newest row";
+    EXPECT_EQ(One(db,
+                  "SELECT since = 9223372036854775807 FROM host_fault_ceilings WHERE "
+                  "host_name = 'h2'"),
+              "1")
+        << "a host without a ceiling gets one no window is within";
+    EXPECT_EQ(One(db, "SELECT prev_seq || ' ' || reach FROM host_faults WHERE seq = 5998"),
+              "5995 5998");
+    EXPECT_EQ(One(db, "SELECT COUNT(*) FROM host_faults WHERE prev_seq IS NULL"), "3");
+    sql::SqlInventory inventory(db, nullptr);
+    TakeVmSteps(db);
+    auto page = inventory.ListHostFaults("h1", 10);
+    ASSERT_TRUE(page) << page.error().message;
+    ASSERT_EQ(page->size(), 10u);
+    EXPECT_EQ((*page)[0].time, FromMicros(5998));
+    EXPECT_EQ((*page)[9].time, FromMicros(5971));
+    auto counts = inventory.CountHostFaults("h1", FromMicros(5900));
+    ASSERT_TRUE(counts) << counts.error().message;
+    EXPECT_EQ(counts->signals, 30) << "33 rows of h1 from 5,900 on, 3 of them remediations";
+    EXPECT_EQ(counts->instances, 7);
+    EXPECT_LT(TakeVmSteps(db), 2000) << "the reads went through more than the host's few rows";
+    // Appended after the upgrade: the host's newest, ahead of the upgraded rows.
+    ASSERT_TRUE(inventory.AddHostFault({"h1", "r1", "c1", "i1", "A", "", FromMicros(7000)}));
+    auto again = inventory.ListHostFaults("h1", 2);
+    ASSERT_TRUE(again) << again.error().message;
+    ASSERT_EQ(again->size(), 2u);
+    EXPECT_EQ((*again)[0].name, "A");
+    EXPECT_EQ((*again)[1].time, FromMicros(5998));
 }
 
 // Each counted signal touches its instance's row of scope_instances (docs/http-api.md 11,
