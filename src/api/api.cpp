@@ -94,7 +94,7 @@ void Api::Handle(HttpRequest&& request, Responder respond) {
         return respond(ErrorResponse(NotFound("no such endpoint")));
     }
     if (!workers_ || route->on_io_thread ||
-        (route->queues_write && s_.queued_writes_on_io_thread)) {
+        (route->queues_write && !s_.store.ReadsAreRoundTrips())) {
         return Authorize(*route, *call, std::move(respond));
     }
     if (route->queues_write || (route->reads_coalesced && s_.remediations.ReadsTogether())) {

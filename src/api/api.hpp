@@ -42,10 +42,6 @@ struct ApiServices {
     providers::simulated::SimulatedFaults* simulated = nullptr;
     // A host's power as its BMC last reported it, empty without a BMC; null: no BMCs at all.
     std::function<std::string(const std::string& host)> host_power = nullptr;
-    // Routes marked `queues_write` run on the I/O thread, without the hand-off to a worker, even
-    // when their token check reads: only where a read never waits on a lock or the network
-    // (SQLite in WAL mode; docs/design.md 6). Elsewhere they do only when it needs no read.
-    bool queued_writes_on_io_thread = false;
 };
 
 class Api {

@@ -384,13 +384,15 @@ TEST_F(ApiAccessTest, QueuedWritesRunOnTheCallingThreadWhenTheTokenCheckNeverWai
     EXPECT_EQ(queues_write->method, "POST");
     auto path = TargetPath(*queues_write);
     ASSERT_TRUE(path);
+    storage::test_support::RoundTripStore round_trips(*store_);
     for (bool reads_never_wait : {true, false}) {
         // A token of its own each time, so the first request's check has it still to read.
         const std::string& token =
             Token(reads_never_wait ? Role::kAdmin : Role::kOperator, TokenScope::kUnscoped);
-        Api api(ApiServices{*store_, *authenticator_, *remediations_, *inventory_, *engine_,
-                            rate_limiter_, *health_, *watch_, metrics_, [] { return size_t(0); },
-                            /*log_requests=*/false, simulated_.get(), nullptr, reads_never_wait},
+        Api api(ApiServices{reads_never_wait ? *store_ : round_trips, *authenticator_,
+                            *remediations_, *inventory_, *engine_, rate_limiter_, *health_, *watch_,
+                            metrics_, [] { return size_t(0); },
+                            /*log_requests=*/false, simulated_.get()},
                 /*worker_threads=*/2);
         auto answered_here = [&](const std::string& method, std::vector<std::string> segments) {
             HttpRequest request;

@@ -66,7 +66,7 @@ struct Route {
     bool on_io_thread = false;
     // Queues its write and waits for nothing but the token check, which reads the database at
     // most once a second per token: runs on the I/O thread where such a read never waits
-    // (SQLite, ApiServices::queued_writes_on_io_thread; docs/design.md 6) or is not needed
+    // (a store whose reads are no round trips, SQLite; docs/design.md 6) or is not needed
     // (the caller's token was read in the last second), else on a worker.
     bool queues_write = false;
     // Its reads are asked of a read coalescer and never wait (remediation::RemediationService's

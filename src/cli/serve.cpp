@@ -453,10 +453,7 @@ int Serve(const ServeFlags& flags) {
              config.power.driver == "ipmi"
                  ? std::function<std::string(const std::string&)>(
                        [&power_view](const std::string& host) { return power_view.Get(host); })
-                 : nullptr,
-             // A SQLite read never waits on the writer (WAL) nor the network: a create is
-             // queued from the I/O thread that read it (docs/design.md 6).
-             /*queued_writes_on_io_thread=*/config.db.starts_with("sqlite:")},
+                 : nullptr},
             config.WorkerThreads(), size_t(config.server.max_queued_requests));
         api::HttpServer server(
             {.listen = config.listen,

@@ -1,4 +1,6 @@
 #include <algorithm>
+#include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "storage/sql/repositories.hpp"
@@ -348,6 +350,14 @@ namespace {
 const char* Larger(Dialect dialect) { return dialect == Dialect::kSqlite ? "MAX" : "GREATEST"; }
 const char* Smaller(Dialect dialect) { return dialect == Dialect::kSqlite ? "MIN" : "LEAST"; }
 
+// The SQL `build` makes for `dialect`, built once per dialect and call site (each lambda is a
+// type of its own).
+template <class Build>
+std::string_view InDialect(Dialect dialect, Build build) {
+    static const std::string texts[] = {build(Dialect::kSqlite), build(Dialect::kPostgres)};
+    return texts[dialect == Dialect::kPostgres];
+}
+
 // A host's ledger newest first along its chain (`prev_seq`), from its newest row (the ceiling
 // row's `last_seq`), with `columns` of each row (`f`). The walk goes from a row (`chain`, at
 // `depth`) to the one before it (`f`) when `go_on`, carrying `low` to it.
@@ -377,9 +387,7 @@ Status SqlInventory::AddHostFault(const model::HostFault& f) {
                "(?7, COALESCE((SELECT reach FROM host_fault_ceilings WHERE host_name = ?1), "
                "?7)))";
     };
-    static const std::string kAppend[] = {append(Dialect::kSqlite), append(Dialect::kPostgres)};
-    const bool pg = conn_.dialect() == Dialect::kPostgres;
-    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(kAppend[pg]));
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(InDialect(conn_.dialect(), append)));
     stmt.Bind(1, f.host_name)
         .Bind(2, f.rack)
         .Bind(3, f.cluster_id)
@@ -399,8 +407,7 @@ Status SqlInventory::AddHostFault(const model::HostFault& f) {
                "+ ?3, last_seq = excluded.last_seq, reach = " +
                Larger(d) + "(host_fault_ceilings.reach, excluded.reach)";
     };
-    static const std::string kHead[] = {head(Dialect::kSqlite), head(Dialect::kPostgres)};
-    NR_ASSIGN_OR_RETURN(auto raise, conn_.Prepare(kHead[pg]));
+    NR_ASSIGN_OR_RETURN(auto raise, conn_.Prepare(InDialect(conn_.dialect(), head)));
     raise.Bind(1, f.host_name)
         .Bind(2, ToMicros(f.time))
         .Bind(3, int64_t(f.remediation_id.empty() ? 1 : 0));
@@ -447,8 +454,7 @@ Result<std::vector<model::HostFault>> SqlInventory::ListHostFaults(const std::st
                    "chain.depth < ?2 OR f.reach > chain.low") +
                " ORDER BY f.time DESC, f.seq DESC LIMIT ?2";
     };
-    static const std::string kPage[] = {page(Dialect::kSqlite), page(Dialect::kPostgres)};
-    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(kPage[conn_.dialect() == Dialect::kPostgres]));
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(InDialect(conn_.dialect(), page)));
     stmt.Bind(1, host_name).Bind(2, int64_t(limit));
     std::vector<model::HostFault> faults;
     while (true) {
