@@ -382,6 +382,13 @@ void Executor::Dispatch(const std::string& id, Work& work, Call& call) {
             answer.kind = CallAnswer::Kind::kDone;
             answer.note = status->note;
             answer.attention = status->attention;
+        } else if (status->phase == OperationStatus::Phase::kLost) {
+            // Only a handle from an earlier process can be lost; one this call just made is
+            // the provider failing, and is retried (and counted) as such.
+            answer.kind = started ? CallAnswer::Kind::kError : CallAnswer::Kind::kLost;
+            answer.error = Unavailable("the provider lost the operation it had just started: " +
+                                       status->note);
+            answer.note = status->note;
         } else {
             answer.kind = started ? CallAnswer::Kind::kStarted : CallAnswer::Kind::kRunning;
             answer.poll_at = status->poll_at;
@@ -832,6 +839,17 @@ Result<Plan> Executor::AnswerInTxn(storage::Txn& txn, const Subject& subject, En
             plan.new_intent = true;
             return PlanOf(txn, subject, *job, plan);
         }
+        case CallAnswer::Kind::kLost:
+            // Started again now, under the same key and without an attempt counted: however
+            // often the server restarts, the step waits only for the operation itself (its
+            // step timeout still bounds it).
+            ++job->fence;
+            for (auto& c : job->calls) c.handle.clear();
+            job->next_check = now;
+            NR_RETURN_IF_ERROR(Note(txn, id, job->step, "starting again: " + answer.note + who));
+            NR_RETURN_IF_ERROR(txn.EngineJobs().Put(*job));
+            plan.new_intent = true;
+            return PlanOf(txn, subject, *job, plan);
         case CallAnswer::Kind::kRunning:
         case CallAnswer::Kind::kDone:
             break;

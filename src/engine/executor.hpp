@@ -130,8 +130,9 @@ public:
     struct CallAnswer {
         int64_t fence = 0;
         std::string instance_id;
-        // kStarted: running under a handle the job does not know yet; kRunning: still running.
-        enum class Kind { kDone, kStarted, kRunning, kError } kind = Kind::kDone;
+        // kStarted: running under a handle the job does not know yet; kRunning: still running;
+        // kLost: a handle from before a restart that the provider no longer knows.
+        enum class Kind { kDone, kStarted, kRunning, kLost, kError } kind = Kind::kDone;
         std::string handle;
         Timestamp poll_at;
         Error error;

@@ -114,7 +114,12 @@ public:
     Result<OperationStatus> Poll(const std::string& handle, const CallContext& call) override {
         std::lock_guard lock(mu_);
         auto it = ops_.find(handle);
-        if (it == ops_.end()) return NotFound("no operation " + handle);
+        if (it == ops_.end()) {
+            OperationStatus lost;
+            lost.phase = OperationStatus::Phase::kLost;
+            lost.note = "fake operation " + handle + " was lost with a restart";
+            return lost;
+        }
         FakeOp& op = it->second;
         Script& script = scripts_[op.op.action];
         const std::string name(ActionName(op.op.action));
@@ -149,6 +154,11 @@ public:
     std::vector<Operation> StartCalls() {
         std::lock_guard lock(mu_);
         return start_calls_;
+    }
+    // As a provider that keeps its operations in memory, restarted: those not done are gone.
+    void ForgetRunning() {
+        std::lock_guard lock(mu_);
+        std::erase_if(ops_, [](const auto& entry) { return !entry.second.done; });
     }
     // How often each key changed the world: never more than once.
     std::map<std::string, int> Applied() {
@@ -905,6 +915,34 @@ TEST_F(ExecutorTest, TransientErrorsAreRetriedUnderTheSameKey) {
     EXPECT_EQ(reboots, 3);
     EXPECT_EQ(keys.size(), 1u);
     EXPECT_NE(TimelineOf(r.id).find("retrying after: flaky reboot_vm"), std::string::npos);
+}
+
+// A restart that loses the provider's operation is not the operation failing: it starts
+// again at once, however many restarts there are (more than the transient attempts allowed).
+TEST_F(ExecutorTest, AnOperationLostWithARestartStartsAgainAtOnceAndCostsNoAttempt) {
+    provider_.Set(Action::kPowerCycleHost, Scripted([](auto& s) { s.latency = seconds(5); }));
+    auto power_cycles = [this] {
+        const auto starts = provider_.StartCalls();
+        return std::count_if(starts.begin(), starts.end(), [](const Operation& op) {
+            return op.action == Action::kPowerCycleHost;
+        });
+    };
+    NewExecutor();
+    const Remediation r = Create("i1", Mode::kHostPowerCycle);
+    RunOnce();
+    ASSERT_EQ(power_cycles(), 1) << TimelineOf(r.id);
+    for (int restart = 1; restart <= 12; ++restart) {
+        provider_.ForgetRunning();
+        NewExecutor();
+        clock_.Advance(seconds(5));  // when the engine asks after the operation
+        RunOnce();                   // and then, with the clock standing still: no backoff
+        ASSERT_EQ(power_cycles(), 1 + restart) << TimelineOf(r.id);
+    }
+    ASSERT_TRUE(RunUntilTerminal(r.id, seconds(1)));
+    EXPECT_EQ(StateOf(r.id), State::kSucceeded) << TimelineOf(r.id);
+    const std::string timeline = TimelineOf(r.id);
+    EXPECT_NE(timeline.find("starting again: fake operation"), std::string::npos) << timeline;
+    EXPECT_EQ(timeline.find("retrying after"), std::string::npos) << timeline;
 }
 
 TEST_F(ExecutorTest, EndlessTransientErrorsFailTheStep) {

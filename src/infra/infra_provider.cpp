@@ -203,8 +203,12 @@ Result<OperationStatus> InfraProvider::PollPowerCycle(const std::string& handle,
         std::lock_guard lock(mu_);
         auto it = cycles_.find(key);
         // Sent by a process that is gone: start over, and the intent's rule decides.
-        if (it == cycles_.end())
-            return Unavailable("power cycle of " + host + " interrupted by a restart");
+        if (it == cycles_.end()) {
+            OperationStatus lost;
+            lost.phase = OperationStatus::Phase::kLost;
+            lost.note = "the power cycle of " + host + " was interrupted by a restart";
+            return lost;
+        }
         cycle = it->second;
     }
     const Timestamp now = call.Now();

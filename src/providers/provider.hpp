@@ -62,10 +62,14 @@ struct Operation {
 };
 
 struct OperationStatus {
-    enum class Phase { kRunning, kDone } phase = Phase::kRunning;
+    // kLost (Poll only): the provider no longer has the operation, which lived only in a
+    // process that has since restarted (a hook's command, an operation kept in memory). The
+    // engine starts it again under its key at once: a restart is not the operation failing, so
+    // it neither backs the step off nor counts toward giving it up.
+    enum class Phase { kRunning, kDone, kLost } phase = Phase::kRunning;
     Timestamp poll_at;  // kRunning: when it is worth asking again
     // kDone: what the timeline should say besides "done" (a drain kept, a power cycle not
-    // sent again); empty for nothing.
+    // sent again); kLost: what was lost. Empty for nothing.
     std::string note;
     // kDone: why a person should look at the node (a drain someone else holds was kept), shown
     // as the worker node's `attention`; empty for nothing.

@@ -193,14 +193,15 @@ TEST_F(SimulatedProviderTest, AWorldChangeInProgressSurvivesARestart) {
 }
 
 // Operations that change nothing in the world are remembered in memory only: after a restart
-// their handle is unknown, transiently, so the engine starts them again.
+// their handle is lost, so the engine starts them again.
 TEST_F(SimulatedProviderTest, ADrainLostWithARestartIsStartedAgain) {
     auto handle = Start(Op(Action::kDrain, "r1/drain", "iB", "hB"));
     ASSERT_TRUE(handle);
     provider_ = std::make_unique<SimulatedProvider>(*store_, DistinctTiming());
     auto lost = Poll(*handle);
-    ASSERT_FALSE(lost);
-    EXPECT_TRUE(IsTransient(lost.error().code)) << lost.error().message;
+    ASSERT_TRUE(lost) << lost.error().message;
+    EXPECT_EQ(lost->phase, OperationStatus::Phase::kLost);
+    EXPECT_NE(lost->note.find("lost with a restart"), std::string::npos) << lost->note;
 }
 
 TEST_F(SimulatedProviderTest, RebootAndWaitNeedTheVmWhereTheEngineSaysItIs) {
