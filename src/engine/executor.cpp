@@ -386,8 +386,8 @@ void Executor::Dispatch(const std::string& id, Work& work, Call& call) {
             // Only a handle from an earlier process can be lost; one this call just made is
             // the provider failing, and is retried (and counted) as such.
             answer.kind = started ? CallAnswer::Kind::kError : CallAnswer::Kind::kLost;
-            answer.error = Unavailable("the provider lost the operation it had just started: " +
-                                       status->note);
+            answer.error =
+                Unavailable("the provider lost the operation it had just started: " + status->note);
             answer.note = status->note;
         } else {
             answer.kind = started ? CallAnswer::Kind::kStarted : CallAnswer::Kind::kRunning;
