@@ -2180,6 +2180,48 @@ TEST_P(StoreAlertContract, WaitingAlertsOfInstancesWithAnActiveRemediationComeOl
     EXPECT_EQ(joinable(2), (std::vector<std::string>{"a2", "a6"}));
 }
 
+// An incident's release reads an instance's firing alerts (docs/http-api.md 11): the unlinked,
+// the waiting and the linked ones, whatever state their remediation is in, oldest first; the
+// linked ones come through the instance's remediations, not alerts_open_by_instance.
+TEST_P(StoreAlertContract, AnInstancesOpenAlertsIncludeTheLinkedOnesOldestFirst) {
+    ASSERT_TRUE(IsOk(Write([](Txn& txn) -> Status {
+        NR_RETURN_IF_ERROR(
+            txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(),
+                                      MakeRemediation("r-ended", "i1", State::kSucceeded, T(1))));
+        NR_RETURN_IF_ERROR(
+            txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(),
+                                      MakeRemediation("r-active", "i1", State::kRunning, T(2))));
+        NR_RETURN_IF_ERROR(
+            txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(),
+                                      MakeRemediation("r-other", "i2", State::kRunning, T(2))));
+        // id, instance, start, linked to, waiting, resolved
+        const std::tuple<const char*, const char*, int, const char*, bool, bool> alerts[] = {
+            {"active", "i1", 40, "r-active", false, false},
+            {"ended", "i1", 10, "r-ended", false, false},
+            {"held", "i1", 30, "", false, false},
+            {"waits", "i1", 20, "", true, false},
+            {"linked-resolved", "i1", 5, "r-active", false, true},
+            {"resolved", "i1", 6, "", false, true},
+            {"other", "i2", 15, "r-other", false, false},
+            {"other-held", "i2", 16, "", false, false}};
+        for (const auto& [id, instance, started, linked, waiting, resolved] : alerts) {
+            model::Alert a = MakeAlert(id, instance, T(started));
+            a.remediation_id = linked;
+            a.waiting = waiting;
+            if (resolved) a.resolved_at = T(started + 1);
+            NR_RETURN_IF_ERROR(txn.Alerts().Put(a));
+        }
+        return OkStatus();
+    })));
+    auto open = [&](const std::string& instance) {
+        return AlertIds(ReadOk<std::vector<model::Alert>>(
+            [&](Reader& r) { return r.Alerts().ListOpen(instance); }));
+    };
+    EXPECT_EQ(open("i1"), (std::vector<std::string>{"ended", "waits", "held", "active"}));
+    EXPECT_EQ(open("i2"), (std::vector<std::string>{"other", "other-held"}));
+    EXPECT_TRUE(open("i3").empty());
+}
+
 TEST_P(StoreAlertContract, AutoResolvableNeedsEveryLinkedAlertResolvedByTheCutoff) {
     // r1: two alerts resolved at 10 and 20. r2: one still firing. r3: no alerts. r4: resolved
     // but approved already. r5 (j1): one alert resolved at 5.

@@ -507,6 +507,13 @@ INSERT INTO host_fault_ceilings(host_name, since, signals, last_seq, reach)
     ON CONFLICT(host_name) DO UPDATE SET last_seq = excluded.last_seq, reach = excluded.reach;
 DROP INDEX host_faults_by_host;
 )sql",
+    // 17 (SQLite 25): the firing signals by instance without the linked ones, which are
+    // reached from their instance's remediations through alerts_by_remediation.
+    R"sql(
+DROP INDEX alerts_open_by_instance;
+CREATE INDEX alerts_open_by_instance ON alerts(instance_id, waiting)
+    WHERE resolved_at IS NULL AND (remediation_id IS NULL OR waiting = 1);
+)sql",
 };
 
 // Any fixed number: the key of the advisory lock that serialises migrations.
