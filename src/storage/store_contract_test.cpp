@@ -2627,6 +2627,36 @@ TEST_P(StoreContract, HostFaultsStayExactWhenTheClockStepsBack) {
     EXPECT_EQ(names, "CBAED");
 }
 
+// A scope's signals (an incident's opening, docs/http-api.md 11) are read along the scope's
+// own chain: exact when the clock steps back, never another scope's, remediations not counted.
+TEST_P(StoreContract, ScopeSignalsStayExactWhenTheClockStepsBack) {
+    ASSERT_TRUE(IsOk(Write([](Txn& txn) -> Status {
+        InventoryRepository& inventory = txn.Inventory();
+        NR_RETURN_IF_ERROR(inventory.AddHostFault({"h1", "r1", "c1", "i1", "A", "", T(100)}));
+        NR_RETURN_IF_ERROR(inventory.AddHostFault({"h2", "r1", "c1", "i2", "B", "", T(110)}));
+        NR_RETURN_IF_ERROR(inventory.AddHostFault({"h3", "r2", "c1", "i4", "X", "", T(115)}));
+        NR_RETURN_IF_ERROR(inventory.AddHostFault({"h1", "r1", "c2", "i5", "Y", "", T(116)}));
+        NR_RETURN_IF_ERROR(inventory.AddHostFault({"h1", "r1", "c1", "i1", "C", "", T(120)}));
+        // The clock steps back.
+        NR_RETURN_IF_ERROR(inventory.AddHostFault({"h2", "r1", "c1", "i3", "D", "", T(50)}));
+        NR_RETURN_IF_ERROR(inventory.AddHostFault({"h2", "r1", "c1", "i3", "E", "", T(60)}));
+        return inventory.AddHostFault({"h2", "r1", "c1", "i2", "VM_ONLY", "rem-1", T(61)});
+    })));
+    auto scope = [&](Timestamp since) {
+        std::string out;
+        for (const auto& s : ReadOk<std::vector<model::InstanceSignals>>(
+                 [&](Reader& r) { return r.Inventory().ListScopeSignals("c1", "r1", since); })) {
+            out += s.instance_id + ":" + std::to_string(s.signals) + "@" +
+                   std::to_string((ToMicros(s.first) - ToMicros(T(0))) / 1000000) + " ";
+        }
+        return out;
+    };
+    EXPECT_EQ(scope(T(105)), "i2:1@110 i1:1@120 ") << "B and C behind the two older rows";
+    EXPECT_EQ(scope(T(55)), "i1:2@100 i2:1@110 i3:1@60 ");
+    EXPECT_EQ(scope(T(0)), "i1:2@100 i2:1@110 i3:2@50 ");
+    EXPECT_EQ(scope(T(121)), "");
+}
+
 // docs/http-api.md 11: a host's rack and suspicion, its fault ledger, the counts the policy
 // engine decides on, and incidents, alike on both backends.
 TEST_P(StoreContract, HostFaultLedgerRacksSuspicionAndIncidents) {

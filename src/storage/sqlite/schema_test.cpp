@@ -86,7 +86,7 @@ INSERT INTO alerts(id, fingerprint, alert_name, cluster_id, instance_id, severit
     EXPECT_EQ(One(db, "SELECT host_name FROM sim_hosts WHERE degraded = 1"), "h2");
     EXPECT_EQ(One(db, "SELECT count(*) FROM settings WHERE key LIKE 'simulated.%'"), "0");
     EXPECT_EQ(One(db, "SELECT instance_id || ' ' || started_at FROM sim_faults"), "i2 5");
-    EXPECT_EQ(One(db, "PRAGMA user_version"), "25") << "every migration ran";
+    EXPECT_EQ(One(db, "PRAGMA user_version"), "26") << "every migration ran";
 }
 
 // A database of schema 9 with a token: after the upgrade the token still works, was never
@@ -423,6 +423,53 @@ INSERT INTO alerts(id, fingerprint, alert_name, cluster_id, instance_id, severit
     ASSERT_TRUE(joinable) << joinable.error().message;
     EXPECT_EQ(joinable->size(), 1000u);
     EXPECT_EQ(joinable->front().id, "a1");
+}
+
+// Each scope's faults as a chain without the ledger's index by scope (docs/http-api.md 11): an
+// older binary's rows are chained by cluster and rack in their order of arrival by the upgrade,
+// each scope's head row names its newest, and a scope's signals since a time (an incident's
+// opening) walk its own window, a few rows whatever the length of its history or the others'.
+TEST(SchemaUpgrade, AScopesFaultsAreChainedNewestFirstAndReadWithoutAScan) {
+    ScopedTempDir dir;
+    auto conn = UpgradedFrom(dir.path() + "/scope_chain.db", 25, R"sql(
+WITH RECURSIVE n(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM n WHERE k < 6000)
+INSERT INTO host_faults(host_name, rack, cluster_id, instance_id, name, remediation_id, time)
+    SELECT 'h' || (k % 7), 'r' || (k % 3), 'c1', 'i' || (k % 5), 'DmesgXidError',
+        CASE WHEN k % 10 = 0 THEN 'rem' END, k FROM n;
+)sql");
+    ASSERT_TRUE(conn);
+    Connection& db = *conn;
+    EXPECT_EQ(One(db, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'host_faults_by_scope'"),
+              "0");
+    EXPECT_EQ(One(db,
+                  "SELECT group_concat(rack || ' ' || last_seq || ' ' || reach, '; ') FROM "
+                  "scope_fault_heads WHERE cluster_id = 'c1'"),
+              "r0 6000 6000; r1 5998 5998; r2 5999 5999");
+    EXPECT_EQ(One(db,
+                  "SELECT scope_prev_seq || ' ' || scope_reach FROM host_faults WHERE seq = "
+                  "5998"),
+              "5995 5998");
+    EXPECT_EQ(One(db, "SELECT COUNT(*) FROM host_faults WHERE scope_prev_seq IS NULL"), "3");
+    sql::SqlInventory inventory(db, nullptr);
+    TakeVmSteps(db);
+    auto signals = inventory.ListScopeSignals("c1", "r1", FromMicros(5900));
+    ASSERT_TRUE(signals) << signals.error().message;
+    // r1's rows from 5,900 on: 5,902, 5,905, ..., 5,998 (33), three of them remediations.
+    int counted = 0;
+    for (const auto& s : *signals) counted += s.signals;
+    EXPECT_EQ(counted, 30);
+    EXPECT_EQ(signals->size(), 5u);
+    EXPECT_LT(TakeVmSteps(db), 2000) << "the read went through more than the scope's window";
+    // Appended after the upgrade: the scope's newest, ahead of the upgraded rows.
+    ASSERT_TRUE(inventory.AddHostFault({"h1", "r1", "c1", "i9", "A", "", FromMicros(7000)}));
+    auto again = inventory.ListScopeSignals("c1", "r1", FromMicros(5990));
+    ASSERT_TRUE(again) << again.error().message;
+    ASSERT_FALSE(again->empty());
+    EXPECT_EQ(again->back().instance_id, "i9");
+    EXPECT_EQ(One(db,
+                  "SELECT last_seq = (SELECT MAX(seq) FROM host_faults) FROM scope_fault_heads "
+                  "WHERE cluster_id = 'c1' AND rack = 'r1'"),
+              "1");
 }
 
 TEST(SchemaUpgrade, ANewerDatabaseIsRefused) {
