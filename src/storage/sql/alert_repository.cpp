@@ -81,7 +81,7 @@ Result<std::vector<std::string>> SqlAlerts::ListClustersWithWaiting(Timestamp no
 
 Result<std::vector<model::Alert>> SqlAlerts::ListOpen(const std::string& instance_id) {
     // alerts_open_by_instance holds the unlinked and the waiting ones; a linked one is reached
-    // from its instance's remediations (remediations_by_instance_create) through
+    // from its instance's remediations (an index of remediations by instance) through
     // alerts_by_remediation, so a storm's linked signals cost that index nothing.
     static const std::string sql =
         std::string("SELECT ") + kAlertColumns +
