@@ -58,7 +58,8 @@ public:
                                                           Timestamp now, int limit) = 0;
     // The clusters with a waiting alert due by `now`.
     virtual Result<std::vector<std::string>> ListClustersWithWaiting(Timestamp now) = 0;
-    // An instance's firing alerts.
+    // An instance's firing alerts, oldest first; a linked one when its remediation is of the
+    // same instance (as every link the router makes is), since it is found through them.
     virtual Result<std::vector<model::Alert>> ListOpen(const std::string& instance_id) = 0;
     // Waiting alerts whose instance has an active remediation by now.
     virtual Result<std::vector<model::Alert>> ListWaitingWithActiveRemediation(int limit) = 0;

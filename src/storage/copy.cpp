@@ -22,7 +22,7 @@ constexpr const char* kTables[] = {
     "sim_instances",      "sim_vms",     "sim_hosts",         "sim_faults",
     "audit_records",      "audit_head",  "remediation_daily", "stage_daily",
     "host_faults",        "incidents",   "scope_instances",   "signal_occurrences",
-    "remediation_changes", "host_power", "host_fault_ceilings"};
+    "remediation_changes", "host_power", "host_fault_ceilings", "scope_fault_heads"};
 // clang-format on
 
 // Columns the target's triggers keep: copying them would count twice.

@@ -2180,6 +2180,48 @@ TEST_P(StoreAlertContract, WaitingAlertsOfInstancesWithAnActiveRemediationComeOl
     EXPECT_EQ(joinable(2), (std::vector<std::string>{"a2", "a6"}));
 }
 
+// An incident's release reads an instance's firing alerts (docs/http-api.md 11): the unlinked,
+// the waiting and the linked ones, whatever state their remediation is in, oldest first; the
+// linked ones come through the instance's remediations, not alerts_open_by_instance.
+TEST_P(StoreAlertContract, AnInstancesOpenAlertsIncludeTheLinkedOnesOldestFirst) {
+    ASSERT_TRUE(IsOk(Write([](Txn& txn) -> Status {
+        NR_RETURN_IF_ERROR(
+            txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(),
+                                      MakeRemediation("r-ended", "i1", State::kSucceeded, T(1))));
+        NR_RETURN_IF_ERROR(
+            txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(),
+                                      MakeRemediation("r-active", "i1", State::kRunning, T(2))));
+        NR_RETURN_IF_ERROR(
+            txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(),
+                                      MakeRemediation("r-other", "i2", State::kRunning, T(2))));
+        // id, instance, start, linked to, waiting, resolved
+        const std::tuple<const char*, const char*, int, const char*, bool, bool> alerts[] = {
+            {"active", "i1", 40, "r-active", false, false},
+            {"ended", "i1", 10, "r-ended", false, false},
+            {"held", "i1", 30, "", false, false},
+            {"waits", "i1", 20, "", true, false},
+            {"linked-resolved", "i1", 5, "r-active", false, true},
+            {"resolved", "i1", 6, "", false, true},
+            {"other", "i2", 15, "r-other", false, false},
+            {"other-held", "i2", 16, "", false, false}};
+        for (const auto& [id, instance, started, linked, waiting, resolved] : alerts) {
+            model::Alert a = MakeAlert(id, instance, T(started));
+            a.remediation_id = linked;
+            a.waiting = waiting;
+            if (resolved) a.resolved_at = T(started + 1);
+            NR_RETURN_IF_ERROR(txn.Alerts().Put(a));
+        }
+        return OkStatus();
+    })));
+    auto open = [&](const std::string& instance) {
+        return AlertIds(ReadOk<std::vector<model::Alert>>(
+            [&](Reader& r) { return r.Alerts().ListOpen(instance); }));
+    };
+    EXPECT_EQ(open("i1"), (std::vector<std::string>{"ended", "waits", "held", "active"}));
+    EXPECT_EQ(open("i2"), (std::vector<std::string>{"other", "other-held"}));
+    EXPECT_TRUE(open("i3").empty());
+}
+
 TEST_P(StoreAlertContract, AutoResolvableNeedsEveryLinkedAlertResolvedByTheCutoff) {
     // r1: two alerts resolved at 10 and 20. r2: one still firing. r3: no alerts. r4: resolved
     // but approved already. r5 (j1): one alert resolved at 5.
@@ -2583,6 +2625,36 @@ TEST_P(StoreContract, HostFaultsStayExactWhenTheClockStepsBack) {
     std::string names;
     for (const auto& fault : all) names += fault.name;
     EXPECT_EQ(names, "CBAED");
+}
+
+// A scope's signals (an incident's opening, docs/http-api.md 11) are read along the scope's
+// own chain: exact when the clock steps back, never another scope's, remediations not counted.
+TEST_P(StoreContract, ScopeSignalsStayExactWhenTheClockStepsBack) {
+    ASSERT_TRUE(IsOk(Write([](Txn& txn) -> Status {
+        InventoryRepository& inventory = txn.Inventory();
+        NR_RETURN_IF_ERROR(inventory.AddHostFault({"h1", "r1", "c1", "i1", "A", "", T(100)}));
+        NR_RETURN_IF_ERROR(inventory.AddHostFault({"h2", "r1", "c1", "i2", "B", "", T(110)}));
+        NR_RETURN_IF_ERROR(inventory.AddHostFault({"h3", "r2", "c1", "i4", "X", "", T(115)}));
+        NR_RETURN_IF_ERROR(inventory.AddHostFault({"h1", "r1", "c2", "i5", "Y", "", T(116)}));
+        NR_RETURN_IF_ERROR(inventory.AddHostFault({"h1", "r1", "c1", "i1", "C", "", T(120)}));
+        // The clock steps back.
+        NR_RETURN_IF_ERROR(inventory.AddHostFault({"h2", "r1", "c1", "i3", "D", "", T(50)}));
+        NR_RETURN_IF_ERROR(inventory.AddHostFault({"h2", "r1", "c1", "i3", "E", "", T(60)}));
+        return inventory.AddHostFault({"h2", "r1", "c1", "i2", "VM_ONLY", "rem-1", T(61)});
+    })));
+    auto scope = [&](Timestamp since) {
+        std::string out;
+        for (const auto& s : ReadOk<std::vector<model::InstanceSignals>>(
+                 [&](Reader& r) { return r.Inventory().ListScopeSignals("c1", "r1", since); })) {
+            out += s.instance_id + ":" + std::to_string(s.signals) + "@" +
+                   std::to_string((ToMicros(s.first) - ToMicros(T(0))) / 1000000) + " ";
+        }
+        return out;
+    };
+    EXPECT_EQ(scope(T(105)), "i2:1@110 i1:1@120 ") << "B and C behind the two older rows";
+    EXPECT_EQ(scope(T(55)), "i1:2@100 i2:1@110 i3:1@60 ");
+    EXPECT_EQ(scope(T(0)), "i1:2@100 i2:1@110 i3:2@50 ");
+    EXPECT_EQ(scope(T(121)), "");
 }
 
 // docs/http-api.md 11: a host's rack and suspicion, its fault ledger, the counts the policy

@@ -507,6 +507,34 @@ INSERT INTO host_fault_ceilings(host_name, since, signals, last_seq, reach)
     ON CONFLICT(host_name) DO UPDATE SET last_seq = excluded.last_seq, reach = excluded.reach;
 DROP INDEX host_faults_by_host;
 )sql",
+    // 17 (SQLite 25): the firing signals by instance without the linked ones, which are
+    // reached from their instance's remediations through alerts_by_remediation.
+    R"sql(
+DROP INDEX alerts_open_by_instance;
+CREATE INDEX alerts_open_by_instance ON alerts(instance_id, waiting)
+    WHERE resolved_at IS NULL AND (remediation_id IS NULL OR waiting = 1);
+)sql",  // 18 (SQLite 26): each scope's faults as a chain newest first (scope_prev_seq,
+    // scope_reach; scope_fault_heads names each scope's newest), where its index by scope was.
+    R"sql(
+ALTER TABLE host_faults ADD COLUMN scope_prev_seq BIGINT;
+ALTER TABLE host_faults ADD COLUMN scope_reach BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE scope_fault_heads(
+    cluster_id TEXT NOT NULL,
+    rack TEXT NOT NULL,
+    last_seq BIGINT NOT NULL,
+    reach BIGINT NOT NULL,
+    PRIMARY KEY (cluster_id, rack)
+);
+WITH chain AS (SELECT seq, LAG(seq) OVER (PARTITION BY cluster_id, rack ORDER BY seq) AS prev,
+        MAX(time) OVER (PARTITION BY cluster_id, rack ORDER BY seq ROWS UNBOUNDED PRECEDING)
+            AS reach
+    FROM host_faults)
+UPDATE host_faults f SET scope_prev_seq = chain.prev, scope_reach = chain.reach FROM chain
+    WHERE chain.seq = f.seq;
+INSERT INTO scope_fault_heads(cluster_id, rack, last_seq, reach)
+    SELECT cluster_id, rack, MAX(seq), MAX(time) FROM host_faults GROUP BY cluster_id, rack;
+DROP INDEX host_faults_by_scope;
+)sql",
 };
 
 // Any fixed number: the key of the advisory lock that serialises migrations.

@@ -80,9 +80,17 @@ Result<std::vector<std::string>> SqlAlerts::ListClustersWithWaiting(Timestamp no
 }
 
 Result<std::vector<model::Alert>> SqlAlerts::ListOpen(const std::string& instance_id) {
-    static const std::string sql = std::string("SELECT ") + kAlertColumns +
-                                   " FROM alerts WHERE instance_id = ?2 AND resolved_at IS "
-                                   "NULL ORDER BY started_at LIMIT ?1";
+    // alerts_open_by_instance holds the unlinked and the waiting ones; a linked one is reached
+    // from its instance's remediations (an index of remediations by instance) through
+    // alerts_by_remediation, so a storm's linked signals cost that index nothing.
+    static const std::string sql =
+        std::string("SELECT ") + kAlertColumns +
+        " FROM alerts WHERE instance_id = ?2 AND resolved_at IS NULL AND (remediation_id IS "
+        "NULL OR waiting = 1) UNION ALL SELECT " +
+        kAlertColumns +
+        " FROM alerts WHERE remediation_id IS NOT NULL AND remediation_id IN (SELECT id FROM "
+        "remediations WHERE instance_id = ?2) AND instance_id = ?2 AND resolved_at IS NULL AND "
+        "waiting <> 1 ORDER BY started_at LIMIT ?1";
     return Alerts(sql, instance_id, 10000);
 }
 

@@ -350,6 +350,11 @@ namespace {
 const char* Larger(Dialect dialect) { return dialect == Dialect::kSqlite ? "MAX" : "GREATEST"; }
 const char* Smaller(Dialect dialect) { return dialect == Dialect::kSqlite ? "MIN" : "LEAST"; }
 
+// The `seq` of the host fault this session inserted last.
+std::string NewFaultSeq(Dialect dialect) {
+    return dialect == Dialect::kSqlite ? "last_insert_rowid()" : "currval('host_faults_seq_seq')";
+}
+
 // The SQL `build` makes for `dialect`, built once per dialect and call site (each lambda is a
 // type of its own).
 template <class Build>
@@ -373,19 +378,24 @@ std::string HostChain(const std::string& columns, const std::string& low,
 }  // namespace
 
 Status SqlInventory::AddHostFault(const model::HostFault& f) {
-    // The row joins its host's chain and becomes its newest: the ceiling row read and then
-    // written here is the host's one, and every caller appends under Txn::SerializeAutomation
-    // (the one writer on SQLite, the automation's lock on PostgreSQL), so no other append to
-    // the host comes between the two statements.
+    // The row joins its host's chain and its scope's (cluster and rack) and becomes the newest
+    // of each: the ceiling and head rows read and then written here are the host's and the
+    // scope's, and every caller appends under Txn::SerializeAutomation (the one writer on
+    // SQLite, the automation's lock on PostgreSQL), so no other append to either comes between
+    // the statements.
     auto append = [](Dialect d) {
         return std::string(
-                   "INSERT INTO host_faults(host_name, rack, cluster_id, instance_id, "
-                   "name, remediation_id, time, prev_seq, reach) VALUES(?1, ?2, ?3, ?4, "
-                   "?5, ?6, ?7, (SELECT last_seq FROM host_fault_ceilings WHERE "
-                   "host_name = ?1), ") +
+                   "INSERT INTO host_faults(host_name, rack, cluster_id, instance_id, name, "
+                   "remediation_id, time, prev_seq, reach, scope_prev_seq, scope_reach) "
+                   "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, (SELECT last_seq FROM "
+                   "host_fault_ceilings WHERE host_name = ?1), ") +
                Larger(d) +
                "(?7, COALESCE((SELECT reach FROM host_fault_ceilings WHERE host_name = ?1), "
-               "?7)))";
+               "?7)), (SELECT last_seq FROM scope_fault_heads WHERE cluster_id = ?3 AND rack = "
+               "?2), " +
+               Larger(d) +
+               "(?7, COALESCE((SELECT reach FROM scope_fault_heads WHERE cluster_id = ?3 AND "
+               "rack = ?2), ?7)))";
     };
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(InDialect(conn_.dialect(), append)));
     stmt.Bind(1, f.host_name)
@@ -402,7 +412,7 @@ Status SqlInventory::AddHostFault(const model::HostFault& f) {
         return std::string(
                    "INSERT INTO host_fault_ceilings(host_name, since, signals, last_seq, "
                    "reach) VALUES(?1, 9223372036854775807, 0, ") +
-               (d == Dialect::kSqlite ? "last_insert_rowid()" : "currval('host_faults_seq_seq')") +
+               NewFaultSeq(d) +
                ", ?2) ON CONFLICT(host_name) DO UPDATE SET signals = host_fault_ceilings.signals "
                "+ ?3, last_seq = excluded.last_seq, reach = " +
                Larger(d) + "(host_fault_ceilings.reach, excluded.reach)";
@@ -411,7 +421,19 @@ Status SqlInventory::AddHostFault(const model::HostFault& f) {
     raise.Bind(1, f.host_name)
         .Bind(2, ToMicros(f.time))
         .Bind(3, int64_t(f.remediation_id.empty() ? 1 : 0));
-    return raise.Send();
+    NR_RETURN_IF_ERROR(raise.Send());
+    // (An insert into a WITHOUT ROWID table, as the ceiling's, leaves last_insert_rowid() as
+    // it was.)
+    auto scope_head = [](Dialect d) {
+        return "INSERT INTO scope_fault_heads(cluster_id, rack, last_seq, reach) VALUES(?1, ?2, " +
+               NewFaultSeq(d) +
+               ", ?3) ON CONFLICT(cluster_id, rack) DO UPDATE SET last_seq = excluded.last_seq, "
+               "reach = " +
+               Larger(d) + "(scope_fault_heads.reach, excluded.reach)";
+    };
+    NR_ASSIGN_OR_RETURN(auto advance, conn_.Prepare(InDialect(conn_.dialect(), scope_head)));
+    advance.Bind(1, f.cluster_id).Bind(2, f.rack).Bind(3, ToMicros(f.time));
+    return advance.Send();
 }
 
 Result<std::optional<model::HostFaultCounts>> SqlInventory::CountHostFaultsReaching(
@@ -534,11 +556,18 @@ model::Incident ReadIncident(const Statement& s) {
 
 Result<std::vector<model::InstanceSignals>> SqlInventory::ListScopeSignals(
     const std::string& cluster_id, const std::string& rack, Timestamp since) {
+    // The scope's chain newest first until a row whose `scope_reach` (the newest time at or
+    // before it) is before `since`: every row older is too, even when the clock stepped back
+    // (CountHostFaults walks a host's chain alike). Never another scope's rows.
     NR_ASSIGN_OR_RETURN(
-        auto stmt, conn_.Prepare("SELECT instance_id, COUNT(*), MIN(time) FROM host_faults WHERE "
-                                 "cluster_id = ?1 AND rack = ?2 AND time >= ?3 AND "
-                                 "remediation_id IS NULL GROUP BY instance_id ORDER BY "
-                                 "MIN(seq)"));
+        auto stmt,
+        conn_.Prepare("WITH RECURSIVE chain(seq, prev_seq) AS (SELECT f.seq, f.scope_prev_seq "
+                      "FROM scope_fault_heads h JOIN host_faults f ON f.seq = h.last_seq WHERE "
+                      "h.cluster_id = ?1 AND h.rack = ?2 UNION ALL SELECT f.seq, "
+                      "f.scope_prev_seq FROM chain JOIN host_faults f ON f.seq = chain.prev_seq "
+                      "WHERE f.scope_reach >= ?3) SELECT f.instance_id, COUNT(*), MIN(f.time) "
+                      "FROM chain JOIN host_faults f ON f.seq = chain.seq WHERE f.time >= ?3 AND "
+                      "f.remediation_id IS NULL GROUP BY f.instance_id ORDER BY MIN(f.seq)"));
     stmt.Bind(1, cluster_id).Bind(2, rack).Bind(3, ToMicros(since));
     std::vector<model::InstanceSignals> out;
     while (true) {

@@ -581,6 +581,41 @@ INSERT INTO host_fault_ceilings(host_name, since, signals, last_seq, reach)
     ON CONFLICT(host_name) DO UPDATE SET last_seq = excluded.last_seq, reach = excluded.reach;
 DROP INDEX host_faults_by_host;
 )sql",
+    // 25: the firing signals by instance without the linked ones (docs/http-api.md 5, "Ingest
+    // rate"): a storm's signals come in instance after instance, so each entry of this index
+    // dirties a page of its own in the commit. A linked signal is reached from its instance's
+    // remediations through alerts_by_remediation instead, which it is in anyway. A waiting
+    // signal stays (the sweeper's joins ask for those by instance), linked or not.
+    R"sql(
+DROP INDEX alerts_open_by_instance;
+CREATE INDEX alerts_open_by_instance ON alerts(instance_id, waiting)
+    WHERE resolved_at IS NULL AND (remediation_id IS NULL OR waiting = 1);
+)sql",  // 26: each scope's (cluster and rack) faults as a chain newest first, where its index by
+    // scope was: a storm adds to every rack's run of that index in each commit, a page per
+    // rack. As the host chain (24): each row names the previous row of its scope
+    // (`scope_prev_seq`) and the newest time at or before it along that chain (`scope_reach`);
+    // each scope's `scope_fault_heads` row names its newest. Only an incident's opening reads
+    // a scope's faults. Existing rows are chained in their order of arrival.
+    R"sql(
+ALTER TABLE host_faults ADD COLUMN scope_prev_seq INTEGER;
+ALTER TABLE host_faults ADD COLUMN scope_reach INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE scope_fault_heads(
+    cluster_id TEXT NOT NULL,
+    rack TEXT NOT NULL,
+    last_seq INTEGER NOT NULL,
+    reach INTEGER NOT NULL,
+    PRIMARY KEY (cluster_id, rack)
+) WITHOUT ROWID;
+WITH chain AS (SELECT seq, LAG(seq) OVER (PARTITION BY cluster_id, rack ORDER BY seq) AS prev,
+        MAX(time) OVER (PARTITION BY cluster_id, rack ORDER BY seq ROWS UNBOUNDED PRECEDING)
+            AS reach
+    FROM host_faults)
+UPDATE host_faults SET scope_prev_seq = chain.prev, scope_reach = chain.reach FROM chain
+    WHERE chain.seq = host_faults.seq;
+INSERT INTO scope_fault_heads(cluster_id, rack, last_seq, reach)
+    SELECT cluster_id, rack, MAX(seq), MAX(time) FROM host_faults GROUP BY cluster_id, rack;
+DROP INDEX host_faults_by_scope;
+)sql",
 };
 
 // The migration that adds the overview's aggregates, which its back-fill follows.

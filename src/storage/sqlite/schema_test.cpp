@@ -86,7 +86,7 @@ INSERT INTO alerts(id, fingerprint, alert_name, cluster_id, instance_id, severit
     EXPECT_EQ(One(db, "SELECT host_name FROM sim_hosts WHERE degraded = 1"), "h2");
     EXPECT_EQ(One(db, "SELECT count(*) FROM settings WHERE key LIKE 'simulated.%'"), "0");
     EXPECT_EQ(One(db, "SELECT instance_id || ' ' || started_at FROM sim_faults"), "i2 5");
-    EXPECT_EQ(One(db, "PRAGMA user_version"), "24") << "every migration ran";
+    EXPECT_EQ(One(db, "PRAGMA user_version"), "26") << "every migration ran";
 }
 
 // A database of schema 9 with a token: after the upgrade the token still works, was never
@@ -381,6 +381,95 @@ INSERT INTO scope_instances(cluster_id, rack, instance_id, last_signal)
     auto counted = inventory.CountScopeInstances("c1", "r1", FromMicros(50));
     ASSERT_TRUE(counted) << counted.error().message;
     EXPECT_EQ(*counted, 2);
+}
+
+// A storm's linked signals are not entries of alerts_open_by_instance (docs/http-api.md 5,
+// "Ingest rate"): upgraded from schema 24, 3,000 linked firing signals leave the index and
+// 3,000 waiting ones stay; an instance's firing signals (an incident's release) are still read
+// from its own rows, linked ones included, and the sweeper's joins still find the waiting ones.
+TEST(SchemaUpgrade, LinkedSignalsAreReachedThroughTheirRemediationsNotTheOpenIndex) {
+    ScopedTempDir dir;
+    auto conn = UpgradedFrom(dir.path() + "/open.db", 24, R"sql(
+INSERT INTO clusters(cluster_id, cluster_name, status) VALUES('c1', 'one', 'Ready');
+WITH RECURSIVE n(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM n WHERE k < 600)
+INSERT INTO remediations(id, cluster_id, instance_id, instance_name, mode, requested_mode,
+    trigger, state, create_time, update_time)
+    SELECT 'r' || k, 'c1', 'i' || k, 'n' || k, 1, 1, 2, 1, k, k FROM n;
+INSERT INTO remediations(id, cluster_id, instance_id, instance_name, mode, requested_mode,
+    trigger, state, create_time, update_time) VALUES('r-old', 'c1', 'i1', 'n1', 1, 1, 2, 6, 0, 0);
+WITH RECURSIVE n(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM n WHERE k < 6000)
+INSERT INTO alerts(id, fingerprint, alert_name, cluster_id, instance_id, severity, labels,
+    annotations, started_at, remediation_id, waiting, wait_until)
+    SELECT 'a' || k, 'fp' || k, 'DmesgXidError', 'c1', 'i' || (k % 599 + 1), 3, '{}', '{}', k,
+        CASE WHEN k % 2 = 0 THEN 'r' || (k % 599 + 1) END, k % 2, 0 FROM n;
+INSERT INTO alerts(id, fingerprint, alert_name, cluster_id, instance_id, severity, labels,
+    annotations, started_at, remediation_id, waiting, wait_until)
+    VALUES('old', 'fp-old', 'DmesgXidError', 'c1', 'i1', 3, '{}', '{}', 7000, 'r-old', 0, 0);
+)sql");
+    ASSERT_TRUE(conn);
+    Connection& db = *conn;
+    // Every entry of an index B-tree is one cell, interior or leaf.
+    EXPECT_EQ(One(db, "SELECT sum(ncell) FROM dbstat WHERE name = 'alerts_open_by_instance'"),
+              "3000");
+    sql::SqlAlerts alerts(db);
+    TakeVmSteps(db);
+    auto open = alerts.ListOpen("i1");
+    ASSERT_TRUE(open) << open.error().message;
+    ASSERT_EQ(open->size(), 11u) << "i1's 5 waiting, 5 linked and the one of its ended repair";
+    EXPECT_EQ(open->front().id, "a599");
+    EXPECT_EQ(open->back().id, "old");
+    EXPECT_LT(TakeVmSteps(db), 1000) << "an instance's firing signals were read by a scan";
+    auto joinable = alerts.ListWaitingWithActiveRemediation(1000);
+    ASSERT_TRUE(joinable) << joinable.error().message;
+    EXPECT_EQ(joinable->size(), 1000u);
+    EXPECT_EQ(joinable->front().id, "a1");
+}
+
+// Each scope's faults as a chain without the ledger's index by scope (docs/http-api.md 11): an
+// older binary's rows are chained by cluster and rack in their order of arrival by the upgrade,
+// each scope's head row names its newest, and a scope's signals since a time (an incident's
+// opening) walk its own window, a few rows whatever the length of its history or the others'.
+TEST(SchemaUpgrade, AScopesFaultsAreChainedNewestFirstAndReadWithoutAScan) {
+    ScopedTempDir dir;
+    auto conn = UpgradedFrom(dir.path() + "/scope_chain.db", 25, R"sql(
+WITH RECURSIVE n(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM n WHERE k < 6000)
+INSERT INTO host_faults(host_name, rack, cluster_id, instance_id, name, remediation_id, time)
+    SELECT 'h' || (k % 7), 'r' || (k % 3), 'c1', 'i' || (k % 5), 'DmesgXidError',
+        CASE WHEN k % 10 = 0 THEN 'rem' END, k FROM n;
+)sql");
+    ASSERT_TRUE(conn);
+    Connection& db = *conn;
+    EXPECT_EQ(One(db, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'host_faults_by_scope'"),
+              "0");
+    EXPECT_EQ(One(db,
+                  "SELECT group_concat(rack || ' ' || last_seq || ' ' || reach, '; ') FROM "
+                  "scope_fault_heads WHERE cluster_id = 'c1'"),
+              "r0 6000 6000; r1 5998 5998; r2 5999 5999");
+    EXPECT_EQ(One(db,
+                  "SELECT scope_prev_seq || ' ' || scope_reach FROM host_faults WHERE seq = "
+                  "5998"),
+              "5995 5998");
+    EXPECT_EQ(One(db, "SELECT COUNT(*) FROM host_faults WHERE scope_prev_seq IS NULL"), "3");
+    sql::SqlInventory inventory(db, nullptr);
+    TakeVmSteps(db);
+    auto signals = inventory.ListScopeSignals("c1", "r1", FromMicros(5900));
+    ASSERT_TRUE(signals) << signals.error().message;
+    // r1's rows from 5,900 on: 5,902, 5,905, ..., 5,998 (33), three of them remediations.
+    int counted = 0;
+    for (const auto& s : *signals) counted += s.signals;
+    EXPECT_EQ(counted, 30);
+    EXPECT_EQ(signals->size(), 5u);
+    EXPECT_LT(TakeVmSteps(db), 2000) << "the read went through more than the scope's window";
+    // Appended after the upgrade: the scope's newest, ahead of the upgraded rows.
+    ASSERT_TRUE(inventory.AddHostFault({"h1", "r1", "c1", "i9", "A", "", FromMicros(7000)}));
+    auto again = inventory.ListScopeSignals("c1", "r1", FromMicros(5990));
+    ASSERT_TRUE(again) << again.error().message;
+    ASSERT_FALSE(again->empty());
+    EXPECT_EQ(again->back().instance_id, "i9");
+    EXPECT_EQ(One(db,
+                  "SELECT last_seq = (SELECT MAX(seq) FROM host_faults) FROM scope_fault_heads "
+                  "WHERE cluster_id = 'c1' AND rack = 'r1'"),
+              "1");
 }
 
 TEST(SchemaUpgrade, ANewerDatabaseIsRefused) {
