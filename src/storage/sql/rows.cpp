@@ -225,26 +225,9 @@ RecordArray& RecordArray::Text(std::string_view value) {
     // quote and backslash of the record once more for array_in, as it is inside the element's
     // quotes. So the field's quote is `\"`, a `"` in the text `\\\"` and a `\` `\\\\`.
     out_.append("\\\"");
-    size_t run = 0;
-    for (size_t i = 0; i < value.size(); ++i) {
-        const auto c = static_cast<unsigned char>(value[i]);
-        if (c >= 0x80) {
-            const size_t length = Utf8SequenceLength(value.substr(i));
-            if (length > 0) {
-                i += length - 1;
-                continue;
-            }
-            out_.append(value.data() + run, i - run);
-            run = i + 1;
-            out_.append("\xef\xbf\xbd");
-            continue;
-        }
-        if (c != '"' && c != '\\') continue;
-        out_.append(value.data() + run, i - run);
-        run = i + 1;
-        out_.append(c == '"' ? "\\\\\\\"" : "\\\\\\\\");
-    }
-    out_.append(value.data() + run, value.size() - run);
+    AppendUtf8Escaped(out_, value, [](unsigned char c) -> std::string_view {
+        return c == '"' ? "\\\\\\\"" : c == '\\' ? "\\\\\\\\" : "";
+    });
     out_.append("\\\"");
     return *this;
 }
