@@ -149,50 +149,30 @@ Result<boost::json::value> ParseStrictJson(std::string_view text,
 }
 
 void AppendJsonString(std::string& out, std::string_view value) {
+    // Not UTF-8, say a percent-decoded path segment echoed in an error: U+FFFD keeps the
+    // output JSON (RFC 8259 8.1).
     static constexpr char kHex[] = "0123456789abcdef";
+    char control[] = "\\u00XX";
     out.push_back('"');
-    size_t run = 0;
-    for (size_t i = 0; i < value.size(); ++i) {
-        auto c = static_cast<unsigned char>(value[i]);
-        if (c >= 0x80) {
-            const size_t length = Utf8SequenceLength(value.substr(i));
-            if (length > 0) {
-                i += length - 1;
-                continue;
-            }
-            // Not UTF-8, say a percent-decoded path segment echoed in an error: U+FFFD keeps
-            // the output JSON (RFC 8259 8.1).
-            out.append(value.data() + run, i - run);
-            run = i + 1;
-            out.append("\xef\xbf\xbd");
-            continue;
-        }
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
-        out.append(value.data() + run, i - run);
-        run = i + 1;
+    AppendUtf8Escaped(out, value, [&control](unsigned char c) -> std::string_view {
+        if (c >= 0x20 && c != '"' && c != '\\') return {};
         switch (c) {
             case '"':
-                out.append("\\\"");
-                break;
+                return "\\\"";
             case '\\':
-                out.append("\\\\");
-                break;
+                return "\\\\";
             case '\n':
-                out.append("\\n");
-                break;
+                return "\\n";
             case '\r':
-                out.append("\\r");
-                break;
+                return "\\r";
             case '\t':
-                out.append("\\t");
-                break;
+                return "\\t";
             default:
-                out.append("\\u00");
-                out.push_back(kHex[c >> 4]);
-                out.push_back(kHex[c & 0xf]);
+                control[4] = kHex[c >> 4];
+                control[5] = kHex[c & 0xf];
+                return {control, 6};
         }
-    }
-    out.append(value.data() + run, value.size() - run);
+    });
     out.push_back('"');
 }
 

@@ -57,6 +57,34 @@ private:
 // surrogate, nothing above U+10FFFF), or 0 when it starts with none. `s` starts at a byte >= 0x80.
 size_t Utf8SequenceLength(std::string_view s);
 
+// Appends `value` to `out`, a byte that is not part of well-formed UTF-8 as U+FFFD and an ASCII
+// byte `c` for which `escape(c)` gives a non-empty text as that text: the walk every writer of
+// quoted text shares (JSON here, PostgreSQL's literals in storage/sql).
+template <class Escape>
+void AppendUtf8Escaped(std::string& out, std::string_view value, Escape escape) {
+    size_t run = 0;  // the start of the bytes not yet appended
+    for (size_t i = 0; i < value.size(); ++i) {
+        const auto c = static_cast<unsigned char>(value[i]);
+        if (c >= 0x80) {
+            const size_t length = Utf8SequenceLength(value.substr(i));
+            if (length > 0) {
+                i += length - 1;
+                continue;
+            }
+            out.append(value.data() + run, i - run);
+            run = i + 1;
+            out.append("\xef\xbf\xbd");
+            continue;
+        }
+        const std::string_view escaped = escape(c);
+        if (escaped.empty()) continue;
+        out.append(value.data() + run, i - run);
+        run = i + 1;
+        out.append(escaped);
+    }
+    out.append(value.data() + run, value.size() - run);
+}
+
 // Appends `value` as a quoted JSON string. A byte that is not part of well-formed UTF-8 is
 // written as U+FFFD, so the output is JSON whatever `value` holds.
 void AppendJsonString(std::string& out, std::string_view value);

@@ -1575,6 +1575,81 @@ TEST_P(StoreContract, ARowOfChangesDeletesSettingsOnceAndReadsWhatItWrote) {
     EXPECT_TRUE(verdict.intact) << verdict.problem;
 }
 
+// The texts of a row of creates, of their events, audit records and recorded changes come back
+// as they went whatever characters they hold, an empty one empty and an unset one unset
+// (PostgreSQL sends a row's remediations and events, and a batch's audit records and changes,
+// as arrays of records quoted twice over: sql::RecordArray).
+TEST_P(StoreContract, ARowOfCreatesKeepsEveryCharacterOfItsTexts) {
+    store_->Close();
+    auto opened = OpenStore(url_, StoreOptions{.writers = 1});  // one batch, held below
+    ASSERT_TRUE(opened) << opened.error().message;
+    store_ = std::move(opened).value();
+    const auto changes_after =
+        ReadOk<int64_t>([](Reader& r) { return r.Remediations().LastChangeSeq(); });
+    const std::string awkward =
+        "a \"quoted\" \\ back\\\\slash\\\", (paren) {brace,} 'tick' NULL\n\ttab caf\xc3\xa9 ";
+    std::vector<Remediation> created;
+    std::vector<RemediationEvent> events;
+    for (int i = 0; i < 3; ++i) {
+        Remediation r = Full("awkward-" + std::to_string(i), "i" + std::to_string(i + 1));
+        r.reason = awkward + std::to_string(i);
+        r.review_comment = i == 0 ? "\"" : i == 1 ? "\\" : "";
+        r.error_message = i == 2 ? "()" : "";
+        if (i == 1) r.instance_name = "";
+        created.push_back(r);
+        events.push_back({T(1), "state_change", State::kFailed, i == 0 ? "" : "\"step\"",
+                          "actor " + awkward, awkward});
+    }
+    std::promise<void> release;
+    HoldWriter(release.get_future().share());
+    std::vector<std::promise<Status>> queued(created.size());
+    for (size_t i = 0; i < created.size(); ++i) {
+        store_->WriteWithReadAhead(
+            ReadAhead{created[i].instance_id},
+            [r = created[i], e = events[i]](Txn& txn) -> Status {
+                NR_RETURN_IF_ERROR(
+                    txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(), r));
+                return txn.Remediations().AppendEvent(r.id, e);
+            },
+            [&queued, i](Status s) { queued[i].set_value(std::move(s)); });
+    }
+    release.set_value();
+    for (auto& q : queued) {
+        auto f = q.get_future();
+        ASSERT_EQ(f.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+        EXPECT_TRUE(IsOk(f.get()));
+    }
+    const auto changes = ReadOk<std::vector<RecordedChange>>(
+        [&](Reader& r) { return r.Remediations().ListChangesAfter(changes_after, 100); });
+    ASSERT_EQ(changes.size(), created.size());
+    for (size_t i = 0; i < created.size(); ++i) {
+        auto got = Get(created[i].id);
+        ASSERT_TRUE(got) << created[i].id;
+        ExpectSameRemediation(*got, created[i]);
+        ExpectSameRemediation(changes[i].remediation, created[i]);
+        const auto timeline = Events(created[i].id);
+        ASSERT_EQ(timeline.size(), 1u);
+        EXPECT_EQ(timeline[0].state, events[i].state);
+        EXPECT_EQ(timeline[0].step, events[i].step);
+        EXPECT_EQ(timeline[0].actor, events[i].actor);
+        EXPECT_EQ(timeline[0].detail, events[i].detail);
+    }
+    // Each create's audit record holds its reason and actor; the chain's hashes, computed
+    // before the records were sent, match what was stored.
+    const auto records = ReadOk<std::vector<storage::AuditRecord>>(
+        [](Reader& r) { return r.Audit().List(0, 1000); });
+    int creates = 0;
+    for (const auto& record : records) {
+        if (record.action != "remediation.create") continue;
+        ++creates;
+        EXPECT_NE(record.detail.find("caf\xc3\xa9"), std::string::npos) << record.detail;
+    }
+    EXPECT_EQ(creates, 3);
+    const AuditVerdict verdict =
+        ReadOk<AuditVerdict>([](Reader& r) { return VerifyAuditChain(r.Audit(), std::nullopt); });
+    EXPECT_TRUE(verdict.intact) << verdict.problem;
+}
+
 TEST_P(StoreContract, WritesOfOneThreadApplyInOrder) {
     std::promise<void> last;
     for (int i = 0; i < 100; ++i) {

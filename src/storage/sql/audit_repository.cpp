@@ -1,5 +1,5 @@
-#include "common/json.hpp"
 #include "storage/sql/repositories.hpp"
+#include "storage/sql/rows.hpp"
 
 namespace noderepair::storage::sql {
 
@@ -21,12 +21,11 @@ Status AppendAuditRecords(Connection& conn, const std::vector<PendingAuditRecord
     }
     AuditRecord record;
     record.time = time;
-    // PostgreSQL takes the batch's records as one JSON array in one INSERT: the appends run
-    // while the head row is locked, so what they cost is every writer's wait (docs/design.md 11).
+    // PostgreSQL takes the batch's records as one array (RecordArray) in one INSERT: the
+    // appends run while the head row is locked, so what they cost is every writer's wait
+    // (docs/design.md 11).
     const bool as_one = conn.dialect() == Dialect::kPostgres;
-    std::string rows;
-    JsonWriter json(rows);
-    json.BeginArray();
+    RecordArray rows;
     for (const auto& pending : records) {
         record.seq = head.seq + 1;
         record.actor = pending.actor;
@@ -36,22 +35,15 @@ Status AppendAuditRecords(Connection& conn, const std::vector<PendingAuditRecord
         head.hash = AuditHash(head.hash, record);
         head.seq = record.seq;
         if (as_one) {
-            json.BeginObject()
-                .Key("seq")
+            rows.BeginRecord()
                 .Int(record.seq)
-                .Key("time")
                 .Int(ToMicros(record.time))
-                .Key("actor")
-                .String(record.actor)
-                .Key("action")
-                .String(record.action)
-                .Key("target")
-                .String(record.target)
-                .Key("detail")
-                .String(record.detail)
-                .Key("hash")
-                .String(head.hash)
-                .EndObject();
+                .Text(record.actor)
+                .Text(record.action)
+                .Text(record.target)
+                .Text(record.detail)
+                .Text(head.hash)
+                .EndRecord();
             continue;
         }
         // Prepared once (the connection caches it); each Statement resets it when it goes.
@@ -67,15 +59,13 @@ Status AppendAuditRecords(Connection& conn, const std::vector<PendingAuditRecord
             .Bind(7, head.hash);
         NR_RETURN_IF_ERROR(insert.Send());
     }
-    json.EndArray();
     if (as_one) {
-        NR_ASSIGN_OR_RETURN(
-            auto insert,
-            conn.Prepare("INSERT INTO audit_records(seq, time, actor, action, target, detail, "
-                         "hash) SELECT seq, time, actor, action, target, detail, hash FROM "
-                         "json_to_recordset(CAST(?1 AS json)) AS r(seq BIGINT, time BIGINT, "
-                         "actor TEXT, action TEXT, target TEXT, detail TEXT, hash TEXT)"));
-        insert.Bind(1, rows);
+        NR_ASSIGN_OR_RETURN(auto insert,
+                            conn.Prepare("INSERT INTO audit_records(seq, time, actor, action, "
+                                         "target, detail, hash) SELECT seq, time, actor, action, "
+                                         "target, detail, hash FROM unnest(CAST(?1 AS "
+                                         "audit_record_row[]))"));
+        insert.Bind(1, rows.Take());
         NR_RETURN_IF_ERROR(insert.Send());
     }
     NR_ASSIGN_OR_RETURN(auto move,

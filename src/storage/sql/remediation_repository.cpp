@@ -40,34 +40,31 @@ Result<std::vector<Remediation>> ReadJoinedAlerts(Statement& stmt, size_t limit,
     }
 }
 
-// Timeline events as the JSON array EventsFromJsonSql reads, in their order.
-std::string EventsJson(const std::vector<std::pair<std::string, model::RemediationEvent>>& events) {
-    std::string rows;
-    JsonWriter json(rows);
-    json.BeginArray();
+// Timeline events as the records EventsFromRowsSql reads (remediation_event_row), in their
+// order.
+std::string EventRecords(
+    const std::vector<std::pair<std::string, model::RemediationEvent>>& events) {
+    RecordArray rows;
     for (const auto& [id, e] : events) {
-        json.BeginObject().Key("remediation_id").String(id).Key("time").Int(ToMicros(e.time));
-        json.Key("type").String(e.type);
-        if (e.state) json.Key("state").Int(int64_t(*e.state));
-        json.OptionalString("step", e.step)
-            .OptionalString("actor", e.actor)
-            .OptionalString("detail", e.detail)
-            .EndObject();
+        rows.BeginRecord().Text(id).Int(ToMicros(e.time)).Text(e.type);
+        if (e.state) {
+            rows.Int(int64_t(*e.state));
+        } else {
+            rows.Null();
+        }
+        rows.OptionalText(e.step).OptionalText(e.actor).OptionalText(e.detail).EndRecord();
     }
-    json.EndArray();
-    return rows;
+    return rows.Take();
 }
 
-// Inserts the events of the JSON array `?N` (EventsJson), numbered in the array's order, so the
+// Inserts the events of the array `?N` (EventRecords), numbered in the array's order, so the
 // timeline reads as the events were appended.
-std::string EventsFromJsonSql(const char* param) {
+std::string EventsFromRowsSql(const char* param) {
     return std::string(
                "INSERT INTO remediation_events(remediation_id, n, time, type, state, step, "
                "actor, detail) SELECT remediation_id, nextval('remediation_event_numbers'), time, "
-               "type, state, step, actor, detail FROM json_to_recordset(CAST(") +
-           param +
-           " AS json)) AS e(remediation_id TEXT, time BIGINT, type TEXT, state INTEGER, step "
-           "TEXT, actor TEXT, detail TEXT)";
+               "type, state, step, actor, detail FROM unnest(CAST(") +
+           param + " AS remediation_event_row[]))";
 }
 
 // The one row of a list's scope, if it exists: the cluster (?1), or the instance (?2) in it.
@@ -400,33 +397,20 @@ Result<std::vector<std::string>> SqlRemediations::ListAutoResolvable(Timestamp c
 
 namespace {
 
-// PostgreSQL takes a batch's changes as one JSON array in one INSERT, as the audit records
-// (a statement per change cost the writer's connection as much as the change's own); `k` counts
-// down to 0, the last change, numbered by the head just moved.
+// PostgreSQL takes a batch's changes as one array in one INSERT, as the audit records (a
+// statement per change cost the writer's connection as much as the change's own); the last
+// change is numbered by the head just moved, the first `?3 - 1` before it.
 Status InsertChangesAsOne(Connection& conn, const std::vector<RemediationChange>& changes,
                           Timestamp time) {
-    std::string rows;
-    JsonWriter json(rows);
-    json.BeginArray();
-    int64_t after = int64_t(changes.size());
-    for (const auto& change : changes) {
-        json.BeginObject().Key("k").Int(--after);
-        WriteRemediationFields(json, change.remediation);
-        json.EndObject();
-    }
-    json.EndArray();
+    RecordArray rows;
+    for (const auto& change : changes) WriteRemediationRecord(rows, change.remediation);
     static const std::string sql =
         std::string("INSERT INTO remediation_changes(seq, time, ") + kRemediationColumns +
-        ") SELECT (SELECT change_seq FROM audit_head WHERE id = 1) - k, ?2, " +
-        kRemediationColumns +
-        " FROM json_to_recordset(CAST(?1 AS json)) AS r(k BIGINT, id TEXT, cluster_id TEXT, "
-        "instance_id TEXT, instance_name TEXT, mode INTEGER, requested_mode INTEGER, trigger "
-        "INTEGER, state INTEGER, reason TEXT, active_health_check_run_id TEXT, "
-        "passive_health_check_event_id TEXT, requested_by TEXT, reviewed_by TEXT, review_time "
-        "BIGINT, review_comment TEXT, create_time BIGINT, update_time BIGINT, start_time BIGINT, "
-        "end_time BIGINT, error_message TEXT, version BIGINT)";
+        ") SELECT (SELECT change_seq FROM audit_head WHERE id = 1) - ?3 + r.ordinality, ?2, " +
+        Qualified("r", kRemediationColumns) +
+        " FROM unnest(CAST(?1 AS remediation_row[])) WITH ORDINALITY AS r";
     NR_ASSIGN_OR_RETURN(auto insert, conn.Prepare(sql));
-    insert.Bind(1, rows).Bind(2, ToMicros(time));
+    insert.Bind(1, rows.Take()).Bind(2, ToMicros(time)).Bind(3, int64_t(changes.size()));
     return insert.Send();
 }
 
@@ -628,9 +612,9 @@ Status SqlRemediations::EndBulk() {
 
 Status SqlRemediations::SendBulkEvents() {
     if (bulk_events_.empty()) return OkStatus();
-    const std::string rows = EventsJson(bulk_events_);
+    const std::string rows = EventRecords(bulk_events_);
     bulk_events_.clear();
-    static const std::string sql = EventsFromJsonSql("?1");
+    static const std::string sql = EventsFromRowsSql("?1");
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
     stmt.Bind(1, rows);
     return stmt.Send();
@@ -650,36 +634,29 @@ Status HoldRowWrites(Connection& conn, RowWrites& writes) {
 Status SendRowWrites(Connection& conn, RowWrites& writes) {
     // The remediations with their instances' latest, their events and the settings' deletes:
     // one statement's executor start-up for the row, its parts running on one snapshot (none
-    // reads what another writes). The remediations go by column name
-    // (json_populate_recordset), so the JSON says which value is which. The instances and the
-    // settings are found by `= ANY(ARRAY(...))`, an index search for the array's keys: a join
-    // with the function's rows (which the planner guesses at 100) was planned as a scan of
-    // every instance (12 ms at 40,000, the statement's generic plan on a fresh import).
+    // reads what another writes). The remediations and events go as arrays of records
+    // (RecordArray). The instances and the settings are found by `= ANY(ARRAY(...))`, an index
+    // search for the array's keys: a join with the function's rows (which the planner guesses
+    // at 100) was planned as a scan of every instance (12 ms at 40,000, the statement's
+    // generic plan on a fresh import).
     static const std::string sql =
         std::string("WITH inserted AS (INSERT INTO remediations(") + kRemediationColumns +
         ") SELECT " + kRemediationColumns +
-        " FROM json_populate_recordset(NULL::remediations, CAST(?1 AS json)) RETURNING id, "
-        "instance_id), latest AS (UPDATE instances SET latest_remediation_id = inserted.id FROM "
-        "inserted WHERE instances.instance_id = inserted.instance_id AND instances.instance_id "
-        "= ANY(ARRAY(SELECT instance_id FROM inserted))), events AS (" +
-        EventsFromJsonSql("?2") +
+        " FROM unnest(CAST(?1 AS remediation_row[])) RETURNING id, instance_id), latest AS "
+        "(UPDATE instances SET latest_remediation_id = inserted.id FROM inserted WHERE "
+        "instances.instance_id = inserted.instance_id AND instances.instance_id = "
+        "ANY(ARRAY(SELECT instance_id FROM inserted))), events AS (" +
+        EventsFromRowsSql("?2") +
         ") DELETE FROM settings WHERE key = ANY(ARRAY(SELECT json_array_elements_text(CAST(?3 AS "
         "json))))";
-    std::string remediations;
-    JsonWriter json(remediations);
-    json.BeginArray();
-    for (const auto& r : writes.inserted) {
-        json.BeginObject();
-        WriteRemediationFields(json, r);
-        json.EndObject();
-    }
-    json.EndArray();
-    const std::string events = EventsJson(writes.events);
+    RecordArray remediations;
+    for (const auto& r : writes.inserted) WriteRemediationRecord(remediations, r);
+    const std::string events = EventRecords(writes.events);
     const std::string settings = JsonArray(writes.deleted_settings);
     writes.Clear();
     ++writes.sent;
     NR_ASSIGN_OR_RETURN(auto stmt, conn.Prepare(sql));
-    stmt.Bind(1, remediations).Bind(2, events).Bind(3, settings);
+    stmt.Bind(1, remediations.Take()).Bind(2, events).Bind(3, settings);
     return stmt.SendThen([&conn](int deleted) {
         if (deleted > 0) {
             conn.FailAtFlush(

@@ -138,65 +138,105 @@ model::Remediation ReadRemediation(const Statement& s, int first) {
     return r;
 }
 
-void BindRemediation(Statement& s, const model::Remediation& r, int first) {
-    int i = first;
-    s.Bind(i++, r.id);
-    s.Bind(i++, r.cluster_id);
-    s.Bind(i++, r.instance_id);
-    s.Bind(i++, r.instance_name);
-    s.Bind(i++, int64_t(r.mode));
-    s.Bind(i++, int64_t(r.requested_mode));
-    s.Bind(i++, int64_t(r.trigger));
-    s.Bind(i++, int64_t(r.state));
-    s.BindOptional(i++, r.reason);
-    s.BindOptional(i++, r.active_health_check_run_id);
-    s.BindOptional(i++, r.passive_health_check_event_id);
-    s.BindOptional(i++, r.requested_by);
-    s.BindOptional(i++, r.reviewed_by);
-    s.Bind(i++, r.review_time);
-    s.BindOptional(i++, r.review_comment);
-    s.Bind(i++, ToMicros(r.create_time));
-    s.Bind(i++, ToMicros(r.update_time));
-    s.Bind(i++, r.start_time);
-    s.Bind(i++, r.end_time);
-    s.BindOptional(i++, r.error_message);
-    s.Bind(i++, r.version);
+namespace {
+
+// Every column of kRemediationColumns in its order, handed to `out` as BindRemediation binds
+// it (a statement's parameters) or WriteRemediationRecord writes it (a composite literal).
+template <class Columns>
+void EachRemediationColumn(const model::Remediation& r, Columns& out) {
+    out.Text(r.id);
+    out.Text(r.cluster_id);
+    out.Text(r.instance_id);
+    out.Text(r.instance_name);
+    out.Int(int64_t(r.mode));
+    out.Int(int64_t(r.requested_mode));
+    out.Int(int64_t(r.trigger));
+    out.Int(int64_t(r.state));
+    out.OptionalText(r.reason);
+    out.OptionalText(r.active_health_check_run_id);
+    out.OptionalText(r.passive_health_check_event_id);
+    out.OptionalText(r.requested_by);
+    out.OptionalText(r.reviewed_by);
+    out.Time(r.review_time);
+    out.OptionalText(r.review_comment);
+    out.Int(ToMicros(r.create_time));
+    out.Int(ToMicros(r.update_time));
+    out.Time(r.start_time);
+    out.Time(r.end_time);
+    out.OptionalText(r.error_message);
+    out.Int(r.version);
 }
 
-void WriteRemediationFields(JsonWriter& json, const model::Remediation& r) {
-    const auto time = [&json](const char* key, const std::optional<Timestamp>& t) {
-        if (t) json.Key(key).Int(ToMicros(*t));
-    };
-    json.Key("id")
-        .String(r.id)
-        .Key("cluster_id")
-        .String(r.cluster_id)
-        .Key("instance_id")
-        .String(r.instance_id)
-        .Key("instance_name")
-        .String(r.instance_name)
-        .Key("mode")
-        .Int(int64_t(r.mode))
-        .Key("requested_mode")
-        .Int(int64_t(r.requested_mode))
-        .Key("trigger")
-        .Int(int64_t(r.trigger))
-        .Key("state")
-        .Int(int64_t(r.state))
-        .OptionalString("reason", r.reason)
-        .OptionalString("active_health_check_run_id", r.active_health_check_run_id)
-        .OptionalString("passive_health_check_event_id", r.passive_health_check_event_id)
-        .OptionalString("requested_by", r.requested_by)
-        .OptionalString("reviewed_by", r.reviewed_by);
-    time("review_time", r.review_time);
-    json.OptionalString("review_comment", r.review_comment)
-        .Key("create_time")
-        .Int(ToMicros(r.create_time))
-        .Key("update_time")
-        .Int(ToMicros(r.update_time));
-    time("start_time", r.start_time);
-    time("end_time", r.end_time);
-    json.OptionalString("error_message", r.error_message).Key("version").Int(r.version);
+// A statement's parameters from `next` on, as EachRemediationColumn's columns.
+struct StatementColumns {
+    Statement& s;
+    int next;
+    void Text(std::string_view v) { s.Bind(next++, v); }
+    void OptionalText(std::string_view v) { s.BindOptional(next++, v); }
+    void Int(int64_t v) { s.Bind(next++, v); }
+    void Time(std::optional<Timestamp> t) { s.Bind(next++, t); }
+};
+
+}  // namespace
+
+void BindRemediation(Statement& s, const model::Remediation& r, int first) {
+    StatementColumns columns{s, first};
+    EachRemediationColumn(r, columns);
+}
+
+void WriteRemediationRecord(RecordArray& rows, const model::Remediation& r) {
+    rows.BeginRecord();
+    EachRemediationColumn(r, rows);
+    rows.EndRecord();
+}
+
+void RecordArray::Separate() {
+    if (!first_field_) out_.push_back(',');
+    first_field_ = false;
+}
+
+RecordArray& RecordArray::BeginRecord() {
+    // Each record is one quoted element of the array: `"(`, its fields, `)"`.
+    if (!empty()) out_.push_back(',');
+    out_.append("\"(");
+    first_field_ = true;
+    return *this;
+}
+
+RecordArray& RecordArray::EndRecord() {
+    out_.append(")\"");
+    return *this;
+}
+
+RecordArray& RecordArray::Int(int64_t value) {
+    Separate();
+    out_.append(std::to_string(value));
+    return *this;
+}
+
+RecordArray& RecordArray::Null() {
+    Separate();  // an empty field is a NULL one (record_in)
+    return *this;
+}
+
+RecordArray& RecordArray::Text(std::string_view value) {
+    Separate();
+    // Quoted twice over: the field's quotes and backslashes for record_in, and then every
+    // quote and backslash of the record once more for array_in, as it is inside the element's
+    // quotes. So the field's quote is `\"`, a `"` in the text `\\\"` and a `\` `\\\\`.
+    out_.append("\\\"");
+    AppendUtf8Escaped(out_, value, [](unsigned char c) -> std::string_view {
+        return c == '"' ? "\\\\\\\"" : c == '\\' ? "\\\\\\\\" : "";
+    });
+    out_.append("\\\"");
+    return *this;
+}
+
+std::string RecordArray::Take() {
+    out_.push_back('}');
+    std::string text = std::move(out_);
+    out_ = "{";
+    return text;
 }
 
 std::string JoinLines(const std::vector<std::string>& items) {
