@@ -117,11 +117,15 @@ void Executor::SubmitLeaseTick(int room) {
     ++writes_in_flight_;
     auto tick = std::make_shared<LeaseTick>();
     tick->submitted = std::chrono::steady_clock::now();
+    // Only the work this replica does: a job it owns and does not work on expires instead of
+    // being renewed forever (storage::EngineJobRepository::RenewLeases).
+    for (const auto& [id, work] : work_) tick->working.push_back(id);
     ScopedActor actor("engine");
     store_.Write(
         [this, tick, room](storage::Txn& txn) -> Status {
             auto& jobs = txn.EngineJobs();
-            NR_ASSIGN_OR_RETURN(tick->held, jobs.RenewLeases(options_.replica_id, options_.lease));
+            NR_ASSIGN_OR_RETURN(tick->held, jobs.RenewLeases(options_.replica_id, tick->working,
+                                                             options_.lease));
             if (room > 0) {
                 NR_ASSIGN_OR_RETURN(tick->taken, jobs.TakeOver(options_.replica_id,
                                                                storage::TakeOverScope::kExpired,
@@ -196,13 +200,15 @@ void Executor::Stop() {
     lock.lock();
     cv_.wait(lock, [this] { return writes_in_flight_ == 0; });
     const bool release = !crashed_ && !work_.empty();
+    std::vector<std::string> working;
+    for (const auto& [id, work] : work_) working.push_back(id);
     lock.unlock();
     if (release) {
         // Stopping cleanly: the leases end now, so other replicas take the work over at their
         // next lease tick instead of after a whole lease (a restart takes its own back).
-        (void)store_.WriteAndWait([this](storage::Txn& txn) -> Status {
-            NR_RETURN_IF_ERROR(
-                txn.EngineJobs().RenewLeases(options_.replica_id, std::chrono::milliseconds(0)));
+        (void)store_.WriteAndWait([this, &working](storage::Txn& txn) -> Status {
+            NR_RETURN_IF_ERROR(txn.EngineJobs().RenewLeases(options_.replica_id, working,
+                                                            std::chrono::milliseconds(0)));
             return OkStatus();
         });
     }

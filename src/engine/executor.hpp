@@ -152,6 +152,7 @@ private:
     // The periodic lease transaction: this replica's leases renewed, expired ones taken over.
     struct LeaseTick {
         std::chrono::steady_clock::time_point submitted;
+        std::vector<std::string> working;      // the work this replica had when it was submitted
         std::vector<storage::LeasedJob> held;  // renewed
         std::vector<storage::LeasedJob> taken;
     };

@@ -547,6 +547,37 @@ TEST_F(ExecutorTest, AnOutcomeAfterAnotherReplicaTookTheJobIsRefusedAndChangesNo
     exec_->Stop();
 }
 
+// A job the replica owns but does not work on (a claim that the connection of its killed
+// predecessor still committed after the restart took the replica's jobs) is not renewed by
+// the replica's lease ticks: its lease ends and the replica takes it over and finishes it.
+TEST_F(ExecutorTest, AJobItsReplicaOwnsButDoesNotWorkOnIsTakenOverWhenItsLeaseEnds) {
+    provider_.Set(Action::kPowerCycleHost, Scripted([](auto& s) { s.blocks = true; }));
+    ExecutorOptions options;
+    options.replica_id = "A";
+    options.lease = milliseconds(400);
+    NewExecutor(options);
+    ASSERT_TRUE(exec_->Start());
+    const Remediation r = Create("i1", Mode::kHostPowerCycle);
+    ASSERT_TRUE(Eventually([&] { return provider_.Blocked() >= 1; }));
+    auto take = [&](const std::string& owner, std::chrono::milliseconds lease) {
+        ASSERT_TRUE(store_->WriteAndWait([&](storage::Txn& txn) -> Status {
+            NR_ASSIGN_OR_RETURN(auto taken, txn.EngineJobs().TakeOver(
+                                                owner, storage::TakeOverScope::kEveryone, lease, 10));
+            return taken.size() == 1 ? OkStatus() : Internal("not taken");
+        }));
+    };
+    // Elsewhere while A restarts, so A's restart does not take it back ...
+    take("Z", seconds(60));
+    NewExecutor(options);
+    ASSERT_TRUE(exec_->Start());
+    // ... and A's again after that, as a late commit of A's predecessor would make it.
+    take("A", options.lease);
+    provider_.Release();
+    EXPECT_TRUE(Eventually([&] { return StateOf(r.id) == State::kSucceeded; }))
+        << TimelineOf(r.id);
+    exec_->Stop();
+}
+
 // A store that hands the callback of one armed write over only after the next write's: as
 // with several PostgreSQL writers, where a transaction that looked at the jobs first can reach
 // the engine after one that committed later.

@@ -120,8 +120,12 @@ public:
     // (owner, attempt) still hold it. One statement, which also reads the job.
     virtual Result<HeldJob> HoldLease(const std::string& remediation_id, const std::string& owner,
                                       int64_t attempt, std::chrono::milliseconds lease) = 0;
-    // Renews every lease `owner` holds; the jobs it holds.
+    // Renews the leases of the jobs of `ids` that `owner` still holds; those jobs. A job the
+    // owner holds but does not name, one its replica does not work on (a claim the connection
+    // of the replica's killed predecessor still committed after the restart took its jobs), is
+    // not renewed: its lease ends and a takeover gives it to a replica that works on it.
     virtual Result<std::vector<LeasedJob>> RenewLeases(const std::string& owner,
+                                                       const std::vector<std::string>& ids,
                                                        std::chrono::milliseconds lease) = 0;
     // Takes up to `limit` jobs for `owner` (attempt + 1, a fresh lease); the jobs taken.
     virtual Result<std::vector<LeasedJob>> TakeOver(const std::string& owner, TakeOverScope scope,

@@ -2875,10 +2875,11 @@ TEST_P(StoreContract, EngineJobLeasesFenceCommitsAndPassOnlyWhenExpired) {
         }));
         return taken;
     };
-    auto renew = [&](const std::string& owner, std::chrono::milliseconds for_) {
+    auto renew = [&](const std::string& owner, std::chrono::milliseconds for_,
+                     const std::vector<std::string>& ids = {"lease-r1"}) {
         std::vector<LeasedJob> held;
         EXPECT_TRUE(Write([&](Txn& txn) -> Status {
-            NR_ASSIGN_OR_RETURN(held, txn.EngineJobs().RenewLeases(owner, for_));
+            NR_ASSIGN_OR_RETURN(held, txn.EngineJobs().RenewLeases(owner, ids, for_));
             return OkStatus();
         }));
         return held;
@@ -2920,6 +2921,14 @@ TEST_P(StoreContract, EngineJobLeasesFenceCommitsAndPassOnlyWhenExpired) {
     EXPECT_EQ(stored->attempt, 3);
     EXPECT_EQ(stored->step, "delete_vm");
     EXPECT_EQ(take("C", TakeOverScope::kEveryone).size(), 1u);
+    // Only the jobs named are renewed: one its owner holds but does not work on (does not
+    // name) keeps its old lease, and once that ends another replica takes it.
+    ASSERT_EQ(renew("C", std::chrono::milliseconds(0)).size(), 1u);
+    EXPECT_TRUE(renew("C", lease, {"lease-other"}).empty());
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    taken = take("D", TakeOverScope::kExpired);
+    ASSERT_EQ(taken.size(), 1u);
+    EXPECT_EQ(taken[0].remediation_id, "lease-r1");
 }
 
 // docs/design.md 12: one statement locks a batch of the oldest PENDING remediations for their

@@ -193,12 +193,21 @@ Result<HeldJob> SqlEngineJobs::HoldLease(const std::string& remediation_id,
 }
 
 Result<std::vector<LeasedJob>> SqlEngineJobs::RenewLeases(const std::string& owner,
+                                                          const std::vector<std::string>& ids,
                                                           std::chrono::milliseconds lease) {
-    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(std::string("UPDATE engine_jobs SET lease_until "
-                                                             "= ") +
-                                                 DatabaseNowMicros(conn_.dialect()) +
-                                                 " + ?2 WHERE owner = ?1" + kLeasedColumns));
-    stmt.Bind(1, owner).Bind(2, Micros(lease));
+    // The ids as a list parameter (?1), each found by its primary key.
+    auto renew = [](Dialect d) {
+        return std::string("UPDATE engine_jobs SET lease_until = ") + DatabaseNowMicros(d) +
+               " + ?3 WHERE owner = ?2 AND remediation_id " +
+               (d == Dialect::kSqlite
+                    ? "IN (SELECT value FROM json_each(?1))"
+                    : "= ANY(ARRAY(SELECT jsonb_array_elements_text(CAST(?1 AS jsonb))))") +
+               kLeasedColumns;
+    };
+    static const std::string sqlite = renew(Dialect::kSqlite);
+    static const std::string postgres = renew(Dialect::kPostgres);
+    NR_ASSIGN_OR_RETURN(auto stmt, PrepareForList(conn_, sqlite, postgres, ids));
+    stmt.Bind(2, owner).Bind(3, Micros(lease));
     return stmt.Rows(ReadLeased);
 }
 
