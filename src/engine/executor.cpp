@@ -124,8 +124,8 @@ void Executor::SubmitLeaseTick(int room) {
     store_.Write(
         [this, tick, room](storage::Txn& txn) -> Status {
             auto& jobs = txn.EngineJobs();
-            NR_ASSIGN_OR_RETURN(tick->held, jobs.RenewLeases(options_.replica_id, tick->working,
-                                                             options_.lease));
+            NR_ASSIGN_OR_RETURN(
+                tick->held, jobs.RenewLeases(options_.replica_id, tick->working, options_.lease));
             if (room > 0) {
                 NR_ASSIGN_OR_RETURN(tick->taken, jobs.TakeOver(options_.replica_id,
                                                                storage::TakeOverScope::kExpired,

@@ -561,8 +561,9 @@ TEST_F(ExecutorTest, AJobItsReplicaOwnsButDoesNotWorkOnIsTakenOverWhenItsLeaseEn
     ASSERT_TRUE(Eventually([&] { return provider_.Blocked() >= 1; }));
     auto take = [&](const std::string& owner, std::chrono::milliseconds lease) {
         ASSERT_TRUE(store_->WriteAndWait([&](storage::Txn& txn) -> Status {
-            NR_ASSIGN_OR_RETURN(auto taken, txn.EngineJobs().TakeOver(
-                                                owner, storage::TakeOverScope::kEveryone, lease, 10));
+            NR_ASSIGN_OR_RETURN(
+                auto taken,
+                txn.EngineJobs().TakeOver(owner, storage::TakeOverScope::kEveryone, lease, 10));
             return taken.size() == 1 ? OkStatus() : Internal("not taken");
         }));
     };
@@ -573,8 +574,7 @@ TEST_F(ExecutorTest, AJobItsReplicaOwnsButDoesNotWorkOnIsTakenOverWhenItsLeaseEn
     // ... and A's again after that, as a late commit of A's predecessor would make it.
     take("A", options.lease);
     provider_.Release();
-    EXPECT_TRUE(Eventually([&] { return StateOf(r.id) == State::kSucceeded; }))
-        << TimelineOf(r.id);
+    EXPECT_TRUE(Eventually([&] { return StateOf(r.id) == State::kSucceeded; })) << TimelineOf(r.id);
     exec_->Stop();
 }
 

@@ -290,8 +290,8 @@ public:
     Result<HeldJob> HoldLease(const std::string& remediation_id, const std::string& owner,
                               int64_t attempt, std::chrono::milliseconds lease) override;
     Result<std::vector<LeasedJob>> RenewLeases(const std::string& owner,
-                                                   const std::vector<std::string>& ids,
-                                                   std::chrono::milliseconds lease) override;
+                                               const std::vector<std::string>& ids,
+                                               std::chrono::milliseconds lease) override;
     Result<std::vector<LeasedJob>> TakeOver(const std::string& owner, TakeOverScope scope,
                                             std::chrono::milliseconds lease, int limit) override;
     Result<std::vector<PendingClaim>> LockPending(int limit) override;
