@@ -108,6 +108,13 @@ void Executor::Adopt(const storage::LeasedJob& job, Timestamp now) {
     due_.insert({now, job.remediation_id});
 }
 
+std::vector<std::string> Executor::WorkingIds() const {
+    std::vector<std::string> ids;
+    ids.reserve(work_.size());
+    for (const auto& [id, work] : work_) ids.push_back(id);
+    return ids;
+}
+
 bool Executor::LeaseFresh() const {
     return std::chrono::steady_clock::now() < lease_renewed_ + options_.lease * 3 / 4;
 }
@@ -119,7 +126,7 @@ void Executor::SubmitLeaseTick(int room) {
     tick->submitted = std::chrono::steady_clock::now();
     // Only the work this replica does: a job it owns and does not work on expires instead of
     // being renewed forever (storage::EngineJobRepository::RenewLeases).
-    for (const auto& [id, work] : work_) tick->working.push_back(id);
+    tick->working = WorkingIds();
     ScopedActor actor("engine");
     store_.Write(
         [this, tick, room](storage::Txn& txn) -> Status {
@@ -200,8 +207,7 @@ void Executor::Stop() {
     lock.lock();
     cv_.wait(lock, [this] { return writes_in_flight_ == 0; });
     const bool release = !crashed_ && !work_.empty();
-    std::vector<std::string> working;
-    for (const auto& [id, work] : work_) working.push_back(id);
+    const std::vector<std::string> working = WorkingIds();
     lock.unlock();
     if (release) {
         // Stopping cleanly: the leases end now, so other replicas take the work over at their
@@ -821,6 +827,17 @@ Result<Plan> Executor::AnswerInTxn(storage::Txn& txn, const Subject& subject, En
     std::optional<Remediation> r;
     const bool own = answer.instance_id == subject.instance_id;
     const std::string who = own ? "" : " (" + answer.instance_id + ")";
+    // The step's calls start again under the same keys (providers dedupe by key, a hook that
+    // died with a restarted process runs again) at `at`, under a new fence.
+    auto start_again = [&](Timestamp at, const std::string& note) -> Result<Plan> {
+        ++job->fence;
+        for (auto& c : job->calls) c.handle.clear();
+        job->next_check = at;
+        NR_RETURN_IF_ERROR(Note(txn, id, job->step, note + who));
+        NR_RETURN_IF_ERROR(txn.EngineJobs().Put(*job));
+        plan.new_intent = true;
+        return PlanOf(txn, subject, *job, plan);
+    };
     switch (answer.kind) {
         case CallAnswer::Kind::kStarted:
             call->handle = answer.handle;
@@ -834,28 +851,13 @@ Result<Plan> Executor::AnswerInTxn(storage::Txn& txn, const Subject& subject, En
                 return Fail(txn, subject, r, job->step + " failed" + who + ": " + error.message,
                             plan);
             }
-            // The next try starts the operation again under the same key: providers dedupe by
-            // key, and a hook that died with a restarted process runs again.
             ++job->attempts;
-            ++job->fence;
-            for (auto& c : job->calls) c.handle.clear();
-            job->next_check = now + Backoff(job->attempts);
-            NR_RETURN_IF_ERROR(Note(txn, id, job->step, "retrying after: " + error.message + who));
-            NR_RETURN_IF_ERROR(txn.EngineJobs().Put(*job));
-            plan.new_intent = true;
-            return PlanOf(txn, subject, *job, plan);
+            return start_again(now + Backoff(job->attempts), "retrying after: " + error.message);
         }
         case CallAnswer::Kind::kLost:
-            // Started again now, under the same key and without an attempt counted: however
-            // often the server restarts, the step waits only for the operation itself (its
-            // step timeout still bounds it).
-            ++job->fence;
-            for (auto& c : job->calls) c.handle.clear();
-            job->next_check = now;
-            NR_RETURN_IF_ERROR(Note(txn, id, job->step, "starting again: " + answer.note + who));
-            NR_RETURN_IF_ERROR(txn.EngineJobs().Put(*job));
-            plan.new_intent = true;
-            return PlanOf(txn, subject, *job, plan);
+            // Now, and without an attempt counted: however often the server restarts, the step
+            // waits only for the operation itself (its step timeout still bounds it).
+            return start_again(now, "starting again: " + answer.note);
         case CallAnswer::Kind::kRunning:
         case CallAnswer::Kind::kDone:
             break;

@@ -193,6 +193,8 @@ private:
     void Apply(const std::string& id, const Plan& plan);
     void AfterCommit(Committed& committed);
     void Forget(const std::string& id);
+    // The remediations this replica works on (mu_ held): the leases its ticks renew.
+    std::vector<std::string> WorkingIds() const;
     // Work taken under a lease (at start, or from a replica that stopped renewing): a recheck
     // finds where it stands.
     void Adopt(const storage::LeasedJob& job, Timestamp now);

@@ -114,12 +114,8 @@ public:
     Result<OperationStatus> Poll(const std::string& handle, const CallContext& call) override {
         std::lock_guard lock(mu_);
         auto it = ops_.find(handle);
-        if (it == ops_.end()) {
-            OperationStatus lost;
-            lost.phase = OperationStatus::Phase::kLost;
-            lost.note = "fake operation " + handle + " was lost with a restart";
-            return lost;
-        }
+        if (it == ops_.end())
+            return providers::Lost("fake operation " + handle + " was lost with a restart");
         FakeOp& op = it->second;
         Script& script = scripts_[op.op.action];
         const std::string name(ActionName(op.op.action));

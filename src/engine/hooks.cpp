@@ -68,10 +68,7 @@ Result<OperationStatus> HookedProvider::Poll(const std::string& handle,
     if (it == running_.end()) {
         // Started by a process that is gone: the command died with it. Hooks are
         // idempotent (a second drain of a drained node is a no-op), so run it again.
-        OperationStatus lost;
-        lost.phase = OperationStatus::Phase::kLost;
-        lost.note = "the hook was interrupted by a restart";
-        return lost;
+        return providers::Lost("the hook was interrupted by a restart");
     }
     OperationStatus status;
     auto exit = it->second.process.Poll();

@@ -204,10 +204,7 @@ Result<OperationStatus> InfraProvider::PollPowerCycle(const std::string& handle,
         auto it = cycles_.find(key);
         // Sent by a process that is gone: start over, and the intent's rule decides.
         if (it == cycles_.end()) {
-            OperationStatus lost;
-            lost.phase = OperationStatus::Phase::kLost;
-            lost.note = "the power cycle of " + host + " was interrupted by a restart";
-            return lost;
+            return providers::Lost("the power cycle of " + host + " was interrupted by a restart");
         }
         cycle = it->second;
     }

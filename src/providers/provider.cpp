@@ -44,6 +44,13 @@ std::optional<Action> ParseAction(std::string_view name) {
     return std::nullopt;
 }
 
+OperationStatus Lost(std::string note) {
+    OperationStatus status;
+    status.phase = OperationStatus::Phase::kLost;
+    status.note = std::move(note);
+    return status;
+}
+
 void Cancellation::Cancel() {
     {
         std::lock_guard lock(mu_);

@@ -76,6 +76,9 @@ struct OperationStatus {
     std::string attention;
 };
 
+// The answer of a Poll whose operation a restart lost (`note` says which).
+OperationStatus Lost(std::string note);
+
 // Shared by the engine and one call: the engine cancels it when it stops, or when it gave up
 // on the call (its step timed out). Thread-safe.
 class Cancellation {

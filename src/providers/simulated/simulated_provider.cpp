@@ -106,14 +106,12 @@ Result<std::string> SimulatedProvider::Start(const Operation& op, const CallCont
 Result<OperationStatus> SimulatedProvider::Poll(const std::string& handle,
                                                 const CallContext& call) {
     NR_ASSIGN_OR_RETURN(auto found, Find(handle));
-    OperationStatus status;
     if (!found) {
         // Kept in memory and lost with a restart: the engine starts it again.
-        status.phase = OperationStatus::Phase::kLost;
-        status.note = "simulated operation " + handle + " was lost with a restart";
-        return status;
+        return Lost("simulated operation " + handle + " was lost with a restart");
     }
     Running op = std::move(*found);
+    OperationStatus status;
     const Timestamp now = call.Now();
     if (!op.record.applied && now < op.record.ready_at) {
         status.poll_at = op.record.ready_at;
