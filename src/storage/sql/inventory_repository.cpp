@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -378,6 +379,22 @@ std::string HostChain(const std::string& columns, const std::string& low,
 }  // namespace
 
 Status SqlInventory::AddHostFault(const model::HostFault& f) {
+    NR_ASSIGN_OR_RETURN(auto raise, AppendHostFault(f, false));
+    return raise.Send();
+}
+
+Result<std::optional<model::HostFaultCounts>> SqlInventory::AddHostFaultReaching(
+    const model::HostFault& f, Timestamp since, int at_least) {
+    // The ceiling as the append leaves it, from the append's own update: no read of its own.
+    // On PostgreSQL this is the one round trip the check took for its read.
+    NR_ASSIGN_OR_RETURN(auto raise, AppendHostFault(f, true));
+    NR_ASSIGN_OR_RETURN(bool row, raise.Step());
+    if (!row) return Internal("host fault ceiling of " + f.host_name + " not returned");
+    const int64_t ceiling_since = raise.Int(0), ceiling_signals = raise.Int(1);
+    return CountFromCeiling(f.host_name, since, at_least, ceiling_since, ceiling_signals);
+}
+
+Result<Statement> SqlInventory::AppendHostFault(const model::HostFault& f, bool returning) {
     // The row joins its host's chain and its scope's (cluster and rack) and becomes the newest
     // of each: the ceiling and head rows read and then written here are the host's and the
     // scope's, and every caller appends under Txn::SerializeAutomation (the one writer on
@@ -406,24 +423,8 @@ Status SqlInventory::AddHostFault(const model::HostFault& f) {
         .BindOptional(6, f.remediation_id)
         .Bind(7, ToMicros(f.time));
     NR_RETURN_IF_ERROR(stmt.Send());
-    // A signal also raises its host's ceiling (CountHostFaultsReaching); a host's first row
-    // gets one whose `since` no window reaches, so its first check counts from the ledger.
-    auto head = [](Dialect d) {
-        return std::string(
-                   "INSERT INTO host_fault_ceilings(host_name, since, signals, last_seq, "
-                   "reach) VALUES(?1, 9223372036854775807, 0, ") +
-               NewFaultSeq(d) +
-               ", ?2) ON CONFLICT(host_name) DO UPDATE SET signals = host_fault_ceilings.signals "
-               "+ ?3, last_seq = excluded.last_seq, reach = " +
-               Larger(d) + "(host_fault_ceilings.reach, excluded.reach)";
-    };
-    NR_ASSIGN_OR_RETURN(auto raise, conn_.Prepare(InDialect(conn_.dialect(), head)));
-    raise.Bind(1, f.host_name)
-        .Bind(2, ToMicros(f.time))
-        .Bind(3, int64_t(f.remediation_id.empty() ? 1 : 0));
-    NR_RETURN_IF_ERROR(raise.Send());
-    // (An insert into a WITHOUT ROWID table, as the ceiling's, leaves last_insert_rowid() as
-    // it was.)
+    // (An insert into a WITHOUT ROWID table, as the scope head's and the ceiling's, leaves
+    // last_insert_rowid() as it was.)
     auto scope_head = [](Dialect d) {
         return "INSERT INTO scope_fault_heads(cluster_id, rack, last_seq, reach) VALUES(?1, ?2, " +
                NewFaultSeq(d) +
@@ -433,21 +434,48 @@ Status SqlInventory::AddHostFault(const model::HostFault& f) {
     };
     NR_ASSIGN_OR_RETURN(auto advance, conn_.Prepare(InDialect(conn_.dialect(), scope_head)));
     advance.Bind(1, f.cluster_id).Bind(2, f.rack).Bind(3, ToMicros(f.time));
-    return advance.Send();
+    NR_RETURN_IF_ERROR(advance.Send());
+    // A signal also raises its host's ceiling (CountHostFaultsReaching); a host's first row
+    // gets one whose `since` no window reaches, so its first check counts from the ledger.
+    // Left to the caller to run: last, so that a check reads the ceiling it returns.
+    auto head = [](Dialect d) {
+        return std::string(
+                   "INSERT INTO host_fault_ceilings(host_name, since, signals, last_seq, "
+                   "reach) VALUES(?1, 9223372036854775807, 0, ") +
+               NewFaultSeq(d) +
+               ", ?2) ON CONFLICT(host_name) DO UPDATE SET signals = host_fault_ceilings.signals "
+               "+ ?3, last_seq = excluded.last_seq, reach = " +
+               Larger(d) + "(host_fault_ceilings.reach, excluded.reach)";
+    };
+    auto head_returning = [&head](Dialect d) { return head(d) + " RETURNING since, signals"; };
+    NR_ASSIGN_OR_RETURN(auto raise,
+                        conn_.Prepare(returning ? InDialect(conn_.dialect(), head_returning)
+                                                : InDialect(conn_.dialect(), head)));
+    raise.Bind(1, f.host_name)
+        .Bind(2, ToMicros(f.time))
+        .Bind(3, int64_t(f.remediation_id.empty() ? 1 : 0));
+    return raise;
 }
 
 Result<std::optional<model::HostFaultCounts>> SqlInventory::CountHostFaultsReaching(
     const std::string& host_name, Timestamp since, int at_least) {
-    {
-        // Every signal at or after `since` is within the ceiling when it starts no later.
-        NR_ASSIGN_OR_RETURN(auto ceiling,
-                            conn_.Prepare("SELECT since, signals FROM host_fault_ceilings WHERE "
-                                          "host_name = ?1"));
-        ceiling.Bind(1, host_name);
-        NR_ASSIGN_OR_RETURN(bool row, ceiling.Step());
-        if (row && ceiling.Int(0) <= ToMicros(since) && ceiling.Int(1) < at_least) {
-            return std::optional<model::HostFaultCounts>();
-        }
+    NR_ASSIGN_OR_RETURN(auto ceiling,
+                        conn_.Prepare("SELECT since, signals FROM host_fault_ceilings WHERE "
+                                      "host_name = ?1"));
+    ceiling.Bind(1, host_name);
+    NR_ASSIGN_OR_RETURN(bool row, ceiling.Step());
+    // A host without a ceiling has no signals the ceiling vouches for: its ledger is read.
+    const int64_t ceiling_since = row ? ceiling.Int(0) : std::numeric_limits<int64_t>::max();
+    const int64_t ceiling_signals = row ? ceiling.Int(1) : 0;
+    return CountFromCeiling(host_name, since, at_least, ceiling_since, ceiling_signals);
+}
+
+Result<std::optional<model::HostFaultCounts>> SqlInventory::CountFromCeiling(
+    const std::string& host_name, Timestamp since, int at_least, int64_t ceiling_since,
+    int64_t ceiling_signals) {
+    // Every signal at or after `since` is within the ceiling when it starts no later.
+    if (ceiling_since <= ToMicros(since) && ceiling_signals < at_least) {
+        return std::optional<model::HostFaultCounts>();
     }
     NR_ASSIGN_OR_RETURN(auto counts, CountHostFaults(host_name, since));
     NR_ASSIGN_OR_RETURN(auto reset,
