@@ -102,7 +102,7 @@ public:
     virtual Result<std::optional<model::HostFaultCounts>> CountHostFaultsReaching(
         const std::string& host_name, Timestamp since, int at_least) = 0;
     // AddHostFault, then CountHostFaultsReaching of the fault's host, in one step: the ceiling
-    // is the one the append's own update leaves, read by no statement of its own.
+    // is the one the append itself read and raised, read by no statement of its own.
     virtual Result<std::optional<model::HostFaultCounts>> AddHostFaultReaching(
         const model::HostFault& fault, Timestamp since, int at_least) = 0;
     // An instance of a scope signalled at `when` (for CountScopeInstances). Returns whether it

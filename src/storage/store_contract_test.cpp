@@ -2693,9 +2693,16 @@ TEST_P(StoreContract, AHostSignalAppendedWithItsCheckIsCountedExactly) {
         NR_RETURN_IF_ERROR(signal("i1", 70, T(0), 100));
         NR_ASSIGN_OR_RETURN(auto all, inventory.CountHostFaultsReaching("h1", T(0), 7));
         seen.push_back(all);
+        // A ceiling a check set before the host's first row names no row: the row appended
+        // after it is the one its chain starts from.
+        NR_ASSIGN_OR_RETURN(auto none, inventory.CountHostFaultsReaching("h3", T(0), 1));
+        seen.push_back(none);
+        NR_ASSIGN_OR_RETURN(auto first, inventory.AddHostFaultReaching(
+                                            {"h3", "r1", "c1", "i3", "S", "", T(80)}, T(0), 1));
+        seen.push_back(first);
         return OkStatus();
     })));
-    ASSERT_EQ(seen.size(), 8u);
+    ASSERT_EQ(seen.size(), 10u);
     EXPECT_FALSE(seen[0]) << "a host's first signal, two asked for";
     ASSERT_TRUE(seen[1]);
     EXPECT_EQ(seen[1]->signals, 2);
@@ -2712,6 +2719,15 @@ TEST_P(StoreContract, AHostSignalAppendedWithItsCheckIsCountedExactly) {
     ASSERT_TRUE(seen[7]) << "the ceiling was set again from the whole window";
     EXPECT_EQ(seen[7]->signals, 7);
     EXPECT_EQ(seen[7]->instances, 3);
+    EXPECT_FALSE(seen[8]) << "h3 has no signal yet";
+    ASSERT_TRUE(seen[9]) << "h3's first signal, counted from its chain";
+    EXPECT_EQ(seen[9]->signals, 1);
+    EXPECT_EQ(seen[9]->instances, 1);
+    auto scope = ReadOk<std::vector<model::InstanceSignals>>(
+        [](Reader& r) { return r.Inventory().ListScopeSignals("c1", "r1", T(0)); });
+    int signals = 0;
+    for (const auto& instance : scope) signals += instance.signals;
+    EXPECT_EQ(signals, 9) << "every signal of the rack's chain, h2's too, none skipped";
 }
 
 // docs/http-api.md 11: a host's ledger is read newest first along the host's own rows; when the

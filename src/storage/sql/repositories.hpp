@@ -272,9 +272,6 @@ public:
     Status SetHostSuspect(const std::string& host_name, const std::string& why) override;
 
 private:
-    // Appends `fault` to its host's chain and its scope's, and returns the raise of the host's
-    // ceiling, bound and not yet run (with the ceiling after it as its row when `returning`).
-    Result<Statement> AppendHostFault(const model::HostFault& fault, bool returning);
     // CountHostFaultsReaching for a host whose ceiling is `ceiling_since` and `ceiling_signals`.
     Result<std::optional<model::HostFaultCounts>> CountFromCeiling(const std::string& host_name,
                                                                    Timestamp since, int at_least,
