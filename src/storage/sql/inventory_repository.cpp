@@ -364,6 +364,18 @@ std::string_view InDialect(Dialect dialect, Build build) {
     return texts[dialect == Dialect::kPostgres];
 }
 
+// A ledger row's own columns as ?1 to ?7 (host_name, rack, cluster_id, instance_id, name,
+// remediation_id, time).
+void BindFault(Statement& stmt, const model::HostFault& f) {
+    stmt.Bind(1, f.host_name)
+        .Bind(2, f.rack)
+        .Bind(3, f.cluster_id)
+        .Bind(4, f.instance_id)
+        .Bind(5, f.name)
+        .BindOptional(6, f.remediation_id)
+        .Bind(7, ToMicros(f.time));
+}
+
 // A host's ledger newest first along its chain (`prev_seq`), from its newest row (the ceiling
 // row's `last_seq`), with `columns` of each row (`f`). The walk goes from a row (`chain`, at
 // `depth`) to the one before it (`f`) when `go_on`, carrying `low` to it.
@@ -399,13 +411,7 @@ Status SqlInventory::AddHostFault(const model::HostFault& f) {
                "rack = ?2), ?7)))";
     };
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(InDialect(conn_.dialect(), append)));
-    stmt.Bind(1, f.host_name)
-        .Bind(2, f.rack)
-        .Bind(3, f.cluster_id)
-        .Bind(4, f.instance_id)
-        .Bind(5, f.name)
-        .BindOptional(6, f.remediation_id)
-        .Bind(7, ToMicros(f.time));
+    BindFault(stmt, f);
     NR_RETURN_IF_ERROR(stmt.Send());
     // A signal also raises its host's ceiling (CountHostFaultsReaching); a host's first row
     // gets one whose `since` no window reaches, so its first check counts from the ledger.
@@ -468,15 +474,8 @@ Result<std::optional<model::HostFaultCounts>> SqlInventory::AddHostFaultReaching
                                       "instance_id, name, remediation_id, time, prev_seq, reach, "
                                       "scope_prev_seq, scope_reach) VALUES(?1, ?2, ?3, ?4, ?5, ?6, "
                                       "?7, ?8, ?9, ?10, ?11)"));
-    append.Bind(1, f.host_name)
-        .Bind(2, f.rack)
-        .Bind(3, f.cluster_id)
-        .Bind(4, f.instance_id)
-        .Bind(5, f.name)
-        .BindOptional(6, f.remediation_id)
-        .Bind(7, time)
-        .Bind(9, reach)
-        .Bind(11, scope_reach);
+    BindFault(append, f);
+    append.Bind(9, reach).Bind(11, scope_reach);
     if (has_ceiling && !heads.IsNull(2)) {
         append.Bind(8, heads.Int(2));
     } else {
