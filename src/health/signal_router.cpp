@@ -86,11 +86,11 @@ Result<bool> SignalRouter::HasRackRoom(storage::Txn& txn, const std::string& rac
 Status SignalRouter::RecordFault(storage::Txn& txn, const Signal& signal,
                                  const model::Instance& instance, model::Host& host,
                                  Timestamp now) {
-    NR_RETURN_IF_ERROR(txn.Inventory().AddHostFault({host.host_name, host.rack, instance.cluster_id,
-                                                     instance.instance_id, signal.name, "", now}));
+    const model::HostFault fault{
+        host.host_name, host.rack, instance.cluster_id, instance.instance_id, signal.name, "", now};
     if (!host.suspect.empty() ||
         (options_.suspect_host_instances <= 0 && options_.suspect_host_faults <= 0)) {
-        return OkStatus();
+        return txn.Inventory().AddHostFault(fault);
     }
     // Each instance counted signalled at least once: with fewer signals than the lower
     // threshold, neither is crossed, and the ledger's window need not be read.
@@ -98,9 +98,8 @@ Status SignalRouter::RecordFault(storage::Txn& txn, const Signal& signal,
     for (int threshold : {options_.suspect_host_instances, options_.suspect_host_faults}) {
         if (threshold > 0) at_least = std::min(at_least, threshold);
     }
-    NR_ASSIGN_OR_RETURN(auto counts,
-                        txn.Inventory().CountHostFaultsReaching(
-                            host.host_name, now - options_.suspect_host_window, at_least));
+    NR_ASSIGN_OR_RETURN(auto counts, txn.Inventory().AddHostFaultReaching(
+                                         fault, now - options_.suspect_host_window, at_least));
     if (!counts) return OkStatus();
     const std::string window = Seconds(options_.suspect_host_window);
     std::string why;

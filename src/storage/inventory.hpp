@@ -101,6 +101,10 @@ public:
     // reaches `at_least`, and set it again (docs/http-api.md 11, suspect hosts).
     virtual Result<std::optional<model::HostFaultCounts>> CountHostFaultsReaching(
         const std::string& host_name, Timestamp since, int at_least) = 0;
+    // AddHostFault, then CountHostFaultsReaching of the fault's host, in one step: the ceiling
+    // is the one the append itself read and raised, read by no statement of its own.
+    virtual Result<std::optional<model::HostFaultCounts>> AddHostFaultReaching(
+        const model::HostFault& fault, Timestamp since, int at_least) = 0;
     // An instance of a scope signalled at `when` (for CountScopeInstances). Returns whether it
     // is new to the window that starts at `since`: only then can the scope's count have grown.
     virtual Result<bool> TouchScopeInstance(const std::string& cluster_id, const std::string& rack,

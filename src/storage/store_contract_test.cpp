@@ -2665,6 +2665,71 @@ TEST_P(StoreContract, HostFaultCountsReachingAThresholdAreExact) {
     EXPECT_EQ(seen[5]->instances, 2);
 }
 
+// docs/http-api.md 11: a signal appended with its host's check answers as the check would right
+// after the append, from the ceiling the append leaves: below the threshold while the ceiling
+// is, counted from the ledger when it reaches it or when the window starts before it, and the
+// ceiling set again from that count.
+TEST_P(StoreContract, AHostSignalAppendedWithItsCheckIsCountedExactly) {
+    ASSERT_TRUE(IsOk(Write([](Txn& txn) { return txn.Inventory().ImportFleet(TestFleet()); })));
+    std::vector<std::optional<model::HostFaultCounts>> seen;
+    ASSERT_TRUE(IsOk(Write([&seen](Txn& txn) -> Status {
+        InventoryRepository& inventory = txn.Inventory();
+        auto signal = [&](const std::string& instance, int at, Timestamp since,
+                          int at_least) -> Status {
+            NR_ASSIGN_OR_RETURN(auto counts,
+                                inventory.AddHostFaultReaching(
+                                    {"h1", "r1", "c1", instance, "S", "", T(at)}, since, at_least));
+            seen.push_back(counts);
+            return OkStatus();
+        };
+        NR_RETURN_IF_ERROR(signal("i1", 10, T(0), 2));
+        NR_RETURN_IF_ERROR(signal("i2", 20, T(0), 2));
+        NR_RETURN_IF_ERROR(inventory.AddHostFault({"h1", "r1", "c1", "i1", "VM_ONLY", "r", T(21)}));
+        NR_RETURN_IF_ERROR(inventory.AddHostFault({"h2", "r1", "c1", "i3", "A", "", T(22)}));
+        NR_RETURN_IF_ERROR(signal("i1", 30, T(0), 4));
+        NR_RETURN_IF_ERROR(signal("i2", 40, T(15), 3));
+        NR_RETURN_IF_ERROR(signal("i2", 50, T(35), 3));
+        NR_RETURN_IF_ERROR(signal("i3", 60, T(35), 3));
+        NR_RETURN_IF_ERROR(signal("i1", 70, T(0), 100));
+        NR_ASSIGN_OR_RETURN(auto all, inventory.CountHostFaultsReaching("h1", T(0), 7));
+        seen.push_back(all);
+        // A ceiling a check set before the host's first row names no row: the row appended
+        // after it is the one its chain starts from.
+        NR_ASSIGN_OR_RETURN(auto none, inventory.CountHostFaultsReaching("h3", T(0), 1));
+        seen.push_back(none);
+        NR_ASSIGN_OR_RETURN(auto first, inventory.AddHostFaultReaching(
+                                            {"h3", "r1", "c1", "i3", "S", "", T(80)}, T(0), 1));
+        seen.push_back(first);
+        return OkStatus();
+    })));
+    ASSERT_EQ(seen.size(), 10u);
+    EXPECT_FALSE(seen[0]) << "a host's first signal, two asked for";
+    ASSERT_TRUE(seen[1]);
+    EXPECT_EQ(seen[1]->signals, 2);
+    EXPECT_EQ(seen[1]->instances, 2);
+    EXPECT_FALSE(seen[2]) << "three signals, four asked for; the remediation and h2's not counted";
+    ASSERT_TRUE(seen[3]) << "from 15 s: the signals at 20, 30 and 40 s";
+    EXPECT_EQ(seen[3]->signals, 3);
+    EXPECT_EQ(seen[3]->instances, 2);
+    EXPECT_FALSE(seen[4]) << "from 35 s: two signals";
+    ASSERT_TRUE(seen[5]) << "from 35 s: the signals at 40, 50 and 60 s";
+    EXPECT_EQ(seen[5]->signals, 3);
+    EXPECT_EQ(seen[5]->instances, 2);
+    EXPECT_FALSE(seen[6]) << "a window before the ceiling's start, read from the ledger";
+    ASSERT_TRUE(seen[7]) << "the ceiling was set again from the whole window";
+    EXPECT_EQ(seen[7]->signals, 7);
+    EXPECT_EQ(seen[7]->instances, 3);
+    EXPECT_FALSE(seen[8]) << "h3 has no signal yet";
+    ASSERT_TRUE(seen[9]) << "h3's first signal, counted from its chain";
+    EXPECT_EQ(seen[9]->signals, 1);
+    EXPECT_EQ(seen[9]->instances, 1);
+    auto scope = ReadOk<std::vector<model::InstanceSignals>>(
+        [](Reader& r) { return r.Inventory().ListScopeSignals("c1", "r1", T(0)); });
+    int signals = 0;
+    for (const auto& instance : scope) signals += instance.signals;
+    EXPECT_EQ(signals, 9) << "every signal of the rack's chain, h2's too, none skipped";
+}
+
 // docs/http-api.md 11: a host's ledger is read newest first along the host's own rows; when the
 // clock steps back, a row appended later can be older than those before it, and the window's
 // count and the page (newest first by time) still hold every row they should.

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -363,6 +364,18 @@ std::string_view InDialect(Dialect dialect, Build build) {
     return texts[dialect == Dialect::kPostgres];
 }
 
+// A ledger row's own columns as ?1 to ?7 (host_name, rack, cluster_id, instance_id, name,
+// remediation_id, time).
+void BindFault(Statement& stmt, const model::HostFault& f) {
+    stmt.Bind(1, f.host_name)
+        .Bind(2, f.rack)
+        .Bind(3, f.cluster_id)
+        .Bind(4, f.instance_id)
+        .Bind(5, f.name)
+        .BindOptional(6, f.remediation_id)
+        .Bind(7, ToMicros(f.time));
+}
+
 // A host's ledger newest first along its chain (`prev_seq`), from its newest row (the ceiling
 // row's `last_seq`), with `columns` of each row (`f`). The walk goes from a row (`chain`, at
 // `depth`) to the one before it (`f`) when `go_on`, carrying `low` to it.
@@ -398,13 +411,7 @@ Status SqlInventory::AddHostFault(const model::HostFault& f) {
                "rack = ?2), ?7)))";
     };
     NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(InDialect(conn_.dialect(), append)));
-    stmt.Bind(1, f.host_name)
-        .Bind(2, f.rack)
-        .Bind(3, f.cluster_id)
-        .Bind(4, f.instance_id)
-        .Bind(5, f.name)
-        .BindOptional(6, f.remediation_id)
-        .Bind(7, ToMicros(f.time));
+    BindFault(stmt, f);
     NR_RETURN_IF_ERROR(stmt.Send());
     // A signal also raises its host's ceiling (CountHostFaultsReaching); a host's first row
     // gets one whose `since` no window reaches, so its first check counts from the ledger.
@@ -436,18 +443,101 @@ Status SqlInventory::AddHostFault(const model::HostFault& f) {
     return advance.Send();
 }
 
+Result<std::optional<model::HostFaultCounts>> SqlInventory::AddHostFaultReaching(
+    const model::HostFault& f, Timestamp since, int at_least) {
+    // AddHostFault's append read first: the host's ceiling and the scope's head in one
+    // statement, then the row and the two heads written from what it read (no subquery, each
+    // head updated by its key), and the check answered from the ceiling as the append leaves
+    // it. Fewer lookups than the subqueries, the upserts and the check's own read; on
+    // PostgreSQL the read is the one round trip the check took anyway. Under
+    // Txn::SerializeAutomation, as every append, so nothing changes either head in between.
+    NR_ASSIGN_OR_RETURN(auto heads,
+                        conn_.Prepare("SELECT c.since, c.signals, c.last_seq, c.reach, s.last_seq, "
+                                      "s.reach FROM (SELECT 1) AS one LEFT JOIN "
+                                      "host_fault_ceilings c ON c.host_name = ?1 LEFT JOIN "
+                                      "scope_fault_heads s ON s.cluster_id = ?2 AND s.rack = ?3"));
+    heads.Bind(1, f.host_name).Bind(2, f.cluster_id).Bind(3, f.rack);
+    NR_ASSIGN_OR_RETURN(bool row, heads.Step());
+    if (!row) return Internal("the host fault heads of " + f.host_name + " were not read");
+    const int64_t time = ToMicros(f.time);
+    const bool has_ceiling = !heads.IsNull(1), has_head = !heads.IsNull(4);
+    // A host's first row gets a ceiling whose `since` no window reaches (AddHostFault's).
+    int64_t ceiling_since = std::numeric_limits<int64_t>::max(), ceiling_signals = 0;
+    if (has_ceiling) {
+        ceiling_since = heads.Int(0);
+        ceiling_signals = heads.Int(1) + (f.remediation_id.empty() ? 1 : 0);
+    }
+    const int64_t reach = has_ceiling ? std::max(time, heads.Int(3)) : time;
+    const int64_t scope_reach = has_head ? std::max(time, heads.Int(5)) : time;
+    NR_ASSIGN_OR_RETURN(auto append,
+                        conn_.Prepare("INSERT INTO host_faults(host_name, rack, cluster_id, "
+                                      "instance_id, name, remediation_id, time, prev_seq, reach, "
+                                      "scope_prev_seq, scope_reach) VALUES(?1, ?2, ?3, ?4, ?5, ?6, "
+                                      "?7, ?8, ?9, ?10, ?11)"));
+    BindFault(append, f);
+    append.Bind(9, reach).Bind(11, scope_reach);
+    if (has_ceiling && !heads.IsNull(2)) {
+        append.Bind(8, heads.Int(2));
+    } else {
+        append.BindNull(8);
+    }
+    if (has_head) {
+        append.Bind(10, heads.Int(4));
+    } else {
+        append.BindNull(10);
+    }
+    NR_RETURN_IF_ERROR(append.Send());
+    // (An insert into a WITHOUT ROWID table, as the ceiling's, leaves last_insert_rowid() as
+    // it was.)
+    auto raise_ceiling = [](Dialect d) {
+        return "UPDATE host_fault_ceilings SET signals = ?2, last_seq = " + NewFaultSeq(d) +
+               ", reach = ?3 WHERE host_name = ?1";
+    };
+    auto first_ceiling = [](Dialect d) {
+        return "INSERT INTO host_fault_ceilings(host_name, since, signals, last_seq, reach) "
+               "VALUES(?1, 9223372036854775807, ?2, " +
+               NewFaultSeq(d) + ", ?3)";
+    };
+    NR_ASSIGN_OR_RETURN(auto raise,
+                        conn_.Prepare(has_ceiling ? InDialect(conn_.dialect(), raise_ceiling)
+                                                  : InDialect(conn_.dialect(), first_ceiling)));
+    raise.Bind(1, f.host_name).Bind(2, ceiling_signals).Bind(3, reach);
+    NR_RETURN_IF_ERROR(raise.Send());
+    auto move_head = [](Dialect d) {
+        return "UPDATE scope_fault_heads SET last_seq = " + NewFaultSeq(d) +
+               ", reach = ?3 WHERE cluster_id = ?1 AND rack = ?2";
+    };
+    auto first_head = [](Dialect d) {
+        return "INSERT INTO scope_fault_heads(cluster_id, rack, last_seq, reach) VALUES(?1, ?2, " +
+               NewFaultSeq(d) + ", ?3)";
+    };
+    NR_ASSIGN_OR_RETURN(auto advance,
+                        conn_.Prepare(has_head ? InDialect(conn_.dialect(), move_head)
+                                               : InDialect(conn_.dialect(), first_head)));
+    advance.Bind(1, f.cluster_id).Bind(2, f.rack).Bind(3, scope_reach);
+    NR_RETURN_IF_ERROR(advance.Send());
+    return CountFromCeiling(f.host_name, since, at_least, ceiling_since, ceiling_signals);
+}
+
 Result<std::optional<model::HostFaultCounts>> SqlInventory::CountHostFaultsReaching(
     const std::string& host_name, Timestamp since, int at_least) {
-    {
-        // Every signal at or after `since` is within the ceiling when it starts no later.
-        NR_ASSIGN_OR_RETURN(auto ceiling,
-                            conn_.Prepare("SELECT since, signals FROM host_fault_ceilings WHERE "
-                                          "host_name = ?1"));
-        ceiling.Bind(1, host_name);
-        NR_ASSIGN_OR_RETURN(bool row, ceiling.Step());
-        if (row && ceiling.Int(0) <= ToMicros(since) && ceiling.Int(1) < at_least) {
-            return std::optional<model::HostFaultCounts>();
-        }
+    NR_ASSIGN_OR_RETURN(auto ceiling,
+                        conn_.Prepare("SELECT since, signals FROM host_fault_ceilings WHERE "
+                                      "host_name = ?1"));
+    ceiling.Bind(1, host_name);
+    NR_ASSIGN_OR_RETURN(bool row, ceiling.Step());
+    // A host without a ceiling has no signals the ceiling vouches for: its ledger is read.
+    const int64_t ceiling_since = row ? ceiling.Int(0) : std::numeric_limits<int64_t>::max();
+    const int64_t ceiling_signals = row ? ceiling.Int(1) : 0;
+    return CountFromCeiling(host_name, since, at_least, ceiling_since, ceiling_signals);
+}
+
+Result<std::optional<model::HostFaultCounts>> SqlInventory::CountFromCeiling(
+    const std::string& host_name, Timestamp since, int at_least, int64_t ceiling_since,
+    int64_t ceiling_signals) {
+    // Every signal at or after `since` is within the ceiling when it starts no later.
+    if (ceiling_since <= ToMicros(since) && ceiling_signals < at_least) {
+        return std::optional<model::HostFaultCounts>();
     }
     NR_ASSIGN_OR_RETURN(auto counts, CountHostFaults(host_name, since));
     NR_ASSIGN_OR_RETURN(auto reset,

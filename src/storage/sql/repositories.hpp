@@ -265,11 +265,18 @@ public:
                                 const model::ClusterAutomation& a) override;
     Status SetInstanceAutoRepair(const std::string& instance_id, bool auto_repair) override;
     Status AddHostFault(const model::HostFault& fault) override;
+    Result<std::optional<model::HostFaultCounts>> AddHostFaultReaching(
+        const model::HostFault& fault, Timestamp since, int at_least) override;
     Result<std::optional<model::HostFaultCounts>> CountHostFaultsReaching(
         const std::string& host_name, Timestamp since, int at_least) override;
     Status SetHostSuspect(const std::string& host_name, const std::string& why) override;
 
 private:
+    // CountHostFaultsReaching for a host whose ceiling is `ceiling_since` and `ceiling_signals`.
+    Result<std::optional<model::HostFaultCounts>> CountFromCeiling(const std::string& host_name,
+                                                                   Timestamp since, int at_least,
+                                                                   int64_t ceiling_since,
+                                                                   int64_t ceiling_signals);
     // The first instance `sql` (OneInstanceSql) selects, with ?1 bound to `key`.
     Result<std::optional<model::Instance>> OneInstance(const std::string& sql,
                                                        const std::string& key);
