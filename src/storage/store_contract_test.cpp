@@ -453,6 +453,56 @@ TEST_P(StoreContract, InsertRecordsTheInstancesLatestRemediation) {
     EXPECT_FALSE(c1->gpu_worker_nodes[0].latest_remediation);
 }
 
+// The latest is the remediation inserted last, even when the clock stepped back between two
+// creates (a replica's clock behind another's) and its id sorts first: alone, and as two creates
+// of one instance in one row of a batch (PostgreSQL sends the row as one statement).
+TEST_P(StoreContract, TheInstancesLatestIsTheOneInsertedLastWhateverItsTimesAndId) {
+    Remediation first = MakeRemediation("z-first", "i3", State::kSucceeded, T(50));
+    first.update_time = T(70);
+    ASSERT_TRUE(IsOk(Insert(first)));
+    ASSERT_TRUE(IsOk(Insert(MakeRemediation("a-second", "i3", State::kPending, T(10)))));
+
+    store_->Close();
+    auto opened = OpenStore(url_, StoreOptions{.writers = 1});  // one batch, held below
+    ASSERT_TRUE(opened) << opened.error().message;
+    store_ = std::move(opened).value();
+    Remediation row_first = MakeRemediation("y-row-first", "i4", State::kCancelled, T(60));
+    row_first.update_time = T(80);
+    const std::vector<Remediation> row = {
+        row_first, MakeRemediation("b-row-second", "i4", State::kPending, T(5))};
+    std::promise<void> release;
+    HoldWriter(release.get_future().share());
+    std::vector<std::promise<Status>> queued(row.size());
+    for (size_t i = 0; i < row.size(); ++i) {
+        store_->WriteWithReadAhead(
+            ReadAhead{row[i].instance_id},
+            [r = row[i]](Txn& txn) {
+                return txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(), r);
+            },
+            [&queued, i](Status s) { queued[i].set_value(std::move(s)); });
+    }
+    release.set_value();
+    for (auto& q : queued) {
+        auto f = q.get_future();
+        ASSERT_EQ(f.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+        EXPECT_TRUE(IsOk(f.get()));
+    }
+
+    auto c1 = ReadOk<std::optional<model::Cluster>>(
+        [](Reader& r) { return r.Inventory().GetCluster("c1"); });
+    ASSERT_TRUE(c1);
+    ASSERT_GE(c1->gpu_worker_nodes.size(), 4u);
+    const model::Instance& i3 = c1->gpu_worker_nodes[2];
+    ASSERT_EQ(i3.instance_id, "i3");
+    ASSERT_TRUE(i3.latest_remediation);
+    EXPECT_EQ(i3.latest_remediation->id, "a-second");
+    const model::Instance& i4 = c1->gpu_worker_nodes[3];
+    ASSERT_EQ(i4.instance_id, "i4");
+    ASSERT_TRUE(i4.latest_remediation);
+    EXPECT_EQ(i4.latest_remediation->id, "b-row-second");
+    EXPECT_EQ(i4.latest_remediation->state, State::kPending);
+}
+
 // An update writes what a change of state or mode touches, bumps the version, and keeps the
 // rest as created.
 TEST_P(StoreContract, UpdateWithTheExpectedStateWritesWhatAChangeTouches) {

@@ -582,6 +582,17 @@ CREATE TYPE audit_record_row AS (
     hash TEXT
 );
 )sql",
+    // 20 (PostgreSQL only): an instance's latest remediation is read from its remediations by
+    // `seq`, the order they were inserted in (sql::SqlInventory::GetCluster), not kept on the
+    // instance: the update of `instances` that kept it cost every create 17-22 us of the
+    // server's CPU, half of them a moved row with four new index entries (bench/RESULTS.md).
+    // The index by instance and update time goes: the instance's list by update time is a sort
+    // of its own remediations, found by either index that remains.
+    R"sql(
+CREATE INDEX remediations_by_instance_seq ON remediations(instance_id, seq);
+DROP INDEX remediations_by_instance_update;
+ALTER TABLE instances DROP COLUMN latest_remediation_id;
+)sql",
 };
 
 // Any fixed number: the key of the advisory lock that serialises migrations.
