@@ -235,8 +235,9 @@ Result<std::optional<RemediationPage>> SqlRemediations::ListPage(const ListQuery
     stmt.Bind(8, int64_t(q.limit) + 1);
     RemediationPage page;
     if (joined) {
-        // Whatever the parameters, the plan is the same walk of the keyset index; planning it
-        // again for each page cost the server more than the page itself (bench/RESULTS.md).
+        // Whatever the parameters, the plan is the same walk of the keyset index (an instance's:
+        // a sort of its few remediations, PostgreSQL migration 20); planning it again for each
+        // page cost the server more than the page itself (bench/RESULTS.md).
         NR_RETURN_IF_ERROR(conn_.UseGenericPlans(true));
         bool rows = false;
         auto read = ReadJoinedAlerts(stmt, size_t(q.limit), &page.has_next, &rows);
