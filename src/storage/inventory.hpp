@@ -35,7 +35,7 @@ public:
     virtual Result<std::optional<model::Host>> GetHost(const std::string& host_name) = 0;
     // Clusters without their nodes.
     virtual Result<std::vector<model::Cluster>> ListClusters() = 0;
-    // One cluster with its nodes and each node's latest remediation.
+    // One cluster with its nodes and each node's latest remediation (the one inserted last).
     virtual Result<std::optional<model::Cluster>> GetCluster(const std::string& cluster_id) = 0;
     virtual Result<std::vector<model::Host>> ListHosts() = 0;
     virtual Result<int> CountInstances(const std::string& cluster_id) = 0;

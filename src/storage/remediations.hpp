@@ -123,7 +123,8 @@ public:
 
 class RemediationRepository : public RemediationReads {
 public:
-    // Also records it as its instance's latest remediation. Stores remediation.version.
+    // It becomes its instance's latest remediation (the one inserted last, whatever its times).
+    // Stores remediation.version.
     virtual Status Insert(const RemediationWriteKey& key,
                           const model::Remediation& remediation) = 0;
     // Compare-and-set: writes what a change of state or mode touches (mode, state, the review

@@ -128,6 +128,35 @@ protected:
             [](Status) {});
     }
 
+    // Runs `changes` (each an instance to read ahead and its change) as one row of one batch:
+    // the store reopened with one writer, held while they are queued. Each change's outcome.
+    std::vector<Status> RunAsOneRow(std::vector<std::pair<std::string, TxnWork>> changes) {
+        store_->Close();
+        auto opened = OpenStore(url_, StoreOptions{.writers = 1});
+        EXPECT_TRUE(opened) << opened.error().message;
+        if (!opened) return {};
+        store_ = std::move(opened).value();
+        std::promise<void> release;
+        HoldWriter(release.get_future().share());
+        std::vector<std::promise<Status>> queued(changes.size());
+        for (size_t i = 0; i < changes.size(); ++i) {
+            store_->WriteWithReadAhead(
+                ReadAhead{changes[i].first}, std::move(changes[i].second),
+                [&queued, i](Status s) { queued[i].set_value(std::move(s)); });
+        }
+        release.set_value();
+        std::vector<Status> outcomes;
+        for (auto& q : queued) {
+            auto f = q.get_future();
+            if (f.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+                ADD_FAILURE() << "a change of the row was not answered within 30 s";
+                return {};
+            }
+            outcomes.push_back(f.get());
+        }
+        return outcomes;
+    }
+
     Status Insert(const Remediation& r) {
         return Write([r](Txn& txn) {
             return txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(), r);
@@ -451,6 +480,43 @@ TEST_P(StoreContract, InsertRecordsTheInstancesLatestRemediation) {
     EXPECT_EQ(i3.latest_remediation->id, "new");
     EXPECT_EQ(i3.latest_remediation->state, State::kPending);
     EXPECT_FALSE(c1->gpu_worker_nodes[0].latest_remediation);
+}
+
+// The latest is the remediation inserted last, even when the clock stepped back between two
+// creates (a replica's clock behind another's) and its id sorts first: alone, and as two creates
+// of one instance in one row of a batch (PostgreSQL sends the row as one statement).
+TEST_P(StoreContract, TheInstancesLatestIsTheOneInsertedLastWhateverItsTimesAndId) {
+    Remediation first = MakeRemediation("z-first", "i3", State::kSucceeded, T(50));
+    first.update_time = T(70);
+    ASSERT_TRUE(IsOk(Insert(first)));
+    ASSERT_TRUE(IsOk(Insert(MakeRemediation("a-second", "i3", State::kPending, T(10)))));
+
+    Remediation row_first = MakeRemediation("y-row-first", "i4", State::kCancelled, T(60));
+    row_first.update_time = T(80);
+    std::vector<std::pair<std::string, TxnWork>> row;
+    for (const Remediation& r :
+         {row_first, MakeRemediation("b-row-second", "i4", State::kPending, T(5))}) {
+        row.emplace_back(r.instance_id, [r](Txn& txn) {
+            return txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(), r);
+        });
+    }
+    const auto outcomes = RunAsOneRow(std::move(row));
+    ASSERT_EQ(outcomes.size(), 2u);
+    for (const Status& s : outcomes) EXPECT_TRUE(IsOk(s));
+
+    auto c1 = ReadOk<std::optional<model::Cluster>>(
+        [](Reader& r) { return r.Inventory().GetCluster("c1"); });
+    ASSERT_TRUE(c1);
+    ASSERT_GE(c1->gpu_worker_nodes.size(), 4u);
+    const model::Instance& i3 = c1->gpu_worker_nodes[2];
+    ASSERT_EQ(i3.instance_id, "i3");
+    ASSERT_TRUE(i3.latest_remediation);
+    EXPECT_EQ(i3.latest_remediation->id, "a-second");
+    const model::Instance& i4 = c1->gpu_worker_nodes[3];
+    ASSERT_EQ(i4.instance_id, "i4");
+    ASSERT_TRUE(i4.latest_remediation);
+    EXPECT_EQ(i4.latest_remediation->id, "b-row-second");
+    EXPECT_EQ(i4.latest_remediation->state, State::kPending);
 }
 
 // An update writes what a change of state or mode touches, bumps the version, and keeps the
@@ -1580,16 +1646,13 @@ TEST_P(StoreContract, ARowOfChangesDeletesSettingsOnceAndReadsWhatItWrote) {
 // (PostgreSQL sends a row's remediations and events, and a batch's audit records and changes,
 // as arrays of records quoted twice over: sql::RecordArray).
 TEST_P(StoreContract, ARowOfCreatesKeepsEveryCharacterOfItsTexts) {
-    store_->Close();
-    auto opened = OpenStore(url_, StoreOptions{.writers = 1});  // one batch, held below
-    ASSERT_TRUE(opened) << opened.error().message;
-    store_ = std::move(opened).value();
     const auto changes_after =
         ReadOk<int64_t>([](Reader& r) { return r.Remediations().LastChangeSeq(); });
     const std::string awkward =
         "a \"quoted\" \\ back\\\\slash\\\", (paren) {brace,} 'tick' NULL\n\ttab caf\xc3\xa9 ";
     std::vector<Remediation> created;
     std::vector<RemediationEvent> events;
+    std::vector<std::pair<std::string, TxnWork>> row;
     for (int i = 0; i < 3; ++i) {
         Remediation r = Full("awkward-" + std::to_string(i), "i" + std::to_string(i + 1));
         r.reason = awkward + std::to_string(i);
@@ -1599,26 +1662,15 @@ TEST_P(StoreContract, ARowOfCreatesKeepsEveryCharacterOfItsTexts) {
         created.push_back(r);
         events.push_back({T(1), "state_change", State::kFailed, i == 0 ? "" : "\"step\"",
                           "actor " + awkward, awkward});
+        row.emplace_back(r.instance_id, [r, e = events.back()](Txn& txn) -> Status {
+            NR_RETURN_IF_ERROR(
+                txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(), r));
+            return txn.Remediations().AppendEvent(r.id, e);
+        });
     }
-    std::promise<void> release;
-    HoldWriter(release.get_future().share());
-    std::vector<std::promise<Status>> queued(created.size());
-    for (size_t i = 0; i < created.size(); ++i) {
-        store_->WriteWithReadAhead(
-            ReadAhead{created[i].instance_id},
-            [r = created[i], e = events[i]](Txn& txn) -> Status {
-                NR_RETURN_IF_ERROR(
-                    txn.Remediations().Insert(storage::UncheckedRemediationWriteKey(), r));
-                return txn.Remediations().AppendEvent(r.id, e);
-            },
-            [&queued, i](Status s) { queued[i].set_value(std::move(s)); });
-    }
-    release.set_value();
-    for (auto& q : queued) {
-        auto f = q.get_future();
-        ASSERT_EQ(f.wait_for(std::chrono::seconds(30)), std::future_status::ready);
-        EXPECT_TRUE(IsOk(f.get()));
-    }
+    const auto outcomes = RunAsOneRow(std::move(row));
+    ASSERT_EQ(outcomes.size(), created.size());
+    for (const Status& s : outcomes) EXPECT_TRUE(IsOk(s));
     const auto changes = ReadOk<std::vector<RecordedChange>>(
         [&](Reader& r) { return r.Remediations().ListChangesAfter(changes_after, 100); });
     ASSERT_EQ(changes.size(), created.size());

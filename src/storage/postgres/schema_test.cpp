@@ -134,9 +134,10 @@ TEST(PostgresSchema, AnImportedInstancesLatestRemediationIsUpdatedInPlace) {
     (*store)->Close();
 }
 
-// A remediation's primary key is its id, and no index is kept on `seq` (migration 15): a
-// create writes one index entry fewer.
-TEST(PostgresSchema, RemediationsAreKeyedByIdWithNoIndexOnSeq) {
+// A remediation's primary key is its id (migration 15), and `seq` leads no index: it orders an
+// instance's remediations in the one full index by instance (migration 20), and the instance
+// keeps no latest remediation of its own, so a create writes no row of `instances`.
+TEST(PostgresSchema, RemediationsAreKeyedByIdAndIndexedByInstanceOnlyWithSeq) {
     const std::string url = test_support::NewPostgresDatabase();
     if (url.empty()) GTEST_SKIP() << "no PostgreSQL server for this test run";
     auto store = OpenStore(url);
@@ -146,7 +147,7 @@ TEST(PostgresSchema, RemediationsAreKeyedByIdWithNoIndexOnSeq) {
     ASSERT_TRUE(conn) << conn.error().message;
     EXPECT_EQ(Scalar(**conn,
                      "SELECT COUNT(*) FROM pg_index x JOIN pg_attribute a ON a.attrelid = "
-                     "x.indrelid AND a.attnum = ANY(x.indkey) WHERE x.indrelid = "
+                     "x.indrelid AND a.attnum = x.indkey[0] WHERE x.indrelid = "
                      "'remediations'::regclass AND a.attname = 'seq'"),
               0);
     EXPECT_EQ(Scalar(**conn,
@@ -155,6 +156,18 @@ TEST(PostgresSchema, RemediationsAreKeyedByIdWithNoIndexOnSeq) {
                      "'remediations'::regclass AND x.indisprimary AND x.indnatts = 1 AND "
                      "a.attname = 'id'"),
               1);
+    EXPECT_EQ(Scalar(**conn,
+                     "SELECT COUNT(*) FROM pg_indexes WHERE tablename = 'remediations' AND "
+                     "indexdef LIKE '%(instance_id%' AND indexdef NOT LIKE '% WHERE %'"),
+              1);
+    EXPECT_EQ(Scalar(**conn,
+                     "SELECT COUNT(*) FROM pg_indexes WHERE tablename = 'remediations' AND "
+                     "indexdef LIKE '%(instance_id, seq)'"),
+              1);
+    EXPECT_EQ(Scalar(**conn,
+                     "SELECT COUNT(*) FROM information_schema.columns WHERE table_name = "
+                     "'instances' AND column_name = 'latest_remediation_id'"),
+              0);
 }
 
 }  // namespace

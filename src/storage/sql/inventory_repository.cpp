@@ -144,25 +144,27 @@ Result<std::optional<model::Cluster>> SqlInventory::GetCluster(const std::string
         NR_ASSIGN_OR_RETURN(bool row, waiting.Step());
         if (row) cluster.waiting_signals = int(waiting.Int(0));
     }
-    static const std::string sql =
-        std::string(
-            "SELECT i.instance_id, i.cluster_id, i.instance_name, i.num_gpus, "
-            "i.host_name, i.status, i.auto_repair, r.") +
-        [] {
-            std::string cols = kRemediationColumns;
-            std::string prefixed;
-            for (size_t pos = 0; pos < cols.size();) {
-                size_t comma = cols.find(", ", pos);
-                if (comma == std::string::npos) comma = cols.size();
-                if (!prefixed.empty()) prefixed += ", r.";
-                prefixed += cols.substr(pos, comma - pos);
-                pos = comma + 2;
-            }
-            return prefixed;
-        }() +
+    // SQLite keeps each instance's latest on the instance (its one writer updates it with each
+    // insert). PostgreSQL reads it as the instance's remediation of the highest `seq`, an index
+    // search per instance (remediations_by_instance_seq, migration 20): `seq` is drawn as the
+    // row is inserted, and an instance's next remediation is inserted only once the one before
+    // is no longer active (remediations_one_active waits for the inserting transaction and
+    // refuses a second active one), so it orders an instance's remediations as they were
+    // created, whichever replica's clock stamped them and whatever order their batches commit.
+    static const std::string columns =
+        "SELECT i.instance_id, i.cluster_id, i.instance_name, i.num_gpus, i.host_name, "
+        "i.status, i.auto_repair, " +
+        Qualified("r", kRemediationColumns);
+    static const std::string sqlite =
+        columns +
         " FROM instances i LEFT JOIN remediations r ON r.id = i.latest_remediation_id "
         "WHERE i.cluster_id = ?1 ORDER BY i.instance_name, i.instance_id";
-    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
+    static const std::string postgres =
+        columns + " FROM instances i LEFT JOIN LATERAL (SELECT " + kRemediationColumns +
+        " FROM remediations WHERE instance_id = i.instance_id ORDER BY seq DESC LIMIT 1) r ON "
+        "true WHERE i.cluster_id = ?1 ORDER BY i.instance_name, i.instance_id";
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare(conn_.dialect() == Dialect::kSqlite ? sqlite : postgres));
     stmt.Bind(1, cluster_id);
     while (true) {
         NR_ASSIGN_OR_RETURN(bool row, stmt.Step());

@@ -235,8 +235,9 @@ Result<std::optional<RemediationPage>> SqlRemediations::ListPage(const ListQuery
     stmt.Bind(8, int64_t(q.limit) + 1);
     RemediationPage page;
     if (joined) {
-        // Whatever the parameters, the plan is the same walk of the keyset index; planning it
-        // again for each page cost the server more than the page itself (bench/RESULTS.md).
+        // Whatever the parameters, the plan is the same walk of the keyset index (an instance's:
+        // a sort of its few remediations, PostgreSQL migration 20); planning it again for each
+        // page cost the server more than the page itself (bench/RESULTS.md).
         NR_RETURN_IF_ERROR(conn_.UseGenericPlans(true));
         bool rows = false;
         auto read = ReadJoinedAlerts(stmt, size_t(q.limit), &page.has_next, &rows);
@@ -479,8 +480,8 @@ Result<int64_t> SqlRemediations::PruneChanges(int64_t keep) {
 Status SqlRemediations::Insert(const RemediationWriteKey&, const Remediation& r) {
     Forget(r.instance_id);
     if (Holding()) {
-        // Held with the row's others; one instance's second goes after the first, so the
-        // instance's latest is the second.
+        // Held with the row's others; one instance's second goes after the first, so its `seq`,
+        // which orders an instance's remediations (SqlInventory::GetCluster), is the higher.
         const auto same = [&r](const Remediation& held) {
             return held.instance_id == r.instance_id;
         };
@@ -494,23 +495,15 @@ Status SqlRemediations::Insert(const RemediationWriteKey&, const Remediation& r)
     static const std::string sql = std::string("INSERT INTO remediations(") + kRemediationColumns +
                                    ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
                                    "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)";
-    if (conn_.dialect() == Dialect::kPostgres) {
-        // One statement instead of two: the row and its instance's latest remediation
-        // (PostgreSQL's CPU per create is mostly per statement, bench/RESULTS.md).
-        static const std::string with_latest =
-            "WITH inserted AS (" + sql +
-            " RETURNING id, instance_id) UPDATE instances SET latest_remediation_id = "
-            "inserted.id FROM inserted WHERE instances.instance_id = inserted.instance_id";
-        NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(with_latest));
-        BindRemediation(stmt, r);
-        NR_RETURN_IF_ERROR(stmt.Send());
-        if (log_ != nullptr) log_->changes.push_back({r, std::nullopt, log_->request_id});
-        return OkStatus();
-    }
     {
         NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
         BindRemediation(stmt, r);
         NR_RETURN_IF_ERROR(stmt.Send());
+    }
+    if (conn_.dialect() == Dialect::kPostgres) {
+        // PostgreSQL reads an instance's latest from its remediations by `seq` (migration 20).
+        if (log_ != nullptr) log_->changes.push_back({r, std::nullopt, log_->request_id});
+        return OkStatus();
     }
     NR_ASSIGN_OR_RETURN(auto latest,
                         conn_.Prepare("UPDATE instances SET latest_remediation_id = ?1 "
@@ -632,21 +625,15 @@ Status HoldRowWrites(Connection& conn, RowWrites& writes) {
 }
 
 Status SendRowWrites(Connection& conn, RowWrites& writes) {
-    // The remediations with their instances' latest, their events and the settings' deletes:
-    // one statement's executor start-up for the row, its parts running on one snapshot (none
-    // reads what another writes). The remediations and events go as arrays of records
-    // (RecordArray). The instances and the settings are found by `= ANY(ARRAY(...))`, an index
-    // search for the array's keys: a join with the function's rows (which the planner guesses
-    // at 100) was planned as a scan of every instance (12 ms at 40,000, the statement's
-    // generic plan on a fresh import).
+    // The remediations, their events and the settings' deletes: one statement's executor
+    // start-up for the row, its parts running on one snapshot (none reads what another
+    // writes). The remediations and events go as arrays of records (RecordArray), inserted in
+    // the array's order, so an instance's second remediation in the row draws the higher `seq`.
+    // The settings are found by `= ANY(ARRAY(...))`, an index search for the array's keys.
     static const std::string sql =
         std::string("WITH inserted AS (INSERT INTO remediations(") + kRemediationColumns +
         ") SELECT " + kRemediationColumns +
-        " FROM unnest(CAST(?1 AS remediation_row[])) RETURNING id, instance_id), latest AS "
-        "(UPDATE instances SET latest_remediation_id = inserted.id FROM inserted WHERE "
-        "instances.instance_id = inserted.instance_id AND instances.instance_id = "
-        "ANY(ARRAY(SELECT instance_id FROM inserted))), events AS (" +
-        EventsFromRowsSql("?2") +
+        " FROM unnest(CAST(?1 AS remediation_row[]))), events AS (" + EventsFromRowsSql("?2") +
         ") DELETE FROM settings WHERE key = ANY(ARRAY(SELECT json_array_elements_text(CAST(?3 AS "
         "json))))";
     RecordArray remediations;

@@ -99,7 +99,7 @@ struct BatchReads {
 // (bench/RESULTS.md).
 struct RowWrites {
     bool holding = false;
-    std::vector<model::Remediation> inserted;  // each with its instance's latest remediation
+    std::vector<model::Remediation> inserted;  // in the order of their `seq`
     std::vector<std::pair<std::string, model::RemediationEvent>> events;  // by remediation id
     std::vector<std::string> deleted_settings;                            // keys
     size_t held = 0;  // writes held since the row began, sent or not
