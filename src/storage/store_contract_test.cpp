@@ -2755,26 +2755,22 @@ TEST_P(StoreContract, AHostSignalAppendedWithItsCheckIsCountedExactly) {
         return OkStatus();
     })));
     ASSERT_EQ(seen.size(), 10u);
+    // The check at `k` answered with these counts (a window that reached its threshold).
+    auto counted = [&seen](size_t k, int signals, int instances, const char* why) {
+        ASSERT_TRUE(seen[k]) << why;
+        EXPECT_EQ(seen[k]->signals, signals) << why;
+        EXPECT_EQ(seen[k]->instances, instances) << why;
+    };
     EXPECT_FALSE(seen[0]) << "a host's first signal, two asked for";
-    ASSERT_TRUE(seen[1]);
-    EXPECT_EQ(seen[1]->signals, 2);
-    EXPECT_EQ(seen[1]->instances, 2);
+    counted(1, 2, 2, "two signals of two instances");
     EXPECT_FALSE(seen[2]) << "three signals, four asked for; the remediation and h2's not counted";
-    ASSERT_TRUE(seen[3]) << "from 15 s: the signals at 20, 30 and 40 s";
-    EXPECT_EQ(seen[3]->signals, 3);
-    EXPECT_EQ(seen[3]->instances, 2);
+    counted(3, 3, 2, "from 15 s: the signals at 20, 30 and 40 s");
     EXPECT_FALSE(seen[4]) << "from 35 s: two signals";
-    ASSERT_TRUE(seen[5]) << "from 35 s: the signals at 40, 50 and 60 s";
-    EXPECT_EQ(seen[5]->signals, 3);
-    EXPECT_EQ(seen[5]->instances, 2);
+    counted(5, 3, 2, "from 35 s: the signals at 40, 50 and 60 s");
     EXPECT_FALSE(seen[6]) << "a window before the ceiling's start, read from the ledger";
-    ASSERT_TRUE(seen[7]) << "the ceiling was set again from the whole window";
-    EXPECT_EQ(seen[7]->signals, 7);
-    EXPECT_EQ(seen[7]->instances, 3);
+    counted(7, 7, 3, "the ceiling was set again from the whole window");
     EXPECT_FALSE(seen[8]) << "h3 has no signal yet";
-    ASSERT_TRUE(seen[9]) << "h3's first signal, counted from its chain";
-    EXPECT_EQ(seen[9]->signals, 1);
-    EXPECT_EQ(seen[9]->instances, 1);
+    counted(9, 1, 1, "h3's first signal, counted from its chain");
     auto scope = ReadOk<std::vector<model::InstanceSignals>>(
         [](Reader& r) { return r.Inventory().ListScopeSignals("c1", "r1", T(0)); });
     int signals = 0;
