@@ -500,16 +500,15 @@ Status SqlRemediations::Insert(const RemediationWriteKey&, const Remediation& r)
         BindRemediation(stmt, r);
         NR_RETURN_IF_ERROR(stmt.Send());
     }
-    if (conn_.dialect() == Dialect::kPostgres) {
-        // PostgreSQL reads an instance's latest from its remediations by `seq` (migration 20).
-        if (log_ != nullptr) log_->changes.push_back({r, std::nullopt, log_->request_id});
-        return OkStatus();
+    // SQLite keeps an instance's latest on the instance; PostgreSQL reads it from the
+    // instance's remediations by `seq` (migration 20).
+    if (conn_.dialect() == Dialect::kSqlite) {
+        NR_ASSIGN_OR_RETURN(auto latest,
+                            conn_.Prepare("UPDATE instances SET latest_remediation_id = ?1 "
+                                          "WHERE instance_id = ?2"));
+        latest.Bind(1, r.id).Bind(2, r.instance_id);
+        NR_RETURN_IF_ERROR(latest.Send());
     }
-    NR_ASSIGN_OR_RETURN(auto latest,
-                        conn_.Prepare("UPDATE instances SET latest_remediation_id = ?1 "
-                                      "WHERE instance_id = ?2"));
-    latest.Bind(1, r.id).Bind(2, r.instance_id);
-    NR_RETURN_IF_ERROR(latest.Send());
     if (log_ != nullptr) log_->changes.push_back({r, std::nullopt, log_->request_id});
     return OkStatus();
 }
