@@ -58,8 +58,9 @@ Result<IngestResult> AlertIngest::IngestInTxn(storage::Txn& txn,
     router_.BeginTransaction();
     IngestResult result;
     const Timestamp now = clock_.Now();
-    // The webhook's instances and the newest alert of each of its fingerprints, one statement
-    // each in this transaction instead of one per alert (docs/http-api.md 5, "Ingest rate").
+    // The webhook's instances, their hosts, their scopes' latest incidents and the newest
+    // alert of each of its fingerprints, one statement each in this transaction instead of one
+    // per alert (docs/http-api.md 5, "Ingest rate").
     // Nothing below writes an instance; the loop keeps the fingerprints' alerts as it stores
     // them, since a webhook may name a fingerprint twice.
     std::vector<std::string> instance_ids;
@@ -73,6 +74,9 @@ Result<IngestResult> AlertIngest::IngestInTxn(storage::Txn& txn,
     InstancesById instances;
     NR_ASSIGN_OR_RETURN(auto found, txn.Inventory().GetInstances(instance_ids));
     for (auto& instance : found) instances.emplace(instance.instance_id, std::move(instance));
+    std::vector<const model::Instance*> routed;
+    for (const auto& [id, instance] : instances) routed.push_back(&instance);
+    NR_RETURN_IF_ERROR(router_.ReadAhead(txn, routed));
     std::unordered_map<std::string, model::Alert> newest;
     NR_ASSIGN_OR_RETURN(auto stored, txn.Alerts().GetByFingerprints(fingerprints));
     for (auto& alert : stored) newest.emplace(alert.fingerprint, std::move(alert));

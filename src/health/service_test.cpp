@@ -1567,6 +1567,31 @@ TEST_F(PolicyEngineTest, TwoInstancesFaultingOnOneHostMakeItSuspectAndCordoned) 
     EXPECT_TRUE(Host("h1").cordoned);
 }
 
+TEST_F(PolicyEngineTest, AHostThatBecomesSuspectInAWebhookIsSuspectForTheRestOfIt) {
+    // The webhook's hosts are read once, before its alerts: the host the second alert makes
+    // suspect must be suspect (and cordoned) for the third, not suspected a second time.
+    AutomationOptions options = Roomy();
+    options.suspect_host_instances = 2;
+    StartHealth(options);
+    ASSERT_TRUE(IsOk(store_->WriteAndWait([](storage::Txn& txn) -> Status {
+        NR_RETURN_IF_ERROR(txn.Inventory().SetInstancePlacement("i2", "h1", "Ready"));
+        return txn.Inventory().SetInstancePlacement("i3", "h1", "Ready");
+    })));
+    auto result = Ingest({Deadlock("i1"), Deadlock("i2"), Deadlock("i3")});
+    ASSERT_TRUE(result) << result.error().message;
+    EXPECT_EQ(result->remediations_created, 3);
+    EXPECT_EQ(result->policy.suspect_hosts, 1) << "suspected once";
+    const model::Host h1 = Host("h1");
+    EXPECT_NE(h1.suspect.find("2 different instances"), std::string::npos) << h1.suspect;
+    EXPECT_TRUE(h1.cordoned);
+    EXPECT_EQ(ActiveOk("i1").mode, Mode::kHostAware) << "escalated in place";
+    EXPECT_EQ(ActiveOk("i2").mode, Mode::kHostAware);
+    Remediation third = ActiveOk("i3");
+    EXPECT_EQ(third.mode, Mode::kHostAware);
+    EXPECT_NE(third.reason.find("host h1 is suspect: 2 different instances"), std::string::npos)
+        << third.reason;
+}
+
 TEST_F(PolicyEngineTest, ManyFaultsOfOneInstanceMakeTheHostSuspectWithoutACordonWhenOff) {
     AutomationOptions options = Roomy();
     options.suspect_host_faults = 3;

@@ -52,6 +52,43 @@ int SignalRouter::BlastRadiusLimit(int instances, double fraction, int max_activ
     return limit;
 }
 
+Status SignalRouter::ReadAhead(storage::Txn& txn,
+                               const std::vector<const model::Instance*>& instances) {
+    std::vector<std::string> host_names;
+    for (const auto* instance : instances) {
+        if (!instance->host_name.empty() &&
+            host_in_txn_.emplace(instance->host_name, std::nullopt).second) {
+            host_names.push_back(instance->host_name);
+        }
+    }
+    if (host_names.empty()) return OkStatus();
+    NR_ASSIGN_OR_RETURN(auto hosts, txn.Inventory().GetHosts(host_names));
+    for (auto& host : hosts) host_in_txn_[host.host_name] = std::move(host);
+    if (options_.incident_threshold <= 0) return OkStatus();
+    std::vector<std::pair<std::string, std::string>> scopes;
+    for (const auto* instance : instances) {
+        auto host = host_in_txn_.find(instance->host_name);
+        if (host == host_in_txn_.end() || !host->second) continue;
+        auto scope = std::make_pair(instance->cluster_id, host->second->rack);
+        if (incident_in_txn_.emplace(scope, std::nullopt).second) scopes.push_back(scope);
+    }
+    if (scopes.empty()) return OkStatus();
+    NR_ASSIGN_OR_RETURN(auto incidents, txn.Inventory().GetLatestIncidents(scopes));
+    for (auto& incident : incidents) {
+        incident_in_txn_[{incident.cluster_id, incident.rack}] = std::move(incident);
+    }
+    return OkStatus();
+}
+
+Result<model::Host*> SignalRouter::HostInTxn(storage::Txn& txn, const std::string& host_name) {
+    auto known = host_in_txn_.find(host_name);
+    if (known == host_in_txn_.end()) {
+        NR_ASSIGN_OR_RETURN(auto host, txn.Inventory().GetHost(host_name));
+        known = host_in_txn_.emplace(host_name, std::move(host)).first;
+    }
+    return known->second ? &*known->second : nullptr;
+}
+
 Result<bool> SignalRouter::HasRoom(storage::Txn& txn, const std::string& cluster_id) {
     // The count the fleet import keeps (any replica's), read by primary key once per
     // transaction: never a process's copy, which another replica's import would leave stale.
@@ -312,9 +349,9 @@ Result<SignalOutcome> SignalRouter::Route(storage::Txn& txn, const Signal& signa
                                           const model::Instance& instance, Timestamp now) {
     // 1. Recorded against the host the VM is on now, counted when the policy has a mode for it
     // whatever the later steps decide.
-    std::optional<model::Host> host;
+    model::Host* host = nullptr;
     if (signal.mode && !instance.host_name.empty()) {
-        NR_ASSIGN_OR_RETURN(host, txn.Inventory().GetHost(instance.host_name));
+        NR_ASSIGN_OR_RETURN(host, HostInTxn(txn, instance.host_name));
         if (host && signal.first)
             NR_RETURN_IF_ERROR(RecordFault(txn, signal, instance, *host, now));
     }
@@ -348,7 +385,7 @@ Result<SignalOutcome> SignalRouter::Route(storage::Txn& txn, const Signal& signa
         return SignalOutcome{SignalOutcome::Kind::kWaiting, "", *last_end + options_.cooldown};
     }
     // 6. The mode, or a person past the top of the ladder.
-    NR_ASSIGN_OR_RETURN(auto decision, Decide(txn, signal, instance, host ? &*host : nullptr, now));
+    NR_ASSIGN_OR_RETURN(auto decision, Decide(txn, signal, instance, host, now));
     if (!decision) return SignalOutcome{};
     // 7. The cluster's and the rack's blast radius.
     NR_ASSIGN_OR_RETURN(bool room, HasRoom(txn, instance.cluster_id));

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/status.hpp"
@@ -92,8 +93,14 @@ public:
         instances_in_txn_.clear();
         active_in_rack_.clear();
         incident_in_txn_.clear();
+        host_in_txn_.clear();
         tally_ = {};
     }
+    // Reads, in one statement each, what routing signals of these instances looks up per
+    // signal otherwise: their hosts and, with incidents on, each (cluster, rack)'s latest
+    // incident (a webhook's 100 alerts: docs/http-api.md 5, "Ingest rate"). Call after
+    // BeginTransaction; what it read is kept, and kept up to date, until the next.
+    Status ReadAhead(storage::Txn& txn, const std::vector<const model::Instance*>& instances);
     // What the engine decided since BeginTransaction.
     const PolicyTally& tally() const { return tally_; }
 
@@ -129,6 +136,8 @@ public:
 private:
     Result<SignalOutcome> Route(storage::Txn& txn, const Signal& signal,
                                 const model::Instance& instance, Timestamp now);
+    // The host `host_name` as of now in this transaction (nullptr: no such host), read once.
+    Result<model::Host*> HostInTxn(storage::Txn& txn, const std::string& host_name);
     // Whether the cluster is below its blast radius.
     Result<bool> HasRoom(storage::Txn& txn, const std::string& cluster_id);
     // Whether the rack is below automation.max_active_per_rack (always, when off or no rack).
@@ -166,6 +175,9 @@ private:
     std::map<std::string, int> active_in_rack_;  // the same, per rack
     // The latest incident of each (cluster, rack) read in the current transaction.
     std::map<std::pair<std::string, std::string>, std::optional<model::Incident>> incident_in_txn_;
+    // The hosts read in the current transaction (nullopt: none of that name), changed here as
+    // the transaction changes them (MakeSuspect): a host's node is stable in an unordered_map.
+    std::unordered_map<std::string, std::optional<model::Host>> host_in_txn_;
     PolicyTally tally_;
     std::map<std::string, int> instances_in_txn_;  // instances per cluster, as read
 };

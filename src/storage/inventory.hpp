@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/status.hpp"
@@ -33,6 +34,10 @@ public:
     virtual Result<bool> HasCluster(const std::string& cluster_id) = 0;
     // A host without its instances.
     virtual Result<std::optional<model::Host>> GetHost(const std::string& host_name) = 0;
+    // GetHost of each of `host_names` that exists, in no particular order, in one statement (a
+    // webhook's hosts).
+    virtual Result<std::vector<model::Host>> GetHosts(
+        const std::vector<std::string>& host_names) = 0;
     // Clusters without their nodes.
     virtual Result<std::vector<model::Cluster>> ListClusters() = 0;
     // One cluster with its nodes and each node's latest remediation (the one inserted last).
@@ -69,6 +74,9 @@ public:
     // The newest incident of a cluster's rack (empty: its hosts without one).
     virtual Result<std::optional<model::Incident>> GetLatestIncident(const std::string& cluster_id,
                                                                      const std::string& rack) = 0;
+    // GetLatestIncident of each (cluster, rack) of `scopes` that has one, in one statement.
+    virtual Result<std::vector<model::Incident>> GetLatestIncidents(
+        const std::vector<std::pair<std::string, std::string>>& scopes) = 0;
     // A cluster's incidents, newest first.
     virtual Result<std::vector<model::Incident>> ListIncidents(const std::string& cluster_id,
                                                                int limit) = 0;

@@ -2953,6 +2953,78 @@ TEST_P(StoreContract, HostFaultLedgerRacksSuspicionAndIncidents) {
               1u);
 }
 
+// A webhook's hosts and its scopes' latest incidents, each in one statement: what GetHost and
+// GetLatestIncident answer one by one, for every name and scope that has one.
+TEST_P(StoreContract, HostsAndScopesLatestIncidentsAreReadTogetherAsOneByOne) {
+    FleetImport racked = TestFleet();
+    racked.hosts[0].rack = "r1";
+    racked.hosts[1].rack = "r2";
+    ASSERT_TRUE(IsOk(Write([racked](Txn& txn) -> Status {
+        NR_RETURN_IF_ERROR(txn.Inventory().ImportFleet(racked));
+        NR_RETURN_IF_ERROR(txn.Inventory().SetHostSuspect("h2", "three faults"));
+        return txn.Inventory().SetHostCordoned("h2", true);
+    })));
+    auto hosts = ReadOk<std::vector<model::Host>>([](Reader& r) {
+        return r.Inventory().GetHosts({"h2", "no-such-host", "h1"});
+    });
+    std::sort(hosts.begin(), hosts.end(),
+              [](const auto& a, const auto& b) { return a.host_name < b.host_name; });
+    ASSERT_EQ(hosts.size(), 2u) << "a name without a host has no row";
+    for (const auto& host : hosts) {
+        auto one = ReadOk<std::optional<model::Host>>(
+            [&host](Reader& r) { return r.Inventory().GetHost(host.host_name); });
+        ASSERT_TRUE(one);
+        EXPECT_EQ(host.host_name, one->host_name);
+        EXPECT_EQ(host.gpu_slots, one->gpu_slots);
+        EXPECT_EQ(host.cordoned, one->cordoned);
+        EXPECT_EQ(host.rack, one->rack);
+        EXPECT_EQ(host.suspect, one->suspect);
+    }
+    EXPECT_EQ(hosts[0].rack, "r1");
+    EXPECT_EQ(hosts[1].suspect, "three faults");
+    EXPECT_TRUE(hosts[1].cordoned);
+
+    // r1 has two incidents (the newer one released), r2 one, the cluster's rackless scope none.
+    ASSERT_TRUE(IsOk(Write([](Txn& txn) -> Status {
+        for (auto [id, rack, first] :
+             {std::tuple{"inc-old", "r1", 10}, std::tuple{"inc-new", "r1", 20},
+              std::tuple{"inc-r2", "r2", 5}}) {
+            model::Incident incident;
+            incident.id = id;
+            incident.cluster_id = "c1";
+            incident.rack = rack;
+            incident.instances = {"i1"};
+            incident.signals = first;
+            incident.first_seen = T(first);
+            incident.last_seen = T(first);
+            if (std::string(id) == "inc-new") {
+                incident.state = model::IncidentState::kReleased;
+                incident.closed_at = T(30);
+                incident.closed_by = "bob";
+            }
+            NR_RETURN_IF_ERROR(txn.Inventory().PutIncident(incident));
+        }
+        return OkStatus();
+    })));
+    auto latest = ReadOk<std::vector<model::Incident>>([](Reader& r) {
+        return r.Inventory().GetLatestIncidents(
+            {{"c1", "r1"}, {"c1", ""}, {"c2", "r1"}, {"c1", "r2"}});
+    });
+    std::sort(latest.begin(), latest.end(),
+              [](const auto& a, const auto& b) { return a.id < b.id; });
+    ASSERT_EQ(latest.size(), 2u) << "one per scope that has an incident";
+    EXPECT_EQ(latest[0].id, "inc-new");
+    EXPECT_EQ(latest[0].state, model::IncidentState::kReleased);
+    EXPECT_EQ(latest[0].closed_at, T(30));
+    EXPECT_EQ(latest[0].closed_by, "bob");
+    EXPECT_EQ(latest[0].instances, std::vector<std::string>{"i1"});
+    EXPECT_EQ(latest[1].id, "inc-r2");
+    EXPECT_EQ(latest[1].signals, 5);
+    EXPECT_TRUE(ReadOk<std::vector<model::Incident>>([](Reader& r) {
+                    return r.Inventory().GetLatestIncidents({});
+                }).empty());
+}
+
 }  // namespace
 }  // namespace noderepair::storage
 

@@ -4,6 +4,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "common/json.hpp"
 #include "storage/sql/repositories.hpp"
 #include "storage/sql/rows.hpp"
 
@@ -111,6 +112,26 @@ Result<std::optional<model::Host>> SqlInventory::GetHost(const std::string& host
     host.rack = stmt.Text(3);
     host.suspect = stmt.Text(4);
     return std::optional<model::Host>(std::move(host));
+}
+
+Result<std::vector<model::Host>> SqlInventory::GetHosts(
+    const std::vector<std::string>& host_names) {
+    // A primary-key lookup per name, as GetInstances.
+    static const std::string sqlite =
+        "SELECT host_name, gpu_slots, cordoned, rack, suspect FROM hosts WHERE host_name IN "
+        "(SELECT value FROM json_each(?1))";
+    static const std::string postgres =
+        "SELECT h.host_name, h.gpu_slots, h.cordoned, h.rack, h.suspect FROM "
+        "jsonb_array_elements_text(CAST(?1 AS jsonb)) AS k(name) CROSS JOIN LATERAL (SELECT "
+        "host_name, gpu_slots, cordoned, rack, suspect FROM hosts WHERE host_name = k.name LIMIT "
+        "1) h";
+    NR_ASSIGN_OR_RETURN(auto stmt, PrepareForList(conn_, sqlite, postgres, host_names));
+    return stmt.Rows([](const Statement& row) {
+        model::Host host{row.Text(0), int(row.Int(1)), 0, row.Int(2) != 0, {}, ""};
+        host.rack = row.Text(3);
+        host.suspect = row.Text(4);
+        return host;
+    });
 }
 
 Result<std::vector<model::Cluster>> SqlInventory::ListClusters() {
@@ -728,6 +749,37 @@ Result<std::optional<model::Incident>> SqlInventory::GetLatestIncident(
     NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
     if (!row) return std::optional<model::Incident>();
     return std::optional<model::Incident>(ReadIncident(stmt));
+}
+
+Result<std::vector<model::Incident>> SqlInventory::GetLatestIncidents(
+    const std::vector<std::pair<std::string, std::string>>& scopes) {
+    // GetLatestIncident's search of incidents_by_scope per scope; each scope goes as a
+    // [cluster, rack] pair of one JSON array.
+    static const std::string sqlite =
+        "SELECT " + Qualified("i", kIncidentColumns) +
+        " FROM json_each(?1) k JOIN incidents i ON i.id = (SELECT id FROM incidents WHERE "
+        "cluster_id = k.value ->> 0 AND rack = k.value ->> 1 ORDER BY first_seen DESC, id DESC "
+        "LIMIT 1)";
+    static const std::string postgres =
+        "SELECT " + Qualified("i", kIncidentColumns) +
+        " FROM jsonb_array_elements(CAST(?1 AS jsonb)) AS k(scope) CROSS JOIN LATERAL (SELECT " +
+        std::string(kIncidentColumns) +
+        " FROM incidents WHERE cluster_id = k.scope ->> 0 AND rack = k.scope ->> 1 ORDER BY "
+        "first_seen DESC, id DESC LIMIT 1) i";
+    std::string pairs;
+    JsonWriter w(pairs);
+    w.BeginArray();
+    for (const auto& [cluster_id, rack] : scopes) {
+        w.BeginArray();
+        w.String(cluster_id);
+        w.String(rack);
+        w.EndArray();
+    }
+    w.EndArray();
+    NR_ASSIGN_OR_RETURN(auto stmt,
+                        conn_.Prepare(conn_.dialect() == Dialect::kSqlite ? sqlite : postgres));
+    stmt.Bind(1, pairs);
+    return stmt.Rows([](const Statement& row) { return ReadIncident(row); });
 }
 
 Result<std::vector<model::Incident>> SqlInventory::ListIncidents(const std::string& cluster_id,

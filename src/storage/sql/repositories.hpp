@@ -225,6 +225,7 @@ public:
     Result<std::optional<model::Instance>> FindInstanceByName(const std::string& name) override;
     Result<bool> HasCluster(const std::string& cluster_id) override;
     Result<std::optional<model::Host>> GetHost(const std::string& host_name) override;
+    Result<std::vector<model::Host>> GetHosts(const std::vector<std::string>& host_names) override;
     Result<std::vector<model::Cluster>> ListClusters() override;
     Result<std::optional<model::Cluster>> GetCluster(const std::string& cluster_id) override;
     Result<std::vector<model::Host>> ListHosts() override;
@@ -249,6 +250,8 @@ public:
                                     Timestamp when) override;
     Result<std::optional<model::Incident>> GetLatestIncident(const std::string& cluster_id,
                                                              const std::string& rack) override;
+    Result<std::vector<model::Incident>> GetLatestIncidents(
+        const std::vector<std::pair<std::string, std::string>>& scopes) override;
     Result<std::vector<model::Incident>> ListIncidents(const std::string& cluster_id,
                                                        int limit) override;
     Status PutIncident(const model::Incident& incident) override;
