@@ -1592,6 +1592,23 @@ TEST_F(PolicyEngineTest, AHostThatBecomesSuspectInAWebhookIsSuspectForTheRestOfI
         << third.reason;
 }
 
+TEST_F(PolicyEngineTest, ANeverRemediatedInstancesSecondSignalInAWebhookJoinsItsFirstsRemediation) {
+    // The webhook reads which of its instances never had a remediation once, before its
+    // alerts: the remediation its first signal creates is there for its second.
+    auto result = Ingest({Deadlock("i1"), Deadlock("i1"), Deadlock("i2")});
+    ASSERT_TRUE(result) << result.error().message;
+    EXPECT_EQ(result->remediations_created, 2);
+    EXPECT_EQ(result->linked, 1);
+    const std::string id = ActiveOk("i1").id;
+    int linked = 0;
+    for (const auto& alert :
+         ReadOk<std::vector<Alert>>([](storage::Reader& r) { return r.Alerts().ListOpen("i1"); })) {
+        EXPECT_EQ(alert.remediation_id, id);
+        ++linked;
+    }
+    EXPECT_EQ(linked, 2);
+}
+
 TEST_F(PolicyEngineTest, ManyFaultsOfOneInstanceMakeTheHostSuspectWithoutACordonWhenOff) {
     AutomationOptions options = Roomy();
     options.suspect_host_faults = 3;

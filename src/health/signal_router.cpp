@@ -61,6 +61,13 @@ Status SignalRouter::ReadAhead(storage::Txn& txn,
             host_names.push_back(instance->host_name);
         }
     }
+    std::vector<std::string> instance_ids;
+    for (const auto* instance : instances) instance_ids.push_back(instance->instance_id);
+    if (!instance_ids.empty()) {
+        NR_ASSIGN_OR_RETURN(auto never, txn.Remediations().ListNeverRemediated(instance_ids));
+        never_remediated_in_txn_.insert(std::make_move_iterator(never.begin()),
+                                        std::make_move_iterator(never.end()));
+    }
     if (host_names.empty()) return OkStatus();
     NR_ASSIGN_OR_RETURN(auto hosts, txn.Inventory().GetHosts(host_names));
     for (auto& host : hosts) host_in_txn_[host.host_name] = std::move(host);
@@ -309,7 +316,7 @@ Result<std::optional<SignalRouter::Decision>> SignalRouter::Decide(storage::Txn&
     const auto& ladder = options_.ladder;
     const int rung = RungOf(ladder, decision.mode);
     // Only a mode on the ladder climbs it: a power cycle or an eviction a rule chose stays.
-    if (rung >= 0) {
+    if (rung >= 0 && !never_remediated_in_txn_.count(instance.instance_id)) {
         NR_ASSIGN_OR_RETURN(auto last, txn.Remediations().LastFinished(instance.instance_id));
         const int last_rung = last ? RungOf(ladder, last->mode) : -1;
         if (last && last->trigger == model::Trigger::kAutomated && last_rung >= 0 &&
@@ -361,7 +368,11 @@ Result<SignalOutcome> SignalRouter::Route(storage::Txn& txn, const Signal& signa
         if (taken) return SignalOutcome{};
     }
     // 3. Linked to the active remediation.
-    NR_ASSIGN_OR_RETURN(auto active, txn.Remediations().GetActive(instance.instance_id));
+    const bool never_remediated = never_remediated_in_txn_.count(instance.instance_id) > 0;
+    std::optional<Remediation> active;
+    if (!never_remediated) {
+        NR_ASSIGN_OR_RETURN(active, txn.Remediations().GetActive(instance.instance_id));
+    }
     if (active) {
         // Evidence for whatever already runs; only a waiting automated one is escalated.
         // Only along REBOOT_VM < VM_ONLY < HOST_AWARE: a power cycle or an eviction chosen by
@@ -379,7 +390,10 @@ Result<SignalOutcome> SignalRouter::Route(storage::Txn& txn, const Signal& signa
     // 4. Opted out, or no rule: recorded only.
     if (!signal.mode || !instance.auto_repair) return SignalOutcome{};
     // 5. In cooldown it waits, and the sweeper takes it up when the cooldown ends.
-    NR_ASSIGN_OR_RETURN(auto last_end, txn.Remediations().LastEnd(instance.instance_id));
+    std::optional<Timestamp> last_end;
+    if (!never_remediated) {
+        NR_ASSIGN_OR_RETURN(last_end, txn.Remediations().LastEnd(instance.instance_id));
+    }
     if (last_end && now < *last_end + options_.cooldown) {
         // Nothing but the cooldown's end can make it due: until then no sweep looks at it.
         return SignalOutcome{SignalOutcome::Kind::kWaiting, "", *last_end + options_.cooldown};
@@ -420,6 +434,7 @@ Result<SignalOutcome> SignalRouter::Route(storage::Txn& txn, const Signal& signa
     NR_RETURN_IF_ERROR(lifecycle_.Create(
         txn, r, kSystemActor,
         "created from " + signal.name + (decision->why.empty() ? "" : ": " + decision->why)));
+    never_remediated_in_txn_.erase(r.instance_id);
     if (auto counted = active_in_txn_.find(r.cluster_id); counted != active_in_txn_.end()) {
         ++counted->second;
     }

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "common/status.hpp"
@@ -94,12 +95,15 @@ public:
         active_in_rack_.clear();
         incident_in_txn_.clear();
         host_in_txn_.clear();
+        never_remediated_in_txn_.clear();
         tally_ = {};
     }
     // Reads, in one statement each, what routing signals of these instances looks up per
-    // signal otherwise: their hosts and, with incidents on, each (cluster, rack)'s latest
-    // incident (a webhook's 100 alerts: docs/http-api.md 5, "Ingest rate"). Call after
-    // BeginTransaction; what it read is kept, and kept up to date, until the next.
+    // signal otherwise: their hosts, which of them never had a remediation and, with incidents
+    // on, each (cluster, rack)'s latest incident (a webhook's 100 alerts: docs/http-api.md 5,
+    // "Ingest rate"). Call after BeginTransaction; what it read is kept, and kept up to date,
+    // until the next. It holds while the router is the transaction's only writer of hosts,
+    // incidents and remediations (a webhook's transaction).
     Status ReadAhead(storage::Txn& txn, const std::vector<const model::Instance*>& instances);
     // What the engine decided since BeginTransaction.
     const PolicyTally& tally() const { return tally_; }
@@ -178,6 +182,9 @@ private:
     // The hosts read in the current transaction (nullopt: none of that name), changed here as
     // the transaction changes them (MakeSuspect): a host's node is stable in an unordered_map.
     std::unordered_map<std::string, std::optional<model::Host>> host_in_txn_;
+    // Instances of the current transaction known to have had no remediation, until Route
+    // creates one: no active one, no last end, no last finished.
+    std::unordered_set<std::string> never_remediated_in_txn_;
     PolicyTally tally_;
     std::map<std::string, int> instances_in_txn_;  // instances per cluster, as read
 };

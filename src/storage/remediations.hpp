@@ -109,6 +109,10 @@ public:
     // The instance's remediation that last ended SUCCEEDED or FAILED (the escalation ladder).
     virtual Result<std::optional<model::Remediation>> LastFinished(
         const std::string& instance_id) = 0;
+    // Those of `instance_ids` that never had a remediation, in one statement: for them
+    // GetActive, LastEnd and LastFinished all answer none.
+    virtual Result<std::vector<std::string>> ListNeverRemediated(
+        const std::vector<std::string>& instance_ids) = 0;
     // Active remediations (any trigger) whose instance's VM is on a host of `rack`.
     virtual Result<int> CountActiveInRack(const std::string& rack) = 0;
     // Ids of the active remediations of instances whose VM is on `host_name`.

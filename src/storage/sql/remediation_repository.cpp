@@ -364,6 +364,20 @@ Result<std::optional<Remediation>> SqlRemediations::LastFinished(const std::stri
     return std::optional<Remediation>(ReadRemediation(stmt));
 }
 
+Result<std::vector<std::string>> SqlRemediations::ListNeverRemediated(
+    const std::vector<std::string>& instance_ids) {
+    // One probe per id of an index by instance that holds every remediation
+    // (remediations_by_instance_create on SQLite, remediations_by_instance_seq on PostgreSQL).
+    static const std::string sqlite =
+        "SELECT value FROM json_each(?1) k WHERE NOT EXISTS (SELECT 1 FROM remediations WHERE "
+        "instance_id = k.value)";
+    static const std::string postgres =
+        "SELECT k.id FROM jsonb_array_elements_text(CAST(?1 AS jsonb)) AS k(id) WHERE NOT EXISTS "
+        "(SELECT 1 FROM remediations WHERE instance_id = k.id)";
+    NR_ASSIGN_OR_RETURN(auto stmt, PrepareForList(conn_, sqlite, postgres, instance_ids));
+    return FirstColumn(stmt);
+}
+
 Result<int> SqlRemediations::CountActiveInRack(const std::string& rack) {
     // From the rack's hosts through their instances to the one active remediation each may
     // have (remediations_one_active): the cost follows the rack's size, not the history's.

@@ -169,6 +169,8 @@ public:
     Result<int> CountActive(const std::string& cluster_id) override;
     Result<std::optional<Timestamp>> LastEnd(const std::string& instance_id) override;
     Result<std::optional<model::Remediation>> LastFinished(const std::string& instance_id) override;
+    Result<std::vector<std::string>> ListNeverRemediated(
+        const std::vector<std::string>& instance_ids) override;
     Result<int> CountActiveInRack(const std::string& rack) override;
     Result<std::vector<std::string>> ListActiveOnHost(const std::string& host_name) override;
     Result<std::vector<std::string>> ListAutoResolvable(Timestamp cutoff, int limit) override;
