@@ -21,6 +21,13 @@ Error ErrorOf(std::string_view sqlstate, std::string message, bool connection_ok
         sqlstate == "57P01" || sqlstate == "57P02" || sqlstate == "57P03" || sqlstate == "57014") {
         return Unavailable("storage unavailable: " + message);
     }
+    // A second active remediation of an instance (remediations_one_active) is only ever a race:
+    // every writer reads the instance's active one first, and another writer's (or replica's)
+    // committed after that read. The change runs again in the next batch, where its read sees
+    // the other's and its own rules answer.
+    if (sqlstate == "23505" && message.find("\"remediations_one_active\"") != std::string::npos) {
+        return Aborted(std::string(sql::kConflictPrefix) + message);
+    }
     if (sqlstate == "23505") return AlreadyExists(message);
     if (sqlstate == "40001" || sqlstate == "40P01") {
         return Aborted(std::string(sql::kConflictPrefix) + message);

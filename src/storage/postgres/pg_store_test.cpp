@@ -273,6 +273,49 @@ TEST(PgStore, RowsOfCreatesOnTwoReplicasWithTwoWritersEachCountEveryCommittedCre
     for (const auto& replica : replicas) replica->Close();
 }
 
+// Two replicas create for one instance at once: the change whose read found no active
+// remediation and whose insert then met the other's committed one runs again, and its read now
+// sees it (a refusal by its own rules, not a unique violation).
+TEST(PgStore, ACreateThatLostTheRaceForItsInstanceRunsAgainAndSeesTheWinner) {
+    const std::string url = test_support::NewPostgresDatabase();
+    if (url.empty()) GTEST_SKIP() << "no PostgreSQL server here";
+    auto mine = OpenPg(url, 1);
+    auto other = OpenPg(url, 1);
+    ASSERT_NE(mine, nullptr);
+    ASSERT_NE(other, nullptr);
+    ASSERT_TRUE(IsOk(mine->WriteAndWait(
+        [](Txn& txn) { return txn.Inventory().ImportFleet(test_support::TestFleet()); })));
+    int attempts = 0;
+    Status lost = mine->WriteAndWait([&](Txn& txn) -> Status {
+        ++attempts;
+        NR_ASSIGN_OR_RETURN(auto active, txn.Remediations().GetActive("i1"));
+        if (active) return FailedPrecondition("active: " + active->id);
+        if (attempts == 1) {
+            // The other replica's create commits between this change's read and its insert.
+            NR_RETURN_IF_ERROR(other->WriteAndWait([](Txn& theirs) {
+                return theirs.Remediations().Insert(
+                    storage::UncheckedRemediationWriteKey(),
+                    test_support::MakeRemediation("theirs", "i1", model::State::kPending,
+                                                  test_support::TestEpoch()));
+            }));
+        }
+        NR_RETURN_IF_ERROR(txn.Remediations().Insert(
+            storage::UncheckedRemediationWriteKey(),
+            test_support::MakeRemediation("mine", "i1", model::State::kPending,
+                                          test_support::TestEpoch())));
+        return txn.Remediations().AppendEvent(
+            "mine", {test_support::TestEpoch(), "state_change", model::State::kPending, "", "t",
+                     "created mine"});
+    });
+    ASSERT_FALSE(lost);
+    EXPECT_EQ(lost.error().code, Code::kFailedPrecondition) << lost.error().message;
+    EXPECT_EQ(lost.error().message, "active: theirs");
+    EXPECT_EQ(attempts, 2);
+    EXPECT_FALSE(test_support::GetStored(*mine, "mine"));
+    mine->Close();
+    other->Close();
+}
+
 // A list page runs on its statement's generic plan: planned again for each page (what the
 // server picks for it unprompted, its LIMIT parameter making the generic plan look dear), the
 // planning cost PostgreSQL more than the page (bench/RESULTS.md). Statements after it plan as
