@@ -27,6 +27,8 @@ Status Send(Connection& conn, const std::string& sql) {
 // How often one change is run again after the database aborted it to break a deadlock.
 constexpr int kMaxConflictRetries = 3;
 
+std::atomic<uint64_t> next_store_serial{0};
+
 bool IsConflict(const Status& status) {
     return !status && status.error().code == Code::kAborted &&
            std::string_view(status.error().message).starts_with(kConflictPrefix);
@@ -93,7 +95,8 @@ SqlStore::SqlStore(std::unique_ptr<Connection> writer, int max_batch, size_t max
     : max_batch_(size_t(max_batch < 1 ? 1 : max_batch)),
       max_queued_writes_(max_queued_writes < 1 ? 1 : max_queued_writes),
       clock_(clock != nullptr ? *clock : system_clock_),
-      first_writer_(std::move(writer)) {}
+      first_writer_(std::move(writer)),
+      serial_(next_store_serial.fetch_add(1, std::memory_order_relaxed)) {}
 
 void SqlStore::StartWriter(int writers) {
     for (int i = 0; i < std::max(writers, 1); ++i) {
@@ -120,7 +123,7 @@ void SqlStore::Close() {
         if (closed_) return;
         closing_ = closed_ = true;
     }
-    queue_cv_.notify_all();
+    for (auto& writer : writers_) writer->queued.notify_all();
     for (auto& writer : writers_) {
         if (writer->thread.joinable()) writer->thread.join();
     }
@@ -186,23 +189,44 @@ void SqlStore::WriteWithReadAhead(ReadAhead ahead, TxnWork work, CommitCallback 
     Queue(std::move(write));
 }
 
+SqlStore::Writer& SqlStore::LaneOfThisThread() {
+    if (writers_.size() == 1) return *writers_[0];
+    // The lanes this thread was given, by store; the store it writes to now is nearly always
+    // the last one it was given a lane of (a process has one store with several writers; tests
+    // open one after another).
+    struct Given {
+        uint64_t store;
+        size_t lane;
+    };
+    thread_local std::vector<Given> given;
+    for (auto it = given.rbegin(); it != given.rend(); ++it) {
+        if (it->store == serial_) return *writers_[it->lane];
+    }
+    const size_t lane =
+        size_t(next_lane_.fetch_add(1, std::memory_order_relaxed) % uint64_t(writers_.size()));
+    given.push_back({serial_, lane});
+    return *writers_[lane];
+}
+
 void SqlStore::Queue(PendingWrite write) {
     Status refused;
     {
+        Writer& lane = LaneOfThisThread();
         std::lock_guard lock(queue_mu_);
         const std::string& request_id = CurrentRequestId();
         if (closing_) {
             refused = Unavailable("storage is shutting down");
-        } else if (!request_id.empty() && queue_.size() >= max_queued_writes_) {
+        } else if (!request_id.empty() && queued_ >= max_queued_writes_) {
             // docs/http-api.md 10: a request past the bound is refused at once (503), so the
             // queue and the wait for a commit stay bounded however many clients write.
-            refused = Unavailable("storage is busy: " + std::to_string(queue_.size()) +
+            refused = Unavailable("storage is busy: " + std::to_string(queued_) +
                                   " writes are queued (storage.max_queued_writes); retry shortly");
         } else {
             write.request_id = request_id;
             write.actor = CurrentActor();
-            queue_.push_back(std::move(write));
-            queue_cv_.notify_one();
+            lane.queue.push_back(std::move(write));
+            ++queued_;
+            lane.queued.notify_one();
             return;
         }
     }
@@ -214,11 +238,12 @@ void SqlStore::WriterLoop(Writer& writer) {
     while (true) {
         {
             std::unique_lock lock(queue_mu_);
-            queue_cv_.wait(lock, [this] { return closing_ || !queue_.empty(); });
-            if (queue_.empty()) return;  // closing and drained
-            while (!queue_.empty() && batch.size() < max_batch_) {
-                batch.push_back(std::move(queue_.front()));
-                queue_.pop_front();
+            writer.queued.wait(lock, [&] { return closing_ || !writer.queue.empty(); });
+            if (writer.queue.empty()) return;  // closing and drained
+            while (!writer.queue.empty() && batch.size() < max_batch_) {
+                batch.push_back(std::move(writer.queue.front()));
+                writer.queue.pop_front();
+                --queued_;
             }
         }
         CommitBatch(writer, batch);
@@ -312,9 +337,12 @@ void SqlStore::CommitBatch(Writer& writer, std::vector<PendingWrite>& batch) {
         completion.answers.emplace_back(std::move(batch[i].done), std::move(outcomes[i]));
     }
     if (!again.empty()) {
+        // To the front of this writer's own lane: the next batch it takes, before the writes
+        // queued since (those of the same threads among them).
         std::lock_guard lock(queue_mu_);
         for (auto it = again.rbegin(); it != again.rend(); ++it) {
-            queue_.push_front(std::move(*it));
+            writer.queue.push_front(std::move(*it));
+            ++queued_;
         }
     }
     // Still under commit_mu_: batches reach the completion thread in commit order.

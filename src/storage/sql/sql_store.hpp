@@ -2,17 +2,21 @@
 // group-commit queued changes (a transaction per batch, a savepoint per change, the batch's
 // aggregates and audit records written just before COMMIT), the commit observers, and a pool
 // of read connections used by the calling threads. SQLite has one writer thread; PostgreSQL
-// several, each on its own connection with its own batches: their changes run side by side,
-// and their commits take turns (docs/design.md 6), which the audit chain's head row needs
-// anyway, so observers see batches in commit order. One completion thread runs the writes'
+// several, each on its own connection with its own queue (a lane) and its own batches: their
+// changes run side by side, and their commits take turns (docs/design.md 6), which the audit
+// chain's head row needs anyway, so observers see batches in commit order. Every write a thread
+// queues goes to that thread's lane, so the writes of one thread commit in the order queued
+// whatever the number of writers. One completion thread runs the writes'
 // callbacks and then the observers, batch after batch in commit order. The write queue is bounded
 // for the writes of HTTP requests (docs/http-api.md 10); background work (the engine, the
 // automation) bounds itself by its own thread counts and is always queued. A backend says how to
 // connect and how to begin.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -88,8 +92,11 @@ private:
         std::optional<ReadAhead> ahead;  // what it reads first, if it said so
     };
 
-    // One writer thread's connection and its last failed reconnect (that thread's only).
+    // One writer thread's lane (the writes queued for it, under queue_mu_), its connection and
+    // its last failed reconnect (that thread's only).
     struct Writer {
+        std::deque<PendingWrite> queue;
+        std::condition_variable queued;  // with queue_mu_: a write queued, or closing
         std::unique_ptr<Connection> conn;
         std::chrono::steady_clock::time_point last_connect_failure{};
         Error last_connect_error;
@@ -104,6 +111,9 @@ private:
     };
 
     void WriterLoop(Writer& writer);
+    // The lane of the calling thread: given round-robin the first time it writes to this store,
+    // the same ever after.
+    Writer& LaneOfThisThread();
     void Queue(PendingWrite write);
     void CommitBatch(Writer& writer, std::vector<PendingWrite>& batch);
     // Every write of `batch` answered with `status`, no report: a batch that never committed.
@@ -142,9 +152,13 @@ private:
     // to the completion thread: commits take turns in commit order.
     std::mutex commit_mu_;
 
+    // This store among those of the process, for the threads' lanes: never reused, unlike its
+    // address.
+    const uint64_t serial_;
+    std::atomic<uint64_t> next_lane_{0};
+    // Guards every lane's queue.
     std::mutex queue_mu_;
-    std::condition_variable queue_cv_;
-    std::deque<PendingWrite> queue_;
+    size_t queued_ = 0;  // writes in all lanes: max_queued_writes_ bounds the store, not a lane
     bool closing_ = false;
     bool closed_ = false;
 
