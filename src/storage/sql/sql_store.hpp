@@ -2,15 +2,15 @@
 // group-commit queued changes (a transaction per batch, a savepoint per change, the batch's
 // aggregates and audit records written just before COMMIT), the commit observers, and a pool
 // of read connections used by the calling threads. SQLite has one writer thread; PostgreSQL
-// several, each on its own connection with its own queue (a lane) and its own batches: their
-// changes run side by side, and their commits take turns (docs/design.md 6), which the audit
-// chain's head row needs anyway, so observers see batches in commit order. Every write a thread
-// queues goes to that thread's lane, so the writes of one thread commit in the order queued
-// whatever the number of writers. One completion thread runs the writes'
-// callbacks and then the observers, batch after batch in commit order. The write queue is bounded
-// for the writes of HTTP requests (docs/http-api.md 10); background work (the engine, the
-// automation) bounds itself by its own thread counts and is always queued. A backend says how to
-// connect and how to begin.
+// several, each on its own connection with its own batches: their changes run side by side,
+// and their commits take turns (docs/design.md 6), which the audit chain's head row needs
+// anyway, so observers see batches in commit order. Every write a thread queues goes to that
+// thread's queue (its lane); a batch is of one lane, and a lane has one batch in flight at a
+// time, so the writes of one thread commit in the order queued whatever the number of writers. One
+// completion thread runs the writes' callbacks and then the observers, batch after batch in commit
+// order. The write queue is bounded for the writes of HTTP requests (docs/http-api.md 10);
+// background work (the engine, the automation) bounds itself by its own thread counts and is always
+// queued. A backend says how to connect and how to begin.
 #pragma once
 
 #include <atomic>
@@ -92,11 +92,14 @@ private:
         std::optional<ReadAhead> ahead;  // what it reads first, if it said so
     };
 
-    // One writer thread's lane (the writes queued for it, under queue_mu_), its connection and
-    // its last failed reconnect (that thread's only).
-    struct Writer {
+    // The writes queued by the threads given this lane, in the order queued (under queue_mu_).
+    struct Lane {
         std::deque<PendingWrite> queue;
-        std::condition_variable queued;  // with queue_mu_: a write queued, or closing
+        bool in_flight = false;  // a writer is committing a batch of it
+    };
+
+    // One writer thread's connection and its last failed reconnect (that thread's only).
+    struct Writer {
         std::unique_ptr<Connection> conn;
         std::chrono::steady_clock::time_point last_connect_failure{};
         Error last_connect_error;
@@ -113,9 +116,13 @@ private:
     void WriterLoop(Writer& writer);
     // The lane of the calling thread: given round-robin the first time it writes to this store,
     // the same ever after.
-    Writer& LaneOfThisThread();
+    Lane& LaneOfThisThread();
+    // A lane with writes queued and no batch in flight, the lanes taken in turn; null if none.
+    // Under queue_mu_.
+    Lane* NextLane();
     void Queue(PendingWrite write);
-    void CommitBatch(Writer& writer, std::vector<PendingWrite>& batch);
+    // `lane`: the batch's, where a change to run again goes back to.
+    void CommitBatch(Writer& writer, Lane& lane, std::vector<PendingWrite>& batch);
     // Every write of `batch` answered with `status`, no report: a batch that never committed.
     void Fail(std::vector<PendingWrite>& batch, const Status& status);
     // Queues `completion` for the completion thread, in the order batches finish; a throw-away
@@ -156,9 +163,13 @@ private:
     // address.
     const uint64_t serial_;
     std::atomic<uint64_t> next_lane_{0};
-    // Guards every lane's queue.
-    std::mutex queue_mu_;
-    size_t queued_ = 0;  // writes in all lanes: max_queued_writes_ bounds the store, not a lane
+    // One lane with one writer; with several, many more lanes than writers, so threads that
+    // write (the I/O threads, the engine's, the workers) seldom share one.
+    std::vector<Lane> lanes_;
+    std::mutex queue_mu_;  // guards the lanes and what follows
+    std::condition_variable queue_cv_;
+    size_t next_scan_ = 0;  // the lane NextLane looks at first
+    size_t queued_ = 0;     // writes in all lanes: max_queued_writes_ bounds the store, not a lane
     bool closing_ = false;
     bool closed_ = false;
 
