@@ -534,13 +534,16 @@ Status SqlRemediations::Update(const RemediationWriteKey&, const Remediation& r,
         .BindOptional(10, r.error_message)
         .Bind(11, r.version)
         .Bind(12, int64_t(expected));
-    // A row that no longer matches was changed by another transaction that committed after
-    // this one read it (on PostgreSQL, another writer's batch or replica's: READ COMMITTED
-    // reads what is committed when each statement starts): a conflict, so the writer runs the
-    // change again in its lane's next batch, where it reads the row as it is now (a cancel that
-    // lost the race to the engine's pick-up is then refused for the state it finds).
-    const auto changed_since_read = [](const std::string& id) {
-        return Aborted(std::string(kConflictPrefix) + "remediation " + id +
+    // A row that no longer matches: on PostgreSQL, another transaction (another writer's
+    // batch, another replica's) may have changed it and committed after this one read it (READ
+    // COMMITTED reads what is committed when each statement starts): a conflict, so the writer
+    // runs the change again in its lane's next batch, where it reads the row as it is now (a
+    // cancel that lost the race to the engine's pick-up is then refused for the state it
+    // finds). SQLite's one writer runs no other transaction in between: the caller's copy was
+    // stale before its change began, which running it again would not mend.
+    const bool conflict = conn_.dialect() == Dialect::kPostgres;
+    const auto changed_since_read = [conflict](const std::string& id) {
+        return Aborted(std::string(conflict ? kConflictPrefix : "") + "remediation " + id +
                        " changed since it was read");
     };
     if (bulk_ && conn_.dialect() == Dialect::kPostgres) {
