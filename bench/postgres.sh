@@ -5,6 +5,8 @@
 # of one seeded instance on both, with the CPU share of the server and of PostgreSQL during the
 # create run. Everything listens on 127.0.0.1 and is stopped on exit.
 #   PG_BENCH_DURATION=10s PG_BENCH_CONNECTIONS=64 PG_BENCH_INSTANCES=200000
+#   PG_BENCH_CONFIG=FILE: a serve --config for the PostgreSQL server only (e.g. a file saying
+#   `storage: {writers: 2}`), to compare settings that SQLite does not have
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -13,6 +15,7 @@ DURATION=${PG_BENCH_DURATION:-10s}
 CONNS=${PG_BENCH_CONNECTIONS:-64}
 # SQLite creates ~15,000/s: 10 s of them need 150,000 instances that have no active remediation.
 INSTANCES=${PG_BENCH_INSTANCES:-200000}
+PG_CONFIG=${PG_BENCH_CONFIG:-}
 PER_CLUSTER=10000
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 export BENCH_WRK_DIR=$ROOT/bench/wrk
@@ -47,8 +50,9 @@ python3 "$ROOT/bench/gen_fleet.py" --clusters $((INSTANCES / PER_CLUSTER)) \
 
 start_server() {
     local db=$1
+    shift
     : >"$WORK/server.out"
-    "$BIN" serve --listen 127.0.0.1:0 --db "$db" --fleet "$WORK/fleet.json" --engine-paused \
+    "$BIN" serve --listen 127.0.0.1:0 --db "$db" --fleet "$WORK/fleet.json" --engine-paused "$@" \
         >"$WORK/server.out" 2>/dev/null &
     SERVER_PID=$!
     for _ in $(seq 1 3000); do  # a fleet import into a busy database can take minutes
@@ -67,7 +71,11 @@ for backend in sqlite postgres; do
         psql "$PG_URI" -c 'CREATE DATABASE bench'
         db="$PG_BASE/bench"
     fi
-    start_server "$db"
+    if [[ $backend == postgres && -n $PG_CONFIG ]]; then
+        start_server "$db" --config "$PG_CONFIG"
+    else
+        start_server "$db"
+    fi
     log "$backend: serving at $SERVER_URL"
     server_before=$(ticks_of "$SERVER_PID")
     pg_before=$(postgres_ticks)

@@ -548,18 +548,28 @@ Status SqlRemediations::Update(const RemediationWriteKey&, const Remediation& r,
         .BindOptional(10, r.error_message)
         .Bind(11, r.version)
         .Bind(12, int64_t(expected));
+    // A row that no longer matches: on PostgreSQL, another transaction (another writer's
+    // batch, another replica's) may have changed it and committed after this one read it (READ
+    // COMMITTED reads what is committed when each statement starts): a conflict, so the writer
+    // runs the change again in its lane's next batch, where it reads the row as it is now (a
+    // cancel that lost the race to the engine's pick-up is then refused for the state it
+    // finds). SQLite's one writer runs no other transaction in between: the caller's copy was
+    // stale before its change began, which running it again would not mend.
+    const bool conflict = conn_.dialect() == Dialect::kPostgres;
+    const auto changed_since_read = [conflict](const std::string& id) {
+        return Aborted(std::string(conflict ? kConflictPrefix : "") + "remediation " + id +
+                       " changed since it was read");
+    };
     if (bulk_ && conn_.dialect() == Dialect::kPostgres) {
         // The caller holds the row locked as it read it: the answer is not waited for, and
         // should the row not match after all, the change still fails before it commits.
-        NR_RETURN_IF_ERROR(stmt.SendThen([&conn = conn_, id = r.id](int changed) {
-            if (changed != 1)
-                conn.FailAtFlush(Aborted("remediation " + id + " changed since it was read"));
-        }));
+        NR_RETURN_IF_ERROR(
+            stmt.SendThen([&conn = conn_, id = r.id, changed_since_read](int changed) {
+                if (changed != 1) conn.FailAtFlush(changed_since_read(id));
+            }));
     } else {
         NR_RETURN_IF_ERROR(stmt.Run());
-        if (stmt.Changes() != 1) {
-            return Aborted("remediation " + r.id + " changed since it was read");
-        }
+        if (stmt.Changes() != 1) return changed_since_read(r.id);
     }
     if (log_ != nullptr) {
         log_->changes.push_back({r, expected, log_->request_id});

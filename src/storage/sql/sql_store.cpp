@@ -27,6 +27,12 @@ Status Send(Connection& conn, const std::string& sql) {
 // How often one change is run again after the database aborted it to break a deadlock.
 constexpr int kMaxConflictRetries = 3;
 
+std::atomic<uint64_t> next_store_serial{0};
+
+// Lanes of a store with several writers: more than the threads that write to a server (two I/O
+// threads, the engine's, a few workers'), so that each has its own.
+constexpr size_t kLanesOfSeveralWriters = 32;
+
 bool IsConflict(const Status& status) {
     return !status && status.error().code == Code::kAborted &&
            std::string_view(status.error().message).starts_with(kConflictPrefix);
@@ -93,9 +99,11 @@ SqlStore::SqlStore(std::unique_ptr<Connection> writer, int max_batch, size_t max
     : max_batch_(size_t(max_batch < 1 ? 1 : max_batch)),
       max_queued_writes_(max_queued_writes < 1 ? 1 : max_queued_writes),
       clock_(clock != nullptr ? *clock : system_clock_),
-      first_writer_(std::move(writer)) {}
+      first_writer_(std::move(writer)),
+      serial_(next_store_serial.fetch_add(1, std::memory_order_relaxed)) {}
 
 void SqlStore::StartWriter(int writers) {
+    lanes_ = std::vector<Lane>(writers > 1 ? kLanesOfSeveralWriters : 1);
     for (int i = 0; i < std::max(writers, 1); ++i) {
         auto& writer = *writers_.emplace_back(std::make_unique<Writer>());
         if (i == 0) writer.conn = std::move(first_writer_);
@@ -186,22 +194,56 @@ void SqlStore::WriteWithReadAhead(ReadAhead ahead, TxnWork work, CommitCallback 
     Queue(std::move(write));
 }
 
+SqlStore::Lane& SqlStore::LaneOfThisThread() {
+    if (lanes_.size() == 1) return lanes_[0];
+    // The lanes this thread was given, by store; the store it writes to now is nearly always
+    // the last one it was given a lane of (a process has one store with several writers; tests
+    // open one after another).
+    struct Given {
+        uint64_t store;
+        size_t lane;
+    };
+    thread_local std::vector<Given> given;
+    for (auto it = given.rbegin(); it != given.rend(); ++it) {
+        if (it->store == serial_) return lanes_[it->lane];
+    }
+    const size_t lane =
+        size_t(next_lane_.fetch_add(1, std::memory_order_relaxed) % uint64_t(lanes_.size()));
+    given.push_back({serial_, lane});
+    return lanes_[lane];
+}
+
+SqlStore::Lane* SqlStore::NextLane() {
+    for (size_t i = 0; i < lanes_.size(); ++i) {
+        const size_t at = (next_scan_ + i) % lanes_.size();
+        Lane& lane = lanes_[at];
+        if (lane.in_flight || lane.queue.empty()) continue;
+        next_scan_ = (at + 1) % lanes_.size();
+        return &lane;
+    }
+    return nullptr;
+}
+
 void SqlStore::Queue(PendingWrite write) {
     Status refused;
     {
+        Lane& lane = LaneOfThisThread();
         std::lock_guard lock(queue_mu_);
         const std::string& request_id = CurrentRequestId();
         if (closing_) {
             refused = Unavailable("storage is shutting down");
-        } else if (!request_id.empty() && queue_.size() >= max_queued_writes_) {
+        } else if (!request_id.empty() && queued_ >= max_queued_writes_) {
             // docs/http-api.md 10: a request past the bound is refused at once (503), so the
             // queue and the wait for a commit stay bounded however many clients write.
-            refused = Unavailable("storage is busy: " + std::to_string(queue_.size()) +
+            refused = Unavailable("storage is busy: " + std::to_string(queued_) +
                                   " writes are queued (storage.max_queued_writes); retry shortly");
         } else {
             write.request_id = request_id;
             write.actor = CurrentActor();
-            queue_.push_back(std::move(write));
+            lane.queue.push_back(std::move(write));
+            ++queued_;
+            // A writer that waits takes it, unless its lane's batch is in flight: then that
+            // batch's writer takes it next.
             queue_cv_.notify_one();
             return;
         }
@@ -212,21 +254,42 @@ void SqlStore::Queue(PendingWrite write) {
 void SqlStore::WriterLoop(Writer& writer) {
     std::vector<PendingWrite> batch;
     while (true) {
+        Lane* lane = nullptr;
         {
             std::unique_lock lock(queue_mu_);
-            queue_cv_.wait(lock, [this] { return closing_ || !queue_.empty(); });
-            if (queue_.empty()) return;  // closing and drained
-            while (!queue_.empty() && batch.size() < max_batch_) {
-                batch.push_back(std::move(queue_.front()));
-                queue_.pop_front();
+            queue_cv_.wait(lock, [&] {
+                lane = NextLane();
+                return lane != nullptr || (closing_ && queued_ == 0);
+            });
+            if (lane == nullptr) return;  // closing and drained
+            // One batch of a lane at a time: its next batch cannot commit before this one.
+            lane->in_flight = true;
+            while (!lane->queue.empty() && batch.size() < max_batch_) {
+                batch.push_back(std::move(lane->queue.front()));
+                lane->queue.pop_front();
+                --queued_;
             }
         }
-        CommitBatch(writer, batch);
+        CommitBatch(writer, *lane, batch);
         batch.clear();
+        bool wake_one = false, wake_all = false;
+        {
+            std::lock_guard lock(queue_mu_);
+            lane->in_flight = false;
+            // What was queued in the lane meanwhile is for whichever writer waits (this one
+            // may take another lane next); closing, the others may be waiting for the end.
+            wake_one = !lane->queue.empty();
+            wake_all = closing_;
+        }
+        if (wake_all) {
+            queue_cv_.notify_all();
+        } else if (wake_one) {
+            queue_cv_.notify_one();
+        }
     }
 }
 
-void SqlStore::CommitBatch(Writer& writer, std::vector<PendingWrite>& batch) {
+void SqlStore::CommitBatch(Writer& writer, Lane& lane, std::vector<PendingWrite>& batch) {
     const auto began = std::chrono::steady_clock::now();
     std::vector<Status> outcomes(batch.size());
     if (writer.conn == nullptr || !writer.conn->Healthy()) {
@@ -312,9 +375,12 @@ void SqlStore::CommitBatch(Writer& writer, std::vector<PendingWrite>& batch) {
         completion.answers.emplace_back(std::move(batch[i].done), std::move(outcomes[i]));
     }
     if (!again.empty()) {
+        // To the front of the batch's lane, still in flight: its next batch, before the writes
+        // queued since (those of the same threads among them).
         std::lock_guard lock(queue_mu_);
         for (auto it = again.rbegin(); it != again.rend(); ++it) {
-            queue_.push_front(std::move(*it));
+            lane.queue.push_front(std::move(*it));
+            ++queued_;
         }
     }
     // Still under commit_mu_: batches reach the completion thread in commit order.

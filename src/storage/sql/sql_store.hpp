@@ -4,15 +4,19 @@
 // of read connections used by the calling threads. SQLite has one writer thread; PostgreSQL
 // several, each on its own connection with its own batches: their changes run side by side,
 // and their commits take turns (docs/design.md 6), which the audit chain's head row needs
-// anyway, so observers see batches in commit order. One completion thread runs the writes'
-// callbacks and then the observers, batch after batch in commit order. The write queue is bounded
-// for the writes of HTTP requests (docs/http-api.md 10); background work (the engine, the
-// automation) bounds itself by its own thread counts and is always queued. A backend says how to
-// connect and how to begin.
+// anyway, so observers see batches in commit order. Every write a thread queues goes to that
+// thread's queue (its lane); a batch is of one lane, and a lane has one batch in flight at a
+// time, so the writes of one thread commit in the order queued whatever the number of writers. One
+// completion thread runs the writes' callbacks and then the observers, batch after batch in commit
+// order. The write queue is bounded for the writes of HTTP requests (docs/http-api.md 10);
+// background work (the engine, the automation) bounds itself by its own thread counts and is always
+// queued. A backend says how to connect and how to begin.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -88,6 +92,12 @@ private:
         std::optional<ReadAhead> ahead;  // what it reads first, if it said so
     };
 
+    // The writes queued by the threads given this lane, in the order queued (under queue_mu_).
+    struct Lane {
+        std::deque<PendingWrite> queue;
+        bool in_flight = false;  // a writer is committing a batch of it
+    };
+
     // One writer thread's connection and its last failed reconnect (that thread's only).
     struct Writer {
         std::unique_ptr<Connection> conn;
@@ -104,8 +114,15 @@ private:
     };
 
     void WriterLoop(Writer& writer);
+    // The lane of the calling thread: given round-robin the first time it writes to this store,
+    // the same ever after.
+    Lane& LaneOfThisThread();
+    // A lane with writes queued and no batch in flight, the lanes taken in turn; null if none.
+    // Under queue_mu_.
+    Lane* NextLane();
     void Queue(PendingWrite write);
-    void CommitBatch(Writer& writer, std::vector<PendingWrite>& batch);
+    // `lane`: the batch's, where a change to run again goes back to.
+    void CommitBatch(Writer& writer, Lane& lane, std::vector<PendingWrite>& batch);
     // Every write of `batch` answered with `status`, no report: a batch that never committed.
     void Fail(std::vector<PendingWrite>& batch, const Status& status);
     // Queues `completion` for the completion thread, in the order batches finish; a throw-away
@@ -142,9 +159,17 @@ private:
     // to the completion thread: commits take turns in commit order.
     std::mutex commit_mu_;
 
-    std::mutex queue_mu_;
+    // This store among those of the process, for the threads' lanes: never reused, unlike its
+    // address.
+    const uint64_t serial_;
+    std::atomic<uint64_t> next_lane_{0};
+    // One lane with one writer; with several, many more lanes than writers, so threads that
+    // write (the I/O threads, the engine's, the workers) seldom share one.
+    std::vector<Lane> lanes_;
+    std::mutex queue_mu_;  // guards the lanes and what follows
     std::condition_variable queue_cv_;
-    std::deque<PendingWrite> queue_;
+    size_t next_scan_ = 0;  // the lane NextLane looks at first
+    size_t queued_ = 0;     // writes in all lanes: max_queued_writes_ bounds the store, not a lane
     bool closing_ = false;
     bool closed_ = false;
 
