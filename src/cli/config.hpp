@@ -80,7 +80,7 @@ struct Config {
     struct Storage {
         int max_batch = 1024;          // 1 turns group commit off (to measure what it buys)
         int max_queued_writes = 1024;  // request writes waiting for a commit; then 503
-        int writers = 2;               // PostgreSQL writer connections (SQLite has one)
+        int writers = 1;               // PostgreSQL writer connections (SQLite has one)
     } storage;
 
     struct Log {

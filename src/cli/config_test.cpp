@@ -128,7 +128,7 @@ TEST(ParseConfig, ReadsTheStorageWritersAndRejectsNone) {
     auto parsed = ParseConfig("storage: {writers: 8}\n");
     ASSERT_TRUE(parsed) << parsed.error().message;
     EXPECT_EQ(parsed->storage.writers, 8);
-    EXPECT_EQ(Config{}.storage.writers, 2);
+    EXPECT_EQ(Config{}.storage.writers, 1);
     ExpectRejected("storage: {writers: 0}\n");
 }
 
