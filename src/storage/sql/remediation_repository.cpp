@@ -366,8 +366,8 @@ Result<std::optional<Remediation>> SqlRemediations::LastFinished(const std::stri
 
 Result<std::vector<std::string>> SqlRemediations::ListNeverRemediated(
     const std::vector<std::string>& instance_ids) {
-    // One probe per id of an index by instance that holds every remediation
-    // (remediations_by_instance_create on SQLite, remediations_by_instance_seq on PostgreSQL).
+    // One probe per id of an index by instance that holds every remediation (on SQLite one of
+    // the two by instance and time, on PostgreSQL remediations_by_instance_seq).
     static const std::string sqlite =
         "SELECT value FROM json_each(?1) k WHERE NOT EXISTS (SELECT 1 FROM remediations WHERE "
         "instance_id = k.value)";
