@@ -54,15 +54,14 @@ int SignalRouter::BlastRadiusLimit(int instances, double fraction, int max_activ
 
 Status SignalRouter::ReadAhead(storage::Txn& txn,
                                const std::vector<const model::Instance*>& instances) {
-    std::vector<std::string> host_names;
+    std::vector<std::string> instance_ids, host_names;
     for (const auto* instance : instances) {
+        instance_ids.push_back(instance->instance_id);
         if (!instance->host_name.empty() &&
             host_in_txn_.emplace(instance->host_name, std::nullopt).second) {
             host_names.push_back(instance->host_name);
         }
     }
-    std::vector<std::string> instance_ids;
-    for (const auto* instance : instances) instance_ids.push_back(instance->instance_id);
     if (!instance_ids.empty()) {
         NR_ASSIGN_OR_RETURN(auto never, txn.Remediations().ListNeverRemediated(instance_ids));
         never_remediated_in_txn_.insert(std::make_move_iterator(never.begin()),

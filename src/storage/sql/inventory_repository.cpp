@@ -26,6 +26,16 @@ std::string OneInstanceSql(const char* where) {
            " LIMIT 1";
 }
 
+// What ReadHost reads, in its order: a host without its instances.
+constexpr const char* kHostColumns = "host_name, gpu_slots, cordoned, rack, suspect";
+
+model::Host ReadHost(const Statement& s) {
+    model::Host host{s.Text(0), int(s.Int(1)), 0, s.Int(2) != 0, {}, ""};
+    host.rack = s.Text(3);
+    host.suspect = s.Text(4);
+    return host;
+}
+
 }  // namespace
 
 Status ReadAheadInstances(Connection& conn, const std::vector<std::string>& instance_ids,
@@ -102,36 +112,28 @@ Result<bool> SqlInventory::HasCluster(const std::string& cluster_id) {
 }
 
 Result<std::optional<model::Host>> SqlInventory::GetHost(const std::string& host_name) {
-    NR_ASSIGN_OR_RETURN(auto stmt,
-                        conn_.Prepare("SELECT host_name, gpu_slots, cordoned, rack, suspect FROM "
-                                      "hosts WHERE host_name = ?1"));
+    static const std::string sql =
+        std::string("SELECT ") + kHostColumns + " FROM hosts WHERE host_name = ?1";
+    NR_ASSIGN_OR_RETURN(auto stmt, conn_.Prepare(sql));
     stmt.Bind(1, host_name);
     NR_ASSIGN_OR_RETURN(bool row, stmt.Step());
     if (!row) return std::optional<model::Host>();
-    model::Host host{stmt.Text(0), int(stmt.Int(1)), 0, stmt.Int(2) != 0, {}, ""};
-    host.rack = stmt.Text(3);
-    host.suspect = stmt.Text(4);
-    return std::optional<model::Host>(std::move(host));
+    return std::optional<model::Host>(ReadHost(stmt));
 }
 
 Result<std::vector<model::Host>> SqlInventory::GetHosts(
     const std::vector<std::string>& host_names) {
     // A primary-key lookup per name, as GetInstances.
-    static const std::string sqlite =
-        "SELECT host_name, gpu_slots, cordoned, rack, suspect FROM hosts WHERE host_name IN "
-        "(SELECT value FROM json_each(?1))";
-    static const std::string postgres =
-        "SELECT h.host_name, h.gpu_slots, h.cordoned, h.rack, h.suspect FROM "
-        "jsonb_array_elements_text(CAST(?1 AS jsonb)) AS k(name) CROSS JOIN LATERAL (SELECT "
-        "host_name, gpu_slots, cordoned, rack, suspect FROM hosts WHERE host_name = k.name LIMIT "
-        "1) h";
+    static const std::string sqlite = std::string("SELECT ") + kHostColumns +
+                                      " FROM hosts WHERE host_name IN (SELECT value FROM "
+                                      "json_each(?1))";
+    static const std::string postgres = "SELECT " + Qualified("h", kHostColumns) +
+                                        " FROM jsonb_array_elements_text(CAST(?1 AS jsonb)) AS "
+                                        "k(name) CROSS JOIN LATERAL (SELECT " +
+                                        kHostColumns +
+                                        " FROM hosts WHERE host_name = k.name LIMIT 1) h";
     NR_ASSIGN_OR_RETURN(auto stmt, PrepareForList(conn_, sqlite, postgres, host_names));
-    return stmt.Rows([](const Statement& row) {
-        model::Host host{row.Text(0), int(row.Int(1)), 0, row.Int(2) != 0, {}, ""};
-        host.rack = row.Text(3);
-        host.suspect = row.Text(4);
-        return host;
-    });
+    return stmt.Rows([](const Statement& row) { return ReadHost(row); });
 }
 
 Result<std::vector<model::Cluster>> SqlInventory::ListClusters() {
